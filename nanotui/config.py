@@ -1,0 +1,348 @@
+"""Configuration: user file, then project file, then environment, then flags.
+
+Every section of the TOML reference in the README is a pydantic model here. Loading checks
+each layer on its own first, so that an invalid value is reported in one sentence naming the
+file (or variable), the key and what is expected.
+
+A project's own `.nanotui/config.toml` is written by whoever wrote the repository, so until
+the user trusts the folder it may only tighten what the user chose: it cannot add allow rules,
+raise the approval mode, open the network, pick the plain sandbox, raise budgets or point the
+provider (and the user's API key) at another endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from nanotui import paths
+
+ApprovalMode = Literal["plan", "ask", "auto-edit", "full-auto"]
+MODE_ORDER: tuple[str, ...] = ("plan", "ask", "auto-edit", "full-auto")
+
+DEFAULT_PROTECTED_PATHS = [
+    ".env*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_ed25519*",
+    ".ssh/**",
+    ".aws/**",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    "credentials.json",
+    ".git/hooks/**",
+    ".git/config",
+    ".nanotui/**",
+]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ProviderConfig(Section):
+    kind: Literal["openai-compatible", "anthropic", "demo"] = "openai-compatible"
+    """Which API the model speaks: any OpenAI-compatible server, Anthropic, or the offline demo."""
+    base_url: str | None = None
+    """Endpoint; defaults to Ollama on localhost for openai-compatible, api.anthropic.com else."""
+    model: str | None = None
+    """Model name as the endpoint knows it."""
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the key (the key itself never goes here)."""
+    tool_calling: Literal["auto", "native", "text"] = "auto"
+    """native: the API's tool calls; text: tools described in the prompt; auto: native, then text
+    if the server says the model cannot call tools."""
+    max_output_tokens: int = Field(default=8192, gt=0)
+    """Upper bound on the reply length of one request."""
+    temperature: float | None = None
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=180.0, gt=0)
+    """Longest silence tolerated while a reply streams (local models can think for a while)."""
+
+
+class ApprovalConfig(Section):
+    mode: ApprovalMode = "ask"
+    """plan: read-only; ask: writes and commands ask; auto-edit: workspace writes run;
+    full-auto: all that policy allows runs, still sandboxed."""
+
+
+class PolicyConfig(Section):
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=lambda: ["git push *", "curl *", "wget *"])
+    protected_paths: list[str] = Field(default_factory=lambda: list(DEFAULT_PROTECTED_PATHS))
+
+
+class SandboxConfig(Section):
+    backend: Literal["auto", "bwrap", "landlock", "plain"] = "auto"
+    network: bool = False
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_output_bytes: int = Field(default=1_048_576, gt=0)
+    memory_mb: int = Field(default=2048, gt=0)
+    max_processes: int = Field(default=256, gt=0)
+
+
+class BudgetConfig(Section):
+    session_usd: float = Field(default=5.0, ge=0)
+    day_usd: float = Field(default=50.0, ge=0)
+    warn_at_percent: float = Field(default=80, gt=0, le=100)
+    max_tokens_per_request: int = Field(default=100_000, gt=0)
+
+
+class RateLimitConfig(Section):
+    requests_per_minute: int = Field(default=60, ge=0)
+    """0: no limit."""
+    tokens_per_minute: int = Field(default=0, ge=0)
+    """0: no limit."""
+    max_retries: int = Field(default=4, ge=0)
+    max_retry_wait_s: float = Field(default=60.0, ge=0)
+
+
+class PriceConfig(Section):
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class Settings(BaseSettings):
+    """All of nanotui's settings, merged from every layer."""
+
+    model_config = SettingsConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    provider: ProviderConfig = Field(default_factory=ProviderConfig)
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Layers are merged by `load_settings` so each can be checked and restricted on its
+        # own; the model itself only takes the merged result.
+        return (init_settings,)
+
+
+class ConfigError(Exception):
+    """A configuration layer is invalid; the message is one sentence for the user."""
+
+
+@dataclass
+class LoadedConfig:
+    settings: Settings
+    files_read: list[Path] = field(default_factory=list)
+    provider_configured: bool = False
+    """True when some layer chose a provider (the first-run setup is skipped then)."""
+    notices: list[str] = field(default_factory=list)
+    """Things the user should know, such as project settings ignored in an untrusted folder."""
+
+
+# Variables with short names, per the command-line contract.
+ENV_SHORTCUTS = {
+    "NANOTUI_PROVIDER": ("provider", "kind"),
+    "NANOTUI_BASE_URL": ("provider", "base_url"),
+    "NANOTUI_MODEL": ("provider", "model"),
+}
+LIST_KEYS_THAT_ADD_UP = {("policy", "ask"), ("policy", "deny"), ("policy", "protected_paths")}
+
+
+def load_settings(
+    workspace: Path | None = None,
+    flags: dict[str, dict[str, Any]] | None = None,
+    *,
+    trusted: bool = False,
+    environ: dict[str, str] | None = None,
+) -> LoadedConfig:
+    """Read every layer, check each, restrict the project layer unless trusted, merge."""
+    environ = dict(os.environ if environ is None else environ)
+    loaded = LoadedConfig(settings=Settings())
+    merged: dict[str, Any] = {}
+
+    user_file = paths.user_config_file()
+    user_layer = _read_toml(user_file)
+    if user_layer is not None:
+        _check_layer(user_layer, str(user_file))
+        loaded.files_read.append(user_file)
+        _merge(merged, user_layer)
+
+    if workspace is not None:
+        project_file = paths.project_config_file(workspace)
+        project_layer = _read_toml(project_file)
+        if project_layer is not None:
+            _check_layer(project_layer, str(project_file))
+            loaded.files_read.append(project_file)
+            if not trusted:
+                project_layer = _restrict_untrusted(project_layer, merged, loaded.notices)
+            _merge(merged, project_layer)
+
+    env_layer = _env_layer(environ)
+    if env_layer:
+        _check_layer(env_layer, "the environment (NANOTUI_* variables)")
+        _merge(merged, env_layer)
+
+    if flags:
+        flag_layer = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in flags.items()}
+        flag_layer = {k: v for k, v in flag_layer.items() if v}
+        _check_layer(flag_layer, "the command line")
+        _merge(merged, flag_layer)
+
+    loaded.provider_configured = bool(merged.get("provider"))
+    loaded.settings = Settings(**merged)
+    return loaded
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove that line.") from exc
+
+
+def _check_layer(layer: dict[str, Any], where: str) -> None:
+    try:
+        Settings(**layer)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        expected = _describe_error(first)
+        raise ConfigError(f"In {where}, `{key}` is invalid: {expected}.") from exc
+
+
+def _describe_error(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "no such setting (check the spelling against the README's configuration section)"
+    if error["type"] == "literal_error":
+        return f"expected {error['ctx']['expected']}, got {error.get('input')!r}"
+    return f"{error['msg'].rstrip('.').lower()}, got {error.get('input')!r}"
+
+
+def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+    for section, values in layer.items():
+        if not isinstance(values, dict):
+            into[section] = values
+            continue
+        target = into.setdefault(section, {})
+        for key, value in values.items():
+            if (section, key) in LIST_KEYS_THAT_ADD_UP and key in target:
+                target[key] = list(dict.fromkeys([*target[key], *value]))
+            elif isinstance(value, dict) and isinstance(target.get(key), dict):
+                target[key] = {**target[key], **value}
+            else:
+                target[key] = value
+
+
+def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, (section, key) in ENV_SHORTCUTS.items():
+        if environ.get(name):
+            layer.setdefault(section, {})[key] = environ[name]
+    # NANOTUI_SECTION__KEY=value, e.g. NANOTUI_BUDGET__SESSION_USD=1.5
+    for name, raw in environ.items():
+        if not name.startswith("NANOTUI_") or "__" not in name:
+            continue
+        section, _, key = name.removeprefix("NANOTUI_").lower().partition("__")
+        value: Any = raw
+        if raw.startswith("["):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                pass
+        layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def _restrict_untrusted(
+    layer: dict[str, Any], below: dict[str, Any], notices: list[str]
+) -> dict[str, Any]:
+    """Keep only the project settings that make things stricter."""
+    layer = json.loads(json.dumps(layer))  # a private copy
+    ignored: list[str] = []
+    if layer.pop("provider", None) is not None:
+        ignored.append("provider")
+    if layer.pop("prices", None) is not None:
+        ignored.append("prices")
+    policy = layer.get("policy", {})
+    if policy.pop("allow", None):
+        ignored.append("policy.allow")
+    approval = layer.get("approval", {})
+    if "mode" in approval:
+        current = below.get("approval", {}).get("mode", ApprovalConfig().mode)
+        if MODE_ORDER.index(approval["mode"]) > MODE_ORDER.index(current):
+            approval.pop("mode")
+            ignored.append("approval.mode")
+    sandbox = layer.get("sandbox", {})
+    defaults = SandboxConfig()
+    if sandbox.get("network") is True:
+        sandbox.pop("network")
+        ignored.append("sandbox.network")
+    if sandbox.get("backend") == "plain":
+        sandbox.pop("backend")
+        ignored.append("sandbox.backend")
+    for key in ("timeout_s", "max_output_bytes", "memory_mb", "max_processes"):
+        current = below.get("sandbox", {}).get(key, getattr(defaults, key))
+        if key in sandbox and sandbox[key] > current:
+            sandbox.pop(key)
+            ignored.append(f"sandbox.{key}")
+    budget = layer.get("budget", {})
+    budget_defaults = BudgetConfig()
+    for key in ("session_usd", "day_usd", "max_tokens_per_request"):
+        current = below.get("budget", {}).get(key, getattr(budget_defaults, key))
+        if key in budget and budget[key] > current:
+            budget.pop(key)
+            ignored.append(f"budget.{key}")
+    if ignored:
+        notices.append(
+            "This folder is not trusted, so its .nanotui/config.toml may only tighten settings; "
+            f"ignored: {', '.join(ignored)} (trust the folder to apply them)."
+        )
+    return {k: v for k, v in layer.items() if v}
+
+
+def resolve_api_key(provider: ProviderConfig, environ: dict[str, str] | None = None) -> str | None:
+    """The key to send, from NANOTUI_API_KEY, the configured variable, or the usual one.
+
+    A well-known key is only sent to its own service, never to an arbitrary endpoint.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("NANOTUI_API_KEY"):
+        return environ["NANOTUI_API_KEY"]
+    if provider.api_key_env:
+        return environ.get(provider.api_key_env) or None
+    base = (provider.base_url or "").lower()
+    if provider.kind == "anthropic":
+        return environ.get("ANTHROPIC_API_KEY") or None
+    if "openrouter.ai" in base:
+        return environ.get("OPENROUTER_API_KEY") or None
+    if "api.openai.com" in base:
+        return environ.get("OPENAI_API_KEY") or None
+    return None
+
+
+def default_base_url(kind: str) -> str:
+    if kind == "anthropic":
+        return "https://api.anthropic.com"
+    return "http://localhost:11434/v1"

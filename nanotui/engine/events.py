@@ -1,0 +1,240 @@
+"""The one vocabulary of events the engine emits.
+
+The TUI renders them, `nanotui run --json` prints them, the session log stores them, replay
+re-emits them and resume rebuilds the conversation from them. Each is a pydantic model with a
+`type` discriminator and round-trips through one JSON line (`to_json_line` / `parse_event`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
+
+from nanotui.providers.base import ToolCall, Usage
+
+Decision = Literal["allow", "ask", "deny"]
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def to_json_line(self) -> str:
+        return self.model_dump_json()
+
+
+class SessionStarted(EventBase):
+    type: Literal["session_started"] = "session_started"
+    session: str
+    workspace: str
+    provider: str
+    model: str
+    label: str
+    mode: str
+    sandbox: str
+    nanotui_version: str
+    resumed: bool = False
+
+
+class UserMessage(EventBase):
+    type: Literal["user_message"] = "user_message"
+    text: str
+
+
+class TextDelta(EventBase):
+    type: Literal["text_delta"] = "text_delta"
+    text: str
+
+
+class AssistantMessage(EventBase):
+    """The model's whole reply for one step: its text and the tool calls it asked for."""
+
+    type: Literal["assistant_message"] = "assistant_message"
+    text: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    interrupted: bool = False
+    """The stream broke off: `text` is what had arrived, kept and marked."""
+
+
+class ToolCallProposed(EventBase):
+    type: Literal["tool_call_proposed"] = "tool_call_proposed"
+    call_id: str
+    tool: str
+    arguments: str
+    summary: str = ""
+
+
+class PolicyDecision(EventBase):
+    type: Literal["policy_decision"] = "policy_decision"
+    call_id: str
+    tool: str
+    decision: Decision
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ApprovalRequested(EventBase):
+    """An action waits for the user. A front end resolves `future` with an ApprovalAnswer.
+
+    The future lives only in memory; the logged form records what was shown.
+    """
+
+    type: Literal["approval_requested"] = "approval_requested"
+    call_id: str
+    tool: str
+    kind: Literal["write", "command"]
+    summary: str
+    reasons: list[str] = Field(default_factory=list)
+    diff: str | None = None
+    path: str | None = None
+    command: str | None = None
+    shown_sha256: str
+    """Hash of exactly what was shown (the diff or the command)."""
+
+    _future: asyncio.Future[Any] | None = PrivateAttr(default=None)
+
+    @property
+    def future(self) -> asyncio.Future[Any] | None:
+        return self._future
+
+
+class ApprovalResolved(EventBase):
+    type: Literal["approval_resolved"] = "approval_resolved"
+    call_id: str
+    decision: Literal["approve", "reject", "always"]
+    reason: str = ""
+    by: str = "user"
+    """"user" (a key press), "headless" (the mode refused it), or "rule" (an earlier `always`)."""
+    shown_sha256: str = ""
+    os_user: str = ""
+
+
+class ToolStarted(EventBase):
+    type: Literal["tool_started"] = "tool_started"
+    call_id: str
+    tool: str
+    summary: str = ""
+
+
+class ToolResult(EventBase):
+    type: Literal["tool_result"] = "tool_result"
+    call_id: str
+    tool: str
+    ok: bool
+    content: str
+    """Exactly what the model received."""
+    data: dict[str, Any] = Field(default_factory=dict)
+    diff: str | None = None
+    files_changed: list[str] = Field(default_factory=list)
+    refused: bool = False
+    """Not run: denied by policy, refused for lack of approval, or rejected by the user."""
+
+
+class UsageReported(EventBase):
+    type: Literal["usage_reported"] = "usage_reported"
+    usage: Usage
+    model: str
+
+
+class CostUpdated(EventBase):
+    type: Literal["cost_updated"] = "cost_updated"
+    request_usd: float | None
+    """None when the model is unpriced (never shown as $0)."""
+    session_usd: float
+    session_usage: Usage
+    priced: bool
+    price_source: str = ""
+
+
+class CheckpointCreated(EventBase):
+    type: Literal["checkpoint_created"] = "checkpoint_created"
+    checkpoint: str
+    reason: str
+    files: int = 0
+
+
+class Notice(EventBase):
+    type: Literal["notice"] = "notice"
+    level: Literal["info", "warning"] = "info"
+    text: str
+
+
+class ErrorEvent(EventBase):
+    type: Literal["error"] = "error"
+    text: str
+    kind: str = "error"
+
+
+class TurnFinished(EventBase):
+    type: Literal["turn_finished"] = "turn_finished"
+    status: Literal[
+        "done", "error", "needs_approval", "budget", "refused", "cancelled", "max_turns", "stuck"
+    ]
+    reason: str = ""
+    steps: int = 0
+
+
+class RunResult(EventBase):
+    """The last line of `nanotui run --json`."""
+
+    type: Literal["result"] = "result"
+    status: str
+    exit_code: int
+    usage: Usage
+    cost_usd: float | None
+    files_changed: list[str] = Field(default_factory=list)
+    checkpoint: str | None = None
+    session: str
+    message: str = ""
+
+
+Event = Annotated[
+    SessionStarted
+    | UserMessage
+    | TextDelta
+    | AssistantMessage
+    | ToolCallProposed
+    | PolicyDecision
+    | ApprovalRequested
+    | ApprovalResolved
+    | ToolStarted
+    | ToolResult
+    | UsageReported
+    | CostUpdated
+    | CheckpointCreated
+    | Notice
+    | ErrorEvent
+    | TurnFinished
+    | RunResult,
+    Field(discriminator="type"),
+]
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> EventBase:
+    """Rebuild an event from its JSON line (or the already-parsed dict)."""
+    if isinstance(data, dict):
+        return _EVENT_ADAPTER.validate_python(data)
+    return _EVENT_ADAPTER.validate_json(data)
+
+
+ALL_EVENT_TYPES: tuple[type[EventBase], ...] = (
+    SessionStarted,
+    UserMessage,
+    TextDelta,
+    AssistantMessage,
+    ToolCallProposed,
+    PolicyDecision,
+    ApprovalRequested,
+    ApprovalResolved,
+    ToolStarted,
+    ToolResult,
+    UsageReported,
+    CostUpdated,
+    CheckpointCreated,
+    Notice,
+    ErrorEvent,
+    TurnFinished,
+    RunResult,
+)

@@ -1,0 +1,57 @@
+"""Where nanotui keeps its config and state.
+
+`NANOTUI_HOME` moves everything under one folder (tests rely on it); otherwise the
+platform's user config and state folders are used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_config_path, user_state_path
+
+APP_NAME = "nanotui"
+PROJECT_DIR_NAME = ".nanotui"
+
+
+def home_override() -> Path | None:
+    """The folder named by NANOTUI_HOME, if set."""
+    value = os.environ.get("NANOTUI_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    """Folder of the user's `config.toml` and `trusted.toml`."""
+    return home_override() or user_config_path(APP_NAME)
+
+
+def state_dir() -> Path:
+    """Folder of sessions, the cost ledger and shadow checkpoints."""
+    return home_override() or user_state_path(APP_NAME)
+
+
+def user_config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def trusted_file() -> Path:
+    return config_dir() / "trusted.toml"
+
+
+def sessions_dir() -> Path:
+    return state_dir() / "sessions"
+
+
+def ledger_file() -> Path:
+    return state_dir() / "ledger.sqlite3"
+
+
+def project_config_file(workspace: Path) -> Path:
+    return workspace / PROJECT_DIR_NAME / "config.toml"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by the owner only; session logs hold code."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

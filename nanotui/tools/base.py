@@ -1,0 +1,106 @@
+"""The shape of a tool: a name, a description, pydantic arguments and an async `run`.
+
+Tools hold no policy. Whether a call may run is decided in `nanotui.security` before `run`
+is called; a tool only does its job, inside the workspace jail it is handed, and reports
+failures as a `ToolOutput` with `ok=False` (never by raising to the agent).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nanotui.providers.base import ToolSpec
+
+
+class ToolKind(StrEnum):
+    READ = "read"
+    """Looks, never changes anything: may run in parallel and in plan mode."""
+    WRITE = "write"
+    """Changes files in the workspace; produces a diff to approve."""
+    COMMAND = "command"
+    """Runs a shell command; judged by the command policy and run in the sandbox."""
+
+
+class ToolArgs(BaseModel):
+    """Base for tool arguments: unknown keys are an error the model can correct."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolOutput(BaseModel):
+    """What a tool call produced. `content` is what the model reads."""
+
+    ok: bool = True
+    content: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    """Structured details for front ends (exit code, match count, ...)."""
+    diff: str | None = None
+    files_changed: list[str] = Field(default_factory=list)
+
+
+class ToolArgumentError(Exception):
+    """The model's arguments could not be used; the message tells the model how to fix them."""
+
+
+class ToolFailure(Exception):
+    """A tool could not do its job; the message is one sentence the model can act on."""
+
+
+@dataclass
+class ToolContext:
+    """What a tool may use: the jailed workspace and the command runner."""
+
+    workspace: Any  # nanotui.security.workspace.Workspace
+    runner: Any  # nanotui.security.sandbox.CommandRunner
+    command_timeout_s: float = 120.0
+    max_output_bytes: int = 1_048_576
+    max_read_bytes: int = 256 * 1024
+
+
+class Tool(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Args: ClassVar[type[ToolArgs]]
+    kind: ClassVar[ToolKind]
+
+    def spec(self) -> ToolSpec:
+        schema = self.Args.model_json_schema()
+        schema.pop("title", None)
+        return ToolSpec(name=self.name, description=self.description, parameters=schema)
+
+    def parse_args(self, raw: str | dict[str, Any]) -> ToolArgs:
+        """Validate the model's arguments, or raise ToolArgumentError with one clear sentence."""
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw or "{}")
+            except json.JSONDecodeError as exc:
+                raise ToolArgumentError(
+                    f"The arguments for {self.name} are not valid JSON ({exc.msg} at character "
+                    f"{exc.pos}); send a single JSON object."
+                ) from exc
+        if not isinstance(raw, dict):
+            raise ToolArgumentError(f"The arguments for {self.name} must be a JSON object.")
+        try:
+            return self.Args.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ToolArgumentError(f"Invalid arguments for {self.name}: {problems}.") from exc
+
+    @abstractmethod
+    async def run(self, args: Any, ctx: ToolContext) -> ToolOutput:
+        """Do the work. Failures come back as ToolOutput(ok=False, content=<one sentence>)."""
+
+    def summary(self, args: Any) -> str:
+        """A short one-line description of the call for front ends and logs."""
+        dumped = args.model_dump(exclude_defaults=True)
+        text = ", ".join(f"{k}={v!r}" for k, v in dumped.items())
+        return text if len(text) <= 120 else text[:117] + "..."
