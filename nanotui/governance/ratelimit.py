@@ -1,0 +1,141 @@
+"""Retries and request rate limits for model calls.
+
+A request is retried only while nothing of its reply has been shown: once text has streamed,
+a retry would repeat it, so the error goes to the engine, which keeps the partial reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import ClassVar
+
+from nanotui.config import RateLimitConfig
+from nanotui.providers.base import ProviderError, StreamItem
+
+OnRetry = Callable[[ProviderError, float, int], Awaitable[None] | None]
+Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a request that failed before any of it arrived."""
+
+    max_retries: int = 4
+    max_wait_s: float = 60.0
+    """Longest single wait; a server asking for longer (Retry-After) is not waited for."""
+    base_delay_s: float = 0.5
+    max_total_s: float = 300.0
+    """Longest time spent on one request, all attempts and waits included."""
+
+    @classmethod
+    def from_config(cls, config: RateLimitConfig) -> RetryPolicy:
+        return cls(max_retries=config.max_retries, max_wait_s=config.max_retry_wait_s)
+
+    def backoff(self, retry: int, error: ProviderError) -> float:
+        """The wait before retry number `retry` (1-based): Retry-After, else full jitter."""
+        if error.retry_after is not None:
+            return error.retry_after
+        ceiling = min(self.max_wait_s, self.base_delay_s * 2 ** (retry - 1))
+        return random.uniform(0.0, ceiling)
+
+
+async def stream_with_retries(
+    open_stream: Callable[[], AsyncIterator[StreamItem]],
+    policy: RetryPolicy,
+    *,
+    on_retry: OnRetry | None = None,
+    sleep: Sleep = asyncio.sleep,
+    limiter: RequestRateLimiter | None = None,
+) -> AsyncIterator[StreamItem]:
+    """Yield the items of `open_stream()`, opening it again after retryable early failures.
+
+    `on_retry(error, delay_s, retry_number)` is told before each wait. Errors after the first
+    item, and errors that are not retryable, propagate unchanged.
+    """
+    spent = 0.0  # attempt time plus waits, so that a fake `sleep` still counts its waits
+    retry = 0
+    while True:
+        if limiter is not None:
+            await limiter.acquire()
+        started = time.monotonic()
+        yielded = False
+        try:
+            async with aclosing(open_stream()) as items:  # type: ignore[type-var]
+                async for item in items:
+                    yielded = True
+                    yield item
+            return
+        except ProviderError as error:
+            if yielded or not error.retryable or retry >= policy.max_retries:
+                raise
+            spent += time.monotonic() - started
+            retry += 1
+            delay = policy.backoff(retry, error)
+            if delay > policy.max_wait_s or spent + delay > policy.max_total_s:
+                raise
+            if on_retry is not None:
+                outcome = on_retry(error, delay, retry)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            await sleep(delay)
+            spent += delay
+
+
+class RequestRateLimiter:
+    """At most `requests_per_minute` request starts in any 60 s window (0: unlimited).
+
+    One limiter per endpoint is shared by everything in the process that talks to it
+    (see `for_endpoint`), so sub-agents and retries count against the same budget.
+    """
+
+    _shared: ClassVar[dict[str, RequestRateLimiter]] = {}
+    WINDOW_S = 60.0
+
+    def __init__(
+        self,
+        requests_per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.requests_per_minute = requests_per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._starts: deque[float] = deque()
+
+    @classmethod
+    def for_endpoint(cls, base_url: str, requests_per_minute: int) -> RequestRateLimiter:
+        """The process-wide limiter for `base_url`, set to the latest configured rate."""
+        key = base_url.rstrip("/").lower()
+        limiter = cls._shared.get(key)
+        if limiter is None:
+            limiter = cls._shared[key] = cls(requests_per_minute)
+        limiter.requests_per_minute = requests_per_minute
+        return limiter
+
+    def wait_time(self) -> float:
+        """Seconds until a request may start (0 when one may start now)."""
+        if self.requests_per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        while self._starts and now - self._starts[0] >= self.WINDOW_S:
+            self._starts.popleft()
+        if len(self._starts) < self.requests_per_minute:
+            return 0.0
+        return self._starts[-self.requests_per_minute] + self.WINDOW_S - now
+
+    async def acquire(self) -> None:
+        """Wait until a request may start, then count it."""
+        # Checking and recording happen with no await in between, so concurrent callers on
+        # one event loop cannot both take the last slot; no lock needed.
+        while (wait := self.wait_time()) > 0:
+            await self._sleep(wait)
+        if self.requests_per_minute > 0:
+            self._starts.append(self._clock())
