@@ -1,0 +1,178 @@
+"""The plain command runner: real bash, real process groups, real limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from tools_support import process_alive
+
+from nanotui.security.sandbox import (
+    CommandResult,
+    CommandRunner,
+    CommandStartError,
+    PlainRunner,
+    scrubbed_environment,
+)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def _wait_dead(pid: int, within_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return not process_alive(pid)
+
+
+async def test_runs_bash_and_reports_streams_and_exit_code(tmp_path: Path) -> None:
+    result = await PlainRunner().run(
+        "echo out; echo err >&2; pwd; exit 7",
+        cwd=tmp_path,
+        timeout_s=5,
+        max_output_bytes=10_000,
+    )
+    assert isinstance(result, CommandResult)
+    assert result.exit_code == 7
+    assert result.stdout == f"out\n{tmp_path}\n"
+    assert result.stderr == "err\n"
+    assert result.backend == "plain"
+    assert not result.timed_out and not result.truncated
+    assert 0 <= result.duration_s < 5
+    assert isinstance(PlainRunner(), CommandRunner)
+
+
+async def test_stdin_is_empty_so_readers_do_not_hang(tmp_path: Path) -> None:
+    result = await PlainRunner().run(
+        "cat; echo done", cwd=tmp_path, timeout_s=2, max_output_bytes=100
+    )
+    assert result.stdout == "done\n"
+    assert not result.timed_out
+
+
+async def test_output_is_decoded_as_utf8_with_replacement(tmp_path: Path) -> None:
+    result = await PlainRunner().run(
+        r"printf 'caf\xc3\xa9 \xff\n'", cwd=tmp_path, timeout_s=2, max_output_bytes=100
+    )
+    assert result.stdout == "café \ufffd\n"
+
+
+async def test_environment_is_scrubbed_of_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-leak")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-leak")
+    monkeypatch.setenv("PYTHON_SECRET_THING", "leak")
+    monkeypatch.setenv("SOME_RANDOM_VAR", "not-passed")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    result = await PlainRunner().run(
+        "env", cwd=tmp_path, timeout_s=2, max_output_bytes=100_000, env={"EXTRA": "yes"}
+    )
+    assert "leak" not in result.stdout
+    assert "SOME_RANDOM_VAR" not in result.stdout
+    assert "PYTHONDONTWRITEBYTECODE=1" in result.stdout
+    assert "LC_ALL=C.UTF-8" in result.stdout
+    assert "EXTRA=yes" in result.stdout
+    assert "PATH=" in result.stdout
+    assert scrubbed_environment({"MY_PASSWORD": "x", "HOME": "/h"}) == {"HOME": "/h"}
+
+
+async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = await PlainRunner().run(
+        "sleep 30 & echo $!; sleep 30; wait", cwd=tmp_path, timeout_s=1, max_output_bytes=1000
+    )
+    background = int(result.stdout.split()[0])
+    try:
+        assert result.timed_out
+        assert result.exit_code is None
+        assert time.monotonic() - started < 4
+        assert await _wait_dead(background), "the background sleep outlived the timeout"
+    finally:
+        _kill(background)
+
+
+async def test_a_command_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = await PlainRunner().run(
+        "trap '' TERM; sleep 30 & echo $!; wait", cwd=tmp_path, timeout_s=0.5, max_output_bytes=100
+    )
+    background = int(result.stdout.split()[0])
+    try:
+        assert result.timed_out
+        assert time.monotonic() - started < 3
+        assert await _wait_dead(background)
+    finally:
+        _kill(background)
+
+
+async def test_background_children_do_not_outlive_the_command(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = await PlainRunner().run(
+        "sleep 30 & echo $!", cwd=tmp_path, timeout_s=10, max_output_bytes=1000
+    )
+    background = int(result.stdout.split()[0])
+    try:
+        assert result.exit_code == 0 and not result.timed_out
+        assert time.monotonic() - started < 3, "waited on a child holding the pipe"
+        assert await _wait_dead(background)
+    finally:
+        _kill(background)
+
+
+async def test_output_is_capped_while_the_child_is_drained(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = await PlainRunner().run(
+        "yes | head -c 50000000; echo tail >&2",
+        cwd=tmp_path,
+        timeout_s=20,
+        max_output_bytes=100_000,
+    )
+    assert result.truncated
+    assert result.exit_code == 0 and not result.timed_out
+    assert len(result.stdout.encode()) + len(result.stderr.encode()) <= 100_000
+    assert result.stdout.startswith("y\ny\n")
+    assert time.monotonic() - started < 10
+
+
+async def test_cancellation_kills_the_group_and_propagates(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    task = asyncio.ensure_future(
+        PlainRunner().run(
+            f"sleep 30 & echo $! > {pid_file}; sleep 30",
+            cwd=tmp_path,
+            timeout_s=20,
+            max_output_bytes=1000,
+        )
+    )
+    background = 0
+    try:
+        for _ in range(100):
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            await asyncio.sleep(0.02)
+        background = int(pid_file.read_text())
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await _wait_dead(background), "cancellation left the background sleep running"
+    finally:
+        task.cancel()
+        if background:
+            _kill(background)
+
+
+async def test_a_missing_folder_is_a_start_error(tmp_path: Path) -> None:
+    with pytest.raises(CommandStartError, match="could not start"):
+        await PlainRunner().run("true", cwd=tmp_path / "nope", timeout_s=2, max_output_bytes=100)
