@@ -12,6 +12,7 @@ provider (and the user's API key) at another endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tomllib
@@ -161,7 +162,8 @@ ENV_SHORTCUTS = {
     "NANOTUI_BASE_URL": ("provider", "base_url"),
     "NANOTUI_MODEL": ("provider", "model"),
 }
-LIST_KEYS_THAT_ADD_UP = {("policy", "ask"), ("policy", "deny"), ("policy", "protected_paths")}
+_ADDITIVE_POLICY_KEYS = (("ask",), ("deny",), ("protected_paths",))
+LIST_KEYS_THAT_ADD_UP = {("policy", key) for (key,) in _ADDITIVE_POLICY_KEYS}
 
 
 def load_settings(
@@ -174,14 +176,18 @@ def load_settings(
     """Read every layer, check each, restrict the project layer unless trusted, merge."""
     environ = dict(os.environ if environ is None else environ)
     loaded = LoadedConfig(settings=Settings())
-    merged: dict[str, Any] = {}
+    # Seeded with the defaults so that a later layer's deny or protected list adds to them.
+    defaults = PolicyConfig()
+    merged: dict[str, Any] = {
+        "policy": {key: list(getattr(defaults, key)) for (key,) in _ADDITIVE_POLICY_KEYS}
+    }
 
     user_file = paths.user_config_file()
     user_layer = _read_toml(user_file)
     if user_layer is not None:
         _check_layer(user_layer, str(user_file))
         loaded.files_read.append(user_file)
-        _merge(merged, user_layer)
+        _merge(merged, user_layer, additive=False)  # the user may replace the defaults
 
     if workspace is not None:
         project_file = paths.project_config_file(workspace)
@@ -199,12 +205,14 @@ def load_settings(
         _merge(merged, env_layer)
 
     if flags:
-        flag_layer = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in flags.items()}
+        flag_layer = {
+            k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in flags.items()
+        }
         flag_layer = {k: v for k, v in flag_layer.items() if v}
         _check_layer(flag_layer, "the command line")
         _merge(merged, flag_layer)
 
-    loaded.provider_configured = bool(merged.get("provider"))
+    loaded.provider_configured = any(v is not None for v in merged.get("provider", {}).values())
     loaded.settings = Settings(**merged)
     return loaded
 
@@ -240,14 +248,15 @@ def _describe_error(error: Any) -> str:
     return f"{error['msg'].rstrip('.').lower()}, got {error.get('input')!r}"
 
 
-def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+def _merge(into: dict[str, Any], layer: dict[str, Any], *, additive: bool = True) -> None:
+    """Later layers win, except that ask, deny and protected lists add up (unless replacing)."""
     for section, values in layer.items():
         if not isinstance(values, dict):
             into[section] = values
             continue
         target = into.setdefault(section, {})
         for key, value in values.items():
-            if (section, key) in LIST_KEYS_THAT_ADD_UP and key in target:
+            if additive and (section, key) in LIST_KEYS_THAT_ADD_UP and key in target:
                 target[key] = list(dict.fromkeys([*target[key], *value]))
             elif isinstance(value, dict) and isinstance(target.get(key), dict):
                 target[key] = {**target[key], **value}
@@ -267,10 +276,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
         section, _, key = name.removeprefix("NANOTUI_").lower().partition("__")
         value: Any = raw
         if raw.startswith("["):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(raw)
-            except json.JSONDecodeError:
-                pass
         layer.setdefault(section, {})[key] = value
     return layer
 
