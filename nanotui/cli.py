@@ -1,0 +1,485 @@
+"""The command line. Thin: parse, build from `engine.setup`, call, turn errors into sentences."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nanotui import __version__
+from nanotui.config import MODE_ORDER, ConfigError, LoadedConfig, load_settings
+
+EPILOG = """\
+examples:
+  nanotui                                   full-screen session in this folder
+  nanotui --demo                            offline demo on a copy of the sample project
+  nanotui run "add a docstring to foo.py" --mode auto-edit
+  nanotui run --provider demo --mode full-auto "fix the failing test" --json
+  nanotui policy check "git status && rm -rf /"
+  nanotui tool read_file --args '{"path": "README.md"}'
+
+Configuration: ~/.config/nanotui/config.toml (or $NANOTUI_HOME/config.toml), then
+.nanotui/config.toml in the workspace (only tightening until you trust the folder), then
+NANOTUI_* variables, then these flags.
+"""
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one sentence, exit code 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (UserError, ConfigError) as exc:
+        print(f"nanotui: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nanotui: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`nanotui audit show X | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
+
+
+# ---- parser ----------------------------------------------------------------------------
+
+
+def add_workspace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the folder the agent works in (default: the current folder)",
+    )
+
+
+def add_provider_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--provider",
+        choices=["openai-compatible", "anthropic", "demo"],
+        help="which API the model speaks",
+    )
+    group.add_argument("--base-url", metavar="URL", help="endpoint, e.g. http://localhost:11434/v1")
+    group.add_argument("--model", metavar="M", help="model name as the endpoint knows it")
+    group.add_argument(
+        "--demo", action="store_true", help="use the offline demo model (no model needed)"
+    )
+
+
+def add_mode_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        choices=list(MODE_ORDER),
+        help="plan: read-only; ask: approve changes and commands; auto-edit: changes apply, "
+        "commands ask; full-auto: what policy allows runs (sandboxed)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nanotui",
+        description="A terminal coding agent: the model proposes; nanotui decides, shows, "
+        "records, meters and can take it back.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"nanotui {__version__}")
+    add_workspace_flag(parser)
+    add_provider_flags(parser)
+    add_mode_flag(parser)
+    parser.set_defaults(handler=cmd_tui)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run one prompt without the screen (scripts, CI)",
+        description="Run one prompt headless. Exit codes: 0 done, 1 error, 2 an action needed "
+        "approval the mode does not give, 3 a budget would be exceeded, 4 refused by policy "
+        "and the model gave up.",
+    )
+    run.add_argument("prompt", help="what to do")
+    run.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    run.add_argument(
+        "--max-turns",
+        type=int,
+        default=40,
+        metavar="N",
+        help="most model steps in this run (default 40)",
+    )
+    run.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust the folder's .nanotui/config.toml for this run only",
+    )
+    add_workspace_flag(run)
+    add_provider_flags(run)
+    add_mode_flag(run)
+    run.set_defaults(handler=cmd_run)
+
+    tool = sub.add_parser(
+        "tool",
+        help="call one tool through the agent's decision path",
+        description="Call one tool exactly as the agent would: jail, policy, runner. What "
+        "would need approval in the given mode is refused (exit 2); a policy refusal exits 4.",
+    )
+    tool.add_argument("name", help="tool name, e.g. read_file, edit_file, run_command")
+    tool.add_argument("--args", default="{}", metavar="JSON", help="the arguments as JSON")
+    tool.add_argument("--json", action="store_true", help="print the result as JSON")
+    tool.add_argument("--trust", action="store_true", help="trust the folder for this call")
+    add_workspace_flag(tool)
+    add_mode_flag(tool)
+    tool.set_defaults(handler=cmd_tool)
+
+    policy = sub.add_parser("policy", help="see how the command policy judges a line")
+    policy_sub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    check = policy_sub.add_parser("check", help="judge one shell line: allow, ask or deny")
+    check.add_argument("line", help="the shell line, quoted")
+    check.add_argument("--json", action="store_true")
+    add_workspace_flag(check)
+    check.set_defaults(handler=cmd_policy_check)
+
+    sandbox = sub.add_parser("sandbox", help="run a command in the sandbox")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    srun = sandbox_sub.add_parser("run", help="run CMD [ARG...] as the agent would")
+    srun.add_argument("--json", action="store_true")
+    srun.add_argument("--network", action="store_true", help="allow network access")
+    add_workspace_flag(srun)
+    srun.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    srun.set_defaults(handler=cmd_sandbox_run)
+
+    sessions = sub.add_parser("sessions", help="past sessions")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
+    slist = sessions_sub.add_parser("list", help="list sessions, newest first")
+    slist.add_argument("--json", action="store_true")
+    slist.set_defaults(handler=cmd_sessions_list)
+
+    audit = sub.add_parser("audit", help="read session logs")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    alist = audit_sub.add_parser("list", help="list session logs")
+    alist.add_argument("--json", action="store_true")
+    alist.set_defaults(handler=cmd_sessions_list)
+    ashow = audit_sub.add_parser("show", help="print a session's timeline")
+    ashow.add_argument("session", help="session id (or a unique prefix)")
+    ashow.set_defaults(handler=cmd_audit_show)
+
+    doctor = sub.add_parser("doctor", help="check the set-up: config, model endpoint, tools")
+    add_workspace_flag(doctor)
+    add_provider_flags(doctor)
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+# ---- shared set-up ---------------------------------------------------------------------
+
+
+def resolve_workspace(arg: Path | None) -> Path:
+    workspace = (arg or Path.cwd()).expanduser()
+    if not workspace.is_dir():
+        raise UserError(f"The workspace {workspace} is not a folder; pass --workspace DIR.")
+    return workspace.resolve()
+
+
+def provider_flags(args: argparse.Namespace) -> dict[str, Any]:
+    provider = "demo" if getattr(args, "demo", False) else getattr(args, "provider", None)
+    return {
+        "provider": {
+            "kind": provider,
+            "base_url": getattr(args, "base_url", None),
+            "model": getattr(args, "model", None),
+        },
+        "approval": {"mode": getattr(args, "mode", None)},
+    }
+
+
+def load_for(
+    args: argparse.Namespace, workspace: Path, *, trust_once: bool = False
+) -> LoadedConfig:
+    from nanotui.security.trust import is_trusted
+
+    trusted = trust_once or is_trusted(workspace)
+    loaded = load_settings(workspace, provider_flags(args), trusted=trusted)
+    for notice in loaded.notices:
+        print(f"nanotui: {notice}", file=sys.stderr)
+    return loaded
+
+
+def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
+    """The demo works on its sample project: a fresh copy unless DIR already is one."""
+    from nanotui import paths
+    from nanotui.governance.audit import new_session_id
+    from nanotui.providers.demo import copy_sample_project, is_sample_project
+
+    if is_sample_project(workspace):
+        return workspace
+    target = paths.state_dir() / "demo-projects" / new_session_id()
+    copy_sample_project(target)
+    where = "" if not explicit else f" (not {workspace}, which is not the sample project)"
+    print(
+        f"nanotui: offline demo: working on a fresh copy of the sample project in {target}{where}.",
+        file=sys.stderr,
+    )
+    return target.resolve()
+
+
+# ---- commands --------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nanotui.engine.setup import build_agent
+    from nanotui.headless import run_headless
+    from nanotui.providers.factory import ProviderSetupError
+
+    workspace = resolve_workspace(args.workspace)
+    loaded = load_for(args, workspace, trust_once=args.trust)
+    settings = loaded.settings
+    if settings.provider.kind == "demo":
+        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
+    if args.max_turns < 1:
+        raise UserError("--max-turns must be at least 1.")
+    try:
+        agent = build_agent(settings, workspace, max_steps=args.max_turns)
+    except ProviderSetupError as exc:
+        raise UserError(str(exc)) from exc
+
+    async def go() -> int:
+        try:
+            return await run_headless(agent, args.prompt, as_json=args.json)
+        finally:
+            await agent.provider.aclose()
+            agent.close()
+
+    return asyncio.run(go())
+
+
+def cmd_tool(args: argparse.Namespace) -> int:
+    from nanotui.engine.setup import build_tool_environment
+    from nanotui.engine.tool_calls import ToolCallRunner
+    from nanotui.providers.base import ToolCall
+    from nanotui.tools.registry import default_tools
+
+    workspace = resolve_workspace(args.workspace)
+    settings = load_for(args, workspace, trust_once=args.trust).settings
+    env = build_tool_environment(settings, workspace)
+    tools = default_tools()
+    if args.name not in tools:
+        raise UserError(f"There is no tool named {args.name!r}; try one of: {', '.join(tools)}.")
+    runner = ToolCallRunner(tools, env.context, env.policy)
+    prepared = runner.prepare(
+        ToolCall(id="cli", name=args.name, arguments=args.args), settings.approval.mode
+    )
+
+    def report(payload: dict[str, Any], text: str, code: int) -> int:
+        if args.json:
+            print(json.dumps(payload, ensure_ascii=False))
+        else:
+            print(text, file=sys.stdout if code == 0 else sys.stderr)
+        return code
+
+    if prepared.early_result is not None:
+        result = prepared.early_result
+        code = 4 if result.refused else 1
+        return report({"error": result.content}, result.content, code)
+    decision = prepared.decision
+    assert decision is not None
+    if decision.decision == "deny":
+        message = runner.refusal(prepared).content
+        return report({"error": message, "reasons": decision.reasons}, message, 4)
+    if decision.decision == "ask":
+        message = (
+            f"This call needs approval in {settings.approval.mode} mode, which `nanotui tool` "
+            "cannot give; pass --mode auto-edit or full-auto, or add a [policy] allow rule."
+        )
+        return report({"error": message, "reasons": decision.reasons}, message, 2)
+    result = asyncio.run(runner.execute(prepared))
+    payload = result.model_dump(mode="json", exclude={"type"})
+    payload["data"].pop("arguments_key", None)
+    return report(payload, result.content, 0 if result.ok else 1)
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from nanotui.security.commands import CommandPolicy
+
+    workspace = resolve_workspace(args.workspace)
+    settings = load_for(args, workspace).settings
+    policy = CommandPolicy(settings.policy.allow, settings.policy.ask, settings.policy.deny)
+    decision = policy.decide(args.line)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "decision": decision.decision,
+                    "reasons": decision.reasons,
+                    "commands": decision.commands,
+                }
+            )
+        )
+    else:
+        print(decision.decision)
+        for reason in decision.reasons:
+            print(f"  {reason}")
+    return 0
+
+
+def cmd_sandbox_run(args: argparse.Namespace) -> int:
+    import shlex
+
+    from nanotui.security.sandbox import CommandStartError, PlainRunner
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UserError("Give the command after --, e.g. nanotui sandbox run -- ls -la.")
+    workspace = resolve_workspace(args.workspace)
+    settings = load_for(args, workspace).settings
+    runner = PlainRunner()
+    try:
+        result = asyncio.run(
+            runner.run(
+                shlex.join(argv),
+                cwd=workspace,
+                timeout_s=settings.sandbox.timeout_s,
+                max_output_bytes=settings.sandbox.max_output_bytes,
+            )
+        )
+    except CommandStartError as exc:
+        raise UserError(str(exc)) from exc
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "exit_code": result.exit_code,
+                    "stdout": result.stdout,
+                    "stderr": result.stderr,
+                    "timed_out": result.timed_out,
+                    "truncated": result.truncated,
+                    "backend": result.backend,
+                }
+            )
+        )
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if result.timed_out:
+            print(f"nanotui: timed out after {settings.sandbox.timeout_s:g} s.", file=sys.stderr)
+    return result.exit_code if result.exit_code is not None else 1
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from nanotui.engine.events import SessionStarted, UserMessage
+    from nanotui.governance.audit import list_sessions, read_events
+
+    rows = []
+    for path in list_sessions():
+        started: SessionStarted | None = None
+        first_prompt = ""
+        for event in read_events(path):
+            if isinstance(event, SessionStarted) and started is None:
+                started = event
+            elif isinstance(event, UserMessage):
+                first_prompt = event.text
+                break
+        rows.append(
+            {
+                "session": path.stem,
+                "workspace": started.workspace if started else "",
+                "model": started.label if started else "",
+                "prompt": first_prompt,
+            }
+        )
+    if getattr(args, "json", False):
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("No sessions yet.")
+    for row in rows:
+        prompt = row["prompt"].replace("\n", " ")
+        print(f"{row['session']}  {row['model']:<28.28}  {row['workspace']}  {prompt[:50]}")
+    return 0
+
+
+def find_session(prefix: str) -> Path:
+    from nanotui.governance.audit import list_sessions
+
+    matches = [p for p in list_sessions() if p.stem.startswith(prefix)]
+    if not matches:
+        raise UserError(f"No session matches {prefix!r}; `nanotui sessions list` shows them.")
+    if len(matches) > 1:
+        raise UserError(f"{len(matches)} sessions match {prefix!r}; give more of the id.")
+    return matches[0]
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    from nanotui.governance.audit import read_records
+
+    path = find_session(args.session)
+    for record in read_records(path):
+        if record["type"] == "text_delta":
+            continue  # the assistant_message that follows holds the whole text
+        payload = record["payload"]
+        brief = _brief_payload(record["type"], payload)
+        print(f"{record['seq']:>5}  {record['ts'][11:19]}  {record['type']:<20} {brief}")
+    return 0
+
+
+def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
+    keys = {
+        "user_message": "text",
+        "assistant_message": "text",
+        "tool_call_proposed": "summary",
+        "policy_decision": "decision",
+        "approval_requested": "summary",
+        "approval_resolved": "decision",
+        "tool_started": "summary",
+        "tool_result": "content",
+        "notice": "text",
+        "error": "text",
+        "turn_finished": "status",
+        "result": "status",
+        "session_started": "label",
+    }
+    if kind == "usage_reported":
+        usage = payload["usage"]
+        return f"{usage['input_tokens']} in, {usage['output_tokens']} out ({payload['model']})"
+    if kind == "cost_updated":
+        cost = payload["request_usd"]
+        return (
+            "unpriced" if cost is None else f"${cost:.4f} (session ${payload['session_usd']:.4f})"
+        )
+    value = str(payload.get(keys.get(kind, ""), "")).replace("\n", " ")
+    if kind in ("tool_result", "policy_decision", "tool_started", "tool_call_proposed"):
+        value = f"{payload.get('tool', '')}: {value}"
+    return value[:110]
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from nanotui.doctor import run_doctor
+
+    workspace = resolve_workspace(args.workspace)
+    return run_doctor(workspace, provider_flags(args))
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from nanotui.providers.factory import ProviderSetupError
+    from nanotui.tui.app import run_app
+
+    workspace = resolve_workspace(args.workspace)
+    loaded = load_for(args, workspace)
+    if loaded.settings.provider.kind == "demo":
+        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
+    try:
+        return run_app(loaded, workspace)
+    except ProviderSetupError as exc:
+        raise UserError(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

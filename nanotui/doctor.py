@@ -1,0 +1,91 @@
+"""`nanotui doctor`: checks the set-up and says, for each problem, what to do."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nanotui import __version__, paths
+from nanotui.config import ConfigError, default_base_url, load_settings, resolve_api_key
+from nanotui.security.trust import is_trusted
+
+
+def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
+    problems = 0
+
+    def line(ok: bool | None, label: str, detail: str) -> None:
+        nonlocal problems
+        mark = {True: "ok  ", False: "FAIL", None: "note"}[ok]
+        if ok is False:
+            problems += 1
+        print(f"{mark}  {label:<16} {detail}")
+
+    line(True, "nanotui", f"{__version__} on Python {sys.version.split()[0]}")
+    line(True, "config folder", str(paths.config_dir()))
+    line(True, "state folder", str(paths.state_dir()))
+    try:
+        loaded = load_settings(workspace, flags, trusted=is_trusted(workspace))
+    except ConfigError as exc:
+        line(False, "config", str(exc))
+        return 1
+    files = ", ".join(str(f) for f in loaded.files_read) or "none (defaults)"
+    line(True, "config", f"read {files}")
+    for notice in loaded.notices:
+        line(None, "project config", notice)
+    line(
+        None, "workspace", f"{workspace} ({'trusted' if is_trusted(workspace) else 'not trusted'})"
+    )
+
+    provider = loaded.settings.provider
+    if provider.kind == "demo":
+        line(True, "model", "offline demo (no model needed)")
+    else:
+        base_url = provider.base_url or default_base_url(provider.kind)
+        key = resolve_api_key(provider.model_copy(update={"base_url": base_url}))
+        line(
+            bool(provider.model),
+            "model",
+            provider.model
+            or "none set: pass --model or set [provider] model (or run nanotui --demo)",
+        )
+        line(None, "api key", "found" if key else "none (fine for local servers)")
+        ok, detail = _probe(provider.kind, base_url, key)
+        line(ok, "endpoint", detail)
+
+    for tool, why in (
+        ("git", "checkpoints and git tools"),
+        ("rg", "faster search_text"),
+        ("bash", "run_command"),
+    ):
+        found = shutil.which(tool)
+        line(
+            True if found else (None if tool == "rg" else False),
+            tool,
+            found or f"not found (needed for {why})",
+        )
+    line(None, "sandbox", "plain subprocess runner (the kernel sandbox is not built yet)")
+    print("All good." if problems == 0 else f"{problems} problem(s) found.")
+    return 0 if problems == 0 else 1
+
+
+def _probe(kind: str, base_url: str, key: str | None) -> tuple[bool, str]:
+    """Ask the endpoint for its model list: proves it is up and the key is accepted."""
+    if kind == "anthropic":
+        url = base_url.rstrip("/") + "/v1/models"
+        headers = {"x-api-key": key or "", "anthropic-version": "2023-06-01"}
+    else:
+        url = base_url.rstrip("/") + "/models"
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(url, headers=headers, timeout=5.0)
+    except httpx.HTTPError as exc:
+        return False, f"cannot reach {url} ({type(exc).__name__}); is the server running?"
+    if response.status_code in (401, 403):
+        return False, f"{url} refused the API key (HTTP {response.status_code})"
+    if response.status_code >= 400:
+        return False, f"{url} answered HTTP {response.status_code}"
+    return True, f"{url} answered"

@@ -1,0 +1,453 @@
+"""The turn loop: prompt -> model -> tool calls -> decisions -> results, until the model stops.
+
+`Agent.turn(prompt)` is an async iterator of events. Every event is also appended to the
+session log before a front end sees it. Approval requests carry a future; the loop waits on
+it, so a front end may take as long as the person needs. `Agent.cancel()` interrupts the
+turn at once: the model stream is closed and any running command's process group is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nanotui import __version__
+from nanotui.engine.approvals import ApprovalAnswer, attach_future, os_user, sha256_text
+from nanotui.engine.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    AssistantMessage,
+    CostUpdated,
+    ErrorEvent,
+    EventBase,
+    Notice,
+    PolicyDecision,
+    SessionStarted,
+    TextDelta,
+    ToolCallProposed,
+    ToolResult,
+    ToolStarted,
+    TurnFinished,
+    UsageReported,
+    UserMessage,
+)
+from nanotui.engine.session import Conversation
+from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.governance.audit import SessionLog
+from nanotui.governance.cost import BudgetExceeded, SessionCost
+from nanotui.governance.ratelimit import RetryPolicy, stream_with_retries
+from nanotui.providers.base import (
+    ChatRequest,
+    Message,
+    Provider,
+    ProviderError,
+    TextPiece,
+    ToolCall,
+    ToolCallPiece,
+    Usage,
+    UsagePiece,
+)
+from nanotui.security.policy import ActionPolicy
+from nanotui.tools.base import Tool, ToolContext, ToolKind
+
+MAX_SAME_FAILURES = 3
+MAX_MALFORMED_RETRIES = 2
+_END = object()
+
+
+@dataclass
+class AgentOptions:
+    mode: str = "ask"
+    max_steps: int = 40
+    max_output_tokens: int = 8192
+    temperature: float | None = None
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_retries=4, max_wait_s=60))
+
+
+@dataclass
+class _TurnState:
+    """What one turn has seen, for the loop guards and the final status."""
+
+    failures: dict[str, int] = field(default_factory=dict)
+    malformed_in_a_row: int = 0
+    needed_approval: bool = False
+    last_refusal_step: int = -1
+    last_success_step: int = -1
+
+
+class Agent:
+    """One session's agent: conversation, tools, policy, cost and log."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        workspace: Path,
+        provider: Provider,
+        tools: dict[str, Tool],
+        tool_context: ToolContext,
+        policy: ActionPolicy,
+        cost: SessionCost,
+        system_prompt: Callable[[str], str],
+        options: AgentOptions,
+        log: SessionLog | None = None,
+        conversation: Conversation | None = None,
+        sandbox_backend: str = "plain",
+    ) -> None:
+        self.session_id = session_id
+        self.workspace = workspace
+        self.provider = provider
+        self.tools = tools
+        self.policy = policy
+        self.cost = cost
+        self.options = options
+        self.log = log
+        self.conversation = conversation or Conversation()
+        self.sandbox_backend = sandbox_backend
+        self._system_prompt = system_prompt
+        self._runner = ToolCallRunner(tools, tool_context, policy)
+        self._queue: asyncio.Queue[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+
+    # ---- public -------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self.options.mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self.options.mode = value
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def session_started_event(self, *, resumed: bool = False) -> SessionStarted:
+        return SessionStarted(
+            session=self.session_id,
+            workspace=str(self.workspace),
+            provider=self.provider.kind,
+            model=self.provider.model,
+            label=self.provider.label,
+            mode=self.mode,
+            sandbox=self.sandbox_backend,
+            nanotui_version=__version__,
+            resumed=resumed,
+        )
+
+    async def turn(self, prompt: str) -> AsyncIterator[EventBase]:
+        """Run one user turn, yielding every event as it happens."""
+        if self.busy:
+            raise RuntimeError("a turn is already running")
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run_turn(prompt))
+        self._task.add_done_callback(lambda _: self._queue.put_nowait(_END))  # type: ignore[union-attr]
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _END:
+                    break
+                yield item
+            await self._task  # re-raise a bug in the loop rather than hide it
+        finally:
+            if not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    def cancel(self) -> None:
+        """Interrupt the running turn: closes the model stream and kills running commands."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    def _emit(self, event: EventBase) -> None:
+        if self.log is not None:
+            self.log.append(event)
+        assert self._queue is not None
+        self._queue.put_nowait(event)
+
+    async def _run_turn(self, prompt: str) -> None:
+        state = _TurnState()
+        step = 0
+        try:
+            if not self._started:
+                self._started = True
+                self._emit(self.session_started_event())
+            self._emit(UserMessage(text=prompt))
+            self.conversation.messages.append(Message(role="user", content=prompt))
+            for step in range(1, self.options.max_steps + 1):
+                finished = await self._step(step, state)
+                if finished is not None:
+                    self._emit(finished)
+                    return
+            self._emit(
+                TurnFinished(
+                    status="max_turns",
+                    reason=f"Stopped after {self.options.max_steps} model steps (--max-turns); "
+                    "ask again to continue.",
+                    steps=step,
+                )
+            )
+        except asyncio.CancelledError:
+            self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
+        except Exception as exc:  # a bug must end the turn readably, never hang the front end
+            self._emit(ErrorEvent(text=f"Internal error: {exc!r}; the turn was stopped."))
+            self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
+
+    async def _step(self, step: int, state: _TurnState) -> TurnFinished | None:
+        """One model request and the tool calls it asks for; a TurnFinished ends the turn."""
+        request = self._build_request()
+        try:
+            request = self.cost.fit_request(request)
+        except BudgetExceeded as exc:
+            self._emit(ErrorEvent(text=str(exc), kind="budget"))
+            return TurnFinished(status="budget", reason=str(exc), steps=step)
+
+        text, calls, usage, error = await self._stream_reply(request)
+        interrupted = error is not None and error.kind == "interrupted"
+        if text or calls or interrupted:
+            self._emit(AssistantMessage(text=text, tool_calls=calls, interrupted=interrupted))
+            self.conversation.messages.append(
+                Message(role="assistant", content=text, tool_calls=calls)
+            )
+        if usage is not None:
+            self._record_usage(usage)
+        if error is not None:
+            self._emit(ErrorEvent(text=str(error), kind=error.kind))
+            return TurnFinished(status="error", reason=str(error), steps=step)
+        if not calls:
+            return TurnFinished(status=self._final_status(state), steps=step)
+
+        for result in await self._run_calls(calls, state, step):
+            self.conversation.messages.append(
+                Message(
+                    role="tool",
+                    content=result.content,
+                    tool_call_id=result.call_id,
+                    tool_name=result.tool,
+                    is_error=not result.ok,
+                )
+            )
+        return self._guard(state, step)
+
+    def _build_request(self) -> ChatRequest:
+        tools = [
+            tool.spec()
+            for tool in self.tools.values()
+            if self.mode != "plan" or tool.kind == ToolKind.READ
+        ]
+        return ChatRequest(
+            system=self._system_prompt(self.mode),
+            messages=list(self.conversation.messages),
+            tools=tools,
+            max_tokens=self.options.max_output_tokens,
+            temperature=self.options.temperature,
+        )
+
+    async def _stream_reply(
+        self, request: ChatRequest
+    ) -> tuple[str, list[ToolCall], Usage | None, ProviderError | None]:
+        text_parts: list[str] = []
+        calls: list[ToolCall] = []
+        usage: Usage | None = None
+
+        async def on_retry(error: ProviderError, wait_s: float, attempt: int) -> None:
+            self._emit(
+                Notice(
+                    level="warning",
+                    text=f"{error} Retrying in {wait_s:.1f} s (attempt {attempt + 1}).",
+                )
+            )
+
+        try:
+            stream = stream_with_retries(
+                lambda: self.provider.stream(request), self.options.retry, on_retry=on_retry
+            )
+            async for item in stream:
+                if isinstance(item, TextPiece):
+                    text_parts.append(item.text)
+                    self._emit(TextDelta(text=item.text))
+                elif isinstance(item, ToolCallPiece):
+                    calls.append(item.call)
+                elif isinstance(item, UsagePiece):
+                    usage = item.usage
+        except ProviderError as error:
+            if error.kind == "interrupted" and not error.partial_text:
+                error.partial_text = "".join(text_parts)
+            return "".join(text_parts), [], usage, error
+        return "".join(text_parts), calls, usage, None
+
+    def _record_usage(self, usage: Usage) -> None:
+        self.conversation.usage = self.conversation.usage + usage
+        self._emit(UsageReported(usage=usage, model=self.provider.model))
+        request_usd = self.cost.record(usage)
+        self._emit(
+            CostUpdated(
+                request_usd=request_usd,
+                session_usd=self.cost.spent_usd,
+                session_usage=self.cost.usage,
+                priced=self.cost.price is not None,
+                price_source=self.cost.price.source if self.cost.price else "unpriced",
+            )
+        )
+
+    # ---- tool calls ---------------------------------------------------------------------
+
+    async def _run_calls(
+        self, calls: list[ToolCall], state: _TurnState, step: int
+    ) -> list[ToolResult]:
+        """Decide and run the calls in order; consecutive allowed reads run in parallel."""
+        results: list[ToolResult] = []
+        pending_reads: list[PreparedCall] = []
+
+        async def flush_reads() -> None:
+            if pending_reads:
+                batch = list(pending_reads)
+                pending_reads.clear()
+                for prepared in batch:
+                    self._emit(
+                        ToolStarted(
+                            call_id=prepared.call.id,
+                            tool=prepared.call.name,
+                            summary=prepared.summary,
+                        )
+                    )
+                outcomes = await asyncio.gather(*(self._runner.execute(p) for p in batch))
+                for outcome in outcomes:
+                    results.append(self._finish(outcome, state, step))
+
+        for call in calls:
+            prepared = self._runner.prepare(call, self.mode)
+            self._emit(
+                ToolCallProposed(
+                    call_id=call.id,
+                    tool=call.name,
+                    arguments=call.arguments,
+                    summary=prepared.summary,
+                )
+            )
+            if prepared.early_result is not None:
+                await flush_reads()
+                results.append(self._finish(prepared.early_result, state, step))
+                continue
+            decision = prepared.decision
+            assert decision is not None
+            self._emit(
+                PolicyDecision(
+                    call_id=call.id,
+                    tool=call.name,
+                    decision=decision.decision,
+                    reasons=decision.reasons,
+                )
+            )
+            if decision.decision == "allow" and prepared.kind == ToolKind.READ:
+                pending_reads.append(prepared)
+                continue
+            await flush_reads()
+            if decision.decision == "deny":
+                results.append(self._finish(self._runner.refusal(prepared), state, step))
+                continue
+            if decision.decision == "ask":
+                answer = await self._ask(prepared)
+                if answer.decision == "reject":
+                    if answer.by == "headless":
+                        state.needed_approval = True
+                    results.append(
+                        self._finish(self._runner.rejection(prepared, answer), state, step)
+                    )
+                    continue
+                self._runner.apply_answer(prepared, answer)
+            self._emit(ToolStarted(call_id=call.id, tool=call.name, summary=prepared.summary))
+            outcome = await self._runner.execute(prepared)
+            results.append(self._finish(outcome, state, step))
+        await flush_reads()
+        return results
+
+    async def _ask(self, prepared: PreparedCall) -> ApprovalAnswer:
+        shown = prepared.shown_text()
+        event = ApprovalRequested(
+            call_id=prepared.call.id,
+            tool=prepared.call.name,
+            kind="write" if prepared.kind == ToolKind.WRITE else "command",
+            summary=prepared.summary,
+            reasons=prepared.decision.reasons if prepared.decision else [],
+            diff=prepared.change.diff if prepared.change else None,
+            path=prepared.change.path if prepared.change else None,
+            command=prepared.command,
+            shown_sha256=sha256_text(shown),
+        )
+        future = attach_future(event)
+        self._emit(event)
+        answer = await future
+        if answer.decision == "always":
+            rule = self._runner.grant(prepared)
+            self._emit(Notice(text=f"Rule added: {rule}."))
+        self._emit(
+            ApprovalResolved(
+                call_id=prepared.call.id,
+                decision=answer.decision,
+                reason=answer.reason,
+                by=answer.by,
+                shown_sha256=event.shown_sha256,
+                os_user=os_user(),
+            )
+        )
+        return answer
+
+    def _finish(self, result: ToolResult, state: _TurnState, step: int) -> ToolResult:
+        self._emit(result)
+        self.conversation.note_files(result.files_changed)
+        if result.ok:
+            state.last_success_step = step
+            state.malformed_in_a_row = 0
+        else:
+            key = _call_key(result)
+            state.failures[key] = state.failures.get(key, 0) + 1
+            if result.data.get("malformed_arguments"):
+                state.malformed_in_a_row += 1
+            if result.refused:
+                state.last_refusal_step = step
+        return result
+
+    def _guard(self, state: _TurnState, step: int) -> TurnFinished | None:
+        for key, count in state.failures.items():
+            if count >= MAX_SAME_FAILURES:
+                tool = key.split("\0", 1)[0]
+                reason = (
+                    f"The same {tool} call failed {count} times, so the turn was stopped; "
+                    "rephrase the request or fix the cause and ask again."
+                )
+                self._emit(ErrorEvent(text=reason, kind="loop_guard"))
+                return TurnFinished(status="stuck", reason=reason, steps=step)
+        if state.malformed_in_a_row > MAX_MALFORMED_RETRIES:
+            reason = (
+                "The model sent malformed tool arguments three times in a row, so the turn was "
+                "stopped; a model with better tool support may help."
+            )
+            self._emit(ErrorEvent(text=reason, kind="loop_guard"))
+            return TurnFinished(status="stuck", reason=reason, steps=step)
+        return None
+
+    def _final_status(self, state: _TurnState) -> str:
+        if state.needed_approval:
+            return "needs_approval"
+        if state.last_refusal_step > state.last_success_step:
+            return "refused"
+        return "done"
+
+
+def _call_key(result: ToolResult) -> str:
+    arguments = result.data.get("arguments_key", "")
+    return f"{result.tool}\0{arguments}"

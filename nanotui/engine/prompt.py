@@ -1,0 +1,44 @@
+"""The system prompt: who the agent is, where it works, and the project's own AGENTS.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+AGENTS_FILE_NAMES = ("AGENTS.md", "agents.md")
+MAX_AGENTS_CHARS = 32_000
+
+MODE_RULES = {
+    "plan": "You are in plan mode: only read-only tools are available. Investigate and "
+    "propose a plan; do not try to change files or run commands.",
+    "ask": "Every file change and most commands are shown to the user for approval first.",
+    "auto-edit": "File changes inside the workspace apply directly; commands may need approval.",
+    "full-auto": "Changes and commands run without asking, inside a sandbox, as policy allows.",
+}
+
+
+def build_system_prompt(workspace: Path, mode: str) -> str:
+    parts = [
+        "You are nanotui, a careful coding agent working in the user's repository through "
+        "tools. Read before you change; make small, precise edits with edit_file; run the "
+        "project's tests after changing code; explain briefly what you did and why.",
+        f"The workspace is {workspace}. All paths are relative to it; you cannot leave it.",
+        MODE_RULES.get(mode, ""),
+        "When a tool call is refused or rejected, read the reason, adapt, and do not repeat "
+        "the same call unchanged.",
+    ]
+    instructions = read_agents_file(workspace)
+    if instructions:
+        parts.append("The project's instructions (AGENTS.md):\n\n" + instructions)
+    return "\n\n".join(p for p in parts if p)
+
+
+def read_agents_file(workspace: Path) -> str:
+    for name in AGENTS_FILE_NAMES:
+        candidate = workspace / name
+        # Only a regular file inside the workspace: a symlink could point at anything.
+        if candidate.is_file() and not candidate.is_symlink():
+            text = candidate.read_text(encoding="utf-8", errors="replace")
+            if len(text) > MAX_AGENTS_CHARS:
+                text = text[:MAX_AGENTS_CHARS] + "\n[AGENTS.md cut here: it is too long]"
+            return text
+    return ""

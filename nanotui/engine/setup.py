@@ -1,0 +1,90 @@
+"""Assembles an Agent from settings: provider, tools, jail, runner, policy, cost and log.
+
+Every front end (TUI, `nanotui run`, `nanotui tool`) builds its agent here, so they all
+take exactly the same decision path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nanotui.config import Settings
+from nanotui.engine.agent import Agent, AgentOptions
+from nanotui.engine.prompt import build_system_prompt
+from nanotui.engine.session import Conversation
+from nanotui.governance.audit import SessionLog, new_session_id
+from nanotui.governance.cost import SessionCost, find_price
+from nanotui.governance.ratelimit import RetryPolicy
+from nanotui.providers.base import Provider, Usage
+from nanotui.providers.factory import build_provider
+from nanotui.security.commands import CommandPolicy
+from nanotui.security.policy import ActionPolicy
+from nanotui.security.sandbox import PlainRunner
+from nanotui.security.workspace import Workspace
+from nanotui.tools.base import ToolContext
+from nanotui.tools.registry import default_tools
+
+
+@dataclass
+class ToolEnvironment:
+    """The parts of the decision path that do not involve a model."""
+
+    workspace: Workspace
+    context: ToolContext
+    policy: ActionPolicy
+    backend: str
+
+
+def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironment:
+    jail = Workspace(workspace, settings.policy.protected_paths)
+    runner = PlainRunner()
+    context = ToolContext(
+        workspace=jail,
+        runner=runner,
+        command_timeout_s=settings.sandbox.timeout_s,
+        max_output_bytes=settings.sandbox.max_output_bytes,
+    )
+    commands = CommandPolicy(settings.policy.allow, settings.policy.ask, settings.policy.deny)
+    return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend)
+
+
+def build_agent(
+    settings: Settings,
+    workspace: Path,
+    *,
+    provider: Provider | None = None,
+    session_id: str | None = None,
+    max_steps: int = 40,
+    conversation: Conversation | None = None,
+    log: bool = True,
+) -> Agent:
+    workspace = workspace.resolve()
+    provider = provider or build_provider(settings.provider)
+    env = build_tool_environment(settings, workspace)
+    session_id = session_id or new_session_id()
+    price = find_price(provider.model, settings.prices, is_demo=provider.is_demo)
+    options = AgentOptions(
+        mode=settings.approval.mode,
+        max_steps=max_steps,
+        max_output_tokens=settings.provider.max_output_tokens,
+        temperature=settings.provider.temperature,
+        retry=RetryPolicy(
+            max_retries=settings.rate_limit.max_retries,
+            max_wait_s=settings.rate_limit.max_retry_wait_s,
+        ),
+    )
+    return Agent(
+        session_id=session_id,
+        workspace=workspace,
+        provider=provider,
+        tools=default_tools(),
+        tool_context=env.context,
+        policy=env.policy,
+        cost=SessionCost(settings.budget, price, Usage()),
+        system_prompt=lambda mode: build_system_prompt(workspace, mode),
+        options=options,
+        log=SessionLog(session_id) if log else None,
+        conversation=conversation,
+        sandbox_backend=env.backend,
+    )

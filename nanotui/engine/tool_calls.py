@@ -1,0 +1,212 @@
+"""Preparing, judging and running one tool call.
+
+`prepare` parses the arguments, computes a write's diff before anything is written, and asks
+the action policy for a decision. `execute` runs what was decided. Every failure becomes a
+`ToolResult` the model can read; nothing here raises into the turn loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nanotui.engine.approvals import ApprovalAnswer
+from nanotui.engine.events import ToolResult
+from nanotui.providers.base import ToolCall
+from nanotui.security.policy import ActionDecision, ActionPolicy
+from nanotui.security.workspace import PathRefused
+from nanotui.tools.base import (
+    Tool,
+    ToolArgumentError,
+    ToolContext,
+    ToolFailure,
+    ToolKind,
+    ToolOutput,
+)
+from nanotui.tools.file_change import FileChange, WriteTool, apply_change, apply_hunks, make_change
+
+MAX_RESULT_CHARS = 60_000  # what one tool result may put into the model's context
+
+
+@dataclass
+class PreparedCall:
+    call: ToolCall
+    tool: Tool | None = None
+    args: Any = None
+    kind: ToolKind = ToolKind.READ
+    summary: str = ""
+    decision: ActionDecision | None = None
+    change: FileChange | None = None
+    command: str | None = None
+    early_result: ToolResult | None = None
+    """Set when the call ends before any decision: unknown tool, bad arguments, refused path."""
+
+    def shown_text(self) -> str:
+        """Exactly what an approval shows, hashed into the log."""
+        if self.change is not None:
+            return self.change.diff
+        return self.command or self.call.arguments
+
+
+class ToolCallRunner:
+    def __init__(self, tools: dict[str, Tool], context: ToolContext, policy: ActionPolicy) -> None:
+        self.tools = tools
+        self.context = context
+        self.policy = policy
+
+    def prepare(self, call: ToolCall, mode: str) -> PreparedCall:
+        prepared = PreparedCall(call=call, summary=_brief(call.arguments))
+        tool = self.tools.get(call.name)
+        if tool is None:
+            names = ", ".join(sorted(self.tools))
+            prepared.early_result = self._result(
+                call,
+                ok=False,
+                content=f"There is no tool named {call.name!r}; use one of: {names}.",
+            )
+            return prepared
+        prepared.tool = tool
+        prepared.kind = tool.kind
+        try:
+            prepared.args = tool.parse_args(call.arguments)
+        except ToolArgumentError as exc:
+            prepared.early_result = self._result(
+                call, ok=False, content=str(exc), data={"malformed_arguments": True}
+            )
+            return prepared
+        prepared.summary = tool.summary(prepared.args)
+
+        if tool.kind == ToolKind.READ:
+            prepared.decision = self.policy.decide("read", mode)
+        elif tool.kind == ToolKind.COMMAND:
+            prepared.command = prepared.args.command
+            prepared.summary = prepared.command
+            prepared.decision = self.policy.decide("command", mode, command=prepared.command)
+        else:
+            self._prepare_write(prepared, mode)
+        return prepared
+
+    def _prepare_write(self, prepared: PreparedCall, mode: str) -> None:
+        if mode == "plan":
+            prepared.decision = self.policy.decide("write", mode)
+            return
+        assert isinstance(prepared.tool, WriteTool)
+        try:
+            prepared.change = prepared.tool.plan(prepared.args, self.context)
+        except PathRefused as exc:
+            prepared.early_result = self._result(
+                prepared.call, ok=False, content=f"Refused: {exc}", refused=True
+            )
+            return
+        except ToolFailure as exc:
+            prepared.early_result = self._result(prepared.call, ok=False, content=str(exc))
+            return
+        prepared.summary = prepared.change.path
+        prepared.decision = self.policy.decide("write", mode, path=prepared.change.path)
+
+    def apply_answer(self, prepared: PreparedCall, answer: ApprovalAnswer) -> None:
+        """Narrow a write to the chosen hunks, or take the text the user edited."""
+        if prepared.change is None:
+            return
+        if answer.edited_text is not None:
+            change = prepared.change
+            prepared.change = make_change(
+                self.context.workspace,
+                change.path,
+                change.old_text,
+                answer.edited_text,
+                None if change.old_text is None else change.old_text.encode("utf-8"),
+            ).model_copy(update={"old_sha256": change.old_sha256})
+        elif answer.hunks is not None:
+            prepared.change = apply_hunks(prepared.change, answer.hunks)
+
+    def grant(self, prepared: PreparedCall) -> str:
+        if prepared.change is not None:
+            return self.policy.grant("write", prepared.change.path)
+        return self.policy.grant("command", prepared.command or "")
+
+    def refusal(self, prepared: PreparedCall) -> ToolResult:
+        reasons = prepared.decision.reasons if prepared.decision else []
+        denied = [r for r in reasons if r.startswith("deny")] or reasons
+        return self._result(
+            prepared.call,
+            ok=False,
+            content="Refused by policy: " + "; ".join(denied) + ". Try another way or explain "
+            "to the user what you need.",
+            refused=True,
+        )
+
+    def rejection(self, prepared: PreparedCall, answer: ApprovalAnswer) -> ToolResult:
+        if answer.by == "headless":
+            content = f"Refused: {answer.reason}"
+        else:
+            content = "The user rejected this " + (
+                "change." if prepared.kind == ToolKind.WRITE else "command."
+            )
+            if answer.reason:
+                content += f" Their reason: {answer.reason}"
+        return self._result(prepared.call, ok=False, content=content, refused=True)
+
+    async def execute(self, prepared: PreparedCall) -> ToolResult:
+        assert prepared.tool is not None
+        try:
+            if prepared.change is not None:
+                output = await asyncio.to_thread(apply_change, prepared.change, self.context)
+            else:
+                output = await prepared.tool.run(prepared.args, self.context)
+        except asyncio.CancelledError:
+            raise
+        except PathRefused as exc:
+            output = ToolOutput(ok=False, content=f"Refused: {exc}")
+        except Exception as exc:  # a tool bug must reach the model as a result, not crash a turn
+            output = ToolOutput(
+                ok=False, content=f"{prepared.call.name} failed unexpectedly: {exc}"
+            )
+        return self._result(
+            prepared.call,
+            ok=output.ok,
+            content=output.content,
+            data=output.data,
+            diff=output.diff,
+            files_changed=output.files_changed,
+        )
+
+    def _result(
+        self,
+        call: ToolCall,
+        *,
+        ok: bool,
+        content: str,
+        data: dict[str, Any] | None = None,
+        diff: str | None = None,
+        files_changed: list[str] | None = None,
+        refused: bool = False,
+    ) -> ToolResult:
+        if len(content) > MAX_RESULT_CHARS:
+            cut = len(content) - MAX_RESULT_CHARS
+            content = content[:MAX_RESULT_CHARS] + f"\n[{cut} more characters not shown]"
+        data = dict(data or {})
+        data["arguments_key"] = _canonical(call.arguments)
+        return ToolResult(
+            call_id=call.id,
+            tool=call.name,
+            ok=ok,
+            content=content,
+            data=data,
+            diff=diff,
+            files_changed=files_changed or [],
+            refused=refused,
+        )
+
+
+def _canonical(raw: str) -> str:
+    try:
+        return json.dumps(json.loads(raw), sort_keys=True)
+    except (json.JSONDecodeError, TypeError):
+        return raw
+
+
+def _brief(arguments: str) -> str:
+    return arguments if len(arguments) <= 100 else arguments[:97] + "..."

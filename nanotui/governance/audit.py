@@ -1,0 +1,98 @@
+"""The session log: every event of a session, one JSON line each, append-only.
+
+Each line is `{"seq", "ts", "type", "payload"}`. Lines are flushed as they are written and
+fsynced at approvals and turn ends, so a crash loses at most the line being written. Files
+are 0600 in a 0700 folder: they hold the user's code. (The governance issue adds the hash
+chain; the envelope leaves room for a `prev` field.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from nanotui import paths
+from nanotui.engine.events import EventBase, parse_event
+
+FSYNC_TYPES = {"approval_resolved", "turn_finished", "session_started"}
+
+
+def new_session_id() -> str:
+    """Sortable by time, unique enough for one user: 20261128-010623-3f9a."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def session_path(session_id: str) -> Path:
+    return paths.sessions_dir() / f"{session_id}.jsonl"
+
+
+class SessionLog:
+    """Appends events to `sessions/<id>.jsonl`."""
+
+    def __init__(self, session_id: str, path: Path | None = None) -> None:
+        self.session_id = session_id
+        self.path = path or session_path(session_id)
+        paths.ensure_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file: IO[str] = os.fdopen(fd, "a", encoding="utf-8")
+        self.seq = _last_seq(self.path)
+
+    def append(self, event: EventBase) -> None:
+        self.seq += 1
+        record = {
+            "seq": self.seq,
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "type": event.type,  # type: ignore[attr-defined]
+            "payload": event.model_dump(mode="json", exclude={"type"}),
+        }
+        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.flush()
+        if record["type"] in FSYNC_TYPES:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+
+def _last_seq(path: Path) -> int:
+    last = 0
+    for record in read_records(path):
+        last = record.get("seq", last)
+    return last
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The log's records in order; a torn last line (a crash mid-write) is skipped."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                return
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def read_events(path: Path) -> Iterator[EventBase]:
+    for record in read_records(path):
+        yield parse_event({"type": record["type"], **record["payload"]})
+
+
+def list_sessions() -> list[Path]:
+    """Session logs, newest first."""
+    folder = paths.sessions_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.jsonl"), reverse=True)

@@ -1,0 +1,137 @@
+"""`nanotui run`: one prompt, no screen, for scripts and CI.
+
+With `--json` every event is printed as one JSON line and the last line is the `result`.
+Otherwise the reply goes to stdout and a readable account of each step to stderr. An action
+that needs approval is refused (nobody is there to approve it), the model is told, and the
+run exits 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from nanotui.engine.agent import Agent
+from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.events import (
+    ApprovalRequested,
+    ErrorEvent,
+    EventBase,
+    Notice,
+    RunResult,
+    TextDelta,
+    ToolResult,
+    ToolStarted,
+    TurnFinished,
+)
+
+EXIT_CODES = {
+    "done": 0,
+    "error": 1,
+    "stuck": 1,
+    "max_turns": 1,
+    "cancelled": 1,
+    "needs_approval": 2,
+    "budget": 3,
+    "refused": 4,
+}
+
+
+def headless_refusal(event: ApprovalRequested, mode: str) -> ApprovalAnswer:
+    what = "file change" if event.kind == "write" else "command"
+    return ApprovalAnswer(
+        decision="reject",
+        by="headless",
+        reason=(
+            f"this {what} needs approval, which {mode} mode cannot give in a headless run "
+            "(rerun with --mode auto-edit or full-auto, or add a [policy] allow rule)."
+        ),
+    )
+
+
+async def run_headless(
+    agent: Agent,
+    prompt: str,
+    *,
+    as_json: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    finished: TurnFinished | None = None
+    last_error = ""
+    ends_with_newline = True
+    async for event in agent.turn(prompt):
+        if isinstance(event, ApprovalRequested):
+            resolve(event, headless_refusal(event, agent.mode))
+        if isinstance(event, TurnFinished):
+            finished = event
+        if isinstance(event, ErrorEvent):
+            last_error = event.text
+        if as_json:
+            out.write(event.to_json_line() + "\n")
+            out.flush()
+        else:
+            ends_with_newline = _print_readable(event, out, err, ends_with_newline)
+    status = finished.status if finished else "error"
+    exit_code = EXIT_CODES.get(status, 1)
+    message = (finished.reason if finished else "") or last_error
+    result = RunResult(
+        status=status,
+        exit_code=exit_code,
+        usage=agent.cost.usage,
+        cost_usd=agent.cost.spent_usd if agent.cost.price is not None else None,
+        files_changed=list(agent.conversation.files_changed),
+        checkpoint=None,
+        session=agent.session_id,
+        message=message,
+    )
+    if agent.log is not None:
+        agent.log.append(result)
+    if as_json:
+        out.write(result.to_json_line() + "\n")
+        out.flush()
+    else:
+        if not ends_with_newline:
+            out.write("\n")
+        cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "unpriced"
+        err.write(
+            f"[{status}] {result.usage.input_tokens} in / {result.usage.output_tokens} out "
+            f"tokens, {cost}; files changed: {', '.join(result.files_changed) or 'none'}; "
+            f"session {result.session}\n"
+        )
+        if status != "done" and message:
+            err.write(f"{message}\n")
+    return exit_code
+
+
+def _print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:
+    """Print one event for a person; returns whether stdout now ends with a newline."""
+    if isinstance(event, TextDelta):
+        out.write(event.text)
+        out.flush()
+        return event.text.endswith("\n") if event.text else at_line_start
+    line = _progress_line(event)
+    if line is None:
+        return at_line_start
+    if not at_line_start:  # keep the reply and the progress lines apart on a shared terminal
+        out.write("\n")
+        out.flush()
+    err.write(line + "\n")
+    err.flush()
+    return True
+
+
+def _progress_line(event: EventBase) -> str | None:
+    if isinstance(event, ToolStarted):
+        return f"  -> {event.tool} {event.summary}"
+    if isinstance(event, ToolResult):
+        mark = "refused" if event.refused else ("ok" if event.ok else "failed")
+        first_line = event.content.strip().splitlines()[0] if event.content.strip() else ""
+        return f"  <- {event.tool} {mark}: {first_line[:160]}"
+    if isinstance(event, Notice):
+        return f"  note: {event.text}"
+    if isinstance(event, ErrorEvent):
+        return f"  error: {event.text}"
+    return None
