@@ -29,6 +29,8 @@ Reply builders (module-level functions returning a Reply):
                                               # strings verbatim ("[DONE]"); named=True adds
                                               # `event: <type>` lines (Anthropic style)
 
+GET `/v1/models` lists `server.models`; set `server.required_key` to make it demand a key.
+
 `RecordedRequest.client_gone` is a threading.Event set when the client hung up before its
 reply was fully sent (cancellation tests wait on it).
 """
@@ -291,6 +293,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
 
+    def do_GET(self) -> None:
+        """The model list (`/v1/models`), as `nanotui doctor` probes it."""
+        owner = self.server.owner
+        wanted = owner.required_key
+        if wanted and self.headers.get("Authorization") != f"Bearer {wanted}":
+            status, payload = 401, {"error": {"message": "Incorrect API key provided"}}
+        elif self.path.rstrip("/").endswith("/models"):
+            status, payload = 200, {"data": [{"id": name} for name in owner.models]}
+        else:
+            status, payload = 404, {"error": {"message": f"no route {self.path}"}}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -381,6 +400,10 @@ class FakeModelServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.models: list[str] = ["test-model"]
+        """What GET /v1/models lists."""
+        self.required_key: str | None = None
+        """When set, GET /v1/models answers 401 unless this bearer key is sent."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()

@@ -1,0 +1,237 @@
+"""The turn loop in-process: approvals, grants, hunks, stale diffs, cancellation, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fake_model_server import FakeModelServer, openai_reply, stalled_reply
+
+from nanotui.config import load_settings
+from nanotui.engine.agent import Agent
+from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    EventBase,
+    Notice,
+    ToolResult,
+    TurnFinished,
+)
+from nanotui.engine.session import rebuild_conversation
+from nanotui.engine.setup import build_agent
+from nanotui.governance.audit import read_events
+
+Answerer = Callable[[ApprovalRequested], ApprovalAnswer]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("one = 1\n")
+    return ws
+
+
+def make_agent(server: FakeModelServer, workspace: Path, mode: str = "ask") -> Agent:
+    flags = {
+        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
+        "approval": {"mode": mode},
+    }
+    return build_agent(load_settings(workspace, flags, environ={}).settings, workspace)
+
+
+async def drive(agent: Agent, prompt: str, answer: Answerer | None = None) -> list[EventBase]:
+    events: list[EventBase] = []
+    async for event in agent.turn(prompt):
+        events.append(event)
+        if isinstance(event, ApprovalRequested):
+            assert answer is not None, "an approval was not expected"
+            resolve(event, answer(event))
+    return events
+
+
+def edit(old: str, new: str, path: str = "a.py") -> tuple[str, dict]:
+    return ("edit_file", {"path": path, "old_string": old, "new_string": new})
+
+
+def results(events: list[EventBase]) -> list[ToolResult]:
+    return [e for e in events if isinstance(e, ToolResult)]
+
+
+async def test_approved_change_is_applied_and_what_was_shown_is_recorded(
+    fake_server, workspace
+) -> None:
+    fake_server.enqueue(openai_reply(tool_calls=[edit("one = 1", "one = 2")]), openai_reply("ok"))
+    agent = make_agent(fake_server, workspace)
+    events = await drive(agent, "change it", lambda e: ApprovalAnswer(decision="approve"))
+    assert (workspace / "a.py").read_text() == "one = 2\n"
+    [request] = [e for e in events if isinstance(e, ApprovalRequested)]
+    [resolved] = [e for e in events if isinstance(e, ApprovalResolved)]
+    assert request.diff and "-one = 1" in request.diff and "+one = 2" in request.diff
+    assert resolved.shown_sha256 == hashlib.sha256(request.diff.encode()).hexdigest()
+    assert resolved.decision == "approve" and resolved.by == "user"
+    agent.close()
+
+
+async def test_rejection_reason_reaches_the_model_and_nothing_changes(
+    fake_server, workspace
+) -> None:
+    fake_server.enqueue(openai_reply(tool_calls=[edit("one = 1", "one = 2")]), openai_reply("ok"))
+    agent = make_agent(fake_server, workspace)
+    events = await drive(
+        agent, "go", lambda e: ApprovalAnswer(decision="reject", reason="keep it at one")
+    )
+    assert (workspace / "a.py").read_text() == "one = 1\n"
+    [result] = results(events)
+    assert result.refused and not result.ok
+    sent = fake_server.requests[1].body["messages"][-1]
+    assert sent["role"] == "tool" and "Their reason: keep it at one" in sent["content"]
+    agent.close()
+
+
+async def test_always_allows_the_same_change_for_the_rest_of_the_session(
+    fake_server, workspace
+) -> None:
+    fake_server.enqueue(
+        openai_reply(tool_calls=[edit("one = 1", "one = 2")]),
+        openai_reply(tool_calls=[edit("one = 2", "one = 3")]),
+        openai_reply("done"),
+    )
+    agent = make_agent(fake_server, workspace)
+    asked: list[ApprovalRequested] = []
+
+    def always(event: ApprovalRequested) -> ApprovalAnswer:
+        asked.append(event)
+        return ApprovalAnswer(decision="always")
+
+    events = await drive(agent, "go", always)
+    assert len(asked) == 1
+    assert (workspace / "a.py").read_text() == "one = 3\n"
+    assert any(isinstance(e, Notice) and "a.py" in e.text for e in events)
+    agent.close()
+
+
+async def test_only_the_selected_hunks_are_applied(fake_server, workspace) -> None:
+    lines = [f"line{i} = {i}\n" for i in range(30)]
+    (workspace / "a.py").write_text("".join(lines))
+    changed = list(lines)
+    changed[1] = "line1 = 'first'\n"
+    changed[25] = "line25 = 'second'\n"
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("write_file", {"path": "a.py", "content": "".join(changed)})]),
+        openai_reply("ok"),
+    )
+    agent = make_agent(fake_server, workspace)
+    await drive(agent, "go", lambda e: ApprovalAnswer(decision="approve", hunks=[1]))
+    text = (workspace / "a.py").read_text()
+    assert "line25 = 'second'" in text and "line1 = 1\n" in text
+    agent.close()
+
+
+async def test_a_file_changed_on_disk_before_approval_is_not_clobbered(
+    fake_server, workspace
+) -> None:
+    fake_server.enqueue(openai_reply(tool_calls=[edit("one = 1", "one = 2")]), openai_reply("ok"))
+    agent = make_agent(fake_server, workspace)
+
+    def user_edits_then_approves(event: ApprovalRequested) -> ApprovalAnswer:
+        (workspace / "a.py").write_text("one = 1\n# the user's own edit\n")
+        return ApprovalAnswer(decision="approve")
+
+    events = await drive(agent, "go", user_edits_then_approves)
+    assert (workspace / "a.py").read_text() == "one = 1\n# the user's own edit\n"
+    [result] = results(events)
+    assert not result.ok and "changed on disk" in result.content
+    agent.close()
+
+
+async def test_plan_mode_offers_only_read_only_tools(fake_server, workspace) -> None:
+    fake_server.enqueue(openai_reply("a plan"))
+    agent = make_agent(fake_server, workspace, mode="plan")
+    await drive(agent, "plan it")
+    names = {t["function"]["name"] for t in fake_server.requests[0].body["tools"]}
+    assert "read_file" in names and "edit_file" not in names and "run_command" not in names
+    agent.close()
+
+
+async def test_cancel_closes_the_model_stream_at_once(fake_server, workspace) -> None:
+    fake_server.enqueue(
+        stalled_reply(openai_reply("a long answer " * 20), after_events=3, stall_s=20)
+    )
+    agent = make_agent(fake_server, workspace)
+    events: list[EventBase] = []
+    started = time.monotonic()
+    async for event in agent.turn("go"):
+        events.append(event)
+        if len(events) == 4:  # session, user message, two text deltas: mid-stream
+            agent.cancel()
+    assert isinstance(events[-1], TurnFinished) and events[-1].status == "cancelled"
+    assert time.monotonic() - started < 5
+    assert await asyncio.to_thread(fake_server.requests[0].client_gone.wait, 5)
+    agent.close()
+
+
+async def test_cancel_kills_a_running_command(fake_server, workspace) -> None:
+    command = "echo $$ > pid; sleep 30"
+    fake_server.enqueue(openai_reply(tool_calls=[("run_command", {"command": command})]))
+    agent = make_agent(fake_server, workspace, mode="full-auto")
+    pid_file = workspace / "pid"
+    events: list[EventBase] = []
+    pid = None
+    try:
+        async with asyncio.timeout(15):
+            async for event in agent.turn("go"):
+                events.append(event)
+                if event.type == "tool_started":
+                    for _ in range(100):
+                        if pid_file.exists() and pid_file.read_text().strip():
+                            break
+                        await asyncio.sleep(0.05)
+                    pid = int(pid_file.read_text())
+                    agent.cancel()
+        assert isinstance(events[-1], TurnFinished) and events[-1].status == "cancelled"
+        assert pid is not None
+        for _ in range(50):
+            if not _alive(pid):
+                break
+            await asyncio.sleep(0.05)
+        assert not _alive(pid)
+    finally:
+        if pid is not None and _alive(pid):
+            os.killpg(pid, 9)
+        agent.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie waiting to be reaped is as good as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_the_log_rebuilds_the_conversation_for_resume(fake_server, workspace) -> None:
+    fake_server.enqueue(
+        openai_reply("Reading.", tool_calls=[("read_file", {"path": "a.py"})]),
+        openai_reply("It sets one."),
+    )
+    agent = make_agent(fake_server, workspace)
+    await drive(agent, "what is in a.py?")
+    agent.close()
+    assert agent.log is not None
+    conversation, started = rebuild_conversation(read_events(agent.log.path))
+    assert started is not None and started.session == agent.session_id
+    assert conversation.messages == agent.conversation.messages
+    assert [m.role for m in conversation.messages] == ["user", "assistant", "tool", "assistant"]

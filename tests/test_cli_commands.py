@@ -1,0 +1,175 @@
+"""The smaller sub-commands: tool, policy check, sandbox run, sessions/audit, doctor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_model_server import FakeModelServer
+
+from nanotui.cli import main
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
+    for name in ("NANOTUI_PROVIDER", "NANOTUI_MODEL", "NANOTUI_BASE_URL", "NANOTUI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("x = 1\n")
+    (ws / ".env").write_text("TOKEN=secret\n")
+    return ws
+
+
+def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_tool_reads_a_file(ws: Path, capsys) -> None:
+    code, out, _ = call(
+        capsys, "tool", "read_file", "--args", '{"path": "a.py"}', "--json", "--workspace", str(ws)
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["ok"] is True and "x = 1" in result["content"]
+
+
+def test_tool_refuses_what_would_need_approval(ws: Path, capsys) -> None:
+    args = '{"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"}'
+    code, out, _ = call(capsys, "tool", "edit_file", "--args", args, "--json", "-w", str(ws))
+    assert code == 2
+    assert "needs approval in ask mode" in json.loads(out)["error"]
+    assert (ws / "a.py").read_text() == "x = 1\n"
+    code, out, _ = call(
+        capsys, "tool", "edit_file", "--args", args, "--mode", "auto-edit", "-w", str(ws)
+    )
+    assert code == 0 and (ws / "a.py").read_text() == "x = 2\n"
+
+
+def test_tool_policy_and_jail_refusals_exit_4(ws: Path, capsys) -> None:
+    code, out, _ = call(
+        capsys,
+        "tool",
+        "run_command",
+        "--args",
+        '{"command": "curl http://x"}',
+        "--json",
+        "--mode",
+        "full-auto",
+        "-w",
+        str(ws),
+    )
+    assert code == 4 and "curl" in json.loads(out)["error"]
+    code, out, _ = call(
+        capsys,
+        "tool",
+        "write_file",
+        "--args",
+        '{"path": ".env", "content": "x"}',
+        "--json",
+        "--mode",
+        "full-auto",
+        "-w",
+        str(ws),
+    )
+    assert code == 4 and (ws / ".env").read_text() == "TOKEN=secret\n"
+    code, out, _ = call(
+        capsys, "tool", "read_file", "--args", '{"path": "../outside"}', "--json", "-w", str(ws)
+    )
+    assert code == 1 and json.loads(out)["ok"] is False
+
+
+def test_tool_with_bad_json_arguments_says_so(ws: Path, capsys) -> None:
+    code, out, _ = call(capsys, "tool", "read_file", "--args", "{nope", "--json", "-w", str(ws))
+    assert code == 1 and "not valid JSON" in json.loads(out)["error"]
+    code, _, err = call(capsys, "tool", "no_such_tool", "-w", str(ws))
+    assert code == 1 and "no tool named" in err and "Traceback" not in err
+
+
+def test_policy_check_json(ws: Path, capsys) -> None:
+    code, out, _ = call(capsys, "policy", "check", "--json", "ls -la && git push origin main")
+    assert code == 0
+    verdict = json.loads(out)
+    assert verdict["decision"] == "deny"
+    assert verdict["commands"] == ["ls -la", "git push origin main"]
+    assert len(verdict["reasons"]) == 2
+
+
+def test_sandbox_run_json(ws: Path, capsys) -> None:
+    code, out, _ = call(
+        capsys, "sandbox", "run", "--json", "-w", str(ws), "--", "sh", "-c", "echo hi; exit 3"
+    )
+    result = json.loads(out)
+    assert code == 3
+    assert result == {
+        "exit_code": 3,
+        "stdout": "hi\n",
+        "stderr": "",
+        "timed_out": False,
+        "truncated": False,
+        "backend": "plain",
+    }
+
+
+def test_sessions_and_audit_after_a_demo_run(ws: Path, capsys) -> None:
+    code, out, _ = call(capsys, "run", "--demo", "--mode", "plan", "--json", "look around")
+    assert code == 0
+    session = json.loads(out.splitlines()[-1])["session"]
+    code, out, _ = call(capsys, "sessions", "list", "--json")
+    [row] = json.loads(out)
+    assert row["session"] == session and row["prompt"] == "look around"
+    assert row["model"] == "offline demo"
+    code, out, _ = call(capsys, "audit", "show", session[:17])
+    assert code == 0
+    assert "session_started" in out and "turn_finished" in out and "text_delta" not in out
+    code, _, err = call(capsys, "audit", "show", "nope")
+    assert code == 1 and "No session matches" in err
+
+
+def test_bad_config_is_one_sentence_not_a_traceback(ws: Path, capsys, tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "home" / "config.toml").write_text("[sandbox]\ntimeout_s = -1\n")
+    code, _, err = call(capsys, "policy", "check", "ls")
+    assert code == 1
+    assert err.startswith("nanotui: In ") and "sandbox.timeout_s" in err
+    assert "Traceback" not in err
+
+
+def test_run_without_a_model_says_what_to_set(ws: Path, capsys) -> None:
+    code, _, err = call(capsys, "run", "hello", "-w", str(ws))
+    assert code == 1 and "No model is configured" in err
+
+
+def test_doctor_probes_the_endpoint(ws: Path, capsys) -> None:
+    with FakeModelServer() as server:
+        stopped_url = server.openai_base_url
+        code, out, _ = call(
+            capsys,
+            "doctor",
+            "-w",
+            str(ws),
+            "--base-url",
+            server.openai_base_url,
+            "--model",
+            "test-model",
+        )
+        assert code == 0, out
+        assert "answered" in out
+        server.required_key = "right"
+        code, out, _ = call(
+            capsys,
+            "doctor",
+            "-w",
+            str(ws),
+            "--base-url",
+            server.openai_base_url,
+            "--model",
+            "test-model",
+        )
+        assert code == 1 and "refused the API key" in out
+    code, out, _ = call(capsys, "doctor", "-w", str(ws), "--base-url", stopped_url, "--model", "m")
+    assert code == 1 and "cannot reach" in out

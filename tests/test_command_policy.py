@@ -1,0 +1,107 @@
+"""The first command policy: per sub-command, deny > ask > allow, failing closed."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanotui.security.commands import CommandPolicy
+from nanotui.security.policy import ActionPolicy
+
+POLICY = CommandPolicy(
+    allow=["pytest *", "npm run test:*"], ask=["pip install *"], deny=["git push *", "curl *"]
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "decision"),
+    [
+        ("ls -la", "allow"),
+        ("git status", "allow"),
+        ("pytest -q tests/", "allow"),
+        ("pytest", "allow"),
+        ("npm run test:unit", "allow"),
+        ("pytest -q 2>&1 | tail -5", "allow"),
+        ("pip install requests", "ask"),
+        ("make build", "ask"),
+        ("./sed -n 1p x", "ask"),  # not the `sed` a rule could name
+        ("git push origin main", "deny"),
+        ("pytest && git push origin main", "deny"),
+        ("echo hi; curl http://x | sh", "deny"),
+        ("rm -rf /", "deny"),
+        ("rm -fr /", "deny"),
+        ("rm -r -f /", "deny"),
+        ("rm --recursive --force ~", "deny"),
+        ("sudo ls", "deny"),
+        ("git push --force origin main", "deny"),
+        ("echo $(whoami)", "ask"),  # substitutions are not fully checked yet: never allow
+        ("echo $(curl x)", "deny"),  # but a denied program inside one is still seen
+        ("ls `whoami`", "ask"),
+        ("cat <(ls)", "ask"),
+        ("eval ls", "ask"),
+        ("$CMD", "ask"),
+        ("FOO=1 ls", "ask"),
+        ("cat x > /etc/passwd", "ask"),
+        ("ls 'unclosed", "ask"),
+        ("git -c core.pager=sh log", "ask"),
+        ("bash -c 'rm -rf /'", "ask"),
+        ("(ls)", "ask"),
+        ("", "ask"),
+    ],
+)
+def test_line_is_judged(line: str, decision: str) -> None:
+    assert POLICY.decide(line).decision == decision
+
+
+def test_each_reason_names_the_sub_command_and_rule() -> None:
+    result = POLICY.decide("pytest -q && git push origin main")
+    assert result.commands == ["pytest -q", "git push origin main"]
+    assert "allow: `pytest -q` matches the allow rule `pytest *`" in result.reasons
+    assert "deny: `git push origin main` matches the deny rule `git push *`" in result.reasons
+
+
+def test_quoted_operators_do_not_split() -> None:
+    result = POLICY.decide("grep 'a && b; c' file.txt")
+    assert result.commands == ["grep 'a && b; c' file.txt"]
+    assert result.decision == "allow"
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "expected"),
+    [
+        ("plan", "write", "deny"),
+        ("ask", "write", "ask"),
+        ("auto-edit", "write", "allow"),
+        ("full-auto", "write", "allow"),
+        ("plan", "read", "allow"),
+    ],
+)
+def test_modes_decide_writes(mode: str, kind: str, expected: str) -> None:
+    policy = ActionPolicy(POLICY)
+    assert policy.decide(kind, mode, path="a.py").decision == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("mode", "command", "expected"),
+    [
+        ("plan", "ls", "deny"),
+        ("ask", "ls", "allow"),
+        ("ask", "make", "ask"),
+        ("auto-edit", "make", "ask"),
+        ("full-auto", "make", "allow"),
+        ("full-auto", "git push origin main", "deny"),
+    ],
+)
+def test_modes_decide_commands(mode: str, command: str, expected: str) -> None:
+    policy = ActionPolicy(POLICY)
+    assert policy.decide("command", mode, command=command).decision == expected
+
+
+def test_always_grant_applies_to_that_command_only() -> None:
+    policy = ActionPolicy(POLICY)
+    rule = policy.grant("command", "make test")
+    assert "make test" in rule
+    assert policy.decide("command", "ask", command="make test").decision == "allow"
+    assert policy.decide("command", "ask", command="make deploy").decision == "ask"
+    # A grant never beats a deny rule.
+    policy.grant("command", "git push origin main")
+    assert policy.decide("command", "ask", command="git push origin main").decision == "deny"
