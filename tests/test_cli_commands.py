@@ -173,3 +173,20 @@ def test_doctor_probes_the_endpoint(ws: Path, capsys) -> None:
         assert code == 1 and "refused the API key" in out
     code, out, _ = call(capsys, "doctor", "-w", str(ws), "--base-url", stopped_url, "--model", "m")
     assert code == 1 and "cannot reach" in out
+
+
+def test_without_a_model_a_server_with_one_model_is_used(ws: Path, capsys) -> None:
+    from fake_model_server import openai_reply
+
+    with FakeModelServer() as server:
+        server.enqueue(openai_reply("Hi."))
+        code, _, _ = call(
+            capsys, "run", "hi", "--json", "-w", str(ws), "--base-url", server.openai_base_url
+        )
+        assert code == 0
+        assert server.requests[0].body["model"] == "test-model"
+        server.models = ["a", "b"]
+        code, _, err = call(
+            capsys, "run", "hi", "-w", str(ws), "--base-url", server.openai_base_url
+        )
+        assert code == 1 and "serves: a, b" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from nanotui.config import ProviderConfig, default_base_url, resolve_api_key
 from nanotui.providers.base import Provider
 
@@ -10,20 +12,41 @@ class ProviderSetupError(Exception):
     """The provider cannot be built; the message says what to set."""
 
 
+NO_MODEL = (
+    "No model is configured; pass --model NAME, set NANOTUI_MODEL, or set [provider] model "
+    "in config.toml (nanotui --demo runs without a model)"
+)
+
+
+def _only_served_model(config: ProviderConfig, api_key: str | None) -> str:
+    """With no model named, a local server that serves exactly one is unambiguous."""
+    if config.kind != "openai-compatible" or not config.base_url:
+        raise ProviderSetupError(NO_MODEL + ".")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.get(config.base_url.rstrip("/") + "/models", headers=headers, timeout=2)
+        names = [str(m["id"]) for m in response.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        raise ProviderSetupError(NO_MODEL + ".") from None
+    if len(names) == 1:
+        return names[0]
+    if names:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise ProviderSetupError(f"{NO_MODEL}; {config.base_url} serves: {shown}.")
+    raise ProviderSetupError(NO_MODEL + ".")
+
+
 def build_provider(config: ProviderConfig) -> Provider:
     if config.kind == "demo":
         from nanotui.providers.demo import DemoProvider
 
         return DemoProvider()
-    if not config.model:
-        raise ProviderSetupError(
-            "No model is configured; pass --model NAME, set NANOTUI_MODEL, or set "
-            "[provider] model in config.toml (nanotui --demo runs without a model)."
-        )
     config = config.model_copy(
         update={"base_url": config.base_url or default_base_url(config.kind)}
     )
     api_key = resolve_api_key(config)
+    if not config.model:
+        config = config.model_copy(update={"model": _only_served_model(config, api_key)})
     if config.kind == "anthropic":
         from nanotui.providers.anthropic import AnthropicProvider
 
