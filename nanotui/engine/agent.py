@@ -39,7 +39,7 @@ from nanotui.engine.session import Conversation
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import BudgetExceeded, SessionCost
-from nanotui.governance.ratelimit import RetryPolicy, stream_with_retries
+from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
 from nanotui.providers.base import (
     ChatRequest,
     Message,
@@ -66,6 +66,8 @@ class AgentOptions:
     max_output_tokens: int = 8192
     temperature: float | None = None
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_retries=4, max_wait_s=60))
+    limiter: RequestRateLimiter | None = None
+    """Requests per minute, shared by every agent talking to the same endpoint."""
 
 
 @dataclass
@@ -273,7 +275,10 @@ class Agent:
 
         try:
             stream = stream_with_retries(
-                lambda: self.provider.stream(request), self.options.retry, on_retry=on_retry
+                lambda: self.provider.stream(request),
+                self.options.retry,
+                on_retry=on_retry,
+                limiter=self.options.limiter,
             )
             async for item in stream:
                 if isinstance(item, TextPiece):

@@ -15,7 +15,7 @@ from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import Conversation
 from nanotui.governance.audit import SessionLog, new_session_id
 from nanotui.governance.cost import SessionCost, find_price
-from nanotui.governance.ratelimit import RetryPolicy
+from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
 from nanotui.providers.base import Provider, Usage
 from nanotui.providers.factory import build_provider
 from nanotui.security.commands import CommandPolicy
@@ -69,9 +69,9 @@ def build_agent(
         max_steps=max_steps,
         max_output_tokens=settings.provider.max_output_tokens,
         temperature=settings.provider.temperature,
-        retry=RetryPolicy(
-            max_retries=settings.rate_limit.max_retries,
-            max_wait_s=settings.rate_limit.max_retry_wait_s,
+        retry=RetryPolicy.from_config(settings.rate_limit),
+        limiter=RequestRateLimiter.for_endpoint(
+            _endpoint_of(provider), settings.rate_limit.requests_per_minute
         ),
     )
     return Agent(
@@ -88,3 +88,10 @@ def build_agent(
         conversation=conversation,
         sandbox_backend=env.backend,
     )
+
+
+def _endpoint_of(provider: Provider) -> str:
+    """The endpoint a provider talks to, looking through wrappers (text tool calling)."""
+    while not hasattr(provider, "base_url") and hasattr(provider, "inner"):
+        provider = provider.inner  # type: ignore[attr-defined]
+    return str(getattr(provider, "base_url", provider.kind))
