@@ -202,13 +202,13 @@ def provider_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_for(
-    args: argparse.Namespace, workspace: Path, *, trust_once: bool = False
+    args: argparse.Namespace, workspace: Path, *, trust_once: bool = False, announce: bool = True
 ) -> LoadedConfig:
     from nanotui.security.trust import is_trusted
 
     trusted = trust_once or is_trusted(workspace)
     loaded = load_settings(workspace, provider_flags(args), trusted=trusted)
-    for notice in loaded.notices:
+    for notice in loaded.notices if announce else ():
         print(f"nanotui: {notice}", file=sys.stderr)
     return loaded
 
@@ -472,7 +472,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from nanotui.tui.app import run_app
 
     workspace = resolve_workspace(args.workspace)
-    loaded = load_for(args, workspace)
+    loaded = load_for(args, workspace, announce=False)  # the app shows the notices itself
     if loaded.settings.provider.kind == "demo":
         workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     try:

@@ -235,3 +235,34 @@ async def test_the_log_rebuilds_the_conversation_for_resume(fake_server, workspa
     assert started is not None and started.session == agent.session_id
     assert conversation.messages == agent.conversation.messages
     assert [m.role for m in conversation.messages] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_after_an_interrupt_the_conversation_can_go_on(fake_server, workspace) -> None:
+    """Streamed text is kept, and unanswered tool calls get an 'interrupted' result."""
+    calls = [("read_file", {"path": "a.py"}), ("run_command", {"command": "sleep 30"})]
+    fake_server.enqueue(
+        openai_reply(tool_calls=calls),
+        stalled_reply(openai_reply("partial answer " * 10), after_events=3, stall_s=20),
+        openai_reply("fine"),
+    )
+    agent = make_agent(fake_server, workspace, mode="full-auto")
+    async with asyncio.timeout(15):
+        async for event in agent.turn("first"):
+            if event.type == "tool_started" and event.tool == "run_command":
+                agent.cancel()
+        events = []
+        async for event in agent.turn("second"):
+            events.append(event)
+            if event.type == "text_delta":
+                agent.cancel()
+        await drive(agent, "third")
+    roles = [m.role for m in agent.conversation.messages]
+    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant", "user", "assistant"]
+    interrupted = agent.conversation.messages[3]
+    assert interrupted.tool_call_id == "call_2" and "Interrupted" in interrupted.content
+    assert "partial answer".startswith(agent.conversation.messages[5].content)
+    third = fake_server.requests[2].body["messages"]
+    assert [m["role"] for m in third[1:]] == roles[:-1]
+    agent.close()
+    conversation, _ = rebuild_conversation(read_events(agent.log.path))
+    assert conversation.messages == agent.conversation.messages

@@ -113,6 +113,8 @@ class Agent:
         self._system_prompt = system_prompt
         self._runner = ToolCallRunner(tools, tool_context, policy)
         self._queue: asyncio.Queue[Any] | None = None
+        self._streamed_text: list[str] = []
+        """The reply streaming now; kept if the turn is interrupted mid-stream."""
         self._task: asyncio.Task[None] | None = None
         self._started = False
 
@@ -203,6 +205,7 @@ class Agent:
                 )
             )
         except asyncio.CancelledError:
+            self._settle_after_interrupt()
             self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
             self._emit(ErrorEvent(text=f"Internal error: {exc!r}; the turn was stopped."))
@@ -218,6 +221,7 @@ class Agent:
             return TurnFinished(status="budget", reason=str(exc), steps=step)
 
         text, calls, usage, error = await self._stream_reply(request)
+        self._streamed_text = []
         interrupted = error is not None and error.kind == "interrupted"
         if text or calls or interrupted:
             self._emit(AssistantMessage(text=text, tool_calls=calls, interrupted=interrupted))
@@ -232,17 +236,45 @@ class Agent:
         if not calls:
             return TurnFinished(status=self._final_status(state), steps=step)
 
-        for result in await self._run_calls(calls, state, step):
-            self.conversation.messages.append(
+        await self._run_calls(calls, state, step)
+        return self._guard(state, step)
+
+    def _settle_after_interrupt(self) -> None:
+        """Leave a conversation the model can continue from after an interruption.
+
+        The text that had streamed is kept (marked interrupted), and every tool call that was
+        asked for but got no result is answered as interrupted: APIs reject a history with an
+        unanswered tool call.
+        """
+        if self._streamed_text:
+            text = "".join(self._streamed_text)
+            self._streamed_text = []
+            self._emit(AssistantMessage(text=text, interrupted=True))
+            self.conversation.messages.append(Message(role="assistant", content=text))
+            return
+        messages = self.conversation.messages
+        last_assistant = next(
+            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), None
+        )
+        if last_assistant is None:
+            return
+        answered = {m.tool_call_id for m in messages[last_assistant + 1 :] if m.role == "tool"}
+        for call in messages[last_assistant].tool_calls:
+            if call.id in answered:
+                continue
+            content = "Interrupted by the user before this call finished; it may not have run."
+            self._emit(
+                ToolResult(call_id=call.id, tool=call.name, ok=False, content=content, refused=True)
+            )
+            messages.append(
                 Message(
                     role="tool",
-                    content=result.content,
-                    tool_call_id=result.call_id,
-                    tool_name=result.tool,
-                    is_error=not result.ok,
+                    content=content,
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    is_error=True,
                 )
             )
-        return self._guard(state, step)
 
     def _build_request(self) -> ChatRequest:
         tools = [
@@ -261,7 +293,7 @@ class Agent:
     async def _stream_reply(
         self, request: ChatRequest
     ) -> tuple[str, list[ToolCall], Usage | None, ProviderError | None]:
-        text_parts: list[str] = []
+        text_parts = self._streamed_text = []
         calls: list[ToolCall] = []
         usage: Usage | None = None
 
@@ -413,6 +445,16 @@ class Agent:
 
     def _finish(self, result: ToolResult, state: _TurnState, step: int) -> ToolResult:
         self._emit(result)
+        # Into the conversation at once, so an interruption later in the batch keeps it.
+        self.conversation.messages.append(
+            Message(
+                role="tool",
+                content=result.content,
+                tool_call_id=result.call_id,
+                tool_name=result.tool,
+                is_error=not result.ok,
+            )
+        )
         self.conversation.note_files(result.files_changed)
         if result.ok:
             state.last_success_step = step
