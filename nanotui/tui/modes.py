@@ -1,0 +1,23 @@
+"""Approval modes as the TUI presents them: their order when cycling and what each means."""
+
+from __future__ import annotations
+
+from nanotui.config import MODE_ORDER
+
+MODE_MEANINGS = {
+    "plan": "read-only: the model may look but not change or run anything",
+    "ask": "every file change and command waits for your key press",
+    "auto-edit": "file changes in the workspace apply without asking; commands still ask",
+    "full-auto": "what the policy allows runs without asking (still sandboxed)",
+}
+
+
+def next_mode(mode: str) -> str:
+    """The mode after `mode` in the cycle plan -> ask -> auto-edit -> full-auto -> plan."""
+    index = MODE_ORDER.index(mode) if mode in MODE_ORDER else -1
+    return MODE_ORDER[(index + 1) % len(MODE_ORDER)]
+
+
+def is_raise(old: str, new: str) -> bool:
+    """Whether `new` lets more happen without asking than `old`."""
+    return MODE_ORDER.index(new) > MODE_ORDER.index(old)

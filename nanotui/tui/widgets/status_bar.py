@@ -1,0 +1,54 @@
+"""The bottom line: mode, model, sandbox, session and whether a turn is running."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Label
+
+from nanotui.config import MODE_ORDER
+
+
+class StatusBar(Horizontal):
+    """Each fact is its own Label so the stylesheet can colour it (see styles/app.tcss).
+
+    Values are set as Content, never markup: a model name may hold square brackets.
+    """
+
+    mode: reactive[str] = reactive("ask")
+    busy: reactive[bool] = reactive(False)
+    model_label: reactive[str] = reactive("")
+    sandbox: reactive[str] = reactive("")
+    session_id: reactive[str] = reactive("")
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="status-mode")
+        yield Label(id="status-model")
+        yield Label(id="status-sandbox")
+        yield Label(id="status-state")
+        yield Label(id="status-session")
+
+    def watch_mode(self, mode: str) -> None:
+        label = self.query_one("#status-mode", Label)
+        label.update(Content(f" {mode} "))
+        for name in MODE_ORDER:
+            label.set_class(name == mode, f"-mode-{name}")
+
+    def watch_model_label(self, text: str) -> None:
+        self.query_one("#status-model", Label).update(Content(text))
+
+    def watch_sandbox(self, backend: str) -> None:
+        label = self.query_one("#status-sandbox", Label)
+        label.update(Content(f"sandbox: {backend}"))
+        # "plain" runs commands with no kernel sandbox at all: it must stand out.
+        label.set_class(backend == "plain", "-unsandboxed")
+
+    def watch_session_id(self, session_id: str) -> None:
+        self.query_one("#status-session", Label).update(Content(f"session {session_id}"))
+
+    def watch_busy(self, busy: bool) -> None:
+        label = self.query_one("#status-state", Label)
+        label.update("working…" if busy else "ready")
+        label.set_class(busy, "-busy")
