@@ -64,6 +64,8 @@ def screen_of(app: NanotuiApp) -> MainScreen:
 
 
 async def send(pilot: Pilot, text: str) -> None:
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
     await pilot.press(*text, "enter")
 
 
