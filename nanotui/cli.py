@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from nanotui import __version__
 from nanotui.config import MODE_ORDER, ConfigError, LoadedConfig, load_settings
@@ -31,6 +31,14 @@ class UserError(Exception):
     """Something the user can fix; printed as one sentence, exit code 1."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1: exit 2 means "needed approval" for `nanotui run`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: {message}; see --help.\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -46,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`nanotui audit show X | head`): not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # State folders that cannot be created or read (NANOTUI_HOME pointing at a file, ...).
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"nanotui: {exc.strerror or exc}{where}; check NANOTUI_HOME and its folders.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 # ---- parser ----------------------------------------------------------------------------
@@ -86,7 +102,7 @@ def add_mode_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nanotui",
         description="A terminal coding agent: the model proposes; nanotui decides, shows, "
         "records, meters and can take it back.",
@@ -98,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_flags(parser)
     add_mode_flag(parser)
     parser.set_defaults(handler=cmd_tui)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     run = sub.add_parser(
         "run",
@@ -311,7 +327,12 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace).settings
-    policy = CommandPolicy(settings.policy.allow, settings.policy.ask, settings.policy.deny)
+    policy = CommandPolicy(
+        settings.policy.allow,
+        settings.policy.ask,
+        settings.policy.deny,
+        settings.policy.protected_paths,
+    )
     decision = policy.decide(args.line)
     if args.json:
         print(
@@ -421,12 +442,16 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
     from nanotui.governance.audit import read_records
 
     path = find_session(args.session)
-    for record in read_records(path):
-        if record["type"] == "text_delta":
+    for number, record in enumerate(read_records(path), start=1):
+        kind = str(record.get("type", "?"))
+        if kind == "text_delta":
             continue  # the assistant_message that follows holds the whole text
-        payload = record["payload"]
-        brief = _brief_payload(record["type"], payload)
-        print(f"{record['seq']:>5}  {record['ts'][11:19]}  {record['type']:<20} {brief}")
+        try:
+            brief = _brief_payload(kind, record["payload"])
+        except (KeyError, TypeError, ValueError):
+            brief = "(a record this version cannot read)"
+        seq, ts = record.get("seq", f"#{number}"), str(record.get("ts", ""))
+        print(f"{seq:>5}  {ts[11:19]:<8}  {kind:<20} {brief}")
     return 0
 
 

@@ -224,6 +224,8 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         return None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -285,48 +287,52 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
 def _restrict_untrusted(
     layer: dict[str, Any], below: dict[str, Any], notices: list[str]
 ) -> dict[str, Any]:
-    """Keep only the project settings that make things stricter."""
-    layer = json.loads(json.dumps(layer))  # a private copy
+    """Keep only the project settings that make things stricter.
+
+    Values are compared as validated (typed) settings, so `network = "true"` or
+    `timeout_s = "9999"` are judged for what they mean, not for how they were spelt.
+    """
+    typed = Settings(**layer)
+    current = Settings(**below)
+    kept: dict[str, Any] = {}
     ignored: list[str] = []
-    if layer.pop("provider", None) is not None:
-        ignored.append("provider")
-    if layer.pop("prices", None) is not None:
-        ignored.append("prices")
+    # Sections an untrusted folder may not touch at all: where the code and key are sent,
+    # what things cost, and how fast money may be spent.
+    for section in ("provider", "prices", "rate_limit"):
+        if section in layer:
+            ignored.append(section)
+
+    def keep(section: str, key: str, tighter: bool) -> None:
+        if key not in layer.get(section, {}):
+            return
+        if tighter:
+            value = getattr(getattr(typed, section), key)
+            kept.setdefault(section, {})[key] = value
+        else:
+            ignored.append(f"{section}.{key}")
+
     policy = layer.get("policy", {})
-    if policy.pop("allow", None):
+    if "allow" in policy:
         ignored.append("policy.allow")
-    approval = layer.get("approval", {})
-    if "mode" in approval:
-        current = below.get("approval", {}).get("mode", ApprovalConfig().mode)
-        if MODE_ORDER.index(approval["mode"]) > MODE_ORDER.index(current):
-            approval.pop("mode")
-            ignored.append("approval.mode")
-    sandbox = layer.get("sandbox", {})
-    defaults = SandboxConfig()
-    if sandbox.get("network") is True:
-        sandbox.pop("network")
-        ignored.append("sandbox.network")
-    if sandbox.get("backend") == "plain":
-        sandbox.pop("backend")
-        ignored.append("sandbox.backend")
+    for key in ("ask", "deny", "protected_paths"):
+        keep("policy", key, True)  # these lists only add up
+    keep(
+        "approval",
+        "mode",
+        MODE_ORDER.index(typed.approval.mode) <= MODE_ORDER.index(current.approval.mode),
+    )
+    keep("sandbox", "network", typed.sandbox.network is False or current.sandbox.network)
+    keep("sandbox", "backend", typed.sandbox.backend != "plain")
     for key in ("timeout_s", "max_output_bytes", "memory_mb", "max_processes"):
-        current = below.get("sandbox", {}).get(key, getattr(defaults, key))
-        if key in sandbox and sandbox[key] > current:
-            sandbox.pop(key)
-            ignored.append(f"sandbox.{key}")
-    budget = layer.get("budget", {})
-    budget_defaults = BudgetConfig()
-    for key in ("session_usd", "day_usd", "max_tokens_per_request"):
-        current = below.get("budget", {}).get(key, getattr(budget_defaults, key))
-        if key in budget and budget[key] > current:
-            budget.pop(key)
-            ignored.append(f"budget.{key}")
+        keep("sandbox", key, getattr(typed.sandbox, key) <= getattr(current.sandbox, key))
+    for key in ("session_usd", "day_usd", "max_tokens_per_request", "warn_at_percent"):
+        keep("budget", key, getattr(typed.budget, key) <= getattr(current.budget, key))
     if ignored:
         notices.append(
             "This folder is not trusted, so its .nanotui/config.toml may only tighten settings; "
             f"ignored: {', '.join(ignored)} (trust the folder to apply them)."
         )
-    return {k: v for k, v in layer.items() if v}
+    return kept
 
 
 def resolve_api_key(provider: ProviderConfig, environ: dict[str, str] | None = None) -> str | None:

@@ -179,7 +179,10 @@ async def test_cancel_closes_the_model_stream_at_once(fake_server, workspace) ->
 
 
 async def test_cancel_kills_a_running_command(fake_server, workspace) -> None:
-    command = "echo $$ > pid; sleep 30"
+    # No redirection: full-auto still asks about writes through one.
+    command = (
+        "python3 -c \"import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(30)\""
+    )
     fake_server.enqueue(openai_reply(tool_calls=[("run_command", {"command": command})]))
     agent = make_agent(fake_server, workspace, mode="full-auto")
     pid_file = workspace / "pid"
@@ -205,7 +208,7 @@ async def test_cancel_kills_a_running_command(fake_server, workspace) -> None:
         assert not _alive(pid)
     finally:
         if pid is not None and _alive(pid):
-            os.killpg(pid, 9)
+            os.kill(pid, 9)
         agent.close()
 
 
@@ -266,3 +269,27 @@ async def test_after_an_interrupt_the_conversation_can_go_on(fake_server, worksp
     agent.close()
     conversation, _ = rebuild_conversation(read_events(agent.log.path))
     assert conversation.messages == agent.conversation.messages
+
+
+def test_a_log_torn_by_a_crash_is_repaired_and_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    from nanotui.engine.events import AssistantMessage, UserMessage
+    from nanotui.governance.audit import SessionLog
+    from nanotui.providers.base import ToolCall
+
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path))
+    log = SessionLog("s")
+    log.append(UserMessage(text="one"))
+    call = ToolCall(id="c1", name="read_file", arguments='{"path": "a"}')
+    log.append(AssistantMessage(text="", tool_calls=[call]))
+    log.close()
+    with log.path.open("a") as handle:
+        handle.write('{"seq": 3, "type": "tool_res')  # the crash hit mid-line
+    again = SessionLog("s")
+    again.append(UserMessage(text="two"))
+    again.close()
+    events = list(read_events(log.path))
+    assert [e.type for e in events] == ["user_message", "assistant_message", "user_message"]
+    conversation, _ = rebuild_conversation(events)
+    roles = [m.role for m in conversation.messages]
+    assert roles == ["user", "assistant", "tool", "user"]
+    assert conversation.messages[2].tool_call_id == "c1" and conversation.messages[2].is_error

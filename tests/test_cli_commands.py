@@ -190,3 +190,29 @@ def test_without_a_model_a_server_with_one_model_is_used(ws: Path, capsys) -> No
             capsys, "run", "hi", "-w", str(ws), "--base-url", server.openai_base_url
         )
         assert code == 1 and "serves: a, b" in err
+
+
+def test_usage_errors_exit_1_not_2(ws: Path, capsys) -> None:
+    for argv in (["run", "x", "--mode", "bogus"], ["run", "x", "--max-turns", "abc"], ["run"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 1
+        assert "see --help" in capsys.readouterr().err
+
+
+def test_damaged_state_gives_a_sentence(ws: Path, capsys, tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    (home / "sessions").mkdir(parents=True)
+    (home / "sessions" / "20260101-000000-bad.jsonl").write_text(
+        '{"seq": 1, "no_type": true}\n{"seq": 2, "type": "martian", "payload": {}}\n'
+    )
+    (home / "trusted.toml").write_bytes(b"\xff\xfe")
+    code, out, _ = call(capsys, "sessions", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["session"] == "20260101-000000-bad"
+    code, out, _ = call(capsys, "audit", "show", "20260101")
+    assert code == 0 and "martian" in out
+    code, _, _ = call(capsys, "policy", "check", "ls")
+    assert code == 0
+    monkeypatch.setenv("NANOTUI_HOME", str(ws / "a.py"))  # a file, not a folder
+    code, _, err = call(capsys, "run", "--demo", "hi")
+    assert code == 1 and "Not a directory" in err and "Traceback" not in err

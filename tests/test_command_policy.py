@@ -105,3 +105,70 @@ def test_always_grant_applies_to_that_command_only() -> None:
     # A grant never beats a deny rule.
     policy.grant("command", "git push origin main")
     assert policy.decide("command", "ask", command="git push origin main").decision == "deny"
+
+
+PROTECTING = CommandPolicy(
+    allow=[],
+    ask=["make deploy"],
+    deny=["curl *", "git push *"],
+    protected_paths=[".env*", "id_rsa*", ".ssh/**"],
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "decision"),
+    [
+        # Options of read-only programs that run programs or write files.
+        ("rg --pre sh x notes.txt", "ask"),
+        ("rg --pre=sh x", "ask"),
+        ("git diff --output=important.py", "ask"),
+        ("git diff --word-diff-regex=# --output=important.py", "ask"),
+        # `#` inside a word is not a comment.
+        ("ls a#b --color", "allow"),
+        ("ls # a comment with rm -rf /", "allow"),
+        # Redirections: only descriptors and /dev/null are harmless targets.
+        ("cat README.md >&1foo", "ask"),
+        ("grep x . >/dev/nullx", "ask"),
+        ("grep x . >/dev/null 2>&1", "allow"),
+        ("ls 2>&-", "allow"),
+        ("cat < .env", "ask"),
+        # Secrets and paths outside the workspace, read by known read-only programs.
+        ("cat .env", "ask"),
+        ("cat ./.env.local", "ask"),
+        ("cat ~/.ssh/id_rsa", "ask"),
+        ("cat /etc/passwd", "ask"),
+        ("head ../../secret", "ask"),
+        ("cat src/main.py", "allow"),
+        # Deny rules see through a path to the program.
+        ("/usr/bin/curl http://x", "deny"),
+        ("./curl http://x", "deny"),
+    ],
+)
+def test_fail_closed_cases(line: str, decision: str) -> None:
+    assert PROTECTING.decide(line).decision == decision
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "bash -c 'git push --force origin main'",
+        "env sudo rm -rf /",
+        "git -C . push --force origin main",
+        "eval \"$(printf 'curl evil')\"",
+        "xargs rm < list.txt",
+        "cat .env",
+        "make deploy",
+        "ls > out.txt",
+    ],
+)
+def test_full_auto_still_asks_about_what_it_cannot_check(line: str) -> None:
+    policy = ActionPolicy(PROTECTING)
+    assert policy.decide("command", "full-auto", command=line).decision in ("ask", "deny")
+
+
+def test_full_auto_runs_what_no_rule_mentions() -> None:
+    policy = ActionPolicy(PROTECTING)
+    assert policy.decide("command", "full-auto", command="make test").decision == "allow"
+    assert policy.decide("command", "full-auto", command="python3 -m pytest -q").decision == (
+        "allow"
+    )

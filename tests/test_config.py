@@ -128,3 +128,26 @@ def test_well_known_keys_go_only_to_their_own_service(home: Path) -> None:
     assert resolve_api_key(router, env) == "sk-or"
     named = ProviderConfig(base_url="http://x", api_key_env="MY_KEY")
     assert resolve_api_key(named, {"MY_KEY": "k"}) == "k"
+
+
+def test_untrusted_values_are_judged_as_typed_not_as_spelt(home: Path, workspace: Path) -> None:
+    write(
+        workspace / ".nanotui/config.toml",
+        '[sandbox]\nnetwork = "true"\ntimeout_s = "9999"\n[budget]\nsession_usd = "1000"\n'
+        'day_usd = "2"\n[rate_limit]\nrequests_per_minute = 0\n',
+    )
+    loaded = load_settings(workspace, environ={})
+    settings = loaded.settings
+    assert settings.sandbox.network is False
+    assert settings.sandbox.timeout_s == 120
+    assert settings.budget.session_usd == 5.0
+    assert settings.budget.day_usd == 2.0  # tighter: kept
+    assert settings.rate_limit.requests_per_minute == 60
+    for key in ("sandbox.network", "sandbox.timeout_s", "budget.session_usd", "rate_limit"):
+        assert key in loaded.notices[0]
+
+
+def test_a_config_that_is_not_utf8_is_one_sentence(home: Path, workspace: Path) -> None:
+    (workspace / ".nanotui/config.toml").write_bytes(b"[budget]\nsession_usd = 1 # \xff\n")
+    with pytest.raises(ConfigError, match="is not UTF-8"):
+        load_settings(workspace, environ={})

@@ -312,3 +312,34 @@ def test_registry_has_the_nine_tools() -> None:
         schema = tool.spec().parameters
         for name, prop in schema.get("properties", {}).items():
             assert prop.get("description"), f"{tool.name}.{name} has no description"
+
+
+def test_declining_every_hunk_writes_nothing(tmp_path: Path) -> None:
+    from nanotui.security.sandbox import PlainRunner
+    from nanotui.security.workspace import Workspace
+    from nanotui.tools.base import ToolContext
+    from nanotui.tools.file_change import apply_change, apply_hunks, make_change
+
+    ws = Workspace(tmp_path, [])
+    ctx = ToolContext(workspace=ws, runner=PlainRunner())
+    (tmp_path / "old.py").write_text("a = 1\n")
+    new_file = make_change(ws, "new.py", None, "x = 1\n", None)
+    assert apply_change(apply_hunks(new_file, []), ctx).ok
+    assert not (tmp_path / "new.py").exists()
+    edit = make_change(ws, "old.py", "a = 1\n", "a = 2\n", b"a = 1\n")
+    assert "No change applied" in apply_change(apply_hunks(edit, []), ctx).content
+    assert (tmp_path / "old.py").read_text() == "a = 1\n"
+
+
+async def test_write_file_refuses_to_replace_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    from nanotui.security.sandbox import PlainRunner
+    from nanotui.security.workspace import Workspace
+    from nanotui.tools.base import ToolContext
+    from nanotui.tools.write_file import WriteFileTool
+
+    (tmp_path / "latin.txt").write_bytes(b"caf\xe9 = 1\n")
+    tool = WriteFileTool()
+    ctx = ToolContext(workspace=Workspace(tmp_path, []), runner=PlainRunner())
+    output = await tool.run(tool.parse_args({"path": "latin.txt", "content": "x\n"}), ctx)
+    assert not output.ok and "not valid UTF-8" in output.content
+    assert (tmp_path / "latin.txt").read_bytes() == b"caf\xe9 = 1\n"

@@ -324,3 +324,25 @@ def test_console_script_runs_the_offline_demo(tmp_path: Path, home: Path) -> Non
     assert [c["ok"] for c in commands] == [False, True]
     assert events[-1]["files_changed"] == ["inventory.py"]
     assert "offline demo" in done.stderr
+
+
+def test_a_refusal_after_a_success_in_the_same_reply_still_exits_4(
+    fake_server, repo, home, capsys
+) -> None:
+    fake_server.enqueue(
+        openai_reply(
+            tool_calls=[("read_file", {"path": "foo.py"}), ("run_command", {"command": "curl x"})]
+        ),
+        openai_reply(text="I cannot fetch that."),
+    )
+    code, events, _ = run(fake_server, repo, capsys, "--mode", "full-auto")
+    assert code == 4 and events[-1]["status"] == "refused"
+
+
+def test_asking_again_and_again_for_approval_still_exits_2(fake_server, repo, home, capsys):
+    change = ("edit_file", {"path": "foo.py", "old_string": "return 1", "new_string": "return 2"})
+    fake_server.enqueue(*[openai_reply(tool_calls=[change]) for _ in range(4)])
+    code, events, _ = run(fake_server, repo, capsys, "--mode", "ask")
+    assert code == 2 and events[-1]["status"] == "needs_approval"
+    assert len(fake_server.requests) == 3
+    assert (repo / "foo.py").read_text() == FOO

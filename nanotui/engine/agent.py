@@ -77,8 +77,10 @@ class _TurnState:
     failures: dict[str, int] = field(default_factory=dict)
     malformed_in_a_row: int = 0
     needed_approval: bool = False
-    last_refusal_step: int = -1
-    last_success_step: int = -1
+    results_seen: int = 0
+    last_refusal: int = -1
+    """Index (among this turn's tool results) of the last refusal, -1 for none."""
+    last_success: int = -1
 
 
 class Agent:
@@ -456,8 +458,9 @@ class Agent:
             )
         )
         self.conversation.note_files(result.files_changed)
+        state.results_seen += 1
         if result.ok:
-            state.last_success_step = step
+            state.last_success = state.results_seen
             state.malformed_in_a_row = 0
         else:
             key = _call_key(result)
@@ -465,7 +468,7 @@ class Agent:
             if result.data.get("malformed_arguments"):
                 state.malformed_in_a_row += 1
             if result.refused:
-                state.last_refusal_step = step
+                state.last_refusal = state.results_seen
         return result
 
     def _guard(self, state: _TurnState, step: int) -> TurnFinished | None:
@@ -477,7 +480,11 @@ class Agent:
                     "rephrase the request or fix the cause and ask again."
                 )
                 self._emit(ErrorEvent(text=reason, kind="loop_guard"))
-                return TurnFinished(status="stuck", reason=reason, steps=step)
+                # A call refused over and over is still a refusal (exit 2 or 4), not a crash.
+                status = self._final_status(state)
+                return TurnFinished(
+                    status="stuck" if status == "done" else status, reason=reason, steps=step
+                )
         if state.malformed_in_a_row > MAX_MALFORMED_RETRIES:
             reason = (
                 "The model sent malformed tool arguments three times in a row, so the turn was "
@@ -490,7 +497,7 @@ class Agent:
     def _final_status(self, state: _TurnState) -> str:
         if state.needed_approval:
             return "needs_approval"
-        if state.last_refusal_step > state.last_success_step:
+        if state.last_refusal > state.last_success:
             return "refused"
         return "done"
 

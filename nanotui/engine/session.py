@@ -51,4 +51,37 @@ def rebuild_conversation(events: Iterable[EventBase]) -> tuple[Conversation, Ses
                 )
             )
             conversation.note_files(event.files_changed)
+    answer_unfinished_calls(conversation.messages)
     return conversation, started
+
+
+def answer_unfinished_calls(messages: list[Message]) -> None:
+    """Give every tool call that has no result one saying it was interrupted.
+
+    A log cut short by a crash can end between a call and its result; APIs refuse a history
+    with an unanswered call, so the conversation could not go on without this.
+    """
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    index = 0
+    while index < len(messages):
+        message = messages[index]
+        index += 1
+        if message.role != "assistant":
+            continue
+        # Results belong right after their assistant message, before anything else.
+        while index < len(messages) and messages[index].role == "tool":
+            index += 1
+        for call in message.tool_calls:
+            if call.id not in answered:
+                messages.insert(
+                    index,
+                    Message(
+                        role="tool",
+                        content="Interrupted before this call finished; it may not have run.",
+                        tool_call_id=call.id,
+                        tool_name=call.name,
+                        is_error=True,
+                    ),
+                )
+                answered.add(call.id)
+                index += 1

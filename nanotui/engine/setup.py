@@ -45,7 +45,12 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
         command_timeout_s=settings.sandbox.timeout_s,
         max_output_bytes=settings.sandbox.max_output_bytes,
     )
-    commands = CommandPolicy(settings.policy.allow, settings.policy.ask, settings.policy.deny)
+    commands = CommandPolicy(
+        settings.policy.allow,
+        settings.policy.ask,
+        settings.policy.deny,
+        settings.policy.protected_paths,
+    )
     return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend)
 
 

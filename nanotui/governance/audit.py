@@ -38,6 +38,7 @@ class SessionLog:
         self.session_id = session_id
         self.path = path or session_path(session_id)
         paths.ensure_private_dir(self.path.parent)
+        _drop_torn_last_line(self.path)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._file: IO[str] = os.fdopen(fd, "a", encoding="utf-8")
         self.seq = _last_seq(self.path)
@@ -62,6 +63,24 @@ class SessionLog:
             self._file.close()
 
 
+def _drop_torn_last_line(path: Path) -> None:
+    """Cut a last line left half-written by a crash, so the next record starts clean."""
+    try:
+        with path.open("rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            # Walk back to the last complete line; files are small enough to read once.
+            handle.seek(0)
+            data = handle.read()
+            handle.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return
+
+
 def _last_seq(path: Path) -> int:
     last = 0
     for record in read_records(path):
@@ -80,14 +99,20 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
             if not line.endswith("\n"):
                 return
             try:
-                yield json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):
+                yield record
 
 
 def read_events(path: Path) -> Iterator[EventBase]:
+    """The log's events in order; a record that is not a known event is skipped."""
     for record in read_records(path):
-        yield parse_event({"type": record["type"], **record["payload"]})
+        try:
+            yield parse_event({"type": record["type"], **record["payload"]})
+        except (KeyError, TypeError, ValueError):
+            continue
 
 
 def list_sessions() -> list[Path]:

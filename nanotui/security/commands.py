@@ -14,9 +14,12 @@ for `sed` does not match `./sed`.
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Literal
+
+from nanotui.security.workspace import protected_match
 
 Verdict = Literal["allow", "ask", "deny"]
 
@@ -29,7 +32,6 @@ OPAQUE_FEATURES = {
     "${": "parameter expansion",
     "<<": "a heredoc",
 }
-NEVER_ALLOW_PROGRAMS = {"eval", "source", ".", "exec", "builtin", "command", "xargs", "env"}
 ALWAYS_DENY_PROGRAMS = {
     "sudo": "runs as another user",
     "su": "runs as another user",
@@ -64,7 +66,58 @@ KNOWN_SAFE_RULES = [
     "git diff *",
     "git show *",
 ]
-GIT_UNSAFE_FLAGS = ("-c", "--output", "--ext-diff", "--textconv", "--exec-path", "-C")
+GIT_UNSAFE_FLAGS = (
+    "-c",
+    "--config-env",
+    "--output",
+    "--ext-diff",
+    "--textconv",
+    "--exec-path",
+    "-C",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--open-files-in-pager",
+    "-O",
+)
+# Options of otherwise read-only programs that run other programs or write files.
+UNSAFE_OPTIONS = {
+    "rg": ("--pre", "--pre-glob", "-z", "--search-zip"),
+    "git": GIT_UNSAFE_FLAGS,
+}
+# Programs that run another command or a script given as an argument: not unwrapped yet.
+WRAPPERS = {
+    "bash",
+    "sh",
+    "zsh",
+    "dash",
+    "ksh",
+    "fish",
+    "env",
+    "xargs",
+    "timeout",
+    "nice",
+    "nohup",
+    "time",
+    "stdbuf",
+    "setsid",
+    "command",
+    "builtin",
+    "exec",
+    "eval",
+    "source",
+    ".",
+    "watch",
+    "parallel",
+    "script",
+    "chroot",
+    "unshare",
+    "flock",
+}
+_DUPLICATE_TARGET = re.compile(r"^(\d+|-)$")
+
+# Why a sub-command is "ask": only "no rule" may be turned into allow by full-auto mode.
+AskKind = Literal["rule", "unchecked", "no_rule"]
 
 
 @dataclass
@@ -78,6 +131,9 @@ class CommandDecision:
     decision: Verdict
     reasons: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    needs_person: bool = False
+    """True when some sub-command asks because of an ask rule or because it could not be
+    fully checked; full-auto mode still asks then."""
 
 
 def _rule_matches(rule: str, words: list[str]) -> bool:
@@ -101,7 +157,7 @@ def _normalise_rm_flags(words: list[str]) -> list[str]:
     flags: set[str] = set()
     rest: list[str] = []
     for word in words[1:]:
-        if word in ("--recursive",):
+        if word == "--recursive":
             flags.add("r")
         elif word == "--force":
             flags.add("f")
@@ -113,55 +169,95 @@ def _normalise_rm_flags(words: list[str]) -> list[str]:
     return ["rm", *flag_word, *rest]
 
 
+class _Scanner:
+    """Splits a line on list and pipe operators, keeping quotes, comments and redirections."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.i = 0
+        self.parts: list[str] = []
+        self.current: list[str] = []
+        self.problems: list[str] = []
+
+    def at_word_start(self) -> bool:
+        return not self.current or self.current[-1] in " \t"
+
+    def run(self) -> tuple[list[str], list[str]]:
+        line = self.line
+        quote: str | None = None
+        while self.i < len(line):
+            ch = line[self.i]
+            if quote:
+                self.current.append(ch)
+                if ch == quote:
+                    quote = None
+                elif ch == "\\" and quote == '"' and self.i + 1 < len(line):
+                    self.current.append(line[self.i + 1])
+                    self.i += 1
+            elif ch in ("'", '"'):
+                quote = ch
+                self.current.append(ch)
+            elif ch == "\\" and self.i + 1 < len(line):
+                self.current.append(line[self.i : self.i + 2])
+                self.i += 1
+            elif ch == "#" and self.at_word_start():
+                # A comment runs to the end of the line; `a#b` inside a word is not one.
+                while self.i < len(line) and line[self.i] != "\n":
+                    self.i += 1
+                continue
+            elif ch == ">" or (ch == "&" and line[self.i + 1 : self.i + 2] == ">"):
+                self.redirection()
+                continue
+            elif ch == "<":
+                self.current.append(ch)
+                self.problems.append("the line reads a file through a redirection")
+            elif ch in ";|&\n()":
+                self.parts.append("".join(self.current))
+                self.current = []
+                if ch in "()":
+                    self.problems.append("the line uses a subshell, which is not checked yet")
+            else:
+                self.current.append(ch)
+            self.i += 1
+        if quote:
+            self.problems.append("the line has an unclosed quote")
+        self.parts.append("".join(self.current))
+        return self.parts, self.problems
+
+    def redirection(self) -> None:
+        """Read `>`, `>>`, `>&`, `&>`, `>|` and the target; only safe targets pass."""
+        line = self.line
+        start = self.i
+        while self.i < len(line) and line[self.i] in ">&|":
+            self.i += 1
+        operator = line[start : self.i]
+        while self.i < len(line) and line[self.i] in " \t":
+            self.i += 1
+        target_start = self.i
+        while self.i < len(line) and line[self.i] not in " \t;|&<>()\n":
+            self.i += 1
+        target = line[target_start : self.i]
+        self.current.append(f"{operator}{target} ")
+        duplicates = operator.endswith("&") and bool(_DUPLICATE_TARGET.match(target))
+        if not (duplicates or target == "/dev/null"):
+            self.problems.append(f"the line writes to `{target or '?'}` through a redirection")
+
+
 def split_command_line(line: str) -> tuple[list[SubCommand], list[str]]:
     """Split a shell line into simple commands; also return what could not be accounted for."""
     problems: list[str] = []
     for marker, what in OPAQUE_FEATURES.items():
         if marker in line:
             problems.append(f"the line uses {what} ({marker}), which is not checked yet")
-    parts: list[str] = []
-    current: list[str] = []
-    quote: str | None = None
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = None
-            elif ch == "\\" and quote == '"' and i + 1 < len(line):
-                current.append(line[i + 1])
-                i += 1
-        elif ch in ("'", '"'):
-            quote = ch
-            current.append(ch)
-        elif ch == "\\" and i + 1 < len(line):
-            current.append(line[i : i + 2])
-            i += 1
-        elif ch == ">" or (ch == "&" and (line[i - 1 : i] == ">" or line[i + 1 : i + 2] == ">")):
-            # Redirections stay part of their command; writing to a file is not read-only.
-            current.append(ch)
-            target = line[i + 1 :].lstrip()
-            if ch == ">" and not target.startswith(("&1", "&2", "/dev/null", ">")):
-                problems.append("the line writes to a file through a redirection")
-        elif ch in ";|&\n()":
-            parts.append("".join(current))
-            current = []
-            if ch in "()":
-                problems.append("the line uses a subshell, which is not checked yet")
-        else:
-            current.append(ch)
-        i += 1
-    if quote:
-        problems.append("the line has an unclosed quote")
-    parts.append("".join(current))
+    parts, scan_problems = _Scanner(line).run()
+    problems += scan_problems
     commands: list[SubCommand] = []
     for part in parts:
         text = part.strip()
         if not text:
             continue
         try:
-            words = shlex.split(text, comments=True)
+            words = shlex.split(text, comments=False)
         except ValueError:
             problems.append(f"cannot split `{text}` into words")
             continue
@@ -179,10 +275,17 @@ def split_command_line(line: str) -> tuple[list[SubCommand], list[str]]:
 class CommandPolicy:
     """Judges a shell line against deny, ask and allow rules (deny > ask > allow)."""
 
-    def __init__(self, allow: list[str], ask: list[str], deny: list[str]) -> None:
+    def __init__(
+        self,
+        allow: list[str],
+        ask: list[str],
+        deny: list[str],
+        protected_paths: list[str] | None = None,
+    ) -> None:
         self.allow = allow
         self.ask = ask
         self.deny = deny
+        self.protected_paths = protected_paths or []
 
     def decide(self, line: str) -> CommandDecision:
         commands, problems = split_command_line(line)
@@ -191,38 +294,69 @@ class CommandPolicy:
         for problem in problems:
             result.reasons.append(f"ask: {problem}")
             verdicts.append("ask")
+            result.needs_person = True
         for sub in commands:
-            verdict, reason = self._judge(sub)
+            verdict, reason, kind = self._judge(sub)
             verdicts.append(verdict)
             result.reasons.append(reason)
+            if verdict == "ask" and kind != "no_rule":
+                result.needs_person = True
         if "deny" in verdicts:
             result.decision = "deny"
         elif "ask" in verdicts or not verdicts:
             result.decision = "ask"
         return result
 
-    def _judge(self, sub: SubCommand) -> tuple[Verdict, str]:
+    def _judge(self, sub: SubCommand) -> tuple[Verdict, str, AskKind | None]:
         words = _normalise_rm_flags(sub.words)
         program = words[0]
-        if program in ALWAYS_DENY_PROGRAMS:
-            return "deny", f"deny: `{sub.text}` {ALWAYS_DENY_PROGRAMS[program]} (built-in rule)"
+        # Deny rules also see through a path: /usr/bin/curl is curl as far as deny goes.
+        named = [program.rsplit("/", 1)[-1], *words[1:]]
+        if named[0] in ALWAYS_DENY_PROGRAMS:
+            why = ALWAYS_DENY_PROGRAMS[named[0]]
+            return "deny", f"deny: `{sub.text}` {why} (built-in rule)", None
         for rule, why in BUILTIN_DENY_RULES:
-            if _rule_matches(rule, words):
-                return "deny", f"deny: `{sub.text}` {why} (built-in rule `{rule}`)"
+            if _rule_matches(rule, words) or _rule_matches(rule, named):
+                return "deny", f"deny: `{sub.text}` {why} (built-in rule `{rule}`)", None
         for rule in self.deny:
-            if _rule_matches(rule, words):
-                return "deny", f"deny: `{sub.text}` matches the deny rule `{rule}`"
-        if program in NEVER_ALLOW_PROGRAMS or program.startswith("$"):
-            return "ask", f"ask: `{sub.text}` runs another command that is not checked yet"
+            if _rule_matches(rule, words) or _rule_matches(rule, named):
+                return "deny", f"deny: `{sub.text}` matches the deny rule `{rule}`", None
+        if named[0] in WRAPPERS or program.startswith("$"):
+            reason = f"ask: `{sub.text}` runs another command, which is not checked yet"
+            return "ask", reason, "unchecked"
+        unsafe = UNSAFE_OPTIONS.get(program, ())
+        if any(
+            w == flag or w.startswith(flag + "=") or (flag == "-C" and w.startswith("-C"))
+            for w in words[1:]
+            for flag in unsafe
+        ):
+            reason = f"ask: `{sub.text}` passes options that can run programs or write files"
+            return "ask", reason, "unchecked"
         for rule in self.ask:
             if _rule_matches(rule, words):
-                return "ask", f"ask: `{sub.text}` matches the ask rule `{rule}`"
+                return "ask", f"ask: `{sub.text}` matches the ask rule `{rule}`", "rule"
         for rule in self.allow:
             if _rule_matches(rule, words):
-                return "allow", f"allow: `{sub.text}` matches the allow rule `{rule}`"
-        if program == "git" and any(w.startswith(GIT_UNSAFE_FLAGS) for w in words[1:]):
-            return "ask", f"ask: `{sub.text}` passes git options that can run programs"
+                return "allow", f"allow: `{sub.text}` matches the allow rule `{rule}`", None
         for rule in KNOWN_SAFE_RULES:
             if _rule_matches(rule, words):
-                return "allow", f"allow: `{sub.text}` is a known read-only command"
-        return "ask", f"ask: no rule allows `{sub.text}`"
+                outside = self._sensitive_argument(words[1:])
+                if outside:
+                    return "ask", f"ask: `{sub.text}` {outside}", "unchecked"
+                return "allow", f"allow: `{sub.text}` is a known read-only command", None
+        return "ask", f"ask: no rule allows `{sub.text}`", "no_rule"
+
+    def _sensitive_argument(self, arguments: list[str]) -> str:
+        """Why reading these arguments needs a person, or "" when they look harmless."""
+        for word in arguments:
+            if word.startswith("-") and "=" not in word:
+                continue
+            value = word.split("=", 1)[1] if word.startswith("-") else word
+            parts = value.split("/")
+            if value.startswith(("/", "~")) or ".." in parts:
+                return f"reads `{value}`, outside the workspace"
+            while value.startswith("./"):
+                value = value[2:]
+            if any(protected_match(p, value) for p in self.protected_paths):
+                return f"reads `{value}`, a protected file"
+        return ""

@@ -75,8 +75,8 @@ class ActionPolicy:
         if command in self.grants.commands:
             reasons.append(f"allow: {self.grants.describe_command(command)}")
             return ActionDecision("allow", reasons, judged.commands)
-        if mode == "full-auto":
-            reasons.append("allow: full-auto mode runs what the policy does not deny")
+        if mode == "full-auto" and not judged.needs_person:
+            reasons.append("allow: full-auto mode runs what no rule denies or asks about")
             return ActionDecision("allow", reasons, judged.commands)
         return ActionDecision(judged.decision, reasons, judged.commands)
 

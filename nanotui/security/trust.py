@@ -14,9 +14,10 @@ from nanotui import paths
 def trusted_folders() -> list[Path]:
     try:
         data = tomllib.loads(paths.trusted_file().read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError):
-        return []
-    return [Path(p) for p in data.get("folders", []) if isinstance(p, str)]
+    except (OSError, ValueError):
+        return []  # unreadable or damaged: nothing is trusted (fail closed)
+    folders = data.get("folders", [])
+    return [Path(p) for p in folders if isinstance(p, str)] if isinstance(folders, list) else []
 
 
 def is_trusted(folder: Path) -> bool:

@@ -118,7 +118,7 @@ class Workspace:
 
     def is_protected(self, rel: str) -> bool:
         """True when `rel` (posix, relative to its root) matches a protected pattern."""
-        return any(_protected_match(p, rel) for p in self.protected_paths)
+        return any(protected_match(p, rel) for p in self.protected_paths)
 
     @property
     def credential_patterns(self) -> list[str]:
@@ -131,7 +131,7 @@ class Workspace:
 
     def is_credential(self, rel: str) -> bool:
         """True for files never read into the model's context (protected, minus .git/.nanotui)."""
-        return any(_protected_match(p, rel) for p in self.credential_patterns)
+        return any(protected_match(p, rel) for p in self.credential_patterns)
 
     # ---- the walk ---------------------------------------------------------------------
 
@@ -242,7 +242,8 @@ def _parts(absolute: str) -> list[str]:
     return [p for p in absolute.split("/") if p not in ("", ".")]
 
 
-def _protected_match(pattern: str, rel: str) -> bool:
+def protected_match(pattern: str, rel: str) -> bool:
+    """Whether the relative path `rel` falls under the protected pattern."""
     # Case-insensitive because macOS and Windows file systems are: `.ENV` is `.env` there.
     if rel in ("", "."):
         return False

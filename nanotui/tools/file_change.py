@@ -51,9 +51,10 @@ def make_change(
 def apply_hunks(change: FileChange, selected: list[int]) -> FileChange:
     """The same change narrowed to the chosen hunks (0-based, in diff order)."""
     if change.old_text is None:
-        # A new file is one hunk: all of it or nothing.
-        new_text = change.new_text if 0 in selected else ""
-        return _build(change.path, None, new_text, None)
+        # A new file is one hunk: all of it or nothing (apply_change refuses "nothing").
+        if 0 in selected:
+            return change
+        return change.model_copy(update={"new_text": "", "diff": ""})
     old_lines = change.old_text.splitlines(keepends=True)
     new_lines = change.new_text.splitlines(keepends=True)
     chosen = set(selected)
@@ -85,6 +86,9 @@ def diff_hunks(change: FileChange) -> list[str]:
 
 def apply_change(change: FileChange, ctx: ToolContext) -> ToolOutput:
     """Write the change if the file still holds what it was computed from; never raises."""
+    if not change.diff:
+        # Every hunk was declined (or there was nothing to change): the file stays as it is.
+        return ToolOutput(ok=True, content=f"No change applied to {change.path}.")
     try:
         # Check-then-use gap (closed by the security issue with dir fds): the folder chain
         # resolved here is reused by name for the stale check, the temp file and the rename.

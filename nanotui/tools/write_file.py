@@ -56,7 +56,14 @@ class WriteFileTool(WriteTool):
             return make_change(ws, rel, None, args.content, None)
         if looks_binary(old_bytes):
             raise ToolFailure(f"{rel} is a binary file; write_file only replaces text files.")
-        old_text = old_bytes.decode("utf-8", errors="replace")
+        try:
+            old_text = old_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            # Rebuilding unapproved hunks from a lossy decode would corrupt bytes nobody saw.
+            raise ToolFailure(
+                f"{rel} is not valid UTF-8, so replacing it as text could corrupt it; "
+                "leave it as it is or ask the user to convert it."
+            ) from None
         new_text = to_crlf(args.content) if uses_crlf(old_text) else args.content
         if new_text == old_text:
             raise ToolFailure(f"{rel} already has exactly this content; nothing to write.")
