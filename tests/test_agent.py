@@ -293,3 +293,39 @@ def test_a_log_torn_by_a_crash_is_repaired_and_rebuilt(tmp_path: Path, monkeypat
     roles = [m.role for m in conversation.messages]
     assert roles == ["user", "assistant", "tool", "user"]
     assert conversation.messages[2].tool_call_id == "c1" and conversation.messages[2].is_error
+
+
+async def test_changes_to_different_files_are_asked_together(fake_server, workspace) -> None:
+    (workspace / "b.py").write_text("two = 2\n")
+    fake_server.enqueue(
+        openai_reply(
+            tool_calls=[
+                edit("one = 1", "one = 10"),
+                edit("two = 2", "two = 20", path="b.py"),
+                ("run_command", {"command": "make check"}),
+                edit("one = 10", "one = 100"),  # same file again: asked after the first lands
+            ]
+        ),
+        openai_reply("ok"),
+    )
+    agent = make_agent(fake_server, workspace)
+    order: list[str] = []
+    async for event in agent.turn("go"):
+        order.append(f"{event.type}:{getattr(event, 'call_id', '')}")
+        if isinstance(event, ApprovalRequested):
+            if event.call_id == "call_3":
+                resolve(event, ApprovalAnswer(decision="reject"))
+            elif event.call_id != "call_1":
+                resolve(event, ApprovalAnswer(decision="approve"))
+            else:
+                first = event
+        if order[-1] == "approval_requested:call_3":
+            # All three of the first batch are on screen before any is answered.
+            assert "approval_resolved:call_1" not in order
+            resolve(first, ApprovalAnswer(decision="approve"))
+    requested = [o for o in order if o.startswith("approval_requested")]
+    assert requested == [f"approval_requested:call_{i}" for i in (1, 2, 3, 4)]
+    assert order.index("approval_requested:call_4") > order.index("tool_result:call_1")
+    assert (workspace / "a.py").read_text() == "one = 100\n"
+    assert (workspace / "b.py").read_text() == "two = 20\n"
+    agent.close()

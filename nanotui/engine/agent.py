@@ -16,27 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from nanotui import __version__
-from nanotui.engine.approvals import ApprovalAnswer, attach_future, os_user, sha256_text
+from nanotui.engine.dispatch import CallDispatcher
 from nanotui.engine.events import (
-    ApprovalRequested,
-    ApprovalResolved,
     AssistantMessage,
     CostUpdated,
     ErrorEvent,
     EventBase,
     Notice,
-    PolicyDecision,
     SessionStarted,
     TextDelta,
-    ToolCallProposed,
     ToolResult,
-    ToolStarted,
     TurnFinished,
     UsageReported,
     UserMessage,
 )
 from nanotui.engine.session import Conversation
-from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.engine.tool_calls import ToolCallRunner
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import BudgetExceeded, SessionCost
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
@@ -113,7 +108,9 @@ class Agent:
         self.conversation = conversation or Conversation()
         self.sandbox_backend = sandbox_backend
         self._system_prompt = system_prompt
-        self._runner = ToolCallRunner(tools, tool_context, policy)
+        self._dispatcher = CallDispatcher(
+            ToolCallRunner(tools, tool_context, policy), self._emit, sandbox_backend
+        )
         self._queue: asyncio.Queue[Any] | None = None
         self._streamed_text: list[str] = []
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
@@ -344,106 +341,13 @@ class Agent:
 
     # ---- tool calls ---------------------------------------------------------------------
 
-    async def _run_calls(
-        self, calls: list[ToolCall], state: _TurnState, step: int
-    ) -> list[ToolResult]:
-        """Decide and run the calls in order; consecutive allowed reads run in parallel."""
-        results: list[ToolResult] = []
-        pending_reads: list[PreparedCall] = []
+    async def _run_calls(self, calls: list[ToolCall], state: _TurnState, step: int) -> None:
+        def needed_approval() -> None:
+            state.needed_approval = True
 
-        async def flush_reads() -> None:
-            if pending_reads:
-                batch = list(pending_reads)
-                pending_reads.clear()
-                for prepared in batch:
-                    self._emit(
-                        ToolStarted(
-                            call_id=prepared.call.id,
-                            tool=prepared.call.name,
-                            summary=prepared.summary,
-                        )
-                    )
-                outcomes = await asyncio.gather(*(self._runner.execute(p) for p in batch))
-                for outcome in outcomes:
-                    results.append(self._finish(outcome, state, step))
-
-        for call in calls:
-            prepared = self._runner.prepare(call, self.mode)
-            self._emit(
-                ToolCallProposed(
-                    call_id=call.id,
-                    tool=call.name,
-                    arguments=call.arguments,
-                    summary=prepared.summary,
-                )
-            )
-            if prepared.early_result is not None:
-                await flush_reads()
-                results.append(self._finish(prepared.early_result, state, step))
-                continue
-            decision = prepared.decision
-            assert decision is not None
-            self._emit(
-                PolicyDecision(
-                    call_id=call.id,
-                    tool=call.name,
-                    decision=decision.decision,
-                    reasons=decision.reasons,
-                )
-            )
-            if decision.decision == "allow" and prepared.kind == ToolKind.READ:
-                pending_reads.append(prepared)
-                continue
-            await flush_reads()
-            if decision.decision == "deny":
-                results.append(self._finish(self._runner.refusal(prepared), state, step))
-                continue
-            if decision.decision == "ask":
-                answer = await self._ask(prepared)
-                if answer.decision == "reject":
-                    if answer.by == "headless":
-                        state.needed_approval = True
-                    results.append(
-                        self._finish(self._runner.rejection(prepared, answer), state, step)
-                    )
-                    continue
-                self._runner.apply_answer(prepared, answer)
-            self._emit(ToolStarted(call_id=call.id, tool=call.name, summary=prepared.summary))
-            outcome = await self._runner.execute(prepared)
-            results.append(self._finish(outcome, state, step))
-        await flush_reads()
-        return results
-
-    async def _ask(self, prepared: PreparedCall) -> ApprovalAnswer:
-        shown = prepared.shown_text()
-        event = ApprovalRequested(
-            call_id=prepared.call.id,
-            tool=prepared.call.name,
-            kind="write" if prepared.kind == ToolKind.WRITE else "command",
-            summary=prepared.summary,
-            reasons=prepared.decision.reasons if prepared.decision else [],
-            diff=prepared.change.diff if prepared.change else None,
-            path=prepared.change.path if prepared.change else None,
-            command=prepared.command,
-            shown_sha256=sha256_text(shown),
+        await self._dispatcher.run(
+            calls, self.mode, lambda result: self._finish(result, state, step), needed_approval
         )
-        future = attach_future(event)
-        self._emit(event)
-        answer = await future
-        if answer.decision == "always":
-            rule = self._runner.grant(prepared)
-            self._emit(Notice(text=f"Rule added: {rule}."))
-        self._emit(
-            ApprovalResolved(
-                call_id=prepared.call.id,
-                decision=answer.decision,
-                reason=answer.reason,
-                by=answer.by,
-                shown_sha256=event.shown_sha256,
-                os_user=os_user(),
-            )
-        )
-        return answer
 
     def _finish(self, result: ToolResult, state: _TurnState, step: int) -> ToolResult:
         self._emit(result)

@@ -87,7 +87,14 @@ class ApprovalRequested(EventBase):
     reasons: list[str] = Field(default_factory=list)
     diff: str | None = None
     path: str | None = None
+    old_sha256: str | None = None
+    """For a write: the hash of the file the diff was computed from (None: a new file).
+    A front end compares it with the file on disk to mark a stale diff."""
     command: str | None = None
+    commands: list[str] = Field(default_factory=list)
+    """For a command: each sub-command as the policy parsed it."""
+    sandbox: str | None = None
+    """For a command: the sandbox backend it will run in."""
     shown_sha256: str
     """Hash of exactly what was shown (the diff or the command)."""
 

@@ -1,0 +1,194 @@
+"""Running one reply's tool calls: decide each, ask what needs asking, run in order.
+
+Calls run in the order the model gave them. Consecutive allowed reads run together.
+Consecutive changes and commands form a batch whose approvals are all put to the person at
+once (a front end can move between them), then the batch runs in order; a second change to
+a file already in the batch starts a new batch, because its diff can only be computed after
+the first change is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import posixpath
+from collections.abc import Callable
+
+from nanotui.engine.approvals import ApprovalAnswer, attach_future, os_user, sha256_text
+from nanotui.engine.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    EventBase,
+    Notice,
+    PolicyDecision,
+    ToolCallProposed,
+    ToolResult,
+    ToolStarted,
+)
+from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.providers.base import ToolCall
+from nanotui.tools.base import ToolKind
+
+Emit = Callable[[EventBase], None]
+Finish = Callable[[ToolResult], None]
+
+
+class CallDispatcher:
+    """Decides and runs the tool calls of one model reply."""
+
+    def __init__(self, runner: ToolCallRunner, emit: Emit, sandbox: str) -> None:
+        self.runner = runner
+        self.emit = emit
+        self.sandbox = sandbox
+
+    async def run(
+        self,
+        calls: list[ToolCall],
+        mode: str,
+        finish: Finish,
+        on_headless_refusal: Callable[[], None],
+    ) -> None:
+        reads: list[PreparedCall] = []
+        batch: list[PreparedCall] = []
+        batch_paths: set[str] = set()
+
+        async def flush() -> None:
+            nonlocal batch, batch_paths
+            if reads:
+                await self._run_reads(list(reads), finish)
+                reads.clear()
+            if batch:
+                current, batch, batch_paths = batch, [], set()
+                await self._run_batch(current, finish, on_headless_refusal)
+
+        for call in calls:
+            path = self._write_path(call)
+            if path is not None and path in batch_paths:
+                await flush()
+            prepared = self.runner.prepare(call, mode)
+            self.emit(
+                ToolCallProposed(
+                    call_id=call.id,
+                    tool=call.name,
+                    arguments=call.arguments,
+                    summary=prepared.summary,
+                )
+            )
+            if prepared.early_result is not None:
+                await flush()
+                finish(prepared.early_result)
+                continue
+            decision = prepared.decision
+            assert decision is not None
+            self.emit(
+                PolicyDecision(
+                    call_id=call.id,
+                    tool=call.name,
+                    decision=decision.decision,
+                    reasons=decision.reasons,
+                )
+            )
+            if prepared.kind == ToolKind.READ and decision.decision == "allow":
+                if batch:
+                    await flush()
+                reads.append(prepared)
+                continue
+            if reads:
+                await self._run_reads(list(reads), finish)
+                reads.clear()
+            batch.append(prepared)
+            if prepared.change is not None:
+                batch_paths.add(prepared.change.path)
+        await flush()
+
+    def _write_path(self, call: ToolCall) -> str | None:
+        tool = self.runner.tools.get(call.name)
+        if tool is None or tool.kind != ToolKind.WRITE:
+            return None
+        try:
+            path = json.loads(call.arguments).get("path")
+        except (json.JSONDecodeError, AttributeError):
+            return None
+        return posixpath.normpath(path) if isinstance(path, str) else None
+
+    async def _run_reads(self, reads: list[PreparedCall], finish: Finish) -> None:
+        for prepared in reads:
+            self.emit(
+                ToolStarted(
+                    call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
+                )
+            )
+        for outcome in await asyncio.gather(*(self.runner.execute(p) for p in reads)):
+            finish(outcome)
+
+    async def _run_batch(
+        self, batch: list[PreparedCall], finish: Finish, on_headless_refusal: Callable[[], None]
+    ) -> None:
+        asking = [p for p in batch if p.decision is not None and p.decision.decision == "ask"]
+        answers = await self._ask_all(asking) if asking else {}
+        for prepared in batch:
+            assert prepared.decision is not None
+            if prepared.decision.decision == "deny":
+                finish(self.runner.refusal(prepared))
+                continue
+            answer = answers.get(prepared.call.id)
+            if answer is not None and answer.decision == "reject":
+                if answer.by == "headless":
+                    on_headless_refusal()
+                finish(self.runner.rejection(prepared, answer))
+                continue
+            if answer is not None:
+                self.runner.apply_answer(prepared, answer)
+            self.emit(
+                ToolStarted(
+                    call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
+                )
+            )
+            finish(await self.runner.execute(prepared))
+
+    async def _ask_all(self, asking: list[PreparedCall]) -> dict[str, ApprovalAnswer]:
+        """Put every request to the person at once; record each answer as it comes."""
+        waiting: dict[asyncio.Future[ApprovalAnswer], tuple[PreparedCall, ApprovalRequested]] = {}
+        for prepared in asking:
+            event = self._request(prepared)
+            waiting[attach_future(event)] = (prepared, event)
+            self.emit(event)
+        answers: dict[str, ApprovalAnswer] = {}
+        pending = set(waiting)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                prepared, event = waiting[future]
+                answer = future.result()
+                if answer.decision == "always":
+                    rule = self.runner.grant(prepared)
+                    self.emit(Notice(text=f"Rule added: {rule}."))
+                self.emit(
+                    ApprovalResolved(
+                        call_id=prepared.call.id,
+                        decision=answer.decision,
+                        reason=answer.reason,
+                        by=answer.by,
+                        shown_sha256=event.shown_sha256,
+                        os_user=os_user(),
+                    )
+                )
+                answers[prepared.call.id] = answer
+        return answers
+
+    def _request(self, prepared: PreparedCall) -> ApprovalRequested:
+        change = prepared.change
+        return ApprovalRequested(
+            call_id=prepared.call.id,
+            tool=prepared.call.name,
+            kind="write" if prepared.kind == ToolKind.WRITE else "command",
+            summary=prepared.summary,
+            reasons=prepared.decision.reasons if prepared.decision else [],
+            diff=change.diff if change else None,
+            path=change.path if change else None,
+            old_sha256=change.old_sha256 if change else None,
+            command=prepared.command,
+            commands=prepared.decision.commands if prepared.decision else [],
+            sandbox=self.sandbox if prepared.kind == ToolKind.COMMAND else None,
+            shown_sha256=sha256_text(prepared.shown_text()),
+        )
