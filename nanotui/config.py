@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Key remapping for the full-screen app: binding id -> keys, e.g.
+    "nanotui.interrupt" = "ctrl+c" (`nanotui` lists the ids on its help screen, F1)."""
 
     @classmethod
     def settings_customise_sources(
