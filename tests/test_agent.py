@@ -329,3 +329,32 @@ async def test_changes_to_different_files_are_asked_together(fake_server, worksp
     assert (workspace / "a.py").read_text() == "one = 100\n"
     assert (workspace / "b.py").read_text() == "two = 20\n"
     agent.close()
+
+
+async def test_clear_and_resume_are_logged_and_rebuilt(fake_server, workspace) -> None:
+    fake_server.enqueue(openai_reply("first answer"), openai_reply("second answer"))
+    first = make_agent(fake_server, workspace)
+    await drive(first, "first question")
+    first.clear_conversation()
+    await drive(first, "second question")
+    first.close()
+    assert [m.content for m in first.conversation.messages] == [
+        "second question",
+        "second answer",
+    ]
+    rebuilt, _ = rebuild_conversation(read_events(first.log.path))
+    assert rebuilt.messages == first.conversation.messages
+
+    fake_server.enqueue(openai_reply("third answer"))
+    second = make_agent(fake_server, workspace)
+    assert second.resume_conversation(first.session_id) == 2
+    await drive(second, "third question")
+    second.close()
+    sent = fake_server.requests[-1].body["messages"]
+    assert [m["content"] for m in sent[1:]] == [
+        "second question",
+        "second answer",
+        "third question",
+    ]
+    rebuilt, _ = rebuild_conversation(read_events(second.log.path))
+    assert rebuilt.messages == second.conversation.messages

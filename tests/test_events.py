@@ -59,6 +59,8 @@ SAMPLES: list[ev.EventBase] = [
     ev.CheckpointCreated(checkpoint="refs/nanotui/checkpoints/s1/1", reason="turn", files=3),
     ev.Notice(level="warning", text="careful"),
     ev.ErrorEvent(text="The model server answered 500.", kind="server"),
+    ev.ConversationCleared(),
+    ev.ConversationResumed(session="20261128-010623-3f9a", messages=4),
     ev.TurnFinished(status="done", steps=3),
     ev.RunResult(status="done", exit_code=0, usage=USAGE, cost_usd=None, session="s1"),
 ]

@@ -19,6 +19,8 @@ from nanotui import __version__
 from nanotui.engine.dispatch import CallDispatcher
 from nanotui.engine.events import (
     AssistantMessage,
+    ConversationCleared,
+    ConversationResumed,
     CostUpdated,
     ErrorEvent,
     EventBase,
@@ -30,7 +32,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
-from nanotui.engine.session import Conversation
+from nanotui.engine.session import Conversation, load_conversation
 from nanotui.engine.tool_calls import ToolCallRunner
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import BudgetExceeded, SessionCost
@@ -163,6 +165,24 @@ class Agent:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+
+    def record(self, event: EventBase) -> EventBase:
+        """Log an event that happens between turns (the front end shows it itself)."""
+        if self.log is not None:
+            self.log.append(event)
+        return event
+
+    def clear_conversation(self) -> None:
+        """Start over: the model sees nothing said so far (the log keeps it all)."""
+        self.conversation.messages.clear()
+        self.record(ConversationCleared())
+
+    def resume_conversation(self, session_id: str) -> int:
+        """Continue an earlier session's conversation; returns how many messages it holds."""
+        loaded = load_conversation(session_id)
+        self.conversation.messages[:] = loaded.messages
+        self.record(ConversationResumed(session=session_id, messages=len(loaded.messages)))
+        return len(loaded.messages)
 
     def cancel(self) -> None:
         """Interrupt the running turn: closes the model stream and kills running commands."""

@@ -172,6 +172,20 @@ class ErrorEvent(EventBase):
     kind: str = "error"
 
 
+class ConversationCleared(EventBase):
+    """The user started over (/clear): the model sees nothing said before this point."""
+
+    type: Literal["conversation_cleared"] = "conversation_cleared"
+
+
+class ConversationResumed(EventBase):
+    """The user picked up an earlier session's conversation (/resume): the model sees it."""
+
+    type: Literal["conversation_resumed"] = "conversation_resumed"
+    session: str
+    messages: int = 0
+
+
 class TurnFinished(EventBase):
     type: Literal["turn_finished"] = "turn_finished"
     status: Literal[
@@ -211,6 +225,8 @@ Event = Annotated[
     | CheckpointCreated
     | Notice
     | ErrorEvent
+    | ConversationCleared
+    | ConversationResumed
     | TurnFinished
     | RunResult,
     Field(discriminator="type"),
@@ -242,6 +258,8 @@ ALL_EVENT_TYPES: tuple[type[EventBase], ...] = (
     CheckpointCreated,
     Notice,
     ErrorEvent,
+    ConversationCleared,
+    ConversationResumed,
     TurnFinished,
     RunResult,
 )

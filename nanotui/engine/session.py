@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from nanotui.engine.events import (
     AssistantMessage,
+    ConversationCleared,
+    ConversationResumed,
     EventBase,
     SessionStarted,
     ToolResult,
@@ -34,6 +36,10 @@ def rebuild_conversation(events: Iterable[EventBase]) -> tuple[Conversation, Ses
     for event in events:
         if isinstance(event, SessionStarted) and started is None:
             started = event
+        elif isinstance(event, ConversationCleared):
+            conversation.messages.clear()
+        elif isinstance(event, ConversationResumed):
+            conversation.messages[:] = load_conversation(event.session).messages
         elif isinstance(event, UserMessage):
             conversation.messages.append(Message(role="user", content=event.text))
         elif isinstance(event, AssistantMessage):
@@ -85,3 +91,34 @@ def answer_unfinished_calls(messages: list[Message]) -> None:
                 )
                 answered.add(call.id)
                 index += 1
+
+
+def load_conversation(session_id: str, _seen: frozenset[str] = frozenset()) -> Conversation:
+    """The conversation of a logged session (following its own /resume, never in a loop)."""
+    from nanotui.governance.audit import read_events, session_path
+
+    if session_id in _seen:
+        return Conversation()
+    events = []
+    for event in read_events(session_path(session_id)):
+        if isinstance(event, ConversationResumed):
+            # Inline the resumed session's messages so the loop guard above sees the chain.
+            for message in load_conversation(event.session, _seen | {session_id}).messages:
+                events.append(_as_event(message))
+            continue
+        events.append(event)
+    conversation, _ = rebuild_conversation(events)
+    return conversation
+
+
+def _as_event(message: Message) -> EventBase:
+    if message.role == "user":
+        return UserMessage(text=message.content)
+    if message.role == "assistant":
+        return AssistantMessage(text=message.content, tool_calls=message.tool_calls)
+    return ToolResult(
+        call_id=message.tool_call_id or "",
+        tool=message.tool_name or "",
+        ok=not message.is_error,
+        content=message.content,
+    )
