@@ -1,15 +1,60 @@
-"""A unified diff, one colour per kind of line, in its own scrollable area."""
+"""A proposed change as a diff you can review and narrow hunk by hunk before it is applied.
+
+Line API (`ScrollView` + `render_line`): only the visible rows are drawn, and a hunk is
+syntax-coloured the first time one of its rows is, so a diff of thousands of lines opens as
+fast as a short one. Hunk `i` here is hunk `i` of `apply_hunks`: `selected_hunks` is exactly
+what approving writes.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import ScrollableContainer
-from textual.content import Content
-from textual.widgets import Static
+import textwrap
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.content import Content, Span
+from textual.geometry import Size
+from textual.highlight import HighlightTheme
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.style import Style
+
+from nanotui.tui.diff_model import (
+    NO_NEWLINE_NOTE,
+    DiffLine,
+    LineKind,
+    RowKind,
+    SplitRow,
+    UnifiedRow,
+    highlight_spans,
+    hunk_row_spans,
+    lexer_name,
+    parse_diff,
+    printable,
+    side_texts,
+    split_rows,
+    unified_rows,
+)
+
+SPLIT_MIN_WIDTH = 60
+"""Below this many columns the split view would leave too little code per side."""
+STALE_TEXT = "The file changed on disk since this diff was computed; it cannot be approved."
+NARROW_TEXT = f"Split view needs {SPLIT_MIN_WIDTH}+ columns."
+EMPTY_TEXT = "No changes."
+CURRENT_MARK, OTHER_MARK = "▌", "│"
+
+Pieces = list[tuple[str, Style]]
 
 
 def diff_line_style(line: str) -> str:
-    """The style of one line of a unified diff."""
+    """The style of one line of a unified diff (for diffs shown in brief, outside DiffView)."""
     if line.startswith(("+++", "---")):
         return "bold"
     if line.startswith("+"):
@@ -28,20 +73,381 @@ def diff_content(diff: str) -> Content:
     )
 
 
-class DiffView(ScrollableContainer, can_focus=False):
-    """Shows a diff, unwrapped (a wrapped line would lose its +/- mark); scrolls both ways.
+class DiffView(ScrollView, can_focus=True):
+    """A diff with line numbers and syntax colours, unified or split, and hunk selection."""
 
-    The approval panel keeps the focus and scrolls it with the arrow keys.
-    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "next_hunk", "Next hunk", id="diff.next_hunk"),
+        Binding("up,k", "previous_hunk", "Previous hunk", id="diff.previous_hunk"),
+        Binding("space", "toggle_hunk", "Select/skip hunk", id="diff.toggle_hunk"),
+        Binding("s", "toggle_view", "Split/unified", id="diff.toggle_view"),
+    ]
 
-    def __init__(self, diff: str = "", *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._diff = diff
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "diff-view--added",
+        "diff-view--removed",
+        "diff-view--filler",
+        "diff-view--hunk-header",
+        "diff-view--hunk-header-current",
+        "diff-view--stale-banner",
+        "diff-view--info",
+        # Laid over the ones above: these should set only color and text-style.
+        "diff-view--line-number",
+        "diff-view--added-sign",
+        "diff-view--removed-sign",
+        "diff-view--gutter-selected",
+        "diff-view--gutter-deselected",
+        "diff-view--deselected",
+        "diff-view--note",
+        "diff-view--stale",
+    }
 
-    def compose(self) -> ComposeResult:
-        yield Static(diff_content(self._diff), classes="diff-lines")
+    split: reactive[bool] = reactive(False)
+    """Side by side (old left, new right) instead of unified."""
+    current_hunk: reactive[int] = reactive(0)
+    """The hunk the keys act on (0-based, as `apply_hunks` counts)."""
+    stale: reactive[bool] = reactive(False)
+    """The file changed on disk since the diff was computed: shown dimmed, with a banner."""
 
-    def show(self, diff: str) -> None:
-        self._diff = diff
-        self.query_one(".diff-lines", Static).update(diff_content(diff))
+    class SelectionChanged(Message):
+        """The selected hunks or the current hunk changed (or a new diff was shown)."""
+
+        def __init__(self, selected: tuple[int, ...], current: int, *, hunk_count: int = 0):
+            super().__init__()
+            self.selected = selected
+            """The hunks approving would apply, sorted."""
+            self.current = current
+            self.hunk_count = hunk_count
+
+    def __init__(
+        self,
+        diff: str = "",
+        path: str | None = None,
+        *,
+        split: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._strips: LRUCache[tuple[int, bool, int], Strip] = LRUCache(1024)
+        self.set_reactive(DiffView.split, split)
+        self.set_class(split, "-split")
+        self._load(diff, path)
+
+    # ---- content ------------------------------------------------------------------------
+
+    def show(self, diff: str, path: str | None = None) -> None:
+        """Show a new diff, all hunks selected (path picks the colours; default: the diff's)."""
+        self._load(diff, path)
+        self.set_reactive(DiffView.stale, False)
+        self.set_class(False, "-stale")
+        self._relayout()
         self.scroll_to(0, 0, animate=False)
+        self._post_selection()
+
+    def _load(self, diff: str, path: str | None) -> None:
+        self.parsed = parse_diff(diff)
+        self._language = lexer_name(path or self.parsed.new_path or self.parsed.old_path)
+        self._code: dict[DiffLine, Content] = {}
+        self._coloured: set[int] = set()
+        self._unified = unified_rows(self.parsed)
+        self._split = split_rows(self.parsed)
+        self._unified_spans = hunk_row_spans(self._unified)
+        self._split_spans = hunk_row_spans(self._split)
+        self._selected = set(range(len(self.parsed.hunks)))
+        self.set_reactive(DiffView.current_hunk, 0)
+        self._digits = max(2, len(str(self.parsed.last_line_number)))
+        lines = (line for hunk in self.parsed.hunks for line in hunk.lines)
+        code = max((cell_len(printable(line.text)) for line in lines), default=0)
+        header = max((cell_len(hunk.header) for hunk in self.parsed.hunks), default=0)
+        # marker, number, space, number, space, sign, space | marker, space, "[x]", space
+        self._unified_width = max(2 * self._digits + 5 + code, 6 + header)
+
+    def _code_of(self, line: DiffLine, hunk: int) -> Content:
+        """The line, syntax-coloured; each side of a hunk is lexed once, when first shown."""
+        if hunk not in self._coloured:
+            self._coloured.add(hunk)
+            for side in side_texts(self.parsed.hunks[hunk]):
+                texts = [printable(each.text) for each in side]
+                spans = highlight_spans(texts, self._language, HighlightTheme.STYLES)
+                for each, text, line_spans in zip(side, texts, spans, strict=True):
+                    styled = Content(text, [Span(*span) for span in line_spans])
+                    self._code.setdefault(each, styled)  # context: the old side's will do
+        return self._code[line]
+
+    # ---- selection ----------------------------------------------------------------------
+
+    @property
+    def hunk_count(self) -> int:
+        return len(self.parsed.hunks)
+
+    @property
+    def selected(self) -> set[int]:
+        """The hunks that approving would apply (a copy; assign to change it)."""
+        return set(self._selected)
+
+    @selected.setter
+    def selected(self, hunks: Iterable[int]) -> None:
+        self._selected = {index for index in hunks if 0 <= index < self.hunk_count}
+        self._changed()
+
+    @property
+    def selected_hunks(self) -> list[int]:
+        """The selected hunks, sorted: what to pass to `apply_hunks`."""
+        return sorted(self._selected)
+
+    def toggle_hunk(self, index: int | None = None) -> None:
+        """Select or skip one hunk (the current one by default)."""
+        index = self.current_hunk if index is None else index
+        if 0 <= index < self.hunk_count:
+            self._selected ^= {index}
+            self._changed()
+
+    def select_all(self) -> None:
+        self.selected = range(self.hunk_count)
+
+    def select_none(self) -> None:
+        self.selected = ()
+
+    def _changed(self) -> None:
+        self._strips.clear()
+        self.refresh()
+        self._post_selection()
+
+    def _post_selection(self) -> None:
+        selected = tuple(self.selected_hunks)
+        self.post_message(
+            self.SelectionChanged(selected, self.current_hunk, hunk_count=self.hunk_count)
+        )
+
+    # ---- actions, watchers, events ------------------------------------------------------
+
+    def action_next_hunk(self) -> None:
+        self.current_hunk += 1
+
+    def action_previous_hunk(self) -> None:
+        self.current_hunk -= 1
+
+    def action_toggle_hunk(self) -> None:
+        self.toggle_hunk()
+
+    def action_toggle_view(self) -> None:
+        self.split = not self.split
+
+    def validate_current_hunk(self, index: int) -> int:
+        return max(0, min(index, self.hunk_count - 1))
+
+    def watch_current_hunk(self) -> None:
+        self._strips.clear()
+        self.refresh()
+        self.scroll_to_hunk(self.current_hunk)
+        self._post_selection()
+
+    def watch_split(self) -> None:
+        self.set_class(self.split, "-split")
+        self._relayout()
+        self.scroll_to_hunk(self.current_hunk, top=True)
+
+    def watch_stale(self, stale: bool) -> None:
+        self.set_class(stale, "-stale")
+        self._relayout()
+
+    def on_mount(self) -> None:
+        self._post_selection()  # so a listener can show "3 of 3 hunks selected" at once
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a hunk makes it the current one (space then toggles it)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        pinned = len(self._pinned(self.scrollable_content_region.width))
+        index = self.scroll_offset.y + offset.y - pinned
+        rows = self._rows()
+        if 0 <= index < len(rows):
+            self.current_hunk = rows[index].hunk
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    # ---- layout -------------------------------------------------------------------------
+
+    @property
+    def showing_split(self) -> bool:
+        """Split is on and there is room for it (else the unified view stands in)."""
+        return self.split and self.scrollable_content_region.width >= SPLIT_MIN_WIDTH
+
+    def _rows(self) -> list[UnifiedRow] | list[SplitRow]:
+        return self._split if self.showing_split else self._unified
+
+    def _pinned(self, width: int) -> list[tuple[str, str]]:
+        """Notes held at the top, outside the scrolling rows: (line, component class)."""
+        notes: list[tuple[str, str]] = []
+        if self.stale:
+            notes.append((STALE_TEXT, "diff-view--stale-banner"))
+        if self.split and not self.showing_split:
+            notes.append((NARROW_TEXT, "diff-view--info"))
+        if not self.parsed.hunks:
+            notes.append((EMPTY_TEXT, "diff-view--info"))
+        return [
+            (f" {line}", component)
+            for text, component in notes
+            for line in textwrap.wrap(text, max(10, width - 2))
+        ]
+
+    def _relayout(self) -> None:
+        self._strips.clear()
+        width = self.scrollable_content_region.width
+        virtual_width = width if self.showing_split else self._unified_width
+        self.virtual_size = Size(virtual_width, len(self._rows()) + len(self._pinned(width)))
+        self.refresh()
+
+    def scroll_to_hunk(self, index: int, *, top: bool = False) -> None:
+        """Bring a hunk into view: all of it if it fits, else from its header down."""
+        spans = self._split_spans if self.showing_split else self._unified_spans
+        region = self.scrollable_content_region
+        visible = region.height - len(self._pinned(region.width))
+        if not 0 <= index < len(spans) or visible <= 0:
+            return
+        first, last = spans[index]
+        scroll_y = self.scroll_offset.y
+        if top or first < scroll_y or last - first + 1 > visible:
+            scroll_y = first
+        elif last >= scroll_y + visible:
+            scroll_y = last - visible + 1
+        self.scroll_to(y=scroll_y, animate=False)
+
+    # ---- rendering ----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.visual_style.rich_style
+        pinned = self._pinned(width)
+        if y < len(pinned):  # drawn over the rows, and not scrolled sideways
+            text, component = pinned[y]
+            style = self.get_visual_style(component).rich_style
+            return Strip([Segment(text, style)]).crop_extend(0, width, style)
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y - len(pinned)
+        rows = self._rows()
+        if not 0 <= index < len(rows):
+            return Strip.blank(width, base)
+        split = self.showing_split
+        row_width = width if split else max(width, self._unified_width)
+        key = (index, split, row_width)
+        strip = self._strips.get(key)
+        if strip is None:
+            row = rows[index]
+            if isinstance(row, SplitRow):
+                pieces = self._split_row(row, row_width)
+            else:
+                pieces = self._unified_row(row, row_width)
+            segments = [Segment(text, style.rich_style) for text, style in pieces]
+            strip = self._strips[key] = Strip(segments)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _over(self, component: str) -> Style:
+        """A style laid over another (its background is left alone)."""
+        return self.get_visual_style(component, partial=True)
+
+    def _dimming(self, hunk: int | None) -> Style:
+        """Laid over a row's text: struck when its hunk is skipped, dimmed when stale."""
+        style = Style()
+        if hunk is not None and hunk not in self._selected:
+            style += self._over("diff-view--deselected")
+        if self.stale:
+            style += self._over("diff-view--stale")
+        return style
+
+    def _line_base(self, kind: LineKind) -> Style:
+        if kind is LineKind.ADDED:
+            return self.get_visual_style("diff-view--added")
+        if kind is LineKind.REMOVED:
+            return self.get_visual_style("diff-view--removed")
+        return self.visual_style
+
+    def _marker(self, hunk: int, base: Style) -> tuple[str, Style]:
+        glyph = CURRENT_MARK if hunk == self.current_hunk else OTHER_MARK
+        state = "selected" if hunk in self._selected else "deselected"
+        return glyph, base + self._over(f"diff-view--gutter-{state}") + self._dimming(None)
+
+    def _header(self, hunk: int, width: int) -> Pieces:
+        current = "-current" if hunk == self.current_hunk else ""
+        base = self.get_visual_style(f"diff-view--hunk-header{current}")
+        box = "[x]" if hunk in self._selected else "[ ]"
+        text = Content(f" {box} {printable(self.parsed.hunks[hunk].header)}")
+        text = text.truncate(width - 1, ellipsis=True, pad=True)
+        return [self._marker(hunk, base), (text.plain, base + self._dimming(hunk))]
+
+    def _numbered(self, line: DiffLine, hunk: int, numbers: str, code_width: int | None) -> Pieces:
+        """Line number(s), the +/- sign and the coloured code, on the line's background."""
+        base = self._line_base(line.kind)
+        over = self._dimming(hunk)
+        sign, sign_style = "  ", base
+        if line.kind is not LineKind.CONTEXT:
+            added = line.kind is LineKind.ADDED
+            sign = "+ " if added else "- "
+            sign_style = base + self._over(f"diff-view--{'added' if added else 'removed'}-sign")
+        code = self._code_of(line, hunk)
+        if code_width is not None:
+            code = code.truncate(code_width, ellipsis=True, pad=True)
+        return [
+            (numbers, base + self._over("diff-view--line-number") + over),
+            (sign, sign_style + over),
+            *((text, style + over) for text, style in code.render(base, end="")),
+        ]
+
+    def _note(self, indent: int, width: int) -> Pieces:
+        style = self.visual_style + self._over("diff-view--note") + self._dimming(None)
+        text = Content(NO_NEWLINE_NOTE).truncate(width, ellipsis=True, pad=True).plain
+        return [(" " * indent, style), (text, style)]
+
+    def _unified_row(self, row: UnifiedRow, width: int) -> Pieces:
+        if row.kind is RowKind.HUNK_HEADER:
+            return self._header(row.hunk, width)
+        assert row.line is not None
+        line, digits = row.line, self._digits
+        if row.kind is RowKind.NOTE:
+            indent = 2 * digits + 4
+            return [self._marker(row.hunk, self.visual_style), *self._note(indent, width)]
+        old = "" if line.old_no is None else str(line.old_no)
+        new = "" if line.new_no is None else str(line.new_no)
+        base = self._line_base(line.kind)
+        pieces = [
+            self._marker(row.hunk, base),
+            *self._numbered(line, row.hunk, f"{old:>{digits}} {new:>{digits}} ", None),
+        ]
+        used = sum(cell_len(text) for text, _ in pieces)
+        return [*pieces, (" " * max(0, width - used), base)]  # the tint runs to the edge
+
+    def _split_row(self, row: SplitRow, width: int) -> Pieces:
+        if row.kind is RowKind.HUNK_HEADER:
+            return self._header(row.hunk, width)
+        # A marker and a divider, then per side: number, space, sign, space, code.
+        code_total = width - 2 - 2 * (self._digits + 3)
+        left_code = max(1, code_total // 2)
+        right_code = max(1, code_total - left_code)
+        divider = self.visual_style + self._over("diff-view--line-number")
+        return [
+            self._marker(row.hunk, self.visual_style),
+            *self._split_side(row, row.left, left_code, old=True),
+            ("│", divider),
+            *self._split_side(row, row.right, right_code, old=False),
+        ]
+
+    def _split_side(
+        self, row: SplitRow, line: DiffLine | None, code_width: int, *, old: bool
+    ) -> Pieces:
+        digits = self._digits
+        if line is None:
+            filler = self.get_visual_style("diff-view--filler")
+            return [(" " * (digits + 3 + code_width), filler)]
+        if row.kind is RowKind.NOTE:
+            return self._note(digits + 3, code_width)
+        number = line.old_no if old else line.new_no
+        numbers = f"{'' if number is None else number:>{digits}} "
+        return self._numbered(line, row.hunk, numbers, code_width)
