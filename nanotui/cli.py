@@ -501,7 +501,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if loaded.settings.provider.kind == "demo":
         workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     try:
-        return run_app(loaded, workspace)
+        # The flags again: a first-run answer (a model chosen, the folder trusted) reloads.
+        return run_app(loaded, workspace, provider_flags(args))
     except ProviderSetupError as exc:
         raise UserError(str(exc)) from exc
 

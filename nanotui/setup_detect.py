@@ -1,0 +1,335 @@
+"""First-run help: find a model to talk to, and save the choice in the user's config.
+
+Nothing here imports textual: the full-screen setup screen uses it, and so can the command
+line. Detection only reads: it asks local servers which models they serve, and looks at which
+of the usual key variables are set (never at the keys themselves). Writing touches only the
+`[provider]` table of the user's `config.toml` and stores the key's variable name, never a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nanotui import paths
+from nanotui.config import LoadedConfig
+
+OLLAMA_URL = "http://localhost:11434"
+LM_STUDIO_URL = "http://localhost:1234"
+
+# The connection and the choice of model, which a new choice replaces as a whole (a stale
+# api_key_env would send one service's key to another); other [provider] settings stay.
+CHOICE_KEYS = ("kind", "base_url", "model", "api_key_env")
+
+
+class SetupError(Exception):
+    """The choice cannot be saved; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """What the user picked: the `[provider]` settings to save (or the demo, saved nowhere)."""
+
+    kind: str
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+    def table(self) -> dict[str, str]:
+        """The `[provider]` keys this choice sets (unset ones left out)."""
+        values = {key: getattr(self, key) for key in CHOICE_KEYS}
+        return {key: value for key, value in values.items() if value is not None}
+
+
+DEMO_CHOICE = ProviderChoice(kind="demo")
+
+
+@dataclass(frozen=True)
+class DetectedServer:
+    """A local OpenAI-compatible server that answered, and the models it serves."""
+
+    name: str
+    base_url: str
+    """The OpenAI-compatible endpoint (ending in /v1), as `[provider] base_url` takes it."""
+    models: tuple[str, ...]
+
+    def choice(self, model: str) -> ProviderChoice:
+        return ProviderChoice(kind="openai-compatible", base_url=self.base_url, model=model)
+
+
+@dataclass(frozen=True)
+class DetectedKey:
+    """A usual key variable that is set, and the service it is for (the key is not kept)."""
+
+    variable: str
+    service: str
+    kind: str
+    base_url: str
+    default_model: str
+
+    def choice(self) -> ProviderChoice:
+        return ProviderChoice(
+            kind=self.kind,
+            base_url=self.base_url,
+            model=self.default_model,
+            api_key_env=self.variable,
+        )
+
+
+# The variable, the service it unlocks, and a sensible model to start with (the README's).
+KNOWN_KEYS: tuple[DetectedKey, ...] = (
+    DetectedKey(
+        "ANTHROPIC_API_KEY",
+        "Anthropic",
+        "anthropic",
+        "https://api.anthropic.com",
+        "claude-sonnet-4-5",
+    ),
+    DetectedKey(
+        "OPENAI_API_KEY", "OpenAI", "openai-compatible", "https://api.openai.com/v1", "gpt-4.1"
+    ),
+    DetectedKey(
+        "OPENROUTER_API_KEY",
+        "OpenRouter",
+        "openai-compatible",
+        "https://openrouter.ai/api/v1",
+        "anthropic/claude-sonnet-4",
+    ),
+)
+
+
+def detect_api_keys(environ: Mapping[str, str] | None = None) -> list[DetectedKey]:
+    """The usual key variables that are set (non-empty), in a fixed order."""
+    environ = os.environ if environ is None else environ
+    return [key for key in KNOWN_KEYS if environ.get(key.variable, "").strip()]
+
+
+# ---- what the first run must ask -----------------------------------------------------
+
+
+def needs_setup(loaded: LoadedConfig) -> bool:
+    """No layer chose a provider (a demo chosen by flag or config counts as a choice)."""
+    return not loaded.provider_configured and loaded.settings.provider.kind != "demo"
+
+
+def needs_trust_question(loaded: LoadedConfig, workspace: Path, trusted: bool) -> bool:
+    """Ask only when there is something to decide: a project config whose wishes were cut."""
+    return not trusted and bool(loaded.notices) and paths.project_config_file(workspace).is_file()
+
+
+def needs_first_run(loaded: LoadedConfig, workspace: Path, trusted: bool) -> bool:
+    return needs_setup(loaded) or needs_trust_question(loaded, workspace, trusted)
+
+
+# ---- local servers -----------------------------------------------------------------------
+
+
+def detect_local_servers(
+    timeout_s: float = 0.8,
+    *,
+    ollama_url: str = OLLAMA_URL,
+    lm_studio_url: str = LM_STUDIO_URL,
+) -> list[DetectedServer]:
+    """Ask Ollama and LM Studio, at once, which models they serve; silent ones are left out.
+
+    For callers without an event loop (the command line); the app awaits
+    `detect_local_servers_async` instead.
+    """
+    return asyncio.run(
+        detect_local_servers_async(timeout_s, ollama_url=ollama_url, lm_studio_url=lm_studio_url)
+    )
+
+
+async def detect_local_servers_async(
+    timeout_s: float = 0.8,
+    *,
+    ollama_url: str = OLLAMA_URL,
+    lm_studio_url: str = LM_STUDIO_URL,
+) -> list[DetectedServer]:
+    """Like `detect_local_servers`, on the caller's event loop; takes at most about timeout_s."""
+    # trust_env=False: an HTTP(S)_PROXY meant for the internet must not swallow localhost.
+    async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
+        found = await asyncio.gather(
+            _bounded(_probe_ollama(client, ollama_url), timeout_s),
+            _bounded(_probe_openai_compatible(client, "LM Studio", lm_studio_url), timeout_s),
+        )
+    return [server for server in found if server is not None]
+
+
+async def _bounded(
+    probe: Awaitable[DetectedServer | None], timeout_s: float
+) -> DetectedServer | None:
+    """A probe's answer, or None if it fails or takes longer than timeout_s in all."""
+    # httpx's timeout applies per read; a server trickling bytes could outlast it.
+    try:
+        return await asyncio.wait_for(probe, timeout_s)
+    except (TimeoutError, httpx.HTTPError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+async def _probe_ollama(client: httpx.AsyncClient, root: str) -> DetectedServer | None:
+    root = root.rstrip("/")
+    response = await client.get(f"{root}/api/tags")
+    if response.status_code == 200:
+        data = response.json()
+        names = [str(m.get("name") or m["model"]) for m in data.get("models") or []]
+        return DetectedServer("Ollama", f"{root}/v1", tuple(names))
+    # Something else on Ollama's port, or an Ollama behind a proxy exposing only /v1.
+    return await _probe_openai_compatible(client, "Ollama", root)
+
+
+async def _probe_openai_compatible(
+    client: httpx.AsyncClient, name: str, root: str
+) -> DetectedServer | None:
+    root = root.rstrip("/")
+    response = await client.get(f"{root}/v1/models")
+    if response.status_code != 200:
+        return None
+    data = response.json()
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        return None
+    names = [str(m["id"]) for m in data["data"]]
+    return DetectedServer(name, f"{root}/v1", tuple(names))
+
+
+# ---- the user's config file --------------------------------------------------------------
+
+_PROVIDER_HEADER = re.compile(r"""^\s*\[\s*(provider|"provider"|'provider')\s*\]\s*(#.*)?$""")
+_ANY_HEADER = re.compile(r"^\s*\[")
+
+
+def write_user_provider_config(choice: ProviderChoice, path: Path | None = None) -> Path:
+    """Save `choice` as `[provider]` in the user's config.toml and return the file's path.
+
+    Every other table, and the comments around them, stay as they were; the [provider] table
+    is rewritten with the choice plus the settings in it the choice does not set (timeouts,
+    tool calling). The file is replaced atomically and readable by the owner only.
+    """
+    if choice.is_demo:
+        raise SetupError("The offline demo is not saved; start it with nanotui --demo.")
+    path = path or paths.user_config_file()
+    try:
+        old_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old_text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SetupError(
+            f"Cannot read {path} ({_reason(exc)}); fix or move it, then retry."
+        ) from exc
+    try:
+        old = tomllib.loads(old_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SetupError(f"{path} is not valid TOML ({exc}); fix it, then retry.") from exc
+
+    kept = old.get("provider", {})
+    if not isinstance(kept, dict):
+        raise SetupError(f"{path} has a `provider` that is not a table; remove that line.")
+    provider = {k: v for k, v in kept.items() if k not in CHOICE_KEYS} | choice.table()
+    new_text = _with_provider_table(old_text, _provider_table(provider))
+
+    # The text edit is line-based; prove it changed exactly what it meant to.
+    try:
+        new = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError:
+        new = None
+    if new != {**old, "provider": provider}:
+        raise SetupError(
+            f"Cannot update [provider] in {path} without disturbing the rest of it; "
+            "set kind, base_url and model there by hand."
+        )
+    try:
+        _write_private(path, new_text)
+    except OSError as exc:
+        raise SetupError(f"Cannot write {path} ({_reason(exc)}); check its folder.") from exc
+    return path
+
+
+def _with_provider_table(text: str, table: str) -> str:
+    """`text` with its [provider] table (header to the next header) replaced, or added."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _PROVIDER_HEADER.match(line)), None)
+    if start is None:
+        joined = "".join(lines)
+        if joined and not joined.endswith("\n"):
+            joined += "\n"
+        return joined + ("\n" if joined.strip() else "") + table
+    end = next((i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), len(lines))
+    # Keep the blank lines and comments that lead into the next table with that table.
+    while end - 1 > start and _is_blank_or_comment(lines[end - 1]):
+        end -= 1
+    before, after = "".join(lines[:start]), "".join(lines[end:])
+    if after.strip() and not after.lstrip(" \t").startswith(("\n", "\r\n")):
+        after = "\n" + after  # one blank line between tables, not one more each time
+    return before + table + after
+
+
+def _is_blank_or_comment(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _provider_table(values: dict[str, Any]) -> str:
+    # Choice keys first, in the README's order, then whatever else the user had set.
+    ordered = [k for k in CHOICE_KEYS if k in values] + [k for k in values if k not in CHOICE_KEYS]
+    body = "".join(f"{key} = {_toml_value(values[key])}\n" for key in ordered)
+    return "[provider]\n" + body
+
+
+def _toml_value(value: Any) -> str:
+    """A scalar as TOML ([provider] holds only strings, numbers and booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # inf and nan are spelt the same in TOML
+    if isinstance(value, str):
+        return _toml_string(value)
+    raise SetupError(f"Cannot write the [provider] value {value!r}; edit config.toml by hand.")
+
+
+def _toml_string(value: str) -> str:
+    escaped = []
+    for char in value:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Temp file beside the target, mode 0600, fsync, then rename over it."""
+    paths.ensure_private_dir(path.parent)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)

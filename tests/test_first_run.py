@@ -1,0 +1,285 @@
+"""The first run on screen: the setup screen and the folder-trust question, driven with Pilot.
+
+Each test has its own NANOTUI_HOME (and HOME, so that paths show as ~/...). Detection is
+real where a test needs a server (a loopback one on an ephemeral port); the snapshots inject
+its result instead, since the port differs per run.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from first_run_support import (
+    MODELS,
+    OLLAMA_TAGS,
+    RESTRICTED_PROJECT,
+    LoopbackServer,
+    closed_port_url,
+    configure_user_provider,
+    isolate_home,
+    make_workspace,
+)
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Static
+
+from nanotui import paths
+from nanotui.config import load_settings
+from nanotui.security.trust import is_trusted
+from nanotui.setup_detect import DetectedServer, detect_local_servers_async
+from nanotui.tui.first_run import FirstRunApp
+from nanotui.tui.screens.main import MainScreen
+from nanotui.tui.screens.setup import SetupScreen
+from nanotui.tui.screens.trust import TrustScreen
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate_home(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path)
+
+
+# ---- the setup screen --------------------------------------------------------------------
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def setup_app(workspace: Path, **kwargs: Any) -> FirstRunApp:
+    return FirstRunApp(load_settings(workspace, environ={}), workspace, **kwargs)
+
+
+async def wait_for_setup(pilot: Pilot) -> SetupScreen:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SetupScreen), "the setup screen")
+    screen = pilot.app.screen
+    assert isinstance(screen, SetupScreen)
+    await wait_for(pilot, lambda: not screen.searching, "detection to finish")
+    return screen
+
+
+def option_texts(screen: SetupScreen) -> list[str]:
+    return [str(option.prompt) for option in screen.query_one(OptionList).options]
+
+
+async def test_choosing_a_detected_server_saves_it_and_opens_the_main_screen(
+    workspace: Path,
+) -> None:
+    with LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 0)}) as ollama:
+        detect = partial(
+            detect_local_servers_async, ollama_url=ollama.url, lm_studio_url=closed_port_url()
+        )
+        app = setup_app(workspace, detect=detect, environ={})
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await wait_for_setup(pilot)
+            assert "Found Ollama (2 models)." in str(
+                screen.query_one("#setup-status", Static).content
+            )
+            texts = option_texts(screen)
+            assert any("Ollama" in t and "llama3.2:3b" in t for t in texts)
+            await pilot.press("down", "enter")  # the second model
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            assert app.agent is not None
+            assert app.agent.provider.model == "llama3.2:3b"
+            await pilot.press("ctrl+q")
+    assert app.return_code == 0
+    saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
+    assert saved == {
+        "kind": "openai-compatible",
+        "base_url": f"{ollama.url}/v1",
+        "model": "llama3.2:3b",
+    }
+
+
+async def no_servers() -> list[DetectedServer]:
+    return []
+
+
+async def test_choosing_the_demo_writes_nothing_and_opens_the_demo(workspace: Path) -> None:
+    app = setup_app(workspace, detect=no_servers, environ={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_for_setup(pilot)
+        assert "No local model server answered" in str(
+            screen.query_one("#setup-status", Static).content
+        )
+        options = screen.query_one(OptionList)
+        options.highlighted = options.get_option_index("demo")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert app.agent.provider.is_demo
+        assert app.agent.workspace != workspace.resolve()  # a copy of the sample project
+        await pilot.press("ctrl+q")
+    assert not paths.user_config_file().exists()
+
+
+async def test_escape_quits_the_setup_cleanly(workspace: Path) -> None:
+    app = setup_app(workspace, detect=no_servers, environ={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_setup(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app._exit, "the app to exit")
+    assert app.return_code == 0 and app.startup_error is None
+    assert not paths.user_config_file().exists()
+
+
+async def test_a_failing_detector_is_one_sentence_not_a_traceback(workspace: Path) -> None:
+    async def broken() -> list[DetectedServer]:
+        raise RuntimeError("boom")
+
+    app = setup_app(workspace, detect=broken, environ={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_for_setup(pilot)
+        status = str(screen.query_one("#setup-status", Static).content)
+        assert status == "Could not look for local models (boom)."
+        assert "Offline demo" in " ".join(option_texts(screen))
+
+
+async def test_another_url_is_checked_then_saved(workspace: Path) -> None:
+    app = setup_app(workspace, detect=no_servers, environ={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_for_setup(pilot)
+        options = screen.query_one(OptionList)
+        options.highlighted = options.get_option_index("custom")
+        await pilot.press("enter")
+        url = screen.query_one("#setup-url", Input)
+        await wait_for(pilot, lambda: url.has_focus, "the URL input")
+        url.value = "localhost:8080"  # no scheme
+        await pilot.press("enter")
+        model = screen.query_one("#setup-model", Input)
+        await wait_for(pilot, lambda: model.has_focus, "the model input")
+        model.value = "my-model"
+        await pilot.press("enter")
+        error = screen.query_one("#setup-error", Static)
+        await wait_for(pilot, lambda: error.display, "the error")
+        assert str(error.content).startswith("Enter a URL starting with http://")
+        url.value = "http://127.0.0.1:8080/v1/"
+        model.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await pilot.press("ctrl+q")
+    saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
+    assert saved["base_url"] == "http://127.0.0.1:8080/v1" and saved["model"] == "my-model"
+
+
+async def test_a_cloud_choice_without_its_key_is_refused_in_one_sentence(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    app = setup_app(workspace, detect=no_servers, environ={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_for_setup(pilot)
+        options = screen.query_one(OptionList)
+        options.highlighted = options.get_option_index("custom")
+        await pilot.press("enter")
+        screen.query_one("#setup-url", Input).value = "https://api.openai.com/v1"
+        screen.query_one("#setup-model", Input).value = "gpt-4.1"
+        screen.query_one("#setup-model", Input).focus()
+        await pilot.press("enter")
+        error = screen.query_one("#setup-error", Static)
+        await wait_for(pilot, lambda: error.display, "the error")
+        assert str(error.content) == (
+            "No API key found for https://api.openai.com/v1; set OPENAI_API_KEY."
+        )
+        assert isinstance(app.screen, SetupScreen)
+    assert not paths.user_config_file().exists()
+
+
+# ---- the trust question ------------------------------------------------------------------
+
+
+@pytest.fixture
+def restricted_workspace(workspace: Path) -> Path:
+    configure_user_provider()
+    (workspace / ".nanotui").mkdir()
+    (workspace / ".nanotui" / "config.toml").write_text(RESTRICTED_PROJECT)
+    return workspace
+
+
+async def test_trusting_the_folder_records_it_and_applies_its_settings(
+    restricted_workspace: Path,
+) -> None:
+    app = setup_app(restricted_workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the question")
+        notice = " ".join(str(s.content) for s in app.screen.query(".trust-notice"))
+        assert "approval.mode" in notice and "policy.allow" in notice
+        await pilot.click("#trust-yes")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert app.agent.mode == "full-auto"
+        assert app.trusted and not app.notices
+        await pilot.press("ctrl+q")
+    assert is_trusted(restricted_workspace)
+    assert str(restricted_workspace.resolve()) in paths.trusted_file().read_text()
+
+
+async def test_not_now_keeps_the_restricted_settings(restricted_workspace: Path) -> None:
+    app = setup_app(restricted_workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the question")
+        await pilot.press("enter")  # the default focus is "Not now"
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert app.agent.mode == "ask"
+        assert not app.trusted and app.notices  # the main screen still says what was ignored
+        await pilot.press("ctrl+q")
+    assert not is_trusted(restricted_workspace)
+    assert not paths.trusted_file().exists()
+
+
+async def test_setup_comes_before_the_trust_question(workspace: Path) -> None:
+    (workspace / ".nanotui").mkdir()
+    (workspace / ".nanotui" / "config.toml").write_text(RESTRICTED_PROJECT)
+    with LoopbackServer({"/v1/models": (200, MODELS, 0)}) as lm_studio:
+        detect = partial(
+            detect_local_servers_async, ollama_url=closed_port_url(), lm_studio_url=lm_studio.url
+        )
+        app = setup_app(workspace, detect=detect, environ={})
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for_setup(pilot)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the question")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            assert app.agent.provider.model == "qwen2.5-7b-instruct"
+            await pilot.press("ctrl+q")
+
+
+# ---- snapshots ---------------------------------------------------------------------------
+
+
+async def one_ollama() -> list[DetectedServer]:
+    return [
+        DetectedServer("Ollama", "http://localhost:11434/v1", ("qwen2.5-coder:14b", "llama3.2:3b"))
+    ]
+
+
+async def until_detected(pilot: Pilot) -> None:
+    await wait_for_setup(pilot)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["wide", "narrow"])
+def test_snapshot_setup(snap_compare, workspace: Path, size: tuple[int, int]) -> None:
+    app = setup_app(workspace, detect=one_ollama, environ={"ANTHROPIC_API_KEY": "x"})
+    assert snap_compare(app, terminal_size=size, run_before=until_detected)
+
+
+def test_snapshot_trust_question(snap_compare, restricted_workspace: Path) -> None:
+    async def until_asked(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, TrustScreen), "the question")
+        await pilot.pause()
+
+    app = setup_app(restricted_workspace)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=until_asked)

@@ -1,0 +1,252 @@
+"""Finding local models and keys, and saving the choice in the user's config (no screen).
+
+Detection runs against real HTTP servers on 127.0.0.1 on ephemeral ports; every test has
+its own NANOTUI_HOME.
+"""
+
+from __future__ import annotations
+
+import stat
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from first_run_support import (
+    MODELS,
+    OLLAMA_TAGS,
+    RESTRICTED_PROJECT,
+    LoopbackServer,
+    closed_port_url,
+    configure_user_provider,
+    isolate_home,
+    make_workspace,
+)
+
+from nanotui import paths
+from nanotui.config import load_settings
+from nanotui.setup_detect import (
+    DEMO_CHOICE,
+    DetectedServer,
+    ProviderChoice,
+    SetupError,
+    detect_api_keys,
+    detect_local_servers,
+    needs_first_run,
+    needs_setup,
+    needs_trust_question,
+    write_user_provider_config,
+)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate_home(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path)
+
+
+# ---- detection ---------------------------------------------------------------------------
+
+
+def test_detects_ollama_and_lm_studio_with_their_models() -> None:
+    with (
+        LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 0)}) as ollama,
+        LoopbackServer({"/v1/models": (200, MODELS, 0)}) as lm_studio,
+    ):
+        found = detect_local_servers(ollama_url=ollama.url, lm_studio_url=lm_studio.url)
+    assert found == [
+        DetectedServer("Ollama", f"{ollama.url}/v1", ("qwen2.5-coder:14b", "llama3.2:3b")),
+        DetectedServer("LM Studio", f"{lm_studio.url}/v1", ("qwen2.5-7b-instruct",)),
+    ]
+
+
+def test_ollama_without_api_tags_is_found_through_v1_models() -> None:
+    with LoopbackServer({"/v1/models": (200, MODELS, 0)}) as ollama:
+        found = detect_local_servers(ollama_url=ollama.url, lm_studio_url=closed_port_url())
+    assert found == [DetectedServer("Ollama", f"{ollama.url}/v1", ("qwen2.5-7b-instruct",))]
+
+
+def test_nothing_running_finds_nothing_at_once() -> None:
+    started = time.monotonic()
+    found = detect_local_servers(ollama_url=closed_port_url(), lm_studio_url=closed_port_url())
+    assert found == []
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_slow_server_is_given_up_within_the_timeout_while_the_other_is_found() -> None:
+    with (
+        LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 5.0)}) as slow,
+        LoopbackServer({"/v1/models": (200, MODELS, 0)}) as lm_studio,
+    ):
+        started = time.monotonic()
+        found = detect_local_servers(0.3, ollama_url=slow.url, lm_studio_url=lm_studio.url)
+        elapsed = time.monotonic() - started
+    assert [server.name for server in found] == ["LM Studio"]
+    assert elapsed < 1.0  # one bound for both probes, not one per request
+
+
+def test_something_else_on_the_port_is_not_a_model_server() -> None:
+    with (
+        LoopbackServer({"/api/tags": (200, "<html>hello</html>", 0)}) as web,
+        LoopbackServer({"/v1/models": (200, {"models": "nope"}, 0)}) as odd,
+    ):
+        assert detect_local_servers(ollama_url=web.url, lm_studio_url=odd.url) == []
+
+
+def test_key_detection_names_the_variable_and_never_holds_the_key() -> None:
+    environ = {"OPENAI_API_KEY": "sk-very-secret", "ANTHROPIC_API_KEY": "", "PATH": "/bin"}
+    found = detect_api_keys(environ)
+    assert [(k.variable, k.service, k.base_url) for k in found] == [
+        ("OPENAI_API_KEY", "OpenAI", "https://api.openai.com/v1")
+    ]
+    assert found[0].choice() == ProviderChoice(
+        "openai-compatible", "https://api.openai.com/v1", "gpt-4.1", "OPENAI_API_KEY"
+    )
+    assert "sk-very-secret" not in repr(found)
+
+
+def test_every_usual_key_variable_is_recognised() -> None:
+    environ = {name: "x" for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY")}
+    kinds = {k.variable: (k.kind, k.base_url) for k in detect_api_keys(environ)}
+    assert kinds == {
+        "ANTHROPIC_API_KEY": ("anthropic", "https://api.anthropic.com"),
+        "OPENAI_API_KEY": ("openai-compatible", "https://api.openai.com/v1"),
+        "OPENROUTER_API_KEY": ("openai-compatible", "https://openrouter.ai/api/v1"),
+    }
+
+
+# ---- writing the user's config -----------------------------------------------------------
+
+EXISTING = """\
+# my settings
+[approval]
+mode = "plan"
+
+[provider]
+kind = "openai-compatible"
+base_url = "https://openrouter.ai/api/v1"
+model = "old/model"
+api_key_env = "OPENROUTER_API_KEY"
+read_timeout_s = 600.0
+
+# keep this comment
+[policy]
+allow = [
+  "git status",
+  "pytest *",
+]
+
+[prices."my-model"]
+input_per_mtok = 0.0
+output_per_mtok = 0.0
+"""
+
+
+def test_writing_replaces_provider_and_keeps_everything_else(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-secret")
+    home.mkdir()
+    paths.user_config_file().write_text(EXISTING)
+    choice = ProviderChoice("openai-compatible", "http://localhost:11434/v1", "qwen2.5-coder:14b")
+
+    written = write_user_provider_config(choice)
+
+    text = written.read_text()
+    data = tomllib.loads(text)
+    before = tomllib.loads(EXISTING)
+    assert data["provider"] == {
+        "kind": "openai-compatible",
+        "base_url": "http://localhost:11434/v1",
+        "model": "qwen2.5-coder:14b",
+        "read_timeout_s": 600.0,  # the user's own tuning stays; the stale key variable goes
+    }
+    assert {k: v for k, v in data.items() if k != "provider"} == {
+        k: v for k, v in before.items() if k != "provider"
+    }
+    assert "# my settings" in text and "# keep this comment" in text
+    assert "sk-or-secret" not in text
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    settings = load_settings(None, environ={}).settings
+    assert settings.provider.model == "qwen2.5-coder:14b"
+    assert settings.approval.mode == "plan"
+    assert settings.policy.allow == ["git status", "pytest *"]
+
+
+def test_writing_a_key_choice_stores_the_variable_name_not_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
+    (key,) = detect_api_keys({"ANTHROPIC_API_KEY": "sk-ant-secret"})
+    written = write_user_provider_config(key.choice())
+    text = written.read_text()
+    assert "sk-ant-secret" not in text
+    assert tomllib.loads(text) == {
+        "provider": {
+            "kind": "anthropic",
+            "base_url": "https://api.anthropic.com",
+            "model": "claude-sonnet-4-5",
+            "api_key_env": "ANTHROPIC_API_KEY",
+        }
+    }
+    loaded = load_settings(None, environ={})
+    assert loaded.provider_configured
+    assert loaded.settings.provider.api_key_env == "ANTHROPIC_API_KEY"
+
+
+def test_writing_twice_gives_the_same_file() -> None:
+    choice = ProviderChoice("openai-compatible", "http://localhost:1234/v1", "a")
+    path = paths.user_config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text('[approval]\nmode = "plan"\n\n[budget]\nsession_usd = 1.0\n')
+    write_user_provider_config(choice)
+    first = path.read_text()
+    write_user_provider_config(choice)
+    assert path.read_text() == first
+    write_user_provider_config(ProviderChoice("openai-compatible", "http://x:1/v1", 'we"ird\\'))
+    assert tomllib.loads(path.read_text())["provider"]["model"] == 'we"ird\\'
+
+
+def test_a_broken_config_file_is_left_alone() -> None:
+    path = paths.user_config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("[approval\nmode = 'plan'\n")
+    with pytest.raises(SetupError, match="not valid TOML"):
+        write_user_provider_config(ProviderChoice("openai-compatible", "http://x:1/v1", "m"))
+    assert path.read_text() == "[approval\nmode = 'plan'\n"
+
+
+def test_the_demo_is_never_written() -> None:
+    with pytest.raises(SetupError):
+        write_user_provider_config(DEMO_CHOICE)
+    assert not paths.user_config_file().exists()
+
+
+# ---- when the first run asks ---------------------------------------------------------------
+
+
+def test_the_questions_are_asked_only_when_they_decide_something(workspace: Path) -> None:
+    loaded = load_settings(workspace, environ={})
+    assert needs_setup(loaded) and needs_first_run(loaded, workspace, trusted=False)
+
+    configure_user_provider()
+    loaded = load_settings(workspace, environ={})
+    assert not needs_first_run(loaded, workspace, trusted=False)
+
+    # A project config that only tightens: nothing was ignored, nothing to decide.
+    (workspace / ".nanotui").mkdir()
+    (workspace / ".nanotui" / "config.toml").write_text('[approval]\nmode = "plan"\n')
+    loaded = load_settings(workspace, environ={})
+    assert not loaded.notices and not needs_trust_question(loaded, workspace, trusted=False)
+
+    (workspace / ".nanotui" / "config.toml").write_text(RESTRICTED_PROJECT)
+    loaded = load_settings(workspace, environ={})
+    assert needs_trust_question(loaded, workspace, trusted=False)
+    assert not needs_trust_question(loaded, workspace, trusted=True)
+
+    demo = load_settings(workspace, {"provider": {"kind": "demo"}}, environ={})
+    assert not needs_setup(demo)
