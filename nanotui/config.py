@@ -301,7 +301,8 @@ def _restrict_untrusted(
     ignored: list[str] = []
     # Sections an untrusted folder may not touch at all: where the code and key are sent,
     # what things cost, and how fast money may be spent.
-    for section in ("provider", "prices", "rate_limit"):
+    # (and [keys]: a project must not be able to move the approval keys under the user).
+    for section in ("provider", "prices", "rate_limit", "keys"):
         if section in layer:
             ignored.append(section)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nanotui.tui.modes import is_raise, next_mode
 from nanotui.tui.resources import styles_dir
+from nanotui.tui.widgets.cost_meter import format_cost
 from nanotui.tui.widgets.diff_view import diff_line_style
-from nanotui.tui.widgets.session_panel import format_cost
 from nanotui.tui.widgets.tool_call_block import brief
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from nanotui.config import MODE_ORDER
 from nanotui.engine.agent import Agent
 from nanotui.engine.events import (
     ApprovalRequested,
@@ -35,15 +36,20 @@ from nanotui.engine.events import (
     ToolResult,
     ToolStarted,
     TurnFinished,
+    UsageReported,
     UserMessage,
 )
+from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
 from nanotui.tui.modes import MODE_MEANINGS, is_raise, next_mode
+from nanotui.tui.palette import CommandEntry
+from nanotui.tui.screens.slash_handler import SlashHandler
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.chat_view import ChatView
+from nanotui.tui.widgets.cost_meter import CostMeter
 from nanotui.tui.widgets.prompt_input import PromptInput
-from nanotui.tui.widgets.session_panel import SessionPanel, format_cost
 from nanotui.tui.widgets.status_bar import StatusBar
+from nanotui.tui.widgets.timeline import Timeline
 
 TURN_GROUP = "turn"
 FINISH_MESSAGES = {
@@ -76,10 +82,12 @@ class MainScreen(Screen[None]):
     mode: reactive[str] = reactive("ask")
     busy: reactive[bool] = reactive(False)
 
-    def __init__(self, agent: Agent, notices: Sequence[str] = ()) -> None:
+    def __init__(self, agent: Agent, notices: Sequence[str] = (), *, trusted: bool = False) -> None:
         super().__init__()
         self.agent = agent
         self.notices = list(notices)
+        self.trusted = trusted
+        self.slash = SlashHandler(self)
         self._turn_had_error = False
         self._handlers: dict[type[EventBase], Callable[[Any], Awaitable[None]]] = {
             UserMessage: self._user_message,
@@ -91,6 +99,7 @@ class MainScreen(Screen[None]):
             ToolStarted: self._tool_started,
             ToolResult: self._tool_result,
             CostUpdated: self._cost_updated,
+            UsageReported: self._usage_reported,
             Notice: self._notice,
             ErrorEvent: self._error,
             TurnFinished: self._turn_finished,
@@ -100,8 +109,9 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ChatView(id="chat")
             with Vertical(id="side"):
-                yield ApprovalPanel(id="approval")
-                yield SessionPanel(id="session")
+                yield ApprovalPanel(self.agent.workspace, id="approval")
+                yield CostMeter(id="cost")
+                yield Timeline(id="timeline")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status").data_bind(MainScreen.mode, MainScreen.busy)
 
@@ -112,11 +122,16 @@ class MainScreen(Screen[None]):
         status.model_label = agent.provider.label
         status.sandbox = agent.sandbox_backend
         status.session_id = agent.session_id
-        session = self.query_one(SessionPanel)
-        session.model_label = agent.provider.label
-        session.input_tokens = agent.cost.usage.input_tokens
-        session.output_tokens = agent.cost.usage.output_tokens
-        session.cost = self._cost_text(agent.cost.spent_usd, agent.cost.price is not None)
+        status.trusted = self.trusted
+        meter = self.query_one(CostMeter)
+        meter.model_label = agent.provider.label
+        meter.is_demo = agent.provider.is_demo
+        meter.priced = agent.cost.price is not None
+        meter.price_source = agent.cost.price.source if agent.cost.price else "unpriced"
+        meter.session_budget_usd = agent.cost.budget.session_usd
+        meter.warn_at_percent = agent.cost.budget.warn_at_percent
+        meter.spent_usd = agent.cost.spent_usd
+        meter.session_usage = agent.cost.usage
         await self._welcome()
 
     async def _welcome(self) -> None:
@@ -142,17 +157,12 @@ class MainScreen(Screen[None]):
         for notice in self.notices:
             await chat.add_notice(notice, "warning")
 
-    def _cost_text(self, spent_usd: float, priced: bool) -> str:
-        return format_cost(spent_usd, priced=priced, is_demo=self.agent.provider.is_demo)
-
     # ---- the turn -----------------------------------------------------------------------
 
-    @on(Input.Submitted, "#prompt")
-    def send_prompt(self, event: Input.Submitted) -> None:
+    @on(PromptInput.Submitted, "#prompt")
+    def send_prompt(self, event: PromptInput.Submitted) -> None:
         event.stop()
-        text = event.value.strip()
-        if not text:
-            return
+        text = event.text  # stripped, never blank
         if self.busy:
             self.notify(
                 "A turn is running; wait for it to finish or press Esc to interrupt it.",
@@ -161,10 +171,76 @@ class MainScreen(Screen[None]):
             return
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
-        prompt.value = ""
+        prompt.clear()
         self._turn_had_error = False
         self.busy = True
         self.run_turn(text)
+
+    @on(PromptInput.SlashCommand, "#prompt")
+    async def slash_command(self, event: PromptInput.SlashCommand) -> None:
+        event.stop()
+        prompt = self.query_one(PromptInput)
+        prompt.remember(event.text)
+        prompt.clear()
+        await self.slash.run(event.name, event.argument)
+
+    def command_entries(self) -> list[CommandEntry]:
+        """What the command palette offers on this screen (read each time it opens)."""
+        run = self.slash.run
+        entries = [
+            CommandEntry(
+                "Interrupt", "Stop the model and any running command", self.action_interrupt
+            ),
+            CommandEntry(
+                "Cycle mode", "plan → ask → auto-edit → full-auto", self.action_cycle_mode
+            ),
+            *(
+                CommandEntry(f"Mode: {mode}", MODE_MEANINGS[mode], partial(run, "mode", mode))
+                for mode in MODE_ORDER
+            ),
+            CommandEntry("Model", "Show or change the model", partial(run, "model", "")),
+            CommandEntry(
+                "Clear conversation", "The model starts afresh", partial(run, "clear", "")
+            ),
+            CommandEntry("Show cost", "Tokens and spending so far", partial(run, "cost", "")),
+            CommandEntry(
+                "Show audit log", "Where this session is logged", partial(run, "audit", "")
+            ),
+            CommandEntry(
+                "Show checkpoints", "This session's checkpoints", partial(run, "checkpoints", "")
+            ),
+            CommandEntry("Resume a session", "List recent sessions", partial(run, "resume", "")),
+            CommandEntry(
+                "Trust this folder", "Apply its project config in full", partial(run, "trust", "")
+            ),
+        ]
+        panel = self.query_one(ApprovalPanel)
+        if panel.pending:
+            entries += [
+                CommandEntry(
+                    "Approve",
+                    "Apply the selected hunks or run the command (y)",
+                    panel.action_approve,
+                ),
+                CommandEntry("Reject", "Reject, with an optional reason (n)", panel.action_reject),
+                CommandEntry(
+                    "Always allow",
+                    "Apply and allow this kind for the session (a)",
+                    panel.action_always,
+                ),
+                CommandEntry(
+                    "Edit in $EDITOR", "Edit the change before applying it (e)", panel.action_edit
+                ),
+                CommandEntry(
+                    "Split / unified diff", "Switch the diff view (s)", panel.action_toggle_view
+                ),
+                CommandEntry(
+                    "Next pending item",
+                    "Move to the next approval (tab)",
+                    partial(panel.action_switch, 1),
+                ),
+            ]
+        return entries
 
     @work(group=TURN_GROUP, exclusive=True, exit_on_error=False)
     async def run_turn(self, prompt: str) -> None:
@@ -174,10 +250,10 @@ class MainScreen(Screen[None]):
 
     async def on_engine_event(self, message: EngineEvent) -> None:
         handler = self._handlers.get(type(message.event))
-        if handler is None:
-            return
         try:
-            await handler(message.event)
+            self.query_one(Timeline).add_event(message.event)
+            if handler is not None:
+                await handler(message.event)
         except Exception as exc:  # a display bug must not end the session or show a traceback
             self.log.error(f"Could not show {message.event.type}: {exc!r}")
             await self.query_one(ChatView).add_notice(
@@ -202,7 +278,7 @@ class MainScreen(Screen[None]):
         """Leave no turn state behind: no open approval, no open reply, prompt focused."""
         approval = self.query_one(ApprovalPanel)
         if approval.request is not None:
-            approval.clear()
+            await approval.clear()
         await self.query_one(ChatView).end_reply("", interrupted=interrupted)
         self.busy = False
         self.query_one(PromptInput).focus()
@@ -227,9 +303,10 @@ class MainScreen(Screen[None]):
         block = self.query_one(ChatView).tool_call(event.call_id)
         if block is not None:
             block.status = "waiting"
-        self.query_one(ApprovalPanel).show_request(event)
+        await self.query_one(ApprovalPanel).add_request(event)
 
     async def _approval_resolved(self, event: ApprovalResolved) -> None:
+        await self.query_one(ApprovalPanel).remove_request(event.call_id)
         block = self.query_one(ChatView).tool_call(event.call_id)
         if block is not None:
             block.status = "rejected" if event.decision == "reject" else "approved"
@@ -250,16 +327,18 @@ class MainScreen(Screen[None]):
             else:
                 block.status = "failed"
         if event.files_changed:
-            session = self.query_one(SessionPanel)
-            session.files_changed = tuple(
-                dict.fromkeys([*session.files_changed, *event.files_changed])
-            )
+            meter = self.query_one(CostMeter)
+            meter.files_changed = tuple(dict.fromkeys([*meter.files_changed, *event.files_changed]))
+
+    async def _usage_reported(self, event: UsageReported) -> None:
+        self.query_one(CostMeter).last_usage = event.usage
 
     async def _cost_updated(self, event: CostUpdated) -> None:
-        session = self.query_one(SessionPanel)
-        session.input_tokens = event.session_usage.input_tokens
-        session.output_tokens = event.session_usage.output_tokens
-        session.cost = self._cost_text(event.session_usd, event.priced)
+        meter = self.query_one(CostMeter)
+        meter.session_usage = event.session_usage
+        meter.spent_usd = event.session_usd
+        meter.priced = event.priced
+        meter.price_source = event.price_source
 
     async def _notice(self, event: Notice) -> None:
         await self.query_one(ChatView).add_notice(event.text, event.level)
@@ -280,7 +359,20 @@ class MainScreen(Screen[None]):
 
     @on(ApprovalPanel.Answered)
     def approval_answered(self, event: ApprovalPanel.Answered) -> None:
-        self.query_one(PromptInput).focus()
+        panel = self.query_one(ApprovalPanel)
+        if len(panel.pending) <= 1:
+            self.query_one(PromptInput).focus()
+
+    @on(ApprovalPanel.EditRequested)
+    async def edit_change(self, event: ApprovalPanel.EditRequested) -> None:
+        """Open the proposed file in $VISUAL/$EDITOR; saving approves what was saved."""
+        outcome = await edit_in_editor(self.app, event.request, self.agent.workspace)
+        if outcome.error:
+            self.notify(outcome.error, severity="warning")
+        elif outcome.text is None:
+            self.notify("No edits were saved; press y to apply the change as shown.")
+        else:
+            self.query_one(ApprovalPanel).answer_edited(event.request, outcome.text)
 
     # ---- actions ------------------------------------------------------------------------
 
@@ -306,10 +398,27 @@ class MainScreen(Screen[None]):
                 severity="warning",
             )
             return
+        self.set_mode(next_mode(self.agent.mode))
+
+    def refresh_model_label(self) -> None:
+        label = self.agent.provider.label
+        self.query_one(StatusBar).model_label = label
+        self.query_one(CostMeter).model_label = label
+
+    def mark_trusted(self) -> None:
+        self.trusted = True
+        self.query_one(StatusBar).trusted = True
+
+    def set_mode(self, new: str) -> None:
+        """Change the mode between turns, always with a visible notice."""
         old = self.agent.mode
-        new = next_mode(old)
+        if new == old:
+            return
         self.agent.mode = new
         self.mode = new
+        # Logged, so the audit trail shows when more (or less) was allowed.
+        change = self.agent.record(Notice(text=f"Mode changed from {old} to {new}."))
+        self.query_one(Timeline).add_event(change)
         raised = is_raise(old, new) and new != "ask"
         self.notify(
             f"Mode {new}: {MODE_MEANINGS[new]}.",

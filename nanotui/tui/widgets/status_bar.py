@@ -1,4 +1,4 @@
-"""The bottom line: mode, model, sandbox, session and whether a turn is running."""
+"""The bottom line: mode, model, sandbox, trust, session and whether a turn is running."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ class StatusBar(Horizontal):
     model_label: reactive[str] = reactive("")
     sandbox: reactive[str] = reactive("")
     session_id: reactive[str] = reactive("")
+    trusted: reactive[bool] = reactive(False)
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-mode")
         yield Label(id="status-model")
         yield Label(id="status-sandbox")
+        yield Label(id="status-trust")
         yield Label(id="status-state")
         yield Label(id="status-session")
 
@@ -44,6 +46,11 @@ class StatusBar(Horizontal):
         label.update(Content(f"sandbox: {backend}"))
         # "plain" runs commands with no kernel sandbox at all: it must stand out.
         label.set_class(backend == "plain", "-unsandboxed")
+
+    def watch_trusted(self, trusted: bool) -> None:
+        label = self.query_one("#status-trust", Label)
+        label.update("trusted" if trusted else "untrusted")
+        label.set_class(trusted, "-trusted")
 
     def watch_session_id(self, session_id: str) -> None:
         self.query_one("#status-session", Label).update(Content(f"session {session_id}"))

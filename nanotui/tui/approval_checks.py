@@ -1,0 +1,40 @@
+"""What the approval panel checks on disk before it lets a change through (no widgets here).
+
+A diff is stale when the file no longer holds the bytes the diff was computed from: the user
+(or another tool) edited it meanwhile. Approving it would clobber their edit, so it cannot be
+approved until the model proposes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from nanotui.engine.events import ApprovalRequested
+from nanotui.tools.patching import PatchError, apply_unified_diff
+
+
+def is_stale(request: ApprovalRequested, workspace: Path) -> bool:
+    """True when the file on disk no longer matches what the request's diff was made from."""
+    if request.kind != "write" or request.path is None:
+        return False
+    target = workspace / request.path
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        return request.old_sha256 is not None
+    except OSError:
+        return True  # cannot be read: cannot be shown to be current
+    if request.old_sha256 is None:
+        return True  # proposed as a new file, but one exists now
+    return hashlib.sha256(data).hexdigest() != request.old_sha256
+
+
+def proposed_text(request: ApprovalRequested, workspace: Path) -> str:
+    """The whole file as the change would leave it (for opening in the user's editor)."""
+    if request.path is None or request.diff is None:
+        raise PatchError("this request has no file change")
+    old = ""
+    if request.old_sha256 is not None:
+        old = (workspace / request.path).read_bytes().decode("utf-8")
+    return apply_unified_diff(old, request.diff)

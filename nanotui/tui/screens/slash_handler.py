@@ -1,0 +1,147 @@
+"""What each slash command does on the main screen (/help, /mode, /model, /clear, ...)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nanotui.config import MODE_ORDER
+from nanotui.governance.audit import list_sessions
+from nanotui.security.trust import trust
+from nanotui.tui.modes import MODE_MEANINGS
+from nanotui.tui.widgets.chat_view import ChatView
+from nanotui.tui.widgets.cost_meter import format_cost
+
+if TYPE_CHECKING:
+    from nanotui.tui.screens.main import MainScreen
+
+BETWEEN_TURNS = {"mode", "model", "clear", "resume"}
+
+
+class SlashHandler:
+    """Runs slash commands for one screen; every outcome is a line in the chat or a notice."""
+
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+
+    @property
+    def chat(self) -> ChatView:
+        return self.screen.query_one(ChatView)
+
+    async def run(self, name: str, argument: str) -> None:
+        handler = getattr(self, f"do_{name}", None)
+        if handler is None:
+            await self.chat.add_notice(f"Unknown command /{name}; /help lists them.", "warning")
+            return
+        if name in BETWEEN_TURNS and self.screen.busy:
+            await self.chat.add_notice(
+                f"/{name} works between turns; press Esc to interrupt this one first.", "warning"
+            )
+            return
+        await handler(argument.strip())
+
+    async def do_help(self, argument: str) -> None:
+        self.screen.app.action_help()  # type: ignore[attr-defined]
+
+    async def do_quit(self, argument: str) -> None:
+        await self.screen.app.action_quit()  # type: ignore[attr-defined]
+
+    async def do_mode(self, argument: str) -> None:
+        agent = self.screen.agent
+        if not argument:
+            modes = ", ".join(MODE_ORDER)
+            await self.chat.add_notice(
+                f"Mode {agent.mode}: {MODE_MEANINGS[agent.mode]}. Choose with /mode NAME "
+                f"({modes}) or shift+tab."
+            )
+            return
+        if argument not in MODE_ORDER:
+            await self.chat.add_notice(
+                f"There is no mode {argument!r}; choose one of {', '.join(MODE_ORDER)}.", "warning"
+            )
+            return
+        self.screen.set_mode(argument)
+
+    async def do_model(self, argument: str) -> None:
+        provider = self.screen.agent.provider
+        if not argument:
+            await self.chat.add_notice(
+                f"Model: {provider.label}. Change it for this session with /model NAME, or for "
+                "good with [provider] model in config.toml."
+            )
+            return
+        if provider.is_demo:
+            await self.chat.add_notice("The offline demo has only one model.", "warning")
+            return
+        target = provider
+        while not hasattr(target, "_api_key") and hasattr(target, "inner"):
+            target = target.inner  # type: ignore[attr-defined]
+        try:
+            target.model = argument
+        except AttributeError:
+            await self.chat.add_notice("This provider cannot switch models.", "warning")
+            return
+        self.screen.refresh_model_label()
+        await self.chat.add_notice(f"Model set to {argument} for the rest of this session.")
+
+    async def do_clear(self, argument: str) -> None:
+        self.screen.agent.clear_conversation()
+        await self.chat.remove_children()
+        await self.chat.add_notice(
+            "Cleared: the model starts afresh (the session log keeps everything)."
+        )
+
+    async def do_cost(self, argument: str) -> None:
+        cost = self.screen.agent.cost
+        usage = cost.usage
+        spent = format_cost(
+            cost.spent_usd,
+            priced=cost.price is not None,
+            is_demo=self.screen.agent.provider.is_demo,
+        )
+        source = cost.price.source if cost.price else 'unpriced: set [prices."model"]'
+        await self.chat.add_notice(
+            f"This session: {spent} of ${cost.budget.session_usd:.2f}; "
+            f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
+            f"{usage.output_tokens:,} output ({usage.reasoning_tokens:,} reasoning); "
+            f"price from {source}."
+        )
+
+    async def do_checkpoints(self, argument: str) -> None:
+        await self.chat.add_notice(
+            "Checkpoints are not part of this version yet: until they are, use git to review "
+            "and undo changes (every change nanotui made is listed in the Cost panel).",
+            "warning",
+        )
+
+    async def do_audit(self, argument: str) -> None:
+        agent = self.screen.agent
+        where = str(agent.log.path) if agent.log else "not logged"
+        await self.chat.add_notice(
+            f"Session {agent.session_id} is logged to {where}; `nanotui audit show "
+            f"{agent.session_id}` prints its timeline (the Timeline panel shows it live)."
+        )
+
+    async def do_resume(self, argument: str) -> None:
+        agent = self.screen.agent
+        if not argument:
+            others = [p.stem for p in list_sessions() if p.stem != agent.session_id][:5]
+            listing = ", ".join(others) or "none yet"
+            await self.chat.add_notice(f"Recent sessions: {listing}. Resume one with /resume ID.")
+            return
+        matches = [p.stem for p in list_sessions() if p.stem.startswith(argument)]
+        if len(matches) != 1:
+            problem = "No session matches" if not matches else "More than one session matches"
+            await self.chat.add_notice(f"{problem} {argument!r}; /resume lists them.", "warning")
+            return
+        count = agent.resume_conversation(matches[0])
+        await self.chat.add_notice(
+            f"Resumed {matches[0]}: the model sees its {count} messages from here on."
+        )
+
+    async def do_trust(self, argument: str) -> None:
+        workspace = self.screen.agent.workspace
+        trust(workspace)
+        self.screen.mark_trusted()
+        await self.chat.add_notice(
+            f"{workspace} is trusted: its .nanotui/config.toml applies in full from the next start."
+        )

@@ -1,0 +1,98 @@
+"""The session's timeline: every event as one compact, colour-coded row (basic in part 1).
+
+The full timeline (filters, integrity badge, the full event on Enter) comes with the audit
+log; here the rows only stream in as the session goes, the newest at the bottom.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from nanotui.engine.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    CostUpdated,
+    ErrorEvent,
+    EventBase,
+    Notice,
+    PolicyDecision,
+    ToolResult,
+    ToolStarted,
+    TurnFinished,
+    UserMessage,
+)
+
+KIND_STYLES = {
+    "prompt": "bold",
+    "tool": "cyan",
+    "policy": "magenta",
+    "approval": "yellow",
+    "refused": "red",
+    "error": "bold red",
+    "cost": "green",
+    "notice": "dim",
+    "turn": "blue",
+}
+MAX_ROWS = 2000
+
+
+def now() -> datetime:
+    """The clock the rows are stamped with (tests fix it for stable snapshots)."""
+    return datetime.now()
+
+
+def describe(event: EventBase) -> tuple[str, str] | None:
+    """The (kind, summary) row for an event, or None for events not worth a row."""
+    if isinstance(event, UserMessage):
+        return "prompt", event.text.splitlines()[0] if event.text else ""
+    if isinstance(event, PolicyDecision) and event.decision != "allow":
+        return ("refused" if event.decision == "deny" else "policy"), (
+            f"{event.decision} {event.tool}"
+        )
+    if isinstance(event, ApprovalRequested):
+        return "approval", f"asked: {event.summary}"
+    if isinstance(event, ApprovalResolved):
+        reason = f" ({event.reason})" if event.reason else ""
+        return "approval", f"{event.decision} by {event.by}{reason}"
+    if isinstance(event, ToolStarted):
+        return "tool", f"{event.tool} {event.summary}"
+    if isinstance(event, ToolResult):
+        if event.refused:
+            return "refused", f"{event.tool}: {event.content.splitlines()[0][:80]}"
+        return "tool", f"{event.tool} {'ok' if event.ok else 'failed'}"
+    if isinstance(event, CostUpdated):
+        cost = "unpriced" if event.request_usd is None else f"${event.request_usd:.4f}"
+        return "cost", f"request {cost}, {event.session_usage.input_tokens:,} in so far"
+    if isinstance(event, ErrorEvent):
+        return "error", event.text
+    if isinstance(event, Notice):
+        return "notice", event.text
+    if isinstance(event, TurnFinished):
+        return "turn", f"turn {event.status}"
+    return None
+
+
+class Timeline(RichLog):
+    """Compact rows: time, kind, summary."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, max_lines=MAX_ROWS, wrap=False, markup=False, auto_scroll=True)
+        self.rows = 0
+
+    def on_mount(self) -> None:
+        self.border_title = "Timeline"
+
+    def add_event(self, event: EventBase, when: datetime | None = None) -> None:
+        row = describe(event)
+        if row is None:
+            return
+        kind, summary = row
+        stamp = (when or now()).strftime("%H:%M:%S")
+        line = Text.assemble(
+            (stamp, "dim"), " ", (f"{kind:<8}", KIND_STYLES.get(kind, "")), " ", summary
+        )
+        self.write(line)
+        self.rows += 1

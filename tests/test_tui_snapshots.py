@@ -1,0 +1,112 @@
+"""SVG snapshots of the main screen's views, on the offline demo, at 120x40 and 80x24."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from nanotui.config import load_settings
+from nanotui.engine.setup import build_agent
+from nanotui.providers.base import ChatRequest, StreamItem, Usage, UsagePiece
+from nanotui.providers.demo import DemoProvider, copy_sample_project
+from nanotui.tui.app import NanotuiApp
+from nanotui.tui.widgets import timeline
+from nanotui.tui.widgets.approval_panel import ApprovalPanel
+from nanotui.tui.widgets.prompt_input import PromptInput
+
+SIZES = [(120, 40), (80, 24)]
+
+
+class FixedUsageDemo(DemoProvider):
+    """The demo with constant token counts: its estimate depends on the temporary path."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        async for item in super().stream(request):
+            if isinstance(item, UsagePiece):
+                item = UsagePiece(Usage(input_tokens=1200, output_tokens=80))
+            yield item
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiApp:
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
+    # The welcome line shows the workspace relative to home: "~/project" on every machine.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(timeline, "now", lambda: datetime(2026, 11, 28, 9, 30, 0))
+    monkeypatch.setattr(ApprovalPanel, "ARM_DELAY_S", 0.05)
+    workspace = copy_sample_project(tmp_path / "project")
+    settings = load_settings(workspace, environ={}).settings
+    agent = build_agent(
+        settings, workspace, provider=FixedUsageDemo(delay_s=0), session_id="demo-session"
+    )
+    return NanotuiApp(agent)
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def approval(pilot: Pilot, kind: str) -> None:
+    """Answer y to every approval until one of `kind` waits."""
+    panel = pilot.app.screen.query_one(ApprovalPanel)
+    while True:
+        await wait_for(pilot, lambda: panel.request is not None and panel.armed, "an approval")
+        if panel.request is not None and panel.request.kind == kind:
+            return
+        answered = panel.request
+        await pilot.press("y")
+        await wait_for(pilot, lambda: panel.request is not answered, "the answer to land")
+
+
+async def start(pilot: Pilot) -> None:
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await wait_for(pilot, lambda: prompt.has_focus, "the prompt")
+    await pilot.press(*"tidy up", "enter")
+
+
+async def diff_unified(pilot: Pilot) -> None:
+    await start(pilot)
+    await approval(pilot, "write")
+    await pilot.pause()
+
+
+async def diff_split(pilot: Pilot) -> None:
+    await diff_unified(pilot)
+    await pilot.press("s")
+    await pilot.pause()
+
+
+async def command(pilot: Pilot) -> None:
+    await start(pilot)
+    await approval(pilot, "command")
+    await pilot.pause()
+
+
+async def mid_session(pilot: Pilot) -> None:
+    await command(pilot)
+    await pilot.press("y")  # the tests run and one fails; the fix then waits for approval
+    await approval(pilot, "write")
+    await pilot.pause()
+
+
+VIEWS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
+    "diff_unified": diff_unified,
+    "diff_split": diff_split,
+    "command": command,
+    "mid_session": mid_session,
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_snapshot(snap_compare, app: NanotuiApp, view: str, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=VIEWS[view])
