@@ -46,26 +46,45 @@ async def shoot(folder: Path) -> list[Path]:
     async with app.run_test(size=SIZE) as pilot:
         prompt = app.screen.query_one(PromptInput)
         panel = app.screen.query_one(ApprovalPanel)
+
+        async def next_approval(kind: str) -> None:
+            while True:
+                await wait_for(pilot, lambda: panel.request is not None and panel.armed)
+                if panel.request is not None and panel.request.kind == kind:
+                    return
+                answered = panel.request
+                await pilot.press("y")
+                await wait_for(pilot, lambda a=answered: panel.request is not a)
+
+        def shoot_as(name: str) -> None:
+            saved.append(Path(app.save_screenshot(f"{name}.svg", str(OUT))))
+
         await wait_for(pilot, lambda: prompt.has_focus)
         await pilot.press(*"make restock safer and fix what the tests find", "enter")
-        for name in ("diff-approval", "command-approval"):
-            await wait_for(pilot, lambda: panel.request is not None and panel.armed)
-            kind = "write" if name == "diff-approval" else "command"
-            while panel.request is not None and panel.request.kind != kind:
-                await pilot.press("y")
-                await wait_for(pilot, lambda: panel.request is not None and panel.armed)
-            await pilot.pause(0.2)
-            saved.append(Path(app.save_screenshot(f"{name}.svg", str(OUT))))
-            await pilot.press("y")
+        await next_approval("write")
+        await pilot.pause(0.2)
+        shoot_as("diff-approval")
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        shoot_as("diff-approval-split")
+        await pilot.press("s")
+        await next_approval("command")
+        await pilot.pause(0.2)
+        shoot_as("command-approval")
         while True:
             await wait_for(
                 pilot, lambda: (panel.request is not None and panel.armed) or not agent.busy
             )
             if not agent.busy:
                 break
+            answered = panel.request
             await pilot.press("y")
+            await wait_for(pilot, lambda a=answered: panel.request is not a or not agent.busy)
         await pilot.pause(0.3)
-        saved.append(Path(app.save_screenshot("session-done.svg", str(OUT))))
+        shoot_as("session-done")
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+        shoot_as("help")
     return saved
 
 
