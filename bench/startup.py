@@ -1,0 +1,163 @@
+"""Process start to first frame, and memory once idle: the real app and a bare Textual app.
+
+Each app is started as a new process in a pseudo-terminal (120x40), as a user would start it.
+The clock runs from just before the process is spawned to the moment the first frame reaches
+the terminal: the first output, after the switch to the alternate screen, that shows any
+text. After that the app is left idle for a second and its resident memory is read from
+/proc/<pid>/status (VmRSS); then it is sent ctrl+q. The real app is `python -m nanotui.cli
+--demo` (no model or network needed) with NANOTUI_HOME in a temporary folder; the bare app
+is a Textual App with a Header and a Footer, for the ratio. Each is started once to warm up,
+then several times more, and the medians are reported.
+
+Bytecode is cached as an installed package has it (pip compiles on install): in a folder of
+its own (PYTHONPYCACHEPREFIX), so that a PYTHONDONTWRITEBYTECODE in the environment does not
+make every start compile nanotui from source, and the working tree stays clean.
+
+    python bench/startup.py [--runs 5]
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_FIRST_FRAME_S = 0.4
+TARGET_IDLE_RSS_MB = 100
+ROWS, COLUMNS = 40, 120
+IDLE_S = 1.0
+TIMEOUT_S = 20.0
+
+BARE_APP = """\
+from textual.app import App
+from textual.widgets import Footer, Header
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Footer()
+
+Bare().run()
+"""
+
+ALTERNATE_SCREEN = b"\x1b[?1049h"
+# Escape sequences (CSI, OSC, and the two-character ones), to find the text between them.
+ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
+
+
+def start_once(argv: list[str], home: Path, bytecode: Path) -> tuple[float, float]:
+    """Seconds from spawning `argv` to its first frame, and its idle RSS in MB."""
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    env = dict(os.environ, NANOTUI_HOME=str(home), TERM="xterm-256color")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        argv,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        cwd=home,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        first_frame = read_until_first_frame(master, started)
+        drain(master, IDLE_S)  # the app keeps drawing; an unread terminal would block it
+        rss_mb = resident_mb(process.pid)
+        os.write(master, b"\x11")  # ctrl+q
+        deadline = time.monotonic() + 5
+        while process.poll() is None and time.monotonic() < deadline:
+            drain(master, 0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        os.close(master)
+    return first_frame - started, rss_mb
+
+
+def read_until_first_frame(master: int, started: float) -> float:
+    output = b""
+    while time.perf_counter() - started < TIMEOUT_S:
+        ready, _, _ = select.select([master], [], [], 0.01)
+        if not ready:
+            continue
+        now = time.perf_counter()
+        output += os.read(master, 65536)
+        screen = output.partition(ALTERNATE_SCREEN)[2]
+        if screen and ESCAPES.sub(b"", screen).strip():
+            return now
+    raise TimeoutError(f"no frame within {TIMEOUT_S} s; output so far: {output[-300:]!r}")
+
+
+def drain(master: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([master], [], [], left)
+        if ready:
+            try:
+                os.read(master, 65536)
+            except OSError:  # the app has gone and closed its side
+                return
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def measure(argv: list[str], runs: int, bytecode: Path) -> dict[str, Any]:
+    frames, memory = [], []
+    for run in range(runs + 1):
+        with tempfile.TemporaryDirectory(prefix="nanotui-startup-") as home:
+            seconds, rss = start_once(argv, Path(home), bytecode)
+        if run:  # the first run compiles and caches the bytecode
+            frames.append(seconds)
+            memory.append(rss)
+    return {
+        "first_frame_s": round(statistics.median(frames), 3),
+        "first_frame_runs_s": [round(value, 3) for value in frames],
+        "idle_rss_mb": round(statistics.median(memory), 1),
+    }
+
+
+def main(runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nanotui-bytecode-") as bytecode:
+        bare = measure([sys.executable, "-c", BARE_APP], runs, Path(bytecode))
+        app = measure([sys.executable, "-m", "nanotui.cli", "--demo"], runs, Path(bytecode))
+    return {
+        "app": "python -m nanotui.cli --demo",
+        **app,
+        "target_first_frame_s": TARGET_FIRST_FRAME_S,
+        "target_idle_rss_mb": TARGET_IDLE_RSS_MB,
+        "pass_first_frame": app["first_frame_s"] < TARGET_FIRST_FRAME_S,
+        "pass_idle_rss": app["idle_rss_mb"] < TARGET_IDLE_RSS_MB,
+        "bare_textual": bare,
+        "ratio_to_bare": round(app["first_frame_s"] / bare["first_frame_s"], 2),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    print(json.dumps(main(parser.parse_args().runs)))

@@ -1,0 +1,102 @@
+"""Fenced code drawn as lines: highlighted a chunk at a time, so a long fence streams cheaply.
+
+Highlighting a fence of a few hundred lines takes longer than a frame. A streamed fence grows
+at its end only, so its lines are highlighted in chunks, each with the chunk before it as
+context for the lexer (a string or comment that began there still reads as one); a chunk
+whose text and context have not changed is taken from the cache instead of highlighted again.
+The whole text drawn at once goes through the same chunks, so both read the same.
+
+When code arrives faster than it can be highlighted, a `HighlightBudget` limits the work per
+drawing: chunks past it are drawn plain for now, and the caller draws again later.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from textual.content import Content
+
+FENCE = "markdown--fence"  # component class of the panel
+FENCE_PADDING = 1  # blank cells left and right of the code, and a blank line above and below
+CHUNK_LINES = 16
+
+# (language, width, context, chunk) -> the chunk's drawn lines. The caller keeps one for the
+# fence it is streaming; nothing else needs it.
+CodeCache = dict[tuple[str, int, str, str], list[Content]]
+
+
+@dataclass
+class HighlightBudget:
+    """Time for highlighting in one drawing; the first chunk is always granted."""
+
+    deadline: float
+    granted: int = 0
+    refused: int = 0
+
+    def grant(self) -> bool:
+        if self.granted and time.monotonic() > self.deadline:
+            self.refused += 1
+            return False
+        self.granted += 1
+        return True
+
+
+def render_code(
+    code: str,
+    language: str,
+    width: int,
+    cache: CodeCache | None = None,
+    budget: HighlightBudget | None = None,
+) -> list[Content]:
+    """Highlighted code on a panel, `width` cells wide; long lines fold rather than vanish.
+
+    Chunks the `budget` has no time for are drawn plain for now (it counts them `refused`).
+    """
+    # No language: plain text. Guessing runs every lexer, and the guess could change as the
+    # code streams in.
+    language = language or "text"
+    style = f".{FENCE}"
+    blank = Content.blank(width).stylize_before(style)
+    code_lines = code.rstrip("\n").split("\n")
+    lines = [blank]
+    for start in range(0, len(code_lines), CHUNK_LINES):
+        context = "\n".join(code_lines[max(start - CHUNK_LINES, 0) : start])
+        chunk = "\n".join(code_lines[start : start + CHUNK_LINES])
+        key = (language, width, context, chunk)
+        drawn = cache.get(key) if cache is not None else None
+        if drawn is None and budget is not None and not budget.grant():
+            # Plain for now; kept under its own key so the next drawing reuses it too.
+            plain_key = ("", width, "", chunk)
+            drawn = cache.get(plain_key) if cache is not None else None
+            if drawn is None:
+                drawn = _draw_chunk("", chunk, "text", width)
+            if cache is not None:
+                cache[plain_key] = drawn
+        elif drawn is None:
+            drawn = _draw_chunk(context, chunk, language, width)
+            if cache is not None:
+                cache[key] = drawn
+        lines.extend(drawn)
+    lines.append(blank)
+    return lines
+
+
+def _draw_chunk(context: str, chunk: str, language: str, width: int) -> list[Content]:
+    # Imported here: Pygments is not needed for the first frame of the app.
+    from textual.highlight import highlight
+
+    # Counted as `highlight` splits lines, so the context is cut off exactly.
+    skip = len(context.splitlines())
+    text = f"{context}\n{chunk}" if context else chunk
+    highlighted = highlight(text, language=language).split("\n", allow_blank=True)[skip:]
+    inner = max(width - 2 * FENCE_PADDING, 1)
+    pad = " " * FENCE_PADDING
+    style = f".{FENCE}"
+    lines: list[Content] = []
+    for line in highlighted:
+        line = line.expand_tabs(4)
+        for part in line.fold(inner) if line.cell_length > inner else [line]:
+            padded = Content.assemble(pad, part.truncate(inner, pad=True), pad)
+            lines.append(padded.truncate(width, pad=True).stylize_before(style))
+    return lines

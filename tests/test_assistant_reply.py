@@ -1,0 +1,215 @@
+"""AssistantReply: a streamed reply freezes finished blocks yet reads like the whole text."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.geometry import Region
+from textual.pilot import Pilot
+
+from nanotui.tui.widgets import assistant_reply, markdown_lines
+from nanotui.tui.widgets.assistant_reply import AssistantReply
+from nanotui.tui.widgets.markdown_blocks import parse_blocks
+
+SAMPLE = """\
+# Plan for the fix
+
+The failing test is `test_restock_rejects_zero`. It expects a **ValueError** when the
+quantity is *not positive*; see <https://example.com/docs>. `List<T>` keeps its `<T>`.
+
+## Steps
+
+1. Read `inventory.py` and find `restock`.
+
+2. Add the guard:
+   - reject zero
+   - reject negatives
+
+3. Run the tests.
+
+```python
+def restock(item: Item, quantity: int) -> None:
+    \"\"\"Add stock.\"\"\"
+
+
+    if quantity <= 0:
+        raise ValueError(f"quantity must be positive, got {quantity}")
+```
+
+| file | change | lines |
+|------|:------:|------:|
+| inventory.py | guard added | 3 |
+| test_inventory.py | none | 0 |
+
+> The sandbox has no network.
+
+---
+
+Done: **2** files checked, `pytest -q` passes.
+"""
+
+SIZE = (90, 80)
+
+
+class ReplyApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(id="chat")
+
+
+@pytest.fixture
+def flush_every_fragment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draw after every fragment, so each possible freezing point is exercised."""
+    monkeypatch.setattr(assistant_reply, "MIN_FLUSH_INTERVAL_S", 0.0)
+    monkeypatch.setattr(assistant_reply, "FLUSH_COST_FACTOR", 0.0)
+
+
+async def mount_reply(pilot: Pilot[None], reply: AssistantReply) -> AssistantReply:
+    await pilot.app.query_one("#chat").mount(reply)
+    await pilot.pause()
+    return reply
+
+
+async def stream(pilot: Pilot[None], reply: AssistantReply, fragments: list[str]) -> None:
+    for fragment in fragments:
+        await reply.append_fragment(fragment)
+        await pilot.pause()
+
+
+def random_fragments(text: str, seed: int = 7) -> list[str]:
+    """Cut `text` into fragments of 1 to 9 characters, as a model's tokens would."""
+    rng = random.Random(seed)
+    fragments, at = [], 0
+    while at < len(text):
+        size = rng.randint(1, 9)
+        fragments.append(text[at : at + size])
+        at += size
+    return fragments
+
+
+def screen_lines(reply: AssistantReply) -> list[tuple[str, list[Style | None]]]:
+    """What the reply shows: each line's text and its segments' styles."""
+    width, height = reply.size
+    strips = reply.render_lines(Region(0, 0, width, height))
+    return [(strip.text, [segment.style for segment in strip]) for strip in strips]
+
+
+def frozen_sources(reply: AssistantReply) -> list[str]:
+    return [block.source for block in reply._frozen]
+
+
+async def test_streamed_reply_reads_the_same_as_the_whole_text_drawn_at_once(
+    flush_every_fragment: None,
+) -> None:
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        streamed = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, streamed, random_fragments(SAMPLE))
+        assert len(streamed._frozen) > 5  # blocks were frozen along the way
+        await streamed.finish()
+        whole = await mount_reply(pilot, AssistantReply(SAMPLE))
+        await pilot.pause()
+
+        assert streamed.size == whole.size
+        assert screen_lines(streamed) == screen_lines(whole)
+        text = "\n".join(line for line, _ in screen_lines(whole))
+        for shown in ("Plan for the fix", "List<T> keeps its <T>", "1. Read", "3. Run"):
+            assert shown in text
+        assert "raise ValueError" in text
+        assert "inventory.py      │ guard added │     3" in text
+
+
+async def test_a_code_fence_with_blank_lines_is_never_split(flush_every_fragment: None) -> None:
+    fence = "```python\ndef f():\n\n\n    return 1\n\n\nx = f()\n```\n"
+    text = f"Before the code.\n\n{fence}\nAfter the code.\n"
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        for fragment in random_fragments(text, seed=3):
+            await stream(pilot, reply, [fragment])
+            for source in frozen_sources(reply):
+                if source.startswith("```"):
+                    assert source.rstrip("\n").endswith("```"), source
+                assert len(parse_blocks(source)) == 1
+        assert frozen_sources(reply)[:2] == ["Before the code.\n\n", fence + "\n"]
+        await reply.finish()
+        await pilot.pause()
+        shown = [line.strip() for line, _ in screen_lines(reply)]
+        start = shown.index("def f():")
+        assert shown[start : start + 7] == ["def f():", "", "", "return 1", "", "", "x = f()"]
+
+
+async def test_a_loose_list_streamed_line_by_line_stays_one_list(
+    flush_every_fragment: None,
+) -> None:
+    # A line "1" alone is a paragraph that would end the list; once it reads "1. second"
+    # it continues the list. Freezing the list early would number every item 1.
+    text = "1. first\n\n1. second\n\n1. third\n\nafter\n"
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, list(text))
+        await reply.finish()
+        await pilot.pause()
+        shown = [line.rstrip() for line, _ in screen_lines(reply)]
+        assert shown[:5] == [" 1. first", "", " 2. second", "", " 3. third"]
+
+
+async def test_text_holds_the_whole_reply_as_written() -> None:
+    fragments = ["Line one\r", "\nline two\r\n", "\r", "\n\n- item", "\r"]
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, fragments)
+        assert reply.text == "".join(fragments)
+        await reply.finish()
+        await pilot.pause()
+        assert reply.text == "".join(fragments)
+        shown = [line.rstrip() for line, _ in screen_lines(reply)]
+        assert shown == ["Line one line two", "", "• item"]
+
+
+async def test_a_reply_given_whole_keeps_its_text() -> None:
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply(SAMPLE))
+        assert reply.text == SAMPLE
+        assert reply.size.height > 30
+
+
+async def test_finish_interrupted_marks_the_reply() -> None:
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, ["Half a sen", "tence"])
+        await reply.finish(interrupted=True)
+        await pilot.pause()
+        assert reply.has_class("-interrupted")
+        assert reply.text == "Half a sentence"
+        assert screen_lines(reply)[0][0].rstrip() == "Half a sentence"
+
+
+async def test_a_long_fence_highlighted_a_little_at_a_time_ends_like_the_whole(
+    flush_every_fragment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time for highlighting: each drawing highlights one chunk and draws the rest plain,
+    # then draws again; in the end every chunk is highlighted, as when drawn at once.
+    monkeypatch.setattr(markdown_lines, "HIGHLIGHT_BUDGET_S", 0.0)
+    body = "\n".join(f'    total += price[{n}]  # "item {n}"' for n in range(120))
+    text = (
+        f"Code:\n\n```python\ndef f(price):\n    total = 0\n{body}\n    return total\n```\n\nEnd.\n"
+    )
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        streamed = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, streamed, [text[at : at + 300] for at in range(0, len(text), 300)])
+        await streamed.finish()
+        whole = await mount_reply(pilot, AssistantReply(text))
+
+        def highlighted(reply: AssistantReply) -> bool:
+            code = [styles for line, styles in screen_lines(reply) if "total +=" in line]
+            colours = [{style.color for style in styles if style} for styles in code]
+            return len(code) == 120 and all(len(line) >= 3 for line in colours)
+
+        for _ in range(200):
+            if highlighted(streamed) and highlighted(whole):
+                break
+            await pilot.pause(0.02)
+        assert highlighted(streamed) and highlighted(whole)
+        assert screen_lines(streamed) == screen_lines(whole)
