@@ -64,7 +64,7 @@ async def approval(pilot: Pilot, kind: str) -> None:
             return
         answered = panel.request
         await pilot.press("y")
-        await wait_for(pilot, lambda: panel.request is not answered, "the answer to land")
+        await wait_for(pilot, lambda a=answered: panel.request is not a, "the answer to land")
 
 
 async def start(pilot: Pilot) -> None:
