@@ -231,20 +231,17 @@ def load_for(
 
 def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
     """The demo works on its sample project: a fresh copy unless DIR already is one."""
-    from nanotui import paths
-    from nanotui.governance.audit import new_session_id
-    from nanotui.providers.demo import copy_sample_project, is_sample_project
+    from nanotui.providers.demo import demo_workspace
 
-    if is_sample_project(workspace):
+    target = demo_workspace(workspace)
+    if target == workspace:
         return workspace
-    target = paths.state_dir() / "demo-projects" / new_session_id()
-    copy_sample_project(target)
     where = "" if not explicit else f" (not {workspace}, which is not the sample project)"
     print(
         f"nanotui: offline demo: working on a fresh copy of the sample project in {target}{where}.",
         file=sys.stderr,
     )
-    return target.resolve()
+    return target
 
 
 # ---- commands --------------------------------------------------------------------------

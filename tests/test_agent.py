@@ -358,3 +358,23 @@ async def test_clear_and_resume_are_logged_and_rebuilt(fake_server, workspace) -
     ]
     rebuilt, _ = rebuild_conversation(read_events(second.log.path))
     assert rebuilt.messages == second.conversation.messages
+
+
+async def test_switching_the_model_reaches_the_wire_and_is_priced(fake_server, workspace) -> None:
+    from nanotui.governance.cost import find_price
+
+    fake_server.enqueue(openai_reply("ok"))
+    agent = make_agent(fake_server, workspace)
+    assert find_price("big", {}) is None
+    agent.cost.prices = {"big": _price_config()}
+    agent.switch_model("big")
+    await drive(agent, "hi")
+    assert fake_server.requests[0].body["model"] == "big"
+    assert agent.provider.model == "big" and agent.cost.price is not None
+    agent.close()
+
+
+def _price_config():
+    from nanotui.config import PriceConfig
+
+    return PriceConfig(input_per_mtok=1.0, output_per_mtok=2.0)

@@ -35,7 +35,7 @@ from nanotui.engine.events import (
 from nanotui.engine.session import Conversation, load_conversation
 from nanotui.engine.tool_calls import ToolCallRunner
 from nanotui.governance.audit import SessionLog
-from nanotui.governance.cost import BudgetExceeded, SessionCost
+from nanotui.governance.cost import BudgetExceeded, SessionCost, find_price
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
 from nanotui.providers.base import (
     ChatRequest,
@@ -47,6 +47,7 @@ from nanotui.providers.base import (
     ToolCallPiece,
     Usage,
     UsagePiece,
+    provider_layers,
 )
 from nanotui.security.policy import ActionPolicy
 from nanotui.tools.base import Tool, ToolContext, ToolKind
@@ -183,6 +184,13 @@ class Agent:
         self.conversation.messages[:] = loaded.messages
         self.record(ConversationResumed(session=session_id, messages=len(loaded.messages)))
         return len(loaded.messages)
+
+    def switch_model(self, name: str) -> None:
+        """Use another model of the same provider for the rest of the session, priced anew."""
+        for layer in provider_layers(self.provider):
+            layer.model = name
+        self.cost.price = find_price(name, self.cost.prices, is_demo=self.provider.is_demo)
+        self.record(Notice(text=f"Model switched to {name}."))
 
     def cancel(self) -> None:
         """Interrupt the running turn: closes the model stream and kills running commands."""

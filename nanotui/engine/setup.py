@@ -16,7 +16,7 @@ from nanotui.engine.session import Conversation
 from nanotui.governance.audit import SessionLog, new_session_id
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
-from nanotui.providers.base import Provider, Usage
+from nanotui.providers.base import Provider, Usage, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.commands import CommandPolicy
 from nanotui.security.policy import ActionPolicy
@@ -86,7 +86,7 @@ def build_agent(
         tools=default_tools(),
         tool_context=env.context,
         policy=env.policy,
-        cost=SessionCost(settings.budget, price, Usage()),
+        cost=SessionCost(settings.budget, price, Usage(), prices=settings.prices),
         system_prompt=lambda mode: build_system_prompt(workspace, mode),
         options=options,
         log=SessionLog(session_id) if log else None,
@@ -97,6 +97,7 @@ def build_agent(
 
 def _endpoint_of(provider: Provider) -> str:
     """The endpoint a provider talks to, looking through wrappers (text tool calling)."""
-    while not hasattr(provider, "base_url") and hasattr(provider, "inner"):
-        provider = provider.inner  # type: ignore[attr-defined]
-    return str(getattr(provider, "base_url", provider.kind))
+    for layer in provider_layers(provider):
+        if hasattr(layer, "base_url"):
+            return str(layer.base_url)
+    return provider.kind

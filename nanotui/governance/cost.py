@@ -7,7 +7,7 @@ price data and the shared daily ledger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.providers.base import ChatRequest, Usage
@@ -80,6 +80,8 @@ class SessionCost:
     price: Price | None
     usage: Usage
     spent_usd: float = 0.0
+    prices: dict[str, PriceConfig] = field(default_factory=dict)
+    """The configured prices, so a model switched mid-session is priced too."""
 
     def fit_request(self, request: ChatRequest) -> ChatRequest:
         """Clamp max_tokens to the per-request cap and refuse what would pass the budget."""

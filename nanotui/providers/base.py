@@ -144,6 +144,14 @@ class ProviderError(Exception):
         return self.kind in {"rate_limit", "server", "connection", "timeout"}
 
 
+def provider_layers(provider: Provider) -> list[Provider]:
+    """The provider and every provider it wraps (text tool calling wraps the real client)."""
+    layers = [provider]
+    while hasattr(layers[-1], "inner"):
+        layers.append(layers[-1].inner)  # type: ignore[attr-defined]
+    return layers
+
+
 @runtime_checkable
 class Provider(Protocol):
     """A model client. `stream` yields StreamItems and raises ProviderError."""

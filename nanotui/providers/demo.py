@@ -47,6 +47,18 @@ def sample_project_path() -> Path:
     return Path(__file__).resolve().parent.parent / "sample_project"
 
 
+def demo_workspace(workspace: Path) -> Path:
+    """Where the demo works: `workspace` if it is the sample project, else a fresh copy."""
+    from nanotui import paths
+    from nanotui.governance.audit import new_session_id
+
+    if is_sample_project(workspace):
+        return workspace
+    target = paths.state_dir() / "demo-projects" / new_session_id()
+    copy_sample_project(target)
+    return target.resolve()
+
+
 def is_sample_project(path: Path) -> bool:
     """Whether `path` is a copy of the sample project (it holds the marker file)."""
     return (Path(path) / SAMPLE_MARKER).is_file()

@@ -19,25 +19,12 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
-from nanotui import paths
 from nanotui.config import LoadedConfig, load_settings
+from nanotui.providers.demo import demo_workspace
 from nanotui.setup_detect import needs_setup, needs_trust_question
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.setup import Detector, SetupScreen
 from nanotui.tui.screens.trust import TrustScreen
-
-
-def demo_workspace(workspace: Path) -> Path:
-    """The demo works on the sample project: `workspace` if it is one, else a fresh copy."""
-    # As cli.prepare_demo_workspace, without printing: the screen is ours while this runs.
-    from nanotui.governance.audit import new_session_id
-    from nanotui.providers.demo import copy_sample_project, is_sample_project
-
-    if is_sample_project(workspace):
-        return workspace
-    target = paths.state_dir() / "demo-projects" / new_session_id()
-    copy_sample_project(target)
-    return target.resolve()
 
 
 class FirstRunBackdrop(Screen[None]):

@@ -72,14 +72,7 @@ class SlashHandler:
         if provider.is_demo:
             await self.chat.add_notice("The offline demo has only one model.", "warning")
             return
-        target = provider
-        while not hasattr(target, "_api_key") and hasattr(target, "inner"):
-            target = target.inner  # type: ignore[attr-defined]
-        try:
-            target.model = argument
-        except AttributeError:
-            await self.chat.add_notice("This provider cannot switch models.", "warning")
-            return
+        self.screen.agent.switch_model(argument)
         self.screen.refresh_model_label()
         await self.chat.add_notice(f"Model set to {argument} for the rest of this session.")
 
