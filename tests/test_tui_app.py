@@ -194,7 +194,8 @@ async def test_n_takes_an_optional_reason_the_model_receives(workspace: Path) ->
 async def test_escape_interrupts_a_streaming_turn(workspace: Path) -> None:
     module = workspace / "inventory.py"
     before = module.read_bytes()
-    app = make_app(workspace, provider=DemoProvider(delay_s=0.05))
+    # Slow enough that the first reply cannot finish between its first words and the Esc.
+    app = make_app(workspace, provider=DemoProvider(delay_s=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tidy")
         await wait_for(
@@ -205,7 +206,7 @@ async def test_escape_interrupts_a_streaming_turn(workspace: Path) -> None:
 
         assert not app.agent.busy
         assert "Interrupted." in notices(app)
-        assert app.screen.query_one(AssistantReply).has_class("-interrupted")
+        assert app.screen.query(AssistantReply).last().has_class("-interrupted")
         assert module.read_bytes() == before
         assert app.screen.query_one(PromptInput).has_focus
 
@@ -230,7 +231,8 @@ async def test_shift_tab_cycles_the_mode_shown_in_the_status_bar(workspace: Path
 
 
 async def test_the_mode_does_not_change_during_a_turn(workspace: Path) -> None:
-    app = make_app(workspace, provider=DemoProvider(delay_s=0.05))
+    # Slow enough that the first reply cannot finish between its first words and the Esc.
+    app = make_app(workspace, provider=DemoProvider(delay_s=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tidy")
         await wait_for(pilot, lambda: app.agent.busy, "the turn to start")
@@ -242,7 +244,8 @@ async def test_the_mode_does_not_change_during_a_turn(workspace: Path) -> None:
 
 
 async def test_ctrl_q_during_a_turn_cancels_it_and_quits(workspace: Path) -> None:
-    app = make_app(workspace, provider=DemoProvider(delay_s=0.05))
+    # Slow enough that the first reply cannot finish between its first words and the Esc.
+    app = make_app(workspace, provider=DemoProvider(delay_s=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tidy")
         await wait_for(pilot, lambda: app.agent.busy, "the turn to start")
