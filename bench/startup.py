@@ -56,12 +56,16 @@ Bare().run()
 """
 
 ALTERNATE_SCREEN = b"\x1b[?1049h"
+# The main screen's status bar says this once the demo session is ready for a prompt.
+READY_TEXT = b"offline demo"
 # Escape sequences (CSI, OSC, and the two-character ones), to find the text between them.
 ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
 
 
-def start_once(argv: list[str], home: Path, bytecode: Path) -> tuple[float, float]:
-    """Seconds from spawning `argv` to its first frame, and its idle RSS in MB."""
+def start_once(
+    argv: list[str], home: Path, bytecode: Path, ready_text: bytes | None
+) -> tuple[float, float, float]:
+    """Seconds from spawning `argv` to its first frame and to `ready_text`; idle RSS in MB."""
     master, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
     env = dict(os.environ, NANOTUI_HOME=str(home), TERM="xterm-256color")
@@ -79,7 +83,7 @@ def start_once(argv: list[str], home: Path, bytecode: Path) -> tuple[float, floa
     )
     os.close(terminal)
     try:
-        first_frame = read_until_first_frame(master, started)
+        first_frame, ready = read_until_ready(master, started, ready_text)
         drain(master, IDLE_S)  # the app keeps drawing; an unread terminal would block it
         rss_mb = resident_mb(process.pid)
         os.write(master, b"\x11")  # ctrl+q
@@ -91,21 +95,25 @@ def start_once(argv: list[str], home: Path, bytecode: Path) -> tuple[float, floa
             process.kill()
         process.wait()
         os.close(master)
-    return first_frame - started, rss_mb
+    return first_frame - started, ready - started, rss_mb
 
 
-def read_until_first_frame(master: int, started: float) -> float:
+def read_until_ready(master: int, started: float, ready_text: bytes | None) -> tuple[float, float]:
+    """When the first frame showed, and when `ready_text` did (the first frame if None)."""
     output = b""
+    first_frame = None
     while time.perf_counter() - started < TIMEOUT_S:
-        ready, _, _ = select.select([master], [], [], 0.01)
-        if not ready:
+        readable, _, _ = select.select([master], [], [], 0.01)
+        if not readable:
             continue
         now = time.perf_counter()
         output += os.read(master, 65536)
-        screen = output.partition(ALTERNATE_SCREEN)[2]
-        if screen and ESCAPES.sub(b"", screen).strip():
-            return now
-    raise TimeoutError(f"no frame within {TIMEOUT_S} s; output so far: {output[-300:]!r}")
+        text = ESCAPES.sub(b"", output.partition(ALTERNATE_SCREEN)[2])
+        if first_frame is None and text.strip():
+            first_frame = now
+        if first_frame is not None and (ready_text is None or ready_text in text):
+            return first_frame, now
+    raise TimeoutError(f"not ready within {TIMEOUT_S} s; output so far: {output[-300:]!r}")
 
 
 def drain(master: int, seconds: float) -> None:
@@ -126,17 +134,21 @@ def resident_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def measure(argv: list[str], runs: int, bytecode: Path) -> dict[str, Any]:
-    frames, memory = [], []
+def measure(
+    argv: list[str], runs: int, bytecode: Path, ready_text: bytes | None = None
+) -> dict[str, Any]:
+    frames, readies, memory = [], [], []
     for run in range(runs + 1):
         with tempfile.TemporaryDirectory(prefix="nanotui-startup-") as home:
-            seconds, rss = start_once(argv, Path(home), bytecode)
+            seconds, ready, rss = start_once(argv, Path(home), bytecode, ready_text)
         if run:  # the first run compiles and caches the bytecode
             frames.append(seconds)
+            readies.append(ready)
             memory.append(rss)
     return {
         "first_frame_s": round(statistics.median(frames), 3),
         "first_frame_runs_s": [round(value, 3) for value in frames],
+        "ready_s": round(statistics.median(readies), 3),
         "idle_rss_mb": round(statistics.median(memory), 1),
     }
 
@@ -144,7 +156,9 @@ def measure(argv: list[str], runs: int, bytecode: Path) -> dict[str, Any]:
 def main(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nanotui-bytecode-") as bytecode:
         bare = measure([sys.executable, "-c", BARE_APP], runs, Path(bytecode))
-        app = measure([sys.executable, "-m", "nanotui.cli", "--demo"], runs, Path(bytecode))
+        app = measure(
+            [sys.executable, "-m", "nanotui.cli", "--demo"], runs, Path(bytecode), READY_TEXT
+        )
     return {
         "app": "python -m nanotui.cli --demo",
         **app,

@@ -7,10 +7,12 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from nanotui import __version__
-from nanotui.config import MODE_ORDER, ConfigError, LoadedConfig, load_settings
+from nanotui.basics import MODE_ORDER, ConfigError
+
+if TYPE_CHECKING:
+    from nanotui.config import LoadedConfig
 
 EPILOG = """\
 examples:
@@ -101,6 +103,18 @@ def add_mode_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class VersionAction(argparse.Action):
+    """`--version`, looking the version up only when asked (it costs start-up time)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        import nanotui
+
+        parser.exit(0, f"nanotui {nanotui.__version__}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="nanotui",
@@ -109,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"nanotui {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     add_workspace_flag(parser)
     add_provider_flags(parser)
     add_mode_flag(parser)
@@ -220,6 +234,7 @@ def provider_flags(args: argparse.Namespace) -> dict[str, Any]:
 def load_for(
     args: argparse.Namespace, workspace: Path, *, trust_once: bool = False, announce: bool = True
 ) -> LoadedConfig:
+    from nanotui.config import load_settings
     from nanotui.security.trust import is_trusted
 
     trusted = trust_once or is_trusted(workspace)
@@ -231,16 +246,11 @@ def load_for(
 
 def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
     """The demo works on its sample project: a fresh copy unless DIR already is one."""
-    from nanotui.providers.demo import demo_workspace
+    from nanotui.providers.demo import demo_copy_notice, demo_workspace
 
     target = demo_workspace(workspace)
-    if target == workspace:
-        return workspace
-    where = "" if not explicit else f" (not {workspace}, which is not the sample project)"
-    print(
-        f"nanotui: offline demo: working on a fresh copy of the sample project in {target}{where}.",
-        file=sys.stderr,
-    )
+    if notice := demo_copy_notice(workspace, target, explicit=explicit):
+        print(f"nanotui: {notice}", file=sys.stderr)
     return target
 
 
@@ -490,18 +500,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from nanotui.providers.factory import ProviderSetupError
     from nanotui.tui.app import run_app
 
     workspace = resolve_workspace(args.workspace)
-    loaded = load_for(args, workspace, announce=False)  # the app shows the notices itself
-    if loaded.settings.provider.kind == "demo":
-        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     try:
-        # The flags again: a first-run answer (a model chosen, the folder trusted) reloads.
-        return run_app(loaded, workspace, provider_flags(args))
-    except ProviderSetupError as exc:
-        raise UserError(str(exc)) from exc
+        # The app reads the settings itself, after its first frame (it starts faster).
+        return run_app(
+            workspace, provider_flags(args), workspace_explicit=args.workspace is not None
+        )
+    except Exception as exc:
+        from nanotui.providers.factory import ProviderSetupError
+
+        if isinstance(exc, ProviderSetupError):
+            raise UserError(str(exc)) from exc
+        raise
 
 
 if __name__ == "__main__":

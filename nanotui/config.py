@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nanotui import paths
+from nanotui.basics import MODE_ORDER, ConfigError
 
 ApprovalMode = Literal["plan", "ask", "auto-edit", "full-auto"]
-MODE_ORDER: tuple[str, ...] = ("plan", "ask", "auto-edit", "full-auto")
 
 DEFAULT_PROTECTED_PATHS = [
     ".env*",
@@ -143,10 +143,6 @@ class Settings(BaseSettings):
         # Layers are merged by `load_settings` so each can be checked and restricted on its
         # own; the model itself only takes the merged result.
         return (init_settings,)
-
-
-class ConfigError(Exception):
-    """A configuration layer is invalid; the message is one sentence for the user."""
 
 
 @dataclass

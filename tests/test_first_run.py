@@ -7,9 +7,7 @@ its result instead, since the port differs per run.
 
 from __future__ import annotations
 
-import time
 import tomllib
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from first_run_support import (
     isolate_home,
     make_workspace,
 )
+from pilot_support import wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
@@ -32,7 +31,7 @@ from nanotui import paths
 from nanotui.config import load_settings
 from nanotui.security.trust import is_trusted
 from nanotui.setup_detect import DetectedServer, detect_local_servers_async
-from nanotui.tui.first_run import FirstRunApp
+from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.screens.setup import SetupScreen
 from nanotui.tui.screens.trust import TrustScreen
@@ -51,16 +50,20 @@ def workspace(tmp_path: Path) -> Path:
 # ---- the setup screen --------------------------------------------------------------------
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
+async def wait_for_trust_question(pilot: Pilot) -> None:
+    # Mounted, not only pushed: its buttons exist once it has been composed.
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, TrustScreen) and app.screen.is_mounted,
+        "the trust question",
+    )
+    await pilot.pause()
 
 
-def setup_app(workspace: Path, **kwargs: Any) -> FirstRunApp:
-    return FirstRunApp(load_settings(workspace, environ={}), workspace, **kwargs)
+def setup_app(workspace: Path, **kwargs: Any) -> LaunchApp:
+    kwargs.setdefault("trusted", False)
+    return LaunchApp(workspace, loaded=load_settings(workspace, environ={}), **kwargs)
 
 
 async def wait_for_setup(pilot: Pilot) -> SetupScreen:
@@ -213,7 +216,7 @@ async def test_trusting_the_folder_records_it_and_applies_its_settings(
 ) -> None:
     app = setup_app(restricted_workspace)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the question")
+        await wait_for_trust_question(pilot)
         notice = " ".join(str(s.content) for s in app.screen.query(".trust-notice"))
         assert "approval.mode" in notice and "policy.allow" in notice
         await pilot.click("#trust-yes")
@@ -228,7 +231,7 @@ async def test_trusting_the_folder_records_it_and_applies_its_settings(
 async def test_not_now_keeps_the_restricted_settings(restricted_workspace: Path) -> None:
     app = setup_app(restricted_workspace)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the question")
+        await wait_for_trust_question(pilot)
         await pilot.press("enter")  # the default focus is "Not now"
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         assert app.agent.mode == "ask"
@@ -249,7 +252,7 @@ async def test_setup_comes_before_the_trust_question(workspace: Path) -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for_setup(pilot)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the question")
+            await wait_for_trust_question(pilot)
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
             assert app.agent.provider.model == "qwen2.5-7b-instruct"

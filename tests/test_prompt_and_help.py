@@ -4,10 +4,10 @@ with Pilot in a small app that wires them the way the main screen does.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 
 import pytest
+from pilot_support import wait_for
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -80,14 +80,6 @@ class PromptApp(App[None]):
     def command_entries(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         yield ("Help", "Keys, binding ids and slash commands", self.action_show_help)
         yield ("Interrupt", "shadowed by the screen's entry of that name", self.bell)
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 5
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def session(app: App[None]) -> SessionScreen:

@@ -5,11 +5,11 @@ short pauses, bounded by a deadline.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pilot_support import wait_for
 from textual.pilot import Pilot
 from textual.widgets import Label
 
@@ -47,14 +47,6 @@ def make_app(
         session_id="demo-session",
     )
     return NanotuiApp(agent)
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def screen_of(app: NanotuiApp) -> MainScreen:

@@ -6,12 +6,11 @@ keys a person would press; waits poll the app's state with short pauses under a 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
+from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
@@ -46,14 +45,6 @@ def make_app(server: FakeModelServer, workspace: Path, mode: str = "ask") -> Nan
     }
     settings = load_settings(workspace, flags, environ={}).settings
     return NanotuiApp(build_agent(settings, workspace, session_id="flow-session"))
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def screen(app: NanotuiApp) -> MainScreen:

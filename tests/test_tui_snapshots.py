@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
@@ -45,14 +45,6 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiApp:
         settings, workspace, provider=FixedUsageDemo(delay_s=0), session_id="demo-session"
     )
     return NanotuiApp(agent)
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def approval(pilot: Pilot, kind: str) -> None:

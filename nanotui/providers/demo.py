@@ -59,6 +59,14 @@ def demo_workspace(workspace: Path) -> Path:
     return target.resolve()
 
 
+def demo_copy_notice(workspace: Path, target: Path, *, explicit: bool) -> str | None:
+    """The sentence that says the demo works on a copy (None when it works in `workspace`)."""
+    if target == workspace:
+        return None
+    where = f" (not {workspace}, which is not the sample project)" if explicit else ""
+    return f"offline demo: working on a fresh copy of the sample project in {target}{where}."
+
+
 def is_sample_project(path: Path) -> bool:
     """Whether `path` is a copy of the sample project (it holds the marker file)."""
     return (Path(path) / SAMPLE_MARKER).is_file()

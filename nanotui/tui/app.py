@@ -1,26 +1,28 @@
 """The full-screen app: `nanotui` with no sub-command.
 
-`run_app` builds the agent from the loaded settings and runs `NanotuiApp`; tests build the
-agent themselves (for example with the offline demo model) and drive the app with Pilot.
+`run_app` runs `LaunchApp` (see `launch.py`), which draws its first frame before it reads the
+settings and builds the agent; tests build the agent themselves (for example with the offline
+demo model), make a `NanotuiApp` of it and drive that with Pilot. This module imports only
+Textual and small helpers, so that the first frame does not wait for the engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from nanotui.config import LoadedConfig
-from nanotui.engine.agent import Agent
 from nanotui.tui.keymap import apply_keymap
 from nanotui.tui.palette import CommandEntry, NanotuiCommands
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import toggle_help
-from nanotui.tui.screens.main import MainScreen
+
+if TYPE_CHECKING:
+    from nanotui.engine.agent import Agent
 
 STYLESHEETS = ("app.tcss", "diff_view.tcss", "prompt.tcss", "help.tcss", "setup.tcss")
 
@@ -55,6 +57,8 @@ class NanotuiApp(App[int]):
         self.notices.extend(apply_keymap(self, dict(keys or {})))
 
     def get_default_screen(self) -> Screen[None]:
+        from nanotui.tui.screens.main import MainScreen
+
         return MainScreen(self.agent, self.notices, trusted=self.trusted)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -76,6 +80,8 @@ class NanotuiApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; a running turn is interrupted first so no command outlives the app."""
+        from nanotui.tui.screens.main import MainScreen
+
         screen = self.screen_stack[0] if self.screen_stack else None
         if isinstance(screen, MainScreen):
             await screen.stop_turn()
@@ -87,30 +93,21 @@ class NanotuiApp(App[int]):
 
 
 def run_app(
-    loaded: LoadedConfig, workspace: Path, flags: Mapping[str, Mapping[str, Any]] | None = None
+    workspace: Path,
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    workspace_explicit: bool = True,
 ) -> int:
-    """Build the agent from settings and run the full-screen app until the user quits.
+    """Run the full-screen app in `workspace` until the user quits; return the exit code.
 
-    With no provider configured, or an untrusted project config that was restricted, the
-    first-run questions come first (`FirstRunApp`); `flags` are the command line's settings,
-    applied again when an answer means reloading the settings.
+    `flags` are the command line's settings (a first-run answer that reloads the settings
+    applies them again). What stopped the app before its main screen (a config error, a model
+    server that cannot be reached) is raised here, once the terminal is back.
     """
-    from nanotui.security.trust import is_trusted
-    from nanotui.setup_detect import needs_first_run
+    from nanotui.tui.launch import LaunchApp
 
-    trusted = is_trusted(workspace)
-    if needs_first_run(loaded, workspace, trusted):
-        from nanotui.tui.first_run import FirstRunApp
-
-        first_run = FirstRunApp(loaded, workspace, flags=flags, trusted=trusted)
-        result = first_run.run()
-        if first_run.startup_error is not None:
-            raise first_run.startup_error
-        return result if isinstance(result, int) else 0
-
-    from nanotui.engine.setup import build_agent
-
-    agent = build_agent(loaded.settings, workspace)
-    app = NanotuiApp(agent, notices=loaded.notices, trusted=trusted, keys=loaded.settings.keys)
+    app = LaunchApp(workspace, flags=flags, workspace_explicit=workspace_explicit)
     result = app.run()
+    if app.startup_error is not None:
+        raise app.startup_error
     return result if isinstance(result, int) else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nanotui.config import MODE_ORDER
+from nanotui.basics import MODE_ORDER
 from nanotui.tui.modes import MODE_MEANINGS
 
 

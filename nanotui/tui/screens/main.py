@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from nanotui.config import MODE_ORDER
+from nanotui.basics import MODE_ORDER
 from nanotui.engine.agent import Agent
 from nanotui.engine.events import (
     ApprovalRequested,
@@ -39,6 +39,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
+from nanotui.tui import collector
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
 from nanotui.tui.modes import MODE_MEANINGS, is_raise, next_mode
@@ -133,6 +134,11 @@ class MainScreen(Screen[None]):
         meter.spent_usd = agent.cost.spent_usd
         meter.session_usage = agent.cost.usage
         await self._welcome()
+        # From here on, garbage is collected between frames (see collector.py).
+        collector.start(self)
+
+    def on_unmount(self) -> None:
+        collector.stop()
 
     async def _welcome(self) -> None:
         chat = self.query_one(ChatView)
@@ -282,6 +288,7 @@ class MainScreen(Screen[None]):
         await self.query_one(ChatView).end_reply("", interrupted=interrupted)
         self.busy = False
         self.query_one(PromptInput).focus()
+        collector.settle()
 
     # ---- events -------------------------------------------------------------------------
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nanotui.config import MODE_ORDER
+from nanotui.basics import MODE_ORDER
 from nanotui.governance.audit import list_sessions
 from nanotui.security.trust import trust
+from nanotui.tui import collector
 from nanotui.tui.modes import MODE_MEANINGS
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.cost_meter import format_cost
@@ -79,6 +80,7 @@ class SlashHandler:
     async def do_clear(self, argument: str) -> None:
         self.screen.agent.clear_conversation()
         await self.chat.remove_children()
+        collector.release()
         await self.chat.add_notice(
             "Cleared: the model starts afresh (the session log keeps everything)."
         )

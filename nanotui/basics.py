@@ -1,0 +1,15 @@
+"""What the command line needs before any heavy import: the modes and the config error.
+
+`nanotui.config` pulls in pydantic, which takes a quarter of a second to import; the parser
+and the full-screen app's first frame come before it, so these two live here (and
+`nanotui.config` re-exports them).
+"""
+
+from __future__ import annotations
+
+# From least to most autonomous: "raising the mode" means moving right.
+MODE_ORDER: tuple[str, ...] = ("plan", "ask", "auto-edit", "full-auto")
+
+
+class ConfigError(Exception):
+    """A configuration layer is invalid; the message is one sentence for the user."""

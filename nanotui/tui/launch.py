@@ -1,0 +1,194 @@
+"""Starting the full-screen app: a first frame at once, then settings, questions and agent.
+
+`LaunchApp` is the `NanotuiApp` that `nanotui` runs. It draws a plain starting screen before
+anything heavy is imported (the settings need pydantic, the agent an HTTP client, the main
+screen its widgets: together about a second on a slow machine), then, off the event loop,
+reads the settings, asks the first-run questions that are needed (setup when no provider is
+configured, trust when an untrusted project config was restricted), builds the agent and
+switches to the main screen that `NanotuiApp` would have opened. Everything else (bindings,
+quit, closing the agent) is `NanotuiApp`'s own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import events, work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Static
+
+from nanotui.tui.app import NanotuiApp
+from nanotui.tui.keymap import apply_keymap
+
+if TYPE_CHECKING:
+    from nanotui.config import LoadedConfig
+    from nanotui.tui.screens.setup import Detector
+
+
+class StartingScreen(Screen[None]):
+    """The first frame, and what shows under the first-run questions: the name and a status."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("nanotui", id="backdrop-title")
+        yield Static("starting…", id="backdrop-status")
+
+    def say(self, status: str) -> None:
+        self.query_one("#backdrop-status", Static).update(status)
+
+
+class LaunchApp(NanotuiApp):
+    """A `NanotuiApp` that loads its settings and builds its agent after its first frame.
+
+    `loaded` skips reading the settings (tests pass their own). `startup_error` holds what
+    stopped it before the main screen (one sentence as str()), for `run_app` to raise once
+    the terminal is back.
+    """
+
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        flags: Mapping[str, Mapping[str, Any]] | None = None,
+        loaded: LoadedConfig | None = None,
+        trusted: bool | None = None,
+        workspace_explicit: bool = True,
+        detect: Detector | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        # No agent yet: it is built once the settings are read (see `_launch`).
+        super().__init__(None, trusted=bool(trusted))  # type: ignore[arg-type]
+        self.loaded = loaded
+        self.workspace = workspace
+        self.flags = {section: dict(values) for section, values in (flags or {}).items()}
+        self.startup_error: Exception | None = None
+        self._trusted_given = trusted
+        self._workspace_explicit = workspace_explicit
+        self._detect = detect
+        self._environ = environ
+
+    def get_default_screen(self) -> Screen[None]:
+        return StartingScreen()
+
+    def on_mount(self) -> None:
+        # After the first frame is on the terminal: the imports that follow hold the GIL.
+        self.call_after_refresh(self._start)
+
+    async def on_unmount(self, event: events.Unmount) -> None:
+        if self.agent is None:
+            # Quit before the agent was built: there is none for NanotuiApp to close, so its
+            # handler is skipped.
+            event.prevent_default()
+
+    def _say(self, status: str) -> None:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(screen, StartingScreen):
+            screen.say(status)
+
+    @work(exclusive=True, group="launch")
+    async def _start(self) -> None:
+        try:
+            await self._launch()
+        except Exception as exc:  # reported by run_app as one sentence, after the screen
+            self.startup_error = exc
+            self.exit(1)
+
+    async def _launch(self) -> None:
+        from nanotui.setup_detect import needs_first_run
+
+        if self.loaded is None:
+            self._say("reading the settings…")
+            await asyncio.to_thread(self._read_settings)
+        assert self.loaded is not None
+        self.notices = [*self.loaded.notices, *self.notices]
+        self.notices.extend(apply_keymap(self, dict(self.loaded.settings.keys)))
+        if self.loaded.settings.provider.kind == "demo":
+            await asyncio.to_thread(self._use_demo_workspace, self._workspace_explicit)
+
+        asked = needs_first_run(self.loaded, self.workspace, self.trusted)
+        if asked and not await self._answer_questions():
+            return
+
+        self._say(f"connecting to {self.loaded.settings.provider.kind}…")
+        # Off the event loop: with no model named, building asks the server which it serves.
+        self.agent = await asyncio.to_thread(self._build_agent)
+        # The main screen as NanotuiApp builds it, at the bottom of a stack of its own (the
+        # default stack's bottom screen, the starting screen, cannot be switched out).
+        main_screen = super().get_default_screen()
+        self.add_mode("main", lambda: main_screen)
+        await self.switch_mode("main")
+
+    def _read_settings(self) -> None:
+        from nanotui.config import load_settings
+        from nanotui.security.trust import is_trusted
+
+        trusted = self._trusted_given
+        if trusted is None:
+            trusted = is_trusted(self.workspace)
+        self.loaded = load_settings(self.workspace, self.flags, trusted=trusted)
+        self.trusted = trusted
+
+    def _use_demo_workspace(self, explicit: bool) -> None:
+        """The demo works on its sample project: a fresh copy unless the folder is one."""
+        from nanotui.providers.demo import demo_copy_notice, demo_workspace
+
+        target = demo_workspace(self.workspace)
+        if notice := demo_copy_notice(self.workspace, target, explicit=explicit):
+            self.notices.append(notice[0].upper() + notice[1:])
+        self.workspace = target
+
+    def _build_agent(self) -> Any:
+        from nanotui.engine.setup import build_agent
+
+        assert self.loaded is not None
+        agent = build_agent(self.loaded.settings, self.workspace)
+        # Imported here too, in this thread, so the switch to it does not stall the screen.
+        import nanotui.tui.screens.main  # noqa: F401
+
+        return agent
+
+    async def _answer_questions(self) -> bool:
+        """The setup and trust questions; False when the user left instead of answering."""
+        from nanotui.config import load_settings
+        from nanotui.security.trust import trust
+        from nanotui.setup_detect import needs_setup, needs_trust_question
+        from nanotui.tui.screens.setup import SetupScreen
+        from nanotui.tui.screens.trust import TrustScreen
+
+        assert self.loaded is not None
+        loaded, trusted = self.loaded, self.trusted
+        self._say("")
+        if needs_setup(loaded):
+            choice = await self.push_screen_wait(
+                SetupScreen(detect=self._detect, environ=self._environ)
+            )
+            if choice is None:
+                self.exit(0)
+                return False
+            if choice.is_demo:
+                await asyncio.to_thread(self._use_demo_workspace, False)
+                self.flags.setdefault("provider", {})["kind"] = "demo"
+                trusted = False
+            loaded = load_settings(self.workspace, self.flags, trusted=trusted)
+
+        notices = list(loaded.notices)
+        asked = needs_trust_question(loaded, self.workspace, trusted)
+        if asked and await self.push_screen_wait(TrustScreen(self.workspace, loaded.notices)):
+            try:
+                trust(self.workspace)
+            except OSError as exc:
+                notices.append(
+                    f"Could not save the folder's trust ({exc.strerror or exc}); "
+                    "its project settings stay restricted."
+                )
+            else:
+                trusted = True
+                loaded = load_settings(self.workspace, self.flags, trusted=True)
+                notices = list(loaded.notices)
+        # The notices of the settings read first are replaced by those of the final ones.
+        kept = self.notices[len(self.loaded.notices) :]
+        self.loaded, self.trusted, self.notices = loaded, trusted, notices + kept
+        return True

@@ -1,0 +1,63 @@
+"""How `nanotui` starts: a first frame before the settings are read, then the main screen.
+
+`LaunchApp` is driven with Pilot exactly as `run_app` builds it (no settings passed in), in a
+home folder of the test's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from first_run_support import isolate_home, make_workspace
+from pilot_support import wait_for
+
+from nanotui import paths
+from nanotui.basics import ConfigError
+from nanotui.tui import collector
+from nanotui.tui.launch import LaunchApp, StartingScreen
+from nanotui.tui.screens.main import MainScreen
+from nanotui.tui.widgets.notice_line import NoticeLine
+
+DEMO = {"provider": {"kind": "demo"}}
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate_home(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path)
+
+
+async def test_the_first_screen_needs_no_settings_and_the_main_screen_follows(
+    workspace: Path,
+) -> None:
+    app = LaunchApp(workspace, flags=DEMO, workspace_explicit=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        # Nothing is read before the first frame: the starting screen is up first.
+        assert isinstance(app.screen, StartingScreen) and app.loaded is None
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert app.agent.provider.is_demo
+        # The main screen collects garbage between frames while it is up (collector.py).
+        assert collector.is_active()
+        # The demo never works in the user's folder: it says where its copy is.
+        assert app.workspace != workspace and app.agent.workspace == app.workspace
+        await wait_for(pilot, lambda: len(app.screen.query(NoticeLine)) >= 3, "the welcome")
+        notices = " ".join(line.text for line in app.screen.query(NoticeLine))
+        assert "fresh copy of the sample project" in notices
+        assert "which is not the sample project" not in notices  # no folder was named
+        await pilot.press("ctrl+q")
+    assert app.startup_error is None and app.return_value == 0
+
+
+async def test_a_broken_config_stops_the_start_with_one_sentence(workspace: Path) -> None:
+    paths.user_config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.user_config_file().write_text("[approval]\nmode = 'yolo'\n")
+    app = LaunchApp(workspace, flags=DEMO)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to stop")
+    assert isinstance(app.startup_error, ConfigError)
+    assert "approval.mode" in str(app.startup_error) and app.return_value == 1
