@@ -41,11 +41,11 @@ async def test_the_first_screen_needs_no_settings_and_the_main_screen_follows(
         assert isinstance(app.screen, StartingScreen) and app.loaded is None
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         assert app.agent.provider.is_demo
-        # The main screen collects garbage between frames while it is up (collector.py).
-        assert collector.is_active()
         # The demo never works in the user's folder: it says where its copy is.
         assert app.workspace != workspace and app.agent.workspace == app.workspace
         await wait_for(pilot, lambda: len(app.screen.query(NoticeLine)) >= 3, "the welcome")
+        # The main screen collects garbage between frames while it is up (collector.py).
+        await wait_for(pilot, collector.is_active, "the collection schedule")
         notices = " ".join(line.text for line in app.screen.query(NoticeLine))
         assert "fresh copy of the sample project" in notices
         assert "which is not the sample project" not in notices  # no folder was named
