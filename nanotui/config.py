@@ -85,11 +85,20 @@ class PolicyConfig(Section):
 
 class SandboxConfig(Section):
     backend: Literal["auto", "bwrap", "landlock", "plain"] = "auto"
+    """auto: bwrap where it starts, else landlock, else plain (with a loud warning)."""
+    require: bool = False
+    """Refuse to run commands rather than fall back to the plain backend."""
     network: bool = False
     timeout_s: float = Field(default=120.0, gt=0)
     max_output_bytes: int = Field(default=1_048_576, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
     max_processes: int = Field(default=256, gt=0)
+    max_file_mb: int = Field(default=1024, gt=0)
+    """Largest file a command may write."""
+    cpu_time_s: int = Field(default=600, gt=0)
+    """CPU seconds a command may use (its wall-clock limit is timeout_s)."""
+    pass_env: list[str] = Field(default_factory=list)
+    """Variables passed to commands on purpose, even ones that look secret."""
 
 
 class BudgetConfig(Section):
@@ -323,7 +332,12 @@ def _restrict_untrusted(
     )
     keep("sandbox", "network", typed.sandbox.network is False or current.sandbox.network)
     keep("sandbox", "backend", typed.sandbox.backend != "plain")
-    for key in ("timeout_s", "max_output_bytes", "memory_mb", "max_processes"):
+    keep("sandbox", "require", typed.sandbox.require or not current.sandbox.require)
+    keep("sandbox", "pass_env", not typed.sandbox.pass_env)  # a project may not ask for keys
+    for key in (
+        *("timeout_s", "max_output_bytes", "memory_mb", "max_processes"),
+        *("max_file_mb", "cpu_time_s"),
+    ):
         keep("sandbox", key, getattr(typed.sandbox, key) <= getattr(current.sandbox, key))
     for key in ("session_usd", "day_usd", "max_tokens_per_request", "warn_at_percent"):
         keep("budget", key, getattr(typed.budget, key) <= getattr(current.budget, key))

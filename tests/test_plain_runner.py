@@ -17,8 +17,8 @@ from nanotui.security.sandbox import (
     CommandRunner,
     CommandStartError,
     PlainRunner,
-    scrubbed_environment,
 )
+from nanotui.security.secrets import scrubbed_environment
 
 
 def _kill(pid: int) -> None:

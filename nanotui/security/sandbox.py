@@ -18,17 +18,13 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from nanotui.security.secrets import scrubbed_environment
+
 READ_CHUNK = 64 * 1024
 KILL_GRACE_S = 0.5
 """How long the group gets between SIGTERM and SIGKILL."""
 PIPE_GRACE_S = 0.5
 """After bash exits, how long leftover background processes may keep its pipes open."""
-
-# The security issue owns the full scrub (secrets.py); this is the first, conservative cut:
-# only well-known harmless variables pass, and never one whose name suggests a secret.
-_PASS_NAMES = frozenset({"PATH", "HOME", "LANG", "TERM", "USER", "SHELL", "TMPDIR"})
-_PASS_PREFIXES = ("LC_", "PYTHON")
-_SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 
 
 class CommandResult(BaseModel):
@@ -63,19 +59,6 @@ class CommandRunner(Protocol):
         max_output_bytes: int,
         env: dict[str, str] | None = None,
     ) -> CommandResult: ...
-
-
-def scrubbed_environment(source: dict[str, str] | None = None) -> dict[str, str]:
-    """The variables a command may see: a short allow-list, minus anything secret-looking."""
-    source = dict(os.environ if source is None else source)
-    kept: dict[str, str] = {}
-    for name, value in source.items():
-        upper = name.upper()
-        if any(marker in upper for marker in _SECRET_MARKERS):
-            continue
-        if upper in _PASS_NAMES or upper.startswith(_PASS_PREFIXES):
-            kept[name] = value
-    return kept
 
 
 class _OutputBudget:
