@@ -34,7 +34,14 @@ class UserError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits 1: exit 2 means "needed approval" for `nanotui run`."""
+    """argparse, but a usage error exits 1: exit 2 means "needed approval" for `nanotui run`.
+
+    Abbreviated options are off: `doctor --mode plan` would otherwise be read as `--model`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)

@@ -162,6 +162,9 @@ class LoadedConfig:
     """True when some layer chose a provider (the first-run setup is skipped then)."""
     notices: list[str] = field(default_factory=list)
     """Things the user should know, such as project settings ignored in an untrusted folder."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Where each setting that is not a default came from: "section.key" -> layer, e.g.
+    "approval.mode" -> "the command line" (lists that add up name every layer)."""
 
 
 # Variables with short names, per the command-line contract.
@@ -196,6 +199,7 @@ def load_settings(
         _check_layer(user_layer, str(user_file))
         loaded.files_read.append(user_file)
         _merge(merged, user_layer, additive=False)  # the user may replace the defaults
+        _note_sources(loaded.sources, user_layer, str(user_file), additive=False)
 
     if workspace is not None:
         project_file = paths.project_config_file(workspace)
@@ -206,11 +210,13 @@ def load_settings(
             if not trusted:
                 project_layer = _restrict_untrusted(project_layer, merged, loaded.notices)
             _merge(merged, project_layer)
+            _note_sources(loaded.sources, project_layer, str(project_file))
 
     env_layer = _env_layer(environ)
     if env_layer:
         _check_layer(env_layer, "the environment (NANOTUI_* variables)")
         _merge(merged, env_layer)
+        _note_sources(loaded.sources, env_layer, "the environment")
 
     if flags:
         flag_layer = {
@@ -219,6 +225,7 @@ def load_settings(
         flag_layer = {k: v for k, v in flag_layer.items() if v}
         _check_layer(flag_layer, "the command line")
         _merge(merged, flag_layer)
+        _note_sources(loaded.sources, flag_layer, "the command line")
 
     loaded.provider_configured = any(v is not None for v in merged.get("provider", {}).values())
     loaded.settings = Settings(**merged)
@@ -256,6 +263,18 @@ def _describe_error(error: Any) -> str:
     if error["type"] == "literal_error":
         return f"expected {error['ctx']['expected']}, got {error.get('input')!r}"
     return f"{error['msg'].rstrip('.').lower()}, got {error.get('input')!r}"
+
+
+def _note_sources(
+    sources: dict[str, str], layer: dict[str, Any], label: str, *, additive: bool = True
+) -> None:
+    """Record `label` as where each setting of `layer` came from (as `_merge` merges it)."""
+    for section, values in layer.items():
+        for key in values if isinstance(values, dict) else [None]:
+            name = section if key is None else f"{section}.{key}"
+            adds_up = additive and (section, key) in LIST_KEYS_THAT_ADD_UP
+            before = sources.get(name, "defaults" if adds_up else None)
+            sources[name] = f"{before} + {label}" if adds_up and before else label
 
 
 def _merge(into: dict[str, Any], layer: dict[str, Any], *, additive: bool = True) -> None:

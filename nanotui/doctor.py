@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -36,6 +37,10 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
     line(True, "config", f"read {files}")
     for notice in loaded.notices:
         line(None, "project config", notice)
+    for name, source in sorted(loaded.sources.items()):
+        line(None, "setting", f"{name} = {_setting_value(loaded.settings, name)} (from {source})")
+    if not loaded.sources:
+        line(None, "setting", "every setting is a default")
     line(
         None, "workspace", f"{workspace} ({'trusted' if is_trusted(workspace) else 'not trusted'})"
     )
@@ -70,6 +75,16 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
     line(None, "sandbox", "plain subprocess runner (the kernel sandbox is not built yet)")
     print("All good." if problems == 0 else f"{problems} problem(s) found.")
     return 0 if problems == 0 else 1
+
+
+def _setting_value(settings: Any, name: str) -> str:
+    """A setting's merged value, for the list of where each came from."""
+    value = settings
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    return json.dumps(value, default=str)
 
 
 def _probe(kind: str, base_url: str, key: str | None) -> tuple[bool, str]:

@@ -216,3 +216,31 @@ def test_damaged_state_gives_a_sentence(ws: Path, capsys, tmp_path: Path, monkey
     monkeypatch.setenv("NANOTUI_HOME", str(ws / "a.py"))  # a file, not a folder
     code, _, err = call(capsys, "run", "--demo", "hi")
     assert code == 1 and "Not a directory" in err and "Traceback" not in err
+
+
+def test_doctor_says_where_each_setting_came_from(ws: Path, capsys, monkeypatch) -> None:
+    home = Path(str(ws.parent / "home"))
+    home.mkdir(exist_ok=True)
+    (home / "config.toml").write_text('[sandbox]\ntimeout_s = 30\n[policy]\ndeny = ["make *"]\n')
+    (ws / ".nanotui").mkdir()
+    (ws / ".nanotui" / "config.toml").write_text('[policy]\ndeny = ["npm *"]\n')
+    monkeypatch.setenv("NANOTUI_MODEL", "from-env")
+    code, out, _ = call(capsys, "--mode", "plan", "doctor", "--demo", "-w", str(ws))
+    assert code == 0, out
+    settings = {line.split()[2]: line for line in out.splitlines() if " setting " in line}
+    assert "(from the command line)" in settings["approval.mode"]
+    assert '"from-env" (from the environment)' in settings["provider.model"]
+    assert str(home / "config.toml") in settings["sandbox.timeout_s"]
+    # Lists that add up name every layer they came from.
+    deny = settings["policy.deny"]
+    assert "make *" in deny and "npm *" in deny
+    assert "config.toml + " in deny and ".nanotui" in deny
+    assert "not trusted" in out
+
+
+def test_options_are_never_abbreviated(ws: Path, capsys) -> None:
+    # `--mode` must not be taken for `--model` where a sub-command has only the latter.
+    with pytest.raises(SystemExit) as stopped:
+        main(["doctor", "--mode", "plan", "-w", str(ws)])
+    assert stopped.value.code == 1
+    assert "unrecognized arguments: --mode plan" in capsys.readouterr().err
