@@ -126,8 +126,18 @@ def needs_setup(loaded: LoadedConfig) -> bool:
 
 
 def needs_trust_question(loaded: LoadedConfig, workspace: Path, trusted: bool) -> bool:
-    """Ask only when there is something to decide: a project config whose wishes were cut."""
-    return not trusted and bool(loaded.notices) and paths.project_config_file(workspace).is_file()
+    """Ask in the first session in a folder, and again whenever its config's wishes were cut.
+
+    The offline demo works on a fresh copy of the sample project, which it never trusts:
+    nothing to ask there.
+    """
+    from nanotui.security.trust import was_asked
+
+    if trusted or loaded.settings.provider.kind == "demo":
+        return False
+    if loaded.notices and paths.project_config_file(workspace).is_file():
+        return True
+    return not was_asked(workspace)
 
 
 def needs_first_run(loaded: LoadedConfig, workspace: Path, trusted: bool) -> bool:

@@ -29,7 +29,7 @@ from textual.widgets import Input, OptionList, Static
 
 from nanotui import paths
 from nanotui.config import load_settings
-from nanotui.security.trust import is_trusted
+from nanotui.security.trust import is_trusted, was_asked
 from nanotui.setup_detect import DetectedServer, detect_local_servers_async
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.main import MainScreen
@@ -94,6 +94,8 @@ async def test_choosing_a_detected_server_saves_it_and_opens_the_main_screen(
             texts = option_texts(screen)
             assert any("Ollama" in t and "llama3.2:3b" in t for t in texts)
             await pilot.press("down", "enter")  # the second model
+            await wait_for_trust_question(pilot)  # a folder nanotui has not worked in before
+            await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
             assert app.agent is not None
             assert app.agent.provider.model == "llama3.2:3b"
@@ -171,6 +173,8 @@ async def test_another_url_is_checked_then_saved(workspace: Path) -> None:
         url.value = "http://127.0.0.1:8080/v1/"
         model.focus()
         await pilot.press("enter")
+        await wait_for_trust_question(pilot)
+        await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         await pilot.press("ctrl+q")
     saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
@@ -237,8 +241,25 @@ async def test_not_now_keeps_the_restricted_settings(restricted_workspace: Path)
         assert app.agent.mode == "ask"
         assert not app.trusted and app.notices  # the main screen still says what was ignored
         await pilot.press("ctrl+q")
-    assert not is_trusted(restricted_workspace)
-    assert not paths.trusted_file().exists()
+    assert not is_trusted(restricted_workspace) and was_asked(restricted_workspace)
+
+
+async def test_a_new_folder_is_asked_about_once(workspace: Path) -> None:
+    configure_user_provider()
+    app = setup_app(workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_trust_question(pilot)
+        where = str(app.screen.query_one("#trust-where", Static).content)
+        assert "has not worked in" in where and "can only tighten" in where
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await pilot.press("ctrl+q")
+    # The next session in the same folder goes straight to work.
+    again = setup_app(workspace)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(again.screen, MainScreen), "the main screen")
+        assert not again.trusted
+        await pilot.press("ctrl+q")
 
 
 async def test_setup_comes_before_the_trust_question(workspace: Path) -> None:

@@ -25,6 +25,7 @@ from first_run_support import (
 
 from nanotui import paths
 from nanotui.config import load_settings
+from nanotui.security.trust import decline
 from nanotui.setup_detect import (
     DEMO_CHOICE,
     DetectedServer,
@@ -229,24 +230,29 @@ def test_the_demo_is_never_written() -> None:
 # ---- when the first run asks ---------------------------------------------------------------
 
 
-def test_the_questions_are_asked_only_when_they_decide_something(workspace: Path) -> None:
+def test_the_questions_are_asked_when_they_decide_something(workspace: Path) -> None:
     loaded = load_settings(workspace, environ={})
     assert needs_setup(loaded) and needs_first_run(loaded, workspace, trusted=False)
 
+    # A folder nanotui has not worked in: its first session asks about trust, once.
     configure_user_provider()
     loaded = load_settings(workspace, environ={})
+    assert not needs_setup(loaded) and needs_trust_question(loaded, workspace, trusted=False)
+    decline(workspace)
     assert not needs_first_run(loaded, workspace, trusted=False)
 
-    # A project config that only tightens: nothing was ignored, nothing to decide.
+    # A project config that only tightens: nothing was ignored, nothing more to decide.
     (workspace / ".nanotui").mkdir()
     (workspace / ".nanotui" / "config.toml").write_text('[approval]\nmode = "plan"\n')
     loaded = load_settings(workspace, environ={})
     assert not loaded.notices and not needs_trust_question(loaded, workspace, trusted=False)
 
+    # One that asks for more is asked about again, even after "not now".
     (workspace / ".nanotui" / "config.toml").write_text(RESTRICTED_PROJECT)
     loaded = load_settings(workspace, environ={})
     assert needs_trust_question(loaded, workspace, trusted=False)
     assert not needs_trust_question(loaded, workspace, trusted=True)
 
+    # The demo works on a copy it never trusts: nothing to ask.
     demo = load_settings(workspace, {"provider": {"kind": "demo"}}, environ={})
-    assert not needs_setup(demo)
+    assert not needs_setup(demo) and not needs_trust_question(demo, workspace, trusted=False)

@@ -1,6 +1,9 @@
 """Trusted folders: a folder's own config may loosen policy only once the user trusts it.
 
-The list lives in `trusted.toml` under the config folder, one resolved path per entry.
+The list lives in `trusted.toml` under the config folder: `folders` holds the trusted ones,
+`declined` those where the user answered "not now" (so that the first session in a folder
+asks, and later ones do not ask again unless the folder's config asks for more). One
+resolved path per entry.
 """
 
 from __future__ import annotations
@@ -11,30 +14,57 @@ from pathlib import Path
 from nanotui import paths
 
 
-def trusted_folders() -> list[Path]:
+def _read() -> dict[str, list[Path]]:
     try:
         data = tomllib.loads(paths.trusted_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []  # unreadable or damaged: nothing is trusted (fail closed)
-    folders = data.get("folders", [])
-    return [Path(p) for p in folders if isinstance(p, str)] if isinstance(folders, list) else []
+        data = {}  # unreadable or damaged: nothing is trusted (fail closed)
+    lists: dict[str, list[Path]] = {}
+    for key in ("folders", "declined"):
+        entries = data.get(key, [])
+        valid = isinstance(entries, list)
+        lists[key] = [Path(p) for p in entries if isinstance(p, str)] if valid else []
+    return lists
+
+
+def trusted_folders() -> list[Path]:
+    return _read()["folders"]
 
 
 def is_trusted(folder: Path) -> bool:
-    folder = folder.resolve()
-    return any(folder == trusted for trusted in trusted_folders())
+    return folder.resolve() in trusted_folders()
+
+
+def was_asked(folder: Path) -> bool:
+    """Whether the user already answered the trust question for `folder`, either way."""
+    lists = _read()
+    return folder.resolve() in (*lists["folders"], *lists["declined"])
 
 
 def trust(folder: Path) -> None:
     """Add `folder` to the trusted list (written atomically)."""
+    _record(folder, "folders")
+
+
+def decline(folder: Path) -> None:
+    """Remember that the user chose not to trust `folder` for now."""
+    _record(folder, "declined")
+
+
+def _record(folder: Path, key: str) -> None:
     folder = folder.resolve()
-    folders = [str(p) for p in trusted_folders()]
-    if str(folder) in folders:
+    lists = _read()
+    if folder in lists[key]:
         return
-    folders.append(str(folder))
+    lists[key].append(folder)
+    if key == "folders" and folder in lists["declined"]:
+        lists["declined"].remove(folder)
     target = paths.trusted_file()
     paths.ensure_private_dir(target.parent)
-    body = "folders = [\n" + "".join(f"  {_toml_string(p)},\n" for p in folders) + "]\n"
+    body = "".join(
+        f"{name} = [\n" + "".join(f"  {_toml_string(str(p))},\n" for p in entries) + "]\n"
+        for name, entries in lists.items()
+    )
     temp = target.with_suffix(".tmp")
     temp.write_text(body, encoding="utf-8")
     temp.replace(target)

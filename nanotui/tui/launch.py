@@ -12,6 +12,7 @@ quit, closing the agent) is `NanotuiApp`'s own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,7 +154,7 @@ class LaunchApp(NanotuiApp):
     async def _answer_questions(self) -> bool:
         """The setup and trust questions; False when the user left instead of answering."""
         from nanotui.config import load_settings
-        from nanotui.security.trust import trust
+        from nanotui.security.trust import decline, trust
         from nanotui.setup_detect import needs_setup, needs_trust_question
         from nanotui.tui.screens.setup import SetupScreen
         from nanotui.tui.screens.trust import TrustScreen
@@ -176,7 +177,11 @@ class LaunchApp(NanotuiApp):
 
         notices = list(loaded.notices)
         asked = needs_trust_question(loaded, self.workspace, trusted)
-        if asked and await self.push_screen_wait(TrustScreen(self.workspace, loaded.notices)):
+        answer = asked and await self.push_screen_wait(TrustScreen(self.workspace, loaded.notices))
+        if asked and not answer:
+            with contextlib.suppress(OSError):  # asked again next time: no harm done
+                decline(self.workspace)
+        if answer:
             try:
                 trust(self.workspace)
             except OSError as exc:

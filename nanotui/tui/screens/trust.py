@@ -1,9 +1,9 @@
-"""The folder-trust question, asked only when it decides something.
+"""The folder-trust question: in the first session in a folder, and when its config asks more.
 
 An untrusted folder's `.nanotui/config.toml` may only tighten the user's settings; when it
-asked for more, the config loader says what it ignored. This modal shows that, and answers
-True only on an explicit "Trust this folder" (button or `t`); Enter on the default focus,
-Esc and `n` all mean "Not now".
+asked for more, the config loader says what it ignored, and this modal shows that. It
+answers True only on an explicit "Trust this folder" (button or `t`); Enter on the default
+focus, Esc and `n` all mean "Not now".
 """
 
 from __future__ import annotations
@@ -45,9 +45,15 @@ class TrustScreen(ModalScreen[bool]):
         project_file = paths.project_config_file(self.workspace)
         with Vertical(id="trust-dialog") as dialog:
             dialog.border_title = "Trust this folder?"
-            yield Static(
-                f"{display_path(project_file)} asks for more than it may.", id="trust-where"
-            )
+            if self.notices:
+                where = f"{display_path(project_file)} asks for more than it may."
+            else:
+                where = (
+                    f"nanotui has not worked in {display_path(self.workspace)} before. "
+                    "Until you trust it, a .nanotui/config.toml there can only tighten "
+                    "your settings."
+                )
+            yield Static(where, id="trust-where")
             for notice in self.notices:
                 yield Static(notice, classes="trust-notice")
             yield Static(WARNING, id="trust-warning")
