@@ -209,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     ashow.add_argument("session", help="session id (or a unique prefix)")
     ashow.set_defaults(handler=cmd_audit_show)
 
+    cost = sub.add_parser(
+        "cost",
+        help="what model requests cost, by day, session and model",
+        description="Spending recorded in the ledger by every nanotui process of this user.",
+    )
+    cost.add_argument("--json", action="store_true")
+    cost.add_argument("--day", metavar="YYYY-MM-DD", type=day_argument, help="one day only")
+    cost.set_defaults(handler=cmd_cost)
+
     doctor = sub.add_parser("doctor", help="check the set-up: config, model endpoint, tools")
     add_workspace_flag(doctor)
     add_provider_flags(doctor)
@@ -497,6 +506,24 @@ def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
     if kind in ("tool_result", "policy_decision", "tool_started", "tool_call_proposed"):
         value = f"{payload.get('tool', '')}: {value}"
     return value[:110]
+
+
+def day_argument(text: str) -> str:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from nanotui import paths
+    from nanotui.governance.cost_report import print_report
+    from nanotui.governance.ledger import Ledger
+
+    print_report(Ledger(paths.ledger_file()), sys.stdout, day=args.day, as_json=args.json)
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import (
-    FakeModelServer,
     anthropic_reply,
     cut_reply,
     error_reply,
     openai_raw_tool_call_reply,
     openai_reply,
 )
-
-from nanotui.cli import main
+from run_support import of_type, run, tool_messages
 
 FOO = "def foo():\n    return 1\n"
 TEST_FOO = (
@@ -51,46 +49,6 @@ def repo(tmp_path: Path) -> Path:
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "start"], cwd=repo, check=True)
     return repo
-
-
-def run(
-    server: FakeModelServer,
-    repo: Path,
-    capsys: pytest.CaptureFixture[str],
-    *extra: str,
-    prompt: str = "make foo return 2",
-    anthropic: bool = False,
-) -> tuple[int, list[dict], str]:
-    """Run `nanotui run --json` in-process; return the exit code, the events and stderr."""
-    provider = (
-        ["--provider", "anthropic", "--base-url", server.anthropic_base_url]
-        if anthropic
-        else ["--base-url", server.openai_base_url]
-    )
-    code = main(
-        [
-            "run",
-            prompt,
-            "--json",
-            "--workspace",
-            str(repo),
-            "--model",
-            "test-model",
-            *provider,
-            *extra,
-        ]
-    )
-    captured = capsys.readouterr()
-    events = [json.loads(line) for line in captured.out.splitlines()]
-    return code, events, captured.err
-
-
-def of_type(events: list[dict], kind: str) -> list[dict]:
-    return [e for e in events if e["type"] == kind]
-
-
-def tool_messages(body: dict) -> list[dict]:
-    return [m for m in body["messages"] if m["role"] == "tool"]
 
 
 def test_read_edit_run_tests_and_finish(fake_server, repo, home, capsys) -> None:

@@ -189,7 +189,10 @@ class Agent:
         """Use another model of the same provider for the rest of the session, priced anew."""
         for layer in provider_layers(self.provider):
             layer.model = name
-        self.cost.price = find_price(name, self.cost.prices, is_demo=self.provider.is_demo)
+        self.cost.price = find_price(
+            name, self.cost.prices, is_demo=self.provider.is_demo, api_url=self.cost.api_url
+        )
+        self.cost.model = name
         self.record(Notice(text=f"Model switched to {name}."))
 
     def cancel(self) -> None:
@@ -247,7 +250,13 @@ class Agent:
             self._emit(ErrorEvent(text=str(exc), kind="budget"))
             return TurnFinished(status="budget", reason=str(exc), steps=step)
 
-        text, calls, usage, error = await self._stream_reply(request)
+        try:
+            text, calls, usage, error = await self._stream_reply(request)
+        except BaseException:
+            self.cost.release()  # cancelled mid-stream: the held worst case is given back
+            raise
+        if usage is None:
+            self.cost.release()  # nothing reported to record it with
         self._streamed_text = []
         interrupted = error is not None and error.kind == "interrupted"
         if text or calls or interrupted:
@@ -366,6 +375,8 @@ class Agent:
                 price_source=self.cost.price.source if self.cost.price else "unpriced",
             )
         )
+        if warning := self.cost.warning():
+            self._emit(Notice(text=warning, level="warning"))
 
     # ---- tool calls ---------------------------------------------------------------------
 

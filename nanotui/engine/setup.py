@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from nanotui import paths
 from nanotui.config import Settings
 from nanotui.engine.agent import Agent, AgentOptions
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import Conversation
 from nanotui.governance.audit import SessionLog, new_session_id
 from nanotui.governance.cost import SessionCost, find_price
+from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
 from nanotui.providers.base import Provider, Usage, provider_layers
 from nanotui.providers.factory import build_provider
@@ -68,7 +70,11 @@ def build_agent(
     provider = provider or build_provider(settings.provider)
     env = build_tool_environment(settings, workspace)
     session_id = session_id or new_session_id()
-    price = find_price(provider.model, settings.prices, is_demo=provider.is_demo)
+    price = find_price(
+        provider.model, settings.prices, is_demo=provider.is_demo, api_url=_endpoint_of(provider)
+    )
+    # The demo is free and spends nothing worth a line in the shared ledger.
+    ledger = Ledger(paths.ledger_file()) if log and not provider.is_demo else None
     options = AgentOptions(
         mode=settings.approval.mode,
         max_steps=max_steps,
@@ -86,7 +92,16 @@ def build_agent(
         tools=default_tools(),
         tool_context=env.context,
         policy=env.policy,
-        cost=SessionCost(settings.budget, price, Usage(), prices=settings.prices),
+        cost=SessionCost(
+            settings.budget,
+            price,
+            Usage(),
+            prices=settings.prices,
+            ledger=ledger,
+            session=session_id,
+            model=provider.model,
+            api_url=_endpoint_of(provider),
+        ),
         system_prompt=lambda mode: build_system_prompt(workspace, mode),
         options=options,
         log=SessionLog(session_id) if log else None,

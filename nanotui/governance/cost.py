@@ -1,8 +1,10 @@
-"""Prices and budgets for model requests.
+"""What a session spends: the budget checks before each request, the totals after.
 
-This first version prices from `[prices."model"]` in config (and knows the demo is free);
-an unknown model is "unpriced", never a silent $0. The governance issue adds the bundled
-price data and the shared daily ledger.
+Before a request, its worst case (the estimated prompt, and `max_tokens` of output) must fit
+the session budget and, through the shared ledger, today's budget across every nanotui
+process; after it, the reported usage is priced and recorded. Prices come from `prices.py`;
+an unpriced model is never counted as $0: it passes the money checks (there is nothing to
+check against) and shows as "unpriced".
 """
 
 from __future__ import annotations
@@ -10,53 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nanotui.config import BudgetConfig, PriceConfig
+from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
+from nanotui.governance.prices import Price, find_price
 from nanotui.providers.base import ChatRequest, Usage
 
+__all__ = ["BudgetExceeded", "SessionCost", "estimate_input_tokens", "find_price"]
+
 CHARS_PER_TOKEN = 4  # a deliberately rough estimate; only used before the real usage arrives
-
-
-@dataclass(frozen=True)
-class Price:
-    input_per_mtok: float
-    output_per_mtok: float
-    cached_input_per_mtok: float
-    cache_write_per_mtok: float
-    source: str
-
-    def cost(self, usage: Usage) -> float:
-        """Cost in USD. input_tokens includes cached reads and writes, so they are split out."""
-        uncached = max(usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens, 0)
-        return (
-            uncached * self.input_per_mtok
-            + usage.cached_input_tokens * self.cached_input_per_mtok
-            + usage.cache_write_tokens * self.cache_write_per_mtok
-            + usage.output_tokens * self.output_per_mtok
-        ) / 1_000_000
-
-
-def find_price(
-    model: str, prices: dict[str, PriceConfig], *, is_demo: bool = False
-) -> Price | None:
-    if is_demo:
-        return Price(0.0, 0.0, 0.0, 0.0, source="offline demo (free)")
-    configured = prices.get(model)
-    if configured is None:
-        return None
-    return Price(
-        input_per_mtok=configured.input_per_mtok,
-        output_per_mtok=configured.output_per_mtok,
-        cached_input_per_mtok=(
-            configured.cached_input_per_mtok
-            if configured.cached_input_per_mtok is not None
-            else configured.input_per_mtok
-        ),
-        cache_write_per_mtok=(
-            configured.cache_write_per_mtok
-            if configured.cache_write_per_mtok is not None
-            else configured.input_per_mtok
-        ),
-        source="config [prices]",
-    )
 
 
 def estimate_input_tokens(request: ChatRequest) -> int:
@@ -74,7 +36,7 @@ class BudgetExceeded(Exception):
 
 @dataclass
 class SessionCost:
-    """Running totals for one session and the pre-request budget check."""
+    """Running totals for one session, and the budget checks around each request."""
 
     budget: BudgetConfig
     price: Price | None
@@ -82,9 +44,21 @@ class SessionCost:
     spent_usd: float = 0.0
     prices: dict[str, PriceConfig] = field(default_factory=dict)
     """The configured prices, so a model switched mid-session is priced too."""
+    ledger: Ledger | None = None
+    """The shared daily ledger (None: today's budget is not enforced, e.g. the demo)."""
+    session: str = ""
+    model: str = ""
+    api_url: str | None = None
+    """The endpoint, so that a model switched mid-session is priced for the same service."""
+    _reservation: int | None = None
+    _warned: bool = False
 
     def fit_request(self, request: ChatRequest) -> ChatRequest:
-        """Clamp max_tokens to the per-request cap and refuse what would pass the budget."""
+        """Clamp max_tokens to the per-request cap and refuse what would pass a budget.
+
+        When it returns, the request's worst case is held in today's ledger until `record`
+        or `release`.
+        """
         input_tokens = estimate_input_tokens(request)
         room = self.budget.max_tokens_per_request - input_tokens
         if room <= 0:
@@ -95,22 +69,61 @@ class SessionCost:
             )
         if request.max_tokens > room:
             request = request.model_copy(update={"max_tokens": room})
-        if self.price is not None:
-            worst = self.price.cost(
-                Usage(input_tokens=input_tokens, output_tokens=request.max_tokens)
+        if self.price is None:
+            return request
+        worst = self.price.cost(Usage(input_tokens=input_tokens, output_tokens=request.max_tokens))
+        if self.spent_usd + worst > self.budget.session_usd:
+            raise BudgetExceeded(
+                f"The next request could cost up to ${worst:.4f}, which would pass the "
+                f"session budget (${self.spent_usd:.4f} of ${self.budget.session_usd:.2f} "
+                "spent); raise budget.session_usd or start a new session."
             )
-            if self.spent_usd + worst > self.budget.session_usd:
-                raise BudgetExceeded(
-                    f"The next request could cost up to ${worst:.4f}, which would pass the "
-                    f"session budget (${self.spent_usd:.4f} of ${self.budget.session_usd:.2f} "
-                    "spent); raise budget.session_usd or start a new session."
-                )
+        if self.ledger is not None:
+            self.release()
+            try:
+                self._reservation = self.ledger.reserve(self.session, worst, self.budget.day_usd)
+            except DailyBudgetExceeded as exc:
+                raise BudgetExceeded(str(exc)) from None
         return request
 
     def record(self, usage: Usage) -> float | None:
+        """Add one response's usage; its cost, or None when the model is unpriced."""
         self.usage = self.usage + usage
-        if self.price is None:
-            return None
-        cost = self.price.cost(usage)
-        self.spent_usd += cost
+        cost = None if self.price is None else self.price.cost(usage)
+        if cost is not None:
+            self.spent_usd += cost
+        if self.ledger is not None:
+            self.ledger.settle(
+                self._reservation,
+                session=self.session,
+                model=self.model,
+                usage=usage,
+                cost_usd=cost,
+                price_source=self.price.source if self.price else "unpriced",
+            )
+        self._reservation = None
         return cost
+
+    def release(self) -> None:
+        """Give back the held worst case of a request that produced no usage."""
+        if self.ledger is not None and self._reservation is not None:
+            self.ledger.release(self._reservation)
+        self._reservation = None
+
+    def warning(self) -> str | None:
+        """Once per session: a sentence when spending passes `warn_at_percent` of a budget."""
+        if self._warned or self.price is None:
+            return None
+        share = self.budget.warn_at_percent / 100
+        spent_today = self.ledger.spent_today() if self.ledger is not None else 0.0
+        if self.spent_usd >= self.budget.session_usd * share:
+            which, spent, limit = "session", self.spent_usd, self.budget.session_usd
+        elif self.ledger is not None and spent_today >= self.budget.day_usd * share:
+            which, spent, limit = "daily", spent_today, self.budget.day_usd
+        else:
+            return None
+        self._warned = True
+        return (
+            f"Spending has passed {self.budget.warn_at_percent:g}% of the {which} budget "
+            f"(${spent:.4f} of ${limit:.2f}); requests stop at the limit."
+        )

@@ -1,0 +1,199 @@
+"""The spending ledger: every priced request, shared by all nanotui processes of a user.
+
+One SQLite file (`ledger.sqlite3` in the state folder, WAL mode). The daily budget holds
+across processes because a request first *reserves* its worst-case cost in a write
+transaction (`BEGIN IMMEDIATE` takes the database's write lock, so two processes check and
+reserve one after the other, never both on the same total), and settles the reservation with
+its actual cost when the response has come. A reservation left behind by a process that
+died expires after `RESERVATION_TTL_S`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from nanotui.providers.base import Usage
+
+RESERVATION_TTL_S = 30 * 60
+"""Longer than any one request may stream; after it, a dead process's reservation lapses."""
+BUSY_TIMEOUT_S = 10.0
+ROUNDING_USD = 1e-9
+"""Sums of float dollars drift in the last bits; a budget is not passed by that drift."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    session TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_usd REAL,
+    price_source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_day ON requests (day);
+CREATE TABLE IF NOT EXISTS reservations (
+    id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL,
+    session TEXT NOT NULL,
+    amount_usd REAL NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+class DailyBudgetExceeded(Exception):
+    """The request would pass today's budget; the message says spent, limit and what to do."""
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    """One line of a report: spending grouped by day, session or model."""
+
+    key: str
+    requests: int
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+
+
+class Ledger:
+    """The ledger file; each method is one short transaction (safe across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # isolation_level=None: transactions are begun explicitly, as IMMEDIATE where it matters.
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def reserve(self, session: str, amount_usd: float, day_limit_usd: float) -> int:
+        """Hold `amount_usd` of today's budget for one request; its id, to settle or release.
+
+        Raises DailyBudgetExceeded when today's spending, with every open reservation, would
+        pass `day_limit_usd`.
+        """
+        today = _today()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "DELETE FROM reservations WHERE created < ?",
+                    (time.time() - RESERVATION_TTL_S,),
+                )
+                spent = _spent_on(db, today)
+                held = db.execute(
+                    "SELECT COALESCE(SUM(amount_usd), 0) FROM reservations WHERE day = ?",
+                    (today,),
+                ).fetchone()[0]
+                if spent + held + amount_usd > day_limit_usd + ROUNDING_USD:
+                    raise DailyBudgetExceeded(
+                        f"The next request could cost up to ${amount_usd:.4f}, which would pass "
+                        f"today's budget (${spent + held:.4f} of ${day_limit_usd:.2f} spent or "
+                        "held by running requests); raise budget.day_usd or wait until tomorrow."
+                    )
+                cursor = db.execute(
+                    "INSERT INTO reservations (day, session, amount_usd, created) "
+                    "VALUES (?, ?, ?, ?)",
+                    (today, session, amount_usd, time.time()),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def settle(
+        self,
+        reservation: int | None,
+        *,
+        session: str,
+        model: str,
+        usage: Usage,
+        cost_usd: float | None,
+        price_source: str,
+    ) -> None:
+        """Record a finished request, replacing its reservation (if it had one)."""
+        now = datetime.now().astimezone()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if reservation is not None:
+                    db.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
+                db.execute(
+                    "INSERT INTO requests (at, day, session, model, input_tokens, "
+                    "cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
+                    "cost_usd, price_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now.isoformat(timespec="seconds"),
+                        now.date().isoformat(),
+                        session,
+                        model,
+                        usage.input_tokens,
+                        usage.cached_input_tokens,
+                        usage.cache_write_tokens,
+                        usage.output_tokens,
+                        usage.reasoning_tokens,
+                        cost_usd,
+                        price_source,
+                    ),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def release(self, reservation: int) -> None:
+        """Give back a reservation whose request never produced usage (failed, cancelled)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
+
+    def spent_today(self) -> float:
+        with self._connect() as db:
+            return _spent_on(db, _today())
+
+    def report(self, by: str, day: str | None = None) -> list[SpendRow]:
+        """Spending grouped `by` "day", "session" or "model", optionally for one day only."""
+        column = {"day": "day", "session": "session", "model": "model"}[by]
+        where, params = ("WHERE day = ?", (day,)) if day else ("", ())
+        query = (
+            f"SELECT {column}, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), "
+            "SUM(output_tokens), COALESCE(SUM(cost_usd), 0), "
+            "SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) "
+            f"FROM requests {where} GROUP BY {column} ORDER BY MIN(at)"
+        )
+        with self._connect() as db:
+            return [SpendRow(*row) for row in db.execute(query, params)]
+
+
+def _spent_on(db: sqlite3.Connection, day: str) -> float:
+    row = db.execute(
+        "SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE day = ?", (day,)
+    ).fetchone()
+    return float(row[0])
+
+
+def _today() -> str:
+    return date.today().isoformat()
