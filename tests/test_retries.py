@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from email.utils import formatdate
 
@@ -305,3 +307,26 @@ async def test_stream_with_retries_waits_for_the_limiter_before_each_attempt() -
 
     assert [item async for item in stream] == [StreamDone("end")]
     assert clock.waits == [60.0]  # the retry waited for the one-per-minute slot
+
+
+async def test_retry_after_one_second_is_really_waited_for(
+    fake_server: FakeModelServer, provider: OpenAICompatProvider
+) -> None:
+    fake_server.enqueue(rate_limited("1"), openai_reply(text="after the wait"))
+    started = time.monotonic()
+    stream = stream_with_retries(lambda: provider.stream(REQUEST), RetryPolicy())
+    items = [item async for item in stream]
+    assert time.monotonic() - started >= 1.0
+    assert "".join(i.text for i in items if isinstance(i, TextPiece)) == "after the wait"
+    assert len(fake_server.requests) == 2
+
+
+async def test_tokens_per_minute_holds_a_request_until_the_bucket_has_room() -> None:
+    limiter = RequestRateLimiter(0, tokens_per_minute=1000)
+    await limiter.acquire(tokens=600)
+    with pytest.raises(TimeoutError):  # 600 more would pass 1,000 in the minute
+        await asyncio.wait_for(limiter.acquire(tokens=600), 0.3)
+    await asyncio.wait_for(limiter.acquire(tokens=300), 0.3)  # this much still fits
+    # A request larger than the whole minute's allowance is not held forever.
+    fresh = RequestRateLimiter(0, tokens_per_minute=1000)
+    await asyncio.wait_for(fresh.acquire(tokens=50_000), 0.3)

@@ -35,7 +35,12 @@ from nanotui.engine.events import (
 from nanotui.engine.session import Conversation, load_conversation
 from nanotui.engine.tool_calls import ToolCallRunner
 from nanotui.governance.audit import SessionLog
-from nanotui.governance.cost import BudgetExceeded, SessionCost, find_price
+from nanotui.governance.cost import (
+    BudgetExceeded,
+    SessionCost,
+    estimate_input_tokens,
+    find_price,
+)
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
 from nanotui.providers.base import (
     ChatRequest,
@@ -347,6 +352,7 @@ class Agent:
                 self.options.retry,
                 on_retry=on_retry,
                 limiter=self.options.limiter,
+                tokens=estimate_input_tokens(request) + request.max_tokens,
             )
             async for item in stream:
                 if isinstance(item, TextPiece):

@@ -82,7 +82,9 @@ def build_agent(
         temperature=settings.provider.temperature,
         retry=RetryPolicy.from_config(settings.rate_limit),
         limiter=RequestRateLimiter.for_endpoint(
-            _endpoint_of(provider), settings.rate_limit.requests_per_minute
+            _endpoint_of(provider),
+            settings.rate_limit.requests_per_minute,
+            settings.rate_limit.tokens_per_minute,
         ),
     )
     return Agent(

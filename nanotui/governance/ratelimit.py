@@ -16,6 +16,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar
 
+from aiolimiter import AsyncLimiter
+
 from nanotui.config import RateLimitConfig
 from nanotui.providers.base import ProviderError, StreamItem
 
@@ -53,17 +55,19 @@ async def stream_with_retries(
     on_retry: OnRetry | None = None,
     sleep: Sleep = asyncio.sleep,
     limiter: RequestRateLimiter | None = None,
+    tokens: int = 0,
 ) -> AsyncIterator[StreamItem]:
     """Yield the items of `open_stream()`, opening it again after retryable early failures.
 
     `on_retry(error, delay_s, retry_number)` is told before each wait. Errors after the first
-    item, and errors that are not retryable, propagate unchanged.
+    item, and errors that are not retryable, propagate unchanged. `tokens` is the request's
+    estimated size, for the limiter's tokens-per-minute bucket.
     """
     spent = 0.0  # attempt time plus waits, so that a fake `sleep` still counts its waits
     retry = 0
     while True:
         if limiter is not None:
-            await limiter.acquire()
+            await limiter.acquire(tokens)
         started = time.monotonic()
         yielded = False
         try:
@@ -89,7 +93,8 @@ async def stream_with_retries(
 
 
 class RequestRateLimiter:
-    """At most `requests_per_minute` request starts in any 60 s window (0: unlimited).
+    """At most `requests_per_minute` request starts in any 60 s window, and at most
+    `tokens_per_minute` tokens (a leaky bucket, aiolimiter); 0 means unlimited.
 
     One limiter per endpoint is shared by everything in the process that talks to it
     (see `for_endpoint`), so sub-agents and retries count against the same budget.
@@ -104,20 +109,28 @@ class RequestRateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        tokens_per_minute: int = 0,
     ) -> None:
         self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
         self._clock = clock
         self._sleep = sleep
         self._starts: deque[float] = deque()
+        self._token_bucket: tuple[asyncio.AbstractEventLoop, AsyncLimiter] | None = None
 
     @classmethod
-    def for_endpoint(cls, base_url: str, requests_per_minute: int) -> RequestRateLimiter:
-        """The process-wide limiter for `base_url`, set to the latest configured rate."""
+    def for_endpoint(
+        cls, base_url: str, requests_per_minute: int, tokens_per_minute: int = 0
+    ) -> RequestRateLimiter:
+        """The process-wide limiter for `base_url`, set to the latest configured rates."""
         key = base_url.rstrip("/").lower()
         limiter = cls._shared.get(key)
         if limiter is None:
             limiter = cls._shared[key] = cls(requests_per_minute)
         limiter.requests_per_minute = requests_per_minute
+        if tokens_per_minute != limiter.tokens_per_minute:
+            limiter.tokens_per_minute = tokens_per_minute
+            limiter._token_bucket = None
         return limiter
 
     def wait_time(self) -> float:
@@ -131,11 +144,23 @@ class RequestRateLimiter:
             return 0.0
         return self._starts[-self.requests_per_minute] + self.WINDOW_S - now
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, then count it."""
+    async def acquire(self, tokens: int = 0) -> None:
+        """Wait until a request of about `tokens` tokens may start, then count it."""
+        if tokens and self.tokens_per_minute > 0:
+            # A request larger than a minute's allowance waits for a whole minute's worth,
+            # rather than forever.
+            await self._tokens().acquire(min(tokens, self.tokens_per_minute))
         # Checking and recording happen with no await in between, so concurrent callers on
         # one event loop cannot both take the last slot; no lock needed.
         while (wait := self.wait_time()) > 0:
             await self._sleep(wait)
         if self.requests_per_minute > 0:
             self._starts.append(self._clock())
+
+    def _tokens(self) -> AsyncLimiter:
+        # aiolimiter binds to the event loop it is first used on; the shared limiter may
+        # outlive a loop (tests, a restarted app), so each loop gets its own bucket.
+        loop = asyncio.get_running_loop()
+        if self._token_bucket is None or self._token_bucket[0] is not loop:
+            self._token_bucket = (loop, AsyncLimiter(self.tokens_per_minute, time_period=60))
+        return self._token_bucket[1]
