@@ -1,0 +1,158 @@
+"""The session log's hash chain: how lines are linked when written, and how that is checked.
+
+Every line of a session log is one JSON record, and each carries in `prev` the SHA-256 of the
+line before it (as written, without its newline); the first line, the header (`seq` 0), has
+a `prev` of 64 zeros. So a line that is edited, deleted, inserted or moved breaks the link
+of the line after it, and `verify_log` names the first line where that happens. A crash
+can leave only the last line half-written (records are written whole and flushed one by
+one): that is reported as a torn last line, which is not tampering.
+
+What a chain cannot show: the last lines removed cleanly (a log ends where it ends; a log
+whose session ended cleanly ends with a `session_closed` record, so its absence is said),
+or a log rewritten from the first changed line on with every hash recomputed. The chain
+makes changes evident, not impossible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+GENESIS = "0" * 64
+FORMAT_VERSION = 2
+CLOSED_TYPE = "session_closed"
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+class ChainedFile:
+    """An append-only log file whose records are linked by `prev` and numbered by `seq`.
+
+    Opening an existing file (a resumed session) cuts a torn last line first, then goes on
+    from its last complete record. Files are created 0600.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seq, self.last_hash = _recover(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
+
+    @property
+    def is_new(self) -> bool:
+        return self.last_hash == GENESIS
+
+    def append(self, record: dict[str, Any], *, sync: bool = False) -> dict[str, Any]:
+        """Write `record` (given `seq` and `prev`) as one line; fsync it when `sync`."""
+        self.seq = 0 if self.is_new else self.seq + 1
+        record = {"seq": self.seq, **record, "prev": self.last_hash}
+        line = encode(record)
+        # One unbuffered write per record: a crash tears at most this line, never one before.
+        self._file.write(line)
+        self.last_hash = line_hash(line)
+        if sync:
+            os.fsync(self._file.fileno())
+        return record
+
+    def sync(self) -> None:
+        if not self._file.closed:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+
+def _recover(path: Path) -> tuple[int, str]:
+    """The last complete record's seq and line hash (-1 and GENESIS for a new file)."""
+    try:
+        with path.open("rb+") as handle:
+            data = handle.read()
+            if data and not data.endswith(b"\n"):
+                # A crash mid-write: cut the torn line so the next record starts clean.
+                data = data[: data.rfind(b"\n") + 1]
+                handle.truncate(len(data))
+    except FileNotFoundError:
+        return -1, GENESIS
+    lines = data.splitlines()
+    if not lines:
+        return -1, GENESIS
+    try:
+        seq = int(json.loads(lines[-1])["seq"])
+    except (ValueError, KeyError, TypeError):
+        seq = len(lines) - 1
+    return seq, line_hash(lines[-1])
+
+
+# ---- checking ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `verify_log` found. `bad_line` is 1-based, as an editor shows it."""
+
+    ok: bool
+    lines: int
+    problem: str | None = None
+    bad_line: int | None = None
+    torn_tail: bool = False
+    closed: bool = False
+
+    def sentence(self) -> str:
+        if not self.ok:
+            return f"TAMPERED: line {self.bad_line} {self.problem}."
+        notes = []
+        if self.torn_tail:
+            notes.append("the last line was cut short by a crash (not tampering)")
+        if not self.closed:
+            notes.append("the session did not close cleanly (a crash, or lines cut at the end)")
+        extra = f"; {'; '.join(notes)}" if notes else ""
+        return f"OK: {self.lines} lines, each linked to the one before{extra}."
+
+
+def verify_log(path: Path) -> Verdict:
+    """Check every link of the log at `path`; the first broken one is reported."""
+    data = path.read_bytes()
+    *complete, tail = data.split(b"\n")
+    expected_prev, closed = GENESIS, False
+    for number, line in enumerate(complete, start=1):
+        problem = _check_line(line, number, expected_prev)
+        if problem is not None:
+            bad_line, text = problem
+            return Verdict(ok=False, lines=len(complete), problem=text, bad_line=bad_line)
+        expected_prev = line_hash(line)
+        closed = json.loads(line).get("type") == CLOSED_TYPE
+    return Verdict(ok=True, lines=len(complete), torn_tail=bool(tail), closed=closed)
+
+
+def _check_line(line: bytes, number: int, expected_prev: str) -> tuple[int, str] | None:
+    """The first problem with line `number` (1-based) as (line to blame, what), or None."""
+    try:
+        record = json.loads(line)
+        seq, prev = record["seq"], record["prev"]
+    except (ValueError, KeyError, TypeError):
+        return number, "is not a whole record: it was edited or cut short"
+    if seq != number - 1:
+        if isinstance(seq, int) and seq > number - 1:
+            return (
+                number,
+                f"is record {seq} where {number - 1} belongs: lines before it were removed",
+            )
+        return number, f"is record {seq} where {number - 1} belongs: lines were moved or inserted"
+    if prev == expected_prev:
+        return None
+    if number == 1:
+        return 1, "does not start the chain: the header was changed"
+    # The link stored in this line was made from the line before as it was written.
+    return number - 1, f"was changed after it was written (line {number} no longer links to it)"
