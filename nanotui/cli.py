@@ -101,6 +101,15 @@ def add_provider_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_continue_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="go on with the latest session in this folder",
+    )
+
+
 def add_mode_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
@@ -134,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_workspace_flag(parser)
     add_provider_flags(parser)
     add_mode_flag(parser)
+    add_continue_flag(parser)
     parser.set_defaults(handler=cmd_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -161,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_workspace_flag(run)
     add_provider_flags(run)
     add_mode_flag(run)
+    add_continue_flag(run)
     run.set_defaults(handler=cmd_run)
 
     tool = sub.add_parser(
@@ -199,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     slist = sessions_sub.add_parser("list", help="list sessions, newest first")
     slist.add_argument("--json", action="store_true")
     slist.set_defaults(handler=cmd_sessions_list)
+    sresume = sessions_sub.add_parser(
+        "resume",
+        help="go on with a session in the full-screen app",
+        description="Rebuild a session's conversation from its log and go on with it, in "
+        "the folder it worked in (or --workspace), appending to the same log.",
+    )
+    sresume.add_argument("session", help="session id (or a unique prefix)")
+    add_workspace_flag(sresume)
+    add_provider_flags(sresume)
+    add_mode_flag(sresume)
+    sresume.set_defaults(handler=cmd_sessions_resume)
 
     audit = sub.add_parser("audit", help="read session logs")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -285,8 +307,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     if args.max_turns < 1:
         raise UserError("--max-turns must be at least 1.")
+    resume = latest_session(workspace) if args.continue_last else None
     try:
-        agent = build_agent(settings, workspace, max_steps=args.max_turns)
+        agent = build_agent(settings, workspace, max_steps=args.max_turns, resume=resume)
     except ProviderSetupError as exc:
         raise UserError(str(exc)) from exc
 
@@ -355,6 +378,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         settings.policy.ask,
         settings.policy.deny,
         settings.policy.protected_paths,
+        workspace=workspace,
     )
     decision = policy.decide(args.line)
     if args.json:
@@ -418,27 +442,18 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
-    from nanotui.engine.events import SessionStarted, UserMessage
-    from nanotui.governance.audit import list_sessions, read_events
+    from nanotui.engine.past_sessions import summarize
+    from nanotui.governance.audit import list_sessions
 
-    rows = []
-    for path in list_sessions():
-        started: SessionStarted | None = None
-        first_prompt = ""
-        for event in read_events(path):
-            if isinstance(event, SessionStarted) and started is None:
-                started = event
-            elif isinstance(event, UserMessage):
-                first_prompt = event.text
-                break
-        rows.append(
-            {
-                "session": path.stem,
-                "workspace": started.workspace if started else "",
-                "model": started.label if started else "",
-                "prompt": first_prompt,
-            }
-        )
+    rows = [
+        {
+            "session": summary.session,
+            "workspace": summary.workspace,
+            "model": summary.label,
+            "prompt": summary.first_prompt,
+        }
+        for summary in map(summarize, list_sessions())
+    ]
     if getattr(args, "json", False):
         print(json.dumps(rows))
         return 0
@@ -451,14 +466,13 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
 
 
 def find_session(prefix: str) -> Path:
-    from nanotui.governance.audit import list_sessions
+    from nanotui.engine.past_sessions import SessionNotFound
+    from nanotui.engine.past_sessions import find_session as find
 
-    matches = [p for p in list_sessions() if p.stem.startswith(prefix)]
-    if not matches:
-        raise UserError(f"No session matches {prefix!r}; `nanotui sessions list` shows them.")
-    if len(matches) > 1:
-        raise UserError(f"{len(matches)} sessions match {prefix!r}; give more of the id.")
-    return matches[0]
+    try:
+        return find(prefix)
+    except SessionNotFound as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
@@ -533,14 +547,41 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(workspace, provider_flags(args))
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
+def latest_session(workspace: Path) -> str:
+    from nanotui.engine.past_sessions import SessionNotFound, latest_session_in
+
+    try:
+        return latest_session_in(workspace)
+    except SessionNotFound as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_sessions_resume(args: argparse.Namespace) -> int:
+    from nanotui.engine.past_sessions import summarize
+
+    summary = summarize(find_session(args.session))
+    if args.workspace is None and not Path(summary.workspace).is_dir():
+        raise UserError(
+            f"Session {summary.session} worked in {summary.workspace or 'an unknown folder'}, "
+            "which is gone; pass --workspace DIR."
+        )
+    args.workspace = args.workspace or Path(summary.workspace)
+    return cmd_tui(args, resume=summary.session)
+
+
+def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
     from nanotui.tui.app import run_app
 
     workspace = resolve_workspace(args.workspace)
+    if getattr(args, "continue_last", False):
+        resume = latest_session(workspace)
     try:
         # The app reads the settings itself, after its first frame (it starts faster).
         return run_app(
-            workspace, provider_flags(args), workspace_explicit=args.workspace is not None
+            workspace,
+            provider_flags(args),
+            workspace_explicit=args.workspace is not None,
+            resume=resume,
         )
     except Exception as exc:
         from nanotui.providers.factory import ProviderSetupError

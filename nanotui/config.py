@@ -117,6 +117,11 @@ class RateLimitConfig(Section):
     max_retry_wait_s: float = Field(default=60.0, ge=0)
 
 
+class SessionsConfig(Section):
+    retention_days: int = Field(default=30, ge=0)
+    """Session logs older than this are deleted when a session starts; 0 keeps them all."""
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -135,6 +140,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.
@@ -326,7 +332,8 @@ def _restrict_untrusted(
     # Sections an untrusted folder may not touch at all: where the code and key are sent,
     # what things cost, and how fast money may be spent.
     # (and [keys]: a project must not be able to move the approval keys under the user).
-    for section in ("provider", "prices", "rate_limit", "keys"):
+    # [sessions] too: a project must not be able to shorten how long the audit trail is kept.
+    for section in ("provider", "prices", "rate_limit", "keys", "sessions"):
         if section in layer:
             ignored.append(section)
 

@@ -124,6 +124,8 @@ class Agent:
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self.resumed = False
+        """True when this agent goes on with a logged session (`sessions resume`)."""
 
     # ---- public -------------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class Agent:
         try:
             if not self._started:
                 self._started = True
-                self._emit(self.session_started_event())
+                self._emit(self.session_started_event(resumed=self.resumed))
             self._emit(UserMessage(text=prompt))
             self.conversation.messages.append(Message(role="user", content=prompt))
             for step in range(1, self.options.max_steps + 1):

@@ -13,11 +13,12 @@ from nanotui import paths
 from nanotui.config import Settings
 from nanotui.engine.agent import Agent, AgentOptions
 from nanotui.engine.prompt import build_system_prompt
-from nanotui.engine.session import Conversation
+from nanotui.engine.session import Conversation, load_conversation
 from nanotui.governance.audit import SessionLog, new_session_id
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
+from nanotui.governance.retention import prune_sessions
 from nanotui.providers.base import Provider, Usage, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.commands import CommandPolicy
@@ -65,8 +66,15 @@ def build_agent(
     max_steps: int = 40,
     conversation: Conversation | None = None,
     log: bool = True,
+    resume: str | None = None,
 ) -> Agent:
+    """An agent for `workspace`; `resume` (a session id) goes on with that session's
+    conversation, in its own log."""
     workspace = workspace.resolve()
+    if resume is not None:
+        session_id, conversation = resume, load_conversation(resume)
+    if log:
+        prune_sessions(settings.sessions.retention_days, keep=session_id)
     provider = provider or build_provider(settings.provider)
     env = build_tool_environment(settings, workspace)
     session_id = session_id or new_session_id()
@@ -87,7 +95,7 @@ def build_agent(
             settings.rate_limit.tokens_per_minute,
         ),
     )
-    return Agent(
+    agent = Agent(
         session_id=session_id,
         workspace=workspace,
         provider=provider,
@@ -110,6 +118,8 @@ def build_agent(
         conversation=conversation,
         sandbox_backend=env.backend,
     )
+    agent.resumed = resume is not None
+    return agent
 
 
 def _endpoint_of(provider: Provider) -> str:

@@ -97,16 +97,18 @@ def run_app(
     flags: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     workspace_explicit: bool = True,
+    resume: str | None = None,
 ) -> int:
     """Run the full-screen app in `workspace` until the user quits; return the exit code.
 
     `flags` are the command line's settings (a first-run answer that reloads the settings
-    applies them again). What stopped the app before its main screen (a config error, a model
-    server that cannot be reached) is raised here, once the terminal is back.
+    applies them again); `resume` is a session to go on with. What stopped the app before
+    its main screen (a config error, a model server that cannot be reached) is raised here,
+    once the terminal is back.
     """
     from nanotui.tui.launch import LaunchApp
 
-    app = LaunchApp(workspace, flags=flags, workspace_explicit=workspace_explicit)
+    app = LaunchApp(workspace, flags=flags, workspace_explicit=workspace_explicit, resume=resume)
     result = app.run()
     if app.startup_error is not None:
         raise app.startup_error

@@ -44,7 +44,8 @@ class StartingScreen(Screen[None]):
 class LaunchApp(NanotuiApp):
     """A `NanotuiApp` that loads its settings and builds its agent after its first frame.
 
-    `loaded` skips reading the settings (tests pass their own). `startup_error` holds what
+    `loaded` skips reading the settings (tests pass their own); `resume` is a session id
+    to go on with. `startup_error` holds what
     stopped it before the main screen (one sentence as str()), for `run_app` to raise once
     the terminal is back.
     """
@@ -57,6 +58,7 @@ class LaunchApp(NanotuiApp):
         loaded: LoadedConfig | None = None,
         trusted: bool | None = None,
         workspace_explicit: bool = True,
+        resume: str | None = None,
         detect: Detector | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -68,6 +70,7 @@ class LaunchApp(NanotuiApp):
         self.startup_error: Exception | None = None
         self._trusted_given = trusted
         self._workspace_explicit = workspace_explicit
+        self._resume = resume
         self._detect = detect
         self._environ = environ
 
@@ -145,7 +148,7 @@ class LaunchApp(NanotuiApp):
         from nanotui.engine.setup import build_agent
 
         assert self.loaded is not None
-        agent = build_agent(self.loaded.settings, self.workspace)
+        agent = build_agent(self.loaded.settings, self.workspace, resume=self._resume)
         # Imported here too, in this thread, so the switch to it does not stall the screen.
         import nanotui.tui.screens.main  # noqa: F401
 
