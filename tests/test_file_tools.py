@@ -147,7 +147,7 @@ async def test_a_failed_rename_leaves_the_original_intact_and_no_temp_file(
     target = tmp_path / "keep.txt"
     target.write_text("precious\n")
 
-    def broken_replace(src: object, dst: object) -> None:
+    def broken_replace(src: object, dst: object, **dir_fds: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)

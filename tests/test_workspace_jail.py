@@ -234,3 +234,122 @@ def test_glob_dialect() -> None:
     assert glob_match("src/**/test_*.py", "src/test_a.py")
     assert path_matches("*.md", "docs/guide/intro.md")
     assert not path_matches("docs/*.md", "docs/guide/intro.md")
+
+
+# ---- the tools open what the jail checked -------------------------------------------------
+
+
+async def test_read_file_refuses_a_fifo_without_hanging(tree: tuple[Path, Path]) -> None:
+    import asyncio
+
+    from tools_support import call, make_ctx
+
+    from nanotui.tools.read_file import ReadFileTool
+
+    root, _ = tree
+    os.mkfifo(root / "pipe")
+    out = await asyncio.wait_for(call(ReadFileTool(), make_ctx(root), path="pipe"), timeout=5)
+    assert not out.ok and "FIFO" in out.content
+
+
+async def test_credentials_are_listed_by_name_but_never_read_or_searched(
+    tree: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools_support import call, make_ctx
+
+    from nanotui.tools import search_text
+    from nanotui.tools.list_dir import ListDirTool
+    from nanotui.tools.read_file import ReadFileTool
+
+    root, _ = tree
+    (root / ".env").write_text("API_KEY=hunter2\n")
+    (root / "notes").symlink_to(".env")
+    ctx = make_ctx(root)
+    listed = await call(ListDirTool(), ctx, path=".")
+    assert ".env  " in listed.content and "hunter2" not in listed.content
+    for path in (".env", "notes"):
+        out = await call(ReadFileTool(), ctx, path=path)
+        assert not out.ok and "credential" in out.content and "hunter2" not in out.content
+    for backend in ("rg", None):
+        if backend is None:
+            monkeypatch.setattr(search_text.shutil, "which", lambda name, *a, **k: None)
+        found = await call(search_text.SearchTextTool(), ctx, pattern="hunter2")
+        assert found.ok and "hunter2" not in found.content.replace("/hunter2/", "")
+
+
+def test_search_keeps_only_lines_the_jail_confirms(tree: tuple[Path, Path]) -> None:
+    from nanotui.tools.search_text import _FileHits, _keep_jailed_lines, _Search
+
+    root, outside = tree
+    ws = make_ws(root)
+    (root / "src" / "swapped").symlink_to(outside)
+    reported = _Search(
+        hits=[
+            _FileHits("src/main.py", {1: ("print('hi')", True), 2: ("forged", True)}),
+            _FileHits("src/swapped/secret.txt", {1: ("top secret", True)}),
+        ],
+        matches=3,
+    )
+    kept = _keep_jailed_lines(ws, reported)
+    assert [(h.path, h.lines) for h in kept.hits] == [("src/main.py", {1: ("print('hi')", True)})]
+    assert kept.matches == 1
+
+
+def test_a_folder_swapped_for_a_link_after_planning_is_refused_at_write(
+    tree: tuple[Path, Path],
+) -> None:
+    from tools_support import make_ctx
+
+    from nanotui.tools.file_change import apply_change, make_change
+
+    root, outside = tree
+    ctx = make_ctx(root)
+    change = make_change(ctx.workspace, "src/new.txt", None, "new\n", None)
+    os.rename(root / "src", root / "src.real")
+    (root / "src").symlink_to(outside)
+    out = apply_change(change, ctx)
+    assert not out.ok and "outside the workspace" in out.content
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_a_write_lands_in_the_held_folder_even_if_its_name_is_swapped(
+    tree: tuple[Path, Path],
+) -> None:
+    from nanotui.tools.file_change import _atomic_write
+
+    root, outside = tree
+    with make_ws(root).open_dir_for_write("src/main.py") as target:
+        current = target.read_current()
+        assert current is not None and current[0] == b"print('hi')\n"
+        # Swapped between the check and the write: the write still goes to the held folder.
+        os.rename(root / "src", root / "src.real")
+        (root / "src").symlink_to(outside)
+        (outside / "main.py").write_text("outside\n")
+        _atomic_write(target, b"print('bye')\n", current[1])
+    assert (root / "src.real" / "main.py").read_text() == "print('bye')\n"
+    assert (outside / "main.py").read_text() == "outside\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["main.py", "secret.txt"]
+
+
+def test_read_for_change_reads_the_before_of_a_diff_through_the_jail(
+    tree: tuple[Path, Path],
+) -> None:
+    from nanotui.tools.file_change import read_for_change
+
+    root, outside = tree
+    ws = make_ws(root)
+    assert read_for_change(ws, "src/main.py") == ("src/main.py", b"print('hi')\n")
+    assert read_for_change(ws, "src/new.py") == ("src/new.py", None)
+    assert read_for_change(ws, "no/such/folder.py") == ("no/such/folder.py", None)
+    (root / "src" / "out").symlink_to(outside)
+    for path in ("src/out/secret.txt", ".env"):
+        with pytest.raises(PathRefused):
+            read_for_change(ws, path)
+
+
+def test_a_write_may_create_many_folders_on_the_way(tree: tuple[Path, Path]) -> None:
+    root, _ = tree
+    deep = "/".join(f"d{i}" for i in range(60)) + "/file.txt"
+    with make_ws(root).open_dir_for_write(deep, create_parents=True) as target:
+        assert target.shown == deep
+    assert (root / deep).parent.is_dir()

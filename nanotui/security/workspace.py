@@ -1,46 +1,35 @@
 """The path jail: every path a tool touches is resolved here, inside the workspace, or refused.
 
-Paths are resolved one component at a time from a trusted root, the way the kernel does it,
-so that `..`, symlinks (chains and dangling ones included) and absolute link targets are
-judged where they occur instead of by a lexical guess. Nothing is ever decoded: `%2e%2e` and
-`a\\b` are names like any other.
-
-Remaining gap (closed by the security issue): `resolve_for_read` / `resolve_for_write` return a
-*path*, and the caller opens it by name later. Between the check and the use, a process that
-can write in the workspace could swap a checked directory for a symlink. The component walk in
-`_walk` is written so that it can become an `openat(dir_fd, part, O_NOFOLLOW)` walk that hands
-back a file descriptor instead of a path.
+Paths are walked one component at a time on file descriptors (see `path_walk`), so that `..`,
+symlinks (chains and dangling ones included) and absolute link targets are judged where they
+occur, and so that what is checked is what is opened: readers get the descriptor the check
+was made on (`open_for_read`), writers a held folder to write in (`open_dir_for_write`).
+Nothing is ever decoded: `%2e%2e` and `a\\b` are names like any other.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 from nanotui.security.globs import glob_match
+from nanotui.security.opened import (
+    OpenedFile,
+    PathRefused,
+    WriteTarget,
+    open_checked_for_read,
+    refuse_for_write,
+    refuse_special,
+)
+from nanotui.security.path_walk import MAX_SYMLINK_HOPS, WalkEnd, WalkRefused, walk
 
-MAX_SYMLINK_HOPS = 40
-"""As the kernel's own limit: a longer chain is a loop or an attack."""
+__all__ = ["MAX_SYMLINK_HOPS", "OpenedFile", "PathRefused", "Workspace", "WriteTarget"]
 
 # Protected patterns under these prefixes guard the repository's machinery against writes;
 # the files are not secrets, so the model may read them.
 _NOT_CREDENTIAL_PREFIXES = (".git/", ".nanotui/")
-
-
-class PathRefused(Exception):
-    """A path was refused by the jail; the message says which path and why, in one sentence."""
-
-
-@dataclass(frozen=True)
-class _Walked:
-    path: str
-    """The real absolute path (no symlinks in it)."""
-    exists: bool
-    last_is_link: bool
-    """The last component named by the caller (or reached through its links) was a symlink."""
 
 
 class Workspace:
@@ -70,35 +59,61 @@ class Workspace:
     # ---- resolution -------------------------------------------------------------------
 
     def resolve_for_read(self, path: str) -> Path:
-        """The real path `path` names inside the jail; it may not exist (callers report that)."""
-        walked = self._walk(path)
-        if walked.exists:
-            self._check_kind(path, walked.path)
-        return Path(walked.path)
+        """The real path `path` names inside the jail; it may not exist (callers report that).
+
+        For callers that only need a name (listings, git); a reader uses `open_for_read`.
+        """
+        with self._walk(path, follow_last=True) as end:
+            if end.st is not None:
+                refuse_special(path, end.st)
+            return Path(end.path)
 
     def resolve_for_write(self, path: str) -> Path:
         """The real path to write `path` at, refusing protected paths and risky targets."""
-        walked = self._walk(path)
-        if walked.last_is_link:
-            raise PathRefused(
-                f"Writing '{path}' is refused: it is a symlink, and nanotui does not write "
-                "through links; edit the file it points to instead."
-            )
-        rel = self.relative(Path(walked.path))
-        if self.is_protected(self._rel_to_own_root(walked.path)):
-            raise PathRefused(
-                f"Writing '{rel}' is refused: it is a protected path (see policy.protected_paths)."
-            )
-        if walked.exists:
-            st = self._check_kind(path, walked.path)
-            if stat.S_ISDIR(st.st_mode):
-                raise PathRefused(f"Writing '{rel}' is refused: it is a directory.")
-            if st.st_nlink > 1:
+        with self._walk(path, follow_last=False) as end:
+            self._check_write(path, end)
+            return Path(end.path)
+
+    def open_for_read(self, path: str) -> OpenedFile:
+        """Open a file or folder for reading through the jail; the check is on the open file.
+
+        Raises PathRefused (outside, special file, credential file) or FileNotFoundError
+        (with the real path as its filename).
+        """
+        with self._walk(path, follow_last=True) as end:
+            if end.st is None or end.folder_fd is None:
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", end.path)
+            refuse_special(path, end.st)
+            rel = self._rel_to_own_root(end.path)
+            if stat.S_ISREG(end.st.st_mode) and self.is_credential(rel):
                 raise PathRefused(
-                    f"Writing '{rel}' is refused: it has {st.st_nlink} hard links, so other "
-                    "names (maybe outside the workspace) share its content."
+                    f"{self.relative(Path(end.path))} is a protected credential file; nanotui "
+                    "never reads it into the conversation."
                 )
-        return Path(walked.path)
+            fd = open_checked_for_read(path, end.folder_fd, end.name, end.st)
+        return OpenedFile(fd, Path(end.path), os.fstat(fd))
+
+    def open_dir_for_write(self, path: str, create_parents: bool = False) -> WriteTarget:
+        """Hold the folder `path` is written in, checked, so the write stays in it.
+
+        Missing folders on the way are created when `create_parents` is set, each inside the
+        folder held before it. Raises PathRefused, or FileNotFoundError for a missing folder.
+        """
+        if create_parents:
+            self.resolve_for_write(path)  # refuse before creating any folder
+        end = self._walk(path, follow_last=False, create_parents=create_parents)
+        try:
+            self._check_write(path, end)
+            if end.folder_fd is None or end.name is None:
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", end.path)
+            shown = self.relative(Path(end.path))
+            target = WriteTarget(end.folder_fd, end.name, Path(end.path), shown)
+        except BaseException:
+            end.close()
+            raise
+        end.folder_fd = None  # now owned by the target
+        end.close()
+        return target
 
     def relative(self, path: Path) -> str:
         """`path` as the model should see it: posix, relative to the root ("." for the root).
@@ -135,75 +150,42 @@ class Workspace:
 
     # ---- the walk ---------------------------------------------------------------------
 
-    def _walk(self, path: str) -> _Walked:
+    def _walk(self, path: str, follow_last: bool, create_parents: bool = False) -> WalkEnd:
         _check_text(path)
-        if os.path.isabs(path):
-            current, rest = self._split_root(path, f"'{path}' is outside the workspace")
-        else:
-            current, rest = self._roots[0], path.split("/")
-        parts = deque(rest)
-        exists = True
-        last_is_link = False
-        hops = 0
-        while parts:
-            part = parts.popleft()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if current in self._roots:
-                    raise PathRefused(f"'{path}' is refused: '..' leads outside the workspace.")
-                current = os.path.dirname(current)
-                continue
-            candidate = os.path.join(current, part)
-            if not exists:
-                # Below a missing component nothing exists, so there is no link to follow.
-                current = candidate
-                continue
-            try:
-                st = os.lstat(candidate)
-            except (FileNotFoundError, NotADirectoryError):
-                exists = False
-                current = candidate
-                continue
-            except OSError as exc:
-                raise PathRefused(f"'{path}' cannot be checked: {exc.strerror}.") from exc
-            if not stat.S_ISLNK(st.st_mode):
-                current = candidate
-                continue
-            hops += 1
-            if hops > MAX_SYMLINK_HOPS:
-                raise PathRefused(f"'{path}' is refused: its symlinks form a loop.")
-            last_is_link = last_is_link or not parts
-            target = os.readlink(candidate)
-            if "\0" in target:  # pragma: no cover - the kernel does not allow it
-                raise PathRefused(f"'{path}' is refused: a symlink has a NUL byte.")
-            if os.path.isabs(target):
-                current, target_parts = self._split_root(
-                    target, f"'{path}' is refused: a symlink in it leads outside the workspace"
-                )
-            else:
-                target_parts = target.split("/")
-            parts.extendleft(reversed(target_parts))
-        return _Walked(path=current, exists=exists, last_is_link=last_is_link)
+        try:
+            return walk(
+                path,
+                self._roots[0],
+                self._find_root,
+                follow_last=follow_last,
+                create_parents=create_parents,
+            )
+        except WalkRefused as exc:
+            raise PathRefused(f"'{path}' is refused: {exc}.") from None
 
-    def _split_root(self, absolute: str, refusal: str) -> tuple[str, list[str]]:
+    def _find_root(self, absolute: str) -> tuple[str, list[str]]:
         """The real root an absolute path starts with, and the components after it."""
         parts = _parts(absolute)
         for prefix, real in self._prefixes:
             if parts[: len(prefix)] == prefix:
                 return real, parts[len(prefix) :]
-        raise PathRefused(f"{refusal}.")
+        raise WalkRefused("it is outside the workspace")
 
-    def _check_kind(self, path: str, real: str) -> os.stat_result:
-        try:
-            st = os.lstat(real)
-        except OSError as exc:
-            raise PathRefused(f"'{path}' cannot be checked: {exc.strerror}.") from exc
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+    def _check_write(self, path: str, end: WalkEnd) -> None:
+        if end.last_is_link:
             raise PathRefused(
-                f"'{path}' is refused: it is a {_kind_name(st.st_mode)}, not a file or directory."
+                f"Writing '{path}' is refused: it is a symlink, and nanotui does not write "
+                "through links; edit the file it points to instead."
             )
-        return st
+        rel = self.relative(Path(end.path))
+        if self.is_protected(self._rel_to_own_root(end.path)):
+            raise PathRefused(
+                f"Writing '{rel}' is refused: it is a protected path (see policy.protected_paths)."
+            )
+        if end.name is None and end.st is not None:
+            raise PathRefused(f"Writing '{rel}' is refused: it is a directory.")
+        if end.st is not None:
+            refuse_for_write(rel, end.st)
 
     def _rel_to_own_root(self, real: str) -> str:
         for root in sorted(self._roots, key=len, reverse=True):
@@ -256,13 +238,3 @@ def protected_match(pattern: str, rel: str) -> bool:
     return any(
         glob_match(pattern, "/".join(parts[i:]), ignore_case=True) for i in range(len(parts))
     )
-
-
-def _kind_name(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device file"
-    return "special file"

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from nanotui.tools.base import ToolArgs, ToolContext, ToolFailure
-from nanotui.tools.file_change import FileChange, WriteTool, make_change
+from nanotui.tools.file_change import FileChange, WriteTool, make_change, read_for_change
 from nanotui.tools.read_file import looks_binary, number_line
 from nanotui.tools.write_file import to_crlf, uses_crlf
 
@@ -50,14 +50,13 @@ class EditFileTool(WriteTool):
             )
         if args.old_string == args.new_string:
             raise ToolFailure("old_string and new_string are the same; there is nothing to change.")
-        target = ws.resolve_for_write(args.path)
-        rel = ws.relative(target)
+        # Read through the folder the jail holds: the diff's "before" is never from outside.
         try:
-            old_bytes = target.read_bytes()
-        except FileNotFoundError as exc:
-            raise ToolFailure(f"No file {rel}; use write_file to create it.") from exc
+            rel, old_bytes = read_for_change(ws, args.path)
         except OSError as exc:
-            raise ToolFailure(f"Could not read {rel}: {exc.strerror}.") from exc
+            raise ToolFailure(f"Could not read {args.path}: {exc.strerror}.") from exc
+        if old_bytes is None:
+            raise ToolFailure(f"No file {rel}; use write_file to create it.")
         if looks_binary(old_bytes):
             raise ToolFailure(f"{rel} is a binary file; edit_file only edits text.")
         try:

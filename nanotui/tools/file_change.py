@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from nanotui.security.workspace import PathRefused, Workspace
+from nanotui.security.workspace import PathRefused, Workspace, WriteTarget
 from nanotui.tools.base import Tool, ToolContext, ToolFailure, ToolKind, ToolOutput
 
 CONTEXT_LINES = 3
@@ -46,6 +46,21 @@ def make_change(
     """Build the change for `rel_path`; refuses (PathRefused) a path that may not be written."""
     ws.resolve_for_write(rel_path)
     return _build(rel_path, old_text, new_text, _sha256(old_bytes))
+
+
+def read_for_change(ws: Workspace, path: str) -> tuple[str, bytes | None]:
+    """The path as the model sees it and the bytes it holds now (None: no such file yet).
+
+    Read through the folder the jail holds, so the "before" of a diff is never read from
+    outside the workspace; refuses (PathRefused) a path that may not be written.
+    """
+    try:
+        target = ws.open_dir_for_write(path)
+    except FileNotFoundError as exc:
+        return ws.relative(Path(exc.filename)), None  # a folder on the way is missing
+    with target:
+        current = target.read_current()
+        return target.shown, None if current is None else current[0]
 
 
 def apply_hunks(change: FileChange, selected: list[int]) -> FileChange:
@@ -90,11 +105,12 @@ def apply_change(change: FileChange, ctx: ToolContext) -> ToolOutput:
         # Every hunk was declined (or there was nothing to change): the file stays as it is.
         return ToolOutput(ok=True, content=f"No change applied to {change.path}.")
     try:
-        # Check-then-use gap (closed by the security issue with dir fds): the folder chain
-        # resolved here is reused by name for the stale check, the temp file and the rename.
-        target = ctx.workspace.resolve_for_write(change.path)
-        _check_not_stale(change, target)
-        _atomic_write(target, change.new_text.encode("utf-8"))
+        # The jail holds the target's folder open; the stale check, the temp file and the
+        # rename all happen inside that descriptor, so a folder swapped for a symlink after
+        # the check cannot send the write elsewhere.
+        with ctx.workspace.open_dir_for_write(change.path, create_parents=True) as target:
+            mode = _check_not_stale(change, target)
+            _atomic_write(target, change.new_text.encode("utf-8"), mode)
     except (ToolFailure, PathRefused) as exc:
         return ToolOutput(ok=False, content=str(exc))
     except OSError as exc:
@@ -193,36 +209,34 @@ def _diff_line(mark: str, line: str) -> str:
 # ---- writing ------------------------------------------------------------------------------
 
 
-def _check_not_stale(change: FileChange, target: Path) -> None:
+def _check_not_stale(change: FileChange, target: WriteTarget) -> int | None:
+    """Refuse when the file moved on since the change was computed; returns its mode bits."""
     if change.old_sha256 is None:
-        if os.path.lexists(target):
+        if target.exists():
             raise ToolFailure(
                 f"{change.path} was created on disk since the change was computed; read it again."
             )
-        return
-    try:
-        current = target.read_bytes()
-    except FileNotFoundError as exc:
+        return None
+    current = target.read_current()
+    if current is None:
         raise ToolFailure(
             f"{change.path} was deleted since the change was computed; read the folder again."
-        ) from exc
-    if _sha256(current) != change.old_sha256:
+        )
+    data, mode = current
+    if _sha256(data) != change.old_sha256:
         raise ToolFailure(
             f"{change.path} changed on disk since the change was computed; read it again."
         )
+    return mode
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over the target; the mode is kept."""
-    directory = target.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        mode: int | None = os.stat(target).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    temp = directory / f".{target.name}.nanotui-{secrets.token_hex(6)}.tmp"
+def _atomic_write(target: WriteTarget, data: bytes, mode: int | None) -> None:
+    """Temp file in the held folder, fsync, rename over the target; the mode is kept."""
+    folder = target.folder_fd
+    temp = _temp_name(target.name)
     # O_EXCL | O_NOFOLLOW: the temp name is ours alone and never a planted link.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, NEW_FILE_MODE)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, NEW_FILE_MODE, dir_fd=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -230,18 +244,28 @@ def _atomic_write(target: Path, data: bytes) -> None:
             if mode is not None:
                 os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.replace(temp, target)
+        # Renaming replaces the name in the held folder; it never writes through a link there.
+        os.replace(temp, target.name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temp)
+            os.unlink(temp, dir_fd=folder)
         raise
-    _fsync_directory(directory)
+    _fsync_folder(folder)
 
 
-def _fsync_directory(directory: Path) -> None:
+def _temp_name(name: str) -> str:
+    suffix = f".nanotui-{secrets.token_hex(6)}.tmp"
+    # A name near the 255-byte limit leaves no room to repeat it in the temp name.
+    if len(os.fsencode(name)) > 200:
+        return suffix
+    return f".{name}{suffix}"
+
+
+def _fsync_folder(folder_fd: int) -> None:
     # Makes the rename itself durable; some file systems do not allow it, which is harmless.
+    # The held descriptor is O_PATH, which cannot be fsynced, so the folder is opened from it.
     with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=folder_fd)
         try:
             os.fsync(fd)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -52,19 +53,23 @@ class ListDirTool(Tool):
 
     def _list(self, args: ListDirArgs, ctx: ToolContext) -> ToolOutput:
         ws = ctx.workspace
-        real = ws.resolve_for_read(args.path)
-        rel = ws.relative(real)
-        if not real.exists():
-            raise ToolFailure(f"No folder {rel}; list_dir on its parent shows what exists.")
-        if not real.is_dir():
-            raise ToolFailure(f"{rel} is a file, not a folder; use read_file to read it.")
-        with os.scandir(real) as entries:
-            found = sorted(
-                (e for e in entries if e.name not in SKIPPED_NAMES), key=lambda e: e.name
-            )
-        lines: list[str] = []
-        for entry in found[:MAX_ENTRIES]:
-            lines.append(_describe(entry))
+        try:
+            opened = ws.open_for_read(args.path)
+        except FileNotFoundError as exc:
+            rel = ws.relative(Path(exc.filename))
+            raise ToolFailure(
+                f"No folder {rel}; list_dir on its parent shows what exists."
+            ) from None
+        with opened:
+            rel = ws.relative(opened.path)
+            if not opened.is_dir:
+                raise ToolFailure(f"{rel} is a file, not a folder; use read_file to read it.")
+            # Listed from the descriptor the jail checked, so the folder cannot be swapped.
+            with os.scandir(opened.fd) as entries:
+                found = sorted(
+                    (e for e in entries if e.name not in SKIPPED_NAMES), key=lambda e: e.name
+                )
+            lines = [_describe(entry, opened.fd) for entry in found[:MAX_ENTRIES]]
         data = {"path": rel, "entries": len(found)}
         if not found:
             return ToolOutput(content=f"{rel} is empty.", data=data)
@@ -77,14 +82,14 @@ class ListDirTool(Tool):
         return ToolOutput(content=content, data=data)
 
 
-def _describe(entry: os.DirEntry[str]) -> str:
+def _describe(entry: os.DirEntry[str], folder_fd: int) -> str:
     try:
         st = entry.stat(follow_symlinks=False)
     except OSError:
         return f"{entry.name}  (unreadable)"
     if stat.S_ISLNK(st.st_mode):
         try:
-            target = os.readlink(entry.path)
+            target = os.readlink(entry.name, dir_fd=folder_fd)
         except OSError:
             target = "?"
         return f"{entry.name} -> {target}"

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.security.workspace import PathRefused
+from nanotui.security.workspace import OpenedFile, PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 
 BINARY_SNIFF_BYTES = 8192
@@ -58,48 +58,50 @@ class ReadFileTool(Tool):
 
     def _read(self, args: ReadFileArgs, ctx: ToolContext) -> ToolOutput:
         ws = ctx.workspace
-        real = ws.resolve_for_read(args.path)
-        rel = ws.relative(real)
-        if ws.is_credential(rel):
-            raise ToolFailure(
-                f"{rel} is a protected credential file; nanotui never reads it into the "
-                "conversation."
-            )
-        if not real.exists():
-            raise ToolFailure(f"No file {rel}; list_dir or find_files shows what exists.")
-        if real.is_dir():
-            raise ToolFailure(f"{rel} is a directory; use list_dir to see what it holds.")
-        if args.start_line and args.end_line and args.end_line < args.start_line:
-            raise ToolFailure(
-                f"end_line ({args.end_line}) is before start_line ({args.start_line}); "
-                "give a range with end_line >= start_line."
-            )
-        size = real.stat().st_size
-        with open(real, "rb") as handle:
-            head = handle.read(BINARY_SNIFF_BYTES)
-        if looks_binary(head):
-            raise ToolFailure(f"{rel} looks binary (it has NUL bytes); read_file only shows text.")
-        ranged = args.start_line is not None or args.end_line is not None
-        if not ranged and size > ctx.max_read_bytes:
-            lines = _count_lines(real)
-            raise ToolFailure(
-                f"{rel} is {size} bytes ({lines} lines), more than the {ctx.max_read_bytes}-byte "
-                "read limit; read it in parts with start_line and end_line."
-            )
-        return _numbered(real, rel, args.start_line or 1, args.end_line, ctx.max_read_bytes)
+        try:
+            opened = ws.open_for_read(args.path)
+        except FileNotFoundError as exc:
+            rel = ws.relative(Path(exc.filename))
+            raise ToolFailure(f"No file {rel}; list_dir or find_files shows what exists.") from None
+        # Everything below reads the descriptor the jail checked, never the path again.
+        with opened:
+            return _read_opened(opened, ws.relative(opened.path), args, ctx.max_read_bytes)
 
 
-def _count_lines(real: Path) -> int:
+def _read_opened(opened: OpenedFile, rel: str, args: ReadFileArgs, cap: int) -> ToolOutput:
+    if opened.is_dir:
+        raise ToolFailure(f"{rel} is a directory; use list_dir to see what it holds.")
+    if args.start_line and args.end_line and args.end_line < args.start_line:
+        raise ToolFailure(
+            f"end_line ({args.end_line}) is before start_line ({args.start_line}); "
+            "give a range with end_line >= start_line."
+        )
+    size = opened.st.st_size
+    with opened.reader() as handle:
+        head = handle.read(BINARY_SNIFF_BYTES)
+    if looks_binary(head):
+        raise ToolFailure(f"{rel} looks binary (it has NUL bytes); read_file only shows text.")
+    ranged = args.start_line is not None or args.end_line is not None
+    if not ranged and size > cap:
+        lines = _count_lines(opened)
+        raise ToolFailure(
+            f"{rel} is {size} bytes ({lines} lines), more than the {cap}-byte "
+            "read limit; read it in parts with start_line and end_line."
+        )
+    return _numbered(opened, rel, args.start_line or 1, args.end_line, cap)
+
+
+def _count_lines(opened: OpenedFile) -> int:
     count = 0
     last = b""
-    with open(real, "rb") as handle:
+    with opened.reader() as handle:
         while chunk := handle.read(1 << 20):
             count += chunk.count(b"\n")
             last = chunk
     return count + (1 if last and not last.endswith(b"\n") else 0)
 
 
-def _numbered(real: Path, rel: str, start: int, end: int | None, cap: int) -> ToolOutput:
+def _numbered(opened: OpenedFile, rel: str, start: int, end: int | None, cap: int) -> ToolOutput:
     shown: list[str] = []
     used = 0
     total = 0
@@ -108,7 +110,7 @@ def _numbered(real: Path, rel: str, start: int, end: int | None, cap: int) -> To
     invalid_utf8 = False
     crlf = False
     long_lines = 0
-    with open(real, "rb") as handle:
+    with opened.reader() as handle:
         for total, raw in enumerate(handle, start=1):
             if total < start or (end is not None and total > end) or cut_at is not None:
                 continue

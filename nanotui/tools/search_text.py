@@ -90,7 +90,7 @@ class SearchTextTool(Tool):
             if not base.exists():
                 raise ToolFailure(f"No file or folder {base_rel}; list_dir shows what exists.")
             if base.is_file():
-                _check_single_file(ws, base, base_rel)
+                _check_single_file(ws, base_rel)
             rg = shutil.which("rg")
             if rg:
                 search = await _search_rg(rg, ws, base, args)
@@ -128,10 +128,10 @@ def _compile(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
         ) from exc
 
 
-def _check_single_file(ws: Workspace, base: Path, rel: str) -> None:
+def _check_single_file(ws: Workspace, rel: str) -> None:
     if ws.is_credential(rel):
         raise ToolFailure(f"{rel} is a protected credential file; it is never searched.")
-    with open(base, "rb") as handle:
+    with ws.open_for_read(rel) as opened, opened.reader() as handle:
         if looks_binary(handle.read(8192)):
             raise ToolFailure(f"{rel} looks binary (it has NUL bytes); search_text skips it.")
 
@@ -201,10 +201,10 @@ def _read_lines(ws: Workspace, rel: str) -> list[str] | None:
         # Links are not followed, as ripgrep does not follow them: each file is searched once.
         if (ws.root / rel).is_symlink():
             return None
-        real = ws.resolve_for_read(rel)
-        if not real.is_file() or real.stat().st_size > MAX_FILE_BYTES:
-            return None
-        data = real.read_bytes()
+        with ws.open_for_read(rel) as opened:
+            if opened.is_dir or opened.st.st_size > MAX_FILE_BYTES:
+                return None
+            data = opened.read_bytes()
     except (PathRefused, OSError):
         return None
     if looks_binary(data):
@@ -278,7 +278,26 @@ async def _search_rg(rg: str, ws: Workspace, base: Path, args: SearchTextArgs) -
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
             await proc.wait()
-    return search
+    return await asyncio.to_thread(_keep_jailed_lines, ws, search)
+
+
+def _keep_jailed_lines(ws: Workspace, search: _Search) -> _Search:
+    """Keep only the lines that the jail's own read of each file confirms.
+
+    ripgrep opens files by name, so a folder swapped for a symlink while it walks could show
+    it a file outside; every line it reports is checked against the file read through the jail.
+    """
+    kept = _Search(limited=search.limited)
+    for hits in search.hits:
+        lines = _read_lines(ws, hits.path) or []
+        confirmed = _FileHits(path=hits.path)
+        for number, (text, is_match) in hits.lines.items():
+            if number <= len(lines) and lines[number - 1] == text:
+                confirmed.lines[number] = (text, is_match)
+                kept.matches += is_match
+        if confirmed.lines:
+            kept.hits.append(confirmed)
+    return kept
 
 
 def _rg_text(value: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from nanotui.tools.base import ToolArgs, ToolContext, ToolFailure
-from nanotui.tools.file_change import FileChange, WriteTool, make_change
+from nanotui.tools.file_change import FileChange, WriteTool, make_change, read_for_change
 from nanotui.tools.read_file import looks_binary
 
 _BARE_LF = re.compile(r"(?<!\r)\n")
@@ -43,15 +43,11 @@ class WriteFileTool(WriteTool):
 
     def plan(self, args: WriteFileArgs, ctx: ToolContext) -> FileChange:
         ws = ctx.workspace
-        target = ws.resolve_for_write(args.path)
-        rel = ws.relative(target)
-        old_bytes: bytes | None
+        # Read through the folder the jail holds: the diff's "before" is never from outside.
         try:
-            old_bytes = target.read_bytes()
-        except FileNotFoundError:
-            old_bytes = None
+            rel, old_bytes = read_for_change(ws, args.path)
         except OSError as exc:
-            raise ToolFailure(f"Could not read {rel}: {exc.strerror}.") from exc
+            raise ToolFailure(f"Could not read {args.path}: {exc.strerror}.") from exc
         if old_bytes is None:
             return make_change(ws, rel, None, args.content, None)
         if looks_binary(old_bytes):
