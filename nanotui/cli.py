@@ -378,6 +378,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         settings.policy.ask,
         settings.policy.deny,
         settings.policy.protected_paths,
+        workspace=workspace,
     )
     decision = policy.decide(args.line)
     if args.json:

@@ -1,11 +1,16 @@
-"""The first command policy: per sub-command, deny > ask > allow, failing closed."""
+"""The command policy: per sub-command, deny > ask > allow, failing closed."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from nanotui.cli import main
 from nanotui.security.commands import CommandPolicy
 from nanotui.security.policy import ActionPolicy
+from nanotui.security.shell_parse import _parser
 
 POLICY = CommandPolicy(
     allow=["pytest *", "npm run test:*"], ask=["pip install *"], deny=["git push *", "curl *"]
@@ -33,18 +38,18 @@ POLICY = CommandPolicy(
         ("rm --recursive --force ~", "deny"),
         ("sudo ls", "deny"),
         ("git push --force origin main", "deny"),
-        ("echo $(whoami)", "ask"),  # substitutions are not fully checked yet: never allow
+        ("echo $(whoami)", "ask"),  # `whoami` inside is judged: no rule allows it
         ("echo $(curl x)", "deny"),  # but a denied program inside one is still seen
         ("ls `whoami`", "ask"),
         ("cat <(ls)", "ask"),
         ("eval ls", "ask"),
         ("$CMD", "ask"),
-        ("FOO=1 ls", "ask"),
-        ("cat x > /etc/passwd", "ask"),
+        ("FOO=1 ls", "allow"),  # a plain variable for the program is fine
+        ("cat x > /etc/passwd", "deny"),  # writes outside the workspace
         ("ls 'unclosed", "ask"),
         ("git -c core.pager=sh log", "ask"),
-        ("bash -c 'rm -rf /'", "ask"),
-        ("(ls)", "ask"),
+        ("bash -c 'rm -rf /'", "deny"),  # the string is parsed and judged
+        ("(ls)", "allow"),  # subshells are walked
         ("", "ask"),
     ],
 )
@@ -128,7 +133,7 @@ PROTECTING = CommandPolicy(
         ("ls # a comment with rm -rf /", "allow"),
         # Redirections: only descriptors and /dev/null are harmless targets.
         ("cat README.md >&1foo", "ask"),
-        ("grep x . >/dev/nullx", "ask"),
+        ("grep x . >/dev/nullx", "deny"),  # not /dev/null: outside
         ("grep x . >/dev/null 2>&1", "allow"),
         ("ls 2>&-", "allow"),
         ("cat < .env", "ask"),
@@ -172,3 +177,89 @@ def test_full_auto_runs_what_no_rule_mentions() -> None:
     assert policy.decide("command", "full-auto", command="python3 -m pytest -q").decision == (
         "allow"
     )
+
+
+def test_reasons_name_the_sub_command_and_the_built_in_rule() -> None:
+    result = POLICY.decide("echo x && rm -fr /")
+    assert result.commands == ["echo x", "rm -fr /"]
+    assert "deny: `rm -fr /` removes the whole file system (built-in rule)" in result.reasons
+    assert "ask: no rule allows `echo x`" in result.reasons
+    assert POLICY.decide("make build").reasons == ["ask: no rule allows `make build`"]
+
+
+def test_commands_list_substitutions_and_shell_strings_in_order() -> None:
+    result = POLICY.decide("ls $(pwd) && bash -c 'pytest -q; make'")
+    assert result.commands == ["ls $(pwd)", "pwd", "bash -c 'pytest -q; make'", "pytest -q", "make"]
+    assert result.decision == "ask"
+    assert "allow: `pytest -q` matches the allow rule `pytest *`" in result.reasons
+    assert "ask: no rule allows `make`" in result.reasons
+
+
+def test_wrapper_reason_names_the_whole_sub_command() -> None:
+    [reason] = POLICY.decide("timeout 5 nice -n 2 pytest -q").reasons
+    assert reason == "allow: `timeout 5 nice -n 2 pytest -q` matches the allow rule `pytest *`"
+    [reason] = POLICY.decide("sudo make").reasons
+    assert reason == "deny: `sudo make` runs as another user through `sudo` (built-in rule)"
+
+
+def test_unchecked_lines_say_why_and_need_a_person() -> None:
+    result = POLICY.decide("$CMD --help")
+    assert result.decision == "ask" and result.needs_person
+    assert result.reasons == [
+        "ask: `$CMD --help` has a program name (`$CMD`) that is not a plain word"
+    ]
+    broken = POLICY.decide("ls 'unclosed")
+    assert broken.needs_person and "ask: `ls 'unclosed` does not parse as shell" in broken.reasons
+    plain = POLICY.decide("make build")
+    assert plain.decision == "ask" and not plain.needs_person
+
+
+def test_redirections_inside_the_workspace_ask_and_protected_ones_deny(tmp_path: Path) -> None:
+    policy = CommandPolicy([], [], [], [".env*", ".git/hooks/**"], workspace=tmp_path)
+    assert policy.decide(f"ls > {tmp_path}/listing.txt").decision == "ask"
+    assert policy.decide(f"ls > {tmp_path}/.env").decision == "deny"
+    assert policy.decide("ls > .git/hooks/pre-commit").decision == "deny"
+    assert policy.decide(f"cat {tmp_path}/notes.md").decision == "allow"
+    assert policy.decide(f"cat {tmp_path}/../secret").decision == "ask"
+
+
+def test_policy_check_json_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
+    code = main(["policy", "check", "--json", "echo $(rm -rf ~) | timeout 3 wc -l"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert verdict["decision"] == "deny"
+    assert verdict["commands"] == ["echo $(rm -rf ~)", "rm -rf ~", "timeout 3 wc -l"]
+    assert "deny: `rm -rf ~` removes your home folder (built-in rule)" in verdict["reasons"]
+    assert set(verdict) == {"decision", "reasons", "commands"}
+
+
+def test_parser_is_built_once() -> None:
+    POLICY.decide("ls")
+    POLICY.decide("pwd")
+    assert _parser.cache_info().currsize == 1
+    assert _parser.cache_info().hits >= 1
+
+
+def test_absurdly_deep_nesting_asks_instead_of_crashing() -> None:
+    line = "echo " + "$(" * 2000 + "ls" + ")" * 2000
+    result = POLICY.decide(line)
+    assert result.decision == "ask" and result.needs_person
+    assert any("nests too deeply" in reason for reason in result.reasons)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "git -C . push origin main",
+        "git --no-pager push origin main",
+        "/usr/bin/git push origin main",
+        "timeout 9 git push origin main",
+    ],
+)
+def test_deny_rules_see_through_git_options_paths_and_wrappers(line: str) -> None:
+    result = POLICY.decide(line)
+    assert result.decision == "deny"
+    assert any("matches the deny rule `git push *`" in reason for reason in result.reasons)

@@ -98,9 +98,7 @@ def age(path: Path, days: float) -> None:
     os.utime(path, (then, then))
 
 
-def test_logs_older_than_the_retention_are_deleted_when_a_session_starts(
-    workspace, home
-) -> None:
+def test_logs_older_than_the_retention_are_deleted_when_a_session_starts(workspace, home) -> None:
     folder = paths.sessions_dir()
     folder.mkdir(parents=True)
     old, recent, resumed = (folder / f"{name}.jsonl" for name in ("old", "recent", "resumed"))

@@ -53,6 +53,7 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
         settings.policy.ask,
         settings.policy.deny,
         settings.policy.protected_paths,
+        workspace=workspace,
     )
     return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend)
 

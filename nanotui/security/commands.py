@@ -1,129 +1,65 @@
 """The command policy: deny > ask > allow, judged per sub-command of a shell line.
 
-This first version splits a line on the shell's list and pipe operators with a small
-quote-aware scanner and matches each simple command against the rules. It fails closed:
-anything it cannot fully account for (substitutions, unbalanced quotes, a variable as the
-program, eval/source/exec, sudo) is never `allow`. The security issue replaces the scanner
-with a tree-sitter-bash parse and unwraps wrappers; the rule semantics stay.
+The line is parsed with tree-sitter-bash (see `shell_parse`); every simple command it would
+run, including those inside substitutions, loops, functions and `bash -c` strings, is judged
+on its own, after seeing through wrappers such as `timeout` or `xargs` (see `shell_unwrap`).
+It fails closed: anything it cannot fully account for is never `allow`.
 
 Rule syntax: words separated by spaces; a final `*` matches any remaining words (or none);
-`*` or `?` inside a word is a glob on that word. The program matches literally, so a rule
-for `sed` does not match `./sed`.
+`*` or `?` inside a word is a glob on that word. Deny and ask rules see through a path to
+the program (`/usr/bin/curl` is `curl`); allow rules do not (`./sed` is not `sed`).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
-import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from nanotui.security.workspace import protected_match
+from nanotui.security.shell_parse import ParsedLine, Redirect, SimpleCommand, parse_line
+from nanotui.security.shell_paths import PathJudge
+from nanotui.security.shell_rules import (
+    DOWNLOADERS,
+    built_in_denial,
+    git_view,
+    normalise,
+    rule_matches,
+)
+from nanotui.security.shell_safe import hidden_effect, known_safe_problem
+from nanotui.security.shell_unwrap import SHELLS, Unwrapped, unwrap
+from nanotui.security.shell_words import Word, basename
 
 Verdict = Literal["allow", "ask", "deny"]
-
-# Shell features this version cannot see through: a line using them is at best "ask".
-OPAQUE_FEATURES = {
-    "$(": "command substitution",
-    "`": "command substitution",
-    "<(": "process substitution",
-    ">(": "process substitution",
-    "${": "parameter expansion",
-    "<<": "a heredoc",
-}
-ALWAYS_DENY_PROGRAMS = {
-    "sudo": "runs as another user",
-    "su": "runs as another user",
-    "doas": "runs as another user",
-    "mkfs": "formats a disk",
-    "shutdown": "stops the machine",
-    "reboot": "restarts the machine",
-    "halt": "stops the machine",
-    "poweroff": "stops the machine",
-}
-BUILTIN_DENY_RULES = [
-    ("rm -rf /", "removes the whole file system"),
-    ("rm -rf /*", "removes the whole file system"),
-    ("rm -rf ~", "removes your home folder"),
-    ("rm -rf ~/*", "removes your home folder"),
-    ("git push --force *", "force-push rewrites shared history"),
-    ("git push -f *", "force-push rewrites shared history"),
-    ("chmod -R 777 /", "opens the whole file system to everyone"),
-]
-# Read-only programs that are safe to run without asking when used plainly.
-KNOWN_SAFE_RULES = [
-    "ls *",
-    "pwd",
-    "cat *",
-    "head *",
-    "tail *",
-    "wc *",
-    "grep *",
-    "rg *",
-    "git status *",
-    "git log *",
-    "git diff *",
-    "git show *",
-]
-GIT_UNSAFE_FLAGS = (
-    "-c",
-    "--config-env",
-    "--output",
-    "--ext-diff",
-    "--textconv",
-    "--exec-path",
-    "-C",
-    "--git-dir",
-    "--work-tree",
-    "--namespace",
-    "--open-files-in-pager",
-    "-O",
-)
-# Options of otherwise read-only programs that run other programs or write files.
-UNSAFE_OPTIONS = {
-    "rg": ("--pre", "--pre-glob", "-z", "--search-zip"),
-    "git": GIT_UNSAFE_FLAGS,
-}
-# Programs that run another command or a script given as an argument: not unwrapped yet.
-WRAPPERS = {
-    "bash",
-    "sh",
-    "zsh",
-    "dash",
-    "ksh",
-    "fish",
-    "env",
-    "xargs",
-    "timeout",
-    "nice",
-    "nohup",
-    "time",
-    "stdbuf",
-    "setsid",
-    "command",
-    "builtin",
-    "exec",
-    "eval",
-    "source",
-    ".",
-    "watch",
-    "parallel",
-    "script",
-    "chroot",
-    "unshare",
-    "flock",
-}
-_DUPLICATE_TARGET = re.compile(r"^(\d+|-)$")
-
-# Why a sub-command is "ask": only "no rule" may be turned into allow by full-auto mode.
+# Why a sub-command is "ask": only "no_rule" may be turned into allow by full-auto mode.
 AskKind = Literal["rule", "unchecked", "no_rule"]
 
-
-@dataclass
-class SubCommand:
-    text: str
-    words: list[str]
+MAX_SHELL_DEPTH = 3
+# Variables that change which program runs or what it does behind its back.
+SENSITIVE_VARIABLES = {
+    "PATH",
+    "IFS",
+    "BASH_ENV",
+    "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "HOME",
+    "CDPATH",
+    "PAGER",
+    "EDITOR",
+    "VISUAL",
+    "MANPAGER",
+    "LESSOPEN",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "NODE_OPTIONS",
+    "PERL5OPT",
+    "RUBYOPT",
+    "BROWSER",
+}
+SENSITIVE_PREFIXES = ("LD_", "DYLD_", "GIT_", "BASH_FUNC_")
+_VERDICT_ORDER = {"allow": 0, "ask": 1, "deny": 2}
 
 
 @dataclass
@@ -136,140 +72,50 @@ class CommandDecision:
     fully checked; full-auto mode still asks then."""
 
 
-def _rule_matches(rule: str, words: list[str]) -> bool:
-    pattern = rule.split()
-    if not pattern:
-        return False
-    if pattern[-1] == "*":
-        head = pattern[:-1]
-        if len(words) < len(head):
-            return False
-        return all(fnmatch.fnmatchcase(w, p) for w, p in zip(words, head, strict=False))
-    if len(words) != len(pattern):
-        return False
-    return all(fnmatch.fnmatchcase(w, p) for w, p in zip(words, pattern, strict=True))
+@dataclass
+class _Judgement:
+    verdict: Verdict
+    reason: str
+    ask_kind: AskKind | None = None
 
 
-def _normalise_rm_flags(words: list[str]) -> list[str]:
-    """`rm -fr`, `rm -r -f`, `rm --recursive --force` all read as `rm -rf`."""
-    if not words or words[0] != "rm":
-        return words
-    flags: set[str] = set()
-    rest: list[str] = []
-    for word in words[1:]:
-        if word == "--recursive":
-            flags.add("r")
-        elif word == "--force":
-            flags.add("f")
-        elif word.startswith("-") and not word.startswith("--") and len(word) > 1:
-            flags.update(word[1:].replace("R", "r"))
-        else:
-            rest.append(word)
-    flag_word = ["-" + "".join(sorted(flags, key="rf".find))] if flags else []
-    return ["rm", *flag_word, *rest]
+def _deny(text: str, why: str) -> _Judgement:
+    return _Judgement("deny", f"deny: `{text}` {why}")
 
 
-class _Scanner:
-    """Splits a line on list and pipe operators, keeping quotes, comments and redirections."""
-
-    def __init__(self, line: str) -> None:
-        self.line = line
-        self.i = 0
-        self.parts: list[str] = []
-        self.current: list[str] = []
-        self.problems: list[str] = []
-
-    def at_word_start(self) -> bool:
-        return not self.current or self.current[-1] in " \t"
-
-    def run(self) -> tuple[list[str], list[str]]:
-        line = self.line
-        quote: str | None = None
-        while self.i < len(line):
-            ch = line[self.i]
-            if quote:
-                self.current.append(ch)
-                if ch == quote:
-                    quote = None
-                elif ch == "\\" and quote == '"' and self.i + 1 < len(line):
-                    self.current.append(line[self.i + 1])
-                    self.i += 1
-            elif ch in ("'", '"'):
-                quote = ch
-                self.current.append(ch)
-            elif ch == "\\" and self.i + 1 < len(line):
-                self.current.append(line[self.i : self.i + 2])
-                self.i += 1
-            elif ch == "#" and self.at_word_start():
-                # A comment runs to the end of the line; `a#b` inside a word is not one.
-                while self.i < len(line) and line[self.i] != "\n":
-                    self.i += 1
-                continue
-            elif ch == ">" or (ch == "&" and line[self.i + 1 : self.i + 2] == ">"):
-                self.redirection()
-                continue
-            elif ch == "<":
-                self.current.append(ch)
-                self.problems.append("the line reads a file through a redirection")
-            elif ch in ";|&\n()":
-                self.parts.append("".join(self.current))
-                self.current = []
-                if ch in "()":
-                    self.problems.append("the line uses a subshell, which is not checked yet")
-            else:
-                self.current.append(ch)
-            self.i += 1
-        if quote:
-            self.problems.append("the line has an unclosed quote")
-        self.parts.append("".join(self.current))
-        return self.parts, self.problems
-
-    def redirection(self) -> None:
-        """Read `>`, `>>`, `>&`, `&>`, `>|` and the target; only safe targets pass."""
-        line = self.line
-        start = self.i
-        while self.i < len(line) and line[self.i] in ">&|":
-            self.i += 1
-        operator = line[start : self.i]
-        while self.i < len(line) and line[self.i] in " \t":
-            self.i += 1
-        target_start = self.i
-        while self.i < len(line) and line[self.i] not in " \t;|&<>()\n":
-            self.i += 1
-        target = line[target_start : self.i]
-        self.current.append(f"{operator}{target} ")
-        duplicates = operator.endswith("&") and bool(_DUPLICATE_TARGET.match(target))
-        if not (duplicates or target == "/dev/null"):
-            self.problems.append(f"the line writes to `{target or '?'}` through a redirection")
+def _unchecked(text: str, why: str) -> _Judgement:
+    return _Judgement("ask", f"ask: `{text}` {why}", "unchecked")
 
 
-def split_command_line(line: str) -> tuple[list[SubCommand], list[str]]:
-    """Split a shell line into simple commands; also return what could not be accounted for."""
-    problems: list[str] = []
-    for marker, what in OPAQUE_FEATURES.items():
-        if marker in line:
-            problems.append(f"the line uses {what} ({marker}), which is not checked yet")
-    parts, scan_problems = _Scanner(line).run()
-    problems += scan_problems
-    commands: list[SubCommand] = []
-    for part in parts:
-        text = part.strip()
-        if not text:
-            continue
-        try:
-            words = shlex.split(text, comments=False)
-        except ValueError:
-            problems.append(f"cannot split `{text}` into words")
-            continue
-        # Leading VAR=value assignments change the environment of the program.
-        while words and "=" in words[0] and not words[0].startswith("="):
-            problems.append(f"`{text}` sets environment variables, which is not checked yet")
-            words = words[1:]
-        if words:
-            commands.append(SubCommand(text=text, words=words))
-    if not commands and not problems:
-        problems.append("the line holds no command")
-    return commands, list(dict.fromkeys(problems))
+@dataclass(frozen=True)
+class _Rule:
+    text: str
+    pattern: list[str]
+    literal_program: bool
+
+
+def _compile_rules(rules: list[str]) -> list[_Rule]:
+    compiled = []
+    for text in rules:
+        pattern = normalise(text.split())
+        if pattern:
+            literal = not any(ch in pattern[0] for ch in "*?[")
+            compiled.append(_Rule(text, pattern, literal))
+    return compiled
+
+
+def _writes(redirect: Redirect) -> bool:
+    return redirect.operator not in ("<", "<&", "<<", "<<-", "<<<")
+
+
+def _duplicates_descriptor(redirect: Redirect) -> bool:
+    """`2>&1`, `>&-`, `2>&1-`: the target is a file descriptor, not a file."""
+    target = redirect.target.value if redirect.target else ""
+    return redirect.operator.endswith("&") and (target == "-" or target.rstrip("-").isdigit())
+
+
+def _is_sensitive(name: str) -> bool:
+    return name in SENSITIVE_VARIABLES or name.startswith(SENSITIVE_PREFIXES)
 
 
 class CommandPolicy:
@@ -281,82 +127,217 @@ class CommandPolicy:
         ask: list[str],
         deny: list[str],
         protected_paths: list[str] | None = None,
+        *,
+        workspace: Path | None = None,
     ) -> None:
         self.allow = allow
         self.ask = ask
         self.deny = deny
         self.protected_paths = protected_paths or []
+        self.paths = PathJudge(workspace, self.protected_paths)
+        self._allow = _compile_rules(allow)
+        self._ask = _compile_rules(ask)
+        self._deny = _compile_rules(deny)
 
     def decide(self, line: str) -> CommandDecision:
-        commands, problems = split_command_line(line)
-        result = CommandDecision(decision="allow", commands=[c.text for c in commands])
-        verdicts: list[Verdict] = []
-        for problem in problems:
-            result.reasons.append(f"ask: {problem}")
-            verdicts.append("ask")
-            result.needs_person = True
-        for sub in commands:
-            verdict, reason, kind = self._judge(sub)
-            verdicts.append(verdict)
-            result.reasons.append(reason)
-            if verdict == "ask" and kind != "no_rule":
-                result.needs_person = True
-        if "deny" in verdicts:
-            result.decision = "deny"
-        elif "ask" in verdicts or not verdicts:
-            result.decision = "ask"
-        return result
+        """Judge every sub-command of `line`; the strictest verdict wins."""
+        judgements: list[_Judgement] = []
+        commands: list[str] = []
+        try:
+            self._judge_line(line, 0, judgements, commands)
+        except RecursionError:
+            # Thousands of nested substitutions: refuse to guess rather than crash.
+            judgements.append(_unchecked(line[:80], "nests too deeply to be judged"))
+        if not judgements:
+            judgements.append(_Judgement("ask", "ask: the line holds no command", "unchecked"))
+        decision = max((j.verdict for j in judgements), key=_VERDICT_ORDER.__getitem__)
+        return CommandDecision(
+            decision=decision,
+            reasons=[j.reason for j in judgements],
+            commands=commands,
+            needs_person=any(j.ask_kind in ("rule", "unchecked") for j in judgements),
+        )
 
-    def _judge(self, sub: SubCommand) -> tuple[Verdict, str, AskKind | None]:
-        words = _normalise_rm_flags(sub.words)
-        program = words[0]
-        # Deny rules also see through a path: /usr/bin/curl is curl as far as deny goes.
-        named = [program.rsplit("/", 1)[-1], *words[1:]]
-        if named[0] in ALWAYS_DENY_PROGRAMS:
-            why = ALWAYS_DENY_PROGRAMS[named[0]]
-            return "deny", f"deny: `{sub.text}` {why} (built-in rule)", None
-        for rule, why in BUILTIN_DENY_RULES:
-            if _rule_matches(rule, words) or _rule_matches(rule, named):
-                return "deny", f"deny: `{sub.text}` {why} (built-in rule `{rule}`)", None
-        for rule in self.deny:
-            if _rule_matches(rule, words) or _rule_matches(rule, named):
-                return "deny", f"deny: `{sub.text}` matches the deny rule `{rule}`", None
-        if named[0] in WRAPPERS or program.startswith("$"):
-            reason = f"ask: `{sub.text}` runs another command, which is not checked yet"
-            return "ask", reason, "unchecked"
-        unsafe = UNSAFE_OPTIONS.get(program, ())
-        if any(
-            w == flag or w.startswith(flag + "=") or (flag == "-C" and w.startswith("-C"))
-            for w in words[1:]
-            for flag in unsafe
-        ):
-            reason = f"ask: `{sub.text}` passes options that can run programs or write files"
-            return "ask", reason, "unchecked"
-        for rule in self.ask:
-            if _rule_matches(rule, words):
-                return "ask", f"ask: `{sub.text}` matches the ask rule `{rule}`", "rule"
-        for rule in self.allow:
-            if _rule_matches(rule, words):
-                return "allow", f"allow: `{sub.text}` matches the allow rule `{rule}`", None
-        for rule in KNOWN_SAFE_RULES:
-            if _rule_matches(rule, words):
-                outside = self._sensitive_argument(words[1:])
-                if outside:
-                    return "ask", f"ask: `{sub.text}` {outside}", "unchecked"
-                return "allow", f"allow: `{sub.text}` is a known read-only command", None
-        return "ask", f"ask: no rule allows `{sub.text}`", "no_rule"
+    def _judge_line(
+        self, line: str, depth: int, judgements: list[_Judgement], commands: list[str]
+    ) -> None:
+        parsed: ParsedLine = parse_line(line)
+        judgements += [_Judgement("deny", f"deny: {why} (built-in rule)") for why in parsed.denials]
+        for problem in parsed.problems:
+            judgements.append(_unchecked(line, problem))
+        for command in parsed.commands:
+            commands.append(command.text)
+            judgements.append(self._judge_command(command, depth, judgements, commands))
 
-    def _sensitive_argument(self, arguments: list[str]) -> str:
-        """Why reading these arguments needs a person, or "" when they look harmless."""
-        for word in arguments:
-            if word.startswith("-") and "=" not in word:
+    def _judge_command(
+        self,
+        command: SimpleCommand,
+        depth: int,
+        judgements: list[_Judgement],
+        commands: list[str],
+    ) -> _Judgement:
+        text = command.text
+        if command.kind == "assignment":
+            return self._judge_assignment(command)
+        if command.kind == "test":
+            if command.problems or "$" in text or "`" in text:
+                return _unchecked(text, "tests or computes something that expands at run time")
+            return _Judgement("allow", f"allow: `{text}` only tests or computes values")
+        unwrapped = unwrap(command.words) if command.words else Unwrapped(layers=[[]])
+        for script in unwrapped.scripts:
+            if depth >= MAX_SHELL_DEPTH:
+                return _unchecked(text, "nests shells deeper than the policy follows")
+            self._judge_line(script, depth + 1, judgements, commands)
+        denial = self._denial(command, unwrapped)
+        if denial:
+            return denial
+        unchecked = self._unchecked(command, unwrapped)
+        if unchecked:
+            return unchecked
+        return self._judge_by_rules(command, unwrapped)
+
+    def _judge_assignment(self, command: SimpleCommand) -> _Judgement:
+        sensitive = [n for n in command.assignments if _is_sensitive(n)]
+        if sensitive:
+            return _unchecked(command.text, f"changes `{sensitive[0]}`, which changes what runs")
+        if command.problems:
+            return _unchecked(command.text, command.problems[0])
+        return _Judgement("allow", f"allow: `{command.text}` only sets shell variables")
+
+    def _denial(self, command: SimpleCommand, unwrapped: Unwrapped) -> _Judgement | None:
+        text = command.text
+        if unwrapped.run_as_other_user:
+            who = unwrapped.run_as_other_user
+            return _deny(text, f"runs as another user through `{who}` (built-in rule)")
+        for layer in unwrapped.layers:
+            why = built_in_denial(layer, self.paths) if layer else None
+            if why:
+                return _deny(text, f"{why} (built-in rule)")
+        why = self._download_into_shell(command, unwrapped.innermost)
+        if why:
+            return _deny(text, f"{why} (built-in rule)")
+        for redirect in command.redirects:
+            why = self._redirect_denial(redirect)
+            if why:
+                return _deny(text, f"{why} (built-in rule)")
+        for layer in unwrapped.layers:
+            rule = self._first_match(self._deny, layer, see_through=True)
+            if rule:
+                return _deny(text, f"matches the deny rule `{rule}`")
+        return None
+
+    def _download_into_shell(self, command: SimpleCommand, innermost: list[Word]) -> str | None:
+        if not innermost or not innermost[0].literal:
+            return None
+        name = basename(innermost[0].value)
+        if name not in SHELLS and name not in ("source", ".", "eval", "exec"):
+            return None
+        if command.upstream & DOWNLOADERS:
+            return "pipes a download into a shell"
+        if command.substituted & DOWNLOADERS:
+            return "runs a downloaded script"
+        return None
+
+    def _redirect_denial(self, redirect: Redirect) -> str | None:
+        if redirect.target is None or not _writes(redirect) or _duplicates_descriptor(redirect):
+            return None
+        place = self.paths.place(redirect.target)
+        target = redirect.target.value
+        if place == "disk":
+            return f"writes the disk device `{target}`"
+        if place in ("root", "outside", "home"):
+            return f"writes `{target}`, outside the workspace"
+        if place == "protected":
+            return f"writes `{target}`, a protected path"
+        return None
+
+    def _unchecked(self, command: SimpleCommand, unwrapped: Unwrapped) -> _Judgement | None:
+        text = command.text
+        if command.problems:
+            return _unchecked(text, command.problems[0])
+        if unwrapped.opaque:
+            return _unchecked(text, f"{unwrapped.opaque}; the policy cannot check that")
+        sensitive = [n for n in command.assignments + unwrapped.assignments if _is_sensitive(n)]
+        if sensitive:
+            return _unchecked(text, f"sets `{sensitive[0]}`, which changes what runs")
+        innermost = unwrapped.innermost
+        why = hidden_effect(innermost) if innermost else None
+        if why:
+            return _unchecked(text, why)
+        for redirect in command.redirects:
+            why = self._redirect_problem(redirect)
+            if why:
+                return _unchecked(text, why)
+        if innermost and self._removes_unknown_path(innermost):
+            return _unchecked(text, "removes a path that is only known when the line runs")
+        return None
+
+    def _redirect_problem(self, redirect: Redirect) -> str | None:
+        target = redirect.target
+        if target is None:
+            return None
+        place = self.paths.place(target)
+        if place == "unknown":
+            return f"redirects to `{target.value}`, which is only known when the line runs"
+        if not _writes(redirect) and place in ("protected", "outside", "root", "home", "disk"):
+            where = "a protected file" if place == "protected" else "outside the workspace"
+            return f"reads `{target.value}`, {where}, through a redirection"
+        return None
+
+    def _removes_unknown_path(self, words: list[Word]) -> bool:
+        return basename(words[0].value) == "rm" and any(not w.literal for w in words[1:])
+
+    def _judge_by_rules(self, command: SimpleCommand, unwrapped: Unwrapped) -> _Judgement:
+        text = command.text
+        for layer in unwrapped.layers:
+            rule = self._first_match(self._ask, layer, see_through=True)
+            if rule:
+                return _Judgement("ask", f"ask: `{text}` matches the ask rule `{rule}`", "rule")
+        if unwrapped.scripts:
+            return _Judgement("allow", f"allow: `{text}` runs a script judged command by command")
+        innermost = unwrapped.innermost
+        # A read-only program reading secrets or outside files asks even under an allow rule.
+        safety = known_safe_problem(innermost, self.paths) if innermost else None
+        if safety:
+            return _unchecked(text, safety)
+        rule = self._first_match(self._allow, innermost, see_through=False)
+        if rule:
+            return _Judgement("allow", f"allow: `{text}` matches the allow rule `{rule}`")
+        writes = self._redirect_writes(command)
+        if writes:
+            return _unchecked(text, f"writes `{writes}` through a redirection")
+        if safety == "":
+            return _Judgement("allow", f"allow: `{text}` is a known read-only command")
+        return _Judgement("ask", f"ask: no rule allows `{text}`", "no_rule")
+
+    def _redirect_writes(self, command: SimpleCommand) -> str | None:
+        for redirect in command.redirects:
+            target = redirect.target
+            if target is None or not _writes(redirect) or _duplicates_descriptor(redirect):
                 continue
-            value = word.split("=", 1)[1] if word.startswith("-") else word
-            parts = value.split("/")
-            if value.startswith(("/", "~")) or ".." in parts:
-                return f"reads `{value}`, outside the workspace"
-            while value.startswith("./"):
-                value = value[2:]
-            if any(protected_match(p, value) for p in self.protected_paths):
-                return f"reads `{value}`, a protected file"
-        return ""
+            if self.paths.place(target) != "harmless":
+                return target.value
+        return None
+
+    def _first_match(
+        self, rules: list[_Rule], words: list[Word], *, see_through: bool
+    ) -> str | None:
+        if not words or not rules:
+            return None
+        values = [w.value for w in words]
+        candidates = [normalise(values)]
+        if see_through and "/" in values[0]:
+            candidates.append(normalise([basename(values[0]), *values[1:]]))
+        if see_through and basename(values[0]) == "git":
+            # `git -C . push` is `git push` as far as deny and ask rules go.
+            view, dropped = git_view(words)
+            if dropped:
+                candidates.append(normalise(["git", *(w.value for w in view[1:])]))
+        for rule in rules:
+            for candidate in candidates:
+                # Most rules name another program: skip them without globbing.
+                if rule.literal_program and rule.pattern[0] != candidate[0]:
+                    continue
+                if rule_matches(rule.pattern, candidate, superset_flags=see_through):
+                    return rule.text
+        return None

@@ -1,0 +1,303 @@
+"""Turns a shell line into the simple commands it would run, using tree-sitter-bash.
+
+The walk is deliberately closed: it descends only into node types it knows, and records a
+problem for anything else, so that the policy never allows what it has not seen. Commands
+inside substitutions, heredocs, loops, functions and groups are all listed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from tree_sitter import Language, Node, Parser
+
+from nanotui.security.shell_words import Word, basename, literal_value, node_text, word_of
+
+CommandKind = Literal["command", "assignment", "test"]
+
+# Nodes that only hold statements (and separators): walked child by child.
+_CONTAINERS = {
+    "program",
+    "list",
+    "subshell",
+    "compound_statement",
+    "do_group",
+    "if_statement",
+    "elif_clause",
+    "else_clause",
+    "while_statement",
+    "for_statement",
+    "c_style_for_statement",
+    "case_statement",
+    "case_item",
+    "negated_command",
+}
+# Nodes that hold data (words, strings, expansions): only scanned for substitutions.
+_DATA = {
+    "word",
+    "string",
+    "raw_string",
+    "ansi_c_string",
+    "translated_string",
+    "concatenation",
+    "number",
+    "simple_expansion",
+    "expansion",
+    "arithmetic_expansion",
+    "variable_name",
+    "array",
+    "extglob_pattern",
+    "regex",
+    "binary_expression",
+    "unary_expression",
+    "postfix_expression",
+    "parenthesized_expression",
+    "ternary_expression",
+    "test_operator",
+    "special_variable_name",
+    "brace_expression",
+}
+_SUBSTITUTIONS = {"command_substitution", "process_substitution"}
+_REDIRECTS = {"file_redirect", "heredoc_redirect", "herestring_redirect"}
+_GLUED_CONTINUATION = re.compile(r"(?<![\s\\])\\\n(?!\s)")
+
+
+@dataclass
+class Redirect:
+    operator: str
+    target: Word | None
+    """None for heredocs, which only feed standard input."""
+
+
+@dataclass
+class SimpleCommand:
+    """One command the line would run, with what the policy needs to judge it."""
+
+    text: str
+    kind: CommandKind = "command"
+    words: list[Word] = field(default_factory=list)
+    assignments: list[str] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+    upstream: frozenset[str] = frozenset()
+    """Program-like words of the earlier stages of its pipeline (to spot `curl | sh`)."""
+    substituted: set[str] = field(default_factory=set)
+    """Program-like words of the commands inside its substitutions (to spot `sh <(curl)`)."""
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ParsedLine:
+    commands: list[SimpleCommand] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    denials: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Parser:
+    # Imported here so that importing the policy stays cheap until a line is judged.
+    import tree_sitter_bash
+
+    return Parser(Language(tree_sitter_bash.language()))
+
+
+def parse_line(line: str) -> ParsedLine:
+    """Every simple command of `line`, plus what could not be accounted for."""
+    root = _parser().parse(line.encode()).root_node
+    walk = _Walk()
+    if root.has_error:
+        walk.parsed.problems.append("does not parse as shell")
+    if _GLUED_CONTINUATION.search(line):
+        # bash joins `r\<newline>m` into `rm`; the grammar splits it into two words.
+        walk.parsed.problems.append(
+            "continues a word on the next line, which the grammar reads differently"
+        )
+    walk.statement(root, [], frozenset())
+    return walk.parsed
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.parsed = ParsedLine()
+        self.errors_open = 0
+
+    def statement(self, node: Node, redirects: list[Redirect], upstream: frozenset[str]) -> None:
+        kind = node.type
+        if kind == "ERROR":
+            # Already reported; still walk it so that a denied command inside is seen.
+            self.errors_open += 1
+            self._container(node, redirects, upstream)
+            self.errors_open -= 1
+        elif kind in _CONTAINERS:
+            self._container(node, redirects, upstream)
+        elif kind == "command":
+            self._command(node, node, redirects, upstream)
+        elif kind == "redirected_statement":
+            self._redirected(node, redirects, upstream)
+        elif kind == "pipeline":
+            self._pipeline(node, redirects, upstream)
+        elif kind == "function_definition":
+            self._function(node, redirects)
+        elif kind in ("variable_assignment", "variable_assignments"):
+            self._assignment(node, [node])
+        elif kind in ("declaration_command", "unset_command"):
+            self._assignment(node, node.named_children)
+        elif kind == "test_command":
+            self._add(SimpleCommand(node_text(node), kind="test"), node.named_children)
+        elif kind in ("comment", "heredoc_body"):
+            return
+        elif kind in _DATA or kind in _SUBSTITUTIONS or self.errors_open:
+            self.scan(node, None)
+        else:
+            self.parsed.problems.append(f"uses shell syntax the policy does not know ({kind})")
+
+    def _container(self, node: Node, redirects: list[Redirect], upstream: frozenset[str]) -> None:
+        if node.type == "compound_statement" and node.child(0) and node.child(0).type == "((":
+            # Arithmetic `(( ... ))`: harmless unless it expands something.
+            self._add(SimpleCommand(node_text(node), kind="test"), node.named_children)
+            return
+        for child in node.named_children:
+            self.statement(child, redirects, upstream)
+
+    def _redirected(self, node: Node, redirects: list[Redirect], upstream: frozenset[str]) -> None:
+        own = list(redirects)
+        arguments: list[Node] = []
+        scanned: list[Node] = []
+        for child in node.named_children:
+            if child.type in _REDIRECTS:
+                self._redirect(child, own, arguments, scanned)
+        body = node.child_by_field_name("body")
+        if body is None:
+            self.parsed.problems.append("has a redirection without a command")
+        elif body.type == "command":
+            self._command(body, node, own, upstream, arguments, scanned)
+        else:
+            if arguments:
+                self.parsed.problems.append("puts words after the redirection of a group")
+            for data in scanned:
+                self.scan(data, None)
+            self.statement(body, own, upstream)
+
+    def _pipeline(self, node: Node, redirects: list[Redirect], upstream: frozenset[str]) -> None:
+        seen = set(upstream)
+        for stage in node.named_children:
+            start = len(self.parsed.commands)
+            self.statement(stage, redirects, frozenset(seen))
+            for command in self.parsed.commands[start:]:
+                seen.update(basename(w.value) for w in command.words if w.literal)
+
+    def _function(self, node: Node, redirects: list[Redirect]) -> None:
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        name = literal_value(name_node) if name_node else None
+        if body is None:
+            return
+        if name and _calls_itself_in_parallel(body, name):
+            self.parsed.denials.append(
+                f"`{node_text(node)}` defines a function that starts copies of itself in a pipe "
+                "or in the background: a fork bomb"
+            )
+        self.statement(body, redirects, frozenset())
+
+    def _assignment(self, node: Node, parts: list[Node]) -> None:
+        names = []
+        for part in parts:
+            target = (
+                part.child_by_field_name("name") if part.type == "variable_assignment" else part
+            )
+            if target is not None and target.type == "variable_name":
+                names.append(node_text(target))
+        self._add(SimpleCommand(node_text(node), kind="assignment", assignments=names), parts)
+
+    def _command(
+        self,
+        node: Node,
+        outer: Node,
+        redirects: list[Redirect],
+        upstream: frozenset[str],
+        arguments: list[Node] | None = None,
+        scanned: list[Node] | None = None,
+    ) -> None:
+        command = SimpleCommand(node_text(outer), redirects=list(redirects), upstream=upstream)
+        words: list[Node] = []
+        data = list(scanned or [])
+        for child in node.named_children:
+            if child.type == "variable_assignment":
+                command.assignments.append(node_text(child.child_by_field_name("name") or child))
+                data.append(child)
+            elif child.type == "command_name":
+                name = child.named_children[0] if child.named_children else child
+                value = literal_value(name, program=True)
+                if value is None:
+                    command.problems.append(
+                        f"has a program name (`{node_text(child)}`) that is not a plain word"
+                    )
+                command.words.append(Word(value or node_text(child), value is not None))
+                data.append(child)
+            elif child.type in _REDIRECTS:
+                self._redirect(child, command.redirects, words, data)
+            else:
+                words.append(child)
+        words += arguments or []
+        command.words += [word_of(w) for w in words]
+        self._add(command, words + data)
+
+    def _redirect(
+        self, node: Node, redirects: list[Redirect], arguments: list[Node], scanned: list[Node]
+    ) -> None:
+        """Record the redirection; sort its other words into arguments and data to scan."""
+        operator = next((node_text(c) for c in node.children if not c.is_named), "")
+        target: Word | None = None
+        for child in node.named_children:
+            if child.type in ("file_descriptor", "heredoc_start", "heredoc_end"):
+                continue
+            if child.type in _REDIRECTS:
+                # A heredoc line may carry its own redirection: `cat <<EOF > out`.
+                self._redirect(child, redirects, arguments, scanned)
+            elif child.type == "heredoc_body" or node.type != "file_redirect":
+                scanned.append(child)
+            elif target is None:
+                target = word_of(child)
+                scanned.append(child)
+            else:
+                # `echo > out hi`: words after the target are arguments of the command.
+                arguments.append(child)
+        redirects.append(Redirect(operator, target))
+
+    def _add(self, command: SimpleCommand, data: list[Node]) -> None:
+        self.parsed.commands.append(command)
+        for node in data:
+            self.scan(node, command)
+
+    def scan(self, node: Node, owner: SimpleCommand | None, in_arithmetic: bool = False) -> None:
+        """Walk the commands of every substitution inside a data node."""
+        if node.type not in _SUBSTITUTIONS:
+            arithmetic = in_arithmetic or node.type == "arithmetic_expansion"
+            for child in node.named_children:
+                self.scan(child, owner, arithmetic)
+            return
+        if in_arithmetic and owner is not None:
+            owner.problems.append("runs a command inside arithmetic")
+        start = len(self.parsed.commands)
+        for inner in node.named_children:
+            self.statement(inner, [], frozenset())
+        if owner is not None:
+            for command in self.parsed.commands[start:]:
+                owner.substituted.update(basename(w.value) for w in command.words)
+
+
+def _calls_itself_in_parallel(body: Node, name: str) -> bool:
+    """Whether the body calls `name` inside a pipeline, or calls it and backgrounds anything."""
+    calls_self = calls_in_pipe = backgrounds = False
+    stack = [(body, False)]
+    while stack:
+        node, in_pipe = stack.pop()
+        backgrounds = backgrounds or node.type == "&"
+        is_name = node.type == "command_name" and node.named_children
+        if is_name and literal_value(node.named_children[0]) == name:
+            calls_self = True
+            calls_in_pipe = calls_in_pipe or in_pipe
+        stack.extend((c, in_pipe or node.type == "pipeline") for c in node.children)
+    return calls_in_pipe or (calls_self and backgrounds)
