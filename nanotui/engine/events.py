@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator
 
 from nanotui.providers.base import ToolCall, Usage
+from nanotui.security.injection import unframed
+from nanotui.security.redaction import redact
 
 Decision = Literal["allow", "ask", "deny"]
 
@@ -135,6 +137,15 @@ class ToolResult(EventBase):
     files_changed: list[str] = Field(default_factory=list)
     refused: bool = False
     """Not run: denied by policy, refused for lack of approval, or rejected by the user."""
+    redacted: list[str] = Field(default_factory=list)
+    """Kinds of secret replaced by `[REDACTED:kind]` (never the values), e.g. github_token."""
+    injection: list[str] = Field(default_factory=list)
+    """Lines that read as instructions to the model: `line N 'the words'` each."""
+
+    @property
+    def output(self) -> str:
+        """The content for people: without the untrusted-data note that closes it for the model."""
+        return unframed(self.content)
 
 
 class UsageReported(EventBase):
@@ -170,6 +181,12 @@ class ErrorEvent(EventBase):
     type: Literal["error"] = "error"
     text: str
     kind: str = "error"
+
+    @field_validator("text")
+    @classmethod
+    def _without_secrets(cls, text: str) -> str:
+        # Provider and tool errors can quote a request or a config line holding a key.
+        return redact(text).text
 
 
 class ConversationCleared(EventBase):

@@ -3,6 +3,10 @@
 `prepare` parses the arguments, computes a write's diff before anything is written, and asks
 the action policy for a decision. `execute` runs what was decided. Every failure becomes a
 `ToolResult` the model can read; nothing here raises into the turn loop.
+
+Every result is made here, so this is where secrets are redacted from what the model reads
+and where the output of reads and commands is checked for prompt injection and closed with
+the note that it is data, not instructions.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from typing import Any
 from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.events import ToolResult
 from nanotui.providers.base import ToolCall
+from nanotui.security.injection import InjectionFlag, find_injection, frame_untrusted
 from nanotui.security.policy import ActionDecision, ActionPolicy
+from nanotui.security.redaction import Redactor
+from nanotui.security.secrets import secret_environment_values
 from nanotui.security.workspace import PathRefused
 from nanotui.tools.base import (
     Tool,
@@ -55,6 +62,8 @@ class ToolCallRunner:
         self.tools = tools
         self.context = context
         self.policy = policy
+        # The user's own keys (the provider's API key among them) in whatever shape they come.
+        self.redactor = Redactor(secret_environment_values())
 
     def prepare(self, call: ToolCall, mode: str) -> PreparedCall:
         prepared = PreparedCall(call=call, summary=_brief(call.arguments))
@@ -171,6 +180,9 @@ class ToolCallRunner:
             data=output.data,
             diff=output.diff,
             files_changed=output.files_changed,
+            # What a read or a command brings in was written by someone else; a write's
+            # result is nanotui's own sentence.
+            untrusted=prepared.kind != ToolKind.WRITE,
         )
 
     def _result(
@@ -183,22 +195,36 @@ class ToolCallRunner:
         diff: str | None = None,
         files_changed: list[str] | None = None,
         refused: bool = False,
+        untrusted: bool = False,
     ) -> ToolResult:
-        if len(content) > MAX_RESULT_CHARS:
-            cut = len(content) - MAX_RESULT_CHARS
-            content = content[:MAX_RESULT_CHARS] + f"\n[{cut} more characters not shown]"
-        data = dict(data or {})
-        data["arguments_key"] = _canonical(call.arguments)
+        # Redact before capping: a key cut in half by the cap would no longer be recognised.
+        redacted = self.redactor.redact(content)
+        content = _capped(redacted.text)
+        flags: list[InjectionFlag] = []
+        if untrusted:
+            flags = find_injection(content)
+            content = frame_untrusted(content, flags)
+        clean_data, data_kinds = self.redactor.redact_nested(dict(data or {}))
+        clean_data["arguments_key"] = _canonical(call.arguments)
         return ToolResult(
             call_id=call.id,
             tool=call.name,
             ok=ok,
             content=content,
-            data=data,
+            data=clean_data,
             diff=diff,
             files_changed=files_changed or [],
             refused=refused,
+            redacted=list(dict.fromkeys([*redacted.kinds, *data_kinds])),
+            injection=[flag.describe() for flag in flags],
         )
+
+
+def _capped(content: str) -> str:
+    if len(content) <= MAX_RESULT_CHARS:
+        return content
+    cut = len(content) - MAX_RESULT_CHARS
+    return content[:MAX_RESULT_CHARS] + f"\n[{cut} more characters not shown]"
 
 
 def _canonical(raw: str) -> str:

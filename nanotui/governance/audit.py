@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from nanotui import paths
 from nanotui.engine.events import EventBase, parse_event
+from nanotui.security.redaction import Redactor
+from nanotui.security.secrets import secret_environment_values
 
 FSYNC_TYPES = {"approval_resolved", "turn_finished", "session_started"}
 
@@ -32,10 +34,19 @@ def session_path(session_id: str) -> Path:
 
 
 class SessionLog:
-    """Appends events to `sessions/<id>.jsonl`."""
+    """Appends events to `sessions/<id>.jsonl`, with secrets redacted from every string.
 
-    def __init__(self, session_id: str, path: Path | None = None) -> None:
+    The engine redacts tool results already; this is the last line of defence for the rest
+    (error text, the model's own replies, a command the model proposed). `known_secrets`
+    adds values to hunt for besides the credential-named environment variables, such as
+    an API key read from a variable with an unremarkable name.
+    """
+
+    def __init__(
+        self, session_id: str, path: Path | None = None, known_secrets: Iterable[str] = ()
+    ) -> None:
         self.session_id = session_id
+        self._redactor = Redactor([*secret_environment_values(), *known_secrets])
         self.path = path or session_path(session_id)
         paths.ensure_private_dir(self.path.parent)
         _drop_torn_last_line(self.path)
@@ -49,12 +60,21 @@ class SessionLog:
             "seq": self.seq,
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "type": event.type,  # type: ignore[attr-defined]
-            "payload": event.model_dump(mode="json", exclude={"type"}),
+            "payload": self._redacted_payload(event),
         }
         self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
         self._file.flush()
         if record["type"] in FSYNC_TYPES:
             os.fsync(self._file.fileno())
+
+    def _redacted_payload(self, event: EventBase) -> dict[str, Any]:
+        payload, kinds = self._redactor.redact_nested(
+            event.model_dump(mode="json", exclude={"type"})
+        )
+        if kinds and isinstance(payload.get("redacted"), list):
+            # A tool result says which kinds were redacted; add any found only here.
+            payload["redacted"] = list(dict.fromkeys([*payload["redacted"], *kinds]))
+        return payload
 
     def close(self) -> None:
         if not self._file.closed:
