@@ -230,6 +230,30 @@ def build_parser() -> argparse.ArgumentParser:
     ashow = audit_sub.add_parser("show", help="print a session's timeline")
     ashow.add_argument("session", help="session id (or a unique prefix)")
     ashow.set_defaults(handler=cmd_audit_show)
+    averify = audit_sub.add_parser(
+        "verify",
+        help="check that session logs are whole and unchanged",
+        description="Follow each log's hash chain; say OK or name the first line that was "
+        "edited, deleted, inserted, moved or cut short. Exit 1 if any log fails.",
+    )
+    averify.add_argument("target", nargs="?", help="session id, prefix or log path (default: all)")
+    averify.set_defaults(handler=cmd_audit_verify)
+    areplay = audit_sub.add_parser(
+        "replay", help="play a session's events again, as `nanotui run` printed them"
+    )
+    areplay.add_argument("session", help="session id (or a unique prefix)")
+    areplay.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="X times the original pace (default 0: no waiting)",
+    )
+    areplay.add_argument("--json", action="store_true", help="one JSON object per event")
+    areplay.set_defaults(handler=cmd_audit_replay)
+    aexport = audit_sub.add_parser("export", help="a session's records as JSON lines")
+    aexport.add_argument("session", help="session id (or a unique prefix)")
+    aexport.set_defaults(handler=cmd_audit_export)
 
     cost = sub.add_parser(
         "cost",
@@ -365,7 +389,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
     result = asyncio.run(runner.execute(prepared))
     payload = result.model_dump(mode="json", exclude={"type"})
     payload["data"].pop("arguments_key", None)
-    return report(payload, result.content, 0 if result.ok else 1)
+    return report(payload, result.output, 0 if result.ok else 1)
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
@@ -476,50 +500,42 @@ def find_session(prefix: str) -> Path:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
+    from nanotui.audit_commands import show
+
+    return show(find_session(args.session), sys.stdout)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from nanotui.audit_commands import verify
+    from nanotui.governance.audit import list_sessions
+
+    if args.target is None:
+        targets = list_sessions()
+    elif Path(args.target).is_file():
+        targets = [Path(args.target)]
+    else:
+        targets = [find_session(args.target)]
+    if not targets:
+        print("No session logs yet.")
+        return 0
+    return verify(targets, sys.stdout)
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    from nanotui.audit_commands import replay
+
+    if args.speed < 0:
+        raise UserError("--speed must be 0 (no waiting) or more.")
+    path = find_session(args.session)
+    return replay(path, speed=args.speed, as_json=args.json, out=sys.stdout, err=sys.stderr)
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
     from nanotui.governance.audit import read_records
 
-    path = find_session(args.session)
-    for number, record in enumerate(read_records(path), start=1):
-        kind = str(record.get("type", "?"))
-        if kind == "text_delta":
-            continue  # the assistant_message that follows holds the whole text
-        try:
-            brief = _brief_payload(kind, record["payload"])
-        except (KeyError, TypeError, ValueError):
-            brief = "(a record this version cannot read)"
-        seq, ts = record.get("seq", f"#{number}"), str(record.get("ts", ""))
-        print(f"{seq:>5}  {ts[11:19]:<8}  {kind:<20} {brief}")
+    for record in read_records(find_session(args.session)):
+        print(json.dumps(record, ensure_ascii=False))
     return 0
-
-
-def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
-    keys = {
-        "user_message": "text",
-        "assistant_message": "text",
-        "tool_call_proposed": "summary",
-        "policy_decision": "decision",
-        "approval_requested": "summary",
-        "approval_resolved": "decision",
-        "tool_started": "summary",
-        "tool_result": "content",
-        "notice": "text",
-        "error": "text",
-        "turn_finished": "status",
-        "result": "status",
-        "session_started": "label",
-    }
-    if kind == "usage_reported":
-        usage = payload["usage"]
-        return f"{usage['input_tokens']} in, {usage['output_tokens']} out ({payload['model']})"
-    if kind == "cost_updated":
-        cost = payload["request_usd"]
-        return (
-            "unpriced" if cost is None else f"${cost:.4f} (session ${payload['session_usd']:.4f})"
-        )
-    value = str(payload.get(keys.get(kind, ""), "")).replace("\n", " ")
-    if kind in ("tool_result", "policy_decision", "tool_started", "tool_call_proposed"):
-        value = f"{payload.get('tool', '')}: {value}"
-    return value[:110]
 
 
 def day_argument(text: str) -> str:

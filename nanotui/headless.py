@@ -73,7 +73,7 @@ async def run_headless(
             out.write(event.to_json_line() + "\n")
             out.flush()
         else:
-            ends_with_newline = _print_readable(event, out, err, ends_with_newline)
+            ends_with_newline = print_readable(event, out, err, ends_with_newline)
     status = finished.status if finished else "error"
     exit_code = EXIT_CODES.get(status, 1)
     message = (finished.reason if finished else "") or last_error
@@ -106,7 +106,7 @@ async def run_headless(
     return exit_code
 
 
-def _print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:
+def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:
     """Print one event for a person; returns whether stdout now ends with a newline."""
     if isinstance(event, TextDelta):
         out.write(event.text)
@@ -128,7 +128,8 @@ def _progress_line(event: EventBase) -> str | None:
         return f"  -> {event.tool} {event.summary}"
     if isinstance(event, ToolResult):
         mark = "refused" if event.refused else ("ok" if event.ok else "failed")
-        first_line = event.content.strip().splitlines()[0] if event.content.strip() else ""
+        output = event.output.strip()  # without the note that is meant for the model
+        first_line = output.splitlines()[0] if output else ""
         return f"  <- {event.tool} {mark}: {first_line[:160]}"
     if isinstance(event, Notice):
         return f"  note: {event.text}"

@@ -181,7 +181,8 @@ def test_the_log_redacts_every_string_and_known_secrets(tmp_path: Path) -> None:
         ToolResult(call_id="c", tool="t", ok=True, content=f"x {TOKEN}", data={"out": [key]})
     )
     log.close()
-    records = list(read_records(tmp_path / "s.jsonl"))
+    header, *records = read_records(tmp_path / "s.jsonl")
+    assert header["type"] == "header"
     assert records[0]["payload"]["text"] == (
         "use [REDACTED:environment_secret] and [REDACTED:github_token]"
     )

@@ -18,6 +18,8 @@ from fake_model_server import (
 )
 from run_support import of_type, run, tool_messages
 
+from nanotui.governance.audit_chain import verify_log
+
 FOO = "def foo():\n    return 1\n"
 TEST_FOO = (
     "import unittest\n\nfrom foo import foo\n\n\n"
@@ -91,9 +93,12 @@ def test_read_edit_run_tests_and_finish(fake_server, repo, home, capsys) -> None
     assert "OK" in tool_messages(last)[-1]["content"]
 
     log = home / "sessions" / f"{result['session']}.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    header, *records, closed = [json.loads(line) for line in log.read_text().splitlines()]
+    assert header["type"] == "header" and header["payload"]["workspace"] == str(repo)
+    assert header["payload"]["git_head"] and header["payload"]["model"] == "test-model"
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
     assert [r["type"] for r in records] == [e["type"] for e in events]
+    assert closed["type"] == "session_closed" and verify_log(log).ok
     assert oct(log.stat().st_mode & 0o777) == "0o600"
 
 

@@ -6,11 +6,14 @@ take exactly the same decision path.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from nanotui import paths
-from nanotui.config import Settings
+from nanotui.config import Settings, resolve_api_key
 from nanotui.engine.agent import Agent, AgentOptions
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import Conversation, load_conversation
@@ -115,12 +118,46 @@ def build_agent(
         ),
         system_prompt=lambda mode: build_system_prompt(workspace, mode),
         options=options,
-        log=SessionLog(session_id) if log else None,
+        log=open_session_log(settings, workspace, session_id, provider, env) if log else None,
         conversation=conversation,
         sandbox_backend=env.backend,
     )
     agent.resumed = resume is not None
     return agent
+
+
+def open_session_log(
+    settings: Settings, workspace: Path, session_id: str, provider: Provider, env: ToolEnvironment
+) -> SessionLog:
+    """The session's log; a new one starts with a header that says what the session ran on."""
+    policy = json.dumps(settings.policy.model_dump(mode="json"), sort_keys=True)
+    header = {
+        "session": session_id,
+        "workspace": str(workspace),
+        "provider": provider.kind,
+        "model": provider.model,
+        "sandbox": env.backend,
+        "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
+        "git_head": git_head(workspace),
+    }
+    # The key, literally: it may sit in a variable whose name says nothing of secrets.
+    key = resolve_api_key(settings.provider)
+    return SessionLog(session_id, known_secrets=[key] if key else [], header=header)
+
+
+def git_head(workspace: Path) -> str | None:
+    """The commit checked out in `workspace`, or None outside a repository (or without git)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", "HEAD"],
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
 
 
 def _endpoint_of(provider: Provider) -> str:

@@ -1,9 +1,11 @@
-"""The session log: every event of a session, one JSON line each, append-only.
+"""The session log: every event of a session, one JSON line each, append-only, chained.
 
-Each line is `{"seq", "ts", "type", "payload"}`. Lines are flushed as they are written and
+Each line is `{"seq", "ts", "type", "payload", "prev"}`: `prev` is the SHA-256 of the line
+before (see `audit_chain.py`), so `nanotui audit verify` can show any later change. The first
+line is a header (format, workspace, provider, model, sandbox, policy digest, version, git
+HEAD); a clean end writes `session_closed`. Lines are written whole, one per event, and
 fsynced at approvals and turn ends, so a crash loses at most the line being written. Files
-are 0600 in a 0700 folder: they hold the user's code. (The governance issue adds the hash
-chain; the envelope leaves room for a `prev` field.)
+are 0600 in a 0700 folder: they hold the user's code.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import secrets
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from nanotui import paths
 from nanotui.engine.events import EventBase, parse_event
+from nanotui.governance.audit_chain import CLOSED_TYPE, FORMAT_VERSION, ChainedFile
 from nanotui.security.redaction import Redactor
 from nanotui.security.secrets import secret_environment_values
 
@@ -39,33 +42,36 @@ class SessionLog:
     The engine redacts tool results already; this is the last line of defence for the rest
     (error text, the model's own replies, a command the model proposed). `known_secrets`
     adds values to hunt for besides the credential-named environment variables, such as
-    an API key read from a variable with an unremarkable name.
+    an API key read from a variable with an unremarkable name. `header` fills the first
+    line of a new log; an existing log (a resumed session) goes on where it ended.
     """
 
     def __init__(
-        self, session_id: str, path: Path | None = None, known_secrets: Iterable[str] = ()
+        self,
+        session_id: str,
+        path: Path | None = None,
+        known_secrets: Iterable[str] = (),
+        header: dict[str, Any] | None = None,
     ) -> None:
         self.session_id = session_id
         self._redactor = Redactor([*secret_environment_values(), *known_secrets])
         self.path = path or session_path(session_id)
         paths.ensure_private_dir(self.path.parent)
-        _drop_torn_last_line(self.path)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._file: IO[str] = os.fdopen(fd, "a", encoding="utf-8")
-        self.seq = _last_seq(self.path)
+        self._chain = ChainedFile(self.path)
+        if self._chain.is_new:
+            self._write("header", {"format": FORMAT_VERSION, **log_header(header)}, sync=True)
+
+    @property
+    def seq(self) -> int:
+        return self._chain.seq
 
     def append(self, event: EventBase) -> None:
-        self.seq += 1
-        record = {
-            "seq": self.seq,
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "type": event.type,  # type: ignore[attr-defined]
-            "payload": self._redacted_payload(event),
-        }
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._file.flush()
-        if record["type"] in FSYNC_TYPES:
-            os.fsync(self._file.fileno())
+        kind = event.type  # type: ignore[attr-defined]
+        self._write(kind, self._redacted_payload(event), sync=kind in FSYNC_TYPES)
+
+    def _write(self, kind: str, payload: dict[str, Any], *, sync: bool) -> None:
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._chain.append({"ts": ts, "type": kind, "payload": payload}, sync=sync)
 
     def _redacted_payload(self, event: EventBase) -> dict[str, Any]:
         payload, kinds = self._redactor.redact_nested(
@@ -77,35 +83,23 @@ class SessionLog:
         return payload
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        """End the log cleanly (a `session_closed` line, fsynced); safe to call twice."""
+        if not self._chain.closed:
+            self._write(CLOSED_TYPE, {}, sync=True)
+            self._chain.close()
 
 
-def _drop_torn_last_line(path: Path) -> None:
-    """Cut a last line left half-written by a crash, so the next record starts clean."""
+def log_header(given: dict[str, Any] | None) -> dict[str, Any]:
+    """The header's fields: the caller's (workspace, model, ...) plus version and OS user."""
+    import getpass
+
+    from nanotui import __version__
+
     try:
-        with path.open("rb+") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            handle.seek(size - 1)
-            if handle.read(1) == b"\n":
-                return
-            # Walk back to the last complete line; files are small enough to read once.
-            handle.seek(0)
-            data = handle.read()
-            handle.truncate(data.rfind(b"\n") + 1)
-    except FileNotFoundError:
-        return
-
-
-def _last_seq(path: Path) -> int:
-    last = 0
-    for record in read_records(path):
-        last = record.get("seq", last)
-    return last
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = str(os.getuid())
+    return {"nanotui_version": __version__, "os_user": user, **(given or {})}
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -68,6 +68,10 @@ class ChainedFile:
         if not self._file.closed:
             os.fsync(self._file.fileno())
 
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
     def close(self) -> None:
         if not self._file.closed:
             os.fsync(self._file.fileno())

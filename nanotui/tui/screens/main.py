@@ -326,7 +326,7 @@ class MainScreen(Screen[None]):
     async def _tool_result(self, event: ToolResult) -> None:
         block = self.query_one(ChatView).tool_call(event.call_id)
         if block is not None:
-            block.set_result(event.content, event.diff)
+            block.set_result(event.content, event.diff, event.injection)
             if event.ok:
                 block.status = "ok"
             elif event.refused:

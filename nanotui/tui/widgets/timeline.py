@@ -61,7 +61,7 @@ def describe(event: EventBase) -> tuple[str, str] | None:
         return "tool", f"{event.tool} {event.summary}"
     if isinstance(event, ToolResult):
         if event.refused:
-            return "refused", f"{event.tool}: {event.content.splitlines()[0][:80]}"
+            return "refused", f"{event.tool}: {event.output.splitlines()[0][:80]}"
         return "tool", f"{event.tool} {'ok' if event.ok else 'failed'}"
     if isinstance(event, CostUpdated):
         cost = "unpriced" if event.request_usd is None else f"${event.request_usd:.4f}"

@@ -1,0 +1,101 @@
+"""The session log: appends per second, and verify and show on a 100,000-event log.
+
+Appends go through the real `SessionLog` (redaction, the hash chain, a flush per event)
+with the event mix of a working session: streamed text, tool calls and results, usage,
+and an fsync at every turn end (one turn per 50 events here) and every approval. Then
+`audit verify` (`verify_log`) and `audit show` (the readable timeline, written to a
+throw-away stream) are timed on the log just written. Targets: verify under 1 s.
+
+    python bench/audit.py [--events 100000]
+
+Prints one JSON object. Runs in a temporary NANOTUI_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_VERIFY_S = 1.0
+TURN_EVENTS = 50
+
+
+def session_events(count: int) -> list[Any]:
+    """`count` events shaped like a real session's, in a realistic order."""
+    from nanotui.engine.events import (
+        ApprovalResolved,
+        TextDelta,
+        ToolResult,
+        ToolStarted,
+        TurnFinished,
+        UsageReported,
+        UserMessage,
+    )
+    from nanotui.providers.base import Usage
+
+    content = "def handler(request):\n    return respond(request.body)\n" * 10
+    cycle = [
+        lambda n: UserMessage(text=f"step {n}: make the tests pass"),
+        *[lambda n: TextDelta(text="reading the failing test ") for _ in range(20)],
+        lambda n: ToolStarted(call_id=f"c{n}", tool="read_file", summary="src/app.py"),
+        lambda n: ToolResult(call_id=f"c{n}", tool="read_file", ok=True, content=content),
+        lambda n: ApprovalResolved(call_id=f"c{n}", decision="approve", by="user"),
+        lambda n: UsageReported(usage=Usage(input_tokens=1200, output_tokens=80), model="m"),
+    ]
+    events: list[Any] = []
+    n = 0
+    while len(events) < count:
+        n += 1
+        for make in cycle:
+            events.append(make(n))
+        events.extend(TextDelta(text="and so on ") for _ in range(TURN_EVENTS - len(cycle) - 1))
+        events.append(TurnFinished(status="done", steps=1))
+    return events[:count]
+
+
+def main(count: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nanotui-audit-bench-") as home:
+        os.environ["NANOTUI_HOME"] = home
+        from nanotui.audit_commands import show
+        from nanotui.governance.audit import SessionLog
+        from nanotui.governance.audit_chain import verify_log
+
+        events = session_events(count)
+        log = SessionLog("bench")
+        started = time.perf_counter()
+        for event in events:
+            log.append(event)
+        log.close()
+        append_s = time.perf_counter() - started
+        path = Path(log.path)
+
+        started = time.perf_counter()
+        verdict = verify_log(path)
+        verify_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        show(path, io.StringIO())
+        show_s = time.perf_counter() - started
+        size_mb = path.stat().st_size / 1e6
+    return {
+        "events": count,
+        "log_mb": round(size_mb, 1),
+        "appends_per_s": round(count / append_s),
+        "verify_s": round(verify_s, 3),
+        "verify_ok": verdict.ok,
+        "show_s": round(show_s, 3),
+        "target_verify_s": TARGET_VERIFY_S,
+        "pass": verdict.ok and verify_s < TARGET_VERIFY_S,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    print(json.dumps(main(parser.parse_args().events)))
