@@ -25,6 +25,7 @@ from typing import IO, Any
 GENESIS = "0" * 64
 FORMAT_VERSION = 2
 CLOSED_TYPE = "session_closed"
+PREV_TAIL = len(b',"prev":"') + 64 + len(b'"}')
 
 
 def line_hash(line: bytes) -> str:
@@ -129,22 +130,33 @@ def verify_log(path: Path) -> Verdict:
     """Check every link of the log at `path`; the first broken one is reported."""
     data = path.read_bytes()
     *complete, tail = data.split(b"\n")
-    expected_prev, closed = GENESIS, False
+    expected_prev = GENESIS
     for number, line in enumerate(complete, start=1):
         problem = _check_line(line, number, expected_prev)
         if problem is not None:
             bad_line, text = problem
             return Verdict(ok=False, lines=len(complete), problem=text, bad_line=bad_line)
         expected_prev = line_hash(line)
-        closed = json.loads(line).get("type") == CLOSED_TYPE
+    closed = bool(complete) and json.loads(complete[-1]).get("type") == CLOSED_TYPE
     return Verdict(ok=True, lines=len(complete), torn_tail=bool(tail), closed=closed)
+
+
+def _links(line: bytes) -> tuple[object, object]:
+    """A line's `seq` and `prev`. The writer puts them first and last, so they are read off
+    the ends of the line without parsing the rest (it is the chain that proves the rest);
+    any other shape is parsed in full."""
+    if line.startswith(b'{"seq":') and line[-PREV_TAIL:-66] == b',"prev":"' and line[-2:] == b'"}':
+        seq_text = line[7 : line.index(b",", 7)]
+        if seq_text.isdigit():
+            return int(seq_text), line[-66:-2].decode("ascii")
+    record = json.loads(line)
+    return record["seq"], record["prev"]
 
 
 def _check_line(line: bytes, number: int, expected_prev: str) -> tuple[int, str] | None:
     """The first problem with line `number` (1-based) as (line to blame, what), or None."""
     try:
-        record = json.loads(line)
-        seq, prev = record["seq"], record["prev"]
+        seq, prev = _links(line)
     except (ValueError, KeyError, TypeError):
         return number, "is not a whole record: it was edited or cut short"
     if seq != number - 1:
