@@ -425,14 +425,14 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 def cmd_sandbox_run(args: argparse.Namespace) -> int:
     import shlex
 
-    from nanotui.security.sandbox import CommandStartError, PlainRunner
+    from nanotui.security.sandbox import CommandStartError, make_runner
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise UserError("Give the command after --, e.g. nanotui sandbox run -- ls -la.")
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace).settings
-    runner = PlainRunner()
+    runner = make_runner(settings.sandbox, workspace)
     try:
         result = asyncio.run(
             runner.run(
@@ -440,10 +440,13 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
                 cwd=workspace,
                 timeout_s=settings.sandbox.timeout_s,
                 max_output_bytes=settings.sandbox.max_output_bytes,
+                network=True if args.network else None,
             )
         )
     except CommandStartError as exc:
         raise UserError(str(exc)) from exc
+    if result.notice:
+        print(f"nanotui: {result.notice}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(

@@ -9,6 +9,8 @@ import pytest
 from fake_model_server import FakeModelServer
 
 from nanotui.cli import main
+from nanotui.config import Settings
+from nanotui.security.sandbox import make_runner
 
 
 @pytest.fixture
@@ -111,7 +113,7 @@ def test_sandbox_run_json(ws: Path, capsys) -> None:
         "stderr": "",
         "timed_out": False,
         "truncated": False,
-        "backend": "plain",
+        "backend": make_runner(Settings().sandbox, ws).backend,
     }
 
 

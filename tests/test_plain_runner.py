@@ -131,10 +131,12 @@ async def test_background_children_do_not_outlive_the_command(tmp_path: Path) ->
         _kill(background)
 
 
-async def test_output_is_capped_while_the_child_is_drained(tmp_path: Path) -> None:
+async def test_output_is_capped_to_head_and_tail_while_the_child_is_drained(
+    tmp_path: Path,
+) -> None:
     started = time.monotonic()
     result = await PlainRunner().run(
-        "yes | head -c 50000000; echo tail >&2",
+        "yes | head -c 50000000; echo end; echo tail >&2",
         cwd=tmp_path,
         timeout_s=20,
         max_output_bytes=100_000,
@@ -143,6 +145,9 @@ async def test_output_is_capped_while_the_child_is_drained(tmp_path: Path) -> No
     assert result.exit_code == 0 and not result.timed_out
     assert len(result.stdout.encode()) + len(result.stderr.encode()) <= 100_000
     assert result.stdout.startswith("y\ny\n")
+    assert result.stdout.endswith("y\ny\nend\n")
+    assert "bytes cut ...]" in result.stdout
+    assert result.stderr == "tail\n"
     assert time.monotonic() - started < 10
 
 

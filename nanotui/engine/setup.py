@@ -26,7 +26,7 @@ from nanotui.providers.base import Provider, Usage, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.commands import CommandPolicy
 from nanotui.security.policy import ActionPolicy
-from nanotui.security.sandbox import PlainRunner
+from nanotui.security.sandbox import make_runner
 from nanotui.security.workspace import Workspace
 from nanotui.tools.base import ToolContext
 from nanotui.tools.registry import default_tools
@@ -44,7 +44,7 @@ class ToolEnvironment:
 
 def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironment:
     jail = Workspace(workspace, settings.policy.protected_paths)
-    runner = PlainRunner()
+    runner = make_runner(settings.sandbox, workspace)
     context = ToolContext(
         workspace=jail,
         runner=runner,

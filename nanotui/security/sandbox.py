@@ -1,30 +1,44 @@
-"""Running shell commands: the result shape, the runner protocol, and the backends.
+"""Running shell commands: the result shape, the runner protocol, and choosing a backend.
 
-For now only the plain backend lives here: `bash -c` in its own session and process group,
-with a scrubbed environment, a time limit and an output cap, and the whole group killed when
-the command times out or the caller is cancelled. The bubblewrap and landlock backends (no
-network, read-only root, process and memory limits) will join it behind the same protocol.
+Three backends share one protocol and one way of spawning (`sandbox_process`):
+
+- bwrap (`sandbox_bwrap`): read-only root, private /tmp, writable workspace minus its git
+  hooks and config, credential folders hidden, no network, own PID and user namespaces.
+- landlock (`sandbox_landlock`): writes only to the workspace and a private temp folder,
+  TCP denied where the kernel can (Landlock ABI 4+), everything readable.
+- plain: limits only, no isolation; used when chosen, or when `auto` finds nothing else
+  and `require` is off.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import signal
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from nanotui.security.sandbox_process import (
+    CommandStartError,
+    Limits,
+    hold_with_sh,
+    run_process,
+)
 from nanotui.security.secrets import scrubbed_environment
 
-READ_CHUNK = 64 * 1024
-KILL_GRACE_S = 0.5
-"""How long the group gets between SIGTERM and SIGKILL."""
-PIPE_GRACE_S = 0.5
-"""After bash exits, how long leftover background processes may keep its pipes open."""
+if TYPE_CHECKING:
+    from nanotui.config import SandboxConfig
+
+__all__ = [
+    "CommandResult",
+    "CommandRunner",
+    "CommandStartError",
+    "Limits",
+    "PlainRunner",
+    "SandboxUnavailable",
+    "make_runner",
+    "probe_backends",
+]
 
 
 class CommandResult(BaseModel):
@@ -35,13 +49,15 @@ class CommandResult(BaseModel):
     stderr: str
     timed_out: bool = False
     truncated: bool = False
-    """Output passed max_output_bytes; the rest was read and discarded."""
+    """Output passed max_output_bytes; its middle was cut, the head and the tail kept."""
     backend: str
     duration_s: float
+    notice: str = ""
+    """What the user should know about how it ran (no isolation, network not blocked)."""
 
 
-class CommandStartError(Exception):
-    """The command could not be started at all (no bash, a missing cwd, ...); one sentence."""
+class SandboxUnavailable(CommandStartError):
+    """No backend the settings allow can start here; commands are refused."""
 
 
 @runtime_checkable
@@ -58,65 +74,30 @@ class CommandRunner(Protocol):
         timeout_s: float,
         max_output_bytes: int,
         env: dict[str, str] | None = None,
+        network: bool | None = None,
     ) -> CommandResult: ...
 
 
-class _OutputBudget:
-    """One cap shared by stdout and stderr: at most `limit` bytes are kept in total."""
-
-    def __init__(self, limit: int) -> None:
-        self.remaining = max(0, limit)
-        self.truncated = False
-
-    def take(self, chunk: bytes) -> bytes:
-        if len(chunk) <= self.remaining:
-            self.remaining -= len(chunk)
-            return chunk
-        self.truncated = True
-        kept = chunk[: self.remaining]
-        self.remaining = 0
-        return kept
-
-
-async def _drain(stream: asyncio.StreamReader, into: bytearray, budget: _OutputBudget) -> None:
-    # Keep reading after the cap is reached: a child blocked on a full pipe would never end.
-    while chunk := await stream.read(READ_CHUNK):
-        into += budget.take(chunk)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-async def _exited(proc: asyncio.subprocess.Process, timeout_s: float) -> bool:
-    """Wait until bash itself has exited; False if it is still running after timeout_s."""
-    # Not proc.wait(): on Python 3.11 that also waits for the pipes to close, which a
-    # background child can hold open for as long as it likes.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    delay = 0.002
-    while proc.returncode is None:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return False
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def command_environment(pass_env: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
+    """The scrubbed environment, the variables passed on purpose, and the caller's additions."""
+    environment = scrubbed_environment(passed=pass_env)
+    if extra:
+        environment.update(extra)
+    return environment
 
 
 class PlainRunner:
-    """No isolation beyond a process group and a scrubbed environment: the user's choice."""
+    """No isolation beyond a process group, limits and a scrubbed environment."""
 
     backend = "plain"
+
+    def __init__(
+        self, limits: Limits | None = None, pass_env: Sequence[str] = (), notice: str = ""
+    ) -> None:
+        self.limits = limits
+        self.pass_env = tuple(pass_env)
+        self.notice = notice
+        """Said with every result: set when plain was a fallback rather than the choice."""
 
     async def run(
         self,
@@ -126,80 +107,75 @@ class PlainRunner:
         timeout_s: float,
         max_output_bytes: int,
         env: dict[str, str] | None = None,
+        network: bool | None = None,
     ) -> CommandResult:
         """Run `bash -c command`; `env` adds variables on top of the scrubbed environment."""
-        started = time.monotonic()
-        environment = scrubbed_environment()
-        if env:
-            environment.update(env)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                "bash",
-                "-c",
-                command,
-                cwd=cwd,
-                env=environment,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-        except FileNotFoundError as exc:
-            missing = "bash" if exc.filename in (None, "bash") else f"the folder {cwd}"
-            raise CommandStartError(
-                f"The command could not start: {missing} was not found."
-            ) from exc
-        except OSError as exc:
-            raise CommandStartError(f"The command could not start: {exc.strerror}.") from exc
-
-        # start_new_session makes the child a session and group leader: its pid is the pgid.
-        pgid = proc.pid
-        budget = _OutputBudget(max_output_bytes)
-        out, err = bytearray(), bytearray()
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            asyncio.ensure_future(_drain(proc.stdout, out, budget)),
-            asyncio.ensure_future(_drain(proc.stderr, err, budget)),
-        ]
-        timed_out = False
-        finished = False
-        try:
-            if not await _exited(proc, timeout_s):
-                timed_out = True
-                await self._kill_group(proc, pgid)
-            # Background children may hold the pipes open after bash exits; they belong to the
-            # command, so they get a moment and are then killed with the rest of the group.
-            _, pending = await asyncio.wait(readers, timeout=PIPE_GRACE_S)
-            if pending:
-                await self._kill_group(proc, pgid)
-                await asyncio.wait(readers, timeout=PIPE_GRACE_S)
-            finished = True
-        finally:
-            # Cancelled or failed mid-run, or leftovers that closed their pipes
-            # (`cmd >/dev/null &`): nothing of the command may outlive the call.
-            if not finished or _group_alive(pgid):
-                await self._kill_group(proc, pgid)
-            for reader in readers:
-                reader.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
-
-        return CommandResult(
-            exit_code=None if timed_out else proc.returncode,
-            stdout=out.decode("utf-8", errors="replace"),
-            stderr=err.decode("utf-8", errors="replace"),
-            timed_out=timed_out,
-            truncated=budget.truncated,
-            backend=self.backend,
-            duration_s=round(time.monotonic() - started, 3),
+        # `network` is accepted for the protocol's sake: plain never blocks it.
+        argv = ["bash", "-c", command]
+        outcome = await run_process(
+            lambda gate: argv if gate is None else hold_with_sh(argv),
+            cwd=cwd,
+            env=command_environment(self.pass_env, env),
+            timeout_s=timeout_s,
+            max_output_bytes=max_output_bytes,
+            limits=self.limits,
         )
+        return CommandResult(**vars(outcome), backend=self.backend, notice=self.notice)
 
-    @staticmethod
-    async def _kill_group(proc: asyncio.subprocess.Process, pgid: int) -> None:
-        """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
-        try:
-            _signal_group(pgid, signal.SIGTERM)
-            await _exited(proc, KILL_GRACE_S)
-        finally:
-            # Unconditional, and in a finally so a second cancellation cannot skip it: members
-            # that ignored SIGTERM, or outlived bash, are still in the group.
-            _signal_group(pgid, signal.SIGKILL)
+
+class UnavailableRunner:
+    """Stands in when the settings forbid every backend that starts: refuses each command."""
+
+    backend = "none"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def run(self, command: str, **_: object) -> CommandResult:
+        raise SandboxUnavailable(self.reason)
+
+
+def probe_backends() -> dict[str, str | None]:
+    """Each backend mapped to None if it starts here, or one sentence on why it does not."""
+    from nanotui.security.sandbox_bwrap import probe_bwrap
+    from nanotui.security.sandbox_landlock import probe_landlock
+
+    return {"bwrap": probe_bwrap(), "landlock": probe_landlock(), "plain": None}
+
+
+def make_runner(settings: SandboxConfig, workspace: Path) -> CommandRunner:
+    """The runner the settings ask for: a backend that starts, or one that refuses."""
+    from nanotui.security.sandbox_bwrap import BwrapRunner
+    from nanotui.security.sandbox_landlock import LandlockRunner
+
+    limits = Limits(
+        memory_mb=settings.memory_mb,
+        max_processes=settings.max_processes,
+        max_file_mb=settings.max_file_mb,
+        cpu_time_s=settings.cpu_time_s,
+    )
+    pass_env = tuple(settings.pass_env)
+    if settings.backend == "plain":
+        return PlainRunner(limits, pass_env)
+    problems = probe_backends()
+    wanted = ["bwrap", "landlock"] if settings.backend == "auto" else [settings.backend]
+    for name in wanted:
+        if problems[name] is None:
+            runner_class = BwrapRunner if name == "bwrap" else LandlockRunner
+            return runner_class(workspace, limits, pass_env, network=settings.network)
+    if settings.backend != "auto":
+        return UnavailableRunner(
+            f"The {settings.backend} sandbox does not start here ({problems[settings.backend]}); "
+            'set [sandbox] backend = "auto" or "plain" to run commands anyway.'
+        )
+    if settings.require:
+        return UnavailableRunner(
+            "No sandbox backend starts here and [sandbox] require is on, so commands are "
+            f"refused (bwrap: {problems['bwrap']}; landlock: {problems['landlock']})."
+        )
+    return PlainRunner(
+        limits,
+        pass_env,
+        notice="No sandbox starts here, so this command ran without isolation "
+        "(install bubblewrap or use a kernel with Landlock).",
+    )

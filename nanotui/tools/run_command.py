@@ -94,6 +94,9 @@ def describe_result(result: CommandResult, timeout_s: float, max_output_bytes: i
             parts.append(f"{label}: (empty)")
     if result.truncated:
         parts.append(
-            f"(The output passed {max_output_bytes} bytes; everything after that was discarded.)"
+            f"(The output passed {max_output_bytes} bytes; its middle was cut where marked, "
+            "the beginning and the end are kept.)"
         )
+    if result.notice:
+        parts.append(f"(Note: {result.notice})")
     return "\n\n".join(parts)

@@ -1,0 +1,106 @@
+"""What each sandbox backend adds to a command: the median extra time over a bare subprocess.
+
+Every variant runs `true` from one asyncio event loop, the way the agent runs commands, and
+the clock covers the whole call: building the environment and argv, the pids cgroup, the
+spawn, the wait and reading the output. Variants:
+
+- bare: `asyncio.create_subprocess_exec("true")` with its output piped and read; the zero.
+- raw_bwrap: bwrap with `--unshare-net --unshare-pid` and the same mounts and flags as our
+  backend, spawned bare: what bubblewrap itself costs, for reference.
+- bwrap, landlock, plain: the backends' `run("true", ...)` with the default settings
+  (limits on, so each also pays for setrlimit in the child and the cgroup where there is one).
+
+The variants take turns run by run (so a busy moment hits all of them alike); each is
+warmed up first, then run `--runs` times, and the medians are reported, with each backend's
+extra time over bare. A backend that does not start here is reported as null with the reason.
+
+    python bench/sandbox_overhead.py [--runs 200]
+
+Prints one JSON object. The target: bwrap under 8 ms extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from nanotui.config import SandboxConfig
+from nanotui.security.sandbox import make_runner, probe_backends
+from nanotui.security.sandbox_bwrap import bwrap_argv, find_bwrap
+from nanotui.security.secrets import scrubbed_environment
+
+Variant = Callable[[], Awaitable[None]]
+
+
+async def _spawn(*argv: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await proc.communicate()
+
+
+def _variants(workspace: Path) -> tuple[dict[str, Variant], dict[str, str]]:
+    problems = {name: why for name, why in probe_backends().items() if why}
+    variants: dict[str, Variant] = {"bare": lambda: _spawn("true")}
+    binary = find_bwrap()
+    if binary and "bwrap" not in problems:
+        raw = bwrap_argv(
+            binary, workspace, workspace, scrubbed_environment(), network=False, command=""
+        )
+        raw = [*raw[: raw.index("--")], "--", "true"]
+        variants["raw_bwrap"] = lambda: _spawn(*raw)
+    for name in ("bwrap", "landlock", "plain"):
+        if name in problems:
+            continue
+        runner = make_runner(SandboxConfig(backend=name), workspace)
+
+        async def run(runner=runner) -> None:
+            result = await runner.run("true", cwd=workspace, timeout_s=30, max_output_bytes=65536)
+            assert result.exit_code == 0, result.stderr
+
+        variants[name] = run
+    return variants, problems
+
+
+async def _measure(runs: int, workspace: Path) -> dict[str, object]:
+    variants, problems = _variants(workspace)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(5):
+        for variant in variants.values():
+            await variant()
+    for _ in range(runs):
+        for name, variant in variants.items():
+            started = time.perf_counter()
+            await variant()
+            times[name].append((time.perf_counter() - started) * 1000)
+    medians = {name: round(statistics.median(values), 2) for name, values in times.items()}
+    bare = medians["bare"]
+    return {
+        "runs": runs,
+        "median_ms": medians,
+        "extra_ms": {name: round(ms - bare, 2) for name, ms in medians.items() if name != "bare"},
+        "not_started": problems,
+        "target_bwrap_extra_ms": 8,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="nanotui-bench-") as folder:
+        result = asyncio.run(_measure(args.runs, Path(folder)))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

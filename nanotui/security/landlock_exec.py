@@ -1,0 +1,171 @@
+"""Launcher: restrict this process with Landlock, then exec the command.
+
+    python -m nanotui.security.landlock_exec [--write DIR]... [--no-network] [--gate] -- ARGV...
+
+Everything stays readable and executable; writing, creating, removing and renaming are
+allowed only beneath the --write folders (and to a few harmless devices such as /dev/null).
+With --no-network, TCP connect and bind are denied when the kernel's Landlock ABI is 4 or
+newer (UDP and Unix sockets are not covered by Landlock). On ABI 6+ the command also may
+not signal processes outside its domain nor reach abstract Unix sockets outside it.
+
+With --gate it first waits for one newline on stdin (the parent sets its resource limits
+and cgroup meanwhile), then puts /dev/null on stdin. Standard library only, so it runs as
+`python -I -S path/to/landlock_exec.py`, which starts faster than importing the package.
+Landlock sticks across exec and to every child; the
+restriction can never be lifted, only tightened. Exit code 126 means it could not apply.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import signal
+import sys
+
+SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
+PR_SET_NO_NEW_PRIVS = 38
+CREATE_RULESET_VERSION = 1
+RULE_PATH_BENEATH = 1
+
+# Filesystem rights that change something, by the ABI that introduced them. Read, read-dir
+# and execute are left out on purpose: leaving them unhandled keeps them allowed everywhere.
+WRITE_FILE = 1 << 1
+WRITE_RIGHTS_V1 = WRITE_FILE | sum(1 << bit for bit in (4, 5, 6, 7, 8, 9, 10, 11, 12))
+REFER = 1 << 13  # ABI 2: moving and linking files between folders
+TRUNCATE = 1 << 14  # ABI 3
+IOCTL_DEV = 1 << 15  # ABI 5
+NET_BIND_TCP = 1 << 0  # ABI 4
+NET_CONNECT_TCP = 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+SCOPE_SIGNAL = 1 << 1
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/tty")
+"""Devices commands write to all the time (`> /dev/null`); nothing that holds data."""
+
+
+class RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def _numbers() -> tuple[int, int, int]:
+    machine = platform.machine()
+    if machine not in SYSCALLS:
+        raise OSError(f"Landlock system call numbers are not known for {machine}")
+    return SYSCALLS[machine]
+
+
+def abi_version() -> int:
+    """The kernel's Landlock ABI version, or 0 when Landlock is missing or disabled."""
+    try:
+        create, _, _ = _numbers()
+    except OSError:
+        return 0
+    version = _libc().syscall(create, None, ctypes.c_size_t(0), CREATE_RULESET_VERSION)
+    return max(0, int(version))
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what} failed: {os.strerror(errno)}")
+    return result
+
+
+def restrict(write_dirs: list[str], *, network: bool) -> int:
+    """Apply the restriction to this process; returns the ABI version used."""
+    abi = abi_version()
+    if abi < 1:
+        raise OSError("Landlock is not available in this kernel")
+    create, add_rule, restrict_self = _numbers()
+    libc = _libc()
+    fs = WRITE_RIGHTS_V1 | (REFER if abi >= 2 else 0) | (TRUNCATE if abi >= 3 else 0)
+    fs |= IOCTL_DEV if abi >= 5 else 0
+    net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 and not network else 0
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    attr = RulesetAttr(fs, net, scoped)
+    # Older kernels reject a struct longer than they know, so pass only the known part.
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    ruleset = _check(libc.syscall(create, ctypes.byref(attr), ctypes.c_size_t(size), 0), "create")
+    try:
+        file_rights = WRITE_FILE | (TRUNCATE if abi >= 3 else 0) | (IOCTL_DEV if abi >= 5 else 0)
+        rules = [(path, fs) for path in write_dirs] + [(path, file_rights) for path in DEVICES]
+        for path, rights in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a device this machine lacks; a missing write folder stays closed
+            try:
+                rule = PathBeneathAttr(rights, fd)
+                _check(
+                    libc.syscall(add_rule, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule), 0), path
+                )
+            finally:
+                os.close(fd)
+        # Without no_new_privs an unprivileged process may not restrict itself; it also
+        # keeps setuid programs from running with more rights than the sandbox.
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+        _check(libc.syscall(restrict_self, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+def main(argv: list[str]) -> int:
+    write_dirs: list[str] = []
+    network = True
+    gated = False
+    args = list(argv)
+    while args and args[0] != "--":
+        flag = args.pop(0)
+        if flag == "--write" and args:
+            write_dirs.append(args.pop(0))
+        elif flag == "--no-network":
+            network = False
+        elif flag == "--gate":
+            gated = True
+        else:
+            print(f"landlock_exec: unknown option {flag}", file=sys.stderr)
+            return 126
+    command = args[1:]
+    if not command:
+        print("landlock_exec: give the command after --", file=sys.stderr)
+        return 126
+    if gated:
+        if os.read(0, 1) != b"\n":
+            return 126  # the parent went away without releasing us
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    try:
+        restrict(write_dirs, network=network)
+    except OSError as exc:
+        print(f"landlock_exec: the sandbox could not be applied: {exc}", file=sys.stderr)
+        return 126
+    # Python starts with SIGPIPE and SIGXFSZ ignored, and exec keeps that: give the command
+    # the defaults, or `yes | head` would spin on EPIPE and a file-size limit would not stop it.
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        print(f"landlock_exec: {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

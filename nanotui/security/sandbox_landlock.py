@@ -1,0 +1,94 @@
+"""The Landlock backend: for machines where bwrap cannot start (no user namespaces).
+
+Each command runs through `landlock_exec`, which restricts itself and then becomes bash:
+writes go only to the workspace and a private temp folder made for the call (TMPDIR points
+there), reads go everywhere. TCP is denied when the kernel's Landlock ABI is 4 or newer;
+on older kernels the network stays open and each result says so. Landlock cannot hide
+files, so credential stores stay readable: bwrap is the stronger backend.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from nanotui.security import landlock_exec
+from nanotui.security.sandbox import CommandResult, command_environment
+from nanotui.security.sandbox_process import Limits, run_process
+
+NETWORK_OPEN_NOTICE = (
+    "This kernel's Landlock cannot block the network (it needs ABI 4), so the command could "
+    "reach it; use the bwrap backend to cut it off."
+)
+_probe: dict[str, str | None] = {}
+
+
+def probe_landlock() -> str | None:
+    """None if Landlock can restrict a process here, else why not."""
+    if "landlock" not in _probe:
+        if not sys.platform.startswith("linux"):
+            _probe["landlock"] = "Landlock exists only on Linux."
+        elif landlock_exec.abi_version() < 1:
+            _probe["landlock"] = "this kernel has no Landlock, or it is disabled."
+        else:
+            _probe["landlock"] = None
+    return _probe["landlock"]
+
+
+class LandlockRunner:
+    """Runs each command under a Landlock domain limited to the workspace and a temp folder."""
+
+    backend = "landlock"
+
+    def __init__(
+        self,
+        workspace: Path,
+        limits: Limits | None = None,
+        pass_env: Sequence[str] = (),
+        *,
+        network: bool = False,
+    ) -> None:
+        self.workspace = workspace
+        self.limits = limits
+        self.pass_env = tuple(pass_env)
+        self.network = network
+        """Whether commands reach the network when a call does not say."""
+        self.abi = landlock_exec.abi_version()
+
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        timeout_s: float,
+        max_output_bytes: int,
+        env: dict[str, str] | None = None,
+        network: bool | None = None,
+    ) -> CommandResult:
+        """Run `bash -c command` under Landlock; `network` overrides the default per call."""
+        allow_network = self.network if network is None else network
+        temp = Path(tempfile.mkdtemp(prefix="nanotui-cmd-"))
+        try:
+            environment = command_environment(self.pass_env, env)
+            environment["TMPDIR"] = str(temp)
+            # -I -S: no site packages and no user paths; the launcher needs only the stdlib.
+            launcher = [sys.executable, "-I", "-S", landlock_exec.__file__]
+            launcher += ["--write", str(self.workspace.resolve()), "--write", str(temp)]
+            if not allow_network:
+                launcher.append("--no-network")
+            command_argv = ["--", "bash", "-c", command]
+            outcome = await run_process(
+                lambda gate: [*launcher, *(["--gate"] if gate else []), *command_argv],
+                cwd=cwd,
+                env=environment,
+                timeout_s=timeout_s,
+                max_output_bytes=max_output_bytes,
+                limits=self.limits,
+            )
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        notice = NETWORK_OPEN_NOTICE if not allow_network and self.abi < 4 else ""
+        return CommandResult(**vars(outcome), backend=self.backend, notice=notice)

@@ -1,0 +1,371 @@
+"""Spawning a command for any backend: limits, process group, capped output, sure kill.
+
+Every backend ends in the same place: an argv (bash, or a launcher that becomes bash) started
+in its own session with stdin closed, resource limits set in the child, and, where the
+machine lets us, its own pids cgroup. When it times out or the caller is cancelled, the
+whole group is killed, then anything left in the cgroup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nanotui.security.sandbox_cgroup import PidsCgroup
+from nanotui.security.sandbox_output import Budget, HeadTail, finish
+
+READ_CHUNK = 64 * 1024
+KILL_GRACE_S = 0.5
+"""How long the group gets between SIGTERM and SIGKILL."""
+PIPE_GRACE_S = 0.5
+"""After the command exits, how long leftover background processes may keep its pipes open."""
+
+
+class CommandStartError(Exception):
+    """The command could not be started at all (no bash, a missing cwd, ...); one sentence."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits set with setrlimit in the child; None leaves one as it is."""
+
+    memory_mb: int | None = None
+    max_processes: int | None = None
+    max_file_mb: int | None = None
+    cpu_time_s: int | None = None
+
+    def rlimits(self) -> list[tuple[int, int]]:
+        """(resource, value) pairs, never above the hard limits this process already has."""
+        mb = 1024 * 1024
+        wanted = [
+            (resource.RLIMIT_AS, self.memory_mb and self.memory_mb * mb),
+            (resource.RLIMIT_FSIZE, self.max_file_mb and self.max_file_mb * mb),
+            (resource.RLIMIT_CPU, self.cpu_time_s),
+            (resource.RLIMIT_NPROC, self.max_processes and _nproc_limit(self.max_processes)),
+        ]
+        pairs = []
+        for res, value in wanted:
+            if not value:
+                continue
+            hard = resource.getrlimit(res)[1]
+            pairs.append((res, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+        return pairs
+
+
+def _nproc_limit(max_processes: int) -> int | None:
+    # RLIMIT_NPROC counts every process of the real uid, not just the command's; so the
+    # command gets max_processes on top of what the user runs now. Root is exempt from it
+    # altogether (the pids cgroup is what holds a fork bomb there).
+    uid = os.getuid()
+    if uid == 0:
+        return None
+    running = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                running += entry.stat().st_uid == uid
+    return running + max_processes
+
+
+@dataclass
+class ProcessOutcome:
+    """What the process did, before a backend labels it as a CommandResult."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    truncated: bool
+    duration_s: float
+
+
+async def _drain(stream: asyncio.StreamReader, into: HeadTail) -> None:
+    # Keep reading after the cap is reached: a child blocked on a full pipe would never end.
+    while chunk := await stream.read(READ_CHUNK):
+        into.add(chunk)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The stream protocol plus an event set the moment the child exits."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+async def _exited(proc: asyncio.subprocess.Process, timeout_s: float) -> bool:
+    """Wait until the direct child has exited; False if it still runs after timeout_s."""
+    # Not proc.wait(): on Python 3.11 that also waits for the pipes to close, which a
+    # background child can hold open for as long as it likes. Not polling either: a poll
+    # interval is added to every command's time.
+    protocol = proc._protocol  # type: ignore[attr-defined]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(protocol.exited.wait(), max(0.0, timeout_s))
+    return proc.returncode is not None
+
+
+async def _kill_group(proc: asyncio.subprocess.Process, pgid: int) -> None:
+    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
+    try:
+        _signal_group(pgid, signal.SIGTERM)
+        await _exited(proc, KILL_GRACE_S)
+    finally:
+        # In a finally so a second cancellation cannot skip it: members that ignored
+        # SIGTERM, or outlived the leader, are still in the group.
+        _signal_group(pgid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A held start: the child waits for RELEASE on stdin before it execs the command.
+
+    Meanwhile the parent sets the resource limits on it (prlimit) and moves it into the
+    command's cgroup, so everything the command forks inherits both; no code runs in the
+    child between fork and exec (preexec_fn would make every spawn fork the whole
+    interpreter, ~10 ms, and is unsafe with threads).
+    """
+
+    info_fd: int | None = None
+    """Write end of a pipe for `bwrap --info-fd`, whose JSON names the pid to limit."""
+
+
+RELEASE = b"\n"
+"""One byte: `bwrap --block-fd` reads exactly one, and to sh's `read` it is a whole line."""
+ArgvBuilder = Callable[[Gate | None], list[str]]
+
+
+def hold_with_sh(argv: Sequence[str]) -> list[str]:
+    """argv preceded by a tiny sh that waits at the gate, then gives the command /dev/null."""
+    # `read` fails at end-of-file: a parent that died without releasing starts nothing.
+    wait = 'read -r _ || exit 125; exec </dev/null; exec "$@"'
+    return ["sh", "-c", wait, "sh", *argv]
+
+
+async def _read_child_pid(fd: int, timeout_s: float) -> int | None:
+    """The child pid from bwrap's --info-fd JSON, or None if bwrap exits before saying."""
+    loop = asyncio.get_running_loop()
+    data = b""
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        nonlocal data
+        chunk = os.read(fd, 4096)
+        data += chunk
+        if (not chunk or data.rstrip().endswith(b"}")) and not done.done():
+            done.set_result(None)
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done, timeout_s)
+    finally:
+        loop.remove_reader(fd)
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _apply_limits(
+    proc: asyncio.subprocess.Process,
+    gate: Gate,
+    info_read: int | None,
+    rlimits: list[tuple[int, int]],
+    cgroup: PidsCgroup | None,
+) -> int | None:
+    """Limit the held process; returns its pid (for bwrap: the PID namespace's init)."""
+    pid = proc.pid if info_read is None else await _read_child_pid(info_read, 10)
+    if pid is None:
+        return None  # bwrap gave up before starting anything (its error is on stderr)
+    for res, value in rlimits:
+        resource.prlimit(pid, res, (value, value))
+    if cgroup:
+        cgroup.add(pid)
+    return pid
+
+
+def _kill_pid(pid: int | None) -> None:
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]]) -> None:
+    """After a cancelled spawn: kill the child's group, whose gate is already closed."""
+    if not spawn.cancelled() and spawn.exception() is None:
+        transport = spawn.result()[0]
+        pid = transport.get_pid()  # type: ignore[attr-defined]
+        _signal_group(pid, signal.SIGKILL)
+        transport.close()
+
+
+async def run_process(
+    build_argv: ArgvBuilder,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout_s: float,
+    max_output_bytes: int,
+    limits: Limits | None = None,
+    reports_child: bool = False,
+) -> ProcessOutcome:
+    """Run the argv to the end or the timeout; nothing it started outlives this call.
+
+    With limits, `build_argv` gets a Gate and must return an argv that waits at it;
+    `reports_child` says the argv is bwrap writing its child's pid to `gate.info_fd`.
+    """
+    started = time.monotonic()
+    rlimits = limits.rlimits() if limits else []
+    cgroup = PidsCgroup.create(limits.max_processes) if limits and limits.max_processes else None
+    gate = info_read = gate_write = None
+    pass_fds: tuple[int, ...] = ()
+    stdin: int = subprocess.DEVNULL
+    if rlimits or cgroup:
+        stdin, gate_write = os.pipe()
+        if reports_child:
+            info_read, info_write = os.pipe()
+            pass_fds = (info_write,)
+        gate = Gate(info_fd=pass_fds[0] if pass_fds else None)
+    argv = build_argv(gate)
+    try:
+        loop = asyncio.get_running_loop()
+        spawn = asyncio.ensure_future(
+            loop.subprocess_exec(
+                lambda: _ExitProtocol(READ_CHUNK, loop),
+                *argv,
+                cwd=cwd,
+                env=env,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=pass_fds,
+            )
+        )
+        try:
+            # Shielded: a cancellation mid-spawn must still find the child to kill it.
+            transport, protocol = await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            spawn.add_done_callback(_kill_spawned)
+            if gate_write is not None:
+                os.close(gate_write)
+            raise
+        proc = asyncio.subprocess.Process(transport, protocol, loop)
+    except (OSError, subprocess.SubprocessError) as exc:
+        for fd in (gate_write, info_read):
+            if fd is not None:
+                os.close(fd)
+        if cgroup:
+            cgroup.release()
+        if isinstance(exc, FileNotFoundError):
+            missing = f"the folder {cwd}" if not cwd.is_dir() else argv[0]
+            raise CommandStartError(
+                f"The command could not start: {missing} was not found."
+            ) from exc
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise CommandStartError(f"The command could not start: {reason.rstrip('.')}.") from exc
+    finally:
+        # The child has its copies; ours would keep the gate and the info pipe from closing.
+        for fd in (stdin, *pass_fds):
+            if fd != subprocess.DEVNULL:
+                os.close(fd)
+
+    held_pid: int | None = None
+    if gate is not None and gate_write is not None:
+        try:
+            held_pid = await _apply_limits(proc, gate, info_read, rlimits, cgroup)
+        except BaseException as exc:
+            # Never release a command whose limits did not take: kill it where it waits.
+            os.close(gate_write)
+            _signal_group(proc.pid, signal.SIGKILL)
+            _kill_pid(held_pid)
+            if cgroup:
+                cgroup.kill_all_and_release()
+            if isinstance(exc, OSError):
+                raise CommandStartError(
+                    f"The command's limits could not be set: {exc.strerror or exc}."
+                ) from exc
+            raise
+        finally:
+            if info_read is not None:
+                os.close(info_read)
+        os.write(gate_write, RELEASE)
+        os.close(gate_write)
+
+    # start_new_session makes the child a session and group leader: its pid is the pgid.
+    pgid = proc.pid
+    budget = Budget(max_output_bytes)
+    out, err = HeadTail(budget), HeadTail(budget)
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        asyncio.ensure_future(_drain(proc.stdout, out)),
+        asyncio.ensure_future(_drain(proc.stderr, err)),
+    ]
+    timed_out = False
+    finished = False
+    try:
+        if not await _exited(proc, timeout_s):
+            timed_out = True
+            await _kill_group(proc, pgid)
+        # Background children may hold the pipes open after the leader exits; they belong to
+        # the command, so they get a moment and are then killed with the rest of the group.
+        _, pending = await asyncio.wait(readers, timeout=PIPE_GRACE_S)
+        if pending:
+            await _kill_group(proc, pgid)
+            await asyncio.wait(readers, timeout=PIPE_GRACE_S)
+        finished = True
+    finally:
+        # Cancelled or failed mid-run, or leftovers that closed their pipes
+        # (`cmd >/dev/null &`): nothing of the command may outlive the call.
+        try:
+            if not finished or _group_alive(pgid):
+                await _kill_group(proc, pgid)
+        finally:
+            # Not skipped by a second cancellation. bwrap's init runs in a session of its
+            # own, out of killpg's reach, and a held bwrap child ignores --die-with-parent
+            # (seen with bwrap 0.11): kill it by pid; its PID namespace dies with it.
+            if held_pid != proc.pid:
+                _kill_pid(held_pid)
+            if cgroup:
+                # Catches what left the group (setsid) and could not be reached by killpg.
+                cgroup.kill_all_and_release()
+            for reader in readers:
+                reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+    (stdout, stderr), truncated = finish([out, err], max_output_bytes)
+    return ProcessOutcome(
+        exit_code=None if timed_out else proc.returncode,
+        stdout=stdout.decode("utf-8", errors="replace"),
+        stderr=stderr.decode("utf-8", errors="replace"),
+        timed_out=timed_out,
+        truncated=truncated,
+        duration_s=round(time.monotonic() - started, 3),
+    )

@@ -1,0 +1,231 @@
+"""Taking a snapshot: a tree of the whole work tree, built in nanotui's own index.
+
+The private index starts as a copy of the user's index (whose stat cache makes unchanged
+files free) and is kept between snapshots with git's untracked cache, so a snapshot costs
+one `git status`, one `update-index` over the paths that changed, and a `write-tree`. The
+user's index, HEAD, refs and stash are only ever read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from nanotui.vcs.gitrunner import GitRunner
+from nanotui.vcs.location import Storage
+from nanotui.vcs.model import CheckpointError, SkippedFile
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+SEED_MAX_AGE_S = 24 * 60 * 60
+"""A seed's staged-content commit is unreferenced until a checkpoint uses it; renew it daily."""
+
+STATUS_ARGS = (
+    # The untracked cache only serves --untracked-files=all when the config asks for it.
+    "-c",
+    "core.untrackedCache=true",
+    "-c",
+    "status.showUntrackedFiles=all",
+    "status",
+    "--porcelain=v2",
+    "-z",
+    "--untracked-files=all",
+    "--ignore-submodules=all",
+    "--no-renames",
+)
+
+
+@dataclass(frozen=True)
+class TreeSnapshot:
+    """The work tree as a tree object, and what it left out."""
+
+    tree: str
+    base: str | None
+    index_commit: str | None
+    skipped: tuple[SkippedFile, ...]
+
+
+class TreeBuilder:
+    """Builds tree objects of the work tree in the private index."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        runner: GitRunner,
+        *,
+        max_file_bytes: int,
+        include: Sequence[str] = (),
+    ) -> None:
+        self.storage = storage
+        self.runner = runner
+        self.max_file_bytes = max_file_bytes
+        self.include = tuple(include)
+
+    def build(self) -> TreeSnapshot:
+        with locked(self.storage.lock_file):
+            base = None if self.storage.shadow else self.runner.rev("HEAD^{commit}")
+            index_commit = self._seed_private_index(base)
+            paths, skipped = self._paths_to_update()
+            # update-index refuses a path behind a symlink; such a file is gone all the same.
+            behind = [p for p in paths if _behind_symlink(self.storage.root, p)]
+            if behind:
+                self.runner.run(
+                    "update-index", "--force-remove", "-z", "--stdin", stdin=_nul(behind)
+                )
+            rest = [p for p in paths if p not in set(behind)]
+            if rest:
+                self.runner.run(
+                    "update-index", "--add", "--remove", "-z", "--stdin", stdin=_nul(rest)
+                )
+            tree = self.runner.text("write-tree")
+        return TreeSnapshot(tree, base, index_commit, tuple(skipped))
+
+    # ---- the private index ----------------------------------------------------------
+
+    def _seed_private_index(self, base: str | None) -> str | None:
+        """Copy the user's index when it changed since the last seed; its staged commit."""
+        user_index = self.storage.user_index
+        signature = _file_signature(user_index)
+        seed = _read_json(self.storage.seed_file)
+        fresh = time.time() - seed.get("seeded_at", 0) < SEED_MAX_AGE_S
+        if self.storage.private_index.exists() and seed.get("signature") == signature and fresh:
+            return seed.get("index_commit")
+        private = self.storage.private_index
+        if signature is not None and user_index is not None:
+            # copy2 keeps the mtime: git's racy-entry check compares entries with it.
+            staging = private.with_suffix(".seeding")
+            shutil.copy2(user_index, staging)
+            os.replace(staging, private)
+        elif not self.storage.shadow:
+            private.unlink(missing_ok=True)  # an empty repository: start from nothing
+        index_commit = self._staged_commit(base) if signature is not None else None
+        self.runner.run("update-index", "--untracked-cache", "--force-untracked-cache")
+        record = {"signature": signature, "index_commit": index_commit, "seeded_at": time.time()}
+        self.storage.seed_file.write_text(json.dumps(record))
+        return index_commit
+
+    def _staged_commit(self, base: str | None) -> str | None:
+        """A commit of the user's staged content when it differs from HEAD, else None."""
+        try:
+            staged = self.runner.text("write-tree")
+        except CheckpointError:
+            return None  # unmerged entries (a conflict): the work tree holds the content
+        base_tree = self.runner.rev(f"{base}^{{tree}}") if base else EMPTY_TREE
+        if staged == base_tree:
+            return None
+        parents = ("-p", base) if base else ()
+        return self.runner.text("commit-tree", staged, *parents, "-m", "nanotui: staged changes")
+
+    # ---- what changed ---------------------------------------------------------------
+
+    def _paths_to_update(self) -> tuple[list[str], list[SkippedFile]]:
+        candidates = changed_paths(self.runner.run(*STATUS_ARGS))
+        if self.include:
+            candidates += self._included_ignored_files()
+        paths: list[str] = []
+        skipped: list[SkippedFile] = []
+        for path in dict.fromkeys(candidates):
+            reason, size = self._reason_to_skip(path)
+            if reason:
+                skipped.append(SkippedFile(path.rstrip("/"), reason, size))
+            else:
+                paths.append(path)
+        return paths, skipped
+
+    def _included_ignored_files(self) -> list[str]:
+        pathspecs = [f":(glob){pattern}" for pattern in self.include]
+        out = self.runner.run(
+            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", *pathspecs
+        )
+        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+    def _reason_to_skip(self, path: str) -> tuple[str, int]:
+        if path.endswith("/"):
+            return "a nested repository (not descended into)", 0
+        try:
+            info = (self.storage.root / path).lstat()
+        except FileNotFoundError:
+            return "", 0  # deleted: update-index --remove records that
+        if stat.S_ISDIR(info.st_mode):
+            return "", 0  # a file became a folder: update-index drops the file
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+            return "not a regular file", 0
+        if stat.S_ISREG(info.st_mode) and info.st_size > self.max_file_bytes:
+            return f"larger than the {human_size(self.max_file_bytes)} cap", info.st_size
+        return "", 0
+
+
+def changed_paths(status_output: bytes) -> list[str]:
+    """Paths whose work-tree state differs from the index, from `status --porcelain=v2 -z`."""
+    paths = []
+    for record in status_output.split(b"\0"):
+        if record.startswith(b"1 "):
+            fields = record.split(b" ", 8)
+            if fields[1][1:2] != b".":
+                paths.append(os.fsdecode(fields[8]))
+        elif record.startswith(b"u "):
+            paths.append(os.fsdecode(record.split(b" ", 10)[10]))
+        elif record.startswith(b"? "):
+            paths.append(os.fsdecode(record[2:]))
+    return paths
+
+
+def _nul(paths: list[str]) -> bytes:
+    return b"".join(os.fsencode(path) + b"\0" for path in paths)
+
+
+def _behind_symlink(root: Path, path: str) -> bool:
+    """Whether a folder on `path`'s way is a symlink or a file now (git stops there)."""
+    parts = path.split("/")[:-1]
+    current = root
+    for part in parts:
+        current = current / part
+        try:
+            if not stat.S_ISDIR(current.lstat().st_mode):
+                return True
+        except FileNotFoundError:
+            return False
+    return False
+
+
+def human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:g} {unit}" if unit == "bytes" else f"{size:.3g} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+@contextmanager
+def locked(lock_file: Path) -> Iterator[None]:
+    """One snapshot at a time per work tree (across processes): they share the private index."""
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _file_signature(path: Path | None) -> list[int] | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return [info.st_mtime_ns, info.st_size, info.st_ino]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
