@@ -179,37 +179,47 @@ async def test_cancel_closes_the_model_stream_at_once(fake_server, workspace) ->
 
 
 async def test_cancel_kills_a_running_command(fake_server, workspace) -> None:
-    # No redirection: full-auto still asks about writes through one.
+    # The command may run in its own PID namespace, so it is found by a unique marker.
+    marker = f"nanotui-cancel-{os.getpid()}"
     command = (
-        "python3 -c \"import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(30)\""
+        f"python3 -c \"import time; open('started', 'w').write('1'); time.sleep(30)\" {marker}"
     )
     fake_server.enqueue(openai_reply(tool_calls=[("run_command", {"command": command})]))
     agent = make_agent(fake_server, workspace, mode="full-auto")
-    pid_file = workspace / "pid"
     events: list[EventBase] = []
-    pid = None
     try:
         async with asyncio.timeout(15):
             async for event in agent.turn("go"):
                 events.append(event)
                 if event.type == "tool_started":
                     for _ in range(100):
-                        if pid_file.exists() and pid_file.read_text().strip():
+                        if (workspace / "started").exists():
                             break
                         await asyncio.sleep(0.05)
-                    pid = int(pid_file.read_text())
+                    assert _running(marker)
                     agent.cancel()
         assert isinstance(events[-1], TurnFinished) and events[-1].status == "cancelled"
-        assert pid is not None
         for _ in range(50):
-            if not _alive(pid):
+            if not _running(marker):
                 break
             await asyncio.sleep(0.05)
-        assert not _alive(pid)
+        assert not _running(marker)
     finally:
-        if pid is not None and _alive(pid):
+        for pid in _running(marker):
             os.kill(pid, 9)
         agent.close()
+
+
+def _running(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _alive(pid: int) -> bool:
