@@ -213,7 +213,8 @@ async def test_command_approval_shows_sub_commands_and_sandbox(fake_server, work
         await send(pilot, "check")
         panel = await pending(pilot)
         shown = str(panel.query_one("#approval-command").render())
-        assert "make lint" in shown and "make test" in shown and "sandbox: plain" in shown
+        backend = app.agent.sandbox_backend
+        assert "make lint" in shown and "make test" in shown and f"sandbox: {backend}" in shown
         await pilot.press("n", "enter")
         await turn_over(pilot)
 

@@ -40,7 +40,8 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiApp:
     monkeypatch.setattr(timeline, "now", lambda: datetime(2026, 11, 28, 9, 30, 0))
     monkeypatch.setattr(ApprovalPanel, "ARM_DELAY_S", 0.05)
     workspace = copy_sample_project(tmp_path / "project")
-    settings = load_settings(workspace, environ={}).settings
+    # The plain backend: the pictures must not depend on which sandboxes start on a machine.
+    settings = load_settings(workspace, {"sandbox": {"backend": "plain"}}, environ={}).settings
     agent = build_agent(
         settings, workspace, provider=FixedUsageDemo(delay_s=0), session_id="demo-session"
     )
