@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from nanotui.basics import MODE_ORDER, ConfigError
+from nanotui.basics import MODE_ORDER, UserFacingError
 
 if TYPE_CHECKING:
     from nanotui.config import LoadedConfig
@@ -29,7 +29,7 @@ NANOTUI_* variables, then these flags.
 """
 
 
-class UserError(Exception):
+class UserError(UserFacingError):
     """Something the user can fix; printed as one sentence, exit code 1."""
 
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (UserError, ConfigError) as exc:
+    except UserFacingError as exc:  # config, provider set-up, a session not found, ...
         print(f"nanotui: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -320,9 +320,9 @@ def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from nanotui.engine.past_sessions import latest_session_in
     from nanotui.engine.setup import build_agent
     from nanotui.headless import run_headless
-    from nanotui.providers.factory import ProviderSetupError
 
     workspace = resolve_workspace(args.workspace)
     loaded = load_for(args, workspace, trust_once=args.trust)
@@ -331,11 +331,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     if args.max_turns < 1:
         raise UserError("--max-turns must be at least 1.")
-    resume = latest_session(workspace) if args.continue_last else None
-    try:
-        agent = build_agent(settings, workspace, max_steps=args.max_turns, resume=resume)
-    except ProviderSetupError as exc:
-        raise UserError(str(exc)) from exc
+    resume = latest_session_in(workspace) if args.continue_last else None
+    agent = build_agent(settings, workspace, max_steps=args.max_turns, resume=resume)
 
     async def go() -> int:
         try:
@@ -425,7 +422,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 def cmd_sandbox_run(args: argparse.Namespace) -> int:
     import shlex
 
-    from nanotui.security.sandbox import CommandStartError, make_runner
+    from nanotui.security.sandbox import make_runner
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -433,18 +430,15 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace).settings
     runner = make_runner(settings.sandbox, workspace)
-    try:
-        result = asyncio.run(
-            runner.run(
-                shlex.join(argv),
-                cwd=workspace,
-                timeout_s=settings.sandbox.timeout_s,
-                max_output_bytes=settings.sandbox.max_output_bytes,
-                network=True if args.network else None,
-            )
+    result = asyncio.run(
+        runner.run(
+            shlex.join(argv),
+            cwd=workspace,
+            timeout_s=settings.sandbox.timeout_s,
+            max_output_bytes=settings.sandbox.max_output_bytes,
+            network=True if args.network else None,
         )
-    except CommandStartError as exc:
-        raise UserError(str(exc)) from exc
+    )
     if result.notice:
         print(f"nanotui: {result.notice}", file=sys.stderr)
     if args.json:
@@ -492,24 +486,16 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def find_session(prefix: str) -> Path:
-    from nanotui.engine.past_sessions import SessionNotFound
-    from nanotui.engine.past_sessions import find_session as find
-
-    try:
-        return find(prefix)
-    except SessionNotFound as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_audit_show(args: argparse.Namespace) -> int:
     from nanotui.audit_commands import show
+    from nanotui.engine.past_sessions import find_session
 
     return show(find_session(args.session), sys.stdout)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from nanotui.audit_commands import verify
+    from nanotui.engine.past_sessions import find_session
     from nanotui.governance.audit import list_sessions
 
     if args.target is None:
@@ -526,6 +512,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_audit_replay(args: argparse.Namespace) -> int:
     from nanotui.audit_commands import replay
+    from nanotui.engine.past_sessions import find_session
 
     if args.speed < 0:
         raise UserError("--speed must be 0 (no waiting) or more.")
@@ -534,6 +521,7 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
+    from nanotui.engine.past_sessions import find_session
     from nanotui.governance.audit import read_records
 
     for record in read_records(find_session(args.session)):
@@ -566,17 +554,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(workspace, provider_flags(args))
 
 
-def latest_session(workspace: Path) -> str:
-    from nanotui.engine.past_sessions import SessionNotFound, latest_session_in
-
-    try:
-        return latest_session_in(workspace)
-    except SessionNotFound as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_sessions_resume(args: argparse.Namespace) -> int:
-    from nanotui.engine.past_sessions import summarize
+    from nanotui.engine.past_sessions import find_session, summarize
 
     summary = summarize(find_session(args.session))
     if args.workspace is None and not Path(summary.workspace).is_dir():
@@ -589,25 +568,19 @@ def cmd_sessions_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
+    from nanotui.engine.past_sessions import latest_session_in
     from nanotui.tui.app import run_app
 
     workspace = resolve_workspace(args.workspace)
     if getattr(args, "continue_last", False):
-        resume = latest_session(workspace)
-    try:
-        # The app reads the settings itself, after its first frame (it starts faster).
-        return run_app(
-            workspace,
-            provider_flags(args),
-            workspace_explicit=args.workspace is not None,
-            resume=resume,
-        )
-    except Exception as exc:
-        from nanotui.providers.factory import ProviderSetupError
-
-        if isinstance(exc, ProviderSetupError):
-            raise UserError(str(exc)) from exc
-        raise
+        resume = latest_session_in(workspace)
+    # The app reads the settings itself, after its first frame (it starts faster).
+    return run_app(
+        workspace,
+        provider_flags(args),
+        workspace_explicit=args.workspace is not None,
+        resume=resume,
+    )
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from nanotui.basics import UserFacingError
 from nanotui.engine.events import SessionStarted, UserMessage
 
 
-class SessionNotFound(Exception):
+class SessionNotFound(UserFacingError):
     """No session, or more than one, matches; the message is one sentence for the user."""
 
 

@@ -82,9 +82,8 @@ def build_agent(
     provider = provider or build_provider(settings.provider)
     env = build_tool_environment(settings, workspace)
     session_id = session_id or new_session_id()
-    price = find_price(
-        provider.model, settings.prices, is_demo=provider.is_demo, api_url=_endpoint_of(provider)
-    )
+    endpoint = _endpoint_of(provider)
+    price = find_price(provider.model, settings.prices, is_demo=provider.is_demo, api_url=endpoint)
     # The demo is free and spends nothing worth a line in the shared ledger.
     ledger = Ledger(paths.ledger_file()) if log and not provider.is_demo else None
     options = AgentOptions(
@@ -94,7 +93,7 @@ def build_agent(
         temperature=settings.provider.temperature,
         retry=RetryPolicy.from_config(settings.rate_limit),
         limiter=RequestRateLimiter.for_endpoint(
-            _endpoint_of(provider),
+            endpoint,
             settings.rate_limit.requests_per_minute,
             settings.rate_limit.tokens_per_minute,
         ),
@@ -114,7 +113,7 @@ def build_agent(
             ledger=ledger,
             session=session_id,
             model=provider.model,
-            api_url=_endpoint_of(provider),
+            api_url=endpoint,
         ),
         system_prompt=lambda mode: build_system_prompt(workspace, mode),
         options=options,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import httpx
 
+from nanotui.basics import UserFacingError
 from nanotui.config import ProviderConfig, default_base_url, resolve_api_key
 from nanotui.providers.base import Provider
 
 
-class ProviderSetupError(Exception):
+class ProviderSetupError(UserFacingError):
     """The provider cannot be built; the message says what to set."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nanotui.basics import UserFacingError
 from nanotui.security.sandbox_cgroup import PidsCgroup
 from nanotui.security.sandbox_output import Budget, HeadTail, finish
 
@@ -30,7 +31,7 @@ PIPE_GRACE_S = 0.5
 """After the command exits, how long leftover background processes may keep its pipes open."""
 
 
-class CommandStartError(Exception):
+class CommandStartError(UserFacingError):
     """The command could not be started at all (no bash, a missing cwd, ...); one sentence."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from nanotui.basics import UserFacingError
 
-class CheckpointError(Exception):
+
+class CheckpointError(UserFacingError):
     """A checkpoint operation that cannot go on; the message is one sentence for the user."""
 
 
