@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A NANOTUI_HOME of the test's own, and none of the developer's NANOTUI_* model settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("NANOTUI_HOME", str(home))
+    for name in ("NANOTUI_PROVIDER", "NANOTUI_MODEL", "NANOTUI_BASE_URL", "NANOTUI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A small folder to work in (test files that need more define their own)."""
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "a.py").write_text("x = 1\n")
+    return folder
 
 
 @pytest.fixture

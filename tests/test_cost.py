@@ -22,24 +22,6 @@ from nanotui.providers.base import ChatRequest, Message, Usage
 OPENAI = "https://api.openai.com/v1"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("NANOTUI_HOME", str(home))
-    for name in ("NANOTUI_PROVIDER", "NANOTUI_MODEL", "NANOTUI_BASE_URL", "NANOTUI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return home
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    folder = tmp_path / "ws"
-    folder.mkdir()
-    (folder / "a.py").write_text("x = 1\n")
-    return folder
-
-
 # ---- prices ------------------------------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from fake_model_server import openai_reply
 from first_run_support import configure_user_provider
 from pilot_support import wait_for
@@ -22,24 +21,6 @@ from nanotui.governance.audit import list_sessions, read_records
 from nanotui.governance.retention import DAY_S, prune_sessions
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.main import MainScreen
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("NANOTUI_HOME", str(home))
-    for name in ("NANOTUI_PROVIDER", "NANOTUI_MODEL", "NANOTUI_BASE_URL", "NANOTUI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return home
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    folder = tmp_path / "ws"
-    folder.mkdir()
-    (folder / "a.py").write_text("x = 1\n")
-    return folder
 
 
 def test_continue_sends_the_earlier_messages_and_appends_to_the_same_log(
