@@ -12,6 +12,7 @@ import httpx
 
 from nanotui import __version__, paths
 from nanotui.config import ConfigError, default_base_url, load_settings, resolve_api_key
+from nanotui.security.sandbox import make_runner, probe_backends
 from nanotui.security.trust import is_trusted
 
 
@@ -72,7 +73,15 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
             tool,
             found or f"not found (needed for {why})",
         )
-    line(None, "sandbox", "plain subprocess runner (the kernel sandbox is not built yet)")
+    for backend, why_not in probe_backends().items():
+        line(None, f"sandbox {backend}", why_not or "starts here")
+    chosen = make_runner(loaded.settings.sandbox, workspace).backend
+    if chosen in ("bwrap", "landlock"):
+        line(True, "sandbox", f"{chosen} will run commands")
+    elif chosen == "plain" and loaded.settings.sandbox.backend == "plain":
+        line(None, "sandbox", "plain, as configured: commands run with limits but no isolation")
+    else:  # auto found nothing that starts, or a required sandbox is missing
+        line(False, "sandbox", f"{chosen}: no sandbox starts here, so commands are not isolated")
     print("All good." if problems == 0 else f"{problems} problem(s) found.")
     return 0 if problems == 0 else 1
 

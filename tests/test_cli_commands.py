@@ -246,3 +246,16 @@ def test_options_are_never_abbreviated(ws: Path, capsys) -> None:
         main(["doctor", "--mode", "plan", "-w", str(ws)])
     assert stopped.value.code == 1
     assert "unrecognized arguments: --mode plan" in capsys.readouterr().err
+
+
+def test_doctor_lists_the_sandboxes_and_the_one_in_use(ws: Path, capsys) -> None:
+    from nanotui.security.sandbox import probe_backends
+
+    code, out, _ = call(capsys, "doctor", "--demo", "-w", str(ws))
+    for backend, why_not in probe_backends().items():
+        assert f"sandbox {backend}" in out and (why_not or "starts here") in out
+    chosen = make_runner(Settings().sandbox, ws).backend
+    if chosen in ("bwrap", "landlock"):
+        assert code == 0 and f"{chosen} will run commands" in out
+    else:
+        assert code == 1 and "commands are not isolated" in out
