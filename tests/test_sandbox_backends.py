@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from nanotui.config import SandboxConfig
+from nanotui.security import sandbox_cgroup
 from nanotui.security.sandbox import CommandRunner, make_runner, probe_backends
 
 BACKENDS = ["bwrap", "landlock", "plain"]
@@ -152,9 +153,21 @@ async def test_a_fork_bomb_is_contained_and_killed(
         _kill_all(marker)
 
 
+@pytest.fixture(params=["own cgroup", "no cgroup"])
+def cgroup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a command can run: in its own pids cgroup (where the machine allows one,
+    as here when run as root) and without (the usual desktop), where killing the process
+    group and --die-with-parent must reach everything on their own."""
+    if request.param == "no cgroup":
+        monkeypatch.setitem(sandbox_cgroup._usable, "parent", None)
+    elif sandbox_cgroup.pids_cgroup_parent() is None:
+        pytest.skip("no pids cgroup can be made here")
+    return request.param
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_timeout_kills_the_command_and_its_children(
-    backend: str, workspace: Path, marker: str
+    backend: str, workspace: Path, marker: str, cgroup: str
 ) -> None:
     runner = _runner(backend, workspace)
     started = time.monotonic()
@@ -228,7 +241,7 @@ async def test_stdin_is_closed(backend: str, workspace: Path) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_cancellation_leaves_nothing_running(
-    backend: str, workspace: Path, marker: str
+    backend: str, workspace: Path, marker: str, cgroup: str
 ) -> None:
     runner = _runner(backend, workspace)
     task = asyncio.ensure_future(

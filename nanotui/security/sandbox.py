@@ -113,7 +113,7 @@ class PlainRunner:
         # `network` is accepted for the protocol's sake: plain never blocks it.
         argv = ["bash", "-c", command]
         outcome = await run_process(
-            lambda gate: argv if gate is None else hold_with_sh(argv),
+            lambda held: hold_with_sh(argv) if held else argv,
             cwd=cwd,
             env=command_environment(self.pass_env, env),
             timeout_s=timeout_s,

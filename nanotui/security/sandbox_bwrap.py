@@ -18,7 +18,12 @@ from pathlib import Path
 
 from nanotui import paths
 from nanotui.security.sandbox import CommandResult, command_environment
-from nanotui.security.sandbox_process import CommandStartError, Gate, Limits, run_process
+from nanotui.security.sandbox_process import (
+    CommandStartError,
+    Limits,
+    hold_with_sh,
+    run_process,
+)
 
 READ_ONLY_IN_WORKSPACE = (".git/hooks", ".git/config", ".nanotui")
 HIDDEN_IN_HOME = (
@@ -181,28 +186,17 @@ class BwrapRunner:
         if not cwd.is_dir():
             raise CommandStartError(f"The command could not start: the folder {cwd} was not found.")
 
-        def build(gate: Gate | None) -> list[str]:
-            argv = bwrap_argv(
-                self.binary,
-                self.workspace,
-                cwd,
-                environment,
-                network=allow_network,
-                command=command,
-            )
-            if gate is None:
-                return argv
-            # bwrap reports its child's pid, then waits (reading stdin) before running bash.
-            hold = ["--info-fd", str(gate.info_fd), "--block-fd", "0"]
-            return [argv[0], *hold, *argv[1:]]
-
+        argv = bwrap_argv(
+            self.binary, self.workspace, cwd, environment, network=allow_network, command=command
+        )
+        # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
+        # it starts, and no round trip into the sandbox is needed (bwrap --block-fd was one).
         outcome = await run_process(
-            build,
+            lambda held: hold_with_sh(argv) if held else argv,
             cwd=cwd,
             env=environment,
             timeout_s=timeout_s,
             max_output_bytes=max_output_bytes,
             limits=self.limits,
-            reports_child=True,
         )
         return CommandResult(**vars(outcome), backend=self.backend)

@@ -81,7 +81,7 @@ class LandlockRunner:
                 launcher.append("--no-network")
             command_argv = ["--", "bash", "-c", command]
             outcome = await run_process(
-                lambda gate: [*launcher, *(["--gate"] if gate else []), *command_argv],
+                lambda held: [*launcher, *(["--gate"] if held else []), *command_argv],
                 cwd=cwd,
                 env=environment,
                 timeout_s=timeout_s,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import resource
 import signal
@@ -142,80 +141,32 @@ async def _kill_group(proc: asyncio.subprocess.Process, pgid: int) -> None:
         _signal_group(pgid, signal.SIGKILL)
 
 
-@dataclass(frozen=True)
-class Gate:
-    """A held start: the child waits for RELEASE on stdin before it execs the command.
-
-    Meanwhile the parent sets the resource limits on it (prlimit) and moves it into the
-    command's cgroup, so everything the command forks inherits both; no code runs in the
-    child between fork and exec (preexec_fn would make every spawn fork the whole
-    interpreter, ~10 ms, and is unsafe with threads).
-    """
-
-    info_fd: int | None = None
-    """Write end of a pipe for `bwrap --info-fd`, whose JSON names the pid to limit."""
-
-
 RELEASE = b"\n"
-"""One byte: `bwrap --block-fd` reads exactly one, and to sh's `read` it is a whole line."""
-ArgvBuilder = Callable[[Gate | None], list[str]]
+"""One byte, a whole line to sh's `read`: the gate opens."""
+ArgvBuilder = Callable[[bool], list[str]]
+"""Given whether the start is held at a gate, the argv to spawn (see `hold_with_sh`)."""
 
 
 def hold_with_sh(argv: Sequence[str]) -> list[str]:
-    """argv preceded by a tiny sh that waits at the gate, then gives the command /dev/null."""
+    """argv preceded by a tiny sh that waits at the gate, then gives the command /dev/null.
+
+    While it waits, the parent sets the resource limits on it (prlimit) and moves it into
+    the command's cgroup, so everything the command forks inherits both. No Python runs in
+    the child between fork and exec: preexec_fn would make every spawn fork the whole
+    interpreter (~10 ms) and is unsafe with threads. For bwrap this sh stands in front of
+    bwrap itself, so the limits and the cgroup hold bwrap and everything in its sandbox.
+    """
     # `read` fails at end-of-file: a parent that died without releasing starts nothing.
     wait = 'read -r _ || exit 125; exec </dev/null; exec "$@"'
     return ["sh", "-c", wait, "sh", *argv]
 
 
-async def _read_child_pid(fd: int, timeout_s: float) -> int | None:
-    """The child pid from bwrap's --info-fd JSON, or None if bwrap exits before saying."""
-    loop = asyncio.get_running_loop()
-    data = b""
-    done: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        nonlocal data
-        chunk = os.read(fd, 4096)
-        data += chunk
-        if (not chunk or data.rstrip().endswith(b"}")) and not done.done():
-            done.set_result(None)
-
-    os.set_blocking(fd, False)
-    loop.add_reader(fd, readable)
-    try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done, timeout_s)
-    finally:
-        loop.remove_reader(fd)
-    try:
-        return int(json.loads(data)["child-pid"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-async def _apply_limits(
-    proc: asyncio.subprocess.Process,
-    gate: Gate,
-    info_read: int | None,
-    rlimits: list[tuple[int, int]],
-    cgroup: PidsCgroup | None,
-) -> int | None:
-    """Limit the held process; returns its pid (for bwrap: the PID namespace's init)."""
-    pid = proc.pid if info_read is None else await _read_child_pid(info_read, 10)
-    if pid is None:
-        return None  # bwrap gave up before starting anything (its error is on stderr)
+def _apply_limits(pid: int, rlimits: list[tuple[int, int]], cgroup: PidsCgroup | None) -> None:
+    """Limit the process held at the gate."""
     for res, value in rlimits:
         resource.prlimit(pid, res, (value, value))
     if cgroup:
         cgroup.add(pid)
-    return pid
-
-
-def _kill_pid(pid: int | None) -> None:
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]]) -> None:
@@ -235,26 +186,20 @@ async def run_process(
     timeout_s: float,
     max_output_bytes: int,
     limits: Limits | None = None,
-    reports_child: bool = False,
 ) -> ProcessOutcome:
     """Run the argv to the end or the timeout; nothing it started outlives this call.
 
-    With limits, `build_argv` gets a Gate and must return an argv that waits at it;
-    `reports_child` says the argv is bwrap writing its child's pid to `gate.info_fd`.
+    With limits, `build_argv` gets True and must return an argv that waits at the gate
+    (`hold_with_sh`) until the limits are on.
     """
     started = time.monotonic()
     rlimits = limits.rlimits() if limits else []
     cgroup = PidsCgroup.create(limits.max_processes) if limits and limits.max_processes else None
-    gate = info_read = gate_write = None
-    pass_fds: tuple[int, ...] = ()
+    gate_write = None
     stdin: int = subprocess.DEVNULL
     if rlimits or cgroup:
         stdin, gate_write = os.pipe()
-        if reports_child:
-            info_read, info_write = os.pipe()
-            pass_fds = (info_write,)
-        gate = Gate(info_fd=pass_fds[0] if pass_fds else None)
-    argv = build_argv(gate)
+    argv = build_argv(gate_write is not None)
     try:
         loop = asyncio.get_running_loop()
         spawn = asyncio.ensure_future(
@@ -267,7 +212,6 @@ async def run_process(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                pass_fds=pass_fds,
             )
         )
         try:
@@ -280,9 +224,8 @@ async def run_process(
             raise
         proc = asyncio.subprocess.Process(transport, protocol, loop)
     except (OSError, subprocess.SubprocessError) as exc:
-        for fd in (gate_write, info_read):
-            if fd is not None:
-                os.close(fd)
+        if gate_write is not None:
+            os.close(gate_write)
         if cgroup:
             cgroup.release()
         if isinstance(exc, FileNotFoundError):
@@ -293,30 +236,22 @@ async def run_process(
         reason = getattr(exc, "strerror", None) or str(exc)
         raise CommandStartError(f"The command could not start: {reason.rstrip('.')}.") from exc
     finally:
-        # The child has its copies; ours would keep the gate and the info pipe from closing.
-        for fd in (stdin, *pass_fds):
-            if fd != subprocess.DEVNULL:
-                os.close(fd)
+        # The child has its copy; ours would keep the gate from closing.
+        if stdin != subprocess.DEVNULL:
+            os.close(stdin)
 
-    held_pid: int | None = None
-    if gate is not None and gate_write is not None:
+    if gate_write is not None:
         try:
-            held_pid = await _apply_limits(proc, gate, info_read, rlimits, cgroup)
-        except BaseException as exc:
+            _apply_limits(proc.pid, rlimits, cgroup)
+        except OSError as exc:
             # Never release a command whose limits did not take: kill it where it waits.
             os.close(gate_write)
             _signal_group(proc.pid, signal.SIGKILL)
-            _kill_pid(held_pid)
             if cgroup:
                 cgroup.kill_all_and_release()
-            if isinstance(exc, OSError):
-                raise CommandStartError(
-                    f"The command's limits could not be set: {exc.strerror or exc}."
-                ) from exc
-            raise
-        finally:
-            if info_read is not None:
-                os.close(info_read)
+            raise CommandStartError(
+                f"The command's limits could not be set: {exc.strerror or exc}."
+            ) from exc
         os.write(gate_write, RELEASE)
         os.close(gate_write)
 
@@ -350,10 +285,8 @@ async def run_process(
                 await _kill_group(proc, pgid)
         finally:
             # Not skipped by a second cancellation. bwrap's init runs in a session of its
-            # own, out of killpg's reach, and a held bwrap child ignores --die-with-parent
-            # (seen with bwrap 0.11): kill it by pid; its PID namespace dies with it.
-            if held_pid != proc.pid:
-                _kill_pid(held_pid)
+            # own, out of killpg's reach; it dies with bwrap (--die-with-parent), and its
+            # PID namespace with it.
             if cgroup:
                 # Catches what left the group (setsid) and could not be reached by killpg.
                 cgroup.kill_all_and_release()
