@@ -18,7 +18,9 @@ from fake_model_server import (
 )
 from run_support import of_type, run, tool_messages
 
+from nanotui.cli import main
 from nanotui.governance.audit_chain import verify_log
+from nanotui.security.sandbox import isolation_warning
 
 FOO = "def foo():\n    return 1\n"
 TEST_FOO = (
@@ -299,3 +301,38 @@ def test_asking_again_and_again_for_approval_still_exits_2(fake_server, repo, ho
     assert code == 2 and events[-1]["status"] == "needs_approval"
     assert len(fake_server.requests) == 3
     assert (repo / "foo.py").read_text() == FOO
+
+
+def test_commands_without_a_sandbox_are_announced_in_output_and_log(
+    fake_server, repo, home, capsys
+) -> None:
+    (home / "config.toml").write_text('[sandbox]\nbackend = "plain"\n')
+    fake_server.enqueue(openai_reply(text="Nothing to do."))
+    code, events, _ = run(fake_server, repo, capsys)
+    assert code == 0
+    warnings = [e["text"] for e in of_type(events, "notice") if e["level"] == "warning"]
+    assert warnings == [isolation_warning("plain")]
+
+    # The session log says it twice: in the header and as the event.
+    log = home / "sessions" / f"{events[-1]['session']}.jsonl"
+    header, *records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert header["payload"]["sandbox"] == "plain"
+    assert header["payload"]["sandbox_isolates"] is False
+    assert any(r["payload"].get("text") == isolation_warning("plain") for r in records)
+
+    # The readable output puts it on stderr, before the reply.
+    fake_server.enqueue(openai_reply(text="Still nothing."))
+    argv = ["run", "hi", "--workspace", str(repo), "--base-url", fake_server.openai_base_url]
+    code = main([*argv, "--model", "test-model"])
+    err = capsys.readouterr().err
+    assert code == 0 and "note: Commands run without a sandbox" in err
+
+
+def test_an_isolating_sandbox_is_not_announced(fake_server, repo, home, capsys) -> None:
+    (home / "config.toml").write_text('[sandbox]\nbackend = "auto"\n')
+    fake_server.enqueue(openai_reply(text="Nothing to do."))
+    code, events, _ = run(fake_server, repo, capsys)
+    backend = events[0]["sandbox"]
+    assert code == 0 and events[0]["type"] == "session_started"
+    warnings = [e for e in of_type(events, "notice") if e["level"] == "warning"]
+    assert (backend == "plain") == bool(warnings)

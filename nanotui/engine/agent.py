@@ -55,6 +55,7 @@ from nanotui.providers.base import (
     provider_layers,
 )
 from nanotui.security.policy import ActionPolicy
+from nanotui.security.sandbox import isolation_warning
 from nanotui.tools.base import Tool, ToolContext, ToolKind
 
 MAX_SAME_FAILURES = 3
@@ -226,6 +227,9 @@ class Agent:
             if not self._started:
                 self._started = True
                 self._emit(self.session_started_event(resumed=self.resumed))
+                if warning := isolation_warning(self.sandbox_backend):
+                    # In the log and in headless output, not only on the screen.
+                    self._emit(Notice(level="warning", text=warning))
             self._emit(UserMessage(text=prompt))
             self.conversation.messages.append(Message(role="user", content=prompt))
             for step in range(1, self.options.max_steps + 1):

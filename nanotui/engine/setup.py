@@ -26,7 +26,7 @@ from nanotui.providers.base import Provider, Usage, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.commands import CommandPolicy
 from nanotui.security.policy import ActionPolicy
-from nanotui.security.sandbox import make_runner
+from nanotui.security.sandbox import isolation_warning, make_runner
 from nanotui.security.workspace import Workspace
 from nanotui.tools.base import ToolContext
 from nanotui.tools.registry import default_tools
@@ -136,6 +136,7 @@ def open_session_log(
         "provider": provider.kind,
         "model": provider.model,
         "sandbox": env.backend,
+        "sandbox_isolates": isolation_warning(env.backend) is None,
         "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
         "git_head": git_head(workspace),
     }

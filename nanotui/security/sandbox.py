@@ -36,6 +36,7 @@ __all__ = [
     "Limits",
     "PlainRunner",
     "SandboxUnavailable",
+    "isolation_warning",
     "make_runner",
     "probe_backends",
 ]
@@ -133,6 +134,16 @@ class UnavailableRunner:
 
     async def run(self, command: str, **_: object) -> CommandResult:
         raise SandboxUnavailable(self.reason)
+
+
+NO_ISOLATION_WARNING = (
+    "Commands run without a sandbox (backend: plain); the policy and your approvals still apply."
+)
+
+
+def isolation_warning(backend: str) -> str | None:
+    """What every front end and the session log say when commands run unisolated."""
+    return NO_ISOLATION_WARNING if backend == "plain" else None
 
 
 def probe_backends() -> dict[str, str | None]:

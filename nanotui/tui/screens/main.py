@@ -39,6 +39,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
+from nanotui.security.sandbox import isolation_warning
 from nanotui.tui import collector
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
@@ -154,12 +155,8 @@ class MainScreen(Screen[None]):
                 "Type a request and press Enter."
             )
         await chat.add_notice(f"Mode {self.agent.mode}: {MODE_MEANINGS[self.agent.mode]}.")
-        if self.agent.sandbox_backend == "plain":
-            await chat.add_notice(
-                "Commands run without a sandbox (backend: plain); the policy and your "
-                "approvals still apply.",
-                "warning",
-            )
+        if warning := isolation_warning(self.agent.sandbox_backend):
+            await chat.add_notice(warning, "warning")
         for notice in self.notices:
             await chat.add_notice(notice, "warning")
 
@@ -348,6 +345,8 @@ class MainScreen(Screen[None]):
         meter.price_source = event.price_source
 
     async def _notice(self, event: Notice) -> None:
+        if event.text == isolation_warning(self.agent.sandbox_backend):
+            return  # already said when the screen opened
         await self.query_one(ChatView).add_notice(event.text, event.level)
 
     async def _error(self, event: ErrorEvent) -> None:
