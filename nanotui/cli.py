@@ -239,7 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     averify.add_argument("target", nargs="?", help="session id, prefix or log path (default: all)")
     averify.set_defaults(handler=cmd_audit_verify)
     areplay = audit_sub.add_parser(
-        "replay", help="play a session's events again, as `nanotui run` printed them"
+        "replay",
+        help="play a session's events again, full screen (or as text)",
+        description="Show a logged session's events again, in order, in the timeline and "
+        "the conversation, at --speed times the original pace; no model is called. Without "
+        "a terminal, or with --text or --json, print them as `nanotui run` did.",
     )
     areplay.add_argument("session", help="session id (or a unique prefix)")
     areplay.add_argument(
@@ -250,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="X times the original pace (default 0: no waiting)",
     )
     areplay.add_argument("--json", action="store_true", help="one JSON object per event")
+    areplay.add_argument("--text", action="store_true", help="print the events, no full screen")
     areplay.set_defaults(handler=cmd_audit_replay)
     aexport = audit_sub.add_parser("export", help="a session's records as JSON lines")
     aexport.add_argument("session", help="session id (or a unique prefix)")
@@ -264,11 +269,57 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--day", metavar="YYYY-MM-DD", type=day_argument, help="one day only")
     cost.set_defaults(handler=cmd_cost)
 
+    add_checkpoint_commands(sub)
+
     doctor = sub.add_parser("doctor", help="check the set-up: config, model endpoint, tools")
     add_workspace_flag(doctor)
     add_provider_flags(doctor)
     doctor.set_defaults(handler=cmd_doctor)
     return parser
+
+
+def add_checkpoint_commands(sub: argparse._SubParsersAction) -> None:
+    checkpoints = sub.add_parser(
+        "checkpoints",
+        help="list, inspect and restore the snapshots taken before the agent acts",
+        description="Checkpoints are taken before every turn that may change files and before "
+        "each batch of changes or commands; they hold staged, unstaged and untracked work.",
+    )
+    actions = checkpoints.add_subparsers(
+        dest="checkpoints_command", metavar="ACTION", required=True
+    )
+    clist = actions.add_parser("list", help="every checkpoint of this work tree, oldest first")
+    clist.add_argument("--json", action="store_true")
+    add_workspace_flag(clist)
+    clist.set_defaults(handler=cmd_checkpoints)
+    cshow = actions.add_parser("show", help="a checkpoint and how the work tree differs from it")
+    cshow.add_argument("id", help="checkpoint id (session/number, its short form, or a prefix)")
+    cshow.add_argument("--patch", action="store_true", help="print the unified diff too")
+    add_workspace_flag(cshow)
+    cshow.set_defaults(handler=cmd_checkpoints)
+    crestore = actions.add_parser(
+        "restore",
+        help="bring back a checkpoint, or some of its files",
+        description="Shows what would change and asks first; a checkpoint of the current "
+        "state is taken before anything is written, so a restore can itself be undone. The "
+        "index is left as it is. Files that did not exist at the checkpoint are listed and "
+        "kept unless you agree to delete them (or pass --delete-new).",
+    )
+    crestore.add_argument("id", help="checkpoint id (session/number, its short form, or a prefix)")
+    crestore.add_argument(
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="restore only this file (repeatable); the rest stays as it is",
+    )
+    crestore.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    crestore.add_argument(
+        "--delete-new",
+        action="store_true",
+        help="also delete files that did not exist at the checkpoint",
+    )
+    add_workspace_flag(crestore)
+    crestore.set_defaults(handler=cmd_checkpoints)
 
 
 # ---- shared set-up ---------------------------------------------------------------------
@@ -517,6 +568,10 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     if args.speed < 0:
         raise UserError("--speed must be 0 (no waiting) or more.")
     path = find_session(args.session)
+    if not (args.text or args.json) and sys.stdin.isatty() and sys.stdout.isatty():
+        from nanotui.tui.replay_app import run_replay
+
+        return run_replay(path, speed=args.speed)
     return replay(path, speed=args.speed, as_json=args.json, out=sys.stdout, err=sys.stderr)
 
 
@@ -545,6 +600,20 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
     print_report(Ledger(paths.ledger_file()), sys.stdout, day=args.day, as_json=args.json)
     return 0
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from nanotui import checkpoint_commands
+
+    workspace = resolve_workspace(args.workspace)
+    args.workspace = workspace
+    args.checkpoint_settings = load_for(args, workspace).settings.checkpoints
+    command = {
+        "list": checkpoint_commands.cmd_checkpoints_list,
+        "show": checkpoint_commands.cmd_checkpoints_show,
+        "restore": checkpoint_commands.cmd_checkpoints_restore,
+    }[args.checkpoints_command]
+    return command(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -122,6 +122,25 @@ class SessionsConfig(Section):
     """Session logs older than this are deleted when a session starts; 0 keeps them all."""
 
 
+class CheckpointsConfig(Section):
+    enabled: bool = True
+    """Snapshot the workspace before each turn that may change files and each approved batch."""
+    max_file_mb: float = Field(default=5, gt=0)
+    """Larger files are left out of checkpoints (and listed as left out)."""
+    include: list[str] = Field(default_factory=list)
+    """Ignored files to snapshot anyway (glob patterns relative to the workspace)."""
+    keep_last: int = Field(default=50, ge=0)
+    """Checkpoints kept per session; 0 keeps them all."""
+    max_age_days: float = Field(default=30, ge=0)
+    """Checkpoints older than this are deleted; 0 keeps them however old."""
+    rollback_on_failure: bool = False
+    """Restore the checkpoint taken before a batch when it fails half-way or is aborted."""
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -141,6 +160,7 @@ class Settings(BaseSettings):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+    checkpoints: CheckpointsConfig = Field(default_factory=CheckpointsConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.
@@ -367,6 +387,19 @@ def _restrict_untrusted(
         keep("sandbox", key, getattr(typed.sandbox, key) <= getattr(current.sandbox, key))
     for key in ("session_usd", "day_usd", "max_tokens_per_request", "warn_at_percent"):
         keep("budget", key, getattr(typed.budget, key) <= getattr(current.budget, key))
+    # Checkpoints are the user's way back: a project may add to them, never take them away.
+    checkpoints, below_checkpoints = typed.checkpoints, current.checkpoints
+    keep("checkpoints", "enabled", checkpoints.enabled or not below_checkpoints.enabled)
+    keep("checkpoints", "include", True)
+    keep("checkpoints", "max_file_mb", checkpoints.max_file_mb >= below_checkpoints.max_file_mb)
+    # Rolling back rewrites files on its own; only the user turns that on.
+    rollback = checkpoints.rollback_on_failure
+    keep(
+        "checkpoints", "rollback_on_failure", not rollback or below_checkpoints.rollback_on_failure
+    )
+    for key in ("keep_last", "max_age_days"):
+        value, before = getattr(checkpoints, key), getattr(below_checkpoints, key)
+        keep("checkpoints", key, value == 0 or (before != 0 and value >= before))
     if ignored:
         notices.append(
             "This folder is not trusted, so its .nanotui/config.toml may only tighten settings; "

@@ -83,7 +83,7 @@ async def run_headless(
         usage=agent.cost.usage,
         cost_usd=agent.cost.spent_usd if agent.cost.price is not None else None,
         files_changed=list(agent.conversation.files_changed),
-        checkpoint=None,
+        checkpoint=_turn_checkpoint(agent),
         session=agent.session_id,
         message=message,
     )
@@ -103,7 +103,15 @@ async def run_headless(
         )
         if status != "done" and message:
             err.write(f"{message}\n")
+        if result.checkpoint and result.files_changed:
+            err.write(f"To undo this run: nanotui checkpoints restore {result.checkpoint}\n")
     return exit_code
+
+
+def _turn_checkpoint(agent: Agent) -> str | None:
+    """The checkpoint taken before this run's turn: restoring it undoes the run."""
+    first = agent.safety.first_of_turn if agent.safety else None
+    return first.id if first else None
 
 
 def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:

@@ -151,3 +151,25 @@ def test_a_config_that_is_not_utf8_is_one_sentence(home: Path, workspace: Path) 
     (workspace / ".nanotui/config.toml").write_bytes(b"[budget]\nsession_usd = 1 # \xff\n")
     with pytest.raises(ConfigError, match="is not UTF-8"):
         load_settings(workspace, environ={})
+
+
+def test_untrusted_project_may_add_to_checkpoints_but_not_take_them_away(
+    home: Path, workspace: Path
+) -> None:
+    write(
+        workspace / ".nanotui/config.toml",
+        "[checkpoints]\nenabled = false\nkeep_last = 2\nmax_age_days = 1\nmax_file_mb = 1\n"
+        'include = ["build/*.log"]\nrollback_on_failure = true\n',
+    )
+    loaded = load_settings(workspace, environ={})
+    checkpoints = loaded.settings.checkpoints
+    assert checkpoints.enabled and checkpoints.keep_last == 50 and checkpoints.max_age_days == 30
+    assert checkpoints.max_file_bytes == 5 * 1024 * 1024
+    assert checkpoints.include == ["build/*.log"]  # more is kept: applied
+    assert checkpoints.rollback_on_failure is False
+    for ignored in ("checkpoints.enabled", "checkpoints.keep_last", "checkpoints.max_file_mb"):
+        assert ignored in loaded.notices[0]
+
+    write(workspace / ".nanotui/config.toml", "[checkpoints]\nkeep_last = 0\nmax_file_mb = 50\n")
+    checkpoints = load_settings(workspace, environ={}).settings.checkpoints
+    assert checkpoints.keep_last == 0 and checkpoints.max_file_bytes == 50 * 1024 * 1024

@@ -57,7 +57,11 @@ SAMPLES: list[ev.EventBase] = [
         price_source="unpriced",
     ),
     ev.CheckpointCreated(checkpoint="refs/nanotui/checkpoints/s1/1", reason="turn", files=3),
+    ev.CheckpointRestored(
+        checkpoint="s1/1", short_id="s1/1", restored=["a.py"], safety_checkpoint="s1/2"
+    ),
     ev.Notice(level="warning", text="careful"),
+    ev.FileChangedExternally(changes=[ev.ChangedPath(path="a.py", change="modified")], more=2),
     ev.ErrorEvent(text="The model server answered 500.", kind="server"),
     ev.ConversationCleared(),
     ev.ConversationResumed(session="20261128-010623-3f9a", messages=4),

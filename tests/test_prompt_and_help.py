@@ -178,7 +178,7 @@ def test_every_slash_command_has_a_description_and_parses() -> None:
     names = [spec.name for spec in SLASH_COMMANDS]
     assert names == [
         *("help", "mode", "model", "clear", "cost"),
-        *("checkpoints", "audit", "resume", "trust", "quit"),
+        *("checkpoints", "audit", "timeline", "resume", "trust", "quit"),
     ]
     assert all(spec.description for spec in SLASH_COMMANDS)
     assert parse_slash_command("/mode plan") == ("mode", "plan")

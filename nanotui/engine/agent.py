@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nanotui import __version__
+from nanotui.config import CheckpointsConfig
 from nanotui.engine.dispatch import CallDispatcher
 from nanotui.engine.events import (
     AssistantMessage,
@@ -32,6 +33,8 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
+from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
+from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.session import Conversation, load_conversation
 from nanotui.engine.tool_calls import ToolCallRunner
 from nanotui.governance.audit import SessionLog
@@ -42,6 +45,7 @@ from nanotui.governance.cost import (
     find_price,
 )
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
+from nanotui.paths import config_dir, state_dir
 from nanotui.providers.base import (
     ChatRequest,
     Message,
@@ -105,6 +109,7 @@ class Agent:
         log: SessionLog | None = None,
         conversation: Conversation | None = None,
         sandbox_backend: str = "plain",
+        checkpoints: CheckpointsConfig | None = None,
     ) -> None:
         self.session_id = session_id
         self.workspace = workspace
@@ -117,9 +122,21 @@ class Agent:
         self.conversation = conversation or Conversation()
         self.sandbox_backend = sandbox_backend
         self._system_prompt = system_prompt
-        self._dispatcher = CallDispatcher(
-            ToolCallRunner(tools, tool_context, policy), self._emit, sandbox_backend
+        self.safety = (
+            SafetyNet(workspace, session_id, checkpoints, self._emit) if checkpoints else None
         )
+        """Checkpoints before turns and batches; None when this agent takes none."""
+        self.own_changes = ChangeAttribution(workspace)
+        """What nanotui itself changes in the workspace; wrap other writes in `acting()`."""
+        self._dispatcher = CallDispatcher(
+            ToolCallRunner(tools, tool_context, policy),
+            self._emit,
+            sandbox_backend,
+            self.safety,
+            self.own_changes,
+        )
+        self.watcher: WorkspaceWatcher | None = None
+        """The running `watch_workspace()`'s watcher, if any."""
         self._queue: asyncio.Queue[Any] | None = None
         self._streamed_text: list[str] = []
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
@@ -153,6 +170,28 @@ class Agent:
             sandbox=self.sandbox_backend,
             nanotui_version=__version__,
             resumed=resumed,
+        )
+
+    def cost_status(self, request_usd: float | None = None) -> CostUpdated:
+        """The spending so far against the budgets and the rate limit, as a cost meter shows it.
+
+        Emitted after each request (with that request's cost); a front end may also ask for
+        it when it opens, or to see today's spending by other processes.
+        """
+        cost, limiter = self.cost, self.options.limiter
+        return CostUpdated(
+            request_usd=request_usd,
+            session_usd=cost.spent_usd,
+            session_usage=cost.usage,
+            priced=cost.price is not None,
+            price_source=cost.price.source if cost.price else "unpriced",
+            day_usd=cost.spent_today(),
+            session_budget_usd=cost.budget.session_usd,
+            day_budget_usd=cost.budget.day_usd,
+            warn_at_percent=cost.budget.warn_at_percent,
+            output_usd_per_mtok=cost.output_usd_per_mtok(),
+            requests_last_minute=limiter.requests_in_last_minute() if limiter else None,
+            requests_per_minute=limiter.requests_per_minute if limiter else None,
         )
 
     async def turn(self, prompt: str) -> AsyncIterator[EventBase]:
@@ -208,7 +247,33 @@ class Agent:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
+    async def watch_workspace(self) -> AsyncIterator[EventBase]:
+        """Files changed outside nanotui, as they happen, until `stop_watching()`.
+
+        Each event is logged before it is yielded; a front end that stays open between turns
+        runs this beside them (`nanotui run` does not). If watching cannot start or breaks
+        down, one warning Notice says so and the iterator ends.
+        """
+        self.stop_watching()
+        # nanotui's own state may live inside the workspace (NANOTUI_HOME in the repo).
+        watcher = WorkspaceWatcher(
+            self.workspace, self.own_changes, ignored_folders=(state_dir(), config_dir())
+        )
+        self.watcher = watcher
+        async for event in watcher.events():
+            if watcher.stopped:
+                break  # the log may be closing
+            yield self.record(event)
+
+    def stop_watching(self) -> None:
+        """End `watch_workspace()` within a few milliseconds."""
+        if self.watcher is not None:
+            self.watcher.stop()
+
     def close(self) -> None:
+        self.stop_watching()
+        if self.safety is not None:
+            self.safety.close()
         if self.log is not None:
             self.log.close()
 
@@ -232,6 +297,8 @@ class Agent:
                     self._emit(Notice(level="warning", text=warning))
             self._emit(UserMessage(text=prompt))
             self.conversation.messages.append(Message(role="user", content=prompt))
+            if self.safety is not None and self.mode != "plan":
+                await self.safety.before_turn(prompt)
             for step in range(1, self.options.max_steps + 1):
                 finished = await self._step(step, state)
                 if finished is not None:
@@ -377,16 +444,7 @@ class Agent:
     def _record_usage(self, usage: Usage) -> None:
         self.conversation.usage = self.conversation.usage + usage
         self._emit(UsageReported(usage=usage, model=self.provider.model))
-        request_usd = self.cost.record(usage)
-        self._emit(
-            CostUpdated(
-                request_usd=request_usd,
-                session_usd=self.cost.spent_usd,
-                session_usage=self.cost.usage,
-                priced=self.cost.price is not None,
-                price_source=self.cost.price.source if self.cost.price else "unpriced",
-            )
-        )
+        self._emit(self.cost_status(request_usd=self.cost.record(usage)))
         if warning := self.cost.warning():
             self._emit(Notice(text=warning, level="warning"))
 
@@ -413,6 +471,8 @@ class Agent:
             )
         )
         self.conversation.note_files(result.files_changed)
+        if self.safety is not None and result.ok:
+            self.safety.note_result(result.data)
         state.results_seen += 1
         if result.ok:
             state.last_success = state.results_seen

@@ -10,6 +10,7 @@ the first change is applied.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import posixpath
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from nanotui.engine.events import (
     ToolResult,
     ToolStarted,
 )
+from nanotui.engine.external_changes import ChangeAttribution
+from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
 from nanotui.providers.base import ToolCall
 from nanotui.tools.base import ToolKind
@@ -36,10 +39,20 @@ Finish = Callable[[ToolResult], None]
 class CallDispatcher:
     """Decides and runs the tool calls of one model reply."""
 
-    def __init__(self, runner: ToolCallRunner, emit: Emit, sandbox: str) -> None:
+    def __init__(
+        self,
+        runner: ToolCallRunner,
+        emit: Emit,
+        sandbox: str,
+        safety: SafetyNet | None = None,
+        own_changes: ChangeAttribution | None = None,
+    ) -> None:
         self.runner = runner
         self.emit = emit
         self.sandbox = sandbox
+        self.safety = safety
+        self.own_changes = own_changes
+        """Told what nanotui writes and when its commands run, so neither reads as external."""
 
     async def run(
         self,
@@ -126,6 +139,7 @@ class CallDispatcher:
     ) -> None:
         asking = [p for p in batch if p.decision is not None and p.decision.decision == "ask"]
         answers = await self._ask_all(asking) if asking else {}
+        to_run: list[PreparedCall] = []
         for prepared in batch:
             assert prepared.decision is not None
             if prepared.decision.decision == "deny":
@@ -139,12 +153,57 @@ class CallDispatcher:
                 continue
             if answer is not None:
                 self.runner.apply_answer(prepared, answer)
-            self.emit(
-                ToolStarted(
-                    call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
+            to_run.append(prepared)
+        if to_run:
+            await self._run_approved(to_run, finish)
+
+    async def _run_approved(self, batch: list[PreparedCall], finish: Finish) -> None:
+        """Run the batch in order, after a checkpoint; one that breaks half-way is rolled back."""
+        safety = self.safety
+        before = await safety.before_batch(p.summary for p in batch) if safety else None
+        landed = started = 0
+        try:
+            for prepared in batch:
+                started += 1
+                self.emit(
+                    ToolStarted(
+                        call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
+                    )
                 )
-            )
-            finish(await self.runner.execute(prepared))
+                result = await self._execute(prepared)
+                finish(result)
+                if result.ok:
+                    landed += 1
+                elif prepared.kind == ToolKind.WRITE and landed and safety:
+                    # A command failing is an answer (tests fail); a write failing after
+                    # others landed leaves the files half-changed.
+                    with self._acting():
+                        await safety.after_broken_batch(
+                            before, f"Writing {prepared.summary} failed"
+                        )
+                    return
+        except asyncio.CancelledError:
+            # The call cut short may itself have changed files (a command half-way through).
+            if started and safety:
+                with self._acting():
+                    await safety.after_broken_batch(before, "The batch was interrupted")
+            raise
+
+    async def _execute(self, prepared: PreparedCall) -> ToolResult:
+        """Run one approved call, telling `own_changes` what it is about to change."""
+        change = prepared.change
+        if change is not None and self.own_changes is not None:
+            self.own_changes.wrote(change.path, change.new_text.encode("utf-8"))
+        if prepared.kind == ToolKind.COMMAND:
+            with self._acting():
+                return await self.runner.execute(prepared)
+        return await self.runner.execute(prepared)
+
+    def _acting(self) -> contextlib.AbstractContextManager[None]:
+        """While a command or a rollback runs, whatever changes is nanotui's own doing."""
+        if self.own_changes is None:
+            return contextlib.nullcontext()
+        return self.own_changes.acting()
 
     async def _ask_all(self, asking: list[PreparedCall]) -> dict[str, ApprovalAnswer]:
         """Put every request to the person at once; record each answer as it comes."""

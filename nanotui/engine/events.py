@@ -162,19 +162,79 @@ class CostUpdated(EventBase):
     session_usage: Usage
     priced: bool
     price_source: str = ""
+    # What a cost meter shows beside the totals; None in logs written before these existed.
+    day_usd: float | None = None
+    """Spent today by every nanotui process (the shared ledger); None when not tracked."""
+    session_budget_usd: float | None = None
+    day_budget_usd: float | None = None
+    warn_at_percent: float | None = None
+    output_usd_per_mtok: float | None = None
+    """The output rate, for estimating a reply while it streams; None when unpriced."""
+    requests_last_minute: int | None = None
+    """Requests started in the last 60 s at this endpoint; None when not counted."""
+    requests_per_minute: int | None = None
+    """The configured limit; 0 when there is none."""
 
 
 class CheckpointCreated(EventBase):
     type: Literal["checkpoint_created"] = "checkpoint_created"
     checkpoint: str
+    """The full id, session/number."""
     reason: str
     files: int = 0
+    """Files that differ from the session's previous checkpoint."""
+    short_id: str = ""
+    kind: str = "turn"
+    """turn (before a turn), batch (before changes or commands run), safety (before a restore)."""
+    turn: int | None = None
+    skipped: list[str] = Field(default_factory=list)
+    """Files left out (too large, nested repositories)."""
+
+
+class CheckpointRestored(EventBase):
+    """A checkpoint (or some of its files) was brought back by the user."""
+
+    type: Literal["checkpoint_restored"] = "checkpoint_restored"
+    checkpoint: str
+    short_id: str = ""
+    restored: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    left_in_place: list[str] = Field(default_factory=list)
+    """Files that did not exist at the checkpoint and were kept."""
+    safety_checkpoint: str | None = None
+    """The checkpoint taken just before, which undoes this restore."""
 
 
 class Notice(EventBase):
     type: Literal["notice"] = "notice"
     level: Literal["info", "warning"] = "info"
     text: str
+
+
+class ChangedPath(BaseModel):
+    """One file changed outside nanotui, relative to the workspace (posix)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    change: Literal["added", "modified", "deleted"]
+
+
+class FileChangedExternally(EventBase):
+    """Files in the workspace changed outside nanotui: the user's editor, another tool.
+
+    nanotui's own writes and what its commands did are not reported. A front end marks a
+    pending diff of one of these files stale.
+    """
+
+    type: Literal["file_changed_externally"] = "file_changed_externally"
+    changes: list[ChangedPath]
+    more: int = 0
+    """Changes left out of `changes` (a checkout or a build touching many files at once)."""
+
+    @property
+    def paths(self) -> list[str]:
+        return [changed.path for changed in self.changes]
 
 
 class ErrorEvent(EventBase):
@@ -240,7 +300,9 @@ Event = Annotated[
     | UsageReported
     | CostUpdated
     | CheckpointCreated
+    | CheckpointRestored
     | Notice
+    | FileChangedExternally
     | ErrorEvent
     | ConversationCleared
     | ConversationResumed
@@ -273,7 +335,9 @@ ALL_EVENT_TYPES: tuple[type[EventBase], ...] = (
     UsageReported,
     CostUpdated,
     CheckpointCreated,
+    CheckpointRestored,
     Notice,
+    FileChangedExternally,
     ErrorEvent,
     ConversationCleared,
     ConversationResumed,

@@ -71,9 +71,11 @@ def build_agent(
     conversation: Conversation | None = None,
     log: bool = True,
     resume: str | None = None,
+    checkpoints: bool | None = None,
 ) -> Agent:
     """An agent for `workspace`; `resume` (a session id) goes on with that session's
-    conversation, in its own log."""
+    conversation, in its own log. `checkpoints` (default: as `log`) turns the safety net on
+    when the settings allow it."""
     workspace = workspace.resolve()
     if resume is not None:
         session_id, conversation = resume, load_conversation(resume)
@@ -120,6 +122,9 @@ def build_agent(
         log=open_session_log(settings, workspace, session_id, provider, env) if log else None,
         conversation=conversation,
         sandbox_backend=env.backend,
+        checkpoints=settings.checkpoints
+        if settings.checkpoints.enabled and (log if checkpoints is None else checkpoints)
+        else None,
     )
     agent.resumed = resume is not None
     return agent

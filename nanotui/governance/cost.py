@@ -110,12 +110,22 @@ class SessionCost:
             self.ledger.release(self._reservation)
         self._reservation = None
 
+    def spent_today(self) -> float | None:
+        """Spent today by every nanotui process, or None when no ledger is kept (the demo)."""
+        return self.ledger.spent_today() if self.ledger is not None else None
+
+    def output_usd_per_mtok(self) -> float | None:
+        """What a million output tokens cost at the current price; None when unpriced."""
+        if self.price is None:
+            return None
+        return self.price.cost(Usage(output_tokens=1_000_000))
+
     def warning(self) -> str | None:
         """Once per session: a sentence when spending passes `warn_at_percent` of a budget."""
         if self._warned or self.price is None:
             return None
         share = self.budget.warn_at_percent / 100
-        spent_today = self.ledger.spent_today() if self.ledger is not None else 0.0
+        spent_today = self.spent_today() or 0.0
         if self.spent_usd >= self.budget.session_usd * share:
             which, spent, limit = "session", self.spent_usd, self.budget.session_usd
         elif self.ledger is not None and spent_today >= self.budget.day_usd * share:

@@ -135,14 +135,21 @@ class RequestRateLimiter:
 
     def wait_time(self) -> float:
         """Seconds until a request may start (0 when one may start now)."""
-        if self.requests_per_minute <= 0:
+        now = self._forget_old_starts()
+        if self.requests_per_minute <= 0 or len(self._starts) < self.requests_per_minute:
             return 0.0
+        return self._starts[-self.requests_per_minute] + self.WINDOW_S - now
+
+    def requests_in_last_minute(self) -> int:
+        """How many requests started in the last 60 s (counted with or without a limit)."""
+        self._forget_old_starts()
+        return len(self._starts)
+
+    def _forget_old_starts(self) -> float:
         now = self._clock()
         while self._starts and now - self._starts[0] >= self.WINDOW_S:
             self._starts.popleft()
-        if len(self._starts) < self.requests_per_minute:
-            return 0.0
-        return self._starts[-self.requests_per_minute] + self.WINDOW_S - now
+        return now
 
     async def acquire(self, tokens: int = 0) -> None:
         """Wait until a request of about `tokens` tokens may start, then count it."""
@@ -154,8 +161,7 @@ class RequestRateLimiter:
         # one event loop cannot both take the last slot; no lock needed.
         while (wait := self.wait_time()) > 0:
             await self._sleep(wait)
-        if self.requests_per_minute > 0:
-            self._starts.append(self._clock())
+        self._starts.append(self._clock())
 
     def _tokens(self) -> AsyncLimiter:
         # aiolimiter binds to the event loop it is first used on; the shared limiter may

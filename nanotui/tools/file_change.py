@@ -120,7 +120,12 @@ def apply_change(change: FileChange, ctx: ToolContext) -> ToolOutput:
     return ToolOutput(
         ok=True,
         content=f"Wrote {change.path} (+{added} -{removed} lines)\n\n{change.diff}",
-        data={"path": change.path, "added": added, "removed": removed},
+        data={
+            "path": change.path,
+            "added": added,
+            "removed": removed,
+            "created": change.old_sha256 is None,
+        },
         diff=change.diff,
         files_changed=[change.path],
     )

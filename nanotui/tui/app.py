@@ -24,7 +24,15 @@ from nanotui.tui.screens.help import toggle_help
 if TYPE_CHECKING:
     from nanotui.engine.agent import Agent
 
-STYLESHEETS = ("app.tcss", "diff_view.tcss", "prompt.tcss", "help.tcss", "setup.tcss")
+STYLESHEETS = (
+    "app.tcss",
+    "diff_view.tcss",
+    "prompt.tcss",
+    "help.tcss",
+    "setup.tcss",
+    "timeline.tcss",
+    "checkpoints.tcss",
+)
 
 
 class NanotuiApp(App[int]):

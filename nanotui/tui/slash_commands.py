@@ -45,6 +45,7 @@ SLASH_COMMANDS: tuple[SlashCommandSpec, ...] = (
     SlashCommandSpec("cost", "Show tokens and spending for this session and today"),
     SlashCommandSpec("checkpoints", "Browse this session's checkpoints and restore one"),
     SlashCommandSpec("audit", "Show the audit log of this session"),
+    SlashCommandSpec("timeline", "Every event of this session, filterable (also ctrl+t)"),
     SlashCommandSpec("resume", "Resume an earlier session", argument="[session id]"),
     SlashCommandSpec("trust", "Trust this folder's project configuration"),
     SlashCommandSpec("quit", "Quit nanotui"),

@@ -74,7 +74,7 @@ class Checkpoints:
 
     def snapshot(self, label: str = "", turn: int | None = None, kind: str = "turn") -> Checkpoint:
         """Record the whole work tree now (kind: turn, write, command, manual or safety)."""
-        return self._record(self.builder.build(), label, turn, kind)
+        return self.record(self.builder.build(), label, turn, kind)
 
     def list(self, session: str | None = None) -> list[Checkpoint]:
         """Checkpoints of this work tree (of one session if given), oldest first."""
@@ -93,9 +93,15 @@ class Checkpoints:
         """Per-file changes from checkpoint `a` to checkpoint `b` (default: the work tree now)."""
         return file_diffs(self.runner, self._tree(a), self._tree(b))
 
-    def patch(self, a: str | Checkpoint, b: str | Checkpoint | None = None) -> str:
-        """The unified diff from checkpoint `a` to `b` (default: the work tree now)."""
-        return patch(self.runner, self._tree(a), self._tree(b))
+    def patch(
+        self,
+        a: str | Checkpoint,
+        b: str | Checkpoint | None = None,
+        paths: Sequence[str] | None = None,
+    ) -> str:
+        """The unified diff from checkpoint `a` to `b` (default: the work tree now), of
+        `paths` (workspace-relative) or of every file."""
+        return patch(self.runner, self._tree(a), self._tree(b), paths)
 
     def change_stats(self, checkpoints: Sequence[Checkpoint]) -> dict[str, tuple[int, int, int]]:
         """Per checkpoint id: (files, added, removed) since the session's previous checkpoint."""
@@ -149,7 +155,7 @@ class Checkpoints:
             self._check_selection_exists(selected, target)
         removable = set(self._relative_paths(created_by_agent))
         current = self.builder.build()
-        safety = self._record(
+        safety = self.record(
             current, f"before restoring {target.short_id}", None, "safety", session=target.session
         )
         plan = plan_restore(self.runner, current, target, selected, removable)
@@ -180,7 +186,7 @@ class Checkpoints:
 
     # ---- helpers -------------------------------------------------------------------
 
-    def _record(
+    def record(
         self,
         snap: TreeSnapshot,
         label: str,
@@ -188,6 +194,12 @@ class Checkpoints:
         kind: str,
         session: str | None = None,
     ) -> Checkpoint:
+        """Store a snapshot already built as the session's next checkpoint, then prune.
+
+        Split from `snapshot` so a caller can build first and skip recording when the tree
+        matches its last checkpoint. The first record of this engine prunes all sessions by
+        age and count; later ones only trim this session to `keep_last`.
+        """
         session = session or self.session_id
         if not session:
             raise CheckpointError("A checkpoint needs a session id; this one was opened without.")

@@ -30,6 +30,7 @@ from nanotui.engine.events import (
     CostUpdated,
     ErrorEvent,
     EventBase,
+    FileChangedExternally,
     Notice,
     TextDelta,
     ToolCallProposed,
@@ -41,11 +42,14 @@ from nanotui.engine.events import (
 )
 from nanotui.security.sandbox import isolation_warning
 from nanotui.tui import collector
+from nanotui.tui.checkpoint_browsing import CheckpointBrowsing
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
 from nanotui.tui.modes import MODE_MEANINGS, is_raise, next_mode
 from nanotui.tui.palette import CommandEntry
+from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
 from nanotui.tui.screens.slash_handler import SlashHandler
+from nanotui.tui.screens.timeline import TimelineScreen
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.cost_meter import CostMeter
@@ -54,6 +58,10 @@ from nanotui.tui.widgets.status_bar import StatusBar
 from nanotui.tui.widgets.timeline import Timeline
 
 TURN_GROUP = "turn"
+WATCH_GROUP = "watch"
+"""The worker that reports edits made outside nanotui (see `watch_workspace`)."""
+COST_REFRESH_S = 10.0
+"""How often, between turns, the cost meter is brought up to date (other processes spend)."""
 FINISH_MESSAGES = {
     "cancelled": "Interrupted.",
     "needs_approval": "The turn ended: an action needed an approval that was not given.",
@@ -79,6 +87,8 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "interrupt", "Interrupt", id="nanotui.interrupt"),
         Binding("shift+tab", "cycle_mode", "Mode", priority=True, id="nanotui.cycle_mode"),
+        Binding("ctrl+t", "timeline", "Timeline, full screen", id="nanotui.timeline"),
+        Binding("ctrl+b", "checkpoints", "Checkpoints", id="nanotui.checkpoints"),
     ]
 
     mode: reactive[str] = reactive("ask")
@@ -105,6 +115,7 @@ class MainScreen(Screen[None]):
             Notice: self._notice,
             ErrorEvent: self._error,
             TurnFinished: self._turn_finished,
+            FileChangedExternally: self._file_changed_externally,
         }
 
     def compose(self) -> ComposeResult:
@@ -126,19 +137,17 @@ class MainScreen(Screen[None]):
         status.session_id = agent.session_id
         status.trusted = self.trusted
         meter = self.query_one(CostMeter)
-        meter.model_label = agent.provider.label
-        meter.is_demo = agent.provider.is_demo
-        meter.priced = agent.cost.price is not None
-        meter.price_source = agent.cost.price.source if agent.cost.price else "unpriced"
-        meter.session_budget_usd = agent.cost.budget.session_usd
-        meter.warn_at_percent = agent.cost.budget.warn_at_percent
-        meter.spent_usd = agent.cost.spent_usd
-        meter.session_usage = agent.cost.usage
+        meter.show_model(agent.provider.label, is_demo=agent.provider.is_demo)
+        meter.show_cost(agent.cost_status())
+        self.set_interval(COST_REFRESH_S, self._refresh_cost)
         await self._welcome()
+        self.watch_workspace()
         # From here on, garbage is collected between frames (see collector.py).
         collector.start(self)
 
     def on_unmount(self) -> None:
+        # Before Textual cancels the worker: a stopped watcher thread ends within 50 ms.
+        self.agent.stop_watching()
         collector.stop()
 
     async def _welcome(self) -> None:
@@ -210,7 +219,12 @@ class MainScreen(Screen[None]):
                 "Show audit log", "Where this session is logged", partial(run, "audit", "")
             ),
             CommandEntry(
-                "Show checkpoints", "This session's checkpoints", partial(run, "checkpoints", "")
+                "Timeline", "Every event of this session, filterable", self.action_timeline
+            ),
+            CommandEntry(
+                "Checkpoints",
+                "Browse, compare and restore checkpoints of this work tree",
+                self.action_checkpoints,
             ),
             CommandEntry("Resume a session", "List recent sessions", partial(run, "resume", "")),
             CommandEntry(
@@ -251,6 +265,12 @@ class MainScreen(Screen[None]):
         async for event in self.agent.turn(prompt):
             self.post_message(EngineEvent(event))
 
+    @work(group=WATCH_GROUP, exit_on_error=False)
+    async def watch_workspace(self) -> None:
+        """Report edits made outside nanotui (the user's editor) for as long as the screen lives."""
+        async for event in self.agent.watch_workspace():
+            self.post_message(EngineEvent(event))
+
     async def on_engine_event(self, message: EngineEvent) -> None:
         handler = self._handlers.get(type(message.event))
         try:
@@ -266,6 +286,11 @@ class MainScreen(Screen[None]):
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed turn worker becomes a readable notice."""
+        if event.worker.group == WATCH_GROUP and event.state == WorkerState.ERROR:
+            await self.query_one(ChatView).add_notice(
+                f"Edits made outside nanotui are no longer watched: {event.worker.error}.",
+                "warning",
+            )
         if event.worker.group != TURN_GROUP:
             return
         if event.state == WorkerState.ERROR:
@@ -283,6 +308,7 @@ class MainScreen(Screen[None]):
         if approval.request is not None:
             await approval.clear()
         await self.query_one(ChatView).end_reply("", interrupted=interrupted)
+        self.query_one(CostMeter).end_stream()
         self.busy = False
         self.query_one(PromptInput).focus()
         collector.settle()
@@ -294,6 +320,7 @@ class MainScreen(Screen[None]):
 
     async def _text_delta(self, event: TextDelta) -> None:
         await self.query_one(ChatView).stream_text(event.text)
+        self.query_one(CostMeter).add_streamed(event.text)
 
     async def _assistant_message(self, event: AssistantMessage) -> None:
         await self.query_one(ChatView).end_reply(event.text, interrupted=event.interrupted)
@@ -331,23 +358,44 @@ class MainScreen(Screen[None]):
             else:
                 block.status = "failed"
         if event.files_changed:
-            meter = self.query_one(CostMeter)
-            meter.files_changed = tuple(dict.fromkeys([*meter.files_changed, *event.files_changed]))
+            self.query_one(CostMeter).add_files(event.files_changed)
 
     async def _usage_reported(self, event: UsageReported) -> None:
-        self.query_one(CostMeter).last_usage = event.usage
+        self.query_one(CostMeter).show_usage(event.usage)
 
     async def _cost_updated(self, event: CostUpdated) -> None:
-        meter = self.query_one(CostMeter)
-        meter.session_usage = event.session_usage
-        meter.spent_usd = event.session_usd
-        meter.priced = event.priced
-        meter.price_source = event.price_source
+        self.query_one(CostMeter).show_cost(event)
+
+    def _refresh_cost(self) -> None:
+        """Between turns: today's spending by other processes, requests leaving the minute."""
+        if self.busy:
+            return
+        try:
+            self.query_one(CostMeter).show_cost(self.agent.cost_status())
+        except Exception as exc:  # the ledger unreadable for a moment: the next tick retries
+            self.log.error(f"Could not refresh the cost meter: {exc!r}")
 
     async def _notice(self, event: Notice) -> None:
         if event.text == isolation_warning(self.agent.sandbox_backend):
             return  # already said when the screen opened
         await self.query_one(ChatView).add_notice(event.text, event.level)
+
+    async def _file_changed_externally(self, event: FileChangedExternally) -> None:
+        panel = self.query_one(ApprovalPanel)
+        request = panel.request
+        if panel.recheck_stale(event.paths, everything=event.more > 0) and request is not None:
+            self.notify(
+                f"{request.path} changed on disk, so its pending diff is stale and cannot be "
+                "approved; press n to reject it and let the model read the file again.",
+                title="Changed outside nanotui",
+                severity="warning",
+            )
+            return
+        names = ", ".join(event.paths[:3])
+        more = len(event.paths) - 3 + event.more
+        self.notify(
+            names + (f" and {more} more" if more > 0 else ""), title="Changed outside nanotui"
+        )
 
     async def _error(self, event: ErrorEvent) -> None:
         self._turn_had_error = True
@@ -397,6 +445,33 @@ class MainScreen(Screen[None]):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(worker.wait(), timeout=5)
 
+    def action_timeline(self) -> None:
+        """Every event of this session from its log, full screen (the side pane stays live)."""
+        log = self.agent.log
+        title = f"Timeline · session {self.agent.session_id}"
+        self.app.push_screen(TimelineScreen(log.path if log else None, title=title, live=True))
+
+    def action_checkpoints(self) -> None:
+        """The checkpoint browser (restoring waits for the turn to end)."""
+        agent = self.agent
+        safety = agent.safety
+        browsing = CheckpointBrowsing(
+            agent.workspace,
+            agent.session_id,
+            safety.settings if safety else None,
+            created_by_agent=sorted(safety.created) if safety else (),
+        )
+        screen = CheckpointBrowserScreen(
+            browsing, on_events=self.show_events, can_restore=lambda: not self.busy
+        )
+        self.app.push_screen(screen)
+
+    def show_events(self, events: Sequence[EventBase]) -> None:
+        """Log events that happened outside a turn and show them in the side timeline."""
+        timeline = self.query_one(Timeline)
+        for event in events:
+            timeline.add_event(self.agent.record(event))
+
     def action_cycle_mode(self) -> None:
         if self.busy:
             self.notify(
@@ -409,7 +484,9 @@ class MainScreen(Screen[None]):
     def refresh_model_label(self) -> None:
         label = self.agent.provider.label
         self.query_one(StatusBar).model_label = label
-        self.query_one(CostMeter).model_label = label
+        meter = self.query_one(CostMeter)
+        meter.show_model(label, is_demo=self.agent.provider.is_demo)
+        meter.show_cost(self.agent.cost_status())  # the new model's price
 
     def mark_trusted(self) -> None:
         self.trusted = True

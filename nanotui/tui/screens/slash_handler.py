@@ -94,27 +94,28 @@ class SlashHandler:
             is_demo=self.screen.agent.provider.is_demo,
         )
         source = cost.price.source if cost.price else 'unpriced: set [prices."model"]'
+        day_usd = self.screen.agent.cost_status().day_usd
+        today = "" if day_usd is None else f"today ${day_usd:.4f} of ${cost.budget.day_usd:.2f}; "
         await self.chat.add_notice(
-            f"This session: {spent} of ${cost.budget.session_usd:.2f}; "
+            f"This session: {spent} of ${cost.budget.session_usd:.2f}; {today}"
             f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
             f"{usage.output_tokens:,} output ({usage.reasoning_tokens:,} reasoning); "
             f"price from {source}."
         )
 
     async def do_checkpoints(self, argument: str) -> None:
-        await self.chat.add_notice(
-            "Checkpoints are not part of this version yet: until they are, use git to review "
-            "and undo changes (every change nanotui made is listed in the Cost panel).",
-            "warning",
-        )
+        self.screen.action_checkpoints()
 
     async def do_audit(self, argument: str) -> None:
         agent = self.screen.agent
         where = str(agent.log.path) if agent.log else "not logged"
         await self.chat.add_notice(
             f"Session {agent.session_id} is logged to {where}; `nanotui audit show "
-            f"{agent.session_id}` prints its timeline (the Timeline panel shows it live)."
+            f"{agent.session_id}` prints its timeline; /timeline (ctrl+t) shows every event."
         )
+
+    async def do_timeline(self, argument: str) -> None:
+        self.screen.action_timeline()
 
     async def do_resume(self, argument: str) -> None:
         agent = self.screen.agent

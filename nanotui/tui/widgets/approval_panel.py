@@ -172,6 +172,20 @@ class ApprovalPanel(Vertical, can_focus=True):
             )
         self.query_one("#approval-title", Static).update(title)
 
+    def recheck_stale(self, changed: list[str], *, everything: bool = False) -> bool:
+        """Check the shown diff again if its file is among `changed`; True if it just went stale.
+
+        Called as edits made outside nanotui are reported, so the stale banner appears
+        while the person reads the diff, not only when they press a key.
+        """
+        request = self.request
+        if request is None or request.kind != "write":
+            return False
+        if not everything and request.path not in changed:
+            return False
+        was_stale = self.has_class("-stale")
+        return self._check_stale() and not was_stale
+
     def _check_stale(self) -> bool:
         request = self.request
         stale = request is not None and is_stale(request, self.workspace)

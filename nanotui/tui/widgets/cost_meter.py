@@ -1,91 +1,120 @@
-"""The cost meter: what this session has spent against its budget, and the tokens behind it.
+"""The cost meter: session and today's spend against their budgets, tokens, rate and price.
 
-Part 1 shows the session budget, tokens (input, cached, output, reasoning) for the session and
-the last request, and where the price comes from. A model nobody priced reads "unpriced",
-never "$0".
+It holds the figures (see `nanotui.tui.cost_figures`) and shows them two ways; the
+stylesheet picks one: the full panel on wide terminals, one line on narrow ones. The screen
+feeds it from the engine's events and the streaming reply; it never asks the engine itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
 from textual.content import Content
-from textual.reactive import reactive
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.widget import Widget
 
+from nanotui.engine.events import CostUpdated
 from nanotui.providers.base import Usage
+from nanotui.tui.cost_figures import CostFigures, format_cost
 
-BAR_WIDTH = 16
-
-
-def format_cost(spent_usd: float, *, priced: bool, is_demo: bool) -> str:
-    """Cost as the user should read it: never "$0" for a model nobody priced."""
-    if is_demo:
-        return "free (offline demo)"
-    if not priced:
-        return "unpriced"
-    return f"${spent_usd:.4f}"
+__all__ = ["CostMeter", "format_cost"]
 
 
-def budget_bar(spent: float, limit: float, warn_at_percent: float) -> Content:
-    """A bar of the budget used, amber from the warning threshold, red at the limit."""
-    fraction = 1.0 if limit <= 0 else min(spent / limit, 1.0)
-    filled = round(fraction * BAR_WIDTH)
-    style = "$success"
-    if fraction * 100 >= warn_at_percent:
-        style = "$warning"
-    if fraction >= 1.0:
-        style = "$error"
-    return Content.assemble(("█" * filled, style), ("░" * (BAR_WIDTH - filled), "dim"))
+class CostMeter(Widget):
+    """Spending so far against the budgets; classes -warning / -over colour it as they pass."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.figures = CostFigures()
 
-class CostMeter(Static):
-    """Running totals of the session, fed by the screen from CostUpdated / UsageReported."""
-
-    model_label: reactive[str] = reactive("")
-    price_source: reactive[str] = reactive("")
-    priced: reactive[bool] = reactive(False)
-    is_demo: reactive[bool] = reactive(False)
-    spent_usd: reactive[float] = reactive(0.0)
-    session_budget_usd: reactive[float] = reactive(0.0)
-    warn_at_percent: reactive[float] = reactive(80.0)
-    session_usage: reactive[Usage] = reactive(Usage, always_update=True)
-    last_usage: reactive[Usage | None] = reactive(None, always_update=True)
-    files_changed: reactive[tuple[str, ...]] = reactive(())
-
-    @property
-    def cost(self) -> str:
-        return format_cost(self.spent_usd, priced=self.priced, is_demo=self.is_demo)
+    def compose(self) -> ComposeResult:
+        yield _MeterDetail(self.figures, id="cost-detail")
+        yield _MeterLine(self.figures, id="cost-line")
 
     def on_mount(self) -> None:
         self.border_title = "Cost"
+        self._changed()
+
+    # ---- what the screen tells it -------------------------------------------------------
+
+    def show_model(self, label: str, *, is_demo: bool) -> None:
+        self.figures.model_label = label
+        self.figures.is_demo = is_demo
+        self._changed()
+
+    def show_cost(self, event: CostUpdated) -> None:
+        """Settle on the engine's figures (after a request, or the status on opening)."""
+        self.figures.apply(event)
+        self._changed()
+
+    def show_usage(self, usage: Usage) -> None:
+        """The last request's reported usage."""
+        self.figures.last_usage = usage
+        self._changed()
+
+    def add_streamed(self, text: str) -> None:
+        """A fragment of the reply streaming now: the estimate grows until usage settles it."""
+        self.figures.streamed_chars += len(text)
+        self._changed()
+
+    def end_stream(self) -> None:
+        """The turn is over: drop an estimate no usage came to settle (an interrupted reply)."""
+        if self.figures.streaming:
+            self.figures.streamed_chars = 0
+            self._changed()
+
+    def add_files(self, files: Iterable[str]) -> None:
+        self.figures.files_changed = tuple(dict.fromkeys([*self.figures.files_changed, *files]))
+        self._changed()
+
+    # ---- read by tests and commands -----------------------------------------------------
+
+    @property
+    def cost(self) -> str:
+        figures = self.figures
+        return format_cost(figures.session_usd, priced=figures.priced, is_demo=figures.is_demo)
+
+    @property
+    def session_usage(self) -> Usage:
+        return self.figures.session_usage
+
+    @property
+    def files_changed(self) -> tuple[str, ...]:
+        return self.figures.files_changed
+
+    @property
+    def text(self) -> str:
+        """What the full panel says, as plain text."""
+        return self.figures.detail().plain
+
+    def _changed(self) -> None:
+        level = self.figures.level
+        self.set_class(level == "warning", "-warning")
+        self.set_class(level == "over", "-over")
+        for view in self.query(_MeterView):
+            view.refresh(layout=True)
+
+
+class _MeterView(Widget):
+    def __init__(self, figures: CostFigures, *, id: str) -> None:
+        super().__init__(id=id)
+        self.figures = figures
+
+
+class _MeterDetail(_MeterView):
+    """The full panel: one fact a row."""
 
     def render(self) -> Content:
-        rows: list[tuple[str, Content | str]] = [("session", self._spend())]
-        usage = self.session_usage
-        rows.append(("tokens", _tokens(usage)))
-        if self.last_usage is not None:
-            rows.append(("last", _tokens(self.last_usage)))
-        source = "offline demo" if self.is_demo else (self.price_source or "unpriced")
-        rows.append(("model", f"{self.model_label} · {source}"))
-        rows.append(("changed", ", ".join(self.files_changed) or "none"))
-        return Content("\n").join(
-            Content.assemble((f"{name:<8}", "dim"), value) for name, value in rows
-        )
+        return self.figures.detail(self.content_size.width)
 
-    def _spend(self) -> Content:
-        if self.is_demo or not self.priced:
-            return Content(self.cost)
-        limit = self.session_budget_usd
-        return Content.assemble(
-            budget_bar(self.spent_usd, limit, self.warn_at_percent),
-            f" {self.cost} of ${limit:.2f}",
-        )
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # The bars shrink to fit the width, so the height is measured at that width.
+        return self.figures.detail(width).get_height(self.styles, width) if width else 0
 
 
-def _tokens(usage: Usage) -> str:
-    text = f"{usage.input_tokens:,} in"
-    if usage.cached_input_tokens:
-        text += f" ({usage.cached_input_tokens:,} cached)"
-    text += f" · {usage.output_tokens:,} out"
-    if usage.reasoning_tokens:
-        text += f" ({usage.reasoning_tokens:,} reasoning)"
-    return text
+class _MeterLine(_MeterView):
+    """One line: session, today, rate."""
+
+    def render(self) -> Content:
+        return self.figures.line()

@@ -125,12 +125,15 @@ class DiffView(ScrollView, can_focus=True):
         path: str | None = None,
         *,
         split: bool = False,
+        choosing: bool = True,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._strips: LRUCache[tuple[int, bool, int], Strip] = LRUCache(1024)
+        self.choosing = choosing
+        """Hunk headers carry a [x] box (approving some hunks); off where nothing is chosen."""
         self.set_reactive(DiffView.split, split)
         self.set_class(split, "-split")
         self._load(diff, path)
@@ -378,8 +381,8 @@ class DiffView(ScrollView, can_focus=True):
     def _header(self, hunk: int, width: int) -> Pieces:
         current = "-current" if hunk == self.current_hunk else ""
         base = self.get_visual_style(f"diff-view--hunk-header{current}")
-        box = "[x]" if hunk in self._selected else "[ ]"
-        text = Content(f" {box} {printable(self.parsed.hunks[hunk].header)}")
+        box = ("[x] " if hunk in self._selected else "[ ] ") if self.choosing else ""
+        text = Content(f" {box}{printable(self.parsed.hunks[hunk].header)}")
         text = text.truncate(width - 1, ellipsis=True, pad=True)
         return [self._marker(hunk, base), (text.plain, base + self._dimming(hunk))]
 

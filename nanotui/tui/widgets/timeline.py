@@ -1,7 +1,8 @@
-"""The session's timeline: every event as one compact, colour-coded row (basic in part 1).
+"""The side pane's timeline: the session's events as compact, colour-coded rows, live.
 
-The full timeline (filters, integrity badge, the full event on Enter) comes with the audit
-log; here the rows only stream in as the session goes, the newest at the bottom.
+The rows stream in as the session goes, the newest at the bottom. The full timeline, with
+every event from the log, filters, the integrity badge and the full event on Enter, is
+`screens/timeline.py` (ctrl+t or /timeline).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from textual.widgets import RichLog
 from nanotui.engine.events import (
     ApprovalRequested,
     ApprovalResolved,
+    CheckpointCreated,
+    CheckpointRestored,
     CostUpdated,
     ErrorEvent,
     EventBase,
+    FileChangedExternally,
     Notice,
     PolicyDecision,
     ToolResult,
@@ -24,6 +28,7 @@ from nanotui.engine.events import (
     TurnFinished,
     UserMessage,
 )
+from nanotui.tui.timeline_rows import external_change_summary
 
 KIND_STYLES = {
     "prompt": "bold",
@@ -35,6 +40,8 @@ KIND_STYLES = {
     "cost": "green",
     "notice": "dim",
     "turn": "blue",
+    "file": "bright_magenta",
+    "checkpoint": "bright_blue",
 }
 MAX_ROWS = 2000
 
@@ -66,6 +73,15 @@ def describe(event: EventBase) -> tuple[str, str] | None:
     if isinstance(event, CostUpdated):
         cost = "unpriced" if event.request_usd is None else f"${event.request_usd:.4f}"
         return "cost", f"request {cost}, {event.session_usage.input_tokens:,} in so far"
+    if isinstance(event, CheckpointCreated):
+        count = event.files
+        changed = f", {count} file{'s' * (count != 1)} changed" if count else ""
+        return "checkpoint", f"{event.short_id or event.checkpoint} {event.kind}{changed}"
+    if isinstance(event, CheckpointRestored):
+        return "checkpoint", f"restored {event.short_id or event.checkpoint}"
+    if isinstance(event, FileChangedExternally):
+        pairs = [(changed.path, changed.change) for changed in event.changes]
+        return "file", external_change_summary(pairs, event.more)
     if isinstance(event, ErrorEvent):
         return "error", event.text
     if isinstance(event, Notice):

@@ -1,0 +1,195 @@
+"""The agent's safety net: checkpoints before it acts, and the way back when a batch breaks.
+
+A checkpoint is taken before every turn that may change files (any mode but plan) and
+before each batch of changes or commands that is about to run. When nothing changed since
+the last one it is not taken again: the last one still describes the work tree. A batch
+that fails half-way (a write fails after others landed) or is aborted can be rolled back to
+the checkpoint taken before it: automatically with `[checkpoints] rollback_on_failure`,
+otherwise the user is told which checkpoint to restore.
+
+Git work runs in a thread, one operation at a time, so the screen keeps drawing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from nanotui.config import CheckpointsConfig
+from nanotui.engine.events import CheckpointCreated, EventBase, Notice
+from nanotui.vcs.checkpoints import Checkpoints
+from nanotui.vcs.model import Checkpoint, CheckpointError, RestoreResult
+
+Emit = Callable[[EventBase], None]
+
+
+class SafetyNet:
+    """Takes the session's checkpoints and rolls a broken batch back."""
+
+    def __init__(
+        self,
+        workspace: Path,
+        session_id: str,
+        settings: CheckpointsConfig,
+        emit: Emit,
+    ) -> None:
+        self.workspace = workspace
+        self.session_id = session_id
+        self.settings = settings
+        self.emit = emit
+        self.turn = 0
+        self.last: Checkpoint | None = None
+        self.first_of_turn: Checkpoint | None = None
+        """The checkpoint taken before the current turn: what undoes the whole turn."""
+        self.created: set[str] = set()
+        """Workspace-relative paths the agent's file tools created: a restore may delete them."""
+        self._checkpoints: Checkpoints | None = None
+        self._broken = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled and not self._broken
+
+    def checkpoints(self) -> Checkpoints:
+        """The engine, opened on first use (it runs git, so never on the event loop)."""
+        if self._checkpoints is None:
+            self._checkpoints = Checkpoints(
+                self.workspace,
+                self.session_id,
+                max_file_bytes=self.settings.max_file_bytes,
+                include=self.settings.include,
+                keep_last=self.settings.keep_last,
+                max_age_days=self.settings.max_age_days,
+            )
+        return self._checkpoints
+
+    def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+
+    # ---- taking ----------------------------------------------------------------------
+
+    async def before_turn(self, prompt: str) -> Checkpoint | None:
+        self.turn += 1
+        self.first_of_turn = await self._take(f"before: {_one_line(prompt)}", "turn")
+        return self.first_of_turn
+
+    async def before_batch(self, summaries: Iterable[str]) -> Checkpoint | None:
+        return await self._take(f"before {_one_line('; '.join(summaries))}", "batch")
+
+    def note_result(self, data: dict[str, object]) -> None:
+        """Remember a file the agent created, from a file tool's result data."""
+        if data.get("created") and isinstance(data.get("path"), str):
+            self.created.add(str(data["path"]))
+
+    async def _take(self, label: str, kind: str) -> Checkpoint | None:
+        if not self.enabled:
+            return None
+        async with self._lock:
+            try:
+                checkpoint, files = await asyncio.to_thread(self._snapshot, label, kind)
+            except (CheckpointError, OSError) as exc:
+                # Say it once and go on: the user keeps working, without the net.
+                self._broken = True
+                self.emit(
+                    Notice(
+                        level="warning",
+                        text=f"Checkpoints are off for this session: {exc}",
+                    )
+                )
+                return None
+        if checkpoint is not self.last:
+            self.emit(
+                CheckpointCreated(
+                    checkpoint=checkpoint.id,
+                    short_id=checkpoint.short_id,
+                    reason=label,
+                    kind=kind,
+                    turn=self.turn,
+                    files=files,
+                    skipped=[s.path for s in checkpoint.skipped],
+                )
+            )
+        self.last = checkpoint
+        return checkpoint
+
+    def _snapshot(self, label: str, kind: str) -> tuple[Checkpoint, int]:
+        """A new checkpoint and how many files differ from the last, or the last if none do."""
+        engine = self.checkpoints()
+        last = self.last
+        snap = engine.builder.build()
+        if last is not None and (snap.tree, snap.base, snap.index_commit) == (
+            last.tree,
+            last.base,
+            last.index_commit,
+        ):
+            return last, 0
+        checkpoint = engine.record(snap, label, self.turn, kind)
+        files = len(engine.diff(last, checkpoint)) if last is not None else 0
+        return checkpoint, files
+
+    # ---- rolling back ----------------------------------------------------------------
+
+    async def after_broken_batch(self, before: Checkpoint | None, what: str) -> None:
+        """A batch stopped half-way: roll back to `before` if configured, else say how."""
+        if before is None:
+            return
+        async with self._lock:
+            try:
+                changed = await asyncio.shield(asyncio.to_thread(self._changed_since, before))
+            except (CheckpointError, OSError):
+                changed = True
+        if not changed:
+            return
+        if not self.settings.rollback_on_failure:
+            self.emit(
+                Notice(
+                    level="warning",
+                    text=f"{what} and had changed files. `nanotui checkpoints restore "
+                    f"{before.short_id}` (or /checkpoints) brings back the files as they were "
+                    "before it.",
+                )
+            )
+            return
+        async with self._lock:
+            try:
+                # Shielded: a rollback started because of an interruption must not be cut too.
+                result = await asyncio.shield(asyncio.to_thread(self._restore, before))
+            except (CheckpointError, OSError) as exc:
+                self.emit(Notice(level="warning", text=f"{what}; rolling back failed: {exc}"))
+                return
+        safety = result.safety_checkpoint
+        if safety is not None:
+            self.emit(
+                CheckpointCreated(
+                    checkpoint=safety.id,
+                    short_id=safety.short_id,
+                    reason=safety.label,
+                    kind="safety",
+                    turn=self.turn,
+                )
+            )
+        undo = f" `nanotui checkpoints restore {safety.short_id}` undoes it." if safety else ""
+        left = f" Left in place: {', '.join(result.left_in_place)}." if result.left_in_place else ""
+        self.emit(
+            Notice(
+                level="warning",
+                text=f"{what}, so it was rolled back to checkpoint {before.short_id}: "
+                f"{len(result.restored)} files restored, {len(result.removed)} removed.{left}"
+                f"{undo}",
+            )
+        )
+
+    def _changed_since(self, before: Checkpoint) -> bool:
+        return bool(self.checkpoints().diff(before))
+
+    def _restore(self, before: Checkpoint) -> RestoreResult:
+        created = [self.workspace / path for path in self.created]
+        return self.checkpoints().restore(before, created_by_agent=created)
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,163 @@
+"""What the checkpoint browser shows and does, without widgets (so it can be tested alone).
+
+Every method here runs git, so the screen calls them on a thread. The browser opens its own
+`Checkpoints` engine: the agent's safety net takes checkpoints only during turns and the
+browser restores only between them, so the two never write at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nanotui.config import CheckpointsConfig
+from nanotui.engine.events import CheckpointCreated, CheckpointRestored
+from nanotui.vcs.checkpoints import Checkpoints
+from nanotui.vcs.model import Checkpoint, FileDiff, RestoreResult
+from nanotui.vcs.restore import RestorePlan
+
+STATUS_WORDS = {"A": "added", "D": "deleted", "M": "modified", "T": "type changed"}
+RESTORE_WORDS = {"A": "bring back", "M": "revert", "T": "revert type"}
+"""What restoring does to a path, by its status from now to the checkpoint."""
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """One row of the list: a checkpoint and what changed since the one before it."""
+
+    checkpoint: Checkpoint
+    files: int
+    added: int
+    removed: int
+
+    @property
+    def excerpt(self) -> str:
+        """The label without its "before: " prefix: the prompt or the batch it came before."""
+        label = self.checkpoint.label
+        return label.removeprefix("before: ").removeprefix("before ") or self.checkpoint.kind
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per-file changes from `old` to `new` (None: the work tree now)."""
+
+    old: Checkpoint
+    new: Checkpoint | None
+    files: list[FileDiff]
+
+    @property
+    def title(self) -> str:
+        to = self.new.short_id if self.new is not None else "now"
+        return f"{self.old.short_id} → {to}"
+
+
+class CheckpointBrowsing:
+    """The workspace's checkpoints for one session's browser."""
+
+    def __init__(
+        self,
+        workspace: Path,
+        session_id: str,
+        settings: CheckpointsConfig | None = None,
+        created_by_agent: Sequence[str] = (),
+    ) -> None:
+        self.workspace = workspace
+        self.session_id = session_id
+        self.settings = settings or CheckpointsConfig()
+        self.created_by_agent = created_by_agent
+        """Workspace-relative paths the agent created: a restore deletes them without asking."""
+        self._engine: Checkpoints | None = None
+
+    def engine(self) -> Checkpoints:
+        if self._engine is None:
+            settings = self.settings
+            self._engine = Checkpoints(
+                self.workspace,
+                self.session_id,
+                max_file_bytes=settings.max_file_bytes,
+                include=settings.include,
+                keep_last=settings.keep_last,
+                max_age_days=settings.max_age_days,
+            )
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def entries(self) -> list[CheckpointEntry]:
+        """Every checkpoint of this work tree (all sessions), newest first."""
+        engine = self.engine()
+        found = engine.list()
+        stats = engine.change_stats(found)
+        rows = [CheckpointEntry(c, *stats[c.id]) for c in found]
+        return sorted(rows, key=lambda row: row.checkpoint.created, reverse=True)
+
+    def compare(self, old: Checkpoint, new: Checkpoint | None = None) -> Comparison:
+        return Comparison(old, new, self.engine().diff(old, new))
+
+    def file_patch(self, comparison: Comparison, path: str) -> str:
+        return self.engine().patch(comparison.old, comparison.new, [path])
+
+    # ---- changing ------------------------------------------------------------------------
+
+    def take(self, label: str = "taken by hand") -> tuple[Checkpoint, CheckpointCreated]:
+        checkpoint = self.engine().snapshot(label, kind="manual")
+        return checkpoint, CheckpointCreated(
+            checkpoint=checkpoint.id, short_id=checkpoint.short_id, reason=label, kind="manual"
+        )
+
+    def preview(self, target: Checkpoint, files: Sequence[str] | None) -> RestorePlan:
+        return self.engine().preview_restore(
+            target, self._absolute(files), created_by_agent=self._absolute(self.created_by_agent)
+        )
+
+    def restore(
+        self, target: Checkpoint, files: Sequence[str] | None, delete_also: Sequence[str] = ()
+    ) -> tuple[RestoreResult, list[CheckpointCreated | CheckpointRestored]]:
+        """Restore `target` (or `files` of it); returns the result and the events to log.
+
+        `delete_also` are files that did not exist at the checkpoint which the user agreed
+        to delete, besides those the agent created.
+        """
+        removable = [*self.created_by_agent, *delete_also]
+        result = self.engine().restore(
+            target, self._absolute(files), created_by_agent=self._absolute(removable)
+        )
+        events: list[CheckpointCreated | CheckpointRestored] = []
+        safety = result.safety_checkpoint
+        if safety is not None:
+            events.append(
+                CheckpointCreated(
+                    checkpoint=safety.id,
+                    short_id=safety.short_id,
+                    reason=safety.label,
+                    kind="safety",
+                )
+            )
+        events.append(
+            CheckpointRestored(
+                checkpoint=target.id,
+                short_id=target.short_id,
+                restored=result.restored,
+                removed=result.removed,
+                left_in_place=result.left_in_place,
+                safety_checkpoint=safety.short_id if safety else None,
+            )
+        )
+        return result, events
+
+    def _absolute(self, paths: Sequence[str] | None) -> list[Path] | None:
+        return None if paths is None else [self.workspace / path for path in paths]
+
+
+def describe_plan(plan: RestorePlan) -> list[tuple[str, str]]:
+    """(what happens, path) for every path the restore touches or leaves, in that order."""
+    lines = [(RESTORE_WORDS.get(change.status, "write"), change.path) for change in plan.writes]
+    lines += [("delete (nanotui made it)", path) for path in plan.removals]
+    lines += [("keep (did not exist then)", path) for path in plan.left_in_place]
+    lines += [(f"leave: {skipped.reason}", skipped.path) for skipped in plan.not_restored]
+    return lines

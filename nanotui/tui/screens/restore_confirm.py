@@ -1,0 +1,110 @@
+"""The question before a restore: exactly which paths it writes, deletes and leaves.
+
+Nothing is written until the user says yes here. Files that did not exist at the checkpoint
+and that nanotui did not make are kept unless the user presses `d` to delete them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from nanotui.tui.checkpoint_browsing import describe_plan
+from nanotui.vcs.model import Checkpoint
+from nanotui.vcs.restore import RestorePlan
+
+ACTION_STYLES = {
+    "bring back": "green",
+    "revert": "yellow",
+    "revert type": "yellow",
+    "delete (nanotui made it)": "red",
+    "keep (did not exist then)": "dim",
+}
+
+
+@dataclass(frozen=True)
+class RestoreChoice:
+    """What the user agreed to: restore `target` (only `files` if given), deleting `delete`."""
+
+    target: Checkpoint
+    files: list[str] | None
+    delete: list[str]
+
+
+class RestoreConfirmScreen(ModalScreen[RestoreChoice | None]):
+    """y restores, n or Esc cancels, d toggles deleting the files that are new since."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Restore", id="restore.confirm"),
+        Binding("n,escape", "cancel", "Cancel", id="restore.cancel"),
+        Binding("d", "toggle_delete", "Also delete new files", id="restore.delete"),
+    ]
+
+    def __init__(self, target: Checkpoint, plan: RestorePlan, files: list[str] | None) -> None:
+        super().__init__()
+        self.target = target
+        self.plan = plan
+        self.files = files
+        self.delete_new = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="restore-dialog") as dialog:
+            which = f"{len(self.files)} chosen files of " if self.files else ""
+            dialog.border_title = f"Restore {which}{self.target.short_id}?"
+            dialog.border_subtitle = self._keys()
+            yield Static(self._summary(), id="restore-summary")
+            with VerticalScroll(id="restore-body"):
+                yield Static(self._table(), id="restore-paths")
+
+    def on_mount(self) -> None:
+        self.query_one("#restore-body").focus()
+
+    def _summary(self) -> Text:
+        plan = self.plan
+        text = Text.assemble(
+            (f"{len(plan.writes)} to write", "bold"),
+            f", {len(plan.removals)} to delete",
+            f", {len(plan.left_in_place)} new since then" if plan.left_in_place else "",
+            ". A checkpoint of the files as they are now is taken first, so this can be undone; "
+            "the git index is left as it is.",
+        )
+        if plan.left_in_place:
+            fate = "deleted" if self.delete_new else "kept"
+            text.append(f"\nFiles new since then will be {fate} (d to change).", "bold")
+        return text
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column("action", no_wrap=True)
+        table.add_column("path", overflow="fold")
+        for action, path in describe_plan(self.plan):
+            if self.delete_new and path in self.plan.left_in_place:
+                action = "delete (you chose)"
+            style = ACTION_STYLES.get(action, "red" if action.startswith("delete") else "dim")
+            table.add_row(Text(action, style=style), Text(path))
+        return table
+
+    def _keys(self) -> str:
+        toggle = " · d delete new files too" if self.plan.left_in_place else ""
+        return f"y restore · n cancel{toggle}"
+
+    def action_toggle_delete(self) -> None:
+        if not self.plan.left_in_place:
+            return
+        self.delete_new = not self.delete_new
+        self.query_one("#restore-summary", Static).update(self._summary())
+        self.query_one("#restore-paths", Static).update(self._table())
+
+    def action_confirm(self) -> None:
+        delete = list(self.plan.left_in_place) if self.delete_new else []
+        self.dismiss(RestoreChoice(self.target, self.files, delete))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,225 @@
+"""The checkpoint browser on real git repositories: listing, comparing, and restoring by keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from pilot_support import wait_for
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from nanotui.config import load_settings
+from nanotui.engine.events import CheckpointCreated, CheckpointRestored
+from nanotui.engine.setup import build_agent
+from nanotui.providers.demo import DemoProvider
+from nanotui.tui.app import NanotuiApp
+from nanotui.tui.checkpoint_browsing import CheckpointBrowsing, describe_plan
+from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
+from nanotui.tui.screens.restore_confirm import RestoreConfirmScreen
+from nanotui.tui.widgets.diff_view import DiffView
+from nanotui.tui.widgets.prompt_input import PromptInput
+from nanotui.tui.widgets.timeline import Timeline
+from nanotui.vcs.checkpoints import Checkpoints
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+SESSION = "20261129-090000-b0b0"
+SIZE = (120, 40)
+
+
+def make_repo(root: Path) -> Path:
+    """A repository with the user's uncommitted edit, checkpointed, then changed by "the agent"."""
+    repo = root / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("a = 1\n")
+    (repo / "b.py").write_text("b = 1\n")
+    subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*GIT, "add", "."], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "start"], cwd=repo, check=True)
+    (repo / "a.py").write_text("a = 1  # the user's edit\n")
+    with Checkpoints(repo, SESSION) as checkpoints:
+        checkpoints.snapshot("before: tidy up the project", turn=1)
+    (repo / "a.py").write_text("a = 2\n")
+    (repo / "new.py").write_text("n = 1\n")
+    (repo / "b.py").unlink()
+    return repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path, home: Path) -> Path:
+    return make_repo(tmp_path)
+
+
+def test_entries_comparison_and_restore_without_a_screen(repo: Path) -> None:
+    browsing = CheckpointBrowsing(repo, SESSION, created_by_agent=["new.py"])
+    [entry] = browsing.entries()
+    assert entry.excerpt == "tidy up the project" and entry.checkpoint.turn == 1
+    comparison = browsing.compare(entry.checkpoint)
+    assert {(d.path, d.status) for d in comparison.files} == {
+        ("a.py", "M"),
+        ("b.py", "D"),
+        ("new.py", "A"),
+    }
+    assert "+a = 2" in browsing.file_patch(comparison, "a.py")
+    plan = browsing.preview(entry.checkpoint, None)
+    assert describe_plan(plan) == [
+        ("revert", "a.py"),
+        ("bring back", "b.py"),
+        ("delete (nanotui made it)", "new.py"),
+    ]
+    result, events = browsing.restore(entry.checkpoint, None)
+    assert (repo / "a.py").read_text() == "a = 1  # the user's edit\n"
+    assert (repo / "b.py").read_text() == "b = 1\n" and not (repo / "new.py").exists()
+    safety, restored = events
+    assert isinstance(safety, CheckpointCreated) and safety.kind == "safety"
+    assert isinstance(restored, CheckpointRestored)
+    assert restored.safety_checkpoint == result.safety_checkpoint.short_id  # type: ignore[union-attr]
+    assert [e.checkpoint.kind for e in browsing.entries()] == ["safety", "turn"]  # newest first
+    browsing.close()
+
+
+def make_app(repo: Path) -> NanotuiApp:
+    settings = load_settings(repo, {"sandbox": {"backend": "plain"}}, environ={}).settings
+    agent = build_agent(settings, repo, provider=DemoProvider(delay_s=0), session_id=SESSION)
+    return NanotuiApp(agent)
+
+
+async def open_browser(pilot: Pilot) -> CheckpointBrowserScreen:
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await wait_for(pilot, lambda: prompt.has_focus, "the prompt")
+    await pilot.press(*"/checkpoints", "enter")
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, CheckpointBrowserScreen), "the browser"
+    )
+    browser = pilot.app.screen
+    assert isinstance(browser, CheckpointBrowserScreen)
+    await wait_for(pilot, lambda: browser.comparison is not None, "the comparison")
+    await pilot.pause()
+    return browser
+
+
+def file_rows(browser: CheckpointBrowserScreen) -> list[str]:
+    table = browser.query_one("#checkpoint-files", DataTable)
+    return [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+
+
+async def confirm_screen(pilot: Pilot) -> RestoreConfirmScreen:
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, RestoreConfirmScreen), "the confirmation"
+    )
+    screen = pilot.app.screen
+    assert isinstance(screen, RestoreConfirmScreen)
+    return screen
+
+
+async def test_restoring_through_the_browser_changes_the_files_as_listed(repo: Path) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        assert file_rows(browser) == ["a.py", "b.py", "new.py"]
+        diff = browser.query_one(DiffView)
+        await wait_for(pilot, lambda: diff.parsed.new_path == "a.py", "a.py's diff")
+
+        await pilot.press("r")
+        confirm = await confirm_screen(pilot)
+        # Listed exactly: two written, and the new file (not made by nanotui) kept unless asked.
+        assert describe_plan(confirm.plan) == [
+            ("revert", "a.py"),
+            ("bring back", "b.py"),
+            ("keep (did not exist then)", "new.py"),
+        ]
+        await pilot.press("d", "y")
+        await wait_for(
+            pilot, lambda: not (repo / "new.py").exists(), "the restore to reach the disk"
+        )
+        assert (repo / "a.py").read_text() == "a = 1  # the user's edit\n"
+        assert (repo / "b.py").read_text() == "b = 1\n"
+
+        # The safety checkpoint heads the list, and the side timeline shows the restore.
+        await wait_for(pilot, lambda: len(browser.entries) == 2, "the list to reload")
+        assert browser.entries[0].checkpoint.kind == "safety"
+        await pilot.press("escape")
+        await pilot.pause()
+        timeline = app.screen.query_one(Timeline)
+        assert timeline.rows >= 2
+        log = app.agent.log
+        assert log is not None
+        types = [json.loads(line)["type"] for line in log.path.read_text().splitlines()]
+        assert "checkpoint_restored" in types
+
+    # Everything the restore replaced is in the safety checkpoint.
+    with Checkpoints(repo) as checkpoints:
+        safety = next(c for c in checkpoints.list() if c.kind == "safety")
+        checkpoints.restore(safety, created_by_agent=[repo / "b.py"])
+    assert (repo / "a.py").read_text() == "a = 2\n" and (repo / "new.py").exists()
+    assert not (repo / "b.py").exists()
+
+
+async def test_chosen_files_only_are_restored(repo: Path) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        await pilot.press("tab", "down", "space")  # b.py, the deleted one
+        assert browser.chosen == {"b.py"}
+        await pilot.press("r")
+        confirm = await confirm_screen(pilot)
+        assert describe_plan(confirm.plan) == [("bring back", "b.py")]
+        await pilot.press("y")
+        await wait_for(pilot, lambda: (repo / "b.py").exists(), "b.py to come back")
+        await wait_for(pilot, lambda: len(browser.entries) == 2, "the list to reload")
+    assert (repo / "a.py").read_text() == "a = 2\n" and (repo / "new.py").exists()
+
+
+async def test_cancelling_the_confirmation_changes_nothing(repo: Path) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        await pilot.press("r")
+        await confirm_screen(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is browser and len(browser.entries) == 1
+    assert (repo / "a.py").read_text() == "a = 2\n" and not (repo / "b.py").exists()
+
+
+async def test_two_checkpoints_compare_and_one_can_be_taken_by_hand(repo: Path) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        await pilot.press("n")  # a checkpoint of now, on demand
+        await wait_for(pilot, lambda: len(browser.entries) == 2, "the new checkpoint")
+        assert browser.entries[0].checkpoint.kind == "manual"
+        assert browser.entries[0].files == 3  # a.py, b.py and new.py changed since the first
+        # Compare the new one with the first: the same three changes, now both are checkpoints.
+        await pilot.press("c", "down")
+        await wait_for(
+            pilot,
+            lambda: browser.comparison is not None and browser.comparison.new is not None,
+            "the comparison between checkpoints",
+        )
+        await wait_for(pilot, lambda: len(file_rows(browser)) == 3, "the file rows")
+        comparison = browser.comparison
+        assert comparison is not None and comparison.title.endswith(
+            browser.entries[0].checkpoint.short_id
+        )
+
+
+async def test_a_folder_with_no_checkpoints_says_so(tmp_path: Path, home: Path) -> None:
+    project = tmp_path / "plain"
+    project.mkdir()
+    (project / "x.txt").write_text("x\n")
+    app = make_app(project)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = pilot.app.screen.query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.has_focus, "the prompt")
+        await pilot.press("ctrl+b")
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, CheckpointBrowserScreen), "the browser"
+        )
+        browser = pilot.app.screen
+        assert isinstance(browser, CheckpointBrowserScreen)
+        await wait_for(pilot, lambda: browser.loaded, "the list")
+        files = browser.query_one("#checkpoint-files", DataTable)
+        assert "No checkpoints yet" in str(files.border_title)

@@ -1,0 +1,209 @@
+"""The agent's checkpoints in real git repositories: before turns and batches, undo, rollback."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+from fake_model_server import FakeModelServer, openai_reply
+
+from nanotui.config import load_settings
+from nanotui.engine.agent import Agent
+from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.events import (
+    ApprovalRequested,
+    CheckpointCreated,
+    EventBase,
+    Notice,
+    ToolStarted,
+)
+from nanotui.engine.setup import build_agent
+from nanotui.vcs.checkpoints import Checkpoints
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, home: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("a = 1\n")
+    (repo / "b.py").write_text("b = 1\n")
+    subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*GIT, "add", "."], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "start"], cwd=repo, check=True)
+    (repo / "a.py").write_text("a = 1  # the user's uncommitted edit\n")
+    return repo
+
+
+def make_agent(
+    server: FakeModelServer, repo: Path, mode: str = "full-auto", **checkpoints: object
+) -> Agent:
+    flags = {
+        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
+        "approval": {"mode": mode},
+        "checkpoints": checkpoints,
+    }
+    return build_agent(load_settings(repo, flags, environ={}).settings, repo)
+
+
+async def drive(agent: Agent, prompt: str) -> list[EventBase]:
+    return [event async for event in approving(agent, prompt)]
+
+
+async def approving(agent: Agent, prompt: str):
+    """The turn's events, with every approval asked for (commands that redirect) given."""
+    async for event in agent.turn(prompt):
+        if isinstance(event, ApprovalRequested):
+            resolve(event, ApprovalAnswer(decision="approve"))
+        yield event
+
+
+def created(events: list[EventBase]) -> list[CheckpointCreated]:
+    return [e for e in events if isinstance(e, CheckpointCreated)]
+
+
+def edit(path: str, old: str, new: str) -> tuple[str, dict]:
+    return ("edit_file", {"path": path, "old_string": old, "new_string": new})
+
+
+async def test_a_turn_is_checkpointed_before_it_writes_and_can_be_undone(fake_server, repo) -> None:
+    fake_server.enqueue(
+        openai_reply(tool_calls=[edit("a.py", "a = 1", "a = 2")]),
+        openai_reply(tool_calls=[("write_file", {"path": "new.py", "content": "n = 1\n"})]),
+        openai_reply("done"),
+    )
+    agent = make_agent(fake_server, repo)
+    events = await drive(agent, "change a and add new.py")
+    turn, *batches = created(events)
+    assert turn.kind == "turn" and turn.reason == "before: change a and add new.py"
+    # The first batch found the work tree as the turn's checkpoint left it: not taken again.
+    assert [b.kind for b in batches] == ["batch"] and batches[0].files == 1
+    first_tool = next(i for i, e in enumerate(events) if isinstance(e, ToolStarted))
+    assert events.index(turn) < first_tool
+    assert agent.safety is not None and agent.safety.created == {"new.py"}
+
+    # Undoing the turn brings back the user's uncommitted edit and removes what the agent made.
+    checkpoints = agent.safety.checkpoints()
+    result = checkpoints.restore(turn.checkpoint, created_by_agent=[repo / "new.py"])
+    assert (repo / "a.py").read_text() == "a = 1  # the user's uncommitted edit\n"
+    assert not (repo / "new.py").exists() and result.removed == ["new.py"]
+    agent.close()
+
+
+async def test_plan_mode_takes_no_checkpoint_and_unchanged_turns_reuse_the_last(
+    fake_server, repo
+) -> None:
+    fake_server.enqueue(openai_reply("a plan"), openai_reply("hello"), openai_reply("again"))
+    agent = make_agent(fake_server, repo, mode="plan")
+    assert created(await drive(agent, "plan it")) == []
+    agent.mode = "ask"
+    assert len(created(await drive(agent, "hi"))) == 1
+    assert created(await drive(agent, "hi again")) == []  # nothing changed since
+    with Checkpoints(repo) as checkpoints:
+        assert len(checkpoints.list()) == 1
+    agent.close()
+
+
+async def test_disabled_checkpoints_take_none(fake_server, repo) -> None:
+    fake_server.enqueue(openai_reply(tool_calls=[edit("b.py", "b = 1", "b = 2")]), openai_reply())
+    agent = make_agent(fake_server, repo, enabled=False)
+    events = await drive(agent, "change b")
+    assert created(events) == [] and agent.safety is None
+    assert (repo / "b.py").read_text() == "b = 2\n"
+    agent.close()
+
+
+def _half_way_batch(server: FakeModelServer) -> None:
+    # The write to c.py is computed as a creation before the batch runs; the command then
+    # creates c.py, so that third call fails after two landed.
+    server.enqueue(
+        openai_reply(
+            tool_calls=[
+                edit("b.py", "b = 1", "b = 2"),
+                ("run_command", {"command": "echo made by the command > c.py"}),
+                ("write_file", {"path": "c.py", "content": "c = 1\n"}),
+            ]
+        ),
+        openai_reply("done"),
+    )
+
+
+async def test_a_batch_failing_half_way_is_rolled_back_when_configured(fake_server, repo) -> None:
+    _half_way_batch(fake_server)
+    agent = make_agent(fake_server, repo, rollback_on_failure=True)
+    events = await drive(agent, "three things")
+    notices = [e.text for e in events if isinstance(e, Notice) and "rolled back" in e.text]
+    assert len(notices) == 1 and "c.py" in notices[0]  # the command's file is left, and said
+    assert (repo / "b.py").read_text() == "b = 1\n"
+    assert (repo / "a.py").read_text() == "a = 1  # the user's uncommitted edit\n"
+    assert (repo / "c.py").read_text() == "made by the command\n"
+    safety = [c for c in created(events) if c.kind == "safety"]
+    assert len(safety) == 1
+    # The rollback itself can be undone: the safety checkpoint holds the half-done state.
+    with Checkpoints(repo) as checkpoints:
+        checkpoints.restore(safety[0].checkpoint)
+    assert (repo / "b.py").read_text() == "b = 2\n"
+    agent.close()
+
+
+async def test_a_batch_failing_half_way_says_how_to_go_back(fake_server, repo) -> None:
+    _half_way_batch(fake_server)
+    agent = make_agent(fake_server, repo)
+    events = await drive(agent, "three things")
+    # Nothing changed between the turn's checkpoint and the batch: the turn's one is named.
+    [before] = created(events)
+    [notice] = [e.text for e in events if isinstance(e, Notice) and "checkpoints restore" in e.text]
+    assert f"nanotui checkpoints restore {before.short_id}" in notice
+    assert (repo / "b.py").read_text() == "b = 2\n"  # nothing rolled back on its own
+    agent.close()
+
+
+async def test_an_interrupted_command_is_rolled_back_when_configured(fake_server, repo) -> None:
+    fake_server.enqueue(
+        openai_reply(
+            tool_calls=[
+                edit("b.py", "b = 1", "b = 2"),
+                ("run_command", {"command": "echo half > d.txt; sleep 30"}),
+            ]
+        )
+    )
+    agent = make_agent(fake_server, repo, rollback_on_failure=True)
+    events: list[EventBase] = []
+
+    async def run() -> None:
+        async for event in approving(agent, "edit then wait"):
+            events.append(event)
+
+    # The interrupt key's path: the agent cancels its turn; the events keep coming to the end.
+    task = asyncio.ensure_future(run())
+    try:
+        for _ in range(200):
+            if (repo / "d.txt").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert (repo / "d.txt").exists()
+        agent.cancel()
+        await asyncio.wait_for(task, 20)
+    finally:
+        task.cancel()
+    assert (repo / "b.py").read_text() == "b = 1\n"
+    notices = [e.text for e in events if isinstance(e, Notice) and "rolled back" in e.text]
+    assert notices and "d.txt" in notices[0]  # made by the command: listed, not deleted
+    agent.close()
+
+
+def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, capsys) -> None:
+    from nanotui.cli import main
+
+    fake_server.enqueue(openai_reply(tool_calls=[edit("b.py", "b = 1", "b = 2")]), openai_reply())
+    argv = ["run", "change b", "--workspace", str(repo), "--mode", "full-auto"]
+    code = main([*argv, "--base-url", fake_server.openai_base_url, "--model", "m"])
+    err = capsys.readouterr().err
+    assert code == 0 and (repo / "b.py").read_text() == "b = 2\n"
+    line = next(line for line in err.splitlines() if line.startswith("To undo this run"))
+    checkpoint = line.rsplit(" ", 1)[1]
+    assert main(["checkpoints", "restore", checkpoint, "--yes", "-w", str(repo)]) == 0
+    assert (repo / "b.py").read_text() == "b = 1\n"
