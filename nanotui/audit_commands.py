@@ -55,6 +55,10 @@ def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
         return (
             "unpriced" if cost is None else f"${cost:.4f} (session ${payload['session_usd']:.4f})"
         )
+    if kind == "file_changed_externally":
+        more = f" and {payload['more']} more" if payload.get("more") else ""
+        changes = ", ".join(f"{c['path']} ({c['change']})" for c in payload["changes"])
+        return f"{changes}{more}"[:110]
     value = str(payload.get(keys.get(kind, ""), "")).replace("\n", " ")
     if kind in ("tool_result", "policy_decision", "tool_started", "tool_call_proposed"):
         value = f"{payload.get('tool', '')}: {value}"

@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
+from typing import Literal
 
 from watchfiles import Change, awatch
 
@@ -69,7 +70,12 @@ IGNORED_NAMES = re.compile(
     r"|^\.DS_Store$"
     r"|\.nanotui-[0-9a-f]+\.tmp$"  # nanotui's own atomic write, before its rename
 )
-CHANGE_KINDS = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
+ChangeKind = Literal["added", "modified", "deleted"]
+CHANGE_KINDS: dict[Change, ChangeKind] = {
+    Change.added: "added",
+    Change.modified: "modified",
+    Change.deleted: "deleted",
+}
 
 
 class WorkspaceFilter:
@@ -184,10 +190,10 @@ class ChangeAttribution:
             label = self._label(path, kinds[path], exists)
             if label is None or acting or self._holds(path, written.get(path)):
                 continue
-            found.append(ChangedPath(path=path, change=label))  # type: ignore[arg-type]
+            found.append(ChangedPath(path=path, change=label))
         return found
 
-    def _label(self, path: str, kinds: set[str], exists: bool) -> str | None:
+    def _label(self, path: str, kinds: set[str], exists: bool) -> ChangeKind | None:
         """added / modified / deleted; None for a file born and gone within one batch."""
         known = self.known_paths
         if known is None:
@@ -239,36 +245,49 @@ class WorkspaceWatcher:
             self.attribution.known_paths = await asyncio.to_thread(
                 list_paths, self.root, self.filter.wanted
             )
-            batches = awatch(
-                self.root,
-                watch_filter=self.filter,
-                debounce=WATCH_DEBOUNCE_MS,
-                step=WATCH_STEP_MS,
-                stop_event=self._stop,
-                rust_timeout=WATCH_THREAD_TIMEOUT_MS,
-                ignore_permission_denied=True,
-            )
-            # Waiters wake at this task's next await, which comes after awatch has made its
-            # watcher (synchronously, on the first step of the loop below).
-            self.watching.set()
-            async for batch in batches:
-                pairs = [
-                    (CHANGE_KINDS[change], relative)
-                    for change, path in batch
-                    if (relative := self.filter.relative(path)) is not None
-                ]
-                changed = await asyncio.to_thread(self.attribution.external, pairs)
-                if changed and not self.stopped:
-                    yield FileChangedExternally(
-                        changes=changed[:MAX_CHANGES_PER_EVENT],
-                        more=max(0, len(changed) - MAX_CHANGES_PER_EVENT),
-                    )
-        except Exception as exc:  # inotify limits, a workspace gone: say it once, go on
+            try:
+                async for event in self._watch(skip_unreadable=False):
+                    yield event
+            except PermissionError:
+                # Strict first, because the lenient watcher also hides a watch limit reached.
+                yield Notice(
+                    text="Some folders in the workspace cannot be read; edits inside them "
+                    "are not watched."
+                )
+                async for event in self._watch(skip_unreadable=True):
+                    yield event
+        except Exception as exc:  # a watch limit reached, the workspace gone: say it, go on
             if not self.stopped:
                 yield Notice(
                     level="warning",
                     text=f"Edits made outside nanotui are not watched in this session "
                     f"({_reason(exc)}); a diff whose file changed is still refused on approval.",
+                )
+
+    async def _watch(self, *, skip_unreadable: bool) -> AsyncIterator[EventBase]:
+        batches = awatch(
+            self.root,
+            watch_filter=self.filter,
+            debounce=WATCH_DEBOUNCE_MS,
+            step=WATCH_STEP_MS,
+            stop_event=self._stop,
+            rust_timeout=WATCH_THREAD_TIMEOUT_MS,
+            ignore_permission_denied=skip_unreadable,
+        )
+        # Waiters wake at this task's next await, which comes after awatch has made its
+        # watcher (synchronously, on the first step of the loop below).
+        self.watching.set()
+        async for batch in batches:
+            pairs = [
+                (CHANGE_KINDS[change], relative)
+                for change, path in batch
+                if (relative := self.filter.relative(path)) is not None
+            ]
+            changed = await asyncio.to_thread(self.attribution.external, pairs)
+            if changed and not self.stopped:
+                yield FileChangedExternally(
+                    changes=changed[:MAX_CHANGES_PER_EVENT],
+                    more=max(0, len(changed) - MAX_CHANGES_PER_EVENT),
                 )
 
 
