@@ -166,15 +166,11 @@ def _ask(question: str) -> bool:
 def open_checkpoints(args: argparse.Namespace) -> Checkpoints:
     """Checkpoints of --workspace (default: here), with `args.checkpoint_settings` if given.
 
-    The settings object, when the caller sets one, has `max_file_bytes`, `include`,
-    `keep_last` and `max_age_days` (the `[checkpoints]` config section).
+    The settings, when the caller sets them, are the `[checkpoints]` config section.
     """
     workspace = getattr(args, "workspace", None) or Path.cwd()
     settings = getattr(args, "checkpoint_settings", None)
-    options: dict[str, Any] = {}
-    for name in ("max_file_bytes", "include", "keep_last", "max_age_days"):
-        if settings is not None and getattr(settings, name, None) is not None:
-            options[name] = getattr(settings, name)
+    options = settings.engine_options if settings is not None else {}
     return Checkpoints(Path(workspace).expanduser(), **options)
 
 

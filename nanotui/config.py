@@ -140,6 +140,16 @@ class CheckpointsConfig(Section):
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        """These settings as the keyword arguments of `vcs.checkpoints.Checkpoints`."""
+        return {
+            "max_file_bytes": self.max_file_bytes,
+            "include": self.include,
+            "keep_last": self.keep_last,
+            "max_age_days": self.max_age_days,
+        }
+
 
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from pilot_support import wait_for
+from test_checkpoints_helpers import make_repo
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from nanotui.config import load_settings
+from nanotui.engine.checkpoint_browsing import CheckpointBrowsing, describe_plan
 from nanotui.engine.events import CheckpointCreated, CheckpointRestored
+from nanotui.engine.external_changes import ChangeAttribution
 from nanotui.engine.setup import build_agent
 from nanotui.providers.demo import DemoProvider
 from nanotui.tui.app import NanotuiApp
-from nanotui.tui.checkpoint_browsing import CheckpointBrowsing, describe_plan
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
 from nanotui.tui.screens.restore_confirm import RestoreConfirmScreen
 from nanotui.tui.widgets.diff_view import DiffView
@@ -24,20 +25,13 @@ from nanotui.tui.widgets.prompt_input import PromptInput
 from nanotui.tui.widgets.timeline import Timeline
 from nanotui.vcs.checkpoints import Checkpoints
 
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 SESSION = "20261129-090000-b0b0"
 SIZE = (120, 40)
 
 
-def make_repo(root: Path) -> Path:
+def checkpointed_repo(root: Path) -> Path:
     """A repository with the user's uncommitted edit, checkpointed, then changed by "the agent"."""
-    repo = root / "repo"
-    repo.mkdir()
-    (repo / "a.py").write_text("a = 1\n")
-    (repo / "b.py").write_text("b = 1\n")
-    subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*GIT, "add", "."], cwd=repo, check=True)
-    subprocess.run([*GIT, "commit", "-qm", "start"], cwd=repo, check=True)
+    repo = make_repo(root / "repo", {"a.py": "a = 1\n", "b.py": "b = 1\n"})
     (repo / "a.py").write_text("a = 1  # the user's edit\n")
     with Checkpoints(repo, SESSION) as checkpoints:
         checkpoints.snapshot("before: tidy up the project", turn=1)
@@ -49,7 +43,7 @@ def make_repo(root: Path) -> Path:
 
 @pytest.fixture
 def repo(tmp_path: Path, home: Path) -> Path:
-    return make_repo(tmp_path)
+    return checkpointed_repo(tmp_path)
 
 
 def test_entries_comparison_and_restore_without_a_screen(repo: Path) -> None:
@@ -223,3 +217,17 @@ async def test_a_folder_with_no_checkpoints_says_so(tmp_path: Path, home: Path) 
         await wait_for(pilot, lambda: browser.loaded, "the list")
         files = browser.query_one("#checkpoint-files", DataTable)
         assert "No checkpoints yet" in str(files.border_title)
+
+
+def test_a_restore_is_not_reported_as_an_outside_edit(repo: Path) -> None:
+    now = [100.0]
+    attribution = ChangeAttribution(repo, clock=lambda: now[0], grace_s=1.0)
+    browsing = CheckpointBrowsing(repo, SESSION, own_changes=attribution)
+    [entry] = browsing.entries()
+    browsing.restore(entry.checkpoint, None)
+    # The watcher's batch for the restored file arrives just after: nanotui's own doing.
+    assert attribution.external([("modified", "a.py")]) == []
+    now[0] += 5  # later, an edit to the same file is the user's
+    (repo / "a.py").write_text("a = 3  # the user's editor\n")
+    assert [c.path for c in attribution.external([("modified", "a.py")])] == ["a.py"]
+    browsing.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pilot_support import wait_for
-from test_checkpoint_browser import confirm_screen, make_app, make_repo, open_browser
+from test_checkpoint_browser import checkpointed_repo, confirm_screen, make_app, open_browser
 from textual.pilot import Pilot
 
 from nanotui.tui.app import NanotuiApp
@@ -24,7 +24,7 @@ def app(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiA
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(timeline, "now", lambda: datetime(2026, 11, 29, 9, 30, 0))
     monkeypatch.setattr(browser_screen, "taken_at", lambda checkpoint: "09:30:00")
-    return make_app(make_repo(tmp_path))
+    return make_app(checkpointed_repo(tmp_path))
 
 
 async def browser(pilot: Pilot) -> None:

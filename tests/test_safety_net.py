@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
+from test_checkpoints_helpers import make_repo
 
 from nanotui.config import load_settings
 from nanotui.engine.agent import Agent
@@ -22,18 +22,10 @@ from nanotui.engine.events import (
 from nanotui.engine.setup import build_agent
 from nanotui.vcs.checkpoints import Checkpoints
 
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-
 
 @pytest.fixture
 def repo(tmp_path: Path, home: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "a.py").write_text("a = 1\n")
-    (repo / "b.py").write_text("b = 1\n")
-    subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*GIT, "add", "."], cwd=repo, check=True)
-    subprocess.run([*GIT, "commit", "-qm", "start"], cwd=repo, check=True)
+    repo = make_repo(tmp_path / "repo", {"a.py": "a = 1\n", "b.py": "b = 1\n"})
     (repo / "a.py").write_text("a = 1  # the user's uncommitted edit\n")
     return repo
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from nanotui.config import CheckpointsConfig
-from nanotui.engine.events import CheckpointCreated, EventBase, Notice
+from nanotui.engine.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
 from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.model import Checkpoint, CheckpointError, RestoreResult
 
@@ -56,12 +56,7 @@ class SafetyNet:
         """The engine, opened on first use (it runs git, so never on the event loop)."""
         if self._checkpoints is None:
             self._checkpoints = Checkpoints(
-                self.workspace,
-                self.session_id,
-                max_file_bytes=self.settings.max_file_bytes,
-                include=self.settings.include,
-                keep_last=self.settings.keep_last,
-                max_age_days=self.settings.max_age_days,
+                self.workspace, self.session_id, **self.settings.engine_options
             )
         return self._checkpoints
 
@@ -160,17 +155,9 @@ class SafetyNet:
             except (CheckpointError, OSError) as exc:
                 self.emit(Notice(level="warning", text=f"{what}; rolling back failed: {exc}"))
                 return
+        for event in restore_events(before, result, self.turn):
+            self.emit(event)
         safety = result.safety_checkpoint
-        if safety is not None:
-            self.emit(
-                CheckpointCreated(
-                    checkpoint=safety.id,
-                    short_id=safety.short_id,
-                    reason=safety.label,
-                    kind="safety",
-                    turn=self.turn,
-                )
-            )
         undo = f" `nanotui checkpoints restore {safety.short_id}` undoes it." if safety else ""
         left = f" Left in place: {', '.join(result.left_in_place)}." if result.left_in_place else ""
         self.emit(
@@ -188,6 +175,35 @@ class SafetyNet:
     def _restore(self, before: Checkpoint) -> RestoreResult:
         created = [self.workspace / path for path in self.created]
         return self.checkpoints().restore(before, created_by_agent=created)
+
+
+def restore_events(
+    target: Checkpoint, result: RestoreResult, turn: int | None = None
+) -> list[EventBase]:
+    """What a restore leaves in the log: the safety checkpoint taken first, then the restore."""
+    safety = result.safety_checkpoint
+    events: list[EventBase] = []
+    if safety is not None:
+        events.append(
+            CheckpointCreated(
+                checkpoint=safety.id,
+                short_id=safety.short_id,
+                reason=safety.label,
+                kind="safety",
+                turn=turn,
+            )
+        )
+    events.append(
+        CheckpointRestored(
+            checkpoint=target.id,
+            short_id=target.short_id,
+            restored=result.restored,
+            removed=result.removed,
+            left_in_place=result.left_in_place,
+            safety_checkpoint=safety.short_id if safety else None,
+        )
+    )
+    return events
 
 
 def _one_line(text: str, limit: int = 120) -> str:

@@ -61,13 +61,7 @@ async def show_in_chat(chat: ChatView, event: EventBase) -> None:
         elif isinstance(event, ToolStarted):
             block.status = "running"
         else:
-            block.set_result(event.content, event.diff, event.injection)
-            if event.ok:
-                block.status = "ok"
-            elif event.refused:
-                block.status = "rejected" if block.status == "rejected" else "refused"
-            else:
-                block.status = "failed"
+            block.show_outcome(event)
     elif isinstance(event, Notice):
         await chat.add_notice(event.text, event.level)
     elif isinstance(event, ErrorEvent):

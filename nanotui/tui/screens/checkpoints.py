@@ -22,13 +22,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from nanotui.engine.events import EventBase
-from nanotui.tui.checkpoint_browsing import (
+from nanotui.engine.checkpoint_browsing import (
     STATUS_WORDS,
     CheckpointBrowsing,
     CheckpointEntry,
     Comparison,
 )
+from nanotui.engine.events import EventBase
 from nanotui.tui.screens.restore_confirm import RestoreChoice, RestoreConfirmScreen
 from nanotui.tui.widgets.diff_view import DiffView
 from nanotui.vcs.model import Checkpoint, CheckpointError

@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from nanotui.basics import MODE_ORDER
 from nanotui.engine.agent import Agent
+from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
 from nanotui.engine.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -42,7 +43,6 @@ from nanotui.engine.events import (
 )
 from nanotui.security.sandbox import isolation_warning
 from nanotui.tui import collector
-from nanotui.tui.checkpoint_browsing import CheckpointBrowsing
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
 from nanotui.tui.modes import MODE_MEANINGS, is_raise, next_mode
@@ -350,13 +350,7 @@ class MainScreen(Screen[None]):
     async def _tool_result(self, event: ToolResult) -> None:
         block = self.query_one(ChatView).tool_call(event.call_id)
         if block is not None:
-            block.set_result(event.content, event.diff, event.injection)
-            if event.ok:
-                block.status = "ok"
-            elif event.refused:
-                block.status = "rejected" if block.status == "rejected" else "refused"
-            else:
-                block.status = "failed"
+            block.show_outcome(event)
         if event.files_changed:
             self.query_one(CostMeter).add_files(event.files_changed)
 
@@ -460,6 +454,7 @@ class MainScreen(Screen[None]):
             agent.session_id,
             safety.settings if safety else None,
             created_by_agent=sorted(safety.created) if safety else (),
+            own_changes=agent.own_changes,
         )
         screen = CheckpointBrowserScreen(
             browsing, on_events=self.show_events, can_restore=lambda: not self.busy

@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nanotui.tui.checkpoint_browsing import describe_plan
+from nanotui.engine.checkpoint_browsing import describe_plan
 from nanotui.vcs.model import Checkpoint
 from nanotui.vcs.restore import RestorePlan
 

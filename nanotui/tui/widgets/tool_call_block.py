@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.reactive import var
 from textual.widgets import Collapsible, Static
 
+from nanotui.engine.events import ToolResult
 from nanotui.security.injection import flags_in_framed, unframed
 from nanotui.tui.widgets.diff_view import diff_content
 
@@ -107,6 +108,17 @@ class ToolCallBlock(Collapsible):
             self._result.update(diff_content(brief(diff, lines=40, chars=4000)))
         else:
             self._result.update(Content(brief(content)))
+
+    def show_outcome(self, result: ToolResult) -> None:
+        """Show a finished call: its result, and ok, failed, refused or (kept) rejected."""
+        self.set_result(result.content, result.diff, result.injection)
+        if result.ok:
+            self.status = "ok"
+        elif result.refused:
+            # Rejected by the person keeps that word; otherwise the policy refused it.
+            self.status = "rejected" if self.status == "rejected" else "refused"
+        else:
+            self.status = "failed"
 
     def _show_injection(self, flags: list[str]) -> None:
         self.injection = list(flags)

@@ -1,18 +1,22 @@
-"""What the checkpoint browser shows and does, without widgets (so it can be tested alone).
+"""What a checkpoint browser shows and does: listing, comparing, restoring by hand.
 
-Every method here runs git, so the screen calls them on a thread. The browser opens its own
+Every method here runs git, so a screen calls them on a thread. The browser opens its own
 `Checkpoints` engine: the agent's safety net takes checkpoints only during turns and the
-browser restores only between them, so the two never write at once.
+browser restores only between them, so the two never write at once. A restore is marked as
+nanotui's own doing, so the workspace watcher does not report it as an outside edit.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from nanotui.config import CheckpointsConfig
-from nanotui.engine.events import CheckpointCreated, CheckpointRestored
+from nanotui.engine.events import CheckpointCreated, EventBase
+from nanotui.engine.external_changes import ChangeAttribution
+from nanotui.engine.safety_net import restore_events
 from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.model import Checkpoint, FileDiff, RestoreResult
 from nanotui.vcs.restore import RestorePlan
@@ -61,24 +65,20 @@ class CheckpointBrowsing:
         session_id: str,
         settings: CheckpointsConfig | None = None,
         created_by_agent: Sequence[str] = (),
+        own_changes: ChangeAttribution | None = None,
     ) -> None:
         self.workspace = workspace
         self.session_id = session_id
         self.settings = settings or CheckpointsConfig()
         self.created_by_agent = created_by_agent
         """Workspace-relative paths the agent created: a restore deletes them without asking."""
+        self.own_changes = own_changes
         self._engine: Checkpoints | None = None
 
     def engine(self) -> Checkpoints:
         if self._engine is None:
-            settings = self.settings
             self._engine = Checkpoints(
-                self.workspace,
-                self.session_id,
-                max_file_bytes=settings.max_file_bytes,
-                include=settings.include,
-                keep_last=settings.keep_last,
-                max_age_days=settings.max_age_days,
+                self.workspace, self.session_id, **self.settings.engine_options
             )
         return self._engine
 
@@ -117,38 +117,19 @@ class CheckpointBrowsing:
 
     def restore(
         self, target: Checkpoint, files: Sequence[str] | None, delete_also: Sequence[str] = ()
-    ) -> tuple[RestoreResult, list[CheckpointCreated | CheckpointRestored]]:
+    ) -> tuple[RestoreResult, list[EventBase]]:
         """Restore `target` (or `files` of it); returns the result and the events to log.
 
         `delete_also` are files that did not exist at the checkpoint which the user agreed
         to delete, besides those the agent created.
         """
         removable = [*self.created_by_agent, *delete_also]
-        result = self.engine().restore(
-            target, self._absolute(files), created_by_agent=self._absolute(removable)
-        )
-        events: list[CheckpointCreated | CheckpointRestored] = []
-        safety = result.safety_checkpoint
-        if safety is not None:
-            events.append(
-                CheckpointCreated(
-                    checkpoint=safety.id,
-                    short_id=safety.short_id,
-                    reason=safety.label,
-                    kind="safety",
-                )
+        acting = self.own_changes.acting() if self.own_changes else contextlib.nullcontext()
+        with acting:
+            result = self.engine().restore(
+                target, self._absolute(files), created_by_agent=self._absolute(removable)
             )
-        events.append(
-            CheckpointRestored(
-                checkpoint=target.id,
-                short_id=target.short_id,
-                restored=result.restored,
-                removed=result.removed,
-                left_in_place=result.left_in_place,
-                safety_checkpoint=safety.short_id if safety else None,
-            )
-        )
-        return result, events
+        return result, restore_events(target, result)
 
     def _absolute(self, paths: Sequence[str] | None) -> list[Path] | None:
         return None if paths is None else [self.workspace / path for path in paths]
