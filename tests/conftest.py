@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer
+from sandbox_support import kill_all
+
+from nanotui.security import sandbox_cgroup
 
 
 @pytest.fixture
@@ -47,3 +51,23 @@ def collection_given_back() -> Iterator[None]:
     active = collector.is_active()
     collector.stop()  # so one failure does not leave the rest of the run uncollected
     assert not active and gc.isenabled(), "an app left garbage collection switched off"
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    # A fractional sleep length nobody else uses: it names the test's processes in /proc.
+    value = f"7{uuid.uuid4().int % 10**8:08d}"
+    yield value
+    kill_all(value)
+
+
+@pytest.fixture(params=["own cgroup", "no cgroup"])
+def cgroup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a command can run: in its own pids cgroup (where the machine allows one,
+    as here when run as root) and without (the usual desktop), where killing the process
+    group and --die-with-parent must reach everything on their own."""
+    if request.param == "no cgroup":
+        monkeypatch.setitem(sandbox_cgroup._usable, "parent", None)
+    elif sandbox_cgroup.pids_cgroup_parent() is None:
+        pytest.skip("no pids cgroup can be made here")
+    return request.param

@@ -7,80 +7,21 @@ timeout, and whatever they started is looked up by a unique marker and killed in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from nanotui.config import SandboxConfig
-from nanotui.security import sandbox_cgroup
-from nanotui.security.sandbox import CommandRunner, make_runner, probe_backends
-
-BACKENDS = ["bwrap", "landlock", "plain"]
-ISOLATING = ["bwrap", "landlock"]
-
-
-def _runner(backend: str, workspace: Path, **settings: object) -> CommandRunner:
-    problem = probe_backends()[backend]
-    if problem:
-        pytest.skip(f"the {backend} backend does not start here: {problem}")
-    runner = make_runner(SandboxConfig(backend=backend, **settings), workspace)
-    assert runner.backend == backend
-    return runner
-
-
-def _pids_with(marker: str) -> list[int]:
-    """Host pids whose command line mentions `marker` (how we find a sandbox's processes)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                if marker.encode() in Path(entry.path, "cmdline").read_bytes():
-                    found.append(int(entry.name))
-    return found
-
-
-def _kill_all(marker: str) -> None:
-    for pid in _pids_with(marker):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-async def _none_left(marker: str, within_s: float = 2.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if not _pids_with(marker):
-            return True
-        await asyncio.sleep(0.05)
-    return not _pids_with(marker)
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    return ws
-
-
-@pytest.fixture
-def marker() -> Iterator[str]:
-    # A fractional sleep length nobody else uses: it names the test's processes in /proc.
-    value = f"7{uuid.uuid4().int % 10**8:08d}"
-    yield value
-    _kill_all(value)
+from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, pids_with, runner_for
 
 
 @pytest.mark.parametrize("backend", ISOLATING)
 async def test_writes_land_in_the_workspace_only(backend: str, workspace: Path) -> None:
     outside = workspace.parent / "outside"
     outside.mkdir()
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     result = await runner.run(
         f"echo in > inside.txt; echo out > {outside}/escaped.txt; echo $?",
         cwd=workspace,
@@ -95,7 +36,7 @@ async def test_writes_land_in_the_workspace_only(backend: str, workspace: Path) 
 
 @pytest.mark.parametrize("backend", ISOLATING)
 async def test_temp_files_go_to_a_private_writable_folder(backend: str, workspace: Path) -> None:
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     result = await runner.run(
         'f=$(mktemp) && echo ok > "$f" && cat "$f" && echo "$TMPDIR"',
         cwd=workspace,
@@ -110,7 +51,7 @@ async def test_temp_files_go_to_a_private_writable_folder(backend: str, workspac
 
 @pytest.mark.parametrize("backend", ISOLATING)
 async def test_network_is_cut_unless_the_call_allows_it(backend: str, workspace: Path) -> None:
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         probe = f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected"
@@ -127,7 +68,7 @@ async def test_network_is_cut_unless_the_call_allows_it(backend: str, workspace:
 async def test_a_fork_bomb_is_contained_and_killed(
     backend: str, workspace: Path, marker: str
 ) -> None:
-    runner = _runner(backend, workspace, max_processes=24)
+    runner = runner_for(backend, workspace, max_processes=24)
     # A binary tree 7 deep (at most ~250 processes even if nothing held it), each node
     # sleeping; the limit must refuse forks well before that.
     bomb = (
@@ -138,7 +79,7 @@ async def test_a_fork_bomb_is_contained_and_killed(
     async def watch() -> None:
         nonlocal peak
         while True:
-            peak = max(peak, len(_pids_with(marker)))
+            peak = max(peak, len(pids_with(marker)))
             await asyncio.sleep(0.05)
 
     watcher = asyncio.ensure_future(watch())
@@ -147,29 +88,17 @@ async def test_a_fork_bomb_is_contained_and_killed(
         assert result.timed_out
         assert "Resource temporarily unavailable" in result.stderr
         assert peak <= 24 + 3, f"{peak} processes ran under a limit of 24"
-        assert await _none_left(marker), "processes of the fork bomb survived"
+        assert await none_left(marker), "processes of the fork bomb survived"
     finally:
         watcher.cancel()
-        _kill_all(marker)
-
-
-@pytest.fixture(params=["own cgroup", "no cgroup"])
-def cgroup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways a command can run: in its own pids cgroup (where the machine allows one,
-    as here when run as root) and without (the usual desktop), where killing the process
-    group and --die-with-parent must reach everything on their own."""
-    if request.param == "no cgroup":
-        monkeypatch.setitem(sandbox_cgroup._usable, "parent", None)
-    elif sandbox_cgroup.pids_cgroup_parent() is None:
-        pytest.skip("no pids cgroup can be made here")
-    return request.param
+        kill_all(marker)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_timeout_kills_the_command_and_its_children(
     backend: str, workspace: Path, marker: str, cgroup: str
 ) -> None:
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     started = time.monotonic()
     try:
         result = await runner.run(
@@ -180,14 +109,14 @@ async def test_timeout_kills_the_command_and_its_children(
         )
         assert result.timed_out and result.exit_code is None
         assert time.monotonic() - started < 4
-        assert await _none_left(marker), "a child outlived the timeout"
+        assert await none_left(marker), "a child outlived the timeout"
     finally:
-        _kill_all(marker)
+        kill_all(marker)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_endless_output_keeps_head_and_tail(backend: str, workspace: Path) -> None:
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     started = time.monotonic()
     result = await runner.run(
         "echo FIRST; head -c 100000000 /dev/zero | tr '\\0' x; echo; echo LAST",
@@ -205,7 +134,7 @@ async def test_endless_output_keeps_head_and_tail(backend: str, workspace: Path)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_memory_and_file_size_are_limited(backend: str, workspace: Path) -> None:
-    runner = _runner(backend, workspace, memory_mb=300, max_file_mb=1)
+    runner = runner_for(backend, workspace, memory_mb=300, max_file_mb=1)
     # calloc'd memory is not touched, so even an unlimited run would not use the gigabyte.
     result = await runner.run(
         "python3 -c 'bytearray(1 << 30)' 2>&1 | tail -1; head -c 2000000 /dev/zero > big; echo $?",
@@ -225,7 +154,7 @@ async def test_secrets_stay_out_unless_passed_on_purpose(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-leak")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-leak")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-passed")
-    runner = _runner(backend, workspace, pass_env=["GITHUB_TOKEN"])
+    runner = runner_for(backend, workspace, pass_env=["GITHUB_TOKEN"])
     result = await runner.run("env", cwd=workspace, timeout_s=10, max_output_bytes=100_000)
     assert "leak" not in result.stdout
     assert "GITHUB_TOKEN=ghp-passed" in result.stdout
@@ -234,7 +163,7 @@ async def test_secrets_stay_out_unless_passed_on_purpose(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_stdin_is_closed(backend: str, workspace: Path) -> None:
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     result = await runner.run("cat; echo done", cwd=workspace, timeout_s=5, max_output_bytes=100)
     assert result.stdout == "done\n" and not result.timed_out
 
@@ -243,7 +172,7 @@ async def test_stdin_is_closed(backend: str, workspace: Path) -> None:
 async def test_cancellation_leaves_nothing_running(
     backend: str, workspace: Path, marker: str, cgroup: str
 ) -> None:
-    runner = _runner(backend, workspace)
+    runner = runner_for(backend, workspace)
     task = asyncio.ensure_future(
         runner.run(
             f"sleep 40.{marker} & sleep 41.{marker}",
@@ -254,13 +183,13 @@ async def test_cancellation_leaves_nothing_running(
     )
     try:
         for _ in range(100):
-            if len(_pids_with(f"sleep 41.{marker}")) >= 1:
+            if len(pids_with(f"sleep 41.{marker}")) >= 1:
                 break
             await asyncio.sleep(0.02)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert await _none_left(marker), "cancellation left the command running"
+        assert await none_left(marker), "cancellation left the command running"
     finally:
         task.cancel()
-        _kill_all(marker)
+        kill_all(marker)

@@ -1,27 +1,32 @@
-"""Launcher: restrict this process with Landlock, then exec the command.
+"""Launcher: restrict this process with Landlock (and seccomp), then run the command.
 
-    python -m nanotui.security.landlock_exec [--write DIR]... [--no-network] [--gate] -- ARGV...
+    python -m nanotui.security.landlock_exec [--write DIR]... [--no-network] [--gate]
+        [--reap] [--no-landlock] -- ARGV...
 
 Everything stays readable and executable; writing, creating, removing and renaming are
 allowed only beneath the --write folders (and to a few harmless devices such as /dev/null).
-With --no-network, TCP connect and bind are denied when the kernel's Landlock ABI is 4 or
-newer (UDP and Unix sockets are not covered by Landlock). On ABI 6+ the command also may
-not signal processes outside its domain nor reach abstract Unix sockets outside it.
+With --no-network, TCP connect and bind are denied by Landlock when the kernel's ABI is 4 or
+newer, and a seccomp filter (`seccomp_net.py`) refuses IPv4, IPv6 and packet sockets of any
+kind, UDP included, on any kernel. On ABI 6+ the command also may not signal processes
+outside its domain nor reach abstract Unix sockets outside it.
 
 With --gate it first waits for one newline on stdin (the parent sets its resource limits
-and cgroup meanwhile), then puts /dev/null on stdin. Standard library only, so it runs as
+and cgroup meanwhile), then puts /dev/null on stdin. With --reap it stays as the command's
+parent and kills whatever the command left behind, `setsid` or not (`process_reaper.py`);
+otherwise it becomes the command. --no-landlock skips Landlock (the plain backend uses the
+launcher only to reap). Standard library only, so it runs as
 `python -I -S path/to/landlock_exec.py`, which starts faster than importing the package.
-Landlock sticks across exec and to every child; the
-restriction can never be lifted, only tightened. Exit code 126 means it could not apply.
+Landlock and seccomp stick across exec and to every child; they can never be lifted, only
+tightened. Exit code 126 means the sandbox could not be applied.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import signal
 import sys
+from types import ModuleType
 
 SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 PR_SET_NO_NEW_PRIVS = 38
@@ -63,7 +68,7 @@ def _libc() -> ctypes.CDLL:
 
 
 def _numbers() -> tuple[int, int, int]:
-    machine = platform.machine()
+    machine = os.uname().machine
     if machine not in SYSCALLS:
         raise OSError(f"Landlock system call numbers are not known for {machine}")
     return SYSCALLS[machine]
@@ -125,19 +130,44 @@ def restrict(write_dirs: list[str], *, network: bool) -> int:
     return abi
 
 
+def launcher(*options: str) -> list[str]:
+    """The argv that runs this file with `options`; the command follows after "--"."""
+    # -I -S: no site packages and no user paths; the launcher needs only the stdlib.
+    return [sys.executable, "-I", "-S", os.path.abspath(__file__), *options]
+
+
+def _sibling(name: str) -> ModuleType:
+    """A module next to this file, loaded by path: run with -I, the package is not importable,
+    and putting this folder on sys.path would let its secrets.py shadow the standard one."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    module = ModuleType(f"_nanotui_{name}")
+    module.__file__ = path
+    # Not importlib.util: with what it imports it would add milliseconds to every command.
+    with open(path, encoding="utf-8") as source:
+        exec(compile(source.read(), path, "exec"), module.__dict__)
+    return module
+
+
+def _wait_at_gate() -> bool:
+    """Wait for the parent's newline, then take /dev/null as stdin; False if it went away."""
+    if os.read(0, 1) != b"\n":
+        return False
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return True
+
+
 def main(argv: list[str]) -> int:
     write_dirs: list[str] = []
-    network = True
-    gated = False
+    flags = {"--no-network": False, "--gate": False, "--reap": False, "--no-landlock": False}
     args = list(argv)
     while args and args[0] != "--":
         flag = args.pop(0)
         if flag == "--write" and args:
             write_dirs.append(args.pop(0))
-        elif flag == "--no-network":
-            network = False
-        elif flag == "--gate":
-            gated = True
+        elif flag in flags:
+            flags[flag] = True
         else:
             print(f"landlock_exec: unknown option {flag}", file=sys.stderr)
             return 126
@@ -145,14 +175,13 @@ def main(argv: list[str]) -> int:
     if not command:
         print("landlock_exec: give the command after --", file=sys.stderr)
         return 126
-    if gated:
-        if os.read(0, 1) != b"\n":
-            return 126  # the parent went away without releasing us
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
+    if flags["--gate"] and not _wait_at_gate():
+        return 126  # the parent went away without releasing us
     try:
-        restrict(write_dirs, network=network)
+        if not flags["--no-landlock"]:
+            restrict(write_dirs, network=not flags["--no-network"])
+        if flags["--no-network"]:
+            _sibling("seccomp_net").deny_network()
     except OSError as exc:
         print(f"landlock_exec: the sandbox could not be applied: {exc}", file=sys.stderr)
         return 126
@@ -160,6 +189,8 @@ def main(argv: list[str]) -> int:
     # the defaults, or `yes | head` would spin on EPIPE and a file-size limit would not stop it.
     for signum in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(signum, signal.SIG_DFL)
+    if flags["--reap"]:
+        return _sibling("process_reaper").run_reaped(command)
     try:
         os.execvp(command[0], command)
     except OSError as exc:

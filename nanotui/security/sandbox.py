@@ -5,9 +5,12 @@ Three backends share one protocol and one way of spawning (`sandbox_process`):
 - bwrap (`sandbox_bwrap`): read-only root, private /tmp, writable workspace minus its git
   hooks and config, credential folders hidden, no network, own PID and user namespaces.
 - landlock (`sandbox_landlock`): writes only to the workspace and a private temp folder,
-  TCP denied where the kernel can (Landlock ABI 4+), everything readable.
+  IP sockets refused by seccomp (TCP by Landlock too, ABI 4+), everything readable.
 - plain: limits only, no isolation; used when chosen, or when `auto` finds nothing else
   and `require` is off.
+
+Whatever a command starts dies with it in every backend: bwrap by its PID namespace, the
+others by their process group, plus a pids cgroup or, without one, a reaping parent.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from nanotui.security import landlock_exec
+from nanotui.security.sandbox_cgroup import pids_cgroup_parent
 from nanotui.security.sandbox_process import (
     CommandStartError,
     Limits,
@@ -93,10 +98,17 @@ class PlainRunner:
     backend = "plain"
 
     def __init__(
-        self, limits: Limits | None = None, pass_env: Sequence[str] = (), notice: str = ""
+        self,
+        limits: Limits | None = None,
+        pass_env: Sequence[str] = (),
+        notice: str = "",
+        *,
+        reap: bool | None = None,
     ) -> None:
         self.limits = limits
         self.pass_env = tuple(pass_env)
+        self.reap = reap
+        """Run under a reaping parent; None: when no pids cgroup holds the command instead."""
         self.notice = notice
         """Said with every result: set when plain was a fallback rather than the choice."""
 
@@ -113,8 +125,20 @@ class PlainRunner:
         """Run `bash -c command`; `env` adds variables on top of the scrubbed environment."""
         # `network` is accepted for the protocol's sake: plain never blocks it.
         argv = ["bash", "-c", command]
+        reap = pids_cgroup_parent() is None if self.reap is None else self.reap
+        if reap:
+            # No cgroup to hold what escapes the process group with setsid: the launcher
+            # stays as the command's parent and kills what it leaves (about 25 ms a command).
+            def build(held: bool) -> list[str]:
+                options = ["--no-landlock", "--reap", *(["--gate"] if held else [])]
+                return [*landlock_exec.launcher(*options), "--", *argv]
+        else:
+
+            def build(held: bool) -> list[str]:
+                return hold_with_sh(argv) if held else argv
+
         outcome = await run_process(
-            lambda held: hold_with_sh(argv) if held else argv,
+            build,
             cwd=cwd,
             env=command_environment(self.pass_env, env),
             timeout_s=timeout_s,

@@ -2,9 +2,10 @@
 
 Each command runs through `landlock_exec`, which restricts itself and then becomes bash:
 writes go only to the workspace and a private temp folder made for the call (TMPDIR points
-there), reads go everywhere. TCP is denied when the kernel's Landlock ABI is 4 or newer;
-on older kernels the network stays open and each result says so. Landlock cannot hide
-files, so credential stores stay readable: bwrap is the stronger backend.
+there), reads go everywhere. Without network, IP sockets are refused by a seccomp filter
+(and TCP by Landlock too, from ABI 4). The launcher stays as the command's parent and kills
+what the command leaves behind, `setsid` or not. Landlock cannot hide files, so credential
+stores stay readable: bwrap is the stronger backend.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from nanotui.security import landlock_exec
+from nanotui.security import landlock_exec, seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
 from nanotui.security.sandbox_process import Limits, run_process
 
 NETWORK_OPEN_NOTICE = (
-    "This kernel's Landlock cannot block the network (it needs ABI 4), so the command could "
-    "reach it; use the bwrap backend to cut it off."
+    "This machine can block the network neither with Landlock (it needs ABI 4) nor with "
+    "seccomp (its system call numbers are not known here), so the command could reach it; "
+    "use the bwrap backend to cut it off."
 )
 _probe: dict[str, str | None] = {}
 
@@ -74,11 +76,12 @@ class LandlockRunner:
         try:
             environment = command_environment(self.pass_env, env)
             environment["TMPDIR"] = str(temp)
-            # -I -S: no site packages and no user paths; the launcher needs only the stdlib.
-            launcher = [sys.executable, "-I", "-S", landlock_exec.__file__]
-            launcher += ["--write", str(self.workspace.resolve()), "--write", str(temp)]
+            # --reap: the launcher stays as the command's parent and, at the end, kills
+            # whatever it left behind, even what escaped the process group with setsid.
+            options = ["--reap", "--write", str(self.workspace.resolve()), "--write", str(temp)]
             if not allow_network:
-                launcher.append("--no-network")
+                options.append("--no-network")
+            launcher = landlock_exec.launcher(*options)
             command_argv = ["--", "bash", "-c", command]
             outcome = await run_process(
                 lambda held: [*launcher, *(["--gate"] if held else []), *command_argv],
@@ -90,5 +93,6 @@ class LandlockRunner:
             )
         finally:
             shutil.rmtree(temp, ignore_errors=True)
-        notice = NETWORK_OPEN_NOTICE if not allow_network and self.abi < 4 else ""
+        network_open = self.abi < 4 and not seccomp_net.supported()
+        notice = NETWORK_OPEN_NOTICE if not allow_network and network_open else ""
         return CommandResult(**vars(outcome), backend=self.backend, notice=notice)

@@ -117,6 +117,7 @@ def unwrap(words: list[Word]) -> Unwrapped:
         system_name = _system_name(words[0])
         if system_name in OPAQUE_RUNNERS:
             result.opaque = f"uses `{name}`, which {OPAQUE_RUNNERS[name]}"
+            _expose_opaque(system_name, words, result)
         elif system_name == "find":
             _unwrap_find(words, result)
         elif system_name in SHELLS:
@@ -129,6 +130,24 @@ def unwrap(words: list[Word]) -> Unwrapped:
                 continue
         return result
     return result
+
+
+def _expose_opaque(name: str, words: list[Word], result: Unwrapped) -> None:
+    """What an opaque runner may run, so that the deny list still sees it.
+
+    The line is never allowed (it stays opaque), so guessing generously costs nothing: every
+    tail that starts at a plain word is a command it might run (`ionice -c 3 rm -rf ~` holds
+    `3 rm -rf ~` and `rm -rf ~`), and `eval`'s arguments, when all are literal, are joined
+    with spaces and parsed as the shell code they are.
+    """
+    arguments = words[1:]
+    if name == "eval":
+        if arguments and all(word.literal for word in arguments):
+            result.scripts.append(" ".join(word.value for word in arguments))
+        return
+    for index, word in enumerate(arguments):
+        if word.literal and not word.value.startswith("-"):
+            result.layers.append(arguments[index:])
 
 
 def _wrapped_words(name: str, words: list[Word], result: Unwrapped) -> list[Word] | None:

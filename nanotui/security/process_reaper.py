@@ -1,0 +1,147 @@
+"""Run a command as a child subreaper, so that nothing it starts can slip away.
+
+Killing a command's process group misses anything that called `setsid` (or `setpgid`): it
+has left the group. Without a cgroup or a PID namespace to hold it, the one handle left is
+parentage: a process marked as a child subreaper adopts every orphan among its descendants,
+whatever session or group they moved to. So the launcher forks the command, marks itself
+as the subreaper, waits for it, and then kills every descendant still alive (stopping them
+first, so a forking one cannot outrun the sweep). It does the same on SIGTERM, SIGINT or
+SIGHUP (the timeout kill reaches it through the group), and when its parent dies.
+
+Standard library only, and only modules Python loads at start anyway (no `contextlib`): the
+launcher (`landlock_exec.py`) loads it for every command.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+SWEEP_S = 2.0
+"""How long the final sweep may keep killing what appears (bounded: a fork bomb is
+limited by RLIMIT_NPROC or the pids cgroup, and each pass stops all it finds first)."""
+
+
+class Stop(Exception):
+    """A signal told us to stop: the command and all it started are to be killed."""
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc (every thread's list)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Every process below `pid`, parents before children."""
+    found: list[int] = []
+    queue = children_of(pid)
+    while queue:
+        child = queue.pop(0)
+        if child not in found:
+            found.append(child)
+            queue += children_of(child)
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    # Not contextlib.suppress: importing contextlib adds milliseconds to every command.
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
+def _reap_all() -> None:
+    """Collect every child that has exited, so that none lingers as a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def kill_descendants() -> None:
+    """Stop then kill everything below this process, until nothing is left or time is up."""
+    deadline = time.monotonic() + SWEEP_S
+    me = os.getpid()
+    while time.monotonic() < deadline:
+        found = descendants_of(me)
+        if not found:
+            break
+        for pid in found:
+            _signal(pid, signal.SIGSTOP)
+        for pid in found:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(0.001)
+        _reap_all()
+    _reap_all()
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stop
+
+
+def exit_status(status: int) -> int:
+    """A wait status as a shell reports it: the code, or 128 + the signal that killed it."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status)
+
+
+def run_reaped(command: list[str]) -> int:
+    """Run the command to its end; on return (or a stop signal) none of its processes live."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # If nanotui itself dies, we hear of it and take the command down with us.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    if os.getppid() == 1:  # the parent died before the death signal was set
+        return 125
+    child = os.fork()
+    if child == 0:
+        # The command gets default signal handling, as if it had been exec'd directly.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        try:
+            os.execvp(command[0], command)
+        except OSError as exc:
+            os.write(2, f"{command[0]}: {exc.strerror}\n".encode())
+        os._exit(127)
+    status = 128 + signal.SIGTERM
+    try:
+        while True:
+            pid, raw = os.waitpid(-1, 0)  # adopted orphans are reaped here too
+            if pid == child:
+                status = exit_status(raw)
+                break
+    except Stop:
+        pass
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        kill_descendants()
+    return status
