@@ -133,3 +133,16 @@ def test_descendants_are_listed_parents_first() -> None:
             process_reaper._signal(pid, signal.SIGKILL)
         shell.kill()
         shell.wait()
+
+
+async def test_bwrap_commands_cannot_make_user_namespaces(workspace: Path) -> None:
+    # A user namespace of its own would give the command capabilities again inside.
+    runner = runner_for("bwrap", workspace)
+    result = await runner.run(
+        "unshare --user true && echo made",
+        cwd=workspace,
+        timeout_s=10,
+        max_output_bytes=1000,
+    )
+    assert "made" not in result.stdout and result.exit_code != 0
+    assert "unshare failed" in result.stderr, result.stderr

