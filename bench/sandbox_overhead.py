@@ -11,8 +11,6 @@ spawn, the wait and reading the output. Variants:
   bubblewrap itself costs for our sandbox, before any of our code.
 - bwrap, landlock, plain: the backends' `run("true", ...)` with the default settings
   (limits on, so each also pays for setrlimit in the child and the cgroup where there is one).
-- plain_reaped: plain as it runs where no pids cgroup can be made (most desktops): under the
-  launcher that stays as the command's parent to kill what escapes with `setsid`.
 
 The variants take turns in blocks of ten runs (so a busy moment hits all of them alike),
 not run by run: a sandbox with a network namespace and its own /proc leaves the kernel
@@ -39,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from nanotui.config import SandboxConfig
-from nanotui.security.sandbox import PlainRunner, make_runner, probe_backends
+from nanotui.security.sandbox import make_runner, probe_backends
 from nanotui.security.sandbox_bwrap import bwrap_argv, find_bwrap
 from nanotui.security.secrets import scrubbed_environment
 
@@ -83,16 +81,6 @@ def _variants(workspace: Path) -> tuple[dict[str, Variant], dict[str, str]]:
 
         variants[name] = run
 
-    # plain as it runs where no pids cgroup can be made: under the reaping launcher.
-    plain = make_runner(SandboxConfig(backend="plain"), workspace)
-    assert isinstance(plain, PlainRunner)
-    reaped = PlainRunner(plain.limits, reap=True)
-
-    async def run_reaped() -> None:
-        result = await reaped.run("true", cwd=workspace, timeout_s=30, max_output_bytes=65536)
-        assert result.exit_code == 0, result.stderr
-
-    variants["plain_reaped"] = run_reaped
     return variants, problems
 
 

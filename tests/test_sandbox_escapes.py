@@ -3,15 +3,17 @@ Landlock's TCP-only rules. Real commands in every backend that starts here."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, runner_for
+from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, pids_with, runner_for
 
 from nanotui.security import process_reaper, seccomp_net
 
@@ -146,3 +148,49 @@ async def test_bwrap_commands_cannot_make_user_namespaces(workspace: Path) -> No
     )
     assert "made" not in result.stdout and result.exit_code != 0
     assert "unshare failed" in result.stderr, result.stderr
+
+
+DRIVER = """
+import asyncio, sys
+from pathlib import Path
+from nanotui.config import SandboxConfig
+from nanotui.security.sandbox import make_runner
+
+backend, workspace, line = sys.argv[1:]
+runner = make_runner(SandboxConfig(backend=backend), Path(workspace))
+asyncio.run(runner.run(line, cwd=Path(workspace), timeout_s=60, max_output_bytes=1000))
+"""
+
+
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""  # gone meanwhile
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_command_dies_when_nanotui_is_killed(
+    backend: str, workspace: Path, marker: str
+) -> None:
+    runner_for(backend, workspace)  # skips a backend that does not start here
+    line = f"sleep 50.{marker} & setsid sleep 51.{marker} & sleep 52.{marker}"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, backend, str(workspace), line])
+    try:
+
+        def sleeping() -> list[int]:  # the sleeps themselves, not what mentions them
+            return [
+                p for p in pids_with(marker) if Path(f"/proc/{p}/comm").read_text() == "sleep\n"
+            ]
+
+        deadline = time.monotonic() + 10
+        while len(sleeping()) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(sleeping()) == 3, "the command never started"
+        driver.kill()  # SIGKILL: nanotui gets no chance to clean up
+        driver.wait()
+        assert await none_left(marker, within_s=3), "the command outlived nanotui"
+    finally:
+        driver.kill()
+        driver.wait()
+        kill_all(marker)

@@ -105,10 +105,14 @@ def _stop(signum: int, frame: object) -> None:
     raise Stop
 
 
-def exit_status(status: int) -> int:
-    """A wait status as a shell reports it: the code, or 128 + the signal that killed it."""
+def _end_like(status: int) -> int:
+    """End as the command ended: the same exit code, or killed by the same signal, so that
+    the caller sees what it would have seen without us in between."""
     if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return 128 + signum  # a signal that does not end a process: exit as a shell would
     return os.waitstatus_to_exitcode(status)
 
 
@@ -131,12 +135,12 @@ def run_reaped(command: list[str]) -> int:
         except OSError as exc:
             os.write(2, f"{command[0]}: {exc.strerror}\n".encode())
         os._exit(127)
-    status = 128 + signal.SIGTERM
+    status: int | None = None
     try:
         while True:
             pid, raw = os.waitpid(-1, 0)  # adopted orphans are reaped here too
             if pid == child:
-                status = exit_status(raw)
+                status = raw
                 break
     except Stop:
         pass
@@ -144,4 +148,4 @@ def run_reaped(command: list[str]) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
         kill_descendants()
-    return status
+    return 128 + signal.SIGTERM if status is None else _end_like(status)

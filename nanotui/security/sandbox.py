@@ -9,8 +9,9 @@ Three backends share one protocol and one way of spawning (`sandbox_process`):
 - plain: limits only, no isolation; used when chosen, or when `auto` finds nothing else
   and `require` is off.
 
-Whatever a command starts dies with it in every backend: bwrap by its PID namespace, the
-others by their process group, plus a pids cgroup or, without one, a reaping parent.
+Whatever a command starts dies with it, and with nanotui, in every backend: bwrap by its PID
+namespace (--die-with-parent), the others by their process group, their pids cgroup where
+one can be made, and the launcher that stays as their reaping parent (`process_reaper`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from nanotui.security import landlock_exec
-from nanotui.security.sandbox_cgroup import pids_cgroup_parent
 from nanotui.security.sandbox_process import (
     CommandStartError,
     Limits,
-    hold_with_sh,
     run_process,
 )
 from nanotui.security.secrets import scrubbed_environment
@@ -102,13 +101,9 @@ class PlainRunner:
         limits: Limits | None = None,
         pass_env: Sequence[str] = (),
         notice: str = "",
-        *,
-        reap: bool | None = None,
     ) -> None:
         self.limits = limits
         self.pass_env = tuple(pass_env)
-        self.reap = reap
-        """Run under a reaping parent; None: when no pids cgroup holds the command instead."""
         self.notice = notice
         """Said with every result: set when plain was a fallback rather than the choice."""
 
@@ -125,17 +120,13 @@ class PlainRunner:
         """Run `bash -c command`; `env` adds variables on top of the scrubbed environment."""
         # `network` is accepted for the protocol's sake: plain never blocks it.
         argv = ["bash", "-c", command]
-        reap = pids_cgroup_parent() is None if self.reap is None else self.reap
-        if reap:
-            # No cgroup to hold what escapes the process group with setsid: the launcher
-            # stays as the command's parent and kills what it leaves (about 25 ms a command).
-            def build(held: bool) -> list[str]:
-                options = ["--no-landlock", "--reap", *(["--gate"] if held else [])]
-                return [*landlock_exec.launcher(*options), "--", *argv]
-        else:
+        # The launcher stays as the command's parent: it kills what the command leaves
+        # behind, what escaped its process group with setsid included, and takes it all down
+        # if nanotui dies (a cgroup outlives us; bwrap has --die-with-parent). About 25 ms.
+        options = ["--no-landlock", "--reap"]
 
-            def build(held: bool) -> list[str]:
-                return hold_with_sh(argv) if held else argv
+        def build(held: bool) -> list[str]:
+            return [*landlock_exec.launcher(*options, *(["--gate"] if held else [])), "--", *argv]
 
         outcome = await run_process(
             build,

@@ -1,6 +1,6 @@
 """Spawning a command for any backend: limits, process group, capped output, sure kill.
 
-Every backend ends in the same place: an argv (bash, or a launcher that becomes bash) started
+Every backend ends in the same place: an argv (bwrap, or the launcher that runs bash) started
 in its own session with stdin closed, resource limits set in the child, and, where the
 machine lets us, its own pids cgroup. When it times out or the caller is cancelled, the
 whole group is killed, then anything left in the cgroup.
