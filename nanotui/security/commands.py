@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from nanotui.security.shell_parse import ParsedLine, Redirect, SimpleCommand, parse_line
+from nanotui.security.shell_parse import (
+    ParsedLine,
+    Redirect,
+    SimpleCommand,
+    arithmetic_problem,
+    parse_line,
+)
 from nanotui.security.shell_paths import PathJudge
 from nanotui.security.shell_rules import (
     DOWNLOADERS,
@@ -182,6 +188,9 @@ class CommandPolicy:
         if command.kind == "test":
             if command.problems or "$" in text or "`" in text:
                 return _unchecked(text, "tests or computes something that expands at run time")
+            why = arithmetic_problem(text)
+            if why:
+                return _unchecked(text, why)
             return _Judgement("allow", f"allow: `{text}` only tests or computes values")
         unwrapped = unwrap(command.words) if command.words else Unwrapped(layers=[[]])
         for script in unwrapped.scripts:

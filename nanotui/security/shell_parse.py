@@ -155,8 +155,18 @@ class _Walk:
 
     def _container(self, node: Node, redirects: list[Redirect], upstream: frozenset[str]) -> None:
         if node.type == "compound_statement" and node.child(0) and node.child(0).type == "((":
-            # Arithmetic `(( ... ))`: harmless unless it expands something.
+            # Arithmetic `(( ... ))`: judged as a test (see `arithmetic_problem`).
             self._add(SimpleCommand(node_text(node), kind="test"), node.named_children)
+            return
+        if node.type == "c_style_for_statement":
+            # `for ((a; b; c))`: the header is arithmetic too, judged like `(( a; b; c ))`.
+            body = node.child_by_field_name("body")
+            header = [c for c in node.named_children if c != body]
+            text = node_text(node)
+            inner = text[text.find("((") + 2 : text.rfind("))")] if "))" in text else text
+            self._add(SimpleCommand(f"(({inner}))", kind="test"), header)
+            if body is not None:
+                self.statement(body, redirects, upstream)
             return
         for child in node.named_children:
             self.statement(child, redirects, upstream)
@@ -203,13 +213,26 @@ class _Walk:
 
     def _assignment(self, node: Node, parts: list[Node]) -> None:
         names = []
+        command = SimpleCommand(node_text(node), kind="assignment")
+        declares = node.type in ("declaration_command", "unset_command")
         for part in parts:
             target = (
                 part.child_by_field_name("name") if part.type == "variable_assignment" else part
             )
             if target is not None and target.type == "variable_name":
                 names.append(node_text(target))
-        self._add(SimpleCommand(node_text(node), kind="assignment", assignments=names), parts)
+            # Bash evaluates array indexes, integer variables and $((...)) as arithmetic, and
+            # arithmetic expands a variable's value as more arithmetic: `x='a[$(cmd)]'` then
+            # `y[x]=1` runs cmd. Nothing of that kind is judged safe.
+            text = node_text(part)
+            if (target is not None and target.type == "subscript") or (declares and "[" in text):
+                command.problems.append(ARITHMETIC_INDEX)
+            elif declares and part.type == "word" and text.startswith("-") and "i" in text:
+                command.problems.append(ARITHMETIC_INTEGER)
+            elif _evaluates_arithmetic(part):
+                command.problems.append(ARITHMETIC_EXPANSION)
+        command.assignments = names
+        self._add(command, parts)
 
     def _command(
         self,
@@ -249,6 +272,10 @@ class _Walk:
     ) -> None:
         """Record the redirection; sort its other words into arguments and data to scan."""
         operator = next((node_text(c) for c in node.children if not c.is_named), "")
+        if node.type == "heredoc_redirect":
+            problem = _heredoc_problem(node, strip_tabs=operator == "<<-")
+            if problem:
+                self.parsed.problems.append(problem)
         target: Word | None = None
         for child in node.named_children:
             if child.type in ("file_descriptor", "heredoc_start", "heredoc_end"):
@@ -286,6 +313,73 @@ class _Walk:
         if owner is not None:
             for command in self.parsed.commands[start:]:
                 owner.substituted.update(basename(w.value) for w in command.words)
+
+
+def _heredoc_problem(node: Node, *, strip_tabs: bool) -> str | None:
+    """Why the heredoc's end may not be where bash ends it, or None.
+
+    Bash ends a heredoc at the first line equal to its delimiter after quote removal
+    (`<<E"O"F` ends at `EOF`). If the parser placed the end elsewhere, the lines between
+    would run as commands while the policy read them as data.
+    """
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    end = next((c for c in node.children if c.type == "heredoc_end"), None)
+    body = next((c for c in node.children if c.type == "heredoc_body"), None)
+    if start is None:
+        return None
+    raw = node_text(start)
+    if "$" in raw or "`" in raw:
+        return "has a heredoc whose delimiter is computed"
+    delimiter = re.sub(r"\\(.)", r"\1", raw).replace("'", "").replace('"', "")
+    if end is not None and node_text(end) != delimiter:
+        return "has a heredoc whose end the policy cannot place"
+    lines = node_text(body).split("\n") if body is not None else []
+    if any((line.lstrip("\t") if strip_tabs else line) == delimiter for line in lines):
+        return "has a heredoc whose end the policy cannot place"
+    return None
+
+
+ARITHMETIC_INDEX = "sets an array element, whose index bash evaluates as arithmetic"
+ARITHMETIC_INTEGER = "declares an integer variable, whose values bash evaluates as arithmetic"
+ARITHMETIC_EXPANSION = "computes arithmetic or an array index from a variable"
+
+
+def _evaluates_arithmetic(node: Node) -> bool:
+    """Whether the node holds $((...)), an array index or a substring offset (`${s:i}`)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "arithmetic_expansion":
+            return True
+        if current.type == "expansion" and any(c in node_text(current) for c in "[:"):
+            return True
+        stack.extend(current.named_children)
+    return False
+
+
+_ARITHMETIC_COMPARISON = re.compile(r"(\S+)\s+-(?:eq|ne|lt|le|gt|ge)\s+(\S+)")
+_INTEGER = re.compile(r"-?\d+")
+
+
+def arithmetic_problem(test: str) -> str | None:
+    """Why a `(( ))` or `[[ ]]` test may run hidden code, or None when it cannot.
+
+    Bash evaluates a name in arithmetic as the arithmetic in its value, recursively, and an
+    array index in that value runs command substitutions: `x='a[$(cmd)]'; (( x ))` runs cmd.
+    So arithmetic is safe only on plain numbers, and `[[ ]]` only without indexes.
+    """
+    text = test.strip()
+    if text.startswith("(("):
+        if re.search(r"[A-Za-z_]", text):
+            return "evaluates names as arithmetic, which can run commands hidden in their values"
+        return None
+    inner = text[2:-2] if text.startswith("[[") and text.endswith("]]") else text
+    if "[" in inner:
+        return "evaluates an array index, which can run commands"
+    for left, right in _ARITHMETIC_COMPARISON.findall(inner):
+        if not (_INTEGER.fullmatch(left) and _INTEGER.fullmatch(right)):
+            return "compares names as arithmetic, which can run commands hidden in their values"
+    return None
 
 
 def _calls_itself_in_parallel(body: Node, name: str) -> bool:
