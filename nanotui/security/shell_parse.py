@@ -14,7 +14,14 @@ from typing import Literal
 
 from tree_sitter import Language, Node, Parser
 
-from nanotui.security.shell_words import Word, basename, literal_value, node_text, word_of
+from nanotui.security.shell_words import (
+    Word,
+    basename,
+    literal_value,
+    node_text,
+    word_of,
+    words_of,
+)
 
 CommandKind = Literal["command", "assignment", "test"]
 
@@ -264,7 +271,7 @@ class _Walk:
             else:
                 words.append(child)
         words += arguments or []
-        command.words += [word_of(w) for w in words]
+        command.words += [word for node in words for word in words_of(node)]
         self._add(command, words + data)
 
     def _redirect(

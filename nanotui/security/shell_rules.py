@@ -32,6 +32,9 @@ _CASE_FOLDED = {"rm", "cp"}
 _SUB_COMMAND_PROGRAMS = {"git", "npm", "pnpm", "yarn", "cargo", "docker", "kubectl", "go", "pip"}
 DOWNLOADERS = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh"}
 POWER_PROGRAMS = {"shutdown", "reboot", "halt", "poweroff"}
+SYSTEMCTL_POWER = {"reboot", "poweroff", "halt", "kexec", "soft-reboot", "rescue", "emergency"}
+# Programs that may name a disk device without writing it; any other is refused one.
+DISK_READERS = {"ls", "lsblk", "blkid", "stat", "file", "udevadm", "smartctl", "findmnt"}
 GIT_GLOBAL_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env"}
 
 
@@ -52,8 +55,9 @@ def _normalise(words: tuple[str, ...]) -> tuple[str, ...]:
         if word == "--":
             rest += words[index:]
             break
-        if word in long_flags:
-            letters.add(long_flags[word])
+        letter = _long_flag_letter(word, long_flags)
+        if letter:
+            letters.add(letter)
         elif _SHORT_FLAGS.match(word):
             letters.update(word[1:])
         else:
@@ -62,6 +66,21 @@ def _normalise(words: tuple[str, ...]) -> tuple[str, ...]:
         letters = {letter.lower() if letter == "R" else letter for letter in letters}
     flags = ["-" + "".join(sorted(letters))] if letters else []
     return (*words[:head], *flags, *rest)
+
+
+def _long_flag_letter(word: str, long_flags: dict[str, str]) -> str | None:
+    """The short letter a long option stands for, abbreviations included.
+
+    GNU programs take any unambiguous prefix of a long option: `rm --rec --f` is
+    `rm --recursive --force`. A prefix of several known options that mean different letters
+    stays as it is (the program rejects it).
+    """
+    if not word.startswith("--") or len(word) < 3 or "=" in word:
+        return None
+    if word in long_flags:
+        return long_flags[word]
+    letters = {letter for flag, letter in long_flags.items() if flag.startswith(word)}
+    return letters.pop() if len(letters) == 1 else None
 
 
 def rule_matches(rule: list[str], words: list[str], *, superset_flags: bool = False) -> bool:
@@ -139,6 +158,11 @@ def _deny_formatting(words: list[Word], normal: list[str], paths: PathJudge) -> 
         return "formats a disk"
     if name in POWER_PROGRAMS:
         return "stops or restarts the machine"
+    arguments = [w.value for w in words[1:] if not w.value.startswith("-")]
+    if name == "systemctl" and arguments[:1] and arguments[0] in SYSTEMCTL_POWER:
+        return "stops or restarts the machine"
+    if name in ("init", "telinit") and arguments[:1] and arguments[0] in ("0", "6"):
+        return "stops or restarts the machine"
     return None
 
 
@@ -207,6 +231,7 @@ BUILT_IN_DENY_CHECKS: dict[str, DenyCheck] = {
     "mke2fs": _deny_formatting,
     "wipefs": _deny_formatting,
     **dict.fromkeys(POWER_PROGRAMS, _deny_formatting),
+    **dict.fromkeys(("systemctl", "init", "telinit"), _deny_formatting),
     "dd": _deny_disk_copy,
     "chmod": _deny_open_permissions,
     "chown": _deny_open_permissions,
@@ -221,6 +246,10 @@ def built_in_denial(words: list[Word], paths: PathJudge) -> str | None:
     if not words or not words[0].literal:
         return None
     name = basename(words[0].value)
+    if name not in DISK_READERS:
+        for word in words[1:]:
+            if paths.place(word) == "disk":
+                return f"writes `{word.value}`, a disk, directly"
     check = _deny_formatting if name.startswith("mkfs") else BUILT_IN_DENY_CHECKS.get(name)
     if check is None:
         return None

@@ -41,7 +41,9 @@ GIT_RUNNING_OPTIONS = (
     "--exec",
     "--config",
 )
-RG_UNSAFE_OPTIONS = ("--pre", "--pre-glob", "--search-zip", "-z")
+RG_UNSAFE_OPTIONS = ("--pre", "--pre-glob", "--search-zip", "-z", "--hostname-bin")
+# Options that take the names of files to read from a file, out of the policy's sight.
+FILE_LIST_OPTIONS = ("--files0-from", "-files0-from", "--file-list")
 FIND_UNSAFE_ACTIONS = ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fls")
 # Programs that show file names, not contents: naming a protected file is harmless.
 LISTS_NAMES_ONLY = {"ls", "find"}
@@ -67,6 +69,8 @@ def hidden_effect(words: list[Word]) -> str | None:
         return _git_hidden_effect(words)
     if name == "rg" and any(_has_option(w.value, RG_UNSAFE_OPTIONS) for w in words[1:]):
         return "passes an option that runs a program on each file"
+    if any(_has_option(w.value, FILE_LIST_OPTIONS) for w in words[1:]):
+        return "reads the names of the files to open from a file"
     if name == "find":
         action = next((w.value for w in words[1:] if w.value.startswith(FIND_UNSAFE_ACTIONS)), "")
         return f"uses `{action}`, which runs or writes things" if action else None
@@ -188,20 +192,56 @@ def _read_paths(name: str, words: list[Word]) -> list[Word]:
     return paths + positionals
 
 
+FIND_LEADING_OPTIONS = {"-H", "-L", "-P", "-O0", "-O1", "-O2", "-O3"}
+
+
 def _find_start_points(words: list[Word]) -> list[Word]:
     points = []
-    for word in words[1:]:
+    rest = words[1:]
+    # find's own options (-L, -H, -P, -D debug, -O level) come before its start points.
+    while rest and (rest[0].value in FIND_LEADING_OPTIONS or rest[0].value == "-D"):
+        rest = rest[2:] if rest[0].value == "-D" else rest[1:]
+    for word in rest:
         if word.value.startswith(("-", "(", "!")):
             break
         points.append(word)
     return points
 
 
+SED_QUIET = {"--quiet", "--silent"}
+SED_HARMLESS_LONG = SED_QUIET | {
+    "--expression",
+    "--regexp-extended",
+    "--null-data",
+    "--zero-terminated",
+    "--separate",
+    "--posix",
+    "--sandbox",
+    "--line-length",
+    "--debug",
+    "--unbuffered",
+}
+SED_WRITING_LONG = {"--in-place", "--file", "--follow-symlinks"}
+
+
 def _sed_prints_only(words: list[Word]) -> bool:
-    flags = "".join(w.value[1:] for w in words[1:] if re.match(r"^-[A-Za-z]+$", w.value))
-    longs = {w.value.split("=", 1)[0] for w in words[1:] if w.value.startswith("--")}
-    quiet = "n" in flags or bool(longs & {"--quiet", "--silent"})
-    edits = "i" in flags or "f" in flags or bool(longs & {"--in-place", "--file"})
+    # Short flags up to the first non-letter: `-i.bak` is -i with a suffix, `-ni` is -n -i.
+    flags = "".join(
+        match.group(1)
+        for w in words[1:]
+        if not w.value.startswith("--") and (match := re.match(r"^-([A-Za-z]+)", w.value))
+    )
+    quiet = "n" in flags
+    for word in words[1:]:
+        if not word.value.startswith("--") or word.value == "--":
+            continue
+        # GNU sed takes any unambiguous prefix: `--in-pl` is --in-place, `--qu` is --quiet.
+        name = word.value.split("=", 1)[0]
+        meant = {o for o in SED_HARMLESS_LONG | SED_WRITING_LONG if o.startswith(name)}
+        if not meant or meant & SED_WRITING_LONG:
+            return False
+        quiet = quiet or meant <= SED_QUIET
+    edits = "i" in flags or "f" in flags
     return quiet and not edits and _sed_read_only(words)
 
 

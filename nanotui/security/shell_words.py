@@ -14,6 +14,7 @@ from tree_sitter import Node
 
 _GLOB_OR_BRACE = re.compile(r"(?<!\\)[*?\[{]")
 _BACKSLASH = re.compile(r"\\(.)", re.DOTALL)
+_UNESCAPED_BRACE = re.compile(r"(?<!\\)\{")
 _DOUBLE_QUOTED_BACKSLASH = re.compile(r'\\([$`"\\\n])')
 
 
@@ -67,5 +68,83 @@ def _decode_ansi_c(body: str) -> str | None:
 
 
 def word_of(node: Node) -> Word:
+    """One word, as a redirection target reads it: a brace list there is not trusted."""
     value = literal_value(node)
-    return Word(value, True) if value is not None else Word(node_text(node), False)
+    if value is None or _has_brace_list(node):
+        return Word(node_text(node), False)
+    return Word(value, True)
+
+
+def words_of(node: Node) -> list[Word]:
+    """The words an argument becomes: `{/,x}` is two arguments, `/` and `x`, as bash reads it.
+
+    A word whose braces cannot be expanded here (sequences, quoting inside, too many words)
+    is kept whole and marked not literal, so nothing trusts it.
+    """
+    if not _has_brace_list(node):
+        return [word_of(node)]
+    # Only unquoted text is expanded here: tree-sitter splits `{/,x}` into plain words.
+    unquoted = node.type == "word" or (
+        node.type == "concatenation" and all(c.type == "word" for c in node.children)
+    )
+    expanded = expand_braces(node_text(node)) if unquoted else None
+    if expanded is None:
+        return [Word(node_text(node), False)]
+    # Empty results vanish, as in bash (`x{,}` is `x`, `{,}` is nothing).
+    return [Word(_BACKSLASH.sub(r"\1", value), True) for value in expanded if value]
+
+
+MAX_BRACE_WORDS = 64
+
+
+def _has_brace_list(node: Node) -> bool:
+    """Whether the word holds an unquoted `{` (a brace list or sequence for bash)."""
+    if node.type == "word":
+        return bool(_UNESCAPED_BRACE.search(node_text(node)))
+    if node.type in ("concatenation", "brace_expression"):
+        return node.type == "brace_expression" or any(_has_brace_list(c) for c in node.children)
+    return False
+
+
+def expand_braces(text: str) -> list[str] | None:
+    """Bash's brace expansion of comma lists (`a{b,c{d,e}}f`); None for what it leaves out."""
+    start = _first_list(text)
+    if start is None:
+        return None if _UNESCAPED_BRACE.search(text) and ".." in text else [text]
+    open_at, close_at, commas = start
+    head, tail = text[:open_at], text[close_at + 1 :]
+    pieces = [text[a + 1 : b] for a, b in zip([open_at, *commas], [*commas, close_at], strict=True)]
+    results: list[str] = []
+    for piece in pieces:
+        expanded = expand_braces(head + piece + tail)
+        if expanded is None or len(results) + len(expanded) > MAX_BRACE_WORDS:
+            return None
+        results += expanded
+    return results
+
+
+def _first_list(text: str) -> tuple[int, int, list[int]] | None:
+    """The first `{...}` holding a comma at its own level: (open, close, comma positions)."""
+    index = 0
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == "{":
+            depth, commas, at = 0, [], index
+            while at < len(text):
+                char = text[at]
+                if char == "\\":
+                    at += 2
+                    continue
+                depth += char == "{"
+                depth -= char == "}"
+                if char == "," and depth == 1:
+                    commas.append(at)
+                if depth == 0:
+                    break
+                at += 1
+            if depth == 0 and commas:
+                return index, at, commas
+        index += 1
+    return None
