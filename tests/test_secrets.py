@@ -94,6 +94,20 @@ def cases() -> list[tuple[str, str, str, str]]:
         ("env_secret", "export API_TOKEN=" + fake(16), fake(16), "export API_TOKEN="),
         ("high_entropy", "CACHE_NONCE_VALUE=" + fake(32), fake(32), "CACHE_NONCE_VALUE="),
         ("high_entropy", "RANDOM_SEED_VALUE=" + fake(40), fake(40), "RANDOM_SEED_VALUE="),
+        ("gcp_access_token", "Bearer? ya29." + fake(40), "ya29." + fake(40), "Bearer? "),
+        (
+            "azure_client_secret",
+            "client_secret: abC8Q~" + fake(33),
+            "abC8Q~" + fake(33),
+            "client_secret: ",
+        ),
+        ("password", "mysql --password " + fake(12), fake(12), "mysql --password "),
+        ("password", "mysql -u root -p" + fake(12) + " shop", fake(12), " shop"),
+        # As tools print a file's lines: grep, grep -n, a diff, cat -n.
+        ("password", "./.env:DB_PASSWORD=" + fake(12), fake(12), "./.env:DB_PASSWORD="),
+        ("env_secret", ".env:3:API_TOKEN=" + fake(20), fake(20), ".env:3:API_TOKEN="),
+        ("env_secret", "+MY_SERVICE_TOKEN=" + fake(20), fake(20), "+MY_SERVICE_TOKEN="),
+        ("password", "     1\tDB_PASSWORD=" + fake(12), fake(12), "1\tDB_PASSWORD="),
     ]
 
 

@@ -81,7 +81,11 @@ def _pattern(
     return SecretPattern(kind, re.compile(regex), check, word_start, hints, starts_line)
 
 
-_LINE_PREFIX = re.compile(r"[ \t]*(?:-[ \t]+)?[A-Za-z0-9_.-]*")
+# What tools print in front of a file's line: `path:` and `path:12:` (grep), `path-12-`
+# (grep context), `+`/`-`/space (a diff), `     3\t` (cat -n). A secret in such a line is
+# still a secret: the prefix may come before a key name that must start its line.
+TOOL_PREFIX = r"(?:[^\s:=]+:(?:\d+:)?|[^\s:=]+-\d+-|[+ -](?![+-])|[ \t]*\d+\t)?"
+_LINE_PREFIX = re.compile(TOOL_PREFIX + r"[ \t]*(?:-[ \t]+)?[A-Za-z0-9_.-]*")
 
 # Order matters: specific token shapes first, so a GitHub token inside `TOKEN=...` is reported
 # as a github_token, and the generic rules after them only see what is left.
@@ -127,6 +131,32 @@ PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _pattern(
         "google_api_key", r"(?P<secret>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", word_start=True
+    ),
+    _pattern(
+        "gcp_access_token",
+        r"(?P<secret>ya29\.[0-9A-Za-z_-]{20,})",
+        word_start=True,
+        hints=("ya29.",),
+    ),
+    # An Entra ID (Azure AD) client secret: three characters, a digit, `Q~`, then 31-34.
+    _pattern(
+        "azure_client_secret",
+        r"(?P<secret>[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34})(?![A-Za-z0-9_.~-])",
+        word_start=True,
+        hints=("q~",),
+    ),
+    # A password on a command line: `--password <pw>`, `--password=<pw>`, `mysql -p<pw>`.
+    _pattern(
+        "password",
+        r"--pass(?:word|wd)?(?:=|[ \t]+)(?P<secret>[^\s\"'`-][^\s\"'`]*)",
+        lambda v: not is_placeholder(v),
+        hints=("--pass",),
+    ),
+    _pattern(
+        "password",
+        r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?[ \t]-p(?P<secret>[^\s\"'`]{3,})",
+        lambda v: not is_placeholder(v),
+        hints=("mysql", "mariadb"),
     ),
     _pattern(
         "gcp_private_key_id",
@@ -186,7 +216,9 @@ _ENV_VALUE = re.compile(
     r"""=(?:(?P<q>["'])(?P<quoted>[^"'\n]*)(?P=q)|(?P<bare>[^\s"'#]+))[ \t]*(?:\#[^\n]*)?$""",
     re.MULTILINE,
 )
-_ENV_LINE_NAME = re.compile(r"[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
+_ENV_LINE_NAME = re.compile(
+    TOOL_PREFIX + r"[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+)
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PWD|CREDENTIAL|AUTH|PRIVATE|SIGNATURE|SALT",
     re.IGNORECASE,
