@@ -12,6 +12,7 @@ from nanotui.config import SandboxConfig
 from nanotui.security import sandbox, sandbox_bwrap, sandbox_landlock
 from nanotui.security.sandbox import (
     CommandStartError,
+    GuardedRunner,
     PlainRunner,
     SandboxUnavailable,
     make_runner,
@@ -65,7 +66,7 @@ async def test_auto_without_require_falls_back_to_plain_and_says_so(
     tmp_path: Path, nothing_starts: None
 ) -> None:
     runner = make_runner(SandboxConfig(), tmp_path)
-    assert isinstance(runner, PlainRunner)
+    assert isinstance(runner, GuardedRunner) and isinstance(runner.inner, PlainRunner)
     result = await runner.run("echo hi", cwd=tmp_path, timeout_s=5, max_output_bytes=100)
     assert result.stdout == "hi\n"
     assert "without isolation" in result.notice
@@ -81,8 +82,10 @@ async def test_an_explicit_backend_that_does_not_start_refuses(
 
 def test_plain_is_used_when_chosen_even_where_sandboxes_start(tmp_path: Path) -> None:
     runner = make_runner(SandboxConfig(backend="plain", max_processes=9), tmp_path)
-    assert isinstance(runner, PlainRunner) and runner.notice == ""
-    assert runner.limits is not None and runner.limits.max_processes == 9
+    assert isinstance(runner, GuardedRunner)
+    plain = runner.inner
+    assert isinstance(plain, PlainRunner) and plain.notice == ""
+    assert plain.limits is not None and plain.limits.max_processes == 9
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object], str]:

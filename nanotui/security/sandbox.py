@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from nanotui.security import landlock_exec
+from nanotui.security import control_files, landlock_exec
 from nanotui.security.sandbox_process import (
     CommandStartError,
     Limits,
@@ -139,6 +139,45 @@ class PlainRunner:
         return CommandResult(**vars(outcome), backend=self.backend, notice=self.notice)
 
 
+class GuardedRunner:
+    """Any runner, with the workspace's control files put back after each command
+    (`control_files`: git hooks and config, `.nanotui`)."""
+
+    def __init__(self, inner: CommandRunner, workspace: Path) -> None:
+        self.inner = inner
+        self.workspace = workspace
+        self.backend = inner.backend
+
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        timeout_s: float,
+        max_output_bytes: int,
+        env: dict[str, str] | None = None,
+        network: bool | None = None,
+    ) -> CommandResult:
+        before = control_files.take(self.workspace)
+        try:
+            result = await self.inner.run(
+                command,
+                cwd=cwd,
+                timeout_s=timeout_s,
+                max_output_bytes=max_output_bytes,
+                env=env,
+                network=network,
+            )
+        finally:
+            # Also after a timeout or a cancellation: what was planted must not stay.
+            paths = control_files.changed(before, control_files.take(self.workspace))
+            failed = control_files.put_back(self.workspace, before, paths) if paths else []
+        if paths:
+            said = control_files.notice(paths, failed)
+            result.notice = f"{result.notice} {said}".strip()
+        return result
+
+
 class UnavailableRunner:
     """Stands in when the settings forbid every backend that starts: refuses each command."""
 
@@ -182,13 +221,14 @@ def make_runner(settings: SandboxConfig, workspace: Path) -> CommandRunner:
     )
     pass_env = tuple(settings.pass_env)
     if settings.backend == "plain":
-        return PlainRunner(limits, pass_env)
+        return GuardedRunner(PlainRunner(limits, pass_env), workspace)
     problems = probe_backends()
     wanted = ["bwrap", "landlock"] if settings.backend == "auto" else [settings.backend]
     for name in wanted:
         if problems[name] is None:
             runner_class = BwrapRunner if name == "bwrap" else LandlockRunner
-            return runner_class(workspace, limits, pass_env, network=settings.network)
+            runner = runner_class(workspace, limits, pass_env, network=settings.network)
+            return GuardedRunner(runner, workspace)
     if settings.backend != "auto":
         return UnavailableRunner(
             f"The {settings.backend} sandbox does not start here ({problems[settings.backend]}); "
@@ -199,9 +239,10 @@ def make_runner(settings: SandboxConfig, workspace: Path) -> CommandRunner:
             "No sandbox backend starts here and [sandbox] require is on, so commands are "
             f"refused (bwrap: {problems['bwrap']}; landlock: {problems['landlock']})."
         )
-    return PlainRunner(
+    fallback = PlainRunner(
         limits,
         pass_env,
         notice="No sandbox starts here, so this command ran without isolation "
         "(install bubblewrap or use a kernel with Landlock).",
     )
+    return GuardedRunner(fallback, workspace)
