@@ -144,6 +144,11 @@ def _folder_change_problem(words: list[Word], paths: PathJudge) -> str:
         return f"goes to `{target.value}`, which is only known when the line runs"
     if place in ("root", "outside", "home", "disk"):
         return f"goes to `{target.value}`, outside the workspace"
+    # Paths after it are judged from the workspace root: `cd .aws && cat credentials` would
+    # read a protected file under an innocent name.
+    inside = Word(target.value.rstrip("/") + "/credentials", target.literal)
+    if place == "protected" or paths.place(inside) == "protected":
+        return f"goes into `{target.value}`, a protected folder"
     return ""
 
 
