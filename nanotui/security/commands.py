@@ -63,6 +63,16 @@ SENSITIVE_VARIABLES = {
     "PERL5OPT",
     "RUBYOPT",
     "BROWSER",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "RIPGREP_CONFIG_PATH",
+    "GCONV_PATH",
+    "LESS",
+    "SYSTEMD_PAGER",
+    "GREP_OPTIONS",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "NPM_CONFIG_USERCONFIG",
 }
 SENSITIVE_PREFIXES = ("LD_", "DYLD_", "GIT_", "BASH_FUNC_")
 _VERDICT_ORDER = {"allow": 0, "ask": 1, "deny": 2}
@@ -302,7 +312,10 @@ class CommandPolicy:
             rule = self._first_match(self._ask, layer, see_through=True)
             if rule:
                 return _Judgement("ask", f"ask: `{text}` matches the ask rule `{rule}`", "rule")
+        writes = self._redirect_writes(command)
         if unwrapped.scripts:
+            if writes:  # `bash -c cat > Makefile`: the shell's own output lands in a file
+                return _unchecked(text, f"writes `{writes}` through a redirection")
             return _Judgement("allow", f"allow: `{text}` runs a script judged command by command")
         innermost = unwrapped.innermost
         # A read-only program reading secrets or outside files asks even under an allow rule.
@@ -312,7 +325,6 @@ class CommandPolicy:
         rule = self._first_match(self._allow, innermost, see_through=False)
         if rule:
             return _Judgement("allow", f"allow: `{text}` matches the allow rule `{rule}`")
-        writes = self._redirect_writes(command)
         if writes:
             return _unchecked(text, f"writes `{writes}` through a redirection")
         if safety == "":

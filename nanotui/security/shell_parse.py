@@ -110,6 +110,36 @@ def _parser() -> Parser:
     return Parser(Language(tree_sitter_bash.language()))
 
 
+def _stray_backticks(root: Node, line: bytes) -> bool:
+    """Whether a backtick lies outside every place the parser accounted for.
+
+    tree-sitter-bash leaves backticks inside unquoted heredocs and `${x:-...}` as text, where
+    bash runs them; any backtick not inside a parsed substitution, a single-quoted string, a
+    quoted heredoc or a comment is therefore code the policy did not see.
+    """
+    if b"`" not in line:
+        return False
+    covered: list[tuple[int, int]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        parsed_tick = kind == "command_substitution" and node_text(node).startswith("`")
+        quoted = kind in ("raw_string", "comment") or (
+            kind == "heredoc_redirect" and _quoted_heredoc(node)
+        )
+        if parsed_tick or quoted:
+            covered.append((node.start_byte, node.end_byte))
+        stack.extend(node.children)
+    ticks = [i for i, byte in enumerate(line) if byte == ord("`")]
+    return any(not any(a <= i < b for a, b in covered) for i in ticks)
+
+
+def _quoted_heredoc(node: Node) -> bool:
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    return start is not None and any(q in node_text(start) for q in "'\"\\")
+
+
 def parse_line(line: str) -> ParsedLine:
     """Every simple command of `line`, plus what could not be accounted for."""
     root = _parser().parse(line.encode()).root_node
@@ -121,6 +151,8 @@ def parse_line(line: str) -> ParsedLine:
         walk.parsed.problems.append(
             "continues a word on the next line, which the grammar reads differently"
         )
+    if _stray_backticks(root, line.encode()):
+        walk.parsed.problems.append("has a backtick substitution the parser did not read")
     walk.statement(root, [], frozenset())
     return walk.parsed
 
@@ -165,6 +197,21 @@ class _Walk:
             # Arithmetic `(( ... ))`: judged as a test (see `arithmetic_problem`).
             self._add(SimpleCommand(node_text(node), kind="test"), node.named_children)
             return
+        if node.type == "for_statement":
+            # `for NAME in WORDS`: NAME is assigned each word, so it is judged as an assignment
+            # (`for PATH in .` changes what runs), and the words as its values.
+            name = node.child_by_field_name("variable")
+            values = [c for c in node.children_by_field_name("value")]
+            if name is not None:
+                self._assignment(node, [name, *values], text=f"{node_text(name)}=…")
+            for child in node.named_children:
+                if child.type in ("do_group", "compound_statement"):
+                    self.statement(child, redirects, upstream)
+            return
+        if node.type == "case_statement":
+            value = node.child_by_field_name("value")
+            if value is not None and _evaluates_arithmetic(value):
+                self.parsed.problems.append(ARITHMETIC_EXPANSION)
         if node.type == "c_style_for_statement":
             # `for ((a; b; c))`: the header is arithmetic too, judged like `(( a; b; c ))`.
             body = node.child_by_field_name("body")
@@ -218,9 +265,9 @@ class _Walk:
             )
         self.statement(body, redirects, frozenset())
 
-    def _assignment(self, node: Node, parts: list[Node]) -> None:
+    def _assignment(self, node: Node, parts: list[Node], text: str | None = None) -> None:
         names = []
-        command = SimpleCommand(node_text(node), kind="assignment")
+        command = SimpleCommand(text or node_text(node), kind="assignment")
         declares = node.type in ("declaration_command", "unset_command")
         for part in parts:
             target = (
@@ -231,11 +278,12 @@ class _Walk:
             # Bash evaluates array indexes, integer variables and $((...)) as arithmetic, and
             # arithmetic expands a variable's value as more arithmetic: `x='a[$(cmd)]'` then
             # `y[x]=1` runs cmd. Nothing of that kind is judged safe.
-            text = node_text(part)
+            text = literal_value(part) or node_text(part)  # `"-i"` is -i too
             if (target is not None and target.type == "subscript") or (declares and "[" in text):
                 command.problems.append(ARITHMETIC_INDEX)
-            elif declares and part.type == "word" and text.startswith("-") and "i" in text:
-                command.problems.append(ARITHMETIC_INTEGER)
+            elif declares and part.type != "variable_assignment" and text.startswith("-"):
+                if "i" in text or "n" in text:  # integers, and namerefs (`declare -n r=a[x]`)
+                    command.problems.append(ARITHMETIC_INTEGER)
             elif _evaluates_arithmetic(part):
                 command.problems.append(ARITHMETIC_EXPANSION)
         command.assignments = names
@@ -347,18 +395,22 @@ def _heredoc_problem(node: Node, *, strip_tabs: bool) -> str | None:
 
 
 ARITHMETIC_INDEX = "sets an array element, whose index bash evaluates as arithmetic"
-ARITHMETIC_INTEGER = "declares an integer variable, whose values bash evaluates as arithmetic"
-ARITHMETIC_EXPANSION = "computes arithmetic or an array index from a variable"
+ARITHMETIC_INTEGER = (
+    "declares an integer variable or a name reference, whose values bash evaluates further"
+)
+ARITHMETIC_EXPANSION = "expands a variable in a way that can run code hidden in its value"
 
 
 def _evaluates_arithmetic(node: Node) -> bool:
-    """Whether the node holds $((...)), an array index or a substring offset (`${s:i}`)."""
+    """Whether the node holds an expansion that can run code hidden in a variable's value:
+    $((...)) and $[...], an array index, a substring offset (`${s:i}`), indirection
+    (`${!x}`) or a transformation (`${x@P}` expands its value as a prompt)."""
     stack = [node]
     while stack:
         current = stack.pop()
         if current.type == "arithmetic_expansion":
             return True
-        if current.type == "expansion" and any(c in node_text(current) for c in "[:"):
+        if current.type == "expansion" and any(c in node_text(current) for c in "[:!@"):
             return True
         stack.extend(current.named_children)
     return False

@@ -8,6 +8,7 @@ first, so that `rm -rf *` also catches `rm -fr`, `rm -r -f` and `rm --recursive 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -32,6 +33,7 @@ _CASE_FOLDED = {"rm", "cp"}
 _SUB_COMMAND_PROGRAMS = {"git", "npm", "pnpm", "yarn", "cargo", "docker", "kubectl", "go", "pip"}
 DOWNLOADERS = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh"}
 POWER_PROGRAMS = {"shutdown", "reboot", "halt", "poweroff"}
+POWER_TARGETS = {"reboot.target", "poweroff.target", "halt.target", "kexec.target"}
 SYSTEMCTL_POWER = {"reboot", "poweroff", "halt", "kexec", "soft-reboot", "rescue", "emergency"}
 # Programs that may name a disk device without writing it; any other is refused one.
 DISK_READERS = {"ls", "lsblk", "blkid", "stat", "file", "udevadm", "smartctl", "findmnt"}
@@ -163,6 +165,40 @@ def _deny_formatting(words: list[Word], normal: list[str], paths: PathJudge) -> 
         return "stops or restarts the machine"
     if name in ("init", "telinit") and arguments[:1] and arguments[0] in ("0", "6"):
         return "stops or restarts the machine"
+    if name == "systemctl" and any(a in POWER_TARGETS for a in arguments):
+        return "stops or restarts the machine"
+    if name == "loginctl" and arguments[:1] and arguments[0] in SYSTEMCTL_POWER:
+        return "stops or restarts the machine"
+    # `kill -1 PID` sends signal 1; a -1 after the first word is the pid meaning "all".
+    if name == "kill" and any(w.value == "-1" for w in words[2:]):
+        return "signals every process the user may signal (`kill -1`)"
+    return None
+
+
+def _deny_find_delete(words: list[Word], normal: list[str], paths: PathJudge) -> str | None:
+    if not any(w.value == "-delete" for w in words[1:]):
+        return None
+    for word in words[1:]:
+        if word.value == "--":
+            continue
+        if word.value.startswith(("-", "(", "!")) and word.value not in ("-L", "-H", "-P"):
+            break
+        if paths.place(word) in ("root", "home", "outside", "disk"):
+            return f"deletes files under `{word.value}`, outside the workspace"
+    return None
+
+
+def os_home() -> str:
+    return os.path.expanduser("~").rstrip("/")
+
+
+def _deny_move_away(words: list[Word], normal: list[str], paths: PathJudge) -> str | None:
+    """`mv ~ /tmp/x` or `mv / x` takes the home folder or the system away whole."""
+    for source in _positionals(words)[:-1]:  # the last one is where they go
+        if _is_file_system_root(source):
+            return "moves the whole file system"
+        if source.literal and source.value.rstrip("/") in ("~", os_home()):
+            return "moves your home folder"
     return None
 
 
@@ -231,7 +267,9 @@ BUILT_IN_DENY_CHECKS: dict[str, DenyCheck] = {
     "mke2fs": _deny_formatting,
     "wipefs": _deny_formatting,
     **dict.fromkeys(POWER_PROGRAMS, _deny_formatting),
-    **dict.fromkeys(("systemctl", "init", "telinit"), _deny_formatting),
+    **dict.fromkeys(("systemctl", "init", "telinit", "loginctl", "kill"), _deny_formatting),
+    "find": _deny_find_delete,
+    "mv": _deny_move_away,
     "dd": _deny_disk_copy,
     "chmod": _deny_open_permissions,
     "chown": _deny_open_permissions,

@@ -8,6 +8,7 @@ scripts that run other programs or write files behind the command's back.
 from __future__ import annotations
 
 import itertools
+import posixpath
 import re
 
 from nanotui.security.shell_paths import PathJudge
@@ -45,6 +46,7 @@ RG_UNSAFE_OPTIONS = ("--pre", "--pre-glob", "--search-zip", "-z", "--hostname-bi
 # Options that take the names of files to read from a file, out of the policy's sight.
 FILE_LIST_OPTIONS = ("--files0-from", "-files0-from", "--file-list")
 FIND_UNSAFE_ACTIONS = ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fls")
+READ_ONLY_PROGRAMS = {"ls", "cat", "head", "tail", "wc", "grep", "rg", "find", "git", "sed", "cd"}
 # Programs that show file names, not contents: naming a protected file is harmless.
 LISTS_NAMES_ONLY = {"ls", "find"}
 AWKS = {"awk", "gawk", "mawk", "nawk"}
@@ -113,6 +115,12 @@ def known_safe_problem(words: list[Word], paths: PathJudge) -> str | None:
     if not program.literal or "/" in program.value:
         return None  # Allow never sees through a path: `./cat` is not `cat`.
     name = program.value
+    if name in READ_ONLY_PROGRAMS:
+        # A word known only when the line runs may split into options (`find . ${x:--delete}`,
+        # `rg $y` with y='--pre=x'): the checks below read literal words only.
+        dynamic = next((w for w in words[1:] if not w.literal), None)
+        if dynamic is not None:
+            return f"passes `{dynamic.value}`, which is only known when the line runs"
     if name == "pwd" and len(words) == 1:
         return ""
     if name in ("cd", "pushd"):
@@ -123,6 +131,11 @@ def known_safe_problem(words: list[Word], paths: PathJudge) -> str | None:
         view, dropped = git_view(words)
         if dropped or len(view) < 2 or view[1].value not in GIT_READ_ONLY:
             return None
+        for word in view[2:]:
+            # `git show HEAD:.env` reads a protected file out of the history.
+            _, colon, path = word.value.partition(":")
+            if colon and path and paths.place(Word(path, word.literal)) == "protected":
+                return f"reads `{word.value}`, a protected file, from git"
         return _reading_problem(name, view[1:], paths)
     if name == "sed" and _sed_prints_only(words):
         return _reading_problem(name, words, paths)
@@ -146,8 +159,10 @@ def _folder_change_problem(words: list[Word], paths: PathJudge) -> str:
         return f"goes to `{target.value}`, outside the workspace"
     # Paths after it are judged from the workspace root: `cd .aws && cat credentials` would
     # read a protected file under an innocent name.
-    inside = Word(target.value.rstrip("/") + "/credentials", target.literal)
-    if place == "protected" or paths.place(inside) == "protected":
+    folder = posixpath.normpath(target.value.rstrip("/")).removeprefix("./")
+    inside = Word(folder + "/credentials", target.literal)
+    holds_protected = any(p.startswith(folder + "/") for p in paths.protected_paths)
+    if place == "protected" or holds_protected or paths.place(inside) == "protected":
         return f"goes into `{target.value}`, a protected folder"
     return ""
 
@@ -206,6 +221,8 @@ def _find_start_points(words: list[Word]) -> list[Word]:
     # find's own options (-L, -H, -P, -D debug, -O level) come before its start points.
     while rest and (rest[0].value in FIND_LEADING_OPTIONS or rest[0].value == "-D"):
         rest = rest[2:] if rest[0].value == "-D" else rest[1:]
+    if rest and rest[0].value == "--":
+        rest = rest[1:]
     for word in rest:
         if word.value.startswith(("-", "(", "!")):
             break

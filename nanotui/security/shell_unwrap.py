@@ -62,9 +62,10 @@ class Wrapper:
 
 WRAPPERS = {
     "env": Wrapper(
-        frozenset({"-u", "--unset", "-C", "--chdir"}),
+        frozenset({"-u", "--unset"}),
         assignments=True,
-        opaque_options=frozenset({"-S", "--split-string"}),
+        # -C changes the folder, so later relative paths would be judged from the wrong one.
+        opaque_options=frozenset({"-S", "--split-string", "-C", "--chdir"}),
     ),
     "timeout": Wrapper(frozenset({"-s", "--signal", "-k", "--kill-after"}), positional=1),
     "nice": Wrapper(frozenset({"-n", "--adjustment"})),
@@ -159,7 +160,8 @@ def _wrapped_words(name: str, words: list[Word], result: Unwrapped) -> list[Word
         if not word.literal:
             result.opaque = f"gives `{name}` an argument that is only known when the line runs"
             return None
-        if value in spec.opaque_options or value.split("=", 1)[0] in spec.opaque_options:
+        glued = value[:2] if len(value) > 2 and not value.startswith("--") else value
+        if {value, value.split("=", 1)[0], glued} & spec.opaque_options:
             result.opaque = f"uses `{name} {value}`, which runs a command the policy cannot follow"
             return None
         if value == "--":
