@@ -263,3 +263,16 @@ def test_deny_rules_see_through_git_options_paths_and_wrappers(line: str) -> Non
     result = POLICY.decide(line)
     assert result.decision == "deny"
     assert any("matches the deny rule `git push *`" in reason for reason in result.reasons)
+
+
+def test_a_run_time_word_cannot_slip_past_a_deny_rule_under_a_broad_allow() -> None:
+    policy = CommandPolicy(allow=["npm *", "git push *"], ask=[], deny=["npm publish *"])
+    assert policy.decide("npm publish").decision == "deny"
+    assert policy.decide("npm test").decision == "allow"
+    # `publish` only exists when the line runs: the deny rule cannot see it.
+    hidden = policy.decide("x=publish; npm $x")
+    assert hidden.decision == "ask"
+    assert any("npm publish *" in reason for reason in hidden.reasons)
+    # The built-in force-push check cannot see `+main` either.
+    assert policy.decide('b=+main; git push origin "$b"').decision == "ask"
+    assert policy.decide("git push origin main").decision == "allow"

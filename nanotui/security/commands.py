@@ -12,6 +12,7 @@ the program (`/usr/bin/curl` is `curl`); allow rules do not (`./sed` is not `sed
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,7 @@ from nanotui.security.shell_parse import (
 )
 from nanotui.security.shell_paths import PathJudge
 from nanotui.security.shell_rules import (
+    BUILT_IN_DENY_CHECKS,
     DOWNLOADERS,
     built_in_denial,
     git_view,
@@ -322,6 +324,14 @@ class CommandPolicy:
         safety = known_safe_problem(innermost, self.paths) if innermost else None
         if safety:
             return _unchecked(text, safety)
+        guard = self._guarding_rule(innermost)
+        dynamic = next((w for w in innermost[1:] if not w.literal), None)
+        if guard and dynamic is not None:
+            # `x=publish; npm $x` under allow `npm *` and deny `npm publish *`: the deny rule
+            # (or the built-in list) cannot see a word that is only known when it runs.
+            return _unchecked(
+                text, f"passes `{dynamic.value}`, which {guard} cannot check before it runs"
+            )
         rule = self._first_match(self._allow, innermost, see_through=False)
         if rule:
             return _Judgement("allow", f"allow: `{text}` matches the allow rule `{rule}`")
@@ -330,6 +340,18 @@ class CommandPolicy:
         if safety == "":
             return _Judgement("allow", f"allow: `{text}` is a known read-only command")
         return _Judgement("ask", f"ask: no rule allows `{text}`", "no_rule")
+
+    def _guarding_rule(self, words: list[Word]) -> str | None:
+        """The deny or ask rule (or the built-in list) that looks at this program, if any."""
+        if not words or not words[0].literal:
+            return None
+        program = basename(words[0].value)
+        if program in BUILT_IN_DENY_CHECKS:
+            return "the built-in deny list"
+        for rule in self._deny + self._ask:
+            if fnmatch.fnmatchcase(program, rule.pattern[0]):
+                return f"the rule `{rule.text}`"
+        return None
 
     def _redirect_writes(self, command: SimpleCommand) -> str | None:
         for redirect in command.redirects:
