@@ -10,6 +10,7 @@ import pytest
 from pilot_support import wait_for
 from test_checkpoint_browser import checkpointed_repo, confirm_screen, make_app, open_browser
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens import checkpoints as browser_screen
@@ -31,6 +32,12 @@ async def browser(pilot: Pilot) -> None:
     screen = await open_browser(pilot)
     diff = screen.query_one(DiffView)
     await wait_for(pilot, lambda: diff.parsed.new_path == "a.py", "a.py's diff")
+    # The table widens its columns to the rows on a later refresh: wait for that, or the
+    # picture may catch the ids cut to the header's width.
+    table = screen.query_one("#checkpoint-list", DataTable)
+    first = screen.entries[0].checkpoint.short_id
+    id_column = next(iter(table.columns.values()))
+    await wait_for(pilot, lambda: id_column.content_width >= len(first), "the column widths")
     await pilot.pause()
 
 
