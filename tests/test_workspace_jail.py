@@ -353,3 +353,18 @@ def test_a_write_may_create_many_folders_on_the_way(tree: tuple[Path, Path]) -> 
     with make_ws(root).open_dir_for_write(deep, create_parents=True) as target:
         assert target.shown == deep
     assert (root / deep).parent.is_dir()
+
+
+def test_a_hard_link_to_a_credential_file_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TOKEN=abc\n")
+    os.link(tmp_path / ".env", tmp_path / "notes.txt")
+    (tmp_path / "a.txt").write_text("plain\n")
+    os.link(tmp_path / "a.txt", tmp_path / "b.txt")  # linked, but to nothing secret
+    ws = make_ws(tmp_path)
+    with pytest.raises(PathRefused, match="hard link.*\\.env"):
+        ws.open_for_read("notes.txt")
+    opened = ws.open_for_read("b.txt")
+    try:
+        assert os.read(opened.fd, 100) == b"plain\n"
+    finally:
+        os.close(opened.fd)

@@ -30,6 +30,9 @@ __all__ = ["MAX_SYMLINK_HOPS", "OpenedFile", "PathRefused", "Workspace", "WriteT
 # Protected patterns under these prefixes guard the repository's machinery against writes;
 # the files are not secrets, so the model may read them.
 _NOT_CREDENTIAL_PREFIXES = (".git/", ".nanotui/")
+# Looking for the credential file a hard link shares its content with.
+HARD_LINK_SCAN_SKIPS = {".git", "node_modules", ".venv", "__pycache__"}
+HARD_LINK_SCAN_LIMIT = 100_000
 
 
 class Workspace:
@@ -90,6 +93,8 @@ class Workspace:
                     f"{self.relative(Path(end.path))} is a protected credential file; nanotui "
                     "never reads it into the conversation."
                 )
+            if stat.S_ISREG(end.st.st_mode) and end.st.st_nlink > 1:
+                self._refuse_credential_alias(path, end.st)
             fd = open_checked_for_read(path, end.folder_fd, end.name, end.st)
         return OpenedFile(fd, Path(end.path), os.fstat(fd))
 
@@ -147,6 +152,36 @@ class Workspace:
     def is_credential(self, rel: str) -> bool:
         """True for files never read into the model's context (protected, minus .git/.nanotui)."""
         return any(protected_match(p, rel) for p in self.credential_patterns)
+
+    def _refuse_credential_alias(self, path: str, st: os.stat_result) -> None:
+        """Refuse a hard link to a credential file: the same content under an innocent name.
+
+        Only files with more than one name get here (rare in a work tree), so looking for the
+        credential files among the workspace's files is affordable; past a bound, refuse.
+        """
+        seen = 0
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = [d for d in dirs if d not in HARD_LINK_SCAN_SKIPS]
+            for name in files:
+                seen += 1
+                if seen > HARD_LINK_SCAN_LIMIT:
+                    raise PathRefused(
+                        f"{path} has other names (hard links) that could not all be checked "
+                        "for credential files; read it through its original name."
+                    )
+                full = os.path.join(folder, name)
+                rel = os.path.relpath(full, self.root).replace(os.sep, "/")
+                if not self.is_credential(rel):
+                    continue
+                try:
+                    other = os.lstat(full)
+                except OSError:
+                    continue
+                if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                    raise PathRefused(
+                        f"{path} is another name (a hard link) for the protected credential "
+                        f"file {rel}; nanotui never reads it into the conversation."
+                    )
 
     # ---- the walk ---------------------------------------------------------------------
 
