@@ -361,7 +361,7 @@ def test_a_hard_link_to_a_credential_file_is_not_read(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("plain\n")
     os.link(tmp_path / "a.txt", tmp_path / "b.txt")  # linked, but to nothing secret
     ws = make_ws(tmp_path)
-    with pytest.raises(PathRefused, match="hard link.*\\.env"):
+    with pytest.raises(PathRefused, match=r"hard link.*\.env"):
         ws.open_for_read("notes.txt")
     opened = ws.open_for_read("b.txt")
     try:
