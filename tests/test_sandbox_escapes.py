@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, pids_with, runner_for
 
-from nanotui.security import process_reaper, seccomp_net
+from nanotui.security import landlock_exec, process_reaper, sandbox_cgroup, seccomp_net
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -193,4 +193,21 @@ async def test_the_command_dies_when_nanotui_is_killed(
     finally:
         driver.kill()
         driver.wait()
+        kill_all(marker)
+
+
+async def test_the_command_cannot_kill_its_reaper(
+    workspace: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No pids cgroup (a usual desktop): the reaper is all that holds what escapes the group.
+    monkeypatch.setitem(sandbox_cgroup._usable, "parent", None)
+    runner = runner_for("landlock", workspace)
+    if landlock_exec.abi_version() < 6:
+        pytest.skip("Landlock scopes signals from ABI 6 on; older kernels cannot stop this")
+    line = f"setsid sleep 30.{marker} & sleep 0.2; kill -9 $PPID; kill -STOP $PPID; echo tried"
+    try:
+        result = await runner.run(line, cwd=workspace, timeout_s=10, max_output_bytes=1000)
+        assert "Operation not permitted" in result.stderr, result.stderr
+        assert await none_left(marker), "a process outlived its reaper"
+    finally:
         kill_all(marker)

@@ -177,20 +177,26 @@ def main(argv: list[str]) -> int:
         return 126
     if flags["--gate"] and not _wait_at_gate():
         return 126  # the parent went away without releasing us
-    try:
+    seccomp = _sibling("seccomp_net") if flags["--no-network"] else None
+
+    def apply_sandbox() -> None:
         if not flags["--no-landlock"]:
             restrict(write_dirs, network=not flags["--no-network"])
-        if flags["--no-network"]:
-            _sibling("seccomp_net").deny_network()
-    except OSError as exc:
-        print(f"landlock_exec: the sandbox could not be applied: {exc}", file=sys.stderr)
-        return 126
+        if seccomp is not None:
+            seccomp.deny_network()
+
     # Python starts with SIGPIPE and SIGXFSZ ignored, and exec keeps that: give the command
     # the defaults, or `yes | head` would spin on EPIPE and a file-size limit would not stop it.
     for signum in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(signum, signal.SIG_DFL)
     if flags["--reap"]:
-        return _sibling("process_reaper").run_reaped(command)
+        # The reaper stays outside the sandbox it puts on the command (see process_reaper).
+        return _sibling("process_reaper").run_reaped(command, apply_sandbox)
+    try:
+        apply_sandbox()
+    except OSError as exc:
+        print(f"landlock_exec: the sandbox could not be applied: {exc}", file=sys.stderr)
+        return 126
     try:
         os.execvp(command[0], command)
     except OSError as exc:

@@ -18,6 +18,7 @@ import ctypes
 import os
 import signal
 import time
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -116,8 +117,12 @@ def _end_like(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def run_reaped(command: list[str]) -> int:
-    """Run the command to its end; on return (or a stop signal) none of its processes live."""
+def run_reaped(command: list[str], prepare: Callable[[], None] = lambda: None) -> int:
+    """Run the command to its end; on return (or a stop signal) none of its processes live.
+
+    `prepare` runs in the child just before exec: the sandbox goes on the command only, so
+    that (with Landlock's signal scoping, ABI 6+) the command cannot kill or stop its reaper.
+    """
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     # If nanotui itself dies, we hear of it and take the command down with us.
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -130,6 +135,11 @@ def run_reaped(command: list[str]) -> int:
         # The command gets default signal handling, as if it had been exec'd directly.
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        try:
+            prepare()
+        except OSError as exc:
+            os.write(2, f"landlock_exec: the sandbox could not be applied: {exc}\n".encode())
+            os._exit(126)
         try:
             os.execvp(command[0], command)
         except OSError as exc:
