@@ -91,3 +91,69 @@ def test_a_folder_replaced_by_a_link_is_not_written_through(tmp_path: Path) -> N
     assert failed == []  # the link is removed and the folder made again
     assert not hooks.is_symlink() and (hooks / "pre-push").read_text() == "#!/bin/sh\n"
     assert list(outside.iterdir()) == []
+
+
+FSMONITOR = "git config core.fsmonitor 'touch owned; false'"
+# Ways the review found to plant code for the host's git; each must leave nothing that runs.
+TRICKS = {
+    # A folder too deep (or too full) to list must not hide the changed config.
+    "deep nest": f"{FSMONITOR}; cd .git/hooks && for i in $(seq 60); do mkdir a && cd a; done",
+    # A link whose target is not valid text must not break the look at the files.
+    "odd link": f"{FSMONITOR}; ln -s $'\\xff' .git/hooks/zz",
+    # A repository inside the workspace, registered in the index, is run by `git status`.
+    "nested repository": "mkdir sub && cd sub && git init -q && "
+    f"{FSMONITOR} && echo x > f && git add f && git -c user.name=a -c user.email=a@b "
+    "commit -qm s && cd .. && git add sub",
+}
+
+
+@pytest.mark.parametrize("trick", list(TRICKS))
+async def test_tricks_leave_no_config_that_runs_programs(repo: Path, trick: str) -> None:
+    runner = runner_for("landlock", repo)  # the weakest backend that still isolates
+    result = await runner.run(TRICKS[trick], cwd=repo, timeout_s=20, max_output_bytes=10_000)
+    for config in [repo / ".git/config", *repo.glob("*/.git/config")]:
+        assert "fsmonitor" not in config.read_text(), (trick, config, result.stderr)
+    assert not list((repo / ".git/hooks").glob("zz"))
+    assert result.notice, "the user is told"
+
+
+async def test_a_repository_made_where_there_was_none_keeps_no_risky_config(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    runner = runner_for("landlock", folder)
+    result = await runner.run(
+        f"git init -q . && {FSMONITOR} && printf x > .git/hooks/post-checkout",
+        cwd=folder,
+        timeout_s=10,
+        max_output_bytes=1000,
+    )
+    assert "fsmonitor" not in (folder / ".git/config").read_text()
+    assert not (folder / ".git/hooks/post-checkout").exists()
+    assert "reset .git/config" in result.notice
+
+
+async def test_hooks_under_core_hooks_path_are_guarded(repo: Path) -> None:
+    subprocess.run(["git", "-C", str(repo), "config", "core.hooksPath", ".husky"], check=True)
+    (repo / ".husky").mkdir()
+    runner = runner_for("landlock", repo)
+    result = await runner.run(
+        "printf '#!/bin/sh\\ntouch owned\\n' > .husky/pre-commit",
+        cwd=repo,
+        timeout_s=10,
+        max_output_bytes=1000,
+    )
+    assert not (repo / ".husky/pre-commit").exists() and "put back" in result.notice
+
+
+async def test_a_moved_repository_is_reported_not_half_rebuilt(repo: Path) -> None:
+    runner = runner_for("landlock", repo)
+    result = await runner.run(
+        "mv .git .gitold && echo 'gitdir: .gitold' > .git",
+        cwd=repo,
+        timeout_s=10,
+        max_output_bytes=1000,
+    )
+    assert not (repo / ".git").exists()  # the stand-in file is gone, nothing half-made
+    assert "put it back by hand" in result.notice

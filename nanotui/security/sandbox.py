@@ -16,6 +16,7 @@ one can be made, and the launcher that stays as their reaping parent (`process_r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -159,6 +160,7 @@ class GuardedRunner:
         network: bool | None = None,
     ) -> CommandResult:
         before = control_files.take(self.workspace)
+        started_ns = time.time_ns()
         try:
             result = await self.inner.run(
                 command,
@@ -170,12 +172,32 @@ class GuardedRunner:
             )
         finally:
             # Also after a timeout or a cancellation: what was planted must not stay.
-            paths = control_files.changed(before, control_files.take(self.workspace))
-            failed = control_files.put_back(self.workspace, before, paths) if paths else []
-        if paths:
-            said = control_files.notice(paths, failed)
-            result.notice = f"{result.notice} {said}".strip()
+            after = control_files.take(self.workspace)
+            paths = control_files.changed(before, after)
+            failed = control_files.put_back(self.workspace, before, paths, after) if paths else []
+            made = self._neutralise_new_repositories(before, started_ns)
+        said = [control_files.notice(paths, failed)] if paths else []
+        if made:
+            said.append(f"The command made or changed a git repository; nanotui {'; '.join(made)}.")
+        if said:
+            result.notice = " ".join([result.notice, *said]).strip()
         return result
+
+    def _neutralise_new_repositories(
+        self, before: control_files.Snapshot, started_ns: int
+    ) -> list[str]:
+        """Repositories the command made: at the root where there was none, or nested."""
+        done: list[str] = []
+        try:
+            gitdirs = control_files.new_repositories(self.workspace, started_ns)
+            root = self.workspace / ".git"
+            if ".git" not in before and root.is_dir() and not root.is_symlink():
+                gitdirs.append(root)
+            for gitdir in gitdirs:
+                done += control_files.neutralise_repository(self.workspace, gitdir)
+        except OSError as exc:
+            done.append(f"could not check the repositories it made ({exc.strerror or exc})")
+        return done
 
 
 class UnavailableRunner:
