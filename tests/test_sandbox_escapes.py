@@ -109,6 +109,7 @@ def test_the_filter_kills_other_abis_and_refuses_only_ip_sockets(machine: str) -
     assert run(socket_nr, socket.AF_INET) == deny
     assert run(socket_nr, socket.AF_INET6) == deny
     assert run(socket_nr, seccomp_net.AF_PACKET) == deny
+    assert run(socket_nr, seccomp_net.AF_VSOCK) == deny
     assert run(io_uring_nr) == deny
     assert run(socket_nr, socket.AF_UNIX) == seccomp_net.RET_ALLOW
     assert run(0) == seccomp_net.RET_ALLOW  # read, or io_setup: anything else

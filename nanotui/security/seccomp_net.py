@@ -1,9 +1,10 @@
-"""A seccomp filter that cuts a process off the network: no IPv4, IPv6 or packet sockets.
+"""A seccomp filter that cuts a process off the network: no IP, packet, vsock or XDP sockets.
 
 Landlock covers only TCP connect and bind (and only from ABI 4), so the Landlock backend
-adds this filter when a command runs without network: `socket()` for AF_INET, AF_INET6 or
-AF_PACKET fails with EPERM, so UDP, ICMP and raw sockets are refused too, on any kernel with
-seccomp. Unix sockets stay allowed (local tools talk over them and they reach no network).
+adds this filter when a command runs without network: `socket()` for AF_INET, AF_INET6,
+AF_PACKET, AF_VSOCK or AF_XDP fails with EPERM, so UDP, ICMP and raw sockets are refused
+too, on any kernel with seccomp. Unix and netlink sockets stay allowed (local tools talk
+over them, and they reach no other machine).
 `io_uring_setup` is refused as well: io_uring can open sockets without calling `socket()`.
 A system call made through another ABI (32-bit `int 0x80`, x32), which would dodge the
 numbers checked here, kills the process.
@@ -43,7 +44,7 @@ ARCHES = {
     "x86_64": (0xC000003E, 41, 425, True),
     "aarch64": (0xC00000B7, 198, 425, False),
 }
-AF_INET, AF_INET6, AF_PACKET = 2, 10, 17
+AF_INET, AF_INET6, AF_PACKET, AF_VSOCK, AF_XDP = 2, 10, 17, 40, 44
 
 
 class SockFilter(ctypes.Structure):
@@ -83,6 +84,8 @@ def no_network_program(machine: str | None = None) -> list[tuple[int, int, int, 
         ("family", AF_INET),
         ("family", AF_INET6),
         ("family", AF_PACKET),
+        ("family", AF_VSOCK),  # to the host of a virtual machine
+        ("family", AF_XDP),
     ]
     allow_at = len(body)  # falls through to allow after the last family check
     deny_at, kill_at = allow_at + 1, allow_at + 2
