@@ -288,6 +288,16 @@ def neutralise_repository(workspace: Path, gitdir: Path) -> list[str]:
     return done
 
 
+def index_mark(workspace: Path) -> tuple[int, int] | None:
+    """The root repository's index, by size and time: a command that registered a nested
+    repository (`git add sub`) changed it, and only then is the slower scan needed."""
+    try:
+        info = (workspace / ".git" / "index").lstat()
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
 def new_repositories(workspace: Path, since_ns: int) -> list[Path]:
     """Git folders below the workspace root changed since `since_ns`: repositories a command
     made or touched, whose config the user's next git command there would obey."""
