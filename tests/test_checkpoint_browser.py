@@ -125,9 +125,13 @@ async def test_restoring_through_the_browser_changes_the_files_as_listed(repo: P
             ("keep (did not exist then)", "new.py"),
         ]
         await pilot.press("d", "y")
+        # The restore writes file by file on a thread: wait for the last of them.
         await wait_for(
-            pilot, lambda: not (repo / "new.py").exists(), "the restore to reach the disk"
+            pilot,
+            lambda: not (repo / "new.py").exists() and (repo / "b.py").exists(),
+            "the restore to reach the disk",
         )
+        await wait_for(pilot, lambda: len(browser.entries) == 2, "the restore to finish")
         assert (repo / "a.py").read_text() == "a = 1  # the user's edit\n"
         assert (repo / "b.py").read_text() == "b = 1\n"
 
