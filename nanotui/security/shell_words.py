@@ -78,20 +78,29 @@ def word_of(node: Node) -> Word:
 def words_of(node: Node) -> list[Word]:
     """The words an argument becomes: `{/,x}` is two arguments, `/` and `x`, as bash reads it.
 
-    A word whose braces cannot be expanded here (sequences, quoting inside, too many words)
-    is kept whole and marked not literal, so nothing trusts it.
+    A word whose braces cannot be expanded here (sequences, expansions inside, too many
+    words) is kept whole and marked not literal, so nothing trusts it.
     """
     if not _has_brace_list(node):
         return [word_of(node)]
-    # Only unquoted text is expanded here: tree-sitter splits `{/,x}` into plain words.
-    unquoted = node.type == "word" or (
-        node.type == "concatenation" and all(c.type == "word" for c in node.children)
-    )
-    expanded = expand_braces(node_text(node)) if unquoted else None
+    # tree-sitter splits `"/"{,}` into a quoted part and plain words. Quoted text takes no
+    # part in brace expansion, so it goes in escaped, character by character.
+    parts = node.children if node.type == "concatenation" else [node]
+    pieces: list[str] = []
+    for part in parts:
+        if part.type == "word":
+            pieces.append(node_text(part))
+            continue
+        value = literal_value(part)
+        if value is None:
+            return [Word(node_text(node), False)]
+        pieces.append("".join("\\" + char for char in value))
+    expanded = expand_braces("".join(pieces))
     if expanded is None:
         return [Word(node_text(node), False)]
-    # Empty results vanish, as in bash (`x{,}` is `x`, `{,}` is nothing).
-    return [Word(_BACKSLASH.sub(r"\1", value), True) for value in expanded if value]
+    # Empty results vanish, as in bash (`x{,}` is `x`, `{,}` is nothing); quoted empties stay.
+    quoted_empty = any(part.type != "word" for part in parts)
+    return [Word(_BACKSLASH.sub(r"\1", value), True) for value in expanded if value or quoted_empty]
 
 
 MAX_BRACE_WORDS = 64
