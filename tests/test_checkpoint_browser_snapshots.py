@@ -36,8 +36,11 @@ async def browser(pilot: Pilot) -> None:
     # picture may catch the ids cut to the header's width.
     table = screen.query_one("#checkpoint-list", DataTable)
     first = screen.entries[0].checkpoint.short_id
-    id_column = next(iter(table.columns.values()))
-    await wait_for(pilot, lambda: id_column.content_width >= len(first), "the column widths")
+
+    def drawn_whole() -> bool:
+        return any(first in table.render_line(y).text for y in range(min(3, table.size.height)))
+
+    await wait_for(pilot, drawn_whole, "the ids drawn at full width")
     await pilot.pause()
 
 
