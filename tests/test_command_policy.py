@@ -265,6 +265,11 @@ def test_deny_rules_see_through_git_options_paths_and_wrappers(line: str) -> Non
     assert any("matches the deny rule `git push *`" in reason for reason in result.reasons)
 
 
+def test_the_test_builtin_is_not_taken_for_an_array_index() -> None:
+    assert POLICY.decide("[ -f setup.py ] && pytest -q").decision == "allow"
+    assert POLICY.decide("[[ -v a[1] ]]").decision == "ask"
+
+
 def test_a_run_time_word_cannot_slip_past_a_deny_rule_under_a_broad_allow() -> None:
     policy = CommandPolicy(allow=["npm *", "git push *"], ask=[], deny=["npm publish *"])
     assert policy.decide("npm publish").decision == "deny"

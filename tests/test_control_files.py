@@ -157,3 +157,18 @@ async def test_a_moved_repository_is_reported_not_half_rebuilt(repo: Path) -> No
     )
     assert not (repo / ".git").exists()  # the stand-in file is gone, nothing half-made
     assert "put it back by hand" in result.notice
+
+
+async def test_pointing_hooks_path_at_the_work_tree_reverts_nothing_there(repo: Path) -> None:
+    (repo / "src").mkdir()
+    (repo / "src/a.py").write_text("a = 1\n")
+    runner = runner_for("landlock", repo)
+    result = await runner.run(
+        "git config core.hooksPath src && echo 'a = 2' > src/a.py",
+        cwd=repo,
+        timeout_s=10,
+        max_output_bytes=1000,
+    )
+    assert (repo / "src/a.py").read_text() == "a = 2\n"  # ordinary work stays
+    assert "hookspath" not in (repo / ".git/config").read_text().lower()
+    assert ".git/config" in result.notice

@@ -110,20 +110,30 @@ def _nested(root: Path, relative: str, into: Snapshot) -> None:
             _nested(root, child, into)
 
 
-def take(workspace: Path) -> Snapshot:
+UNREADABLE = "\0unreadable"
+"""The key that says the guarded files could not be read (no path can hold a NUL byte)."""
+
+
+def hooks_folders(workspace: Path) -> tuple[str, ...]:
+    """Folders that `core.hooksPath` names now. Read once before a command and passed to both
+    looks: read again afterwards, a command could point it at `src` and have `src` reverted."""
+    return tuple(_hooks_paths(workspace))
+
+
+def take(workspace: Path, hooks: tuple[str, ...] = ()) -> Snapshot:
     """The guarded files as they are now; never raises (what cannot be read is recorded so)."""
     snapshot: Snapshot = {}
     try:
         git = _entry(workspace / ".git")
         if git is not None:
             snapshot[".git"] = Entry(git.kind, mode=git.mode)  # there or not; not its contents
-        trees = GUARDED_TREES + tuple(_hooks_paths(workspace))
+        trees = GUARDED_TREES + hooks
         for relative in trees + GUARDED_FILES:
             _walk(workspace, relative, snapshot)
         for relative in NESTED_ROOTS:
             _nested(workspace, relative, snapshot)
     except (OSError, ValueError, RecursionError):
-        snapshot["."] = Entry("unreadable")
+        snapshot[UNREADABLE] = Entry("unreadable")
     return snapshot
 
 
@@ -189,7 +199,7 @@ def put_back(
     made again from `before`, so nothing planted among what was not listed stays.
     """
     failed: list[str] = []
-    if "." in (after or {}):
+    if UNREADABLE in (after or {}):
         return ["(the guarded files could not be read)"]
     git_before = before.get(".git")
     git_after = after.get(".git", Entry("missing")) if after is not None else git_before

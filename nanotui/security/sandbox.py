@@ -159,7 +159,8 @@ class GuardedRunner:
         env: dict[str, str] | None = None,
         network: bool | None = None,
     ) -> CommandResult:
-        before = control_files.take(self.workspace)
+        hooks = control_files.hooks_folders(self.workspace)
+        before = control_files.take(self.workspace, hooks)
         index_before = control_files.index_mark(self.workspace)
         started_ns = time.time_ns()
         try:
@@ -173,7 +174,7 @@ class GuardedRunner:
             )
         finally:
             # Also after a timeout or a cancellation: what was planted must not stay.
-            after = control_files.take(self.workspace)
+            after = control_files.take(self.workspace, hooks)
             paths = control_files.changed(before, after)
             failed = control_files.put_back(self.workspace, before, paths, after) if paths else []
             index_changed = control_files.index_mark(self.workspace) != index_before

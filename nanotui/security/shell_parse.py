@@ -432,7 +432,9 @@ def arithmetic_problem(test: str) -> str | None:
         if re.search(r"[A-Za-z_]", text):
             return "evaluates names as arithmetic, which can run commands hidden in their values"
         return None
-    inner = text[2:-2] if text.startswith("[[") and text.endswith("]]") else text
+    if not text.startswith("[["):
+        return None  # `[ ... ]` is the test builtin: no arithmetic, and its `[` is its name
+    inner = text[2:-2] if text.endswith("]]") else text
     if "[" in inner:
         return "evaluates an array index, which can run commands"
     for left, right in _ARITHMETIC_COMPARISON.findall(inner):
