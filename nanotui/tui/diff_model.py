@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from enum import Enum
 from itertools import zip_longest
 
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import _TokenType
 from pygments.util import ClassNotFound
+from rich.cells import get_character_cell_size
 
 DEV_NULL = "/dev/null"
 NO_NEWLINE_NOTE = "\\ No newline at end of file"
@@ -258,6 +260,103 @@ _CONTROL_PICTURES.update({0x2028: "\ufffd", 0x2029: "\ufffd"})
 def printable(text: str, tab_size: int = 4) -> str:
     """The line as it should appear: tabs expanded, control characters made visible."""
     return text.translate(_CONTROL_PICTURES).expandtabs(tab_size)
+
+
+def row_height(row: UnifiedRow | SplitRow, code_width: int, right_width: int = 0) -> int:
+    """Screen lines a row takes when long lines wrap: `code_width` cells for the code of a
+    unified row (or a split row's left side), `right_width` for a split row's right side."""
+    if row.kind is not RowKind.LINE:
+        return 1
+    if isinstance(row, UnifiedRow):
+        assert row.line is not None
+        return _line_height(row.line, code_width)
+    left = _line_height(row.left, code_width) if row.left is not None else 1
+    right = _line_height(row.right, right_width) if row.right is not None else 1
+    return max(left, right)
+
+
+def _line_height(line: DiffLine, width: int) -> int:
+    text = printable(line.text)
+    if len(text) <= width and text.isascii():  # the common case, without measuring cells
+        return 1
+    return len(cell_breaks(text, width)) + 1
+
+
+def cell_breaks(text: str, width: int) -> list[int]:
+    """Where to cut `text` (character offsets) so that no piece is wider than `width` cells.
+
+    A wide character (CJK, emoji) that would straddle the edge starts the next piece.
+    """
+    width = max(1, width)
+    breaks: list[int] = []
+    used = 0
+    for offset, character in enumerate(text):
+        cells = get_character_cell_size(character)
+        if used + cells > width and used:
+            breaks.append(offset)
+            used = 0
+        used += cells
+    return breaks
+
+
+# ---- what changed within a line -----------------------------------------------------------
+
+Ranges = list[tuple[int, int]]
+"""(start, end) character ranges within one line's printable text."""
+MAX_INTRALINE_CHARS = 4_000
+"""Longer pairs are left to the line colours alone: matching them would stall the screen."""
+MIN_INTRALINE_LIKENESS = 0.4
+"""Pairs less alike than this are rewrites, not edits: marking within them would be noise."""
+_TOKENS = re.compile(r"\w+|\s+|[^\w\s]+")
+
+
+def changed_pairs(hunk: Hunk) -> list[tuple[DiffLine, DiffLine]]:
+    """Removed and added lines that stand for each other: in each run of changes, in order
+    (the same pairing the side-by-side view shows on one row)."""
+    pairs: list[tuple[DiffLine, DiffLine]] = []
+    removed: list[DiffLine] = []
+    added: list[DiffLine] = []
+    for line in [*hunk.lines, None]:
+        if line is None or line.kind is LineKind.CONTEXT:
+            # Where one side runs longer, its extra lines stand for nothing on the other.
+            pairs += zip(removed, added, strict=False)
+            removed, added = [], []
+        elif line.kind is LineKind.REMOVED:
+            removed.append(line)
+        else:
+            added.append(line)
+    return pairs
+
+
+def intraline_ranges(old: str, new: str) -> tuple[Ranges, Ranges]:
+    """The parts of `old` and `new` (printable texts) that differ, word by word, so that a
+    one-character fix such as `<` to `<=` stands out; empty when the lines are unalike."""
+    if old == new or len(old) + len(new) > MAX_INTRALINE_CHARS:
+        return [], []
+    old_tokens, new_tokens = _TOKENS.findall(old), _TOKENS.findall(new)
+    matcher = SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
+    if matcher.ratio() < MIN_INTRALINE_LIKENESS:
+        return [], []
+    old_starts = _token_starts(old_tokens)
+    new_starts = _token_starts(new_tokens)
+    old_ranges: Ranges = []
+    new_ranges: Ranges = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if i2 > i1:
+            old_ranges.append((old_starts[i1], old_starts[i2]))
+        if j2 > j1:
+            new_ranges.append((new_starts[j1], new_starts[j2]))
+    return old_ranges, new_ranges
+
+
+def _token_starts(tokens: list[str]) -> list[int]:
+    """The offset of each token, and one past the end."""
+    starts = [0]
+    for token in tokens:
+        starts.append(starts[-1] + len(token))
+    return starts
 
 
 # ---- syntax colours -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -50,7 +51,7 @@ from nanotui.tui.palette import CommandEntry
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
 from nanotui.tui.screens.slash_handler import SlashHandler
 from nanotui.tui.screens.timeline import TimelineScreen
-from nanotui.tui.widgets.approval_panel import ApprovalPanel
+from nanotui.tui.widgets.approval_panel import ApprovalPanel, last_paragraph
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.cost_meter import CostMeter
 from nanotui.tui.widgets.prompt_input import PromptInput
@@ -101,6 +102,8 @@ class MainScreen(Screen[None]):
         self.trusted = trusted
         self.slash = SlashHandler(self)
         self._turn_had_error = False
+        self._last_reply = ""
+        """The model's last finished reply: the approval pane keeps its last paragraph in view."""
         self._handlers: dict[type[EventBase], Callable[[Any], Awaitable[None]]] = {
             UserMessage: self._user_message,
             TextDelta: self._text_delta,
@@ -316,6 +319,7 @@ class MainScreen(Screen[None]):
     # ---- events -------------------------------------------------------------------------
 
     async def _user_message(self, event: UserMessage) -> None:
+        self._last_reply = ""
         await self.query_one(ChatView).add_user(event.text)
 
     async def _text_delta(self, event: TextDelta) -> None:
@@ -323,6 +327,7 @@ class MainScreen(Screen[None]):
         self.query_one(CostMeter).add_streamed(event.text)
 
     async def _assistant_message(self, event: AssistantMessage) -> None:
+        self._last_reply = event.text
         await self.query_one(ChatView).end_reply(event.text, interrupted=event.interrupted)
 
     async def _tool_call_proposed(self, event: ToolCallProposed) -> None:
@@ -334,7 +339,7 @@ class MainScreen(Screen[None]):
         block = self.query_one(ChatView).tool_call(event.call_id)
         if block is not None:
             block.status = "waiting"
-        await self.query_one(ApprovalPanel).add_request(event)
+        await self.query_one(ApprovalPanel).add_request(event, last_paragraph(self._last_reply))
 
     async def _approval_resolved(self, event: ApprovalResolved) -> None:
         await self.query_one(ApprovalPanel).remove_request(event.call_id)
@@ -468,6 +473,9 @@ class MainScreen(Screen[None]):
             timeline.add_event(self.agent.record(event))
 
     def action_cycle_mode(self) -> None:
+        panel = self.query_one(ApprovalPanel)
+        if panel.request is not None and panel.has_focus_within:
+            raise SkipAction()  # shift+tab there moves to the previous pending item
         if self.busy:
             self.notify(
                 "The mode can change between turns; press Esc to interrupt this one first.",

@@ -4,15 +4,20 @@ Line API (`ScrollView` + `render_line`): only the visible rows are drawn, and a 
 syntax-coloured the first time one of its rows is, so a diff of thousands of lines opens as
 fast as a short one. Hunk `i` here is hunk `i` of `apply_hunks`: `selected_hunks` is exactly
 what approving writes.
+
+A diff must never hide a change: long lines wrap (continuation rows carry a ↪ in the number
+column) rather than being cut or scrolled sideways, and the words that changed within a line
+are marked, so a one-character fix such as `<` to `<=` stands out.
 """
 
 from __future__ import annotations
 
 import textwrap
+from bisect import bisect_right
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
@@ -30,14 +35,19 @@ from nanotui.tui.diff_model import (
     NO_NEWLINE_NOTE,
     DiffLine,
     LineKind,
+    Ranges,
     RowKind,
     SplitRow,
     UnifiedRow,
+    cell_breaks,
+    changed_pairs,
     highlight_spans,
     hunk_row_spans,
+    intraline_ranges,
     lexer_name,
     parse_diff,
     printable,
+    row_height,
     side_texts,
     split_rows,
     unified_rows,
@@ -49,8 +59,27 @@ STALE_TEXT = "The file changed on disk since this diff was computed; it cannot b
 NARROW_TEXT = f"Split view needs {SPLIT_MIN_WIDTH}+ columns."
 EMPTY_TEXT = "No changes."
 CURRENT_MARK, OTHER_MARK = "▌", "│"
+CONTINUED_MARK = "↪"
+"""In the number column of the rows a long line wraps onto."""
 
 Pieces = list[tuple[str, Style]]
+
+
+@dataclass
+class HunkChoices:
+    """Which hunks of one proposed change would be applied, and the hunk the keys act on.
+
+    Owned by whoever owns the change (the approval pane keeps one per pending request), and
+    shared with the view that shows it: choices survive the view being rebuilt (tab to
+    another change and back, a resize, the split toggle).
+    """
+
+    selected: set[int] = field(default_factory=set)
+    current: int = 0
+
+    @classmethod
+    def all_of(cls, hunk_count: int) -> HunkChoices:
+        return cls(set(range(hunk_count)))
 
 
 def diff_line_style(line: str) -> str:
@@ -86,6 +115,8 @@ class DiffView(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "diff-view--added",
         "diff-view--removed",
+        "diff-view--added-changed",
+        "diff-view--removed-changed",
         "diff-view--filler",
         "diff-view--hunk-header",
         "diff-view--hunk-header-current",
@@ -126,17 +157,20 @@ class DiffView(ScrollView, can_focus=True):
         *,
         split: bool = False,
         choosing: bool = True,
+        choices: HunkChoices | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._strips: LRUCache[tuple[int, bool, int], Strip] = LRUCache(1024)
+        self._strips: LRUCache[tuple[int, bool, int], list[Strip]] = LRUCache(1024)
         self.choosing = choosing
         """Hunk headers carry a [x] box (approving some hunks); off where nothing is chosen."""
         self.set_reactive(DiffView.split, split)
         self.set_class(split, "-split")
-        self._load(diff, path)
+        self._starts: list[int] = []
+        self._layout_key: tuple[bool, int] | None = None
+        self._load(diff, path, choices)
 
     # ---- content ------------------------------------------------------------------------
 
@@ -149,26 +183,29 @@ class DiffView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False)
         self._post_selection()
 
-    def _load(self, diff: str, path: str | None) -> None:
+    def _load(self, diff: str, path: str | None, choices: HunkChoices | None = None) -> None:
         self.parsed = parse_diff(diff)
         self._language = lexer_name(path or self.parsed.new_path or self.parsed.old_path)
         self._code: dict[DiffLine, Content] = {}
+        self._changed_ranges: dict[DiffLine, Ranges] = {}
         self._coloured: set[int] = set()
         self._unified = unified_rows(self.parsed)
         self._split = split_rows(self.parsed)
         self._unified_spans = hunk_row_spans(self._unified)
         self._split_spans = hunk_row_spans(self._split)
-        self._selected = set(range(len(self.parsed.hunks)))
-        self.set_reactive(DiffView.current_hunk, 0)
+        self.choices = choices if choices is not None else HunkChoices.all_of(self.hunk_count)
+        self.choices.selected &= set(range(self.hunk_count))
+        self.set_reactive(DiffView.current_hunk, self.validate_current_hunk(self.choices.current))
         self._digits = max(2, len(str(self.parsed.last_line_number)))
-        lines = (line for hunk in self.parsed.hunks for line in hunk.lines)
-        code = max((cell_len(printable(line.text)) for line in lines), default=0)
-        header = max((cell_len(hunk.header) for hunk in self.parsed.hunks), default=0)
-        # marker, number, space, number, space, sign, space | marker, space, "[x]", space
-        self._unified_width = max(2 * self._digits + 5 + code, 6 + header)
+        self._layout_key = None
+
+    @property
+    def _selected(self) -> set[int]:
+        return self.choices.selected
 
     def _code_of(self, line: DiffLine, hunk: int) -> Content:
-        """The line, syntax-coloured; each side of a hunk is lexed once, when first shown."""
+        """The line, syntax-coloured, its changed words marked; each side of a hunk is lexed
+        once, when first shown."""
         if hunk not in self._coloured:
             self._coloured.add(hunk)
             for side in side_texts(self.parsed.hunks[hunk]):
@@ -177,7 +214,14 @@ class DiffView(ScrollView, can_focus=True):
                 for each, text, line_spans in zip(side, texts, spans, strict=True):
                     styled = Content(text, [Span(*span) for span in line_spans])
                     self._code.setdefault(each, styled)  # context: the old side's will do
+            for old, new in changed_pairs(self.parsed.hunks[hunk]):
+                old_ranges, new_ranges = intraline_ranges(printable(old.text), printable(new.text))
+                self._changed_ranges[old], self._changed_ranges[new] = old_ranges, new_ranges
         return self._code[line]
+
+    def changed_ranges(self, line: DiffLine) -> Ranges:
+        """The parts of a removed or added line that differ from its counterpart."""
+        return self._changed_ranges.get(line, [])
 
     # ---- selection ----------------------------------------------------------------------
 
@@ -192,7 +236,7 @@ class DiffView(ScrollView, can_focus=True):
 
     @selected.setter
     def selected(self, hunks: Iterable[int]) -> None:
-        self._selected = {index for index in hunks if 0 <= index < self.hunk_count}
+        self.choices.selected = {index for index in hunks if 0 <= index < self.hunk_count}
         self._changed()
 
     @property
@@ -204,7 +248,7 @@ class DiffView(ScrollView, can_focus=True):
         """Select or skip one hunk (the current one by default)."""
         index = self.current_hunk if index is None else index
         if 0 <= index < self.hunk_count:
-            self._selected ^= {index}
+            self.choices.selected ^= {index}
             self._changed()
 
     def select_all(self) -> None:
@@ -242,6 +286,7 @@ class DiffView(ScrollView, can_focus=True):
         return max(0, min(index, self.hunk_count - 1))
 
     def watch_current_hunk(self) -> None:
+        self.choices.current = self.current_hunk
         self._strips.clear()
         self.refresh()
         self.scroll_to_hunk(self.current_hunk)
@@ -268,10 +313,9 @@ class DiffView(ScrollView, can_focus=True):
         if offset is None:
             return
         pinned = len(self._pinned(self.scrollable_content_region.width))
-        index = self.scroll_offset.y + offset.y - pinned
-        rows = self._rows()
-        if 0 <= index < len(rows):
-            self.current_hunk = rows[index].hunk
+        located = self._row_at(self.scroll_offset.y + offset.y - pinned)
+        if located is not None:
+            self.current_hunk = self._rows()[located[0]].hunk
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -302,11 +346,44 @@ class DiffView(ScrollView, can_focus=True):
             for line in textwrap.wrap(text, max(10, width - 2))
         ]
 
+    def _code_widths(self, width: int) -> tuple[int, int]:
+        """Cells for code: (unified or left side, right side)."""
+        if self.showing_split:
+            # A marker and a divider, then per side: number, space, sign, space, code.
+            total = width - 2 - 2 * (self._digits + 3)
+            left = max(1, total // 2)
+            return left, max(1, total - left)
+        # marker, number, space, number, space, sign, space
+        unified = max(1, width - 2 * self._digits - 5)
+        return unified, unified
+
+    def _ensure_layout(self) -> None:
+        """Where each row starts among the screen lines, long lines wrapped at this width."""
+        width = self.scrollable_content_region.width
+        key = (self.showing_split, width)
+        if key == self._layout_key:
+            return
+        self._layout_key = key
+        left, right = self._code_widths(width)
+        starts = [0]
+        for row in self._rows():
+            starts.append(starts[-1] + row_height(row, left, right))
+        self._starts = starts
+
+    def _row_at(self, line: int) -> tuple[int, int] | None:
+        """The row shown on screen line `line` of the rows, and which of its lines that is."""
+        self._ensure_layout()
+        if not 0 <= line < self._starts[-1]:
+            return None
+        index = bisect_right(self._starts, line) - 1
+        return index, line - self._starts[index]
+
     def _relayout(self) -> None:
         self._strips.clear()
+        self._layout_key = None
+        self._ensure_layout()
         width = self.scrollable_content_region.width
-        virtual_width = width if self.showing_split else self._unified_width
-        self.virtual_size = Size(virtual_width, len(self._rows()) + len(self._pinned(width)))
+        self.virtual_size = Size(width, self._starts[-1] + len(self._pinned(width)))
         self.refresh()
 
     def scroll_to_hunk(self, index: int, *, top: bool = False) -> None:
@@ -316,7 +393,8 @@ class DiffView(ScrollView, can_focus=True):
         visible = region.height - len(self._pinned(region.width))
         if not 0 <= index < len(spans) or visible <= 0:
             return
-        first, last = spans[index]
+        self._ensure_layout()
+        first, last = self._starts[spans[index][0]], self._starts[spans[index][1] + 1] - 1
         scroll_y = self.scroll_offset.y
         if top or first < scroll_y or last - first + 1 > visible:
             scroll_y = first
@@ -330,28 +408,31 @@ class DiffView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.visual_style.rich_style
         pinned = self._pinned(width)
-        if y < len(pinned):  # drawn over the rows, and not scrolled sideways
+        if y < len(pinned):  # drawn over the rows
             text, component = pinned[y]
             style = self.get_visual_style(component).rich_style
             return Strip([Segment(text, style)]).crop_extend(0, width, style)
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y - len(pinned)
-        rows = self._rows()
-        if not 0 <= index < len(rows):
+        located = self._row_at(self.scroll_offset.y + y - len(pinned))
+        if located is None:
             return Strip.blank(width, base)
+        index, part = located
         split = self.showing_split
-        row_width = width if split else max(width, self._unified_width)
-        key = (index, split, row_width)
-        strip = self._strips.get(key)
-        if strip is None:
-            row = rows[index]
+        key = (index, split, width)
+        strips = self._strips.get(key)
+        if strips is None:
+            row = self._rows()[index]
             if isinstance(row, SplitRow):
-                pieces = self._split_row(row, row_width)
+                lines = self._split_row(row, width)
             else:
-                pieces = self._unified_row(row, row_width)
-            segments = [Segment(text, style.rich_style) for text, style in pieces]
-            strip = self._strips[key] = Strip(segments)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+                lines = self._unified_row(row, width)
+            strips = [
+                Strip([Segment(text, style.rich_style) for text, style in pieces])
+                for pieces in lines
+            ]
+            self._strips[key] = strips
+        if part >= len(strips):
+            return Strip.blank(width, base)
+        return strips[part].crop_extend(0, width, base)
 
     def _over(self, component: str) -> Style:
         """A style laid over another (its background is left alone)."""
@@ -378,16 +459,33 @@ class DiffView(ScrollView, can_focus=True):
         state = "selected" if hunk in self._selected else "deselected"
         return glyph, base + self._over(f"diff-view--gutter-{state}") + self._dimming(None)
 
-    def _header(self, hunk: int, width: int) -> Pieces:
+    def _header(self, hunk: int, width: int) -> list[Pieces]:
         current = "-current" if hunk == self.current_hunk else ""
         base = self.get_visual_style(f"diff-view--hunk-header{current}")
         box = ("[x] " if hunk in self._selected else "[ ] ") if self.choosing else ""
         text = Content(f" {box}{printable(self.parsed.hunks[hunk].header)}")
         text = text.truncate(width - 1, ellipsis=True, pad=True)
-        return [self._marker(hunk, base), (text.plain, base + self._dimming(hunk))]
+        return [[self._marker(hunk, base), (text.plain, base + self._dimming(hunk))]]
 
-    def _numbered(self, line: DiffLine, hunk: int, numbers: str, code_width: int | None) -> Pieces:
-        """Line number(s), the +/- sign and the coloured code, on the line's background."""
+    def _marked_code(self, line: DiffLine, hunk: int) -> Content:
+        """The coloured code with the words that changed within the line marked."""
+        code = self._code_of(line, hunk)
+        if line.kind is LineKind.CONTEXT:
+            return code
+        emphasis = self.get_visual_style(
+            "diff-view--added-changed"
+            if line.kind is LineKind.ADDED
+            else "diff-view--removed-changed"
+        )
+        for start, end in self.changed_ranges(line):
+            code = code.stylize(emphasis, start, end)
+        return code
+
+    def _numbered(
+        self, line: DiffLine, hunk: int, numbers: str, continued: str, code_width: int
+    ) -> list[Pieces]:
+        """Line number(s), the +/- sign and the coloured code, on the line's background,
+        wrapped to `code_width` cells; `continued` stands in for the numbers on later rows."""
         base = self._line_base(line.kind)
         over = self._dimming(hunk)
         sign, sign_style = "  ", base
@@ -395,62 +493,87 @@ class DiffView(ScrollView, can_focus=True):
             added = line.kind is LineKind.ADDED
             sign = "+ " if added else "- "
             sign_style = base + self._over(f"diff-view--{'added' if added else 'removed'}-sign")
-        code = self._code_of(line, hunk)
-        if code_width is not None:
-            code = code.truncate(code_width, ellipsis=True, pad=True)
-        return [
-            (numbers, base + self._over("diff-view--line-number") + over),
-            (sign, sign_style + over),
-            *((text, style + over) for text, style in code.render(base, end="")),
-        ]
+        number_style = base + self._over("diff-view--line-number") + over
+        code = self._marked_code(line, hunk)
+        pieces: list[Pieces] = []
+        for part, chunk in enumerate(code.divide(cell_breaks(code.plain, code_width))):
+            rendered = [(text, style + over) for text, style in chunk.render(base, end="")]
+            pad = code_width - chunk.cell_length
+            pieces.append(
+                [
+                    (continued if part else numbers, number_style),
+                    (sign, sign_style + over),
+                    *rendered,
+                    (" " * max(0, pad), base),
+                ]
+            )
+        return pieces
 
     def _note(self, indent: int, width: int) -> Pieces:
         style = self.visual_style + self._over("diff-view--note") + self._dimming(None)
         text = Content(NO_NEWLINE_NOTE).truncate(width, ellipsis=True, pad=True).plain
         return [(" " * indent, style), (text, style)]
 
-    def _unified_row(self, row: UnifiedRow, width: int) -> Pieces:
+    def _unified_row(self, row: UnifiedRow, width: int) -> list[Pieces]:
         if row.kind is RowKind.HUNK_HEADER:
             return self._header(row.hunk, width)
         assert row.line is not None
         line, digits = row.line, self._digits
         if row.kind is RowKind.NOTE:
             indent = 2 * digits + 4
-            return [self._marker(row.hunk, self.visual_style), *self._note(indent, width)]
+            return [[self._marker(row.hunk, self.visual_style), *self._note(indent, width)]]
         old = "" if line.old_no is None else str(line.old_no)
         new = "" if line.new_no is None else str(line.new_no)
-        base = self._line_base(line.kind)
-        pieces = [
-            self._marker(row.hunk, base),
-            *self._numbered(line, row.hunk, f"{old:>{digits}} {new:>{digits}} ", None),
+        numbers = f"{old:>{digits}} {new:>{digits}} "
+        continued = f"{'':>{digits}} {CONTINUED_MARK:>{digits}} "
+        code_width, _ = self._code_widths(width)
+        marker = self._marker(row.hunk, self._line_base(line.kind))
+        return [
+            [marker, *pieces]
+            for pieces in self._numbered(line, row.hunk, numbers, continued, code_width)
         ]
-        used = sum(cell_len(text) for text, _ in pieces)
-        return [*pieces, (" " * max(0, width - used), base)]  # the tint runs to the edge
 
-    def _split_row(self, row: SplitRow, width: int) -> Pieces:
+    def _split_row(self, row: SplitRow, width: int) -> list[Pieces]:
         if row.kind is RowKind.HUNK_HEADER:
             return self._header(row.hunk, width)
-        # A marker and a divider, then per side: number, space, sign, space, code.
-        code_total = width - 2 - 2 * (self._digits + 3)
-        left_code = max(1, code_total // 2)
-        right_code = max(1, code_total - left_code)
+        left_code, right_code = self._code_widths(width)
+        left = self._split_side(row, row.left, left_code, old=True)
+        right = self._split_side(row, row.right, right_code, old=False)
+        height = max(len(left), len(right))
         divider = self.visual_style + self._over("diff-view--line-number")
+        marker = self._marker(row.hunk, self.visual_style)
         return [
-            self._marker(row.hunk, self.visual_style),
-            *self._split_side(row, row.left, left_code, old=True),
-            ("│", divider),
-            *self._split_side(row, row.right, right_code, old=False),
+            [
+                marker,
+                *self._side_part(row, row.left, left, part, left_code),
+                ("│", divider),
+                *self._side_part(row, row.right, right, part, right_code),
+            ]
+            for part in range(height)
         ]
+
+    def _side_part(
+        self, row: SplitRow, line: DiffLine | None, parts: list[Pieces], part: int, code_width: int
+    ) -> Pieces:
+        """Line `part` of one side, blank on its own background below where that side ends."""
+        if part < len(parts):
+            return parts[part]
+        if line is None or row.kind is RowKind.NOTE:
+            style = self.get_visual_style("diff-view--filler")
+        else:
+            style = self._line_base(line.kind)
+        return [(" " * (self._digits + 3 + code_width), style)]
 
     def _split_side(
         self, row: SplitRow, line: DiffLine | None, code_width: int, *, old: bool
-    ) -> Pieces:
+    ) -> list[Pieces]:
         digits = self._digits
         if line is None:
             filler = self.get_visual_style("diff-view--filler")
-            return [(" " * (digits + 3 + code_width), filler)]
+            return [[(" " * (digits + 3 + code_width), filler)]]
         if row.kind is RowKind.NOTE:
-            return self._note(digits + 3, code_width)
+            return [self._note(digits + 3, code_width)]
         number = line.old_no if old else line.new_no
         numbers = f"{'' if number is None else number:>{digits}} "
-        return self._numbered(line, row.hunk, numbers, code_width)
+        continued = f"{CONTINUED_MARK:>{digits}} "
+        return self._numbered(line, row.hunk, numbers, continued, code_width)
