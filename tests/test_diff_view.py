@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pygments.token import Token
+from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from tools_support import make_ctx
@@ -17,6 +18,7 @@ from nanotui.tools.file_change import FileChange, apply_change, apply_hunks, dif
 from nanotui.tui.diff_model import (
     LineKind,
     RowKind,
+    cell_breaks,
     highlight_spans,
     lexer_name,
     parse_diff,
@@ -305,6 +307,44 @@ async def test_moving_to_a_hunk_scrolls_it_into_view(tmp_path: Path) -> None:
         await pilot.press("k")
         await pilot.pause()
         assert view.scroll_offset.y == 0
+
+
+def test_cell_breaks_keep_every_piece_within_the_width_wide_characters_included() -> None:
+    text = "ab" + "漢字" * 5 + "cd"
+    breaks = cell_breaks(text, 5)
+    pieces = [text[a:b] for a, b in zip([0, *breaks], [*breaks, len(text)], strict=True)]
+    assert "".join(pieces) == text
+    assert all(cell_len(piece) <= 5 for piece in pieces)
+    assert cell_breaks("short", 10) == []
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["unified", "split"])
+async def test_a_long_line_wraps_rather_than_being_cut_in_a_view_without_choices(
+    tmp_path: Path, split: bool
+) -> None:
+    """The checkpoint browser shows diffs this way (choosing off): nothing may be cut."""
+    tail = "if item.quantity <= threshold and item.name not in excluded_names_for_this_report"
+    old = (
+        "x = 1\n" + "    return [item for item in stock.values() " + tail.replace("<=", "<") + "]\n"
+    )
+    new = "x = 1\n" + "    return [item for item in stock.values() " + tail + "]\n"
+    change = sample_change(tmp_path, old, new)
+
+    class BrowserLike(DiffApp):
+        def compose(self) -> ComposeResult:
+            yield DiffView(self.diff, "demo/report.py", split=split, choosing=False)
+
+    app = BrowserLike(change.diff)
+    async with app.run_test(size=(90 if split else 60, 20)) as pilot:
+        await pilot.pause()
+        shown = screen_text(app)
+    assert "…" not in shown and "↪" in shown
+    if split:
+        assert "<=" in shown
+    else:  # the code, read back past the marker, both line numbers and the sign
+        code = "".join(line[9:].rstrip() for line in shown.splitlines())
+        assert tail.replace(" ", "") + "]" in code.replace(" ", "")
+    assert "[x]" not in shown and "[ ]" not in shown
 
 
 async def test_stale_diff_shows_the_banner(tmp_path: Path) -> None:
