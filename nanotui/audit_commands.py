@@ -11,6 +11,7 @@ from nanotui.engine.events import parse_event
 from nanotui.governance.audit import read_records
 from nanotui.governance.audit_chain import verify_log
 from nanotui.headless import print_readable
+from nanotui.tui.timeline_rows import approval_summary
 
 MAX_REPLAY_GAP_S = 2.0
 """Longest wait between two replayed events, whatever the pace (a user may have gone out)."""
@@ -38,7 +39,6 @@ def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
         "tool_call_proposed": "summary",
         "policy_decision": "decision",
         "approval_requested": "summary",
-        "approval_resolved": "decision",
         "tool_started": "summary",
         "tool_result": "content",
         "notice": "text",
@@ -55,6 +55,17 @@ def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
         return (
             "unpriced" if cost is None else f"${cost:.4f} (session ${payload['session_usd']:.4f})"
         )
+    if kind == "approval_resolved":
+        summary = approval_summary(
+            payload["decision"],
+            payload.get("by", "user"),
+            payload.get("reason", ""),
+            payload.get("edit_diff"),
+        )
+        applied = payload.get("applied_sha256", "")
+        if applied and applied != payload.get("shown_sha256"):
+            summary += f", applied {applied[:12]} (shown {payload.get('shown_sha256', '')[:12]})"
+        return summary[:110]
     if kind == "file_changed_externally":
         more = f" and {payload['more']} more" if payload.get("more") else ""
         changes = ", ".join(f"{c['path']} ({c['change']})" for c in payload["changes"])

@@ -135,7 +135,9 @@ def _progress_line(event: EventBase) -> str | None:
     if isinstance(event, ToolStarted):
         return f"  -> {event.tool} {event.summary}"
     if isinstance(event, ToolResult):
-        mark = "refused" if event.refused else ("ok" if event.ok else "failed")
+        mark = "ok" if event.ok else "failed"
+        if event.interrupted or event.refused:
+            mark = "interrupted" if event.interrupted else "refused"
         output = event.output.strip()  # without the note that is meant for the model
         first_line = output.splitlines()[0] if output else ""
         return f"  <- {event.tool} {mark}: {first_line[:160]}"

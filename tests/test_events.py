@@ -39,6 +39,14 @@ SAMPLES: list[ev.EventBase] = [
         shown_sha256="ab" * 32,
     ),
     ev.ApprovalResolved(call_id="c2", decision="reject", reason="no", os_user="me"),
+    ev.ApprovalResolved(
+        call_id="c3",
+        decision="edit",
+        shown_sha256="ab" * 32,
+        applied_sha256="cd" * 32,
+        edit_diff="--- proposed/a\n+++ edited/a\n@@ -1 +1 @@\n-x = 2\n+x = 3\n",
+    ),
+    ev.ApprovalResolved(call_id="c4", decision="interrupted"),
     ev.ToolStarted(call_id="c1", tool="read_file", summary="a"),
     ev.ToolResult(
         call_id="c1",
@@ -47,6 +55,13 @@ SAMPLES: list[ev.EventBase] = [
         content="1\tx",
         data={"total_lines": 1},
         files_changed=["a"],
+    ),
+    ev.ToolResult(
+        call_id="c4",
+        tool="run_command",
+        ok=False,
+        content="Interrupted by the user while it waited for approval; it did not run.",
+        interrupted=True,
     ),
     ev.UsageReported(usage=USAGE, model="m"),
     ev.CostUpdated(

@@ -357,7 +357,8 @@ class Agent:
         """Leave a conversation the model can continue from after an interruption.
 
         The text that had streamed is kept (marked interrupted), and every tool call that was
-        asked for but got no result is answered as interrupted: APIs reject a history with an
+        asked for but got no result is answered as interrupted (by the user: not refused, and
+        saying whether it waited for approval or ran): APIs reject a history with an
         unanswered tool call.
         """
         if self._streamed_text:
@@ -376,14 +377,12 @@ class Agent:
         for call in messages[last_assistant].tool_calls:
             if call.id in answered:
                 continue
-            content = "Interrupted by the user before this call finished; it may not have run."
-            self._emit(
-                ToolResult(call_id=call.id, tool=call.name, ok=False, content=content, refused=True)
-            )
+            result = self._dispatcher.interruption(call)
+            self._emit(result)
             messages.append(
                 Message(
                     role="tool",
-                    content=content,
+                    content=result.content,
                     tool_call_id=call.id,
                     tool_name=call.name,
                     is_error=True,

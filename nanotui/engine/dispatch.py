@@ -53,6 +53,12 @@ class CallDispatcher:
         self.safety = safety
         self.own_changes = own_changes
         """Told what nanotui writes and when its commands run, so neither reads as external."""
+        self._stages: dict[str, str] = {}
+        """Call id -> `waiting` (for approval) or `running`, for saying what an interrupt hit."""
+
+    def interruption(self, call: ToolCall) -> ToolResult:
+        """The result for a call of the current reply that the user's interrupt left unfinished."""
+        return self.runner.interruption(call, self._stages.get(call.id, ""))
 
     async def run(
         self,
@@ -64,6 +70,7 @@ class CallDispatcher:
         reads: list[PreparedCall] = []
         batch: list[PreparedCall] = []
         batch_paths: set[str] = set()
+        self._stages = {}
 
         async def flush() -> None:
             nonlocal batch, batch_paths
@@ -126,12 +133,14 @@ class CallDispatcher:
 
     async def _run_reads(self, reads: list[PreparedCall], finish: Finish) -> None:
         for prepared in reads:
+            self._stages[prepared.call.id] = "running"
             self.emit(
                 ToolStarted(
                     call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
                 )
             )
         for outcome in await asyncio.gather(*(self.runner.execute(p) for p in reads)):
+            self._stages.pop(outcome.call_id, None)
             finish(outcome)
 
     async def _run_batch(
@@ -151,8 +160,6 @@ class CallDispatcher:
                     on_headless_refusal()
                 finish(self.runner.rejection(prepared, answer))
                 continue
-            if answer is not None:
-                self.runner.apply_answer(prepared, answer)
             to_run.append(prepared)
         if to_run:
             await self._run_approved(to_run, finish)
@@ -165,12 +172,14 @@ class CallDispatcher:
         try:
             for prepared in batch:
                 started += 1
+                self._stages[prepared.call.id] = "running"
                 self.emit(
                     ToolStarted(
                         call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
                     )
                 )
                 result = await self._execute(prepared)
+                self._stages.pop(prepared.call.id, None)
                 finish(result)
                 if result.ok:
                     landed += 1
@@ -211,29 +220,63 @@ class CallDispatcher:
         for prepared in asking:
             event = self._request(prepared)
             waiting[attach_future(event)] = (prepared, event)
+            self._stages[prepared.call.id] = "waiting"
             self.emit(event)
         answers: dict[str, ApprovalAnswer] = {}
         pending = set(waiting)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for future in done:
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    prepared, event = waiting[future]
+                    answer = future.result()
+                    self._stages.pop(prepared.call.id, None)
+                    if answer.decision == "always":
+                        rule = self.runner.grant(prepared)
+                        self.emit(Notice(text=f"Rule added: {rule}."))
+                    self.emit(self._resolved(prepared, event, answer))
+                    answers[prepared.call.id] = answer
+        except asyncio.CancelledError:
+            # Esc or quit while requests wait: each is recorded as interrupted, not refused,
+            # and its future is cancelled so that a late key press answers nothing.
+            for future in pending:
                 prepared, event = waiting[future]
-                answer = future.result()
-                if answer.decision == "always":
-                    rule = self.runner.grant(prepared)
-                    self.emit(Notice(text=f"Rule added: {rule}."))
+                future.cancel()
                 self.emit(
                     ApprovalResolved(
                         call_id=prepared.call.id,
-                        decision=answer.decision,
-                        reason=answer.reason,
-                        by=answer.by,
+                        decision="interrupted",
                         shown_sha256=event.shown_sha256,
                         os_user=os_user(),
                     )
                 )
-                answers[prepared.call.id] = answer
+            raise
         return answers
+
+    def _resolved(
+        self, prepared: PreparedCall, event: ApprovalRequested, answer: ApprovalAnswer
+    ) -> ApprovalResolved:
+        """The logged answer, with an approved change narrowed or edited first.
+
+        So the log holds the hash of what will be applied (and, for an edit, how it differs).
+        """
+        decision = answer.decision
+        applied = ""
+        if decision != "reject" and prepared.change is not None:
+            self.runner.apply_answer(prepared, answer)
+            applied = sha256_text(prepared.change.diff)
+            if prepared.edit_diff:
+                decision = "edit"
+        return ApprovalResolved(
+            call_id=prepared.call.id,
+            decision=decision,
+            reason=answer.reason,
+            by=answer.by,
+            shown_sha256=event.shown_sha256,
+            applied_sha256=applied,
+            edit_diff=prepared.edit_diff,
+            os_user=os_user(),
+        )
 
     def _request(self, prepared: PreparedCall) -> ApprovalRequested:
         change = prepared.change

@@ -110,11 +110,18 @@ class ApprovalRequested(EventBase):
 class ApprovalResolved(EventBase):
     type: Literal["approval_resolved"] = "approval_resolved"
     call_id: str
-    decision: Literal["approve", "reject", "always"]
+    decision: Literal["approve", "edit", "reject", "always", "interrupted"]
+    """`edit`: approved as the person changed it in their editor. `interrupted`: no answer;
+    the turn was stopped (Esc, quit) while the request waited, so nothing ran."""
     reason: str = ""
     by: str = "user"
     """"user" (a key press), "headless" (the mode refused it), or "rule" (an earlier `always`)."""
     shown_sha256: str = ""
+    applied_sha256: str = ""
+    """For an approved change: the hash of the diff applied, which differs from
+    `shown_sha256` after an edit or when hunks were left out; empty for a command."""
+    edit_diff: str | None = None
+    """For an edit: how the applied text differs from the proposal, as a unified diff."""
     os_user: str = ""
 
 
@@ -137,6 +144,8 @@ class ToolResult(EventBase):
     files_changed: list[str] = Field(default_factory=list)
     refused: bool = False
     """Not run: denied by policy, refused for lack of approval, or rejected by the user."""
+    interrupted: bool = False
+    """Stopped by the user (Esc, quit) while it waited for approval or ran; not refused."""
     redacted: list[str] = Field(default_factory=list)
     """Kinds of secret replaced by `[REDACTED:kind]` (never the values), e.g. github_token."""
     injection: list[str] = Field(default_factory=list)

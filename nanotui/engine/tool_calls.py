@@ -32,7 +32,14 @@ from nanotui.tools.base import (
     ToolKind,
     ToolOutput,
 )
-from nanotui.tools.file_change import FileChange, WriteTool, apply_change, apply_hunks, make_change
+from nanotui.tools.file_change import (
+    FileChange,
+    WriteTool,
+    apply_change,
+    apply_hunks,
+    edit_diff,
+    make_change,
+)
 
 MAX_RESULT_CHARS = 60_000  # what one tool result may put into the model's context
 
@@ -49,6 +56,8 @@ class PreparedCall:
     command: str | None = None
     early_result: ToolResult | None = None
     """Set when the call ends before any decision: unknown tool, bad arguments, refused path."""
+    edit_diff: str | None = None
+    """Set when the person edited the change: how what is applied differs from the proposal."""
 
     def shown_text(self) -> str:
         """Exactly what an approval shows, hashed into the log."""
@@ -121,6 +130,7 @@ class ToolCallRunner:
             return
         if answer.edited_text is not None:
             change = prepared.change
+            prepared.edit_diff = edit_diff(change.path, change.new_text, answer.edited_text) or None
             prepared.change = make_change(
                 self.context.workspace,
                 change.path,
@@ -158,6 +168,19 @@ class ToolCallRunner:
                 content += f" Their reason: {answer.reason}"
         return self._result(prepared.call, ok=False, content=content, refused=True)
 
+    def interruption(self, call: ToolCall, stage: str) -> ToolResult:
+        """The result of a call the user stopped (Esc, quit): `stage` is where it was.
+
+        `waiting` (for approval), `running`, or anything else for a call not reached yet.
+        """
+        if stage == "waiting":
+            content = "Interrupted by the user while it waited for approval; it did not run."
+        elif stage == "running":
+            content = "Interrupted by the user while it ran; it may have done part of its work."
+        else:
+            content = "Interrupted by the user before this call ran; it did not run."
+        return self._result(call, ok=False, content=content, interrupted=True)
+
     async def execute(self, prepared: PreparedCall) -> ToolResult:
         assert prepared.tool is not None
         try:
@@ -173,6 +196,8 @@ class ToolCallRunner:
             output = ToolOutput(
                 ok=False, content=f"{prepared.call.name} failed unexpectedly: {exc}"
             )
+        if prepared.edit_diff and output.ok:
+            output = _as_edited(output, prepared.edit_diff)
         return self._result(
             prepared.call,
             ok=output.ok,
@@ -195,6 +220,7 @@ class ToolCallRunner:
         diff: str | None = None,
         files_changed: list[str] | None = None,
         refused: bool = False,
+        interrupted: bool = False,
         untrusted: bool = False,
     ) -> ToolResult:
         # Redact before capping: a key cut in half by the cap would no longer be recognised.
@@ -215,9 +241,21 @@ class ToolCallRunner:
             diff=diff,
             files_changed=files_changed or [],
             refused=refused,
+            interrupted=interrupted,
             redacted=list(dict.fromkeys([*redacted.kinds, *data_kinds])),
             injection=[flag.describe() for flag in flags],
         )
+
+
+def _as_edited(output: ToolOutput, change_to_proposal: str) -> ToolOutput:
+    """A write the person edited first: the model learns the file is not what it proposed."""
+    note = (
+        "The user edited your proposed change before it was applied, so the file differs "
+        f"from your proposal. Their edits to your proposal:\n\n{change_to_proposal}\n"
+    )
+    return output.model_copy(
+        update={"content": note + output.content, "data": {**output.data, "edited": True}}
+    )
 
 
 def _capped(content: str) -> str:

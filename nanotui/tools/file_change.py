@@ -88,6 +88,11 @@ def apply_hunks(change: FileChange, selected: list[int]) -> FileChange:
     return _build(change.path, change.old_text, "".join(result), change.old_sha256)
 
 
+def edit_diff(path: str, proposed: str, edited: str) -> str:
+    """How the text a person saved differs from the proposal (empty when it does not)."""
+    return _build(path, proposed, edited, None, labels=("proposed/", "edited/")).diff
+
+
 def diff_hunks(change: FileChange) -> list[str]:
     """The diff's hunks as text, each starting with its `@@` line; indexes match apply_hunks."""
     hunks: list[str] = []
@@ -175,10 +180,17 @@ def _hunk_groups(old: list[str], new: list[str]) -> list[list[tuple[str, int, in
     return list(matcher.get_grouped_opcodes(CONTEXT_LINES))
 
 
-def _build(path: str, old_text: str | None, new_text: str, old_sha256: str | None) -> FileChange:
+def _build(
+    path: str,
+    old_text: str | None,
+    new_text: str,
+    old_sha256: str | None,
+    labels: tuple[str, str] = ("a/", "b/"),
+) -> FileChange:
     old_lines = (old_text or "").splitlines(keepends=True)
     new_lines = new_text.splitlines(keepends=True)
-    header = [f"--- {'/dev/null' if old_text is None else 'a/' + path}\n", f"+++ b/{path}\n"]
+    old_name = "/dev/null" if old_text is None else labels[0] + path
+    header = [f"--- {old_name}\n", f"+++ {labels[1]}{path}\n"]
     body: list[str] = []
     for group in _hunk_groups(old_lines, new_lines):
         first, last = group[0], group[-1]

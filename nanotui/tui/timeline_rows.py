@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from nanotui.tools.file_change import count_changed_lines
+
 SUMMARY_CHARS = 240
 """A row's summary is cut here; the full event (Enter) has everything."""
 SKIPPED_TYPES = frozenset({"text_delta"})
@@ -197,12 +199,15 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "approval_requested":
         return "approval", f"asked ({p.get('kind', '')}): {p['summary']}"
     if kind == "approval_resolved":
-        reason = f" ({p['reason']})" if p.get("reason") else ""
-        return "approval", f"{p['decision']} by {p.get('by', 'user')}{reason}"
+        return "approval", approval_summary(
+            p["decision"], p.get("by", "user"), p.get("reason", ""), p.get("edit_diff")
+        )
     if kind == "tool_started":
         return "tool", f"{p['tool']} started: {p.get('summary', '')}"
     if kind == "tool_result":
         first = _first_line(p.get("content", ""))
+        if p.get("interrupted"):
+            return "tool", f"{p['tool']} interrupted: {first}"
         if p.get("refused"):
             return "refused", f"{p['tool']} refused: {first}"
         return "tool", f"{p['tool']} {'ok' if p['ok'] else 'failed'}: {first}"
@@ -247,6 +252,20 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return "turn", f"result {p.get('status', '')}"
     brief = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
     return "other", f"{kind} {brief}"
+
+
+def approval_summary(
+    decision: str, by: str = "user", reason: str = "", edit_diff: str | None = None
+) -> str:
+    """How an answer to an approval reads, e.g. `edited by user (+1 -1 against the proposal)`."""
+    if decision == "interrupted":
+        return "interrupted by the user (Esc or quit) before an answer; it did not run"
+    why = f" ({reason})" if reason else ""
+    if decision == "edit":
+        added, removed = count_changed_lines(edit_diff or "")
+        why = f" (+{added} -{removed} against the proposal){why}"
+        return f"edited by {by}{why}"
+    return f"{decision} by {by}{why}"
 
 
 def external_change_summary(changes: list[tuple[str, str]], more: int = 0) -> str:

@@ -345,7 +345,8 @@ class MainScreen(Screen[None]):
         await self.query_one(ApprovalPanel).remove_request(event.call_id)
         block = self.query_one(ChatView).tool_call(event.call_id)
         if block is not None:
-            block.status = "rejected" if event.decision == "reject" else "approved"
+            statuses = {"reject": "rejected", "interrupted": "interrupted"}
+            block.status = statuses.get(event.decision, "approved")
 
     async def _tool_started(self, event: ToolStarted) -> None:
         block = self.query_one(ChatView).tool_call(event.call_id)

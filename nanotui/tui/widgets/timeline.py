@@ -28,7 +28,7 @@ from nanotui.engine.events import (
     TurnFinished,
     UserMessage,
 )
-from nanotui.tui.timeline_rows import external_change_summary
+from nanotui.tui.timeline_rows import approval_summary, external_change_summary
 
 KIND_STYLES = {
     "prompt": "bold",
@@ -62,11 +62,12 @@ def describe(event: EventBase) -> tuple[str, str] | None:
     if isinstance(event, ApprovalRequested):
         return "approval", f"asked: {event.summary}"
     if isinstance(event, ApprovalResolved):
-        reason = f" ({event.reason})" if event.reason else ""
-        return "approval", f"{event.decision} by {event.by}{reason}"
+        return "approval", approval_summary(event.decision, event.by, event.reason, event.edit_diff)
     if isinstance(event, ToolStarted):
         return "tool", f"{event.tool} {event.summary}"
     if isinstance(event, ToolResult):
+        if event.interrupted:
+            return "tool", f"{event.tool} interrupted"
         if event.refused:
             return "refused", f"{event.tool}: {event.output.splitlines()[0][:80]}"
         return "tool", f"{event.tool} {'ok' if event.ok else 'failed'}"

@@ -110,10 +110,13 @@ class ToolCallBlock(Collapsible):
             self._result.update(Content(brief(content)))
 
     def show_outcome(self, result: ToolResult) -> None:
-        """Show a finished call: its result, and ok, failed, refused or (kept) rejected."""
+        """Show a finished call: its result, and ok, failed, interrupted, refused or (kept)
+        rejected."""
         self.set_result(result.content, result.diff, result.injection)
         if result.ok:
             self.status = "ok"
+        elif result.interrupted:
+            self.status = "interrupted"
         elif result.refused:
             # Rejected by the person keeps that word; otherwise the policy refused it.
             self.status = "rejected" if self.status == "rejected" else "refused"
