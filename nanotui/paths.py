@@ -47,6 +47,11 @@ def ledger_file() -> Path:
     return state_dir() / "ledger.sqlite3"
 
 
+def demo_projects_dir() -> Path:
+    """Where the offline demo's fresh copies of the sample project are made."""
+    return state_dir() / "demo-projects"
+
+
 def project_config_file(workspace: Path) -> Path:
     return workspace / PROJECT_DIR_NAME / "config.toml"
 

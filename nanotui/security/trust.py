@@ -4,6 +4,8 @@ The list lives in `trusted.toml` under the config folder: `folders` holds the tr
 `declined` those where the user answered "not now" (so that the first session in a folder
 asks, and later ones do not ask again unless the folder's config asks for more). One
 resolved path per entry.
+
+The offline demo's copies of the sample project are never trusted: `trust` refuses them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ import tomllib
 from pathlib import Path
 
 from nanotui import paths
+from nanotui.basics import UserFacingError
+
+DEMO_COPY_REFUSAL = (
+    "The offline demo's copy of the sample project is never trusted; trust is for your own folders."
+)
+
+
+class TrustRefused(UserFacingError):
+    """The folder may not be trusted (the demo's copy of the sample project)."""
 
 
 def _read() -> dict[str, list[Path]]:
@@ -41,8 +52,15 @@ def was_asked(folder: Path) -> bool:
     return folder.resolve() in (*lists["folders"], *lists["declined"])
 
 
+def is_demo_copy(folder: Path) -> bool:
+    """Whether `folder` is one of the offline demo's copies of the sample project."""
+    return folder.resolve().is_relative_to(paths.demo_projects_dir().resolve())
+
+
 def trust(folder: Path) -> None:
-    """Add `folder` to the trusted list (written atomically)."""
+    """Add `folder` to the trusted list (written atomically); a demo copy is refused."""
+    if is_demo_copy(folder):
+        raise TrustRefused(DEMO_COPY_REFUSAL)
     _record(folder, "folders")
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nanotui.basics import MODE_ORDER
+from nanotui.basics import MODE_ORDER, UserFacingError
+from nanotui.engine.events import Notice
 from nanotui.governance.audit import list_sessions
-from nanotui.security.trust import trust
+from nanotui.security.trust import DEMO_COPY_REFUSAL, is_demo_copy, is_trusted, trust
 from nanotui.tui import collector
 from nanotui.tui.modes import MODE_MEANINGS
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.cost_meter import format_cost
+from nanotui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nanotui.tui.screens.main import MainScreen
 
 BETWEEN_TURNS = {"mode", "model", "clear", "resume"}
@@ -135,9 +139,41 @@ class SlashHandler:
         )
 
     async def do_trust(self, argument: str) -> None:
-        workspace = self.screen.agent.workspace
-        trust(workspace)
-        self.screen.mark_trusted()
-        await self.chat.add_notice(
-            f"{workspace} is trusted: its .nanotui/config.toml applies in full from the next start."
+        """Ask first (trusting loosens what the folder's config may do), then log it."""
+        # Imported here: the trust screens import the main screen, which imports this module.
+        from nanotui.tui.screens.trust import TrustConfirmScreen
+
+        agent = self.screen.agent
+        workspace = agent.workspace
+        if agent.provider.is_demo or is_demo_copy(workspace):
+            await self.chat.add_notice(DEMO_COPY_REFUSAL, "warning")
+            return
+        if is_trusted(workspace):
+            await self.chat.add_notice(f"{workspace} is trusted already.")
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self._trust(workspace)
+            else:
+                await self.chat.add_notice(f"{workspace} stays untrusted.")
+
+        self.screen.app.push_screen(TrustConfirmScreen(workspace), answered)
+
+    async def _trust(self, workspace: Path) -> None:
+        try:
+            trust(workspace)
+        except (OSError, UserFacingError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            await self.chat.add_notice(f"Could not trust {workspace}: {reason}", "warning")
+            return
+        # Logged, so the audit trail shows when the folder's config was let loose.
+        event = self.screen.agent.record(
+            Notice(
+                text=f"Trusted {workspace}: its .nanotui/config.toml applies in full from the "
+                "next start."
+            )
         )
+        self.screen.query_one(Timeline).add_event(event)
+        self.screen.mark_trusted()
+        await self.chat.add_notice(event.text)

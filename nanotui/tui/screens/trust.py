@@ -1,9 +1,10 @@
-"""The folder-trust question: in the first session in a folder, and when its config asks more.
+"""The folder-trust questions: the first session's, and the confirmation `/trust` asks for.
 
 An untrusted folder's `.nanotui/config.toml` may only tighten the user's settings; when it
-asked for more, the config loader says what it ignored, and this modal shows that. It
+asked for more, the config loader says what it ignored, and `TrustScreen` shows that. It
 answers True only on an explicit "Trust this folder" (button or `t`); Enter on the default
-focus, Esc and `n` all mean "Not now".
+focus, Esc and `n` all mean "Not now". `TrustConfirmScreen` is the short question after the
+user typed `/trust` themselves: y or Enter trusts, n or Esc does not.
 """
 
 from __future__ import annotations
@@ -68,6 +69,35 @@ class TrustScreen(ModalScreen[bool]):
     @on(Button.Pressed, "#trust-no")
     def _not_now_pressed(self) -> None:
         self.dismiss(False)
+
+    def action_answer(self, trust: bool) -> None:
+        self.dismiss(trust)
+
+
+class TrustConfirmScreen(ModalScreen[bool]):
+    """Confirm `/trust`: say what trusting the workspace lets its config do, then y or n."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Trust", id="trust_confirm.yes"),
+        Binding("n,escape", "answer(False)", "Cancel", id="trust_confirm.no"),
+    ]
+
+    def __init__(self, workspace: Path) -> None:
+        super().__init__()
+        self.workspace = workspace
+
+    def compose(self) -> ComposeResult:
+        project_file = display_path(paths.project_config_file(self.workspace))
+        with Vertical(id="trust-confirm-dialog") as dialog:
+            dialog.border_title = "Trust this folder?"
+            dialog.border_subtitle = "y or enter trust · n or esc cancel"
+            yield Static(
+                f"Trusting {display_path(self.workspace)} lets {project_file} apply in full "
+                "from the next start, not only tighten your settings.",
+                id="trust-confirm-what",
+                markup=False,
+            )
+            yield Static(WARNING, id="trust-confirm-warning", markup=False)
 
     def action_answer(self, trust: bool) -> None:
         self.dismiss(trust)
