@@ -35,6 +35,7 @@ from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.screens.setup import SetupScreen
 from nanotui.tui.screens.trust import TrustScreen
+from nanotui.tui.widgets.notice_line import NoticeLine
 
 
 @pytest.fixture(autouse=True)
@@ -128,6 +129,17 @@ async def test_choosing_the_demo_writes_nothing_and_opens_the_demo(workspace: Pa
         assert app.agent.workspace != workspace.resolve()  # a copy of the sample project
         await pilot.press("ctrl+q")
     assert not paths.user_config_file().exists()
+
+
+async def test_the_demo_greeting_names_its_folder_once(workspace: Path) -> None:
+    app = LaunchApp(workspace, flags={"provider": {"kind": "demo"}}, workspace_explicit=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await wait_for(pilot, lambda: len(app.screen.query(NoticeLine)) >= 3, "the welcome")
+        said = "\n".join(line.text for line in app.screen.query(NoticeLine))
+        assert said.count(app.workspace.name) == 1, said
+        assert "fresh copy of the sample project" in said  # and it still says it is a copy
+        await pilot.press("ctrl+q")
 
 
 async def test_escape_quits_the_setup_cleanly(workspace: Path) -> None:

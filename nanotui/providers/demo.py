@@ -54,17 +54,24 @@ def demo_workspace(workspace: Path) -> Path:
 
     if is_sample_project(workspace):
         return workspace
-    target = paths.state_dir() / "demo-projects" / new_session_id()
+    target = paths.demo_projects_dir() / new_session_id()
     copy_sample_project(target)
     return target.resolve()
 
 
-def demo_copy_notice(workspace: Path, target: Path, *, explicit: bool) -> str | None:
-    """The sentence that says the demo works on a copy (None when it works in `workspace`)."""
+def demo_copy_notice(
+    workspace: Path, target: Path, *, explicit: bool, name_copy: bool = True
+) -> str | None:
+    """The sentence that says the demo works on a copy (None when it works in `workspace`).
+
+    `name_copy=False` leaves the copy's folder out, for a front end that names it already
+    (the app's welcome does): the same path twice in a row reads like two folders.
+    """
     if target == workspace:
         return None
     where = f" (not {workspace}, which is not the sample project)" if explicit else ""
-    return f"offline demo: working on a fresh copy of the sample project in {target}{where}."
+    copy = f" in {target}" if name_copy else ""
+    return f"offline demo: working on a fresh copy of the sample project{copy}{where}."
 
 
 def is_sample_project(path: Path) -> bool:

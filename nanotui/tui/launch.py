@@ -140,7 +140,7 @@ class LaunchApp(NanotuiApp):
         from nanotui.providers.demo import demo_copy_notice, demo_workspace
 
         target = demo_workspace(self.workspace)
-        if notice := demo_copy_notice(self.workspace, target, explicit=explicit):
+        if notice := demo_copy_notice(self.workspace, target, explicit=explicit, name_copy=False):
             self.notices.append(notice[0].upper() + notice[1:])
         self.workspace = target
 
