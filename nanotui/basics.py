@@ -1,4 +1,4 @@
-"""What the command line needs before any heavy import: the modes and the error classes.
+"""What the command line needs before any heavy import: the modes, the error classes, plurals.
 
 `nanotui.config` pulls in pydantic, which takes a quarter of a second to import; the parser
 and the full-screen app's first frame come before it, so these two live here (and
@@ -21,3 +21,12 @@ class UserFacingError(Exception):
 
 class ConfigError(UserFacingError):
     """A configuration layer is invalid."""
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """The count and its noun in agreement: `1 file`, `2 files`, `1,204 lines`, `0 entries`.
+
+    `many` is the plural when adding an "s" is wrong (`plural(n, "entry", "entries")`).
+    """
+    word = noun if count == 1 else (many or noun + "s")
+    return f"{count:,} {word}"

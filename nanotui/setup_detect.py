@@ -194,9 +194,7 @@ async def _probe_ollama(client: httpx.AsyncClient, root: str) -> DetectedServer 
     root = root.rstrip("/")
     response = await client.get(f"{root}/api/tags")
     if response.status_code == 200:
-        data = response.json()
-        names = [str(m.get("name") or m["model"]) for m in data.get("models") or []]
-        return DetectedServer("Ollama", f"{root}/v1", tuple(names))
+        return DetectedServer("Ollama", f"{root}/v1", _ollama_names(response.json()))
     # Something else on Ollama's port, or an Ollama behind a proxy exposing only /v1.
     return await _probe_openai_compatible(client, "Ollama", root)
 
@@ -208,11 +206,93 @@ async def _probe_openai_compatible(
     response = await client.get(f"{root}/v1/models")
     if response.status_code != 200:
         return None
-    data = response.json()
+    names = _openai_names(response.json())
+    return None if names is None else DetectedServer(name, f"{root}/v1", names)
+
+
+def _openai_names(data: Any) -> tuple[str, ...] | None:
+    """The model ids of an OpenAI-style model list, or None if `data` is not one."""
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         return None
-    names = [str(m["id"]) for m in data["data"]]
-    return DetectedServer(name, f"{root}/v1", tuple(names))
+    return tuple(str(m["id"]) for m in data["data"])
+
+
+def _ollama_names(data: Any) -> tuple[str, ...]:
+    """The model names of Ollama's /api/tags answer."""
+    return tuple(str(m.get("name") or m["model"]) for m in data.get("models") or [])
+
+
+# ---- a server the user names -------------------------------------------------------------
+
+
+async def list_models_at(
+    url: str, *, api_key: str | None = None, timeout_s: float = 3.0
+) -> DetectedServer:
+    """The models the server at `url` lists, for the user to pick from; SetupError if none.
+
+    `url` is what the user typed: an OpenAI-compatible base URL (…/v1) or the server's root.
+    Its model list is read at /models under a /v1 URL, else at /v1/models then /models, then
+    at Ollama's /api/tags. The answer's `base_url` is the one to save (a root that answered
+    at /v1/models gains its /v1). `api_key` is sent as a bearer token: some servers list
+    their models only to a client with a key.
+    """
+    url = url.rstrip("/")
+    host = display_host(url)
+    try:  # each request has timeout_s; the whole search at most twice that
+        return await asyncio.wait_for(_list_models(url, api_key, timeout_s), 2 * timeout_s)
+    except (KeyError, TypeError, AttributeError):  # a list whose entries are not models
+        sentence = f"{host} did not list its models; type the model name."
+    except (TimeoutError, httpx.TimeoutException):
+        sentence = f"{host} did not answer in time; check the URL, or type the model name."
+    except (httpx.HTTPError, httpx.InvalidURL):
+        sentence = f"Could not reach {host}; check the URL, or type the model name."
+    raise SetupError(sentence)
+
+
+async def _list_models(url: str, api_key: str | None, timeout_s: float) -> DetectedServer:
+    host = display_host(url)
+    on_v1 = url.endswith("/v1")
+    # Listing address -> the base URL to save when it answers.
+    listings = {f"{url}/models": url} if on_v1 else {f"{url}/v1/models": f"{url}/v1"}
+    if not on_v1:
+        listings[f"{url}/models"] = url
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    statuses: list[int] = []
+    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as client:
+        for listing, base_url in listings.items():
+            response = await client.get(listing)
+            statuses.append(response.status_code)
+            names = _openai_names(_json_or_none(response)) if response.is_success else None
+            if names is not None:
+                return DetectedServer(host, base_url, names)
+        root = url.removesuffix("/v1")
+        response = await client.get(f"{root}/api/tags")
+        statuses.append(response.status_code)
+        data = _json_or_none(response) if response.is_success else None
+        if isinstance(data, dict) and isinstance(data.get("models"), list):
+            return DetectedServer("Ollama", f"{root}/v1", _ollama_names(data))
+    if 401 in statuses or 403 in statuses:
+        raise SetupError(
+            f"{host} lists its models only to a client with an API key; set NANOTUI_API_KEY "
+            "(or the service's own variable) and start again, or type the model name."
+        )
+    raise SetupError(f"{host} did not list its models; type the model name.")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def display_host(url: str) -> str:
+    """`localhost:8080` for display, or the URL itself if it does not parse."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return url
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
 
 
 # ---- the user's config file --------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_model_server import FakeModelServer
 from first_run_support import (
     MODELS,
     OLLAMA_TAGS,
@@ -164,33 +165,118 @@ async def test_a_failing_detector_is_one_sentence_not_a_traceback(workspace: Pat
         assert "Offline demo" in " ".join(option_texts(screen))
 
 
+async def open_the_url_form(pilot: Pilot, screen: SetupScreen) -> Input:
+    options = screen.query_one(OptionList)
+    options.highlighted = options.get_option_index("custom")
+    await pilot.press("enter")
+    url = screen.query_one("#setup-url", Input)
+    await wait_for(pilot, lambda: url.has_focus, "the URL input")
+    return url
+
+
+def listing_of(screen: SetupScreen) -> str:
+    return str(screen.query_one("#setup-listing", Static).content)
+
+
 async def test_another_url_is_checked_then_saved(workspace: Path) -> None:
     app = setup_app(workspace, detect=no_servers, environ={})
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await wait_for_setup(pilot)
-        options = screen.query_one(OptionList)
-        options.highlighted = options.get_option_index("custom")
-        await pilot.press("enter")
-        url = screen.query_one("#setup-url", Input)
-        await wait_for(pilot, lambda: url.has_focus, "the URL input")
+        url = await open_the_url_form(pilot, screen)
         url.value = "localhost:8080"  # no scheme
-        await pilot.press("enter")
-        model = screen.query_one("#setup-model", Input)
-        await wait_for(pilot, lambda: model.has_focus, "the model input")
-        model.value = "my-model"
         await pilot.press("enter")
         error = screen.query_one("#setup-error", Static)
         await wait_for(pilot, lambda: error.display, "the error")
         assert str(error.content).startswith("Enter a URL starting with http://")
-        url.value = "http://127.0.0.1:8080/v1/"
-        model.focus()
+        assert url.has_focus
+        # Nothing listens there: the form says so and the model's name is typed instead.
+        nowhere = closed_port_url() + "/v1"
+        url.value = nowhere + "/"
+        await pilot.press("enter")
+        model = screen.query_one("#setup-model", Input)
+        await wait_for(pilot, lambda: model.has_focus, "the model input")
+        assert listing_of(screen).startswith("Could not reach 127.0.0.1:")
+        assert not screen.query_one("#setup-models", OptionList).display
+        model.value = "my-model"
         await pilot.press("enter")
         await wait_for_trust_question(pilot)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         await pilot.press("ctrl+q")
     saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
-    assert saved["base_url"] == "http://127.0.0.1:8080/v1" and saved["model"] == "my-model"
+    assert saved["base_url"] == nowhere and saved["model"] == "my-model"
+
+
+async def test_an_entered_url_offers_the_models_its_server_lists(workspace: Path) -> None:
+    with FakeModelServer() as server:
+        server.models = ["coder-7b", "coder-32b"]
+        base_url = server.openai_base_url
+        app = setup_app(workspace, detect=no_servers, environ={})
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await wait_for_setup(pilot)
+            url = await open_the_url_form(pilot, screen)
+            url.value = base_url
+            await pilot.press("enter")
+            models = screen.query_one("#setup-models", OptionList)
+            await wait_for(pilot, lambda: models.has_focus, "the list of served models")
+            assert [str(o.prompt) for o in models.options] == ["coder-7b", "coder-32b"]
+            assert listing_of(screen).startswith("127.0.0.1:")
+            assert "serves 2 models" in listing_of(screen)
+            await pilot.press("down", "enter")
+            await wait_for_trust_question(pilot)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            assert app.agent.provider.model == "coder-32b"
+            await pilot.press("ctrl+q")
+    saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
+    assert saved == {
+        "kind": "openai-compatible",
+        "base_url": base_url,
+        "model": "coder-32b",
+    }
+
+
+async def test_an_ollama_root_url_offers_the_models_of_its_tags(workspace: Path) -> None:
+    # Only Ollama's own list answers (an Ollama behind a proxy that hides /v1/models).
+    with LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 0)}) as ollama:
+        app = setup_app(workspace, detect=no_servers, environ={})
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await wait_for_setup(pilot)
+            url = await open_the_url_form(pilot, screen)
+            url.value = ollama.url
+            await pilot.press("enter")
+            models = screen.query_one("#setup-models", OptionList)
+            await wait_for(pilot, lambda: models.has_focus, "the list of served models")
+            assert "serves 2 models" in listing_of(screen)
+            await pilot.press("enter")  # the first one
+            await wait_for_trust_question(pilot)
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            await pilot.press("ctrl+q")
+    saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
+    assert saved["base_url"] == f"{ollama.url}/v1" and saved["model"] == "qwen2.5-coder:14b"
+
+
+async def test_with_no_key_variable_the_setup_says_how_to_connect_a_cloud_api(
+    workspace: Path,
+) -> None:
+    app = setup_app(workspace, detect=no_servers, environ={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_for_setup(pilot)
+        help_text = str(screen.query_one("#setup-cloud", Static).content)
+        for variable, base_url in [
+            ("ANTHROPIC_API_KEY", "https://api.anthropic.com"),
+            ("OPENAI_API_KEY", "https://api.openai.com/v1"),
+            ("OPENROUTER_API_KEY", "https://openrouter.ai/api/v1"),
+        ]:
+            line = next(line for line in help_text.splitlines() if variable in line)
+            assert base_url in line
+    # With a key set, the key's service is offered instead.
+    app = setup_app(workspace, detect=no_servers, environ={"OPENAI_API_KEY": "sk-test"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_for_setup(pilot)
+        assert not screen.query("#setup-cloud")
+        assert any("OPENAI_API_KEY is set" in text for text in option_texts(screen))
 
 
 async def test_a_cloud_choice_without_its_key_is_refused_in_one_sentence(

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from fake_model_server import FakeModelServer
 from first_run_support import (
     MODELS,
     OLLAMA_TAGS,
@@ -33,6 +34,7 @@ from nanotui.setup_detect import (
     SetupError,
     detect_api_keys,
     detect_local_servers,
+    list_models_at,
     needs_first_run,
     needs_setup,
     needs_trust_question,
@@ -118,6 +120,59 @@ def test_every_usual_key_variable_is_recognised() -> None:
         "OPENAI_API_KEY": ("openai-compatible", "https://api.openai.com/v1"),
         "OPENROUTER_API_KEY": ("openai-compatible", "https://openrouter.ai/api/v1"),
     }
+
+
+# ---- the models of a server the user names ----------------------------------------------
+
+
+async def test_a_v1_url_lists_the_models_of_its_server() -> None:
+    with FakeModelServer() as server:
+        server.models = ["coder-7b", "coder-32b"]
+        base_url = server.openai_base_url
+        found = await list_models_at(base_url + "/")
+    assert found.base_url == base_url and found.models == ("coder-7b", "coder-32b")
+
+
+async def test_a_root_url_is_listed_at_v1_models_and_saved_with_its_v1() -> None:
+    with FakeModelServer() as server:
+        root = f"http://127.0.0.1:{server.port}"
+        found = await list_models_at(root)
+    assert found.base_url == f"{root}/v1" and found.models == ("test-model",)
+
+
+async def test_an_ollama_root_url_is_listed_from_its_tags() -> None:
+    with LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 0)}) as ollama:
+        found = await list_models_at(ollama.url)
+    assert found == DetectedServer(
+        "Ollama", f"{ollama.url}/v1", ("qwen2.5-coder:14b", "llama3.2:3b")
+    )
+
+
+async def test_a_server_that_wants_a_key_lists_its_models_only_with_it() -> None:
+    with FakeModelServer() as server:
+        server.required_key = "sk-local"
+        with pytest.raises(SetupError) as refused:
+            await list_models_at(server.openai_base_url)
+        found = await list_models_at(server.openai_base_url, api_key="sk-local")
+    assert str(refused.value).startswith("127.0.0.1:")
+    assert "lists its models only to a client with an API key" in str(refused.value)
+    assert found.models == ("test-model",)
+
+
+async def test_a_url_nothing_answers_at_is_one_sentence() -> None:
+    with pytest.raises(SetupError) as refused:
+        await list_models_at(closed_port_url() + "/v1")
+    assert str(refused.value).startswith("Could not reach 127.0.0.1:")
+    assert str(refused.value).endswith("type the model name.")
+
+
+async def test_a_server_with_no_model_list_is_one_sentence() -> None:
+    with (
+        LoopbackServer({"/": (200, "<html>hello</html>", 0)}) as other,
+        pytest.raises(SetupError) as refused,
+    ):
+        await list_models_at(other.url)
+    assert str(refused.value).endswith("did not list its models; type the model name.")
 
 
 # ---- writing the user's config -----------------------------------------------------------

@@ -1,8 +1,11 @@
 """The setup screen: no model is configured yet, so offer what this machine has.
 
 Local servers are looked for in a worker (a second at most) while the rest of the list is
-already usable; the worker only posts a message. Choosing checks the choice the way the app
-will use it, saves it to the user's config and dismisses with it; the demo saves nothing.
+already usable; the worker only posts a message. Another server's URL, once entered, is asked
+for its models the same way, and they are offered to pick from (a name can still be typed).
+With no key variable set, the screen says which variable and base URL each cloud API takes.
+Choosing checks the choice the way the app will use it, saves it to the user's config and
+dismisses with it; the demo saves nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from nanotui import paths
+from nanotui.basics import plural
 from nanotui.setup_detect import (
     DEMO_CHOICE,
+    KNOWN_KEYS,
     LM_STUDIO_URL,
     OLLAMA_URL,
     DetectedKey,
@@ -32,6 +37,8 @@ from nanotui.setup_detect import (
     SetupError,
     detect_api_keys,
     detect_local_servers_async,
+    display_host,
+    list_models_at,
 )
 from nanotui.tui.screens.main import display_path
 
@@ -40,7 +47,7 @@ Detector = Callable[[], Awaitable[list[DetectedServer]]]
 CUSTOM_ID = "custom"
 DEMO_ID = "demo"
 HINT = "↑↓ move · enter choose · esc quit"
-FORM_HINT = "enter next / save · esc back to the list"
+FORM_HINT = "enter look up models / choose · tab next · esc back to the list"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,15 @@ class SetupScreen(Screen[ProviderChoice | None]):
             self.servers = servers
             self.error = error
 
+    class Listed(Message):
+        """The models the server at `url` lists (posted by the listing worker), or why none."""
+
+        def __init__(self, url: str, server: DetectedServer | None, problem: str | None) -> None:
+            super().__init__()
+            self.url = url
+            self.server = server
+            self.problem = problem
+
     class Checked(Message):
         """A choice was checked and saved (problem is None), or why it was not."""
 
@@ -91,10 +107,14 @@ class SetupScreen(Screen[ProviderChoice | None]):
     ) -> None:
         super().__init__()
         self._detect = detect or detect_local_servers_async
+        self._environ = environ
         self._keys: list[DetectedKey] = detect_api_keys(environ)
         self._servers: list[DetectedServer] = []
         self._choices: dict[str, ProviderChoice] = {}
         self.searching = True
+        self.listed: DetectedServer | None = None
+        """The models of the URL in the form, once it answered."""
+        self._listed_url = ""
 
     def compose(self) -> ComposeResult:
         where = display_path(paths.user_config_file())
@@ -109,9 +129,13 @@ class SetupScreen(Screen[ProviderChoice | None]):
             )
             yield Static("Looking for local models…", id="setup-status")
             yield OptionList(*self._options(), id="setup-options")
+            if not self._keys:
+                yield Static(_cloud_help(), id="setup-cloud")
             with Vertical(id="setup-custom"):
                 yield Static("Base URL of an OpenAI-compatible server", classes="setup-label")
                 yield Input(placeholder="http://localhost:8080/v1", id="setup-url")
+                yield Static("", id="setup-listing")
+                yield OptionList(id="setup-models")
                 yield Static("Model name, as that server knows it", classes="setup-label")
                 yield Input(placeholder="e.g. qwen2.5-coder:14b", id="setup-model")
             yield Static("", id="setup-error")
@@ -156,7 +180,7 @@ class SetupScreen(Screen[ProviderChoice | None]):
                 local.append(_Row(f"empty-{server.name}", server.name, "", detail, None))
             for number, model in enumerate(server.models):
                 choice = server.choice(model)
-                host = _host_of(server.base_url)
+                host = display_host(server.base_url)
                 local.append(
                     _Row(f"local-{server.name}-{number}", server.name, model, host, choice)
                 )
@@ -204,11 +228,71 @@ class SetupScreen(Screen[ProviderChoice | None]):
 
     @on(Input.Submitted, "#setup-url")
     def _url_entered(self) -> None:
-        self.query_one("#setup-model", Input).focus()
+        url = self._url()
+        if problem := _url_problem(url):
+            self._say(problem)
+            return
+        self._say("")
+        self._show_models(None, f"Asking {display_host(url)} for its models…")
+        self._list_models(url)
+
+    @work(exclusive=True, group="setup-list")
+    async def _list_models(self, url: str) -> None:
+        from nanotui.config import ProviderConfig, resolve_api_key
+
+        # The key the app would send to this URL (a well-known key only to its own service).
+        environ = None if self._environ is None else dict(self._environ)
+        key = resolve_api_key(ProviderConfig(base_url=url), environ)
+        try:
+            server = await list_models_at(url, api_key=key)
+        except SetupError as exc:
+            self.post_message(self.Listed(url, None, str(exc)))
+            return
+        self.post_message(self.Listed(url, server, None))
+
+    @on(Listed)
+    def _show_listing(self, message: Listed) -> None:
+        if message.url != self._url():
+            return  # the URL was changed since: its own answer will come
+        server = message.server
+        self.listed, self._listed_url = server, message.url
+        if server is None or not server.models:
+            host = display_host(message.url)
+            self._show_models(None, message.problem or f"{host} serves no models yet.")
+            self.query_one("#setup-model", Input).focus()
+            return
+        self._show_models(
+            server,
+            f"{display_host(message.url)} serves {plural(len(server.models), 'model')}; "
+            "pick one, or type a name below.",
+        )
+        self.query_one("#setup-models", OptionList).focus()
+
+    def _show_models(self, server: DetectedServer | None, sentence: str) -> None:
+        listing = self.query_one("#setup-listing", Static)
+        listing.update(sentence)
+        listing.display = True
+        models = self.query_one("#setup-models", OptionList)
+        models.clear_options()
+        if server is not None:
+            models.add_options(
+                Option(name, id=f"model-{number}") for number, name in enumerate(server.models)
+            )
+            models.highlighted = 0
+        models.display = server is not None
+
+    @on(OptionList.OptionSelected, "#setup-models")
+    def _model_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.listed is None:
+            return
+        self._say("")
+        model = self.listed.models[event.option_index]
+        self._save(ProviderChoice("openai-compatible", base_url=self.listed.base_url, model=model))
 
     @on(Input.Submitted, "#setup-model")
     def _custom_entered(self) -> None:
-        url = self.query_one("#setup-url", Input).value.strip().rstrip("/")
+        url = self._url()
         model = self.query_one("#setup-model", Input).value.strip()
         problem = _url_problem(url)
         if problem:
@@ -218,7 +302,13 @@ class SetupScreen(Screen[ProviderChoice | None]):
             self._say("Enter the model name as the server knows it.")
             self.query_one("#setup-model", Input).focus()
         else:
-            self._save(ProviderChoice(kind="openai-compatible", base_url=url, model=model))
+            # A root URL that answered at /v1/models is saved with its /v1.
+            listed = self.listed if self._listed_url == url else None
+            base_url = listed.base_url if listed is not None else url
+            self._save(ProviderChoice(kind="openai-compatible", base_url=base_url, model=model))
+
+    def _url(self) -> str:
+        return self.query_one("#setup-url", Input).value.strip().rstrip("/")
 
     @work(exclusive=True, group="setup-save")
     async def _save(self, choice: ProviderChoice) -> None:
@@ -241,6 +331,9 @@ class SetupScreen(Screen[ProviderChoice | None]):
 
     def _show_form(self, shown: bool) -> None:
         self.query_one("#setup-custom").display = shown
+        # The form takes the list's place, so that it fits 80x24 with the models it lists.
+        for part in self.query("#setup-status, #setup-options, #setup-cloud"):
+            part.display = not shown
         self.query_one("#setup-hint", Static).update(FORM_HINT if shown else HINT)
         if shown:
             self.query_one("#setup-url", Input).focus()
@@ -276,13 +369,25 @@ async def check_and_save(choice: ProviderChoice) -> str | None:
 def _found_sentence(servers: list[DetectedServer]) -> str:
     if not servers:
         return (
-            f"No local model server answered (Ollama on {_host_of(OLLAMA_URL)}, "
-            f"LM Studio on {_host_of(LM_STUDIO_URL)})."
+            f"No local model server answered (Ollama on {display_host(OLLAMA_URL)}, "
+            f"LM Studio on {display_host(LM_STUDIO_URL)})."
         )
-    found = [
-        f"{s.name} ({len(s.models)} model{'' if len(s.models) == 1 else 's'})" for s in servers
-    ]
+    found = [f"{s.name} ({plural(len(s.models), 'model')})" for s in servers]
     return "Found " + " and ".join(found) + "."
+
+
+def _cloud_help() -> Text:
+    """How to connect each cloud API when no key variable is set: variable and base URL."""
+    text = Text()
+    text.append("No cloud API key is set. To use one, set its variable and start again:", "dim")
+    width = max(len(key.variable) for key in KNOWN_KEYS)
+    service_width = max(len(key.service) for key in KNOWN_KEYS)
+    for key in KNOWN_KEYS:
+        text.append("\n  ")
+        text.append(key.variable.ljust(width), "bold")
+        text.append(f"  {key.service.ljust(service_width)}  ")
+        text.append(key.base_url, "dim")
+    return text
 
 
 def _url_problem(url: str) -> str | None:
@@ -293,14 +398,6 @@ def _url_problem(url: str) -> str | None:
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         return "Enter a URL starting with http:// or https://, e.g. http://localhost:8080/v1."
     return None
-
-
-def _host_of(url: str) -> str:
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError):
-        return url
-    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
 
 
 def _index_of(options: OptionList, option_id: str | None) -> int | None:
