@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from nanotui.basics import plural
 from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.model import Checkpoint, CheckpointError
 from nanotui.vcs.restore import RestorePlan
@@ -75,7 +76,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
     if not diffs:
         print("The work tree matches this checkpoint.", file=out)
     else:
-        print(f"Changed in the work tree since then ({len(diffs)} files):", file=out)
+        print(f"Changed in the work tree since then ({plural(len(diffs), 'file')}):", file=out)
         for diff in diffs:
             counts = "binary" if diff.binary else f"+{diff.added} -{diff.removed}"
             print(f"  {diff.status}  {counts:<12} {diff.path}", file=out)
@@ -105,7 +106,7 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
         result = checkpoints.restore(checkpoint, files, created_by_agent=deletable)
     undo = result.safety_checkpoint.short_id if result.safety_checkpoint else "?"
     print(
-        f"Restored {len(result.restored)} and removed {len(result.removed)} files from "
+        f"Restored {plural(len(result.restored), 'file')} and removed {len(result.removed)} from "
         f"{checkpoint.short_id}; `nanotui checkpoints restore {undo}` undoes this.",
         file=out,
     )
@@ -147,7 +148,10 @@ def _decide(args: argparse.Namespace, plan: RestorePlan) -> list[str] | None:
         return None
     if plan.left_in_place and (
         delete_new
-        or _ask(f"Also delete the {len(plan.left_in_place)} files that did not exist then? [y/N] ")
+        or _ask(
+            f"Also delete the {plural(len(plan.left_in_place), 'file')} that did not exist "
+            "then? [y/N] "
+        )
     ):
         return plan.left_in_place
     return []

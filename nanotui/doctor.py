@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from nanotui import __version__, paths
+from nanotui.basics import plural
 from nanotui.config import ConfigError, default_base_url, load_settings, resolve_api_key
 from nanotui.security.sandbox import make_runner, probe_backends
 from nanotui.security.trust import is_trusted
@@ -82,7 +83,7 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
         line(None, "sandbox", "plain, as configured: commands run with limits but no isolation")
     else:  # auto found nothing that starts, or a required sandbox is missing
         line(False, "sandbox", f"{chosen}: no sandbox starts here, so commands are not isolated")
-    print("All good." if problems == 0 else f"{problems} problem(s) found.")
+    print("All good." if problems == 0 else f"{plural(problems, 'problem')} found.")
     return 0 if problems == 0 else 1
 
 

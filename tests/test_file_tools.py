@@ -89,7 +89,7 @@ async def test_read_reports_non_utf8_and_bad_ranges(tmp_path: Path, ctx: ToolCon
     backwards = await call(read, ctx, path="latin.txt", start_line=3, end_line=1)
     assert not backwards.ok and "end_line" in backwards.content
     past = await call(read, ctx, path="latin.txt", start_line=9)
-    assert not past.ok and "only 1 lines" in past.content
+    assert not past.ok and "only 1 line;" in past.content
 
 
 async def test_bad_arguments_are_a_clear_error_for_the_model() -> None:

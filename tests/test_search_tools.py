@@ -131,7 +131,7 @@ async def test_search_skips_ignored_binary_and_credential_files(repo: Path) -> N
     assert out.data["backend"] == "python"
     lines = out.content.splitlines()
     assert lines[:2] == ["README.md:2: TODO: write docs", "src/app.py:5:     # TODO: handle errors"]
-    assert "(2 matching line(s) in 2 file(s).)" in out.content
+    assert "(2 matching lines in 2 files.)" in out.content
     for hidden in ("build/", "debug.log", ".env", "logo.bin", "secret"):
         assert hidden not in out.content
 

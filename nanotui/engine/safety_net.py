@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from nanotui.basics import plural
 from nanotui.config import CheckpointsConfig
 from nanotui.engine.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
 from nanotui.vcs.checkpoints import Checkpoints
@@ -164,7 +165,8 @@ class SafetyNet:
             Notice(
                 level="warning",
                 text=f"{what}, so it was rolled back to checkpoint {before.short_id}: "
-                f"{len(result.restored)} files restored, {len(result.removed)} removed.{left}"
+                f"{plural(len(result.restored), 'file')} restored, "
+                f"{len(result.removed)} removed.{left}"
                 f"{undo}",
             )
         )

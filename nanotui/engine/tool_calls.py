@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nanotui.basics import plural
 from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.events import ToolResult
 from nanotui.providers.base import ToolCall
@@ -262,7 +263,7 @@ def _capped(content: str) -> str:
     if len(content) <= MAX_RESULT_CHARS:
         return content
     cut = len(content) - MAX_RESULT_CHARS
-    return content[:MAX_RESULT_CHARS] + f"\n[{cut} more characters not shown]"
+    return content[:MAX_RESULT_CHARS] + f"\n[{plural(cut, 'more character')} not shown]"
 
 
 def _canonical(raw: str) -> str:

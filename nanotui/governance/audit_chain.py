@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from nanotui.basics import plural
+
 GENESIS = "0" * 64
 FORMAT_VERSION = 2
 CLOSED_TYPE = "session_closed"
@@ -123,7 +125,7 @@ class Verdict:
         if not self.closed:
             notes.append("the session did not close cleanly (a crash, or lines cut at the end)")
         extra = f"; {'; '.join(notes)}" if notes else ""
-        return f"OK: {self.lines} lines, each linked to the one before{extra}."
+        return f"OK: {plural(self.lines, 'line')}, each linked to the one before{extra}."
 
 
 def verify_log(path: Path) -> Verdict:

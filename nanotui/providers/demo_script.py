@@ -185,7 +185,8 @@ def _after_tests(step: Step, history: list[Step]) -> DemoReply:
     if _fix_applied(history):
         return _finish("The tests pass now." if run.passed else "The tests still fail.", history)
     if run.passed:
-        return _finish(f"All {run.count or 'the'} tests pass, so there is no bug to fix.", history)
+        passing = passing_tests(run.count)
+        return _finish(f"{passing[0].upper()}{passing[1:]}, so there is no bug to fix.", history)
     module = _module_text(history)
     if "test_low_stock_includes_items_at_threshold" not in run.failing or (
         module.count(FIX_OLD) != 1
@@ -202,6 +203,13 @@ def _after_tests(step: Step, history: list[Step]) -> DemoReply:
         "the test, so I'll change `<` to `<=`.",
         [("edit_file", {"path": MODULE, "old_string": FIX_OLD, "new_string": FIX_NEW})],
     )
+
+
+def passing_tests(count: int | None) -> str:
+    """`all 7 tests pass`, `the one test passes`, or `all the tests pass` (count unknown)."""
+    if count == 1:
+        return "the one test passes"
+    return f"all {count or 'the'} tests pass"
 
 
 def _finish(opening: str, history: list[Step]) -> DemoReply:
@@ -221,7 +229,7 @@ def _finish(opening: str, history: list[Step]) -> DemoReply:
         if run.passed is None:
             lines.append(f"- The tests could not be run: {_sentence(runs[-1].output)}")
         elif run.passed:
-            lines.append(f"- `{TEST_COMMAND}`: all {run.count or 'the'} tests pass.")
+            lines.append(f"- `{TEST_COMMAND}`: {passing_tests(run.count)}.")
         else:
             lines.append(f"- `{TEST_COMMAND}`: {len(run.failing) or 'some'} failing.")
     lines += ["", CLOSING]

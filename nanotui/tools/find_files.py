@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from nanotui.basics import plural
 from nanotui.security.globs import path_matches
 from nanotui.security.workspace import PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolKind, ToolOutput
@@ -67,7 +68,7 @@ class FindFilesTool(Tool):
         content = "\n".join(matches[:MAX_RESULTS])
         if len(matches) > MAX_RESULTS:
             content += (
-                f"\n\n({len(matches) - MAX_RESULTS} more matches not shown; "
-                "use a narrower pattern or path.)"
+                f"\n\n({plural(len(matches) - MAX_RESULTS, 'more match', 'more matches')}"
+                " not shown; use a narrower pattern or path.)"
             )
         return ToolOutput(content=content, data=data)

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from nanotui.basics import plural
 from nanotui.security.workspace import PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 
@@ -76,7 +77,7 @@ class ListDirTool(Tool):
         content = "\n".join(lines)
         if len(found) > MAX_ENTRIES:
             content += (
-                f"\n\n({len(found) - MAX_ENTRIES} more entries not shown; "
+                f"\n\n({plural(len(found) - MAX_ENTRIES, 'more entry', 'more entries')} not shown; "
                 "use find_files with a pattern to narrow down.)"
             )
         return ToolOutput(content=content, data=data)

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from nanotui.basics import plural
 from nanotui.security.workspace import OpenedFile, PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 
@@ -135,7 +136,9 @@ def _numbered(opened: OpenedFile, rel: str, start: int, end: int | None, cap: in
     if total == 0:
         return ToolOutput(content=f"{rel} is empty.", data=data)
     if start > total:
-        raise ToolFailure(f"{rel} has only {total} lines; start_line {start} is past the end.")
+        raise ToolFailure(
+            f"{rel} has only {plural(total, 'line')}; start_line {start} is past the end."
+        )
     notes: list[str] = []
     if cut_at is not None:
         notes.append(
@@ -147,7 +150,7 @@ def _numbered(opened: OpenedFile, rel: str, start: int, end: int | None, cap: in
     if invalid_utf8:
         notes.append(f"{rel} is not valid UTF-8; undecodable bytes are shown as U+FFFD.")
     if long_lines:
-        notes.append(f"{long_lines} long line(s) were cut at {MAX_LINE_CHARS} characters.")
+        notes.append(f"Cut at {MAX_LINE_CHARS} characters: {plural(long_lines, 'long line')}.")
     if crlf:
         notes.append(f"{rel} uses CRLF line endings (not shown).")
     content = "\n".join(shown)

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from nanotui.basics import plural
 from nanotui.security.globs import path_matches
 from nanotui.security.workspace import PathRefused, Workspace
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
@@ -331,7 +332,7 @@ def _format(search: _Search, context: int, cap: int, max_results: int) -> str:
         if cut:
             break
     files = len(search.hits)
-    summary = f"{search.matches} matching line(s) in {files} file(s)"
+    summary = f"{plural(search.matches, 'matching line')} in {plural(files, 'file')}"
     if search.limited:
         summary += f"; stopped at max_results={max_results}, narrow the pattern, path or glob"
     if cut:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from nanotui.basics import plural
 from nanotui.tools.file_change import count_changed_lines
 
 SUMMARY_CHARS = 240
@@ -186,7 +187,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return "prompt", p["text"]
     if kind == "assistant_message":
         calls = len(p.get("tool_calls") or [])
-        extra = f" [+{calls} tool call{'s' if calls != 1 else ''}]" if calls else ""
+        extra = f" [+{plural(calls, 'tool call')}]" if calls else ""
         cut = " (interrupted)" if p.get("interrupted") else ""
         return "reply", f"{p['text'] or '(no text)'}{cut}{extra}"
     if kind == "tool_call_proposed":
@@ -225,7 +226,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return "cost", f"request ${cost:.4f} (session ${p.get('session_usd', 0):.4f})"
     if kind.startswith("checkpoint"):
         what = kind.removeprefix("checkpoint_").replace("_", " ") or "checkpoint"
-        files = f", {p['files']} files" if "files" in p else ""
+        files = f", {plural(p['files'], 'file')}" if "files" in p else ""
         reason = p.get("reason", "")
         return "checkpoint", f"{what} {str(p.get('checkpoint', ''))[:12]} {reason}{files}".strip()
     if kind.startswith(EXTERNAL_CHANGE_PREFIXES):
@@ -243,7 +244,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "conversation_cleared":
         return "session", "conversation cleared"
     if kind == "conversation_resumed":
-        return "session", f"resumed {p['session']} ({p.get('messages', 0)} messages)"
+        return "session", f"resumed {p['session']} ({plural(p.get('messages', 0), 'message')})"
     if kind == "turn_finished":
         status = p["status"]
         reason = f": {p['reason']}" if p.get("reason") else ""

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from nanotui.basics import plural
 from nanotui.engine.checkpoint_browsing import (
     STATUS_WORDS,
     CheckpointBrowsing,
@@ -256,9 +257,13 @@ class CheckpointBrowserScreen(Screen[None]):
             self.app.call_from_thread(self._failed, "The restore failed", exc)
             return
         safety = result.safety_checkpoint
-        kept = f"; kept {len(result.left_in_place)} new files" if result.left_in_place else ""
+        kept = (
+            f"; kept {plural(len(result.left_in_place), 'new file')}"
+            if result.left_in_place
+            else ""
+        )
         message = (
-            f"Restored {choice.target.short_id}: {len(result.restored)} files written, "
+            f"Restored {choice.target.short_id}: {plural(len(result.restored), 'file')} written, "
             f"{len(result.removed)} removed{kept}."
             + (f" Checkpoint {safety.short_id} holds what was there before." if safety else "")
         )

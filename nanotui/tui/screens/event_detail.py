@@ -17,6 +17,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from nanotui.basics import plural
+
 FIELD_CHARS = 20_000
 """A field longer than this (a huge tool output) is cut, saying how much was left out."""
 
@@ -26,7 +28,7 @@ def field_text(value: Any) -> Text:
     shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
     if len(shown) > FIELD_CHARS:
         left_out = len(shown) - FIELD_CHARS
-        shown = f"{shown[:FIELD_CHARS]}\n… ({left_out:,} more characters in the log)"
+        shown = f"{shown[:FIELD_CHARS]}\n… ({plural(left_out, 'more character')} in the log)"
     if isinstance(value, str) and not value:
         return Text('""', style="dim")
     return Text(shown, style="" if isinstance(value, str) else "cyan")

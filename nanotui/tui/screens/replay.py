@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from nanotui.audit_commands import MAX_REPLAY_GAP_S
+from nanotui.basics import plural
 from nanotui.engine.events import parse_event
 from nanotui.tui.replay_chat import CHAT_TYPES, show_in_chat
 from nanotui.tui.screens.timeline import open_event
@@ -107,10 +108,10 @@ class ReplayScreen(Screen[None]):
     def _show_banner(self, state: str = "") -> None:
         if not state:
             if self.finished:
-                state = f"finished, {self.total:,} records"
+                state = f"finished, {plural(self.total, 'record')}"
             else:
                 mark = "paused" if self.paused else "playing"
-                state = f"{mark} {self.done:,} of {self.total:,} records, {self._pace()}"
+                state = f"{mark} {self.done:,} of {plural(self.total, 'record')}, {self._pace()}"
         text = f"REPLAY of session {self.session} (no model is called) · {state}"
         self.query_one("#replay-banner", Static).update(text)
 
@@ -171,7 +172,8 @@ class ReplayScreen(Screen[None]):
                 left_out = len(shown) - CHAT_LIMIT
                 shown = shown[left_out:]
                 await chat.add_notice(
-                    f"The first {left_out:,} entries are left out here; the timeline has them."
+                    f"Left out here: the first {plural(left_out, 'entry', 'entries')}; "
+                    "the timeline has them."
                 )
         for line in shown:
             try:

@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from nanotui.basics import plural
 from nanotui.engine.checkpoint_browsing import describe_plan
 from nanotui.vcs.model import Checkpoint
 from nanotui.vcs.restore import RestorePlan
@@ -56,7 +57,7 @@ class RestoreConfirmScreen(ModalScreen[RestoreChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="restore-dialog") as dialog:
-            which = f"{len(self.files)} chosen files of " if self.files else ""
+            which = f"{plural(len(self.files), 'chosen file')} of " if self.files else ""
             dialog.border_title = f"Restore {which}{self.target.short_id}?"
             dialog.border_subtitle = self._keys()
             yield Static(self._summary(), id="restore-summary")

@@ -8,6 +8,7 @@ from textual import work
 from textual.message import Message
 from textual.widgets import Static
 
+from nanotui.basics import plural
 from nanotui.governance.audit_chain import Verdict, verify_log
 
 STATES = ("-pending", "-ok", "-broken")
@@ -48,7 +49,7 @@ class IntegrityBadge(Static):
     def show_verdict(self, verdict: Verdict) -> None:
         self.verdict = verdict
         if verdict.ok:
-            lines = f"{verdict.lines:,} line{'' if verdict.lines == 1 else 's'}"
+            lines = plural(verdict.lines, "line")
             self._show(f"✓ verified · {lines}", "-ok", verdict.sentence())
         else:
             self._show(f"✗ broken at line {verdict.bad_line}", "-broken", verdict.sentence())

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from nanotui.basics import plural
 from nanotui.tui.timeline_log import LogReader
 from nanotui.tui.timeline_rows import (
     KIND_FILTERS,
@@ -109,7 +110,7 @@ class TimelinePane(Vertical):
 
     def _show_count(self) -> None:
         model = self.model
-        text = f"{len(model.shown):,} of {len(model):,} events"
+        text = f"{len(model.shown):,} of {plural(len(model), 'event')}"
         if model.kind_filter.name != "all":
             text += f" · {model.kind_filter.label}"
         if model.text:
