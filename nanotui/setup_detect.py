@@ -128,12 +128,12 @@ def needs_setup(loaded: LoadedConfig) -> bool:
 def needs_trust_question(loaded: LoadedConfig, workspace: Path, trusted: bool) -> bool:
     """Ask in the first session in a folder, and again whenever its config's wishes were cut.
 
-    The offline demo works on a fresh copy of the sample project, which it never trusts:
-    nothing to ask there.
+    The offline demo works on a fresh copy of the sample project, which is never trusted
+    (whichever model is then pointed at it): nothing to ask there.
     """
-    from nanotui.security.trust import was_asked
+    from nanotui.security.trust import is_demo_copy, was_asked
 
-    if trusted or loaded.settings.provider.kind == "demo":
+    if trusted or loaded.settings.provider.kind == "demo" or is_demo_copy(workspace):
         return False
     if loaded.notices and paths.project_config_file(workspace).is_file():
         return True

@@ -26,6 +26,7 @@ from first_run_support import (
 
 from nanotui import paths
 from nanotui.config import load_settings
+from nanotui.providers.demo import copy_sample_project
 from nanotui.security.trust import decline
 from nanotui.setup_detect import (
     DEMO_CHOICE,
@@ -311,3 +312,13 @@ def test_the_questions_are_asked_when_they_decide_something(workspace: Path) -> 
     # The demo works on a copy it never trusts: nothing to ask.
     demo = load_settings(workspace, {"provider": {"kind": "demo"}}, environ={})
     assert not needs_setup(demo) and not needs_trust_question(demo, workspace, trusted=False)
+
+
+def test_a_demo_copy_opened_with_a_real_model_is_not_asked_about(workspace: Path) -> None:
+    # It can never be trusted, so the question would only offer an answer that is refused.
+    copy = copy_sample_project(paths.demo_projects_dir() / "20260101-000000-abcd")
+    configure_user_provider()
+    loaded = load_settings(copy, environ={})
+    assert not needs_setup(loaded) and loaded.settings.provider.kind == "openai-compatible"
+    assert not needs_first_run(loaded, copy, trusted=False)
+    assert needs_trust_question(loaded, workspace, trusted=False)  # a folder of the user's is
