@@ -207,6 +207,21 @@ async def test_another_url_is_checked_then_saved(workspace: Path) -> None:
     assert saved["base_url"] == nowhere and saved["model"] == "my-model"
 
 
+async def test_the_url_form_takes_the_lists_place_and_escape_brings_it_back(
+    workspace: Path,
+) -> None:
+    app = setup_app(workspace, detect=no_servers, environ={})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await wait_for_setup(pilot)
+        options = screen.query_one("#setup-options", OptionList)
+        await open_the_url_form(pilot, screen)
+        assert not options.display and not screen.query_one("#setup-cloud").display
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: options.has_focus, "the list")
+        assert options.display and screen.query_one("#setup-cloud").display
+        assert not screen.query_one("#setup-custom").display
+
+
 async def test_an_entered_url_offers_the_models_its_server_lists(workspace: Path) -> None:
     with FakeModelServer() as server:
         server.models = ["coder-7b", "coder-32b"]

@@ -253,20 +253,25 @@ class SetupScreen(Screen[ProviderChoice | None]):
     @on(Listed)
     def _show_listing(self, message: Listed) -> None:
         if message.url != self._url():
-            return  # the URL was changed since: its own answer will come
+            return  # the URL was edited since; Enter on it asks again
         server = message.server
         self.listed, self._listed_url = server, message.url
+        # Focus moves on only from the URL: a user already typing a name keeps typing it.
+        waiting = self.query_one("#setup-url", Input).has_focus
         if server is None or not server.models:
             host = display_host(message.url)
-            self._show_models(None, message.problem or f"{host} serves no models yet.")
-            self.query_one("#setup-model", Input).focus()
+            empty = f"{host} serves no models yet; type the model name."
+            self._show_models(None, message.problem or empty)
+            if waiting:
+                self.query_one("#setup-model", Input).focus()
             return
         self._show_models(
             server,
             f"{display_host(message.url)} serves {plural(len(server.models), 'model')}; "
             "pick one, or type a name below.",
         )
-        self.query_one("#setup-models", OptionList).focus()
+        if waiting:
+            self.query_one("#setup-models", OptionList).focus()
 
     def _show_models(self, server: DetectedServer | None, sentence: str) -> None:
         listing = self.query_one("#setup-listing", Static)
