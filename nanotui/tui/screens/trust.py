@@ -87,12 +87,13 @@ class TrustConfirmScreen(ModalScreen[bool]):
         self.workspace = workspace
 
     def compose(self) -> ComposeResult:
-        project_file = display_path(paths.project_config_file(self.workspace))
+        project_file = paths.project_config_file(self.workspace)
+        inside = project_file.relative_to(self.workspace).as_posix()
         with Vertical(id="trust-confirm-dialog") as dialog:
             dialog.border_title = "Trust this folder?"
             dialog.border_subtitle = "y or enter trust · n or esc cancel"
             yield Static(
-                f"Trusting {display_path(self.workspace)} lets {project_file} apply in full "
+                f"Trusting {display_path(self.workspace)} lets its {inside} apply in full "
                 "from the next start, not only tighten your settings.",
                 id="trust-confirm-what",
                 markup=False,
