@@ -6,7 +6,7 @@ from nanotui.tui.modes import is_raise, next_mode
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.widgets.cost_meter import format_cost
 from nanotui.tui.widgets.diff_view import diff_line_style
-from nanotui.tui.widgets.tool_call_block import brief
+from nanotui.tui.widgets.tool_call_block import brief, preview, preview_content
 
 
 def test_modes_cycle_plan_ask_auto_edit_full_auto_and_back() -> None:
@@ -39,6 +39,43 @@ def test_brief_keeps_the_start_and_says_how_much_was_left_out() -> None:
     shown = brief(text, lines=3)
     assert shown.splitlines() == ["line 0", "line 1", "line 2", "… (27 more lines)"]
     assert brief("short") == "short"
+
+
+def test_brief_says_one_more_line_in_the_singular() -> None:
+    assert brief("a\nb\nc", lines=2).splitlines()[-1] == "… (1 more line)"
+
+
+def test_preview_keeps_the_first_and_last_two_lines_and_counts_the_rest() -> None:
+    text = "\n".join(f"line {i}" for i in range(10)) + "\n"
+    assert preview(text) == (["line 0", "line 1"], 6, ["line 8", "line 9"])
+    # Five lines come whole: "1 more line" would take the room of the line it hides.
+    five = "a\nb\nc\nd\ne"
+    assert preview(five) == (["a", "b", "c", "d", "e"], 0, [])
+    assert preview("\n\nonly\n\n") == (["only"], 0, [])
+    assert preview("") == ([], 0, [])
+
+
+def test_preview_shows_markup_in_the_output_as_text() -> None:
+    text = "[bold red]alarm[/]\n[link=https://x.example]click[/link]\n3\n4\n5\n6"
+    shown = preview_content(text)
+    assert shown.plain.splitlines() == [
+        "[bold red]alarm[/]",
+        "[link=https://x.example]click[/link]",
+        "… 2 more lines",
+        "5",
+        "6",
+    ]
+    # Nothing is styled but the count: no colour, bold or link came from the output.
+    assert [shown.plain[span.start : span.end] for span in shown.spans] == ["… 2 more lines"]
+
+
+def test_a_write_previews_its_summary_and_changed_lines_in_colour() -> None:
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n-old = 1\n+new = 2\n keep\n"
+    shown = preview_content(f"Wrote x.py (+1 -1 lines)\n\n{diff}", diff)
+    assert shown.plain.splitlines() == ["Wrote x.py (+1 -1 lines)", "-old = 1", "+new = 2"]
+    styles = {shown.plain[span.start : span.end]: str(span.style) for span in shown.spans}
+    assert styles["-old = 1"] == "$text-error"
+    assert styles["+new = 2"] == "$text-success"
 
 
 def test_styles_are_found_in_the_source_tree_or_the_wheel() -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -77,6 +78,18 @@ class NanotuiApp(App[int]):
 
     def action_help(self) -> None:
         toggle_help(self)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that reached the app unused: Esc or typing away from the prompt go back to it.
+
+        This runs before the app looks up the key's binding, so Esc is then taken as if
+        pressed in the prompt (see `focus_home`).
+        """
+        from nanotui.tui.focus_home import bring_focus_home  # the first frame must not wait
+
+        if bring_focus_home(self.screen, event):
+            event.stop()
+            event.prevent_default()
 
     def command_entries(self) -> Iterable[CommandEntry]:
         yield CommandEntry(

@@ -1,20 +1,29 @@
 """One tool call in the conversation: a collapsible block with its status and brief result.
 
-A result that reads as instructions to the model (possible prompt injection) opens its block
-and shows a warning line above the result, and the title carries a mark while it is closed.
+While the block is closed, a preview of the result shows under its title (the first and last
+lines, with how many lie between); Enter or space on the focused title opens the block, and
+up and down move to the tool call before or after. A result that reads as instructions to
+the model (possible prompt injection) opens its block and shows a warning line above the
+result, and the title carries a mark while it is closed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.content import Content
 from textual.reactive import var
 from textual.widgets import Collapsible, Static
+from textual.widgets.collapsible import CollapsibleTitle
 
+from nanotui.basics import plural
 from nanotui.engine.events import ToolResult
 from nanotui.security.injection import flags_in_framed, unframed
-from nanotui.tui.widgets.diff_view import diff_content
+from nanotui.tui.widgets.diff_view import diff_content, diff_line_style
 
 ToolStatus = Literal[
     "proposed",
@@ -43,6 +52,8 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
 INJECTION_WARNING = "⚠ possible prompt injection"
 BRIEF_LINES = 12
 BRIEF_CHARS = 1500
+PREVIEW_HEAD = 2
+PREVIEW_TAIL = 2
 
 
 def brief(text: str, lines: int = BRIEF_LINES, chars: int = BRIEF_CHARS) -> str:
@@ -51,13 +62,63 @@ def brief(text: str, lines: int = BRIEF_LINES, chars: int = BRIEF_CHARS) -> str:
     shown = "\n".join(kept)
     rest = text.count("\n") + 1 - len(kept)
     if len(shown) < len(text.rstrip("\n")):
-        more = f"{rest} more lines" if rest > 0 else "more"
+        more = plural(rest, "more line") if rest > 0 else "more"
         shown += f"\n… ({more})"
     return shown
 
 
+def preview(
+    text: str, head: int = PREVIEW_HEAD, tail: int = PREVIEW_TAIL
+) -> tuple[list[str], int, list[str]]:
+    """The first `head` and last `tail` lines of a text, and how many lines lie between.
+
+    Blank lines are left out (a preview has few rows to spare). A text barely longer than
+    head and tail together comes whole (as head), since a line saying "1 more line" would
+    take the room of that line.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) <= head + tail + 1:
+        return lines, 0, []
+    return lines[:head], len(lines) - head - tail, lines[len(lines) - tail :]
+
+
+def preview_content(text: str, diff: str | None = None) -> Content:
+    """A tool's output in brief, as `Content`: the output is the tool's text, never markup.
+
+    A write's preview is its first line (what was written) and then its changed lines in
+    brief, coloured as in the diff; any other output is previewed as it is.
+    """
+    rows: list[Content] = []
+    style: Callable[[str], str] = _unstyled
+    if diff:
+        rows.append(Content(text.strip("\n").split("\n", 1)[0]))
+        text = "\n".join(line for line in diff.splitlines() if _is_change(line))
+        style = diff_line_style
+    first, hidden, last = preview(text)
+    rows += [Content.styled(line, style(line)) for line in first]
+    if hidden:
+        rows.append(Content.styled(f"… {plural(hidden, 'more line')}", "italic"))
+    rows += [Content.styled(line, style(line)) for line in last]
+    return Content("\n").join(rows)
+
+
+def _unstyled(line: str) -> str:
+    return ""
+
+
+def _is_change(line: str) -> bool:
+    return line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+
+
 class ToolCallBlock(Collapsible):
     """A tool call: title shows tool, arguments in brief and status; the body the result."""
+
+    BINDINGS = [
+        # Enter also toggles through the title's own (fixed) binding, whatever this one says.
+        Binding("enter,space", "toggle", "Show / hide the tool's output", id="chat.toggle_tool"),
+        Binding("up", "step(-1)", "Previous tool call", id="chat.previous_tool"),
+        Binding("down", "step(1)", "Next tool call", id="chat.next_tool"),
+    ]
 
     status: var[str] = var("proposed")
 
@@ -72,10 +133,41 @@ class ToolCallBlock(Collapsible):
         self._warning = Static("", classes="tool-injection")
         self._warning.display = False
         self._result = Static("", classes="tool-result")
+        # Beside the block's contents, not in them: it shows while they are folded away.
+        self._preview = Static("", classes="tool-preview")
+        self._preview_content = Content("")
         super().__init__(
             self._details, self._warning, self._result, title=self._title_for("proposed")
         )
         self.add_class("-proposed")
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield self._preview
+
+    @property
+    def title_widget(self) -> CollapsibleTitle:
+        """The focusable title row (Tab and the arrow keys land here)."""
+        return self._title
+
+    @property
+    def preview_text(self) -> str:
+        """What the preview says ("" before a result, or for an empty one)."""
+        return self._preview_content.plain
+
+    def action_toggle(self) -> None:
+        """Open a closed block, close an open one."""
+        self.collapsed = not self.collapsed
+
+    def action_step(self, step: int) -> None:
+        """Focus the title of the tool call `step` rows away; at either end the chat scrolls."""
+        if self.parent is None:
+            return
+        blocks = list(self.parent.query_children(ToolCallBlock))
+        position = blocks.index(self) + step
+        if not 0 <= position < len(blocks):
+            raise SkipAction()
+        blocks[position].title_widget.focus()
 
     def _title_for(self, status: str) -> str:
         icon, words = STATUS_LABELS.get(status, ("·", status))
@@ -108,6 +200,7 @@ class ToolCallBlock(Collapsible):
             self._result.update(diff_content(brief(diff, lines=40, chars=4000)))
         else:
             self._result.update(Content(brief(content)))
+        self._show_preview(content, diff)
 
     def show_outcome(self, result: ToolResult) -> None:
         """Show a finished call: its result, and ok, failed, interrupted, refused or (kept)
@@ -122,6 +215,11 @@ class ToolCallBlock(Collapsible):
             self.status = "rejected" if self.status == "rejected" else "refused"
         else:
             self.status = "failed"
+
+    def _show_preview(self, content: str, diff: str | None) -> None:
+        shown = self._preview_content = preview_content(content, diff)
+        self._preview.update(shown)
+        self.set_class(bool(shown.plain), "-has-preview")
 
     def _show_injection(self, flags: list[str]) -> None:
         self.injection = list(flags)
