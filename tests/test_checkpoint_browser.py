@@ -9,7 +9,7 @@ import pytest
 from pilot_support import wait_for
 from test_checkpoints_helpers import make_repo
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from nanotui.config import load_settings
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing, describe_plan
@@ -202,6 +202,99 @@ async def test_two_checkpoints_compare_and_one_can_be_taken_by_hand(repo: Path) 
         assert comparison is not None and comparison.title.endswith(
             browser.entries[0].checkpoint.short_id
         )
+
+
+def shown(screen: CheckpointBrowserScreen | RestoreConfirmScreen, selector: str) -> str:
+    """The plain text a Static of the screen shows."""
+    return str(screen.query_one(selector, Static).content)
+
+
+def screen_text(pilot: Pilot) -> str:
+    return "\n".join(strip.text for strip in pilot.app.screen._compositor.render_strips())
+
+
+async def test_restore_summary_counts_files_chosen_for_deletion(repo: Path) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_browser(pilot)
+        await pilot.press("r")
+        confirm = await confirm_screen(pilot)
+        summary = shown(confirm, "#restore-summary")
+        assert summary.startswith("2 to write, 0 to delete, 1 to keep.")
+        assert "1 file new since then will be kept" in summary
+        await pilot.press("d")
+        await pilot.pause()
+        # The list and the summary say the same: new.py is now deleted, nothing is kept.
+        assert "delete (you chose)  new.py" in screen_text(pilot)
+        summary = shown(confirm, "#restore-summary")
+        assert summary.startswith("2 to write, 1 to delete, 0 to keep.")
+        assert "1 file new since then will be deleted" in summary
+        await pilot.press("n")
+
+
+def three_checkpoints(root: Path) -> tuple[Path, list[str]]:
+    """A repository checkpointed three times, a line added to a.py each time, and the
+    checkpoints' short ids, oldest first."""
+    repo = make_repo(root / "repo", {"a.py": "a = 1\n"})
+    ids = []
+    with Checkpoints(repo, SESSION) as checkpoints:
+        for turn in (1, 2, 3):
+            (repo / "a.py").write_text("".join(f"a{n} = {n}\n" for n in range(turn)))
+            ids.append(checkpoints.snapshot(f"before: turn {turn}", turn=turn).short_id)
+    (repo / "a.py").write_text("now = 1\n")
+    return repo, ids
+
+
+async def wait_for_comparison(pilot: Pilot, browser: CheckpointBrowserScreen, title: str) -> None:
+    await wait_for(
+        pilot,
+        lambda: browser.comparison is not None and browser.comparison.title == title,
+        f"the comparison {title}",
+    )
+
+
+async def test_comparing_two_checkpoints_runs_forward_in_time_like_the_list(
+    tmp_path: Path, home: Path
+) -> None:
+    repo, (first, second, third) = three_checkpoints(tmp_path)
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        assert shown(browser, "#checkpoints-title").endswith(f"comparing {third} → now")
+        await pilot.press("down", "down")  # the oldest
+        await wait_for_comparison(pilot, browser, f"{first} → now")
+        await pilot.press("c", "up")  # the oldest is the base; the one after it is highlighted
+        await wait_for_comparison(pilot, browser, f"{first} → {second}")
+        title = shown(browser, "#checkpoints-title")
+        assert f"comparing {first} → {second} (base {first}, c: back to now)" in title
+        # The same change as the list's +/- column for the second checkpoint: a line added.
+        [change] = browser.comparison.files  # type: ignore[union-attr]
+        listed = next(e for e in browser.entries if e.checkpoint.short_id == second)
+        assert (change.added, change.removed) == (listed.added, listed.removed) == (1, 0)
+        list_table = browser.query_one("#checkpoint-list", DataTable)
+        assert str(list_table.get_row_at(2)[0]) == f"◆ {first}"
+        assert "c back to now" in shown(browser, "#checkpoints-keys")
+        await pilot.press("up")  # the newest, compared with the base: still older → newer
+        await wait_for_comparison(pilot, browser, f"{first} → {third}")
+
+
+async def test_compare_key_on_another_row_goes_back_to_now(tmp_path: Path, home: Path) -> None:
+    repo, (first, second, _third) = three_checkpoints(tmp_path)
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        await pilot.press("down", "down", "c", "up")
+        await wait_for_comparison(pilot, browser, f"{first} → {second}")
+        await pilot.press("c")  # on another row than the base: back to now, not a new base
+        await wait_for_comparison(pilot, browser, f"{second} → now")
+        assert browser.against is None
+        assert shown(browser, "#checkpoints-title").endswith(f"comparing {second} → now")
+        list_table = browser.query_one("#checkpoint-list", DataTable)
+        assert str(list_table.get_row_at(2)[0]) == first  # the base mark is gone
+        assert "c compare with this one" in shown(browser, "#checkpoints-keys")
+        await pilot.press("c", "c")  # on the base row itself: back to now as well
+        await wait_for(pilot, lambda: browser.against is None, "the base to be cleared")
+        await wait_for_comparison(pilot, browser, f"{second} → now")
 
 
 async def test_a_folder_with_no_checkpoints_says_so(tmp_path: Path, home: Path) -> None:

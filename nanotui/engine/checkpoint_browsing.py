@@ -56,6 +56,21 @@ class Comparison:
         return f"{self.old.short_id} → {to}"
 
 
+def in_time_order(
+    one: Checkpoint, other: Checkpoint | None
+) -> tuple[Checkpoint, Checkpoint | None]:
+    """The two sides of a comparison, older first (None, the work tree now, is the newest).
+
+    The list's +/- column counts what changed from the checkpoint before to each one, so a
+    comparison reads the same way: what was added going forward in time is `+`.
+    """
+    if other is None:
+        return one, None
+    if (other.created, other.number) < (one.created, one.number):
+        return other, one
+    return one, other
+
+
 class CheckpointBrowsing:
     """The workspace's checkpoints for one session's browser."""
 
@@ -135,10 +150,52 @@ class CheckpointBrowsing:
         return None if paths is None else [self.workspace / path for path in paths]
 
 
-def describe_plan(plan: RestorePlan) -> list[tuple[str, str]]:
+DELETE_CHOSEN = "delete (you chose)"
+"""The action of a file new since the checkpoint once the user asked to delete it too."""
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One path of a restore: what happens to it, and which count it falls under."""
+
+    action: str
+    path: str
+    category: str
+    """One of PLAN_CATEGORIES: write, delete, keep or leave."""
+
+
+PLAN_CATEGORIES = ("write", "delete", "keep", "leave")
+
+
+def plan_steps(plan: RestorePlan, delete_new: bool = False) -> list[PlannedStep]:
+    """Every path the restore touches or leaves, in that order; `delete_new`: the user
+    chose to delete the files that did not exist at the checkpoint."""
+    steps = [
+        PlannedStep(RESTORE_WORDS.get(change.status, "write"), change.path, "write")
+        for change in plan.writes
+    ]
+    steps += [PlannedStep("delete (nanotui made it)", path, "delete") for path in plan.removals]
+    if delete_new:
+        steps += [PlannedStep(DELETE_CHOSEN, path, "delete") for path in plan.left_in_place]
+    else:
+        steps += [
+            PlannedStep("keep (did not exist then)", path, "keep") for path in plan.left_in_place
+        ]
+    steps += [
+        PlannedStep(f"leave: {skipped.reason}", skipped.path, "leave")
+        for skipped in plan.not_restored
+    ]
+    return steps
+
+
+def plan_counts(steps: Sequence[PlannedStep]) -> dict[str, int]:
+    """How many paths fall under each of PLAN_CATEGORIES (zero included)."""
+    counts = dict.fromkeys(PLAN_CATEGORIES, 0)
+    for step in steps:
+        counts[step.category] += 1
+    return counts
+
+
+def describe_plan(plan: RestorePlan, delete_new: bool = False) -> list[tuple[str, str]]:
     """(what happens, path) for every path the restore touches or leaves, in that order."""
-    lines = [(RESTORE_WORDS.get(change.status, "write"), change.path) for change in plan.writes]
-    lines += [("delete (nanotui made it)", path) for path in plan.removals]
-    lines += [("keep (did not exist then)", path) for path in plan.left_in_place]
-    lines += [(f"leave: {skipped.reason}", skipped.path) for skipped in plan.not_restored]
-    return lines
+    return [(step.action, step.path) for step in plan_steps(plan, delete_new)]

@@ -1,10 +1,12 @@
 """The checkpoint browser: every checkpoint of the work tree, what changed, and the way back.
 
 Left, the checkpoints, newest first, with their time, turn, what they were taken before, and
-the files and lines changed since the one before. Right, how the highlighted checkpoint
-differs from the work tree now (or, after `c`, from another checkpoint), file by file, and
-the highlighted file's diff. `r` restores the checkpoint, or only the files chosen with
-space, behind a confirmation that lists every path it will touch.
+the files and lines changed since the one before. Right, what changed from the highlighted
+checkpoint to the work tree now, file by file, and the highlighted file's diff. `c` makes the
+highlighted checkpoint the base: moving then compares each checkpoint with the base, and `c`
+again goes back to now. Comparisons always run forward in time (older → newer), as the list's
++/- column does, and the title line says which way. `r` restores the checkpoint, or only the
+files chosen with space, behind a confirmation that lists every path it will touch.
 
 Git runs on threads (a large repository takes a while to compare); the screen only shows.
 """
@@ -28,6 +30,7 @@ from nanotui.engine.checkpoint_browsing import (
     CheckpointBrowsing,
     CheckpointEntry,
     Comparison,
+    in_time_order,
 )
 from nanotui.engine.events import EventBase
 from nanotui.tui.screens.restore_confirm import RestoreChoice, RestoreConfirmScreen
@@ -35,9 +38,15 @@ from nanotui.tui.widgets.diff_view import DiffView
 from nanotui.vcs.model import Checkpoint, CheckpointError
 
 KEYS = (
-    "↑↓ move · tab list/files · space choose file · r restore · c compare with… · "
+    "↑↓ move · tab list/files · space choose file · r restore · c compare with this one · "
     "n checkpoint now · esc back"
 )
+KEYS_WITH_BASE = (
+    "↑↓ compare each checkpoint with {base} · tab list/files · r restore · c back to now · "
+    "n checkpoint now · esc back"
+)
+BASE_MARK = "◆ "
+"""Marks the base of a comparison in the list."""
 KIND_STYLES = {"turn": "blue", "batch": "cyan", "safety": "yellow", "manual": "green"}
 
 
@@ -48,7 +57,7 @@ class CheckpointBrowserScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "close", "Back", id="checkpoints.close"),
         Binding("r", "restore", "Restore", id="checkpoints.restore"),
-        Binding("c", "compare", "Compare with the highlighted", id="checkpoints.compare"),
+        Binding("c", "compare", "Set or clear the comparison base", id="checkpoints.compare"),
         Binding("n", "take", "Checkpoint now", id="checkpoints.take"),
         Binding("space", "choose", "Choose file", id="checkpoints.choose"),
     ]
@@ -68,7 +77,7 @@ class CheckpointBrowserScreen(Screen[None]):
         """False while a turn runs: the agent may be writing."""
         self.entries: list[CheckpointEntry] = []
         self.against: Checkpoint | None = None
-        """The other side of the comparison; None: the work tree now."""
+        """The base the highlighted checkpoint is compared with; None: the work tree now."""
         self.comparison: Comparison | None = None
         self.chosen: set[str] = set()
         self.loaded = False
@@ -108,13 +117,13 @@ class CheckpointBrowserScreen(Screen[None]):
 
     def _show_entries(self, entries: list[CheckpointEntry], select: str | None) -> None:
         self.entries = entries
-        title = self.query_one("#checkpoints-title", Static)
-        where = self.browsing.workspace.name or str(self.browsing.workspace)
-        title.update(f"Checkpoints · {where} · {len(entries)} in this work tree")
+        if self.against is not None and all(e.checkpoint.id != self.against.id for e in entries):
+            self.against = None  # the base is gone: compare with now again
+        self._show_title()
         table = self.query_one("#checkpoint-list", DataTable)
         table.clear()
         for entry in entries:
-            table.add_row(*_entry_cells(entry), key=entry.checkpoint.id)
+            table.add_row(*self._entry_cells(entry), key=entry.checkpoint.id)
         self.loaded = True
         if not entries:
             self._show_comparison(None)
@@ -135,7 +144,7 @@ class CheckpointBrowserScreen(Screen[None]):
         entry = self.highlighted()
         if entry is not None:
             self.chosen.clear()
-            self._compare(entry.checkpoint, self.against)
+            self._compare(*in_time_order(entry.checkpoint, self.against))
 
     @work(thread=True, exclusive=True, group="checkpoints-compare", exit_on_error=False)
     def _compare(self, old: Checkpoint, new: Checkpoint | None) -> None:
@@ -148,13 +157,13 @@ class CheckpointBrowserScreen(Screen[None]):
 
     def _show_comparison(self, comparison: Comparison | None) -> None:
         self.comparison = comparison
+        self._show_title()
         files = self.query_one("#checkpoint-files", DataTable)
         files.clear()
         self.query_one(DiffView).show("")
         if comparison is None:
             return
-        count = len(comparison.files)
-        files.border_title = f"{comparison.title} · {count} file{'s' * (count != 1)}"
+        files.border_title = f"{comparison.title} · {plural(len(comparison.files), 'file')}"
         if not comparison.files:
             files.border_title += " · nothing differs"
         for diff in comparison.files:
@@ -202,18 +211,25 @@ class CheckpointBrowserScreen(Screen[None]):
         files.update_cell(path, files.ordered_columns[0].key, self._mark(path))
 
     def action_compare(self) -> None:
-        """Compare with the highlighted checkpoint from now on, or (again) with the work tree."""
+        """Make the highlighted checkpoint the base of comparisons; with a base, back to now.
+
+        A toggle, whichever row is highlighted: a second `c` never moves the base elsewhere
+        (choosing another base is `c` twice).
+        """
         entry = self.highlighted()
         if entry is None:
             return
-        same = self.against is not None and self.against.id == entry.checkpoint.id
-        self.against = None if same else entry.checkpoint
+        previous = self.against
+        self.against = None if previous is not None else entry.checkpoint
+        self._mark_base(previous)
+        self._mark_base(self.against)
+        self._show_title()
         if self.against is None:
-            self.notify("Comparing with the work tree now.")
+            self.notify("Comparing each checkpoint with the work tree now.")
         else:
             self.notify(
-                f"Comparing with {self.against.short_id}: move to another checkpoint to see "
-                "what changed between them (c again to compare with now)."
+                f"{self.against.short_id} is the base: move to another checkpoint to see what "
+                "changed between them (c again goes back to now)."
             )
         self._compare_highlighted()
 
@@ -291,6 +307,36 @@ class CheckpointBrowserScreen(Screen[None]):
         self.dismiss(None)
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    def _show_title(self) -> None:
+        """The title line: where, how many, and which way the comparison runs."""
+        where = self.browsing.workspace.name or str(self.browsing.workspace)
+        text = f"Checkpoints · {where} · {len(self.entries)} in this work tree"
+        if self.comparison is not None:
+            text += f" · comparing {self.comparison.title}"
+        if self.against is not None:
+            text += f" (base {self.against.short_id}, c: back to now)"
+        self.query_one("#checkpoints-title", Static).update(text)
+        keys = KEYS if self.against is None else KEYS_WITH_BASE.format(base=self.against.short_id)
+        self.query_one("#checkpoints-keys", Static).update(keys)
+
+    def _mark_base(self, checkpoint: Checkpoint | None) -> None:
+        """Redraw `checkpoint`'s id cell, marked if it is the base."""
+        table = self.query_one("#checkpoint-list", DataTable)
+        if checkpoint is None:
+            return
+        entry = next((e for e in self.entries if e.checkpoint.id == checkpoint.id), None)
+        if entry is not None:
+            column = table.ordered_columns[0].key
+            table.update_cell(
+                entry.checkpoint.id, column, self._entry_cells(entry)[0], update_width=True
+            )
+
+    def _entry_cells(self, entry: CheckpointEntry) -> tuple[Text | str, ...]:
+        cells = _entry_cells(entry)
+        if self.against is not None and entry.checkpoint.id == self.against.id:
+            return (Text(BASE_MARK + str(cells[0]), style="bold"), *cells[1:])
+        return cells
 
     def _mark(self, path: str) -> Text:
         return Text("✓", style="bold green") if path in self.chosen else Text(" ")

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from nanotui.basics import plural
-from nanotui.engine.checkpoint_browsing import describe_plan
+from nanotui.engine.checkpoint_browsing import DELETE_CHOSEN, PlannedStep, plan_counts, plan_steps
 from nanotui.vcs.model import Checkpoint
 from nanotui.vcs.restore import RestorePlan
 
@@ -27,6 +27,7 @@ ACTION_STYLES = {
     "revert type": "yellow",
     "delete (nanotui made it)": "red",
     "keep (did not exist then)": "dim",
+    DELETE_CHOSEN: "red",
 }
 
 
@@ -67,29 +68,37 @@ class RestoreConfirmScreen(ModalScreen[RestoreChoice | None]):
     def on_mount(self) -> None:
         self.query_one("#restore-body").focus()
 
+    def steps(self) -> list[PlannedStep]:
+        """What the restore will do to each path, with the user's current choice of `d`."""
+        return plan_steps(self.plan, self.delete_new)
+
     def _summary(self) -> Text:
-        plan = self.plan
+        # Counted from the same steps the list shows, so the two never disagree.
+        counts = plan_counts(self.steps())
+        parts = [f"{counts['write']} to write", f"{counts['delete']} to delete"]
+        if self.plan.left_in_place:
+            parts.append(f"{counts['keep']} to keep")
+        if counts["leave"]:
+            parts.append(f"{counts['leave']} left alone")
         text = Text.assemble(
-            (f"{len(plan.writes)} to write", "bold"),
-            f", {len(plan.removals)} to delete",
-            f", {len(plan.left_in_place)} new since then" if plan.left_in_place else "",
+            (parts[0], "bold"),
+            "".join(f", {part}" for part in parts[1:]),
             ". A checkpoint of the files as they are now is taken first, so this can be undone; "
             "the git index is left as it is.",
         )
-        if plan.left_in_place:
+        if self.plan.left_in_place:
             fate = "deleted" if self.delete_new else "kept"
-            text.append(f"\nFiles new since then will be {fate} (d to change).", "bold")
+            new = plural(len(self.plan.left_in_place), "file")
+            text.append(f"\n{new} new since then will be {fate} (d to change).", "bold")
         return text
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
         table.add_column("action", no_wrap=True)
         table.add_column("path", overflow="fold")
-        for action, path in describe_plan(self.plan):
-            if self.delete_new and path in self.plan.left_in_place:
-                action = "delete (you chose)"
-            style = ACTION_STYLES.get(action, "red" if action.startswith("delete") else "dim")
-            table.add_row(Text(action, style=style), Text(path))
+        for step in self.steps():
+            style = ACTION_STYLES.get(step.action, "dim")
+            table.add_row(Text(step.action, style=style), Text(step.path))
         return table
 
     def _keys(self) -> str:
