@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 import pytest
 from pilot_support import wait_for
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -19,6 +20,7 @@ from textual.widgets import OptionList, Static
 
 from nanotui.tui.keymap import apply_keymap, is_key_name, key_label
 from nanotui.tui.palette import CommandEntry, NanotuiCommands
+from nanotui.tui.pastes import fold_mark, unfold
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import HelpScreen, binding_groups, toggle_help
 from nanotui.tui.slash_commands import SLASH_COMMANDS, completions_for, parse_slash_command
@@ -234,6 +236,33 @@ async def test_enter_on_a_command_without_argument_sends_it() -> None:
         assert sent(app) == [("slash", "cost", "")]
 
 
+async def test_enter_on_a_whole_command_name_runs_it_bare_even_if_it_takes_an_argument() -> None:
+    app = PromptApp()
+    async with app.run_test() as pilot:
+        prompt = await prompt_ready(pilot)
+        await pilot.press(*"/model", "enter")
+        assert sent(app) == [("slash", "model", "")]  # one Enter, not a completion to "/model "
+        assert not prompt.menu.is_open
+        prompt.clear()
+        await pilot.press(*"/mode", "enter")
+        assert sent(app)[-1] == ("slash", "mode", "")
+        prompt.clear()
+        await pilot.press(*"/mod", "tab")  # tab still completes, for the argument
+        assert prompt.text == "/mode "
+        assert len(sent(app)) == 2
+
+
+async def test_the_mode_choices_mark_the_mode_in_force() -> None:
+    app = PromptApp()
+    async with app.run_test() as pilot:
+        prompt = await prompt_ready(pilot)
+        prompt.current_mode = "auto-edit"
+        await pilot.press(*"/mode ")
+        rows = {c.label: c.hint for c in prompt.menu.completions}
+        assert rows == {"plan": "", "ask": "", "auto-edit": "(current)", "full-auto": ""}
+        assert "auto-edit (current)" in str(prompt.menu.get_option_at_index(2).prompt)
+
+
 async def test_an_unknown_command_is_posted_with_its_name_as_typed() -> None:
     app = PromptApp()
     async with app.run_test() as pilot:
@@ -257,6 +286,51 @@ async def test_escape_closes_the_menu_first_then_reaches_the_screen() -> None:
         assert not prompt.menu.is_open
         await pilot.press("escape")
         assert session(app).calls == ["interrupt"]
+
+
+# ---- pastes -------------------------------------------------------------------------------
+
+PASTE = "".join(f"{i:05d} {'x' * 48}\n" for i in range(4012))
+
+
+async def test_a_large_paste_shows_as_a_mark_and_is_sent_whole() -> None:
+    app = PromptApp()
+    async with app.run_test() as pilot:
+        prompt = await prompt_ready(pilot)
+        await pilot.press(*"explain ")
+        app.post_message(events.Paste(PASTE))  # as the terminal's bracketed paste arrives
+        await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste")
+        assert prompt.text == "explain [pasted 4,012 lines, 215 KB]"
+        assert prompt.document.line_count == 1
+        await pilot.press("enter")
+        assert sent(app) == [("text", "explain " + PASTE.rstrip())]
+        # The history recalls the prompt as it was typed, and sends the paste again.
+        prompt.remember(session(app).sent[0].text)
+        prompt.clear()
+        await pilot.press("up")
+        assert prompt.text == "explain [pasted 4,012 lines, 215 KB]"
+        await pilot.press("enter")
+        assert sent(app)[-1] == ("text", "explain " + PASTE.rstrip())
+
+
+async def test_a_small_paste_is_inserted_as_it_is() -> None:
+    app = PromptApp()
+    async with app.run_test() as pilot:
+        prompt = await prompt_ready(pilot)
+        app.post_message(events.Paste("one\ntwo"))
+        await wait_for(pilot, lambda: prompt.text == "one\ntwo", "the paste")
+
+
+def test_two_different_pastes_of_the_same_size_get_marks_of_their_own() -> None:
+    first, second = "a" * 5000, "b" * 5000
+    assert fold_mark(first) == "[pasted 1 line, 5 KB]"
+    taken = {fold_mark(first): first}
+    assert fold_mark(second, taken) == "[pasted 1 line, 5 KB #2]"
+    assert fold_mark(first, taken) == "[pasted 1 line, 5 KB]"
+    taken["[pasted 1 line, 5 KB #2]"] = second
+    assert unfold("[pasted 1 line, 5 KB] and [pasted 1 line, 5 KB #2]", taken) == (
+        f"{first} and {second}"
+    )
 
 
 async def test_a_recalled_command_does_not_open_the_menu() -> None:

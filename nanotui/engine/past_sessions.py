@@ -1,12 +1,20 @@
-"""Finding past sessions: by id prefix, or the latest one in a folder (to resume them)."""
+"""Finding past sessions (by id prefix, the latest in a folder) and what to show of them
+when one is resumed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from nanotui.basics import UserFacingError
-from nanotui.engine.events import SessionStarted, UserMessage
+from nanotui.engine.events import (
+    ConversationCleared,
+    ConversationResumed,
+    EventBase,
+    SessionStarted,
+    UserMessage,
+)
 
 
 class SessionNotFound(UserFacingError):
@@ -15,11 +23,15 @@ class SessionNotFound(UserFacingError):
 
 @dataclass(frozen=True)
 class SessionSummary:
+    """A logged session as a list of them shows it."""
+
     session: str
     path: Path
     workspace: str
     label: str
     first_prompt: str
+    last_active: datetime | None = None
+    """When its log was last written (local time); None if that cannot be read."""
 
 
 def summarize(path: Path) -> SessionSummary:
@@ -34,12 +46,17 @@ def summarize(path: Path) -> SessionSummary:
         elif isinstance(event, UserMessage):
             first_prompt = event.text
             break
+    try:
+        last_active: datetime | None = datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        last_active = None
     return SessionSummary(
         session=path.stem,
         path=path,
         workspace=started.workspace if started else "",
         label=started.label if started else "",
         first_prompt=first_prompt,
+        last_active=last_active,
     )
 
 
@@ -64,3 +81,25 @@ def latest_session_in(workspace: Path) -> str:
         if summarize(path).workspace == wanted:
             return path.stem
     raise SessionNotFound(f"No earlier session worked in {wanted}; start one without --continue.")
+
+
+def conversation_events(session_id: str, _seen: frozenset[str] = frozenset()) -> list[EventBase]:
+    """The logged events of the conversation a resumed session goes on with, oldest first.
+
+    They are the ones the model's context is rebuilt from (see `load_conversation`): after
+    the session's last /clear, and where it resumed another session, that one's in their
+    place (never in a loop).
+    """
+    from nanotui.governance.audit import read_events, session_path
+
+    if session_id in _seen:
+        return []
+    events: list[EventBase] = []
+    for event in read_events(session_path(session_id)):
+        if isinstance(event, ConversationCleared):
+            events.clear()
+        elif isinstance(event, ConversationResumed):
+            events[:] = conversation_events(event.session, _seen | {session_id})
+        else:
+            events.append(event)
+    return events

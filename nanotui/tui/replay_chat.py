@@ -1,10 +1,15 @@
 """Logged events shown in a conversation view again, the way the main screen showed them.
 
-Used by replay: prompts, replies (streamed when the replay streams them), tool calls with
-their status and result, notices and errors. Nothing here runs a tool or calls a model.
+Used by replay, and on the main screen for a resumed session's earlier conversation
+(`--continue`, `sessions resume`, `/resume`): prompts, replies (streamed when the replay
+streams them), tool calls with their status and result, notices and errors. Nothing here
+runs a tool or calls a model.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
 
 from nanotui.engine.events import (
     ApprovalRequested,
@@ -38,6 +43,12 @@ CHAT_TYPES = frozenset(
     }
 )
 """The record types that change the conversation view."""
+PASSING_TYPES = frozenset({"text_delta", "approval_requested", "tool_started"})
+"""Shown all at once, these are left out: the reply and the tool call's result say the rest."""
+EARLIER_LIMIT = 200
+"""A resumed session shows at most the last this many entries of its earlier conversation."""
+EARLIER_CLASS = "-earlier"
+"""The class of every chat entry shown from an earlier conversation (styled as such)."""
 
 
 async def show_in_chat(chat: ChatView, event: EventBase) -> None:
@@ -57,7 +68,8 @@ async def show_in_chat(chat: ChatView, event: EventBase) -> None:
         if isinstance(event, ApprovalRequested):
             block.status = "waiting"
         elif isinstance(event, ApprovalResolved):
-            block.status = "rejected" if event.decision == "reject" else "approved"
+            statuses = {"reject": "rejected", "interrupted": "interrupted"}
+            block.status = statuses.get(event.decision, "approved")
         elif isinstance(event, ToolStarted):
             block.status = "running"
         else:
@@ -73,3 +85,37 @@ async def show_in_chat(chat: ChatView, event: EventBase) -> None:
                 block.status = "interrupted"
         if event.status not in ("done", "error"):
             await chat.add_notice(event.reason or f"The turn ended: {event.status}.", "warning")
+
+
+def settled(events: Sequence[EventBase]) -> list[EventBase]:
+    """The events that change the conversation view when all are shown at once."""
+    return [e for e in events if e.type in CHAT_TYPES and e.type not in PASSING_TYPES]
+
+
+async def show_earlier_conversation(chat: ChatView, session: str, messages: int) -> None:
+    """Show the conversation a resumed `session` goes on with, marked as earlier.
+
+    `messages` is how many messages the model was given from it. The log is read on a
+    thread; its entries are shown as the main screen showed them, between a line that says
+    where they come from and one that says the conversation goes on from there.
+    """
+    from nanotui.engine.past_sessions import conversation_events
+
+    events = settled(await asyncio.to_thread(conversation_events, session))
+    first = len(chat.children)
+    await chat.add_notice(f"Earlier in session {session}, from its log:")
+    if len(events) > EARLIER_LIMIT:
+        left_out = len(events) - EARLIER_LIMIT
+        events = events[left_out:]
+        await chat.add_notice(
+            f"The first {left_out:,} entries are left out here; "
+            f"`nanotui audit replay {session}` shows them all."
+        )
+    for event in events:
+        await show_in_chat(chat, event)
+    for entry in chat.children[first:]:
+        entry.add_class(EARLIER_CLASS)
+    noun = "message" if messages == 1 else "messages"
+    await chat.add_notice(
+        f"Resumed session {session}: the model has its {messages} {noun}; it goes on from here."
+    )

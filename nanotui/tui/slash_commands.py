@@ -7,6 +7,7 @@ Pure data and functions, no widgets: the prompt uses them to complete and to pos
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nanotui.basics import MODE_ORDER
@@ -51,6 +52,9 @@ SLASH_COMMANDS: tuple[SlashCommandSpec, ...] = (
     SlashCommandSpec("quit", "Quit nanotui"),
 )
 
+CURRENT_HINT = "(current)"
+"""Beside the argument choice in force, e.g. the current mode under `/mode `."""
+
 COMMANDS_BY_NAME: dict[str, SlashCommandSpec] = {spec.name: spec for spec in SLASH_COMMANDS}
 
 # A command word is letters, digits, "-" and "_"; a first word with another "/" in it is a
@@ -83,16 +87,16 @@ class Completion:
     """Shown after the label, muted: the argument hint of a command."""
     description: str
     replacement: str
-    """The whole prompt text after choosing this row."""
-    complete: bool
-    """True when the replacement is a whole command line that can be sent as it is."""
+    """The prompt text after choosing this row with tab; Enter sends it as it is (a command
+    with an optional argument then runs bare: `/model ` shows the model)."""
 
 
-def completions_for(text: str) -> list[Completion]:
+def completions_for(text: str, current: Mapping[str, str] | None = None) -> list[Completion]:
     """The completion rows for a prompt holding `text`; empty when nothing completes.
 
     Completion is offered while the prompt is one line holding `/` and a partial command
     name, or a full command name, one space and a partial argument that has known choices.
+    `current` maps a command to the value in force (`{"mode": "ask"}`), whose row says so.
     """
     if "\n" in text:
         return []
@@ -101,7 +105,7 @@ def completions_for(text: str) -> list[Completion]:
     if match := _TYPING_ARGUMENT.fullmatch(text):
         spec = COMMANDS_BY_NAME.get(match["name"])
         if spec is not None:
-            return _argument_completions(spec, match["argument"])
+            return _argument_completions(spec, match["argument"], (current or {}).get(spec.name))
     return []
 
 
@@ -115,24 +119,23 @@ def _command_completions(typed: str) -> list[Completion]:
             label=f"/{spec.name}",
             hint=spec.argument,
             description=spec.description,
+            # Tab leaves room for the argument, whose choices (if any) show next.
             replacement=f"/{spec.name} " if spec.takes_argument else f"/{spec.name}",
-            # A command with an optional argument is still worth completing first: the
-            # user who wanted the argument gets its choices next.
-            complete=not spec.takes_argument,
         )
         for spec in [*starts, *contains]
     ]
 
 
-def _argument_completions(spec: SlashCommandSpec, typed: str) -> list[Completion]:
+def _argument_completions(
+    spec: SlashCommandSpec, typed: str, current: str | None
+) -> list[Completion]:
     descriptions = spec.choice_descriptions or ("",) * len(spec.choices)
     return [
         Completion(
             label=choice,
-            hint="",
+            hint=CURRENT_HINT if choice == current else "",
             description=description,
             replacement=f"/{spec.name} {choice}",
-            complete=True,
         )
         for choice, description in zip(spec.choices, descriptions, strict=True)
         if choice.startswith(typed.lower())

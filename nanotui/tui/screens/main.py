@@ -48,6 +48,7 @@ from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
 from nanotui.tui.modes import MODE_MEANINGS, is_raise, next_mode
 from nanotui.tui.palette import CommandEntry
+from nanotui.tui.replay_chat import show_earlier_conversation
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
 from nanotui.tui.screens.slash_handler import SlashHandler
 from nanotui.tui.screens.timeline import TimelineScreen
@@ -128,7 +129,7 @@ class MainScreen(Screen[None]):
                 yield ApprovalPanel(self.agent.workspace, id="approval")
                 yield CostMeter(id="cost")
                 yield Timeline(id="timeline")
-        yield PromptInput(id="prompt")
+        yield PromptInput(id="prompt").data_bind(current_mode=MainScreen.mode)
         yield StatusBar(id="status").data_bind(MainScreen.mode, MainScreen.busy)
 
     async def on_mount(self) -> None:
@@ -155,6 +156,9 @@ class MainScreen(Screen[None]):
 
     async def _welcome(self) -> None:
         chat = self.query_one(ChatView)
+        if self.agent.resumed:  # --continue, `sessions resume`: what was said, then the greeting
+            messages = len(self.agent.conversation.messages)
+            await show_earlier_conversation(chat, self.agent.session_id, messages)
         where = display_path(self.agent.workspace)
         if self.agent.provider.is_demo:
             await chat.add_notice(

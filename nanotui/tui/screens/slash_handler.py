@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from nanotui.basics import MODE_ORDER, UserFacingError
 from nanotui.engine.events import Notice
+from nanotui.engine.past_sessions import summarize
 from nanotui.governance.audit import list_sessions
 from nanotui.security.trust import DEMO_COPY_REFUSAL, is_demo_copy, is_trusted, trust
 from nanotui.tui import collector
 from nanotui.tui.modes import MODE_MEANINGS
+from nanotui.tui.replay_chat import show_earlier_conversation
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.cost_meter import format_cost
 from nanotui.tui.widgets.timeline import Timeline
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from nanotui.tui.screens.main import MainScreen
 
 BETWEEN_TURNS = {"mode", "model", "clear", "resume"}
+PICKER_SESSIONS = 50
+"""`/resume` offers at most this many recent sessions."""
 
 
 class SlashHandler:
@@ -42,7 +47,12 @@ class SlashHandler:
                 f"/{name} works between turns; press Esc to interrupt this one first.", "warning"
             )
             return
+        chat = self.chat
+        last = chat.children[-1] if chat.children else None
         await handler(argument.strip())
+        # The user asked: what the command printed is shown even if the chat was scrolled up.
+        if chat.children and chat.children[-1] is not last:
+            chat.scroll_end(animate=False)
 
     async def do_help(self, argument: str) -> None:
         self.screen.app.action_help()  # type: ignore[attr-defined]
@@ -53,10 +63,14 @@ class SlashHandler:
     async def do_mode(self, argument: str) -> None:
         agent = self.screen.agent
         if not argument:
-            modes = ", ".join(MODE_ORDER)
+            # Names only, so that the rows do not wrap in a narrow chat; the current one says
+            # what it means (the completion of `/mode ` shows the meaning of each).
+            rows = [
+                f"▸ {mode} (current): {MODE_MEANINGS[mode]}" if mode == agent.mode else f"  {mode}"
+                for mode in MODE_ORDER
+            ]
             await self.chat.add_notice(
-                f"Mode {agent.mode}: {MODE_MEANINGS[agent.mode]}. Choose with /mode NAME "
-                f"({modes}) or shift+tab."
+                "Modes (choose with /mode NAME or shift+tab):\n" + "\n".join(rows)
             )
             return
         if argument not in MODE_ORDER:
@@ -124,19 +138,34 @@ class SlashHandler:
     async def do_resume(self, argument: str) -> None:
         agent = self.screen.agent
         if not argument:
-            others = [p.stem for p in list_sessions() if p.stem != agent.session_id][:5]
-            listing = ", ".join(others) or "none yet"
-            await self.chat.add_notice(f"Recent sessions: {listing}. Resume one with /resume ID.")
+            await self._pick_session()
             return
-        matches = [p.stem for p in list_sessions() if p.stem.startswith(argument)]
+        ids = [p.stem for p in list_sessions()]
+        matches = [argument] if argument in ids else [i for i in ids if i.startswith(argument)]
         if len(matches) != 1:
             problem = "No session matches" if not matches else "More than one session matches"
             await self.chat.add_notice(f"{problem} {argument!r}; /resume lists them.", "warning")
             return
         count = agent.resume_conversation(matches[0])
-        await self.chat.add_notice(
-            f"Resumed {matches[0]}: the model sees its {count} messages from here on."
-        )
+        await show_earlier_conversation(self.chat, matches[0], count)
+
+    async def _pick_session(self) -> None:
+        """Recent sessions to pick from; the one picked is resumed as `/resume ID` would."""
+        # Imported here: the picker uses the main screen's helpers, and that screen this module.
+        from nanotui.tui.screens.session_picker import SessionPickerScreen
+
+        current = self.screen.agent.session_id
+        logs = [p for p in list_sessions() if p.stem != current][:PICKER_SESSIONS]
+        summaries = await asyncio.to_thread(lambda: [summarize(p) for p in logs])
+        if not summaries:
+            await self.chat.add_notice("There is no earlier session to resume yet.")
+            return
+
+        async def picked(session: str | None) -> None:
+            if session is not None:
+                await self.run("resume", session)
+
+        self.screen.app.push_screen(SessionPickerScreen(summaries), picked)
 
     async def do_trust(self, argument: str) -> None:
         """Ask first (trusting loosens what the folder's config may do), then log it."""

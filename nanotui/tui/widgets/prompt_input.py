@@ -6,6 +6,9 @@ terminals that speak the kitty keyboard protocol, such as kitty, WezTerm, foot, 
 recent iTerm2; the others send shift+enter as a plain Enter), and a backslash typed just
 before Enter turns that Enter into a new line in any terminal. Up and down walk through what
 was sent before, but only from the first or last row; elsewhere they move the cursor.
+
+A large paste shows as one mark, `[pasted 4,012 lines, 216 KB]`, which stands for the pasted
+text: the whole text is what is sent (and what the model gets).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from textual import events
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import TextArea
 
+from nanotui.tui.pastes import fold_mark, is_large, unfold
 from nanotui.tui.slash_commands import Completion, completions_for, parse_slash_command
 from nanotui.tui.widgets.slash_menu import SlashMenu
 
@@ -34,8 +39,11 @@ class PromptInput(TextArea):
         Binding("escape", "close_menu", "Close completion", show=False, id="prompt.close_menu"),
     ]
 
+    current_mode: var[str] = var("")
+    """The approval mode in force (the screen binds it), marked in the `/mode ` choices."""
+
     class Submitted(Message):
-        """The user sent a prompt (never empty, never a slash command)."""
+        """The user sent a prompt (never empty, never a slash command), pastes unfolded."""
 
         def __init__(self, prompt_input: PromptInput, text: str) -> None:
             super().__init__()
@@ -76,6 +84,10 @@ class PromptInput(TextArea):
         self._menu = SlashMenu(self._choose, id=f"{id}-menu" if id else None)
         self._menu_dismissed = False
         self._quiet_change = False
+        self._pastes: dict[str, str] = {}
+        """Each large paste by the mark that stands for it in the prompt (kept for the history)."""
+        self._sent: tuple[str, str] = ("", "")
+        """The last text sent, unfolded and as the prompt showed it."""
 
     @property
     def menu(self) -> SlashMenu:
@@ -96,10 +108,18 @@ class PromptInput(TextArea):
 
     def remember(self, text: str) -> None:
         """Add a sent prompt to the history and reset the walk to the end."""
+        if text == self._sent[0]:
+            text = self._sent[1]  # recalled with its pastes folded, as it was typed
         if not self.prompt_history or self.prompt_history[-1] != text:
             self.prompt_history.append(text)
         self._position = len(self.prompt_history)
         self._draft = ""
+
+    def as_typed(self, text: str) -> str | None:
+        """The last prompt sent as it was typed, with its paste marks, if `text` is that
+        prompt unfolded and it held a paste; else None (the chat folds what it shows so)."""
+        whole, typed = self._sent
+        return typed if text == whole and typed != whole else None
 
     def _walk_history(self, step: int) -> None:
         if not self.prompt_history:
@@ -132,6 +152,19 @@ class PromptInput(TextArea):
         if event.key == "enter":
             event.prevent_default()
 
+    def _on_paste(self, event: events.Paste) -> None:
+        # A large paste would make the prompt slow and its text impossible to read around:
+        # a mark stands for it until the prompt is sent. prevent_default skips TextArea's own
+        # handler, which would insert the text itself.
+        if self.read_only or not is_large(event.text):
+            return
+        event.prevent_default()
+        mark = fold_mark(event.text, self._pastes)
+        self._pastes[mark] = event.text
+        start, end = self.selection
+        self.replace(mark, start, end, maintain_selection_offset=False)
+        self.focus()
+
     def action_send(self) -> None:
         """Send the prompt: a slash command, or text; nothing when it is blank."""
         if (chosen := self._menu.chosen) is not None:
@@ -149,11 +182,13 @@ class PromptInput(TextArea):
 
     def _send(self, text: str) -> None:
         self._menu.close()
-        command = parse_slash_command(text)
+        whole = unfold(text, self._pastes).strip()
+        self._sent = (whole, text)
+        command = parse_slash_command(whole)
         if command is None:
-            self.post_message(self.Submitted(self, text))
+            self.post_message(self.Submitted(self, whole))
         else:
-            self.post_message(self.SlashCommand(self, text, *command))
+            self.post_message(self.SlashCommand(self, whole, *command))
 
     def action_newline(self) -> None:
         """Insert a line break at the cursor."""
@@ -195,17 +230,21 @@ class PromptInput(TextArea):
     # ---- completion ---------------------------------------------------------------------
 
     def _choose(self, completion: Completion, *, send: bool = False) -> None:
-        """Put the completion in the prompt; with `send`, a whole command is sent at once."""
+        """Put the completion in the prompt; with `send` (Enter), send it at once.
+
+        Enter on a command that takes an optional argument runs it bare (`/model` shows the
+        model); tab completes it, so that the argument can be typed or chosen.
+        """
         self._menu.close()
-        send = send and completion.complete
         # Like any sent prompt, a sent command stays in the prompt until the screen clears it;
         # meanwhile the menu stays shut.
         self._quiet_change = send
+        text = completion.replacement.rstrip() if send else completion.replacement
         # An edit rather than load_text, so ctrl+z takes a completion back.
-        self.replace(completion.replacement, (0, 0), self.document.end)
+        self.replace(text, (0, 0), self.document.end)
         self.move_cursor(self.document.end)
         if send:
-            self._send(completion.replacement)
+            self._send(text)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         # Not stopped: the screen may want to know the prompt changed too.
@@ -219,4 +258,5 @@ class PromptInput(TextArea):
             self._menu_dismissed = False  # Escape holds only while the slash line lasts
         if self._menu_dismissed:
             return
-        self._menu.show(completions_for(self.text))
+        current = {"mode": self.current_mode} if self.current_mode else None
+        self._menu.show(completions_for(self.text, current))
