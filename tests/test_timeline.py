@@ -110,6 +110,22 @@ def test_checkpoint_and_external_change_records_have_their_own_kinds() -> None:
     assert [model.shown_row(i).seq for i in range(len(model.shown))] == [4]
 
 
+def test_a_checkpoint_logged_without_its_short_id_is_named_by_it() -> None:
+    # Three checkpoints of one session differ only after the first 12 characters.
+    rows = [
+        row_for_record(
+            {
+                "seq": n,
+                "ts": "",
+                "type": "checkpoint_created",
+                "payload": {"checkpoint": f"20261205-060512-44be/{n}", "reason": "before: x"},
+            }
+        )
+        for n in (1, 2, 3)
+    ]
+    assert [row.summary for row in rows] == [f"created 44be/{n} before: x" for n in (1, 2, 3)]
+
+
 def test_the_reader_follows_a_growing_log_and_waits_for_a_whole_line(tmp_path: Path) -> None:
     path = write_log(tmp_path / "live.jsonl", [UserMessage(text="one")], close=False)
     reader = LogReader(path)

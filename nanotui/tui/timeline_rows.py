@@ -18,6 +18,7 @@ from typing import Any
 
 from nanotui.basics import plural
 from nanotui.tools.file_change import count_changed_lines
+from nanotui.vcs.model import short_checkpoint_id
 
 SUMMARY_CHARS = 240
 """A row's summary is cut here; the full event (Enter) has everything."""
@@ -225,10 +226,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
             return "cost", f"request unpriced (session ${p.get('session_usd', 0):.4f})"
         return "cost", f"request ${cost:.4f} (session ${p.get('session_usd', 0):.4f})"
     if kind.startswith("checkpoint"):
-        what = kind.removeprefix("checkpoint_").replace("_", " ") or "checkpoint"
-        files = f", {plural(p['files'], 'file')}" if "files" in p else ""
-        reason = p.get("reason", "")
-        return "checkpoint", f"{what} {str(p.get('checkpoint', ''))[:12]} {reason}{files}".strip()
+        return "checkpoint", checkpoint_summary(kind, p)
     if kind.startswith(EXTERNAL_CHANGE_PREFIXES):
         if isinstance(p.get("changes"), list):
             pairs = [(c["path"], c["change"]) for c in p["changes"]]
@@ -253,6 +251,19 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return "turn", f"result {p.get('status', '')}"
     brief = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
     return "other", f"{kind} {brief}"
+
+
+def checkpoint_summary(kind: str, p: dict[str, Any]) -> str:
+    """A checkpoint row, naming checkpoints by the short ids the browser shows (`44be/2`)."""
+    what = kind.removeprefix("checkpoint_").replace("_", " ") or "checkpoint"
+    named = short_checkpoint_id(str(p.get("short_id") or p.get("checkpoint", "")))
+    if kind == "checkpoint_restored":
+        written, removed = len(p.get("restored") or []), len(p.get("removed") or [])
+        undo = p.get("safety_checkpoint")
+        before = f"; {short_checkpoint_id(undo)} holds what was there before" if undo else ""
+        return f"restored {named}: {plural(written, 'file')} written, {removed} removed{before}"
+    files = f", {plural(p['files'], 'file')}" if "files" in p else ""
+    return f"{what} {named} {p.get('reason', '')}{files}".strip()
 
 
 def approval_summary(

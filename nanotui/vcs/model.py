@@ -47,12 +47,20 @@ class Checkpoint:
     @property
     def short_id(self) -> str:
         """Typeable: the session's last four characters (random in generated ids) and the number."""
-        session = self.session if len(self.session) <= 6 else self.session[-4:]
-        return f"{session}/{self.number}"
+        return short_checkpoint_id(self.id)
 
     @property
     def ref(self) -> str:
         return checkpoint_ref(self.session, self.number)
+
+
+def short_checkpoint_id(checkpoint_id: str) -> str:
+    """The short id of a full one (`20261205-060512-44be/2` is `44be/2`), as the browser,
+    `nanotui checkpoints list` and the timeline show it; an id of another form is kept."""
+    session, _, number = checkpoint_id.rpartition("/")
+    if not session:
+        return checkpoint_id
+    return f"{session if len(session) <= 6 else session[-4:]}/{number}"
 
 
 def checkpoint_ref(session: str, number: int) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import RichLog
 
+from nanotui.basics import plural
 from nanotui.engine.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -26,9 +27,12 @@ from nanotui.engine.events import (
     ToolResult,
     ToolStarted,
     TurnFinished,
+    UsageReported,
     UserMessage,
 )
+from nanotui.providers.base import Usage
 from nanotui.tui.timeline_rows import approval_summary, external_change_summary
+from nanotui.vcs.model import short_checkpoint_id
 
 KIND_STYLES = {
     "prompt": "bold",
@@ -51,8 +55,12 @@ def now() -> datetime:
     return datetime.now()
 
 
-def describe(event: EventBase) -> tuple[str, str] | None:
-    """The (kind, summary) row for an event, or None for events not worth a row."""
+def describe(event: EventBase, request_usage: Usage | None = None) -> tuple[str, str] | None:
+    """The (kind, summary) row for an event, or None for events not worth a row.
+
+    `request_usage` is the usage reported for the request a CostUpdated prices, so that its
+    row shows one request's figures (the event itself carries the session's totals).
+    """
     if isinstance(event, UserMessage):
         return "prompt", event.text.splitlines()[0] if event.text else ""
     if isinstance(event, PolicyDecision) and event.decision != "allow":
@@ -72,14 +80,18 @@ def describe(event: EventBase) -> tuple[str, str] | None:
             return "refused", f"{event.tool}: {event.output.splitlines()[0][:80]}"
         return "tool", f"{event.tool} {'ok' if event.ok else 'failed'}"
     if isinstance(event, CostUpdated):
-        cost = "unpriced" if event.request_usd is None else f"${event.request_usd:.4f}"
-        return "cost", f"request {cost}, {event.session_usage.input_tokens:,} in so far"
+        return "cost", cost_summary(event, request_usage)
     if isinstance(event, CheckpointCreated):
-        count = event.files
-        changed = f", {count} file{'s' * (count != 1)} changed" if count else ""
-        return "checkpoint", f"{event.short_id or event.checkpoint} {event.kind}{changed}"
+        changed = f", {plural(event.files, 'file')} changed" if event.files else ""
+        named = short_checkpoint_id(event.short_id or event.checkpoint)
+        return "checkpoint", f"{named} {event.kind}{changed}"
     if isinstance(event, CheckpointRestored):
-        return "checkpoint", f"restored {event.short_id or event.checkpoint}"
+        undo = event.safety_checkpoint
+        before = f" ({short_checkpoint_id(undo)} undoes it)" if undo else ""
+        return (
+            "checkpoint",
+            f"restored {short_checkpoint_id(event.short_id or event.checkpoint)}{before}",
+        )
     if isinstance(event, FileChangedExternally):
         pairs = [(changed.path, changed.change) for changed in event.changes]
         return "file", external_change_summary(pairs, event.more)
@@ -92,18 +104,36 @@ def describe(event: EventBase) -> tuple[str, str] | None:
     return None
 
 
+def cost_summary(event: CostUpdated, request_usage: Usage | None) -> str:
+    """One request's dollars and tokens, then the session's dollars, each labelled."""
+    cost = "unpriced" if event.request_usd is None else f"${event.request_usd:.4f}"
+    tokens = ""
+    if request_usage is not None:
+        tokens = f", {request_usage.input_tokens:,} in, {request_usage.output_tokens:,} out"
+    # An unpriced session has no dollar total to show (never $0).
+    session = f" (session ${event.session_usd:.4f})" if event.priced else ""
+    return f"request {cost}{tokens}{session}"
+
+
 class Timeline(RichLog):
     """Compact rows: time, kind, summary."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=MAX_ROWS, wrap=False, markup=False, auto_scroll=True)
         self.rows = 0
+        self._request_usage: Usage | None = None
+        """The last request's usage, shown in the cost row that follows it."""
 
     def on_mount(self) -> None:
         self.border_title = "Timeline"
 
     def add_event(self, event: EventBase, when: datetime | None = None) -> None:
-        row = describe(event)
+        if isinstance(event, UsageReported):
+            self._request_usage = event.usage  # priced by the CostUpdated that comes next
+            return
+        row = describe(event, self._request_usage)
+        if isinstance(event, CostUpdated):
+            self._request_usage = None
         if row is None:
             return
         kind, summary = row
