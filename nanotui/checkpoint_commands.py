@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -107,7 +108,7 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
     undo = result.safety_checkpoint.short_id if result.safety_checkpoint else "?"
     print(
         f"Restored {plural(len(result.restored), 'file')} and removed {len(result.removed)} from "
-        f"{checkpoint.short_id}; `nanotui checkpoints restore {undo}` undoes this.",
+        f"{checkpoint.short_id}; `{restore_command(undo, _workspace(args))}` undoes this.",
         file=out,
     )
     _print_paths(
@@ -167,15 +168,32 @@ def _ask(question: str) -> bool:
 # ---- helpers -------------------------------------------------------------------------
 
 
+def restore_command(checkpoint_id: str, workspace: Path, cwd: Path | None = None) -> str:
+    """The restore command for `checkpoint_id`, as it works typed in `cwd` (default: here).
+
+    Checkpoints are found through the work tree, so outside `workspace` (the demo's copy, a
+    --workspace elsewhere) the command names it, quoted for the shell.
+    """
+    command = f"nanotui checkpoints restore {shlex.quote(checkpoint_id)}"
+    here = (cwd or Path.cwd()).resolve()
+    if Path(workspace).resolve() != here:
+        command += f" --workspace {shlex.quote(str(workspace))}"
+    return command
+
+
 def open_checkpoints(args: argparse.Namespace) -> Checkpoints:
     """Checkpoints of --workspace (default: here), with `args.checkpoint_settings` if given.
 
     The settings, when the caller sets them, are the `[checkpoints]` config section.
     """
-    workspace = getattr(args, "workspace", None) or Path.cwd()
     settings = getattr(args, "checkpoint_settings", None)
     options = settings.engine_options if settings is not None else {}
-    return Checkpoints(Path(workspace).expanduser(), **options)
+    return Checkpoints(_workspace(args), **options)
+
+
+def _workspace(args: argparse.Namespace) -> Path:
+    """--workspace, or the current folder."""
+    return Path(getattr(args, "workspace", None) or Path.cwd()).expanduser()
 
 
 def _guarded(command, args: argparse.Namespace) -> int:

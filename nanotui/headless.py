@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from nanotui.checkpoint_commands import restore_command
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
 from nanotui.engine.events import (
@@ -104,7 +105,8 @@ async def run_headless(
         if status != "done" and message:
             err.write(f"{message}\n")
         if result.checkpoint and result.files_changed:
-            err.write(f"To undo this run: nanotui checkpoints restore {result.checkpoint}\n")
+            undo = restore_command(result.checkpoint, agent.workspace)
+            err.write(f"To undo this run: {undo}\n")
     return exit_code
 
 
