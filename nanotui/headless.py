@@ -61,7 +61,7 @@ async def run_headless(
     out = out or sys.stdout
     err = err or sys.stderr
     finished: TurnFinished | None = None
-    last_error = ""
+    errors: list[str] = []  # the errors' sentences, each printed as it came
     ends_with_newline = True
     async for event in agent.turn(prompt):
         if isinstance(event, ApprovalRequested):
@@ -69,7 +69,7 @@ async def run_headless(
         if isinstance(event, TurnFinished):
             finished = event
         if isinstance(event, ErrorEvent):
-            last_error = event.text
+            errors.append(event.text)
         if as_json:
             out.write(event.to_json_line() + "\n")
             out.flush()
@@ -77,7 +77,7 @@ async def run_headless(
             ends_with_newline = print_readable(event, out, err, ends_with_newline)
     status = finished.status if finished else "error"
     exit_code = EXIT_CODES.get(status, 1)
-    message = (finished.reason if finished else "") or last_error
+    message = (finished.reason if finished else "") or (errors[-1] if errors else "")
     result = RunResult(
         status=status,
         exit_code=exit_code,
@@ -102,7 +102,7 @@ async def run_headless(
             f"tokens, {cost}; files changed: {', '.join(result.files_changed) or 'none'}; "
             f"session {result.session}\n"
         )
-        if status != "done" and message:
+        if status != "done" and message and message not in errors:  # each sentence once
             err.write(f"{message}\n")
         if result.checkpoint and result.files_changed:
             undo = restore_command(result.checkpoint, agent.workspace)

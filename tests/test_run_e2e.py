@@ -153,7 +153,8 @@ def test_rate_limited_then_success(fake_server, repo, home, capsys) -> None:
     )
     code, events, _ = run(fake_server, repo, capsys)
     assert code == 0
-    assert any("Retrying" in e["text"] for e in of_type(events, "notice"))
+    [retry] = [e for e in of_type(events, "notice") if e["slot"] == "retry"]
+    assert retry["text"].endswith("Attempt 1 of 5 failed; next in 0.0 s.")
     assert of_type(events, "assistant_message")[0]["text"] == "Hello."
 
 

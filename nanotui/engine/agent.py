@@ -44,7 +44,13 @@ from nanotui.governance.cost import (
     estimate_input_tokens,
     find_price,
 )
-from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
+from nanotui.governance.ratelimit import (
+    RETRY_SLOT,
+    RequestRateLimiter,
+    RetryPolicy,
+    retry_notice_text,
+    stream_with_retries,
+)
 from nanotui.paths import config_dir, state_dir
 from nanotui.providers.base import (
     ChatRequest,
@@ -411,12 +417,8 @@ class Agent:
         usage: Usage | None = None
 
         async def on_retry(error: ProviderError, wait_s: float, attempt: int) -> None:
-            self._emit(
-                Notice(
-                    level="warning",
-                    text=f"{error} Retrying in {wait_s:.1f} s (attempt {attempt + 1}).",
-                )
-            )
+            text = retry_notice_text(error, wait_s, attempt, self.options.retry)
+            self._emit(Notice(level="warning", text=text, slot=RETRY_SLOT))
 
         try:
             stream = stream_with_retries(

@@ -218,6 +218,9 @@ class Notice(EventBase):
     type: Literal["notice"] = "notice"
     level: Literal["info", "warning"] = "info"
     text: str
+    slot: str | None = None
+    """Notices of one slot are successive states of one thing (a request being retried): a
+    front end may show the latest in place of the one before it."""
 
 
 class ChangedPath(BaseModel):

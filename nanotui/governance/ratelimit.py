@@ -48,6 +48,15 @@ class RetryPolicy:
         return random.uniform(0.0, ceiling)
 
 
+RETRY_SLOT = "retry"
+"""The `Notice.slot` of retry notices: each replaces the one before it."""
+
+
+def retry_notice_text(error: ProviderError, wait_s: float, retry: int, policy: RetryPolicy) -> str:
+    """What failed, which attempt of how many, and when the next starts, in one sentence."""
+    return f"{error} Attempt {retry} of {policy.max_retries + 1} failed; next in {wait_s:.1f} s."
+
+
 async def stream_with_retries(
     open_stream: Callable[[], AsyncIterator[StreamItem]],
     policy: RetryPolicy,

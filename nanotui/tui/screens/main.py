@@ -382,7 +382,7 @@ class MainScreen(Screen[None]):
     async def _notice(self, event: Notice) -> None:
         if event.text == isolation_warning(self.agent.sandbox_backend):
             return  # already said when the screen opened
-        await self.query_one(ChatView).add_notice(event.text, event.level)
+        await self.query_one(ChatView).update_notice(event.text, event.level, slot=event.slot)
 
     async def _file_changed_externally(self, event: FileChangedExternally) -> None:
         panel = self.query_one(ApprovalPanel)

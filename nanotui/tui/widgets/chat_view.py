@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
+from textual.content import Content
 
 from nanotui.tui.widgets.assistant_reply import AssistantReply
 from nanotui.tui.widgets.notice_line import NoticeLevel, NoticeLine
@@ -26,6 +27,28 @@ class ChatView(VerticalScroll, can_focus=True):
 
     async def add_notice(self, text: str, level: NoticeLevel = "info") -> None:
         await self.mount(NoticeLine(text, level))
+
+    _slotted: tuple[str, NoticeLine] | None = None
+    """The last notice shown for a slot, which the next of that slot may replace."""
+
+    async def update_notice(
+        self, text: str, level: NoticeLevel = "info", *, slot: str | None = None
+    ) -> None:
+        """Show a notice; one of a `slot` (a retry counting up) replaces the slot's last one
+        while that is still the last entry, so the chat holds one line of it, not one a state."""
+        if slot is None:
+            await self.add_notice(text, level)
+            return
+        if self._slotted is not None and self._slotted[0] == slot:
+            line = self._slotted[1]
+            if self.children and self.children[-1] is line:
+                line.text, line.level = text, level
+                line.set_classes(f"-{level}")
+                line.update(Content(text))
+                return
+        line = NoticeLine(text, level)
+        self._slotted = (slot, line)
+        await self.mount(line)
 
     async def stream_text(self, fragment: str) -> None:
         """Append to the reply being streamed, starting one if none is open."""
