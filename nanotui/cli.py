@@ -374,16 +374,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nanotui.engine.past_sessions import latest_session_in
     from nanotui.engine.setup import build_agent
     from nanotui.headless import run_headless
+    from nanotui.providers.factory import build_provider
 
-    workspace = resolve_workspace(args.workspace)
-    loaded = load_for(args, workspace, trust_once=args.trust)
-    settings = loaded.settings
-    if settings.provider.kind == "demo":
-        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     if args.max_turns < 1:
         raise UserError("--max-turns must be at least 1.")
+    workspace = resolve_workspace(args.workspace)
+    settings = load_for(args, workspace, trust_once=args.trust).settings
+    # The model client first: a missing key or model stops the run before anything is
+    # copied, pruned or logged.
+    provider = build_provider(settings.provider)
+    if settings.provider.kind == "demo":
+        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     resume = latest_session_in(workspace) if args.continue_last else None
-    agent = build_agent(settings, workspace, max_steps=args.max_turns, resume=resume)
+    agent = build_agent(
+        settings, workspace, provider=provider, max_steps=args.max_turns, resume=resume
+    )
 
     async def go() -> int:
         try:

@@ -259,3 +259,33 @@ def test_doctor_lists_the_sandboxes_and_the_one_in_use(ws: Path, capsys) -> None
         assert code == 0 and f"{chosen} will run commands" in out
     else:
         assert code == 1 and "commands are not isolated" in out
+
+
+def test_run_with_a_provider_that_cannot_start_changes_nothing_first(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import os
+
+    from nanotui import paths
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    old = paths.sessions_dir() / "20200101-000000-0000.jsonl"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text("{}\n")
+    os.utime(old, (0, 0))  # far past the 30 days a log is kept
+
+    code, out, err = call(
+        capsys, "run", "hi", "--provider", "anthropic", "--model", "claude", "-w", str(ws)
+    )
+
+    assert code == 1 and out == ""
+    assert err.count("No Anthropic API key found") == 1
+    assert old.exists(), "a session log was pruned by a run that could not start"
+
+
+def test_run_refuses_bad_flags_before_copying_the_demo(ws: Path, capsys) -> None:
+    from nanotui import paths
+
+    code, _, err = call(capsys, "run", "hi", "--demo", "--max-turns", "0", "-w", str(ws))
+    assert code == 1 and "--max-turns must be at least 1." in err
+    assert "fresh copy" not in err and not paths.demo_projects_dir().exists()

@@ -61,3 +61,40 @@ async def test_a_broken_config_stops_the_start_with_one_sentence(workspace: Path
         await wait_for(pilot, lambda: app.return_code is not None, "the app to stop")
     assert isinstance(app.startup_error, ConfigError)
     assert "approval.mode" in str(app.startup_error) and app.return_value == 1
+
+
+async def test_a_missing_key_stops_the_start_before_the_trust_question(workspace: Path) -> None:
+    from nanotui.providers.factory import ProviderSetupError
+    from nanotui.security.trust import was_asked
+    from nanotui.tui.screens.trust import TrustScreen
+
+    # A folder never seen before would be asked about; the key is missing all the same.
+    app = LaunchApp(workspace, flags={"provider": {"kind": "anthropic", "model": "claude"}})
+    screens: list[str] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+
+        def stopped() -> bool:
+            screens.append(type(app.screen).__name__)
+            return app.return_code is not None
+
+        await wait_for(pilot, stopped, "the app to stop")
+    assert TrustScreen.__name__ not in screens and not was_asked(workspace)
+    assert isinstance(app.startup_error, ProviderSetupError)
+    assert "ANTHROPIC_API_KEY" in str(app.startup_error) and app.return_value == 1
+
+
+async def test_the_client_checked_before_the_questions_is_the_agents(workspace: Path) -> None:
+    from first_run_support import configure_user_provider
+
+    from nanotui.tui.screens.trust import TrustScreen
+
+    configure_user_provider()
+    app = LaunchApp(workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen), "the trust question")
+        checked = app._checked
+        assert checked is not None
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert app.agent.provider is checked[1]
+        await pilot.press("ctrl+q")

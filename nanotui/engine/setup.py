@@ -77,11 +77,13 @@ def build_agent(
     conversation, in its own log. `checkpoints` (default: as `log`) turns the safety net on
     when the settings allow it."""
     workspace = workspace.resolve()
+    # What can fail (a missing key or model, a session not found) fails before anything
+    # is changed: no session log is pruned for a start that cannot happen.
+    provider = provider or build_provider(settings.provider)
     if resume is not None:
         session_id, conversation = resume, load_conversation(resume)
     if log:
         prune_sessions(settings.sessions.retention_days, keep=session_id)
-    provider = provider or build_provider(settings.provider)
     env = build_tool_environment(settings, workspace)
     session_id = session_id or new_session_id()
     endpoint = _endpoint_of(provider)

@@ -26,7 +26,8 @@ from nanotui.tui.app import NanotuiApp
 from nanotui.tui.keymap import apply_keymap
 
 if TYPE_CHECKING:
-    from nanotui.config import LoadedConfig
+    from nanotui.config import LoadedConfig, ProviderConfig
+    from nanotui.providers.base import Provider
     from nanotui.tui.screens.setup import Detector
 
 
@@ -68,6 +69,8 @@ class LaunchApp(NanotuiApp):
         self.workspace = workspace
         self.flags = {section: dict(values) for section, values in (flags or {}).items()}
         self.startup_error: Exception | None = None
+        # The provider settings checked before the questions, and the client built for them.
+        self._checked: tuple[ProviderConfig, Provider] | None = None
         self._trusted_given = trusted
         self._workspace_explicit = workspace_explicit
         self._resume = resume
@@ -101,7 +104,7 @@ class LaunchApp(NanotuiApp):
             self.exit(1)
 
     async def _launch(self) -> None:
-        from nanotui.setup_detect import needs_first_run
+        from nanotui.setup_detect import needs_first_run, needs_setup
 
         if self.loaded is None:
             self._say("reading the settings…")
@@ -112,13 +115,19 @@ class LaunchApp(NanotuiApp):
         if self.loaded.settings.provider.kind == "demo":
             await asyncio.to_thread(self._use_demo_workspace, self._workspace_explicit)
 
+        # What can fail without the user's answers (a missing key or model) fails before
+        # anything is asked: a question answered for nothing is worse than none.
+        if not needs_setup(self.loaded):
+            await self._check_provider(self.loaded)
         asked = needs_first_run(self.loaded, self.workspace, self.trusted)
         if asked and not await self._answer_questions():
+            await self._drop_checked_provider()
             return
 
         self._say(f"connecting to {self.loaded.settings.provider.kind}…")
+        provider = await self._checked_provider()
         # Off the event loop: with no model named, building asks the server which it serves.
-        self.agent = await asyncio.to_thread(self._build_agent)
+        self.agent = await asyncio.to_thread(self._build_agent, provider)
         # The main screen as NanotuiApp builds it, at the bottom of a stack of its own (the
         # default stack's bottom screen, the starting screen, cannot be switched out).
         main_screen = super().get_default_screen()
@@ -144,11 +153,41 @@ class LaunchApp(NanotuiApp):
             self.notices.append(notice[0].upper() + notice[1:])
         self.workspace = target
 
-    def _build_agent(self) -> Any:
+    async def _check_provider(self, loaded: LoadedConfig) -> None:
+        """Build the model client for `loaded`'s settings now, so that what is missing
+        (a key, a model) stops the start before a question; kept for the agent."""
+        from nanotui.providers.factory import build_provider
+
+        config = loaded.settings.provider
+        self._say(f"connecting to {config.kind}…")
+        await self._drop_checked_provider()
+        # Off the event loop: with no model named, building asks the server which it serves.
+        self._checked = (config, await asyncio.to_thread(build_provider, config))
+        self._say("")
+
+    async def _checked_provider(self) -> Provider | None:
+        """The client checked before the questions if the settings still ask for it, else
+        None (trusting the folder may have changed them)."""
+        if self._checked is not None and self.loaded is not None:
+            config, provider = self._checked
+            if self.loaded.settings.provider == config:
+                self._checked = None
+                return provider
+        await self._drop_checked_provider()
+        return None
+
+    async def _drop_checked_provider(self) -> None:
+        checked, self._checked = self._checked, None
+        if checked is not None:
+            await checked[1].aclose()
+
+    def _build_agent(self, provider: Provider | None = None) -> Any:
         from nanotui.engine.setup import build_agent
 
         assert self.loaded is not None
-        agent = build_agent(self.loaded.settings, self.workspace, resume=self._resume)
+        agent = build_agent(
+            self.loaded.settings, self.workspace, provider=provider, resume=self._resume
+        )
         # Imported here too, in this thread, so the switch to it does not stall the screen.
         import nanotui.tui.screens.main  # noqa: F401
 
@@ -177,6 +216,7 @@ class LaunchApp(NanotuiApp):
                 self.flags.setdefault("provider", {})["kind"] = "demo"
                 trusted = False
             loaded = load_settings(self.workspace, self.flags, trusted=trusted)
+            await self._check_provider(loaded)
 
         notices = list(loaded.notices)
         asked = needs_trust_question(loaded, self.workspace, trusted)
