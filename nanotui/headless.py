@@ -78,11 +78,13 @@ async def run_headless(
     status = finished.status if finished else "error"
     exit_code = EXIT_CODES.get(status, 1)
     message = (finished.reason if finished else "") or (errors[-1] if errors else "")
+    spend = agent.cost.spend
     result = RunResult(
         status=status,
         exit_code=exit_code,
         usage=agent.cost.usage,
-        cost_usd=agent.cost.spent_usd if agent.cost.price is not None else None,
+        cost_usd=spend.cost_usd,
+        unpriced_requests=spend.unpriced_requests,
         files_changed=list(agent.conversation.files_changed),
         checkpoint=_turn_checkpoint(agent),
         session=agent.session_id,
@@ -96,10 +98,9 @@ async def run_headless(
     else:
         if not ends_with_newline:
             out.write("\n")
-        cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "unpriced"
         err.write(
             f"[{status}] {result.usage.input_tokens} in / {result.usage.output_tokens} out "
-            f"tokens, {cost}; files changed: {', '.join(result.files_changed) or 'none'}; "
+            f"tokens, {spend.text()}; files changed: {', '.join(result.files_changed) or 'none'}; "
             f"session {result.session}\n"
         )
         if status != "done" and message and message not in errors:  # each sentence once

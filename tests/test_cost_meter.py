@@ -149,10 +149,16 @@ def test_a_streaming_reply_is_estimated_at_the_output_rate_and_marked() -> None:
 
 
 def test_an_unpriced_model_never_reads_as_zero_dollars() -> None:
-    figures = priced_figures(priced=False, output_usd_per_mtok=None, price_source="unpriced")
+    figures = priced_figures(
+        priced=False,
+        output_usd_per_mtok=None,
+        price_source="unpriced",
+        session_usd=None,
+        session_unpriced_requests=2,
+    )
     figures.streamed_chars = 4000
     session_row = figures.detail().plain.splitlines()[0]
-    assert "unpriced" in session_row and "$" not in session_row
+    assert "unpriced (2 requests)" in session_row and "$" not in session_row
     assert "~$" not in figures.detail().plain  # no money estimate without a price
     assert row(figures.detail().plain, "price") == "unpriced: add it to [prices]"
     assert figures.line().plain.startswith("session unpriced")
@@ -353,7 +359,7 @@ async def test_an_unpriced_model_shows_unpriced_and_no_limit_compactly(
         await send(pilot, "hello")
         await turn_over(pilot)
         text = meter_of(app).text
-        assert text.splitlines()[0] == "session unpriced (no budget applies)"
+        assert text.splitlines()[0] == "session unpriced (1 request), no budget applies"
         assert "1 req/min, no limit" in text
         assert row(text, "price") == "unpriced: add it to [prices]"
 

@@ -185,13 +185,16 @@ class Agent:
         it when it opens, or to see today's spending by other processes.
         """
         cost, limiter = self.cost, self.options.limiter
+        today = cost.spend_today()
         return CostUpdated(
             request_usd=request_usd,
-            session_usd=cost.spent_usd,
+            session_usd=cost.spend.cost_usd,
             session_usage=cost.usage,
             priced=cost.price is not None,
             price_source=cost.price.source if cost.price else "unpriced",
-            day_usd=cost.spent_today(),
+            session_unpriced_requests=cost.unpriced_requests,
+            day_usd=today.cost_usd if today else None,
+            day_unpriced_requests=today.unpriced_requests if today else 0,
             session_budget_usd=cost.budget.session_usd,
             day_budget_usd=cost.budget.day_usd,
             warn_at_percent=cost.budget.warn_at_percent,

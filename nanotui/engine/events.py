@@ -167,13 +167,18 @@ class CostUpdated(EventBase):
     type: Literal["cost_updated"] = "cost_updated"
     request_usd: float | None
     """None when the model is unpriced (never shown as $0)."""
-    session_usd: float
+    session_usd: float | None
+    """The session's priced requests' dollars; None when none had a price (never $0)."""
     session_usage: Usage
     priced: bool
     price_source: str = ""
+    session_unpriced_requests: int = 0
+    """The session's requests with no price known: counted, their cost left out."""
     # What a cost meter shows beside the totals; None in logs written before these existed.
     day_usd: float | None = None
-    """Spent today by every nanotui process (the shared ledger); None when not tracked."""
+    """Spent today by every nanotui process (the shared ledger); None when not tracked, or
+    when none of today's requests had a price (then `day_unpriced_requests` counts them)."""
+    day_unpriced_requests: int = 0
     session_budget_usd: float | None = None
     day_budget_usd: float | None = None
     warn_at_percent: float | None = None
@@ -292,6 +297,9 @@ class RunResult(EventBase):
     exit_code: int
     usage: Usage
     cost_usd: float | None
+    """The priced requests' dollars; None when none had a price (never a silent 0)."""
+    unpriced_requests: int = 0
+    """Requests with no price known, whose cost `cost_usd` leaves out."""
     files_changed: list[str] = Field(default_factory=list)
     checkpoint: str | None = None
     session: str

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
 from nanotui.governance.prices import Price, find_price
+from nanotui.governance.spend import Spend
 from nanotui.providers.base import ChatRequest, Usage
 
 __all__ = ["BudgetExceeded", "SessionCost", "estimate_input_tokens", "find_price"]
@@ -50,8 +51,21 @@ class SessionCost:
     model: str = ""
     api_url: str | None = None
     """The endpoint, so that a model switched mid-session is priced for the same service."""
+    requests: int = 0
+    unpriced_requests: int = 0
+    """Requests answered with no price known: their cost is unknown, not $0."""
     _reservation: int | None = None
     _warned: bool = False
+
+    @property
+    def spend(self) -> Spend:
+        """The session's spending as every output shows it (see `spend.py`)."""
+        return Spend.of(
+            self.spent_usd,
+            self.requests,
+            self.unpriced_requests,
+            model_priced=self.price is not None,
+        )
 
     def fit_request(self, request: ChatRequest) -> ChatRequest:
         """Clamp max_tokens to the per-request cap and refuse what would pass a budget.
@@ -90,8 +104,11 @@ class SessionCost:
         """Add one response's usage; its cost, or None when the model is unpriced."""
         self.usage = self.usage + usage
         cost = None if self.price is None else self.price.cost(usage)
+        self.requests += 1
         if cost is not None:
             self.spent_usd += cost
+        else:
+            self.unpriced_requests += 1
         if self.ledger is not None:
             self.ledger.settle(
                 self._reservation,
@@ -113,6 +130,11 @@ class SessionCost:
     def spent_today(self) -> float | None:
         """Spent today by every nanotui process, or None when no ledger is kept (the demo)."""
         return self.ledger.spent_today() if self.ledger is not None else None
+
+    def spend_today(self) -> Spend | None:
+        """Today's spending by every nanotui process as shown (unpriced requests counted),
+        or None when no ledger is kept (the demo)."""
+        return self.ledger.spend_today() if self.ledger is not None else None
 
     def output_usd_per_mtok(self) -> float | None:
         """What a million output tokens cost at the current price; None when unpriced."""

@@ -35,11 +35,7 @@ def _table(by: str, rows: list[SpendRow]) -> str:
     header = (by, "requests", "input", "cached", "output", "cost")
     lines = [header]
     for row in rows:
-        cost = f"${row.cost_usd:.4f}"
-        if row.unpriced_requests == row.requests:
-            cost = "unpriced"  # never a silent $0
-        elif row.unpriced_requests:
-            cost += f" (+{row.unpriced_requests} unpriced)"
+        cost = row.spend.text()  # never a silent $0
         lines.append(
             (
                 row.key,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from nanotui.governance.spend import Spend
 from nanotui.providers.base import Usage
 
 RESERVATION_TTL_S = 30 * 60
@@ -65,8 +66,13 @@ class SpendRow:
     input_tokens: int
     cached_input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None
+    """The priced requests' dollars; None when none of the row's requests had a price."""
     unpriced_requests: int
+
+    @property
+    def spend(self) -> Spend:
+        return Spend(self.cost_usd, self.unpriced_requests)
 
 
 class Ledger:
@@ -171,8 +177,19 @@ class Ledger:
             db.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
 
     def spent_today(self) -> float:
+        """Today's priced dollars (what the daily budget counts)."""
         with self._connect() as db:
             return _spent_on(db, _today())
+
+    def spend_today(self) -> Spend:
+        """Today's spending as it is shown: the priced dollars and the unpriced requests."""
+        with self._connect() as db:
+            requests, usd, unpriced = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), "
+                "SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) FROM requests WHERE day = ?",
+                (_today(),),
+            ).fetchone()
+        return Spend.of(float(usd), requests, unpriced or 0)
 
     def report(self, by: str, day: str | None = None) -> list[SpendRow]:
         """Spending grouped `by` "day", "session" or "model", optionally for one day only."""
@@ -185,7 +202,11 @@ class Ledger:
             f"FROM requests {where} GROUP BY {column} ORDER BY MIN(at)"
         )
         with self._connect() as db:
-            return [SpendRow(*row) for row in db.execute(query, params)]
+            rows = db.execute(query, params).fetchall()
+        return [
+            SpendRow(*counts, Spend.of(usd, counts[1], unpriced).cost_usd, unpriced)
+            for *counts, usd, unpriced in rows
+        ]
 
 
 def _spent_on(db: sqlite3.Connection, day: str) -> float:

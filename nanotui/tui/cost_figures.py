@@ -3,7 +3,8 @@
 The figures come from the engine's CostUpdated and UsageReported events. While a reply
 streams, its cost is estimated from the streamed text (CHARS_PER_TOKEN characters a token,
 at the output rate) and shown with a "~"; the reported usage replaces the estimate when it
-arrives. A model nobody priced reads "unpriced", never "$0".
+arrives. A model nobody priced reads "unpriced", never "$0", and requests nobody priced are
+counted beside the dollars of the others (the rule of `nanotui.governance.spend`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.content import Content
 
 from nanotui.engine.events import CostUpdated
 from nanotui.governance.cost import CHARS_PER_TOKEN
+from nanotui.governance.spend import Spend
 from nanotui.providers.base import Usage
 
 Level = Literal["ok", "warning", "over"]
@@ -27,13 +29,30 @@ COLUMN_WIDTH = 7
 BAR_STYLES: dict[Level, str] = {"ok": "$success", "warning": "$warning", "over": "$error"}
 
 
-def format_cost(spent_usd: float, *, priced: bool, is_demo: bool) -> str:
-    """Cost as the user should read it: never "$0" for a model nobody priced."""
+def format_cost(spent: Spend | float, *, priced: bool = True, is_demo: bool) -> str:
+    """Cost as the user should read it: never "$0" for what nobody priced.
+
+    `spent` is a Spend, or dollars that `priced` says are known.
+    """
     if is_demo:
         return "free (offline demo)"
-    if not priced:
-        return "unpriced"
-    return f"${spent_usd:.4f}"
+    spend = spent if isinstance(spent, Spend) else Spend(spent if priced else None)
+    return spend.text()
+
+
+def against_budget(spend: Spend, limit_usd: float, *, is_demo: bool = False) -> str:
+    """`$0.0123 of $5.00`, `$0.0123 of $5.00 + 2 unpriced`, `unpriced (3 requests), no budget
+    applies` (a budget counts only priced requests) or the demo's `free (offline demo)`."""
+    if is_demo:
+        return format_cost(spend, is_demo=True)
+    if spend.cost_usd is None:
+        return f"{spend.text()}, no budget applies"
+    return f"${spend.cost_usd:.4f} of ${limit_usd:.2f}{unpriced_suffix(spend)}"
+
+
+def unpriced_suffix(spend: Spend) -> str:
+    """` + 2 unpriced` after dollars shown against a budget, which counts only priced ones."""
+    return f" + {spend.unpriced_requests:,} unpriced" if spend.unpriced_requests else ""
 
 
 def budget_level(spent: float, limit: float, warn_at_percent: float) -> Level:
@@ -73,9 +92,12 @@ class CostFigures:
     is_demo: bool = False
     priced: bool = False
     price_source: str = ""
-    session_usd: float = 0.0
+    session_usd: float | None = None
+    """The priced requests' dollars; None when none had a price."""
+    session_unpriced_requests: int = 0
     day_usd: float | None = None
-    """None: today's spending is not tracked (the demo keeps no ledger)."""
+    """None: not tracked (the demo keeps no ledger), or none of today's requests was priced."""
+    day_unpriced_requests: int = 0
     session_budget_usd: float = 0.0
     day_budget_usd: float = 0.0
     warn_at_percent: float = 80.0
@@ -93,10 +115,12 @@ class CostFigures:
     def apply(self, event: CostUpdated) -> None:
         """Settle on the engine's figures; any estimate of a streaming reply is dropped."""
         self.session_usd = event.session_usd
+        self.session_unpriced_requests = event.session_unpriced_requests
         self.session_usage = event.session_usage
         self.priced = event.priced
         self.price_source = event.price_source
         self.day_usd = event.day_usd
+        self.day_unpriced_requests = event.day_unpriced_requests
         if event.session_budget_usd is not None:
             self.session_budget_usd = event.session_budget_usd
         if event.day_budget_usd is not None:
@@ -135,8 +159,19 @@ class CostFigures:
         return self.priced and not self.is_demo
 
     @property
+    def session_spend(self) -> Spend:
+        return Spend(self.session_usd, self.session_unpriced_requests)
+
+    @property
+    def day_spend(self) -> Spend | None:
+        """Today's spending; None when it is not tracked."""
+        if self.day_usd is None and not self.day_unpriced_requests:
+            return None
+        return Spend(self.day_usd, self.day_unpriced_requests)
+
+    @property
     def session_shown_usd(self) -> float:
-        return self.session_usd + self.estimate_usd
+        return (self.session_usd or 0.0) + self.estimate_usd
 
     @property
     def day_shown_usd(self) -> float | None:
@@ -187,7 +222,7 @@ class CostFigures:
                 f"{format_tokens(usage.output_tokens)} out",
             )
         parts: list[Content] = [Content.assemble(("session ", "dim"), self._session_short())]
-        if self.day_usd is not None:
+        if self.day_spend is not None:
             parts.append(Content.assemble(("today ", "dim"), self._today_short()))
         parts.append(Content(self._rate(compact=True)))
         return Content("  ").join(parts)
@@ -201,18 +236,22 @@ class CostFigures:
     def _session(self, width: int) -> Content:
         if self.is_demo:
             return Content("free (offline demo)")
+        spend = self.session_spend
         if not self.priced:
-            return Content("unpriced (no budget applies)")
-        return self._with_bar(self.session_shown_usd, self.session_budget_usd, width)
+            return Content(f"{spend.text()}, no budget applies")
+        suffix = unpriced_suffix(spend)
+        return self._with_bar(self.session_shown_usd, self.session_budget_usd, width, suffix)
 
     def _today(self, width: int) -> Content:
-        day = self.day_shown_usd
-        if day is None:
+        spend, day = self.day_spend, self.day_shown_usd
+        if spend is None:
             return Content("not tracked")
-        return self._with_bar(day, self.day_budget_usd, width)
+        if day is None:
+            return Content(spend.text())
+        return self._with_bar(day, self.day_budget_usd, width, unpriced_suffix(spend))
 
-    def _with_bar(self, spent: float, limit: float, width: int) -> Content:
-        text = self._money(spent, limit)
+    def _with_bar(self, spent: float, limit: float, width: int, suffix: str = "") -> Content:
+        text = self._money(spent, limit) + suffix
         bar_width = BAR_WIDTH
         if width > 0:
             bar_width = max(4, min(BAR_WIDTH, width - LABEL_WIDTH - len(text) - 1))
@@ -221,19 +260,24 @@ class CostFigures:
         )
 
     def _session_short(self) -> Content:
+        spend = self.session_spend
         if not self.priced:
-            return Content("unpriced")
+            return Content(spend.text())
         spent, limit = self.session_shown_usd, self.session_budget_usd
         return Content.assemble(
             budget_bar(spent, limit, self.warn_at_percent, LINE_BAR_WIDTH),
-            f" {self._money(spent, limit, short=True)}",
+            f" {self._money(spent, limit, short=True)}{unpriced_suffix(spend)}",
         )
 
     def _today_short(self) -> Content:
-        spent, limit = self.day_shown_usd or 0.0, self.day_budget_usd
+        spend, spent = self.day_spend, self.day_shown_usd
+        if spend is not None and spent is None:
+            return Content(spend.text())
+        limit = self.day_budget_usd
         return Content.assemble(
-            budget_bar(spent, limit, self.warn_at_percent, LINE_BAR_WIDTH),
-            f" {self._money(spent, limit, short=True)}",
+            budget_bar(spent or 0.0, limit, self.warn_at_percent, LINE_BAR_WIDTH),
+            f" {self._money(spent or 0.0, limit, short=True)}"
+            f"{unpriced_suffix(spend) if spend else ''}",
         )
 
     def _rate(self, *, compact: bool) -> str:

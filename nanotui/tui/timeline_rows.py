@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nanotui.basics import plural
+from nanotui.governance.spend import Spend
 from nanotui.tools.file_change import count_changed_lines
 from nanotui.vcs.model import short_checkpoint_id
 
@@ -222,9 +223,10 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         )
     if kind == "cost_updated":
         cost = p.get("request_usd")
-        if cost is None:
-            return "cost", f"request unpriced (session ${p.get('session_usd', 0):.4f})"
-        return "cost", f"request ${cost:.4f} (session ${p.get('session_usd', 0):.4f})"
+        request = "unpriced" if cost is None else f"${cost:.4f}"
+        spend = Spend.of_session(p)  # an unpriced session has no dollars (never $0)
+        session = f" (session {spend.text()})" if spend.cost_usd is not None else ""
+        return "cost", f"request {request}{session}"
     if kind.startswith("checkpoint"):
         return "checkpoint", checkpoint_summary(kind, p)
     if kind.startswith(EXTERNAL_CHANGE_PREFIXES):

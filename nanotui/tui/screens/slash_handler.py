@@ -11,10 +11,10 @@ from nanotui.engine.past_sessions import summarize
 from nanotui.governance.audit import list_sessions
 from nanotui.security.trust import DEMO_COPY_REFUSAL, is_demo_copy, is_trusted, trust
 from nanotui.tui import collector
+from nanotui.tui.cost_figures import against_budget
 from nanotui.tui.modes import MODE_MEANINGS
 from nanotui.tui.replay_chat import show_earlier_conversation
 from nanotui.tui.widgets.chat_view import ChatView
-from nanotui.tui.widgets.cost_meter import format_cost
 from nanotui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -106,16 +106,13 @@ class SlashHandler:
     async def do_cost(self, argument: str) -> None:
         cost = self.screen.agent.cost
         usage = cost.usage
-        spent = format_cost(
-            cost.spent_usd,
-            priced=cost.price is not None,
-            is_demo=self.screen.agent.provider.is_demo,
-        )
+        is_demo = self.screen.agent.provider.is_demo
+        spent = against_budget(cost.spend, cost.budget.session_usd, is_demo=is_demo)
         source = cost.price.source if cost.price else 'unpriced: set [prices."model"]'
-        day_usd = self.screen.agent.cost_status().day_usd
-        today = "" if day_usd is None else f"today ${day_usd:.4f} of ${cost.budget.day_usd:.2f}; "
+        day = cost.spend_today()
+        today = "" if day is None else f"today {against_budget(day, cost.budget.day_usd)}; "
         await self.chat.add_notice(
-            f"This session: {spent} of ${cost.budget.session_usd:.2f}; {today}"
+            f"This session: {spent}; {today}"
             f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
             f"{usage.output_tokens:,} output ({usage.reasoning_tokens:,} reasoning); "
             f"price from {source}."

@@ -72,8 +72,7 @@ class CostMeter(Widget):
 
     @property
     def cost(self) -> str:
-        figures = self.figures
-        return format_cost(figures.session_usd, priced=figures.priced, is_demo=figures.is_demo)
+        return format_cost(self.figures.session_spend, is_demo=self.figures.is_demo)
 
     @property
     def session_usage(self) -> Usage:

@@ -30,6 +30,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
+from nanotui.governance.spend import Spend
 from nanotui.providers.base import Usage
 from nanotui.tui.timeline_rows import approval_summary, external_change_summary
 from nanotui.vcs.model import short_checkpoint_id
@@ -111,7 +112,8 @@ def cost_summary(event: CostUpdated, request_usage: Usage | None) -> str:
     if request_usage is not None:
         tokens = f", {request_usage.input_tokens:,} in, {request_usage.output_tokens:,} out"
     # An unpriced session has no dollar total to show (never $0).
-    session = f" (session ${event.session_usd:.4f})" if event.priced else ""
+    spend = Spend.of_session(event.model_dump())
+    session = f" (session {spend.text()})" if spend.cost_usd is not None else ""
     return f"request {cost}{tokens}{session}"
 
 
