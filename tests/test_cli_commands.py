@@ -289,3 +289,12 @@ def test_run_refuses_bad_flags_before_copying_the_demo(ws: Path, capsys) -> None
     code, _, err = call(capsys, "run", "hi", "--demo", "--max-turns", "0", "-w", str(ws))
     assert code == 1 and "--max-turns must be at least 1." in err
     assert "fresh copy" not in err and not paths.demo_projects_dir().exists()
+
+
+def test_run_with_anthropic_and_no_key_names_the_key_before_the_model(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    code, _, err = call(capsys, "run", "hi", "--provider", "anthropic", "-w", str(ws))
+    assert code == 1
+    assert "No Anthropic API key found; set ANTHROPIC_API_KEY" in err and "No model" not in err

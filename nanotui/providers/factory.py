@@ -46,15 +46,16 @@ def build_provider(config: ProviderConfig) -> Provider:
         update={"base_url": config.base_url or default_base_url(config.kind)}
     )
     api_key = resolve_api_key(config)
+    if config.kind == "anthropic" and not api_key:  # first: naming a model would not help
+        raise ProviderSetupError(
+            "No Anthropic API key found; set ANTHROPIC_API_KEY (or NANOTUI_API_KEY)."
+        )
     if not config.model:
         config = config.model_copy(update={"model": _only_served_model(config, api_key)})
     if config.kind == "anthropic":
         from nanotui.providers.anthropic import AnthropicProvider
 
-        if not api_key:
-            raise ProviderSetupError(
-                "No Anthropic API key found; set ANTHROPIC_API_KEY (or NANOTUI_API_KEY)."
-            )
+        assert api_key is not None
         return AnthropicProvider(config, api_key)
 
     from nanotui.providers.openai_compat import OpenAICompatProvider
