@@ -196,6 +196,7 @@ def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, c
     err = capsys.readouterr().err
     assert code == 0 and (repo / "b.py").read_text() == "b = 2\n"
     line = next(line for line in err.splitlines() if line.startswith("To undo this run"))
-    checkpoint = line.rsplit(" ", 1)[1]
+    # The hint names --workspace too when the work tree is not the current folder.
+    checkpoint = line.split(" restore ", 1)[1].split()[0]
     assert main(["checkpoints", "restore", checkpoint, "--yes", "-w", str(repo)]) == 0
     assert (repo / "b.py").read_text() == "b = 1\n"
