@@ -11,10 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fake_model_server import FakeModelServer, Reply, openai_reply
+from pilot_support import wait_for
+from textual.pilot import Pilot
 
 from nanotui.config import load_settings
 from nanotui.engine.setup import build_agent
 from nanotui.tui.app import NanotuiApp
+from nanotui.tui.widgets.approval_panel import ApprovalPanel
+from nanotui.tui.widgets.prompt_input import PromptInput
 
 FILLER = "".join(f"# note {i}: kept as it is\n" for i in range(12))
 
@@ -75,3 +79,14 @@ def make_app(server: FakeModelServer, workspace: Path, *, sandbox: str | None = 
         flags["sandbox"] = {"backend": sandbox}
     settings = load_settings(workspace, flags, environ={}).settings
     return NanotuiApp(build_agent(settings, workspace, session_id="multi-hunk-session"))
+
+
+async def ask_for_both(pilot: Pilot) -> ApprovalPanel:
+    """Send a prompt and wait until both proposed changes wait, their keys armed."""
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await wait_for(pilot, lambda: prompt.has_focus, "the prompt")
+    await pilot.press(*"fix both", "enter")
+    panel = pilot.app.screen.query_one(ApprovalPanel)
+    await wait_for(pilot, lambda: len(panel.pending) == 2 and panel.armed, "two approvals")
+    await pilot.pause()
+    return panel

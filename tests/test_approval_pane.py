@@ -18,6 +18,7 @@ from multi_hunk_session import (
     REASON,
     REPORT,
     REPORT_NEW,
+    ask_for_both,
     make_app,
     make_workspace,
     two_file_reply,
@@ -40,16 +41,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(ApprovalPanel, "ARM_DELAY_S", 0.05)
     return make_workspace(tmp_path / "ws")
-
-
-async def ask_for_both(pilot: Pilot) -> ApprovalPanel:
-    prompt = pilot.app.screen.query_one(PromptInput)
-    await wait_for(pilot, lambda: prompt.has_focus, "the prompt")
-    await pilot.press(*"fix both", "enter")
-    panel = pilot.app.screen.query_one(ApprovalPanel)
-    await wait_for(pilot, lambda: len(panel.pending) == 2 and panel.armed, "two approvals")
-    await pilot.pause()
-    return panel
 
 
 async def turn_over(pilot: Pilot) -> None:

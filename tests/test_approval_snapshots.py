@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
-from multi_hunk_session import make_app, make_workspace, two_file_reply
-from pilot_support import wait_for
+from multi_hunk_session import ask_for_both, make_app, make_workspace, two_file_reply
 from textual.pilot import Pilot
 
 from nanotui.providers.base import provider_layers
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
-from nanotui.tui.widgets.prompt_input import PromptInput
 
 SIZES = [(120, 40), (80, 24)]
 
@@ -34,17 +32,8 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: FakeModelS
     return app
 
 
-async def two_pending(pilot: Pilot) -> None:
-    prompt = pilot.app.screen.query_one(PromptInput)
-    await wait_for(pilot, lambda: prompt.has_focus, "the prompt")
-    await pilot.press(*"fix both", "enter")
-    panel = pilot.app.screen.query_one(ApprovalPanel)
-    await wait_for(pilot, lambda: len(panel.pending) == 2 and panel.armed, "two approvals")
-    await pilot.pause()
-
-
 async def long_line(pilot: Pilot) -> None:
-    await two_pending(pilot)
+    await ask_for_both(pilot)
     await pilot.press("tab", "j")
     await pilot.pause()
 
@@ -56,13 +45,13 @@ async def long_line_split(pilot: Pilot) -> None:
 
 
 async def maximised(pilot: Pilot) -> None:
-    await two_pending(pilot)
+    await ask_for_both(pilot)
     await pilot.press("j", "space", "m")
     await pilot.pause()
 
 
 VIEWS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
-    "two_pending": two_pending,
+    "two_pending": ask_for_both,
     "long_line": long_line,
     "long_line_split": long_line_split,
     "maximised": maximised,

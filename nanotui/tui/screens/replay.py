@@ -24,7 +24,7 @@ from textual.widgets import Static
 from nanotui.audit_commands import MAX_REPLAY_GAP_S
 from nanotui.basics import plural
 from nanotui.engine.events import parse_event
-from nanotui.tui.replay_chat import CHAT_TYPES, show_in_chat
+from nanotui.tui.replay_chat import CHAT_TYPES, PASSING_TYPES, show_in_chat
 from nanotui.tui.screens.timeline import open_event
 from nanotui.tui.timeline_log import LogLine, LogReader, index_lines, read_record_at
 from nanotui.tui.widgets.chat_view import ChatView
@@ -36,7 +36,6 @@ KEYS = "space pause · +/- speed · enter open · 0-7 kind · / search · q quit
 CHAT_LIMIT = 200
 """All at once, the conversation shows at most the last this many entries (the timeline
 holds every event)."""
-PASSING_STATES = frozenset({"text_delta", "approval_requested", "tool_started"})
 """All at once, these are skipped: the reply and the tool call's result say the rest."""
 SPEEDS = (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000)
 
@@ -167,7 +166,7 @@ class ReplayScreen(Screen[None]):
         chat = self.query_one(ChatView)
         shown = [line for line in message.lines if line.type in CHAT_TYPES]
         if message.bulk:
-            shown = [line for line in shown if line.type not in PASSING_STATES]
+            shown = [line for line in shown if line.type not in PASSING_TYPES]
             if len(shown) > CHAT_LIMIT:
                 left_out = len(shown) - CHAT_LIMIT
                 shown = shown[left_out:]
