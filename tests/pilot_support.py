@@ -1,11 +1,20 @@
-"""Waiting in Pilot tests: for a condition of the app, with a deadline and a readable failure."""
+"""What Pilot tests share: waiting for the app with a deadline, the app on a loopback model
+server, and typing a prompt."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from fake_model_server import FakeModelServer
 from textual.pilot import Pilot
+
+from nanotui.config import load_settings
+from nanotui.engine.setup import build_agent
+from nanotui.tui.app import NanotuiApp
+from nanotui.tui.widgets.prompt_input import PromptInput
 
 
 async def wait_for(
@@ -17,3 +26,25 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)
+
+
+def app_on_server(
+    server: FakeModelServer, workspace: Path, session_id: str, **sections: dict[str, Any]
+) -> NanotuiApp:
+    """The real app over `workspace`, its model the loopback server, with native tool calls.
+
+    `sections` are config sections laid over that (`approval={"mode": "ask"}`); a section
+    named `provider` is merged into the server's provider settings rather than replacing them.
+    """
+    provider = {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"}
+    flags: dict[str, dict[str, Any]] = {**sections, "provider": provider}
+    provider.update(sections.get("provider", {}))
+    settings = load_settings(workspace, flags, environ={}).settings
+    return NanotuiApp(build_agent(settings, workspace, session_id=session_id))
+
+
+async def send(pilot: Pilot, text: str) -> None:
+    """Type `text` into the prompt once it has focus, and press Enter."""
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
+    await pilot.press(*text, "enter")

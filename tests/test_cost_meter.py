@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
-from pilot_support import wait_for
+from pilot_support import app_on_server, send, wait_for
 from textual.pilot import Pilot
 
 from nanotui import paths
@@ -33,7 +33,6 @@ from nanotui.tui.widgets import timeline
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.cost_meter import CostMeter
 from nanotui.tui.widgets.notice_line import NoticeLine
-from nanotui.tui.widgets.prompt_input import PromptInput
 
 SIZE = (120, 40)
 PRICES = {"m": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}}
@@ -55,26 +54,14 @@ def seed_ledger(cost_usd: float) -> None:
 def make_app(
     server: FakeModelServer, workspace: Path, *, prices: bool = True, **sections: Any
 ) -> NanotuiApp:
-    flags: dict[str, dict[str, Any]] = {
-        "provider": {
-            "base_url": server.openai_base_url,
-            "model": "m",
-            "tool_calling": "native",
-            "max_output_tokens": 1000,
-        },
+    flags: dict[str, Any] = {
+        "provider": {"max_output_tokens": 1000},
         "sandbox": {"backend": "plain"},
         **sections,
     }
     if prices:
         flags["prices"] = PRICES
-    settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="cost-session"))
-
-
-async def send(pilot: Pilot, text: str) -> None:
-    prompt = pilot.app.screen.query_one(PromptInput)
-    await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
-    await pilot.press(*text, "enter")
+    return app_on_server(server, workspace, "cost-session", **flags)
 
 
 async def turn_over(pilot: Pilot) -> None:

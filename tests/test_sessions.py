@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
 from first_run_support import configure_user_provider
-from pilot_support import wait_for
+from pilot_support import send, wait_for
 from run_support import of_type, run
-from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from nanotui import paths
@@ -31,7 +30,6 @@ from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.assistant_reply import AssistantReply
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.notice_line import NoticeLine
-from nanotui.tui.widgets.prompt_input import PromptInput
 from nanotui.tui.widgets.tool_call_block import ToolCallBlock
 from nanotui.tui.widgets.user_entry import UserEntry
 
@@ -108,12 +106,6 @@ def notices(chat: ChatView) -> list[str]:
 def tui_agent_settings(server: FakeModelServer, workspace: Path):  # type: ignore[no-untyped-def]
     flags = {"provider": {"base_url": server.openai_base_url, "model": "test-model"}}
     return load_settings(workspace, flags, environ={}).settings
-
-
-async def send(pilot: Pilot, text: str) -> None:
-    prompt = pilot.app.screen.query_one(PromptInput)
-    await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
-    await pilot.press(*text, "enter")
 
 
 async def session_with_a_rejected_change(server: FakeModelServer, workspace: Path) -> str:

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
-from pilot_support import wait_for
+from pilot_support import app_on_server, wait_for
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
 from nanotui.governance.ratelimit import RequestRateLimiter
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
@@ -33,13 +31,7 @@ def own_rate_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_app(server: FakeModelServer, workspace: Path) -> NanotuiApp:
-    flags = {
-        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
-        "sandbox": {"backend": "plain"},
-        "prices": PRICES,
-    }
-    settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id=SESSION))
+    return app_on_server(server, workspace, SESSION, sandbox={"backend": "plain"}, prices=PRICES)
 
 
 def finished_turns(app: NanotuiApp) -> int:

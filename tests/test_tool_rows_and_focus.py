@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
-from pilot_support import wait_for
+from pilot_support import app_on_server, wait_for
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets.collapsible import CollapsibleTitle
 
-from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.help import HelpScreen, binding_groups
 from nanotui.tui.screens.main import MainScreen
@@ -48,13 +46,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def make_app(
     server: FakeModelServer, workspace: Path, keys: dict[str, str] | None = None
 ) -> NanotuiApp:
-    flags = {
-        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
-        "sandbox": {"backend": "plain"},
-    }
-    settings = load_settings(workspace, flags, environ={}).settings
-    agent = build_agent(settings, workspace, session_id="focus-session")
-    return NanotuiApp(agent, keys=keys)
+    app = app_on_server(server, workspace, "focus-session", sandbox={"backend": "plain"})
+    return NanotuiApp(app.agent, keys=keys)
 
 
 def enqueue_two_reads(server: FakeModelServer) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pilot_support import wait_for
+from pilot_support import send, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Label
 
@@ -52,12 +52,6 @@ def make_app(
 def screen_of(app: NanotuiApp) -> MainScreen:
     assert isinstance(app.screen, MainScreen)
     return app.screen
-
-
-async def send(pilot: Pilot, text: str) -> None:
-    prompt = pilot.app.screen.query_one(PromptInput)
-    await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
-    await pilot.press(*text, "enter")
 
 
 async def wait_for_approval(pilot: Pilot) -> ApprovalPanel:

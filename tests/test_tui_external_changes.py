@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
-from pilot_support import wait_for
+from pilot_support import app_on_server, wait_for
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
 from nanotui.engine.events import FileChangedExternally
-from nanotui.engine.setup import build_agent
 from nanotui.governance.audit import read_events
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen
@@ -39,12 +37,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def make_app(server: FakeModelServer, workspace: Path) -> NanotuiApp:
-    flags = {
-        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
-        "approval": {"mode": "ask"},
-    }
-    settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="external-session"))
+    return app_on_server(server, workspace, "external-session", approval={"mode": "ask"})
 
 
 def timeline_text(app: NanotuiApp) -> str:

@@ -10,17 +10,14 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
-from pilot_support import wait_for
+from pilot_support import app_on_server, send, wait_for
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.assistant_reply import AssistantReply
 from nanotui.tui.widgets.diff_view import DiffView
-from nanotui.tui.widgets.prompt_input import PromptInput
 from nanotui.tui.widgets.status_bar import StatusBar
 
 SIZE = (120, 40)
@@ -39,23 +36,12 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def make_app(server: FakeModelServer, workspace: Path, mode: str = "ask") -> NanotuiApp:
-    flags = {
-        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
-        "approval": {"mode": mode},
-    }
-    settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="flow-session"))
+    return app_on_server(server, workspace, "flow-session", approval={"mode": mode})
 
 
 def screen(app: NanotuiApp) -> MainScreen:
     assert isinstance(app.screen, MainScreen)
     return app.screen
-
-
-async def send(pilot: Pilot, text: str) -> None:
-    prompt = pilot.app.screen.query_one(PromptInput)
-    await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
-    await pilot.press(*text, "enter")
 
 
 async def pending(pilot: Pilot, count: int = 1) -> ApprovalPanel:
