@@ -136,6 +136,28 @@ async def test_everything_approved_writes_both_files_whole(fake_server, workspac
     assert (workspace / "report.py").read_text() == REPORT_NEW
 
 
+async def test_the_editor_opens_only_the_ticked_hunks_so_an_unticked_one_stays_out(
+    fake_server, workspace, tmp_path, monkeypatch
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "# reviewed\\n" >> "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    fake_server.enqueue(two_file_reply(), openai_reply("Done."))
+    app = make_app(fake_server, workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = await ask_for_both(pilot)
+        await pilot.press("j", "space")  # untick the second hunk of inventory.py
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(panel.pending) == 1 and panel.armed, "report.py")
+        await pilot.press("n", "enter")
+        await turn_over(pilot)
+    written = (workspace / "inventory.py").read_text()
+    assert "LIMIT = 20" in written and written.endswith("# reviewed\n")
+    assert "raise ValueError" not in written, "the unticked hunk came back through the editor"
+
+
 # ---- 2: long lines and changes within a line ---------------------------------------------
 
 

@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from nanotui.engine.events import ApprovalRequested
+from nanotui.tools.file_change import FileChange, apply_hunks
 from nanotui.tools.patching import PatchError, apply_unified_diff
 
 
@@ -30,11 +31,27 @@ def is_stale(request: ApprovalRequested, workspace: Path) -> bool:
     return hashlib.sha256(data).hexdigest() != request.old_sha256
 
 
-def proposed_text(request: ApprovalRequested, workspace: Path) -> str:
-    """The whole file as the change would leave it (for opening in the user's editor)."""
+def proposed_text(
+    request: ApprovalRequested, workspace: Path, hunks: list[int] | None = None
+) -> str:
+    """The whole file as the change would leave it (for opening in the user's editor).
+
+    With `hunks`, only those hunks (0-based) are applied: the editor opens what `y` would
+    write, so a hunk the user unticked does not come back through the editor.
+    """
     if request.path is None or request.diff is None:
         raise PatchError("this request has no file change")
     old = ""
     if request.old_sha256 is not None:
         old = (workspace / request.path).read_bytes().decode("utf-8")
-    return apply_unified_diff(old, request.diff)
+    new = apply_unified_diff(old, request.diff)
+    if hunks is None:
+        return new
+    change = FileChange(
+        path=request.path,
+        old_text=old if request.old_sha256 is not None else None,
+        new_text=new,
+        old_sha256=request.old_sha256,
+        diff=request.diff,
+    )
+    return apply_hunks(change, hunks).new_text

@@ -25,13 +25,14 @@ class EditOutcome:
 
 
 async def edit_in_editor(
-    app: App[object], request: ApprovalRequested, workspace: Path
+    app: App[object], request: ApprovalRequested, workspace: Path, hunks: list[int] | None = None
 ) -> EditOutcome:
+    """Open the file as the chosen `hunks` of the change would leave it; return what was saved."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
         return EditOutcome(error="Set $EDITOR (or $VISUAL) to edit a change before applying it.")
     try:
-        proposal = proposed_text(request, workspace)
+        proposal = proposed_text(request, workspace, hunks)
     except (PatchError, OSError, UnicodeDecodeError) as exc:
         return EditOutcome(error=f"Cannot rebuild the proposed file for editing: {exc}.")
     suffix = Path(request.path or "change.txt").suffix

@@ -424,7 +424,7 @@ class MainScreen(Screen[None]):
     @on(ApprovalPanel.EditRequested)
     async def edit_change(self, event: ApprovalPanel.EditRequested) -> None:
         """Open the proposed file in $VISUAL/$EDITOR; saving approves what was saved."""
-        outcome = await edit_in_editor(self.app, event.request, self.agent.workspace)
+        outcome = await edit_in_editor(self.app, event.request, self.agent.workspace, event.hunks)
         if outcome.error:
             self.notify(outcome.error, severity="warning")
         elif outcome.text is None:
