@@ -109,14 +109,17 @@ async def test_trust_asks_first_and_n_leaves_the_folder_untrusted(workspace: Pat
     assert not any("Trusted" in text for text in logged_notices(app))
 
 
-async def test_trust_confirmed_with_enter_is_logged_and_shown_in_the_timeline(
+async def test_an_enter_typed_through_does_not_trust_and_y_does_with_a_log_and_timeline_row(
     workspace: Path,
 ) -> None:
     app = local_model_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         await type_trust(pilot)
         await confirmation(pilot)
-        await pilot.press("enter")
+        await pilot.press("enter")  # a second Enter, typed through or repeated
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, TrustConfirmScreen) and not is_trusted(workspace)
+        await pilot.press("y")
         await wait_for(pilot, lambda: is_trusted(workspace), "the folder to be trusted")
         await wait_for(pilot, lambda: "Trusted" in timeline_text(app), "the timeline row")
         assert app.screen.query_one(StatusBar).trusted

@@ -75,10 +75,14 @@ class TrustScreen(ModalScreen[bool]):
 
 
 class TrustConfirmScreen(ModalScreen[bool]):
-    """Confirm `/trust`: say what trusting the workspace lets its config do, then y or n."""
+    """Confirm `/trust`: say what trusting the workspace lets its config do, then y or n.
+
+    Only `y` trusts: Enter is what sent `/trust`, and an Enter typed twice or repeated by the
+    keyboard must not answer a question the user has not read yet.
+    """
 
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Trust", id="trust_confirm.yes"),
+        Binding("y", "answer(True)", "Trust", id="trust_confirm.yes"),
         Binding("n,escape", "answer(False)", "Cancel", id="trust_confirm.no"),
     ]
 
@@ -91,7 +95,7 @@ class TrustConfirmScreen(ModalScreen[bool]):
         inside = project_file.relative_to(self.workspace).as_posix()
         with Vertical(id="trust-confirm-dialog") as dialog:
             dialog.border_title = "Trust this folder?"
-            dialog.border_subtitle = "y or enter trust · n or esc cancel"
+            dialog.border_subtitle = "y trust · n or esc cancel"
             yield Static(
                 f"Trusting {display_path(self.workspace)} lets its {inside} apply in full "
                 "from the next start, not only tighten your settings.",
