@@ -19,8 +19,10 @@ from textual.widgets import OptionList
 from nanotui import paths
 from nanotui.cli import main
 from nanotui.config import load_settings
+from nanotui.engine.events import ConversationResumed, UserMessage
+from nanotui.engine.session import load_conversation
 from nanotui.engine.setup import build_agent
-from nanotui.governance.audit import list_sessions, read_records
+from nanotui.governance.audit import SessionLog, list_sessions, read_records
 from nanotui.governance.retention import DAY_S, prune_sessions
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.launch import LaunchApp
@@ -267,3 +269,17 @@ async def test_a_long_earlier_prompt_is_folded_when_shown_again(
         entry.focus()
         await pilot.press("space")
         await wait_for(pilot, lambda: entry.size.height > 30, "the whole prompt")
+
+
+def test_a_session_that_ran_resume_continues_from_the_resumed_conversation_only(home) -> None:
+    """After `/resume A` in session B the model saw A's messages, not B's earlier ones."""
+    earlier = SessionLog("session-a", header={"workspace": "/w", "model": "m"})
+    earlier.append(UserMessage(text="from a"))
+    earlier.close()
+    log = SessionLog("session-b", header={"workspace": "/w", "model": "m"})
+    log.append(UserMessage(text="said in b before the resume"))
+    log.append(ConversationResumed(session="session-a", messages=1))
+    log.append(UserMessage(text="said in b after"))
+    log.close()
+    said = [message.content for message in load_conversation("session-b").messages]
+    assert said == ["from a", "said in b after"]

@@ -102,7 +102,9 @@ def load_conversation(session_id: str, _seen: frozenset[str] = frozenset()) -> C
     events = []
     for event in read_events(session_path(session_id)):
         if isinstance(event, ConversationResumed):
-            # Inline the resumed session's messages so the loop guard above sees the chain.
+            # Inline the resumed session's messages so the loop guard above sees the chain;
+            # they replace what was said before, as /resume did when it ran.
+            events.append(ConversationCleared())
             for message in load_conversation(event.session, _seen | {session_id}).messages:
                 events.append(_as_event(message))
             continue
