@@ -75,7 +75,7 @@ async def show_in_chat(chat: ChatView, event: EventBase) -> None:
         else:
             block.show_outcome(event)
     elif isinstance(event, Notice):
-        await chat.add_notice(event.text, event.level)
+        await chat.update_notice(event.text, event.level, slot=event.slot)
     elif isinstance(event, ErrorEvent):
         await chat.add_notice(event.text, "error")
     elif isinstance(event, TurnFinished):
