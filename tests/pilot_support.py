@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fake_model_server import FakeModelServer
 from textual.pilot import Pilot
 
@@ -48,3 +49,12 @@ async def send(pilot: Pilot, text: str) -> None:
     prompt = pilot.app.screen.query_one(PromptInput)
     await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
     await pilot.press(*text, "enter")
+
+
+def use_editor(folder: Path, monkeypatch: pytest.MonkeyPatch, shell_line: str) -> None:
+    """Make $EDITOR a script in `folder` that runs `shell_line` on the file ("$1")."""
+    editor = folder / "editor.sh"
+    editor.write_text(f"#!/bin/sh\n{shell_line}\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)

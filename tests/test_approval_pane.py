@@ -23,7 +23,7 @@ from multi_hunk_session import (
     make_workspace,
     two_file_reply,
 )
-from pilot_support import wait_for
+from pilot_support import use_editor, wait_for
 from textual.pilot import Pilot
 
 from nanotui.tui.diff_model import intraline_ranges
@@ -139,11 +139,7 @@ async def test_everything_approved_writes_both_files_whole(fake_server, workspac
 async def test_the_editor_opens_only_the_ticked_hunks_so_an_unticked_one_stays_out(
     fake_server, workspace, tmp_path, monkeypatch
 ) -> None:
-    editor = tmp_path / "editor.sh"
-    editor.write_text('#!/bin/sh\nprintf "# reviewed\\n" >> "$1"\n')
-    editor.chmod(0o755)
-    monkeypatch.setenv("EDITOR", str(editor))
-    monkeypatch.delenv("VISUAL", raising=False)
+    use_editor(tmp_path, monkeypatch, 'printf "# reviewed\\n" >> "$1"')
     fake_server.enqueue(two_file_reply(), openai_reply("Done."))
     app = make_app(fake_server, workspace)
     async with app.run_test(size=SIZE) as pilot:

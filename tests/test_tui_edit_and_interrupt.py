@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import openai_reply
-from pilot_support import wait_for
+from pilot_support import use_editor, wait_for
 from test_tui_flows import SIZE, make_app, pending, send, turn_over
 
 from nanotui.governance.audit import read_records
@@ -48,11 +48,7 @@ def change_b() -> str:
 async def test_a_change_edited_in_the_editor_reads_as_edited_in_the_timeline_and_log(
     fake_server, workspace, tmp_path, monkeypatch
 ) -> None:
-    editor = tmp_path / "editor.sh"
-    editor.write_text('#!/bin/sh\nsed -i "s/b = 2/b = 42/" "$1"\n')
-    editor.chmod(0o755)
-    monkeypatch.setenv("EDITOR", str(editor))
-    monkeypatch.delenv("VISUAL", raising=False)
+    use_editor(tmp_path, monkeypatch, 'sed -i "s/b = 2/b = 42/" "$1"')
     fake_server.enqueue(change_b(), openai_reply("Done."))
     app = make_app(fake_server, workspace)
     async with app.run_test(size=SIZE) as pilot:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
-from pilot_support import app_on_server, send, wait_for
+from pilot_support import app_on_server, send, use_editor, wait_for
 from textual.pilot import Pilot
 
 from nanotui.tui.app import NanotuiApp
@@ -220,11 +220,7 @@ async def test_modes_cycle_and_slash_mode_sets_one(fake_server, workspace) -> No
 async def test_editing_a_change_in_the_editor_applies_what_was_saved(
     fake_server, workspace, tmp_path, monkeypatch
 ) -> None:
-    editor = tmp_path / "editor.sh"
-    editor.write_text('#!/bin/sh\nsed -i "s/b = 2/b = 42/" "$1"\n')
-    editor.chmod(0o755)
-    monkeypatch.setenv("EDITOR", str(editor))
-    monkeypatch.delenv("VISUAL", raising=False)
+    use_editor(tmp_path, monkeypatch, 'sed -i "s/b = 2/b = 42/" "$1"')
     fake_server.enqueue(
         openai_reply(
             tool_calls=[
