@@ -85,7 +85,7 @@ async def test_landlock_refuses_ip_sockets_and_keeps_unix_ones(workspace: Path) 
 
 
 @pytest.mark.parametrize("machine", list(seccomp_net.ARCHES))
-def test_the_filter_kills_other_abis_and_refuses_only_ip_sockets(machine: str) -> None:
+def test_the_filter_kills_other_abis_and_refuses_ip_and_unix_sockets(machine: str) -> None:
     program = seccomp_net.no_network_program(machine)
     arch, socket_nr, io_uring_nr, _ = seccomp_net.ARCHES[machine]
 
@@ -111,7 +111,8 @@ def test_the_filter_kills_other_abis_and_refuses_only_ip_sockets(machine: str) -
     assert run(socket_nr, seccomp_net.AF_PACKET) == deny
     assert run(socket_nr, seccomp_net.AF_VSOCK) == deny
     assert run(io_uring_nr) == deny
-    assert run(socket_nr, socket.AF_UNIX) == seccomp_net.RET_ALLOW
+    assert run(socket_nr, socket.AF_UNIX) == deny  # socketpair() is another call
+    assert run(socket_nr, socket.AF_NETLINK) == seccomp_net.RET_ALLOW
     assert run(0) == seccomp_net.RET_ALLOW  # read, or io_setup: anything else
     assert run(socket_nr, socket.AF_INET, audit_arch=0x40000003) == seccomp_net.RET_KILL_PROCESS
     if machine == "x86_64":

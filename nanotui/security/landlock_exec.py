@@ -6,9 +6,10 @@
 Everything stays readable and executable; writing, creating, removing and renaming are
 allowed only beneath the --write folders (and to a few harmless devices such as /dev/null).
 With --no-network, TCP connect and bind are denied by Landlock when the kernel's ABI is 4 or
-newer, and a seccomp filter (`seccomp_net.py`) refuses IPv4, IPv6 and packet sockets of any
-kind, UDP included, on any kernel. On ABI 6+ the command also may not signal processes
-outside its domain nor reach abstract Unix sockets outside it.
+newer, and a seccomp filter (`seccomp_net.py`) refuses IPv4, IPv6, packet and Unix sockets
+of any kind, UDP included, on any kernel (`socketpair` stays allowed). On ABI 6+ the
+command also may not signal processes outside its domain nor reach abstract Unix sockets
+outside it.
 
 With --gate it first waits for one newline on stdin (the parent sets its resource limits
 and cgroup meanwhile), then puts /dev/null on stdin. With --reap it stays as the command's

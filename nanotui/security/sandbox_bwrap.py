@@ -3,21 +3,27 @@
 Inside: / read-only, fresh /dev and /proc, an empty private /tmp, the workspace writable
 except `.git/hooks`, `.git/config` and `.nanotui` (a command must not plant a hook or a
 config that runs later, outside the sandbox), the home folder's credential stores and
-nanotui's own config and state hidden, no network unless the call asks for it, and its own
-user, PID, IPC and UTS namespaces with every capability dropped, and (bwrap 0.8+) no way to
-make further user namespaces inside. When bwrap dies, its PID
+nanotui's own config and state hidden, no network unless the call asks for it (then no Unix
+socket either: the seccomp filter of `seccomp_net` refuses `socket(AF_UNIX)`, which the
+empty network namespace alone would leave open to every socket file on the host), and its
+own user, PID, IPC and UTS namespaces with every capability dropped, and (bwrap 0.8+) no way
+to make further user namespaces inside. When bwrap dies, its PID
 namespace dies with it (--die-with-parent), so killing bwrap's group kills the command.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui import paths
+from nanotui.security import seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
 from nanotui.security.sandbox_process import (
     CommandStartError,
@@ -52,8 +58,11 @@ ISOLATION = (
 NO_NESTED_USERNS = "--disable-userns"
 """bwrap 0.8+: the command cannot make user namespaces of its own (a way to regain
 capabilities inside). Used where the bwrap found here knows it."""
+SECCOMP_FD = 9
+"""The descriptor bwrap reads the no-network filter from (`--seccomp`)."""
 _probe: dict[str, str | None] = {}
 _hardening: list[str] = []
+_seccomp_file: list[str] = []
 
 
 def find_bwrap() -> str | None:
@@ -113,8 +122,10 @@ def bwrap_argv(
     *,
     network: bool,
     command: str,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The full bwrap command line for one command."""
+    """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
+    filter it installs on the command (see `with_seccomp_program`)."""
     workspace = workspace.resolve()
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # /tmp first: the workspace may live under /tmp and must be bound on top of it.
@@ -135,6 +146,8 @@ def bwrap_argv(
         argv.append("--unshare-net")
     argv += ISOLATION
     argv += _hardening
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     # No --clearenv/--setenv: bwrap is started with exactly the scrubbed environment and
     # hands it on, which keeps values passed on purpose out of its world-readable argv.
     argv += ["--chdir", str(cwd), "--", "bash", "-c", command]
@@ -154,6 +167,27 @@ def _hidden_paths(env: dict[str, str]) -> list[Path]:
             if real not in found and real != Path("/"):
                 found.append(real)
     return found
+
+
+def with_seccomp_program(argv: list[str]) -> list[str]:
+    """argv behind a tiny sh that opens the compiled no-network filter as SECCOMP_FD.
+
+    bwrap reads the program from a descriptor and closes it before the command starts; the
+    spawner closes every descriptor we hold, so the child opens the file itself.
+    """
+    if not _seccomp_file or not os.path.exists(_seccomp_file[0]):
+        handle, path = tempfile.mkstemp(prefix="nanotui-seccomp-", suffix=".bpf")
+        with os.fdopen(handle, "wb") as out:
+            out.write(seccomp_net.pack(seccomp_net.no_network_program()))
+        _seccomp_file[:] = [path]
+        atexit.register(_remove_seccomp_file, path)
+    opener = f'exec {SECCOMP_FD}<"$0" && exec "$@"'
+    return ["sh", "-c", opener, _seccomp_file[0], *argv]
+
+
+def _remove_seccomp_file(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 class BwrapRunner:
@@ -195,9 +229,19 @@ class BwrapRunner:
         if not cwd.is_dir():
             raise CommandStartError(f"The command could not start: the folder {cwd} was not found.")
 
+        # Without network, no Unix socket either (see seccomp_net); with it, nothing changes.
+        filtered = not allow_network and seccomp_net.supported()
         argv = bwrap_argv(
-            self.binary, self.workspace, cwd, environment, network=allow_network, command=command
+            self.binary,
+            self.workspace,
+            cwd,
+            environment,
+            network=allow_network,
+            command=command,
+            seccomp_fd=SECCOMP_FD if filtered else None,
         )
+        if filtered:
+            argv = with_seccomp_program(argv)
         # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
         # it starts, and no round trip into the sandbox is needed (bwrap --block-fd was one).
         outcome = await run_process(

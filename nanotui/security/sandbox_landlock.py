@@ -2,8 +2,9 @@
 
 Each command runs through `landlock_exec`, which restricts itself and then becomes bash:
 writes go only to the workspace and a private temp folder made for the call (TMPDIR points
-there), reads go everywhere. Without network, IP sockets are refused by a seccomp filter
-(and TCP by Landlock too, from ABI 4). The launcher stays as the command's parent and kills
+there), reads go everywhere. Without network, IP and Unix sockets are refused by a seccomp
+filter (TCP by Landlock too, from ABI 4; abstract Unix sockets outside by Landlock's scoping
+too, from ABI 6). The launcher stays as the command's parent and kills
 what the command leaves behind, `setsid` or not. Landlock cannot hide files, so credential
 stores stay readable: bwrap is the stronger backend.
 """

@@ -1,10 +1,14 @@
-"""A seccomp filter that cuts a process off the network: no IP, packet, vsock or XDP sockets.
+"""A seccomp filter that cuts a process off the network and off the machine's local services.
 
 Landlock covers only TCP connect and bind (and only from ABI 4), so the Landlock backend
-adds this filter when a command runs without network: `socket()` for AF_INET, AF_INET6,
-AF_PACKET, AF_VSOCK or AF_XDP fails with EPERM, so UDP, ICMP and raw sockets are refused
-too, on any kernel with seccomp. Unix and netlink sockets stay allowed (local tools talk
-over them, and they reach no other machine).
+adds this filter when a command runs without network, and the bwrap backend hands bwrap the
+same program (`--seccomp`): `socket()` for AF_INET, AF_INET6, AF_PACKET, AF_VSOCK or AF_XDP
+fails with EPERM, so UDP, ICMP and raw sockets are refused too, on any kernel with seccomp.
+`socket(AF_UNIX)` is refused as well: a Unix socket on the host (D-Bus, which starts
+programs outside through systemd, `docker.sock`, an ssh-agent) or an abstract one is as far
+outside as another machine, and the system call cannot say which path a later `connect()`
+names. `socketpair()` stays allowed (it reaches nothing but itself), so pipes between a
+command's own processes keep working; netlink stays allowed (it reaches no other program).
 `io_uring_setup` is refused as well: io_uring can open sockets without calling `socket()`.
 A system call made through another ABI (32-bit `int 0x80`, x32), which would dodge the
 numbers checked here, kills the process.
@@ -44,7 +48,7 @@ ARCHES = {
     "x86_64": (0xC000003E, 41, 425, True),
     "aarch64": (0xC00000B7, 198, 425, False),
 }
-AF_INET, AF_INET6, AF_PACKET, AF_VSOCK, AF_XDP = 2, 10, 17, 40, 44
+AF_UNIX, AF_INET, AF_INET6, AF_PACKET, AF_VSOCK, AF_XDP = 1, 2, 10, 17, 40, 44
 
 
 class SockFilter(ctypes.Structure):
@@ -81,6 +85,7 @@ def no_network_program(machine: str | None = None) -> list[tuple[int, int, int, 
         ("io_uring", io_uring_nr),
         ("socket", socket_nr),
         (LD_W_ABS, 0, 0, ARG0_OFFSET),
+        ("family", AF_UNIX),  # to the host's local services: D-Bus, docker.sock, agents
         ("family", AF_INET),
         ("family", AF_INET6),
         ("family", AF_PACKET),
