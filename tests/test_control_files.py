@@ -147,10 +147,10 @@ async def test_hooks_under_core_hooks_path_are_guarded(repo: Path) -> None:
     assert not (repo / ".husky/pre-commit").exists() and "put back" in result.notice
 
 
-async def test_a_moved_repository_is_reported_not_half_rebuilt(repo: Path) -> None:
+async def test_a_removed_repository_is_reported_not_half_rebuilt(repo: Path) -> None:
     runner = runner_for("landlock", repo)
     result = await runner.run(
-        "mv .git .gitold && echo 'gitdir: .gitold' > .git",
+        "cp -r .git .gitold && rm -rf .git && echo 'gitdir: .gitold' > .git",
         cwd=repo,
         timeout_s=10,
         max_output_bytes=1000,

@@ -3,8 +3,10 @@
 A command may write the workspace, but a few files there are instructions to other programs:
 git hooks, git's config (`core.fsmonitor`, `core.pager`, ... run programs), the files that
 point git at another config (`.git/commondir`, `config.worktree`), the same inside
-submodules and worktrees, and nanotui's own project folder `.nanotui`. Written by a command,
-they would run code on the host the next time the user (or their editor) runs git.
+submodules and worktrees, the same in every repository nested in the work tree, direnv's
+`.envrc` at any depth (`repositories.RUNS_ON_ENTRY`), and nanotui's own project folder
+`.nanotui`. Written by a command, they would run code on the host the next time the user
+(or their editor, or their shell's prompt) runs git or enters the folder.
 
 bwrap mounts the existing ones read-only, but cannot cover a file that does not exist yet,
 and Landlock cannot carve exceptions out of a writable folder. So every command runs between
@@ -18,8 +20,11 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+
+from nanotui.security import repositories
 
 # Whole folders, and single files, relative to the workspace.
 GUARDED_TREES = (".nanotui", ".git/hooks")
@@ -112,65 +117,134 @@ def _nested(root: Path, relative: str, into: Snapshot) -> None:
 
 UNREADABLE = "\0unreadable"
 """The key that says the guarded files could not be read (no path can hold a NUL byte)."""
+INCOMPLETE = "\0incomplete"
+"""The key that says the look for nested repositories stopped before the end."""
+MARKERS = "\0markers"
+"""The key that lists the `.git` entries recorded, one a line."""
+ROOT = ".git"
 
 
-def hooks_folders(workspace: Path) -> tuple[str, ...]:
-    """Folders that `core.hooksPath` names now. Read once before a command and passed to both
-    looks: read again afterwards, a command could point it at `src` and have `src` reverted."""
-    return tuple(_hooks_paths(workspace))
+def hooks_folders(workspace: Path, found: repositories.Scan | None = None) -> tuple[str, ...]:
+    """Folders that `core.hooksPath` names now, in the root's config and in each nested
+    repository's. Read once before a command and passed to both looks: read again
+    afterwards, a command could point it at `src` and have `src` reverted."""
+    folders = _hooks_paths(workspace, "")
+    for marker in found.repositories if found else ():
+        folders += _hooks_paths(workspace, marker.rsplit("/", 1)[0])
+    return tuple(dict.fromkeys(folders))
 
 
-def take(workspace: Path, hooks: tuple[str, ...] = ()) -> Snapshot:
-    """The guarded files as they are now; never raises (what cannot be read is recorded so)."""
+def take(
+    workspace: Path, hooks: tuple[str, ...] = (), found: repositories.Scan | None = None
+) -> Snapshot:
+    """The guarded files as they are now; never raises (what cannot be read is recorded so).
+
+    These are the root repository's control files, `.nanotui`, every file in
+    `repositories.RUNS_ON_ENTRY` at any depth, and the control files of every repository
+    nested in the work tree (`found`, looked for now when not given).
+    """
     snapshot: Snapshot = {}
     try:
-        git = _entry(workspace / ".git")
-        if git is not None:
-            snapshot[".git"] = Entry(git.kind, mode=git.mode)  # there or not; not its contents
+        _marker(workspace, ROOT, snapshot)
         trees = GUARDED_TREES + hooks
         for relative in trees + GUARDED_FILES:
             _walk(workspace, relative, snapshot)
         for relative in NESTED_ROOTS:
             _nested(workspace, relative, snapshot)
+        found = found or repositories.scan(workspace)
+        for relative in found.runs_on_entry:
+            _walk(workspace, relative, snapshot)
+        for marker in found.repositories:
+            if not any(marker.startswith(tree + "/") for tree in trees):  # listed whole above
+                _repository(workspace, marker, snapshot)
+        if not found.complete:
+            snapshot[INCOMPLETE] = Entry("too_many")
+        listed = [m for m in (ROOT, *found.repositories) if m in snapshot]
+        snapshot[MARKERS] = Entry("markers", os.fsencode("\n".join(listed)))
     except (OSError, ValueError, RecursionError):
         snapshot[UNREADABLE] = Entry("unreadable")
     return snapshot
 
 
+def _marker(workspace: Path, marker: str, into: Snapshot) -> None:
+    """A `.git` entry: a folder by its identity (not its contents), a file or link whole."""
+    entry = _entry(workspace / marker)
+    if entry is None:
+        return
+    if entry.kind == "dir":
+        entry = Entry("dir", repositories.identity(workspace / marker), entry.mode)
+    into[marker] = entry
+
+
+def _repository(workspace: Path, marker: str, into: Snapshot) -> None:
+    """A nested repository's `.git` entry and, where it leads inside the workspace (but not
+    into the root's `.git`, looked at already), the same control files as the root's."""
+    _marker(workspace, marker, into)
+    gitdir = repositories.gitdir_of(workspace, marker)
+    if gitdir is None or gitdir == ROOT or gitdir.startswith(ROOT + "/"):
+        return
+    for name in (*NESTED_FILES, *NESTED_TREES):
+        _walk(workspace, f"{gitdir}/{name}", into)
+    for name in NESTED_ROOTS:
+        _nested(workspace, f"{gitdir}/{name.removeprefix(ROOT + '/')}", into)
+
+
+def markers(snapshot: Snapshot) -> list[str]:
+    """The `.git` entries a snapshot recorded: the root's and every nested repository's."""
+    listed = snapshot.get(MARKERS)
+    return os.fsdecode(listed.data).split("\n") if listed and listed.data else []
+
+
+def made_or_replaced(before: Snapshot, after: Snapshot) -> list[str]:
+    """`.git` entries that appeared, or stand where another was (a new folder, a file where
+    a folder was): repositories the command made, made harmless rather than put back."""
+    found = []
+    for marker in markers(after):
+        old, new = before.get(marker), after[marker]
+        same = (
+            old is not None and old.kind == new.kind and (new.kind != "dir" or old.data == new.data)
+        )
+        if not same:
+            found.append(marker)
+    return found
+
+
 _HOOKS_PATH = re.compile(r"^\s*hookspath\s*=\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
-def _hooks_paths(workspace: Path) -> list[str]:
-    """Folders inside the workspace that `core.hooksPath` names (husky's `.husky`, ...)."""
+def _hooks_paths(workspace: Path, repository: str) -> list[str]:
+    """Folders inside the workspace that `core.hooksPath` names in the config of the
+    repository whose work tree is `repository` (husky's `.husky`, ...)."""
+    base = workspace / repository if repository else workspace
     try:
-        text = (workspace / ".git" / "config").read_text(errors="replace")
+        text = (base / ROOT / "config").read_text(errors="replace")
     except OSError:
         return []
     found = []
     for value in _HOOKS_PATH.findall(text):
         value = value.strip("\"'")
-        relative = os.path.normpath(value) if not os.path.isabs(value) else None
-        if os.path.isabs(value):
-            try:
+        try:
+            if os.path.isabs(value):
                 relative = str(Path(value).resolve().relative_to(workspace.resolve()))
-            except ValueError:
-                relative = None
-        if relative and not relative.startswith(".."):
-            found.append(relative)
+            else:
+                relative = os.path.relpath(os.path.normpath(base / value), workspace)
+        except (ValueError, OSError, RuntimeError):
+            continue
+        if relative != "." and not relative.startswith(".."):
+            found.append(Path(relative).as_posix())
     return found
 
 
-def changed(before: Snapshot, after: Snapshot) -> list[str]:
-    """Guarded paths that were created, changed or removed, in order.
-
-    A repository the command made (`git init` where there was none) keeps its new config
-    and sample hooks; an active hook in it is still a change.
-    """
+def changed(before: Snapshot, after: Snapshot, apart: Collection[str] = ()) -> list[str]:
+    """Guarded paths that were created, changed or removed, in order, leaving out those at
+    or under the paths `apart` (repositories made or removed: not put back, see `Guard`)."""
     paths = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
-    if ".git" not in before:
-        fresh = {".git", ".git/config", ".git/hooks"}
-        paths = [p for p in paths if p not in fresh and not p.endswith(".sample")]
+    paths = [p for p in paths if p not in (INCOMPLETE, MARKERS) and not _under_any(p, apart)]
     return sorted(paths)
+
+
+def _under_any(path: str, folders: Collection[str]) -> bool:
+    return any(path == f or path.startswith(f + "/") for f in folders)
 
 
 def _remove(path: Path) -> None:
@@ -201,16 +275,18 @@ def put_back(
     failed: list[str] = []
     if UNREADABLE in (after or {}):
         return ["(the guarded files could not be read)"]
-    git_before = before.get(".git")
-    git_after = after.get(".git", Entry("missing")) if after is not None else git_before
+    git_before = before.get(ROOT)
+    git_after = after.get(ROOT, Entry("missing")) if after is not None else git_before
+    paths = list(paths)
     if git_before is not None and git_before.kind == "dir" and git_after.kind != "dir":
-        # `.git` moved away or swapped for a file or link: rebuilding part of it would leave a
-        # broken repository that git walks up from; remove the stand-in and say so.
-        stand_in = workspace / ".git"
+        # `.git` gone, or a file or link where it was, and not found to move back (`Guard`):
+        # rebuilding part of it would leave a broken repository that git walks up from;
+        # remove the stand-in and say so.
+        stand_in = workspace / ROOT
         if stand_in.is_symlink() or stand_in.is_file():
             stand_in.unlink()
-        return [".git (the repository was moved or replaced; put it back by hand)"]
-    paths = list(paths)
+        failed.append(".git (the repository was moved or replaced; put it back by hand)")
+        paths = [p for p in paths if not _under_any(p, [ROOT])]
     for relative, entry in (after or {}).items():
         if entry.kind in ("too_many", "unreadable") and relative in before:
             try:
@@ -256,96 +332,6 @@ def put_back(
         except OSError:
             failed.append(relative)
     return failed
-
-
-# Config keys and sections that make git run a program or read another file.
-_RISKY_CONFIG = re.compile(
-    r"^\s*(?:fsmonitor|hookspath|pager|editor|sshcommand|askpass|textconv|external|program"
-    r"|command|gitproxy|helper|path|worktree|clean|smudge|process|driver)\s*="
-    r"|^\s*\[\s*(?:alias|include|includeif|filter|credential)\b",
-    re.IGNORECASE | re.MULTILINE,
-)
-SAFE_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
-REPO_SCAN_SKIPS = {".git", "node_modules", ".venv", "venv", "__pycache__", "target", ".tox"}
-MAX_REPO_SCAN_FOLDERS = 20_000
-
-
-def neutralise_repository(workspace: Path, gitdir: Path) -> list[str]:
-    """Make a repository the command made harmless to run git in: no active hooks, and no
-    config that runs programs. Returns what was done, as workspace-relative phrases."""
-    done: list[str] = []
-    shown = os.path.relpath(gitdir, workspace)
-    hooks = gitdir / "hooks"
-    if hooks.is_dir() and not hooks.is_symlink():
-        for hook in sorted(hooks.iterdir()):
-            if not hook.name.endswith(".sample"):
-                _remove(hook)
-                done.append(f"removed the hook {shown}/hooks/{hook.name}")
-    elif hooks.is_symlink():
-        hooks.unlink()
-        done.append(f"removed the linked hooks folder {shown}/hooks")
-    config = gitdir / "config"
-    try:
-        text = config.read_text(errors="replace") if not config.is_symlink() else "[alias]"
-    except OSError:
-        text = ""
-    if _RISKY_CONFIG.search(text):
-        _remove(config)
-        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(SAFE_CONFIG)
-        done.append(f"reset {shown}/config, which could run programs")
-    return done
-
-
-def index_mark(workspace: Path) -> tuple[int, int] | None:
-    """The root repository's index, by size and time: a command that registered a nested
-    repository (`git add sub`) changed it, and only then is the slower scan needed."""
-    try:
-        info = (workspace / ".git" / "index").lstat()
-    except OSError:
-        return None
-    return info.st_size, info.st_mtime_ns
-
-
-def new_repositories(workspace: Path, since_ns: int) -> list[Path]:
-    """Git folders below the workspace root changed since `since_ns`: repositories a command
-    made or touched, whose config the user's next git command there would obey."""
-    found: list[Path] = []
-    for folders, (folder, dirs, files) in enumerate(os.walk(workspace)):
-        if folders >= MAX_REPO_SCAN_FOLDERS:
-            break
-        here = Path(folder)
-        if ".git" in dirs or ".git" in files:
-            candidate = here / ".git"
-            if here != workspace and _changed_since(candidate, since_ns):
-                found.append(_gitdir_of(candidate, workspace) or candidate)
-        dirs[:] = [d for d in dirs if d not in REPO_SCAN_SKIPS]
-    return found
-
-
-def _changed_since(path: Path, since_ns: int) -> bool:
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
-    return max(info.st_ctime_ns, info.st_mtime_ns) >= since_ns
-
-
-def _gitdir_of(dot_git: Path, workspace: Path) -> Path | None:
-    """Where a `.git` file (`gitdir: PATH`) points, if that is a folder in the workspace."""
-    if dot_git.is_symlink() or not dot_git.is_file():
-        return None
-    try:
-        line = dot_git.read_text(errors="replace").strip()
-    except OSError:
-        return None
-    if not line.startswith("gitdir:"):
-        return None
-    target = (dot_git.parent / line[len("gitdir:") :].strip()).resolve()
-    if target.is_dir() and (target == workspace or workspace.resolve() in target.parents):
-        return target
-    return None
 
 
 def notice(paths: list[str], failed: list[str]) -> str:

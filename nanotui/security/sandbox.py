@@ -16,14 +16,14 @@ one can be made, and the launcher that stays as their reaping parent (`process_r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from nanotui.security import control_files, landlock_exec
+from nanotui.security import landlock_exec
+from nanotui.security.command_guard import Guard
 from nanotui.security.sandbox_process import (
     CommandStartError,
     Limits,
@@ -141,8 +141,8 @@ class PlainRunner:
 
 
 class GuardedRunner:
-    """Any runner, with the workspace's control files put back after each command
-    (`control_files`: git hooks and config, `.nanotui`)."""
+    """Any runner, with the workspace's control files put back after each command and the
+    repositories it made made harmless (`command_guard`)."""
 
     def __init__(self, inner: CommandRunner, workspace: Path) -> None:
         self.inner = inner
@@ -159,10 +159,7 @@ class GuardedRunner:
         env: dict[str, str] | None = None,
         network: bool | None = None,
     ) -> CommandResult:
-        hooks = control_files.hooks_folders(self.workspace)
-        before = control_files.take(self.workspace, hooks)
-        index_before = control_files.index_mark(self.workspace)
-        started_ns = time.time_ns()
+        guard = Guard(self.workspace)
         try:
             result = await self.inner.run(
                 command,
@@ -174,37 +171,10 @@ class GuardedRunner:
             )
         finally:
             # Also after a timeout or a cancellation: what was planted must not stay.
-            after = control_files.take(self.workspace, hooks)
-            paths = control_files.changed(before, after)
-            failed = control_files.put_back(self.workspace, before, paths, after) if paths else []
-            index_changed = control_files.index_mark(self.workspace) != index_before
-            made = self._neutralise_new_repositories(before, started_ns, index_changed)
-        said = [control_files.notice(paths, failed)] if paths else []
-        if made:
-            said.append(f"The command made or changed a git repository; nanotui {'; '.join(made)}.")
+            said = guard.finish()
         if said:
             result.notice = " ".join([result.notice, *said]).strip()
         return result
-
-    def _neutralise_new_repositories(
-        self, before: control_files.Snapshot, started_ns: int, index_changed: bool
-    ) -> list[str]:
-        """Repositories the command made: at the root where there was none, or nested and
-        registered in the root's index (which the host's `git status` then enters). Looking
-        for nested ones walks the work tree (about 0.1 s at 50,000 files), so only then."""
-        done: list[str] = []
-        try:
-            gitdirs = (
-                control_files.new_repositories(self.workspace, started_ns) if index_changed else []
-            )
-            root = self.workspace / ".git"
-            if ".git" not in before and root.is_dir() and not root.is_symlink():
-                gitdirs.append(root)
-            for gitdir in gitdirs:
-                done += control_files.neutralise_repository(self.workspace, gitdir)
-        except OSError as exc:
-            done.append(f"could not check the repositories it made ({exc.strerror or exc})")
-        return done
 
 
 class UnavailableRunner:
