@@ -85,7 +85,7 @@ async def run_headless(
         usage=agent.cost.usage,
         cost_usd=spend.cost_usd,
         unpriced_requests=spend.unpriced_requests,
-        files_changed=list(agent.conversation.files_changed),
+        files_changed=await _files_changed(agent),
         checkpoint=_turn_checkpoint(agent),
         session=agent.session_id,
         message=message,
@@ -109,6 +109,14 @@ async def run_headless(
             undo = restore_command(result.checkpoint, agent.workspace)
             err.write(f"To undo this run: {undo}\n")
     return exit_code
+
+
+async def _files_changed(agent: Agent) -> list[str]:
+    """Files the run changed: those its file tools wrote, then those that differ from the
+    checkpoint taken before the turn (what commands created, changed or deleted)."""
+    written = list(agent.conversation.files_changed)
+    since = await agent.safety.changed_in_turn() if agent.safety else None
+    return list(dict.fromkeys([*written, *(since or [])]))
 
 
 def _turn_checkpoint(agent: Agent) -> str | None:

@@ -75,6 +75,27 @@ class SafetyNet:
     async def before_batch(self, summaries: Iterable[str]) -> Checkpoint | None:
         return await self._take(f"before {_one_line('; '.join(summaries))}", "batch")
 
+    async def changed_in_turn(self) -> list[str] | None:
+        """Workspace-relative paths that differ between the turn's first checkpoint and the
+        work tree now, whoever changed them (file tools and commands alike); None when there
+        is no checkpoint to compare with."""
+        first = self.first_of_turn
+        if first is None or not self.enabled:
+            return None
+        async with self._lock:
+            try:
+                diffs = await asyncio.to_thread(self.checkpoints().diff, first)
+            except (CheckpointError, OSError):
+                return None
+        root, workspace = self.checkpoints().root, self.workspace.resolve()
+        paths = []
+        for diff in diffs:
+            try:
+                paths.append((root / diff.path).relative_to(workspace).as_posix())
+            except ValueError:
+                continue  # outside the workspace, in the same repository
+        return paths
+
     def note_result(self, data: dict[str, object]) -> None:
         """Remember a file the agent created, from a file tool's result data."""
         if data.get("created") and isinstance(data.get("path"), str):
