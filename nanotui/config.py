@@ -44,6 +44,33 @@ DEFAULT_PROTECTED_PATHS = [
     ".git/config",
     ".nanotui/**",
 ]
+DEFAULT_HOME_ALLOW = [
+    # Python
+    ".local/bin",
+    ".local/lib",
+    ".local/share/uv",
+    ".cache/pip",
+    ".cache/uv",
+    ".pyenv",
+    # Node
+    ".nvm",
+    ".npm",
+    ".volta",
+    # Rust (not .cargo/credentials*)
+    ".cargo/bin",
+    ".cargo/registry",
+    ".cargo/git",
+    ".rustup",
+    # Go
+    "go/bin",
+    "go/pkg",
+    # git's own settings (not ~/.git-credentials nor ~/.config/git/credentials)
+    ".gitconfig",
+    ".config/git/config",
+    ".config/git/ignore",
+    ".config/git/attributes",
+]
+"""What of the home folder a sandboxed command sees (read-only): toolchains and caches."""
 
 
 class Section(BaseModel):
@@ -99,6 +126,12 @@ class SandboxConfig(Section):
     """CPU seconds a command may use (its wall-clock limit is timeout_s)."""
     pass_env: list[str] = Field(default_factory=list)
     """Variables passed to commands on purpose, even ones that look secret."""
+    home_allow: list[str] = Field(default_factory=lambda: list(DEFAULT_HOME_ALLOW))
+    """Folders and files of the home folder (relative to it) commands may read; the rest of
+    home is hidden from them (bwrap) or unreadable (landlock)."""
+    readable_credentials: list[str] = Field(default_factory=list)
+    """Credential files of the workspace (see policy.protected_paths) commands may read on
+    purpose, as patterns such as ".env.test"; the others are hidden from them (bwrap)."""
 
 
 class BudgetConfig(Section):
@@ -390,6 +423,9 @@ def _restrict_untrusted(
     keep("sandbox", "backend", typed.sandbox.backend != "plain")
     keep("sandbox", "require", typed.sandbox.require or not current.sandbox.require)
     keep("sandbox", "pass_env", not typed.sandbox.pass_env)  # a project may not ask for keys
+    # Nor show commands more of the home folder or more credential files than the user does.
+    for key in ("home_allow", "readable_credentials"):
+        keep("sandbox", key, set(getattr(typed.sandbox, key)) <= set(getattr(current.sandbox, key)))
     for key in (
         *("timeout_s", "max_output_bytes", "memory_mb", "max_processes"),
         *("max_file_mb", "cpu_time_s"),

@@ -54,14 +54,15 @@ async def test_credential_stores_in_home_are_hidden(
     (home / ".docker" / "config.json").write_text("docker secret")
     (home / ".netrc").write_text("netrc secret")
     (home / ".git-credentials").write_text("git secret")
-    (home / "notes.txt").write_text("visible\n")
+    (home / ".local" / "bin").mkdir(parents=True)  # toolchains' folders stay visible
+    (home / ".local" / "bin" / "notes.txt").write_text("visible\n")
     nanotui_home = ws / "nanotui-home"
     nanotui_home.mkdir()
     (nanotui_home / "config.toml").write_text("nanotui secret")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("NANOTUI_HOME", str(nanotui_home))
     result = await BwrapRunner(ws).run(
-        "cat ~/notes.txt ~/.docker/config.json ~/.netrc ~/.git-credentials; "
+        "cat ~/.local/bin/notes.txt ~/.docker/config.json ~/.netrc ~/.git-credentials; "
         "cat ../ws/nanotui-home/config.toml; "
         "for d in ~/.ssh ~/.aws ~/.config/gcloud ../ws/nanotui-home; do ls -A $d; done | wc -l",
         cwd=ws,

@@ -1,10 +1,12 @@
 """Launcher: restrict this process with Landlock (and seccomp), then run the command.
 
-    python -m nanotui.security.landlock_exec [--write DIR]... [--no-network] [--gate]
-        [--reap] [--no-landlock] -- ARGV...
+    python -m nanotui.security.landlock_exec [--write DIR]... [--read PATH]... [--no-network]
+        [--gate] [--reap] [--no-landlock] -- ARGV...
 
-Everything stays readable and executable; writing, creating, removing and renaming are
-allowed only beneath the --write folders (and to a few harmless devices such as /dev/null).
+Everything stays executable; writing, creating, removing and renaming are allowed only
+beneath the --write folders (and to a few harmless devices such as /dev/null). Everything
+stays readable too, unless --read is given: then reading is allowed only beneath the --read
+paths and the --write folders (`sandbox_home.read_grants` lists all but the home folders).
 With --no-network, TCP connect and bind are denied by Landlock when the kernel's ABI is 4 or
 newer, and a seccomp filter (`seccomp_net.py`) refuses IPv4, IPv6, packet and Unix sockets
 of any kind, UDP included, on any kernel (`socketpair` stays allowed). On ABI 6+ the
@@ -26,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import stat
 import sys
 from types import ModuleType
 
@@ -37,6 +40,8 @@ RULE_PATH_BENEATH = 1
 # Filesystem rights that change something, by the ABI that introduced them. Read, read-dir
 # and execute are left out on purpose: leaving them unhandled keeps them allowed everywhere.
 WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
 WRITE_RIGHTS_V1 = WRITE_FILE | sum(1 << bit for bit in (4, 5, 6, 7, 8, 9, 10, 11, 12))
 REFER = 1 << 13  # ABI 2: moving and linking files between folders
 TRUNCATE = 1 << 14  # ABI 3
@@ -92,8 +97,11 @@ def _check(result: int, what: str) -> int:
     return result
 
 
-def restrict(write_dirs: list[str], *, network: bool) -> int:
-    """Apply the restriction to this process; returns the ABI version used."""
+def restrict(write_dirs: list[str], *, network: bool, read_paths: list[str] | None = None) -> int:
+    """Apply the restriction to this process; returns the ABI version used.
+
+    With `read_paths`, reading is handled too and allowed only beneath them and `write_dirs`.
+    """
     abi = abi_version()
     if abi < 1:
         raise OSError("Landlock is not available in this kernel")
@@ -101,6 +109,8 @@ def restrict(write_dirs: list[str], *, network: bool) -> int:
     libc = _libc()
     fs = WRITE_RIGHTS_V1 | (REFER if abi >= 2 else 0) | (TRUNCATE if abi >= 3 else 0)
     fs |= IOCTL_DEV if abi >= 5 else 0
+    reads = READ_FILE | READ_DIR if read_paths is not None else 0
+    fs |= reads
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 and not network else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
     attr = RulesetAttr(fs, net, scoped)
@@ -109,13 +119,17 @@ def restrict(write_dirs: list[str], *, network: bool) -> int:
     ruleset = _check(libc.syscall(create, ctypes.byref(attr), ctypes.c_size_t(size), 0), "create")
     try:
         file_rights = WRITE_FILE | (TRUNCATE if abi >= 3 else 0) | (IOCTL_DEV if abi >= 5 else 0)
+        file_rights |= READ_FILE if reads else 0
         rules = [(path, fs) for path in write_dirs] + [(path, file_rights) for path in DEVICES]
+        rules += [(path, reads) for path in read_paths or ()]
         for path, rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue  # a device this machine lacks; a missing write folder stays closed
             try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    rights &= file_rights  # a file takes no folder rights (EINVAL)
                 rule = PathBeneathAttr(rights, fd)
                 _check(
                     libc.syscall(add_rule, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule), 0), path
@@ -161,12 +175,15 @@ def _wait_at_gate() -> bool:
 
 def main(argv: list[str]) -> int:
     write_dirs: list[str] = []
+    read_paths: list[str] | None = None
     flags = {"--no-network": False, "--gate": False, "--reap": False, "--no-landlock": False}
     args = list(argv)
     while args and args[0] != "--":
         flag = args.pop(0)
         if flag == "--write" and args:
             write_dirs.append(args.pop(0))
+        elif flag == "--read" and args:
+            read_paths = [*(read_paths or []), args.pop(0)]
         elif flag in flags:
             flags[flag] = True
         else:
@@ -182,7 +199,7 @@ def main(argv: list[str]) -> int:
 
     def apply_sandbox() -> None:
         if not flags["--no-landlock"]:
-            restrict(write_dirs, network=not flags["--no-network"])
+            restrict(write_dirs, network=not flags["--no-network"], read_paths=read_paths)
         if seccomp is not None:
             seccomp.deny_network()
 

@@ -226,7 +226,13 @@ def make_runner(settings: SandboxConfig, workspace: Path) -> CommandRunner:
     for name in wanted:
         if problems[name] is None:
             runner_class = BwrapRunner if name == "bwrap" else LandlockRunner
-            runner = runner_class(workspace, limits, pass_env, network=settings.network)
+            runner = runner_class(
+                workspace,
+                limits,
+                pass_env,
+                network=settings.network,
+                home_allow=settings.home_allow,
+            )
             return GuardedRunner(runner, workspace)
     if settings.backend != "auto":
         return UnavailableRunner(

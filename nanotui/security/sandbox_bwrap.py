@@ -2,8 +2,9 @@
 
 Inside: / read-only, fresh /dev and /proc, an empty private /tmp, the workspace writable
 except `.git/hooks`, `.git/config` and `.nanotui` (a command must not plant a hook or a
-config that runs later, outside the sandbox), the home folder's credential stores and
-nanotui's own config and state hidden, no network unless the call asks for it (then no Unix
+config that runs later, outside the sandbox), every home folder empty but for what
+`[sandbox] home_allow` shows read-only (`sandbox_home`), nanotui's own config and state
+hidden, no network unless the call asks for it (then no Unix
 socket either: the seccomp filter of `seccomp_net` refuses `socket(AF_UNIX)`, which the
 empty network namespace alone would leave open to every socket file on the host), and its
 own user, PID, IPC and UTS namespaces with every capability dropped, and (bwrap 0.8+) no way
@@ -22,9 +23,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from nanotui import paths
+from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.security import seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
+from nanotui.security.sandbox_home import HomeView, home_view, known_stores
 from nanotui.security.sandbox_process import (
     CommandStartError,
     Limits,
@@ -33,18 +35,6 @@ from nanotui.security.sandbox_process import (
 )
 
 READ_ONLY_IN_WORKSPACE = (".git/hooks", ".git/config", ".nanotui")
-HIDDEN_IN_HOME = (
-    ".ssh",
-    ".aws",
-    ".config/gcloud",
-    ".azure",
-    ".kube",
-    ".docker/config.json",
-    ".netrc",
-    ".npmrc",
-    ".pypirc",
-    ".git-credentials",
-)
 ISOLATION = (
     "--unshare-user",
     "--unshare-pid",
@@ -123,6 +113,7 @@ def bwrap_argv(
     network: bool,
     command: str,
     seccomp_fd: int | None = None,
+    home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
     filter it installs on the command (see `with_seccomp_program`)."""
@@ -130,11 +121,13 @@ def bwrap_argv(
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # /tmp first: the workspace may live under /tmp and must be bound on top of it.
     argv += ["--tmpfs", "/tmp", "--bind", str(workspace), str(workspace)]
+    view = home_view(env, home_allow, workspace)
+    argv += _home_mounts(view, workspace)
     for relative in READ_ONLY_IN_WORKSPACE:
         target = workspace / relative
         if target.exists() and not target.is_symlink():
             argv += ["--ro-bind", str(target), str(target)]
-    for target in _hidden_paths(env):
+    for target in _hidden_stores(view):
         # Never hide a folder holding the workspace: the command would lose its files.
         if _inside(workspace, target):
             continue
@@ -154,18 +147,33 @@ def bwrap_argv(
     return argv
 
 
-def _hidden_paths(env: dict[str, str]) -> list[Path]:
-    """Credential stores and nanotui's own folders that exist, as real paths."""
-    home = Path(env.get("HOME") or Path.home())
-    candidates = [home / name for name in HIDDEN_IN_HOME]
-    candidates += [paths.config_dir(), paths.state_dir()]
+def _home_mounts(view: HomeView, workspace: Path) -> list[str]:
+    """Empty homes (and nanotui's folders), the allowed entries bound back read-only, and
+    the workspace bound again where it lies in a hidden folder."""
+    holding = [f for f in view.hidden if _inside(workspace, f) and f != workspace]
+    argv: list[str] = []
+    for folder in holding:
+        argv += ["--tmpfs", str(folder)]
+    if holding:
+        argv += ["--bind", str(workspace), str(workspace)]
+    for folder in view.hidden:
+        if folder not in holding:
+            argv += ["--tmpfs", str(folder)]
+    for entry in view.shown:
+        argv += ["--ro-bind", str(entry), str(entry)]
+    for folder in view.hidden:
+        # nanotui's own folders stay hidden even inside an entry the user allowed (`.config`).
+        if any(_inside(folder, entry.resolve()) for entry in view.shown):
+            argv += ["--tmpfs", str(folder)]
+    return argv
+
+
+def _hidden_stores(view: HomeView) -> list[Path]:
+    """Credential stores of a home that could not be hidden whole (it is the workspace)."""
     found: list[Path] = []
-    for candidate in candidates:
+    for home in view.exposed_homes:
         # The mount goes on the real file: hiding a symlink would leave its target readable.
-        if candidate.exists():
-            real = candidate.resolve()
-            if real not in found and real != Path("/"):
-                found.append(real)
+        found += [store for store in known_stores(home) if store not in found]
     return found
 
 
@@ -203,8 +211,11 @@ class BwrapRunner:
         *,
         network: bool = False,
         binary: str | None = None,
+        home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
     ) -> None:
         self.workspace = workspace
+        self.home_allow = tuple(home_allow)
+        """What of the home folders commands see (see `sandbox_home`)."""
         self.limits = limits
         self.pass_env = tuple(pass_env)
         self.network = network
@@ -239,6 +250,7 @@ class BwrapRunner:
             network=allow_network,
             command=command,
             seccomp_fd=SECCOMP_FD if filtered else None,
+            home_allow=self.home_allow,
         )
         if filtered:
             argv = with_seccomp_program(argv)

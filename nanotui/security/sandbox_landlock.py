@@ -5,8 +5,11 @@ writes go only to the workspace and a private temp folder made for the call (TMP
 there), reads go everywhere. Without network, IP and Unix sockets are refused by a seccomp
 filter (TCP by Landlock too, from ABI 4; abstract Unix sockets outside by Landlock's scoping
 too, from ABI 6). The launcher stays as the command's parent and kills
-what the command leaves behind, `setsid` or not. Landlock cannot hide files, so credential
-stores stay readable: bwrap is the stronger backend.
+what the command leaves behind, `setsid` or not. Landlock cannot hide files, but it can
+leave reading out: the home folders (and nanotui's own folders) are unreadable except what
+`[sandbox] home_allow` lists (`sandbox_home`); listing `/` or `/home` is refused with them.
+Credential files inside the workspace stay readable (a writable folder cannot be carved up
+cheaply), as does all of a home that is itself the workspace: bwrap is the stronger backend.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.security import landlock_exec, seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
+from nanotui.security.sandbox_home import home_view, read_grants
 from nanotui.security.sandbox_process import Limits, run_process
 
 NETWORK_OPEN_NOTICE = (
@@ -53,8 +58,11 @@ class LandlockRunner:
         pass_env: Sequence[str] = (),
         *,
         network: bool = False,
+        home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
     ) -> None:
         self.workspace = workspace
+        self.home_allow = tuple(home_allow)
+        """What of the home folders commands may read (see `sandbox_home`)."""
         self.limits = limits
         self.pass_env = tuple(pass_env)
         self.network = network
@@ -82,6 +90,9 @@ class LandlockRunner:
             options = ["--reap", "--write", str(self.workspace.resolve()), "--write", str(temp)]
             if not allow_network:
                 options.append("--no-network")
+            view = home_view(environment, self.home_allow, self.workspace)
+            for path in [*read_grants(view.hidden), *map(str, view.shown)]:
+                options += ["--read", path]
             launcher = landlock_exec.launcher(*options)
             command_argv = ["--", "bash", "-c", command]
             outcome = await run_process(

@@ -1,0 +1,160 @@
+"""What of the home folder a sandboxed command sees: nothing, except what toolchains need.
+
+Home folders hold credential stores nobody can list in full (`~/.config/gh/hosts.yml`,
+`~/.bash_history`, `~/.gnupg`, `~/.pgpass`, `~/.vault-token`, ...), so they are hidden as a
+whole and only `[sandbox] home_allow` is shown, read-only: toolchains and their caches.
+Hidden are /home and /root (every account's home), the home in $HOME and the account's own
+home wherever they live, and nanotui's own config and state folders. The workspace stays
+visible and writable even when it lies in a home folder.
+
+bwrap puts an empty tmpfs over each hidden folder and binds the allowed entries back on top.
+Landlock cannot hide, but it can leave reading out: `read_grants` lists what may be read
+(everything but the hidden folders), and the launcher grants reading beneath those only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import pwd
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nanotui import paths
+
+ALL_HOMES = (Path("/home"), Path("/root"))
+KNOWN_CREDENTIAL_STORES = (
+    ".ssh",
+    ".aws",
+    ".config",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".gnupg",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".pgpass",
+    ".vault-token",
+    ".terraform.d",
+    ".m2",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+)
+"""Hidden one by one only where a home cannot be hidden whole: when it is the workspace."""
+MAX_ENTRIES_PER_FOLDER = 2000
+"""A folder on the way to a hidden one, with more entries than this, is granted whole (the
+hidden folder below it stays readable under Landlock) rather than rule by rule."""
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """The folders to hide and the entries to show again on top of them."""
+
+    hidden: list[Path]
+    """Real paths of the folders a command must not see."""
+    shown: list[Path]
+    """Allowed entries of the homes, as the command names them (home + entry), that exist."""
+    exposed_homes: list[Path]
+    """Homes that cannot be hidden because one is the workspace itself; their known
+    credential stores are hidden one by one instead."""
+
+
+def account_homes(env: Mapping[str, str]) -> list[Path]:
+    """$HOME and the account's own home (they differ when $HOME is overridden)."""
+    found: list[Path] = []
+    candidates = [env.get("HOME") or ""]
+    with contextlib.suppress(KeyError):
+        candidates.append(pwd.getpwuid(os.getuid()).pw_dir)
+    for text in candidates:
+        if text and os.path.isabs(text):
+            home = Path(os.path.abspath(text))
+            if home not in found and home != Path("/"):
+                found.append(home)
+    return found
+
+
+def _safe_entry(entry: str) -> str | None:
+    """`entry` as a path below home, or None when it would leave it (`..`, absolute)."""
+    normal = posixpath.normpath(entry.strip())
+    if not entry.strip() or normal.startswith(("/", "..")) or normal == ".":
+        return None
+    return normal
+
+
+def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> HomeView:
+    """What to hide and what to show again, for a command run with `env` in `workspace`."""
+    workspace = workspace.resolve()
+    homes = account_homes(env)
+    hidden: list[Path] = []
+    exposed: list[Path] = []
+    for folder in [*ALL_HOMES, *homes, paths.config_dir(), paths.state_dir()]:
+        if not folder.exists():
+            continue
+        real = folder.resolve()
+        if real == Path("/") or real in hidden:
+            continue
+        if real == workspace:
+            # Hiding it would hide the workspace; one inside the workspace is hidden.
+            if folder in homes:
+                exposed.append(folder)
+            continue
+        hidden.append(real)
+    shown: list[Path] = []
+    for home in homes:
+        for entry in allow:
+            relative = _safe_entry(entry)
+            candidate = home / relative if relative else None
+            if candidate is not None and candidate.exists() and candidate not in shown:
+                shown.append(candidate)
+    return HomeView(hidden, shown, exposed)
+
+
+def known_stores(home: Path) -> list[Path]:
+    """The known credential stores of a home that exist, as real paths."""
+    found = []
+    for name in KNOWN_CREDENTIAL_STORES:
+        candidate = home / name
+        if candidate.exists():
+            found.append(candidate.resolve())
+    return found
+
+
+def read_grants(hidden: Sequence[Path]) -> list[str]:
+    """Paths beneath which reading covers the whole machine except the hidden folders.
+
+    Landlock grants are recursive, so the folders on the way down to a hidden one are not
+    granted themselves, only their other entries are (listing `/` or `/home` is refused
+    then, opening what lies beneath them is not). Symbolic links are left out: what they
+    point to is granted, or not, where it lives.
+    """
+    targets = [Path(os.path.abspath(h)) for h in hidden]
+    grants: list[str] = []
+
+    def visit(folder: Path) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        if len(entries) > MAX_ENTRIES_PER_FOLDER:
+            grants.append(str(folder))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if path in targets:
+                continue
+            if entry.is_symlink():
+                continue
+            if any(path in target.parents for target in targets) and entry.is_dir():
+                visit(path)
+            else:
+                grants.append(entry.path)
+
+    visit(Path("/"))
+    return grants

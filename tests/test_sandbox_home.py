@@ -1,0 +1,132 @@
+"""A sandboxed command sees an empty home except what toolchains need: an unknown credential
+store in the home folder is hidden by default, not only the ones someone listed."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nanotui.config import DEFAULT_HOME_ALLOW, load_settings
+from nanotui.security.sandbox import CommandRunner
+from nanotui.security.sandbox_bwrap import BwrapRunner, probe_bwrap
+from nanotui.security.sandbox_landlock import LandlockRunner, probe_landlock
+
+PLANTED = {
+    ".config/gh/hosts.yml": "github.com:\n  oauth_token: gho_planted_gh_token\n",
+    ".bash_history": "export PLANTED_HISTORY_SECRET=1\n",
+    ".gnupg/private-keys-v1.d/key": "PLANTED GPG KEY\n",
+    ".pgpass": "db:5432:*:me:planted-pg-password\n",
+    ".vault-token": "planted-vault-token\n",
+    ".docker/config.json": '{"auths": {"x": {"auth": "planted-docker"}}}\n',
+    ".cargo/credentials.toml": '[registry]\ntoken = "planted-cargo"\n',
+    "notes/unknown-store.txt": "planted unknown store\n",
+}
+
+
+@pytest.fixture
+def fake_home() -> Iterator[Path]:
+    # Outside /tmp, which bwrap replaces by a private one: where a real home would be.
+    home = Path(tempfile.mkdtemp(prefix="nanotui-home-", dir="/var/tmp"))
+    try:
+        for name, text in PLANTED.items():
+            (home / name).parent.mkdir(parents=True, exist_ok=True)
+            (home / name).write_text(text)
+        tool = home / ".local" / "bin" / "hello-tool"
+        tool.parent.mkdir(parents=True)
+        tool.write_text("#!/bin/sh\necho tool ran\n")
+        tool.chmod(0o755)
+        (home / ".cargo" / "bin").mkdir(parents=True)
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _runner(backend: str, workspace: Path) -> CommandRunner:
+    problem = probe_bwrap() if backend == "bwrap" else probe_landlock()
+    if problem:
+        pytest.skip(f"the {backend} backend does not start here: {problem}")
+    return BwrapRunner(workspace) if backend == "bwrap" else LandlockRunner(workspace)
+
+
+def _read_everything(home: Path) -> str:
+    files = " ".join(str(home / name) for name in PLANTED)
+    return (
+        f"for f in {files}; do cat $f; base64 $f; od -c $f; done; "
+        'python3 -c "import pathlib; print([p.read_text() for p in '
+        f"pathlib.Path('{home}').rglob('*') if p.is_file()])\"; "
+        "hello-tool"
+    )
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+async def test_a_command_reads_nothing_of_home_but_toolchains(
+    backend: str, tmp_path: Path, fake_home: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    runner = _runner(backend, workspace)
+    env = {"HOME": str(fake_home), "PATH": f"{fake_home}/.local/bin:/usr/bin:/bin"}
+    result = await runner.run(
+        _read_everything(fake_home), cwd=workspace, timeout_s=30, max_output_bytes=200_000, env=env
+    )
+    assert "tool ran" in result.stdout, result.stderr
+    assert "planted" not in result.stdout.lower()
+    assert "cGxhbnRlZ" not in result.stdout  # "planted" in base64
+    assert "p   l   a   n   t" not in result.stdout  # od -c
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+async def test_a_workspace_inside_home_stays_visible_and_writable(
+    backend: str, fake_home: Path
+) -> None:
+    workspace = fake_home / "projects" / "app"
+    workspace.mkdir(parents=True)
+    (workspace / "main.py").write_text("print('app')\n")
+    runner = _runner(backend, workspace)
+    result = await runner.run(
+        f"cat main.py && echo made > made.txt && cat made.txt; cat {fake_home}/.pgpass",
+        cwd=workspace,
+        timeout_s=30,
+        max_output_bytes=10_000,
+        env={"HOME": str(fake_home)},
+    )
+    assert result.stdout == "print('app')\nmade\n", result.stderr
+    assert (workspace / "made.txt").read_text() == "made\n"
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+async def test_nanotuis_own_folders_stay_hidden_outside_home(
+    backend: str, tmp_path: Path, fake_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = Path(tempfile.mkdtemp(prefix="nanotui-state-", dir="/var/tmp"))
+    try:
+        (state / "ledger.sqlite3").write_text("planted ledger")
+        monkeypatch.setenv("NANOTUI_HOME", str(state))
+        workspace = tmp_path / "ws"
+        workspace.mkdir()
+        runner = _runner(backend, workspace)
+        result = await runner.run(
+            f"cat {state}/ledger.sqlite3; echo done",
+            cwd=workspace,
+            timeout_s=30,
+            max_output_bytes=10_000,
+            env={"HOME": str(fake_home)},
+        )
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    assert result.stdout == "done\n"
+
+
+def test_an_untrusted_project_cannot_show_more_of_home(home: Path, workspace: Path) -> None:
+    project = workspace / ".nanotui" / "config.toml"
+    project.parent.mkdir(parents=True, exist_ok=True)
+    project.write_text('[sandbox]\nhome_allow = [".ssh", ".local/bin"]\n')
+    loaded = load_settings(workspace, environ={})
+    assert loaded.settings.sandbox.home_allow == DEFAULT_HOME_ALLOW
+    assert "sandbox.home_allow" in loaded.notices[0]
+    project.write_text('[sandbox]\nhome_allow = [".local/bin"]\n')  # narrower: kept
+    assert load_settings(workspace, environ={}).settings.sandbox.home_allow == [".local/bin"]
