@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sandbox_support import ISOLATING, runner_for
 
+from nanotui.security import repositories
+
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 
@@ -205,3 +207,20 @@ async def test_removing_a_nested_repository_does_not_bring_back_its_git_files(
     repository_with_history(repo / "build/dep")
     notice = await run("landlock", repo, "rm -rf build")
     assert not (repo / "build").exists() and notice == ""
+
+
+async def test_a_git_file_pointing_outside_the_workspace_is_removed(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Nothing here has looked at a folder outside the workspace, so git must not be sent there.
+    outside = repository_with_history(tmp_path / "outside")
+    notice = await run("landlock", repo, f"mkdir sub && echo 'gitdir: {outside}/.git' > sub/.git")
+    assert not (repo / "sub/.git").exists()
+    assert "removed sub/.git, which pointed git outside the workspace" in notice
+
+
+async def test_the_look_for_repositories_never_enters_a_git_folder(repo: Path) -> None:
+    (repo / ".git/objects/zz/.git").mkdir(parents=True)  # never seen: inside .git
+    repository_with_history(repo / "a/b")
+    found = repositories.scan(repo)
+    assert found.repositories == ["a/b/.git"] and found.complete
