@@ -224,3 +224,15 @@ async def test_the_look_for_repositories_never_enters_a_git_folder(repo: Path) -
     repository_with_history(repo / "a/b")
     found = repositories.scan(repo)
     assert found.repositories == ["a/b/.git"] and found.complete
+
+
+async def test_a_worktrees_git_file_replaced_by_a_new_repository_is_put_back(
+    repo: Path, tmp_path: Path
+) -> None:
+    worktree = tmp_path / "wt"
+    git("worktree", "add", "-q", worktree, cwd=repo)
+    link = (worktree / ".git").read_text()
+    notice = await run("landlock", worktree, "rm .git && git init -q .")
+    assert (worktree / ".git").is_file() and (worktree / ".git").read_text() == link
+    assert "commit 2" in git("log", "--oneline", cwd=worktree)
+    assert ".git" in notice and "put back" in notice

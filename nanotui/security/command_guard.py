@@ -49,14 +49,17 @@ class Guard:
             said.append(f"The command moved the repository's .git folder; nanotui {moved}.")
             after = control_files.take(self.workspace, self.hooks)
         made = control_files.made_or_replaced(self.before, after)
-        lost = self._root_lost(after)
-        if lost and after[ROOT].kind != "dir":
-            made.remove(ROOT)  # put_back removes the stand-in and says so
-        elif lost:
-            said.append(
-                "The command replaced the repository's .git folder and nanotui could not find "
-                "the original: restore it from a backup."
-            )
+        old_root = self.before.get(ROOT)
+        if ROOT in made and old_root is not None:
+            if old_root.kind == "dir" and after[ROOT].kind == "dir":
+                said.append(
+                    "The command replaced the repository's .git folder and nanotui could not "
+                    "find the original: restore it from a backup."
+                )
+            else:
+                # A `gitdir:` file or link (a worktree's, a submodule's) is put back as it
+                # was; a stand-in for a folder that is gone is removed, and put_back says so.
+                made.remove(ROOT)
         gone = [m for m in control_files.markers(self.before) if m not in after and m != ROOT]
         gitdirs = {m: repositories.gitdir_of(self.workspace, m) for m in made}
         apart = [*made, *gone, *(g for m, g in gitdirs.items() if g and _outside_root(m, g))]
@@ -73,11 +76,6 @@ class Guard:
                 "repositories deeper in it were not checked: look before running git there."
             )
         return said
-
-    def _root_lost(self, after: Snapshot) -> bool:
-        """Whether the user's `.git` folder is gone and something else stands in its place."""
-        old, new = self.before.get(ROOT), after.get(ROOT)
-        return bool(old and old.kind == "dir" and new and new.data != old.data)
 
     def _bring_back_root(self, after: Snapshot) -> str:
         """Move the user's `.git` folder back if the command moved or swapped it."""
