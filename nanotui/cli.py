@@ -485,7 +485,7 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
         raise UserError("Give the command after --, e.g. nanotui sandbox run -- ls -la.")
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace).settings
-    runner = make_runner(settings.sandbox, workspace)
+    runner = make_runner(settings.sandbox, workspace, settings.policy.protected_paths)
     result = asyncio.run(
         runner.run(
             shlex.join(argv),

@@ -73,10 +73,10 @@ def _runner(backend: str, workspace: Path) -> CommandRunner:
     return BwrapRunner(workspace) if backend == "bwrap" else LandlockRunner(workspace)
 
 
-def _send_env_to(address: str) -> str:
+def _send_file_to(address: str, name: str = ".env") -> str:
     return (
         'python3 -c "import socket; s = socket.socket(socket.AF_UNIX); '
-        f"s.connect({address!r}); s.sendall(open('.env', 'rb').read()); print('sent')\""
+        f"s.connect({address!r}); s.sendall(open({name!r}, 'rb').read()); print('sent')\""
     )
 
 
@@ -96,7 +96,7 @@ async def test_a_command_without_network_cannot_send_to_a_host_unix_socket(
     listener = Listener(address)
     try:
         closed = await runner.run(
-            _send_env_to(address), cwd=workspace, timeout_s=20, max_output_bytes=10_000
+            _send_file_to(address), cwd=workspace, timeout_s=20, max_output_bytes=10_000
         )
     finally:
         listener.close()
@@ -112,12 +112,12 @@ async def test_with_network_allowed_unix_sockets_still_work(
 ) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    (workspace / ".env").write_text("NOT_SECRET=shared-on-purpose\n")
+    (workspace / "notes.txt").write_text("NOT_SECRET=shared-on-purpose\n")
     runner = _runner(backend, workspace)
     listener = Listener(str(socket_folder / "service.sock"))
     try:
         opened = await runner.run(
-            _send_env_to(listener.address),
+            _send_file_to(listener.address, "notes.txt"),
             cwd=workspace,
             timeout_s=20,
             max_output_bytes=10_000,

@@ -44,7 +44,7 @@ class ToolEnvironment:
 
 def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironment:
     jail = Workspace(workspace, settings.policy.protected_paths)
-    runner = make_runner(settings.sandbox, workspace)
+    runner = make_runner(settings.sandbox, workspace, settings.policy.protected_paths)
     context = ToolContext(
         workspace=jail,
         runner=runner,

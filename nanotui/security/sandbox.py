@@ -207,8 +207,13 @@ def probe_backends() -> dict[str, str | None]:
     return {"bwrap": probe_bwrap(), "landlock": probe_landlock(), "plain": None}
 
 
-def make_runner(settings: SandboxConfig, workspace: Path) -> CommandRunner:
-    """The runner the settings ask for: a backend that starts, or one that refuses."""
+def make_runner(
+    settings: SandboxConfig, workspace: Path, protected_paths: Sequence[str] | None = None
+) -> CommandRunner:
+    """The runner the settings ask for: a backend that starts, or one that refuses.
+
+    `protected_paths` (the policy's; the defaults when None) name the credential files bwrap
+    hides from commands."""
     from nanotui.security.sandbox_bwrap import BwrapRunner
     from nanotui.security.sandbox_landlock import LandlockRunner
 
@@ -225,14 +230,25 @@ def make_runner(settings: SandboxConfig, workspace: Path) -> CommandRunner:
     wanted = ["bwrap", "landlock"] if settings.backend == "auto" else [settings.backend]
     for name in wanted:
         if problems[name] is None:
-            runner_class = BwrapRunner if name == "bwrap" else LandlockRunner
-            runner = runner_class(
-                workspace,
-                limits,
-                pass_env,
-                network=settings.network,
-                home_allow=settings.home_allow,
-            )
+            runner: CommandRunner
+            if name == "bwrap":
+                runner = BwrapRunner(
+                    workspace,
+                    limits,
+                    pass_env,
+                    network=settings.network,
+                    home_allow=settings.home_allow,
+                    protected_paths=protected_paths,
+                    readable_credentials=settings.readable_credentials,
+                )
+            else:
+                runner = LandlockRunner(
+                    workspace,
+                    limits,
+                    pass_env,
+                    network=settings.network,
+                    home_allow=settings.home_allow,
+                )
             return GuardedRunner(runner, workspace)
     if settings.backend != "auto":
         return UnavailableRunner(

@@ -3,12 +3,12 @@
 Inside: / read-only, fresh /dev and /proc, an empty private /tmp, the workspace writable
 except `.git/hooks`, `.git/config` and `.nanotui` (a command must not plant a hook or a
 config that runs later, outside the sandbox), every home folder empty but for what
-`[sandbox] home_allow` shows read-only (`sandbox_home`), nanotui's own config and state
-hidden, no network unless the call asks for it (then no Unix
-socket either: the seccomp filter of `seccomp_net` refuses `socket(AF_UNIX)`, which the
-empty network namespace alone would leave open to every socket file on the host), and its
-own user, PID, IPC and UTS namespaces with every capability dropped, and (bwrap 0.8+) no way
-to make further user namespaces inside. When bwrap dies, its PID
+`[sandbox] home_allow` shows read-only (`sandbox_home`), the workspace's credential files
+unreadable (`sandbox_credentials`), nanotui's own config and state hidden, no network unless
+the call asks for it (then no Unix socket either: the seccomp filter of `seccomp_net` refuses
+`socket(AF_UNIX)`, which the empty network namespace alone would leave open to every socket
+file on the host), and its own user, PID, IPC and UTS namespaces with every capability
+dropped, and (bwrap 0.8+) no way to make further user namespaces inside. When bwrap dies, its PID
 namespace dies with it (--die-with-parent), so killing bwrap's group kills the command.
 """
 
@@ -23,9 +23,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from nanotui.config import DEFAULT_HOME_ALLOW
+from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
 from nanotui.security import seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
+from nanotui.security.sandbox_credentials import credential_files
 from nanotui.security.sandbox_home import HomeView, home_view, known_stores
 from nanotui.security.sandbox_process import (
     CommandStartError,
@@ -114,6 +115,7 @@ def bwrap_argv(
     command: str,
     seccomp_fd: int | None = None,
     home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
+    credentials: Sequence[Path] = (),
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
     filter it installs on the command (see `with_seccomp_program`)."""
@@ -127,6 +129,12 @@ def bwrap_argv(
         target = workspace / relative
         if target.exists() and not target.is_symlink():
             argv += ["--ro-bind", str(target), str(target)]
+    for target in credentials:
+        # An unreadable device, not an empty file: git then refuses to hash or stage it
+        # (no `git diff` printing the committed content as removed, no emptied commit).
+        argv += (
+            ["--tmpfs", str(target)] if target.is_dir() else ["--ro-bind", "/dev/null", str(target)]
+        )
     for target in _hidden_stores(view):
         # Never hide a folder holding the workspace: the command would lose its files.
         if _inside(workspace, target):
@@ -212,8 +220,16 @@ class BwrapRunner:
         network: bool = False,
         binary: str | None = None,
         home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
+        protected_paths: Sequence[str] | None = None,
+        readable_credentials: Sequence[str] = (),
     ) -> None:
         self.workspace = workspace
+        self.protected_paths = tuple(
+            DEFAULT_PROTECTED_PATHS if protected_paths is None else protected_paths
+        )
+        """The policy's protected paths, whose credential part is hidden from commands."""
+        self.readable_credentials = tuple(readable_credentials)
+        """Credential files passed to commands on purpose (patterns)."""
         self.home_allow = tuple(home_allow)
         """What of the home folders commands see (see `sandbox_home`)."""
         self.limits = limits
@@ -251,6 +267,9 @@ class BwrapRunner:
             command=command,
             seccomp_fd=SECCOMP_FD if filtered else None,
             home_allow=self.home_allow,
+            credentials=credential_files(
+                self.workspace, self.protected_paths, self.readable_credentials
+            ),
         )
         if filtered:
             argv = with_seccomp_program(argv)
