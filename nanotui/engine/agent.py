@@ -116,6 +116,7 @@ class Agent:
         conversation: Conversation | None = None,
         sandbox_backend: str = "plain",
         checkpoints: CheckpointsConfig | None = None,
+        output_marker: str = "",
     ) -> None:
         self.session_id = session_id
         self.workspace = workspace
@@ -135,7 +136,7 @@ class Agent:
         self.own_changes = ChangeAttribution(workspace)
         """What nanotui itself changes in the workspace; wrap other writes in `acting()`."""
         self._dispatcher = CallDispatcher(
-            ToolCallRunner(tools, tool_context, policy),
+            ToolCallRunner(tools, tool_context, policy, marker=output_marker),
             self._emit,
             sandbox_backend,
             self.safety,

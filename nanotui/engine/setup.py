@@ -25,6 +25,7 @@ from nanotui.governance.retention import prune_sessions
 from nanotui.providers.base import Provider, Usage, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.commands import CommandPolicy
+from nanotui.security.injection import new_output_marker
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox import isolation_warning, make_runner
 from nanotui.security.workspace import Workspace
@@ -102,6 +103,8 @@ def build_agent(
             settings.rate_limit.tokens_per_minute,
         ),
     )
+    # The mark on the notes that end tool output: random per session, so no file can forge it.
+    marker = new_output_marker()
     agent = Agent(
         session_id=session_id,
         workspace=workspace,
@@ -119,7 +122,8 @@ def build_agent(
             model=provider.model,
             api_url=endpoint,
         ),
-        system_prompt=lambda mode: build_system_prompt(workspace, mode),
+        system_prompt=lambda mode: build_system_prompt(workspace, mode, marker),
+        output_marker=marker,
         options=options,
         log=open_session_log(settings, workspace, session_id, provider, env) if log else None,
         conversation=conversation,

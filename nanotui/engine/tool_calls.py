@@ -20,7 +20,12 @@ from nanotui.basics import plural
 from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.events import ToolResult
 from nanotui.providers.base import ToolCall
-from nanotui.security.injection import InjectionFlag, find_injection, frame_untrusted
+from nanotui.security.injection import (
+    InjectionFlag,
+    find_injection,
+    frame_untrusted,
+    new_output_marker,
+)
 from nanotui.security.policy import ActionDecision, ActionPolicy
 from nanotui.security.redaction import Redactor
 from nanotui.security.secrets import secret_environment_values
@@ -68,8 +73,12 @@ class PreparedCall:
 
 
 class ToolCallRunner:
-    def __init__(self, tools: dict[str, Tool], context: ToolContext, policy: ActionPolicy) -> None:
+    def __init__(
+        self, tools: dict[str, Tool], context: ToolContext, policy: ActionPolicy, marker: str = ""
+    ) -> None:
         self.tools = tools
+        self.marker = marker or new_output_marker()
+        """This session's mark on the notes that end tool output (the system prompt names it)."""
         self.context = context
         self.policy = policy
         # The user's own keys (the provider's API key among them) in whatever shape they come.
@@ -230,7 +239,7 @@ class ToolCallRunner:
         flags: list[InjectionFlag] = []
         if untrusted:
             flags = find_injection(content)
-            content = frame_untrusted(content, flags)
+            content = frame_untrusted(content, flags, self.marker)
         clean_data, data_kinds = self.redactor.redact_nested(dict(data or {}))
         clean_data["arguments_key"] = _canonical(call.arguments)
         return ToolResult(
