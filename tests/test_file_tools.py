@@ -82,6 +82,16 @@ async def test_read_large_file_needs_a_line_range(tmp_path: Path) -> None:
     assert len(wide.content) < 1300
 
 
+async def test_a_huge_one_line_file_is_not_sent_round_to_line_ranges(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, max_read_bytes=1000)
+    (tmp_path / "bundle.min.js").write_text("var a=1;" * 5000)  # 40 kB, no newline
+    whole = await call(read, ctx, path="bundle.min.js")
+    assert not whole.ok
+    assert "start_line" not in whole.content, "a line range cannot split a line"
+    assert "one line" in whole.content and "search_text" in whole.content
+    assert "head -c 500 bundle.min.js" in whole.content
+
+
 async def test_read_reports_non_utf8_and_bad_ranges(tmp_path: Path, ctx: ToolContext) -> None:
     (tmp_path / "latin.txt").write_bytes(b"caf\xe9\n")
     out = await call(read, ctx, path="latin.txt")

@@ -85,6 +85,14 @@ def _read_opened(opened: OpenedFile, rel: str, args: ReadFileArgs, cap: int) -> 
     ranged = args.start_line is not None or args.end_line is not None
     if not ranged and size > cap:
         lines = _count_lines(opened)
+        if size / max(lines, 1) > cap:
+            # Line ranges cannot split a line: advising them would send the model in circles.
+            shape = "one line" if lines <= 1 else f"{lines} lines, longer than that on average"
+            raise ToolFailure(
+                f"{rel} is {size} bytes in {shape}, more than the {cap}-byte read limit, and "
+                "read_file cannot show part of a line; use search_text to find what you "
+                f"need in it, or run_command with `head -c {cap // 2} {rel}`."
+            )
         raise ToolFailure(
             f"{rel} is {size} bytes ({lines} lines), more than the {cap}-byte "
             "read limit; read it in parts with start_line and end_line."
