@@ -479,6 +479,7 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
     import shlex
 
     from nanotui.security.sandbox import make_runner
+    from nanotui.security.sandbox_cgroup import limit_scopes
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -506,7 +507,9 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
                     "stderr": result.stderr,
                     "timed_out": result.timed_out,
                     "truncated": result.truncated,
+                    "stopped": result.stopped or None,
                     "backend": result.backend,
+                    "limits_apply_to": limit_scopes(),
                 }
             )
         )
@@ -515,6 +518,8 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
         sys.stderr.write(result.stderr)
         if result.timed_out:
             print(f"nanotui: timed out after {settings.sandbox.timeout_s:g} s.", file=sys.stderr)
+        if result.stopped:
+            print(f"nanotui: stopped: {result.stopped}.", file=sys.stderr)
     return result.exit_code if result.exit_code is not None else 1
 
 

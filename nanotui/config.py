@@ -119,6 +119,11 @@ class SandboxConfig(Section):
     timeout_s: float = Field(default=120.0, gt=0)
     max_output_bytes: int = Field(default=1_048_576, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
+    """Memory for the whole command (a memory cgroup), or per process where none can be made."""
+    tmp_mb: int = Field(default=512, gt=0)
+    """Size of the command's private /tmp (bwrap); its pages count as the command's memory."""
+    max_workspace_growth_mb: int = Field(default=2048, gt=0)
+    """How much a command may add to the workspace's disk before it is stopped."""
     max_processes: int = Field(default=256, gt=0)
     max_file_mb: int = Field(default=1024, gt=0)
     """Largest file a command may write."""
@@ -428,7 +433,7 @@ def _restrict_untrusted(
         keep("sandbox", key, set(getattr(typed.sandbox, key)) <= set(getattr(current.sandbox, key)))
     for key in (
         *("timeout_s", "max_output_bytes", "memory_mb", "max_processes"),
-        *("max_file_mb", "cpu_time_s"),
+        *("max_file_mb", "cpu_time_s", "tmp_mb", "max_workspace_growth_mb"),
     ):
         keep("sandbox", key, getattr(typed.sandbox, key) <= getattr(current.sandbox, key))
     for key in ("session_usd", "day_usd", "max_tokens_per_request", "warn_at_percent"):

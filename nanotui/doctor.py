@@ -14,6 +14,7 @@ from nanotui import __version__, paths
 from nanotui.basics import plural
 from nanotui.config import ConfigError, default_base_url, load_settings, resolve_api_key
 from nanotui.security.sandbox import make_runner, probe_backends
+from nanotui.security.sandbox_cgroup import describe_limit_scopes
 from nanotui.security.trust import is_trusted
 
 
@@ -77,6 +78,7 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
     for backend, why_not in probe_backends().items():
         line(None, f"sandbox {backend}", why_not or "starts here")
     chosen = make_runner(loaded.settings.sandbox, workspace).backend
+    line(None, "limits", describe_limit_scopes())
     if chosen in ("bwrap", "landlock"):
         line(True, "sandbox", f"{chosen} will run commands")
     elif chosen == "plain" and loaded.settings.sandbox.backend == "plain":

@@ -11,6 +11,7 @@ from fake_model_server import FakeModelServer
 from nanotui.cli import main
 from nanotui.config import Settings
 from nanotui.security.sandbox import make_runner
+from nanotui.security.sandbox_cgroup import limit_scopes
 
 
 @pytest.fixture
@@ -113,7 +114,9 @@ def test_sandbox_run_json(ws: Path, capsys) -> None:
         "stderr": "",
         "timed_out": False,
         "truncated": False,
+        "stopped": None,
         "backend": make_runner(Settings().sandbox, ws).backend,
+        "limits_apply_to": limit_scopes(),
     }
 
 

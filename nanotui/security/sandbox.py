@@ -60,6 +60,8 @@ class CommandResult(BaseModel):
     duration_s: float
     notice: str = ""
     """What the user should know about how it ran (no isolation, network not blocked)."""
+    stopped: str = ""
+    """Why nanotui stopped it early (memory, disk), as the end of "stopped: ..."."""
 
 
 class SandboxUnavailable(CommandStartError):
@@ -222,6 +224,8 @@ def make_runner(
         max_processes=settings.max_processes,
         max_file_mb=settings.max_file_mb,
         cpu_time_s=settings.cpu_time_s,
+        tmp_mb=settings.tmp_mb,
+        max_growth_mb=settings.max_workspace_growth_mb,
     )
     pass_env = tuple(settings.pass_env)
     if settings.backend == "plain":

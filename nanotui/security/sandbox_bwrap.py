@@ -116,12 +116,16 @@ def bwrap_argv(
     seccomp_fd: int | None = None,
     home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
     credentials: Sequence[Path] = (),
+    tmp_mb: int | None = None,
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
     filter it installs on the command (see `with_seccomp_program`)."""
     workspace = workspace.resolve()
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # /tmp first: the workspace may live under /tmp and must be bound on top of it.
+    # Sized: an unsized tmpfs grows until the host's memory runs out (its pages also count
+    # in the command's memory cgroup, where there is one).
+    argv += ["--size", str(tmp_mb << 20)] if tmp_mb else []
     argv += ["--tmpfs", "/tmp", "--bind", str(workspace), str(workspace)]
     view = home_view(env, home_allow, workspace)
     argv += _home_mounts(view, workspace)
@@ -270,6 +274,7 @@ class BwrapRunner:
             credentials=credential_files(
                 self.workspace, self.protected_paths, self.readable_credentials
             ),
+            tmp_mb=self.limits.tmp_mb if self.limits else None,
         )
         if filtered:
             argv = with_seccomp_program(argv)

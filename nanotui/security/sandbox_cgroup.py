@@ -1,10 +1,17 @@
-"""A pids cgroup per command, where the machine lets us make one: what holds a fork bomb.
+"""A pids cgroup and a memory cgroup per command, where the machine lets us make them.
 
 RLIMIT_NPROC does not bind uid 0 (and bwrap run by root maps the sandbox to uid 0 outside,
 so a user namespace does not help), and for other users it counts all of their processes.
-A pids cgroup counts exactly the command's processes whoever runs it. We use one when our
-own cgroup can have children: cgroup v1's pids hierarchy, or a v2 cgroup delegated to us
-with the pids controller enabled for its children. Otherwise commands get none.
+A pids cgroup counts exactly the command's processes whoever runs it: what holds a fork bomb.
+
+RLIMIT_AS limits each process on its own: three processes took three times `memory_mb`. A
+memory cgroup limits the command as a whole (every process, and the pages of its private
+/tmp, a tmpfs), swap included where the kernel counts it; past it the kernel's OOM killer
+stops the command, and `oom_kills()` says so.
+
+We use them when our own cgroup can have children: cgroup v1's pids and memory hierarchies,
+or a v2 cgroup delegated to us with the controller enabled for its children. Otherwise
+commands get none, and the rlimits are all there is (`nanotui doctor` says which).
 """
 
 from __future__ import annotations
@@ -22,42 +29,74 @@ _counter = itertools.count()
 _usable: dict[str, Path | None] = {}
 
 
-def _parent_dir() -> Path | None:
-    """The pids cgroup folder our own process is in, if we may make children under it."""
+def _parent_dir(controller: str) -> Path | None:
+    """The `controller` cgroup folder our own process is in, if we may make children there."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        if "pids" in controllers.split(","):
-            folder = CGROUP_ROOT / "pids" / path.lstrip("/")
+        if controller in controllers.split(","):
+            folder = CGROUP_ROOT / controller / path.lstrip("/")
             if (folder / "cgroup.procs").exists():
                 return folder
         if controllers == "":
             folder = CGROUP_ROOT / path.lstrip("/")
             with contextlib.suppress(OSError):
-                if "pids" in (folder / "cgroup.subtree_control").read_text().split():
+                if controller in (folder / "cgroup.subtree_control").read_text().split():
                     return folder
     return None
 
 
-def pids_cgroup_parent() -> Path | None:
-    """Where command cgroups go, checked once per process by making and removing one."""
-    if "parent" not in _usable:
-        parent = _parent_dir()
+def _probed_parent(key: str, controller: str, limit_file: str, value: str) -> Path | None:
+    """The folder for commands' `controller` cgroups, checked once per process by making and
+    removing one and setting its limit."""
+    if key not in _usable:
+        parent = _parent_dir(controller)
         if parent is not None:
-            probe = parent / f"nanotui-{os.getpid()}-probe"
+            probe = parent / f"nanotui-{os.getpid()}-probe-{controller}"
             try:
                 probe.mkdir()
-                (probe / "pids.max").write_text("1\n")
+                (probe / limit_file).write_text(value)
                 probe.rmdir()
             except OSError:
                 with contextlib.suppress(OSError):
                     probe.rmdir()
                 parent = None
-        _usable["parent"] = parent
-    return _usable["parent"]
+        _usable[key] = parent
+    return _usable[key]
+
+
+def pids_cgroup_parent() -> Path | None:
+    """Where commands' pids cgroups go, or None."""
+    return _probed_parent("parent", "pids", "pids.max", "1\n")
+
+
+def memory_cgroup_parent() -> Path | None:
+    """Where commands' memory cgroups go, or None (memory is then limited per process)."""
+    own = _parent_dir("memory")
+    v1 = own is not None and (own / "memory.limit_in_bytes").exists()
+    limit_file = "memory.limit_in_bytes" if v1 else "memory.max"
+    return _probed_parent("memory", "memory", limit_file, f"{64 << 20}\n")
+
+
+def limit_scopes() -> dict[str, str]:
+    """Whether memory and processes are limited for the whole command or per process here."""
+    return {
+        "memory": "command" if memory_cgroup_parent() else "process",
+        "processes": "command" if pids_cgroup_parent() else "process",
+    }
+
+
+def describe_limit_scopes() -> str:
+    """One line for `nanotui doctor`."""
+    scopes = limit_scopes()
+    said = {
+        "command": "for the whole command (a cgroup)",
+        "process": "per process only (no cgroup can be made here)",
+    }
+    return f"memory {said[scopes['memory']]}; processes {said[scopes['processes']]}"
 
 
 class PidsCgroup:
@@ -119,6 +158,65 @@ class PidsCgroup:
             _remove(self.path)
         else:
             _pool.append(self.path)
+
+
+class MemoryCgroup:
+    """One command's memory cgroup: `memory_mb` for all of its processes together.
+
+    Made afresh for each command (never pooled): its OOM count must start at zero, and a
+    cgroup v1 memory folder keeps charging pages of files the command left in the page cache.
+    """
+
+    def __init__(self, path: Path, v1: bool) -> None:
+        self.path = path
+        self.v1 = v1
+
+    @classmethod
+    def create(cls, memory_mb: int) -> MemoryCgroup | None:
+        parent = memory_cgroup_parent()
+        if parent is None:
+            return None
+        v1 = (parent / "memory.limit_in_bytes").exists()
+        path = parent / f"nanotui-{os.getpid()}-mem-{next(_counter)}"
+        limit = str(memory_mb << 20)
+        try:
+            path.mkdir()
+            if v1:
+                (path / "memory.limit_in_bytes").write_text(limit)
+                # Swap counted too where the kernel accounts it; absent otherwise.
+                with contextlib.suppress(OSError):
+                    (path / "memory.memsw.limit_in_bytes").write_text(limit)
+            else:
+                (path / "memory.max").write_text(limit)
+                with contextlib.suppress(OSError):
+                    (path / "memory.swap.max").write_text("0")
+        except OSError:
+            _remove(path)
+            return None
+        return cls(path, v1)
+
+    def add(self, pid: int) -> None:
+        """Move a (held, not yet running) process in; what it forks later stays in."""
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def oom_kills(self) -> int:
+        """How many of the command's processes the kernel killed for passing the limit."""
+        name = "memory.oom_control" if self.v1 else "memory.events"
+        with contextlib.suppress(OSError, ValueError):
+            for line in (self.path / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        return 0
+
+    def release(self) -> None:
+        """Remove it once the command is gone (killing is the pids cgroup's and the group's)."""
+        if self.v1:
+            # Pages the command left in the page cache move to the parent instead of
+            # keeping the folder busy.
+            with contextlib.suppress(OSError):
+                (self.path / "memory.force_empty").write_text("0")
+        _remove(self.path)
 
 
 POOL_SIZE = 4

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nanotui.basics import UserFacingError
-from nanotui.security.sandbox_cgroup import PidsCgroup
+from nanotui.security.sandbox_cgroup import MemoryCgroup, PidsCgroup
 from nanotui.security.sandbox_output import Budget, HeadTail, finish
+from nanotui.security.workspace_growth import GrowthWatch
 
 READ_CHUNK = 64 * 1024
 KILL_GRACE_S = 0.5
@@ -36,12 +37,17 @@ class CommandStartError(UserFacingError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits set with setrlimit in the child; None leaves one as it is."""
+    """A command's limits: rlimits set in the child, cgroups around it, the size of its
+    private /tmp and what it may add to the disk; None leaves one as it is."""
 
     memory_mb: int | None = None
     max_processes: int | None = None
     max_file_mb: int | None = None
     cpu_time_s: int | None = None
+    tmp_mb: int | None = None
+    """Size of the command's private /tmp, where the backend makes one (bwrap)."""
+    max_growth_mb: int | None = None
+    """How much the command may add to the disk its working folder is on (`GrowthWatch`)."""
 
     def rlimits(self) -> list[tuple[int, int]]:
         """(resource, value) pairs, never above the hard limits this process already has."""
@@ -86,6 +92,8 @@ class ProcessOutcome:
     timed_out: bool
     truncated: bool
     duration_s: float
+    stopped: str = ""
+    """Why nanotui stopped the command before it ended on its own, other than the timeout."""
 
 
 async def _drain(stream: asyncio.StreamReader, into: HeadTail) -> None:
@@ -161,12 +169,19 @@ def hold_with_sh(argv: Sequence[str]) -> list[str]:
     return ["sh", "-c", wait, "sh", *argv]
 
 
-def _apply_limits(pid: int, rlimits: list[tuple[int, int]], cgroup: PidsCgroup | None) -> None:
+def _apply_limits(
+    pid: int,
+    rlimits: list[tuple[int, int]],
+    cgroup: PidsCgroup | None,
+    memory: MemoryCgroup | None,
+) -> None:
     """Limit the process held at the gate."""
     for res, value in rlimits:
         resource.prlimit(pid, res, (value, value))
     if cgroup:
         cgroup.add(pid)
+    if memory:
+        memory.add(pid)
 
 
 def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]]) -> None:
@@ -195,9 +210,10 @@ async def run_process(
     started = time.monotonic()
     rlimits = limits.rlimits() if limits else []
     cgroup = PidsCgroup.create(limits.max_processes) if limits and limits.max_processes else None
+    memory = MemoryCgroup.create(limits.memory_mb) if limits and limits.memory_mb else None
     gate_write = None
     stdin: int = subprocess.DEVNULL
-    if rlimits or cgroup:
+    if rlimits or cgroup or memory:
         stdin, gate_write = os.pipe()
     argv = build_argv(gate_write is not None)
     try:
@@ -228,6 +244,8 @@ async def run_process(
             os.close(gate_write)
         if cgroup:
             cgroup.release()
+        if memory:
+            memory.release()
         if isinstance(exc, FileNotFoundError):
             missing = f"the folder {cwd}" if not cwd.is_dir() else argv[0]
             raise CommandStartError(
@@ -242,13 +260,15 @@ async def run_process(
 
     if gate_write is not None:
         try:
-            _apply_limits(proc.pid, rlimits, cgroup)
+            _apply_limits(proc.pid, rlimits, cgroup, memory)
         except OSError as exc:
             # Never release a command whose limits did not take: kill it where it waits.
             os.close(gate_write)
             _signal_group(proc.pid, signal.SIGKILL)
             if cgroup:
                 cgroup.kill_all_and_release()
+            if memory:
+                memory.release()
             raise CommandStartError(
                 f"The command's limits could not be set: {exc.strerror or exc}."
             ) from exc
@@ -266,6 +286,8 @@ async def run_process(
     ]
     timed_out = False
     finished = False
+    growth = GrowthWatch.begin(cwd, limits.max_growth_mb if limits else None)
+    watching = asyncio.ensure_future(growth.watch(lambda: _signal_group(pgid, signal.SIGKILL)))
     try:
         if not await _exited(proc, timeout_s):
             timed_out = True
@@ -290,9 +312,19 @@ async def run_process(
             if cgroup:
                 # Catches what left the group (setsid) and could not be reached by killpg.
                 cgroup.kill_all_and_release()
+            watching.cancel()
             for reader in readers:
                 reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*readers, watching, return_exceptions=True)
+
+    stopped = growth.stopped
+    if memory:
+        if memory.oom_kills():
+            stopped = (
+                f"the command's processes together passed the {limits.memory_mb} MB memory "
+                "limit ([sandbox] memory_mb), so the kernel stopped it"
+            )
+        memory.release()
 
     (stdout, stderr), truncated = finish([out, err], max_output_bytes)
     return ProcessOutcome(
@@ -302,4 +334,5 @@ async def run_process(
         timed_out=timed_out,
         truncated=truncated,
         duration_s=round(time.monotonic() - started, 3),
+        stopped=stopped,
     )

@@ -72,7 +72,7 @@ class RunCommandTool(Tool):
         except OSError as exc:
             return ToolOutput(ok=False, content=f"The command could not run: {exc.strerror}.")
         return ToolOutput(
-            ok=result.exit_code == 0 and not result.timed_out,
+            ok=result.exit_code == 0 and not result.timed_out and not result.stopped,
             content=describe_result(result, timeout, ctx.max_output_bytes),
             data=result.model_dump(),
         )
@@ -80,7 +80,9 @@ class RunCommandTool(Tool):
 
 def describe_result(result: CommandResult, timeout_s: float, max_output_bytes: int) -> str:
     """The result as the model reads it: status first, then each stream, then the notes."""
-    if result.timed_out:
+    if result.stopped:
+        status = f"stopped: {result.stopped}"
+    elif result.timed_out:
         status = f"timed out after {timeout_s:g} s; the command and its children were killed"
     elif result.exit_code is not None and result.exit_code < 0:
         status = f"killed by signal {-result.exit_code}"
