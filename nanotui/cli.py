@@ -446,17 +446,11 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from nanotui.security.commands import CommandPolicy
+    from nanotui.engine.setup import command_policy
 
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace).settings
-    policy = CommandPolicy(
-        settings.policy.allow,
-        settings.policy.ask,
-        settings.policy.deny,
-        settings.policy.protected_paths,
-        workspace=workspace,
-    )
+    policy = command_policy(settings, workspace)
     decision = policy.decide(args.line)
     if args.json:
         print(

@@ -28,8 +28,9 @@ from nanotui.security.commands import CommandPolicy
 from nanotui.security.injection import new_output_marker
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox import isolation_warning, make_runner
-from nanotui.security.workspace import Workspace
+from nanotui.security.workspace import Workspace, protected_match
 from nanotui.tools.base import ToolContext
+from nanotui.tools.git_exec import tracked_files
 from nanotui.tools.registry import default_tools
 
 
@@ -52,14 +53,31 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
         command_timeout_s=settings.sandbox.timeout_s,
         max_output_bytes=settings.sandbox.max_output_bytes,
     )
-    commands = CommandPolicy(
+    commands = command_policy(settings, workspace)
+    return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend)
+
+
+def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
+    """How shell lines are judged in this workspace (the agent's and `nanotui policy check`)."""
+    jail = Workspace(workspace, settings.policy.protected_paths)
+    readable = settings.sandbox.readable_credentials
+
+    def tracked_credentials() -> list[str]:
+        """Credential files git tracks now, minus those passed to commands on purpose."""
+        return [
+            path
+            for path in tracked_files(workspace)
+            if jail.is_credential(path) and not any(protected_match(p, path) for p in readable)
+        ]
+
+    return CommandPolicy(
         settings.policy.allow,
         settings.policy.ask,
         settings.policy.deny,
         settings.policy.protected_paths,
         workspace=workspace,
+        tracked_credentials=tracked_credentials,
     )
-    return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend)
 
 
 def build_agent(

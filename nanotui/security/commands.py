@@ -13,10 +13,12 @@ the program (`/usr/bin/curl` is `curl`); allow rules do not (`./sed` is not `sed
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from nanotui.security.git_reads import prints_file_contents
 from nanotui.security.shell_parse import (
     ParsedLine,
     Redirect,
@@ -147,7 +149,11 @@ class CommandPolicy:
         protected_paths: list[str] | None = None,
         *,
         workspace: Path | None = None,
+        tracked_credentials: Callable[[], Sequence[str]] | None = None,
     ) -> None:
+        self.tracked_credentials = tracked_credentials
+        """The credential files git tracks in the workspace now (asked when a git line
+        could print one; see `git_reads`)."""
         self.allow = allow
         self.ask = ask
         self.deny = deny
@@ -291,7 +297,20 @@ class CommandPolicy:
                 return _unchecked(text, why)
         if innermost and self._removes_unknown_path(innermost):
             return _unchecked(text, "removes a path that is only known when the line runs")
+        if innermost and (tracked := self._printable_credential(innermost)):
+            return _unchecked(
+                text, f"can print `{tracked}`, a credential file git tracks, from its history"
+            )
         return None
+
+    def _printable_credential(self, words: list[Word]) -> str | None:
+        """A tracked credential file a git line could print, if it could print one."""
+        if self.tracked_credentials is None or basename(words[0].value) != "git":
+            return None
+        if not prints_file_contents([word.value for word in words]):
+            return None
+        tracked = self.tracked_credentials()
+        return tracked[0] if tracked else None
 
     def _redirect_problem(self, redirect: Redirect) -> str | None:
         target = redirect.target

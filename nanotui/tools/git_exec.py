@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +43,37 @@ class GitUnavailable(Exception):
     """git is not installed or did not answer in time; the message is one sentence."""
 
 
-async def run_git(args: list[str], cwd: Path, timeout_s: float = GIT_TIMEOUT_S) -> GitOutput:
-    """Run `git <safe config> <args>` in `cwd`, killing it if it takes longer than timeout_s."""
+def _git_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
     env["GIT_OPTIONAL_LOCKS"] = "0"  # `git status` must not rewrite the index while looking
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["LC_ALL"] = "C"  # messages we parse stay in English
+    return env
+
+
+def tracked_files(cwd: Path, timeout_s: float = 10.0) -> list[str]:
+    """The paths git tracks in the work tree at `cwd` (relative, as git prints them); none
+    when it is not a repository or git cannot say. Blocking: for the command policy."""
+    try:
+        done = subprocess.run(
+            ["git", *SAFE_CONFIG, "ls-files", "-z"],
+            cwd=cwd,
+            env=_git_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if done.returncode != 0:
+        return []
+    return [path for path in done.stdout.decode("utf-8", errors="replace").split("\0") if path]
+
+
+async def run_git(args: list[str], cwd: Path, timeout_s: float = GIT_TIMEOUT_S) -> GitOutput:
+    """Run `git <safe config> <args>` in `cwd`, killing it if it takes longer than timeout_s."""
+    env = _git_env()
     try:
         proc = await asyncio.create_subprocess_exec(
             "git",
