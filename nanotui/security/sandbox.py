@@ -16,6 +16,7 @@ one can be made, and the launcher that stays as their reaping parent (`process_r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -161,7 +162,9 @@ class GuardedRunner:
         env: dict[str, str] | None = None,
         network: bool | None = None,
     ) -> CommandResult:
-        guard = Guard(self.workspace)
+        # The first look at the work tree can take a while in a big one: off the event loop.
+        # The last stays on it, so that nothing (not a cancellation) skips the put-back.
+        guard = await asyncio.to_thread(Guard, self.workspace)
         try:
             result = await self.inner.run(
                 command,
