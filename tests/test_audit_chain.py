@@ -118,5 +118,11 @@ def test_a_reopened_log_drops_its_torn_tail_and_goes_on(log: Path) -> None:
     chained.append({"type": "notice", "payload": {"text": "resumed"}})
     chained.close()
     verdict = verify_log(log)
-    assert verdict.ok and not verdict.torn_tail and verdict.lines == RECORDS + 2
-    assert json.loads(lines(log)[-1])["seq"] == RECORDS + 1
+    # The log had closed: a `session_reopened` line comes before the new one.
+    assert verdict.ok and not verdict.torn_tail and verdict.lines == RECORDS + 3
+    assert [json.loads(line)["type"] for line in lines(log)[-3:]] == [
+        "session_closed",
+        "session_reopened",
+        "notice",
+    ]
+    assert json.loads(lines(log)[-1])["seq"] == RECORDS + 2

@@ -7,10 +7,13 @@ of the line after it, and `verify_log` names the first line where that happens. 
 can leave only the last line half-written (records are written whole and flushed one by
 one): that is reported as a torn last line, which is not tampering.
 
-What a chain cannot show: the last lines removed cleanly (a log ends where it ends; a log
-whose session ended cleanly ends with a `session_closed` record, so its absence is said),
-or a log rewritten from the first changed line on with every hash recomputed. The chain
-makes changes evident, not impossible.
+A log that ended cleanly ends with a `session_closed` record, and nothing may follow it but
+a `session_reopened` record (written when a closed session is resumed): a line after the
+close is tampering.
+
+What a chain alone cannot show: the last lines removed cleanly, or a log rewritten from the
+first changed line on with every hash recomputed. The anchor kept outside the log
+(`log_anchor.py`) shows those.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from nanotui.basics import plural
 GENESIS = "0" * 64
 FORMAT_VERSION = 2
 CLOSED_TYPE = "session_closed"
+REOPENED_TYPE = "session_reopened"
 PREV_TAIL = len(b',"prev":"') + 64 + len(b'"}')
 
 
@@ -47,7 +51,7 @@ class ChainedFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.seq, self.last_hash = _recover(path)
+        self.seq, self.last_hash, self.last_type = _recover(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._file: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
 
@@ -56,13 +60,20 @@ class ChainedFile:
         return self.last_hash == GENESIS
 
     def append(self, record: dict[str, Any], *, sync: bool = False) -> dict[str, Any]:
-        """Write `record` (given `seq` and `prev`) as one line; fsync it when `sync`."""
+        """Write `record` (given `seq` and `prev`) as one line; fsync it when `sync`.
+
+        A record after a `session_closed` one is preceded by a `session_reopened` record, the
+        only thing that may follow a close."""
+        if self.last_type == CLOSED_TYPE and record.get("type") != REOPENED_TYPE:
+            when = {"ts": record["ts"]} if "ts" in record else {}
+            self.append({**when, "type": REOPENED_TYPE, "payload": {}}, sync=True)
         self.seq = 0 if self.is_new else self.seq + 1
         record = {"seq": self.seq, **record, "prev": self.last_hash}
         line = encode(record)
         # One unbuffered write per record: a crash tears at most this line, never one before.
         self._file.write(line)
         self.last_hash = line_hash(line)
+        self.last_type = record.get("type")
         if sync:
             os.fsync(self._file.fileno())
         return record
@@ -81,8 +92,8 @@ class ChainedFile:
             self._file.close()
 
 
-def _recover(path: Path) -> tuple[int, str]:
-    """The last complete record's seq and line hash (-1 and GENESIS for a new file)."""
+def _recover(path: Path) -> tuple[int, str, object]:
+    """The last complete record's seq, line hash and type (-1, GENESIS, None for a new file)."""
     try:
         with path.open("rb+") as handle:
             data = handle.read()
@@ -91,15 +102,16 @@ def _recover(path: Path) -> tuple[int, str]:
                 data = data[: data.rfind(b"\n") + 1]
                 handle.truncate(len(data))
     except FileNotFoundError:
-        return -1, GENESIS
+        return -1, GENESIS, None
     lines = data.splitlines()
     if not lines:
-        return -1, GENESIS
+        return -1, GENESIS, None
     try:
-        seq = int(json.loads(lines[-1])["seq"])
-    except (ValueError, KeyError, TypeError):
-        seq = len(lines) - 1
-    return seq, line_hash(lines[-1])
+        last = json.loads(lines[-1])
+        seq, kind = int(last["seq"]), last.get("type")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        seq, kind = len(lines) - 1, None
+    return seq, line_hash(lines[-1]), kind
 
 
 # ---- checking ----------------------------------------------------------------------------
@@ -133,14 +145,30 @@ def verify_log(path: Path) -> Verdict:
     data = path.read_bytes()
     *complete, tail = data.split(b"\n")
     expected_prev = GENESIS
+    closed_at: int | None = None
     for number, line in enumerate(complete, start=1):
         problem = _check_line(line, number, expected_prev)
+        if problem is None and closed_at is not None and _kind(line) != REOPENED_TYPE:
+            problem = number, f"follows the session's close on line {closed_at}: it was added later"
         if problem is not None:
             bad_line, text = problem
             return Verdict(ok=False, lines=len(complete), problem=text, bad_line=bad_line)
         expected_prev = line_hash(line)
-    closed = bool(complete) and json.loads(complete[-1]).get("type") == CLOSED_TYPE
+        # Only the close marker's line is parsed in full; `"type":"session_closed"` cannot
+        # appear unescaped inside a payload string, so the cheap test finds every candidate.
+        closed_at = number if _CLOSED_MARK in line and _kind(line) == CLOSED_TYPE else None
+    closed = closed_at is not None
     return Verdict(ok=True, lines=len(complete), torn_tail=bool(tail), closed=closed)
+
+
+_CLOSED_MARK = f'"type":"{CLOSED_TYPE}"'.encode()
+
+
+def _kind(line: bytes) -> object:
+    try:
+        return json.loads(line).get("type")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _links(line: bytes) -> tuple[object, object]:
