@@ -1,4 +1,4 @@
-"""`nanotui audit show | verify | replay`: reading session logs back."""
+"""`nanotui audit list | show | verify | replay`: reading session logs back."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from nanotui.basics import plural
 from nanotui.engine.events import parse_event
-from nanotui.governance.audit import read_records
-from nanotui.governance.audit_chain import verify_log
+from nanotui.governance.audit import list_sessions, read_records, session_path
+from nanotui.governance.audit_chain import Verdict, verify_log
+from nanotui.governance.log_anchor import Anchor, anchors_since, read_anchors
 from nanotui.headless import print_readable
 from nanotui.tui.timeline_rows import approval_summary
 
@@ -76,14 +78,90 @@ def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
     return value[:110]
 
 
-def verify(paths: list[Path], out: TextIO) -> int:
-    """One line per log: OK, or the first bad line; 1 when any log fails."""
-    failed = 0
+def verify_target(target: str | None, out: TextIO) -> int:
+    """`nanotui audit verify [SESSION|PATH]`: every log (and every anchored session whose log
+    is gone) when `target` is None, else the one it names."""
+    from nanotui.engine.past_sessions import SessionNotFound, find_session
+
+    anchors = read_anchors()
+    if target is None:
+        return verify(list_sessions(), out, missing=missing_sessions(anchors), anchors=anchors)
+    if Path(target).is_file():
+        return verify([Path(target)], out, anchors=anchors)
+    try:
+        return verify([find_session(target)], out, anchors=anchors)
+    except SessionNotFound:
+        gone = [a for a in missing_sessions(anchors) if a.session.startswith(target)]
+        if len(gone) != 1:
+            raise
+        return verify([], out, missing=gone, anchors=anchors)
+
+
+def verify(
+    paths: list[Path],
+    out: TextIO,
+    *,
+    missing: list[Anchor] | None = None,
+    anchors: dict[str, Anchor] | None = None,
+) -> int:
+    """One line per log: OK, or the first bad line, each log held to its anchor in the
+    ledger; one line per `missing` log. 1 when any fails."""
+    anchors = read_anchors() if anchors is None else anchors
+    missing = missing or []
+    if not paths and not missing:
+        print("No session logs yet.", file=out)
+        return 0
+    since = anchors_since()
+    failed = len(missing)
     for path in paths:
-        verdict = verify_log(path)
+        verdict = verify_against_anchor(path, anchors.get(path.stem), since)
         failed += not verdict.ok
         print(f"{path.stem}: {verdict.sentence()}", file=out)
+    for anchor in missing:
+        print(f"{anchor.session}: {missing_sentence(anchor)}", file=out)
     return 1 if failed else 0
+
+
+def verify_against_anchor(path: Path, anchor: Anchor | None, since: float | None) -> Verdict:
+    """The log's chain checked, and held to `anchor`; a log with no anchor that began after
+    the ledger started keeping them was not written by nanotui here."""
+    verdict = verify_log(path, (anchor.lines, anchor.head) if anchor else None)
+    if not verdict.ok or anchor is not None or since is None:
+        return verdict
+    started = _started_at(path)
+    if started is not None and started < since:
+        return verdict  # older than anchoring: the chain is all there is
+    return Verdict(
+        ok=False,
+        lines=verdict.lines,
+        bad_line=1,
+        problem="starts a session the ledger never anchored, though anchoring had begun: "
+        "the log was made, renamed or rewritten outside nanotui",
+    )
+
+
+def missing_sentence(anchor: Anchor) -> str:
+    return (
+        f"MISSING: the ledger anchored {plural(anchor.lines, 'line')} for this session, "
+        "but its log is gone."
+    )
+
+
+def missing_sessions(anchors: dict[str, Anchor] | None = None) -> list[Anchor]:
+    """Anchored sessions whose log is gone (and was not pruned by retention), newest first."""
+    anchors = read_anchors() if anchors is None else anchors
+    gone = [a for a in anchors.values() if not a.pruned and not session_path(a.session).exists()]
+    return sorted(gone, key=lambda a: a.session, reverse=True)
+
+
+def _started_at(path: Path) -> float | None:
+    """When the log's header was written (a Unix time), or None if it cannot be read."""
+    for record in read_records(path):
+        try:
+            return datetime.fromisoformat(str(record["ts"])).timestamp()
+        except (KeyError, ValueError):
+            return None
+    return None
 
 
 def replay(path: Path, *, speed: float, as_json: bool, out: TextIO, err: TextIO) -> int:

@@ -549,20 +549,9 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from nanotui.audit_commands import verify
-    from nanotui.engine.past_sessions import find_session
-    from nanotui.governance.audit import list_sessions
+    from nanotui.audit_commands import verify_target
 
-    if args.target is None:
-        targets = list_sessions()
-    elif Path(args.target).is_file():
-        targets = [Path(args.target)]
-    else:
-        targets = [find_session(args.target)]
-    if not targets:
-        print("No session logs yet.")
-        return 0
-    return verify(targets, sys.stdout)
+    return verify_target(args.target, sys.stdout)
 
 
 def cmd_audit_replay(args: argparse.Namespace) -> int:

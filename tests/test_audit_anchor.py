@@ -86,3 +86,140 @@ def test_a_closed_session_that_is_resumed_still_verifies(session: Path, capsys) 
     assert kinds[-4:] == ["session_closed", "session_reopened", "user_message", "session_closed"]
     code, out = verify_output(capsys, session.stem)
     assert code == 0 and "OK:" in out
+
+
+def test_a_cut_tail_with_a_forged_close_is_tampering(session: Path, capsys) -> None:
+    rows = records(session)
+    kept = rows[:12]  # up to the deny's decision, and a close made up after it
+    kept.append({"ts": rows[-1]["ts"], "type": "session_closed", "payload": {}})
+    rechain(session, kept)
+    code, out = verify_output(capsys, session.stem)
+    assert code == 1
+    assert f"TAMPERED: line {len(kept)} is the log's last, but the ledger anchored" in out
+    assert "lines were cut from the end" in out
+
+
+def test_the_tail_cut_and_as_many_lines_forged_is_tampering(session: Path, capsys) -> None:
+    rows = records(session)
+    forged = [*rows[:-3], *({**row, "payload": {}} for row in rows[-3:])]
+    rechain(session, forged)
+    code, out = verify_output(capsys, session.stem)
+    assert code == 1
+    assert f"TAMPERED: line {len(rows)} is not the line the ledger anchored there" in out
+
+
+def test_a_deny_turned_into_an_allow_and_rechained_is_tampering(session: Path, capsys) -> None:
+    rows = records(session)
+    (deny,) = [
+        r for r in rows if r["type"] == "policy_decision" and r["payload"]["decision"] == "deny"
+    ]
+    deny["payload"]["decision"] = "allow"
+    deny["payload"]["reasons"] = ["allow: full-auto mode runs it"]
+    rechain(session, rows)
+    code, out = verify_output(capsys)
+    assert code == 1
+    assert f"{session.stem}: TAMPERED: line {len(rows)} is not the line the ledger anchored" in out
+
+
+def test_every_command_event_removed_and_rechained_is_tampering(session: Path, capsys) -> None:
+    rows = records(session)
+    command_kinds = {"tool_call_proposed", "policy_decision", "tool_started", "tool_result"}
+    kept = [r for r in rows if r["type"] not in command_kinds]
+    rechain(session, kept)
+    code, out = verify_output(capsys, str(session))  # by path, as well
+    assert code == 1
+    assert f"TAMPERED: line {len(kept)} is the log's last, but the ledger anchored" in out
+
+
+def test_a_whole_invented_chain_is_tampering(session: Path, capsys) -> None:
+    rows = records(session)
+    invented = [rows[0], {"ts": rows[1]["ts"], "type": "user_message", "payload": {"text": "hi"}}]
+    invented += [
+        {"ts": rows[1]["ts"], "type": "notice", "payload": {"text": f"{n}"}} for n in range(40)
+    ]
+    invented.append({"ts": rows[-1]["ts"], "type": "session_closed", "payload": {}})
+    rechain(session, invented)
+    code, out = verify_output(capsys, session.stem)
+    assert code == 1
+    assert f"TAMPERED: line {len(rows)} is not the line the ledger anchored there" in out
+
+
+def test_an_invented_log_for_a_session_never_anchored_is_tampering(
+    session: Path, home: Path, capsys
+) -> None:
+    made_up = home / "sessions" / "20991231-000000-beef.jsonl"
+    made_up.write_bytes(session.read_bytes())  # a whole log, under a name nanotui never used
+    code, out = verify_output(capsys)
+    assert code == 1
+    assert (
+        "20991231-000000-beef: TAMPERED: line 1 starts a session the ledger never anchored" in out
+    )
+    assert f"{session.stem}: OK:" in out
+
+
+def test_lines_appended_past_the_anchor_are_tampering(home: Path, capsys) -> None:
+    log = SessionLog("open-session", header={"workspace": "/w"})
+    log.append(UserMessage(text="still running"))
+    path = log.path
+    rows = records(path)
+    rows += [{"ts": rows[-1]["ts"], "type": "notice", "payload": {"text": "x"}}] * 2
+    rechain(path, rows)
+    code, out = verify_output(capsys, "open-session")
+    assert code == 1
+    assert "TAMPERED: line 4 comes after the last line the ledger anchored (line 2)" in out
+    log.close()
+
+
+def test_a_deleted_log_is_reported_missing(session: Path, capsys) -> None:
+    session.unlink()
+    code, out = verify_output(capsys)
+    assert code == 1
+    assert f"{session.stem}: MISSING: the ledger anchored" in out and "its log is gone" in out
+    code, out = verify_output(capsys, session.stem)
+    assert code == 1 and "MISSING" in out
+
+
+def test_a_log_pruned_by_retention_is_not_missing(session: Path, capsys) -> None:
+    import os
+
+    from nanotui.governance.retention import prune_sessions
+
+    os.utime(session, (0, 0))
+    assert prune_sessions(1) == [session]
+    code, out = verify_output(capsys)
+    assert code == 0 and "No session logs yet." in out
+
+
+def test_a_log_killed_at_random_moments_agrees_with_its_anchor(home: Path, capsys) -> None:
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_audit_log import WRITER
+
+    rng = random.Random(11)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    for attempt in range(10):
+        session = f"killed-{attempt}"
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, session],
+            env=env,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == b"ready\n"
+            time.sleep(rng.uniform(0.0, 0.15))
+        finally:
+            os.killpg(writer.pid, signal.SIGKILL)
+            writer.wait()
+        code, out = verify_output(capsys, session)
+        assert code == 0 and "OK:" in out, (attempt, out)
+        log = SessionLog(session)  # resumed: it goes on, and still agrees
+        log.append(UserMessage(text="after the crash"))
+        log.close()
+        code, out = verify_output(capsys, session)
+        assert code == 0 and "OK:" in out, (attempt, out)

@@ -5,7 +5,8 @@ before (see `audit_chain.py`), so `nanotui audit verify` can show any later chan
 line is a header (format, workspace, provider, model, sandbox, policy digest, version, git
 HEAD); a clean end writes `session_closed`. Lines are written whole, one per event, and
 fsynced at approvals and turn ends, so a crash loses at most the line being written. Files
-are 0600 in a 0700 folder: they hold the user's code.
+are 0600 in a 0700 folder: they hold the user's code. Every line also moves the session's
+anchor in the ledger database (`log_anchor.py`), which verify compares the log with.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 from nanotui import paths
 from nanotui.engine.events import EventBase, parse_event
 from nanotui.governance.audit_chain import CLOSED_TYPE, FORMAT_VERSION, ChainedFile
+from nanotui.governance.log_anchor import LogAnchor
 from nanotui.security.redaction import Redactor
 from nanotui.security.secrets import secret_environment_values
 
@@ -57,7 +60,8 @@ class SessionLog:
         self._redactor = Redactor([*secret_environment_values(), *known_secrets])
         self.path = path or session_path(session_id)
         paths.ensure_private_dir(self.path.parent)
-        self._chain = ChainedFile(self.path)
+        self._anchor = _open_anchor(session_id)
+        self._chain = ChainedFile(self.path, self._anchor.update if self._anchor else None)
         if self._chain.is_new:
             self._write("header", {"format": FORMAT_VERSION, **log_header(header)}, sync=True)
 
@@ -87,6 +91,17 @@ class SessionLog:
         if not self._chain.closed:
             self._write(CLOSED_TYPE, {}, sync=True)
             self._chain.close()
+        if self._anchor is not None:
+            self._anchor.close()
+
+
+def _open_anchor(session_id: str) -> LogAnchor | None:
+    """The session's anchor; None when the ledger cannot be opened (the log goes on, and
+    verify then says the ledger never anchored it)."""
+    try:
+        return LogAnchor(session_id)
+    except (sqlite3.Error, OSError):
+        return None
 
 
 def log_header(given: dict[str, Any] | None) -> dict[str, Any]:

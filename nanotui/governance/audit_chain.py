@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -46,11 +47,13 @@ class ChainedFile:
     """An append-only log file whose records are linked by `prev` and numbered by `seq`.
 
     Opening an existing file (a resumed session) cuts a torn last line first, then goes on
-    from its last complete record. Files are created 0600.
+    from its last complete record. Files are created 0600. `anchor`, when given, is called
+    after every line is written with the line count and the last line's hash.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, anchor: Callable[[int, str], None] | None = None) -> None:
         self.path = path
+        self._anchor = anchor
         self.seq, self.last_hash, self.last_type = _recover(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._file: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
@@ -76,6 +79,10 @@ class ChainedFile:
         self.last_type = record.get("type")
         if sync:
             os.fsync(self._file.fileno())
+        if self._anchor is not None:
+            # After the line: a crash between the two leaves the log one line ahead, which
+            # verify accepts; an anchor ahead of its log would read as a cut tail.
+            self._anchor(self.seq + 1, self.last_hash)
         return record
 
     def sync(self) -> None:
@@ -127,6 +134,8 @@ class Verdict:
     bad_line: int | None = None
     torn_tail: bool = False
     closed: bool = False
+    anchored: bool = True
+    """Whether the log was checked against an anchor kept outside it (see `log_anchor.py`)."""
 
     def sentence(self) -> str:
         if not self.ok:
@@ -136,16 +145,22 @@ class Verdict:
             notes.append("the last line was cut short by a crash (not tampering)")
         if not self.closed:
             notes.append("the session did not close cleanly (a crash, or lines cut at the end)")
+        if not self.anchored:
+            notes.append("the ledger holds no anchor for it (it predates them)")
         extra = f"; {'; '.join(notes)}" if notes else ""
         return f"OK: {plural(self.lines, 'line')}, each linked to the one before{extra}."
 
 
-def verify_log(path: Path) -> Verdict:
-    """Check every link of the log at `path`; the first broken one is reported."""
+def verify_log(path: Path, anchored: tuple[int, str] | None = None) -> Verdict:
+    """Check every link of the log at `path`; the first broken one is reported.
+
+    `anchored` (line count, last line's hash), kept outside the log as it was written, must
+    be found in it: that line at that number, followed by at most one more line."""
     data = path.read_bytes()
     *complete, tail = data.split(b"\n")
     expected_prev = GENESIS
     closed_at: int | None = None
+    anchored_hash: str | None = None
     for number, line in enumerate(complete, start=1):
         problem = _check_line(line, number, expected_prev)
         if problem is None and closed_at is not None and _kind(line) != REOPENED_TYPE:
@@ -154,11 +169,45 @@ def verify_log(path: Path) -> Verdict:
             bad_line, text = problem
             return Verdict(ok=False, lines=len(complete), problem=text, bad_line=bad_line)
         expected_prev = line_hash(line)
+        if anchored is not None and number == anchored[0]:
+            anchored_hash = expected_prev
         # Only the close marker's line is parsed in full; `"type":"session_closed"` cannot
         # appear unescaped inside a payload string, so the cheap test finds every candidate.
         closed_at = number if _CLOSED_MARK in line and _kind(line) == CLOSED_TYPE else None
+    problem = _against_anchor(len(complete), anchored, anchored_hash)
+    if problem is not None:
+        return Verdict(ok=False, lines=len(complete), problem=problem[1], bad_line=problem[0])
     closed = closed_at is not None
-    return Verdict(ok=True, lines=len(complete), torn_tail=bool(tail), closed=closed)
+    return Verdict(
+        ok=True,
+        lines=len(complete),
+        torn_tail=bool(tail),
+        closed=closed,
+        anchored=anchored is not None,
+    )
+
+
+def _against_anchor(
+    lines: int, anchored: tuple[int, str] | None, found_hash: str | None
+) -> tuple[int, str] | None:
+    """Where a log whose chain holds together disagrees with its anchor, or None."""
+    if anchored is None:
+        return None
+    count, head = anchored
+    if lines < count:
+        return lines, (
+            f"is the log's last, but the ledger anchored {plural(count, 'line')}: "
+            "lines were cut from the end"
+        )
+    if found_hash != head:
+        return count, (
+            "is not the line the ledger anchored there: the log was rewritten at or before it"
+        )
+    if lines > count + 1:
+        return count + 2, (
+            f"comes after the last line the ledger anchored (line {count}): it was added later"
+        )
+    return None
 
 
 _CLOSED_MARK = f'"type":"{CLOSED_TYPE}"'.encode()

@@ -50,7 +50,20 @@ CREATE TABLE IF NOT EXISTS reservations (
     amount_usd REAL NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS log_anchors (
+    session TEXT PRIMARY KEY,
+    lines INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    updated REAL NOT NULL,
+    pruned REAL
+);
+CREATE TABLE IF NOT EXISTS ledger_facts (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+"""`log_anchors` holds each session log's chain head (see `log_anchor.py`); `ledger_facts`
+when this ledger began keeping them, so a log begun later without one is suspect."""
 
 
 class DailyBudgetExceeded(Exception):
@@ -84,6 +97,10 @@ class Ledger:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO ledger_facts (name, value) VALUES ('anchors_since', ?)",
+                (repr(time.time()),),
+            )
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
