@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,44 @@ from nanotui.tui.timeline_rows import approval_summary
 
 MAX_REPLAY_GAP_S = 2.0
 """Longest wait between two replayed events, whatever the pace (a user may have gone out)."""
+
+
+def list_logs(out: TextIO, *, as_json: bool = False) -> int:
+    """`nanotui audit list`: the session logs, and the sessions whose log is gone although
+    the ledger anchored it (marked missing), newest first."""
+    from nanotui.engine.past_sessions import summarize
+
+    rows: list[dict[str, Any]] = [
+        {
+            "session": summary.session,
+            "workspace": summary.workspace,
+            "model": summary.label,
+            "prompt": summary.first_prompt,
+            "missing": False,
+        }
+        for summary in map(summarize, list_sessions())
+    ]
+    gone = {anchor.session: anchor for anchor in missing_sessions()}
+    rows += [
+        {"session": name, "workspace": "", "model": "", "prompt": "", "missing": True}
+        for name in gone
+    ]
+    rows.sort(key=lambda row: row["session"], reverse=True)
+    if as_json:
+        print(json.dumps(rows), file=out)
+        return 0
+    if not rows:
+        print("No sessions yet.", file=out)
+    for row in rows:
+        if row["missing"]:
+            print(f"{row['session']}  {missing_sentence(gone[row['session']])}", file=out)
+            continue
+        prompt = row["prompt"].replace("\n", " ")
+        print(
+            f"{row['session']}  {row['model']:<28.28}  {row['workspace']}  {prompt[:50]}",
+            file=out,
+        )
+    return 0
 
 
 def show(path: Path, out: TextIO) -> int:

@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     alist = audit_sub.add_parser("list", help="list session logs")
     alist.add_argument("--json", action="store_true")
-    alist.set_defaults(handler=cmd_sessions_list)
+    alist.set_defaults(handler=cmd_audit_list)
     ashow = audit_sub.add_parser("show", help="print a session's timeline")
     ashow.add_argument("session", help="session id (or a unique prefix)")
     ashow.set_defaults(handler=cmd_audit_show)
@@ -539,6 +539,12 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
         prompt = row["prompt"].replace("\n", " ")
         print(f"{row['session']}  {row['model']:<28.28}  {row['workspace']}  {prompt[:50]}")
     return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from nanotui.audit_commands import list_logs
+
+    return list_logs(sys.stdout, as_json=args.json)
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:

@@ -223,3 +223,14 @@ def test_a_log_killed_at_random_moments_agrees_with_its_anchor(home: Path, capsy
         log.close()
         code, out = verify_output(capsys, session)
         assert code == 0 and "OK:" in out, (attempt, out)
+
+
+def test_audit_list_marks_a_deleted_log_missing(session: Path, capsys) -> None:
+    session.unlink()
+    capsys.readouterr()
+    assert main(["audit", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"{session.stem}  MISSING: the ledger anchored" in out
+    assert main(["audit", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["session"] == session.stem and row["missing"] is True
