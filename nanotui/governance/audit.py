@@ -28,6 +28,9 @@ from nanotui.security.redaction import Redactor
 from nanotui.security.secrets import secret_environment_values
 
 FSYNC_TYPES = {"approval_resolved", "turn_finished", "session_started"}
+UNLOGGED_TYPES = {"text_delta"}
+"""Streamed pieces of a reply: the `assistant_message` that ends every reply, interrupted or
+not, holds the whole text, so logging the pieces as well would store each reply twice."""
 
 
 def new_session_id() -> str:
@@ -71,6 +74,8 @@ class SessionLog:
 
     def append(self, event: EventBase) -> None:
         kind = event.type  # type: ignore[attr-defined]
+        if kind in UNLOGGED_TYPES:
+            return
         self._write(kind, self._redacted_payload(event), sync=kind in FSYNC_TYPES)
 
     def _write(self, kind: str, payload: dict[str, Any], *, sync: bool) -> None:
