@@ -106,7 +106,10 @@ def test_cli_sandbox_run_reports_the_backend_and_opens_network_on_request(
     )
     assert code == 3
     assert result["backend"] == expected
-    assert set(result) == {"exit_code", "stdout", "stderr", "timed_out", "truncated", "backend"}
+    assert set(result) == {
+        *("exit_code", "stdout", "stderr", "timed_out", "truncated", "stopped", "backend"),
+        "limits_apply_to",
+    }
     if expected == "bwrap":
         # Only a new network namespace has nothing but `lo`.
         listing = ["sh", "-c", "tail -n +3 /proc/net/dev | wc -l"]
