@@ -11,8 +11,8 @@ from typing import Any, TextIO
 from nanotui.basics import plural
 from nanotui.engine.events import parse_event
 from nanotui.governance.audit import list_sessions, read_records, session_path
-from nanotui.governance.audit_chain import Verdict, verify_log
 from nanotui.governance.log_anchor import Anchor, anchors_since, read_anchors
+from nanotui.governance.log_verify import verify_against_anchor
 from nanotui.headless import print_readable
 from nanotui.tui.timeline_rows import approval_summary
 
@@ -161,24 +161,6 @@ def verify(
     return 1 if failed else 0
 
 
-def verify_against_anchor(path: Path, anchor: Anchor | None, since: float | None) -> Verdict:
-    """The log's chain checked, and held to `anchor`; a log with no anchor that began after
-    the ledger started keeping them was not written by nanotui here."""
-    verdict = verify_log(path, (anchor.lines, anchor.head) if anchor else None)
-    if not verdict.ok or anchor is not None or since is None:
-        return verdict
-    started = _started_at(path)
-    if started is not None and started < since:
-        return verdict  # older than anchoring: the chain is all there is
-    return Verdict(
-        ok=False,
-        lines=verdict.lines,
-        bad_line=1,
-        problem="starts a session the ledger never anchored, though anchoring had begun: "
-        "the log was made, renamed or rewritten outside nanotui",
-    )
-
-
 def missing_sentence(anchor: Anchor) -> str:
     return (
         f"MISSING: the ledger anchored {plural(anchor.lines, 'line')} for this session, "
@@ -191,16 +173,6 @@ def missing_sessions(anchors: dict[str, Anchor] | None = None) -> list[Anchor]:
     anchors = read_anchors() if anchors is None else anchors
     gone = [a for a in anchors.values() if not a.pruned and not session_path(a.session).exists()]
     return sorted(gone, key=lambda a: a.session, reverse=True)
-
-
-def _started_at(path: Path) -> float | None:
-    """When the log's header was written (a Unix time), or None if it cannot be read."""
-    for record in read_records(path):
-        try:
-            return datetime.fromisoformat(str(record["ts"])).timestamp()
-        except (KeyError, ValueError):
-            return None
-    return None
 
 
 def replay(path: Path, *, speed: float, as_json: bool, out: TextIO, err: TextIO) -> int:

@@ -457,3 +457,22 @@ async def test_an_event_list_with_no_rows_has_no_cursor(log: Path) -> None:
         await pilot.press("enter")  # nothing to open
         assert isinstance(app.screen, TimelineScreen)
         assert isinstance(pane.event_list, EventList)
+
+
+async def test_the_badge_holds_the_log_to_its_anchor_so_a_cut_tail_reads_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
+    session = SessionLog("anchored-session", header={"workspace": "/w", "model": "m"})
+    for turn in range(3):
+        session.append(UserMessage(text=f"prompt {turn}"))
+    session.close()
+    # Cutting whole lines off the end leaves a chain that still links up: only the anchor,
+    # kept in the ledger outside the log, shows that lines are gone.
+    lines = session.path.read_bytes().splitlines(keepends=True)
+    session.path.write_bytes(b"".join(lines[:-2]))
+    app = timeline_host(session.path)
+    async with app.run_test(size=SIZE) as pilot:
+        badge = app.screen.query_one(IntegrityBadge)
+        await wait_for(pilot, lambda: badge.verdict is not None, "the verdict")
+        assert badge.has_class("-broken"), str(badge.render())

@@ -9,7 +9,8 @@ from textual.message import Message
 from textual.widgets import Static
 
 from nanotui.basics import plural
-from nanotui.governance.audit_chain import Verdict, verify_log
+from nanotui.governance.audit_chain import Verdict
+from nanotui.governance.log_verify import verify_anchored
 
 STATES = ("-pending", "-ok", "-broken")
 
@@ -65,7 +66,8 @@ class IntegrityBadge(Static):
     @work(thread=True, exclusive=True, group="integrity", exit_on_error=False)
     def _verify(self, path: Path) -> None:
         try:
-            verdict = verify_log(path)
+            # Held to the ledger's anchor too, as `nanotui audit verify` holds it.
+            verdict = verify_anchored(path)
         except (OSError, ValueError) as exc:
             self.post_message(self.Checked(None, f"{path} could not be read: {exc}"))
         else:
