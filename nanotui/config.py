@@ -95,6 +95,8 @@ class ProviderConfig(Section):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=180.0, gt=0)
     """Longest silence tolerated while a reply streams (local models can think for a while)."""
+    request_deadline_s: float = Field(default=600.0, gt=0)
+    """Longest one request may take in all, streaming included, however slowly data trickles."""
 
 
 class ApprovalConfig(Section):

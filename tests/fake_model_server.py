@@ -28,6 +28,11 @@ Reply builders (module-level functions returning a Reply):
     sse_reply(*events, named=False)           # hand-written events: dicts are sent as JSON data,
                                               # strings verbatim ("[DONE]"); named=True adds
                                               # `event: <type>` lines (Anthropic style)
+    endless_reply("openai"|"anthropic", piece="lorem ", tool=None, interval_s=0.0)
+        a reply that never finishes: text pieces (or, with tool="write_file", argument
+        fragments of one tool call) for ever, one every interval_s (0: as fast as the socket
+        takes them); bounded all the same: the server stops after max_bytes or max_s.
+        `RecordedRequest.bytes_sent` says how much went out.
 
 GET `/v1/models` lists `server.models`; set `server.required_key` to make it demand a key.
 
@@ -43,6 +48,7 @@ import select
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -60,6 +66,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: dict[str, Any]
     client_gone: threading.Event = field(default_factory=threading.Event, compare=False)
+    bytes_sent: int = 0
+    """Bytes of SSE events written for this request (an endless reply's tests bound it)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,11 @@ class Reply:
     cut_after: int | None = None
     stall_after: int | None = None
     stall_s: float = 0.0
+    repeat: bytes = b""
+    """An event sent after `events` again and again (endless_reply), within the bounds below."""
+    repeat_interval_s: float = 0.0
+    repeat_max_bytes: int = 20_000_000
+    repeat_max_s: float = 60.0
 
     @property
     def is_stream(self) -> bool:
@@ -282,6 +295,70 @@ def stalled_reply(base: Reply, after_events: int, stall_s: float = 5.0) -> Reply
     return replace(base, stall_after=after_events, stall_s=stall_s)
 
 
+def endless_reply(
+    api: str = "openai",
+    *,
+    piece: str = "lorem ipsum ",
+    tool: str | None = None,
+    interval_s: float = 0.0,
+    max_bytes: int = 20_000_000,
+    max_s: float = 60.0,
+) -> Reply:
+    """A reply that never says it is done: `piece` again and again, as text or (with `tool`)
+    as argument fragments of one tool call, until the client hangs up or a bound is hit."""
+    if api == "openai":
+
+        def chunk(delta: dict[str, Any]) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": None}
+            return _event(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "model": "fake-model",
+                    "choices": [choice],
+                }
+            )
+
+        head = [chunk({"role": "assistant", "content": ""})]
+        if tool:
+            function = {"name": tool, "arguments": ""}
+            head.append(chunk({"tool_calls": [{"index": 0, "id": "call_1", "function": function}]}))
+            repeat = chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        else:
+            repeat = chunk({"content": piece})
+    else:
+        message = {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "fake-model",
+            "usage": {"input_tokens": 100, "output_tokens": 1},
+        }
+        block: dict[str, Any] = {"type": "text", "text": ""}
+        delta: dict[str, Any] = {"type": "text_delta", "text": piece}
+        if tool:
+            block = {"type": "tool_use", "id": "toolu_1", "name": tool, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": piece}
+        head = [
+            _event({"type": "message_start", "message": message}, "message_start"),
+            _event(
+                {"type": "content_block_start", "index": 0, "content_block": block},
+                "content_block_start",
+            ),
+        ]
+        repeat = _event(
+            {"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta"
+        )
+    return Reply(
+        events=tuple(head),
+        repeat=repeat,
+        repeat_interval_s=interval_s,
+        repeat_max_bytes=max_bytes,
+        repeat_max_s=max_s,
+    )
+
+
 NO_REPLY = error_reply(500, {"error": {"message": "no scripted reply", "type": "server_error"}})
 
 
@@ -358,8 +435,29 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
+            record.bytes_sent += len(event)
+        if reply.repeat:
+            self._repeat(reply, record)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _repeat(self, reply: Reply, record: RecordedRequest) -> None:
+        """An endless reply's body: the repeated event until a bound, the client or a stop."""
+        # Without an interval, many events go out per write so the stream is really fast.
+        batch = reply.repeat * (1 if reply.repeat_interval_s else 64)
+        frame = b"%x\r\n%s\r\n" % (len(batch), batch)
+        started = time.monotonic()
+        stopping = self.server.owner._stopping
+        while (
+            record.bytes_sent < reply.repeat_max_bytes
+            and time.monotonic() - started < reply.repeat_max_s
+            and not stopping.is_set()
+        ):
+            self.wfile.write(frame)
+            self.wfile.flush()
+            record.bytes_sent += len(batch)
+            if reply.repeat_interval_s:
+                stopping.wait(reply.repeat_interval_s)
 
     def _client_left_within(self, seconds: float) -> bool:
         """Wait in silence; True as soon as the client hangs up (or the server stops)."""

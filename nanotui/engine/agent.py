@@ -53,6 +53,7 @@ from nanotui.governance.ratelimit import (
 )
 from nanotui.paths import config_dir, state_dir
 from nanotui.providers.base import (
+    CUT_OFF_KINDS,
     ChatRequest,
     Message,
     Provider,
@@ -337,6 +338,8 @@ class Agent:
         except BudgetExceeded as exc:
             self._emit(ErrorEvent(text=str(exc), kind="budget"))
             return TurnFinished(status="budget", reason=str(exc), steps=step)
+        # A server may ignore max_tokens: the client cuts the stream where the budget ends.
+        request.output_allowance = self.cost.output_allowance(request)
 
         try:
             text, calls, usage, error = await self._stream_reply(request)
@@ -346,7 +349,9 @@ class Agent:
         if usage is None:
             self.cost.release()  # nothing reported to record it with
         self._streamed_text = []
-        interrupted = error is not None and error.kind == "interrupted"
+        interrupted = error is not None and (
+            error.kind == "interrupted" or error.kind in CUT_OFF_KINDS
+        )
         if text or calls or interrupted:
             self._emit(AssistantMessage(text=text, tool_calls=calls, interrupted=interrupted))
             self.conversation.messages.append(
@@ -356,7 +361,8 @@ class Agent:
             self._record_usage(usage)
         if error is not None:
             self._emit(ErrorEvent(text=str(error), kind=error.kind))
-            return TurnFinished(status="error", reason=str(error), steps=step)
+            status = "budget" if error.kind == "budget" else "error"
+            return TurnFinished(status=status, reason=str(error), steps=step)
         if not calls:
             return TurnFinished(status=self._final_status(state), steps=step)
 
@@ -443,6 +449,14 @@ class Agent:
         except ProviderError as error:
             if error.kind == "interrupted" and not error.partial_text:
                 error.partial_text = "".join(text_parts)
+            if error.usage is not None and usage is None:
+                # A reply cut off was paid for: count it, with the prompt estimated if the
+                # provider had not said.
+                usage = error.usage
+                if not usage.input_tokens:
+                    usage = usage.model_copy(
+                        update={"input_tokens": estimate_input_tokens(request)}
+                    )
             return "".join(text_parts), [], usage, error
         return "".join(text_parts), calls, usage, None
 

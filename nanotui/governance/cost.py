@@ -15,7 +15,7 @@ from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
 from nanotui.governance.prices import Price, find_price
 from nanotui.governance.spend import Spend
-from nanotui.providers.base import ChatRequest, Usage
+from nanotui.providers.base import ChatRequest, OutputAllowance, Usage
 
 __all__ = ["BudgetExceeded", "SessionCost", "estimate_input_tokens", "find_price"]
 
@@ -99,6 +99,41 @@ class SessionCost:
             except DailyBudgetExceeded as exc:
                 raise BudgetExceeded(str(exc)) from None
         return request
+
+    def output_allowance(self, request: ChatRequest) -> OutputAllowance | None:
+        """The most output `request` may stream before the session's or today's budget would
+        be passed, by estimate; None when the model is unpriced or its output free.
+
+        `fit_request` only checks the worst case a server that honours max_tokens can cost;
+        the client holds a stream to this while it arrives, in case a server does not.
+        """
+        if self.price is None:
+            return None
+        usd_per_token = self.price.cost(Usage(output_tokens=1_000_000)) / 1_000_000
+        if usd_per_token <= 0:
+            return None
+        input_usd = self.price.cost(Usage(input_tokens=estimate_input_tokens(request)))
+        limit = self.budget.session_usd
+        left = [
+            (
+                limit - self.spent_usd,
+                f"the session budget (${self.spent_usd:.4f} of ${limit:.2f} spent before "
+                "this request; budget.session_usd)",
+            )
+        ]
+        today = self.spent_today()
+        if today is not None:
+            limit = self.budget.day_usd
+            left.append(
+                (
+                    limit - today,
+                    f"today's budget (${today:.4f} of ${limit:.2f} spent before this request; "
+                    "budget.day_usd)",
+                )
+            )
+        usd, budget = min(left, key=lambda room: room[0])
+        tokens = int(max(0.0, usd - input_usd) / usd_per_token)
+        return OutputAllowance(tokens=tokens, budget=budget)
 
     def record(self, usage: Usage) -> float | None:
         """Add one response's usage; its cost, or None when the model is unpriced."""

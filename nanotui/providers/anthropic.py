@@ -19,6 +19,7 @@ import httpx
 
 from nanotui.config import ProviderConfig, default_base_url
 from nanotui.providers.base import (
+    CUT_OFF_KINDS,
     ChatRequest,
     Message,
     ProviderError,
@@ -41,6 +42,7 @@ from nanotui.providers.http_errors import (
     key_env_name,
     open_event_stream,
 )
+from nanotui.providers.stream_guard import StreamGuard
 
 API_VERSION = "2023-06-01"
 CACHE_BREAKPOINT = {"type": "ephemeral"}
@@ -115,7 +117,7 @@ class AnthropicProvider:
         """The JSON body of a streaming Messages API request."""
         body: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": min(request.max_tokens, self.config.max_output_tokens),
+            "max_tokens": self.max_tokens(request),
             "stream": True,
             "messages": wire_messages(request.messages),
         }
@@ -137,10 +139,20 @@ class AnthropicProvider:
                 body["tools"][-1]["cache_control"] = CACHE_BREAKPOINT
         return body
 
+    def max_tokens(self, request: ChatRequest) -> int:
+        """The reply length asked for (and, with a margin, enforced while it streams)."""
+        return min(request.max_tokens, self.config.max_output_tokens)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """Send the request and yield text as it arrives, each tool call once complete, usage
         and done."""
-        reply = _ReplyState()
+        guard = StreamGuard(
+            self._info.host,
+            max_tokens=self.max_tokens(request),
+            allowance=request.output_allowance,
+            deadline_s=self.config.request_deadline_s,
+        )
+        reply = _ReplyState(guard=guard)
         try:
             async with open_event_stream(
                 self._client,
@@ -148,6 +160,7 @@ class AnthropicProvider:
                 headers=self.headers(),
                 body=self.request_body(request),
                 timeout=self._timeout,
+                guard=guard,
             ) as events:
                 async for event in events:
                     if not event.data.strip():
@@ -159,9 +172,13 @@ class AnthropicProvider:
         except httpx.HTTPError as exc:
             # After message_delta carried the stop reason only message_stop can be lost.
             if reply.stop_reason is None:
-                raise error_from_transport(exc, self._info, reply.text) from exc
+                raise error_from_transport(exc, self._info, reply.text, guard.progress) from exc
+        except ProviderError as error:
+            if error.kind in CUT_OFF_KINDS:
+                error.partial_text = reply.text
+            raise
         if reply.stop_reason is None and not reply.finished:
-            raise ended_early(self._info, reply.text)
+            raise ended_early(self._info, reply.text, guard.progress)
         for index in sorted(reply.tools):  # blocks whose content_block_stop never came
             yield _finished_call(reply.tools.pop(index))
         yield UsagePiece(reply.usage())
@@ -184,15 +201,24 @@ class AnthropicProvider:
                     id=block.get("id") or f"toolu_{uuid.uuid4().hex[:16]}",
                     name=block.get("name") or "",
                 )
+                reply.guard.call_started(block.get("name") or "")
         elif kind == "content_block_delta":
             delta = payload.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
+                reply.guard.text(len(delta["text"]))  # first: a piece past a limit is not shown
                 reply.text += delta["text"]
                 return [TextPiece(delta["text"])]
             if delta.get("type") == "input_json_delta":
+                fragment = delta.get("partial_json") or ""
+                reply.guard.call_arguments(len(fragment))
                 pending = reply.tools.get(payload.get("index", 0))
                 if pending is not None:
-                    pending.arguments.append(delta.get("partial_json") or "")
+                    pending.arguments.append(fragment)
+            else:
+                # Thinking, signatures and whatever comes next are output that is paid for.
+                reply.guard.reasoning(
+                    sum(len(v) for k, v in delta.items() if k != "type" and isinstance(v, str))
+                )
         elif kind == "content_block_stop":
             pending = reply.tools.pop(payload.get("index", 0), None)
             if pending is not None:
@@ -285,6 +311,7 @@ class _PendingCall:
 
 @dataclass
 class _ReplyState:
+    guard: StreamGuard
     text: str = ""
     tools: dict[int, _PendingCall] = field(default_factory=dict)
     raw_usage: dict[str, int] = field(default_factory=dict)
@@ -296,6 +323,9 @@ class _ReplyState:
         for key, value in usage.items():
             if isinstance(value, int):
                 self.raw_usage[key] = value
+        self.guard.reported(
+            input_tokens=self.usage().input_tokens, output_tokens=self.usage().output_tokens
+        )
 
     def usage(self) -> Usage:
         read = self.raw_usage.get("cache_read_input_tokens", 0)

@@ -42,12 +42,26 @@ class ToolSpec(BaseModel):
     parameters: dict[str, Any]
 
 
+class OutputAllowance(BaseModel):
+    """The most output one request may stream before a budget would be passed.
+
+    The engine works it out from the budgets and the price; the client cuts the stream when
+    the output so far (by the provider's count, else estimated from its characters) passes it.
+    """
+
+    tokens: int
+    budget: str
+    """The budget that would be passed, as a cut-off message names it."""
+
+
 class ChatRequest(BaseModel):
     system: str = ""
     messages: list[Message] = Field(default_factory=list)
     tools: list[ToolSpec] = Field(default_factory=list)
     max_tokens: int = 8192
     temperature: float | None = None
+    output_allowance: OutputAllowance | None = None
+    """None: no budget bounds this request's output (an unpriced model, or no budget kept)."""
 
 
 class Usage(BaseModel):
@@ -117,7 +131,12 @@ ErrorKind = Literal[
     "timeout",
     "interrupted",
     "bad_response",
+    "output_limit",
+    "budget",
+    "deadline",
 ]
+CUT_OFF_KINDS = frozenset({"output_limit", "budget", "deadline"})
+"""Errors for a reply nanotui cut off itself: what had streamed is kept, nothing is retried."""
 
 
 class ProviderError(Exception):
@@ -131,6 +150,7 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         partial_text: str = "",
+        usage: Usage | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -138,6 +158,9 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.partial_text = partial_text
         """Text that had already streamed when the reply broke off (kind "interrupted")."""
+        self.usage = usage
+        """For a reply cut off (CUT_OFF_KINDS): what it used, the provider's counts where it
+        sent them, else estimates; input_tokens 0 when unknown. The output was paid for."""
 
     @property
     def retryable(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,6 +22,9 @@ from httpx_sse import EventSource, ServerSentEvent
 
 from nanotui.config import ProviderConfig
 from nanotui.providers.base import ErrorKind, ProviderError
+
+if TYPE_CHECKING:
+    from nanotui.providers.stream_guard import StreamGuard, StreamProgress
 
 # Phrases servers use when the prompt does not fit (OpenAI, vLLM, llama.cpp, Anthropic, ...).
 CONTEXT_TOO_LONG = re.compile(
@@ -44,6 +47,8 @@ QUOTA_EXHAUSTED = re.compile(
     re.IGNORECASE,
 )
 MAX_QUOTED = 160
+MAX_ERROR_BODY = 64 * 1024
+"""An error reply is read this far: enough for any message, not a hostile body's gigabytes."""
 
 
 @dataclass(frozen=True)
@@ -241,13 +246,33 @@ def error_from_status(
 
 
 def error_from_transport(
-    exc: httpx.HTTPError | OSError, info: RequestInfo, partial_text: str = ""
+    exc: httpx.HTTPError | OSError,
+    info: RequestInfo,
+    partial_text: str = "",
+    progress: StreamProgress | None = None,
 ) -> ProviderError:
     """The ProviderError for a connection that failed, went silent or broke off."""
     if partial_text:
         if isinstance(exc, httpx.ReadTimeout):
-            return interrupted(info, f"silent for {info.read_timeout_s:g} s", partial_text)
-        return interrupted(info, "the connection broke", partial_text)
+            return interrupted(
+                info, f"silent for {info.read_timeout_s:g} s", partial_text, progress
+            )
+        return interrupted(info, "the connection broke", partial_text, progress)
+    if progress is not None and progress.anything_arrived:
+        # Nothing was shown, so a retry is safe; but the reply had begun, so say what came.
+        arrived = progress.what_arrived()
+        if isinstance(exc, httpx.ReadTimeout):
+            return ProviderError(
+                f"The model server at {info.host} went silent for {info.read_timeout_s:g} s "
+                f"after {arrived} had arrived, none of it shown or run; try again or raise "
+                "provider.read_timeout_s.",
+                kind="timeout",
+            )
+        return ProviderError(
+            f"The connection to the model server at {info.host} broke after {arrived} had "
+            f"arrived, none of it shown or run ({type(exc).__name__}); try again.",
+            kind="connection",
+        )
     if isinstance(exc, httpx.ConnectTimeout):
         return ProviderError(
             f"Timed out after {info.connect_timeout_s:g} s connecting to the model server at "
@@ -294,20 +319,34 @@ def error_from_stream(
     return error_from_status(status, body, {}, info)
 
 
-def interrupted(info: RequestInfo, why: str, partial_text: str) -> ProviderError:
+def interrupted(
+    info: RequestInfo, why: str, partial_text: str, progress: StreamProgress | None = None
+) -> ProviderError:
     """A reply that broke off after some of its text was shown; the text is kept."""
+    dropped = ""
+    if progress is not None and progress.call_names:
+        dropped = " (its unfinished tool call was not run)"
     return ProviderError(
-        f"The reply from {info.host} broke off mid-way ({why}); the partial reply was kept, "
-        "ask again to continue.",
+        f"The reply from {info.host} broke off mid-way ({why}); the partial reply was kept"
+        f"{dropped}, ask again to continue.",
         kind="interrupted",
         partial_text=partial_text,
     )
 
 
-def ended_early(info: RequestInfo, partial_text: str) -> ProviderError:
+def ended_early(
+    info: RequestInfo, partial_text: str, progress: StreamProgress | None = None
+) -> ProviderError:
     """The stream closed cleanly but before the reply said it was complete."""
     if partial_text:
-        return interrupted(info, "the stream ended early", partial_text)
+        return interrupted(info, "the stream ended early", partial_text, progress)
+    if progress is not None and progress.anything_arrived:
+        return ProviderError(
+            f"The model server at {info.host} closed the stream after "
+            f"{progress.what_arrived()} had arrived, before the reply was complete; "
+            "none of it was shown or run, try again.",
+            kind="connection",
+        )
     return ProviderError(
         f"The model server at {info.host} closed the stream before the reply began; try again.",
         kind="connection",
@@ -333,16 +372,18 @@ async def open_event_stream(
     headers: dict[str, str],
     body: dict[str, Any],
     timeout: httpx.Timeout,
+    guard: StreamGuard,
 ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
     """POST `body` and yield the reply's SSE events; status errors raise ProviderError.
 
     Transport errors while iterating are left as httpx errors: only the caller knows how much
-    text has streamed, which decides between "interrupted" and a retryable error.
+    text has streamed, which decides between "interrupted" and a retryable error. The guard's
+    deadline and raw-byte bound hold from the first byte sent (they raise ProviderError).
     """
     headers = {**headers, "Accept": "text/event-stream", "Cache-Control": "no-store"}
     request = client.build_request("POST", info.url, headers=headers, json=body, timeout=timeout)
     try:
-        response = await client.send(request, stream=True)
+        response = await guard.send(client, request)
     except httpx.HTTPError as exc:
         raise error_from_transport(exc, info) from exc
     events: Any = None
@@ -350,7 +391,7 @@ async def open_event_stream(
         content_type = response.headers.get("content-type", "")
         if response.status_code >= 400 or "text/event-stream" not in content_type:
             try:
-                raw = (await response.aread()).decode("utf-8", "replace")
+                raw = await _read_error_body(guard.guarded_text(response))
             except httpx.HTTPError as exc:
                 raise error_from_transport(exc, info) from exc
             if response.status_code >= 400:
@@ -358,7 +399,7 @@ async def open_event_stream(
             raise bad_response(
                 info, f"{content_type or 'an untyped reply'} instead of an event stream"
             )
-        events = EventSource(response).aiter_sse()
+        events = EventSource(_GuardedResponse(response, guard)).aiter_sse()  # type: ignore[arg-type]
         yield events
     finally:
         if events is not None:
@@ -366,3 +407,26 @@ async def open_event_stream(
         # Closing an unfinished streaming response drops the connection, which is how the
         # server learns that we stopped listening (cancellation, errors).
         await response.aclose()
+
+
+async def _read_error_body(pieces: AsyncIterator[str]) -> str:
+    """The start of an error reply; the rest is never read (the connection is dropped)."""
+    body = ""
+    async for piece in pieces:
+        body += piece
+        if len(body) >= MAX_ERROR_BODY:
+            break
+    await pieces.aclose()  # type: ignore[attr-defined]
+    return body[:MAX_ERROR_BODY]
+
+
+class _GuardedResponse:
+    """The response as httpx-sse reads it (headers, text), with the guard on every read."""
+
+    def __init__(self, response: httpx.Response, guard: StreamGuard) -> None:
+        self.headers = response.headers
+        self._response = response
+        self._guard = guard
+
+    def aiter_text(self) -> AsyncIterator[str]:
+        return self._guard.guarded_text(self._response)

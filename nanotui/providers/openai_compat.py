@@ -17,6 +17,7 @@ import httpx
 
 from nanotui.config import ProviderConfig, default_base_url
 from nanotui.providers.base import (
+    CUT_OFF_KINDS,
     ChatRequest,
     Message,
     ProviderError,
@@ -39,9 +40,12 @@ from nanotui.providers.http_errors import (
     key_env_name,
     open_event_stream,
 )
+from nanotui.providers.stream_guard import StreamGuard
 
 USER_AGENT = "nanotui"
 STOP_REASONS = {"tool_calls": "tool_calls", "function_call": "tool_calls", "length": "max_tokens"}
+# Where servers put a reasoning model's thinking; it is output the reply pays for.
+REASONING_FIELDS = ("reasoning_content", "reasoning", "refusal")
 
 
 class OpenAICompatProvider:
@@ -104,7 +108,7 @@ class OpenAICompatProvider:
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.extend(_wire_message(message) for message in request.messages)
-        max_tokens = min(request.max_tokens, self.config.max_output_tokens)
+        max_tokens = self.max_tokens(request)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -135,9 +139,19 @@ class OpenAICompatProvider:
             ]
         return body
 
+    def max_tokens(self, request: ChatRequest) -> int:
+        """The reply length asked for (and, with a margin, enforced while it streams)."""
+        return min(request.max_tokens, self.config.max_output_tokens)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """Send the request and yield text as it arrives, then tool calls, usage and done."""
-        reply = _ReplyState()
+        guard = StreamGuard(
+            self._info.host,
+            max_tokens=self.max_tokens(request),
+            allowance=request.output_allowance,
+            deadline_s=self.config.request_deadline_s,
+        )
+        reply = _ReplyState(guard=guard)
         try:
             async with open_event_stream(
                 self._client,
@@ -145,6 +159,7 @@ class OpenAICompatProvider:
                 headers=self.headers(),
                 body=self.request_body(request),
                 timeout=self._timeout,
+                guard=guard,
             ) as events:
                 async for event in events:
                     data = event.data.strip()
@@ -158,9 +173,13 @@ class OpenAICompatProvider:
         except httpx.HTTPError as exc:
             # A reply whose finish_reason arrived is complete; only the usage chunk was lost.
             if reply.finish_reason is None:
-                raise error_from_transport(exc, self._info, reply.text) from exc
+                raise error_from_transport(exc, self._info, reply.text, guard.progress) from exc
+        except ProviderError as error:
+            if error.kind in CUT_OFF_KINDS:
+                error.partial_text = reply.text
+            raise
         if reply.finish_reason is None and not reply.done:
-            raise ended_early(self._info, reply.text)
+            raise ended_early(self._info, reply.text, guard.progress)
         for item in reply.flush_calls():
             yield item
         if reply.usage is not None:
@@ -179,6 +198,9 @@ class OpenAICompatProvider:
         items: list[StreamItem] = []
         if isinstance(chunk.get("usage"), dict):
             reply.usage = _usage(chunk["usage"])
+            reply.guard.reported(
+                input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens
+            )
         choices = chunk.get("choices") or []
         for choice in choices[:1]:  # we never ask for n > 1
             if not isinstance(choice, dict):
@@ -186,8 +208,12 @@ class OpenAICompatProvider:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if isinstance(content, str) and content:
+                reply.guard.text(len(content))  # first: a piece past a limit is not shown
                 reply.text += content
                 items.append(TextPiece(content))
+            for name in REASONING_FIELDS:
+                if isinstance(thought := delta.get(name), str):
+                    reply.guard.reasoning(len(thought))
             for call in delta.get("tool_calls") or []:
                 reply.add_call_fragment(call)
             finish = choice.get("finish_reason")
@@ -247,6 +273,7 @@ class _PendingCall:
 class _ReplyState:
     """What has streamed so far: text (for interruptions), calls being assembled, usage."""
 
+    guard: StreamGuard
     text: str = ""
     calls: dict[int, _PendingCall] = field(default_factory=dict)
     emitted_calls: int = 0
@@ -274,14 +301,17 @@ class _ReplyState:
                 call_id = f"call_{uuid.uuid4().hex[:16]}"
             self.used_ids.add(call_id)
             pending = self.calls[index] = _PendingCall(id=call_id)
+            self.guard.call_started("")
         name = function.get("name")
         if isinstance(name, str) and name and not pending.name:
             pending.name = name
+            self.guard.call_named(name)
         arguments = function.get("arguments")
         if isinstance(arguments, dict):  # a few servers send the parsed object
-            pending.arguments.append(json.dumps(arguments))
-        elif isinstance(arguments, str):
+            arguments = json.dumps(arguments)
+        if isinstance(arguments, str):
             pending.arguments.append(arguments)
+            self.guard.call_arguments(len(arguments))
 
     def flush_calls(self) -> list[StreamItem]:
         items: list[StreamItem] = []
