@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from fake_model_server import FakeModelServer, cut_reply, endless_reply, openai_reply
+from fake_model_server import FakeModelServer, cut_reply, endless_reply, openai_reply, sse_reply
 
 from nanotui.config import ProviderConfig
 from nanotui.governance.cost import CHARS_PER_TOKEN
@@ -166,3 +166,40 @@ async def test_a_cut_after_a_partial_tool_call_says_what_had_arrived(
     assert "write_file tool call" in str(error)
     assert "none of it shown or run" in str(error)
     assert error.retryable  # nothing was shown or run, so trying again is safe
+
+
+def openai_chunk(content: str, *, usage: int | None = None, finish: str | None = None) -> dict:
+    chunk: dict[str, Any] = {
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]
+    }
+    if usage is not None:
+        chunk["usage"] = {"prompt_tokens": 10, "completion_tokens": usage}
+    return chunk
+
+
+async def test_the_providers_own_count_mid_stream_cuts_before_the_estimate_would(
+    fake_server: FakeModelServer,
+) -> None:
+    # Few characters, but the server itself says it is past max_tokens: its count wins.
+    fake_server.enqueue(
+        sse_reply(openai_chunk("short", usage=LIMIT + 1), openai_chunk("more"), "[DONE]")
+    )
+
+    error, text, _ = await stream_until_error(make_provider(fake_server, "openai"))
+
+    assert error.kind == "output_limit" and text == ""
+    assert error.usage is not None and error.usage.output_tokens == LIMIT + 1
+
+
+async def test_a_finished_reply_is_not_cut_for_the_count_that_comes_with_its_end(
+    fake_server: FakeModelServer,
+) -> None:
+    fake_server.enqueue(
+        sse_reply(openai_chunk("done"), openai_chunk("", usage=LIMIT + 1, finish="length"))
+    )
+    provider = make_provider(fake_server, "openai")
+
+    items = [item async for item in provider.stream(ChatRequest())]
+    await provider.aclose()
+
+    assert [i.text for i in items if isinstance(i, TextPiece)] == ["done"]

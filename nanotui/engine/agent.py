@@ -349,8 +349,9 @@ class Agent:
         if usage is None:
             self.cost.release()  # nothing reported to record it with
         self._streamed_text = []
+        # A reply cut off keeps its text like one that broke off; one with none leaves nothing.
         interrupted = error is not None and (
-            error.kind == "interrupted" or error.kind in CUT_OFF_KINDS
+            error.kind == "interrupted" or (error.kind in CUT_OFF_KINDS and bool(text))
         )
         if text or calls or interrupted:
             self._emit(AssistantMessage(text=text, tool_calls=calls, interrupted=interrupted))

@@ -114,11 +114,12 @@ class SessionCost:
             return None
         input_usd = self.price.cost(Usage(input_tokens=estimate_input_tokens(request)))
         limit = self.budget.session_usd
+        spent = self.spent_usd
         left = [
             (
-                limit - self.spent_usd,
-                f"the session budget (${self.spent_usd:.4f} of ${limit:.2f} spent before "
-                "this request; budget.session_usd)",
+                limit - spent,
+                f"the session budget of ${limit:.2f} (${spent:.4f} spent before this request)",
+                "budget.session_usd",
             )
         ]
         today = self.spent_today()
@@ -127,13 +128,13 @@ class SessionCost:
             left.append(
                 (
                     limit - today,
-                    f"today's budget (${today:.4f} of ${limit:.2f} spent before this request; "
-                    "budget.day_usd)",
+                    f"today's budget of ${limit:.2f} (${today:.4f} spent before this request)",
+                    "budget.day_usd",
                 )
             )
-        usd, budget = min(left, key=lambda room: room[0])
+        usd, budget, setting = min(left, key=lambda room: room[0])
         tokens = int(max(0.0, usd - input_usd) / usd_per_token)
-        return OutputAllowance(tokens=tokens, budget=budget)
+        return OutputAllowance(tokens=tokens, budget=budget, setting=setting)
 
     def record(self, usage: Usage) -> float | None:
         """Add one response's usage; its cost, or None when the model is unpriced."""

@@ -323,8 +323,9 @@ class _ReplyState:
         for key, value in usage.items():
             if isinstance(value, int):
                 self.raw_usage[key] = value
+        usage = self.usage()
         self.guard.reported(
-            input_tokens=self.usage().input_tokens, output_tokens=self.usage().output_tokens
+            usage.input_tokens, usage.output_tokens, finished=self.stop_reason is not None
         )
 
     def usage(self) -> Usage:

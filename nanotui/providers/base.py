@@ -52,6 +52,8 @@ class OutputAllowance(BaseModel):
     tokens: int
     budget: str
     """The budget that would be passed, as a cut-off message names it."""
+    setting: str = ""
+    """The setting that raises it, e.g. "budget.session_usd"."""
 
 
 class ChatRequest(BaseModel):

@@ -196,12 +196,16 @@ class OpenAICompatProvider:
         if chunk.get("error"):
             raise error_from_stream(chunk["error"], self._info, reply.text)
         items: list[StreamItem] = []
+        choices = chunk.get("choices") or []
         if isinstance(chunk.get("usage"), dict):
             reply.usage = _usage(chunk["usage"])
             reply.guard.reported(
-                input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens
+                reply.usage.input_tokens,
+                reply.usage.output_tokens,
+                # Some servers send the usage in the chunk that finishes the reply.
+                finished=reply.finish_reason is not None
+                or any(isinstance(c, dict) and c.get("finish_reason") for c in choices),
             )
-        choices = chunk.get("choices") or []
         for choice in choices[:1]:  # we never ask for n > 1
             if not isinstance(choice, dict):
                 continue

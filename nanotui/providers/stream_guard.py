@@ -67,19 +67,23 @@ class StreamProgress:
         return bool(self.output_chars or self.call_names)
 
     def what_arrived(self) -> str:
-        """`412 characters of text and part of a write_file call (1,030 characters)`."""
+        """`412 characters of text and part of a write_file tool call (1,030 characters of
+        arguments)`."""
         parts: list[str] = []
         if self.text_chars:
             parts.append(f"{plural(self.text_chars, 'character')} of text")
         if self.call_names:
-            names = " and ".join(f"{name or 'unnamed'}" for name in self.call_names[:3])
-            more = len(self.call_names) - 3
-            calls = f"{names} and {plural(more, 'other')}" if more > 0 else names
-            noun = "tool call" if len(self.call_names) == 1 else "tool calls"
-            parts.append(f"{calls} {noun} ({plural(self.call_chars, 'character')} of arguments)")
+            names = [name or "unnamed" for name in self.call_names[:3]]
+            if len(self.call_names) > 3:
+                names.append(plural(len(self.call_names) - 3, "other"))
+            arguments = f"({plural(self.call_chars, 'character')} of arguments)"
+            if len(self.call_names) == 1:
+                parts.append(f"part of a {names[0]} tool call {arguments}")
+            else:
+                parts.append(f"parts of {', '.join(names)} tool calls {arguments}")
         if self.reasoning_chars:
             parts.append(f"{plural(self.reasoning_chars, 'character')} of reasoning")
-        return " and ".join(parts) if parts else "nothing of the reply"
+        return " and ".join(parts) if parts else "no text or tool call"
 
     def usage(self) -> Usage:
         """What a cut-off reply used, as far as it is known (input 0 when not reported)."""
@@ -131,15 +135,15 @@ class StreamGuard:
         self.progress.reasoning_chars += chars
         self._check_output()
 
-    def reported(
-        self, *, input_tokens: int | None = None, output_tokens: int | None = None
-    ) -> None:
-        """The provider's own counts, when it sends them mid-stream (they win when larger)."""
+    def reported(self, input_tokens: int, output_tokens: int, *, finished: bool) -> None:
+        """The provider's own counts (they win when larger). Counts that come with or after
+        the end of a finished reply are only recorded: it is complete, there is nothing to cut."""
         if input_tokens:
             self.progress.reported_input_tokens = input_tokens
         if output_tokens:
             self.progress.reported_output_tokens = output_tokens
-            self._check_output()
+            if not finished:
+                self._check_output()
 
     # ---- the transport -------------------------------------------------------------------
 
@@ -172,7 +176,7 @@ class StreamGuard:
                     raise self._cut(
                         "output_limit",
                         f"the model server at {self.host} sent "
-                        f"{plural(self.progress.raw_bytes, 'byte')} for "
+                        f"{plural(self.progress.raw_bytes, 'byte')} holding "
                         f"{self._output_so_far()}, far more than a reply of "
                         f"{plural(self.max_tokens, 'token')} (provider.max_output_tokens) needs",
                     )
@@ -190,6 +194,7 @@ class StreamGuard:
                 "budget",
                 f"more output would pass {allowance.budget}, at about "
                 f"{plural(progress.output_tokens, 'token')} so far",
+                f"raise {allowance.setting} to allow more" if allowance.setting else "",
             )
         if (
             progress.output_chars > self._max_chars
@@ -223,7 +228,7 @@ class StreamGuard:
                 "its tool call was" if len(self.progress.call_names) == 1 else "its tool calls were"
             )
             notes.append(f"{calls} not run")
-        tail = "".join(f"; {note}" for note in notes)
+        tail = f" ({' and '.join(notes)})" if notes else ""
         tail += f"; {advice}" if advice else ""
         return ProviderError(
             f"The reply was cut off because {why}{tail}.",
