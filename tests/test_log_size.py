@@ -16,6 +16,8 @@ def test_a_2_mb_reply_makes_a_log_under_1_3_times_its_size(
     fake_server, tmp_path: Path, home: Path, capsys, monkeypatch
 ) -> None:
     monkeypatch.setenv("NANOTUI_PROVIDER__MAX_OUTPUT_TOKENS", str(REPLY_CHARS))
+    # The reply streams whole only if the request may be that long (it is cut off past that).
+    monkeypatch.setenv("NANOTUI_BUDGET__MAX_TOKENS_PER_REQUEST", str(REPLY_CHARS))
     repo = tmp_path / "repo"
     repo.mkdir()
     reply = "".join(f"line {n:07d} of a long answer\n" for n in range(REPLY_CHARS // 30))
