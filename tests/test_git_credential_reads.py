@@ -8,6 +8,7 @@ harmless ones; a repository that tracks no credential file is judged as before.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from nanotui.cli import main
 from nanotui.security.git_reads import prints_file_contents
+from nanotui.security.sandbox import probe_backends
 
 # Assembled here so that the tree's own secret scan does not take it for a real one.
 SECRET = "API_TOKEN" + "=" + "tracked-in-history-0123456789"
@@ -58,6 +60,13 @@ def run_command(repo: Path, line: str, capsys: pytest.CaptureFixture[str]) -> tu
         "git log -p",
         "git diff HEAD~0 --cached",
         "git grep TOKEN HEAD",
+        # Yes-or-no searches spell a secret out one guess at a time.
+        "git log -G 'API_TOKEN=t' --oneline",
+        "git log -S API_TOKEN --oneline",
+        # A command run by git is not judged by the policy.
+        "git rebase -x 'git show HEAD:.env' --root",
+        "git log --remerge-diff",
+        "git log --binary",
     ],
 )
 def test_git_lines_that_can_print_a_tracked_env_are_not_run_in_full_auto(
@@ -67,6 +76,20 @@ def test_git_lines_that_can_print_a_tracked_env_are_not_run_in_full_auto(
     assert code == 2, said
     assert "credential file git tracks" in json.dumps(said)
     assert SECRET not in json.dumps(said)
+
+
+def test_git_running_a_command_that_prints_a_tracked_env_is_not_run_in_full_auto(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under Landlock the work tree's .env is readable, so git runs the printing command
+    # happily; under bwrap the hidden .env looks changed and the rebase stops by chance.
+    if probe_backends()["landlock"]:
+        pytest.skip("Landlock does not start here")
+    monkeypatch.setenv("NANOTUI_SANDBOX__BACKEND", "landlock")
+    code, said = run_command(repo, "git rebase -x 'git show HEAD:.env | base64' --root", capsys)
+    assert code == 2, said
+    encoded = base64.b64encode(SECRET.encode()).decode()[:20]
+    assert encoded not in json.dumps(said)
 
 
 def test_git_lines_that_only_name_or_count_files_still_run(
@@ -101,6 +124,16 @@ def test_a_repository_without_a_tracked_credential_is_judged_as_before(
         ("git -C elsewhere status", True),
         ("git blame app.py", True),
         ("git --version", False),
+        ("git log -c", True),
+        ("git log -Gsecret --oneline", True),
+        ("git rebase --exec=true main", True),
+        ("git rebase main", False),
+        ("git diff --stat --check", True),
+        ("git add -u", False),
+        ("git stash -u", False),
+        ("git remote -v", False),
+        ("git status -v", True),
+        ("git --config-env=core.pager=P log", True),
     ],
 )
 def test_which_git_lines_can_print_contents(words: str, prints: bool) -> None:

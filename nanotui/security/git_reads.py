@@ -7,10 +7,11 @@ asks before a git line that can print file contents, even in full-auto; lines th
 files, count them or move between commits run as before.
 
 Kept to an allowlist: a sub-command not listed below as content-free, a global option that
-points git elsewhere or sets its config (`-C`, `-c`, `--git-dir`, ...), or a patch option is
-taken to print contents. What this does not stop: a program other than git reading
-`.git/objects` itself (decompressing a blob takes a few lines of Python), and files only in
-history that the current index no longer tracks.
+points git elsewhere or sets its config (`-C`, `-c`, `--git-dir`, ...), a patch option, an
+option that searches contents (`-S`, `-G`: yes or no, asked often enough, spells a secret out)
+or one that runs a command (`rebase -x`) is taken to print contents. What this does not
+stop: a program other than git reading `.git/objects` itself (decompressing a blob takes a few
+lines of Python), and files only in history that the current index no longer tracks.
 """
 
 from __future__ import annotations
@@ -26,12 +27,25 @@ CONTENT_FREE = frozenset(
     }
 )
 """Sub-commands that print no file contents, unless a patch option below asks them to."""
-PATCH_OPTIONS = ("-p", "-u", "--patch", "-L", "--cc", "--word-diff", "-v", "--verbose")
-"""Options that make log, reflog, stash, commit and diff print contents (`-L` a line range,
-`commit -v` the staged diff)."""
+PATCH_OPTIONS = (
+    *("-p", "--patch", "-L", "--cc", "-c", "--dd", "--remerge-diff", "--binary"),
+    *("--word-diff", "--check"),
+)
+"""Options that make log, reflog, stash and diff print contents (`-L` a line range, `--check`
+the lines it finds fault with); `-u` only where it means a unified diff (not `add -u`)."""
+UNIFIED_DIFF = frozenset({"log", "reflog", "diff"})
+VERBOSE_SHOWS_DIFF = frozenset({"commit", "status"})
+"""`commit -v` and `status -v` print the staged diff; elsewhere `-v` only says more."""
+CONTENT_SEARCHES = ("-S", "-G", "--pickaxe")
+"""Pickaxe options: which commits add or remove a string is an oracle on the contents."""
+RUNS_COMMANDS = ("-x", "--exec")
+"""`rebase -x CMD` runs CMD after each commit, out of the policy's sight."""
 DIFF_SUMMARIES = ("--stat", "--numstat", "--shortstat", "--name-only", "--name-status")
 """With one of these (and no patch option), `git diff` names or counts, it does not print."""
-REDIRECTING = ("-C", "-c", "--git-dir", "--work-tree", "--exec-path", "--namespace")
+REDIRECTING = (
+    *("-C", "-c", "--git-dir", "--work-tree", "--exec-path", "--namespace"),
+    "--config-env",
+)
 
 
 def prints_file_contents(words: Sequence[str]) -> bool:
@@ -48,7 +62,10 @@ def prints_file_contents(words: Sequence[str]) -> bool:
         return True
     patch = any(
         word in PATCH_OPTIONS
-        or word.startswith(("-L", "-U", "--unified", "--patch", "--word-diff"))
+        or word.startswith(("-L", "-U", "--unified", "--patch", "--word-diff", *CONTENT_SEARCHES))
+        or (sub == "rebase" and word.split("=", 1)[0].startswith(RUNS_COMMANDS))
+        or (sub in UNIFIED_DIFF and word == "-u")
+        or (sub in VERBOSE_SHOWS_DIFF and word in ("-v", "--verbose", "-vv"))
         for word in rest
     )
     if sub == "diff":
