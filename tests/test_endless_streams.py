@@ -12,7 +12,14 @@ import time
 from typing import Any
 
 import pytest
-from fake_model_server import FakeModelServer, cut_reply, endless_reply, openai_reply, sse_reply
+from fake_model_server import (
+    FakeModelServer,
+    anthropic_reply,
+    cut_reply,
+    endless_reply,
+    openai_reply,
+    sse_reply,
+)
 
 from nanotui.config import ProviderConfig
 from nanotui.governance.cost import CHARS_PER_TOKEN
@@ -153,17 +160,23 @@ async def test_endless_empty_events_are_cut_by_their_bytes(
     assert "far more than a reply of 2,000 tokens" in str(error)
 
 
+@pytest.mark.parametrize("api", APIS)
 async def test_a_cut_after_a_partial_tool_call_says_what_had_arrived(
-    fake_server: FakeModelServer,
+    fake_server: FakeModelServer, api: str
 ) -> None:
-    reply = openai_reply(tool_calls=[("write_file", {"path": "a.py", "content": "x" * 40})])
-    fake_server.enqueue(cut_reply(reply, after_events=6))
+    call = ("write_file", {"path": "a.py", "content": "x" * 40})
+    reply = (
+        openai_reply(tool_calls=[call]) if api == "openai" else anthropic_reply(tool_calls=[call])
+    )
+    # Cut after 4 argument fragments: OpenAI sends a role chunk and the call's start before
+    # them, Anthropic message_start, a ping and the block's start.
+    fake_server.enqueue(cut_reply(reply, after_events=6 if api == "openai" else 7))
 
-    error, text, _ = await stream_until_error(make_provider(fake_server, "openai"))
+    error, text, _ = await stream_until_error(make_provider(fake_server, api))
 
     assert text == ""
     assert "before the reply began" not in str(error)
-    assert "write_file tool call" in str(error)
+    assert "part of a write_file tool call (12 characters of arguments)" in str(error)
     assert "none of it shown or run" in str(error)
     assert error.retryable  # nothing was shown or run, so trying again is safe
 
