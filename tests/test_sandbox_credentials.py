@@ -4,7 +4,10 @@ the rule keys on the file, not on `cat`."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,54 @@ async def test_credential_files_cannot_be_read_by_any_program(planted: Path) -> 
     assert "detnalp" not in result.stdout  # rev
     # Nothing was changed on the host.
     assert (planted / ".env").read_text() == "TOKEN=planted-root-env\n"
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    # Outside /tmp, which bwrap replaces by a private one: where a shared secret would be.
+    folder = Path(tempfile.mkdtemp(prefix="nanotui-shared-", dir="/var/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_credential_link_to_a_secret_outside_the_workspace_hides_the_secret(
+    planted: Path, outside: Path
+) -> None:
+    (outside / "project.env").write_text("SHARED=planted-outside\n")
+    (outside / "keys").mkdir()
+    (outside / "keys" / "id_ed25519").write_text("planted key outside\n")
+    (outside / "home" / "vault").mkdir(parents=True)
+    (outside / "home" / "vault" / "prod.env").write_text("HOME_SECRET=planted-in-home\n")
+    (planted / "config" / ".env.shared").symlink_to(outside / "project.env")
+    (planted / ".ssh").symlink_to(outside / "keys")
+    (planted / ".env.home").symlink_to(outside / "home" / "vault" / "prod.env")
+    script = (
+        "base64 config/.env.shared; od -c .ssh/id_ed25519; cat .env.home; "
+        f"cat {outside}/project.env {outside}/keys/id_ed25519; cat app.py"
+    )
+    result = await BwrapRunner(planted).run(
+        script,
+        cwd=planted,
+        timeout_s=30,
+        max_output_bytes=100_000,
+        env={"HOME": str(outside / "home")},
+    )
+    assert result.stdout.endswith("print('app')\n"), result.stderr
+    assert "planted" not in result.stdout
+    assert "cGxhbnRlZ" not in result.stdout and "p   l   a   n" not in result.stdout
+    assert (outside / "project.env").read_text() == "SHARED=planted-outside\n"
+
+
+async def test_a_credential_link_to_a_folder_holding_the_workspace_hides_nothing(
+    planted: Path,
+) -> None:
+    (planted / ".aws").symlink_to(planted.parent)
+    result = await BwrapRunner(planted).run(
+        "cat app.py", cwd=planted, timeout_s=30, max_output_bytes=10_000
+    )
+    assert result.stdout == "print('app')\n", result.stderr
 
 
 async def test_a_credential_file_passed_on_purpose_is_readable(planted: Path) -> None:

@@ -6,9 +6,11 @@ is the jail's own (`Workspace.credential_patterns`: `policy.protected_paths` min
 `.git/` and `.nanotui/` ones), minus what `[sandbox] readable_credentials` passes on purpose.
 
 Found at the start of each command, at any depth (folders where secrets do not live, such
-as `.git` and `node_modules`, are skipped): matching files and folders, the file a matching
-symbolic link points to inside the workspace, and other names (hard links) of a matching
-file. A credential file a command creates is not hidden from later parts of that command.
+as `.git` and `node_modules`, are skipped): matching files and folders, what a matching
+symbolic link points to, wherever it lies (`.env -> ../shared/.env` is how a secret kept
+outside the repository is used), and other names (hard links) of a matching file. A folder
+that holds the workspace is never hidden (the command would lose its files). A credential
+file a command creates is not hidden from later parts of that command.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ def credential_files(
             rel = (base / name).relative_to(root).as_posix()
             if name in HARD_LINK_SCAN_SKIPS:
                 continue
-            if secret(rel) and not (base / name).is_symlink():
-                found.append(base / name)
-            else:
+            if not secret(rel):
                 kept.append(name)
+            elif (target := (base / name).resolve()).is_dir() and not _holds(target, root):
+                found.append(target)  # os.walk does not follow a linked folder: no `kept`
         dirs[:] = kept
         for name in files:
             seen += 1
@@ -59,7 +61,7 @@ def credential_files(
                 continue
             if secret(path.relative_to(root).as_posix()):
                 target = path.resolve() if path.is_symlink() else path
-                if target.is_file() and (target == root or root in target.parents):
+                if target.is_file():
                     found.append(target)
                     st = target.stat()
                     inodes.add((st.st_dev, st.st_ino))
@@ -69,3 +71,7 @@ def credential_files(
             break
     found += [path for path, st in linked if (st.st_dev, st.st_ino) in inodes]
     return list(dict.fromkeys(found))
+
+
+def _holds(folder: Path, workspace: Path) -> bool:
+    return folder == workspace or folder in workspace.parents
