@@ -55,11 +55,20 @@ class Listener:
         self.server.close()
 
 
+@pytest.fixture(params=["/var/tmp", "/tmp"])
+def socket_folder(request: pytest.FixtureRequest) -> Iterator[Path]:
+    # Outside the workspace, where a host service's socket would be: /var/tmp, which every
+    # backend shows, and the host's /tmp, which Landlock shows (bwrap has a private one).
+    yield from _folder_in(request.param)
+
+
 @pytest.fixture
-def socket_folder() -> Iterator[Path]:
-    # Outside the workspace and outside /tmp (which bwrap replaces by a private one): where
-    # a host service's socket would be.
-    folder = Path(tempfile.mkdtemp(prefix="nanotui-sock-", dir="/var/tmp"))
+def service_folder() -> Iterator[Path]:
+    yield from _folder_in("/var/tmp")
+
+
+def _folder_in(parent: str) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="nanotui-sock-", dir=parent))
     try:
         yield folder
     finally:
@@ -108,13 +117,13 @@ async def test_a_command_without_network_cannot_send_to_a_host_unix_socket(
 
 @pytest.mark.parametrize("backend", ["bwrap", "landlock"])
 async def test_with_network_allowed_unix_sockets_still_work(
-    backend: str, tmp_path: Path, socket_folder: Path
+    backend: str, tmp_path: Path, service_folder: Path
 ) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "notes.txt").write_text("NOT_SECRET=shared-on-purpose\n")
     runner = _runner(backend, workspace)
-    listener = Listener(str(socket_folder / "service.sock"))
+    listener = Listener(str(service_folder / "service.sock"))
     try:
         opened = await runner.run(
             _send_file_to(listener.address, "notes.txt"),
@@ -140,9 +149,10 @@ async def test_everyday_tools_run_without_unix_sockets(backend: str, tmp_path: P
         "git init -q . && git add test_small.py && "
         "git -c user.name=t -c user.email=t@t commit -qm first && git log --oneline | wc -l && "
         "python3 -c 'import socket; a, b = socket.socketpair(); a.send(b\"hi\"); print(b.recv(2))'"
+        f" && {python} -m pip --help | grep -c ^Usage"
         f" && {python} -m pytest -q -p no:cacheprovider test_small.py | tail -1"
     )
     result = await runner.run(script, cwd=workspace, timeout_s=60, max_output_bytes=100_000)
     lines = result.stdout.splitlines()
-    assert lines[:2] == ["1", "b'hi'"], result.stderr
+    assert lines[:3] == ["1", "b'hi'", "1"], result.stderr
     assert "1 passed" in lines[-1], result.stdout + result.stderr
