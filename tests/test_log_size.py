@@ -12,7 +12,7 @@ from nanotui.cli import main
 REPLY_CHARS = 2 * 1024 * 1024
 
 
-def test_a_2_mb_reply_makes_a_log_under_1_3_times_its_size(
+def test_a_2_mb_reply_makes_a_log_under_1_2_times_its_size(
     fake_server, tmp_path: Path, home: Path, capsys, monkeypatch
 ) -> None:
     monkeypatch.setenv("NANOTUI_PROVIDER__MAX_OUTPUT_TOKENS", str(REPLY_CHARS))
@@ -23,11 +23,11 @@ def test_a_2_mb_reply_makes_a_log_under_1_3_times_its_size(
     reply = "".join(f"line {n:07d} of a long answer\n" for n in range(REPLY_CHARS // 30))
     fake_server.enqueue(openai_reply(text=reply, chunk_size=4096))
     code, events, err = run(fake_server, repo, capsys, "--mode", "full-auto", prompt="write")
-    assert code == 0, err
+    assert code == 0, (err, [e for e in events if e["type"] in ("error", "notice", "result")])
     (message,) = of_type(events, "assistant_message")
     assert message["text"] == reply  # the reply streamed whole
     (log,) = (home / "sessions").glob("*.jsonl")
-    assert log.stat().st_size < 1.3 * len(reply.encode())
+    assert log.stat().st_size < 1.2 * len(reply.encode()), log.stat().st_size
     # The log still gives the reply back: to replay, and to a resumed conversation.
     from nanotui.engine.session import load_conversation
 
