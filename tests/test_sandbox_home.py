@@ -130,3 +130,38 @@ def test_an_untrusted_project_cannot_show_more_of_home(home: Path, workspace: Pa
     assert "sandbox.home_allow" in loaded.notices[0]
     project.write_text('[sandbox]\nhome_allow = [".local/bin"]\n')  # narrower: kept
     assert load_settings(workspace, environ={}).settings.sandbox.home_allow == [".local/bin"]
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+async def test_a_credential_store_inside_an_allowed_entry_stays_unreadable(
+    backend: str, tmp_path: Path, fake_home: Path
+) -> None:
+    # uv keeps `uv auth login` tokens under .local/share/uv, which the defaults show; a user
+    # who shows .cargo whole still does not show its registry token.
+    store = fake_home / ".local/share/uv/credentials/credentials.toml"
+    store.parent.mkdir(parents=True)
+    store.write_text('[[credential]]\npassword = "planted-uv-token"\n')
+    interpreter = fake_home / ".local/share/uv/python/cpython/bin/hello"
+    interpreter.parent.mkdir(parents=True)
+    interpreter.write_text("#!/bin/sh\necho managed python ran\n")
+    interpreter.chmod(0o755)
+    (fake_home / ".cargo" / "config.toml").write_text("[build]\njobs = 2\n")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    problem = probe_bwrap() if backend == "bwrap" else probe_landlock()
+    if problem:
+        pytest.skip(f"the {backend} backend does not start here: {problem}")
+    allow = [*DEFAULT_HOME_ALLOW, ".cargo"]
+    runner_class = BwrapRunner if backend == "bwrap" else LandlockRunner
+    runner = runner_class(workspace, home_allow=allow)
+    result = await runner.run(
+        f"cat {store}; base64 {fake_home}/.cargo/credentials.toml; {interpreter}; "
+        f"cat {fake_home}/.cargo/config.toml",
+        cwd=workspace,
+        timeout_s=30,
+        max_output_bytes=10_000,
+        env={"HOME": str(fake_home)},
+    )
+    assert "managed python ran" in result.stdout, result.stderr
+    assert "jobs = 2" in result.stdout, result.stderr  # the rest of .cargo is there
+    assert "planted" not in result.stdout and "cGxhbnRlZ" not in result.stdout

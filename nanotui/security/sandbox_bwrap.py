@@ -181,8 +181,9 @@ def _home_mounts(view: HomeView, workspace: Path) -> list[str]:
 
 
 def _hidden_stores(view: HomeView) -> list[Path]:
-    """Credential stores of a home that could not be hidden whole (it is the workspace)."""
-    found: list[Path] = []
+    """Credential stores of a home that could not be hidden whole (it is the workspace), and
+    those inside an entry shown again."""
+    found: list[Path] = list(view.stores_in_shown)
     for home in view.exposed_homes:
         # The mount goes on the real file: hiding a symlink would leave its target readable.
         found += [store for store in known_stores(home) if store not in found]

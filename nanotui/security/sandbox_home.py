@@ -10,6 +10,8 @@ visible and writable even when it lies in a home folder.
 bwrap puts an empty tmpfs over each hidden folder and binds the allowed entries back on top.
 Landlock cannot hide, but it can leave reading out: `read_grants` lists what may be read
 (everything but the hidden folders), and the launcher grants reading beneath those only.
+A known credential store inside an allowed entry (`.cargo/credentials.toml` when `.cargo` is
+allowed whole, uv's `credentials` under `.local/share/uv`) stays hidden, or unreadable.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import posixpath
 import pwd
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nanotui import paths
@@ -46,8 +48,12 @@ KNOWN_CREDENTIAL_STORES = (
     ".bash_history",
     ".zsh_history",
     ".python_history",
+    ".local/share/uv/credentials",
+    ".local/share/python_keyring",
+    ".local/share/keyrings",
 )
-"""Hidden one by one only where a home cannot be hidden whole: when it is the workspace."""
+"""Hidden one by one where a home cannot be hidden whole (it is the workspace), and where
+an allowed entry holds one."""
 MAX_ENTRIES_PER_FOLDER = 2000
 """A folder on the way to a hidden one, with more entries than this, is granted whole (the
 hidden folder below it stays readable under Landlock) rather than rule by rule."""
@@ -64,6 +70,8 @@ class HomeView:
     exposed_homes: list[Path]
     """Homes that cannot be hidden because one is the workspace itself; their known
     credential stores are hidden one by one instead."""
+    stores_in_shown: list[Path] = field(default_factory=list)
+    """Real paths of known credential stores inside a shown entry, hidden again."""
 
 
 def account_homes(env: Mapping[str, str]) -> list[Path]:
@@ -107,13 +115,16 @@ def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> 
             continue
         hidden.append(real)
     shown: list[Path] = []
+    stores: list[Path] = []
     for home in homes:
         for entry in allow:
             relative = _safe_entry(entry)
             candidate = home / relative if relative else None
             if candidate is not None and candidate.exists() and candidate not in shown:
                 shown.append(candidate)
-    return HomeView(hidden, shown, exposed)
+                real = candidate.resolve()
+                stores += [s for s in known_stores(home) if real in s.parents and s not in stores]
+    return HomeView(hidden, shown, exposed, stores)
 
 
 def known_stores(home: Path) -> list[Path]:
@@ -126,8 +137,18 @@ def known_stores(home: Path) -> list[Path]:
     return found
 
 
-def read_grants(hidden: Sequence[Path]) -> list[str]:
-    """Paths beneath which reading covers the whole machine except the hidden folders.
+def shown_grants(view: HomeView) -> list[str]:
+    """Paths beneath which reading covers the shown entries except the stores inside them."""
+    grants: list[str] = []
+    for entry in view.shown:
+        real = entry.resolve()
+        inside = [store for store in view.stores_in_shown if real in store.parents]
+        grants += read_grants(inside, real) if inside else [str(entry)]
+    return grants
+
+
+def read_grants(hidden: Sequence[Path], start: Path = Path("/")) -> list[str]:
+    """Paths beneath which reading covers `start` (the whole machine) except the hidden ones.
 
     Landlock grants are recursive, so the folders on the way down to a hidden one are not
     granted themselves, only their other entries are (listing `/` or `/home` is refused
@@ -156,5 +177,5 @@ def read_grants(hidden: Sequence[Path]) -> list[str]:
             else:
                 grants.append(entry.path)
 
-    visit(Path("/"))
+    visit(start)
     return grants

@@ -23,7 +23,7 @@ from pathlib import Path
 from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.security import landlock_exec, seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
-from nanotui.security.sandbox_home import home_view, read_grants
+from nanotui.security.sandbox_home import home_view, read_grants, shown_grants
 from nanotui.security.sandbox_process import Limits, run_process
 
 NETWORK_OPEN_NOTICE = (
@@ -91,7 +91,7 @@ class LandlockRunner:
             if not allow_network:
                 options.append("--no-network")
             view = home_view(environment, self.home_allow, self.workspace)
-            for path in [*read_grants(view.hidden), *map(str, view.shown)]:
+            for path in [*read_grants(view.hidden), *shown_grants(view)]:
                 options += ["--read", path]
             launcher = landlock_exec.launcher(*options)
             command_argv = ["--", "bash", "-c", command]
