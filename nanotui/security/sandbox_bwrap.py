@@ -8,7 +8,10 @@ unreadable (`sandbox_credentials`), nanotui's own config and state hidden, no ne
 the call asks for it (then no Unix socket either: the seccomp filter of `seccomp_net` refuses
 `socket(AF_UNIX)`, which the empty network namespace alone would leave open to every socket
 file on the host), and its own user, PID, IPC and UTS namespaces with every capability
-dropped, and (bwrap 0.8+) no way to make further user namespaces inside. When bwrap dies, its PID
+dropped, and (bwrap 0.8+) no way to make further user namespaces inside. Where the kernel
+has Landlock the command also runs under it (`landlock_exec`): a read-only mount leaves a
+FIFO or a device of the host writable, Landlock refuses writes outside the sandbox's own
+folders whatever the file's type. When bwrap dies, its PID
 namespace dies with it (--die-with-parent), so killing bwrap's group kills the command.
 """
 
@@ -19,12 +22,13 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
-from nanotui.security import seccomp_net
+from nanotui.security import landlock_exec, seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
 from nanotui.security.sandbox_credentials import credential_files
 from nanotui.security.sandbox_home import HomeView, home_view, known_stores
@@ -155,7 +159,8 @@ def bwrap_argv(
         argv += ["--seccomp", str(seccomp_fd)]
     # No --clearenv/--setenv: bwrap is started with exactly the scrubbed environment and
     # hands it on, which keeps values passed on purpose out of its world-readable argv.
-    argv += ["--chdir", str(cwd), "--", "bash", "-c", command]
+    inner = _landlock_inside(view, workspace)
+    argv += ["--chdir", str(cwd), "--", *inner, "bash", "-c", command]
     return argv
 
 
@@ -178,6 +183,37 @@ def _home_mounts(view: HomeView, workspace: Path) -> list[str]:
         if any(_inside(folder, entry.resolve()) for entry in view.shown):
             argv += ["--tmpfs", str(folder)]
     return argv
+
+
+def _landlock_inside(view: HomeView, workspace: Path) -> list[str]:
+    """The launcher that also puts Landlock on the command, or [] where it cannot.
+
+    A read-only bind does not stop writes to a FIFO or a device: a FIFO on the host (such as
+    `/run/initctl`, through which root asks init to power off) stays writable through it.
+    Landlock refuses every write outside the folders below, whatever the file's type. Where
+    the kernel lacks Landlock, or the interpreter is hidden from the command (installed in a
+    home folder), the mounts alone hold.
+    """
+    if landlock_exec.abi_version() < 1:
+        return []
+    python = Path(os.path.realpath(sys.executable))
+    script = Path(landlock_exec.__file__).resolve()
+    needed = (python, Path(sys.base_prefix).resolve(), script)
+    if not all(_visible(path, view, workspace) for path in needed):
+        return []
+    # The private /tmp, /dev's own shm and ptys, and the empty tmpfs over each home (programs
+    # keep writing their caches there) are the sandbox's own: nothing on the host.
+    own = ["/tmp", "/dev/shm", "/dev/pts", "/dev/ptmx", *map(str, view.hidden)]
+    options = [o for folder in [str(workspace), *own] for o in ("--write", folder)]
+    return [str(python), "-I", "-S", str(script), *options, "--"]
+
+
+def _visible(path: Path, view: HomeView, workspace: Path) -> bool:
+    """Whether `path` of the host is seen inside the sandbox (the nearest mount decides)."""
+    around = [(len(f.parts), False) for f in [*view.hidden, Path("/tmp")] if _inside(path, f)]
+    around += [(len(e.resolve().parts), True) for e in view.shown if _inside(path, e.resolve())]
+    around += [(len(workspace.parts), True)] if _inside(path, workspace) else []
+    return max(around, default=(0, True))[1]
 
 
 def _hidden_stores(view: HomeView) -> list[Path]:
