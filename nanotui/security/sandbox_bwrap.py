@@ -31,6 +31,7 @@ from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
 from nanotui.security import landlock_exec, seccomp_net
 from nanotui.security.sandbox import CommandResult, command_environment
 from nanotui.security.sandbox_credentials import credential_files
+from nanotui.security.sandbox_gitconfig import config_files, without_credentials
 from nanotui.security.sandbox_home import HomeView, home_view, known_stores
 from nanotui.security.sandbox_process import (
     CommandStartError,
@@ -121,9 +122,11 @@ def bwrap_argv(
     home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
     credentials: Sequence[Path] = (),
     tmp_mb: int | None = None,
+    config_copies: Sequence[tuple[Path, Path]] = (),
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
-    filter it installs on the command (see `with_seccomp_program`)."""
+    filter it installs on the command (see `with_seccomp_program`), `config_copies` the git
+    config files shown instead of the real ones (see `git_config_copies`)."""
     workspace = workspace.resolve()
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # /tmp first: the workspace may live under /tmp and must be bound on top of it.
@@ -151,6 +154,8 @@ def bwrap_argv(
             argv += ["--tmpfs", str(target)]
         else:
             argv += ["--ro-bind", "/dev/null", str(target)]
+    for target, copy in config_copies:
+        argv += ["--ro-bind", str(copy), str(target)]
     if not network:
         argv.append("--unshare-net")
     argv += ISOLATION
@@ -214,6 +219,25 @@ def _visible(path: Path, view: HomeView, workspace: Path) -> bool:
     around += [(len(e.resolve().parts), True) for e in view.shown if _inside(path, e.resolve())]
     around += [(len(workspace.parts), True)] if _inside(path, workspace) else []
     return max(around, default=(0, True))[1]
+
+
+def git_config_copies(
+    workspace: Path, env: dict[str, str], home_allow: Sequence[str]
+) -> tuple[list[tuple[Path, Path]], str | None]:
+    """(real file, copy) for each git config file that holds a credential, and the folder
+    of the copies to remove after the command (`sandbox_gitconfig`)."""
+    workspace = workspace.resolve()
+    copies: list[tuple[Path, Path]] = []
+    folder: str | None = None
+    for target in config_files(workspace, home_view(env, home_allow, workspace).shown):
+        text = without_credentials(target)
+        if text is None:
+            continue
+        folder = folder or tempfile.mkdtemp(prefix="nanotui-gitconfig-")
+        copy = Path(folder) / f"{len(copies)}.config"
+        copy.write_text(text, encoding="utf-8")
+        copies.append((target, copy))
+    return copies, folder
 
 
 def _hidden_stores(view: HomeView) -> list[Path]:
@@ -299,6 +323,7 @@ class BwrapRunner:
 
         # Without network, no Unix socket either (see seccomp_net); with it, nothing changes.
         filtered = not allow_network and seccomp_net.supported()
+        copies, copies_folder = git_config_copies(self.workspace, environment, self.home_allow)
         argv = bwrap_argv(
             self.binary,
             self.workspace,
@@ -312,17 +337,22 @@ class BwrapRunner:
                 self.workspace, self.protected_paths, self.readable_credentials
             ),
             tmp_mb=self.limits.tmp_mb if self.limits else None,
+            config_copies=copies,
         )
         if filtered:
             argv = with_seccomp_program(argv)
         # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
         # it starts, and no round trip into the sandbox is needed (bwrap --block-fd was one).
-        outcome = await run_process(
-            lambda held: hold_with_sh(argv) if held else argv,
-            cwd=cwd,
-            env=environment,
-            timeout_s=timeout_s,
-            max_output_bytes=max_output_bytes,
-            limits=self.limits,
-        )
+        try:
+            outcome = await run_process(
+                lambda held: hold_with_sh(argv) if held else argv,
+                cwd=cwd,
+                env=environment,
+                timeout_s=timeout_s,
+                max_output_bytes=max_output_bytes,
+                limits=self.limits,
+            )
+        finally:
+            if copies_folder:
+                shutil.rmtree(copies_folder, ignore_errors=True)
         return CommandResult(**vars(outcome), backend=self.backend)

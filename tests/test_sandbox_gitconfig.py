@@ -1,0 +1,92 @@
+"""git's config files reach a command without the credentials they hold: the token a CI
+checkout leaves in `.git/config`, a token in the remote's URL, one in `~/.gitconfig`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nanotui.security.sandbox_bwrap import BwrapRunner, git_config_copies, probe_bwrap
+
+pytestmark = pytest.mark.skipif(
+    probe_bwrap() is not None, reason=f"bwrap does not start here: {probe_bwrap()}"
+)
+# Assembled here so that the tree's own secret scan does not take them for real ones.
+REMOTE_TOKEN = "ghs_" + "plantedremote0123456789"
+HEADER = "AUTHORIZATION: basic " + "eC1hY2Nlc3MtdG9rZW46cGxhbnRlZA=="
+HOME_TOKEN = "glpat-" + "plantedhome0123456789"
+HELPER_TOKEN = "planted" + "-helper-password"
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    # Outside /tmp, which bwrap replaces by a private one: where a real home would be.
+    folder = Path(tempfile.mkdtemp(prefix="nanotui-home-", dir="/var/tmp"))
+    try:
+        (folder / ".gitconfig").write_text(
+            "[user]\n\tname = Dev Eloper\n\temail = dev@example.invalid\n"
+            f'[url "https://oauth2:{HOME_TOKEN}@gitlab.example/"]\n'
+            "\tinsteadOf = https://gitlab.example/\n"
+            f'[credential]\n\thelper = "!f() {{ echo password={HELPER_TOKEN}; }}; f"\n'
+            "[alias]\n\tst = status --short\n"
+        )
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(
+        repo, "config", "remote.origin.url", f"https://x-access-token:{REMOTE_TOKEN}@github.com/o/r"
+    )
+    git(repo, "config", "http.https://github.com/.extraheader", HEADER)
+    (repo / "app.py").write_text("print('app')\n")
+    git(repo, "add", "app.py")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    return repo
+
+
+async def test_git_config_reaches_a_command_without_its_credentials(
+    checkout: Path, home: Path
+) -> None:
+    before = (checkout / ".git" / "config").read_text()
+    script = (
+        "cat .git/config; base64 .git/config; git config --list; "
+        "cat ~/.gitconfig; od -c ~/.gitconfig; "
+        "git log --oneline; git st; git config user.name; git remote get-url origin"
+    )
+    result = await BwrapRunner(checkout).run(
+        script, cwd=checkout, timeout_s=30, max_output_bytes=200_000, env={"HOME": str(home)}
+    )
+    said = result.stdout + result.stderr
+    for secret in (REMOTE_TOKEN, "eC1hY2Nlc3MtdG9rZW46", HOME_TOKEN, HELPER_TOKEN):
+        assert secret not in said
+    assert "cGxhbnRlZ" not in said and "p   l   a   n   t" not in said
+    # git still works with what is left: history, aliases, the user's name, the remote.
+    assert "first" in result.stdout and "Dev Eloper" in result.stdout, said
+    assert "https://github.com/o/r" in result.stdout
+    assert (checkout / ".git" / "config").read_text() == before
+
+
+def test_config_without_credentials_is_shown_as_it_is(tmp_path: Path) -> None:
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    copies, folder = git_config_copies(repo, {"HOME": str(tmp_path / "nohome")}, [".gitconfig"])
+    assert copies == [] and folder is None
