@@ -164,6 +164,7 @@ def test_fail_closed_cases(line: str, decision: str) -> None:
         "cat .env",
         "make deploy",
         "ls > out.txt",
+        "git rebase -x 'git push --force origin main' HEAD~1",
     ],
 )
 def test_full_auto_still_asks_about_what_it_cannot_check(line: str) -> None:

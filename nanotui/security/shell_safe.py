@@ -94,6 +94,8 @@ def _git_hidden_effect(words: list[Word]) -> str | None:
         return f"passes `{unsafe_global[0]}` to git, which can run programs or change the repo"
     read_only = len(view) > 1 and view[1].value in GIT_READ_ONLY
     unsafe = GIT_UNSAFE_OPTIONS if read_only else GIT_RUNNING_OPTIONS
+    if len(view) > 1 and view[1].value == "rebase":
+        unsafe += ("-x",)  # `rebase -x CMD` is `--exec CMD`; elsewhere -x means other things
     for word in view[2:]:
         if _has_option(word.value, unsafe):
             return f"passes `{word.value}` to git, which can run programs or write files"
