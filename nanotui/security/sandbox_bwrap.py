@@ -165,6 +165,11 @@ def bwrap_argv(
     # No --clearenv/--setenv: bwrap is started with exactly the scrubbed environment and
     # hands it on, which keeps values passed on purpose out of its world-readable argv.
     inner = _landlock_inside(view, workspace)
+    if inner:
+        # The launcher's own folder, wherever nanotui is installed (a virtual environment
+        # under /tmp or a home folder is not seen inside): read-only, at a fixed place.
+        launcher_dir = Path(landlock_exec.__file__).resolve().parent
+        argv += ["--ro-bind", str(launcher_dir), LAUNCHER_DIR]
     argv += ["--chdir", str(cwd), "--", *inner, "bash", "-c", command]
     return argv
 
@@ -190,6 +195,10 @@ def _home_mounts(view: HomeView, workspace: Path) -> list[str]:
     return argv
 
 
+LAUNCHER_DIR = "/tmp/.nanotui-launcher"
+"""Where the Landlock launcher's folder is bound inside the sandbox (on its private /tmp)."""
+
+
 def _landlock_inside(view: HomeView, workspace: Path) -> list[str]:
     """The launcher that also puts Landlock on the command, or [] where it cannot.
 
@@ -202,8 +211,8 @@ def _landlock_inside(view: HomeView, workspace: Path) -> list[str]:
     if landlock_exec.abi_version() < 1:
         return []
     python = Path(os.path.realpath(sys.executable))
-    script = Path(landlock_exec.__file__).resolve()
-    needed = (python, Path(sys.base_prefix).resolve(), script)
+    script = Path(LAUNCHER_DIR) / Path(landlock_exec.__file__).name
+    needed = (python, Path(sys.base_prefix).resolve())
     if not all(_visible(path, view, workspace) for path in needed):
         return []
     # The private /tmp, /dev's own shm and ptys, and the empty tmpfs over each home (programs
