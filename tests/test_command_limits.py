@@ -1,14 +1,21 @@
 """Limits hold for the whole command, not for each process: memory, the private /tmp, disk.
 
-Each test runs real processes through the real backends, and is bounded so that a broken
-limit cannot hurt the machine: at most three 250 MB processes for five seconds, at most
-50 MB into a tmpfs, at most 180 MB of files in the test's folder, each with a timeout and a
-kill of everything named by the test's marker afterwards.
+Each test runs real processes through the real backends and is bounded, so that a broken
+limit cannot hurt the shared machine: the memory hogs run inside a test cgroup of 1 GB (the
+commands' own cgroups are made inside it) and sleep at most six seconds; at most 100 MB go
+into a tmpfs and at most 200 MB of files into the test's folders, which are removed
+afterwards; every command has a timeout, and everything named by the test's marker is
+killed at the end.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +28,58 @@ from nanotui.security.sandbox_cgroup import describe_limit_scopes
 from nanotui.tools.run_command import describe_result
 
 BACKENDS = ["plain", "landlock", "bwrap"]
+TEST_MEMORY_MB = 1024
+"""What everything a memory test starts may take together, whatever the code under test does."""
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
+def workspace(tmp_path: Path) -> Iterator[Path]:
     ws = tmp_path / "ws"
     ws.mkdir()
-    return ws
+    yield ws
+    shutil.rmtree(ws, ignore_errors=True)  # the bulky files go now, not with old tmp dirs
+
+
+@pytest.fixture
+def bounded_memory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A memory cgroup of TEST_MEMORY_MB (swap included) in which commands' cgroups are made."""
+    parent = sandbox_cgroup.memory_cgroup_parent()
+    if parent is None:
+        pytest.skip("no memory cgroup can be made here: memory is limited per process")
+    bound = parent / f"nanotui-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    bound.mkdir()
+    try:
+        limit = str(TEST_MEMORY_MB << 20)
+        if (bound / "memory.limit_in_bytes").exists():
+            (bound / "memory.limit_in_bytes").write_text(limit)
+            if (bound / "memory.memsw.limit_in_bytes").exists():
+                (bound / "memory.memsw.limit_in_bytes").write_text(limit)
+        else:
+            (bound / "memory.max").write_text(limit)
+            (bound / "memory.swap.max").write_text("0")
+        monkeypatch.setitem(sandbox_cgroup._usable, "memory", bound)
+        yield bound
+    finally:
+        for child in [*bound.iterdir()]:
+            if child.is_dir():
+                sandbox_cgroup._kill_tasks(child / "cgroup.procs")
+                sandbox_cgroup._remove(child)
+        sandbox_cgroup._kill_tasks(bound / "cgroup.procs")
+        sandbox_cgroup._remove(bound)
+
+
+@pytest.fixture
+def tmpfs_temp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Python's temp folder on a tmpfs (as /tmp is on many machines): another filesystem."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize < 512 << 20:
+        pytest.skip("no tmpfs with room at /dev/shm")
+    folder = Path(tempfile.mkdtemp(prefix="nanotui-test-", dir=shm))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def run(backend: str, workspace: Path, line: str, **settings: object) -> CommandResult:
@@ -36,22 +88,39 @@ async def run(backend: str, workspace: Path, line: str, **settings: object) -> C
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_three_processes_cannot_take_three_times_the_memory_limit(
-    backend: str, workspace: Path, marker: str
+async def test_three_processes_of_400_mb_are_stopped_at_a_512_mb_limit(
+    backend: str, workspace: Path, marker: str, bounded_memory: Path
 ) -> None:
-    if sandbox_cgroup.memory_cgroup_parent() is None:
-        pytest.skip("no memory cgroup can be made here: memory is limited per process")
-    # Each holds 250 MB of written pages, under the 400 MB each process may have on its own.
-    hold = f"python3 -c 'import time; b = b\"x\" * (250 << 20); time.sleep(5.{marker})'"
+    # Each holds 400 MB of written pages, under the 512 MB each process may have on its own
+    # (RLIMIT_AS): only a limit on the command as a whole stops them.
+    hold = f"python3 -c 'import time; b = b\"x\" * (400 << 20); time.sleep(5.{marker})'"
     line = f"for i in 1 2 3; do {hold} & done; wait; echo all-done"
+    try:
+        result = await run(backend, workspace, line, memory_mb=512)
+    finally:
+        kill_all(marker)
+    assert "all-done" not in result.stdout, result
+    assert result.stopped.startswith("the command's processes together passed the 512 MB"), result
+    told = describe_result(result, 30, 20_000)
+    assert told.startswith("stopped: the command's processes together passed the 512 MB")
+    assert "[sandbox] memory_mb" in told
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_command_that_loses_a_process_to_the_memory_limit_does_not_carry_on(
+    backend: str, workspace: Path, marker: str, bounded_memory: Path
+) -> None:
+    # The kernel kills one process past the limit; the rest of the command (here the shell
+    # that goes on to write a file) is stopped with it rather than carrying on half done.
+    hold = f"python3 -c 'import time; b = b\"x\" * (300 << 20); time.sleep(1.{marker})'"
+    line = f"{hold} & {hold} & wait; sleep 3.{marker}; echo carried on > after.txt"
     try:
         result = await run(backend, workspace, line, memory_mb=400)
     finally:
         kill_all(marker)
-    assert "all-done" not in result.stdout or result.stopped, result
-    assert "400 MB memory limit" in result.stopped
-    told = describe_result(result, 30, 20_000)
-    assert told.startswith("stopped: the command's processes together passed the 400 MB")
+    assert "400 MB memory limit" in result.stopped, result
+    assert not (workspace / "after.txt").exists()
+    assert result.duration_s < 3, result
 
 
 async def test_one_process_under_the_limit_runs_as_before(workspace: Path) -> None:
@@ -64,24 +133,38 @@ async def test_one_process_under_the_limit_runs_as_before(workspace: Path) -> No
 async def test_the_private_tmp_has_a_size_and_a_command_cannot_fill_memory_through_it(
     workspace: Path,
 ) -> None:
-    line = "head -c 50M /dev/zero > /tmp/big; echo rc=$?; stat -c %s /tmp/big"
-    result = await run("bwrap", workspace, line, tmp_mb=16)
+    line = "head -c 100M /dev/zero > /tmp/big; echo rc=$?; stat -c %s /tmp/big"
+    result = await run("bwrap", workspace, line, tmp_mb=64)
     assert "No space left on device" in result.stderr, result
     assert "rc=1" in result.stdout
-    assert int(result.stdout.split()[-1]) <= 16 << 20
+    assert int(result.stdout.split()[-1]) <= 64 << 20
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_many_files_each_under_the_file_limit_are_stopped_at_the_growth_budget(
     backend: str, workspace: Path
 ) -> None:
-    # Twenty 9 MB files, each under max_file_mb = 10: 180 MB against a 40 MB budget.
-    line = "for i in $(seq 1 20); do head -c 9M /dev/urandom > f$i.bin; sync; sleep 0.1; done"
-    result = await run(backend, workspace, line, max_file_mb=10, max_workspace_growth_mb=40)
+    # Twenty 10 MB files, each under max_file_mb = 16: 200 MB against a 50 MB budget. No
+    # sync: pages not yet on the disk count as used already.
+    line = "for i in $(seq 1 20); do head -c 10M /dev/urandom > f$i.bin; sleep 0.1; done"
+    result = await run(backend, workspace, line, max_file_mb=16, max_workspace_growth_mb=50)
     written = sum(path.stat().st_size for path in workspace.glob("f*.bin"))
     assert "max_workspace_growth_mb" in result.stopped, result
     assert written < 100 << 20, f"{written >> 20} MB were written"
-    assert describe_result(result, 30, 20_000).startswith("stopped: it added")
+    told = describe_result(result, 30, 20_000)
+    assert told.startswith("stopped: it added") and "more than the 50 MB" in told
+
+
+@pytest.mark.parametrize("backend", ["plain", "landlock"])
+async def test_files_in_the_temp_folder_on_another_filesystem_count_towards_the_budget(
+    backend: str, workspace: Path, tmpfs_temp: Path
+) -> None:
+    # Landlock's private temp folder (TMPDIR) and plain's host temp folder live on a tmpfs
+    # here, not on the workspace's disk; what goes there counts all the same.
+    folder = "$TMPDIR" if backend == "landlock" else str(tmpfs_temp)
+    line = f"for i in $(seq 1 20); do head -c 10M /dev/zero > {folder}/f$i; sleep 0.1; done"
+    result = await run(backend, workspace, line, max_file_mb=16, max_workspace_growth_mb=50)
+    assert "max_workspace_growth_mb" in result.stopped, result
 
 
 def test_sandbox_run_says_whether_memory_is_limited_per_command_or_per_process(

@@ -17,6 +17,7 @@ one can be made, and the launcher that stays as their reaping parent (`process_r
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -139,6 +140,8 @@ class PlainRunner:
             timeout_s=timeout_s,
             max_output_bytes=max_output_bytes,
             limits=self.limits,
+            # Where programs put temporary files (often a tmpfs): counted with the workspace.
+            writable=[Path(tempfile.gettempdir())],
         )
         return CommandResult(**vars(outcome), backend=self.backend, notice=self.notice)
 

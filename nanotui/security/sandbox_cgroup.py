@@ -6,8 +6,10 @@ A pids cgroup counts exactly the command's processes whoever runs it: what holds
 
 RLIMIT_AS limits each process on its own: three processes took three times `memory_mb`. A
 memory cgroup limits the command as a whole (every process, and the pages of its private
-/tmp, a tmpfs), swap included where the kernel counts it; past it the kernel's OOM killer
-stops the command, and `oom_kills()` says so.
+/tmp, a tmpfs), swap included where the kernel counts it. Past it the kernel's OOM killer
+stops one process; cgroup v2 then kills the whole cgroup (memory.oom.group), and on v1 the
+command's watch (`MemoryCgroup.check`, polled by `sandbox_process`) kills the rest, so a
+command never carries on with a part of itself gone. The result says why, in one sentence.
 
 We use them when our own cgroup can have children: cgroup v1's pids and memory hierarchies,
 or a v2 cgroup delegated to us with the controller enabled for its children. Otherwise
@@ -141,16 +143,14 @@ class PidsCgroup:
         except (OSError, ValueError):
             return []
 
+    def kill_all(self) -> None:
+        """SIGKILL every task in it (what left the process group with setsid included)."""
+        # pids.max bounds how many can appear while we kill, so a few rounds always end it.
+        _kill_tasks(self.procs_file)
+
     def kill_all_and_release(self) -> None:
         """SIGKILL every task in it, then hand it back to the pool (or remove it)."""
-        # pids.max bounds how many can appear while we kill, so a few rounds always end it.
-        for _ in range(50):
-            pids = self.pids()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+        self.kill_all()
         self.release()
 
     def release(self) -> None:
@@ -167,9 +167,10 @@ class MemoryCgroup:
     cgroup v1 memory folder keeps charging pages of files the command left in the page cache.
     """
 
-    def __init__(self, path: Path, v1: bool) -> None:
+    def __init__(self, path: Path, v1: bool, memory_mb: int) -> None:
         self.path = path
         self.v1 = v1
+        self.memory_mb = memory_mb
 
     @classmethod
     def create(cls, memory_mb: int) -> MemoryCgroup | None:
@@ -190,10 +191,13 @@ class MemoryCgroup:
                 (path / "memory.max").write_text(limit)
                 with contextlib.suppress(OSError):
                     (path / "memory.swap.max").write_text("0")
+                # One OOM kill takes the whole command: not half a build carrying on.
+                with contextlib.suppress(OSError):
+                    (path / "memory.oom.group").write_text("1")
         except OSError:
             _remove(path)
             return None
-        return cls(path, v1)
+        return cls(path, v1, memory_mb)
 
     def add(self, pid: int) -> None:
         """Move a (held, not yet running) process in; what it forks later stays in."""
@@ -209,6 +213,19 @@ class MemoryCgroup:
                     return int(value)
         return 0
 
+    def check(self) -> str:
+        """Why the command must stop (the kernel killed a process of it for memory), or ""."""
+        if not self.oom_kills():
+            return ""
+        return (
+            f"the command's processes together passed the {self.memory_mb} MB memory limit "
+            "([sandbox] memory_mb), so it was stopped"
+        )
+
+    def kill_all(self) -> None:
+        """SIGKILL every task in it: on cgroup v1 the OOM killer takes only one."""
+        _kill_tasks(self.path / "cgroup.procs")
+
     def release(self) -> None:
         """Remove it once the command is gone (killing is the pids cgroup's and the group's)."""
         if self.v1:
@@ -221,6 +238,20 @@ class MemoryCgroup:
 
 POOL_SIZE = 4
 _pool: list[Path] = []
+
+
+def _kill_tasks(procs_file: Path) -> None:
+    """SIGKILL the tasks listed in a cgroup, a few rounds for those forked meanwhile."""
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in procs_file.read_text().split()]
+        except (OSError, ValueError):
+            return
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _remove(path: Path) -> None:

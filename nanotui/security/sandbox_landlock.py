@@ -102,6 +102,7 @@ class LandlockRunner:
                 timeout_s=timeout_s,
                 max_output_bytes=max_output_bytes,
                 limits=self.limits,
+                writable=[temp],  # its disk counts towards max_workspace_growth_mb too
             )
         finally:
             shutil.rmtree(temp, ignore_errors=True)

@@ -2,8 +2,10 @@
 
 Every backend ends in the same place: an argv (bwrap, or the launcher that runs bash) started
 in its own session with stdin closed, resource limits set in the child, and, where the
-machine lets us, its own pids cgroup. When it times out or the caller is cancelled, the
-whole group is killed, then anything left in the cgroup.
+machine lets us, its own pids and memory cgroups. While it runs, a watch looks every
+WATCH_POLL_S at what no rlimit bounds for the command as a whole (its memory on cgroup v1,
+the bytes it added to disk) and stops it, saying why. When it times out, is stopped or the
+caller is cancelled, the whole group is killed, then anything left in the cgroups.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ KILL_GRACE_S = 0.5
 """How long the group gets between SIGTERM and SIGKILL."""
 PIPE_GRACE_S = 0.5
 """After the command exits, how long leftover background processes may keep its pipes open."""
+WATCH_POLL_S = 0.2
+"""How often the watch looks at the command's memory cgroup and at the disk it writes to."""
 
 
 class CommandStartError(UserFacingError):
@@ -47,7 +51,7 @@ class Limits:
     tmp_mb: int | None = None
     """Size of the command's private /tmp, where the backend makes one (bwrap)."""
     max_growth_mb: int | None = None
-    """How much the command may add to the disk its working folder is on (`GrowthWatch`)."""
+    """How much the command may add to the disks it can write to (`GrowthWatch`)."""
 
     def rlimits(self) -> list[tuple[int, int]]:
         """(resource, value) pairs, never above the hard limits this process already has."""
@@ -184,6 +188,29 @@ def _apply_limits(
         memory.add(pid)
 
 
+class _Watch:
+    """Polls the checks until one says why the command must stop, then stops it once."""
+
+    def __init__(self, checks: Sequence[Callable[[], str]], stop: Callable[[], None]) -> None:
+        self.checks = list(checks)
+        self.stop = stop
+        self.stopped = ""
+
+    async def run(self) -> None:
+        if not self.checks:
+            return
+        while not self.stopped:
+            await asyncio.sleep(WATCH_POLL_S)
+            self.look()
+
+    def look(self) -> None:
+        for check in self.checks:
+            if said := check():
+                self.stopped = said
+                self.stop()
+                return
+
+
 def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]]) -> None:
     """After a cancelled spawn: kill the child's group, whose gate is already closed."""
     if not spawn.cancelled() and spawn.exception() is None:
@@ -201,16 +228,20 @@ async def run_process(
     timeout_s: float,
     max_output_bytes: int,
     limits: Limits | None = None,
+    writable: Sequence[Path] = (),
 ) -> ProcessOutcome:
     """Run the argv to the end or the timeout; nothing it started outlives this call.
 
     With limits, `build_argv` gets True and must return an argv that waits at the gate
-    (`hold_with_sh`) until the limits are on.
+    (`hold_with_sh`) until the limits are on. `writable` names folders besides `cwd` whose
+    disks count towards `max_growth_mb` (a private temp folder on the host).
     """
     started = time.monotonic()
     rlimits = limits.rlimits() if limits else []
     cgroup = PidsCgroup.create(limits.max_processes) if limits and limits.max_processes else None
     memory = MemoryCgroup.create(limits.memory_mb) if limits and limits.memory_mb else None
+    # Before the start, so that nothing the command writes is left out of the baseline.
+    growth = GrowthWatch.begin([cwd, *writable], limits.max_growth_mb if limits else None)
     gate_write = None
     stdin: int = subprocess.DEVNULL
     if rlimits or cgroup or memory:
@@ -286,8 +317,19 @@ async def run_process(
     ]
     timed_out = False
     finished = False
-    growth = GrowthWatch.begin(cwd, limits.max_growth_mb if limits else None)
-    watching = asyncio.ensure_future(growth.watch(lambda: _signal_group(pgid, signal.SIGKILL)))
+
+    def stop() -> None:
+        # The group, then the cgroups: bwrap's sandbox and what left the group with setsid.
+        _signal_group(pgid, signal.SIGKILL)
+        for group in (memory, cgroup):
+            if group:
+                group.kill_all()
+
+    checks = [memory.check] if memory else []
+    if growth.baselines:
+        checks.append(growth.check)
+    watch = _Watch(checks, stop)
+    watching = asyncio.ensure_future(watch.run())
     try:
         if not await _exited(proc, timeout_s):
             timed_out = True
@@ -317,13 +359,9 @@ async def run_process(
                 reader.cancel()
         await asyncio.gather(*readers, watching, return_exceptions=True)
 
-    stopped = growth.stopped
+    # An OOM kill after the last look still counts: the command lost a process to it.
+    stopped = watch.stopped or (memory.check() if memory else "")
     if memory:
-        if memory.oom_kills():
-            stopped = (
-                f"the command's processes together passed the {limits.memory_mb} MB memory "
-                "limit ([sandbox] memory_mb), so the kernel stopped it"
-            )
         memory.release()
 
     (stdout, stderr), truncated = finish([out, err], max_output_bytes)

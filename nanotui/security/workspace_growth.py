@@ -1,24 +1,28 @@
-"""How much a command may add to the disk the workspace is on, watched while it runs.
+"""How much a command may add to the disks it can write to, watched while it runs.
 
 RLIMIT_FSIZE bounds each file (`max_file_mb`), not their sum: a hundred files just under it
-filled 4.8 GB. The watch reads the filesystem's used space (statvfs, a cheap system call)
-every POLL_S and stops the command when it has grown by more than the budget since the
-command started. Walking the tree to sum file sizes would cost seconds on a large repository
-and miss files written outside it; the filesystem's count misses nothing the command writes
-there. It is conservative: other programs writing to the same disk meanwhile count against
-the command too, and space freed by them gives it room back. Its private /tmp is not on
-this disk; that tmpfs has a size of its own.
+filled 4.8 GB. The watch reads each writable filesystem's used space (statvfs, a cheap system
+call) every time `sandbox_process` polls (0.2 s) and stops the command when the total has
+grown by more than the budget since the command started. Walking the tree to sum file sizes
+would cost seconds on a large repository and miss files written outside it; the filesystem's
+count misses nothing the command writes there, and ext4 and tmpfs count pages not yet
+flushed as used. It is conservative: other programs writing to the same disk meanwhile
+count against the command too, and space freed by them gives it room back. A command can
+overshoot by what it writes between two polls; each file is bounded by `max_file_mb` anyway.
+
+The folders watched are the working folder's disk and, for Landlock, the command's private
+temp folder's (often another filesystem: a tmpfs /tmp, whose pages then also count as the
+command's memory). bwrap's private /tmp is a tmpfs of its own with a size (`tmp_mb`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-POLL_S = 0.2
 MB = 1024 * 1024
 
 
@@ -31,38 +35,54 @@ def used_bytes(folder: Path) -> int | None:
     return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
 
 
+def _one_per_filesystem(folders: Iterable[Path]) -> list[Path]:
+    """The folders, one for each filesystem (counting a disk twice would halve the budget)."""
+    seen: set[int] = set()
+    kept = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            device = folder.stat().st_dev
+            if device not in seen:
+                seen.add(device)
+                kept.append(folder)
+    return kept
+
+
 @dataclass
 class GrowthWatch:
-    """One command's watch; `stopped` says why it was stopped, or is empty."""
+    """One command's watch over the filesystems it may write to."""
 
-    folder: Path
     budget_mb: int | None
-    baseline: int | None
-    stopped: str = ""
+    baselines: dict[Path, int] = field(default_factory=dict)
 
     @classmethod
-    def begin(cls, folder: Path, budget_mb: int | None) -> GrowthWatch:
-        """Take the starting figure (only when there is a budget)."""
-        return cls(folder, budget_mb, used_bytes(folder) if budget_mb else None)
+    def begin(cls, folders: Iterable[Path], budget_mb: int | None) -> GrowthWatch:
+        """Take the starting figures (only when there is a budget)."""
+        baselines: dict[Path, int] = {}
+        if budget_mb:
+            for folder in _one_per_filesystem(folders):
+                used = used_bytes(folder)
+                if used is not None:
+                    baselines[folder] = used
+        return cls(budget_mb, baselines)
 
     def grown(self) -> int:
-        """Bytes added since the start (0 when unknown)."""
-        now = used_bytes(self.folder)
-        if now is None or self.baseline is None:
-            return 0
-        return now - self.baseline
+        """Bytes added since the start, all filesystems together (unreadable ones count 0)."""
+        total = 0
+        for folder, baseline in self.baselines.items():
+            now = used_bytes(folder)
+            if now is not None:
+                total += now - baseline
+        return total
 
-    async def watch(self, stop: Callable[[], None]) -> None:
-        """Poll until cancelled; past the budget, call `stop` once and say so."""
-        if not self.budget_mb or self.baseline is None:
-            return
-        while True:
-            await asyncio.sleep(POLL_S)
-            grown = self.grown()
-            if grown > self.budget_mb * MB:
-                self.stopped = (
-                    f"it added {grown // MB} MB to the workspace's disk, more than the "
-                    f"{self.budget_mb} MB a command may add ([sandbox] max_workspace_growth_mb)"
-                )
-                stop()
-                return
+    def check(self) -> str:
+        """Why the command must stop (past the budget), or ""."""
+        if not self.budget_mb or not self.baselines:
+            return ""
+        grown = self.grown()
+        if grown <= self.budget_mb * MB:
+            return ""
+        return (
+            f"it added {grown // MB} MB of files, more than the {self.budget_mb} MB a command "
+            "may add ([sandbox] max_workspace_growth_mb), so it was stopped"
+        )
