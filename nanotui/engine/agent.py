@@ -428,6 +428,11 @@ class Agent:
         usage: Usage | None = None
 
         async def on_retry(error: ProviderError, wait_s: float, attempt: int) -> None:
+            if error.usage is not None:
+                # The broken attempt's output was generated and is paid for: count it, and let
+                # the retry stream only what the budgets have left.
+                self._record_usage(_with_input(error.usage, request))
+                request.output_allowance = self.cost.output_allowance(request)
             text = retry_notice_text(error, wait_s, attempt, self.options.retry)
             self._emit(Notice(level="warning", text=text, slot=RETRY_SLOT))
 
@@ -451,13 +456,8 @@ class Agent:
             if error.kind == "interrupted" and not error.partial_text:
                 error.partial_text = "".join(text_parts)
             if error.usage is not None and usage is None:
-                # A reply cut off was paid for: count it, with the prompt estimated if the
-                # provider had not said.
-                usage = error.usage
-                if not usage.input_tokens:
-                    usage = usage.model_copy(
-                        update={"input_tokens": estimate_input_tokens(request)}
-                    )
+                # A reply cut off was paid for: count it.
+                usage = _with_input(error.usage, request)
             return "".join(text_parts), [], usage, error
         return "".join(text_parts), calls, usage, None
 
@@ -540,3 +540,10 @@ class Agent:
 def _call_key(result: ToolResult) -> str:
     arguments = result.data.get("arguments_key", "")
     return f"{result.tool}\0{arguments}"
+
+
+def _with_input(usage: Usage, request: ChatRequest) -> Usage:
+    """A broken reply's usage, with the prompt estimated if the provider had not said."""
+    if usage.input_tokens:
+        return usage
+    return usage.model_copy(update={"input_tokens": estimate_input_tokens(request)})

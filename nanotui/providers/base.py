@@ -161,8 +161,9 @@ class ProviderError(Exception):
         self.partial_text = partial_text
         """Text that had already streamed when the reply broke off (kind "interrupted")."""
         self.usage = usage
-        """For a reply cut off (CUT_OFF_KINDS): what it used, the provider's counts where it
-        sent them, else estimates; input_tokens 0 when unknown. The output was paid for."""
+        """For a reply cut off (CUT_OFF_KINDS) or broken off after output had streamed: what
+        it used, the provider's counts where it sent them, else estimates; input_tokens 0 when
+        unknown. The output was paid for, even when the request is retried."""
 
     @property
     def retryable(self) -> bool:

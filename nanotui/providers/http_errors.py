@@ -259,7 +259,8 @@ def error_from_transport(
             )
         return interrupted(info, "the connection broke", partial_text, progress)
     if progress is not None and progress.anything_arrived:
-        # Nothing was shown, so a retry is safe; but the reply had begun, so say what came.
+        # Nothing was shown, so a retry is safe; but the reply had begun, so say what came,
+        # and carry what it used: the server generated it, so it is paid for.
         arrived = progress.what_arrived()
         if isinstance(exc, httpx.ReadTimeout):
             return ProviderError(
@@ -267,11 +268,13 @@ def error_from_transport(
                 f"after {arrived} had arrived, none of it shown or run; try again or raise "
                 "provider.read_timeout_s.",
                 kind="timeout",
+                usage=progress.usage(),
             )
         return ProviderError(
             f"The connection to the model server at {info.host} broke after {arrived} had "
             f"arrived, none of it shown or run ({type(exc).__name__}); try again.",
             kind="connection",
+            usage=progress.usage(),
         )
     if isinstance(exc, httpx.ConnectTimeout):
         return ProviderError(
@@ -331,6 +334,7 @@ def interrupted(
         f"{dropped}, ask again to continue.",
         kind="interrupted",
         partial_text=partial_text,
+        usage=progress.usage() if progress is not None else None,
     )
 
 
@@ -346,6 +350,7 @@ def ended_early(
             f"{progress.what_arrived()} had arrived, before the reply was complete; "
             "none of it was shown or run, try again.",
             kind="connection",
+            usage=progress.usage(),
         )
     return ProviderError(
         f"The model server at {info.host} closed the stream before the reply began; try again.",
