@@ -35,26 +35,47 @@ def broken_tool_call_reply(api: str) -> tuple[object, int]:
     return reply, BATCHES * 64 * len(PIECE)
 
 
-@pytest.mark.parametrize("api", APIS)
-def test_retried_broken_tool_calls_count_against_the_budget(
-    fake_server: FakeModelServer, home: Path, tmp_path: Path, api: str
-) -> None:
-    reply, chars_per_attempt = broken_tool_call_reply(api)
-    fake_server.enqueue(*[reply] * 5)
-    config = (
-        f"[provider]\nmax_output_tokens = {LIMIT}\n[budget]\nsession_usd = {BUDGET_USD}\n"
+def budget_config(session_usd: float) -> str:
+    return (
+        f"[provider]\nmax_output_tokens = {LIMIT}\n[budget]\nsession_usd = {session_usd}\n"
         "[rate_limit]\nmax_retries = 4\nmax_retry_wait_s = 0.1\n"
         f'[prices."test-model"]\ninput_per_mtok = 0.0\noutput_per_mtok = {OUTPUT_PER_MTOK}\n'
     )
 
-    code, events = run_headless(fake_server, home, tmp_path, api, config)
 
-    # The first attempt is counted; the retry may only stream what the budget has left.
+@pytest.mark.parametrize("api", APIS)
+def test_a_retry_is_not_sent_once_its_worst_case_would_pass_the_budget(
+    fake_server: FakeModelServer, home: Path, tmp_path: Path, api: str
+) -> None:
+    reply, chars_per_attempt = broken_tool_call_reply(api)
+    fake_server.enqueue(*[reply] * 5)
+
+    code, events = run_headless(fake_server, home, tmp_path, api, budget_config(BUDGET_USD))
+
+    # The broken attempt is counted ($0.017); a retry could cost $0.02 more: past $0.025.
     first_usd = chars_per_attempt / CHARS_PER_TOKEN * OUTPUT_PER_MTOK / 1e6
-    assert events[-1]["cost_usd"] >= first_usd * 0.99, error_text(events)
-    assert events[-1]["cost_usd"] <= BUDGET_USD * 1.01
+    assert events[-1]["cost_usd"] == pytest.approx(first_usd, rel=0.01), error_text(events)
     assert code == 3
+    assert "would pass the session budget" in error_text(events)
+    assert len(fake_server.requests) == 1
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_retry_streams_only_what_the_budget_has_left(
+    fake_server: FakeModelServer, home: Path, tmp_path: Path, api: str
+) -> None:
+    reply, chars_per_attempt = broken_tool_call_reply(api)
+    # Broken at $0.017 of $0.05; the retry's worst case fits, but its endless stream must be
+    # cut where the budget ends (about 3,270 tokens), before max_output_tokens' 2x margin.
+    fake_server.enqueue(reply, endless_reply(api, piece=PIECE, tool="write_file"))
+
+    code, events = run_headless(fake_server, home, tmp_path, api, budget_config(0.05))
+
+    first_usd = chars_per_attempt / CHARS_PER_TOKEN * OUTPUT_PER_MTOK / 1e6
+    assert first_usd < 0.05 - LIMIT * OUTPUT_PER_MTOK / 1e6
+    assert code == 3, error_text(events)
     assert "more output would pass the session budget" in error_text(events)
+    assert 0.05 * 0.95 <= events[-1]["cost_usd"] <= 0.05 * 1.01
     assert len(fake_server.requests) == 2
 
 

@@ -429,9 +429,14 @@ class Agent:
 
         async def on_retry(error: ProviderError, wait_s: float, attempt: int) -> None:
             if error.usage is not None:
-                # The broken attempt's output was generated and is paid for: count it, and let
-                # the retry stream only what the budgets have left.
+                # The broken attempt's output was generated and is paid for: count it. The
+                # retry is a request like any other: sent only if its worst case still fits
+                # the budgets (and held in the ledger), and it streams only what they have left.
                 self._record_usage(_with_input(error.usage, request))
+                try:
+                    self.cost.fit_request(request)
+                except BudgetExceeded as exc:
+                    raise ProviderError(str(exc), kind="budget") from None
                 request.output_allowance = self.cost.output_allowance(request)
             text = retry_notice_text(error, wait_s, attempt, self.options.retry)
             self._emit(Notice(level="warning", text=text, slot=RETRY_SLOT))
