@@ -56,6 +56,9 @@ def test_a_retry_is_not_sent_once_its_worst_case_would_pass_the_budget(
     first_usd = chars_per_attempt / CHARS_PER_TOKEN * OUTPUT_PER_MTOK / 1e6
     assert events[-1]["cost_usd"] == pytest.approx(first_usd, rel=0.01), error_text(events)
     assert code == 3
+    assert "The reply broke off and was not retried: the next request could cost" in (
+        error_text(events)
+    )
     assert "would pass the session budget" in error_text(events)
     assert len(fake_server.requests) == 1
 

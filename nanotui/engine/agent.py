@@ -436,7 +436,11 @@ class Agent:
                 try:
                     self.cost.fit_request(request)
                 except BudgetExceeded as exc:
-                    raise ProviderError(str(exc), kind="budget") from None
+                    why = str(exc)
+                    raise ProviderError(
+                        f"The reply broke off and was not retried: {why[:1].lower()}{why[1:]}",
+                        kind="budget",
+                    ) from None
                 request.output_allowance = self.cost.output_allowance(request)
             text = retry_notice_text(error, wait_s, attempt, self.options.retry)
             self._emit(Notice(level="warning", text=text, slot=RETRY_SLOT))
