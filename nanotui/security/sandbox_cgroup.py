@@ -12,8 +12,9 @@ command's watch (`MemoryCgroup.check`, polled by `sandbox_process`) kills the re
 command never carries on with a part of itself gone. The result says why, in one sentence.
 
 We use them when our own cgroup can have children: cgroup v1's pids and memory hierarchies,
-or a v2 cgroup delegated to us with the controller enabled for its children. Otherwise
-commands get none, and the rlimits are all there is (`nanotui doctor` says which).
+or a v2 cgroup delegated to us with the controller (`_v2_parent`). Otherwise commands get
+none, memory and processes are limited per process by rlimits only, and `nanotui doctor`
+and `nanotui sandbox run --json` say which.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import itertools
 import os
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -31,35 +33,79 @@ _counter = itertools.count()
 _usable: dict[str, Path | None] = {}
 
 
+def _own_cgroups() -> list[str]:
+    """The lines of /proc/self/cgroup ("id:controllers:path"), or none."""
+    try:
+        return Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+
+
 def _parent_dir(controller: str) -> Path | None:
     """The `controller` cgroup folder our own process is in, if we may make children there."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
+    for line in _own_cgroups():
         _, controllers, path = line.split(":", 2)
         if controller in controllers.split(","):
             folder = CGROUP_ROOT / controller / path.lstrip("/")
             if (folder / "cgroup.procs").exists():
                 return folder
         if controllers == "":
-            folder = CGROUP_ROOT / path.lstrip("/")
-            with contextlib.suppress(OSError):
-                if controller in (folder / "cgroup.subtree_control").read_text().split():
-                    return folder
+            found = _v2_parent(CGROUP_ROOT / path.lstrip("/"), controller)
+            if found is not None:
+                return found
     return None
 
 
-def _probed_parent(key: str, controller: str, limit_file: str, value: str) -> Path | None:
+def _v2_parent(folder: Path, controller: str) -> Path | None:
+    """Our cgroup v2 folder, if commands' `controller` cgroups can be made in it.
+
+    That is so where the controller is enabled for its children (the root), or where the
+    folder is delegated to us (`systemd-run --user --scope -p Delegate=yes nanotui`): v2 lets
+    a cgroup hand a controller to its children only while it holds no process itself, so
+    nanotui first moves itself into a leaf of its own (nanotui-<pid>-self). Where another
+    process shares the folder (the shell that started us) that fails, nanotui moves back,
+    and commands get no cgroup.
+    """
+    leaf_name = f"nanotui-{os.getpid()}-self"
+    moved = folder.name == leaf_name
+    parent = folder.parent if moved else folder
+    try:
+        if controller in (parent / "cgroup.subtree_control").read_text().split():
+            return parent
+        if controller not in (parent / "cgroup.controllers").read_text().split():
+            return None
+    except OSError:
+        return None
+    leaf = parent / leaf_name
+    try:
+        if not moved:
+            leaf.mkdir(exist_ok=True)
+            (leaf / "cgroup.procs").write_text(str(os.getpid()))
+        (parent / "cgroup.subtree_control").write_text(f"+{controller}")
+    except OSError:
+        if not moved:
+            with contextlib.suppress(OSError):
+                (parent / "cgroup.procs").write_text(str(os.getpid()))
+            with contextlib.suppress(OSError):
+                leaf.rmdir()
+        return None
+    return parent
+
+
+def _probed_parent(
+    key: str, controller: str, limit_files: Sequence[str], value: str
+) -> Path | None:
     """The folder for commands' `controller` cgroups, checked once per process by making and
-    removing one and setting its limit."""
+    removing one and setting its limit (the first of `limit_files` it has: v1's or v2's)."""
     if key not in _usable:
         parent = _parent_dir(controller)
         if parent is not None:
             probe = parent / f"nanotui-{os.getpid()}-probe-{controller}"
             try:
                 probe.mkdir()
+                limit_file = next((name for name in limit_files if (probe / name).exists()), None)
+                if limit_file is None:
+                    raise OSError(f"no {controller} limit in the cgroup")
                 (probe / limit_file).write_text(value)
                 probe.rmdir()
             except OSError:
@@ -72,15 +118,14 @@ def _probed_parent(key: str, controller: str, limit_file: str, value: str) -> Pa
 
 def pids_cgroup_parent() -> Path | None:
     """Where commands' pids cgroups go, or None."""
-    return _probed_parent("parent", "pids", "pids.max", "1\n")
+    return _probed_parent("parent", "pids", ["pids.max"], "1\n")
 
 
 def memory_cgroup_parent() -> Path | None:
     """Where commands' memory cgroups go, or None (memory is then limited per process)."""
-    own = _parent_dir("memory")
-    v1 = own is not None and (own / "memory.limit_in_bytes").exists()
-    limit_file = "memory.limit_in_bytes" if v1 else "memory.max"
-    return _probed_parent("memory", "memory", limit_file, f"{64 << 20}\n")
+    return _probed_parent(
+        "memory", "memory", ["memory.limit_in_bytes", "memory.max"], f"{64 << 20}\n"
+    )
 
 
 def limit_scopes() -> dict[str, str]:
