@@ -125,7 +125,8 @@ class SandboxConfig(Section):
     tmp_mb: int = Field(default=512, gt=0)
     """Size of the command's private /tmp (bwrap); its pages count as the command's memory."""
     max_workspace_growth_mb: int = Field(default=2048, gt=0)
-    """How much a command may add to the workspace's disk before it is stopped."""
+    """How much a command may add to disk (the workspace's, its temp folder's) before it is
+    stopped."""
     max_processes: int = Field(default=256, gt=0)
     max_file_mb: int = Field(default=1024, gt=0)
     """Largest file a command may write."""
