@@ -106,6 +106,23 @@ def _try_bwrap() -> str | None:
     return f"bwrap fails to start a sandbox here ({detail}); user namespaces may be off."
 
 
+_sizes_tmpfs: dict[str, bool] = {}
+
+
+def sizes_tmpfs(binary: str) -> bool:
+    """Whether this bwrap takes --size for a tmpfs (the bundled one does; a distribution's
+    older one on PATH would refuse every command with it). Asked once per binary."""
+    if binary not in _sizes_tmpfs:
+        try:
+            done = subprocess.run(
+                [binary, "--help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10
+            )
+            _sizes_tmpfs[binary] = b"--size" in done.stdout + done.stderr
+        except (OSError, subprocess.TimeoutExpired):
+            _sizes_tmpfs[binary] = False
+    return _sizes_tmpfs[binary]
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -132,7 +149,7 @@ def bwrap_argv(
     # /tmp first: the workspace may live under /tmp and must be bound on top of it.
     # Sized: an unsized tmpfs grows until the host's memory runs out (its pages also count
     # in the command's memory cgroup, where there is one).
-    argv += ["--size", str(tmp_mb << 20)] if tmp_mb else []
+    argv += ["--size", str(tmp_mb << 20)] if tmp_mb and sizes_tmpfs(binary) else []
     argv += ["--tmpfs", "/tmp", "--bind", str(workspace), str(workspace)]
     view = home_view(env, home_allow, workspace)
     argv += _home_mounts(view, workspace)
