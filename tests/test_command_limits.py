@@ -13,7 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +181,34 @@ def test_sandbox_run_says_whether_memory_is_limited_per_command_or_per_process(
     said = json.loads(capsys.readouterr().out)
     assert said["limits_apply_to"]["memory"] == "process" and said["stopped"] is None
     assert "memory per process only" in describe_limit_scopes()
+
+
+def test_a_killed_nanotui_leaves_no_memory_cgroup_behind_for_long(
+    workspace: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = sandbox_cgroup.memory_cgroup_parent()
+    if parent is None:
+        pytest.skip("no memory cgroup can be made here")
+    env = {**os.environ, "NANOTUI_HOME": str(workspace.parent / "home")}
+    argv = [sys.executable, "-m", "nanotui.cli", "sandbox", "run", "--workspace", str(workspace)]
+    child = subprocess.Popen(
+        [*argv, "--", "sleep", f"20.{marker}"], env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (left := [*parent.glob(f"nanotui-{child.pid}-mem-*")]):
+            assert time.monotonic() < deadline and child.poll() is None, "no cgroup was made"
+            time.sleep(0.05)
+    finally:
+        # Killed as a user's kill -9 would: it cannot remove its cgroup.
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        kill_all(marker)
+    deadline = time.monotonic() + 5
+    while any((folder / "cgroup.procs").read_text().strip() for folder in left):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert all(folder.exists() for folder in left)
+    monkeypatch.delitem(sandbox_cgroup._usable, "memory")  # the next nanotui process
+    assert sandbox_cgroup.memory_cgroup_parent() == parent
+    assert not any(folder.exists() for folder in left)

@@ -100,6 +100,7 @@ def _probed_parent(
     if key not in _usable:
         parent = _parent_dir(controller)
         if parent is not None:
+            _sweep_dead(parent)
             probe = parent / f"nanotui-{os.getpid()}-probe-{controller}"
             try:
                 probe.mkdir()
@@ -114,6 +115,24 @@ def _probed_parent(
                 parent = None
         _usable[key] = parent
     return _usable[key]
+
+
+def _sweep_dead(parent: Path) -> None:
+    """Remove the empty cgroups that nanotui processes now gone left behind (killed before
+    they could remove them): a nanotui-<pid>-... folder whose pid is not running."""
+    with contextlib.suppress(OSError):
+        for folder in parent.glob("nanotui-*-*"):
+            pid = folder.name.split("-")[1]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                # rmdir refuses a cgroup that still holds a task: nothing running is touched.
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            except PermissionError:
+                pass
 
 
 def pids_cgroup_parent() -> Path | None:
