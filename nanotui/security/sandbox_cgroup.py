@@ -100,7 +100,9 @@ def _probed_parent(
     if key not in _usable:
         parent = _parent_dir(controller)
         if parent is not None:
-            _sweep_dead(parent)
+            if controller == "memory":
+                # Not pids: another PID namespace's nanotui keeps empty ones in its pool.
+                _sweep_dead(parent)
             probe = parent / f"nanotui-{os.getpid()}-probe-{controller}"
             try:
                 probe.mkdir()
