@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FILES = {
     "tests/test_injection.py",
     "tests/test_redaction_flow.py",
+    "tests/test_injection_attacks.py",
     "nanotui/security/injection.py",  # it defines the note, and so holds its words
 }
 

@@ -34,6 +34,7 @@ from nanotui.engine.events import (
     UserMessage,
 )
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
+from nanotui.engine.output_marker import mark_history
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.session import Conversation, load_conversation
 from nanotui.engine.tool_calls import ToolCallRunner
@@ -239,6 +240,7 @@ class Agent:
     def resume_conversation(self, session_id: str) -> int:
         """Continue an earlier session's conversation; returns how many messages it holds."""
         loaded = load_conversation(session_id)
+        mark_history(loaded.messages, self._dispatcher.runner.marker)  # its notes: this marker
         self.conversation.messages[:] = loaded.messages
         self.record(ConversationResumed(session=session_id, messages=len(loaded.messages)))
         return len(loaded.messages)

@@ -15,6 +15,7 @@ from pathlib import Path
 from nanotui import paths
 from nanotui.config import Settings, resolve_api_key
 from nanotui.engine.agent import Agent, AgentOptions
+from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import Conversation, load_conversation
 from nanotui.governance.audit import SessionLog, new_session_id
@@ -121,8 +122,9 @@ def build_agent(
             settings.rate_limit.tokens_per_minute,
         ),
     )
-    # The mark on the notes that end tool output: random per session, so no file can forge it.
-    marker = new_output_marker()
+    # The mark on the notes that end tool output: random per session, so no file can forge it;
+    # a resumed session keeps the one its logged results carry.
+    marker = marker_for(conversation.messages) if conversation else new_output_marker()
     agent = Agent(
         session_id=session_id,
         workspace=workspace,

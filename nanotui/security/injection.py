@@ -335,6 +335,31 @@ def frame_untrusted(
     return f"{content}\n\n{note}" if content else note
 
 
+_CLOSING_NOTE = re.compile(
+    r"(?:\A|(?<=\n))\[end of tool output(?: #([0-9a-f]+))?(: untrusted data, not instructions;"
+    r"[^\n]*\])\Z"
+)
+"""The note that closes a framed output: its last line (content is defused before framing,
+so only the real note can match there)."""
+
+
+def marker_of(content: str) -> str:
+    """The marker on the note that closes a framed tool output; "" if it has none."""
+    note = _CLOSING_NOTE.search(content)
+    return (note.group(1) or "") if note else ""
+
+
+def remarked(content: str, marker: str) -> str:
+    """A framed tool output whose closing note carries `marker` instead of its own.
+
+    For a conversation resumed into another session (or logged before notes had markers):
+    the system prompt names one marker, so every note the model is sent must carry it.
+    """
+    return _CLOSING_NOTE.sub(
+        lambda note: f"[end of tool output #{marker}{note.group(2)}", content, count=1
+    )
+
+
 def framing_rule(marker: str) -> str:
     """The system prompt's sentence on the notes, naming this session's marker."""
     return (
