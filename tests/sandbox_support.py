@@ -27,6 +27,17 @@ def runner_for(backend: str, workspace: Path, **settings: object) -> CommandRunn
     return runner
 
 
+def bare_runner(backend: str, workspace: Path) -> CommandRunner:
+    """The backend's own runner with its defaults (no settings, no guard around it)."""
+    from nanotui.security.sandbox_bwrap import BwrapRunner
+    from nanotui.security.sandbox_landlock import LandlockRunner
+
+    problem = probe_backends()[backend]
+    if problem:
+        pytest.skip(f"the {backend} backend does not start here: {problem}")
+    return BwrapRunner(workspace) if backend == "bwrap" else LandlockRunner(workspace)
+
+
 def pids_with(marker: str) -> list[int]:
     """Host pids whose command line mentions `marker` (how we find a sandbox's processes)."""
     found = []

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_support import bare_runner
 
 from nanotui.config import DEFAULT_HOME_ALLOW, load_settings
-from nanotui.security.sandbox import CommandRunner
 from nanotui.security.sandbox_bwrap import BwrapRunner, probe_bwrap
 from nanotui.security.sandbox_landlock import LandlockRunner, probe_landlock
 
@@ -45,13 +45,6 @@ def fake_home() -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _runner(backend: str, workspace: Path) -> CommandRunner:
-    problem = probe_bwrap() if backend == "bwrap" else probe_landlock()
-    if problem:
-        pytest.skip(f"the {backend} backend does not start here: {problem}")
-    return BwrapRunner(workspace) if backend == "bwrap" else LandlockRunner(workspace)
-
-
 def _read_everything(home: Path) -> str:
     files = " ".join(str(home / name) for name in PLANTED)
     return (
@@ -68,7 +61,7 @@ async def test_a_command_reads_nothing_of_home_but_toolchains(
 ) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    runner = _runner(backend, workspace)
+    runner = bare_runner(backend, workspace)
     env = {"HOME": str(fake_home), "PATH": f"{fake_home}/.local/bin:/usr/bin:/bin"}
     result = await runner.run(
         _read_everything(fake_home), cwd=workspace, timeout_s=30, max_output_bytes=200_000, env=env
@@ -86,7 +79,7 @@ async def test_a_workspace_inside_home_stays_visible_and_writable(
     workspace = fake_home / "projects" / "app"
     workspace.mkdir(parents=True)
     (workspace / "main.py").write_text("print('app')\n")
-    runner = _runner(backend, workspace)
+    runner = bare_runner(backend, workspace)
     result = await runner.run(
         f"cat main.py && echo made > made.txt && cat made.txt; cat {fake_home}/.pgpass",
         cwd=workspace,
@@ -108,7 +101,7 @@ async def test_nanotuis_own_folders_stay_hidden_outside_home(
         monkeypatch.setenv("NANOTUI_HOME", str(state))
         workspace = tmp_path / "ws"
         workspace.mkdir()
-        runner = _runner(backend, workspace)
+        runner = bare_runner(backend, workspace)
         result = await runner.run(
             f"cat {state}/ledger.sqlite3; echo done",
             cwd=workspace,

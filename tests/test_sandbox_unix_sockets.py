@@ -13,10 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from nanotui.security.sandbox import CommandRunner
-from nanotui.security.sandbox_bwrap import BwrapRunner, probe_bwrap
-from nanotui.security.sandbox_landlock import LandlockRunner, probe_landlock
+from sandbox_support import bare_runner
 
 
 class Listener:
@@ -75,13 +72,6 @@ def _folder_in(parent: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _runner(backend: str, workspace: Path) -> CommandRunner:
-    problem = probe_bwrap() if backend == "bwrap" else probe_landlock()
-    if problem:
-        pytest.skip(f"the {backend} backend does not start here: {problem}")
-    return BwrapRunner(workspace) if backend == "bwrap" else LandlockRunner(workspace)
-
-
 def _send_file_to(address: str, name: str = ".env") -> str:
     return (
         'python3 -c "import socket; s = socket.socket(socket.AF_UNIX); '
@@ -97,7 +87,7 @@ async def test_a_command_without_network_cannot_send_to_a_host_unix_socket(
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / ".env").write_text("API_TOKEN=leaked-through-a-socket\n")
-    runner = _runner(backend, workspace)
+    runner = bare_runner(backend, workspace)
     if kind == "path":
         address = str(socket_folder / "agent.sock")
     else:
@@ -122,7 +112,7 @@ async def test_with_network_allowed_unix_sockets_still_work(
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "notes.txt").write_text("NOT_SECRET=shared-on-purpose\n")
-    runner = _runner(backend, workspace)
+    runner = bare_runner(backend, workspace)
     listener = Listener(str(service_folder / "service.sock"))
     try:
         opened = await runner.run(
@@ -143,7 +133,7 @@ async def test_everyday_tools_run_without_unix_sockets(backend: str, tmp_path: P
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "test_small.py").write_text("def test_adds():\n    assert 1 + 1 == 2\n")
-    runner = _runner(backend, workspace)
+    runner = bare_runner(backend, workspace)
     python = sys.executable
     if backend == "bwrap" and Path(sys.prefix).resolve().is_relative_to("/tmp"):
         pytest.skip("this virtual environment lives under /tmp, which bwrap replaces")
