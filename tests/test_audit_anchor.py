@@ -191,31 +191,14 @@ def test_a_log_pruned_by_retention_is_not_missing(session: Path, capsys) -> None
 
 
 def test_a_log_killed_at_random_moments_agrees_with_its_anchor(home: Path, capsys) -> None:
-    import os
     import random
-    import signal
-    import subprocess
-    import sys
-    import time
 
-    from test_audit_log import WRITER
+    from test_audit_log import kill_writer_at_random
 
     rng = random.Random(11)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     for attempt in range(10):
         session = f"killed-{attempt}"
-        writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, session],
-            env=env,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            assert writer.stdout is not None and writer.stdout.readline() == b"ready\n"
-            time.sleep(rng.uniform(0.0, 0.15))
-        finally:
-            os.killpg(writer.pid, signal.SIGKILL)
-            writer.wait()
+        kill_writer_at_random(session, rng)
         code, out = verify_output(capsys, session)
         assert code == 0 and "OK:" in out, (attempt, out)
         log = SessionLog(session)  # resumed: it goes on, and still agrees

@@ -97,23 +97,28 @@ WRITER = textwrap.dedent(
 )
 
 
+def kill_writer_at_random(session: str, rng: random.Random) -> None:
+    """Start a process appending to `session`'s log and kill -9 it at a random moment."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, session],
+        env=env,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"ready\n"
+        time.sleep(rng.uniform(0.0, 0.15))
+    finally:
+        os.killpg(writer.pid, signal.SIGKILL)
+        writer.wait()
+
+
 def test_kill_9_at_random_moments_leaves_a_log_that_verifies_and_resumes(home: Path) -> None:
     rng = random.Random(7)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     for attempt in range(KILLS):
         session = f"killed-{attempt}"
-        writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, session],
-            env=env,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            assert writer.stdout is not None and writer.stdout.readline() == b"ready\n"
-            time.sleep(rng.uniform(0.0, 0.15))
-        finally:
-            os.killpg(writer.pid, signal.SIGKILL)
-            writer.wait()
+        kill_writer_at_random(session, rng)
         path = session_path(session)
         verdict = verify_log(path)
         assert verdict.ok, (attempt, verdict.sentence())
