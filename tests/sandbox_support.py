@@ -7,6 +7,8 @@ import contextlib
 import os
 import signal
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,34 @@ def bare_runner(backend: str, workspace: Path) -> CommandRunner:
     if problem:
         pytest.skip(f"the {backend} backend does not start here: {problem}")
     return BwrapRunner(workspace) if backend == "bwrap" else LandlockRunner(workspace)
+
+
+@contextlib.contextmanager
+def bounded_memory_cgroup(name: str, limit_mb: int) -> Iterator[Path]:
+    """A memory cgroup of `limit_mb` (swap included) beside nanotui's, for memory tests: what
+    runs in it, or in cgroups made below it, cannot take more whatever the code under test
+    does. Everything in it is killed and it is removed afterwards."""
+    from nanotui.security import sandbox_cgroup
+
+    parent = sandbox_cgroup.memory_cgroup_parent()
+    if parent is None:
+        pytest.skip("no memory cgroup can be made here: memory is limited per process")
+    bound = parent / f"nanotui-test-{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    bound.mkdir()
+    try:
+        limit = str(limit_mb << 20)
+        if (bound / "memory.limit_in_bytes").exists():
+            (bound / "memory.limit_in_bytes").write_text(limit)
+            with contextlib.suppress(OSError):
+                (bound / "memory.memsw.limit_in_bytes").write_text(limit)
+        else:
+            (bound / "memory.max").write_text(limit)
+            (bound / "memory.swap.max").write_text("0")
+        yield bound
+    finally:
+        for child in sorted(bound.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            sandbox_cgroup._kill_tasks(child / "cgroup.procs")
+            sandbox_cgroup._remove(child)
 
 
 def pids_with(marker: str) -> list[int]:

@@ -18,12 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import kill_all, runner_for
+from sandbox_support import bounded_memory_cgroup, kill_all, runner_for
 
 from nanotui.cli import main
 from nanotui.security import sandbox_cgroup
@@ -47,29 +46,9 @@ def workspace(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def bounded_memory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A memory cgroup of TEST_MEMORY_MB (swap included) in which commands' cgroups are made."""
-    parent = sandbox_cgroup.memory_cgroup_parent()
-    if parent is None:
-        pytest.skip("no memory cgroup can be made here: memory is limited per process")
-    bound = parent / f"nanotui-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    bound.mkdir()
-    try:
-        limit = str(TEST_MEMORY_MB << 20)
-        if (bound / "memory.limit_in_bytes").exists():
-            (bound / "memory.limit_in_bytes").write_text(limit)
-            if (bound / "memory.memsw.limit_in_bytes").exists():
-                (bound / "memory.memsw.limit_in_bytes").write_text(limit)
-        else:
-            (bound / "memory.max").write_text(limit)
-            (bound / "memory.swap.max").write_text("0")
+    with bounded_memory_cgroup("limits", TEST_MEMORY_MB) as bound:
         monkeypatch.setitem(sandbox_cgroup._usable, "memory", bound)
         yield bound
-    finally:
-        for child in [*bound.iterdir()]:
-            if child.is_dir():
-                sandbox_cgroup._kill_tasks(child / "cgroup.procs")
-                sandbox_cgroup._remove(child)
-        sandbox_cgroup._kill_tasks(bound / "cgroup.procs")
-        sandbox_cgroup._remove(bound)
 
 
 @pytest.fixture

@@ -17,13 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer
-from sandbox_support import kill_all
+from sandbox_support import bounded_memory_cgroup, kill_all
 
 from nanotui.cli import main
 from nanotui.security import sandbox_cgroup
@@ -36,35 +35,11 @@ TEST_MEMORY_MB = 1024
 CHILD_TIMEOUT_S = 90
 
 
-def _kill_tasks_below(folder: Path) -> None:
-    """SIGKILL every task in a cgroup and its children, then remove the children."""
-    for child in sorted(folder.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-        sandbox_cgroup._kill_tasks(child / "cgroup.procs")
-        if child != folder:
-            sandbox_cgroup._remove(child)
-
-
 @pytest.fixture
 def test_cgroup() -> Iterator[Path]:
     """A memory cgroup of TEST_MEMORY_MB beside nanotui's, for a child process to join."""
-    parent = sandbox_cgroup.memory_cgroup_parent()
-    if parent is None:
-        pytest.skip("no memory cgroup can be made here: memory is limited per process")
-    bound = parent / f"nanotui-test-cli-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    bound.mkdir()
-    try:
-        limit = str(TEST_MEMORY_MB << 20)
-        if (bound / "memory.limit_in_bytes").exists():
-            (bound / "memory.limit_in_bytes").write_text(limit)
-            with contextlib.suppress(OSError):
-                (bound / "memory.memsw.limit_in_bytes").write_text(limit)
-        else:
-            (bound / "memory.max").write_text(limit)
-            (bound / "memory.swap.max").write_text("0")
+    with bounded_memory_cgroup("cli", TEST_MEMORY_MB) as bound:
         yield bound
-    finally:
-        _kill_tasks_below(bound)
-        sandbox_cgroup._remove(bound)
 
 
 def _bound_oom_kills(bound: Path) -> int:
