@@ -40,7 +40,7 @@ from nanotui.providers.http_errors import (
     key_env_name,
     open_event_stream,
 )
-from nanotui.providers.stream_guard import StreamGuard
+from nanotui.providers.stream_guard import StreamGuard, reply_tokens
 
 USER_AGENT = "nanotui"
 STOP_REASONS = {"tool_calls": "tool_calls", "function_call": "tool_calls", "length": "max_tokens"}
@@ -141,16 +141,11 @@ class OpenAICompatProvider:
 
     def max_tokens(self, request: ChatRequest) -> int:
         """The reply length asked for (and, with a margin, enforced while it streams)."""
-        return min(request.max_tokens, self.config.max_output_tokens)
+        return reply_tokens(request, self.config)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """Send the request and yield text as it arrives, then tool calls, usage and done."""
-        guard = StreamGuard(
-            self._info.host,
-            max_tokens=self.max_tokens(request),
-            allowance=request.output_allowance,
-            deadline_s=self.config.request_deadline_s,
-        )
+        guard = StreamGuard.for_request(self._info.host, request, self.config)
         reply = _ReplyState(guard=guard)
         try:
             async with open_event_stream(

@@ -21,12 +21,22 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
 from nanotui.basics import plural
 from nanotui.governance.cost import CHARS_PER_TOKEN
-from nanotui.providers.base import ErrorKind, OutputAllowance, ProviderError, Usage
+from nanotui.providers.base import (
+    ChatRequest,
+    ErrorKind,
+    OutputAllowance,
+    ProviderError,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from nanotui.config import ProviderConfig
 
 ESTIMATE_MARGIN = 2.0
 """The estimate cuts a reply at this multiple of max_tokens: chars/4 is off both ways."""
@@ -90,8 +100,23 @@ class StreamProgress:
         return Usage(input_tokens=self.reported_input_tokens, output_tokens=self.output_tokens)
 
 
+def reply_tokens(request: ChatRequest, config: ProviderConfig) -> int:
+    """The reply length a request asks for: its own, within the provider's max_output_tokens."""
+    return min(request.max_tokens, config.max_output_tokens)
+
+
 class StreamGuard:
     """Counts one reply as it streams and raises a ProviderError when it must be cut off."""
+
+    @classmethod
+    def for_request(cls, host: str, request: ChatRequest, config: ProviderConfig) -> StreamGuard:
+        """The guard for one request to `host`, with the limits the request and config set."""
+        return cls(
+            host,
+            max_tokens=reply_tokens(request, config),
+            allowance=request.output_allowance,
+            deadline_s=config.request_deadline_s,
+        )
 
     def __init__(
         self,
