@@ -28,7 +28,7 @@ TURN_EVENTS = 50
 
 def session_events(count: int) -> list[Any]:
     """`count` events shaped like a real session's, in a realistic order."""
-    from nanotui.engine.events import (
+    from nanotui.protocol.events import (
         ApprovalResolved,
         TextDelta,
         ToolResult,
@@ -37,7 +37,7 @@ def session_events(count: int) -> list[Any]:
         UsageReported,
         UserMessage,
     )
-    from nanotui.providers.base import Usage
+    from nanotui.protocol.model_io import Usage
 
     content = "def handler(request):\n    return respond(request.body)\n" * 10
     cycle = [
@@ -62,7 +62,7 @@ def session_events(count: int) -> list[Any]:
 def main(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nanotui-audit-bench-") as home:
         os.environ["NANOTUI_HOME"] = home
-        from nanotui.audit_commands import show
+        from nanotui.cli.audit_commands import show
         from nanotui.governance.audit import SessionLog
         from nanotui.governance.audit_chain import verify_log
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from nanotui.config import DEFAULT_PROTECTED_PATHS
-from nanotui.security.commands import CommandPolicy
+from nanotui.security.shell.commands import CommandPolicy
 
 TARGET_DECISIONS_PER_S = 5000
 

@@ -37,9 +37,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from nanotui.config import SandboxConfig
-from nanotui.security.sandbox import make_runner, probe_backends
-from nanotui.security.sandbox_bwrap import bwrap_argv, find_bwrap
-from nanotui.security.secrets import scrubbed_environment
+from nanotui.security.sandbox.bwrap import bwrap_argv, find_bwrap
+from nanotui.security.sandbox.choose import make_runner, probe_backends
+from nanotui.security.secrets.environment import scrubbed_environment
 
 Variant = Callable[[], Awaitable[None]]
 BLOCK = 10

@@ -4,7 +4,7 @@ Each app is started as a new process in a pseudo-terminal (120x40), as a user wo
 The clock runs from just before the process is spawned to the moment the first frame reaches
 the terminal: the first output, after the switch to the alternate screen, that shows any
 text. After that the app is left idle for a second and its resident memory is read from
-/proc/<pid>/status (VmRSS); then it is sent ctrl+q. The real app is `python -m nanotui.cli
+/proc/<pid>/status (VmRSS); then it is sent ctrl+q. The real app is `python -m nanotui.cli.main
 --demo` (no model or network needed) with NANOTUI_HOME in a temporary folder; the bare app
 is a Textual App with a Header and a Footer, for the ratio. Each is started once to warm up,
 then several times more, and the medians are reported.
@@ -157,10 +157,10 @@ def main(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nanotui-bytecode-") as bytecode:
         bare = measure([sys.executable, "-c", BARE_APP], runs, Path(bytecode))
         app = measure(
-            [sys.executable, "-m", "nanotui.cli", "--demo"], runs, Path(bytecode), READY_TEXT
+            [sys.executable, "-m", "nanotui.cli.main", "--demo"], runs, Path(bytecode), READY_TEXT
         )
     return {
-        "app": "python -m nanotui.cli --demo",
+        "app": "python -m nanotui.cli.main --demo",
         **app,
         "target_first_frame_s": TARGET_FIRST_FRAME_S,
         "target_idle_rss_mb": TARGET_IDLE_RSS_MB,

@@ -39,7 +39,7 @@ SIZE = (120, 40)
 
 def session_events(count: int) -> list[Any]:
     """`count` events of a working session, each one a timeline row, in a realistic order."""
-    from nanotui.engine.events import (
+    from nanotui.protocol.events import (
         ApprovalRequested,
         ApprovalResolved,
         AssistantMessage,
@@ -55,7 +55,7 @@ def session_events(count: int) -> list[Any]:
         UsageReported,
         UserMessage,
     )
-    from nanotui.providers.base import ToolCall, Usage
+    from nanotui.protocol.model_io import ToolCall, Usage
 
     content = "def handler(request):\n    return respond(request.body)\n" * 10
     usage = Usage(input_tokens=1200, output_tokens=80)

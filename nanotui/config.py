@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nanotui import paths
-from nanotui.basics import MODE_ORDER, ConfigError
+from nanotui.protocol.basics import MODE_ORDER, ConfigError
 
 ApprovalMode = Literal["plan", "ask", "auto-edit", "full-auto"]
 

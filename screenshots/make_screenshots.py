@@ -22,7 +22,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen

@@ -10,7 +10,7 @@ import pytest
 from fake_model_server import FakeModelServer
 from sandbox_support import kill_all
 
-from nanotui.security import sandbox_cgroup
+from nanotui.security.sandbox import cgroup as sandbox_cgroup
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.prompt_input import PromptInput

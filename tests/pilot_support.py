@@ -13,7 +13,7 @@ from fake_model_server import FakeModelServer
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.prompt_input import PromptInput
 

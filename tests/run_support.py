@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fake_model_server import FakeModelServer
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 
 
 def run(

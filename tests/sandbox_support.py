@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from nanotui.config import SandboxConfig
-from nanotui.security.sandbox import CommandRunner, make_runner, probe_backends
+from nanotui.security.sandbox.base import CommandRunner
+from nanotui.security.sandbox.choose import make_runner, probe_backends
 
 BACKENDS = ["bwrap", "landlock", "plain"]
 ISOLATING = ["bwrap", "landlock"]
@@ -31,8 +32,8 @@ def runner_for(backend: str, workspace: Path, **settings: object) -> CommandRunn
 
 def bare_runner(backend: str, workspace: Path) -> CommandRunner:
     """The backend's own runner with its defaults (no settings, no guard around it)."""
-    from nanotui.security.sandbox_bwrap import BwrapRunner
-    from nanotui.security.sandbox_landlock import LandlockRunner
+    from nanotui.security.sandbox.bwrap import BwrapRunner
+    from nanotui.security.sandbox.landlock import LandlockRunner
 
     problem = probe_backends()[backend]
     if problem:
@@ -45,7 +46,7 @@ def bounded_memory_cgroup(name: str, limit_mb: int) -> Iterator[Path]:
     """A memory cgroup of `limit_mb` (swap included) beside nanotui's, for memory tests: what
     runs in it, or in cgroups made below it, cannot take more whatever the code under test
     does. Everything in it is killed and it is removed afterwards."""
-    from nanotui.security import sandbox_cgroup
+    from nanotui.security.sandbox import cgroup as sandbox_cgroup
 
     parent = sandbox_cgroup.memory_cgroup_parent()
     if parent is None:

@@ -15,7 +15,10 @@ from fake_model_server import FakeModelServer, openai_reply, stalled_reply
 from nanotui.config import load_settings
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
-from nanotui.engine.events import (
+from nanotui.engine.assembly import build_agent
+from nanotui.engine.session import rebuild_conversation
+from nanotui.governance.audit import read_events
+from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
     EventBase,
@@ -23,9 +26,6 @@ from nanotui.engine.events import (
     ToolResult,
     TurnFinished,
 )
-from nanotui.engine.session import rebuild_conversation
-from nanotui.engine.setup import build_agent
-from nanotui.governance.audit import read_events
 
 Answerer = Callable[[ApprovalRequested], ApprovalAnswer]
 
@@ -282,9 +282,9 @@ async def test_after_an_interrupt_the_conversation_can_go_on(fake_server, worksp
 
 
 def test_a_log_torn_by_a_crash_is_repaired_and_rebuilt(tmp_path: Path, monkeypatch) -> None:
-    from nanotui.engine.events import AssistantMessage, UserMessage
     from nanotui.governance.audit import SessionLog
-    from nanotui.providers.base import ToolCall
+    from nanotui.protocol.events import AssistantMessage, UserMessage
+    from nanotui.protocol.model_io import ToolCall
 
     monkeypatch.setenv("NANOTUI_HOME", str(tmp_path))
     log = SessionLog("s")

@@ -16,11 +16,9 @@ from fake_model_server import (
 )
 
 from nanotui.config import ProviderConfig
-from nanotui.providers.anthropic import AnthropicProvider
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -30,6 +28,8 @@ from nanotui.providers.base import (
     Usage,
     UsagePiece,
 )
+from nanotui.providers.anthropic import AnthropicProvider
+from nanotui.providers.base import ProviderError
 
 MODEL = "claude-sonnet-4-5"
 

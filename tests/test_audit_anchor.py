@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.cli import main
-from nanotui.engine.events import (
-    UserMessage,
-)
+from nanotui.cli.main import main
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.audit_chain import GENESIS, encode, line_hash
+from nanotui.protocol.events import (
+    UserMessage,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.cli import main
-from nanotui.engine.events import ApprovalResolved, Notice, TurnFinished, UserMessage
+from nanotui.cli.main import main
 from nanotui.engine.session import load_conversation
 from nanotui.governance.audit import SessionLog, read_records, session_path
 from nanotui.governance.audit_chain import verify_log
+from nanotui.protocol.events import ApprovalResolved, Notice, TurnFinished, UserMessage
 
 KILLS = 20
 
@@ -80,7 +80,7 @@ def test_replay_and_export_give_the_events_back_in_order(home: Path, capsys) -> 
 WRITER = textwrap.dedent(
     """
     import sys
-    from nanotui.engine.events import AssistantMessage, TextDelta, TurnFinished, UserMessage
+    from nanotui.protocol.events import AssistantMessage, TextDelta, TurnFinished, UserMessage
     from nanotui.governance.audit import SessionLog
 
     log = SessionLog(sys.argv[1], header={"workspace": "/w"})

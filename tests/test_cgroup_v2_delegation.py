@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.security import sandbox_cgroup
+from nanotui.security.sandbox import cgroup as sandbox_cgroup
 
 
 @pytest.fixture

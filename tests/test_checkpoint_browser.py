@@ -12,10 +12,10 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from nanotui.config import load_settings
+from nanotui.engine.assembly import build_agent
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing, describe_plan
-from nanotui.engine.events import CheckpointCreated, CheckpointRestored
 from nanotui.engine.external_changes import ChangeAttribution
-from nanotui.engine.setup import build_agent
+from nanotui.protocol.events import CheckpointCreated, CheckpointRestored
 from nanotui.providers.demo import DemoProvider
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen

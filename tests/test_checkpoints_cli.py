@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_checkpoints_helpers import isolate, make_repo, write_files
 
-from nanotui.checkpoint_commands import (
+from nanotui.cli.checkpoint_commands import (
     cmd_checkpoints_list,
     cmd_checkpoints_restore,
     cmd_checkpoints_show,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fake_model_server import FakeModelServer
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.config import Settings
-from nanotui.security.sandbox import make_runner
-from nanotui.security.sandbox_cgroup import limit_scopes
+from nanotui.security.sandbox.cgroup import limit_scopes
+from nanotui.security.sandbox.choose import make_runner
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_options_are_never_abbreviated(ws: Path, capsys) -> None:
 
 
 def test_doctor_lists_the_sandboxes_and_the_one_in_use(ws: Path, capsys) -> None:
-    from nanotui.security.sandbox import probe_backends
+    from nanotui.security.sandbox.choose import probe_backends
 
     code, out, _ = call(capsys, "doctor", "--demo", "-w", str(ws))
     for backend, why_not in probe_backends().items():

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nanotui.config import DEFAULT_PROTECTED_PATHS
-from nanotui.security.commands import CommandPolicy
 from nanotui.security.policy import ActionPolicy
+from nanotui.security.shell.commands import CommandPolicy
 
 CORPUS = tomllib.loads((Path(__file__).parent / "data" / "command_corpus.toml").read_text())["case"]
 WORKSPACE = Path("/srv/project")

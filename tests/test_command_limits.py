@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from sandbox_support import bounded_memory_cgroup, kill_all, runner_for
 
-from nanotui.cli import main
-from nanotui.security import sandbox_cgroup
-from nanotui.security.sandbox import CommandResult
-from nanotui.security.sandbox_cgroup import describe_limit_scopes
+from nanotui.cli.main import main
+from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.security.sandbox.base import CommandResult
+from nanotui.security.sandbox.cgroup import describe_limit_scopes
 from nanotui.tools.run_command import describe_result
 
 BACKENDS = ["plain", "landlock", "bwrap"]
@@ -169,7 +169,15 @@ def test_a_killed_nanotui_leaves_no_memory_cgroup_behind_for_long(
     if parent is None:
         pytest.skip("no memory cgroup can be made here")
     env = {**os.environ, "NANOTUI_HOME": str(workspace.parent / "home")}
-    argv = [sys.executable, "-m", "nanotui.cli", "sandbox", "run", "--workspace", str(workspace)]
+    argv = [
+        sys.executable,
+        "-m",
+        "nanotui.cli.main",
+        "sandbox",
+        "run",
+        "--workspace",
+        str(workspace),
+    ]
     child = subprocess.Popen(
         [*argv, "--", "sleep", f"20.{marker}"], env=env, start_new_session=True
     )

@@ -24,11 +24,11 @@ import pytest
 from fake_model_server import FakeModelServer
 from sandbox_support import bounded_memory_cgroup, kill_all
 
-from nanotui.cli import main
-from nanotui.security import sandbox_cgroup
-from nanotui.security.sandbox import probe_backends
-from nanotui.security.sandbox_bwrap import BwrapRunner, find_bwrap, probe_bwrap
-from nanotui.security.sandbox_process import Limits
+from nanotui.cli.main import main
+from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.security.sandbox.bwrap import BwrapRunner, find_bwrap, probe_bwrap
+from nanotui.security.sandbox.choose import probe_backends
+from nanotui.security.sandbox.process import Limits
 
 TEST_MEMORY_MB = 1024
 """What everything one memory test starts may take together."""
@@ -58,7 +58,7 @@ def _sandbox_run_json(
     ws.mkdir(exist_ok=True)
     config = f'[sandbox]\nbackend = "{backend}"\ntimeout_s = 30\n{sandbox}\n'
     (home / "config.toml").write_text(config)
-    cli = [sys.executable, "-m", "nanotui.cli", "sandbox", "run", "--json", "--workspace"]
+    cli = [sys.executable, "-m", "nanotui.cli.main", "sandbox", "run", "--json", "--workspace"]
     argv = [*cli, str(ws), "--", "bash", "-c", line]
     if cgroup is not None:
         # The child moves itself in before it becomes nanotui: all it starts is inside.

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.cli import main
-from nanotui.security.commands import CommandPolicy
+from nanotui.cli.main import main
 from nanotui.security.policy import ActionPolicy
-from nanotui.security.shell_parse import _parser
+from nanotui.security.shell.commands import CommandPolicy
+from nanotui.security.shell.parse import _parser
 
 POLICY = CommandPolicy(
     allow=["pytest *", "npm run test:*"], ask=["pip install *"], deny=["git push *", "curl *"]

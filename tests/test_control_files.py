@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import BACKENDS, runner_for
 
-from nanotui.security import control_files
+from nanotui.security.jail import control_files
 
 
 def git_repo(root: Path) -> Path:

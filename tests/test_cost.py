@@ -12,12 +12,12 @@ from fake_model_server import anthropic_reply, openai_reply
 from run_support import of_type, run
 
 from nanotui import paths
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.governance.cost import BudgetExceeded, SessionCost
 from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
 from nanotui.governance.prices import find_price, price_data_version
-from nanotui.providers.base import ChatRequest, Message, Usage
+from nanotui.protocol.model_io import ChatRequest, Message, Usage
 
 OPENAI = "https://api.openai.com/v1"
 

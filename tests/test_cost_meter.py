@@ -19,11 +19,18 @@ from textual.pilot import Pilot
 
 from nanotui import paths
 from nanotui.config import load_settings
-from nanotui.engine.events import CostUpdated, parse_event
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter
-from nanotui.providers.base import ChatRequest, StreamDone, StreamItem, TextPiece, Usage, UsagePiece
+from nanotui.protocol.events import CostUpdated, parse_event
+from nanotui.protocol.model_io import (
+    ChatRequest,
+    StreamDone,
+    StreamItem,
+    TextPiece,
+    Usage,
+    UsagePiece,
+)
 from nanotui.providers.demo import copy_sample_project
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.cost_figures import CostFigures

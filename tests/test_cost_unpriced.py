@@ -15,13 +15,13 @@ from pilot_support import wait_for
 from run_support import of_type, run
 
 from nanotui import paths
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.events import CostUpdated
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.spend import Spend
-from nanotui.providers.base import Usage
+from nanotui.protocol.events import CostUpdated
+from nanotui.protocol.model_io import Usage
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.cost_figures import CostFigures
 from nanotui.tui.timeline_rows import describe

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    Provider,
     StreamDone,
     TextPiece,
     ToolCall,
@@ -27,6 +26,7 @@ from nanotui.providers.base import (
     ToolSpec,
     UsagePiece,
 )
+from nanotui.providers.base import Provider
 from nanotui.providers.demo import (
     TEST_COMMAND,
     DemoProvider,

@@ -16,10 +16,10 @@ from fake_model_server import openai_reply
 from test_agent import drive, edit, make_agent, results
 from test_secrets import fake
 
-from nanotui import audit_commands
+from nanotui.cli import audit_commands
 from nanotui.engine.approvals import ApprovalAnswer
-from nanotui.engine.events import ApprovalRequested, ApprovalResolved, ToolResult, TurnFinished
 from nanotui.governance.audit import read_records
+from nanotui.protocol.events import ApprovalRequested, ApprovalResolved, ToolResult, TurnFinished
 from nanotui.tui.timeline_rows import row_for_record
 
 TOKEN = "ghp_" + fake(36)

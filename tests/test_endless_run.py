@@ -37,7 +37,7 @@ def run_headless(
     env = {**os.environ, "NANOTUI_HOME": str(home), "ANTHROPIC_API_KEY": "sk-ant-test"}
     for name in ("NANOTUI_PROVIDER", "NANOTUI_MODEL", "NANOTUI_BASE_URL", "NANOTUI_API_KEY"):
         env.pop(name, None)
-    command = [sys.executable, "-m", "nanotui.cli", "run", "write a poem", "--json"]
+    command = [sys.executable, "-m", "nanotui.cli.main", "run", "write a poem", "--json"]
     command += ["--workspace", str(workspace), "--model", "test-model", *provider]
     process = subprocess.Popen(
         command,

@@ -23,14 +23,16 @@ from fake_model_server import (
 
 from nanotui.config import ProviderConfig
 from nanotui.governance.cost import CHARS_PER_TOKEN
-from nanotui.providers.anthropic import AnthropicProvider
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
     OutputAllowance,
+    TextPiece,
+)
+from nanotui.providers.anthropic import AnthropicProvider
+from nanotui.providers.base import (
     Provider,
     ProviderError,
-    TextPiece,
 )
 from nanotui.providers.openai_compat import OpenAICompatProvider
 

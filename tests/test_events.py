@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nanotui.engine import events as ev
-from nanotui.providers.base import ToolCall, Usage
+from nanotui.protocol import events as ev
+from nanotui.protocol.model_io import ToolCall, Usage
 
 USAGE = Usage(input_tokens=120, cached_input_tokens=100, output_tokens=7, reasoning_tokens=2)
 

@@ -18,12 +18,15 @@ import pytest
 from fake_model_server import FakeModelServer, openai_reply
 from watchfiles import Change
 
-from nanotui import audit_commands
+from nanotui.cli import audit_commands
 from nanotui.config import load_settings
 from nanotui.engine import external_changes
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
-from nanotui.engine.events import (
+from nanotui.engine.assembly import build_agent
+from nanotui.engine.external_changes import ChangeAttribution, WorkspaceFilter, WorkspaceWatcher
+from nanotui.governance.audit import read_events
+from nanotui.protocol.events import (
     ApprovalRequested,
     ChangedPath,
     EventBase,
@@ -31,9 +34,6 @@ from nanotui.engine.events import (
     Notice,
     ToolResult,
 )
-from nanotui.engine.external_changes import ChangeAttribution, WorkspaceFilter, WorkspaceWatcher
-from nanotui.engine.setup import build_agent
-from nanotui.governance.audit import read_events
 from nanotui.tui.timeline_rows import FILTERS_BY_NAME, row_for_record
 
 WAIT_S = 3.0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tools_support import call, make_ctx
 
-from nanotui.security.workspace import PathRefused
+from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import ToolArgumentError, ToolContext, ToolFailure, ToolKind
 from nanotui.tools.edit_file import EditFileTool
 from nanotui.tools.file_change import apply_change, apply_hunks, diff_hunks, make_change
@@ -325,8 +325,8 @@ def test_registry_has_the_nine_tools() -> None:
 
 
 def test_declining_every_hunk_writes_nothing(tmp_path: Path) -> None:
-    from nanotui.security.sandbox import PlainRunner
-    from nanotui.security.workspace import Workspace
+    from nanotui.security.jail.workspace import Workspace
+    from nanotui.security.sandbox.runners import PlainRunner
     from nanotui.tools.base import ToolContext
     from nanotui.tools.file_change import apply_change, apply_hunks, make_change
 
@@ -342,8 +342,8 @@ def test_declining_every_hunk_writes_nothing(tmp_path: Path) -> None:
 
 
 async def test_write_file_refuses_to_replace_a_file_that_is_not_utf8(tmp_path: Path) -> None:
-    from nanotui.security.sandbox import PlainRunner
-    from nanotui.security.workspace import Workspace
+    from nanotui.security.jail.workspace import Workspace
+    from nanotui.security.sandbox.runners import PlainRunner
     from nanotui.tools.base import ToolContext
     from nanotui.tools.write_file import WriteFileTool
 

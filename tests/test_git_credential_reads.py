@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.cli import main
-from nanotui.security.git_reads import prints_file_contents
-from nanotui.security.sandbox import probe_backends
+from nanotui.cli.main import main
+from nanotui.security.sandbox.choose import probe_backends
+from nanotui.security.shell.git_reads import prints_file_contents
 
 # Assembled here so that the tree's own secret scan does not take it for a real one.
 SECRET = "API_TOKEN" + "=" + "tracked-in-history-0123456789"

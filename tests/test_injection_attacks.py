@@ -14,8 +14,8 @@ from fake_model_server import FakeModelServer, openai_reply
 
 from nanotui.config import load_settings
 from nanotui.engine.agent import Agent
-from nanotui.engine.events import ToolResult
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
+from nanotui.protocol.events import ToolResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ZWSP, ZWJ, SOFT_HYPHEN, RLO, PDF = "\u200b", "\u200d", "\u00ad", "\u202e", "\u202c"

@@ -13,7 +13,7 @@ from first_run_support import isolate_home, make_workspace
 from pilot_support import wait_for
 
 from nanotui import paths
-from nanotui.basics import ConfigError
+from nanotui.protocol.basics import ConfigError
 from nanotui.tui import collector
 from nanotui.tui.launch import LaunchApp, StartingScreen
 from nanotui.tui.screens.main import MainScreen

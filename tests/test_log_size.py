@@ -7,7 +7,7 @@ from pathlib import Path
 from fake_model_server import openai_reply
 from run_support import of_type, run
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 
 REPLY_CHARS = 2 * 1024 * 1024
 

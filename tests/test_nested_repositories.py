@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import ISOLATING, runner_for
 
-from nanotui.security import repositories
+from nanotui.security.jail import repositories
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 

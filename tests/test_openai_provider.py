@@ -21,11 +21,9 @@ from fake_model_server import (
 )
 
 from nanotui.config import ProviderConfig
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    Provider,
-    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -34,6 +32,10 @@ from nanotui.providers.base import (
     ToolSpec,
     Usage,
     UsagePiece,
+)
+from nanotui.providers.base import (
+    Provider,
+    ProviderError,
 )
 from nanotui.providers.openai_compat import OpenAICompatProvider
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.security.workspace import Workspace
+from nanotui.security.jail.workspace import Workspace
 from nanotui.tools.file_change import make_change
 from nanotui.tools.patching import PatchError, apply_unified_diff
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from tools_support import process_alive
 
-from nanotui.security.sandbox import (
+from nanotui.security.sandbox.base import (
     CommandResult,
     CommandRunner,
-    CommandStartError,
-    PlainRunner,
 )
-from nanotui.security.secrets import scrubbed_environment
+from nanotui.security.sandbox.process import CommandStartError
+from nanotui.security.sandbox.runners import PlainRunner
+from nanotui.security.secrets.environment import scrubbed_environment
 
 
 def _kill(pid: int) -> None:

@@ -14,8 +14,8 @@ from pilot_support import wait_for
 from test_checkpoint_browser import checkpointed_repo, confirm_screen, make_app, open_browser
 from test_checkpoints_helpers import isolate, make_repo
 
-from nanotui.basics import plural
-from nanotui.checkpoint_commands import cmd_checkpoints_restore, cmd_checkpoints_show
+from nanotui.cli.checkpoint_commands import cmd_checkpoints_restore, cmd_checkpoints_show
+from nanotui.protocol.basics import plural
 from nanotui.providers.demo_script import passing_tests
 from nanotui.vcs.checkpoints import Checkpoints
 

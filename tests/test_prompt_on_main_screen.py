@@ -13,7 +13,7 @@ from textual import events
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.chat_view import ChatView

@@ -17,9 +17,9 @@ from textual.widgets import Static
 
 from nanotui.config import load_settings
 from nanotui.engine.agent import Agent
-from nanotui.engine.events import ErrorEvent, EventBase, ToolResult, UserMessage
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.audit import SessionLog, read_records
+from nanotui.protocol.events import ErrorEvent, EventBase, ToolResult, UserMessage
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.prompt_input import PromptInput
 from nanotui.tui.widgets.tool_call_block import ToolCallBlock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from nanotui.engine.events import ErrorEvent, Notice
+from nanotui.protocol.events import ErrorEvent, Notice
 from nanotui.tui.replay_chat import show_in_chat
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.notice_line import NoticeLine

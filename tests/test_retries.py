@@ -12,14 +12,14 @@ from fake_model_server import FakeModelServer, cut_reply, error_reply, openai_re
 
 from nanotui.config import ProviderConfig, RateLimitConfig
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream_with_retries
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
 )
+from nanotui.providers.base import ProviderError
 from nanotui.providers.http_errors import parse_retry_after
 from nanotui.providers.openai_compat import OpenAICompatProvider
 

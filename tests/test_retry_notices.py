@@ -9,11 +9,11 @@ import pytest
 from first_run_support import closed_port_url
 from pilot_support import wait_for
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.events import Notice
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.ratelimit import RETRY_SLOT
+from nanotui.protocol.events import Notice
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.chat_view import ChatView

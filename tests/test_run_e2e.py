@@ -18,10 +18,10 @@ from fake_model_server import (
 )
 from run_support import of_type, run, tool_messages
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.governance.audit import UNLOGGED_TYPES
 from nanotui.governance.audit_chain import verify_log
-from nanotui.security.sandbox import isolation_warning
+from nanotui.security.sandbox.choose import isolation_warning
 
 FOO = "def foo():\n    return 1\n"
 TEST_FOO = (
@@ -260,7 +260,7 @@ def test_console_script_runs_the_offline_demo(tmp_path: Path, home: Path) -> Non
         [
             sys.executable,
             "-m",
-            "nanotui.cli",
+            "nanotui.cli.main",
             "run",
             "--provider",
             "demo",

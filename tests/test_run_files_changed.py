@@ -9,7 +9,7 @@ import pytest
 from fake_model_server import openai_reply
 from run_support import of_type, run
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 
 
 @pytest.fixture

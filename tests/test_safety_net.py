@@ -12,14 +12,14 @@ from test_checkpoints_helpers import make_repo
 from nanotui.config import load_settings
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
-from nanotui.engine.events import (
+from nanotui.engine.assembly import build_agent
+from nanotui.protocol.events import (
     ApprovalRequested,
     CheckpointCreated,
     EventBase,
     Notice,
     ToolStarted,
 )
-from nanotui.engine.setup import build_agent
 from nanotui.vcs.checkpoints import Checkpoints
 
 
@@ -188,7 +188,7 @@ async def test_an_interrupted_command_is_rolled_back_when_configured(fake_server
 
 
 def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, capsys) -> None:
-    from nanotui.cli import main
+    from nanotui.cli.main import main
 
     fake_server.enqueue(openai_reply(tool_calls=[edit("b.py", "b = 1", "b = 2")]), openai_reply())
     argv = ["run", "change b", "--workspace", str(repo), "--mode", "full-auto"]

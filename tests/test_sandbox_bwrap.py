@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.security.sandbox_bwrap import BwrapRunner, bwrap_argv, probe_bwrap
+from nanotui.security.sandbox.bwrap import BwrapRunner, bwrap_argv, probe_bwrap
 
 pytestmark = pytest.mark.skipif(
     probe_bwrap() is not None, reason=f"bwrap does not start here: {probe_bwrap()}"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from nanotui.config import DEFAULT_PROTECTED_PATHS, SandboxConfig
-from nanotui.security.sandbox import make_runner
-from nanotui.security.sandbox_bwrap import BwrapRunner, probe_bwrap
+from nanotui.security.sandbox.bwrap import BwrapRunner, probe_bwrap
+from nanotui.security.sandbox.choose import make_runner
 
 pytestmark = pytest.mark.skipif(
     probe_bwrap() is not None, reason=f"bwrap does not start here: {probe_bwrap()}"

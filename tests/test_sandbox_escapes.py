@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, pids_with, runner_for
 
-from nanotui.security import landlock_exec, process_reaper, sandbox_cgroup, seccomp_net
+from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.security.sandbox import landlock_exec, process_reaper, seccomp_net
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -156,7 +157,7 @@ DRIVER = """
 import asyncio, sys
 from pathlib import Path
 from nanotui.config import SandboxConfig
-from nanotui.security.sandbox import make_runner
+from nanotui.security.sandbox.choose import make_runner
 
 backend, workspace, line = sys.argv[1:]
 runner = make_runner(SandboxConfig(backend=backend), Path(workspace))

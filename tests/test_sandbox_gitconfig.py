@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.security.sandbox_bwrap import BwrapRunner, git_config_copies, probe_bwrap
+from nanotui.security.sandbox.bwrap import BwrapRunner, git_config_copies, probe_bwrap
 
 pytestmark = pytest.mark.skipif(
     probe_bwrap() is not None, reason=f"bwrap does not start here: {probe_bwrap()}"

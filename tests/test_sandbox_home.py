@@ -12,8 +12,8 @@ import pytest
 from sandbox_support import bare_runner
 
 from nanotui.config import DEFAULT_HOME_ALLOW, load_settings
-from nanotui.security.sandbox_bwrap import BwrapRunner, probe_bwrap
-from nanotui.security.sandbox_landlock import LandlockRunner, probe_landlock
+from nanotui.security.sandbox.bwrap import BwrapRunner, probe_bwrap
+from nanotui.security.sandbox.landlock import LandlockRunner, probe_landlock
 
 PLANTED = {
     ".config/gh/hosts.yml": "github.com:\n  oauth_token: gho_planted_gh_token\n",

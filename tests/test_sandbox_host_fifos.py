@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.security.sandbox import CommandRunner
-from nanotui.security.sandbox_bwrap import BwrapRunner, _landlock_inside, probe_bwrap
-from nanotui.security.sandbox_home import HomeView
-from nanotui.security.sandbox_landlock import LandlockRunner, probe_landlock
+from nanotui.security.sandbox.base import CommandRunner
+from nanotui.security.sandbox.bwrap import BwrapRunner, _landlock_inside, probe_bwrap
+from nanotui.security.sandbox.home import HomeView
+from nanotui.security.sandbox.landlock import LandlockRunner, probe_landlock
 
 
 @pytest.fixture

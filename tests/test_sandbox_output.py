@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nanotui.security.sandbox_output import MARKER_ROOM, Budget, HeadTail, finish
+from nanotui.security.sandbox.output import MARKER_ROOM, Budget, HeadTail, finish
 
 
 def _capture(limit: int, *writes: tuple[int, bytes]) -> tuple[list[bytes], bool]:

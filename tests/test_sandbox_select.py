@@ -7,16 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from nanotui import cli
+from nanotui.cli import main as cli
 from nanotui.config import SandboxConfig
-from nanotui.security import sandbox, sandbox_bwrap, sandbox_landlock
-from nanotui.security.sandbox import (
-    CommandStartError,
-    GuardedRunner,
-    PlainRunner,
-    SandboxUnavailable,
+from nanotui.security.sandbox import bwrap as sandbox_bwrap
+from nanotui.security.sandbox import landlock as sandbox_landlock
+from nanotui.security.sandbox.base import SandboxUnavailable
+from nanotui.security.sandbox.choose import (
     make_runner,
     probe_backends,
+)
+from nanotui.security.sandbox.process import CommandStartError
+from nanotui.security.sandbox.runners import (
+    GuardedRunner,
+    PlainRunner,
+    UnavailableRunner,
 )
 
 NO_BWRAP = "no bwrap binary was found."
@@ -136,4 +140,4 @@ def test_cli_sandbox_run_refuses_in_one_sentence_when_required_and_nothing_start
     assert code != 0
     assert captured.out == ""
     assert "require is on" in captured.err
-    assert sandbox.UnavailableRunner.backend == "none"
+    assert UnavailableRunner.backend == "none"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.security.redaction import Redactor, redact
-from nanotui.security.secrets import secret_environment_values, shannon_entropy
+from nanotui.security.secrets.environment import secret_environment_values, shannon_entropy
+from nanotui.security.secrets.redaction import Redactor, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 # Files that hold fake secrets on purpose, with the kinds they are expected to raise.

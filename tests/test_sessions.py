@@ -17,13 +17,13 @@ from run_support import of_type, run
 from textual.widgets import OptionList
 
 from nanotui import paths
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.events import ConversationResumed, UserMessage
+from nanotui.engine.assembly import build_agent
 from nanotui.engine.session import load_conversation
-from nanotui.engine.setup import build_agent
 from nanotui.governance.audit import SessionLog, list_sessions, read_records
 from nanotui.governance.retention import DAY_S, prune_sessions
+from nanotui.protocol.events import ConversationResumed, UserMessage
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.main import MainScreen

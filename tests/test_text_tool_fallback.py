@@ -9,17 +9,19 @@ import pytest
 from fake_model_server import FakeModelServer, cut_reply, error_reply, openai_reply
 
 from nanotui.config import ProviderConfig
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    Provider,
-    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
     ToolCall,
     ToolCallPiece,
     ToolSpec,
+)
+from nanotui.providers.base import (
+    Provider,
+    ProviderError,
 )
 from nanotui.providers.openai_compat import OpenAICompatProvider
 from nanotui.providers.text_tools import (

@@ -12,11 +12,11 @@ from pilot_support import wait_for
 from textual.pilot import Pilot
 from timeline_support import session_events, timeline_host, write_log
 
-from nanotui.cli import main
+from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.events import CheckpointCreated, Notice, ToolResult, UserMessage
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.audit import SessionLog
+from nanotui.protocol.events import CheckpointCreated, Notice, ToolResult, UserMessage
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.replay_app import ReplayApp
@@ -339,7 +339,7 @@ def fail_if_a_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a replay must not build a model client")
 
     monkeypatch.setattr("nanotui.providers.factory.build_provider", refuse)
-    monkeypatch.setattr("nanotui.engine.setup.build_agent", refuse)
+    monkeypatch.setattr("nanotui.engine.assembly.build_agent", refuse)
 
 
 async def replay_finished(pilot: Pilot) -> ReplayScreen:

@@ -13,11 +13,11 @@ from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui import paths
-from nanotui.basics import UserFacingError
 from nanotui.config import load_settings
-from nanotui.engine.events import Notice
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.audit import read_events
+from nanotui.protocol.basics import UserFacingError
+from nanotui.protocol.events import Notice
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.security.trust import DEMO_COPY_REFUSAL, TrustRefused, is_trusted, trust
 from nanotui.tui.app import NanotuiApp

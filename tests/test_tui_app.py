@@ -14,8 +14,8 @@ from textual.pilot import Pilot
 from textual.widgets import Label
 
 from nanotui.config import load_settings
-from nanotui.engine.events import EventBase
-from nanotui.engine.setup import build_agent
+from nanotui.engine.assembly import build_agent
+from nanotui.protocol.events import EventBase
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen

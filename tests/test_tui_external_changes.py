@@ -13,8 +13,8 @@ from fake_model_server import FakeModelServer, openai_reply
 from pilot_support import app_on_server, wait_for
 from textual.pilot import Pilot
 
-from nanotui.engine.events import FileChangedExternally
 from nanotui.governance.audit import read_events
+from nanotui.protocol.events import FileChangedExternally
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.approval_panel import ApprovalPanel

@@ -11,8 +11,8 @@ from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.setup import build_agent
-from nanotui.providers.base import ChatRequest, StreamItem, Usage, UsagePiece
+from nanotui.engine.assembly import build_agent
+from nanotui.protocol.model_io import ChatRequest, StreamItem, Usage, UsagePiece
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets import timeline

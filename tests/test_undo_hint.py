@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.checkpoint_commands import restore_command
+from nanotui.cli.checkpoint_commands import restore_command
 from nanotui.providers.demo import sample_project_path
 
 BIN = Path(sys.executable).parent
@@ -86,7 +86,7 @@ def test_restore_command_names_the_workspace_only_when_it_is_not_here(tmp_path: 
 def test_restores_own_undo_hint_names_the_workspace_it_restored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nanotui.cli import main
+    from nanotui.cli.main import main
     from nanotui.vcs.checkpoints import Checkpoints
 
     monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nanotui.config import DEFAULT_PROTECTED_PATHS
-from nanotui.security.globs import glob_match, path_matches
-from nanotui.security.workspace import PathRefused, Workspace
+from nanotui.security.jail.globs import glob_match, path_matches
+from nanotui.security.jail.workspace import PathRefused, Workspace
 
 
 @pytest.fixture

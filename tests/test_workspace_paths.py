@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from nanotui.config import DEFAULT_PROTECTED_PATHS
-from nanotui.security.workspace import PathRefused, Workspace
+from nanotui.security.jail.workspace import PathRefused, Workspace
 
 SECRET = "outside secret\n"
 

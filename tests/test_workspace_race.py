@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tools_support import call, make_ctx
 
-from nanotui.security.workspace import PathRefused
+from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import ToolContext
 from nanotui.tools.file_change import apply_change, make_change
 from nanotui.tools.list_dir import ListDirTool

@@ -10,7 +10,8 @@ from typing import Any
 from textual.app import App
 from textual.screen import Screen
 
-from nanotui.engine.events import (
+from nanotui.governance.audit_chain import CLOSED_TYPE, ChainedFile
+from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
     AssistantMessage,
@@ -29,8 +30,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
-from nanotui.governance.audit_chain import CLOSED_TYPE, ChainedFile
-from nanotui.providers.base import Usage
+from nanotui.protocol.model_io import Usage
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.timeline import TimelineScreen
 

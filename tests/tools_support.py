@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from nanotui.config import DEFAULT_PROTECTED_PATHS
-from nanotui.security.sandbox import PlainRunner
-from nanotui.security.workspace import Workspace
+from nanotui.security.jail.workspace import Workspace
+from nanotui.security.sandbox.runners import PlainRunner
 from nanotui.tools.base import Tool, ToolContext, ToolOutput
 
 

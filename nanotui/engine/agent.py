@@ -18,21 +18,6 @@ from typing import Any
 from nanotui import __version__
 from nanotui.config import CheckpointsConfig
 from nanotui.engine.dispatch import CallDispatcher
-from nanotui.engine.events import (
-    AssistantMessage,
-    ConversationCleared,
-    ConversationResumed,
-    CostUpdated,
-    ErrorEvent,
-    EventBase,
-    Notice,
-    SessionStarted,
-    TextDelta,
-    ToolResult,
-    TurnFinished,
-    UsageReported,
-    UserMessage,
-)
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
 from nanotui.engine.output_marker import mark_history
 from nanotui.engine.safety_net import SafetyNet
@@ -53,21 +38,38 @@ from nanotui.governance.ratelimit import (
     stream_with_retries,
 )
 from nanotui.paths import config_dir, state_dir
-from nanotui.providers.base import (
-    CUT_OFF_KINDS,
+from nanotui.protocol.events import (
+    AssistantMessage,
+    ConversationCleared,
+    ConversationResumed,
+    CostUpdated,
+    ErrorEvent,
+    EventBase,
+    Notice,
+    SessionStarted,
+    TextDelta,
+    ToolResult,
+    TurnFinished,
+    UsageReported,
+    UserMessage,
+)
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    Provider,
-    ProviderError,
     TextPiece,
     ToolCall,
     ToolCallPiece,
     Usage,
     UsagePiece,
+)
+from nanotui.providers.base import (
+    CUT_OFF_KINDS,
+    Provider,
+    ProviderError,
     provider_layers,
 )
 from nanotui.security.policy import ActionPolicy
-from nanotui.security.sandbox import isolation_warning
+from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.tools.base import Tool, ToolContext, ToolKind
 
 MAX_SAME_FAILURES = 3

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nanotui.engine.events import ApprovalRequested
+from nanotui.protocol.events import ApprovalRequested
 
 
 class ApprovalAnswer(BaseModel):

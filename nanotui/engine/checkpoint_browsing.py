@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nanotui.config import CheckpointsConfig
-from nanotui.engine.events import CheckpointCreated, EventBase
 from nanotui.engine.external_changes import ChangeAttribution
 from nanotui.engine.safety_net import restore_events
+from nanotui.protocol.events import CheckpointCreated, EventBase
 from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.model import Checkpoint, FileDiff, RestoreResult
 from nanotui.vcs.restore import RestorePlan

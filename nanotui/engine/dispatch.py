@@ -16,7 +16,10 @@ import posixpath
 from collections.abc import Callable
 
 from nanotui.engine.approvals import ApprovalAnswer, attach_future, os_user, sha256_text
-from nanotui.engine.events import (
+from nanotui.engine.external_changes import ChangeAttribution
+from nanotui.engine.safety_net import SafetyNet
+from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
     EventBase,
@@ -26,10 +29,7 @@ from nanotui.engine.events import (
     ToolResult,
     ToolStarted,
 )
-from nanotui.engine.external_changes import ChangeAttribution
-from nanotui.engine.safety_net import SafetyNet
-from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
-from nanotui.providers.base import ToolCall
+from nanotui.protocol.model_io import ToolCall
 from nanotui.tools.base import ToolKind
 
 Emit = Callable[[EventBase], None]

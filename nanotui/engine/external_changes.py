@@ -29,7 +29,7 @@ from typing import Literal
 
 from watchfiles import Change, awatch
 
-from nanotui.engine.events import ChangedPath, EventBase, FileChangedExternally, Notice
+from nanotui.protocol.events import ChangedPath, EventBase, FileChangedExternally, Notice
 
 WATCH_STEP_MS = 50
 """A batch is reported once the workspace has been quiet this long (the usual latency)..."""

@@ -9,7 +9,7 @@ The marker is read back from the log's results, which no file the agent reads ca
 
 from __future__ import annotations
 
-from nanotui.providers.base import Message
+from nanotui.protocol.model_io import Message
 from nanotui.security.injection import marker_of, new_output_marker, remarked
 
 

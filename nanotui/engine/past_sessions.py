@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from nanotui.basics import UserFacingError
-from nanotui.engine.events import (
+from nanotui.protocol.basics import UserFacingError
+from nanotui.protocol.events import (
     ConversationCleared,
     ConversationResumed,
     EventBase,

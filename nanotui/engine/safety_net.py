@@ -16,9 +16,9 @@ import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from nanotui.basics import plural
 from nanotui.config import CheckpointsConfig
-from nanotui.engine.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
 from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.model import Checkpoint, CheckpointError, RestoreResult
 

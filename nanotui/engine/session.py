@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nanotui.engine.events import (
+from nanotui.protocol.events import (
     AssistantMessage,
     ConversationCleared,
     ConversationResumed,
@@ -14,7 +14,7 @@ from nanotui.engine.events import (
     ToolResult,
     UserMessage,
 )
-from nanotui.providers.base import Message, Usage
+from nanotui.protocol.model_io import Message, Usage
 
 
 @dataclass

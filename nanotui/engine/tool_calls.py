@@ -16,20 +16,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.basics import plural
 from nanotui.engine.approvals import ApprovalAnswer
-from nanotui.engine.events import ToolResult
-from nanotui.providers.base import ToolCall
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import ToolResult
+from nanotui.protocol.model_io import ToolCall
 from nanotui.security.injection import (
     InjectionFlag,
     find_injection,
     frame_untrusted,
     new_output_marker,
 )
+from nanotui.security.jail.workspace import PathRefused
 from nanotui.security.policy import ActionDecision, ActionPolicy
-from nanotui.security.redaction import Redactor
-from nanotui.security.secrets import secret_environment_values
-from nanotui.security.workspace import PathRefused
+from nanotui.security.secrets.environment import secret_environment_values
+from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import (
     Tool,
     ToolArgumentError,

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from nanotui import paths
-from nanotui.engine.events import EventBase, parse_event
 from nanotui.governance.audit_chain import CLOSED_TYPE, FORMAT_VERSION, ChainedFile
 from nanotui.governance.log_anchor import LogAnchor
-from nanotui.security.redaction import Redactor
-from nanotui.security.secrets import secret_environment_values
+from nanotui.protocol.events import EventBase, parse_event
+from nanotui.security.secrets.environment import secret_environment_values
+from nanotui.security.secrets.redaction import Redactor
 
 FSYNC_TYPES = {"approval_resolved", "turn_finished", "session_started"}
 UNLOGGED_TYPES = {"text_delta"}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from nanotui.basics import plural
+from nanotui.protocol.basics import plural
 
 GENESIS = "0" * 64
 FORMAT_VERSION = 2

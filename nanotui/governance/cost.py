@@ -15,7 +15,7 @@ from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
 from nanotui.governance.prices import Price, find_price
 from nanotui.governance.spend import Spend
-from nanotui.providers.base import ChatRequest, OutputAllowance, Usage
+from nanotui.protocol.model_io import ChatRequest, OutputAllowance, Usage
 
 __all__ = ["BudgetExceeded", "SessionCost", "estimate_input_tokens", "find_price"]
 

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from nanotui.governance.spend import Spend
-from nanotui.providers.base import Usage
+from nanotui.protocol.model_io import Usage
 
 RESERVATION_TTL_S = 30 * 60
 """Longer than any one request may stream; after it, a dead process's reservation lapses."""

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Protocol
 
 from nanotui.config import PriceConfig
-from nanotui.providers.base import Usage
+from nanotui.protocol.model_io import Usage
 
 
 class Price(Protocol):

@@ -19,7 +19,8 @@ from typing import ClassVar
 from aiolimiter import AsyncLimiter
 
 from nanotui.config import RateLimitConfig
-from nanotui.providers.base import ProviderError, StreamItem
+from nanotui.protocol.model_io import StreamItem
+from nanotui.providers.base import ProviderError
 
 OnRetry = Callable[[ProviderError, float, int], Awaitable[None] | None]
 Sleep = Callable[[float], Awaitable[object]]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.basics import plural
+from nanotui.protocol.basics import plural
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
     StreamDone,

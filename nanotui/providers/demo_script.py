@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nanotui.providers.base import Message, ToolCall
+from nanotui.protocol.model_io import Message, ToolCall
 
 TEST_COMMAND = "python3 -m unittest discover -s tests -q"
 MODULE = "inventory.py"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from nanotui.basics import UserFacingError
 from nanotui.config import ProviderConfig, default_base_url, resolve_api_key
+from nanotui.protocol.basics import UserFacingError
 from nanotui.providers.base import Provider
 
 

@@ -16,11 +16,9 @@ from typing import Any
 import httpx
 
 from nanotui.config import ProviderConfig, default_base_url
-from nanotui.providers.base import (
-    CUT_OFF_KINDS,
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -28,6 +26,10 @@ from nanotui.providers.base import (
     ToolCallPiece,
     Usage,
     UsagePiece,
+)
+from nanotui.providers.base import (
+    CUT_OFF_KINDS,
+    ProviderError,
 )
 from nanotui.providers.http_errors import (
     RequestInfo,

@@ -25,14 +25,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from nanotui.basics import plural
 from nanotui.governance.cost import CHARS_PER_TOKEN
-from nanotui.providers.base import (
+from nanotui.protocol.basics import plural
+from nanotui.protocol.model_io import (
     ChatRequest,
-    ErrorKind,
     OutputAllowance,
-    ProviderError,
     Usage,
+)
+from nanotui.providers.base import (
+    ErrorKind,
+    ProviderError,
 )
 
 if TYPE_CHECKING:

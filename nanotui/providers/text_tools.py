@@ -15,17 +15,19 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from nanotui.providers.base import (
+from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
-    Provider,
-    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
     ToolCall,
     ToolCallPiece,
     ToolSpec,
+)
+from nanotui.providers.base import (
+    Provider,
+    ProviderError,
 )
 
 OPEN_TAG = "<tool_call>"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from nanotui.security.commands import CommandPolicy
+from nanotui.security.shell.commands import CommandPolicy
 
 Verdict = Literal["allow", "ask", "deny"]
 ActionKind = Literal["read", "write", "command"]

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 from nanotui import paths
-from nanotui.basics import UserFacingError
+from nanotui.protocol.basics import UserFacingError
 
 DEMO_COPY_REFUSAL = (
     "The offline demo's copy of the sample project is never trusted; trust is for your own folders."

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanotui.providers.base import ToolSpec
+from nanotui.protocol.model_io import ToolSpec
 
 
 class ToolKind(StrEnum):
@@ -56,7 +56,7 @@ class ToolFailure(Exception):
 class ToolContext:
     """What a tool may use: the jailed workspace and the command runner."""
 
-    workspace: Any  # nanotui.security.workspace.Workspace
+    workspace: Any  # nanotui.security.jail.workspace.Workspace
     runner: Any  # nanotui.security.sandbox.CommandRunner
     command_timeout_s: float = 120.0
     max_output_bytes: int = 1_048_576

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from nanotui.security.workspace import PathRefused, Workspace, WriteTarget
+from nanotui.security.jail.workspace import PathRefused, Workspace, WriteTarget
 from nanotui.tools.base import Tool, ToolContext, ToolFailure, ToolKind, ToolOutput
 
 CONTEXT_LINES = 3

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from nanotui.security.workspace import Workspace
+from nanotui.security.jail.workspace import Workspace
 from nanotui.tools.git_exec import GitUnavailable, inside_work_tree, run_git
 
 WALK_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})

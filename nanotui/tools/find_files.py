@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.basics import plural
-from nanotui.security.globs import path_matches
-from nanotui.security.workspace import PathRefused
+from nanotui.protocol.basics import plural
+from nanotui.security.jail.globs import path_matches
+from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolKind, ToolOutput
 from nanotui.tools.file_listing import list_files
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.security.workspace import PathRefused
+from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolKind, ToolOutput
 from nanotui.tools.git_exec import GitUnavailable, run_git
 

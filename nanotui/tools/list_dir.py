@@ -10,8 +10,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.basics import plural
-from nanotui.security.workspace import PathRefused
+from nanotui.protocol.basics import plural
+from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 
 MAX_ENTRIES = 500

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.basics import plural
-from nanotui.security.workspace import OpenedFile, PathRefused
+from nanotui.protocol.basics import plural
+from nanotui.security.jail.workspace import OpenedFile, PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 
 BINARY_SNIFF_BYTES = 8192

@@ -6,8 +6,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.security.sandbox import CommandResult, CommandStartError
-from nanotui.security.workspace import PathRefused
+from nanotui.security.jail.workspace import PathRefused
+from nanotui.security.sandbox.base import CommandResult
+from nanotui.security.sandbox.process import CommandStartError
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolKind, ToolOutput
 
 MODEL_STREAM_CHARS = 20_000

@@ -22,9 +22,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nanotui.basics import plural
-from nanotui.security.globs import path_matches
-from nanotui.security.workspace import PathRefused, Workspace
+from nanotui.protocol.basics import plural
+from nanotui.security.jail.globs import path_matches
+from nanotui.security.jail.workspace import PathRefused, Workspace
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 from nanotui.tools.file_listing import WALK_SKIPPED_DIRS, list_files
 from nanotui.tools.git_exec import inside_work_tree

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from nanotui.engine.events import ApprovalRequested
+from nanotui.protocol.events import ApprovalRequested
 from nanotui.tools.file_change import FileChange, apply_hunks
 from nanotui.tools.patching import PatchError, apply_unified_diff
 

@@ -15,10 +15,10 @@ from typing import Literal
 
 from textual.content import Content
 
-from nanotui.engine.events import CostUpdated
 from nanotui.governance.cost import CHARS_PER_TOKEN
 from nanotui.governance.spend import Spend
-from nanotui.providers.base import Usage
+from nanotui.protocol.events import CostUpdated
+from nanotui.protocol.model_io import Usage
 
 Level = Literal["ok", "warning", "over"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.app import App, SuspendNotSupported
 
-from nanotui.engine.events import ApprovalRequested
+from nanotui.protocol.events import ApprovalRequested
 from nanotui.tools.patching import PatchError
 from nanotui.tui.approval_checks import proposed_text
 

@@ -28,7 +28,7 @@ from nanotui.tui.keymap import apply_keymap
 if TYPE_CHECKING:
     from nanotui.config import LoadedConfig, ProviderConfig
     from nanotui.providers.base import Provider
-    from nanotui.tui.screens.setup import Detector
+    from nanotui.tui.screens.first_run import Detector
 
 
 class StartingScreen(Screen[None]):
@@ -104,7 +104,7 @@ class LaunchApp(NanotuiApp):
             self.exit(1)
 
     async def _launch(self) -> None:
-        from nanotui.setup_detect import needs_first_run, needs_setup
+        from nanotui.tui.screens.first_run_detect import needs_first_run, needs_setup
 
         if self.loaded is None:
             self._say("reading the settings…")
@@ -182,7 +182,7 @@ class LaunchApp(NanotuiApp):
             await checked[1].aclose()
 
     def _build_agent(self, provider: Provider | None = None) -> Any:
-        from nanotui.engine.setup import build_agent
+        from nanotui.engine.assembly import build_agent
 
         assert self.loaded is not None
         agent = build_agent(
@@ -197,8 +197,8 @@ class LaunchApp(NanotuiApp):
         """The setup and trust questions; False when the user left instead of answering."""
         from nanotui.config import load_settings
         from nanotui.security.trust import decline, trust
-        from nanotui.setup_detect import needs_setup, needs_trust_question
-        from nanotui.tui.screens.setup import SetupScreen
+        from nanotui.tui.screens.first_run import SetupScreen
+        from nanotui.tui.screens.first_run_detect import needs_setup, needs_trust_question
         from nanotui.tui.screens.trust import TrustScreen
 
         assert self.loaded is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from nanotui.engine.events import EventBase
+from nanotui.protocol.events import EventBase
 
 
 class EngineEvent(Message):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nanotui.basics import MODE_ORDER
+from nanotui.protocol.basics import MODE_ORDER
 
 MODE_MEANINGS = {
     "plan": "read-only: the model may look but not change or run anything",

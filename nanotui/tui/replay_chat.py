@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from nanotui.engine.events import (
+from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
     AssistantMessage,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from nanotui.basics import MODE_ORDER
+from nanotui.protocol.basics import MODE_ORDER
 from nanotui.tui.modes import MODE_MEANINGS
 
 

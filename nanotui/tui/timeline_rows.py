@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.basics import plural
 from nanotui.governance.spend import Spend
+from nanotui.protocol.basics import plural
 from nanotui.tools.file_change import count_changed_lines
 from nanotui.vcs.model import short_checkpoint_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from nanotui.basics import UserFacingError
+from nanotui.protocol.basics import UserFacingError
 
 
 class CheckpointError(UserFacingError):

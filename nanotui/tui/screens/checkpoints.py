@@ -24,7 +24,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from nanotui.basics import plural
 from nanotui.engine.checkpoint_browsing import (
     STATUS_WORDS,
     CheckpointBrowsing,
@@ -32,7 +31,8 @@ from nanotui.engine.checkpoint_browsing import (
     Comparison,
     in_time_order,
 )
-from nanotui.engine.events import EventBase
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import EventBase
 from nanotui.tui.screens.restore_confirm import RestoreChoice, RestoreConfirmScreen
 from nanotui.tui.widgets.diff_view import DiffView
 from nanotui.vcs.model import Checkpoint, CheckpointError

@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nanotui.basics import plural
+from nanotui.protocol.basics import plural
 
 FIELD_CHARS = 20_000
 """A field longer than this (a huge tool output) is cut, saying how much was left out."""

@@ -22,10 +22,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from nanotui.basics import MODE_ORDER
 from nanotui.engine.agent import Agent
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
-from nanotui.engine.events import (
+from nanotui.protocol.basics import MODE_ORDER
+from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
     AssistantMessage,
@@ -42,7 +42,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
-from nanotui.security.sandbox import isolation_warning
+from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.tui import collector
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent

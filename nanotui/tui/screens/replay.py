@@ -21,9 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from nanotui.audit_commands import MAX_REPLAY_GAP_S
-from nanotui.basics import plural
-from nanotui.engine.events import parse_event
+from nanotui.cli.audit_commands import MAX_REPLAY_GAP_S
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import parse_event
 from nanotui.tui.replay_chat import CHAT_TYPES, PASSING_TYPES, show_in_chat
 from nanotui.tui.screens.timeline import open_event
 from nanotui.tui.timeline_log import LogLine, LogReader, index_lines, read_record_at

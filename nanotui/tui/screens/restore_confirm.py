@@ -16,8 +16,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nanotui.basics import plural
 from nanotui.engine.checkpoint_browsing import DELETE_CHOSEN, PlannedStep, plan_counts, plan_steps
+from nanotui.protocol.basics import plural
 from nanotui.vcs.model import Checkpoint
 from nanotui.vcs.restore import RestorePlan
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from nanotui.basics import MODE_ORDER, UserFacingError
-from nanotui.engine.events import Notice
 from nanotui.engine.past_sessions import summarize
 from nanotui.governance.audit import list_sessions
+from nanotui.protocol.basics import MODE_ORDER, UserFacingError
+from nanotui.protocol.events import Notice
 from nanotui.security.trust import DEMO_COPY_REFUSAL, is_demo_copy, is_trusted, trust
 from nanotui.tui import collector
 from nanotui.tui.cost_figures import against_budget

@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from nanotui.engine.approvals import ApprovalAnswer, resolve
-from nanotui.engine.events import ApprovalRequested
+from nanotui.protocol.events import ApprovalRequested
 from nanotui.tui.approval_checks import is_stale
 from nanotui.tui.diff_model import parse_diff
 from nanotui.tui.widgets.diff_view import DiffView, HunkChoices

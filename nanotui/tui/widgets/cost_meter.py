@@ -14,8 +14,8 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 
-from nanotui.engine.events import CostUpdated
-from nanotui.providers.base import Usage
+from nanotui.protocol.events import CostUpdated
+from nanotui.protocol.model_io import Usage
 from nanotui.tui.cost_figures import CostFigures, format_cost
 
 __all__ = ["CostMeter", "format_cost"]

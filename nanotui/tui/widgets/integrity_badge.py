@@ -8,9 +8,9 @@ from textual import work
 from textual.message import Message
 from textual.widgets import Static
 
-from nanotui.basics import plural
 from nanotui.governance.audit_chain import Verdict
 from nanotui.governance.log_verify import verify_anchored
+from nanotui.protocol.basics import plural
 
 STATES = ("-pending", "-ok", "-broken")
 

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Label
 
-from nanotui.basics import MODE_ORDER
+from nanotui.protocol.basics import MODE_ORDER
 
 
 class StatusBar(Horizontal):

@@ -12,8 +12,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import RichLog
 
-from nanotui.basics import plural
-from nanotui.engine.events import (
+from nanotui.governance.spend import Spend
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
     CheckpointCreated,
@@ -30,8 +31,7 @@ from nanotui.engine.events import (
     UsageReported,
     UserMessage,
 )
-from nanotui.governance.spend import Spend
-from nanotui.providers.base import Usage
+from nanotui.protocol.model_io import Usage
 from nanotui.tui.timeline_rows import approval_summary, external_change_summary
 from nanotui.vcs.model import short_checkpoint_id
 

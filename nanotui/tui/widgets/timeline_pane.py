@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from nanotui.basics import plural
+from nanotui.protocol.basics import plural
 from nanotui.tui.timeline_log import LogReader
 from nanotui.tui.timeline_rows import (
     KIND_FILTERS,

@@ -20,8 +20,8 @@ from textual.reactive import var
 from textual.widgets import Collapsible, Static
 from textual.widgets.collapsible import CollapsibleTitle
 
-from nanotui.basics import plural
-from nanotui.engine.events import ToolResult
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import ToolResult
 from nanotui.security.injection import flags_in_framed, unframed
 from nanotui.tui.widgets.diff_view import diff_content, diff_line_style
 

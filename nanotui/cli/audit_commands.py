@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from nanotui.basics import plural
-from nanotui.engine.events import parse_event
+from nanotui.cli.headless import print_readable
 from nanotui.governance.audit import list_sessions, read_records, session_path
 from nanotui.governance.log_anchor import Anchor, anchors_since, read_anchors
 from nanotui.governance.log_verify import verify_against_anchor
-from nanotui.headless import print_readable
+from nanotui.protocol.basics import plural
+from nanotui.protocol.events import parse_event
 from nanotui.tui.timeline_rows import approval_summary
 
 MAX_REPLAY_GAP_S = 2.0

@@ -11,9 +11,9 @@ import itertools
 import posixpath
 import re
 
-from nanotui.security.shell_paths import PathJudge
-from nanotui.security.shell_rules import git_view
-from nanotui.security.shell_words import Word, basename
+from nanotui.security.shell.paths import PathJudge
+from nanotui.security.shell.rules import git_view
+from nanotui.security.shell.words import Word, basename
 
 GIT_READ_ONLY = {"status", "log", "diff", "show"}
 GIT_HARMLESS_GLOBAL = {"--no-pager", "-P", "--no-optional-locks"}

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from nanotui.security.shell_paths import PathJudge
-from nanotui.security.shell_words import Word, basename
+from nanotui.security.shell.paths import PathJudge
+from nanotui.security.shell.words import Word, basename
 
 _SHORT_FLAGS = re.compile(r"^-[A-Za-z]+$")
 # Long options spelled as the short letter they stand for, per program.

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from nanotui.checkpoint_commands import restore_command
+from nanotui.cli.checkpoint_commands import restore_command
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
-from nanotui.engine.events import (
+from nanotui.protocol.events import (
     ApprovalRequested,
     ErrorEvent,
     EventBase,

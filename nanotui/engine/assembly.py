@@ -23,13 +23,14 @@ from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
 from nanotui.governance.retention import prune_sessions
-from nanotui.providers.base import Provider, Usage, provider_layers
+from nanotui.protocol.model_io import Usage
+from nanotui.providers.base import Provider, provider_layers
 from nanotui.providers.factory import build_provider
-from nanotui.security.commands import CommandPolicy
 from nanotui.security.injection import new_output_marker
+from nanotui.security.jail.workspace import Workspace, protected_match
 from nanotui.security.policy import ActionPolicy
-from nanotui.security.sandbox import isolation_warning, make_runner
-from nanotui.security.workspace import Workspace, protected_match
+from nanotui.security.sandbox.choose import isolation_warning, make_runner
+from nanotui.security.shell.commands import CommandPolicy
 from nanotui.tools.base import ToolContext
 from nanotui.tools.git_exec import tracked_files
 from nanotui.tools.registry import default_tools

@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nanotui.basics import UserFacingError
-from nanotui.security.sandbox_cgroup import MemoryCgroup, PidsCgroup
-from nanotui.security.sandbox_output import Budget, HeadTail, finish
-from nanotui.security.workspace_growth import GrowthWatch
+from nanotui.protocol.basics import UserFacingError
+from nanotui.security.sandbox.cgroup import MemoryCgroup, PidsCgroup
+from nanotui.security.sandbox.output import Budget, HeadTail, finish
+from nanotui.security.sandbox.workspace_growth import GrowthWatch
 
 READ_CHUNK = 64 * 1024
 KILL_GRACE_S = 0.5

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui.config import DEFAULT_HOME_ALLOW
-from nanotui.security import landlock_exec, seccomp_net
-from nanotui.security.sandbox import CommandResult, command_environment
-from nanotui.security.sandbox_home import home_view, read_grants, shown_grants
-from nanotui.security.sandbox_process import Limits, run_process
+from nanotui.security.sandbox import landlock_exec, seccomp_net
+from nanotui.security.sandbox.base import CommandResult, command_environment
+from nanotui.security.sandbox.home import home_view, read_grants, shown_grants
+from nanotui.security.sandbox.process import Limits, run_process
 
 NETWORK_OPEN_NOTICE = (
     "This machine can block the network neither with Landlock (it needs ABI 4) nor with "

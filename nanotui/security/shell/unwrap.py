@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nanotui.security.shell_words import Word, basename
+from nanotui.security.shell.words import Word, basename
 
 RUN_AS_ANOTHER_USER = {"sudo", "su", "doas", "pkexec", "runuser", "run0"}
 SHELLS = {"bash", "sh", "zsh", "dash", "ksh", "ash", "mksh"}

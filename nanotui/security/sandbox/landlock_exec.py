@@ -1,7 +1,7 @@
 """Launcher: restrict this process with Landlock (and seccomp), then run the command.
 
-    python -m nanotui.security.landlock_exec [--write DIR]... [--read PATH]... [--no-network]
-        [--gate] [--reap] [--no-landlock] -- ARGV...
+    python -m nanotui.security.sandbox.landlock_exec [--write DIR]... [--read PATH]...
+        [--no-network] [--gate] [--reap] [--no-landlock] -- ARGV...
 
 Everything stays executable; writing, creating, removing and renaming are allowed only
 beneath the --write folders (and to a few harmless devices such as /dev/null). Everything

@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
-from nanotui.security import landlock_exec, seccomp_net
-from nanotui.security.sandbox import CommandResult, command_environment
-from nanotui.security.sandbox_credentials import credential_files
-from nanotui.security.sandbox_gitconfig import config_files, without_credentials
-from nanotui.security.sandbox_home import HomeView, home_view, known_stores
-from nanotui.security.sandbox_process import (
+from nanotui.security.sandbox import landlock_exec, seccomp_net
+from nanotui.security.sandbox.base import CommandResult, command_environment
+from nanotui.security.sandbox.credentials import credential_files
+from nanotui.security.sandbox.gitconfig import config_files, without_credentials
+from nanotui.security.sandbox.home import HomeView, home_view, known_stores
+from nanotui.security.sandbox.process import (
     CommandStartError,
     Limits,
     hold_with_sh,

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nanotui.security import control_files, repositories
-from nanotui.security.control_files import ROOT, Snapshot
+from nanotui.security.jail import control_files, repositories
+from nanotui.security.jail.control_files import ROOT, Snapshot
 
 
 class Guard:

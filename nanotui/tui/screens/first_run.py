@@ -25,8 +25,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from nanotui import paths
-from nanotui.basics import plural
-from nanotui.setup_detect import (
+from nanotui.protocol.basics import plural
+from nanotui.tui.screens.first_run_detect import (
     DEMO_CHOICE,
     KNOWN_KEYS,
     LM_STUDIO_URL,
@@ -355,7 +355,7 @@ async def check_and_save(choice: ProviderChoice) -> str | None:
     """Build the provider as the app will (same key rules), then save; None, or why not."""
     from nanotui.config import ProviderConfig
     from nanotui.providers.factory import ProviderSetupError, build_provider
-    from nanotui.setup_detect import write_user_provider_config
+    from nanotui.tui.screens.first_run_detect import write_user_provider_config
 
     try:
         provider = build_provider(ProviderConfig(**choice.table()))

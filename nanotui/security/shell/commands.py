@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from nanotui.security.git_reads import prints_file_contents
-from nanotui.security.shell_parse import (
+from nanotui.security.shell.git_reads import prints_file_contents
+from nanotui.security.shell.parse import (
     ParsedLine,
     Redirect,
     SimpleCommand,
     arithmetic_problem,
     parse_line,
 )
-from nanotui.security.shell_paths import PathJudge
-from nanotui.security.shell_rules import (
+from nanotui.security.shell.paths import PathJudge
+from nanotui.security.shell.rules import (
     BUILT_IN_DENY_CHECKS,
     DOWNLOADERS,
     built_in_denial,
@@ -35,9 +35,9 @@ from nanotui.security.shell_rules import (
     normalise,
     rule_matches,
 )
-from nanotui.security.shell_safe import hidden_effect, known_safe_problem
-from nanotui.security.shell_unwrap import SHELLS, Unwrapped, unwrap
-from nanotui.security.shell_words import Word, basename
+from nanotui.security.shell.safe import hidden_effect, known_safe_problem
+from nanotui.security.shell.unwrap import SHELLS, Unwrapped, unwrap
+from nanotui.security.shell.words import Word, basename
 
 Verdict = Literal["allow", "ask", "deny"]
 # Why a sub-command is "ask": only "no_rule" may be turned into allow by full-auto mode.

@@ -14,7 +14,7 @@ from typing import Literal
 
 from tree_sitter import Language, Node, Parser
 
-from nanotui.security.shell_words import (
+from nanotui.security.shell.words import (
     Word,
     basename,
     literal_value,

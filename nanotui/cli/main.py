@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from nanotui.basics import MODE_ORDER, UserFacingError
+from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 
 if TYPE_CHECKING:
     from nanotui.config import LoadedConfig
@@ -371,9 +371,9 @@ def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from nanotui.cli.headless import run_headless
+    from nanotui.engine.assembly import build_agent
     from nanotui.engine.past_sessions import latest_session_in
-    from nanotui.engine.setup import build_agent
-    from nanotui.headless import run_headless
     from nanotui.providers.factory import build_provider
 
     if args.max_turns < 1:
@@ -401,9 +401,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
-    from nanotui.engine.setup import build_tool_environment
+    from nanotui.engine.assembly import build_tool_environment
     from nanotui.engine.tool_calls import ToolCallRunner
-    from nanotui.providers.base import ToolCall
+    from nanotui.protocol.model_io import ToolCall
     from nanotui.tools.registry import default_tools
 
     workspace = resolve_workspace(args.workspace)
@@ -446,7 +446,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from nanotui.engine.setup import command_policy
+    from nanotui.engine.assembly import command_policy
 
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace).settings
@@ -472,8 +472,8 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 def cmd_sandbox_run(args: argparse.Namespace) -> int:
     import shlex
 
-    from nanotui.security.sandbox import make_runner
-    from nanotui.security.sandbox_cgroup import limit_scopes
+    from nanotui.security.sandbox.cgroup import limit_scopes
+    from nanotui.security.sandbox.choose import make_runner
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -542,26 +542,26 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    from nanotui.audit_commands import list_logs
+    from nanotui.cli.audit_commands import list_logs
 
     return list_logs(sys.stdout, as_json=args.json)
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    from nanotui.audit_commands import show
+    from nanotui.cli.audit_commands import show
     from nanotui.engine.past_sessions import find_session
 
     return show(find_session(args.session), sys.stdout)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from nanotui.audit_commands import verify_target
+    from nanotui.cli.audit_commands import verify_target
 
     return verify_target(args.target, sys.stdout)
 
 
 def cmd_audit_replay(args: argparse.Namespace) -> int:
-    from nanotui.audit_commands import replay
+    from nanotui.cli.audit_commands import replay
     from nanotui.engine.past_sessions import find_session
 
     if args.speed < 0:
@@ -602,7 +602,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
-    from nanotui import checkpoint_commands
+    from nanotui.cli import checkpoint_commands
 
     workspace = resolve_workspace(args.workspace)
     args.workspace = workspace
@@ -616,7 +616,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from nanotui.doctor import run_doctor
+    from nanotui.cli.doctor import run_doctor
 
     workspace = resolve_workspace(args.workspace)
     return run_doctor(workspace, provider_flags(args))

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from nanotui.security.shell_words import Word
-from nanotui.security.workspace import protected_match
+from nanotui.security.jail.workspace import protected_match
+from nanotui.security.shell.words import Word
 
 PathPlace = Literal["harmless", "disk", "root", "home", "outside", "protected", "inside", "unknown"]
 

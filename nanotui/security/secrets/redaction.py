@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nanotui.security.secrets import (
+from nanotui.security.secrets.environment import (
     CODE_PUNCTUATION,
     CONSTANT_NAME,
     is_path,

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator
 
-from nanotui.providers.base import ToolCall, Usage
+from nanotui.protocol.model_io import ToolCall, Usage
 from nanotui.security.injection import unframed
-from nanotui.security.redaction import redact
+from nanotui.security.secrets.redaction import redact
 
 Decision = Literal["allow", "ask", "deny"]
 

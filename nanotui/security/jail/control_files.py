@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from nanotui.security import repositories
+from nanotui.security.jail import repositories
 
 # Whole folders, and single files, relative to the workspace.
 GUARDED_TREES = (".nanotui", ".git/hooks")

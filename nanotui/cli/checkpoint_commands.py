@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from nanotui.basics import plural
+from nanotui.protocol.basics import plural
 from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.model import Checkpoint, CheckpointError
 from nanotui.vcs.restore import RestorePlan

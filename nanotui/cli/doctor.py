@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from nanotui import __version__, paths
-from nanotui.basics import plural
 from nanotui.config import ConfigError, default_base_url, load_settings, resolve_api_key
-from nanotui.security.sandbox import make_runner, probe_backends
-from nanotui.security.sandbox_cgroup import describe_limit_scopes
+from nanotui.protocol.basics import plural
+from nanotui.security.sandbox.cgroup import describe_limit_scopes
+from nanotui.security.sandbox.choose import make_runner, probe_backends
 from nanotui.security.trust import is_trusted
 
 

@@ -14,8 +14,8 @@ import os
 import stat
 from pathlib import Path
 
-from nanotui.security.globs import glob_match
-from nanotui.security.opened import (
+from nanotui.security.jail.globs import glob_match
+from nanotui.security.jail.opened import (
     OpenedFile,
     PathRefused,
     WriteTarget,
@@ -23,7 +23,7 @@ from nanotui.security.opened import (
     refuse_for_write,
     refuse_special,
 )
-from nanotui.security.path_walk import MAX_SYMLINK_HOPS, WalkEnd, WalkRefused, walk
+from nanotui.security.jail.path_walk import MAX_SYMLINK_HOPS, WalkEnd, WalkRefused, walk
 
 __all__ = ["MAX_SYMLINK_HOPS", "OpenedFile", "PathRefused", "Workspace", "WriteTarget"]
 

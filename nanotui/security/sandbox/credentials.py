@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from nanotui.security.workspace import HARD_LINK_SCAN_SKIPS, Workspace, protected_match
+from nanotui.security.jail.workspace import HARD_LINK_SCAN_SKIPS, Workspace, protected_match
 
 MAX_ENTRIES = 200_000
 """Past this many entries the walk stops; what was found by then is still hidden."""

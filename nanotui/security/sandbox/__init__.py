@@ -1,0 +1,1 @@
+"""The command sandbox: backends (bwrap, landlock, plain) over one process runner, and limits."""

@@ -1,0 +1,74 @@
+"""What running a shell command gives back, and the protocol every backend offers.
+
+Three backends share this protocol and one way of spawning (`process`):
+
+- bwrap (`bwrap`): read-only root, private /tmp, writable workspace minus its git hooks and
+  config, credential folders hidden, no network, own PID and user namespaces.
+- landlock (`landlock`): writes only to the workspace and a private temp folder, IP sockets
+  refused by seccomp (TCP by Landlock too, ABI 4+), everything readable.
+- plain (`runners`): limits only, no isolation; used when chosen, or when `auto` finds
+  nothing else and `require` is off.
+
+Whatever a command starts dies with it, and with nanotui, in every backend: bwrap by its PID
+namespace (--die-with-parent), the others by their process group, their pids cgroup where
+one can be made, and the launcher that stays as their reaping parent (`process_reaper`).
+The backend is chosen in `choose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from nanotui.security.sandbox.process import CommandStartError
+from nanotui.security.secrets.environment import scrubbed_environment
+
+
+class CommandResult(BaseModel):
+    """What a command did. exit_code is None when it never finished on its own (killed)."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    truncated: bool = False
+    """Output passed max_output_bytes; its middle was cut, the head and the tail kept."""
+    backend: str
+    duration_s: float
+    notice: str = ""
+    """What the user should know about how it ran (no isolation, network not blocked)."""
+    stopped: str = ""
+    """Why nanotui stopped it early (memory, disk), as the end of "stopped: ..."."""
+
+
+class SandboxUnavailable(CommandStartError):
+    """No backend the settings allow can start here; commands are refused."""
+
+
+@runtime_checkable
+class CommandRunner(Protocol):
+    """Runs one shell command line; every backend offers this."""
+
+    backend: str
+
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        timeout_s: float,
+        max_output_bytes: int,
+        env: dict[str, str] | None = None,
+        network: bool | None = None,
+    ) -> CommandResult: ...
+
+
+def command_environment(pass_env: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
+    """The scrubbed environment, the variables passed on purpose, and the caller's additions."""
+    environment = scrubbed_environment(passed=pass_env)
+    if extra:
+        environment.update(extra)
+    return environment

@@ -1,0 +1,120 @@
+"""The runners that are not a kernel sandbox: plain, the guard around every backend, and the
+one that refuses everything."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from nanotui.security.jail.command_guard import Guard
+from nanotui.security.sandbox import landlock_exec
+from nanotui.security.sandbox.base import (
+    CommandResult,
+    CommandRunner,
+    SandboxUnavailable,
+    command_environment,
+)
+from nanotui.security.sandbox.process import Limits, run_process
+
+
+class PlainRunner:
+    """No isolation beyond a process group, limits and a scrubbed environment."""
+
+    backend = "plain"
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        pass_env: Sequence[str] = (),
+        notice: str = "",
+    ) -> None:
+        self.limits = limits
+        self.pass_env = tuple(pass_env)
+        self.notice = notice
+        """Said with every result: set when plain was a fallback rather than the choice."""
+
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        timeout_s: float,
+        max_output_bytes: int,
+        env: dict[str, str] | None = None,
+        network: bool | None = None,
+    ) -> CommandResult:
+        """Run `bash -c command`; `env` adds variables on top of the scrubbed environment."""
+        # `network` is accepted for the protocol's sake: plain never blocks it.
+        argv = ["bash", "-c", command]
+        # The launcher stays as the command's parent: it kills what the command leaves
+        # behind, what escaped its process group with setsid included, and takes it all down
+        # if nanotui dies (a cgroup outlives us; bwrap has --die-with-parent). About 25 ms.
+        options = ["--no-landlock", "--reap"]
+
+        def build(held: bool) -> list[str]:
+            return [*landlock_exec.launcher(*options, *(["--gate"] if held else [])), "--", *argv]
+
+        outcome = await run_process(
+            build,
+            cwd=cwd,
+            env=command_environment(self.pass_env, env),
+            timeout_s=timeout_s,
+            max_output_bytes=max_output_bytes,
+            limits=self.limits,
+            # Where programs put temporary files (often a tmpfs): counted with the workspace.
+            writable=[Path(tempfile.gettempdir())],
+        )
+        return CommandResult(**vars(outcome), backend=self.backend, notice=self.notice)
+
+
+class GuardedRunner:
+    """Any runner, with the workspace's control files put back after each command and the
+    repositories it made made harmless (`command_guard`)."""
+
+    def __init__(self, inner: CommandRunner, workspace: Path) -> None:
+        self.inner = inner
+        self.workspace = workspace
+        self.backend = inner.backend
+
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        timeout_s: float,
+        max_output_bytes: int,
+        env: dict[str, str] | None = None,
+        network: bool | None = None,
+    ) -> CommandResult:
+        # The first look at the work tree can take a while in a big one: off the event loop.
+        # The last stays on it, so that nothing (not a cancellation) skips the put-back.
+        guard = await asyncio.to_thread(Guard, self.workspace)
+        try:
+            result = await self.inner.run(
+                command,
+                cwd=cwd,
+                timeout_s=timeout_s,
+                max_output_bytes=max_output_bytes,
+                env=env,
+                network=network,
+            )
+        finally:
+            # Also after a timeout or a cancellation: what was planted must not stay.
+            said = guard.finish()
+        if said:
+            result.notice = " ".join([result.notice, *said]).strip()
+        return result
+
+
+class UnavailableRunner:
+    """Stands in when the settings forbid every backend that starts: refuses each command."""
+
+    backend = "none"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def run(self, command: str, **_: object) -> CommandResult:
+        raise SandboxUnavailable(self.reason)

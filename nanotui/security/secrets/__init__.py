@@ -1,0 +1,1 @@
+"""Secrets: which environment variables and files are credentials, and scrubbing them out."""

@@ -1,0 +1,1 @@
+"""Shell policy: parse a command line, unwrap it, and judge every command in it."""
