@@ -19,6 +19,7 @@ from nanotui.config import ProviderConfig
 from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -29,7 +30,6 @@ from nanotui.protocol.model_io import (
     UsagePiece,
 )
 from nanotui.providers.anthropic import AnthropicProvider
-from nanotui.providers.base import ProviderError
 
 MODEL = "claude-sonnet-4-5"
 

@@ -15,7 +15,7 @@ import pytest
 from fake_model_server import FakeModelServer, endless_reply
 from test_endless_run import APIS, error_text, run_headless
 
-from nanotui.governance.cost import CHARS_PER_TOKEN
+from nanotui.protocol.model_io import CHARS_PER_TOKEN
 
 LIMIT = 2000
 BUDGET_USD = 0.025

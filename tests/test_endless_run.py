@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fake_model_server import FakeModelServer, endless_reply
 
-from nanotui.governance.cost import CHARS_PER_TOKEN
+from nanotui.protocol.model_io import CHARS_PER_TOKEN
 
 LIMIT = 2000
 RUN_TIMEOUT_S = 60

@@ -22,18 +22,16 @@ from fake_model_server import (
 )
 
 from nanotui.config import ProviderConfig
-from nanotui.governance.cost import CHARS_PER_TOKEN
 from nanotui.protocol.model_io import (
+    CHARS_PER_TOKEN,
     ChatRequest,
     Message,
     OutputAllowance,
+    ProviderError,
     TextPiece,
 )
 from nanotui.providers.anthropic import AnthropicProvider
-from nanotui.providers.base import (
-    Provider,
-    ProviderError,
-)
+from nanotui.providers.base import Provider
 from nanotui.providers.openai_compat import OpenAICompatProvider
 
 LIMIT = 2000

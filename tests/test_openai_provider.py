@@ -24,6 +24,7 @@ from nanotui.config import ProviderConfig
 from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -33,10 +34,7 @@ from nanotui.protocol.model_io import (
     Usage,
     UsagePiece,
 )
-from nanotui.providers.base import (
-    Provider,
-    ProviderError,
-)
+from nanotui.providers.base import Provider
 from nanotui.providers.openai_compat import OpenAICompatProvider
 
 MODEL = "qwen2.5-coder:14b"

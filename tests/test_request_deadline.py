@@ -13,9 +13,9 @@ import pytest
 from test_endless_streams import APIS
 
 from nanotui.config import ProviderConfig
-from nanotui.protocol.model_io import ChatRequest, Message
+from nanotui.protocol.model_io import ChatRequest, Message, ProviderError
 from nanotui.providers.anthropic import AnthropicProvider
-from nanotui.providers.base import Provider, ProviderError
+from nanotui.providers.base import Provider
 from nanotui.providers.openai_compat import OpenAICompatProvider
 
 HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" + b"X-Pad: " + b"a" * 10_000

@@ -15,11 +15,11 @@ from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy, stream
 from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
 )
-from nanotui.providers.base import ProviderError
 from nanotui.providers.http_errors import parse_retry_after
 from nanotui.providers.openai_compat import OpenAICompatProvider
 

@@ -12,6 +12,7 @@ from nanotui.config import ProviderConfig
 from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -19,10 +20,7 @@ from nanotui.protocol.model_io import (
     ToolCallPiece,
     ToolSpec,
 )
-from nanotui.providers.base import (
-    Provider,
-    ProviderError,
-)
+from nanotui.providers.base import Provider
 from nanotui.providers.openai_compat import OpenAICompatProvider
 from nanotui.providers.text_tools import (
     AutoToolCallingProvider,

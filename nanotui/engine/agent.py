@@ -54,20 +54,17 @@ from nanotui.protocol.events import (
     UserMessage,
 )
 from nanotui.protocol.model_io import (
+    CUT_OFF_KINDS,
     ChatRequest,
     Message,
+    ProviderError,
     TextPiece,
     ToolCall,
     ToolCallPiece,
     Usage,
     UsagePiece,
 )
-from nanotui.providers.base import (
-    CUT_OFF_KINDS,
-    Provider,
-    ProviderError,
-    provider_layers,
-)
+from nanotui.providers.base import Provider, provider_layers
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.tools.base import Tool, ToolContext, ToolKind

@@ -18,11 +18,12 @@ from nanotui.engine.agent import Agent, AgentOptions
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import Conversation, load_conversation
-from nanotui.governance.audit import SessionLog, new_session_id
+from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
 from nanotui.governance.retention import prune_sessions
+from nanotui.protocol.basics import new_session_id
 from nanotui.protocol.model_io import Usage
 from nanotui.providers.base import Provider, provider_layers
 from nanotui.providers.factory import build_provider

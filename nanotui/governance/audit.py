@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -31,11 +30,6 @@ FSYNC_TYPES = {"approval_resolved", "turn_finished", "session_started"}
 UNLOGGED_TYPES = {"text_delta"}
 """Streamed pieces of a reply: the `assistant_message` that ends every reply, interrupted or
 not, holds the whole text, so logging the pieces as well would store each reply twice."""
-
-
-def new_session_id() -> str:
-    """Sortable by time, unique enough for one user: 20261128-010623-3f9a."""
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 def session_path(session_id: str) -> Path:

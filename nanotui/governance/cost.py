@@ -15,11 +15,9 @@ from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
 from nanotui.governance.prices import Price, find_price
 from nanotui.governance.spend import Spend
-from nanotui.protocol.model_io import ChatRequest, OutputAllowance, Usage
+from nanotui.protocol.model_io import CHARS_PER_TOKEN, ChatRequest, OutputAllowance, Usage
 
 __all__ = ["BudgetExceeded", "SessionCost", "estimate_input_tokens", "find_price"]
-
-CHARS_PER_TOKEN = 4  # a deliberately rough estimate; only used before the real usage arrives
 
 
 def estimate_input_tokens(request: ChatRequest) -> int:

@@ -19,8 +19,7 @@ from typing import ClassVar
 from aiolimiter import AsyncLimiter
 
 from nanotui.config import RateLimitConfig
-from nanotui.protocol.model_io import StreamItem
-from nanotui.providers.base import ProviderError
+from nanotui.protocol.model_io import ProviderError, StreamItem
 
 OnRetry = Callable[[ProviderError, float, int], Awaitable[None] | None]
 Sleep = Callable[[float], Awaitable[object]]

@@ -7,6 +7,9 @@ and the full-screen app's first frame come before it, so these two live here (an
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
+
 # From least to most autonomous: "raising the mode" means moving right.
 MODE_ORDER: tuple[str, ...] = ("plan", "ask", "auto-edit", "full-auto")
 
@@ -30,3 +33,8 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     """
     word = noun if count == 1 else (many or noun + "s")
     return f"{count:,} {word}"
+
+
+def new_session_id() -> str:
+    """Sortable by time, unique enough for one user: 20261128-010623-3f9a."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)

@@ -19,8 +19,10 @@ import httpx
 
 from nanotui.config import ProviderConfig, default_base_url
 from nanotui.protocol.model_io import (
+    CUT_OFF_KINDS,
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -28,10 +30,6 @@ from nanotui.protocol.model_io import (
     ToolCallPiece,
     Usage,
     UsagePiece,
-)
-from nanotui.providers.base import (
-    CUT_OFF_KINDS,
-    ProviderError,
 )
 from nanotui.providers.http_errors import (
     RequestInfo,

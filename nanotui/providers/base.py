@@ -7,60 +7,9 @@ shared with every layer and lives in `nanotui.protocol.model_io`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from nanotui.protocol.model_io import ChatRequest, StreamItem, Usage
-
-# ---- errors ---------------------------------------------------------------------------
-
-ErrorKind = Literal[
-    "auth",
-    "not_found",
-    "rate_limit",
-    "quota",
-    "server",
-    "context_length",
-    "bad_request",
-    "tools_unsupported",
-    "connection",
-    "timeout",
-    "interrupted",
-    "bad_response",
-    "output_limit",
-    "budget",
-    "deadline",
-]
-CUT_OFF_KINDS = frozenset({"output_limit", "budget", "deadline"})
-"""Errors for a reply nanotui cut off itself: what had streamed is kept, nothing is retried."""
-
-
-class ProviderError(Exception):
-    """A model request failed; `str(error)` is one sentence saying what and what to do."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        kind: ErrorKind,
-        status: int | None = None,
-        retry_after: float | None = None,
-        partial_text: str = "",
-        usage: Usage | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.retry_after = retry_after
-        self.partial_text = partial_text
-        """Text that had already streamed when the reply broke off (kind "interrupted")."""
-        self.usage = usage
-        """For a reply cut off (CUT_OFF_KINDS) or broken off after output had streamed: what
-        it used, the provider's counts where it sent them, else estimates; input_tokens 0 when
-        unknown. The output was paid for, even when the request is retried."""
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in {"rate_limit", "server", "connection", "timeout"}
+from nanotui.protocol.model_io import ChatRequest, StreamItem
 
 
 def provider_layers(provider: Provider) -> list[Provider]:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from nanotui.protocol.model_io import (
+    CHARS_PER_TOKEN,
     ChatRequest,
     Message,
     StreamDone,
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 SAMPLE_MARKER = ".nanotui-sample"
-_CHARS_PER_TOKEN = 4
 _WORDS_PER_PIECE = 3
 
 
@@ -50,7 +50,7 @@ def sample_project_path() -> Path:
 def demo_workspace(workspace: Path) -> Path:
     """Where the demo works: `workspace` if it is the sample project, else a fresh copy."""
     from nanotui import paths
-    from nanotui.governance.audit import new_session_id
+    from nanotui.protocol.basics import new_session_id
 
     if is_sample_project(workspace):
         return workspace
@@ -143,8 +143,8 @@ def _estimate_usage(request: ChatRequest, reply: DemoReply) -> Usage:
     prompt += sum(len(tool.model_dump_json()) for tool in request.tools)
     output = len(reply.text) + sum(len(name) + len(json.dumps(args)) for name, args in reply.calls)
     return Usage(
-        input_tokens=max(1, prompt // _CHARS_PER_TOKEN),
-        output_tokens=max(1, output // _CHARS_PER_TOKEN),
+        input_tokens=max(1, prompt // CHARS_PER_TOKEN),
+        output_tokens=max(1, output // CHARS_PER_TOKEN),
     )
 
 

@@ -21,7 +21,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from nanotui.config import ProviderConfig
-from nanotui.providers.base import ErrorKind, ProviderError
+from nanotui.protocol.model_io import ErrorKind, ProviderError
 
 if TYPE_CHECKING:
     from nanotui.providers.stream_guard import StreamGuard, StreamProgress

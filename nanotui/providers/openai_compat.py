@@ -17,8 +17,10 @@ import httpx
 
 from nanotui.config import ProviderConfig, default_base_url
 from nanotui.protocol.model_io import (
+    CUT_OFF_KINDS,
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -26,10 +28,6 @@ from nanotui.protocol.model_io import (
     ToolCallPiece,
     Usage,
     UsagePiece,
-)
-from nanotui.providers.base import (
-    CUT_OFF_KINDS,
-    ProviderError,
 )
 from nanotui.providers.http_errors import (
     RequestInfo,

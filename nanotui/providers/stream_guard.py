@@ -25,16 +25,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from nanotui.governance.cost import CHARS_PER_TOKEN
 from nanotui.protocol.basics import plural
 from nanotui.protocol.model_io import (
+    CHARS_PER_TOKEN,
     ChatRequest,
-    OutputAllowance,
-    Usage,
-)
-from nanotui.providers.base import (
     ErrorKind,
+    OutputAllowance,
     ProviderError,
+    Usage,
 )
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from typing import Any
 from nanotui.protocol.model_io import (
     ChatRequest,
     Message,
+    ProviderError,
     StreamDone,
     StreamItem,
     TextPiece,
@@ -25,10 +26,7 @@ from nanotui.protocol.model_io import (
     ToolCallPiece,
     ToolSpec,
 )
-from nanotui.providers.base import (
-    Provider,
-    ProviderError,
-)
+from nanotui.providers.base import Provider
 
 OPEN_TAG = "<tool_call>"
 CLOSE_TAG = "</tool_call>"

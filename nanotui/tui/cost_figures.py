@@ -15,10 +15,9 @@ from typing import Literal
 
 from textual.content import Content
 
-from nanotui.governance.cost import CHARS_PER_TOKEN
 from nanotui.governance.spend import Spend
 from nanotui.protocol.events import CostUpdated
-from nanotui.protocol.model_io import Usage
+from nanotui.protocol.model_io import CHARS_PER_TOKEN, Usage
 
 Level = Literal["ok", "warning", "over"]
 
