@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from test_checkpoints_helpers import git, isolate, make_repo, read_state, write_files
 
+from nanotui.protocol.checkpoints import CheckpointError
 from nanotui.vcs.checkpoints import Checkpoints
-from nanotui.vcs.model import CheckpointError
 
 BINARY = bytes(range(256)) * 8
 

@@ -1,6 +1,6 @@
 """Unpriced is never $0: every output shows the priced dollars and counts the unpriced requests.
 
-One rule (`nanotui.governance.spend`): `cost_usd` is null when none of the requests had a
+One rule (`nanotui.protocol.spend`): `cost_usd` is null when none of the requests had a
 price, and `unpriced_requests` says how many were left out of the dollars.
 """
 
@@ -19,9 +19,9 @@ from nanotui.cli.main import main
 from nanotui.config import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.governance.ledger import Ledger
-from nanotui.governance.spend import Spend
 from nanotui.protocol.events import CostUpdated
 from nanotui.protocol.model_io import Usage
+from nanotui.protocol.spend import Spend
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.cost_figures import CostFigures
 from nanotui.tui.timeline_rows import describe

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoints import Checkpoint, CheckpointError
 from nanotui.vcs.checkpoints import Checkpoints
-from nanotui.vcs.model import Checkpoint, CheckpointError
 from nanotui.vcs.restore import RestorePlan
 
 MAX_LISTED = 20

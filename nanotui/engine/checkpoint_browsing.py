@@ -16,9 +16,9 @@ from pathlib import Path
 from nanotui.config import CheckpointsConfig
 from nanotui.engine.external_changes import ChangeAttribution
 from nanotui.engine.safety_net import restore_events
+from nanotui.protocol.checkpoints import Checkpoint, FileDiff, RestoreResult
 from nanotui.protocol.events import CheckpointCreated, EventBase
 from nanotui.vcs.checkpoints import Checkpoints
-from nanotui.vcs.model import Checkpoint, FileDiff, RestoreResult
 from nanotui.vcs.restore import RestorePlan
 
 STATUS_WORDS = {"A": "added", "D": "deleted", "M": "modified", "T": "type changed"}

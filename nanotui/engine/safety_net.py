@@ -18,9 +18,9 @@ from pathlib import Path
 
 from nanotui.config import CheckpointsConfig
 from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, RestoreResult
 from nanotui.protocol.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
 from nanotui.vcs.checkpoints import Checkpoints
-from nanotui.vcs.model import Checkpoint, CheckpointError, RestoreResult
 
 Emit = Callable[[EventBase], None]
 

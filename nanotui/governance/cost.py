@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from nanotui.config import BudgetConfig, PriceConfig
 from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
 from nanotui.governance.prices import Price, find_price
-from nanotui.governance.spend import Spend
 from nanotui.protocol.model_io import CHARS_PER_TOKEN, ChatRequest, OutputAllowance, Usage
+from nanotui.protocol.spend import Spend
 
 __all__ = ["BudgetExceeded", "SessionCost", "estimate_input_tokens", "find_price"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from nanotui.governance.spend import Spend
 from nanotui.protocol.model_io import Usage
+from nanotui.protocol.spend import Spend
 
 RESERVATION_TTL_S = 30 * 60
 """Longer than any one request may stream; after it, a dead process's reservation lapses."""

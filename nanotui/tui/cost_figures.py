@@ -4,7 +4,7 @@ The figures come from the engine's CostUpdated and UsageReported events. While a
 streams, its cost is estimated from the streamed text (CHARS_PER_TOKEN characters a token,
 at the output rate) and shown with a "~"; the reported usage replaces the estimate when it
 arrives. A model nobody priced reads "unpriced", never "$0", and requests nobody priced are
-counted beside the dollars of the others (the rule of `nanotui.governance.spend`).
+counted beside the dollars of the others (the rule of `nanotui.protocol.spend`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Literal
 
 from textual.content import Content
 
-from nanotui.governance.spend import Spend
 from nanotui.protocol.events import CostUpdated
 from nanotui.protocol.model_io import CHARS_PER_TOKEN, Usage
+from nanotui.protocol.spend import Spend
 
 Level = Literal["ok", "warning", "over"]
 

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.governance.spend import Spend
 from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoints import short_checkpoint_id
+from nanotui.protocol.spend import Spend
 from nanotui.tools.file_change import count_changed_lines
-from nanotui.vcs.model import short_checkpoint_id
 
 SUMMARY_CHARS = 240
 """A row's summary is cut here; the full event (Enter) has everything."""

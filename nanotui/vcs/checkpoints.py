@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, FileDiff, RestoreResult
 from nanotui.vcs import refs
 from nanotui.vcs.diff import file_diffs, patch
 from nanotui.vcs.location import locate
-from nanotui.vcs.model import Checkpoint, CheckpointError, FileDiff, RestoreResult
 from nanotui.vcs.restore import RestorePlan, RestoreWriter, plan_restore
 from nanotui.vcs.snapshot import EMPTY_TREE, TreeBuilder, TreeSnapshot
 

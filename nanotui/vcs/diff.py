@@ -6,8 +6,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nanotui.protocol.checkpoints import FileDiff
 from nanotui.vcs.gitrunner import GitRunner
-from nanotui.vcs.model import FileDiff
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import git
 
-from nanotui.vcs.model import CheckpointError
+from nanotui.protocol.checkpoints import CheckpointError
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "nanotui",

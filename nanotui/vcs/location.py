@@ -9,8 +9,8 @@ from pathlib import Path
 import git
 
 from nanotui import paths
+from nanotui.protocol.checkpoints import CheckpointError
 from nanotui.vcs.gitrunner import GitRunner
-from nanotui.vcs.model import CheckpointError
 
 SHADOW_EXCLUDES = """\
 # Rebuildable folders a plain folder's checkpoints leave out (a repository's .gitignore rules).

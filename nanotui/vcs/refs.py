@@ -7,8 +7,14 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from nanotui.protocol.checkpoints import (
+    REF_PREFIX,
+    Checkpoint,
+    CheckpointError,
+    SkippedFile,
+    checkpoint_ref,
+)
 from nanotui.vcs.gitrunner import GitRunner
-from nanotui.vcs.model import REF_PREFIX, Checkpoint, CheckpointError, SkippedFile, checkpoint_ref
 
 METADATA_KEY = "nanotui-checkpoint: "
 MAX_SKIPPED_RECORDED = 1000

@@ -16,9 +16,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nanotui.protocol.checkpoints import Checkpoint, SkippedFile
 from nanotui.vcs.diff import RawChange, raw_changes
 from nanotui.vcs.gitrunner import GitRunner
-from nanotui.vcs.model import Checkpoint, SkippedFile
 from nanotui.vcs.snapshot import TreeSnapshot
 
 GITLINK, SYMLINK, EXECUTABLE = "160000", "120000", "100755"

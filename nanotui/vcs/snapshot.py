@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.location import Storage
-from nanotui.vcs.model import CheckpointError, SkippedFile
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SEED_MAX_AGE_S = 24 * 60 * 60

@@ -32,10 +32,10 @@ from nanotui.engine.checkpoint_browsing import (
     in_time_order,
 )
 from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoints import Checkpoint, CheckpointError
 from nanotui.protocol.events import EventBase
 from nanotui.tui.screens.restore_confirm import RestoreChoice, RestoreConfirmScreen
 from nanotui.tui.widgets.diff_view import DiffView
-from nanotui.vcs.model import Checkpoint, CheckpointError
 
 KEYS = (
     "↑↓ move · tab list/files · space choose file · r restore · c compare with this one · "

@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from nanotui.engine.checkpoint_browsing import DELETE_CHOSEN, PlannedStep, plan_counts, plan_steps
 from nanotui.protocol.basics import plural
-from nanotui.vcs.model import Checkpoint
+from nanotui.protocol.checkpoints import Checkpoint
 from nanotui.vcs.restore import RestorePlan
 
 ACTION_STYLES = {

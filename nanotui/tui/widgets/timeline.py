@@ -12,8 +12,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import RichLog
 
-from nanotui.governance.spend import Spend
 from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoints import short_checkpoint_id
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -32,8 +32,8 @@ from nanotui.protocol.events import (
     UserMessage,
 )
 from nanotui.protocol.model_io import Usage
+from nanotui.protocol.spend import Spend
 from nanotui.tui.timeline_rows import approval_summary, external_change_summary
-from nanotui.vcs.model import short_checkpoint_id
 
 KIND_STYLES = {
     "prompt": "bold",
