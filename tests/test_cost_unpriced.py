@@ -17,18 +17,17 @@ from run_support import of_type, run
 from nanotui import paths
 from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_session
 from nanotui.governance.ledger import Ledger
+from nanotui.protocol.event_summary import cost_summary, describe
 from nanotui.protocol.events import CostUpdated
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.spend import Spend
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.cost_figures import CostFigures
-from nanotui.tui.timeline_rows import describe
 from nanotui.tui.widgets.cost_meter import CostMeter
 from nanotui.tui.widgets.notice_line import NoticeLine
 from nanotui.tui.widgets.prompt_input import PromptInput
-from nanotui.tui.widgets.timeline import cost_summary
 
 
 def settle(cost_usd: float | None, *, model: str = "m", session: str = "s1") -> None:
@@ -157,7 +156,7 @@ def test_the_meter_adds_the_unpriced_count_to_priced_dollars() -> None:
 def test_timeline_cost_rows_of_an_unpriced_session_show_no_dollars() -> None:
     event = unpriced_event()
     assert "$" not in describe("cost_updated", event.model_dump())[1]
-    assert "$" not in cost_summary(event, Usage(input_tokens=100, output_tokens=10))
+    assert "$" not in cost_summary(event.model_dump(), Usage(input_tokens=100, output_tokens=10))
     # A log written before unpriced requests were counted held 0 for the session.
     old = {"request_usd": None, "session_usd": 0.0, "priced": False}
     assert "$" not in describe("cost_updated", old)[1]
@@ -169,7 +168,7 @@ async def test_slash_cost_counts_unpriced_requests_and_shows_no_zero_dollars(
     fake_server.enqueue(openai_reply("Done.", usage=dict(prompt=1000, completion=200)))
     flags = {"provider": {"base_url": fake_server.openai_base_url, "model": "m"}}
     settings = load_settings(workspace, flags, environ={}).settings
-    app = NanotuiApp(build_agent(settings, workspace, session_id="unpriced-session"))
+    app = NanotuiApp(build_session(settings, workspace, session_id="unpriced-session"))
     async with app.run_test(size=(120, 40)) as pilot:
         prompt = app.screen.query_one(PromptInput)
         await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")

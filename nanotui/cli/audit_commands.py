@@ -13,11 +13,9 @@ from nanotui.governance.audit import list_sessions, read_records, session_path
 from nanotui.governance.log_anchor import Anchor, anchors_since, read_anchors
 from nanotui.governance.log_verify import verify_against_anchor
 from nanotui.protocol.basics import plural
+from nanotui.protocol.event_summary import approval_summary
 from nanotui.protocol.events import parse_event
-from nanotui.tui.timeline_rows import approval_summary
-
-MAX_REPLAY_GAP_S = 2.0
-"""Longest wait between two replayed events, whatever the pace (a user may have gone out)."""
+from nanotui.protocol.replay_pace import replay_wait
 
 
 def list_logs(out: TextIO, *, as_json: bool = False) -> int:
@@ -185,8 +183,8 @@ def replay(path: Path, *, speed: float, as_json: bool, out: TextIO, err: TextIO)
         except (KeyError, TypeError, ValueError):
             continue  # the header, and records this version cannot read
         when = _timestamp(record)
-        if speed > 0 and previous is not None and when is not None:
-            time.sleep(min((when - previous).total_seconds() / speed, MAX_REPLAY_GAP_S))
+        if wait := replay_wait(previous, when, speed):
+            time.sleep(wait)
         previous = when or previous
         if as_json:
             out.write(event.to_json_line() + "\n")

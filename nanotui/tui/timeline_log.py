@@ -16,13 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nanotui.tui.timeline_rows import (
-    SKIPPED_TYPES,
-    TimelineRow,
-    describe_row,
-    row_for_record,
-    usual_kind,
-)
+from nanotui.protocol.event_summary import SKIPPED_TYPES, usual_kind
+from nanotui.tui.timeline_rows import TimelineRow, describe_row, row_for_record
 
 _SKIP_MARK = b'"type":"text_delta"'
 

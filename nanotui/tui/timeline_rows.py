@@ -1,55 +1,26 @@
 """The timeline's rows: one per logged event (time, kind, summary), and the filters over them.
 
 Pure data, no widgets: the timeline screen, replay and `bench/timeline.py` use it, and tests
-read it directly. Rows are made from the session log's raw records rather than from parsed
-events, so that a 100,000-line log turns into rows in a fraction of a second and a record
-type this version does not know (a newer nanotui's) still gets a row.
-
-Streamed text (`text_delta`) gets no row: the `assistant_message` that ends each reply holds
-the whole text, as in `nanotui audit show`.
+read it directly. Each row's kind and summary are `protocol.event_summary`'s, made from the
+session log's raw records (fast, and a type this version does not know still gets a row).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.protocol.basics import plural
-from nanotui.protocol.checkpoints import short_checkpoint_id
-from nanotui.protocol.spend import Spend
-from nanotui.tools.file_change import count_changed_lines
+from nanotui.protocol.event_summary import describe
 
 SUMMARY_CHARS = 240
 """A row's summary is cut here; the full event (Enter) has everything."""
-SKIPPED_TYPES = frozenset({"text_delta"})
 
-KIND_STYLES: dict[str, str] = {
-    "session": "dim",
-    "prompt": "bold",
-    "reply": "",
-    "tool": "cyan",
-    "policy": "magenta",
-    "approval": "yellow",
-    "refused": "bold red",
-    "cost": "green",
-    "checkpoint": "blue",
-    "file": "bright_magenta",
-    "notice": "dim",
-    "warning": "yellow",
-    "error": "bold red",
-    "turn": "bright_blue",
-    "other": "dim",
-}
 KIND_WIDTH = 10
 
 TOOL_TYPES = frozenset({"tool_call_proposed", "tool_started", "tool_result"})
 APPROVAL_TYPES = frozenset({"approval_requested", "approval_resolved"})
 COST_TYPES = frozenset({"usage_reported", "cost_updated"})
-EXTERNAL_CHANGE_PREFIXES = ("external_", "file_changed")
-"""Record types of files changed outside nanotui (`file_changed_externally`; any type named
-`external_...` or `file_changed...` is shown and filtered as one)."""
 
 
 @dataclass(frozen=True)
@@ -136,164 +107,6 @@ def describe_row(row: TimelineRow, record: dict[str, Any]) -> None:
     # Kind first: a reader on another thread takes a row with a summary as described.
     row.kind = kind
     row.summary = summary
-
-
-def usual_kind(record_type: str) -> str:
-    """The kind a record of this type has unless its payload says otherwise."""
-    return _USUAL_KINDS.get(record_type) or (
-        "checkpoint"
-        if record_type.startswith("checkpoint")
-        else "file"
-        if record_type.startswith(EXTERNAL_CHANGE_PREFIXES)
-        else "other"
-    )
-
-
-_USUAL_KINDS = {
-    "header": "session",
-    "session_started": "session",
-    "session_closed": "session",
-    "conversation_cleared": "session",
-    "conversation_resumed": "session",
-    "user_message": "prompt",
-    "assistant_message": "reply",
-    "tool_call_proposed": "tool",
-    "tool_started": "tool",
-    "tool_result": "tool",
-    "policy_decision": "policy",
-    "approval_requested": "approval",
-    "approval_resolved": "approval",
-    "usage_reported": "cost",
-    "cost_updated": "cost",
-    "notice": "notice",
-    "error": "error",
-    "turn_finished": "turn",
-    "result": "turn",
-}
-
-
-def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
-    """(row kind, summary) for a record of type `kind` with payload `p`."""
-    if kind == "header":
-        model = f" {p['model']}" if p.get("model") else ""
-        where = f" in {p['workspace']}" if p.get("workspace") else ""
-        return "session", f"log opened:{model}{where} (format {p.get('format', '?')})"
-    if kind == "session_started":
-        again = "resumed: " if p.get("resumed") else ""
-        return "session", (
-            f"{again}{p['label']} in {p['workspace']}, mode {p['mode']}, sandbox {p['sandbox']}"
-        )
-    if kind == "session_closed":
-        return "session", "session closed"
-    if kind == "user_message":
-        return "prompt", p["text"]
-    if kind == "assistant_message":
-        calls = len(p.get("tool_calls") or [])
-        extra = f" [+{plural(calls, 'tool call')}]" if calls else ""
-        cut = " (interrupted)" if p.get("interrupted") else ""
-        return "reply", f"{p['text'] or '(no text)'}{cut}{extra}"
-    if kind == "tool_call_proposed":
-        return "tool", f"{p['tool']} proposed: {p.get('summary') or p.get('arguments', '')}"
-    if kind == "policy_decision":
-        reasons = p.get("reasons") or []
-        why = f": {reasons[0]}" if reasons else ""
-        decision = p["decision"]
-        return ("refused" if decision == "deny" else "policy"), f"{decision} {p['tool']}{why}"
-    if kind == "approval_requested":
-        return "approval", f"asked ({p.get('kind', '')}): {p['summary']}"
-    if kind == "approval_resolved":
-        return "approval", approval_summary(
-            p["decision"], p.get("by", "user"), p.get("reason", ""), p.get("edit_diff")
-        )
-    if kind == "tool_started":
-        return "tool", f"{p['tool']} started: {p.get('summary', '')}"
-    if kind == "tool_result":
-        first = _first_line(p.get("content", ""))
-        if p.get("interrupted"):
-            return "tool", f"{p['tool']} interrupted: {first}"
-        if p.get("refused"):
-            return "refused", f"{p['tool']} refused: {first}"
-        return "tool", f"{p['tool']} {'ok' if p['ok'] else 'failed'}: {first}"
-    if kind == "usage_reported":
-        usage = p["usage"]
-        cached = usage.get("cached_input_tokens", 0)
-        return "cost", (
-            f"{usage['input_tokens']:,} in ({cached:,} cached), "
-            f"{usage['output_tokens']:,} out, {p.get('model', '')}"
-        )
-    if kind == "cost_updated":
-        cost = p.get("request_usd")
-        request = "unpriced" if cost is None else f"${cost:.4f}"
-        spend = Spend.of_session(p)  # an unpriced session has no dollars (never $0)
-        session = f" (session {spend.text()})" if spend.cost_usd is not None else ""
-        return "cost", f"request {request}{session}"
-    if kind.startswith("checkpoint"):
-        return "checkpoint", checkpoint_summary(kind, p)
-    if kind.startswith(EXTERNAL_CHANGE_PREFIXES):
-        if isinstance(p.get("changes"), list):
-            pairs = [(c["path"], c["change"]) for c in p["changes"]]
-            return "file", external_change_summary(pairs, p.get("more", 0))
-        files = p.get("paths") or p.get("files") or p.get("path") or ""
-        if isinstance(files, list):
-            files = ", ".join(str(f) for f in files)
-        return "file", f"changed outside nanotui: {files}"
-    if kind == "notice":
-        return ("warning" if p.get("level") == "warning" else "notice"), p["text"]
-    if kind == "error":
-        return "error", p["text"]
-    if kind == "conversation_cleared":
-        return "session", "conversation cleared"
-    if kind == "conversation_resumed":
-        return "session", f"resumed {p['session']} ({plural(p.get('messages', 0), 'message')})"
-    if kind == "turn_finished":
-        status = p["status"]
-        reason = f": {p['reason']}" if p.get("reason") else ""
-        return ("error" if status == "error" else "turn"), f"turn {status}{reason}"
-    if kind == "result":
-        return "turn", f"result {p.get('status', '')}"
-    brief = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
-    return "other", f"{kind} {brief}"
-
-
-def checkpoint_summary(kind: str, p: dict[str, Any]) -> str:
-    """A checkpoint row, naming checkpoints by the short ids the browser shows (`44be/2`)."""
-    what = kind.removeprefix("checkpoint_").replace("_", " ") or "checkpoint"
-    named = short_checkpoint_id(str(p.get("short_id") or p.get("checkpoint", "")))
-    if kind == "checkpoint_restored":
-        written, removed = len(p.get("restored") or []), len(p.get("removed") or [])
-        undo = p.get("safety_checkpoint")
-        before = f"; {short_checkpoint_id(undo)} holds what was there before" if undo else ""
-        return f"restored {named}: {plural(written, 'file')} written, {removed} removed{before}"
-    files = f", {plural(p['files'], 'file')}" if "files" in p else ""
-    return f"{what} {named} {p.get('reason', '')}{files}".strip()
-
-
-def approval_summary(
-    decision: str, by: str = "user", reason: str = "", edit_diff: str | None = None
-) -> str:
-    """How an answer to an approval reads, e.g. `edited by user (+1 -1 against the proposal)`."""
-    if decision == "interrupted":
-        return "interrupted by the user (Esc or quit) before an answer; it did not run"
-    why = f" ({reason})" if reason else ""
-    if decision == "edit":
-        added, removed = count_changed_lines(edit_diff or "")
-        why = f" (+{added} -{removed} against the proposal){why}"
-        return f"edited by {by}{why}"
-    return f"{decision} by {by}{why}"
-
-
-def external_change_summary(changes: list[tuple[str, str]], more: int = 0) -> str:
-    """A row's summary, e.g. `changed outside nanotui: a.py (modified) and 3 more`."""
-    listed = ", ".join(f"{path} ({change})" for path, change in changes)
-    rest = f" and {more} more" if more else ""
-    return f"changed outside nanotui: {listed}{rest}"
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def matching(

@@ -21,9 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from nanotui.cli.audit_commands import MAX_REPLAY_GAP_S
 from nanotui.protocol.basics import plural
 from nanotui.protocol.events import parse_event
+from nanotui.protocol.replay_pace import replay_wait
 from nanotui.tui.replay_chat import CHAT_TYPES, PASSING_TYPES, show_in_chat
 from nanotui.tui.screens.timeline import open_event
 from nanotui.tui.timeline_log import LogLine, LogReader, index_lines, read_record_at
@@ -36,7 +36,6 @@ KEYS = "space pause · +/- speed · enter open · 0-7 kind · / search · q quit
 CHAT_LIMIT = 200
 """All at once, the conversation shows at most the last this many entries (the timeline
 holds every event)."""
-"""All at once, these are skipped: the reply and the tool call's result say the rest."""
 SPEEDS = (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000)
 
 
@@ -140,9 +139,7 @@ class ReplayScreen(Screen[None]):
                 due.append(line)
                 continue
             when = timestamp(line.ts)
-            wait = 0.0
-            if previous is not None and when is not None:
-                wait = min((when - previous).total_seconds() / self.speed, MAX_REPLAY_GAP_S)
+            wait = replay_wait(previous, when, self.speed)
             previous = when or previous
             if wait > 0.001 and due:
                 self.post_message(Replayed(due))

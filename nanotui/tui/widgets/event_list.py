@@ -20,18 +20,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from nanotui.protocol.event_summary import STYLES
 from nanotui.tui.timeline_log import read_record_at
-from nanotui.tui.timeline_rows import (
-    KIND_STYLES,
-    KIND_WIDTH,
-    TimelineRow,
-    TimelineRows,
-    describe_row,
-)
+from nanotui.tui.timeline_rows import KIND_WIDTH, TimelineRow, TimelineRows, describe_row
 
-_KIND_STYLES = {
-    kind: Style.parse(style) if style else Style() for kind, style in KIND_STYLES.items()
-}
+_KIND_STYLES = {kind: Style.parse(style) if style else Style() for kind, style in STYLES.items()}
 
 
 class EventList(ScrollView, can_focus=True):

@@ -14,6 +14,12 @@ from textual.widgets import RichLog
 
 from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import short_checkpoint_id
+from nanotui.protocol.event_summary import (
+    STYLES,
+    approval_summary,
+    cost_summary,
+    external_change_summary,
+)
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -32,22 +38,9 @@ from nanotui.protocol.events import (
     UserMessage,
 )
 from nanotui.protocol.model_io import Usage
-from nanotui.protocol.spend import Spend
-from nanotui.tui.timeline_rows import approval_summary, external_change_summary
 
-KIND_STYLES = {
-    "prompt": "bold",
-    "tool": "cyan",
-    "policy": "magenta",
-    "approval": "yellow",
-    "refused": "red",
-    "error": "bold red",
-    "cost": "green",
-    "notice": "dim",
-    "turn": "blue",
-    "file": "bright_magenta",
-    "checkpoint": "bright_blue",
-}
+KIND_STYLES = STYLES | {"refused": "red", "turn": "blue", "checkpoint": "bright_blue"}
+"""The shared styles, but for three colours this pane has always drawn its own way."""
 MAX_ROWS = 2000
 
 
@@ -60,7 +53,9 @@ def describe(event: EventBase, request_usage: Usage | None = None) -> tuple[str,
     """The (kind, summary) row for an event, or None for events not worth a row.
 
     `request_usage` is the usage reported for the request a CostUpdated prices, so that its
-    row shows one request's figures (the event itself carries the session's totals).
+    row shows one request's figures (the event itself carries the session's totals). The
+    pane is narrow, so its rows are shorter than `event_summary.describe`'s: the first line
+    of a prompt, no reasons, no first line of output.
     """
     if isinstance(event, UserMessage):
         return "prompt", event.text.splitlines()[0] if event.text else ""
@@ -81,7 +76,7 @@ def describe(event: EventBase, request_usage: Usage | None = None) -> tuple[str,
             return "refused", f"{event.tool}: {event.output.splitlines()[0][:80]}"
         return "tool", f"{event.tool} {'ok' if event.ok else 'failed'}"
     if isinstance(event, CostUpdated):
-        return "cost", cost_summary(event, request_usage)
+        return "cost", cost_summary(event.model_dump(), request_usage)
     if isinstance(event, CheckpointCreated):
         changed = f", {plural(event.files, 'file')} changed" if event.files else ""
         named = short_checkpoint_id(event.short_id or event.checkpoint)
@@ -103,18 +98,6 @@ def describe(event: EventBase, request_usage: Usage | None = None) -> tuple[str,
     if isinstance(event, TurnFinished):
         return "turn", f"turn {event.status}"
     return None
-
-
-def cost_summary(event: CostUpdated, request_usage: Usage | None) -> str:
-    """One request's dollars and tokens, then the session's dollars, each labelled."""
-    cost = "unpriced" if event.request_usd is None else f"${event.request_usd:.4f}"
-    tokens = ""
-    if request_usage is not None:
-        tokens = f", {request_usage.input_tokens:,} in, {request_usage.output_tokens:,} out"
-    # An unpriced session has no dollar total to show (never $0).
-    spend = Spend.of_session(event.model_dump())
-    session = f" (session {spend.text()})" if spend.cost_usd is not None else ""
-    return f"request {cost}{tokens}{session}"
 
 
 class Timeline(RichLog):
