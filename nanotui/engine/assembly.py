@@ -31,6 +31,7 @@ from nanotui.security.injection import new_output_marker
 from nanotui.security.jail.workspace import Workspace, protected_match
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
+from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
 from nanotui.tools.base import ToolContext
 from nanotui.tools.git_exec import tracked_files
@@ -127,6 +128,10 @@ def build_agent(
     # The mark on the notes that end tool output: random per session, so no file can forge it;
     # a resumed session keeps the one its logged results carry.
     marker = marker_for(conversation.messages) if conversation else new_output_marker()
+    # The key, literally: it may sit in a variable whose name says nothing of secrets. One
+    # redactor for what the model reads and what the log keeps, so neither misses it.
+    key = resolve_api_key(settings.provider)
+    redactor = session_redactor([key] if key else [])
     agent = Agent(
         session_id=session_id,
         workspace=workspace,
@@ -146,8 +151,11 @@ def build_agent(
         ),
         system_prompt=lambda mode: build_system_prompt(workspace, mode, marker),
         output_marker=marker,
+        redactor=redactor,
         options=options,
-        log=open_session_log(settings, workspace, session_id, provider, env) if log else None,
+        log=open_session_log(settings, workspace, session_id, provider, env, redactor)
+        if log
+        else None,
         conversation=conversation,
         sandbox_backend=env.backend,
         checkpoints=settings.checkpoints
@@ -159,7 +167,12 @@ def build_agent(
 
 
 def open_session_log(
-    settings: Settings, workspace: Path, session_id: str, provider: Provider, env: ToolEnvironment
+    settings: Settings,
+    workspace: Path,
+    session_id: str,
+    provider: Provider,
+    env: ToolEnvironment,
+    redactor: Redactor,
 ) -> SessionLog:
     """The session's log; a new one starts with a header that says what the session ran on."""
     policy = json.dumps(settings.policy.model_dump(mode="json"), sort_keys=True)
@@ -173,9 +186,7 @@ def open_session_log(
         "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
         "git_head": git_head(workspace),
     }
-    # The key, literally: it may sit in a variable whose name says nothing of secrets.
-    key = resolve_api_key(settings.provider)
-    return SessionLog(session_id, known_secrets=[key] if key else [], header=header)
+    return SessionLog(session_id, redactor=redactor, header=header)
 
 
 def git_head(workspace: Path) -> str | None:

@@ -28,8 +28,7 @@ from nanotui.security.injection import (
 )
 from nanotui.security.jail.workspace import PathRefused
 from nanotui.security.policy import ActionDecision, ActionPolicy
-from nanotui.security.secrets.environment import secret_environment_values
-from nanotui.security.secrets.redaction import Redactor
+from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.tools.base import (
     Tool,
     ToolArgumentError,
@@ -74,15 +73,21 @@ class PreparedCall:
 
 class ToolCallRunner:
     def __init__(
-        self, tools: dict[str, Tool], context: ToolContext, policy: ActionPolicy, marker: str = ""
+        self,
+        tools: dict[str, Tool],
+        context: ToolContext,
+        policy: ActionPolicy,
+        marker: str = "",
+        redactor: Redactor | None = None,
     ) -> None:
         self.tools = tools
         self.marker = marker or new_output_marker()
         """This session's mark on the notes that end tool output (the system prompt names it)."""
         self.context = context
         self.policy = policy
-        # The user's own keys (the provider's API key among them) in whatever shape they come.
-        self.redactor = Redactor(secret_environment_values())
+        # The session's one redactor, shared with its log: the user's own keys (the provider's
+        # API key among them, whatever its variable is called) in whatever shape they come.
+        self.redactor = redactor or session_redactor()
 
     def prepare(self, call: ToolCall, mode: str) -> PreparedCall:
         prepared = PreparedCall(call=call, summary=_brief(call.arguments))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,7 @@ from nanotui import paths
 from nanotui.governance.audit_chain import CLOSED_TYPE, FORMAT_VERSION, ChainedFile
 from nanotui.governance.log_anchor import LogAnchor
 from nanotui.protocol.events import EventBase, parse_event
-from nanotui.security.secrets.environment import secret_environment_values
-from nanotui.security.secrets.redaction import Redactor
+from nanotui.security.secrets.redaction import Redactor, session_redactor
 
 FSYNC_TYPES = {"approval_resolved", "turn_finished", "session_started"}
 UNLOGGED_TYPES = {"text_delta"}
@@ -40,21 +39,22 @@ class SessionLog:
     """Appends events to `sessions/<id>.jsonl`, with secrets redacted from every string.
 
     The engine redacts tool results already; this is the last line of defence for the rest
-    (error text, the model's own replies, a command the model proposed). `known_secrets`
-    adds values to hunt for besides the credential-named environment variables, such as
-    an API key read from a variable with an unremarkable name. `header` fills the first
-    line of a new log; an existing log (a resumed session) goes on where it ended.
+    (the model's own replies, a command the model proposed). `redactor` is the session's
+    one redactor (`session_redactor`), the same the engine redacts tool results with;
+    without one, the credential-named environment variables' values are hunted for.
+    `header` fills the first line of a new log; an existing log (a resumed session) goes
+    on where it ended.
     """
 
     def __init__(
         self,
         session_id: str,
         path: Path | None = None,
-        known_secrets: Iterable[str] = (),
+        redactor: Redactor | None = None,
         header: dict[str, Any] | None = None,
     ) -> None:
         self.session_id = session_id
-        self._redactor = Redactor([*secret_environment_values(), *known_secrets])
+        self._redactor = redactor or session_redactor()
         self.path = path or session_path(session_id)
         paths.ensure_private_dir(self.path.parent)
         self._anchor = _open_anchor(session_id)

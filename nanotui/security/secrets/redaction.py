@@ -5,7 +5,10 @@ key's name, a URL's host, a PEM block's BEGIN/END lines) so the model still unde
 file it read. Every pattern is precompiled and starts with a literal (`ghp_`, `= "`, `://`)
 the regex engine can skip ahead to, so a megabyte of source takes about a tenth of a second;
 patterns that would also match ordinary code (`password = get_password()`,
-`api_key_env = "OPENAI_API_KEY"`) carry a check on the value itself (see `secrets.py`).
+`api_key_env = "OPENAI_API_KEY"`) carry a check on the value itself (see `environment.py`).
+
+`session_redactor(known_secrets)` builds a session's one redactor: the patterns plus the
+literal values known to be secret.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from nanotui.security.secrets.environment import (
     looks_like_openai_key,
     looks_like_password,
     looks_random,
+    secret_environment_values,
 )
 
 MARK = "[REDACTED:{}]"
@@ -415,6 +419,17 @@ def _env_value_kind(name: str, value: str) -> str | None:
     if _HEX.fullmatch(value):
         return None
     return "high_entropy" if looks_random(value) else None
+
+
+def session_redactor(known_secrets: Iterable[str] = ()) -> Redactor:
+    """The one redactor of a session, for what the model reads and what the log keeps alike.
+
+    It hunts for the values of credential-named environment variables and for
+    `known_secrets`: the provider's API key, which may sit in a variable whose name says
+    nothing of secrets. One instance serves both paths, so neither can miss what the other
+    scrubs.
+    """
+    return Redactor([*secret_environment_values(), *known_secrets])
 
 
 _DEFAULT = Redactor()
