@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from nanotui.security.jail.git_runner import GitUnavailable, inside_work_tree, run_git
 from nanotui.security.jail.workspace import Workspace
-from nanotui.tools.git_exec import GitUnavailable, inside_work_tree, run_git
 
 WALK_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 """Outside a git work tree there is no .gitignore to ask; these are almost never wanted."""

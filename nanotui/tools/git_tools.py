@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from nanotui.security.jail.git_runner import GitUnavailable, run_git
 from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolKind, ToolOutput
-from nanotui.tools.git_exec import GitUnavailable, run_git
 
 _BRANCH = re.compile(r"^## (?P<head>.*?)(?:\.\.\.(?P<upstream>\S+))?(?: \[(?P<track>[^\]]*)\])?$")
 

@@ -23,11 +23,11 @@ from typing import ClassVar
 from pydantic import Field
 
 from nanotui.protocol.basics import plural
+from nanotui.security.jail.git_runner import inside_work_tree
 from nanotui.security.jail.globs import path_matches
 from nanotui.security.jail.workspace import PathRefused, Workspace
 from nanotui.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 from nanotui.tools.file_listing import WALK_SKIPPED_DIRS, list_files
-from nanotui.tools.git_exec import inside_work_tree
 from nanotui.tools.read_file import looks_binary
 
 MAX_FILE_BYTES = 10 * 1024 * 1024

@@ -10,6 +10,7 @@ import git
 
 from nanotui import paths
 from nanotui.protocol.checkpoints import CheckpointError
+from nanotui.security.jail.git_runner import GitUnavailable, run_git_sync
 from nanotui.vcs.gitrunner import GitRunner
 
 SHADOW_EXCLUDES = """\
@@ -102,15 +103,18 @@ def _shadow_storage(folder: Path) -> tuple[Storage, GitRunner]:
 def _init_shadow(shadow: Path, folder: Path) -> None:
     # An empty template: no sample hooks, nothing but what git needs.
     try:
-        git.Git(str(shadow)).execute(
-            ["git", "init", "--quiet", "--bare", "--template=", str(shadow)],
+        done = run_git_sync(
+            ["init", "--quiet", "--bare", "--template=", str(shadow)],
+            shadow,
             env={"GIT_DIR": str(shadow)},
         )
-    except (git.GitCommandError, git.GitCommandNotFound):
+    except GitUnavailable:
+        done = None
+    if done is None or done.returncode != 0:
         raise CheckpointError(
             f"Could not create the checkpoint store in {shadow}; check that git works "
             "and NANOTUI_HOME is writable."
-        ) from None
+        )
     (shadow / "info").mkdir(exist_ok=True)
     (shadow / "info" / "exclude").write_text(SHADOW_EXCLUDES)
     (shadow / "nanotui-workspace").write_text(f"{folder}\n")

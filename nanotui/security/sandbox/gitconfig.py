@@ -15,8 +15,9 @@ shown as it is.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
+
+from nanotui.security.jail.git_runner import GitUnavailable, run_git_sync
 
 SECRET_KEY = re.compile(r"extraheader|token|passw|secret", re.IGNORECASE)
 URL_USERINFO = re.compile(r"(https?://)[^/@\s]+@", re.IGNORECASE)
@@ -34,14 +35,14 @@ def config_files(workspace: Path, shown: list[Path]) -> list[Path]:
 def without_credentials(path: Path) -> str | None:
     """The file's settings minus what carries a credential, or None when nothing does."""
     try:
-        listed = subprocess.run(
-            ["git", "config", "--file", str(path), "--list", "-z"],
-            capture_output=True,
-            timeout=10,
-            check=True,
-        ).stdout.decode(errors="replace")
-    except (OSError, subprocess.SubprocessError):
+        done = run_git_sync(
+            ["config", "--file", path.name, "--list", "-z"], path.parent, timeout_s=10
+        )
+    except (OSError, GitUnavailable):
+        done = None
+    if done is None or done.returncode != 0:
         return ""  # unreadable to git: nothing of it is shown
+    listed = done.stdout.decode(errors="replace")
     entries = [item.partition("\n") for item in listed.split("\0") if item]
     kept = [
         (name, URL_USERINFO.sub(r"\1", value) if has else None)
