@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from nanotui.protocol.tool_output import unframed
 from nanotui.security.injection import (
     MAX_FLAGS,
     UNTRUSTED_NOTE,
     find_injection,
     flags_in_framed,
     frame_untrusted,
-    unframed,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +23,7 @@ FIXTURE_FILES = {
     "tests/test_redaction_flow.py",
     "tests/test_injection_attacks.py",
     "nanotui/security/injection.py",  # it defines the note, and so holds its words
+    "nanotui/protocol/tool_output.py",  # it recognises the note, and so holds its words
 }
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_model_server import FakeModelServer, openai_reply
+from fake_model_server import FakeModelServer, error_reply, openai_reply
 from pilot_support import wait_for
 from test_secrets import fake
 from textual.widgets import Static
@@ -195,9 +195,16 @@ async def test_refusals_are_neither_framed_nor_flagged(
     assert "[end of tool output" not in result.content and result.injection == []
 
 
-def test_error_text_is_redacted_when_the_event_is_made() -> None:
-    event = ErrorEvent(text=f"The server said: bad token {TOKEN}.")
-    assert event.text == "The server said: bad token [REDACTED:github_token]."
+async def test_error_text_is_redacted_before_the_event_is_made(
+    fake_server: FakeModelServer, workspace: Path
+) -> None:
+    fake_server.enqueue(error_reply(400, {"error": {"message": f"bad token {TOKEN}"}}))
+    agent = make_agent(fake_server, workspace)
+    events = await run_turn(agent, "Hello.")
+
+    [error] = [e for e in events if isinstance(e, ErrorEvent)]
+    assert "bad token [REDACTED:github_token]" in error.text and TOKEN not in error.text
+    assert TOKEN not in log_text(agent)
 
 
 def test_the_log_redacts_every_string_and_known_secrets(tmp_path: Path) -> None:

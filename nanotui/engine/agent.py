@@ -301,6 +301,10 @@ class Agent:
         assert self._queue is not None
         self._queue.put_nowait(event)
 
+    def _emit_error(self, text: str, kind: str = "error") -> None:
+        # Provider and tool errors can quote a request or a config line holding a key.
+        self._emit(ErrorEvent(text=self.redactor.redact(text).text, kind=kind))
+
     async def _run_turn(self, prompt: str) -> None:
         state = _TurnState()
         step = 0
@@ -332,7 +336,7 @@ class Agent:
             self._settle_after_interrupt()
             self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
-            self._emit(ErrorEvent(text=f"Internal error: {exc!r}; the turn was stopped."))
+            self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
 
     async def _step(self, step: int, state: _TurnState) -> TurnFinished | None:
@@ -341,7 +345,7 @@ class Agent:
         try:
             request = self.cost.fit_request(request)
         except BudgetExceeded as exc:
-            self._emit(ErrorEvent(text=str(exc), kind="budget"))
+            self._emit_error(str(exc), "budget")
             return TurnFinished(status="budget", reason=str(exc), steps=step)
         # A server may ignore max_tokens: the client cuts the stream where the budget ends.
         request.output_allowance = self.cost.output_allowance(request)
@@ -366,7 +370,7 @@ class Agent:
         if usage is not None:
             self._record_usage(usage)
         if error is not None:
-            self._emit(ErrorEvent(text=str(error), kind=error.kind))
+            self._emit_error(str(error), error.kind)
             status = "budget" if error.kind == "budget" else "error"
             return TurnFinished(status=status, reason=str(error), steps=step)
         if not calls:
@@ -528,7 +532,7 @@ class Agent:
                     f"The same {tool} call failed {count} times, so the turn was stopped; "
                     "rephrase the request or fix the cause and ask again."
                 )
-                self._emit(ErrorEvent(text=reason, kind="loop_guard"))
+                self._emit_error(reason, "loop_guard")
                 # A call refused over and over is still a refusal (exit 2 or 4), not a crash.
                 status = self._final_status(state)
                 return TurnFinished(
@@ -539,7 +543,7 @@ class Agent:
                 "The model sent malformed tool arguments three times in a row, so the turn was "
                 "stopped; a model with better tool support may help."
             )
-            self._emit(ErrorEvent(text=reason, kind="loop_guard"))
+            self._emit_error(reason, "loop_guard")
             return TurnFinished(status="stuck", reason=reason, steps=step)
         return None
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from nanotui.protocol.model_io import ToolCall, Usage
-from nanotui.security.injection import unframed
-from nanotui.security.secrets.redaction import redact
+from nanotui.protocol.tool_output import unframed
 
 Decision = Literal["allow", "ask", "deny"]
 
@@ -257,13 +256,8 @@ class FileChangedExternally(EventBase):
 class ErrorEvent(EventBase):
     type: Literal["error"] = "error"
     text: str
+    """Redacted by the engine before the event is made (an error can quote a key)."""
     kind: str = "error"
-
-    @field_validator("text")
-    @classmethod
-    def _without_secrets(cls, text: str) -> str:
-        # Provider and tool errors can quote a request or a config line holding a key.
-        return redact(text).text
 
 
 class ConversationCleared(EventBase):

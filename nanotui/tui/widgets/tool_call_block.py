@@ -22,7 +22,8 @@ from textual.widgets.collapsible import CollapsibleTitle
 
 from nanotui.protocol.basics import plural
 from nanotui.protocol.events import ToolResult
-from nanotui.security.injection import flags_in_framed, unframed
+from nanotui.protocol.tool_output import unframed
+from nanotui.security.injection import flags_in_framed
 from nanotui.tui.widgets.diff_view import diff_content, diff_line_style
 
 ToolStatus = Literal[
