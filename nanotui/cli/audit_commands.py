@@ -13,9 +13,12 @@ from nanotui.governance.audit import list_sessions, read_records, session_path
 from nanotui.governance.log_anchor import Anchor, anchors_since, read_anchors
 from nanotui.governance.log_verify import verify_against_anchor
 from nanotui.protocol.basics import plural
-from nanotui.protocol.event_summary import approval_summary
+from nanotui.protocol.event_summary import SKIPPED_TYPES, describe_line
 from nanotui.protocol.events import parse_event
 from nanotui.protocol.replay_pace import replay_wait
+
+SHOW_CHARS = 110
+"""`audit show` cuts each summary here, to keep one event on one line."""
 
 
 def list_logs(out: TextIO, *, as_json: bool = False) -> int:
@@ -60,59 +63,12 @@ def show(path: Path, out: TextIO) -> int:
     """A readable timeline: one line per event (streamed text left out: the reply holds it)."""
     for number, record in enumerate(read_records(path), start=1):
         kind = str(record.get("type", "?"))
-        if kind == "text_delta":
-            continue  # the assistant_message that follows holds the whole text
-        try:
-            brief = _brief_payload(kind, record["payload"])
-        except (KeyError, TypeError, ValueError):
-            brief = "(a record this version cannot read)"
+        if kind in SKIPPED_TYPES:
+            continue
+        _, summary = describe_line(kind, record.get("payload"), SHOW_CHARS)
         seq, ts = record.get("seq", f"#{number}"), str(record.get("ts", ""))
-        print(f"{seq:>5}  {ts[11:19]:<8}  {kind:<20} {brief}", file=out)
+        print(f"{seq:>5}  {ts[11:19]:<8}  {kind:<20} {summary}", file=out)
     return 0
-
-
-def _brief_payload(kind: str, payload: dict[str, Any]) -> str:
-    keys = {
-        "user_message": "text",
-        "assistant_message": "text",
-        "tool_call_proposed": "summary",
-        "policy_decision": "decision",
-        "approval_requested": "summary",
-        "tool_started": "summary",
-        "tool_result": "content",
-        "notice": "text",
-        "error": "text",
-        "turn_finished": "status",
-        "result": "status",
-        "session_started": "label",
-    }
-    if kind == "usage_reported":
-        usage = payload["usage"]
-        return f"{usage['input_tokens']} in, {usage['output_tokens']} out ({payload['model']})"
-    if kind == "cost_updated":
-        cost = payload["request_usd"]
-        return (
-            "unpriced" if cost is None else f"${cost:.4f} (session ${payload['session_usd']:.4f})"
-        )
-    if kind == "approval_resolved":
-        summary = approval_summary(
-            payload["decision"],
-            payload.get("by", "user"),
-            payload.get("reason", ""),
-            payload.get("edit_diff"),
-        )
-        applied = payload.get("applied_sha256", "")
-        if applied and applied != payload.get("shown_sha256"):
-            summary += f", applied {applied[:12]} (shown {payload.get('shown_sha256', '')[:12]})"
-        return summary[:110]
-    if kind == "file_changed_externally":
-        more = f" and {payload['more']} more" if payload.get("more") else ""
-        changes = ", ".join(f"{c['path']} ({c['change']})" for c in payload["changes"])
-        return f"{changes}{more}"[:110]
-    value = str(payload.get(keys.get(kind, ""), "")).replace("\n", " ")
-    if kind in ("tool_result", "policy_decision", "tool_started", "tool_call_proposed"):
-        value = f"{payload.get('tool', '')}: {value}"
-    return value[:110]
 
 
 def verify_target(target: str | None, out: TextIO) -> int:

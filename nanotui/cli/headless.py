@@ -14,11 +14,11 @@ from typing import TextIO
 from nanotui.cli.checkpoint_commands import restore_command
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.protocol.event_summary import summarize
 from nanotui.protocol.events import (
     ApprovalRequested,
     ErrorEvent,
     EventBase,
-    Notice,
     RunResult,
     TextDelta,
     ToolResult,
@@ -36,6 +36,10 @@ EXIT_CODES = {
     "budget": 3,
     "refused": 4,
 }
+PROGRESS_MARKS = {"tool_started": "->", "tool_result": "<-", "notice": "note:", "error": "error:"}
+"""The events a readable run prints on stderr, each behind its mark."""
+TOOL_LINE_CHARS = 200
+"""A tool's line is cut here: its first line of output can be a whole minified file."""
 
 
 def headless_refusal(event: ApprovalRequested, mode: str) -> ApprovalAnswer:
@@ -143,17 +147,13 @@ def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bo
 
 
 def _progress_line(event: EventBase) -> str | None:
-    if isinstance(event, ToolStarted):
-        return f"  -> {event.tool} {event.summary}"
-    if isinstance(event, ToolResult):
-        mark = "ok" if event.ok else "failed"
-        if event.interrupted or event.refused:
-            mark = "interrupted" if event.interrupted else "refused"
-        output = event.output.strip()  # without the note that is meant for the model
-        first_line = output.splitlines()[0] if output else ""
-        return f"  <- {event.tool} {mark}: {first_line[:160]}"
-    if isinstance(event, Notice):
-        return f"  note: {event.text}"
-    if isinstance(event, ErrorEvent):
-        return f"  error: {event.text}"
-    return None
+    """A step's line on stderr: `event_summary`'s summary behind a mark of what it is."""
+    mark = PROGRESS_MARKS.get(getattr(event, "type", ""))
+    if mark is None:
+        return None
+    if isinstance(event, ToolResult):  # its output for people, without the note for the model
+        event = event.model_copy(update={"content": event.output})
+    summary = summarize(event)
+    if isinstance(event, (ToolStarted, ToolResult)):
+        summary = summary[:TOOL_LINE_CHARS]
+    return f"  {mark} {summary}"

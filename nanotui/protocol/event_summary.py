@@ -69,6 +69,18 @@ _USUAL_KINDS = {
 }
 
 
+def describe_line(record_type: str, payload: Any, limit: int) -> tuple[str, str]:
+    """`describe` on one line of at most `limit` characters, for any record however odd."""
+    try:
+        kind, summary = describe(record_type, payload if isinstance(payload, dict) else {})
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        kind, summary = "other", "(a record this version cannot read)"
+    summary = " ".join(summary.split())
+    if len(summary) > limit:
+        summary = summary[: limit - 1] + "…"
+    return kind, summary
+
+
 def summarize(event: EventBase) -> str:
     """The one-line summary of an event, as its logged record reads."""
     payload = event.model_dump(mode="json")

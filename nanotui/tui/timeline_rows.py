@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.protocol.event_summary import describe
+from nanotui.protocol.event_summary import describe_line
 
 SUMMARY_CHARS = 240
 """A row's summary is cut here; the full event (Enter) has everything."""
@@ -96,14 +96,7 @@ def row_for_record(record: dict[str, Any], offset: int = -1, keep: bool = False)
 
 def describe_row(row: TimelineRow, record: dict[str, Any]) -> None:
     """Fill in `row`'s kind and summary from its record."""
-    payload = record.get("payload")
-    try:
-        kind, summary = describe(row.type, payload if isinstance(payload, dict) else {})
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        kind, summary = "other", "(a record this version cannot read)"
-    summary = " ".join(summary.split())
-    if len(summary) > SUMMARY_CHARS:
-        summary = summary[: SUMMARY_CHARS - 1] + "…"
+    kind, summary = describe_line(row.type, record.get("payload"), SUMMARY_CHARS)
     # Kind first: a reader on another thread takes a row with a summary as described.
     row.kind = kind
     row.summary = summary
