@@ -315,7 +315,7 @@ def test_a_folder_swapped_for_a_link_after_planning_is_refused_at_write(
 def test_a_write_lands_in_the_held_folder_even_if_its_name_is_swapped(
     tree: tuple[Path, Path],
 ) -> None:
-    from nanotui.tools.file_change import _atomic_write
+    from nanotui.protocol.atomic_write import write_at
 
     root, outside = tree
     with make_ws(root).open_dir_for_write("src/main.py") as target:
@@ -325,7 +325,7 @@ def test_a_write_lands_in_the_held_folder_even_if_its_name_is_swapped(
         os.rename(root / "src", root / "src.real")
         (root / "src").symlink_to(outside)
         (outside / "main.py").write_text("outside\n")
-        _atomic_write(target, b"print('bye')\n", current[1])
+        write_at(target.folder_fd, target.name, b"print('bye')\n", mode=current[1])
     assert (root / "src.real" / "main.py").read_text() == "print('bye')\n"
     assert (outside / "main.py").read_text() == "outside\n"
     assert sorted(p.name for p in outside.iterdir()) == ["main.py", "secret.txt"]

@@ -8,17 +8,15 @@ the file still holds what the change was computed from.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import hashlib
-import os
-import secrets
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from nanotui.protocol.atomic_write import write_at
 from nanotui.security.jail.workspace import PathRefused, Workspace, WriteTarget
 from nanotui.tools.base import Tool, ToolContext, ToolFailure, ToolKind, ToolOutput
 
@@ -115,7 +113,8 @@ def apply_change(change: FileChange, ctx: ToolContext) -> ToolOutput:
         # the check cannot send the write elsewhere.
         with ctx.workspace.open_dir_for_write(change.path, create_parents=True) as target:
             mode = _check_not_stale(change, target)
-            _atomic_write(target, change.new_text.encode("utf-8"), mode)
+            data = change.new_text.encode("utf-8")
+            write_at(target.folder_fd, target.name, data, mode=mode, new_file_mode=NEW_FILE_MODE)
     except (ToolFailure, PathRefused) as exc:
         return ToolOutput(ok=False, content=str(exc))
     except OSError as exc:
@@ -245,45 +244,3 @@ def _check_not_stale(change: FileChange, target: WriteTarget) -> int | None:
             f"{change.path} changed on disk since the change was computed; read it again."
         )
     return mode
-
-
-def _atomic_write(target: WriteTarget, data: bytes, mode: int | None) -> None:
-    """Temp file in the held folder, fsync, rename over the target; the mode is kept."""
-    folder = target.folder_fd
-    temp = _temp_name(target.name)
-    # O_EXCL | O_NOFOLLOW: the temp name is ours alone and never a planted link.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, NEW_FILE_MODE, dir_fd=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        # Renaming replaces the name in the held folder; it never writes through a link there.
-        os.replace(temp, target.name, src_dir_fd=folder, dst_dir_fd=folder)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=folder)
-        raise
-    _fsync_folder(folder)
-
-
-def _temp_name(name: str) -> str:
-    suffix = f".nanotui-{secrets.token_hex(6)}.tmp"
-    # A name near the 255-byte limit leaves no room to repeat it in the temp name.
-    if len(os.fsencode(name)) > 200:
-        return suffix
-    return f".{name}{suffix}"
-
-
-def _fsync_folder(folder_fd: int) -> None:
-    # Makes the rename itself durable; some file systems do not allow it, which is harmless.
-    # The held descriptor is O_PATH, which cannot be fsynced, so the folder is opened from it.
-    with contextlib.suppress(OSError):
-        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=folder_fd)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import stat
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nanotui.protocol.atomic_write import temp_name, write_atomically
 from nanotui.protocol.checkpoints import Checkpoint, SkippedFile
 from nanotui.vcs.diff import RawChange, raw_changes
 from nanotui.vcs.gitrunner import GitRunner
@@ -133,24 +133,19 @@ class RestoreWriter:
             # Not in the safety snapshot yet on disk: ignored, so no checkpoint holds it.
             raise Conflict("it exists and is ignored, so no checkpoint holds its content")
         data = self.runner.blob(change.new_blob)
-        temporary = self._temporary_for(target)
+        if change.new_mode != SYMLINK:
+            # No fsync per file (git's checkout does none either): a large restore stays quick,
+            # each rename is still atomic, and the safety checkpoint holds what was there.
+            permissions = self._permissions(existing, change.new_mode)
+            write_atomically(target, data, mode=permissions, scratch=self.scratch, sync=False)
+            return
+        temporary = (self.scratch or target.parent) / temp_name(target.name)
         try:
-            if change.new_mode == SYMLINK:
-                os.symlink(os.fsdecode(data), temporary)
-            else:
-                self._write_file(temporary, data, self._permissions(existing, change.new_mode))
+            os.symlink(os.fsdecode(data), temporary)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-
-    def _write_file(self, path: Path, data: bytes, permissions: int) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            _write_all(fd, data)
-            os.fchmod(fd, permissions)
-        finally:
-            os.close(fd)
 
     def _remove(self, relative: str) -> None:
         target = self._checked_path(relative, create_parents=False)
@@ -176,12 +171,6 @@ class RestoreWriter:
             elif not stat.S_ISDIR(info.st_mode):
                 raise Conflict(f"{current.relative_to(self.root)} on its path is not a folder now")
         return current / parts[-1]
-
-    def _temporary_for(self, target: Path) -> Path:
-        name = f"nanotui-{secrets.token_hex(6)}"
-        if self.scratch is not None:
-            return self.scratch / name
-        return target.parent / f".{target.name}.{name}"
 
     def _permissions(self, existing: os.stat_result | None, mode: str) -> int:
         if existing is not None and stat.S_ISREG(existing.st_mode):
@@ -217,12 +206,6 @@ def _lstat(path: Path) -> os.stat_result | None:
         return path.lstat()
     except FileNotFoundError:
         return None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:

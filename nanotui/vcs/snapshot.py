@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.location import Storage
@@ -100,9 +100,7 @@ class TreeBuilder:
         private = self.storage.private_index
         if signature is not None and user_index is not None:
             # copy2 keeps the mtime: git's racy-entry check compares entries with it.
-            staging = private.with_suffix(".seeding")
-            shutil.copy2(user_index, staging)
-            os.replace(staging, private)
+            copy_atomically(user_index, private)
         elif not self.storage.shadow:
             private.unlink(missing_ok=True)  # an empty repository: start from nothing
         index_commit = self._staged_commit(base) if signature is not None else None
