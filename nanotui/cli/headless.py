@@ -151,8 +151,6 @@ def _progress_line(event: EventBase) -> str | None:
     mark = PROGRESS_MARKS.get(getattr(event, "type", ""))
     if mark is None:
         return None
-    if isinstance(event, ToolResult):  # its output for people, without the note for the model
-        event = event.model_copy(update={"content": event.output})
     summary = summarize(event)
     if isinstance(event, (ToolStarted, ToolResult)):
         summary = summary[:TOOL_LINE_CHARS]

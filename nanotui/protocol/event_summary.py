@@ -20,6 +20,7 @@ from nanotui.protocol.checkpoints import short_checkpoint_id
 from nanotui.protocol.events import EventBase
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.spend import Spend
+from nanotui.protocol.tool_output import unframed
 
 SKIPPED_TYPES = frozenset({"text_delta"})
 
@@ -134,7 +135,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "tool_started":
         return "tool", f"{p['tool']} started: {p.get('summary', '')}"
     if kind == "tool_result":
-        first = first_line(p.get("content", ""))
+        first = first_line(unframed(p.get("content", "")))  # the note is for the model
         if p.get("interrupted"):
             return "tool", f"{p['tool']} interrupted: {first}"
         if p.get("refused"):
