@@ -30,7 +30,11 @@ def imported_modules(source: str) -> list[str]:
     """The nanotui modules a file imports, at any depth (lazy imports inside functions too)."""
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        if isinstance(node, ast.ImportFrom) and node.module == "nanotui":
+            found.extend(
+                f"nanotui.{alias.name}" for alias in node.names
+            )  # from nanotui import paths
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append(node.module)
         elif isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
@@ -39,6 +43,8 @@ def imported_modules(source: str) -> list[str]:
 
 def is_allowed_for_tui(module: str) -> bool:
     allowed = TUI_MAY_IMPORT + GROUND_FLOOR
+    if module == "nanotui":  # the package itself: where it is installed, its version
+        return True
     return any(module == prefix or module.startswith(prefix + ".") for prefix in allowed)
 
 

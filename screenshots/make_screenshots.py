@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 
 from nanotui.config import load_settings
 from nanotui.engine.assembly import build_agent
+from nanotui.engine.facade import EngineSession
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
@@ -105,7 +106,7 @@ class Session:
 
     async def next_approval(self) -> str | None:
         """Wait for the next request for approval and return its kind; None once the turn ends."""
-        panel, agent = self.panel, self.app.agent
+        panel, agent = self.panel, self.app.session.local_agent
         await wait_for(
             self.pilot,
             lambda: (panel.request is not None and panel.armed) or not agent.busy,
@@ -118,7 +119,7 @@ class Session:
         await self.pilot.press("y")
         await wait_for(
             self.pilot,
-            lambda: self.panel.request is not answered or not self.app.agent.busy,
+            lambda: self.panel.request is not answered or not self.app.session.busy,
             "the approval to be taken",
         )
 
@@ -205,7 +206,7 @@ async def drive(
     workspace = copy_sample_project(folder / "project")
     settings = load_settings(workspace, flags, environ={})
     agent = build_agent(settings.settings, workspace, provider=provider, session_id=SESSION)
-    app = NanotuiApp(agent)
+    app = NanotuiApp(EngineSession(agent))
     async with app.run_test(size=SIZE) as pilot:
         session = Session(app, pilot, out)
         await steps(session)

@@ -15,7 +15,7 @@ from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.prompt_input import PromptInput
@@ -78,7 +78,7 @@ def make_app(server: FakeModelServer, workspace: Path, *, sandbox: str | None = 
     if sandbox:
         flags["sandbox"] = {"backend": sandbox}
     settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="multi-hunk-session"))
+    return NanotuiApp(build_session(settings, workspace, session_id="multi-hunk-session"))
 
 
 async def ask_for_both(pilot: Pilot) -> ApprovalPanel:

@@ -13,7 +13,7 @@ from fake_model_server import FakeModelServer
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.prompt_input import PromptInput
 
@@ -41,7 +41,7 @@ def app_on_server(
     flags: dict[str, dict[str, Any]] = {**sections, "provider": provider}
     provider.update(sections.get("provider", {}))
     settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id=session_id))
+    return NanotuiApp(build_session(settings, workspace, session_id=session_id))
 
 
 async def send(pilot: Pilot, text: str) -> None:

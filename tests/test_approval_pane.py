@@ -254,7 +254,7 @@ async def test_shift_tab_in_the_pane_goes_to_the_previous_item_not_the_mode(
         assert panel.request.path == "report.py"  # type: ignore[union-attr]
         await pilot.press("shift+tab")
         assert panel.request.path == "inventory.py"  # type: ignore[union-attr]
-        assert status.mode == "ask" and app.agent.mode == "ask"
+        assert status.mode == "ask" and app.session.mode == "ask"
         await pilot.press("n", "enter")
 
 

@@ -28,7 +28,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: FakeModelS
     # The plain backend: the pictures must not depend on which sandboxes start on a machine.
     app = make_app(fake_server, make_workspace(tmp_path / "ws"), sandbox="plain")
     # The server's port changes from run to run; the picture must not.
-    provider_layers(app.agent.provider)[-1].label = "m @ model-server"  # type: ignore[misc]
+    provider_layers(app.session.local_agent.provider)[-1].label = "m @ model-server"  # type: ignore[misc]
     return app
 
 

@@ -15,6 +15,7 @@ from nanotui.config import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing, describe_plan
 from nanotui.engine.external_changes import ChangeAttribution
+from nanotui.engine.facade import EngineSession
 from nanotui.protocol.events import CheckpointCreated, CheckpointRestored
 from nanotui.providers.demo import DemoProvider
 from nanotui.tui.app import NanotuiApp
@@ -77,7 +78,7 @@ def test_entries_comparison_and_restore_without_a_screen(repo: Path) -> None:
 def make_app(repo: Path) -> NanotuiApp:
     settings = load_settings(repo, {"sandbox": {"backend": "plain"}}, environ={}).settings
     agent = build_agent(settings, repo, provider=DemoProvider(delay_s=0), session_id=SESSION)
-    return NanotuiApp(agent)
+    return NanotuiApp(EngineSession(agent))
 
 
 async def open_browser(pilot: Pilot) -> CheckpointBrowserScreen:
@@ -142,7 +143,7 @@ async def test_restoring_through_the_browser_changes_the_files_as_listed(repo: P
         await pilot.pause()
         timeline = app.screen.query_one(Timeline)
         assert timeline.rows >= 2
-        log = app.agent.log
+        log = app.session.local_agent.log
         assert log is not None
         types = [json.loads(line)["type"] for line in log.path.read_text().splitlines()]
         assert "checkpoint_restored" in types

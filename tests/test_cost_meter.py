@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 
 from nanotui import paths
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_agent, build_session
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter
 from nanotui.protocol.events import CostUpdated, parse_event
@@ -424,7 +424,9 @@ def near_budget_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiA
     }
     settings = load_settings(workspace, flags, environ={}).settings
     return NanotuiApp(
-        build_agent(settings, workspace, provider=ScriptedPricedModel(), session_id="cost-session")
+        build_session(
+            settings, workspace, provider=ScriptedPricedModel(), session_id="cost-session"
+        )
     )
 
 

@@ -99,8 +99,8 @@ async def test_choosing_a_detected_server_saves_it_and_opens_the_main_screen(
             await wait_for_trust_question(pilot)  # a folder nanotui has not worked in before
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            assert app.agent is not None
-            assert app.agent.provider.model == "llama3.2:3b"
+            assert app.session.local_agent is not None
+            assert app.session.local_agent.provider.model == "llama3.2:3b"
             await pilot.press("ctrl+q")
     assert app.return_code == 0
     saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
@@ -126,8 +126,8 @@ async def test_choosing_the_demo_writes_nothing_and_opens_the_demo(workspace: Pa
         options.highlighted = options.get_option_index("demo")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.provider.is_demo
-        assert app.agent.workspace != workspace.resolve()  # a copy of the sample project
+        assert app.session.is_demo
+        assert app.session.workspace != workspace.resolve()  # a copy of the sample project
         await pilot.press("ctrl+q")
     assert not paths.user_config_file().exists()
 
@@ -241,7 +241,7 @@ async def test_an_entered_url_offers_the_models_its_server_lists(workspace: Path
             await wait_for_trust_question(pilot)
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            assert app.agent.provider.model == "coder-32b"
+            assert app.session.local_agent.provider.model == "coder-32b"
             await pilot.press("ctrl+q")
     saved = tomllib.loads(paths.user_config_file().read_text())["provider"]
     assert saved == {
@@ -338,7 +338,7 @@ async def test_trusting_the_folder_records_it_and_applies_its_settings(
         assert "approval.mode" in notice and "policy.allow" in notice
         await pilot.click("#trust-yes")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.mode == "full-auto"
+        assert app.session.mode == "full-auto"
         assert app.trusted and not app.notices
         await pilot.press("ctrl+q")
     assert is_trusted(restricted_workspace)
@@ -351,7 +351,7 @@ async def test_not_now_keeps_the_restricted_settings(restricted_workspace: Path)
         await wait_for_trust_question(pilot)
         await pilot.press("enter")  # the default focus is "Not now"
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.mode == "ask"
+        assert app.session.mode == "ask"
         assert not app.trusted and app.notices  # the main screen still says what was ignored
         await pilot.press("ctrl+q")
     assert not is_trusted(restricted_workspace) and was_asked(restricted_workspace)
@@ -389,7 +389,7 @@ async def test_setup_comes_before_the_trust_question(workspace: Path) -> None:
             await wait_for_trust_question(pilot)
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            assert app.agent.provider.model == "qwen2.5-7b-instruct"
+            assert app.session.local_agent.provider.model == "qwen2.5-7b-instruct"
             await pilot.press("ctrl+q")
 
 

@@ -40,9 +40,9 @@ async def test_the_first_screen_needs_no_settings_and_the_main_screen_follows(
         # Nothing is read before the first frame: the starting screen is up first.
         assert isinstance(app.screen, StartingScreen) and app.loaded is None
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.provider.is_demo
+        assert app.session.is_demo
         # The demo never works in the user's folder: it says where its copy is.
-        assert app.workspace != workspace and app.agent.workspace == app.workspace
+        assert app.workspace != workspace and app.session.workspace == app.workspace
         await wait_for(pilot, lambda: len(app.screen.query(NoticeLine)) >= 3, "the welcome")
         # The main screen collects garbage between frames while it is up (collector.py).
         await wait_for(pilot, collector.is_active, "the collection schedule")
@@ -96,5 +96,5 @@ async def test_the_client_checked_before_the_questions_is_the_agents(workspace: 
         assert checked is not None
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.provider is checked[1]
+        assert app.session.local_agent.provider is checked[1]
         await pilot.press("ctrl+q")

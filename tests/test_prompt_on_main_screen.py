@@ -13,7 +13,7 @@ from textual import events
 from textual.pilot import Pilot
 
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.chat_view import ChatView
@@ -29,7 +29,7 @@ PASTE = "".join(f"{i:05d} {'x' * 48}\n" for i in range(4012))
 def make_app(server: FakeModelServer, workspace: Path) -> NanotuiApp:
     flags = {"provider": {"base_url": server.openai_base_url, "model": "m"}}
     settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="prompt-session"))
+    return NanotuiApp(build_session(settings, workspace, session_id="prompt-session"))
 
 
 def screen(app: NanotuiApp) -> MainScreen:

@@ -11,7 +11,7 @@ from pilot_support import wait_for
 
 from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_session
 from nanotui.governance.ratelimit import RETRY_SLOT
 from nanotui.protocol.events import Notice
 from nanotui.tui.app import NanotuiApp
@@ -37,7 +37,7 @@ def quick_retries(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def unreachable_app(workspace: Path) -> NanotuiApp:
     flags = {"provider": {"base_url": closed_port_url() + "/v1", "model": "m"}}
     settings = load_settings(workspace, flags, environ=QUICK_RETRIES).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="retry-session"))
+    return NanotuiApp(build_session(settings, workspace, session_id="retry-session"))
 
 
 async def test_unreachable_server_shows_one_retry_line_counting_up_then_the_error_once(

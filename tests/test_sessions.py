@@ -19,7 +19,7 @@ from textual.widgets import OptionList
 from nanotui import paths
 from nanotui.cli.main import main
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_agent, build_session
 from nanotui.engine.session import load_conversation
 from nanotui.governance.audit import SessionLog, list_sessions, read_records
 from nanotui.governance.retention import DAY_S, prune_sessions
@@ -84,8 +84,11 @@ async def test_resume_opens_the_app_with_the_conversation(
     app = LaunchApp(workspace, flags=flags, trusted=True, resume=session)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.session_id == session
-        assert [m.content for m in app.agent.conversation.messages] == ["hello", "Hello there."]
+        assert app.session.session_id == session
+        assert [m.content for m in app.session.local_agent.conversation.messages] == [
+            "hello",
+            "Hello there.",
+        ]
         # ...and shows it, marked as earlier, before the greeting.
         chat = app.screen.query_one(ChatView)
         await wait_for(pilot, lambda: chat.query_children(UserEntry), "the earlier prompt")
@@ -117,7 +120,7 @@ async def session_with_a_rejected_change(server: FakeModelServer, workspace: Pat
         openai_reply("I will change a.py.", tool_calls=[("edit_file", change)]),
         openai_reply("Understood, a.py stays as it is."),
     )
-    app = NanotuiApp(build_agent(tui_agent_settings(server, workspace), workspace))
+    app = NanotuiApp(build_session(tui_agent_settings(server, workspace), workspace))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "change a")
         panel = app.screen.query_one(ApprovalPanel)
@@ -126,7 +129,7 @@ async def session_with_a_rejected_change(server: FakeModelServer, workspace: Pat
         screen = app.screen
         assert isinstance(screen, MainScreen)
         await wait_for(pilot, lambda: not screen.busy and len(server.requests) == 2, "the end")
-    return app.agent.session_id
+    return app.session.session_id
 
 
 def shows_the_rejected_change(chat: ChatView) -> None:
@@ -153,7 +156,7 @@ async def test_a_resumed_session_shows_its_earlier_conversation(
     session = await session_with_a_rejected_change(fake_server, workspace)
     # `--continue` and `sessions resume ID` build the agent so.
     settings = tui_agent_settings(fake_server, workspace)
-    app = NanotuiApp(build_agent(settings, workspace, resume=session))
+    app = NanotuiApp(build_session(settings, workspace, resume=session))
     async with app.run_test(size=SIZE) as pilot:
         chat = app.screen.query_one(ChatView)
         await wait_for(pilot, lambda: "Working in" in chat_text(chat), "the greeting")
@@ -169,13 +172,13 @@ async def test_resume_id_shows_that_sessions_conversation(
     fake_server, workspace, home, quick_approvals
 ) -> None:
     session = await session_with_a_rejected_change(fake_server, workspace)
-    app = NanotuiApp(build_agent(tui_agent_settings(fake_server, workspace), workspace))
+    app = NanotuiApp(build_session(tui_agent_settings(fake_server, workspace), workspace))
     async with app.run_test(size=SIZE) as pilot:
         chat = app.screen.query_one(ChatView)
         await send(pilot, f"/resume {session[:-1]}")
         await wait_for(pilot, lambda: "Resumed session" in chat_text(chat), "the resume")
         shows_the_rejected_change(chat)
-        assert len(app.agent.conversation.messages) == 4
+        assert len(app.session.local_agent.conversation.messages) == 4
 
 
 async def test_resume_without_an_id_lists_sessions_to_pick_from(
@@ -184,7 +187,7 @@ async def test_resume_without_an_id_lists_sessions_to_pick_from(
     for prompt in ("first task", "second task"):
         fake_server.enqueue(openai_reply(f"Done: {prompt}."))
         await asyncio.to_thread(run, fake_server, workspace, capsys, prompt=prompt)
-    app = NanotuiApp(build_agent(tui_agent_settings(fake_server, workspace), workspace))
+    app = NanotuiApp(build_session(tui_agent_settings(fake_server, workspace), workspace))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "/resume")  # one Enter: the command runs bare
         await wait_for(pilot, lambda: isinstance(app.screen, SessionPickerScreen), "the list")
@@ -200,7 +203,7 @@ async def test_resume_without_an_id_lists_sessions_to_pick_from(
         # Esc goes back with nothing resumed.
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        assert app.agent.conversation.messages == []
+        assert app.session.local_agent.conversation.messages == []
         # Down and Enter resume the row chosen.
         await send(pilot, "/resume")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionPickerScreen), "the list")
@@ -209,7 +212,7 @@ async def test_resume_without_an_id_lists_sessions_to_pick_from(
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         chat = app.screen.query_one(ChatView)
         await wait_for(pilot, lambda: "Resumed session" in chat_text(chat), "the resume")
-        assert [m.content for m in app.agent.conversation.messages] == [
+        assert [m.content for m in app.session.local_agent.conversation.messages] == [
             "first task",
             "Done: first task.",
         ]
@@ -258,7 +261,7 @@ async def test_a_long_earlier_prompt_is_folded_when_shown_again(
     _, events, _ = await asyncio.to_thread(run, fake_server, workspace, capsys, prompt=long_prompt)
     session = of_type(events, "result")[0]["session"]
     settings = tui_agent_settings(fake_server, workspace)
-    app = NanotuiApp(build_agent(settings, workspace, resume=session))
+    app = NanotuiApp(build_session(settings, workspace, resume=session))
     async with app.run_test(size=SIZE) as pilot:
         chat = app.screen.query_one(ChatView)
         await wait_for(pilot, lambda: chat.query_children(UserEntry), "the earlier prompt")

@@ -15,6 +15,7 @@ from timeline_support import session_events, timeline_host, write_log
 from nanotui.cli.main import main
 from nanotui.config import load_settings
 from nanotui.engine.assembly import build_agent
+from nanotui.engine.facade import EngineSession
 from nanotui.governance.audit import SessionLog
 from nanotui.protocol.events import CheckpointCreated, Notice, ToolResult, UserMessage
 from nanotui.providers.demo import DemoProvider, copy_sample_project
@@ -292,7 +293,7 @@ def demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiApp:
     workspace = copy_sample_project(tmp_path / "project")
     settings = load_settings(workspace, {"sandbox": {"backend": "plain"}}, environ={}).settings
     agent = build_agent(settings, workspace, provider=DemoProvider(delay_s=0), session_id="tl")
-    return NanotuiApp(agent)
+    return NanotuiApp(EngineSession(agent))
 
 
 async def test_ctrl_t_opens_this_sessions_log_and_follows_it_live(
@@ -308,7 +309,7 @@ async def test_ctrl_t_opens_this_sessions_log_and_follows_it_live(
         await wait_for(pilot, lambda: len(pane.model.rows) == 1, "the log so far")
         assert pane.model.rows[0].type == "header"  # no turn yet
         # The session goes on while the timeline is open: new lines scroll in.
-        demo_app.agent.record(CheckpointCreated(checkpoint="c" * 40, reason="live", files=1))
+        demo_app.session.record(CheckpointCreated(checkpoint="c" * 40, reason="live", files=1))
         await wait_for(
             pilot, lambda: pane.model.rows[-1].type == "checkpoint_created", "the new line"
         )

@@ -47,7 +47,7 @@ def make_app(
     server: FakeModelServer, workspace: Path, keys: dict[str, str] | None = None
 ) -> NanotuiApp:
     app = app_on_server(server, workspace, "focus-session", sandbox={"backend": "plain"})
-    return NanotuiApp(app.agent, keys=keys)
+    return NanotuiApp(app.session, keys=keys)
 
 
 def enqueue_two_reads(server: FakeModelServer) -> None:
@@ -74,7 +74,7 @@ async def run_turn(pilot: Pilot, text: str = "read") -> list[ToolCallBlock]:
     app: NanotuiApp = pilot.app  # type: ignore[assignment]
     await wait_for(pilot, lambda: prompt_of(app).has_focus, "the prompt to take focus")
     await pilot.press(*text, "enter")
-    await wait_for(pilot, lambda: app.agent.busy or not main_screen(app).busy, "the turn")
+    await wait_for(pilot, lambda: app.session.busy or not main_screen(app).busy, "the turn")
     await wait_for(pilot, lambda: not main_screen(app).busy, "the turn to end")
     await pilot.pause()
     return list(app.screen.query(ToolCallBlock))
@@ -266,7 +266,7 @@ async def test_escape_in_the_chat_interrupts_the_turn_and_returns_to_the_prompt(
         prompt = prompt_of(app)
         await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
         await pilot.press(*"go", "enter")
-        await wait_for(pilot, lambda: app.agent.busy, "the turn to start")
+        await wait_for(pilot, lambda: app.session.busy, "the turn to start")
         main_screen(app).set_focus(app.screen.query_one(ChatView))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not main_screen(app).busy, "the interrupted turn to end")

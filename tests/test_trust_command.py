@@ -14,7 +14,8 @@ from textual.pilot import Pilot
 
 from nanotui import paths
 from nanotui.config import load_settings
-from nanotui.engine.assembly import build_agent
+from nanotui.engine.assembly import build_agent, build_session
+from nanotui.engine.facade import EngineSession
 from nanotui.governance.audit import read_events
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import Notice
@@ -49,7 +50,7 @@ def local_model_app(workspace: Path) -> NanotuiApp:
     """The app on a folder of the user's, with a local model that is never asked."""
     flags = {"provider": {"base_url": "http://127.0.0.1:9/v1", "model": "m"}}
     settings = load_settings(workspace, flags, environ={}).settings
-    return NanotuiApp(build_agent(settings, workspace, session_id="trust-session"))
+    return NanotuiApp(build_session(settings, workspace, session_id="trust-session"))
 
 
 def demo_app(workspace: Path) -> NanotuiApp:
@@ -57,7 +58,7 @@ def demo_app(workspace: Path) -> NanotuiApp:
     agent = build_agent(
         settings, workspace, provider=DemoProvider(delay_s=0), session_id="trust-demo"
     )
-    return NanotuiApp(agent)
+    return NanotuiApp(EngineSession(agent))
 
 
 async def type_trust(pilot: Pilot) -> None:
@@ -87,7 +88,7 @@ def timeline_text(app: NanotuiApp) -> str:
 
 
 def logged_notices(app: NanotuiApp) -> list[str]:
-    log = app.agent.log
+    log = app.session.local_agent.log
     assert log is not None
     return [e.text for e in read_events(log.path) if isinstance(e, Notice)]
 

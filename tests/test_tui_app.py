@@ -15,6 +15,7 @@ from textual.widgets import Label
 
 from nanotui.config import load_settings
 from nanotui.engine.assembly import build_agent
+from nanotui.engine.facade import EngineSession
 from nanotui.protocol.events import EventBase
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
@@ -46,7 +47,7 @@ def make_app(
         provider=provider or DemoProvider(delay_s=0),
         session_id="demo-session",
     )
-    return NanotuiApp(agent)
+    return NanotuiApp(EngineSession(agent))
 
 
 def screen_of(app: NanotuiApp) -> MainScreen:
@@ -190,7 +191,7 @@ async def test_escape_interrupts_a_streaming_turn(workspace: Path) -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen_of(app).busy, "the interrupted turn to end")
 
-        assert not app.agent.busy
+        assert not app.session.busy
         assert "Interrupted." in notices(app)
         assert app.screen.query(AssistantReply).last().has_class("-interrupted")
         assert module.read_bytes() == before
@@ -205,8 +206,8 @@ async def test_shift_tab_cycles_the_mode_shown_in_the_status_bar(workspace: Path
         for _ in range(4):
             await pilot.press("shift+tab")
             await pilot.pause()
-            seen.append((app.agent.mode, str(label.render()).strip()))
-            assert label.has_class(f"-mode-{app.agent.mode}")
+            seen.append((app.session.mode, str(label.render()).strip()))
+            assert label.has_class(f"-mode-{app.session.mode}")
         assert seen == [
             ("auto-edit", "auto-edit"),
             ("full-auto", "full-auto"),
@@ -221,9 +222,9 @@ async def test_the_mode_does_not_change_during_a_turn(workspace: Path) -> None:
     app = make_app(workspace, provider=DemoProvider(delay_s=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tidy")
-        await wait_for(pilot, lambda: app.agent.busy, "the turn to start")
+        await wait_for(pilot, lambda: app.session.busy, "the turn to start")
         await pilot.press("shift+tab")
-        assert app.agent.mode == "ask"
+        assert app.session.mode == "ask"
         assert screen_of(app).mode == "ask"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen_of(app).busy, "the turn to end")
@@ -234,11 +235,11 @@ async def test_ctrl_q_during_a_turn_cancels_it_and_quits(workspace: Path) -> Non
     app = make_app(workspace, provider=DemoProvider(delay_s=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tidy")
-        await wait_for(pilot, lambda: app.agent.busy, "the turn to start")
+        await wait_for(pilot, lambda: app.session.busy, "the turn to start")
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: app._exit, "the app to exit")
     assert app.return_code == 0
-    assert not app.agent.busy
+    assert not app.session.busy
 
 
 async def test_a_failing_turn_worker_becomes_a_readable_notice(workspace: Path) -> None:
@@ -248,7 +249,7 @@ async def test_a_failing_turn_worker_becomes_a_readable_notice(workspace: Path) 
         raise RuntimeError("the engine fell over")
         yield  # pragma: no cover - makes this an async generator
 
-    app.agent.turn = broken_turn  # type: ignore[method-assign]
+    app.session.local_agent.turn = broken_turn  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "tidy")
         await wait_for(pilot, lambda: not screen_of(app).busy, "the failed turn to end")

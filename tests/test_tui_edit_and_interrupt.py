@@ -35,8 +35,8 @@ def timeline_text(app: NanotuiApp) -> str:
 
 
 def logged(app: NanotuiApp, kind: str) -> list[dict]:
-    assert app.agent.log is not None
-    return [r["payload"] for r in read_records(app.agent.log.path) if r["type"] == kind]
+    assert app.session.log_path is not None
+    return [r["payload"] for r in read_records(app.session.log_path) if r["type"] == kind]
 
 
 def change_b() -> str:

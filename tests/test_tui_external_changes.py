@@ -45,7 +45,7 @@ def timeline_text(app: NanotuiApp) -> str:
 
 
 async def watching(pilot: Pilot, app: NanotuiApp) -> None:
-    watcher = app.agent.watcher
+    watcher = app.session.local_agent.watcher
     await wait_for(
         pilot,
         lambda: watcher is not None and watcher.watching.is_set(),
@@ -87,8 +87,8 @@ async def test_a_pending_diff_goes_stale_live_when_the_file_is_edited_on_disk(
         await pilot.press("n", "enter")
         await wait_for(pilot, lambda: not app.screen.busy, "the turn to end", WAIT_S)
     assert (workspace / "b.py").read_text() == "b = 1\n# my own edit\n"
-    assert app.agent.log is not None
-    logged = [e for e in read_events(app.agent.log.path) if isinstance(e, FileChangedExternally)]
+    assert app.session.log_path is not None
+    logged = [e for e in read_events(app.session.log_path) if isinstance(e, FileChangedExternally)]
     assert [e.paths for e in logged] == [["b.py"]]
 
 

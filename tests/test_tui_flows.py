@@ -199,7 +199,7 @@ async def test_command_approval_shows_sub_commands_and_sandbox(fake_server, work
         await send(pilot, "check")
         panel = await pending(pilot)
         shown = str(panel.query_one("#approval-command").render())
-        backend = app.agent.sandbox_backend
+        backend = app.session.sandbox_backend
         assert "make lint" in shown and "make test" in shown and f"sandbox: {backend}" in shown
         await pilot.press("n", "enter")
         await turn_over(pilot)
@@ -211,10 +211,10 @@ async def test_modes_cycle_and_slash_mode_sets_one(fake_server, workspace) -> No
         status = app.screen.query_one(StatusBar)
         await wait_for(pilot, lambda: status.mode == "ask", "ask mode")
         await pilot.press("shift+tab")
-        assert status.mode == "auto-edit" and app.agent.mode == "auto-edit"
+        assert status.mode == "auto-edit" and app.session.mode == "auto-edit"
         await send(pilot, "/mode plan")
         await wait_for(pilot, lambda: status.mode == "plan", "plan mode")
-        assert app.agent.mode == "plan"
+        assert app.session.mode == "plan"
 
 
 async def test_editing_a_change_in_the_editor_applies_what_was_saved(

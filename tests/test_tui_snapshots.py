@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 
 from nanotui.config import load_settings
 from nanotui.engine.assembly import build_agent
+from nanotui.engine.facade import EngineSession
 from nanotui.protocol.model_io import ChatRequest, StreamItem, Usage, UsagePiece
 from nanotui.providers.demo import DemoProvider, copy_sample_project
 from nanotui.tui.app import NanotuiApp
@@ -45,7 +46,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NanotuiApp:
     agent = build_agent(
         settings, workspace, provider=FixedUsageDemo(delay_s=0), session_id="demo-session"
     )
-    return NanotuiApp(agent)
+    return NanotuiApp(EngineSession(agent))
 
 
 async def approval(pilot: Pilot, kind: str) -> None:

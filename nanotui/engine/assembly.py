@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nanotui import paths
 from nanotui.config import Settings, resolve_api_key
 from nanotui.engine.agent import Agent, AgentOptions
+from nanotui.engine.facade import EngineSession
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import Conversation, load_conversation
@@ -27,13 +30,12 @@ from nanotui.protocol.model_io import Usage
 from nanotui.providers.base import Provider, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.injection import new_output_marker
-from nanotui.security.jail.git_runner import head_commit, tracked_files
 from nanotui.security.jail.workspace import Workspace, protected_match
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
-from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
 from nanotui.tools.base import ToolContext
+from nanotui.tools.git_exec import tracked_files
 from nanotui.tools.registry import default_tools
 
 
@@ -127,10 +129,6 @@ def build_agent(
     # The mark on the notes that end tool output: random per session, so no file can forge it;
     # a resumed session keeps the one its logged results carry.
     marker = marker_for(conversation.messages) if conversation else new_output_marker()
-    # The key, literally: it may sit in a variable whose name says nothing of secrets. One
-    # redactor for what the model reads and what the log keeps, so neither misses it.
-    key = resolve_api_key(settings.provider)
-    redactor = session_redactor([key] if key else [])
     agent = Agent(
         session_id=session_id,
         workspace=workspace,
@@ -150,11 +148,8 @@ def build_agent(
         ),
         system_prompt=lambda mode: build_system_prompt(workspace, mode, marker),
         output_marker=marker,
-        redactor=redactor,
         options=options,
-        log=open_session_log(settings, workspace, session_id, provider, env, redactor)
-        if log
-        else None,
+        log=open_session_log(settings, workspace, session_id, provider, env) if log else None,
         conversation=conversation,
         sandbox_backend=env.backend,
         checkpoints=settings.checkpoints
@@ -166,12 +161,7 @@ def build_agent(
 
 
 def open_session_log(
-    settings: Settings,
-    workspace: Path,
-    session_id: str,
-    provider: Provider,
-    env: ToolEnvironment,
-    redactor: Redactor,
+    settings: Settings, workspace: Path, session_id: str, provider: Provider, env: ToolEnvironment
 ) -> SessionLog:
     """The session's log; a new one starts with a header that says what the session ran on."""
     policy = json.dumps(settings.policy.model_dump(mode="json"), sort_keys=True)
@@ -183,9 +173,26 @@ def open_session_log(
         "sandbox": env.backend,
         "sandbox_isolates": isolation_warning(env.backend) is None,
         "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
-        "git_head": head_commit(workspace, timeout_s=5),
+        "git_head": git_head(workspace),
     }
-    return SessionLog(session_id, redactor=redactor, header=header)
+    # The key, literally: it may sit in a variable whose name says nothing of secrets.
+    key = resolve_api_key(settings.provider)
+    return SessionLog(session_id, known_secrets=[key] if key else [], header=header)
+
+
+def git_head(workspace: Path) -> str | None:
+    """The commit checked out in `workspace`, or None outside a repository (or without git)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", "HEAD"],
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
 
 
 def _endpoint_of(provider: Provider) -> str:
@@ -194,3 +201,8 @@ def _endpoint_of(provider: Provider) -> str:
         if hasattr(layer, "base_url"):
             return str(layer.base_url)
     return provider.kind
+
+
+def build_session(*args: Any, **kwargs: Any) -> EngineSession:
+    """`build_agent`, wrapped as the one object a front end holds."""
+    return EngineSession(build_agent(*args, **kwargs))

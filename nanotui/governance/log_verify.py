@@ -7,8 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from nanotui.governance.audit import read_records
-from nanotui.governance.audit_chain import Verdict, verify_log
+from nanotui.governance.audit_chain import verify_log
 from nanotui.governance.log_anchor import Anchor, anchors_since, read_anchors
+from nanotui.protocol.log_verdict import Verdict
 
 
 def verify_anchored(path: Path) -> Verdict:

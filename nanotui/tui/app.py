@@ -1,9 +1,10 @@
 """The full-screen app: `nanotui` with no sub-command.
 
 `run_app` runs `LaunchApp` (see `launch.py`), which draws its first frame before it reads the
-settings and builds the agent; tests build the agent themselves (for example with the offline
-demo model), make a `NanotuiApp` of it and drive that with Pilot. This module imports only
-Textual and small helpers, so that the first frame does not wait for the engine.
+settings and builds the session; tests build the agent themselves (for example with the
+offline demo model), make a `NanotuiApp` of its `EngineSession` and drive that with Pilot.
+This module imports only Textual and small helpers, so that the first frame does not wait
+for the engine.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import toggle_help
 
 if TYPE_CHECKING:
-    from nanotui.engine.agent import Agent
+    from nanotui.engine.facade import EngineSession
 
 STYLESHEETS = (
     "app.tcss",
@@ -37,7 +38,7 @@ STYLESHEETS = (
 
 
 class NanotuiApp(App[int]):
-    """One session with an agent. The app owns the agent: it closes it when it exits."""
+    """One agent session on screen. The app owns the session: it closes it when it exits."""
 
     TITLE = "nanotui"
     CSS_PATH = [str(styles_dir() / name) for name in STYLESHEETS]
@@ -52,14 +53,14 @@ class NanotuiApp(App[int]):
 
     def __init__(
         self,
-        agent: Agent,
+        session: EngineSession,
         *,
         notices: Sequence[str] = (),
         trusted: bool = False,
         keys: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
-        self.agent = agent
+        self.session = session
         self.notices = list(notices)
         self.trusted = trusted
         # Before the main screen is made: it shows self.notices (a mistyped id, say) on mount.
@@ -68,7 +69,7 @@ class NanotuiApp(App[int]):
     def get_default_screen(self) -> Screen[None]:
         from nanotui.tui.screens.main import MainScreen
 
-        return MainScreen(self.agent, self.notices, trusted=self.trusted)
+        return MainScreen(self.session, self.notices, trusted=self.trusted)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # Our own palette entries cover quitting and the keys; Textual's would repeat them.
@@ -109,8 +110,7 @@ class NanotuiApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        await self.agent.provider.aclose()
-        self.agent.close()
+        await self.session.close()
 
 
 def run_app(

@@ -17,7 +17,7 @@ from textual.content import Content
 
 from nanotui.protocol.events import CostUpdated
 from nanotui.protocol.model_io import CHARS_PER_TOKEN, Usage
-from nanotui.protocol.spend import Spend
+from nanotui.protocol.spend import Spend, unpriced_suffix
 
 Level = Literal["ok", "warning", "over"]
 
@@ -26,32 +26,6 @@ LINE_BAR_WIDTH = 6
 LABEL_WIDTH = 8
 COLUMN_WIDTH = 7
 BAR_STYLES: dict[Level, str] = {"ok": "$success", "warning": "$warning", "over": "$error"}
-
-
-def format_cost(spent: Spend | float, *, priced: bool = True, is_demo: bool) -> str:
-    """Cost as the user should read it: never "$0" for what nobody priced.
-
-    `spent` is a Spend, or dollars that `priced` says are known.
-    """
-    if is_demo:
-        return "free (offline demo)"
-    spend = spent if isinstance(spent, Spend) else Spend(spent if priced else None)
-    return spend.text()
-
-
-def against_budget(spend: Spend, limit_usd: float, *, is_demo: bool = False) -> str:
-    """`$0.0123 of $5.00`, `$0.0123 of $5.00 + 2 unpriced`, `unpriced (3 requests), no budget
-    applies` (a budget counts only priced requests) or the demo's `free (offline demo)`."""
-    if is_demo:
-        return format_cost(spend, is_demo=True)
-    if spend.cost_usd is None:
-        return f"{spend.text()}, no budget applies"
-    return f"${spend.cost_usd:.4f} of ${limit_usd:.2f}{unpriced_suffix(spend)}"
-
-
-def unpriced_suffix(spend: Spend) -> str:
-    """` + 2 unpriced` after dollars shown against a budget, which counts only priced ones."""
-    return f" + {spend.unpriced_requests:,} unpriced" if spend.unpriced_requests else ""
 
 
 def budget_level(spent: float, limit: float, warn_at_percent: float) -> Level:

@@ -27,7 +27,7 @@ from nanotui.tui.keymap import apply_keymap
 
 if TYPE_CHECKING:
     from nanotui.config import LoadedConfig, ProviderConfig
-    from nanotui.providers.base import Provider
+    from nanotui.engine.startup import ModelClient
     from nanotui.tui.screens.first_run import Detector
 
 
@@ -43,7 +43,7 @@ class StartingScreen(Screen[None]):
 
 
 class LaunchApp(NanotuiApp):
-    """A `NanotuiApp` that loads its settings and builds its agent after its first frame.
+    """A `NanotuiApp` that loads its settings and builds its session after its first frame.
 
     `loaded` skips reading the settings (tests pass their own); `resume` is a session id
     to go on with. `startup_error` holds what
@@ -63,14 +63,14 @@ class LaunchApp(NanotuiApp):
         detect: Detector | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        # No agent yet: it is built once the settings are read (see `_launch`).
+        # No session yet: it is built once the settings are read (see `_launch`).
         super().__init__(None, trusted=bool(trusted))  # type: ignore[arg-type]
         self.loaded = loaded
         self.workspace = workspace
         self.flags = {section: dict(values) for section, values in (flags or {}).items()}
         self.startup_error: Exception | None = None
         # The provider settings checked before the questions, and the client built for them.
-        self._checked: tuple[ProviderConfig, Provider] | None = None
+        self._checked: tuple[ProviderConfig, ModelClient] | None = None
         self._trusted_given = trusted
         self._workspace_explicit = workspace_explicit
         self._resume = resume
@@ -85,8 +85,8 @@ class LaunchApp(NanotuiApp):
         self.call_after_refresh(self._start)
 
     async def on_unmount(self, event: events.Unmount) -> None:
-        if self.agent is None:
-            # Quit before the agent was built: there is none for NanotuiApp to close, so its
+        if self.session is None:
+            # Quit before the session was built: there is none for NanotuiApp to close, so its
             # handler is skipped.
             event.prevent_default()
 
@@ -127,7 +127,7 @@ class LaunchApp(NanotuiApp):
         self._say(f"connecting to {self.loaded.settings.provider.kind}…")
         provider = await self._checked_provider()
         # Off the event loop: with no model named, building asks the server which it serves.
-        self.agent = await asyncio.to_thread(self._build_agent, provider)
+        self.session = await asyncio.to_thread(self._build_session, provider)
         # The main screen as NanotuiApp builds it, at the bottom of a stack of its own (the
         # default stack's bottom screen, the starting screen, cannot be switched out).
         main_screen = super().get_default_screen()
@@ -136,7 +136,7 @@ class LaunchApp(NanotuiApp):
 
     def _read_settings(self) -> None:
         from nanotui.config import load_settings
-        from nanotui.security.trust import is_trusted
+        from nanotui.engine.startup import is_trusted
 
         trusted = self._trusted_given
         if trusted is None:
@@ -146,26 +146,26 @@ class LaunchApp(NanotuiApp):
 
     def _use_demo_workspace(self, explicit: bool) -> None:
         """The demo works on its sample project: a fresh copy unless the folder is one."""
-        from nanotui.providers.demo import demo_copy_notice, demo_workspace
+        from nanotui.engine.startup import demo_workspace
 
-        target = demo_workspace(self.workspace)
-        if notice := demo_copy_notice(self.workspace, target, explicit=explicit, name_copy=False):
+        target, notice = demo_workspace(self.workspace, explicit=explicit)
+        if notice:
             self.notices.append(notice[0].upper() + notice[1:])
         self.workspace = target
 
     async def _check_provider(self, loaded: LoadedConfig) -> None:
         """Build the model client for `loaded`'s settings now, so that what is missing
         (a key, a model) stops the start before a question; kept for the agent."""
-        from nanotui.providers.factory import build_provider
+        from nanotui.engine.startup import check_model
 
         config = loaded.settings.provider
         self._say(f"connecting to {config.kind}…")
         await self._drop_checked_provider()
         # Off the event loop: with no model named, building asks the server which it serves.
-        self._checked = (config, await asyncio.to_thread(build_provider, config))
+        self._checked = (config, await asyncio.to_thread(check_model, config))
         self._say("")
 
-    async def _checked_provider(self) -> Provider | None:
+    async def _checked_provider(self) -> ModelClient | None:
         """The client checked before the questions if the settings still ask for it, else
         None (trusting the folder may have changed them)."""
         if self._checked is not None and self.loaded is not None:
@@ -181,8 +181,9 @@ class LaunchApp(NanotuiApp):
         if checked is not None:
             await checked[1].aclose()
 
-    def _build_agent(self, provider: Provider | None = None) -> Any:
+    def _build_session(self, provider: ModelClient | None = None) -> Any:
         from nanotui.engine.assembly import build_agent
+        from nanotui.engine.facade import EngineSession
 
         assert self.loaded is not None
         agent = build_agent(
@@ -191,12 +192,12 @@ class LaunchApp(NanotuiApp):
         # Imported here too, in this thread, so the switch to it does not stall the screen.
         import nanotui.tui.screens.main  # noqa: F401
 
-        return agent
+        return EngineSession(agent)
 
     async def _answer_questions(self) -> bool:
         """The setup and trust questions; False when the user left instead of answering."""
         from nanotui.config import load_settings
-        from nanotui.security.trust import decline, trust
+        from nanotui.engine.startup import decline_trust, trust_workspace
         from nanotui.tui.screens.first_run import SetupScreen
         from nanotui.tui.screens.first_run_detect import needs_setup, needs_trust_question
         from nanotui.tui.screens.trust import TrustScreen
@@ -223,10 +224,10 @@ class LaunchApp(NanotuiApp):
         answer = asked and await self.push_screen_wait(TrustScreen(self.workspace, loaded.notices))
         if asked and not answer:
             with contextlib.suppress(OSError):  # asked again next time: no harm done
-                decline(self.workspace)
+                decline_trust(self.workspace)
         if answer:
             try:
-                trust(self.workspace)
+                trust_workspace(self.workspace)
             except OSError as exc:
                 notices.append(
                     f"Could not save the folder's trust ({exc.strerror or exc}); "

@@ -25,7 +25,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from nanotui import paths
-from nanotui.protocol.basics import plural
+from nanotui.protocol.basics import UserFacingError, plural
 from nanotui.tui.screens.first_run_detect import (
     DEMO_CHOICE,
     KNOWN_KEYS,
@@ -354,12 +354,12 @@ class SetupScreen(Screen[ProviderChoice | None]):
 async def check_and_save(choice: ProviderChoice) -> str | None:
     """Build the provider as the app will (same key rules), then save; None, or why not."""
     from nanotui.config import ProviderConfig
-    from nanotui.providers.factory import ProviderSetupError, build_provider
+    from nanotui.engine.startup import check_model
     from nanotui.tui.screens.first_run_detect import write_user_provider_config
 
     try:
-        provider = build_provider(ProviderConfig(**choice.table()))
-    except ProviderSetupError as exc:
+        provider = check_model(ProviderConfig(**choice.table()))
+    except UserFacingError as exc:
         return str(exc).rstrip(".") + "."
     except ValueError:  # pydantic's ValidationError
         return "That choice is not a valid provider setting; check the URL and model."

@@ -131,7 +131,7 @@ def needs_trust_question(loaded: LoadedConfig, workspace: Path, trusted: bool) -
     The offline demo works on a fresh copy of the sample project, which is never trusted
     (whichever model is then pointed at it): nothing to ask there.
     """
-    from nanotui.security.trust import is_demo_copy, was_asked
+    from nanotui.engine.startup import is_demo_copy, was_asked
 
     if trusted or loaded.settings.provider.kind == "demo" or is_demo_copy(workspace):
         return False

@@ -22,8 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from nanotui.engine.agent import Agent
-from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
+from nanotui.engine.facade import EngineSession
 from nanotui.protocol.basics import MODE_ORDER
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -42,7 +41,6 @@ from nanotui.protocol.events import (
     UsageReported,
     UserMessage,
 )
-from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.tui import collector
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
@@ -96,9 +94,11 @@ class MainScreen(Screen[None]):
     mode: reactive[str] = reactive("ask")
     busy: reactive[bool] = reactive(False)
 
-    def __init__(self, agent: Agent, notices: Sequence[str] = (), *, trusted: bool = False) -> None:
+    def __init__(
+        self, session: EngineSession, notices: Sequence[str] = (), *, trusted: bool = False
+    ) -> None:
         super().__init__()
-        self.agent = agent
+        self.session = session
         self.notices = list(notices)
         self.trusted = trusted
         self.slash = SlashHandler(self)
@@ -126,23 +126,23 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ChatView(id="chat")
             with Vertical(id="side"):
-                yield ApprovalPanel(self.agent.workspace, id="approval")
+                yield ApprovalPanel(self.session.workspace, id="approval")
                 yield CostMeter(id="cost")
                 yield Timeline(id="timeline")
         yield PromptInput(id="prompt").data_bind(current_mode=MainScreen.mode)
         yield StatusBar(id="status").data_bind(MainScreen.mode, MainScreen.busy)
 
     async def on_mount(self) -> None:
-        agent = self.agent
-        self.mode = agent.mode
+        session = self.session
+        self.mode = session.mode
         status = self.query_one(StatusBar)
-        status.model_label = agent.provider.label
-        status.sandbox = agent.sandbox_backend
-        status.session_id = agent.session_id
+        status.model_label = session.model_label
+        status.sandbox = session.sandbox_backend
+        status.session_id = session.session_id
         status.trusted = self.trusted
         meter = self.query_one(CostMeter)
-        meter.show_model(agent.provider.label, is_demo=agent.provider.is_demo)
-        meter.show_cost(agent.cost_status())
+        meter.show_model(session.model_label, is_demo=session.is_demo)
+        meter.show_cost(session.cost_status())
         self.set_interval(COST_REFRESH_S, self._refresh_cost)
         await self._welcome()
         self.watch_workspace()
@@ -151,27 +151,27 @@ class MainScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         # Before Textual cancels the worker: a stopped watcher thread ends within 50 ms.
-        self.agent.stop_watching()
+        self.session.stop_watching()
         collector.stop()
 
     async def _welcome(self) -> None:
         chat = self.query_one(ChatView)
-        if self.agent.resumed:  # --continue, `sessions resume`: what was said, then the greeting
-            messages = len(self.agent.conversation.messages)
-            await show_earlier_conversation(chat, self.agent.session_id, messages)
-        where = display_path(self.agent.workspace)
-        if self.agent.provider.is_demo:
+        if self.session.resumed:  # --continue, `sessions resume`: what was said, then the greeting
+            messages = self.session.message_count
+            await show_earlier_conversation(chat, self.session.session_id, messages)
+        where = display_path(self.session.workspace)
+        if self.session.is_demo:
             await chat.add_notice(
                 f"Offline demo: a scripted model walks through the sample project in {where}, "
                 "whatever you ask. Type anything and press Enter."
             )
         else:
             await chat.add_notice(
-                f"Working in {where} with {self.agent.provider.label}. "
+                f"Working in {where} with {self.session.model_label}. "
                 "Type a request and press Enter."
             )
-        await chat.add_notice(f"Mode {self.agent.mode}: {MODE_MEANINGS[self.agent.mode]}.")
-        if warning := isolation_warning(self.agent.sandbox_backend):
+        await chat.add_notice(f"Mode {self.session.mode}: {MODE_MEANINGS[self.session.mode]}.")
+        if warning := self.session.isolation_warning:
             await chat.add_notice(warning, "warning")
         for notice in self.notices:
             await chat.add_notice(notice, "warning")
@@ -269,13 +269,13 @@ class MainScreen(Screen[None]):
     @work(group=TURN_GROUP, exclusive=True, exit_on_error=False)
     async def run_turn(self, prompt: str) -> None:
         """Drive one turn; only posts messages, never touches a widget."""
-        async for event in self.agent.turn(prompt):
+        async for event in self.session.turn(prompt):
             self.post_message(EngineEvent(event))
 
     @work(group=WATCH_GROUP, exit_on_error=False)
     async def watch_workspace(self) -> None:
         """Report edits made outside nanotui (the user's editor) for as long as the screen lives."""
-        async for event in self.agent.watch_workspace():
+        async for event in self.session.watch_workspace():
             self.post_message(EngineEvent(event))
 
     async def on_engine_event(self, message: EngineEvent) -> None:
@@ -375,12 +375,12 @@ class MainScreen(Screen[None]):
         if self.busy:
             return
         try:
-            self.query_one(CostMeter).show_cost(self.agent.cost_status())
+            self.query_one(CostMeter).show_cost(self.session.cost_status())
         except Exception as exc:  # the ledger unreadable for a moment: the next tick retries
             self.log.error(f"Could not refresh the cost meter: {exc!r}")
 
     async def _notice(self, event: Notice) -> None:
-        if event.text == isolation_warning(self.agent.sandbox_backend):
+        if event.text == self.session.isolation_warning:
             return  # already said when the screen opened
         await self.query_one(ChatView).update_notice(event.text, event.level, slot=event.slot)
 
@@ -424,7 +424,7 @@ class MainScreen(Screen[None]):
     @on(ApprovalPanel.EditRequested)
     async def edit_change(self, event: ApprovalPanel.EditRequested) -> None:
         """Open the proposed file in $VISUAL/$EDITOR; saving approves what was saved."""
-        outcome = await edit_in_editor(self.app, event.request, self.agent.workspace, event.hunks)
+        outcome = await edit_in_editor(self.app, event.request, self.session.workspace, event.hunks)
         if outcome.error:
             self.notify(outcome.error, severity="warning")
         elif outcome.text is None:
@@ -435,8 +435,8 @@ class MainScreen(Screen[None]):
     # ---- actions ------------------------------------------------------------------------
 
     def action_interrupt(self) -> None:
-        if self.agent.busy:
-            self.agent.cancel()  # the turn then ends with TurnFinished(status="cancelled")
+        if self.session.busy:
+            self.session.cancel()  # the turn then ends with TurnFinished(status="cancelled")
         elif self.busy:  # the worker has not reached the engine yet
             self.workers.cancel_group(self, TURN_GROUP)
             self.notify("Interrupted.")
@@ -451,23 +451,15 @@ class MainScreen(Screen[None]):
 
     def action_timeline(self) -> None:
         """Every event of this session from its log, full screen (the side pane stays live)."""
-        log = self.agent.log
-        title = f"Timeline · session {self.agent.session_id}"
-        self.app.push_screen(TimelineScreen(log.path if log else None, title=title, live=True))
+        title = f"Timeline · session {self.session.session_id}"
+        self.app.push_screen(TimelineScreen(self.session.log_path, title=title, live=True))
 
     def action_checkpoints(self) -> None:
         """The checkpoint browser (restoring waits for the turn to end)."""
-        agent = self.agent
-        safety = agent.safety
-        browsing = CheckpointBrowsing(
-            agent.workspace,
-            agent.session_id,
-            safety.settings if safety else None,
-            created_by_agent=sorted(safety.created) if safety else (),
-            own_changes=agent.own_changes,
-        )
         screen = CheckpointBrowserScreen(
-            browsing, on_events=self.show_events, can_restore=lambda: not self.busy
+            self.session.checkpoint_browsing(),
+            on_events=self.show_events,
+            can_restore=lambda: not self.busy,
         )
         self.app.push_screen(screen)
 
@@ -475,7 +467,7 @@ class MainScreen(Screen[None]):
         """Log events that happened outside a turn and show them in the side timeline."""
         timeline = self.query_one(Timeline)
         for event in events:
-            timeline.add_event(self.agent.record(event))
+            timeline.add_event(self.session.record(event))
 
     def action_cycle_mode(self) -> None:
         panel = self.query_one(ApprovalPanel)
@@ -487,14 +479,14 @@ class MainScreen(Screen[None]):
                 severity="warning",
             )
             return
-        self.set_mode(next_mode(self.agent.mode))
+        self.set_mode(next_mode(self.session.mode))
 
     def refresh_model_label(self) -> None:
-        label = self.agent.provider.label
+        label = self.session.model_label
         self.query_one(StatusBar).model_label = label
         meter = self.query_one(CostMeter)
-        meter.show_model(label, is_demo=self.agent.provider.is_demo)
-        meter.show_cost(self.agent.cost_status())  # the new model's price
+        meter.show_model(label, is_demo=self.session.is_demo)
+        meter.show_cost(self.session.cost_status())  # the new model's price
 
     def mark_trusted(self) -> None:
         self.trusted = True
@@ -502,13 +494,11 @@ class MainScreen(Screen[None]):
 
     def set_mode(self, new: str) -> None:
         """Change the mode between turns, always with a visible notice."""
-        old = self.agent.mode
-        if new == old:
+        old = self.session.mode
+        change = self.session.set_mode(new)
+        if change is None:
             return
-        self.agent.mode = new
         self.mode = new
-        # Logged, so the audit trail shows when more (or less) was allowed.
-        change = self.agent.record(Notice(text=f"Mode changed from {old} to {new}."))
         self.query_one(Timeline).add_event(change)
         raised = is_raise(old, new) and new != "ask"
         self.notify(

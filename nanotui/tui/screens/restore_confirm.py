@@ -16,10 +16,15 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nanotui.engine.checkpoint_browsing import DELETE_CHOSEN, PlannedStep, plan_counts, plan_steps
+from nanotui.engine.checkpoint_browsing import (
+    DELETE_CHOSEN,
+    PlannedStep,
+    RestorePlan,
+    plan_counts,
+    plan_steps,
+)
 from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import Checkpoint
-from nanotui.vcs.restore import RestorePlan
 
 ACTION_STYLES = {
     "bring back": "green",

@@ -6,12 +6,9 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from nanotui.engine.past_sessions import summarize
-from nanotui.governance.audit import list_sessions
+from nanotui.engine.session_logs import session_ids, session_logs
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError
-from nanotui.protocol.events import Notice
-from nanotui.security.trust import DEMO_COPY_REFUSAL, is_demo_copy, is_trusted, trust
 from nanotui.tui import collector
-from nanotui.tui.cost_figures import against_budget
 from nanotui.tui.modes import MODE_MEANINGS
 from nanotui.tui.replay_chat import show_earlier_conversation
 from nanotui.tui.widgets.chat_view import ChatView
@@ -61,12 +58,14 @@ class SlashHandler:
         await self.screen.app.action_quit()  # type: ignore[attr-defined]
 
     async def do_mode(self, argument: str) -> None:
-        agent = self.screen.agent
+        session = self.screen.session
         if not argument:
             # Names only, so that the rows do not wrap in a narrow chat; the current one says
             # what it means (the completion of `/mode ` shows the meaning of each).
             rows = [
-                f"▸ {mode} (current): {MODE_MEANINGS[mode]}" if mode == agent.mode else f"  {mode}"
+                f"▸ {mode} (current): {MODE_MEANINGS[mode]}"
+                if mode == session.mode
+                else f"  {mode}"
                 for mode in MODE_ORDER
             ]
             await self.chat.add_notice(
@@ -81,22 +80,22 @@ class SlashHandler:
         self.screen.set_mode(argument)
 
     async def do_model(self, argument: str) -> None:
-        provider = self.screen.agent.provider
+        session = self.screen.session
         if not argument:
             await self.chat.add_notice(
-                f"Model: {provider.label}. Change it for this session with /model NAME, or for "
-                "good with [provider] model in config.toml."
+                f"Model: {session.model_label}. Change it for this session with /model NAME, "
+                "or for good with [provider] model in config.toml."
             )
             return
-        if provider.is_demo:
+        if session.is_demo:
             await self.chat.add_notice("The offline demo has only one model.", "warning")
             return
-        self.screen.agent.switch_model(argument)
+        session.switch_model(argument)
         self.screen.refresh_model_label()
         await self.chat.add_notice(f"Model set to {argument} for the rest of this session.")
 
     async def do_clear(self, argument: str) -> None:
-        self.screen.agent.clear_conversation()
+        self.screen.session.clear_conversation()
         await self.chat.remove_children()
         collector.release()
         await self.chat.add_notice(
@@ -104,46 +103,33 @@ class SlashHandler:
         )
 
     async def do_cost(self, argument: str) -> None:
-        cost = self.screen.agent.cost
-        usage = cost.usage
-        is_demo = self.screen.agent.provider.is_demo
-        spent = against_budget(cost.spend, cost.budget.session_usd, is_demo=is_demo)
-        source = cost.price.source if cost.price else 'unpriced: set [prices."model"]'
-        day = cost.spend_today()
-        today = "" if day is None else f"today {against_budget(day, cost.budget.day_usd)}; "
-        await self.chat.add_notice(
-            f"This session: {spent}; {today}"
-            f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
-            f"{usage.output_tokens:,} output ({usage.reasoning_tokens:,} reasoning); "
-            f"price from {source}."
-        )
+        await self.chat.add_notice(self.screen.session.cost_summary())
 
     async def do_checkpoints(self, argument: str) -> None:
         self.screen.action_checkpoints()
 
     async def do_audit(self, argument: str) -> None:
-        agent = self.screen.agent
-        where = str(agent.log.path) if agent.log else "not logged"
+        session = self.screen.session
+        where = str(session.log_path) if session.log_path else "not logged"
         await self.chat.add_notice(
-            f"Session {agent.session_id} is logged to {where}; `nanotui audit show "
-            f"{agent.session_id}` prints its timeline; /timeline (ctrl+t) shows every event."
+            f"Session {session.session_id} is logged to {where}; `nanotui audit show "
+            f"{session.session_id}` prints its timeline; /timeline (ctrl+t) shows every event."
         )
 
     async def do_timeline(self, argument: str) -> None:
         self.screen.action_timeline()
 
     async def do_resume(self, argument: str) -> None:
-        agent = self.screen.agent
         if not argument:
             await self._pick_session()
             return
-        ids = [p.stem for p in list_sessions()]
+        ids = session_ids()
         matches = [argument] if argument in ids else [i for i in ids if i.startswith(argument)]
         if len(matches) != 1:
             problem = "No session matches" if not matches else "More than one session matches"
             await self.chat.add_notice(f"{problem} {argument!r}; /resume lists them.", "warning")
             return
-        count = agent.resume_conversation(matches[0])
+        count = self.screen.session.resume_conversation(matches[0])
         await show_earlier_conversation(self.chat, matches[0], count)
 
     async def _pick_session(self) -> None:
@@ -151,8 +137,8 @@ class SlashHandler:
         # Imported here: the picker uses the main screen's helpers, and that screen this module.
         from nanotui.tui.screens.session_picker import SessionPickerScreen
 
-        current = self.screen.agent.session_id
-        logs = [p for p in list_sessions() if p.stem != current][:PICKER_SESSIONS]
+        current = self.screen.session.session_id
+        logs = [p for p in session_logs() if p.stem != current][:PICKER_SESSIONS]
         summaries = await asyncio.to_thread(lambda: [summarize(p) for p in logs])
         if not summaries:
             await self.chat.add_notice("There is no earlier session to resume yet.")
@@ -169,12 +155,14 @@ class SlashHandler:
         # Imported here: the trust screens import the main screen, which imports this module.
         from nanotui.tui.screens.trust import TrustConfirmScreen
 
-        agent = self.screen.agent
-        workspace = agent.workspace
-        if agent.provider.is_demo or is_demo_copy(workspace):
-            await self.chat.add_notice(DEMO_COPY_REFUSAL, "warning")
+        session = self.screen.session
+        workspace = session.workspace
+        try:
+            session.may_trust_workspace()
+        except UserFacingError as exc:
+            await self.chat.add_notice(str(exc), "warning")
             return
-        if is_trusted(workspace):
+        if session.workspace_trusted():
             await self.chat.add_notice(f"{workspace} is trusted already.")
             return
 
@@ -188,18 +176,11 @@ class SlashHandler:
 
     async def _trust(self, workspace: Path) -> None:
         try:
-            trust(workspace)
+            event = self.screen.session.trust_workspace()
         except (OSError, UserFacingError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             await self.chat.add_notice(f"Could not trust {workspace}: {reason}", "warning")
             return
-        # Logged, so the audit trail shows when the folder's config was let loose.
-        event = self.screen.agent.record(
-            Notice(
-                text=f"Trusted {workspace}: its .nanotui/config.toml applies in full from the "
-                "next start."
-            )
-        )
         self.screen.query_one(Timeline).add_event(event)
         self.screen.mark_trusted()
         await self.chat.add_notice(event.text)

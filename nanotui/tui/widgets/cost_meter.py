@@ -16,7 +16,8 @@ from textual.widget import Widget
 
 from nanotui.protocol.events import CostUpdated
 from nanotui.protocol.model_io import Usage
-from nanotui.tui.cost_figures import CostFigures, format_cost
+from nanotui.protocol.spend import format_cost
+from nanotui.tui.cost_figures import CostFigures
 
 __all__ = ["CostMeter", "format_cost"]
 

@@ -8,9 +8,9 @@ from textual import work
 from textual.message import Message
 from textual.widgets import Static
 
-from nanotui.governance.audit_chain import Verdict
-from nanotui.governance.log_verify import verify_anchored
+from nanotui.engine.session_logs import verify_session_log
 from nanotui.protocol.basics import plural
+from nanotui.protocol.log_verdict import Verdict
 
 STATES = ("-pending", "-ok", "-broken")
 
@@ -67,7 +67,7 @@ class IntegrityBadge(Static):
     def _verify(self, path: Path) -> None:
         try:
             # Held to the ledger's anchor too, as `nanotui audit verify` holds it.
-            verdict = verify_anchored(path)
+            verdict = verify_session_log(path)
         except (OSError, ValueError) as exc:
             self.post_message(self.Checked(None, f"{path} could not be read: {exc}"))
         else:

@@ -1,0 +1,194 @@
+"""The one object a front end holds for a session: commands go in, events come out.
+
+The screens never reach past it into the agent's parts (its cost ledger, safety net, log,
+provider). Everything it returns is an event or a plain value of `nanotui.protocol`, or an
+engine object made for front ends (`CheckpointBrowsing`), so that a session running
+elsewhere (the team server) can offer the same methods over HTTP and a stream of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
+from nanotui.protocol.basics import UserFacingError
+from nanotui.protocol.events import CostUpdated, EventBase, Notice
+from nanotui.protocol.spend import against_budget
+from nanotui.security import trust
+from nanotui.security.sandbox.choose import isolation_warning
+
+if TYPE_CHECKING:
+    from nanotui.engine.agent import Agent
+
+
+class EngineSession:
+    """One agent session as a front end sees it."""
+
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
+
+    @property
+    def local_agent(self) -> Agent:
+        """The agent behind a session that runs in this process, for tests to look inside.
+        Front ends never use it: a session on a server has none."""
+        return self._agent
+
+    # ---- what the session is ------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._agent.session_id
+
+    @property
+    def workspace(self) -> Path:
+        return self._agent.workspace
+
+    @property
+    def model_label(self) -> str:
+        """What the app shows for the model, e.g. "qwen2.5-coder:14b @ localhost:11434"."""
+        return self._agent.provider.label
+
+    @property
+    def is_demo(self) -> bool:
+        """True for the offline demo model (labelled as such everywhere)."""
+        return self._agent.provider.is_demo
+
+    @property
+    def sandbox_backend(self) -> str:
+        return self._agent.sandbox_backend
+
+    @property
+    def isolation_warning(self) -> str | None:
+        """The sentence every front end shows when commands run without a sandbox."""
+        return isolation_warning(self._agent.sandbox_backend)
+
+    @property
+    def log_path(self) -> Path | None:
+        """Where this session is logged (None when it is not)."""
+        return self._agent.log.path if self._agent.log else None
+
+    @property
+    def resumed(self) -> bool:
+        """True when this session goes on with a logged one (`--continue`, `sessions resume`)."""
+        return self._agent.resumed
+
+    @property
+    def message_count(self) -> int:
+        """How many messages the model would see now."""
+        return len(self._agent.conversation.messages)
+
+    @property
+    def busy(self) -> bool:
+        """True while a turn runs."""
+        return self._agent.busy
+
+    @property
+    def mode(self) -> str:
+        return self._agent.mode
+
+    # ---- commands -----------------------------------------------------------------------
+
+    def turn(self, prompt: str) -> AsyncIterator[EventBase]:
+        """Run one user turn, yielding every event as it happens."""
+        return self._agent.turn(prompt)
+
+    def cancel(self) -> None:
+        """Interrupt the running turn; it then ends with TurnFinished(status="cancelled")."""
+        self._agent.cancel()
+
+    def set_mode(self, new: str) -> Notice | None:
+        """Change the approval mode between turns; the logged notice, or None if unchanged."""
+        old = self._agent.mode
+        if new == old:
+            return None
+        self._agent.mode = new
+        # Logged, so the audit trail shows when more (or less) was allowed.
+        change = self.record(Notice(text=f"Mode changed from {old} to {new}."))
+        assert isinstance(change, Notice)
+        return change
+
+    def switch_model(self, name: str) -> None:
+        self._agent.switch_model(name)
+
+    def clear_conversation(self) -> None:
+        self._agent.clear_conversation()
+
+    def resume_conversation(self, session_id: str) -> int:
+        """Go on with an earlier session's conversation; how many messages it holds."""
+        return self._agent.resume_conversation(session_id)
+
+    def record(self, event: EventBase) -> EventBase:
+        """Log an event that happened outside a turn (the front end shows it itself)."""
+        return self._agent.record(event)
+
+    def watch_workspace(self) -> AsyncIterator[EventBase]:
+        """Events for changes made to the workspace by anyone but nanotui, until stopped."""
+        return self._agent.watch_workspace()
+
+    def stop_watching(self) -> None:
+        self._agent.stop_watching()
+
+    async def close(self) -> None:
+        """End the session: the model client's connections and the log."""
+        await self._agent.provider.aclose()
+        self._agent.close()
+
+    # ---- cost ---------------------------------------------------------------------------
+
+    def cost_status(self) -> CostUpdated:
+        """The spending so far against the budgets and the rate limit, as the meter shows it."""
+        return self._agent.cost_status()
+
+    def cost_summary(self) -> str:
+        """The sentence `/cost` shows: the session and today against their budgets, the tokens,
+        and where the price came from."""
+        cost = self._agent.cost
+        usage = cost.usage
+        spent = against_budget(cost.spend, cost.budget.session_usd, is_demo=self.is_demo)
+        source = cost.price.source if cost.price else 'unpriced: set [prices."model"]'
+        day = cost.spend_today()
+        today = "" if day is None else f"today {against_budget(day, cost.budget.day_usd)}; "
+        return (
+            f"This session: {spent}; {today}"
+            f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
+            f"{usage.output_tokens:,} output ({usage.reasoning_tokens:,} reasoning); "
+            f"price from {source}."
+        )
+
+    # ---- checkpoints and trust ----------------------------------------------------------
+
+    def checkpoint_browsing(self) -> CheckpointBrowsing:
+        """This session's checkpoints to browse, compare and restore from."""
+        agent = self._agent
+        safety = agent.safety
+        return CheckpointBrowsing(
+            agent.workspace,
+            agent.session_id,
+            safety.settings if safety else None,
+            created_by_agent=sorted(safety.created) if safety else (),
+            own_changes=agent.own_changes,
+        )
+
+    def workspace_trusted(self) -> bool:
+        return trust.is_trusted(self._agent.workspace)
+
+    def may_trust_workspace(self) -> None:
+        """Raise UserFacingError when this workspace is one nanotui never trusts (the demo's)."""
+        if self.is_demo or trust.is_demo_copy(self._agent.workspace):
+            raise UserFacingError(trust.DEMO_COPY_REFUSAL)
+
+    def trust_workspace(self) -> Notice:
+        """Trust the workspace from the next start on, and log that it was (raises OSError or
+        UserFacingError when it cannot be saved)."""
+        workspace = self._agent.workspace
+        self.may_trust_workspace()
+        trust.trust(workspace)
+        # Logged, so the audit trail shows when the folder's config was let loose.
+        notice = Notice(
+            text=f"Trusted {workspace}: its .nanotui/config.toml applies in full from the "
+            "next start."
+        )
+        self.record(notice)
+        return notice
