@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from tools_support import call, make_ctx
 
+from nanotui.protocol.diffs import apply_hunks, diff_hunks
 from nanotui.security.jail.workspace import PathRefused
 from nanotui.tools.base import ToolArgumentError, ToolContext, ToolFailure, ToolKind
 from nanotui.tools.edit_file import EditFileTool
-from nanotui.tools.file_change import apply_change, apply_hunks, diff_hunks, make_change
+from nanotui.tools.file_change import apply_change, make_change
 from nanotui.tools.read_file import ReadFileTool
 from nanotui.tools.registry import READ_ONLY_TOOL_NAMES, default_tools
 from nanotui.tools.write_file import WriteFileTool
@@ -106,7 +107,7 @@ async def test_bad_arguments_are_a_clear_error_for_the_model() -> None:
     with pytest.raises(ToolArgumentError, match="start_line"):
         read.parse_args({"path": "a", "start_line": 0})
     with pytest.raises(ToolArgumentError, match="bogus: Extra inputs"):
-        read.parse_args('{"path": "a", "bogus": 1}')
+        read.parse_args({"path": "a", "bogus": 1})
 
 
 # ---- write_file ---------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def test_declining_every_hunk_writes_nothing(tmp_path: Path) -> None:
     from nanotui.security.jail.workspace import Workspace
     from nanotui.security.sandbox.runners import PlainRunner
     from nanotui.tools.base import ToolContext
-    from nanotui.tools.file_change import apply_change, apply_hunks, make_change
+    from nanotui.tools.file_change import apply_change, make_change
 
     ws = Workspace(tmp_path, [])
     ctx = ToolContext(workspace=ws, runner=PlainRunner())

@@ -138,6 +138,8 @@ def test_three_malformed_calls_in_a_row_end_the_turn(fake_server, repo, home, ca
     assert code == 1
     assert events[-1]["status"] == "stuck"
     assert len(fake_server.requests) == 3
+    # The loop guard's count is the engine's own: a result's data is only what the tool said.
+    assert [result["data"] for result in of_type(events, "tool_result")] == [{}, {}, {}]
 
 
 def test_same_failing_call_three_times_ends_the_turn(fake_server, repo, home, capsys) -> None:
@@ -147,6 +149,7 @@ def test_same_failing_call_three_times_ends_the_turn(fake_server, repo, home, ca
     assert code == 1
     assert events[-1]["status"] == "stuck" and "failed 3 times" in events[-1]["message"]
     assert len(fake_server.requests) == 3
+    assert all("arguments_key" not in r["data"] for r in of_type(events, "tool_result"))
 
 
 def test_rate_limited_then_success(fake_server, repo, home, capsys) -> None:

@@ -22,7 +22,7 @@ from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
 from nanotui.engine.output_marker import mark_history
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.session import Conversation, load_conversation
-from nanotui.engine.tool_calls import ToolCallRunner
+from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import (
     BudgetExceeded,
@@ -493,10 +493,15 @@ class Agent:
             state.needed_approval = True
 
         await self._dispatcher.run(
-            calls, self.mode, lambda result: self._finish(result, state, step), needed_approval
+            calls,
+            self.mode,
+            lambda result, prepared: self._finish(result, prepared, state, step),
+            needed_approval,
         )
 
-    def _finish(self, result: ToolResult, state: _TurnState, step: int) -> ToolResult:
+    def _finish(
+        self, result: ToolResult, prepared: PreparedCall, state: _TurnState, step: int
+    ) -> ToolResult:
         self._emit(result)
         # Into the conversation at once, so an interruption later in the batch keeps it.
         self.conversation.messages.append(
@@ -516,9 +521,9 @@ class Agent:
             state.last_success = state.results_seen
             state.malformed_in_a_row = 0
         else:
-            key = _call_key(result)
+            key = prepared.loop_key
             state.failures[key] = state.failures.get(key, 0) + 1
-            if result.data.get("malformed_arguments"):
+            if prepared.malformed:
                 state.malformed_in_a_row += 1
             if result.refused:
                 state.last_refusal = state.results_seen
@@ -553,11 +558,6 @@ class Agent:
         if state.last_refusal > state.last_success:
             return "refused"
         return "done"
-
-
-def _call_key(result: ToolResult) -> str:
-    arguments = result.data.get("arguments_key", "")
-    return f"{result.tool}\0{arguments}"
 
 
 def _with_input(usage: Usage, request: ChatRequest) -> Usage:

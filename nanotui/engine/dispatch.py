@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import posixpath
 from collections.abc import Callable
 
 from nanotui.engine.approvals import ApprovalAnswer, attach_future, os_user, sha256_text
 from nanotui.engine.external_changes import ChangeAttribution
 from nanotui.engine.safety_net import SafetyNet
-from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.engine.tool_calls import CallArguments, PreparedCall, ToolCallRunner
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -33,7 +32,8 @@ from nanotui.protocol.model_io import ToolCall
 from nanotui.tools.base import ToolKind
 
 Emit = Callable[[EventBase], None]
-Finish = Callable[[ToolResult], None]
+Finish = Callable[[ToolResult, PreparedCall], None]
+"""Takes each result with the call it answers (what the loop guard counts stays here)."""
 
 
 class CallDispatcher:
@@ -82,10 +82,11 @@ class CallDispatcher:
                 await self._run_batch(current, finish, on_headless_refusal)
 
         for call in calls:
-            path = self._write_path(call)
+            arguments = CallArguments.decode(call.arguments)
+            path = self._write_path(call, arguments)
             if path is not None and path in batch_paths:
                 await flush()
-            prepared = self.runner.prepare(call, mode)
+            prepared = self.runner.prepare(call, mode, arguments)
             self.emit(
                 ToolCallProposed(
                     call_id=call.id,
@@ -96,7 +97,7 @@ class CallDispatcher:
             )
             if prepared.early_result is not None:
                 await flush()
-                finish(prepared.early_result)
+                finish(prepared.early_result, prepared)
                 continue
             decision = prepared.decision
             assert decision is not None
@@ -121,14 +122,11 @@ class CallDispatcher:
                 batch_paths.add(prepared.change.path)
         await flush()
 
-    def _write_path(self, call: ToolCall) -> str | None:
+    def _write_path(self, call: ToolCall, arguments: CallArguments) -> str | None:
         tool = self.runner.tools.get(call.name)
-        if tool is None or tool.kind != ToolKind.WRITE:
+        if tool is None or tool.kind != ToolKind.WRITE or not isinstance(arguments.value, dict):
             return None
-        try:
-            path = json.loads(call.arguments).get("path")
-        except (json.JSONDecodeError, AttributeError):
-            return None
+        path = arguments.value.get("path")
         return posixpath.normpath(path) if isinstance(path, str) else None
 
     async def _run_reads(self, reads: list[PreparedCall], finish: Finish) -> None:
@@ -139,9 +137,10 @@ class CallDispatcher:
                     call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
                 )
             )
-        for outcome in await asyncio.gather(*(self.runner.execute(p) for p in reads)):
+        outcomes = await asyncio.gather(*(self.runner.execute(p) for p in reads))
+        for prepared, outcome in zip(reads, outcomes, strict=True):
             self._stages.pop(outcome.call_id, None)
-            finish(outcome)
+            finish(outcome, prepared)
 
     async def _run_batch(
         self, batch: list[PreparedCall], finish: Finish, on_headless_refusal: Callable[[], None]
@@ -152,13 +151,13 @@ class CallDispatcher:
         for prepared in batch:
             assert prepared.decision is not None
             if prepared.decision.decision == "deny":
-                finish(self.runner.refusal(prepared))
+                finish(self.runner.refusal(prepared), prepared)
                 continue
             answer = answers.get(prepared.call.id)
             if answer is not None and answer.decision == "reject":
                 if answer.by == "headless":
                     on_headless_refusal()
-                finish(self.runner.rejection(prepared, answer))
+                finish(self.runner.rejection(prepared, answer), prepared)
                 continue
             to_run.append(prepared)
         if to_run:
@@ -180,7 +179,7 @@ class CallDispatcher:
                 )
                 result = await self._execute(prepared)
                 self._stages.pop(prepared.call.id, None)
-                finish(result)
+                finish(result, prepared)
                 if result.ok:
                     landed += 1
                 elif prepared.kind == ToolKind.WRITE and landed and safety:

@@ -1,7 +1,8 @@
 """Preparing, judging and running one tool call.
 
-`prepare` parses the arguments, computes a write's diff before anything is written, and asks
-the action policy for a decision. `execute` runs what was decided. Every failure becomes a
+`prepare` validates the arguments (decoded from the model's JSON once, `CallArguments`),
+computes a write's diff before anything is written, and asks the action policy for a
+decision. `execute` runs what was decided. Every failure becomes a
 `ToolResult` the model can read; nothing here raises into the turn loop.
 
 Every result is made here, so this is where secrets are redacted from what the model reads
@@ -18,6 +19,7 @@ from typing import Any
 
 from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.protocol.basics import plural
+from nanotui.protocol.diffs import FileChange, apply_hunks, edit_diff
 from nanotui.protocol.events import ToolResult
 from nanotui.protocol.model_io import ToolCall
 from nanotui.security.injection import (
@@ -37,21 +39,48 @@ from nanotui.tools.base import (
     ToolKind,
     ToolOutput,
 )
-from nanotui.tools.file_change import (
-    FileChange,
-    WriteTool,
-    apply_change,
-    apply_hunks,
-    edit_diff,
-    make_change,
-)
+from nanotui.tools.file_change import WriteTool, apply_change, make_change
 
 MAX_RESULT_CHARS = 60_000  # what one tool result may put into the model's context
+
+
+@dataclass(frozen=True)
+class CallArguments:
+    """A tool call's arguments, decoded from the model's JSON text once for the whole path."""
+
+    raw: str
+    value: Any = None
+    error: json.JSONDecodeError | None = None
+    """Set when `raw` is not JSON; the tool's name goes into the message the model gets."""
+
+    @classmethod
+    def decode(cls, raw: str) -> CallArguments:
+        try:
+            return cls(raw, json.loads(raw or "{}"))
+        except json.JSONDecodeError as exc:
+            return cls(raw, error=exc)
+
+    @property
+    def key(self) -> str:
+        """The arguments as the loop guard compares them: key order and spacing do not count."""
+        if self.error is not None or not self.raw:
+            return self.raw
+        return json.dumps(self.value, sort_keys=True)
+
+    def value_for(self, tool: Tool) -> Any:
+        """The decoded value, or ToolArgumentError saying the text was not JSON."""
+        if self.error is not None:
+            raise ToolArgumentError(
+                f"The arguments for {tool.name} are not valid JSON ({self.error.msg} at "
+                f"character {self.error.pos}); send a single JSON object."
+            )
+        return self.value
 
 
 @dataclass
 class PreparedCall:
     call: ToolCall
+    arguments: CallArguments
     tool: Tool | None = None
     args: Any = None
     kind: ToolKind = ToolKind.READ
@@ -61,6 +90,8 @@ class PreparedCall:
     command: str | None = None
     early_result: ToolResult | None = None
     """Set when the call ends before any decision: unknown tool, bad arguments, refused path."""
+    malformed: bool = False
+    """The arguments could not be used (not JSON, or not what the tool takes)."""
     edit_diff: str | None = None
     """Set when the person edited the change: how what is applied differs from the proposal."""
 
@@ -69,6 +100,11 @@ class PreparedCall:
         if self.change is not None:
             return self.change.diff
         return self.command or self.call.arguments
+
+    @property
+    def loop_key(self) -> str:
+        """The call as the loop guard counts repeats of it: the tool and its arguments."""
+        return f"{self.call.name}\0{self.arguments.key}"
 
 
 class ToolCallRunner:
@@ -89,8 +125,13 @@ class ToolCallRunner:
         # API key among them, whatever its variable is called) in whatever shape they come.
         self.redactor = redactor or session_redactor()
 
-    def prepare(self, call: ToolCall, mode: str) -> PreparedCall:
-        prepared = PreparedCall(call=call, summary=_brief(call.arguments))
+    def prepare(
+        self, call: ToolCall, mode: str, arguments: CallArguments | None = None
+    ) -> PreparedCall:
+        """Judge `call`; `arguments` are its arguments if the caller decoded them already."""
+        if arguments is None:
+            arguments = CallArguments.decode(call.arguments)
+        prepared = PreparedCall(call=call, arguments=arguments, summary=_brief(call.arguments))
         tool = self.tools.get(call.name)
         if tool is None:
             names = ", ".join(sorted(self.tools))
@@ -103,11 +144,10 @@ class ToolCallRunner:
         prepared.tool = tool
         prepared.kind = tool.kind
         try:
-            prepared.args = tool.parse_args(call.arguments)
+            prepared.args = tool.parse_args(arguments.value_for(tool))
         except ToolArgumentError as exc:
-            prepared.early_result = self._result(
-                call, ok=False, content=str(exc), data={"malformed_arguments": True}
-            )
+            prepared.malformed = True
+            prepared.early_result = self._result(call, ok=False, content=str(exc))
             return prepared
         prepared.summary = tool.summary(prepared.args)
 
@@ -246,7 +286,6 @@ class ToolCallRunner:
             flags = find_injection(content)
             content = frame_untrusted(content, flags, self.marker)
         clean_data, data_kinds = self.redactor.redact_nested(dict(data or {}))
-        clean_data["arguments_key"] = _canonical(call.arguments)
         return ToolResult(
             call_id=call.id,
             tool=call.name,
@@ -278,13 +317,6 @@ def _capped(content: str) -> str:
         return content
     cut = len(content) - MAX_RESULT_CHARS
     return content[:MAX_RESULT_CHARS] + f"\n[{plural(cut, 'more character')} not shown]"
-
-
-def _canonical(raw: str) -> str:
-    try:
-        return json.dumps(json.loads(raw), sort_keys=True)
-    except (json.JSONDecodeError, TypeError):
-        return raw
 
 
 def _brief(arguments: str) -> str:

@@ -139,6 +139,7 @@ class ToolResult(EventBase):
     content: str
     """Exactly what the model received."""
     data: dict[str, Any] = Field(default_factory=dict)
+    """What the tool reported for front ends (exit code, match count, ...), and nothing else."""
     diff: str | None = None
     files_changed: list[str] = Field(default_factory=list)
     refused: bool = False

@@ -7,7 +7,6 @@ failures as a `ToolOutput` with `ok=False` (never by raising to the agent).
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
@@ -74,16 +73,9 @@ class Tool(ABC):
         schema.pop("title", None)
         return ToolSpec(name=self.name, description=self.description, parameters=schema)
 
-    def parse_args(self, raw: str | dict[str, Any]) -> ToolArgs:
-        """Validate the model's arguments, or raise ToolArgumentError with one clear sentence."""
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw or "{}")
-            except json.JSONDecodeError as exc:
-                raise ToolArgumentError(
-                    f"The arguments for {self.name} are not valid JSON ({exc.msg} at character "
-                    f"{exc.pos}); send a single JSON object."
-                ) from exc
+    def parse_args(self, raw: Any) -> ToolArgs:
+        """Validate the model's arguments (decoded from their JSON already), or raise
+        ToolArgumentError with one clear sentence."""
         if not isinstance(raw, dict):
             raise ToolArgumentError(f"The arguments for {self.name} must be a JSON object.")
         try:
