@@ -9,7 +9,7 @@ result, and the title carries a mark while it is closed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from textual.actions import SkipAction
@@ -23,7 +23,6 @@ from textual.widgets.collapsible import CollapsibleTitle
 from nanotui.protocol.basics import plural
 from nanotui.protocol.events import ToolResult
 from nanotui.protocol.tool_output import unframed
-from nanotui.security.injection import flags_in_framed
 from nanotui.tui.widgets.diff_view import diff_content, diff_line_style
 
 ToolStatus = Literal[
@@ -187,14 +186,11 @@ class ToolCallBlock(Collapsible):
         self.title = self._title_for(new)
 
     def set_result(
-        self, content: str, diff: str | None = None, injection: list[str] | None = None
+        self, content: str, diff: str | None = None, injection: Sequence[str] = ()
     ) -> None:
-        """Show the result in brief (a write shows its diff in colour), and any injection flags.
-
-        `injection` is the ToolResult's list; without it the flags are found again in the
-        content, which holds the very text the engine checked.
-        """
-        self._show_injection(flags_in_framed(content) if injection is None else injection)
+        """Show the result in brief (a write shows its diff in colour), and the injection
+        flags the engine found in it (the ToolResult's)."""
+        self._show_injection(injection)
         content = unframed(content)  # the untrusted-data note is for the model, not people
         self.result_text = content
         if diff:
@@ -222,7 +218,7 @@ class ToolCallBlock(Collapsible):
         self._preview.update(shown)
         self.set_class(bool(shown.plain), "-has-preview")
 
-    def _show_injection(self, flags: list[str]) -> None:
+    def _show_injection(self, flags: Sequence[str]) -> None:
         self.injection = list(flags)
         self._warning.display = bool(flags)
         self.title = self._title_for(self.status)
