@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from nanotui.security.secrets.environment import secret_environment_values, shannon_entropy
-from nanotui.security.secrets.redaction import Redactor, redact
+from nanotui.security.secrets.redaction import Redactor
 
 ROOT = Path(__file__).resolve().parent.parent
+redact = Redactor().redact
+"""The patterns alone: no literal values known to be secret."""
 # Files that hold fake secrets on purpose, with the kinds they are expected to raise.
 FIXTURE_FILES = {
     "tests/test_secrets.py": None,

@@ -1,10 +1,10 @@
 """Secret redaction: what the model and the session log must never see.
 
-`redact(text)` replaces credentials with `[REDACTED:kind]` and keeps the text around them (a
-key's name, a URL's host, a PEM block's BEGIN/END lines) so the model still understands the
-file it read. Every pattern is precompiled and starts with a literal (`ghp_`, `= "`, `://`)
-the regex engine can skip ahead to, so a megabyte of source takes about a tenth of a second;
-patterns that would also match ordinary code (`password = get_password()`,
+`Redactor.redact(text)` replaces credentials with `[REDACTED:kind]` and keeps the text around
+them (a key's name, a URL's host, a PEM block's BEGIN/END lines) so the model still
+understands the file it read. Every pattern is precompiled and starts with a literal (`ghp_`,
+`= "`, `://`) the regex engine can skip ahead to, so a megabyte of source takes about a tenth
+of a second; patterns that would also match ordinary code (`password = get_password()`,
 `api_key_env = "OPENAI_API_KEY"`) carry a check on the value itself (see `environment.py`).
 
 `session_redactor(known_secrets)` builds a session's one redactor: the patterns plus the
@@ -430,11 +430,3 @@ def session_redactor(known_secrets: Iterable[str] = ()) -> Redactor:
     scrubs.
     """
     return Redactor([*secret_environment_values(), *known_secrets])
-
-
-_DEFAULT = Redactor()
-
-
-def redact(text: str) -> Redacted:
-    """Replace the secrets in `text` with `[REDACTED:kind]` (no environment values)."""
-    return _DEFAULT.redact(text)
