@@ -13,7 +13,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import tomli_w
+
 from nanotui import paths
+from nanotui.protocol.atomic_write import write_atomically
 from nanotui.protocol.basics import UserFacingError
 
 DEMO_COPY_REFUSAL = (
@@ -79,14 +82,6 @@ def _record(folder: Path, key: str) -> None:
         lists["declined"].remove(folder)
     target = paths.trusted_file()
     paths.ensure_private_dir(target.parent)
-    body = "".join(
-        f"{name} = [\n" + "".join(f"  {_toml_string(str(p))},\n" for p in entries) + "]\n"
-        for name, entries in lists.items()
-    )
-    temp = target.with_suffix(".tmp")
-    temp.write_text(body, encoding="utf-8")
-    temp.replace(target)
-
-
-def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # The whole file is ours: written afresh, one path a line.
+    body = {name: [str(p) for p in entries] for name, entries in lists.items()}
+    write_atomically(target, tomli_w.dumps(body, indent=2))

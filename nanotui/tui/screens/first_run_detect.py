@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import tempfile
 import tomllib
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -19,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import Table
 
 from nanotui import paths
-from nanotui.config import LoadedConfig
+from nanotui.config_loading import LoadedConfig
+from nanotui.protocol.atomic_write import write_atomically
 
 OLLAMA_URL = "http://localhost:11434"
 LM_STUDIO_URL = "http://localhost:1234"
@@ -297,16 +299,13 @@ def display_host(url: str) -> str:
 
 # ---- the user's config file --------------------------------------------------------------
 
-_PROVIDER_HEADER = re.compile(r"""^\s*\[\s*(provider|"provider"|'provider')\s*\]\s*(#.*)?$""")
-_ANY_HEADER = re.compile(r"^\s*\[")
-
 
 def write_user_provider_config(choice: ProviderChoice, path: Path | None = None) -> Path:
     """Save `choice` as `[provider]` in the user's config.toml and return the file's path.
 
-    Every other table, and the comments around them, stay as they were; the [provider] table
-    is rewritten with the choice plus the settings in it the choice does not set (timeouts,
-    tool calling). The file is replaced atomically and readable by the owner only.
+    Every other table, and the comments in and around them, stay as they were; the [provider]
+    table gets the choice plus the settings in it the choice does not set (timeouts, tool
+    calling). The file is replaced atomically and readable by the owner only.
     """
     if choice.is_demo:
         raise SetupError("The offline demo is not saved; start it with nanotui --demo.")
@@ -328,93 +327,51 @@ def write_user_provider_config(choice: ProviderChoice, path: Path | None = None)
     if not isinstance(kept, dict):
         raise SetupError(f"{path} has a `provider` that is not a table; remove that line.")
     provider = {k: v for k, v in kept.items() if k not in CHOICE_KEYS} | choice.table()
-    new_text = _with_provider_table(old_text, _provider_table(provider))
-
-    # The text edit is line-based; prove it changed exactly what it meant to.
+    cannot_update = SetupError(
+        f"Cannot update [provider] in {path} without disturbing the rest of it; "
+        "set kind, base_url and model there by hand."
+    )
     try:
+        document = tomlkit.parse(old_text)
+        _set_provider(document, choice.table())
+        new_text = tomlkit.dumps(document)
         new = tomllib.loads(new_text)
-    except tomllib.TOMLDecodeError:
-        new = None
+    except (TOMLKitError, tomllib.TOMLDecodeError):
+        raise cannot_update from None
+    # Prove the edit changed exactly what it meant to.
     if new != {**old, "provider": provider}:
-        raise SetupError(
-            f"Cannot update [provider] in {path} without disturbing the rest of it; "
-            "set kind, base_url and model there by hand."
-        )
+        raise cannot_update
     try:
-        _write_private(path, new_text)
+        paths.ensure_private_dir(path.parent)
+        write_atomically(path, new_text, mode=0o600)
     except OSError as exc:
         raise SetupError(f"Cannot write {path} ({_reason(exc)}); check its folder.") from exc
     return path
 
 
-def _with_provider_table(text: str, table: str) -> str:
-    """`text` with its [provider] table (header to the next header) replaced, or added."""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if _PROVIDER_HEADER.match(line)), None)
-    if start is None:
-        joined = "".join(lines)
-        if joined and not joined.endswith("\n"):
-            joined += "\n"
-        return joined + ("\n" if joined.strip() else "") + table
-    end = next((i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), len(lines))
-    # Keep the blank lines and comments that lead into the next table with that table.
-    while end - 1 > start and _is_blank_or_comment(lines[end - 1]):
-        end -= 1
-    before, after = "".join(lines[:start]), "".join(lines[end:])
-    if after.strip() and not after.lstrip(" \t").startswith(("\n", "\r\n")):
-        after = "\n" + after  # one blank line between tables, not one more each time
-    return before + table + after
-
-
-def _is_blank_or_comment(line: str) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith("#")
-
-
-def _provider_table(values: dict[str, Any]) -> str:
-    # Choice keys first, in the README's order, then whatever else the user had set.
-    ordered = [k for k in CHOICE_KEYS if k in values] + [k for k in values if k not in CHOICE_KEYS]
-    body = "".join(f"{key} = {_toml_value(values[key])}\n" for key in ordered)
-    return "[provider]\n" + body
-
-
-def _toml_value(value: Any) -> str:
-    """A scalar as TOML ([provider] holds only strings, numbers and booleans)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)  # inf and nan are spelt the same in TOML
-    if isinstance(value, str):
-        return _toml_string(value)
-    raise SetupError(f"Cannot write the [provider] value {value!r}; edit config.toml by hand.")
-
-
-def _toml_string(value: str) -> str:
-    escaped = []
-    for char in value:
-        if char in '"\\':
-            escaped.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\u{ord(char):04x}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Temp file beside the target, mode 0600, fsync, then rename over it."""
-    paths.ensure_private_dir(path.parent)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+def _set_provider(document: tomlkit.TOMLDocument, choice: dict[str, str]) -> None:
+    """Put `choice` in the document's [provider], dropping the choice keys it does not set."""
+    old = document.get("provider")
+    if isinstance(old, Table):
+        # Rebuilt with the choice first (in the README's order), then the user's own lines,
+        # comments included, as they were.
+        table = tomlkit.table()
+        for key, value in choice.items():
+            table.add(key, value)
+        for key, item in old.value.body:
+            if key is None:
+                table.add(item)  # a comment or blank line
+            elif key.key not in CHOICE_KEYS:
+                table.add(key, item)
+        document["provider"] = table
+        return
+    if old is None:
+        document["provider"] = choice
+        return
+    for key in CHOICE_KEYS:  # an inline table: edited where it stands
+        if key in old and key not in choice:
+            del old[key]
+    old.update(choice)
 
 
 def _reason(exc: Exception) -> str:
