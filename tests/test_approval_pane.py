@@ -26,7 +26,7 @@ from multi_hunk_session import (
 from pilot_support import use_editor, wait_for
 from textual.pilot import Pilot
 
-from nanotui.tui.diff_model import intraline_ranges
+from nanotui.tui.diff_colours import intraline_ranges
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.approval_panel import ARMING_NOTE, TOO_SOON, ApprovalPanel
 from nanotui.tui.widgets.diff_view import DiffView

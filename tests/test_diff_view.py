@@ -14,18 +14,11 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from tools_support import make_ctx
 
-from nanotui.tools.file_change import FileChange, apply_change, apply_hunks, diff_hunks, make_change
-from nanotui.tui.diff_model import (
-    LineKind,
-    RowKind,
-    cell_breaks,
-    highlight_spans,
-    lexer_name,
-    parse_diff,
-    printable,
-    split_rows,
-    unified_rows,
-)
+from nanotui.protocol.diff_parse import LineKind, parse_diff
+from nanotui.protocol.diffs import FileChange, apply_hunks, diff_hunks
+from nanotui.tools.file_change import apply_change, make_change
+from nanotui.tui.diff_colours import highlight_spans, lexer_name
+from nanotui.tui.diff_layout import RowKind, cell_breaks, printable, split_rows, unified_rows
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.widgets.diff_view import NARROW_TEXT, STALE_TEXT, DiffView
 

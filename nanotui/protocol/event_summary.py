@@ -17,6 +17,7 @@ from typing import Any
 
 from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import short_checkpoint_id
+from nanotui.protocol.diffs import count_changed_lines
 from nanotui.protocol.events import EventBase
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.spend import Spend
@@ -223,17 +224,6 @@ def external_change_summary(changes: list[tuple[str, str]], more: int = 0) -> st
     listed = ", ".join(f"{path} ({change})" for path, change in changes)
     rest = f" and {more} more" if more else ""
     return f"changed outside nanotui: {listed}{rest}"
-
-
-def count_changed_lines(diff: str) -> tuple[int, int]:
-    """(added, removed) line counts of a unified diff."""
-    added = removed = 0
-    for line in diff.splitlines():
-        if line.startswith("+") and not line.startswith("+++"):
-            added += 1
-        elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
-    return added, removed
 
 
 def first_line(text: str) -> str:

@@ -7,8 +7,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from nanotui.protocol.diffs import FileChange
 from nanotui.tools.base import ToolArgs, ToolContext, ToolFailure
-from nanotui.tools.file_change import FileChange, WriteTool, make_change, read_for_change
+from nanotui.tools.file_change import WriteTool, make_change, read_for_change
 from nanotui.tools.read_file import looks_binary, number_line
 from nanotui.tools.write_file import to_crlf, uses_crlf
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from nanotui.protocol.diff_parse import PatchError, apply_unified_diff
+from nanotui.protocol.diffs import FileChange, apply_hunks
 from nanotui.protocol.events import ApprovalRequested
-from nanotui.tools.file_change import FileChange, apply_hunks
-from nanotui.tools.patching import PatchError, apply_unified_diff
 
 
 def is_stale(request: ApprovalRequested, workspace: Path) -> bool:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from textual.app import App, SuspendNotSupported
 
+from nanotui.protocol.diff_parse import PatchError
 from nanotui.protocol.events import ApprovalRequested
-from nanotui.tools.patching import PatchError
 from nanotui.tui.approval_checks import proposed_text
 
 

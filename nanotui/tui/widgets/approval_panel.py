@@ -12,6 +12,7 @@ marked and cannot be approved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,12 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.protocol.diff_parse import parse_diff
 from nanotui.protocol.events import ApprovalRequested
 from nanotui.tui.approval_checks import is_stale
-from nanotui.tui.diff_model import parse_diff
 from nanotui.tui.widgets.diff_view import DiffView, HunkChoices
+
+Resolver = Callable[[ApprovalRequested, ApprovalAnswer], bool]
 
 IDLE_TEXT = "Nothing is waiting for your approval."
 WRITE_KEYS = (
@@ -93,9 +96,18 @@ class ApprovalPanel(Vertical, can_focus=True):
             self.request = request
             self.hunks = hunks
 
-    def __init__(self, workspace: Path, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        answer: Resolver = resolve,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.workspace = workspace
+        self._answer = answer
+        """Sends an answer to the engine (the session's `resolve_approval`); False when the
+        request was answered already or abandoned."""
         self.items: list[PendingItem] = []
         self.index = 0
         self.armed = False
@@ -377,7 +389,7 @@ class ApprovalPanel(Vertical, can_focus=True):
         self._resolve(request, ApprovalAnswer(decision="approve", edited_text=text))
 
     def _resolve(self, request: ApprovalRequested, answer: ApprovalAnswer) -> None:
-        if resolve(request, answer):
+        if self._answer(request, answer):
             self.post_message(self.Answered(request, answer))
         self.run_worker(self.remove_request(request.call_id), exclusive=False)
 

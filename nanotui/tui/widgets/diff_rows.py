@@ -13,16 +13,8 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 from textual.style import Style
 
-from nanotui.tui.diff_model import (
-    NO_NEWLINE_NOTE,
-    DiffLine,
-    LineKind,
-    RowKind,
-    SplitRow,
-    UnifiedRow,
-    cell_breaks,
-    printable,
-)
+from nanotui.protocol.diff_parse import NO_NEWLINE_NOTE, DiffLine, LineKind
+from nanotui.tui.diff_layout import RowKind, SplitRow, UnifiedRow, cell_breaks, printable
 
 if TYPE_CHECKING:
     from nanotui.tui.widgets.diff_view import DiffView

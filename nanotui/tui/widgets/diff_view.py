@@ -31,17 +31,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nanotui.tui.diff_model import (
-    DiffLine,
+from nanotui.protocol.diff_parse import DiffLine, parse_diff
+from nanotui.tui.diff_colours import (
     Ranges,
-    SplitRow,
-    UnifiedRow,
     changed_pairs,
     highlight_spans,
-    hunk_row_spans,
     intraline_ranges,
     lexer_name,
-    parse_diff,
+)
+from nanotui.tui.diff_layout import (
+    SplitRow,
+    UnifiedRow,
+    hunk_row_spans,
     printable,
     row_height,
     side_texts,
