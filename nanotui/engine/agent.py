@@ -67,7 +67,7 @@ from nanotui.protocol.model_io import (
 from nanotui.providers.base import Provider, provider_layers
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning
-from nanotui.security.secrets.redaction import Redactor, session_redactor
+from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import Tool, ToolContext, ToolKind
 
 MAX_SAME_FAILURES = 3
@@ -114,12 +114,12 @@ class Agent:
         cost: SessionCost,
         system_prompt: Callable[[str], str],
         options: AgentOptions,
+        redactor: Redactor,
         log: SessionLog | None = None,
         conversation: Conversation | None = None,
         sandbox_backend: str = "plain",
         checkpoints: CheckpointsConfig | None = None,
         output_marker: str = "",
-        redactor: Redactor | None = None,
     ) -> None:
         self.session_id = session_id
         self.workspace = workspace
@@ -138,7 +138,7 @@ class Agent:
         """Checkpoints before turns and batches; None when this agent takes none."""
         self.own_changes = ChangeAttribution(workspace)
         """What nanotui itself changes in the workspace; wrap other writes in `acting()`."""
-        self.redactor = redactor or session_redactor()
+        self.redactor = redactor
         """The session's one redactor (its log's too): tool results and error text pass it."""
         self._dispatcher = CallDispatcher(
             ToolCallRunner(tools, tool_context, policy, output_marker, self.redactor),
