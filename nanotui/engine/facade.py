@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nanotui.engine import approvals
+from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
 from nanotui.protocol.basics import UserFacingError
-from nanotui.protocol.events import CostUpdated, EventBase, Notice
+from nanotui.protocol.events import ApprovalRequested, CostUpdated, EventBase, Notice
 from nanotui.protocol.spend import against_budget
 from nanotui.security import trust
 from nanotui.security.sandbox.choose import isolation_warning
@@ -97,6 +99,10 @@ class EngineSession:
     def cancel(self) -> None:
         """Interrupt the running turn; it then ends with TurnFinished(status="cancelled")."""
         self._agent.cancel()
+
+    def resolve_approval(self, request: ApprovalRequested, answer: ApprovalAnswer) -> bool:
+        """Answer a pending approval; False if it was answered already or abandoned."""
+        return approvals.resolve(request, answer)
 
     def set_mode(self, new: str) -> Notice | None:
         """Change the approval mode between turns; the logged notice, or None if unchanged."""

@@ -126,7 +126,9 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ChatView(id="chat")
             with Vertical(id="side"):
-                yield ApprovalPanel(self.session.workspace, id="approval")
+                yield ApprovalPanel(
+                    self.session.workspace, answer=self.session.resolve_approval, id="approval"
+                )
                 yield CostMeter(id="cost")
                 yield Timeline(id="timeline")
         yield PromptInput(id="prompt").data_bind(current_mode=MainScreen.mode)
