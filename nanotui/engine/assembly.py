@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,12 @@ from nanotui.protocol.model_io import Usage
 from nanotui.providers.base import Provider, provider_layers
 from nanotui.providers.factory import build_provider
 from nanotui.security.injection import new_output_marker
+from nanotui.security.jail.git_runner import head_commit, tracked_files
 from nanotui.security.jail.workspace import Workspace, protected_match
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
 from nanotui.security.shell.commands import CommandPolicy
 from nanotui.tools.base import ToolContext
-from nanotui.tools.git_exec import tracked_files
 from nanotui.tools.registry import default_tools
 
 
@@ -173,26 +172,11 @@ def open_session_log(
         "sandbox": env.backend,
         "sandbox_isolates": isolation_warning(env.backend) is None,
         "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
-        "git_head": git_head(workspace),
+        "git_head": head_commit(workspace, timeout_s=5),
     }
     # The key, literally: it may sit in a variable whose name says nothing of secrets.
     key = resolve_api_key(settings.provider)
     return SessionLog(session_id, known_secrets=[key] if key else [], header=header)
-
-
-def git_head(workspace: Path) -> str | None:
-    """The commit checked out in `workspace`, or None outside a repository (or without git)."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--verify", "-q", "HEAD"],
-            cwd=workspace,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
 
 
 def _endpoint_of(provider: Provider) -> str:
