@@ -21,7 +21,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession
 from nanotui.providers.demo import DemoProvider, copy_sample_project

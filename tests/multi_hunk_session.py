@@ -14,7 +14,7 @@ from fake_model_server import FakeModelServer, Reply, openai_reply
 from pilot_support import wait_for
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.approval_panel import ApprovalPanel

@@ -12,7 +12,7 @@ import pytest
 from fake_model_server import FakeModelServer
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.prompt_input import PromptInput

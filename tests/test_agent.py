@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
 from nanotui.engine.assembly import build_agent

@@ -11,7 +11,7 @@ from test_checkpoints_helpers import make_repo
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing, describe_plan
 from nanotui.engine.external_changes import ChangeAttribution

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nanotui.config import ConfigError, load_settings, resolve_api_key
+from nanotui.config import resolve_api_key
+from nanotui.config_loading import load_settings
+from nanotui.protocol.basics import ConfigError
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pilot_support import app_on_server, send, wait_for
 from textual.pilot import Pilot
 
 from nanotui import paths
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent, build_session
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter

@@ -16,7 +16,7 @@ from run_support import of_type, run
 
 from nanotui import paths
 from nanotui.cli.main import main
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.governance.ledger import Ledger
 from nanotui.protocol.events import CostUpdated

@@ -19,7 +19,7 @@ from fake_model_server import FakeModelServer, openai_reply
 from watchfiles import Change
 
 from nanotui.cli import audit_commands
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine import external_changes
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve

@@ -29,7 +29,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from nanotui import paths
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.security.trust import is_trusted, was_asked
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.first_run import SetupScreen

@@ -12,7 +12,7 @@ from pilot_support import wait_for
 from textual import events
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.main import MainScreen

@@ -15,7 +15,7 @@ from pilot_support import wait_for
 from test_secrets import fake
 from textual.widgets import Static
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession

@@ -10,7 +10,7 @@ from first_run_support import closed_port_url
 from pilot_support import wait_for
 
 from nanotui.cli.main import main
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.governance.ratelimit import RETRY_SLOT
 from nanotui.protocol.events import Notice

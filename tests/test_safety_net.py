@@ -9,7 +9,7 @@ import pytest
 from fake_model_server import FakeModelServer, openai_reply
 from test_checkpoints_helpers import make_repo
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import ApprovalAnswer, resolve
 from nanotui.engine.assembly import build_agent

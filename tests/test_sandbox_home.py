@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sandbox_support import bare_runner
 
-from nanotui.config import DEFAULT_HOME_ALLOW, load_settings
+from nanotui.config import DEFAULT_HOME_ALLOW
+from nanotui.config_loading import load_settings
 from nanotui.security.sandbox.bwrap import BwrapRunner, probe_bwrap
 from nanotui.security.sandbox.landlock import LandlockRunner, probe_landlock
 

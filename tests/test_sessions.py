@@ -18,7 +18,7 @@ from textual.widgets import OptionList
 
 from nanotui import paths
 from nanotui.cli.main import main
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent, build_session
 from nanotui.engine.session import load_conversation
 from nanotui.governance.audit import SessionLog, list_sessions, read_records

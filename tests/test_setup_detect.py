@@ -25,7 +25,7 @@ from first_run_support import (
 )
 
 from nanotui import paths
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.providers.demo import copy_sample_project
 from nanotui.security.trust import decline
 from nanotui.tui.screens.first_run_detect import (

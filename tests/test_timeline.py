@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from timeline_support import session_events, timeline_host, write_log
 
 from nanotui.cli.main import main
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession
 from nanotui.governance.audit import SessionLog

@@ -13,7 +13,7 @@ from pilot_support import wait_for
 from textual.pilot import Pilot
 
 from nanotui import paths
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent, build_session
 from nanotui.engine.facade import EngineSession
 from nanotui.governance.audit import read_events

@@ -13,7 +13,7 @@ from pilot_support import send, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Label
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession
 from nanotui.protocol.events import EventBase

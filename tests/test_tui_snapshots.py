@@ -10,7 +10,7 @@ import pytest
 from pilot_support import wait_for
 from textual.pilot import Pilot
 
-from nanotui.config import load_settings
+from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession
 from nanotui.protocol.model_io import ChatRequest, StreamItem, Usage, UsagePiece

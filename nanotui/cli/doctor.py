@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 
 from nanotui import __version__, paths
-from nanotui.config import ConfigError, default_base_url, load_settings, resolve_api_key
-from nanotui.protocol.basics import plural
+from nanotui.config import default_base_url, resolve_api_key
+from nanotui.config_loading import load_settings
+from nanotui.protocol.basics import ConfigError, plural
 from nanotui.security.sandbox.cgroup import describe_limit_scopes
 from nanotui.security.sandbox.choose import make_runner, probe_backends
 from nanotui.security.trust import is_trusted

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 
 if TYPE_CHECKING:
-    from nanotui.config import LoadedConfig
+    from nanotui.config_loading import LoadedConfig
 
 EPILOG = """\
 examples:
@@ -347,7 +347,7 @@ def provider_flags(args: argparse.Namespace) -> dict[str, Any]:
 def load_for(
     args: argparse.Namespace, workspace: Path, *, trust_once: bool = False, announce: bool = True
 ) -> LoadedConfig:
-    from nanotui.config import load_settings
+    from nanotui.config_loading import load_settings
     from nanotui.security.trust import is_trusted
 
     trusted = trust_once or is_trusted(workspace)

@@ -26,7 +26,8 @@ from nanotui.tui.app import NanotuiApp
 from nanotui.tui.keymap import apply_keymap
 
 if TYPE_CHECKING:
-    from nanotui.config import LoadedConfig, ProviderConfig
+    from nanotui.config import ProviderConfig
+    from nanotui.config_loading import LoadedConfig
     from nanotui.engine.startup import ModelClient
     from nanotui.tui.screens.first_run import Detector
 
@@ -135,7 +136,7 @@ class LaunchApp(NanotuiApp):
         await self.switch_mode("main")
 
     def _read_settings(self) -> None:
-        from nanotui.config import load_settings
+        from nanotui.config_loading import load_settings
         from nanotui.engine.startup import is_trusted
 
         trusted = self._trusted_given
@@ -196,7 +197,7 @@ class LaunchApp(NanotuiApp):
 
     async def _answer_questions(self) -> bool:
         """The setup and trust questions; False when the user left instead of answering."""
-        from nanotui.config import load_settings
+        from nanotui.config_loading import load_settings
         from nanotui.engine.startup import decline_trust, trust_workspace
         from nanotui.tui.screens.first_run import SetupScreen
         from nanotui.tui.screens.first_run_detect import needs_setup, needs_trust_question

@@ -22,7 +22,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
 from nanotui import paths
-from nanotui.config import LoadedConfig
+from nanotui.config_loading import LoadedConfig
 from nanotui.protocol.atomic_write import write_atomically
 
 OLLAMA_URL = "http://localhost:11434"
