@@ -19,16 +19,15 @@ from nanotui.cli.main import main
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.governance.ledger import Ledger
+from nanotui.protocol.event_summary import cost_summary, describe
 from nanotui.protocol.events import CostUpdated
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.spend import Spend
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.cost_figures import CostFigures
-from nanotui.tui.timeline_rows import describe
 from nanotui.tui.widgets.cost_meter import CostMeter
 from nanotui.tui.widgets.notice_line import NoticeLine
 from nanotui.tui.widgets.prompt_input import PromptInput
-from nanotui.tui.widgets.timeline import cost_summary
 
 
 def settle(cost_usd: float | None, *, model: str = "m", session: str = "s1") -> None:
@@ -157,7 +156,7 @@ def test_the_meter_adds_the_unpriced_count_to_priced_dollars() -> None:
 def test_timeline_cost_rows_of_an_unpriced_session_show_no_dollars() -> None:
     event = unpriced_event()
     assert "$" not in describe("cost_updated", event.model_dump())[1]
-    assert "$" not in cost_summary(event, Usage(input_tokens=100, output_tokens=10))
+    assert "$" not in cost_summary(event.model_dump(), Usage(input_tokens=100, output_tokens=10))
     # A log written before unpriced requests were counted held 0 for the session.
     old = {"request_usd": None, "session_usd": 0.0, "priced": False}
     assert "$" not in describe("cost_updated", old)[1]
