@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_model_server import FakeModelServer, openai_reply
+from fake_model_server import FakeModelServer, error_reply, openai_reply
 from pilot_support import wait_for
 from test_secrets import fake
 from textual.widgets import Static
@@ -21,6 +21,7 @@ from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession
 from nanotui.governance.audit import SessionLog, read_records
 from nanotui.protocol.events import ErrorEvent, EventBase, ToolResult, UserMessage
+from nanotui.security.secrets.redaction import session_redactor
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets.prompt_input import PromptInput
 from nanotui.tui.widgets.tool_call_block import ToolCallBlock
@@ -37,11 +38,11 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return ws
 
 
-def make_agent(server: FakeModelServer, workspace: Path) -> Agent:
-    flags = {
-        "provider": {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"},
-        "approval": {"mode": "full-auto"},
-    }
+def make_agent(server: FakeModelServer, workspace: Path, api_key_env: str | None = None) -> Agent:
+    provider = {"base_url": server.openai_base_url, "model": "m", "tool_calling": "native"}
+    if api_key_env:
+        provider["api_key_env"] = api_key_env
+    flags = {"provider": provider, "approval": {"mode": "full-auto"}}
     return build_agent(load_settings(workspace, flags, environ={}).settings, workspace)
 
 
@@ -128,6 +129,33 @@ async def test_the_api_key_from_the_environment_never_reaches_the_log(
     assert text.count("[REDACTED:environment_secret]") >= 3  # prompt, result, reply
 
 
+async def test_a_key_in_an_oddly_named_variable_leaves_a_command_only_redacted(
+    fake_server: FakeModelServer, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's key, configured to come from a variable no name rule marks as secret.
+
+    The model's copy of the command's output and the log's both lose it: one redactor.
+    """
+    api_key = "local-" + fake(24)
+    monkeypatch.setenv("LLM_ACCESS", api_key)
+    (workspace / "notes.txt").write_text(f"the key we use is {api_key}\n")
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("run_command", {"command": "cat notes.txt"})]),
+        openai_reply("Done."),
+    )
+    agent = make_agent(fake_server, workspace, api_key_env="LLM_ACCESS")
+    events = await run_turn(agent, "Show me notes.txt with cat.")
+
+    [result] = [e for e in events if isinstance(e, ToolResult)]
+    assert result.ok, result.content
+    assert "the key we use is [REDACTED:environment_secret]" in result.content
+    assert result.redacted == ["environment_secret"]
+    assert api_key not in json.dumps(fake_server.requests[1].body)
+    [logged] = logged_results(agent)
+    assert "the key we use is [REDACTED:environment_secret]" in logged["content"]
+    assert api_key not in log_text(agent)
+
+
 async def test_injection_in_a_read_file_is_flagged_logged_and_named_to_the_model(
     fake_server: FakeModelServer, workspace: Path
 ) -> None:
@@ -168,14 +196,21 @@ async def test_refusals_are_neither_framed_nor_flagged(
     assert "[end of tool output" not in result.content and result.injection == []
 
 
-def test_error_text_is_redacted_when_the_event_is_made() -> None:
-    event = ErrorEvent(text=f"The server said: bad token {TOKEN}.")
-    assert event.text == "The server said: bad token [REDACTED:github_token]."
+async def test_error_text_is_redacted_before_the_event_is_made(
+    fake_server: FakeModelServer, workspace: Path
+) -> None:
+    fake_server.enqueue(error_reply(400, {"error": {"message": f"bad token {TOKEN}"}}))
+    agent = make_agent(fake_server, workspace)
+    events = await run_turn(agent, "Hello.")
+
+    [error] = [e for e in events if isinstance(e, ErrorEvent)]
+    assert "bad token [REDACTED:github_token]" in error.text and TOKEN not in error.text
+    assert TOKEN not in log_text(agent)
 
 
 def test_the_log_redacts_every_string_and_known_secrets(tmp_path: Path) -> None:
     key = "opaque" + fake(14)
-    log = SessionLog("s", path=tmp_path / "s.jsonl", known_secrets=[key])
+    log = SessionLog("s", path=tmp_path / "s.jsonl", redactor=session_redactor([key]))
     log.append(UserMessage(text=f"use {key} and {TOKEN}"))
     log.append(
         ToolResult(call_id="c", tool="t", ok=True, content=f"x {TOKEN}", data={"out": [key]})

@@ -18,7 +18,8 @@ from nanotui.engine.agent import Agent, AgentOptions
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
-from nanotui.engine.session import Conversation, load_conversation
+from nanotui.engine.conversation import Conversation
+from nanotui.engine.session import load_conversation
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
@@ -33,6 +34,7 @@ from nanotui.security.jail.git_runner import head_commit, tracked_files
 from nanotui.security.jail.workspace import Workspace, protected_match
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
+from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
 from nanotui.tools.base import ToolContext
 from nanotui.tools.registry import default_tools
@@ -128,6 +130,10 @@ def build_agent(
     # The mark on the notes that end tool output: random per session, so no file can forge it;
     # a resumed session keeps the one its logged results carry.
     marker = marker_for(conversation.messages) if conversation else new_output_marker()
+    # The key, literally: it may sit in a variable whose name says nothing of secrets. One
+    # redactor for what the model reads and what the log keeps, so neither misses it.
+    key = resolve_api_key(settings.provider)
+    redactor = session_redactor([key] if key else [])
     agent = Agent(
         session_id=session_id,
         workspace=workspace,
@@ -147,8 +153,11 @@ def build_agent(
         ),
         system_prompt=lambda mode: build_system_prompt(workspace, mode, marker),
         output_marker=marker,
+        redactor=redactor,
         options=options,
-        log=open_session_log(settings, workspace, session_id, provider, env) if log else None,
+        log=open_session_log(settings, workspace, session_id, provider, env, redactor)
+        if log
+        else None,
         conversation=conversation,
         sandbox_backend=env.backend,
         checkpoints=settings.checkpoints
@@ -160,7 +169,12 @@ def build_agent(
 
 
 def open_session_log(
-    settings: Settings, workspace: Path, session_id: str, provider: Provider, env: ToolEnvironment
+    settings: Settings,
+    workspace: Path,
+    session_id: str,
+    provider: Provider,
+    env: ToolEnvironment,
+    redactor: Redactor,
 ) -> SessionLog:
     """The session's log; a new one starts with a header that says what the session ran on."""
     policy = json.dumps(settings.policy.model_dump(mode="json"), sort_keys=True)
@@ -174,9 +188,7 @@ def open_session_log(
         "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
         "git_head": head_commit(workspace, timeout_s=5),
     }
-    # The key, literally: it may sit in a variable whose name says nothing of secrets.
-    key = resolve_api_key(settings.provider)
-    return SessionLog(session_id, known_secrets=[key] if key else [], header=header)
+    return SessionLog(session_id, redactor=redactor, header=header)
 
 
 def _endpoint_of(provider: Provider) -> str:
