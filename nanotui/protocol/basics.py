@@ -1,8 +1,7 @@
 """What the command line needs before any heavy import: the modes, the error classes, plurals.
 
 `nanotui.config` pulls in pydantic, which takes a quarter of a second to import; the parser
-and the full-screen app's first frame come before it, so these two live here (and
-`nanotui.config` re-exports them).
+and the full-screen app's first frame come before it, so these two live here.
 """
 
 from __future__ import annotations
