@@ -25,7 +25,7 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 
 
 def test_readme_documents_every_sub_command() -> None:
-    from nanotui.cli.main import build_parser
+    from nanotui.cli.parser import build_parser
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     parser = build_parser()

@@ -1,0 +1,99 @@
+"""Sessions: the full-screen app, `nanotui run` (one prompt, no screen) and past sessions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from nanotui.cli.workspace import (
+    UserError,
+    load_for,
+    prepare_demo_workspace,
+    provider_flags,
+    resolve_workspace,
+)
+
+
+def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
+    from nanotui.engine.past_sessions import latest_session_in
+    from nanotui.tui.app import run_app
+
+    workspace = resolve_workspace(args.workspace)
+    if getattr(args, "continue_last", False):
+        resume = latest_session_in(workspace)
+    # The app reads the settings itself, after its first frame (it starts faster).
+    return run_app(
+        workspace,
+        provider_flags(args),
+        workspace_explicit=args.workspace is not None,
+        resume=resume,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nanotui.cli.headless import run_headless
+    from nanotui.engine.assembly import build_agent
+    from nanotui.engine.past_sessions import latest_session_in
+    from nanotui.providers.factory import build_provider
+
+    if args.max_turns < 1:
+        raise UserError("--max-turns must be at least 1.")
+    workspace = resolve_workspace(args.workspace)
+    settings = load_for(args, workspace, trust_once=args.trust).settings
+    # The model client first: a missing key or model stops the run before anything is
+    # copied, pruned or logged.
+    provider = build_provider(settings.provider)
+    if settings.provider.kind == "demo":
+        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
+    resume = latest_session_in(workspace) if args.continue_last else None
+    agent = build_agent(
+        settings, workspace, provider=provider, max_steps=args.max_turns, resume=resume
+    )
+
+    async def go() -> int:
+        try:
+            return await run_headless(agent, args.prompt, as_json=args.json)
+        finally:
+            await agent.provider.aclose()
+            agent.close()
+
+    return asyncio.run(go())
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from nanotui.engine.past_sessions import summarize
+    from nanotui.governance.audit import list_sessions
+
+    rows = [
+        {
+            "session": summary.session,
+            "workspace": summary.workspace,
+            "model": summary.label,
+            "prompt": summary.first_prompt,
+        }
+        for summary in map(summarize, list_sessions())
+    ]
+    if getattr(args, "json", False):
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("No sessions yet.")
+    for row in rows:
+        prompt = row["prompt"].replace("\n", " ")
+        print(f"{row['session']}  {row['model']:<28.28}  {row['workspace']}  {prompt[:50]}")
+    return 0
+
+
+def cmd_sessions_resume(args: argparse.Namespace) -> int:
+    from nanotui.engine.past_sessions import find_session, summarize
+
+    summary = summarize(find_session(args.session))
+    if args.workspace is None and not Path(summary.workspace).is_dir():
+        raise UserError(
+            f"Session {summary.session} worked in {summary.workspace or 'an unknown folder'}, "
+            "which is gone; pass --workspace DIR."
+        )
+    args.workspace = args.workspace or Path(summary.workspace)
+    return cmd_tui(args, resume=summary.session)

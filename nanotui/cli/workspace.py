@@ -1,0 +1,65 @@
+"""What every command starts from: the folder it works in and the settings read there.
+
+Also the error a user can fix (a folder that is not one, a flag out of range), which `main`
+prints as one sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nanotui.protocol.basics import UserFacingError
+
+if TYPE_CHECKING:
+    from nanotui.config_loading import LoadedConfig
+
+
+class UserError(UserFacingError):
+    """Something the user can fix; printed as one sentence, exit code 1."""
+
+
+def resolve_workspace(arg: Path | None) -> Path:
+    workspace = (arg or Path.cwd()).expanduser()
+    if not workspace.is_dir():
+        raise UserError(f"The workspace {workspace} is not a folder; pass --workspace DIR.")
+    return workspace.resolve()
+
+
+def provider_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that override the configuration, in the shape of the settings."""
+    provider = "demo" if getattr(args, "demo", False) else getattr(args, "provider", None)
+    return {
+        "provider": {
+            "kind": provider,
+            "base_url": getattr(args, "base_url", None),
+            "model": getattr(args, "model", None),
+        },
+        "approval": {"mode": getattr(args, "mode", None)},
+    }
+
+
+def load_for(
+    args: argparse.Namespace, workspace: Path, *, trust_once: bool = False
+) -> LoadedConfig:
+    """The settings for this folder (its own config only if trusted), notices to stderr."""
+    from nanotui.config_loading import load_settings
+    from nanotui.security.trust import is_trusted
+
+    trusted = trust_once or is_trusted(workspace)
+    loaded = load_settings(workspace, provider_flags(args), trusted=trusted)
+    for notice in loaded.notices:
+        print(f"nanotui: {notice}", file=sys.stderr)
+    return loaded
+
+
+def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
+    """The demo works on its sample project: a fresh copy unless DIR already is one."""
+    from nanotui.providers.demo import demo_copy_notice, demo_workspace
+
+    target = demo_workspace(workspace)
+    if notice := demo_copy_notice(workspace, target, explicit=explicit):
+        print(f"nanotui: {notice}", file=sys.stderr)
+    return target
