@@ -1,9 +1,11 @@
 """The turn loop: prompt -> model -> tool calls -> decisions -> results, until the model stops.
 
-`Agent.turn(prompt)` is an async iterator of events. Every event is also appended to the
-session log before a front end sees it. Approval requests carry a future; the loop waits on
-it, so a front end may take as long as the person needs. `Agent.cancel()` interrupts the
-turn at once: the model stream is closed and any running command's process group is killed.
+`Agent.turn(prompt)` is an async iterator of events. Every event is applied to the
+conversation and appended to the session log before a front end sees it: the conversation
+changes only through events, so the log rebuilds it exactly (`engine/session`). Approval
+requests carry a future; the loop waits on it, so a front end may take as long as the
+person needs. `Agent.cancel()` interrupts the turn at once: the model stream is closed and
+any running command's process group is killed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any
 
 from nanotui import __version__
 from nanotui.config import CheckpointsConfig
+from nanotui.engine.conversation import Conversation
 from nanotui.engine.dispatch import CallDispatcher
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
-from nanotui.engine.output_marker import mark_history
+from nanotui.engine.output_marker import marked
 from nanotui.engine.safety_net import SafetyNet
-from nanotui.engine.session import Conversation, load_conversation
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import (
@@ -56,7 +58,6 @@ from nanotui.protocol.events import (
 from nanotui.protocol.model_io import (
     CUT_OFF_KINDS,
     ChatRequest,
-    Message,
     ProviderError,
     TextPiece,
     ToolCall,
@@ -230,23 +231,22 @@ class Agent:
                     await self._task
 
     def record(self, event: EventBase) -> EventBase:
-        """Log an event that happens between turns (the front end shows it itself)."""
-        if self.log is not None:
-            self.log.append(event)
+        """Apply and log an event that happens between turns (the front end shows it itself)."""
+        self.conversation.apply(event)
+        self._log(event)
         return event
 
     def clear_conversation(self) -> None:
         """Start over: the model sees nothing said so far (the log keeps it all)."""
-        self.conversation.messages.clear()
         self.record(ConversationCleared())
 
     def resume_conversation(self, session_id: str) -> int:
         """Continue an earlier session's conversation; returns how many messages it holds."""
-        loaded = load_conversation(session_id)
-        mark_history(loaded.messages, self._dispatcher.runner.marker)  # its notes: this marker
-        self.conversation.messages[:] = loaded.messages
-        self.record(ConversationResumed(session=session_id, messages=len(loaded.messages)))
-        return len(loaded.messages)
+        resumed = ConversationResumed(session=session_id)
+        self.conversation.apply(resumed)
+        resumed.messages = len(self.conversation.messages)  # known once its log is read
+        self._log(resumed)
+        return resumed.messages
 
     def switch_model(self, name: str) -> None:
         """Use another model of the same provider for the rest of the session, priced anew."""
@@ -295,9 +295,12 @@ class Agent:
 
     # ---- the loop -----------------------------------------------------------------------
 
-    def _emit(self, event: EventBase) -> None:
+    def _log(self, event: EventBase) -> None:
         if self.log is not None:
             self.log.append(event)
+
+    def _emit(self, event: EventBase) -> None:
+        self.record(event)
         assert self._queue is not None
         self._queue.put_nowait(event)
 
@@ -316,7 +319,6 @@ class Agent:
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
             self._emit(UserMessage(text=prompt))
-            self.conversation.messages.append(Message(role="user", content=prompt))
             if self.safety is not None and self.mode != "plan":
                 await self.safety.before_turn(prompt)
             for step in range(1, self.options.max_steps + 1):
@@ -364,9 +366,6 @@ class Agent:
         )
         if text or calls or interrupted:
             self._emit(AssistantMessage(text=text, tool_calls=calls, interrupted=interrupted))
-            self.conversation.messages.append(
-                Message(role="assistant", content=text, tool_calls=calls)
-            )
         if usage is not None:
             self._record_usage(usage)
         if error is not None:
@@ -391,29 +390,9 @@ class Agent:
             text = "".join(self._streamed_text)
             self._streamed_text = []
             self._emit(AssistantMessage(text=text, interrupted=True))
-            self.conversation.messages.append(Message(role="assistant", content=text))
             return
-        messages = self.conversation.messages
-        last_assistant = next(
-            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), None
-        )
-        if last_assistant is None:
-            return
-        answered = {m.tool_call_id for m in messages[last_assistant + 1 :] if m.role == "tool"}
-        for call in messages[last_assistant].tool_calls:
-            if call.id in answered:
-                continue
-            result = self._dispatcher.interruption(call)
-            self._emit(result)
-            messages.append(
-                Message(
-                    role="tool",
-                    content=result.content,
-                    tool_call_id=call.id,
-                    tool_name=call.name,
-                    is_error=True,
-                )
-            )
+        for call in self.conversation.unanswered_calls():
+            self._emit(self._dispatcher.interruption(call))
 
     def _build_request(self) -> ChatRequest:
         tools = [
@@ -423,7 +402,9 @@ class Agent:
         ]
         return ChatRequest(
             system=self._system_prompt(self.mode),
-            messages=list(self.conversation.messages),
+            # Every note closing a tool result carries this session's marker, also those of
+            # a conversation logged under another (a resumed one).
+            messages=marked(self.conversation.messages, self._dispatcher.runner.marker),
             tools=tools,
             max_tokens=self.options.max_output_tokens,
             temperature=self.options.temperature,
@@ -480,7 +461,6 @@ class Agent:
         return "".join(text_parts), calls, usage, None
 
     def _record_usage(self, usage: Usage) -> None:
-        self.conversation.usage = self.conversation.usage + usage
         self._emit(UsageReported(usage=usage, model=self.provider.model))
         self._emit(self.cost_status(request_usd=self.cost.record(usage)))
         if warning := self.cost.warning():
@@ -502,18 +482,8 @@ class Agent:
     def _finish(
         self, result: ToolResult, prepared: PreparedCall, state: _TurnState, step: int
     ) -> ToolResult:
-        self._emit(result)
         # Into the conversation at once, so an interruption later in the batch keeps it.
-        self.conversation.messages.append(
-            Message(
-                role="tool",
-                content=result.content,
-                tool_call_id=result.call_id,
-                tool_name=result.tool,
-                is_error=not result.ok,
-            )
-        )
-        self.conversation.note_files(result.files_changed)
+        self._emit(result)
         if self.safety is not None and result.ok:
             self.safety.note_result(result.data)
         state.results_seen += 1

@@ -15,10 +15,11 @@ from typing import Any
 from nanotui import paths
 from nanotui.config import Settings, resolve_api_key
 from nanotui.engine.agent import Agent, AgentOptions
+from nanotui.engine.conversation import Conversation
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
-from nanotui.engine.session import Conversation, load_conversation
+from nanotui.engine.session import load_conversation
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
