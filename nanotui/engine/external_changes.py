@@ -29,6 +29,7 @@ from typing import Literal
 
 from watchfiles import Change, awatch
 
+from nanotui.protocol.atomic_write import TEMP_NAME
 from nanotui.protocol.events import ChangedPath, EventBase, FileChangedExternally, Notice
 
 WATCH_STEP_MS = 50
@@ -68,7 +69,7 @@ IGNORED_NAMES = re.compile(
     r"|^\.#"  # emacs lock files
     r"|\.py[co]$"
     r"|^\.DS_Store$"
-    r"|\.nanotui-[0-9a-f]+\.tmp$"  # nanotui's own atomic write, before its rename
+    f"|{TEMP_NAME.pattern}"  # nanotui's own atomic write, before its rename
 )
 ChangeKind = Literal["added", "modified", "deleted"]
 CHANGE_KINDS: dict[Change, ChangeKind] = {
