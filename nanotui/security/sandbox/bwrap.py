@@ -3,8 +3,8 @@
 Inside: / read-only, fresh /dev and /proc, an empty private /tmp, the workspace writable
 except `.git/hooks`, `.git/config` and `.nanotui` (a command must not plant a hook or a
 config that runs later, outside the sandbox), every home folder empty but for what
-`[sandbox] home_allow` shows read-only (`sandbox_home`), the workspace's credential files
-unreadable (`sandbox_credentials`), nanotui's own config and state hidden, no network unless
+`[sandbox] home_allow` shows read-only (`home.py`), the workspace's credential files
+unreadable (`credentials.py`), nanotui's own config and state hidden, no network unless
 the call asks for it (then no Unix socket either: the seccomp filter of `seccomp_net` refuses
 `socket(AF_UNIX)`, which the empty network namespace alone would leave open to every socket
 file on the host), and its own user, PID, IPC and UTS namespaces with every capability
@@ -251,7 +251,7 @@ def git_config_copies(
     workspace: Path, env: dict[str, str], home_allow: Sequence[str]
 ) -> tuple[list[tuple[Path, Path]], str | None]:
     """(real file, copy) for each git config file that holds a credential, and the folder
-    of the copies to remove after the command (`sandbox_gitconfig`)."""
+    of the copies to remove after the command (`gitconfig.py`)."""
     workspace = workspace.resolve()
     copies: list[tuple[Path, Path]] = []
     folder: str | None = None
@@ -322,7 +322,7 @@ class BwrapRunner:
         self.readable_credentials = tuple(readable_credentials)
         """Credential files passed to commands on purpose (patterns)."""
         self.home_allow = tuple(home_allow)
-        """What of the home folders commands see (see `sandbox_home`)."""
+        """What of the home folders commands see (see `home.py`)."""
         self.limits = limits
         self.pass_env = tuple(pass_env)
         self.network = network

@@ -8,7 +8,7 @@ RLIMIT_AS limits each process on its own: three processes took three times `memo
 memory cgroup limits the command as a whole (every process, and the pages of its private
 /tmp, a tmpfs), swap included where the kernel counts it. Past it the kernel's OOM killer
 stops one process; cgroup v2 then kills the whole cgroup (memory.oom.group), and on v1 the
-command's watch (`MemoryCgroup.check`, polled by `sandbox_process`) kills the rest, so a
+command's watch (`MemoryCgroup.check`, polled by `process.py`) kills the rest, so a
 command never carries on with a part of itself gone. The result says why, in one sentence.
 
 We use them when our own cgroup can have children: cgroup v1's pids and memory hierarchies,

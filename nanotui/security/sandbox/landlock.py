@@ -7,7 +7,7 @@ filter (TCP by Landlock too, from ABI 4; abstract Unix sockets outside by Landlo
 too, from ABI 6). The launcher stays as the command's parent and kills
 what the command leaves behind, `setsid` or not. Landlock cannot hide files, but it can
 leave reading out: the home folders (and nanotui's own folders) are unreadable except what
-`[sandbox] home_allow` lists (`sandbox_home`); listing `/` or `/home` is refused with them.
+`[sandbox] home_allow` lists (`home.py`); listing `/` or `/home` is refused with them.
 Credential files inside the workspace stay readable (a writable folder cannot be carved up
 cheaply), as does all of a home that is itself the workspace: bwrap is the stronger backend.
 """
@@ -62,7 +62,7 @@ class LandlockRunner:
     ) -> None:
         self.workspace = workspace
         self.home_allow = tuple(home_allow)
-        """What of the home folders commands may read (see `sandbox_home`)."""
+        """What of the home folders commands may read (see `home.py`)."""
         self.limits = limits
         self.pass_env = tuple(pass_env)
         self.network = network

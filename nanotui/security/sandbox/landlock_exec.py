@@ -6,7 +6,7 @@
 Everything stays executable; writing, creating, removing and renaming are allowed only
 beneath the --write folders (and to a few harmless devices such as /dev/null). Everything
 stays readable too, unless --read is given: then reading is allowed only beneath the --read
-paths and the --write folders (`sandbox_home.read_grants` lists all but the home folders).
+paths and the --write folders (`home.read_grants` lists all but the home folders).
 With --no-network, TCP connect and bind are denied by Landlock when the kernel's ABI is 4 or
 newer, and a seccomp filter (`seccomp_net.py`) refuses IPv4, IPv6, packet and Unix sockets
 of any kind, UDP included, on any kernel (`socketpair` stays allowed). On ABI 6+ the

@@ -2,7 +2,7 @@
 
 RLIMIT_FSIZE bounds each file (`max_file_mb`), not their sum: a hundred files just under it
 filled 4.8 GB. The watch reads each writable filesystem's used space (statvfs, a cheap system
-call) every time `sandbox_process` polls (0.2 s) and stops the command when the total has
+call) every time `process.py` polls (0.2 s) and stops the command when the total has
 grown by more than the budget since the command started. Walking the tree to sum file sizes
 would cost seconds on a large repository and miss files written outside it; the filesystem's
 count misses nothing the command writes there, and ext4 and tmpfs count pages not yet

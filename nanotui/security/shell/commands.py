@@ -1,8 +1,8 @@
 """The command policy: deny > ask > allow, judged per sub-command of a shell line.
 
-The line is parsed with tree-sitter-bash (see `shell_parse`); every simple command it would
+The line is parsed with tree-sitter-bash (see `parse.py`); every simple command it would
 run, including those inside substitutions, loops, functions and `bash -c` strings, is judged
-on its own, after seeing through wrappers such as `timeout` or `xargs` (see `shell_unwrap`).
+on its own, after seeing through wrappers such as `timeout` or `xargs` (see `unwrap.py`).
 It fails closed: anything it cannot fully account for is never `allow`.
 
 Rule syntax: words separated by spaces; a final `*` matches any remaining words (or none);

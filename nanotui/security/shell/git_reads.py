@@ -1,6 +1,6 @@
 """Which git command lines can print what a committed file holds.
 
-bwrap hides the workspace's credential files from every program (`sandbox_credentials`), but
+bwrap hides the workspace's credential files from every program (`sandbox/credentials.py`), but
 a file git tracks also lives in `.git/objects`: `git show HEAD:.env`, `git cat-file -p`,
 `git log -p` print it from there. When the repository tracks a credential file, the policy
 asks before a git line that can print file contents, even in full-auto; lines that only name
