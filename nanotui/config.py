@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ApprovalMode = Literal["plan", "ask", "auto-edit", "full-auto"]
 
@@ -202,6 +202,23 @@ class Settings(BaseModel):
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.
     "nanotui.interrupt" = "ctrl+c" (`nanotui` lists the ids on its help screen, F1)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _section_names_in_any_case(cls, data: Any) -> Any:
+        """`[Budget]` is `[budget]`: section names have always been read whatever their case.
+
+        Of two spellings of one section in a layer the first is kept; a name that is no
+        section is left as written, for the error to quote it.
+        """
+        if not isinstance(data, dict):
+            return data
+        sections = {name.lower(): name for name in cls.model_fields}
+        named: dict[Any, Any] = {}
+        for key, value in data.items():
+            name = sections.get(key.lower(), key) if isinstance(key, str) else key
+            named.setdefault(name, value)
+        return named
 
 
 def resolve_api_key(provider: ProviderConfig, environ: dict[str, str] | None = None) -> str | None:

@@ -99,6 +99,14 @@ def test_misspelt_key_is_reported(home: Path) -> None:
         load_settings(None, environ={})
 
 
+def test_section_names_are_read_whatever_their_case(home: Path) -> None:
+    write(home / "config.toml", "[Budget]\nsession_usd = 1\n")
+    assert load_settings(None, environ={}).settings.budget.session_usd == 1
+    write(home / "config.toml", "[Bugdet]\nsession_usd = 1\n")
+    with pytest.raises(ConfigError, match=r"`Bugdet` is invalid: no such setting"):
+        load_settings(None, environ={})
+
+
 def test_broken_toml_is_one_sentence(home: Path) -> None:
     write(home / "config.toml", "[provider\nmodel = 1\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
