@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from nanotui.protocol.events import (
     AssistantMessage,
@@ -25,6 +26,22 @@ LoadMessages = Callable[[str], list[Message]]
 """The messages of another logged session, by its id (what a `ConversationResumed` brings in)."""
 
 UNFINISHED_CALL = "Interrupted before this call finished; it may not have run."
+
+Said = TypeVar("Said")
+
+
+def starts_over(event: EventBase, load: Callable[[str], list[Said]]) -> list[Said] | None:
+    """What a conversation goes on from after `event`, when the event starts it over: nothing
+    after /clear, the resumed session's (by `load`) after /resume; None for any other event.
+
+    What was said before is dropped in both cases, as the command did when it ran. The
+    conversation's messages and the events a resumed session shows both follow this rule.
+    """
+    if isinstance(event, ConversationCleared):
+        return []
+    if isinstance(event, ConversationResumed):
+        return load(event.session)
+    return None
 
 
 def _from_session_logs(session: str) -> list[Message]:
@@ -62,11 +79,8 @@ class Conversation:
                 )
             )
             self._note_files(event.files_changed)
-        elif isinstance(event, ConversationCleared):
-            self.messages.clear()
-        elif isinstance(event, ConversationResumed):
-            # What was said before is replaced, as /resume did when it ran.
-            self.messages[:] = self.load(event.session)
+        elif (start := starts_over(event, self.load)) is not None:
+            self.messages[:] = start
 
     def apply_all(self, events: Iterable[EventBase]) -> Conversation:
         for event in events:

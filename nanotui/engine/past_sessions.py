@@ -7,14 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from nanotui.engine.conversation import starts_over
 from nanotui.protocol.basics import UserFacingError
-from nanotui.protocol.events import (
-    ConversationCleared,
-    ConversationResumed,
-    EventBase,
-    SessionStarted,
-    UserMessage,
-)
+from nanotui.protocol.events import EventBase, SessionStarted, UserMessage
 
 
 class SessionNotFound(UserFacingError):
@@ -86,20 +81,20 @@ def latest_session_in(workspace: Path) -> str:
 def conversation_events(session_id: str, _seen: frozenset[str] = frozenset()) -> list[EventBase]:
     """The logged events of the conversation a resumed session goes on with, oldest first.
 
-    They are the ones the model's context is rebuilt from (see `load_conversation`): after
-    the session's last /clear, and where it resumed another session, that one's in their
-    place (never in a loop).
+    They are the ones the model's context is rebuilt from (`engine.session`), by the same
+    rule: after the session's last /clear, and where it resumed another session, that
+    one's in their place (never in a loop).
     """
     from nanotui.governance.audit import read_events, session_path
 
     if session_id in _seen:
         return []
+    seen = _seen | {session_id}
     events: list[EventBase] = []
     for event in read_events(session_path(session_id)):
-        if isinstance(event, ConversationCleared):
-            events.clear()
-        elif isinstance(event, ConversationResumed):
-            events[:] = conversation_events(event.session, _seen | {session_id})
-        else:
+        start = starts_over(event, lambda other: conversation_events(other, seen))
+        if start is None:
             events.append(event)
+        else:
+            events[:] = start
     return events
