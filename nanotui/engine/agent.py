@@ -25,6 +25,7 @@ from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
 from nanotui.engine.output_marker import marked
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.engine.turn_guard import TurnState
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import (
     BudgetExceeded,
@@ -71,8 +72,6 @@ from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import Tool, ToolContext, ToolKind
 
-MAX_SAME_FAILURES = 3
-MAX_MALFORMED_RETRIES = 2
 _END = object()
 
 
@@ -85,19 +84,6 @@ class AgentOptions:
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_retries=4, max_wait_s=60))
     limiter: RequestRateLimiter | None = None
     """Requests per minute, shared by every agent talking to the same endpoint."""
-
-
-@dataclass
-class _TurnState:
-    """What one turn has seen, for the loop guards and the final status."""
-
-    failures: dict[str, int] = field(default_factory=dict)
-    malformed_in_a_row: int = 0
-    needed_approval: bool = False
-    results_seen: int = 0
-    last_refusal: int = -1
-    """Index (among this turn's tool results) of the last refusal, -1 for none."""
-    last_success: int = -1
 
 
 class Agent:
@@ -309,7 +295,7 @@ class Agent:
         self._emit(ErrorEvent(text=self.redactor.redact(text).text, kind=kind))
 
     async def _run_turn(self, prompt: str) -> None:
-        state = _TurnState()
+        state = TurnState()
         step = 0
         try:
             if not self._started:
@@ -341,7 +327,7 @@ class Agent:
             self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
 
-    async def _step(self, step: int, state: _TurnState) -> TurnFinished | None:
+    async def _step(self, step: int, state: TurnState) -> TurnFinished | None:
         """One model request and the tool calls it asks for; a TurnFinished ends the turn."""
         request = self._build_request()
         try:
@@ -373,10 +359,14 @@ class Agent:
             status = "budget" if error.kind == "budget" else "error"
             return TurnFinished(status=status, reason=str(error), steps=step)
         if not calls:
-            return TurnFinished(status=self._final_status(state), steps=step)
+            return TurnFinished(status=state.final_status(), steps=step)
 
         await self._run_calls(calls, state, step)
-        return self._guard(state, step)
+        if (stop := state.stop()) is None:
+            return None
+        status, reason = stop
+        self._emit_error(reason, "loop_guard")
+        return TurnFinished(status=status, reason=reason, steps=step)
 
     def _settle_after_interrupt(self) -> None:
         """Leave a conversation the model can continue from after an interruption.
@@ -468,7 +458,7 @@ class Agent:
 
     # ---- tool calls ---------------------------------------------------------------------
 
-    async def _run_calls(self, calls: list[ToolCall], state: _TurnState, step: int) -> None:
+    async def _run_calls(self, calls: list[ToolCall], state: TurnState, step: int) -> None:
         def needed_approval() -> None:
             state.needed_approval = True
 
@@ -480,54 +470,14 @@ class Agent:
         )
 
     def _finish(
-        self, result: ToolResult, prepared: PreparedCall, state: _TurnState, step: int
+        self, result: ToolResult, prepared: PreparedCall, state: TurnState, step: int
     ) -> ToolResult:
         # Into the conversation at once, so an interruption later in the batch keeps it.
         self._emit(result)
         if self.safety is not None and result.ok:
             self.safety.note_result(result.data)
-        state.results_seen += 1
-        if result.ok:
-            state.last_success = state.results_seen
-            state.malformed_in_a_row = 0
-        else:
-            key = prepared.loop_key
-            state.failures[key] = state.failures.get(key, 0) + 1
-            if prepared.malformed:
-                state.malformed_in_a_row += 1
-            if result.refused:
-                state.last_refusal = state.results_seen
+        state.note(result, prepared)
         return result
-
-    def _guard(self, state: _TurnState, step: int) -> TurnFinished | None:
-        for key, count in state.failures.items():
-            if count >= MAX_SAME_FAILURES:
-                tool = key.split("\0", 1)[0]
-                reason = (
-                    f"The same {tool} call failed {count} times, so the turn was stopped; "
-                    "rephrase the request or fix the cause and ask again."
-                )
-                self._emit_error(reason, "loop_guard")
-                # A call refused over and over is still a refusal (exit 2 or 4), not a crash.
-                status = self._final_status(state)
-                return TurnFinished(
-                    status="stuck" if status == "done" else status, reason=reason, steps=step
-                )
-        if state.malformed_in_a_row > MAX_MALFORMED_RETRIES:
-            reason = (
-                "The model sent malformed tool arguments three times in a row, so the turn was "
-                "stopped; a model with better tool support may help."
-            )
-            self._emit_error(reason, "loop_guard")
-            return TurnFinished(status="stuck", reason=reason, steps=step)
-        return None
-
-    def _final_status(self, state: _TurnState) -> str:
-        if state.needed_approval:
-            return "needs_approval"
-        if state.last_refusal > state.last_success:
-            return "refused"
-        return "done"
 
 
 def _with_input(usage: Usage, request: ChatRequest) -> Usage:
