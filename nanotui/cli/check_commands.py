@@ -5,7 +5,6 @@ set-up works (`doctor`)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 
@@ -37,6 +36,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_run(args: argparse.Namespace) -> int:
+    import asyncio
     import shlex
 
     from nanotui.security.sandbox.cgroup import limit_scopes

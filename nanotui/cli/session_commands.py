@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 
@@ -33,8 +32,10 @@ def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from nanotui.cli.headless import run_headless
-    from nanotui.engine.assembly import build_agent
+    from nanotui.engine.assembly import build_session
     from nanotui.engine.past_sessions import latest_session_in
     from nanotui.providers.factory import build_provider
 
@@ -48,16 +49,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.provider.kind == "demo":
         workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
     resume = latest_session_in(workspace) if args.continue_last else None
-    agent = build_agent(
+    session = build_session(
         settings, workspace, provider=provider, max_steps=args.max_turns, resume=resume
     )
 
     async def go() -> int:
         try:
-            return await run_headless(agent, args.prompt, as_json=args.json)
+            return await run_headless(session, args.prompt, as_json=args.json)
         finally:
-            await agent.provider.aclose()
-            agent.close()
+            await session.close()
 
     return asyncio.run(go())
 

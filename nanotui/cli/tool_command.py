@@ -7,7 +7,6 @@ policy refusal exits 4, a failed call 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -16,6 +15,8 @@ from nanotui.cli.workspace import UserError, load_for, resolve_workspace
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
+    import asyncio
+
     from nanotui.engine.assembly import build_tool_environment
     from nanotui.engine.tool_calls import ToolCallRunner
     from nanotui.protocol.model_io import ToolCall
