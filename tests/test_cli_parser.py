@@ -8,7 +8,8 @@ import sys
 
 PROBE = """
 import sys
-from nanotui.cli.main import build_parser
+import nanotui.cli.main  # the entry point, as `nanotui --help` starts it
+from nanotui.cli.parser import build_parser
 build_parser()
 print("\\n".join(sorted(sys.modules)))
 """
