@@ -53,10 +53,12 @@ def _from_session_logs(session: str) -> list[Message]:
 
 @dataclass
 class Conversation:
+    """The messages the model is sent (before the system prompt), and the files changed."""
+
     messages: list[Message] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
-    """Every file a tool result of this session changed, in the order first changed."""
-    load: LoadMessages = _from_session_logs
+    """Every file a tool result changed, in the order first changed (a /clear keeps them)."""
+    load: LoadMessages = field(default=_from_session_logs, compare=False, repr=False)
     """Where a resumed session's messages come from: its log, unless a test says otherwise."""
 
     def apply(self, event: EventBase) -> None:
