@@ -12,8 +12,8 @@ import sys
 from typing import TextIO
 
 from nanotui.cli.checkpoint_commands import restore_command
-from nanotui.engine.agent import Agent
-from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.approvals import ApprovalAnswer
+from nanotui.engine.facade import EngineSession
 from nanotui.protocol.event_summary import summarize
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -55,7 +55,7 @@ def headless_refusal(event: ApprovalRequested, mode: str) -> ApprovalAnswer:
 
 
 async def run_headless(
-    agent: Agent,
+    session: EngineSession,
     prompt: str,
     *,
     as_json: bool,
@@ -67,9 +67,9 @@ async def run_headless(
     finished: TurnFinished | None = None
     errors: list[str] = []  # the errors' sentences, each printed as it came
     ends_with_newline = True
-    async for event in agent.turn(prompt):
+    async for event in session.turn(prompt):
         if isinstance(event, ApprovalRequested):
-            resolve(event, headless_refusal(event, agent.mode))
+            session.resolve_approval(event, headless_refusal(event, session.mode))
         if isinstance(event, TurnFinished):
             finished = event
         if isinstance(event, ErrorEvent):
@@ -82,20 +82,19 @@ async def run_headless(
     status = finished.status if finished else "error"
     exit_code = EXIT_CODES.get(status, 1)
     message = (finished.reason if finished else "") or (errors[-1] if errors else "")
-    spend = agent.cost.spend
+    spend = session.spend
     result = RunResult(
         status=status,
         exit_code=exit_code,
-        usage=agent.cost.usage,
+        usage=session.usage,
         cost_usd=spend.cost_usd,
         unpriced_requests=spend.unpriced_requests,
-        files_changed=await _files_changed(agent),
-        checkpoint=_turn_checkpoint(agent),
-        session=agent.session_id,
+        files_changed=await session.files_changed_in_turn(),
+        checkpoint=session.turn_checkpoint(),
+        session=session.session_id,
         message=message,
     )
-    if agent.log is not None:
-        agent.log.append(result)
+    session.record(result)
     if as_json:
         out.write(result.to_json_line() + "\n")
         out.flush()
@@ -110,23 +109,9 @@ async def run_headless(
         if status != "done" and message and message not in errors:  # each sentence once
             err.write(f"{message}\n")
         if result.checkpoint and result.files_changed:
-            undo = restore_command(result.checkpoint, agent.workspace)
+            undo = restore_command(result.checkpoint, session.workspace)
             err.write(f"To undo this run: {undo}\n")
     return exit_code
-
-
-async def _files_changed(agent: Agent) -> list[str]:
-    """Files the run changed: those its file tools wrote, then those that differ from the
-    checkpoint taken before the turn (what commands created, changed or deleted)."""
-    written = list(agent.conversation.files_changed)
-    since = await agent.safety.changed_in_turn() if agent.safety else None
-    return list(dict.fromkeys([*written, *(since or [])]))
-
-
-def _turn_checkpoint(agent: Agent) -> str | None:
-    """The checkpoint taken before this run's turn: restoring it undoes the run."""
-    first = agent.safety.first_of_turn if agent.safety else None
-    return first.id if first else None
 
 
 def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:

@@ -17,7 +17,8 @@ from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import ApprovalRequested, CostUpdated, EventBase, Notice
-from nanotui.protocol.spend import against_budget
+from nanotui.protocol.model_io import Usage
+from nanotui.protocol.spend import Spend, against_budget
 from nanotui.security import trust
 from nanotui.security.sandbox.choose import isolation_warning
 
@@ -163,7 +164,30 @@ class EngineSession:
             f"price from {source}."
         )
 
+    @property
+    def spend(self) -> Spend:
+        """What this session's requests cost so far (the money rule: unpriced ones counted)."""
+        return self._agent.cost.spend
+
+    @property
+    def usage(self) -> Usage:
+        """This session's tokens so far."""
+        return self._agent.cost.usage
+
     # ---- checkpoints and trust ----------------------------------------------------------
+
+    async def files_changed_in_turn(self) -> list[str]:
+        """Files the last turn changed: those its file tools wrote, then those that differ from
+        the checkpoint taken before it (what commands created, changed or deleted)."""
+        agent = self._agent
+        written = list(agent.conversation.files_changed)
+        since = await agent.safety.changed_in_turn() if agent.safety else None
+        return list(dict.fromkeys([*written, *(since or [])]))
+
+    def turn_checkpoint(self) -> str | None:
+        """The checkpoint taken before the last turn: restoring it undoes that turn."""
+        first = self._agent.safety.first_of_turn if self._agent.safety else None
+        return first.id if first else None
 
     def checkpoint_browsing(self) -> CheckpointBrowsing:
         """This session's checkpoints to browse, compare and restore from."""
