@@ -289,3 +289,34 @@ async def test_each_session_marks_its_notes_with_its_own_marker(
     first.close()
     second.close()
     assert one != two and len(one) == 12
+
+
+def test_nanotui_tool_scrubs_the_provider_key_held_in_an_oddly_named_variable(
+    workspace: Path, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nanotui tool` runs a call as the agent would, so it redacts with the session's set."""
+    from nanotui.cli.main import main
+
+    api_key = "local-" + fake(24)
+    monkeypatch.setenv("LLM_ACCESS", api_key)
+    (workspace / "notes.txt").write_text(f"the key we use is {api_key}\n")
+    config = '[provider]\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = "LLM_ACCESS"\n'
+    (home / "config.toml").write_text(config)
+    args = json.dumps({"command": "cat notes.txt"})
+    code = main(
+        [
+            "tool",
+            "run_command",
+            "--args",
+            args,
+            "--mode",
+            "full-auto",
+            "--json",
+            "-w",
+            str(workspace),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert api_key not in out
+    assert "the key we use is [REDACTED:environment_secret]" in json.loads(out)["content"]

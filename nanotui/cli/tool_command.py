@@ -17,7 +17,7 @@ from nanotui.cli.workspace import UserError, load_for, resolve_workspace
 def cmd_tool(args: argparse.Namespace) -> int:
     import asyncio
 
-    from nanotui.engine.assembly import build_tool_environment
+    from nanotui.engine.assembly import build_tool_environment, redactor_for
     from nanotui.engine.tool_calls import ToolCallRunner
     from nanotui.protocol.model_io import ToolCall
     from nanotui.tools.registry import default_tools
@@ -28,7 +28,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
     tools = default_tools()
     if args.name not in tools:
         raise UserError(f"There is no tool named {args.name!r}; try one of: {', '.join(tools)}.")
-    runner = ToolCallRunner(tools, env.context, env.policy)
+    runner = ToolCallRunner(tools, env.context, env.policy, redactor=redactor_for(settings))
     prepared = runner.prepare(
         ToolCall(id="cli", name=args.name, arguments=args.args), settings.approval.mode
     )

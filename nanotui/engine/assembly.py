@@ -132,8 +132,7 @@ def build_agent(
     marker = marker_for(conversation.messages) if conversation else new_output_marker()
     # The key, literally: it may sit in a variable whose name says nothing of secrets. One
     # redactor for what the model reads and what the log keeps, so neither misses it.
-    key = resolve_api_key(settings.provider)
-    redactor = session_redactor([key] if key else [])
+    redactor = redactor_for(settings)
     agent = Agent(
         session_id=session_id,
         workspace=workspace,
@@ -166,6 +165,13 @@ def build_agent(
     )
     agent.resumed = resume is not None
     return agent
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """The session's one redactor: credentials in the environment, the patterns, and the
+    provider's key itself, which may sit in a variable whose name says nothing of secrets."""
+    key = resolve_api_key(settings.provider)
+    return session_redactor([key] if key else [])
 
 
 def open_session_log(
