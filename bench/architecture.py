@@ -7,7 +7,7 @@ Prints one JSON object:
 - `files_over_400_lines`: each such file with its length (a file that long usually holds
   more than one idea);
 - `tui_crossings`: every `import` in `nanotui/tui/` of a package other than the engine,
-  the protocol and the ground-floor modules (`config`, `config_loading`, `paths`, `basics`):
+  the protocol and the ground-floor modules (`config`, `config_loading`, `paths`):
   the screens should learn about the rest only through the engine's facade.
 
 It reads the source with `ast`, so it imports nothing of the package and runs on any checkout.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 # What a screen may import: the engine's facade, the shared vocabulary, and the ground floor.
 TUI_MAY_IMPORT = ("nanotui.tui", "nanotui.engine", "nanotui.protocol")
-GROUND_FLOOR = ("nanotui.config", "nanotui.config_loading", "nanotui.paths", "nanotui.basics")
+GROUND_FLOOR = ("nanotui.config", "nanotui.config_loading", "nanotui.paths")
 BIG_FILE_LINES = 400
 
 
