@@ -21,6 +21,7 @@ from nanotui.cli.record_commands import (
     cmd_checkpoints,
     cmd_cost,
 )
+from nanotui.cli.serve_commands import add_serve_parser
 from nanotui.cli.session_commands import cmd_run, cmd_sessions_list, cmd_sessions_resume, cmd_tui
 from nanotui.cli.tool_command import cmd_tool
 from nanotui.protocol.basics import MODE_ORDER
@@ -254,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_workspace_flag(doctor)
     add_provider_flags(doctor)
     doctor.set_defaults(handler=cmd_doctor)
+
+    add_serve_parser(sub)
     return parser
 
 
