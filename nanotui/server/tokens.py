@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 PREFIX = "nt_"
-# scrypt's cost: about 20 ms here, paid once per request; tokens are long and random, so
+# scrypt's cost: some tens of ms here, paid once per request; tokens are long and random, so
 # the hash guards a stolen database, not a guessable password.
 _N, _R, _P = 2**14, 8, 1
 
