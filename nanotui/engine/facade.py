@@ -112,8 +112,8 @@ class EngineSession:
             return None
         self._agent.mode = new
         # Logged, so the audit trail shows when more (or less) was allowed.
-        change = self.record(Notice(text=f"Mode changed from {old} to {new}."))
-        assert isinstance(change, Notice)
+        change = Notice(text=f"Mode changed from {old} to {new}.")
+        self.record(change)
         return change
 
     def switch_model(self, name: str) -> None:

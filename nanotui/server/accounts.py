@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from nanotui.protocol.basics import UserFacingError
 from nanotui.security.jail.git_runner import GitUnavailable, run_git_sync
@@ -137,13 +137,6 @@ def add_project(engine: Engine, name: str, path: Path) -> Path:
             raise AccountError(f"There is a project {name} already.")
         db.execute(insert(projects).values(name=name, path=str(folder)))
     return folder
-
-
-def delete_grants(engine: Engine, name: str) -> None:
-    with engine.begin() as db:
-        user_id = db.scalar(select(users.c.id).where(users.c.name == name))
-        if user_id is not None:
-            db.execute(delete(grants).where(grants.c.user_id == user_id))
 
 
 def authenticate(engine: Engine, token: str) -> Account | None:

@@ -31,7 +31,8 @@ def error(status: int, sentence: str, headers: dict[str, str] | None = None) -> 
 
 
 class Guard(BaseHTTPMiddleware):
-    """What every request passes before a route sees it: a body size limit, and no
+    """What every request passes before a route sees it: a limit on the body size it
+    declares (no route reads a body yet; those that will must count a chunked one), and no
     state-changing request from a web page of another origin (a local page must not be able
     to drive the service with a token the browser does not even have, nor probe it)."""
 
