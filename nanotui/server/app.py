@@ -101,8 +101,10 @@ def create_app(engine: Engine) -> FastAPI:
             "limits": user.limits,
         }
 
+    # A plain def: FastAPI runs it on a worker thread, so the database read does not hold up
+    # the event loop (the token check, scrypt and a read, runs on one too).
     @app.get("/v1/projects")
-    async def my_projects(user: User) -> list[dict[str, str]]:
+    def my_projects(user: User) -> list[dict[str, str]]:
         with engine.connect() as db:
             rows = db.execute(select(projects.c.name).order_by(projects.c.name))
             # Paths stay on the server: a client names projects, never folders.
