@@ -17,7 +17,7 @@ import resource
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,9 +142,14 @@ async def _exited(proc: asyncio.subprocess.Process, timeout_s: float) -> bool:
     return proc.returncode is not None
 
 
-async def _kill_group(proc: asyncio.subprocess.Process, pgid: int) -> None:
-    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
+async def _kill_group(
+    proc: asyncio.subprocess.Process, pgid: int, kill_first: KillFirst | None = None
+) -> None:
+    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left;
+    `kill_first` first kills what the group's signals cannot reach."""
     try:
+        if kill_first is not None:
+            await kill_first(lambda: proc.returncode is None)
         _signal_group(pgid, signal.SIGTERM)
         await _exited(proc, KILL_GRACE_S)
     finally:
@@ -155,6 +160,9 @@ async def _kill_group(proc: asyncio.subprocess.Process, pgid: int) -> None:
 
 RELEASE = b"\n"
 """One byte, a whole line to sh's `read`: the gate opens."""
+KillFirst = Callable[[Callable[[], bool]], Awaitable[None]]
+"""Kills what a runner knows to be outside the group (bwrap's sandbox, see `bwrap_init`),
+given a check of whether the command's first process still runs."""
 ArgvBuilder = Callable[[bool], list[str]]
 """Given whether the start is held at a gate, the argv to spawn (see `hold_with_sh`)."""
 
@@ -220,6 +228,37 @@ def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]]) -
         transport.close()
 
 
+async def _kill_when_spawned(
+    spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]],
+    cgroup: PidsCgroup | None,
+    memory: MemoryCgroup | None,
+    kill_first: KillFirst | None,
+) -> None:
+    """Cancelled mid-spawn: let the spawn finish (fork and exec are quick), then kill it.
+
+    Waiting matters: a spawn left pending outlives the call, starts the command after the
+    caller was told it was cancelled, and hangs an event loop that is closed meanwhile.
+    A second cancellation cuts the wait short; the callback still kills the child.
+    """
+    try:
+        try:
+            await asyncio.wait([spawn])
+        except asyncio.CancelledError:
+            spawn.add_done_callback(_kill_spawned)
+            raise
+        try:
+            if kill_first is not None and not spawn.cancelled() and spawn.exception() is None:
+                transport = spawn.result()[0]
+                await kill_first(lambda: transport.get_returncode() is None)  # type: ignore[attr-defined]
+        finally:
+            _kill_spawned(spawn)
+    finally:
+        if cgroup:
+            cgroup.kill_all_and_release()
+        if memory:
+            memory.release()
+
+
 async def run_process(
     build_argv: ArgvBuilder,
     *,
@@ -229,12 +268,14 @@ async def run_process(
     max_output_bytes: int,
     limits: Limits | None = None,
     writable: Sequence[Path] = (),
+    kill_first: KillFirst | None = None,
 ) -> ProcessOutcome:
     """Run the argv to the end or the timeout; nothing it started outlives this call.
 
     With limits, `build_argv` gets True and must return an argv that waits at the gate
     (`hold_with_sh`) until the limits are on. `writable` names folders besides `cwd` whose
-    disks count towards `max_growth_mb` (a private temp folder on the host).
+    disks count towards `max_growth_mb` (a private temp folder on the host). `kill_first`
+    kills, before the group, what the group's signals cannot reach (bwrap's sandbox).
     """
     started = time.monotonic()
     rlimits = limits.rlimits() if limits else []
@@ -265,9 +306,9 @@ async def run_process(
             # Shielded: a cancellation mid-spawn must still find the child to kill it.
             transport, protocol = await asyncio.shield(spawn)
         except asyncio.CancelledError:
-            spawn.add_done_callback(_kill_spawned)
             if gate_write is not None:
-                os.close(gate_write)
+                os.close(gate_write)  # a child held at the gate then starts nothing
+            await _kill_when_spawned(spawn, cgroup, memory, kill_first)
             raise
         proc = asyncio.subprocess.Process(transport, protocol, loop)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -333,12 +374,12 @@ async def run_process(
     try:
         if not await _exited(proc, timeout_s):
             timed_out = True
-            await _kill_group(proc, pgid)
+            await _kill_group(proc, pgid, kill_first)
         # Background children may hold the pipes open after the leader exits; they belong to
         # the command, so they get a moment and are then killed with the rest of the group.
         _, pending = await asyncio.wait(readers, timeout=PIPE_GRACE_S)
         if pending:
-            await _kill_group(proc, pgid)
+            await _kill_group(proc, pgid, kill_first)
             await asyncio.wait(readers, timeout=PIPE_GRACE_S)
         finished = True
     finally:
@@ -346,7 +387,7 @@ async def run_process(
         # (`cmd >/dev/null &`): nothing of the command may outlive the call.
         try:
             if not finished or _group_alive(pgid):
-                await _kill_group(proc, pgid)
+                await _kill_group(proc, pgid, kill_first)
         finally:
             # Not skipped by a second cancellation. bwrap's init runs in a session of its
             # own, out of killpg's reach; it dies with bwrap (--die-with-parent), and its
