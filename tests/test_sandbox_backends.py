@@ -169,6 +169,31 @@ async def test_stdin_is_closed(backend: str, workspace: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_cancellation_during_the_spawn_leaves_no_process_and_no_task(
+    backend: str, workspace: Path, marker: str, cgroup: str
+) -> None:
+    runner = runner_for(backend, workspace)
+    task = asyncio.ensure_future(
+        runner.run(f"sleep 43.{marker}", cwd=workspace, timeout_s=20, max_output_bytes=1000)
+    )
+    try:
+        # Cancelled as soon as the child exists, while the spawn still connects its pipes.
+        for _ in range(10_000):
+            if pids_with(marker):
+                break
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # A spawn left pending would start the command later, and hang the loop's close.
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        assert left == []
+        assert await none_left(marker), "the command started after its cancellation"
+    finally:
+        kill_all(marker)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_cancellation_leaves_nothing_running(
     backend: str, workspace: Path, marker: str, cgroup: str
 ) -> None:
