@@ -131,6 +131,8 @@ class SandboxConfig(Section):
 class BudgetConfig(Section):
     session_usd: float = Field(default=5.0, ge=0)
     day_usd: float = Field(default=50.0, ge=0)
+    month_usd: float | None = Field(default=None, ge=0)
+    """This calendar month's spending, every session counted; None: no monthly limit."""
     warn_at_percent: float = Field(default=80, gt=0, le=100)
     max_tokens_per_request: int = Field(default=100_000, gt=0)
 
@@ -178,6 +180,19 @@ class CheckpointsConfig(Section):
         }
 
 
+class ServerConfig(Section):
+    """`nanotui serve`: read from the server's own config only; no client can change it."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the service's database; None: SQLite under the state folder."""
+    requests_per_minute: int = Field(default=1200, ge=0)
+    """API requests per minute for the whole service; 0: no limit."""
+    user_requests_per_minute: int = Field(default=240, ge=0)
+    """API requests per minute for a user without an --rpm of their own; 0: no limit."""
+    max_sessions_per_user: int = Field(default=8, ge=1)
+    """Sessions one user may hold open at once."""
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -198,6 +213,7 @@ class Settings(BaseModel):
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     checkpoints: CheckpointsConfig = Field(default_factory=CheckpointsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.

@@ -200,7 +200,8 @@ def _restrict_untrusted(
     # what things cost, and how fast money may be spent.
     # (and [keys]: a project must not be able to move the approval keys under the user).
     # [sessions] too: a project must not be able to shorten how long the audit trail is kept.
-    for section in ("provider", "prices", "rate_limit", "keys", "sessions"):
+    # [server] is read from the server's own config only.
+    for section in ("provider", "prices", "rate_limit", "keys", "sessions", "server"):
         if section in layer:
             ignored.append(section)
 
@@ -237,6 +238,8 @@ def _restrict_untrusted(
         keep("sandbox", key, getattr(typed.sandbox, key) <= getattr(current.sandbox, key))
     for key in ("session_usd", "day_usd", "max_tokens_per_request", "warn_at_percent"):
         keep("budget", key, getattr(typed.budget, key) <= getattr(current.budget, key))
+    month, month_below = typed.budget.month_usd, current.budget.month_usd
+    keep("budget", "month_usd", month is not None and (month_below is None or month <= month_below))
     # Checkpoints are the user's way back: a project may add to them, never take them away.
     checkpoints, below_checkpoints = typed.checkpoints, current.checkpoints
     keep("checkpoints", "enabled", checkpoints.enabled or not below_checkpoints.enabled)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,27 @@ def test_the_daily_budget_counts_every_session_of_the_day(home: Path) -> None:
         second.fit_request(request().model_copy(update={"max_tokens": 5000}))
     # A request that fits what is left still goes.
     second.fit_request(request().model_copy(update={"max_tokens": 1000}))
+
+
+def test_the_monthly_budget_counts_earlier_days_of_the_month(home: Path) -> None:
+    ledger = Ledger(paths.ledger_file())
+    first = session_cost(ledger, day_usd=1.0, session_usd=1.0, month_usd=0.03)
+    first.fit_request(request().model_copy(update={"max_tokens": 1000}))
+    first.record(Usage(input_tokens=1001, output_tokens=15_000))  # $0.016
+    # Written as if it were spent on the 1st: the day's budget no longer sees it.
+    with sqlite3.connect(paths.ledger_file()) as db:
+        month_start = date.today().replace(day=1).isoformat()
+        db.execute("UPDATE requests SET day = ?", (month_start,))
+        db.execute(
+            "INSERT INTO requests SELECT NULL, at, day, session, model, input_tokens, "
+            "cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
+            "cost_usd, price_source FROM requests"
+        )  # $0.032 this month in all
+    second = session_cost(ledger, day_usd=1.0, session_usd=1.0, month_usd=0.03)
+    with pytest.raises(BudgetExceeded, match=r"this month's budget \(\$0\.0320 of \$0\.03"):
+        second.fit_request(request().model_copy(update={"max_tokens": 10}))
+    unlimited = session_cost(ledger, day_usd=1.0, session_usd=1.0)
+    unlimited.fit_request(request().model_copy(update={"max_tokens": 10}))
 
 
 def test_a_request_that_produced_nothing_gives_its_hold_back(home: Path) -> None:

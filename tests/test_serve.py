@@ -3,34 +3,15 @@ real HTTP against the real server (uvicorn on a free loopback port, a child proc
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_support import bearer, free_port, nanotui, running_server
 
 from nanotui.server.app import OPEN_ROUTES, create_app
-
-BIN = Path(sys.executable).parent
-
-
-def nanotui(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NANOTUI_HOME": str(home)}
-    return subprocess.run(
-        [str(BIN / "nanotui"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,51 +27,30 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         made = nanotui(home, "serve", "user", "add", name, *extra)
         assert made.returncode == 0, made.stderr
         tokens[name] = made.stdout.strip()
-    port = free_port()
-    env = {**os.environ, "NANOTUI_HOME": str(home)}
-    server = subprocess.Popen(
-        [str(BIN / "nanotui"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    with running_server(home) as url:
         yield url, home, tokens
-    finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_every_route_but_healthz_refuses_a_missing_wrong_or_revoked_token(served) -> None:
     url, home, tokens = served
-    # Every route the app has, so that a new one cannot ship open.
-    routes = [route for route in create_app(_engine_for_listing()).routes]
-    paths = sorted({route.path for route in routes})
-    assert "/v1/me" in paths and "/healthz" in paths
+    # Every route the app has, with each of its methods, so that a new one cannot ship open.
+    routes = [
+        (method, route.path)
+        for route in create_app(_engine_for_listing()).routes
+        for method in getattr(route, "methods", ()) - {"HEAD"}
+    ]
+    paths = {path for _, path in routes}
+    assert {"/v1/me", "/healthz", "/v1/sessions/{session_id}/events", "/docs"} <= paths
     wrong = tokens["alice"][:-4] + "AAAA"
-    for path in paths:
+    for method, path in sorted(routes):
         if path in OPEN_ROUTES:
-            assert httpx.get(url + path).status_code == 200
+            assert httpx.request(method, url + path).status_code == 200
             continue
         for headers in ({}, bearer(wrong), bearer("nt_nonsense"), {"Authorization": "Basic x"}):
-            answer = httpx.get(url + path, headers=headers)
-            assert answer.status_code == 401, (path, headers, answer.text)
+            answer = httpx.request(
+                method, url + path.replace("{", "x").replace("}", ""), headers=headers, json={}
+            )
+            assert answer.status_code == 401, (method, path, headers, answer.text)
             assert answer.json() == {
                 "error": "A valid token is needed: send `Authorization: Bearer <token>`."
             }
@@ -98,6 +58,17 @@ def test_every_route_but_healthz_refuses_a_missing_wrong_or_revoked_token(served
     assert nanotui(home, "serve", "user", "revoke", "alice").returncode == 0
     # Effective at once, without restarting the server.
     assert httpx.get(f"{url}/v1/me", headers=bearer(tokens["alice"])).status_code == 401
+
+    # Every refusal is in the service's audit trail (never a secret), the admin's commands
+    # in theirs, and both are hash-chained logs that verify.
+    refused = (home / "sessions" / "service-api.jsonl").read_text()
+    assert refused.count("refused from 127.0.0.1") >= 4 * (len(routes) - 1)
+    assert f"token id {tokens['alice'][3:15]!r}" in refused
+    admin = (home / "sessions" / "service-admin.jsonl").read_text()
+    assert "added user alice" in admin and "revoked user alice" in admin
+    for log in ("service-api", "service-admin"):
+        verified = nanotui(home, "audit", "verify", log)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def _engine_for_listing():  # an in-memory database: only the route table is read
@@ -127,6 +98,10 @@ def test_a_foreign_origin_and_an_oversized_body_are_refused(served) -> None:
     assert "Requests from http://evil.example are refused" in refused.json()["error"]
     big = httpx.post(f"{url}/v1/me", headers=bearer(tokens["alice"]), content=b"x" * 1_000_001)
     assert big.status_code == 413
+    # A page on a domain re-pointed at 127.0.0.1 (DNS rebinding) is not served.
+    rebound = httpx.get(f"{url}/v1/me", headers={**bearer(tokens["alice"]), "Host": "evil.example"})
+    assert rebound.status_code == 421
+    assert rebound.json() == {"error": "This service does not answer to the host 'evil.example'."}
     assert httpx.get(f"{url}/healthz").status_code == 200  # still serving
 
 

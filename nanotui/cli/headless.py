@@ -12,8 +12,8 @@ import sys
 from typing import TextIO
 
 from nanotui.cli.checkpoint_commands import restore_command
-from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.facade import EngineSession
+from nanotui.engine.run_result import headless_refusal, turn_result
 from nanotui.protocol.event_summary import summarize
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -25,33 +25,12 @@ from nanotui.protocol.events import (
     ToolStarted,
     TurnFinished,
 )
+from nanotui.protocol.spend import Spend
 
-EXIT_CODES = {
-    "done": 0,
-    "error": 1,
-    "stuck": 1,
-    "max_turns": 1,
-    "cancelled": 1,
-    "needs_approval": 2,
-    "budget": 3,
-    "refused": 4,
-}
 PROGRESS_MARKS = {"tool_started": "->", "tool_result": "<-", "notice": "note:", "error": "error:"}
 """The events a readable run prints on stderr, each behind its mark."""
 TOOL_LINE_CHARS = 200
 """A tool's line is cut here: its first line of output can be a whole minified file."""
-
-
-def headless_refusal(event: ApprovalRequested, mode: str) -> ApprovalAnswer:
-    what = "file change" if event.kind == "write" else "command"
-    return ApprovalAnswer(
-        decision="reject",
-        by="headless",
-        reason=(
-            f"this {what} needs approval, which {mode} mode cannot give in a headless run "
-            "(rerun with --mode auto-edit or full-auto, or add a [policy] allow rule)."
-        ),
-    )
 
 
 async def run_headless(
@@ -72,46 +51,63 @@ async def run_headless(
             session.resolve_approval(event, headless_refusal(event, session.mode))
         if isinstance(event, TurnFinished):
             finished = event
-        if isinstance(event, ErrorEvent):
-            errors.append(event.text)
-        if as_json:
-            out.write(event.to_json_line() + "\n")
-            out.flush()
-        else:
-            ends_with_newline = print_readable(event, out, err, ends_with_newline)
-    status = finished.status if finished else "error"
-    exit_code = EXIT_CODES.get(status, 1)
-    message = (finished.reason if finished else "") or (errors[-1] if errors else "")
-    spend = session.spend
-    result = RunResult(
-        status=status,
-        exit_code=exit_code,
-        usage=session.usage,
-        cost_usd=spend.cost_usd,
-        unpriced_requests=spend.unpriced_requests,
-        files_changed=await session.files_changed_in_turn(),
-        checkpoint=session.turn_checkpoint(),
-        session=session.session_id,
-        message=message,
+        ends_with_newline = show_event(event, errors, as_json, out, err, ends_with_newline)
+    result = await turn_result(session, finished, errors)
+    undo = restore_command(result.checkpoint, session.workspace) if result.checkpoint else None
+    print_result(
+        result, errors, undo, as_json=as_json, out=out, err=err, at_line_start=ends_with_newline
     )
-    session.record(result)
+    return result.exit_code
+
+
+def print_result(
+    result: RunResult,
+    errors: list[str],
+    undo: str | None,
+    *,
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+    at_line_start: bool = True,
+) -> None:
+    """The run's last words: the `result` line, or for a person a summary on stderr (with
+    `undo`, the command that takes the run's changes back)."""
     if as_json:
         out.write(result.to_json_line() + "\n")
         out.flush()
-    else:
-        if not ends_with_newline:
-            out.write("\n")
-        err.write(
-            f"[{status}] {result.usage.input_tokens} in / {result.usage.output_tokens} out "
-            f"tokens, {spend.text()}; files changed: {', '.join(result.files_changed) or 'none'}; "
-            f"session {result.session}\n"
-        )
-        if status != "done" and message and message not in errors:  # each sentence once
-            err.write(f"{message}\n")
-        if result.checkpoint and result.files_changed:
-            undo = restore_command(result.checkpoint, session.workspace)
-            err.write(f"To undo this run: {undo}\n")
-    return exit_code
+        return
+    if not at_line_start:
+        out.write("\n")
+    spend = Spend(result.cost_usd, result.unpriced_requests)
+    err.write(
+        f"[{result.status}] {result.usage.input_tokens} in / {result.usage.output_tokens} out "
+        f"tokens, {spend.text()}; files changed: {', '.join(result.files_changed) or 'none'}; "
+        f"session {result.session}\n"
+    )
+    message = result.message
+    if result.status != "done" and message and message not in errors:  # each sentence once
+        err.write(f"{message}\n")
+    if undo and result.files_changed:
+        err.write(f"To undo this run: {undo}\n")
+
+
+def show_event(
+    event: EventBase,
+    errors: list[str],
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+    at_line_start: bool,
+) -> bool:
+    """Print one event of a run as a JSON line or for a person, noting an error's sentence in
+    `errors`; returns whether stdout now ends with a newline."""
+    if isinstance(event, ErrorEvent):
+        errors.append(event.text)
+    if not as_json:
+        return print_readable(event, out, err, at_line_start)
+    out.write(event.to_json_line() + "\n")
+    out.flush()
+    return at_line_start
 
 
 def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:

@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_flags(run)
     add_mode_flag(run)
     add_continue_flag(run)
+    run.add_argument(
+        "--server",
+        metavar="URL",
+        help="run on the team service at URL (`nanotui serve`; token from NANOTUI_TOKEN)",
+    )
+    run.add_argument("--project", help="with --server: the project to work on")
     run.set_defaults(handler=cmd_run)
 
     tool = sub.add_parser(

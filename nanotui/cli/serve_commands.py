@@ -10,13 +10,21 @@ from pathlib import Path
 
 from nanotui.cli.workspace import UserError
 
+
+def record_admin_action(what: str) -> None:
+    from nanotui.server.service_log import record_admin_action as record
+
+    record(what)
+
+
 LOOPBACK_NAMES = {"localhost"}
 
 
 def _engine(args: argparse.Namespace):
+    from nanotui.config_loading import load_settings
     from nanotui.server.store import open_database
 
-    return open_database(args.database_url)
+    return open_database(args.database_url or load_settings().settings.server.database_url)
 
 
 def _limits(args: argparse.Namespace) -> dict[str, float | int | None]:
@@ -46,9 +54,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"nanotui: warning: serving on {args.host} without TLS.", file=sys.stderr)
     import uvicorn
 
-    from nanotui.server.app import create_app
+    from nanotui.config_loading import load_settings
+    from nanotui.server.app import LOOPBACK_HOSTS, create_app
 
-    app = create_app(_engine(args))
+    settings = load_settings().settings
+    engine = _engine(args)
+    # Answer only to the names the service is reached by (against DNS rebinding).
+    hosts = LOOPBACK_HOSTS | {args.host, *args.allow_host} if is_loopback(args.host) else None
+    app = create_app(engine, settings, hosts=hosts)
     scheme = "https" if tls else "http"
     print(f"nanotui serve: listening on {scheme}://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(
@@ -72,6 +85,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         project_names=args.project,
         limits=_limits(args),
     )
+    record_admin_action(f"added user {args.name}" + (" (admin)" if args.admin else ""))
     print(token)
     print(
         f"Token for {args.name}: shown once, kept only as a salted hash; give it to them "
@@ -96,6 +110,7 @@ def cmd_user_revoke(args: argparse.Namespace) -> int:
     from nanotui.server.accounts import revoke_user
 
     revoke_user(_engine(args), args.name)
+    record_admin_action(f"revoked user {args.name}")
     print(f"Revoked {args.name}: their token is refused from now on.", file=sys.stderr)
     return 0
 
@@ -104,6 +119,7 @@ def cmd_user_limits(args: argparse.Namespace) -> int:
     from nanotui.server.accounts import set_limits
 
     set_limits(_engine(args), args.name, _limits(args))
+    record_admin_action(f"set limits of {args.name}: {_limits(args)}")
     return 0
 
 
@@ -111,6 +127,7 @@ def cmd_project_add(args: argparse.Namespace) -> int:
     from nanotui.server.accounts import add_project
 
     folder = add_project(_engine(args), args.name, Path(args.path))
+    record_admin_action(f"added project {args.name} at {folder}")
     print(f"Project {args.name}: {folder}", file=sys.stderr)
     return 0
 
@@ -126,7 +143,15 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     serve.add_argument(
         "--database-url",
-        help="SQLAlchemy URL of the service's database (default: SQLite in the state folder)",
+        help="SQLAlchemy URL of the service's database (default: [server] database_url, "
+        "else SQLite in the state folder)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name clients reach a loopback service by (e.g. behind a proxy)",
     )
     serve.set_defaults(handler=cmd_serve)
     actions = serve.add_subparsers(dest="serve_command", metavar="{user,project}")
@@ -167,4 +192,4 @@ def _limit_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session-usd", type=float, help="most one session may spend")
     parser.add_argument("--day-usd", type=float, help="most a day may spend")
     parser.add_argument("--month-usd", type=float, help="most a month may spend")
-    parser.add_argument("--rpm", type=int, help="model requests per minute")
+    parser.add_argument("--rpm", type=int, help="API requests per minute")

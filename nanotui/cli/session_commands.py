@@ -41,6 +41,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.max_turns < 1:
         raise UserError("--max-turns must be at least 1.")
+    if args.server:
+        from nanotui.cli.remote_run import run_on_server
+
+        return asyncio.run(
+            run_on_server(
+                args.server, args.prompt, project=args.project, mode=args.mode, as_json=args.json
+            )
+        )
     workspace = resolve_workspace(args.workspace)
     settings = load_for(args, workspace, trust_once=args.trust).settings
     # The model client first: a missing key or model stops the run before anything is

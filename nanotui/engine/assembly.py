@@ -97,10 +97,13 @@ def build_agent(
     log: bool = True,
     resume: str | None = None,
     checkpoints: bool | None = None,
+    ledger: Path | None = None,
+    user: str | None = None,
 ) -> Agent:
     """An agent for `workspace`; `resume` (a session id) goes on with that session's
     conversation, in its own log. `checkpoints` (default: as `log`) turns the safety net on
-    when the settings allow it."""
+    when the settings allow it. The team service names the `ledger` its user's spending is
+    kept in (default: this machine's user's) and the `user`, whom the log's header names."""
     workspace = workspace.resolve()
     # What can fail (a missing key or model, a session not found) fails before anything
     # is changed: no session log is pruned for a start that cannot happen.
@@ -114,7 +117,7 @@ def build_agent(
     endpoint = _endpoint_of(provider)
     price = find_price(provider.model, settings.prices, is_demo=provider.is_demo, api_url=endpoint)
     # The demo is free and spends nothing worth a line in the shared ledger.
-    ledger = Ledger(paths.ledger_file()) if log and not provider.is_demo else None
+    spending = Ledger(ledger or paths.ledger_file()) if log and not provider.is_demo else None
     options = AgentOptions(
         mode=settings.approval.mode,
         max_steps=max_steps,
@@ -145,7 +148,7 @@ def build_agent(
             price,
             Usage(),
             prices=settings.prices,
-            ledger=ledger,
+            ledger=spending,
             session=session_id,
             model=provider.model,
             api_url=endpoint,
@@ -154,7 +157,7 @@ def build_agent(
         output_marker=marker,
         redactor=redactor,
         options=options,
-        log=open_session_log(settings, workspace, session_id, provider, env, redactor)
+        log=open_session_log(settings, workspace, session_id, provider, env, redactor, user)
         if log
         else None,
         conversation=conversation,
@@ -181,8 +184,10 @@ def open_session_log(
     provider: Provider,
     env: ToolEnvironment,
     redactor: Redactor,
+    user: str | None = None,
 ) -> SessionLog:
-    """The session's log; a new one starts with a header that says what the session ran on."""
+    """The session's log; a new one starts with a header that says what the session ran on
+    (and, on the team service, for whom)."""
     policy = json.dumps(settings.policy.model_dump(mode="json"), sort_keys=True)
     header = {
         "session": session_id,
@@ -194,6 +199,8 @@ def open_session_log(
         "policy_digest": hashlib.sha256(policy.encode()).hexdigest(),
         "git_head": head_commit(workspace, timeout_s=5),
     }
+    if user is not None:
+        header["user"] = user
     return SessionLog(session_id, redactor=redactor, header=header)
 
 

@@ -93,7 +93,9 @@ class SessionCost:
         if self.ledger is not None:
             self.release()
             try:
-                self._reservation = self.ledger.reserve(self.session, worst, self.budget.day_usd)
+                self._reservation = self.ledger.reserve(
+                    self.session, worst, self.budget.day_usd, self.budget.month_usd
+                )
             except DailyBudgetExceeded as exc:
                 raise BudgetExceeded(str(exc)) from None
         return request

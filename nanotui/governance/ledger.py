@@ -67,7 +67,8 @@ when this ledger began keeping them, so a log begun later without one is suspect
 
 
 class DailyBudgetExceeded(Exception):
-    """The request would pass today's budget; the message says spent, limit and what to do."""
+    """The request would pass today's (or this month's) budget; the message says spent, limit
+    and what to do."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,17 @@ class Ledger:
         finally:
             db.close()
 
-    def reserve(self, session: str, amount_usd: float, day_limit_usd: float) -> int:
+    def reserve(
+        self,
+        session: str,
+        amount_usd: float,
+        day_limit_usd: float,
+        month_limit_usd: float | None = None,
+    ) -> int:
         """Hold `amount_usd` of today's budget for one request; its id, to settle or release.
 
         Raises DailyBudgetExceeded when today's spending, with every open reservation, would
-        pass `day_limit_usd`.
+        pass `day_limit_usd`, or this month's would pass `month_limit_usd`.
         """
         today = _today()
         with self._connect() as db:
@@ -136,6 +143,20 @@ class Ledger:
                         f"today's budget (${spent + held:.4f} of ${day_limit_usd:.2f} spent or "
                         "held by running requests); raise budget.day_usd or wait until tomorrow."
                     )
+                if month_limit_usd is not None:
+                    month = today[:7]
+                    spent_month = _spent_since(db, f"{month}-01")
+                    held_month = db.execute(
+                        "SELECT COALESCE(SUM(amount_usd), 0) FROM reservations WHERE day >= ?",
+                        (f"{month}-01",),
+                    ).fetchone()[0]
+                    if spent_month + held_month + amount_usd > month_limit_usd + ROUNDING_USD:
+                        raise DailyBudgetExceeded(
+                            f"The next request could cost up to ${amount_usd:.4f}, which would "
+                            f"pass this month's budget (${spent_month + held_month:.4f} of "
+                            f"${month_limit_usd:.2f} spent or held by running requests); raise "
+                            "budget.month_usd or wait until next month."
+                        )
                 cursor = db.execute(
                     "INSERT INTO reservations (day, session, amount_usd, created) "
                     "VALUES (?, ?, ?, ?)",
@@ -198,6 +219,11 @@ class Ledger:
         with self._connect() as db:
             return _spent_on(db, _today())
 
+    def spent_this_month(self) -> float:
+        """This calendar month's priced dollars (what the monthly budget counts)."""
+        with self._connect() as db:
+            return _spent_since(db, f"{_today()[:7]}-01")
+
     def spend_today(self) -> Spend:
         """Today's spending as it is shown: the priced dollars and the unpriced requests."""
         with self._connect() as db:
@@ -229,6 +255,13 @@ class Ledger:
 def _spent_on(db: sqlite3.Connection, day: str) -> float:
     row = db.execute(
         "SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE day = ?", (day,)
+    ).fetchone()
+    return float(row[0])
+
+
+def _spent_since(db: sqlite3.Connection, first_day: str) -> float:
+    row = db.execute(
+        "SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE day >= ?", (first_day,)
     ).fetchone()
     return float(row[0])
 

@@ -1,63 +1,141 @@
 """The service's HTTP API: bearer tokens on every route but `/healthz`, no foreign origins,
-bounded bodies, and errors as one sentence.
+bounded bodies, requests per minute, and errors as one sentence.
 
-Routes so far: who am I (`/v1/me`) and which projects I may use (`/v1/projects`). Sessions,
-their events and approvals build on these checks.
+Sessions live in the `SessionHub` (`sessions.py`); the routes for them are in
+`session_routes.py`. This module holds what every request passes first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine, select
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nanotui import __version__
+from nanotui.config import Settings
 from nanotui.server.accounts import Account, authenticate
+from nanotui.server.request_limits import RequestWindows
+from nanotui.server.service_log import API_LOG, ServiceLog
+from nanotui.server.sessions import SessionHub, SessionRefused
 from nanotui.server.store import projects
 
 MAX_BODY_BYTES = 1_000_000
 OPEN_ROUTES = frozenset({"/healthz"})
 """The only routes that answer without a token."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def error(status: int, sentence: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": sentence}, status_code=status, headers=headers)
 
 
-class Guard(BaseHTTPMiddleware):
-    """What every request passes before a route sees it: a limit on the body size it
-    declares (no route reads a body yet; those that will must count a chunked one), and no
-    state-changing request from a web page of another origin (a local page must not be able
-    to drive the service with a token the browser does not even have, nor probe it)."""
+class Guard:
+    """What every request passes before a route sees it.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
+    - A body limit, on the length a request declares and on the bytes that really come
+      (a chunked body declares none).
+    - No state-changing request from a web page of another origin: a local page must not be
+      able to drive the service, nor probe it.
+    - A Host header the service answers to, so a page on a domain that re-points to
+      127.0.0.1 (DNS rebinding) is not served.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None = None) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise HTTPException(413, f"The request body is over {MAX_BODY_BYTES:,} bytes.")
+            return message
+
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except HTTPException as exc:  # the body grew too big where no route could answer
+            if started:
+                raise
+            await error(exc.status_code, str(exc.detail))(scope, receive, send)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
+        length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return error(413, f"The request body is over {MAX_BODY_BYTES:,} bytes.")
-        origin = request.headers.get("origin")
-        if request.method not in SAFE_METHODS and origin is not None:
-            own = f"{request.url.scheme}://{request.url.netloc}"
-            if origin != own:
+        host = headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if self.hosts is not None and name not in self.hosts:
+            return error(421, f"This service does not answer to the host {host!r}.")
+        origin = headers.get("origin")
+        if scope["method"] not in SAFE_METHODS and origin is not None:
+            scheme = scope.get("scheme", "http")
+            if origin != f"{scheme}://{host}":
                 return error(403, f"Requests from {origin} are refused; call the API directly.")
-        return await call_next(request)
+        return None
 
 
 def current_account(request: Request) -> Account:
-    """The account the request's bearer token belongs to; 401 for any other request."""
+    """The account the request's bearer token belongs to (401 for any other request),
+    counted against its requests per minute and the service's (429 past either)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    engine: Engine = request.app.state.engine
-    found = authenticate(engine, token.strip()) if scheme.lower() == "bearer" else None
+    state = request.app.state
+    found = authenticate(state.engine, token.strip()) if scheme.lower() == "bearer" else None
     if found is None:
+        # Logged with what identifies the attempt, never the secret part of a token.
+        token_id = token.strip()[3:15] if token.strip().startswith("nt_") else "none"
+        client = request.client.host if request.client else "unknown"
+        state.service_log.record(
+            f"refused from {client}",
+            f"{request.method} {request.url.path} (token id {token_id!r})",
+            warning=True,
+        )
         raise HTTPException(
             401,
             "A valid token is needed: send `Authorization: Bearer <token>`.",
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    server = state.settings.server
+    own = found.limits.get("rpm")
+    wait = state.windows.wait_needed(
+        [
+            ("*", server.requests_per_minute),
+            (found.name, int(own) if own is not None else server.user_requests_per_minute),
+        ]
+    )
+    if wait:
+        raise HTTPException(
+            429,
+            f"Too many requests; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
         )
     return found
 
@@ -65,18 +143,58 @@ def current_account(request: Request) -> Account:
 User = Annotated[Account, Depends(current_account)]
 
 
-def create_app(engine: Engine) -> FastAPI:
-    """The API over the service's database."""
-    # No open documentation pages: every route but /healthz asks for a token.
+def project_path(engine: Engine, account: Account, name: str) -> Path:
+    """The folder of a project the user was granted; 404 for any other name, known or not."""
+    if account.admin or name in account.projects:
+        with engine.connect() as db:
+            row = db.execute(select(projects.c.path).where(projects.c.name == name)).first()
+        if row is not None:
+            return Path(row.path)
+    raise SessionRefused(404, f"There is no project {name!r} open to you.")
+
+
+def create_app(
+    engine: Engine,
+    settings: Settings | None = None,
+    state: Path | None = None,
+    hosts: frozenset[str] | None = None,
+) -> FastAPI:
+    """The API over the service's database; sessions keep their worktrees and ledgers in
+    `state`. `hosts`: the Host names it answers to (None: any, for tests in-process)."""
+    from nanotui import paths
+    from nanotui.server.session_routes import add_session_routes
+
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.hub.close_all()  # each session's log ends cleanly
+        app.state.service_log.close()
+
+    # No open documentation pages: /docs and /openapi.json ask for a token like the rest.
     app = FastAPI(
-        title="nanotui serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+        title="nanotui serve",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
     )
-    app.add_middleware(Guard)
+    app.add_middleware(Guard, hosts=hosts)
     app.state.engine = engine
+    app.state.settings = settings
+    app.state.windows = RequestWindows()
+    app.state.hub = SessionHub(settings, state or paths.state_dir() / "server")
+    app.state.service_log = ServiceLog(API_LOG)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(SessionRefused)
+    async def refused(request: Request, exc: SessionRefused) -> JSONResponse:
+        return error(exc.status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,4 +228,25 @@ def create_app(engine: Engine) -> FastAPI:
             # Paths stay on the server: a client names projects, never folders.
             return [{"name": row.name} for row in rows if user.admin or row.name in user.projects]
 
+    @app.get("/openapi.json")
+    async def openapi(user: User) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", response_class=HTMLResponse)
+    async def docs(user: User) -> str:
+        """The API's routes as a plain page (no scripts from elsewhere)."""
+        rows = []
+        for path, methods in app.openapi()["paths"].items():
+            for method, spec in methods.items():
+                summary = html.escape(spec.get("summary", ""))
+                rows.append(
+                    f"<tr><td>{method.upper()}</td><td>{html.escape(path)}</td>"
+                    f"<td>{summary}</td></tr>"
+                )
+        return (
+            "<!doctype html><title>nanotui serve API</title><h1>nanotui serve API</h1>"
+            f"<table>{''.join(rows)}</table><p>The schema: /openapi.json.</p>"
+        )
+
+    add_session_routes(app)
     return app

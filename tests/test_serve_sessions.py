@@ -1,0 +1,302 @@
+"""Sessions on `nanotui serve`, driven over real HTTP: the real server (a child process)
+against the scripted model server, on real git projects.
+
+A session works in a worktree of its own on branch nanotui/<session>; its events come as
+Server-Sent Events with ids; approvals, interrupts and the patch go through the API; and
+another user's session is answered as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fake_model_server import FakeModelServer, endless_reply, openai_reply
+from serve_support import BIN, bearer, git_project, nanotui, read_events, running_server
+
+# Assembled at run time: a key-shaped literal must not sit in the repository.
+PROVIDER_KEY = "sk-" + "servekey" * 4
+
+
+@dataclass
+class Service:
+    url: str
+    home: Path
+    project: Path
+    model: FakeModelServer
+    tokens: dict[str, str]
+
+    def post(self, user: str, path: str, **kwargs) -> httpx.Response:
+        return httpx.post(self.url + path, headers=bearer(self.tokens[user]), timeout=30, **kwargs)
+
+    def get(self, user: str, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers=bearer(self.tokens[user]), timeout=30)
+
+    def new_session(self, user: str = "alice", **body) -> dict:
+        made = self.post(user, "/v1/sessions", json={"project": "web", **body})
+        assert made.status_code == 201, made.text
+        return made.json()
+
+
+CONFIG = """
+[provider]
+base_url = "{base_url}"
+model = "test-model"
+api_key_env = "NANOTUI_TEST_PROVIDER_KEY"
+max_output_tokens = 1000
+
+[approval]
+mode = "auto-edit"
+
+[prices."test-model"]
+input_per_mtok = 10
+output_per_mtok = 10
+"""
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    """A service in auto-edit mode at most, with a project `web`, alice (granted web), bob
+    (granted nothing) and carol (web, a day budget of 5 cents, 10 requests a minute)."""
+    home = tmp_path / "server-home"
+    home.mkdir()
+    project = git_project(tmp_path / "web", {"app.py": "def answer():\n    return 1\n"})
+    with FakeModelServer() as model:
+        (home / "config.toml").write_text(CONFIG.format(base_url=model.openai_base_url))
+        assert nanotui(home, "serve", "project", "add", "web", str(project)).returncode == 0
+        tokens = {}
+        for name, extra in [
+            ("alice", ["--project", "web"]),
+            ("bob", []),
+            ("carol", ["--project", "web", "--day-usd", "0.05", "--rpm", "10"]),
+        ]:
+            made = nanotui(home, "serve", "user", "add", name, *extra)
+            assert made.returncode == 0, made.stderr
+            tokens[name] = made.stdout.strip()
+        env = {"NANOTUI_TEST_PROVIDER_KEY": PROVIDER_KEY}
+        with running_server(home, env=env) as url:
+            yield Service(url, home, project, model, tokens)
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Service) -> None:
+    session = service.new_session(mode="ask")
+    sid = session["id"]
+    assert session["branch"] == f"nanotui/{sid}" and session["mode"] == "ask"
+    new_file = "def greet():\n    return 'hi'\n"
+    service.model.enqueue(
+        openai_reply(tool_calls=[("write_file", {"path": "greet.py", "content": new_file})]),
+        openai_reply(text="Added greet.py.", usage=dict(prompt=100, completion=20)),
+    )
+    sent = service.post("alice", f"/v1/sessions/{sid}/messages", json={"text": "add greet"})
+    assert sent.status_code == 202, sent.text
+    asked = read_events(service.url, service.tokens["alice"], sid, until="approval_requested")
+    request = asked[-1]
+    assert request["path"] == "greet.py" and "+def greet():" in request["diff"]
+
+    # Bob cannot see, answer or interrupt alice's session: it is as if it did not exist.
+    call = request["call_id"]
+    for method, path in [
+        ("GET", f"/v1/sessions/{sid}"),
+        ("GET", f"/v1/sessions/{sid}/approvals"),
+        ("GET", f"/v1/sessions/{sid}/events"),
+        ("POST", f"/v1/sessions/{sid}/approvals/{call}"),
+        ("POST", f"/v1/sessions/{sid}/interrupt"),
+        ("POST", f"/v1/sessions/{sid}/messages"),
+    ]:
+        body = {"decision": "approve"} if "approvals/" in path else {"text": "x"}
+        answer = httpx.request(
+            method, service.url + path, headers=bearer(service.tokens["bob"]), json=body
+        )
+        unknown = httpx.request(
+            method,
+            service.url + path.replace(sid, "no-such-session"),
+            headers=bearer(service.tokens["bob"]),
+            json=body,
+        )
+        assert answer.status_code == unknown.status_code == 404, (path, answer.text)
+        assert answer.json() == {"error": f"There is no session {sid!r}."}
+
+    pending = service.get("alice", f"/v1/sessions/{sid}/approvals").json()
+    assert [p["call_id"] for p in pending] == [call]
+    approved = service.post(
+        "alice", f"/v1/sessions/{sid}/approvals/{call}", json={"decision": "approve"}
+    )
+    assert approved.status_code == 200, approved.text
+    rest = read_events(service.url, service.tokens["alice"], sid, after=asked[-1]["_id"])
+    assert rest[-1]["type"] == "result" and rest[-1]["exit_code"] == 0
+    assert rest[-1]["files_changed"] == ["greet.py"]
+
+    # Reconnecting from the start replays the same events, in order, with no gap.
+    whole = read_events(service.url, service.tokens["alice"], sid)
+    assert whole == asked + rest
+    assert [e["_id"] for e in whole] == list(range(1, len(whole) + 1))
+    assert {e["user"] for e in whole} == {"alice"}
+
+    # The change is on the session's branch and in its patch, not in the project's checkout.
+    patch = service.get("alice", f"/v1/sessions/{sid}/patch").text
+    assert "+++ b/greet.py" in patch and "+def greet():" in patch
+    assert not (service.project / "greet.py").exists()
+    assert git(service.project, "status", "--porcelain") == ""
+    checked = subprocess.run(
+        ["git", "apply", "--check", "-"], cwd=service.project, input=patch, text=True
+    )
+    assert checked.returncode == 0
+    closed = service.post("alice", f"/v1/sessions/{sid}/close").json()
+    assert closed["state"] == "closed"
+    assert f"nanotui/{sid}" in git(service.project, "branch", "--list", "nanotui/*")
+
+    # The session's log is chained as locally, and says whose session it was.
+    (log,) = service.home.rglob(f"{sid}.jsonl")
+    header = json.loads(log.read_text().splitlines()[0])
+    assert header["payload"]["user"] == "alice", header
+
+    # The provider key was used, and is nowhere the service wrote nor in any event.
+    assert service.model.requests[0].headers["authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert PROVIDER_KEY not in str(whole)
+    for path in service.home.rglob("*"):
+        if path.is_file():
+            assert PROVIDER_KEY.encode() not in path.read_bytes(), path
+
+
+def test_two_users_on_one_project_never_touch_each_others_files(service: Service) -> None:
+    first = service.new_session("alice", mode="auto-edit")
+    second = service.new_session("carol", mode="auto-edit")
+    for sid, user, text in [(first["id"], "alice", "one\n"), (second["id"], "carol", "two\n")]:
+        service.model.enqueue(
+            openai_reply(tool_calls=[("write_file", {"path": "notes.txt", "content": text})]),
+            openai_reply(text="ok", usage=dict(prompt=10, completion=2)),
+        )
+        assert (
+            service.post(user, f"/v1/sessions/{sid}/messages", json={"text": "w"}).status_code
+            == 202
+        )
+        result = read_events(service.url, service.tokens[user], sid)[-1]
+        assert result["exit_code"] == 0, result
+    assert "+one" in service.get("alice", f"/v1/sessions/{first['id']}/patch").text
+    assert "+two" in service.get("carol", f"/v1/sessions/{second['id']}/patch").text
+    assert first["branch"] != second["branch"]
+
+
+def test_an_interrupt_ends_an_endless_reply(service: Service) -> None:
+    sid = service.new_session()["id"]
+    service.model.enqueue(endless_reply("openai", interval_s=0.01))
+    service.post("alice", f"/v1/sessions/{sid}/messages", json={"text": "talk"})
+    read_events(service.url, service.tokens["alice"], sid, until="text_delta")
+    assert service.post("alice", f"/v1/sessions/{sid}/interrupt").json() == {"interrupted": True}
+    result = read_events(service.url, service.tokens["alice"], sid)[-1]
+    assert result["status"] == "cancelled"
+    busy = service.post("alice", f"/v1/sessions/{sid}/interrupt").json()
+    assert busy == {"interrupted": False}
+
+
+def test_what_a_client_asks_cannot_loosen_the_server(service: Service) -> None:
+    looser = service.post("alice", "/v1/sessions", json={"project": "web", "mode": "full-auto"})
+    assert looser.status_code == 403
+    assert looser.json()["error"].startswith("This server allows at most auto-edit mode")
+    for user, project in [("bob", "web"), ("alice", "nope"), ("alice", "../web")]:
+        refused = service.post(user, "/v1/sessions", json={"project": project})
+        assert refused.status_code == 404
+        assert refused.json() == {"error": f"There is no project {project!r} open to you."}
+    # A path is no field: a client names projects, never folders.
+    with_path = service.post("alice", "/v1/sessions", json={"project": "web", "path": "/"})
+    assert with_path.status_code == 422 and "path" in with_path.json()["error"]
+    bad_json = httpx.post(
+        f"{service.url}/v1/sessions",
+        headers={**bearer(service.tokens["alice"]), "Content-Type": "application/json"},
+        content=b"{not json",
+    )
+    assert bad_json.status_code == 422 and "Traceback" not in bad_json.text
+    chunked = httpx.post(
+        f"{service.url}/v1/sessions",
+        headers=bearer(service.tokens["alice"]),
+        content=iter([b'{"project": "' + b"x" * 600_000, b"y" * 600_000 + b'"}']),
+    )
+    assert chunked.status_code == 413, chunked.text
+    assert httpx.get(f"{service.url}/healthz").status_code == 200
+
+
+def test_a_spent_budget_is_402_and_too_many_requests_429(service: Service) -> None:
+    sid = service.new_session("carol")["id"]
+    # One reply costs 6 cents at the configured price: past carol's 5-cent day.
+    service.model.enqueue(openai_reply(text="long answer", usage=dict(prompt=100, completion=6000)))
+    assert (
+        service.post("carol", f"/v1/sessions/{sid}/messages", json={"text": "go"}).status_code
+        == 202
+    )
+    assert read_events(service.url, service.tokens["carol"], sid)[-1]["exit_code"] == 0
+    spend = service.get("carol", "/v1/spend").json()
+    assert spend["today_usd"] == pytest.approx(0.061) and spend["limits"]["day_usd"] == 0.05
+    refused = service.post("carol", f"/v1/sessions/{sid}/messages", json={"text": "more"})
+    assert refused.status_code == 402
+    assert refused.json()["error"].startswith("Today's budget is spent ($0.0610 of $0.05)")
+    # Five of carol's ten requests a minute are used: five more pass, the next is refused.
+    answers = [service.get("carol", "/v1/me") for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+    assert service.get("alice", "/v1/me").status_code == 200  # others are not held up
+
+
+def run_remote(service: Service, user: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NANOTUI_TOKEN": service.tokens[user], "NANOTUI_HOME": "/nonexistent"}
+    return subprocess.run(
+        [str(BIN / "nanotui"), "run", "--server", service.url, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_run_on_the_server_prints_and_exits_as_a_local_run(service: Service) -> None:
+    service.model.enqueue(openai_reply(text="All good.", usage=dict(prompt=10, completion=3)))
+    done = run_remote(service, "alice", "--project", "web", "check it")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "All good.\n"
+    assert done.stderr.startswith("[done] 10 in / 3 out tokens, $0.0001;")
+
+    # In ask mode a write needs approval, which a headless run refuses: exit 2, as locally.
+    service.model.enqueue(
+        openai_reply(tool_calls=[("write_file", {"path": "x.py", "content": "x = 1\n"})]),
+        openai_reply(text="I could not write it.", usage=dict(prompt=10, completion=3)),
+    )
+    refused = run_remote(service, "alice", "--mode", "ask", "--json", "write x")
+    assert refused.returncode == 2, refused.stderr
+    events = [json.loads(line) for line in refused.stdout.splitlines()]
+    resolved = [e for e in events if e["type"] == "approval_resolved"]
+    assert resolved[0]["decision"] == "reject" and resolved[0]["by"] == "headless"
+    assert "needs approval, which ask mode cannot give" in resolved[0]["reason"]
+    assert events[-1]["type"] == "result" and events[-1]["status"] == "needs_approval"
+    assert all("user" not in e for e in events)  # the lines a local run prints
+
+    missing = subprocess.run(
+        [str(BIN / "nanotui"), "run", "--server", service.url, "hi"],
+        env={k: v for k, v in os.environ.items() if k != "NANOTUI_TOKEN"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("nanotui: Set NANOTUI_TOKEN to your token")
+    bob = run_remote(service, "bob", "--project", "web", "hi")
+    assert bob.returncode == 1
+    assert bob.stderr == "nanotui: There is no project 'web' open to you.\n"
+
+
+def test_run_on_the_server_past_a_budget_exits_3(service: Service) -> None:
+    service.model.enqueue(openai_reply(text="long", usage=dict(prompt=100, completion=6000)))
+    assert run_remote(service, "carol", "spend").returncode == 0
+    over = run_remote(service, "carol", "spend more")
+    assert over.returncode == 3
+    assert over.stderr.startswith("nanotui: Today's budget is spent")
