@@ -35,6 +35,8 @@ Reply builders (module-level functions returning a Reply):
         `RecordedRequest.bytes_sent` says how much went out.
 
 GET `/v1/models` lists `server.models`; set `server.required_key` to make it demand a key.
+Set `server.responder` to a function of the RecordedRequest to answer every POST from it
+rather than from the queue (many sessions at once, each needing its own next reply).
 
 `RecordedRequest.client_gone` is a threading.Event set when the client hung up before its
 reply was fully sent (cancellation tests wait on it).
@@ -50,7 +52,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -501,6 +503,9 @@ class FakeModelServer:
         self.models: list[str] = ["test-model"]
         """What GET /v1/models lists."""
         self.required_key: str | None = None
+        self.responder: Callable[[RecordedRequest], Reply] | None = None
+        """When set, every POST is answered by calling it (concurrent sessions, benchmarks)
+        instead of from the queue."""
         """When set, GET /v1/models answers 401 unless this bearer key is sent."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -561,4 +566,6 @@ class FakeModelServer:
     def _take(self, record: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(record)
+            if self.responder is not None:
+                return self.responder(record)
             return self._replies.popleft() if self._replies else NO_REPLY

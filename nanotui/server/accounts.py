@@ -149,7 +149,7 @@ def authenticate(engine: Engine, token: str) -> Account | None:
         row = db.execute(select(users).where(users.c.token_id == token_id)).first()
         if row is None or row.revoked:
             return None
-        if not tokens.matches(secret, row.token_salt, row.token_digest):
+        if not tokens.matches_cached(token, secret, row.token_salt, row.token_digest):
             return None
         granted = sorted(db.scalars(select(grants.c.project).where(grants.c.user_id == row.id)))
     return Account(

@@ -52,3 +52,26 @@ def split_token(token: str) -> tuple[str, str] | None:
 
 def matches(secret: str, salt: str, digest: str) -> bool:
     return hmac.compare_digest(digest_of(secret, salt), digest)
+
+
+_VERIFIED_MAX = 10_000
+_verified: dict[str, str] = {}
+"""sha256 of a token checked already -> the stored digest it matched (memory only)."""
+
+
+def matches_cached(token: str, secret: str, salt: str, digest: str) -> bool:
+    """`matches`, paying scrypt once per token and stored hash rather than per request.
+
+    The row is still read on every request, so a revoked or re-issued token is refused at
+    once: the cache only says that this token matched this very digest before. A fast hash
+    is enough here: the tokens are long and random, and the cache never leaves memory.
+    """
+    key = hashlib.sha256(token.encode()).hexdigest()
+    if hmac.compare_digest(_verified.get(key, ""), digest):
+        return True
+    if not matches(secret, salt, digest):
+        return False
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[key] = digest
+    return True
