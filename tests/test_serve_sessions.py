@@ -153,6 +153,30 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
         ["git", "apply", "--check", "-"], cwd=service.project, input=patch, text=True
     )
     assert checked.returncode == 0
+    # The turn can be taken back through the API, as in the app's checkpoint browser.
+    listed = service.get("alice", f"/v1/sessions/{sid}/checkpoints").json()
+    before = [c for c in listed if c["id"] == rest[-1]["checkpoint"]]
+    assert before, listed
+    bob_restores = httpx.post(
+        f"{service.url}/v1/sessions/{sid}/restore",
+        headers=bearer(service.tokens["bob"]),
+        json={"checkpoint": before[0]["id"]},
+    )
+    assert bob_restores.status_code == 404
+    restored = service.post(
+        "alice", f"/v1/sessions/{sid}/restore", json={"checkpoint": before[0]["short_id"]}
+    )
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["removed"] == ["greet.py"]
+    assert service.get("alice", f"/v1/sessions/{sid}/patch").text == ""
+    after_restore = read_events(
+        service.url,
+        service.tokens["alice"],
+        sid,
+        after=whole[-1]["_id"],
+        until="checkpoint_restored",
+    )
+    assert after_restore[-1]["type"] == "checkpoint_restored"
     closed = service.post("alice", f"/v1/sessions/{sid}/close").json()
     assert closed["state"] == "closed"
     assert f"nanotui/{sid}" in git(service.project, "branch", "--list", "nanotui/*")

@@ -48,6 +48,13 @@ class Answer(Strict):
     """True when no person answered (`nanotui run --server` refusing what needs one)."""
 
 
+class Restore(Strict):
+    checkpoint: str = Field(min_length=4, max_length=64)
+    """A checkpoint's id or short id, from the session's list."""
+    files: list[str] | None = None
+    """Paths relative to the project; None restores them all."""
+
+
 def _hub(request: Request) -> SessionHub:
     return request.app.state.hub
 
@@ -159,6 +166,21 @@ def add_session_routes(app: FastAPI) -> None:
         if served.closed:
             raise SessionRefused(409, "This session is closed; fetch its branch instead.")
         return await asyncio.to_thread(session_patch, served.worktree)
+
+    @app.get("/v1/sessions/{session_id}/checkpoints")
+    async def checkpoints(session_id: str, request: Request, user: User) -> list[Any]:
+        """The session's checkpoints, newest first."""
+        served = _hub(request).find(user, session_id, to_act=False)
+        return await asyncio.to_thread(served.checkpoints)
+
+    @app.post("/v1/sessions/{session_id}/restore")
+    async def restore(
+        session_id: str, body: Restore, request: Request, user: User
+    ) -> dict[str, Any]:
+        """Put the worktree back as a checkpoint had it (all files, or those named)."""
+        served = _hub(request).find(user, session_id)
+        _log(request, user.name, f"restored {body.checkpoint} in session {session_id}")
+        return await served.restore(body.checkpoint, body.files)
 
     @app.post("/v1/sessions/{session_id}/close")
     async def close_session(session_id: str, request: Request, user: User) -> dict[str, Any]:

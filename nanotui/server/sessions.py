@@ -23,6 +23,7 @@ from nanotui.engine.facade import EngineSession
 from nanotui.engine.run_result import turn_result
 from nanotui.governance.ledger import Ledger
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError, new_session_id
+from nanotui.protocol.checkpoints import RestoreResult
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -155,6 +156,57 @@ class ServedSession:
         request = self.pending.get(call_id)
         if request is None or not self.engine.resolve_approval(request, answer):
             raise SessionRefused(404, f"No approval {call_id!r} is waiting in this session.")
+
+    def checkpoints(self) -> list[dict[str, object]]:
+        """The session's checkpoints, newest first, with what changed since the one before."""
+        browsing = self.engine.checkpoint_browsing()
+        try:
+            return [
+                {
+                    "id": entry.checkpoint.id,
+                    "short_id": entry.checkpoint.short_id,
+                    "label": entry.checkpoint.label,
+                    "kind": entry.checkpoint.kind,
+                    "created": entry.checkpoint.created.isoformat(),
+                    "files": entry.files,
+                    "added": entry.added,
+                    "removed": entry.removed,
+                }
+                for entry in browsing.entries()
+            ]
+        finally:
+            browsing.close()
+
+    async def restore(self, checkpoint: str, files: list[str] | None) -> dict[str, object]:
+        """Restore a checkpoint (or some of its files) between turns, as the app's browser
+        does: a safety checkpoint first, the restore logged and sent to every follower."""
+        if self._turn and not self._turn.done():
+            raise SessionRefused(409, "A turn is running; restore once it has ended.")
+
+        def work() -> tuple[RestoreResult, list[EventBase]]:
+            browsing = self.engine.checkpoint_browsing()
+            try:
+                found = [
+                    e.checkpoint
+                    for e in browsing.entries()
+                    if checkpoint in (e.checkpoint.id, e.checkpoint.short_id)
+                ]
+                if not found:
+                    raise SessionRefused(404, f"This session has no checkpoint {checkpoint!r}.")
+                return browsing.restore(found[0], files)
+            finally:
+                browsing.close()
+
+        result, events = await asyncio.to_thread(work)
+        for event in events:
+            self.publish(self.engine.record(event))
+        return {
+            "restored": result.restored,
+            "removed": result.removed,
+            "left_in_place": result.left_in_place,
+            "not_restored": [skipped.path for skipped in result.not_restored],
+            "safety_checkpoint": result.safety_checkpoint.id if result.safety_checkpoint else None,
+        }
 
     def interrupt(self) -> bool:
         """Stop the running turn; False when none runs."""
