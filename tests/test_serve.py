@@ -134,3 +134,17 @@ def test_admin_commands_say_what_is_wrong_in_one_sentence(tmp_path: Path) -> Non
     done = nanotui(home, "serve", "--host", "0.0.0.0", "--port", str(free_port()))
     assert done.returncode == 1
     assert "without TLS would send tokens in clear" in done.stderr
+
+
+def test_a_session_the_server_cannot_start_is_one_sentence(served) -> None:
+    url, _, tokens = served
+    # The project has no commit yet: a worktree needs one.
+    made = httpx.post(
+        f"{url}/v1/sessions", headers=bearer(tokens["alice"]), json={"project": "web"}
+    )
+    assert made.status_code == 503
+    assert made.json() == {
+        "error": "The server cannot start a session: The project at web has no commit yet; "
+        "commit something first."
+    }
+    assert httpx.get(f"{url}/healthz").status_code == 200

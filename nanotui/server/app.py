@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -195,6 +196,14 @@ def create_app(
     @app.exception_handler(SessionRefused)
     async def refused(request: Request, exc: SessionRefused) -> JSONResponse:
         return error(exc.status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server's log (uvicorn prints it), never to the client.
+        logging.getLogger("nanotui.serve").exception(
+            "%s %s failed", request.method, request.url.path
+        )
+        return error(500, "The server failed on this request; its log says why.")
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -337,7 +337,14 @@ class SessionHub:
                 raise
             return engine, worktree
 
-        engine, worktree = await asyncio.to_thread(build)
+        try:
+            engine, worktree = await asyncio.to_thread(build)
+        except UserFacingError as exc:
+            if isinstance(exc, SessionRefused):
+                raise
+            # The server's own set-up (its model, a project without commits): the user can
+            # only pass it on to the admin.
+            raise SessionRefused(503, f"The server cannot start a session: {exc}") from exc
         served = ServedSession(engine, account.name, project, worktree)
         self.sessions[served.id] = served
         return served
