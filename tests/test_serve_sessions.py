@@ -8,6 +8,7 @@ another user's session is answered as if it did not exist.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -60,21 +61,24 @@ output_per_mtok = 10
 """
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+@contextlib.contextmanager
+def started_service(tmp_path: Path, extra_config: str = "") -> Iterator[Service]:
     """A service in auto-edit mode at most, with a project `web`, alice (granted web), bob
-    (granted nothing) and carol (web, a day budget of 5 cents, 10 requests a minute)."""
+    (granted nothing), carol (web, a day budget of 5 cents, 10 requests a minute) and root,
+    an admin."""
     home = tmp_path / "server-home"
     home.mkdir()
     project = git_project(tmp_path / "web", {"app.py": "def answer():\n    return 1\n"})
     with FakeModelServer() as model:
-        (home / "config.toml").write_text(CONFIG.format(base_url=model.openai_base_url))
+        config = CONFIG.format(base_url=model.openai_base_url) + extra_config
+        (home / "config.toml").write_text(config)
         assert nanotui(home, "serve", "project", "add", "web", str(project)).returncode == 0
         tokens = {}
         for name, extra in [
             ("alice", ["--project", "web"]),
             ("bob", []),
             ("carol", ["--project", "web", "--day-usd", "0.05", "--rpm", "10"]),
+            ("root", ["--admin"]),
         ]:
             made = nanotui(home, "serve", "user", "add", name, *extra)
             assert made.returncode == 0, made.stderr
@@ -82,6 +86,12 @@ def service(tmp_path: Path) -> Iterator[Service]:
         env = {"NANOTUI_TEST_PROVIDER_KEY": PROVIDER_KEY}
         with running_server(home, env=env) as url:
             yield Service(url, home, project, model, tokens)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    with started_service(tmp_path) as running:
+        yield running
 
 
 def git(folder: Path, *args: str) -> str:
@@ -324,3 +334,28 @@ def test_run_on_the_server_past_a_budget_exits_3(service: Service) -> None:
     over = run_remote(service, "carol", "spend more")
     assert over.returncode == 3
     assert over.stderr.startswith("nanotui: Today's budget is spent")
+
+
+def test_the_teams_day_budget_holds_across_users(tmp_path: Path) -> None:
+    with started_service(tmp_path, "\n[server]\nteam_day_usd = 0.07\n") as service:
+        alice = service.new_session("alice")["id"]
+        service.model.enqueue(openai_reply(text="a", usage=dict(prompt=100, completion=6000)))
+        service.post("alice", f"/v1/sessions/{alice}/messages", json={"text": "go"})
+        assert read_events(service.url, service.tokens["alice"], alice)[-1]["exit_code"] == 0
+        # Carol has spent nothing of her own day, but the team's is nearly used up.
+        carol = service.new_session("carol")["id"]
+        service.model.enqueue(openai_reply(text="c", usage=dict(prompt=100, completion=10)))
+        service.post("carol", f"/v1/sessions/{carol}/messages", json={"text": "go"})
+        result = read_events(service.url, service.tokens["carol"], carol)[-1]
+        assert result["status"] == "budget" and result["exit_code"] == 3
+        assert "would pass the team's budget for today ($0.0610 of $0.07" in result["message"]
+        assert service.model.pending_replies == 1  # carol's request was never sent
+
+        everyone = service.get("root", "/v1/admin/spend").json()
+        assert everyone["team"]["today_usd"] == pytest.approx(0.061)
+        assert everyone["team"]["day_usd_limit"] == 0.07
+        by_user = {row["user"]: row for row in everyone["users"]}
+        assert by_user["alice"]["today_usd"] == pytest.approx(0.061)
+        assert by_user["carol"]["today_usd"] == 0 and by_user["carol"]["limits"]["day_usd"] == 0.05
+        refused = service.get("alice", "/v1/admin/spend")
+        assert refused.status_code == 403

@@ -97,7 +97,7 @@ def build_agent(
     log: bool = True,
     resume: str | None = None,
     checkpoints: bool | None = None,
-    ledger: Path | None = None,
+    ledger: Ledger | None = None,
     user: str | None = None,
 ) -> Agent:
     """An agent for `workspace`; `resume` (a session id) goes on with that session's
@@ -117,7 +117,7 @@ def build_agent(
     endpoint = _endpoint_of(provider)
     price = find_price(provider.model, settings.prices, is_demo=provider.is_demo, api_url=endpoint)
     # The demo is free and spends nothing worth a line in the shared ledger.
-    spending = Ledger(ledger or paths.ledger_file()) if log and not provider.is_demo else None
+    spending = (ledger or Ledger(paths.ledger_file())) if log and not provider.is_demo else None
     options = AgentOptions(
         mode=settings.approval.mode,
         max_steps=max_steps,

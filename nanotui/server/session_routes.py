@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanotui.engine.approvals import ApprovalAnswer
+from nanotui.server.accounts import list_users
 from nanotui.server.app import User, project_path
 from nanotui.server.sessions import ServedSession, SessionHub, SessionRefused
 from nanotui.server.worktrees import session_patch
@@ -191,6 +192,19 @@ def add_session_routes(app: FastAPI) -> None:
         await hub.close(served, path)
         _log(request, user.name, f"closed session {session_id}")
         return served.describe()
+
+    @app.get("/v1/admin/spend")
+    async def everyones_spend(request: Request, user: User) -> dict[str, Any]:
+        """For admins: every user's spending against their limits, and the team's."""
+        if not user.admin:
+            raise SessionRefused(403, "Only an admin sees everyone's spending.")
+        hub = _hub(request)
+
+        def gather() -> dict[str, Any]:
+            accounts = list_users(request.app.state.engine)
+            return {"team": hub.team_spend(), "users": [hub.spend_of(a) for a in accounts]}
+
+        return await asyncio.to_thread(gather)
 
     @app.get("/v1/spend")
     async def my_spend(request: Request, user: User) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from nanotui.protocol.events import (
     TurnFinished,
 )
 from nanotui.server.accounts import Account
+from nanotui.server.team_ledger import TeamLedger
 from nanotui.server.worktrees import Worktree, add_worktree, remove_worktree
 
 KEEPALIVE_S = 15.0
@@ -275,6 +276,24 @@ class SessionHub:
         """Each user's spending has a ledger of its own, so their day and month add up."""
         return self.state / "ledgers" / f"{user}.sqlite3"
 
+    def team_ledger(self) -> Ledger:
+        """Every request of every user, for the team's day budget."""
+        return Ledger(self.state / "ledgers" / "team.sqlite3")
+
+    def ledger_for(self, user: str) -> Ledger:
+        team_day = self.settings.server.team_day_usd
+        if team_day is None:
+            return Ledger(self.ledger_path(user))
+        return TeamLedger(self.ledger_path(user), self.team_ledger(), team_day)
+
+    def team_spend(self) -> dict[str, object]:
+        today = self.team_ledger().spend_today()
+        return {
+            "today_usd": today.cost_usd,
+            "today_unpriced_requests": today.unpriced_requests,
+            "day_usd_limit": self.settings.server.team_day_usd,
+        }
+
     def spend_of(self, account: Account) -> dict[str, object]:
         ledger = Ledger(self.ledger_path(account.name))
         budget = session_settings(self.settings, account, self.settings.approval.mode).budget
@@ -301,12 +320,14 @@ class SessionHub:
             ("today's", spend["today_usd"] or 0.0, limits["day_usd"]),
             ("this month's", spend["month_usd"], limits["month_usd"]),
         ]
+        team = self.team_spend()
+        used.append(("The team's day", team["today_usd"] or 0.0, team["day_usd_limit"]))
         for which, spent, limit in used:
             if limit is not None and spent >= limit:  # type: ignore[operator]
                 raise SessionRefused(
                     402,
                     f"{which.capitalize()} budget is spent (${spent:.4f} of ${limit:.2f}); "
-                    "ask an admin to raise your limit.",
+                    "ask an admin to raise it.",
                 )
 
     async def create(
@@ -329,7 +350,7 @@ class SessionHub:
                     settings,
                     worktree.path,
                     session_id=session_id,
-                    ledger=self.ledger_path(account.name),
+                    ledger=self.ledger_for(account.name),
                     user=account.name,
                 )
             except BaseException:
