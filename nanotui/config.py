@@ -191,6 +191,8 @@ class ServerConfig(Section):
     """API requests per minute for a user without an --rpm of their own; 0: no limit."""
     max_sessions_per_user: int = Field(default=8, ge=1)
     """Sessions one user may hold open at once."""
+    models: list[str] = Field(default_factory=list)
+    """Models of the provider a session may ask for, besides `[provider] model`."""
     team_day_usd: float | None = Field(default=None, ge=0)
     """What all users together may spend in a day; None: no team budget."""
 

@@ -239,6 +239,11 @@ def test_what_a_client_asks_cannot_loosen_the_server(service: Service) -> None:
     looser = service.post("alice", "/v1/sessions", json={"project": "web", "mode": "full-auto"})
     assert looser.status_code == 403
     assert looser.json()["error"].startswith("This server allows at most auto-edit mode")
+    unknown = service.post("alice", "/v1/sessions", json={"project": "web", "model": "big-one"})
+    assert unknown.status_code == 403
+    assert unknown.json() == {
+        "error": "This server does not offer 'big-one'; ask for one of: test-model."
+    }
     for user, project in [("bob", "web"), ("alice", "nope"), ("alice", "../web")]:
         refused = service.post(user, "/v1/sessions", json={"project": project})
         assert refused.status_code == 404
@@ -359,3 +364,13 @@ def test_the_teams_day_budget_holds_across_users(tmp_path: Path) -> None:
         assert by_user["carol"]["today_usd"] == 0 and by_user["carol"]["limits"]["day_usd"] == 0.05
         refused = service.get("alice", "/v1/admin/spend")
         assert refused.status_code == 403
+
+
+def test_a_session_may_use_another_model_the_server_offers(tmp_path: Path) -> None:
+    with started_service(tmp_path, '\n[server]\nmodels = ["small-model"]\n') as service:
+        session = service.new_session("alice", model="small-model")
+        assert session["model"].startswith("small-model")
+        service.model.enqueue(openai_reply(text="hi", usage=dict(prompt=5, completion=1)))
+        service.post("alice", f"/v1/sessions/{session['id']}/messages", json={"text": "hi"})
+        read_events(service.url, service.tokens["alice"], session["id"])
+        assert service.model.requests[-1].body["model"] == "small-model"

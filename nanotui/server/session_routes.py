@@ -32,6 +32,8 @@ class NewSession(Strict):
     project: str
     mode: str | None = None
     """A mode no looser than the server's; None: the server's."""
+    model: str | None = None
+    """One of the models the server offers; None: its own."""
 
 
 class NewMessage(Strict):
@@ -91,7 +93,7 @@ def add_session_routes(app: FastAPI) -> None:
         """Start a session on a project, in a worktree and branch of its own."""
         hub = _hub(request)
         path = await asyncio.to_thread(project_path, request.app.state.engine, user, body.project)
-        served = await hub.create(user, body.project, path, body.mode)
+        served = await hub.create(user, body.project, path, body.mode, body.model)
         _log(
             request,
             user.name,

@@ -89,6 +89,7 @@ class ServedSession:
             "branch": self.worktree.branch,
             "base": self.worktree.base,
             "mode": self.engine.mode,
+            "model": self.engine.model_label,
             "state": self.state,
             "last_event_id": len(self.events),
             "pending_approvals": sorted(self.pending),
@@ -244,13 +245,28 @@ def allowed_mode(server: Settings, asked: str | None) -> str:
     return asked
 
 
+def allowed_model(server: Settings, asked: str | None) -> str | None:
+    """The model a session uses: the server's, or one of `[server] models` if asked for."""
+    offered = [m for m in [server.provider.model, *server.server.models] if m]
+    if asked is None or asked == server.provider.model:
+        return server.provider.model
+    if asked not in offered:
+        raise SessionRefused(
+            403, f"This server does not offer {asked!r}; ask for one of: {', '.join(offered)}."
+        )
+    return asked
+
+
 def _tighter(server_value: float | None, user_value: float | int | None) -> float | None:
     values = [v for v in (server_value, user_value) if v is not None]
     return float(min(values)) if values else None
 
 
-def session_settings(server: Settings, account: Account, mode: str) -> Settings:
-    """The server's settings with the user's budgets and the chosen mode; only tighter."""
+def session_settings(
+    server: Settings, account: Account, mode: str, model: str | None = None
+) -> Settings:
+    """The server's settings with the user's budgets, the chosen mode (only tighter) and
+    the chosen model (one the server offers)."""
     budget = server.budget
     limits = account.limits
     tightened = budget.model_copy(
@@ -261,7 +277,10 @@ def session_settings(server: Settings, account: Account, mode: str) -> Settings:
         }
     )
     approval = server.approval.model_copy(update={"mode": mode})
-    return server.model_copy(update={"budget": tightened, "approval": approval})
+    provider = server.provider.model_copy(update={"model": model or server.provider.model})
+    return server.model_copy(
+        update={"budget": tightened, "approval": approval, "provider": provider}
+    )
 
 
 class SessionHub:
@@ -331,9 +350,15 @@ class SessionHub:
                 )
 
     async def create(
-        self, account: Account, project: str, path: Path, mode: str | None
+        self,
+        account: Account,
+        project: str,
+        path: Path,
+        mode: str | None,
+        model: str | None = None,
     ) -> ServedSession:
         chosen = allowed_mode(self.settings, mode)
+        chosen_model = allowed_model(self.settings, model)
         open_ones = [s for s in self.sessions.values() if s.owner == account.name and not s.closed]
         if len(open_ones) >= self.settings.server.max_sessions_per_user:
             raise SessionRefused(
@@ -341,7 +366,7 @@ class SessionHub:
                 f"You have {len(open_ones)} sessions open, the most allowed; close one first.",
             )
         session_id = new_session_id()
-        settings = session_settings(self.settings, account, chosen)
+        settings = session_settings(self.settings, account, chosen, chosen_model)
 
         def build() -> tuple[EngineSession, Worktree]:
             worktree = add_worktree(path, session_id, self.state / "worktrees" / session_id)
