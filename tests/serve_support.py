@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,65 @@ def read_events(
                 if event["type"] == until:
                     break
     return events
+
+
+class DroppingProxy:
+    """A loopback TCP proxy to the service that cuts the first event stream after
+    `cut_after` bytes of its response, as a flaky network would; other connections pass."""
+
+    def __init__(self, target_port: int, cut_after: int) -> None:
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.cuts = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        armed = threading.Event()  # this connection now carries the stream to cut
+        with client, upstream:
+            relay = threading.Thread(
+                target=self._relay, args=(client, upstream, armed), daemon=True
+            )
+            relay.start()
+            sent = 0
+            while data := _recv(upstream):
+                if armed.is_set():
+                    if sent + len(data) >= self.cut_after:
+                        client.sendall(data[: max(0, self.cut_after - sent)])
+                        client.shutdown(socket.SHUT_RDWR)  # dropped mid-stream
+                        return
+                    sent += len(data)
+                client.sendall(data)
+
+    def _relay(
+        self, client: socket.socket, upstream: socket.socket, armed: threading.Event
+    ) -> None:
+        # Requests, one after another on a kept-alive connection: the first event stream's
+        # is the one to cut.
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                if b"/events" in data and self.cuts == 0:
+                    self.cuts += 1
+                    armed.set()
+                upstream.sendall(data)
+
+
+def _recv(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except OSError:
+        return b""

@@ -19,7 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fake_model_server import FakeModelServer, endless_reply, openai_reply
-from serve_support import BIN, bearer, git_project, nanotui, read_events, running_server
+from serve_support import (
+    BIN,
+    DroppingProxy,
+    bearer,
+    git_project,
+    nanotui,
+    read_events,
+    running_server,
+)
 
 # Assembled at run time: a key-shaped literal must not sit in the repository.
 PROVIDER_KEY = "sk-" + "servekey" * 4
@@ -374,3 +382,26 @@ def test_a_session_may_use_another_model_the_server_offers(tmp_path: Path) -> No
         service.post("alice", f"/v1/sessions/{session['id']}/messages", json={"text": "hi"})
         read_events(service.url, service.tokens["alice"], session["id"])
         assert service.model.requests[-1].body["model"] == "small-model"
+
+
+def test_run_on_the_server_resumes_a_dropped_stream_without_loss_or_repeat(
+    service: Service,
+) -> None:
+    words = [f"word{i:03d} " for i in range(300)]
+    service.model.enqueue(openai_reply(text="".join(words), chunk_size=8))
+    proxy = DroppingProxy(int(service.url.rsplit(":", 1)[1]), cut_after=3000)
+    try:
+        env = {**os.environ, "NANOTUI_TOKEN": service.tokens["alice"]}
+        done = subprocess.run(
+            [str(BIN / "nanotui"), "run", "--server", f"http://127.0.0.1:{proxy.port}", "talk"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        proxy.close()
+    assert proxy.cuts == 1
+    assert done.returncode == 0, done.stderr
+    assert "the event stream dropped; reconnecting from event" in done.stderr
+    assert done.stdout == "".join(words) + "\n"  # every piece once, in order
