@@ -28,6 +28,7 @@ from serve_support import (
     read_events,
     running_server,
 )
+from test_audit_anchor import rechain, records
 
 # Assembled at run time: a key-shaped literal must not sit in the repository.
 PROVIDER_KEY = "sk-" + "servekey" * 4
@@ -203,6 +204,14 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
     (log,) = service.home.rglob(f"{sid}.jsonl")
     header = json.loads(log.read_text().splitlines()[0])
     assert header["payload"]["user"] == "alice", header
+
+    # The server keeps the chain's head: the log rewritten whole, without the approval and
+    # with a valid chain, is caught.
+    assert nanotui(service.home, "audit", "verify", sid).returncode == 0
+    rows = records(log)
+    rechain(log, [r for r in rows if not r["type"].startswith("approval_")])
+    forged = nanotui(service.home, "audit", "verify", sid)
+    assert forged.returncode == 1 and "TAMPERED" in forged.stdout, forged.stdout
 
     # The provider key was used, and is nowhere the service wrote nor in any event.
     assert service.model.requests[0].headers["authorization"] == f"Bearer {PROVIDER_KEY}"
