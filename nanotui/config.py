@@ -189,6 +189,8 @@ class ServerConfig(Section):
     """API requests per minute for the whole service; 0: no limit."""
     user_requests_per_minute: int = Field(default=240, ge=0)
     """API requests per minute for a user without an --rpm of their own; 0: no limit."""
+    tokens_per_minute: int = Field(default=0, ge=0)
+    """Model tokens per minute for all users together; 0: no limit (see --tpm for one)."""
     max_sessions_per_user: int = Field(default=8, ge=1)
     """Sessions one user may hold open at once."""
     models: list[str] = Field(default_factory=list)

@@ -73,8 +73,8 @@ output_per_mtok = 10
 @contextlib.contextmanager
 def started_service(tmp_path: Path, extra_config: str = "") -> Iterator[Service]:
     """A service in auto-edit mode at most, with a project `web`, alice (granted web), bob
-    (granted nothing), carol (web, a day budget of 5 cents, 10 requests a minute) and root,
-    an admin."""
+    (granted nothing), carol (web, a day budget of 5 cents, 10 requests a minute), root, an
+    admin, and dave (web, 5,000 model tokens a minute)."""
     home = tmp_path / "server-home"
     home.mkdir()
     project = git_project(tmp_path / "web", {"app.py": "def answer():\n    return 1\n"})
@@ -88,6 +88,7 @@ def started_service(tmp_path: Path, extra_config: str = "") -> Iterator[Service]
             ("bob", []),
             ("carol", ["--project", "web", "--day-usd", "0.05", "--rpm", "10"]),
             ("root", ["--admin"]),
+            ("dave", ["--project", "web", "--tpm", "5000"]),
         ]:
             made = nanotui(home, "serve", "user", "add", name, *extra)
             assert made.returncode == 0, made.stderr
@@ -414,3 +415,22 @@ def test_run_on_the_server_resumes_a_dropped_stream_without_loss_or_repeat(
     assert done.returncode == 0, done.stderr
     assert "the event stream dropped; reconnecting from event" in done.stderr
     assert done.stdout == "".join(words) + "\n"  # every piece once, in order
+
+
+def test_past_a_users_model_tokens_per_minute_a_message_is_429(service: Service) -> None:
+    sid = service.new_session("dave")["id"]
+    service.model.enqueue(openai_reply(text="long", usage=dict(prompt=100, completion=6000)))
+    service.post("dave", f"/v1/sessions/{sid}/messages", json={"text": "go"})
+    assert read_events(service.url, service.tokens["dave"], sid)[-1]["exit_code"] == 0
+    refused = service.post("dave", f"/v1/sessions/{sid}/messages", json={"text": "more"})
+    assert refused.status_code == 429
+    wait = int(refused.headers["Retry-After"])
+    assert 50 <= wait <= 60
+    assert refused.json() == {"error": f"Too many model tokens this minute; try again in {wait} s."}
+    # Alice has no such limit, and the service none in all.
+    alice = service.new_session("alice")["id"]
+    service.model.enqueue(openai_reply(text="ok", usage=dict(prompt=1, completion=1)))
+    assert (
+        service.post("alice", f"/v1/sessions/{alice}/messages", json={"text": "x"}).status_code
+        == 202
+    )

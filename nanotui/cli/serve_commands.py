@@ -28,7 +28,7 @@ def _engine(args: argparse.Namespace):
 
 
 def _limits(args: argparse.Namespace) -> dict[str, float | int | None]:
-    names = ("session_usd", "day_usd", "month_usd", "rpm")
+    names = ("session_usd", "day_usd", "month_usd", "rpm", "tpm")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -193,3 +193,4 @@ def _limit_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--day-usd", type=float, help="most a day may spend")
     parser.add_argument("--month-usd", type=float, help="most a month may spend")
     parser.add_argument("--rpm", type=int, help="API requests per minute")
+    parser.add_argument("--tpm", type=int, help="model tokens per minute")

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from nanotui.protocol.model_io import Usage
@@ -223,6 +223,23 @@ class Ledger:
         """This calendar month's priced dollars (what the monthly budget counts)."""
         with self._connect() as db:
             return _spent_since(db, f"{_today()[:7]}-01")
+
+    def tokens_in_last(self, seconds: float) -> list[tuple[float, int]]:
+        """(age in seconds, tokens) of each request recorded in the last `seconds`, oldest
+        first (what a tokens-per-minute limit counts)."""
+        now = datetime.now().astimezone()
+        since = now - timedelta(seconds=seconds)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT at, input_tokens + output_tokens FROM requests WHERE day >= ? ORDER BY id",
+                (since.date().isoformat(),),
+            ).fetchall()
+        recent = []
+        for at, tokens in rows:
+            when = datetime.fromisoformat(at)
+            if when >= since:
+                recent.append(((now - when).total_seconds(), int(tokens)))
+        return recent
 
     def spend_today(self) -> Spend:
         """Today's spending as it is shown: the priced dollars and the unpriced requests."""

@@ -18,7 +18,7 @@ from nanotui.server import tokens
 from nanotui.server.store import grants, projects, users
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-LIMITS = ("session_usd", "day_usd", "month_usd", "rpm")
+LIMITS = ("session_usd", "day_usd", "month_usd", "rpm", "tpm")
 
 
 class AccountError(UserFacingError):
@@ -110,7 +110,7 @@ def set_limits(engine: Engine, name: str, limits: dict[str, float | int | None])
     chosen = {key: value for key, value in limits.items() if key in LIMITS}
     if not chosen:
         raise AccountError(
-            "Give at least one limit (--session-usd, --day-usd, --month-usd, --rpm)."
+            "Give at least one limit (--session-usd, --day-usd, --month-usd, --rpm, --tpm)."
         )
     with engine.begin() as db:
         done = db.execute(update(users).where(users.c.name == name).values(**chosen))

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +118,13 @@ def add_session_routes(app: FastAPI) -> None:
         hub = _hub(request)
         served = hub.find(user, session_id)
         await asyncio.to_thread(hub.refuse_when_spent, served, user)
+        wait = await asyncio.to_thread(hub.tokens_wait, user)
+        if wait:
+            raise HTTPException(
+                429,
+                f"Too many model tokens this minute; try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
         return {"after": served.send(body.text)}
 
     @app.get("/v1/sessions/{session_id}/events")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from nanotui.server.accounts import Account
 from nanotui.server.team_ledger import TeamLedger
 from nanotui.server.worktrees import Worktree, add_worktree, remove_worktree
 
+WINDOW_S = 60.0
+"""The window of a tokens-per-minute limit."""
 KEEPALIVE_S = 15.0
 """A comment line this often keeps proxies from closing a quiet event stream."""
 
@@ -300,10 +303,32 @@ class SessionHub:
         return Ledger(self.state / "ledgers" / "team.sqlite3")
 
     def ledger_for(self, user: str) -> Ledger:
+        """The user's ledger, which also records (and, with a team budget, reserves) each
+        request in the team's."""
         team_day = self.settings.server.team_day_usd
-        if team_day is None:
-            return Ledger(self.ledger_path(user))
-        return TeamLedger(self.ledger_path(user), self.team_ledger(), team_day)
+        limit = math.inf if team_day is None else team_day
+        return TeamLedger(self.ledger_path(user), self.team_ledger(), limit)
+
+    def tokens_wait(self, account: Account) -> int:
+        """0, or the seconds until the user (or the whole service) is back under their model
+        tokens per minute."""
+        own = account.limits.get("tpm")
+        checks = [
+            (Ledger(self.ledger_path(account.name)), int(own) if own is not None else 0),
+            (self.team_ledger(), self.settings.server.tokens_per_minute),
+        ]
+        waits = [0.0]
+        for ledger, limit in checks:
+            if limit <= 0:
+                continue
+            recent = ledger.tokens_in_last(WINDOW_S)
+            total = sum(tokens for _, tokens in recent)
+            for age, tokens in recent:  # oldest first: how long until enough have aged out
+                if total < limit:
+                    break
+                total -= tokens
+                waits.append(WINDOW_S - age)
+        return math.ceil(max(waits))
 
     def team_spend(self) -> dict[str, object]:
         today = self.team_ledger().spend_today()

@@ -40,6 +40,7 @@ users = Table(
     Column("day_usd", Float, nullable=True),
     Column("month_usd", Float, nullable=True),
     Column("rpm", Integer, nullable=True),
+    Column("tpm", Integer, nullable=True),
 )
 
 projects = Table(
