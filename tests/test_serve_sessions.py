@@ -200,6 +200,9 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
     closed = service.post("alice", f"/v1/sessions/{sid}/close").json()
     assert closed["state"] == "closed"
     assert f"nanotui/{sid}" in git(service.project, "branch", "--list", "nanotui/*")
+    # Following a closed session gives what it said, then ends (it does not hang open).
+    ended = read_events(service.url, service.tokens["alice"], sid, until="no such event")
+    assert ended[: len(whole)] == whole and ended[-1]["type"] == "checkpoint_restored"
 
     # The session's log is chained as locally, and says whose session it was.
     (log,) = service.home.rglob(f"{sid}.jsonl")

@@ -81,8 +81,6 @@ def _sse(served: ServedSession, after: int, request: Request) -> AsyncIterator[s
                 yield ": keep-alive\n\n"
                 continue
             yield f"id: {item.id}\nevent: {item.type}\ndata: {item.data}\n\n"
-            if served.closed:
-                return
 
     return lines()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -120,6 +121,8 @@ class ServedSession:
             while seen < len(self.events):
                 seen += 1
                 yield self.events[seen - 1]
+            if self.closed:  # nothing more will come
+                return
             grown = self._grown
             try:
                 await asyncio.wait_for(grown.wait(), KEEPALIVE_S)
@@ -152,6 +155,11 @@ class ServedSession:
                 elif isinstance(event, ErrorEvent):
                     errors.append(event.text)
                 self.publish(event)
+        except Exception as exc:  # a bug, not a turn that ended badly: say so, end the turn
+            logging.getLogger("nanotui.serve").exception("session %s: the turn failed", self.id)
+            failure = ErrorEvent(text=f"The turn failed on the server ({type(exc).__name__}).")
+            errors.append(failure.text)
+            self.publish(self.engine.record(failure))
         finally:
             self.pending.clear()
         # Every turn ends with its result, as `nanotui run --json` does: clients wait for it.
