@@ -30,6 +30,9 @@ from serve_support import (
 )
 from test_audit_anchor import rechain, records
 
+from nanotui.server.accounts import add_project, add_user
+from nanotui.server.store import open_database
+
 # Assembled at run time: a key-shaped literal must not sit in the repository.
 PROVIDER_KEY = "sk-" + "servekey" * 4
 
@@ -81,20 +84,22 @@ def started_service(tmp_path: Path, extra_config: str = "") -> Iterator[Service]
     with FakeModelServer() as model:
         config = CONFIG.format(base_url=model.openai_base_url) + extra_config
         (home / "config.toml").write_text(config)
-        assert nanotui(home, "serve", "project", "add", "web", str(project)).returncode == 0
-        tokens = {}
-        for name, extra in [
-            ("alice", ["--project", "web"]),
-            ("bob", []),
-            ("carol", ["--project", "web", "--day-usd", "0.05", "--rpm", "10"]),
-            ("root", ["--admin"]),
-            ("dave", ["--project", "web", "--tpm", "5000"]),
-        ]:
-            made = nanotui(home, "serve", "user", "add", name, *extra)
-            assert made.returncode == 0, made.stderr
-            tokens[name] = made.stdout.strip()
+        # The admin's set-up in-process (the commands themselves are tested in test_serve).
+        database_url = f"sqlite:///{home / 'server.db'}"
+        database = open_database(database_url)
+        add_project(database, "web", project)
+        tokens = {
+            "alice": add_user(database, "alice", project_names=["web"]),
+            "bob": add_user(database, "bob"),
+            "carol": add_user(
+                database, "carol", project_names=["web"], limits={"day_usd": 0.05, "rpm": 10}
+            ),
+            "root": add_user(database, "root", admin=True),
+            "dave": add_user(database, "dave", project_names=["web"], limits={"tpm": 5000}),
+        }
+        database.dispose()
         env = {"NANOTUI_TEST_PROVIDER_KEY": PROVIDER_KEY}
-        with running_server(home, env=env) as url:
+        with running_server(home, "--database-url", database_url, env=env) as url:
             yield Service(url, home, project, model, tokens)
 
 
