@@ -188,6 +188,14 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
         json={"checkpoint": before[0]["id"]},
     )
     assert bob_restores.status_code == 404
+    outside = service.post(
+        "alice",
+        f"/v1/sessions/{sid}/restore",
+        json={"checkpoint": before[0]["id"], "files": ["../../etc/passwd"]},
+    )
+    assert outside.status_code == 409
+    assert outside.json()["error"].endswith("../etc/passwd is outside the session's folder.")
+    assert str(service.home) not in outside.text  # no folder of the server's is named
     restored = service.post(
         "alice", f"/v1/sessions/{sid}/restore", json={"checkpoint": before[0]["short_id"]}
     )

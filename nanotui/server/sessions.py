@@ -210,7 +210,13 @@ class ServedSession:
             finally:
                 browsing.close()
 
-        result, events = await asyncio.to_thread(work)
+        try:
+            result, events = await asyncio.to_thread(work)
+        except SessionRefused:
+            raise
+        except UserFacingError as exc:  # e.g. a path outside: said without the server's folders
+            sentence = str(exc).replace(str(self.worktree.path), "the session's folder")
+            raise SessionRefused(409, f"The restore was not done: {sentence}") from exc
         for event in events:
             self.publish(self.engine.record(event))
         return {
