@@ -148,3 +148,13 @@ def test_a_session_the_server_cannot_start_is_one_sentence(served) -> None:
         "commit something first."
     }
     assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_a_flood_of_wrong_secrets_is_refused_before_hashing(served) -> None:
+    url, _, tokens = served
+    wrong = tokens["bob"][:-4] + "AAAA"
+    answers = [httpx.get(f"{url}/v1/me", headers=bearer(wrong)).status_code for _ in range(31)]
+    assert answers == [401] * 30 + [429]
+    refused = httpx.get(f"{url}/v1/me", headers=bearer(wrong))
+    assert refused.json()["error"].startswith("Too many failed sign-ins with this token")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60

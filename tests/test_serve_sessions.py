@@ -8,6 +8,7 @@ another user's session is answered as if it did not exist.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -139,8 +140,13 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
         ("POST", f"/v1/sessions/{sid}/approvals/{call}"),
         ("POST", f"/v1/sessions/{sid}/interrupt"),
         ("POST", f"/v1/sessions/{sid}/messages"),
+        ("GET", f"/v1/sessions/{sid}/patch"),
+        ("GET", f"/v1/sessions/{sid}/checkpoints"),
+        ("POST", f"/v1/sessions/{sid}/restore"),
+        ("POST", f"/v1/sessions/{sid}/close"),
     ]:
         body = {"decision": "approve"} if "approvals/" in path else {"text": "x"}
+        body = {"checkpoint": "abcd/1"} if path.endswith("/restore") else body
         answer = httpx.request(
             method, service.url + path, headers=bearer(service.tokens["bob"]), json=body
         )
@@ -153,6 +159,10 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
         assert answer.status_code == unknown.status_code == 404, (path, answer.text)
         assert answer.json() == {"error": f"There is no session {sid!r}."}
 
+    # An admin may look at anyone's session, and do nothing in it.
+    assert service.get("root", f"/v1/sessions/{sid}").json()["user"] == "alice"
+    interrupted = service.post("root", f"/v1/sessions/{sid}/interrupt")
+    assert interrupted.status_code == 404
     pending = service.get("alice", f"/v1/sessions/{sid}/approvals").json()
     assert [p["call_id"] for p in pending] == [call]
     approved = service.post(
@@ -212,6 +222,8 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
     assert after_restore[-1]["type"] == "checkpoint_restored"
     closed = service.post("alice", f"/v1/sessions/{sid}/close").json()
     assert closed["state"] == "closed"
+    again = service.post("alice", f"/v1/sessions/{sid}/close")  # closing twice is no error
+    assert again.status_code == 200 and again.json()["state"] == "closed"
     assert f"nanotui/{sid}" in git(service.project, "branch", "--list", "nanotui/*")
     # Following a closed session gives what it said, then ends (it does not hang open).
     ended = read_events(service.url, service.tokens["alice"], sid, until="no such event")
@@ -450,3 +462,16 @@ def test_past_a_users_model_tokens_per_minute_a_message_is_429(service: Service)
         service.post("alice", f"/v1/sessions/{alice}/messages", json={"text": "x"}).status_code
         == 202
     )
+
+
+def test_parallel_starts_cannot_pass_the_sessions_a_user_may_hold(tmp_path: Path) -> None:
+    with started_service(tmp_path, "\n[server]\nmax_sessions_per_user = 2\n") as service:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: service.post("alice", "/v1/sessions", json={"project": "web"}),
+                    range(6),
+                )
+            )
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [201, 201, 429, 429, 429, 429], [a.text for a in answers]

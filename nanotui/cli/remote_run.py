@@ -171,11 +171,14 @@ async def _follow(
                     )
                 at_line_start = show_event(event, errors, as_json, out, err, at_line_start)
         except httpx.TransportError:
-            drops += 1
-            if drops > RECONNECTS:
-                raise UserError(
-                    f"The event stream of session {sid} kept dropping; it goes on on the "
-                    "server (see /v1/sessions)."
-                ) from None
-            err.write(f"nanotui: the event stream dropped; reconnecting from event {after}…\n")
-            await asyncio.sleep(min(5.0, 0.5 * drops))
+            pass
+        # Broken off, or ended without the turn's result (a proxy gave up, the session was
+        # closed from elsewhere): resume where it stopped, a few times, then give up.
+        drops += 1
+        if drops > RECONNECTS:
+            raise UserError(
+                f"The event stream of session {sid} kept breaking off before the turn ended; "
+                "see it with GET /v1/sessions."
+            )
+        err.write(f"nanotui: the event stream dropped; reconnecting from event {after}…\n")
+        await asyncio.sleep(min(5.0, 0.5 * drops))

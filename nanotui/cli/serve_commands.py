@@ -71,6 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.certfile,
         ssl_keyfile=args.keyfile,
         log_level="warning",
+        # Open event streams would hold a stop for ever; after this, they are cut.
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -27,11 +27,14 @@ from nanotui.server.request_limits import RequestWindows
 from nanotui.server.service_log import API_LOG, ServiceLog
 from nanotui.server.sessions import SessionHub, SessionRefused
 from nanotui.server.store import projects
+from nanotui.server.tokens import split_token
 
 MAX_BODY_BYTES = 1_000_000
 OPEN_ROUTES = frozenset({"/healthz"})
 """The only routes that answer without a token."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FAILED_SIGN_INS = 30
+"""Refused sign-ins a minute with one token id before the next is refused unchecked."""
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
@@ -109,11 +112,24 @@ def current_account(request: Request) -> Account:
     counted against its requests per minute and the service's (429 past either)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     state = request.app.state
+    parts = split_token(token.strip())
+    # A known token id with wrong secrets costs a scrypt each: after a few a minute from one
+    # address, refuse before hashing, so a flood cannot take every worker thread.
+    # Counted per address too, so that someone else's failures cannot lock a user out.
+    client = request.client.host if request.client else "unknown"
+    failures = f"refused:{client}:{parts[0]}" if parts else None
+    if failures and (wait := state.windows.wait_needed([(failures, FAILED_SIGN_INS)], count=False)):
+        raise HTTPException(
+            429,
+            f"Too many failed sign-ins with this token; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
     found = authenticate(state.engine, token.strip()) if scheme.lower() == "bearer" else None
     if found is None:
+        if failures:
+            state.windows.count(failures)
         # Logged with what identifies the attempt, never the secret part of a token.
         token_id = token.strip()[3:15] if token.strip().startswith("nt_") else "none"
-        client = request.client.host if request.client else "unknown"
         state.service_log.record(
             f"refused from {client}",
             f"{request.method} {request.url.path} (token id {token_id!r})",

@@ -193,10 +193,8 @@ def add_session_routes(app: FastAPI) -> None:
     @app.post("/v1/sessions/{session_id}/close")
     async def close_session(session_id: str, request: Request, user: User) -> dict[str, Any]:
         """End the session; its branch stays in the project."""
-        hub = _hub(request)
-        served = hub.find(user, session_id)
-        path = await asyncio.to_thread(project_path, request.app.state.engine, user, served.project)
-        await hub.close(served, path)
+        served = _hub(request).find(user, session_id)
+        await served.close()
         _log(request, user.name, f"closed session {session_id}")
         return served.describe()
 

@@ -31,6 +31,7 @@ from nanotui.protocol.events import (
     ApprovalResolved,
     ErrorEvent,
     EventBase,
+    RunResult,
     TurnFinished,
 )
 from nanotui.server.accounts import Account
@@ -63,11 +64,19 @@ class NumberedEvent:
 class ServedSession:
     """One user's session on the service."""
 
-    def __init__(self, engine: EngineSession, owner: str, project: str, worktree: Worktree) -> None:
+    def __init__(
+        self,
+        engine: EngineSession,
+        owner: str,
+        project: str,
+        worktree: Worktree,
+        project_path: Path,
+    ) -> None:
         self.engine = engine
         self.id = engine.session_id
         self.owner = owner
         self.project = project
+        self.project_path = project_path
         self.worktree = worktree
         self.events: list[NumberedEvent] = []
         self.pending: dict[str, ApprovalRequested] = {}
@@ -75,6 +84,8 @@ class ServedSession:
         self.closed = False
         self._grown = asyncio.Event()
         self._turn: asyncio.Task[None] | None = None
+        self._closing = asyncio.Lock()
+        self._removed = False
 
     @property
     def state(self) -> str:
@@ -163,7 +174,21 @@ class ServedSession:
         finally:
             self.pending.clear()
         # Every turn ends with its result, as `nanotui run --json` does: clients wait for it.
-        self.publish(await turn_result(self.engine, finished, errors))
+        try:
+            result = await turn_result(self.engine, finished, errors)
+        except Exception:
+            logging.getLogger("nanotui.serve").exception("session %s: no result", self.id)
+            spend = self.engine.spend
+            result = RunResult(
+                status="error",
+                exit_code=1,
+                usage=self.engine.usage,
+                cost_usd=spend.cost_usd,
+                unpriced_requests=spend.unpriced_requests,
+                session=self.id,
+                message="The turn's result could not be made on the server.",
+            )
+        self.publish(result)
 
     def answer(self, call_id: str, answer: ApprovalAnswer) -> None:
         request = self.pending.get(call_id)
@@ -215,7 +240,7 @@ class ServedSession:
         except SessionRefused:
             raise
         except UserFacingError as exc:  # e.g. a path outside: said without the server's folders
-            sentence = str(exc).replace(str(self.worktree.path), "the session's folder")
+            sentence = without_folders(str(exc), [self.worktree.path], "the session's folder")
             raise SessionRefused(409, f"The restore was not done: {sentence}") from exc
         for event in events:
             self.publish(self.engine.record(event))
@@ -234,18 +259,30 @@ class ServedSession:
         self.engine.cancel()
         return True
 
-    async def close(self) -> None:
+    async def close(self, remove_worktree_folder: bool = True) -> None:
         """End the session: stop its turn, close the engine, remove the worktree folder (the
-        branch stays: it is the session's result)."""
-        if self.closed:
-            return
-        self.closed = True
-        if self._turn and not self._turn.done():
-            self.engine.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._turn, 10)
-        await self.engine.close()
-        self._grown.set()
+        branch stays: it is the session's result). Safe to call again, or at once twice."""
+        async with self._closing:
+            if not self.closed:
+                self.closed = True
+                if self._turn and not self._turn.done():
+                    self.engine.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await asyncio.wait_for(self._turn, 10)
+                await self.engine.close()
+                self._grown.set()
+            if remove_worktree_folder and not self._removed:
+                await asyncio.to_thread(remove_worktree, self.project_path, self.worktree)
+                self._removed = True
+
+
+def without_folders(sentence: str, folders: list[Path], name: str = "a server folder") -> str:
+    """The sentence with the server's folders (as given and as resolved) replaced by `name`:
+    paths never leave the server."""
+    spellings = {str(f) for f in folders} | {str(f.resolve()) for f in folders}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        sentence = sentence.replace(spelling, name)
+    return sentence
 
 
 def allowed_mode(server: Settings, asked: str | None) -> str:
@@ -307,6 +344,8 @@ class SessionHub:
         self.settings = settings
         self.state = state
         self.sessions: dict[str, ServedSession] = {}
+        self._starting: dict[str, int] = {}
+        """Sessions being set up, per user."""
 
     def ledger_path(self, user: str) -> Path:
         """Each user's spending has a ledger of its own, so their day and month add up."""
@@ -399,7 +438,8 @@ class SessionHub:
         chosen = allowed_mode(self.settings, mode)
         chosen_model = allowed_model(self.settings, model)
         open_ones = [s for s in self.sessions.values() if s.owner == account.name and not s.closed]
-        if len(open_ones) >= self.settings.server.max_sessions_per_user:
+        starting = self._starting.get(account.name, 0)
+        if len(open_ones) + starting >= self.settings.server.max_sessions_per_user:
             raise SessionRefused(
                 429,
                 f"You have {len(open_ones)} sessions open, the most allowed; close one first.",
@@ -422,15 +462,20 @@ class SessionHub:
                 raise
             return engine, worktree
 
+        # Counted while it is set up, so parallel requests cannot pass the limit together.
+        self._starting[account.name] = starting + 1
         try:
             engine, worktree = await asyncio.to_thread(build)
         except UserFacingError as exc:
             if isinstance(exc, SessionRefused):
                 raise
             # The server's own set-up (its model, a project without commits): the user can
-            # only pass it on to the admin.
-            raise SessionRefused(503, f"The server cannot start a session: {exc}") from exc
-        served = ServedSession(engine, account.name, project, worktree)
+            # only pass it on to the admin, and is told no folder of the server's.
+            sentence = without_folders(str(exc), [self.state, path])
+            raise SessionRefused(503, f"The server cannot start a session: {sentence}") from exc
+        finally:
+            self._starting[account.name] -= 1
+        served = ServedSession(engine, account.name, project, worktree, path)
         self.sessions[served.id] = served
         return served
 
@@ -449,10 +494,7 @@ class SessionHub:
             if s.owner == account.name or (every_user and account.admin)
         ]
 
-    async def close(self, served: ServedSession, project_path: Path) -> None:
-        await served.close()
-        await asyncio.to_thread(remove_worktree, project_path, served.worktree)
-
     async def close_all(self) -> None:
+        """At shutdown: every session's log ends cleanly; worktrees stay for a look."""
         for served in list(self.sessions.values()):
-            await served.close()
+            await served.close(remove_worktree_folder=False)
