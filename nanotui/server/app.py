@@ -23,9 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nanotui import __version__
 from nanotui.config import Settings
 from nanotui.server.accounts import Account, authenticate
+from nanotui.server.hub import SessionHub
 from nanotui.server.request_limits import RequestWindows
 from nanotui.server.service_log import API_LOG, ServiceLog
-from nanotui.server.sessions import SessionHub, SessionRefused
+from nanotui.server.sessions import SessionRefused
 from nanotui.server.store import projects
 from nanotui.server.tokens import split_token
 

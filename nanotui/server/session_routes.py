@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.server.accounts import list_users
 from nanotui.server.app import User, project_path
-from nanotui.server.sessions import ServedSession, SessionHub, SessionRefused
+from nanotui.server.hub import SessionHub
+from nanotui.server.sessions import ServedSession, SessionRefused
 from nanotui.server.worktrees import session_patch
 
 MAX_MESSAGE_CHARS = 200_000
