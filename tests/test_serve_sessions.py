@@ -410,6 +410,11 @@ def test_the_teams_day_budget_holds_across_users(tmp_path: Path) -> None:
         assert by_user["carol"]["today_usd"] == 0 and by_user["carol"]["limits"]["day_usd"] == 0.05
         refused = service.get("alice", "/v1/admin/spend")
         assert refused.status_code == 403
+        # Every session for an admin who asks; a user's own, whatever they ask.
+        every = service.get("root", "/v1/sessions?every_user=true").json()
+        assert {(s["user"], s["id"]) for s in every} == {("alice", alice), ("carol", carol)}
+        own = service.get("alice", "/v1/sessions?every_user=true").json()
+        assert [s["id"] for s in own] == [alice]
 
 
 def test_a_session_may_use_another_model_the_server_offers(tmp_path: Path) -> None:
