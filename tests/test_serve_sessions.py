@@ -75,13 +75,15 @@ output_per_mtok = 10
 
 
 @contextlib.contextmanager
-def started_service(tmp_path: Path, extra_config: str = "") -> Iterator[Service]:
+def started_service(
+    tmp_path: Path, extra_config: str = "", files: dict[str, str] | None = None
+) -> Iterator[Service]:
     """A service in auto-edit mode at most, with a project `web`, alice (granted web), bob
     (granted nothing), carol (web, a day budget of 5 cents, 10 requests a minute), root, an
     admin, and dave (web, 5,000 model tokens a minute)."""
     home = tmp_path / "server-home"
     home.mkdir()
-    project = git_project(tmp_path / "web", {"app.py": "def answer():\n    return 1\n"})
+    project = git_project(tmp_path / "web", files or {"app.py": "def answer():\n    return 1\n"})
     with FakeModelServer() as model:
         config = CONFIG.format(base_url=model.openai_base_url) + extra_config
         (home / "config.toml").write_text(config)

@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nanotui import __version__
 from nanotui.config import Settings
 from nanotui.server.accounts import Account, authenticate
+from nanotui.server.console_routes import FILES as CONSOLE_FILES
+from nanotui.server.console_routes import add_console_routes
 from nanotui.server.hub import SessionHub
 from nanotui.server.request_limits import RequestWindows
 from nanotui.server.service_log import API_LOG, ServiceLog
@@ -31,8 +33,9 @@ from nanotui.server.store import projects
 from nanotui.server.tokens import split_token
 
 MAX_BODY_BYTES = 1_000_000
-OPEN_ROUTES = frozenset({"/healthz"})
-"""The only routes that answer without a token."""
+OPEN_ROUTES = frozenset({"/healthz", *CONSOLE_FILES})
+"""The only routes that answer without a token: the health check and the console's files,
+which hold no data."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FAILED_SIGN_INS = 30
 """Refused sign-ins a minute with one token id before the next is refused unchecked."""
@@ -275,4 +278,5 @@ def create_app(
         )
 
     add_session_routes(app)
+    add_console_routes(app)
     return app
