@@ -14,7 +14,10 @@ from test_serve_sessions import started_service
 
 CHROMIUM = "/usr/bin/chromium"
 BEFORE = "".join(f"line {n}\n" for n in range(1, 31))
-AFTER = BEFORE.replace("line 2\n", "line two\n").replace("line 28\n", "line twenty-eight\n")
+# The added line starts "++ ", so its diff line starts "+++ " like a file header: shown all
+# the same, since it is what approving writes.
+FIRST = "++ line two\n"
+AFTER = BEFORE.replace("line 2\n", FIRST).replace("line 28\n", "line twenty-eight\n")
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Chromium is not installed here (.ci/run installs it)"
@@ -49,6 +52,7 @@ def test_approving_one_hunk_of_two_in_the_browser_writes_exactly_that_hunk(
                 expect(card.locator("input[type=checkbox]")).to_have_count(2)
                 # The changed words are marked within their lines.
                 expect(card.locator("mark", has_text="twenty-eight")).to_have_count(1)
+                expect(card.locator(".hunk").first).to_contain_text("+++ line two")
                 card.locator("input[type=checkbox]").nth(1).uncheck()
                 if shot := os.environ.get("NANOTUI_CONSOLE_SCREENSHOT"):  # for the README
                     page.set_viewport_size({"width": 1100, "height": 900})
@@ -70,4 +74,4 @@ def test_approving_one_hunk_of_two_in_the_browser_writes_exactly_that_hunk(
         result = read_events(service.url, service.tokens["alice"], sid)[-1]
         assert result["exit_code"] == 0, result
         (written,) = service.home.rglob(f"worktrees/{sid}/notes.txt")
-        assert written.read_text() == BEFORE.replace("line 2\n", "line two\n")
+        assert written.read_text() == BEFORE.replace("line 2\n", FIRST)

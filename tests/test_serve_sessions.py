@@ -167,8 +167,16 @@ def test_a_session_edits_its_own_branch_with_approvals_over_the_api(service: Ser
     assert interrupted.status_code == 404
     pending = service.get("alice", f"/v1/sessions/{sid}/approvals").json()
     assert [p["call_id"] for p in pending] == [call]
+    stale = service.post(
+        "alice",
+        f"/v1/sessions/{sid}/approvals/{call}",
+        json={"decision": "approve", "shown_sha256": "0" * 64},
+    )
+    assert stale.status_code == 409  # an answer to something else than was shown
     approved = service.post(
-        "alice", f"/v1/sessions/{sid}/approvals/{call}", json={"decision": "approve"}
+        "alice",
+        f"/v1/sessions/{sid}/approvals/{call}",
+        json={"decision": "approve", "shown_sha256": request["shown_sha256"]},
     )
     assert approved.status_code == 200, approved.text
     rest = read_events(service.url, service.tokens["alice"], sid, after=asked[-1]["_id"])

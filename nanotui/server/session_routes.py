@@ -48,6 +48,9 @@ class Answer(Strict):
     """For a write: the hunks to apply (0-based); None applies them all."""
     edited_text: str | None = None
     """For a write: the text to write instead of the proposal (an edit)."""
+    shown_sha256: str | None = None
+    """The hash of what the client showed (from the request): an answer to anything else is
+    refused (409), so a stale view cannot approve a request it did not show."""
     headless: bool = False
     """True when no person answered (`nanotui run --server` refusing what needs one)."""
 
@@ -152,6 +155,7 @@ def add_session_routes(app: FastAPI) -> None:
         _log(request, user.name, f"{body.decision}d {call_id} in session {session_id}")
         served.answer(
             call_id,
+            body.shown_sha256,
             ApprovalAnswer(
                 decision=body.decision,
                 reason=body.reason,

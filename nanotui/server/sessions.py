@@ -181,8 +181,12 @@ class ServedSession:
             )
         self.publish(result)
 
-    def answer(self, call_id: str, answer: ApprovalAnswer) -> None:
+    def answer(self, call_id: str, shown_sha256: str | None, answer: ApprovalAnswer) -> None:
         request = self.pending.get(call_id)
+        if request is not None and shown_sha256 not in (None, request.shown_sha256):
+            raise SessionRefused(
+                409, f"Approval {call_id!r} is not the one you were shown; look at it again."
+            )
         if request is None or not self.engine.resolve_approval(request, answer):
             raise SessionRefused(404, f"No approval {call_id!r} is waiting in this session.")
 

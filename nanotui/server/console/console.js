@@ -23,9 +23,16 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await answer.json().catch(() => ({}));
-  if (!answer.ok) throw new Error(data.error || `The service answered ${answer.status}.`);
+  if (!answer.ok) {
+    const error = new Error(data.error || `The service answered ${answer.status}.`);
+    error.status = answer.status;
+    throw error;
+  }
   return data;
 }
+
+// Ids go into paths encoded: a call id is the model's to choose.
+const part = (text) => encodeURIComponent(text);
 
 function money(usd) {
   return usd === null || usd === undefined ? "unpriced" : `$${Number(usd).toFixed(4)}`;
@@ -47,7 +54,12 @@ async function signIn(event) {
 function signOut() {
   sessionStorage.removeItem("nanotui-token");
   token = null;
+  current = null;
   if (following) following.abort();
+  for (const id of ["events", "approvals", "spend", "team-spend"]) $(id).replaceChildren();
+  $("sessions").querySelector("tbody").replaceChildren();
+  $("session").hidden = true;
+  $("team").hidden = true;
   $("signed-in").hidden = true;
   $("sign-in").hidden = false;
   $("sign-out").hidden = true;
@@ -101,7 +113,7 @@ function open(session) {
   if (following) following.abort();
   following = new AbortController();
   follow(session.id, following.signal).catch(() => {});
-  refreshApprovals();
+  refreshApprovals(session.id);
 }
 
 // Server-Sent Events read with fetch, which can send the token (EventSource cannot); the
@@ -110,58 +122,94 @@ async function follow(id, signal) {
   let last = 0;
   while (!signal.aborted) {
     try {
-      const answer = await fetch(`/v1/sessions/${id}/events`, {
+      const answer = await fetch(`/v1/sessions/${part(id)}/events`, {
         headers: { Authorization: `Bearer ${token}`, "Last-Event-ID": String(last) },
         signal,
       });
-      if (!answer.ok) return;
-      const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const fields = Object.fromEntries(
-            block.split("\n").filter((l) => !l.startsWith(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 2)])
-          );
-          if (fields.id) last = Number(fields.id);
-          if (fields.data) shown(JSON.parse(fields.data));
+      if (answer.status === 401 || answer.status === 404) {
+        $("events").append(el("li", "This session cannot be followed (signed out, or gone).", "error"));
+        return;
+      }
+      if (answer.ok) {
+        const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer = (buffer + value).replace(/\r\n?/g, "\n");
+          let cut;
+          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+            const event = parseEvent(buffer.slice(0, cut));
+            buffer = buffer.slice(cut + 2);
+            if (event.id) last = Number(event.id);
+            if (event.data) shown(id, JSON.parse(event.data));
+          }
         }
       }
     } catch (error) {
       if (signal.aborted) return;
     }
-    await new Promise((done) => setTimeout(done, 1000));
+    await new Promise((done) => setTimeout(done, 1000)); // dropped, or the service is busy
   }
 }
 
-function shown(event) {
+// One SSE block: its id, and its data lines joined (one space after the colon is dropped).
+function parseEvent(block) {
+  const event = { id: null, data: null };
+  for (const line of block.split("\n")) {
+    if (!line || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "id") event.id = value;
+    if (field === "data") event.data = event.data === null ? value : `${event.data}\n${value}`;
+  }
+  return event;
+}
+
+function shown(sessionId, event) {
+  if (!current || current.id !== sessionId) return;
   if (event.type === "text_delta") return; // the assistant_message holds the whole reply
   const item = el("li", `${event.type}${event.text ? ": " + event.text : ""}${event.summary ? ": " + event.summary : ""}`);
   $("events").append(item);
-  if (event.type === "approval_requested" || event.type === "approval_resolved") refreshApprovals();
+  if (event.type === "approval_requested" || event.type === "approval_resolved") {
+    refreshApprovals(sessionId);
+  }
 }
 
-async function refreshApprovals() {
-  if (!current) return;
-  const box = $("approvals");
-  let pending = [];
+let refreshes = 0;
+
+// Cards are kept while their request waits (what the user ticked or typed stays), added for
+// new requests and removed once answered; a reply about another session, or older than the
+// last one asked for, is dropped.
+async function refreshApprovals(sessionId) {
+  const asked = ++refreshes;
+  let pending;
   try {
-    pending = await api("GET", `/v1/sessions/${current.id}/approvals`);
+    pending = await api("GET", `/v1/sessions/${part(sessionId)}/approvals`);
   } catch (error) {
-    box.replaceChildren(el("p", error.message, "error"));
+    if (current && current.id === sessionId) $("approvals").prepend(el("p", error.message, "error"));
     return;
   }
-  box.replaceChildren(...pending.map(approvalCard));
+  if (asked !== refreshes || !current || current.id !== sessionId) return;
+  const box = $("approvals");
+  const keep = new Set(pending.map((r) => `${r.call_id} ${r.shown_sha256}`));
+  for (const card of [...box.querySelectorAll(".approval")]) {
+    if (!keep.has(card.dataset.key)) card.remove();
+  }
+  for (const request of pending) {
+    const key = `${request.call_id} ${request.shown_sha256}`;
+    if (![...box.querySelectorAll(".approval")].some((c) => c.dataset.key === key)) {
+      box.append(approvalCard(sessionId, request));
+    }
+  }
 }
 
-function approvalCard(request) {
+function approvalCard(sessionId, request) {
   const card = el("div", undefined, "approval");
   card.dataset.call = request.call_id;
+  card.dataset.key = `${request.call_id} ${request.shown_sha256}`;
   card.append(el("h3", request.summary));
   const boxes = [];
   if (request.diff) {
@@ -182,31 +230,36 @@ function approvalCard(request) {
   const reason = el("input");
   reason.placeholder = "reason (for a rejection)";
   const approve = el("button", "Approve");
+  const reject = el("button", "Reject");
+  const send = async (body) => {
+    approve.disabled = reject.disabled = true;
+    // The hash of what this card shows: the service refuses the answer if it changed.
+    const sent = { ...body, shown_sha256: request.shown_sha256 };
+    try {
+      await api("POST", `/v1/sessions/${part(sessionId)}/approvals/${part(request.call_id)}`, sent);
+      card.remove();
+    } catch (error) {
+      approve.disabled = reject.disabled = false;
+      card.prepend(el("p", error.message, "error"));
+    }
+  };
   approve.addEventListener("click", () => {
     const hunks = boxes.length ? boxes.filter((b) => b.checked).map((b) => Number(b.value)) : null;
-    answer(request, { decision: "approve", hunks });
+    send({ decision: "approve", hunks });
   });
-  const reject = el("button", "Reject");
-  reject.addEventListener("click", () => answer(request, { decision: "reject", reason: reason.value }));
+  reject.addEventListener("click", () => send({ decision: "reject", reason: reason.value }));
   card.append(approve, reason, reject);
   return card;
-}
-
-async function answer(request, body) {
-  try {
-    await api("POST", `/v1/sessions/${current.id}/approvals/${request.call_id}`, body);
-  } catch (error) {
-    $("approvals").prepend(el("p", error.message, "error"));
-  }
-  refreshApprovals();
 }
 
 // A unified diff's hunks (each from its @@ line to the next), numbered as the API counts them.
 function hunksOf(diff) {
   const hunks = [];
   for (const line of diff.split("\n")) {
+    // Lines before the first @@ are the file headers; after it, every line is the hunk's,
+    // one that starts with "+++ " or "--- " included.
     if (line.startsWith("@@")) hunks.push([line]);
-    else if (hunks.length && !line.startsWith("--- ") && !line.startsWith("+++ ")) hunks[hunks.length - 1].push(line);
+    else if (hunks.length && line !== "") hunks[hunks.length - 1].push(line);
   }
   return hunks;
 }
@@ -246,5 +299,12 @@ function marked(cls, sign, [before, changed, after]) {
 
 $("sign-in").addEventListener("submit", signIn);
 $("sign-out").addEventListener("click", signOut);
-$("interrupt").addEventListener("click", () => current && api("POST", `/v1/sessions/${current.id}/interrupt`).catch(() => {}));
-if (token) show().catch(signOut);
+$("interrupt").addEventListener("click", () => {
+  if (current) api("POST", `/v1/sessions/${part(current.id)}/interrupt`).catch(() => {});
+});
+if (token) {
+  show().catch((error) => {
+    if (error.status === 401) signOut();
+    else $("sign-in-error").textContent = error.message;
+  });
+}
