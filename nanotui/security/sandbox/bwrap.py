@@ -12,9 +12,7 @@ dropped, and (bwrap 0.8+) no way to make further user namespaces inside. Where t
 has Landlock the command also runs under it (`landlock_exec`): a read-only mount leaves a
 FIFO or a device of the host writable, Landlock refuses writes outside the sandbox's own
 folders whatever the file's type. When bwrap dies, its PID
-namespace dies with it (--die-with-parent), so killing bwrap's group kills the command; and
-a command stopped while its sandbox is still being set up is killed through the sandbox's
-first process (`bwrap_init`).
+namespace dies with it (--die-with-parent), so killing bwrap's group kills the command.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from pathlib import Path
 from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
 from nanotui.security.sandbox import landlock_exec, seccomp_net
 from nanotui.security.sandbox.base import CommandResult, command_environment
-from nanotui.security.sandbox.bwrap_init import SandboxInit
 from nanotui.security.sandbox.credentials import credential_files
 from nanotui.security.sandbox.gitconfig import config_files, without_credentials
 from nanotui.security.sandbox.home import HomeView, home_view, known_stores
@@ -368,9 +365,6 @@ class BwrapRunner:
             tmp_mb=self.limits.tmp_mb if self.limits else None,
             config_copies=copies,
         )
-        report_folder = Path(tempfile.mkdtemp(prefix="nanotui-bwrap-"))
-        sandbox_init = SandboxInit(report_folder)
-        argv = sandbox_init.wrap(argv)
         if filtered:
             argv = with_seccomp_program(argv)
         # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
@@ -383,10 +377,8 @@ class BwrapRunner:
                 timeout_s=timeout_s,
                 max_output_bytes=max_output_bytes,
                 limits=self.limits,
-                kill_first=sandbox_init.kill,
             )
         finally:
-            shutil.rmtree(report_folder, ignore_errors=True)
             if copies_folder:
                 shutil.rmtree(copies_folder, ignore_errors=True)
         return CommandResult(**vars(outcome), backend=self.backend)

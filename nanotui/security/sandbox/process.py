@@ -17,7 +17,7 @@ import resource
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,14 +142,9 @@ async def _exited(proc: asyncio.subprocess.Process, timeout_s: float) -> bool:
     return proc.returncode is not None
 
 
-async def _kill_group(
-    proc: asyncio.subprocess.Process, pgid: int, kill_first: KillFirst | None = None
-) -> None:
-    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left;
-    `kill_first` first kills what the group's signals cannot reach."""
+async def _kill_group(proc: asyncio.subprocess.Process, pgid: int) -> None:
+    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
     try:
-        if kill_first is not None:
-            await kill_first(lambda: proc.returncode is None)
         _signal_group(pgid, signal.SIGTERM)
         await _exited(proc, KILL_GRACE_S)
     finally:
@@ -160,9 +155,6 @@ async def _kill_group(
 
 RELEASE = b"\n"
 """One byte, a whole line to sh's `read`: the gate opens."""
-KillFirst = Callable[[Callable[[], bool]], Awaitable[None]]
-"""Kills what a runner knows to be outside the group (bwrap's sandbox, see `bwrap_init`),
-given a check of whether the command's first process still runs."""
 ArgvBuilder = Callable[[bool], list[str]]
 """Given whether the start is held at a gate, the argv to spawn (see `hold_with_sh`)."""
 
@@ -232,7 +224,6 @@ async def _kill_when_spawned(
     spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]],
     cgroup: PidsCgroup | None,
     memory: MemoryCgroup | None,
-    kill_first: KillFirst | None,
 ) -> None:
     """Cancelled mid-spawn: let the spawn finish (fork and exec are quick), then kill it.
 
@@ -246,12 +237,7 @@ async def _kill_when_spawned(
         except asyncio.CancelledError:
             spawn.add_done_callback(_kill_spawned)
             raise
-        try:
-            if kill_first is not None and not spawn.cancelled() and spawn.exception() is None:
-                transport = spawn.result()[0]
-                await kill_first(lambda: transport.get_returncode() is None)  # type: ignore[attr-defined]
-        finally:
-            _kill_spawned(spawn)
+        _kill_spawned(spawn)
     finally:
         if cgroup:
             cgroup.kill_all_and_release()
@@ -268,14 +254,12 @@ async def run_process(
     max_output_bytes: int,
     limits: Limits | None = None,
     writable: Sequence[Path] = (),
-    kill_first: KillFirst | None = None,
 ) -> ProcessOutcome:
     """Run the argv to the end or the timeout; nothing it started outlives this call.
 
     With limits, `build_argv` gets True and must return an argv that waits at the gate
     (`hold_with_sh`) until the limits are on. `writable` names folders besides `cwd` whose
-    disks count towards `max_growth_mb` (a private temp folder on the host). `kill_first`
-    kills, before the group, what the group's signals cannot reach (bwrap's sandbox).
+    disks count towards `max_growth_mb` (a private temp folder on the host).
     """
     started = time.monotonic()
     rlimits = limits.rlimits() if limits else []
@@ -308,7 +292,7 @@ async def run_process(
         except asyncio.CancelledError:
             if gate_write is not None:
                 os.close(gate_write)  # a child held at the gate then starts nothing
-            await _kill_when_spawned(spawn, cgroup, memory, kill_first)
+            await _kill_when_spawned(spawn, cgroup, memory)
             raise
         proc = asyncio.subprocess.Process(transport, protocol, loop)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -374,12 +358,12 @@ async def run_process(
     try:
         if not await _exited(proc, timeout_s):
             timed_out = True
-            await _kill_group(proc, pgid, kill_first)
+            await _kill_group(proc, pgid)
         # Background children may hold the pipes open after the leader exits; they belong to
         # the command, so they get a moment and are then killed with the rest of the group.
         _, pending = await asyncio.wait(readers, timeout=PIPE_GRACE_S)
         if pending:
-            await _kill_group(proc, pgid, kill_first)
+            await _kill_group(proc, pgid)
             await asyncio.wait(readers, timeout=PIPE_GRACE_S)
         finished = True
     finally:
@@ -387,7 +371,7 @@ async def run_process(
         # (`cmd >/dev/null &`): nothing of the command may outlive the call.
         try:
             if not finished or _group_alive(pgid):
-                await _kill_group(proc, pgid, kill_first)
+                await _kill_group(proc, pgid)
         finally:
             # Not skipped by a second cancellation. bwrap's init runs in a session of its
             # own, out of killpg's reach; it dies with bwrap (--die-with-parent), and its
