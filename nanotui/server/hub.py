@@ -83,15 +83,25 @@ class SessionHub:
         self.state = state
         self.sessions: dict[str, ServedSession] = {}
         self._starting: dict[str, int] = {}
+        self._ledgers: dict[Path, Ledger] = {}
+        """Opened once each (opening one checks its schema): by file."""
         """Sessions being set up, per user."""
 
     def ledger_path(self, user: str) -> Path:
         """Each user's spending has a ledger of its own, so their day and month add up."""
         return self.state / "ledgers" / f"{user}.sqlite3"
 
+    def _ledger(self, path: Path) -> Ledger:
+        if path not in self._ledgers:
+            self._ledgers[path] = Ledger(path)
+        return self._ledgers[path]
+
+    def user_ledger(self, user: str) -> Ledger:
+        return self._ledger(self.ledger_path(user))
+
     def team_ledger(self) -> Ledger:
         """Every request of every user, for the team's day budget."""
-        return Ledger(self.state / "ledgers" / "team.sqlite3")
+        return self._ledger(self.state / "ledgers" / "team.sqlite3")
 
     def ledger_for(self, user: str) -> Ledger:
         """The user's ledger, which also records (and, with a team budget, reserves) each
@@ -105,7 +115,7 @@ class SessionHub:
         tokens per minute."""
         own = account.limits.get("tpm")
         checks = [
-            (Ledger(self.ledger_path(account.name)), int(own) if own is not None else 0),
+            (self.user_ledger(account.name), int(own) if own is not None else 0),
             (self.team_ledger(), self.settings.server.tokens_per_minute),
         ]
         waits = [0.0]
@@ -130,7 +140,7 @@ class SessionHub:
         }
 
     def spend_of(self, account: Account) -> dict[str, object]:
-        ledger = Ledger(self.ledger_path(account.name))
+        ledger = self.user_ledger(account.name)
         budget = session_settings(self.settings, account, self.settings.approval.mode).budget
         today = ledger.spend_today()
         return {
