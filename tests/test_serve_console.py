@@ -17,7 +17,12 @@ BEFORE = "".join(f"line {n}\n" for n in range(1, 31))
 # The added line starts "++ ", so its diff line starts "+++ " like a file header: shown all
 # the same, since it is what approving writes.
 FIRST = "++ line two\n"
-AFTER = BEFORE.replace("line 2\n", FIRST).replace("line 28\n", "line twenty-eight\n")
+# The second change is markup that would run if the page ever parsed a diff as HTML.
+HOSTILE = "line twenty-eight <img src=x onerror=\"document.title='pwned'\">\n"
+AFTER = BEFORE.replace("line 2\n", FIRST).replace("line 28\n", HOSTILE)
+CALL_ID = "call_1?answer=elsewhere#x"
+"""A call id is the model's to choose: unencoded in a path, its ? and # would send the
+answer to another route."""
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Chromium is not installed here (.ci/run installs it)"
@@ -34,7 +39,9 @@ def test_approving_one_hunk_of_two_in_the_browser_writes_exactly_that_hunk(
         assert "script-src 'self'" in page_headers["content-security-policy"]
         sid = service.new_session("alice", mode="ask")["id"]
         service.model.enqueue(
-            openai_reply(tool_calls=[("write_file", {"path": "notes.txt", "content": AFTER})]),
+            openai_reply(
+                tool_calls=[("write_file", {"path": "notes.txt", "content": AFTER}, CALL_ID)]
+            ),
             openai_reply(text="Changed.", usage=dict(prompt=10, completion=2)),
         )
         service.post("alice", f"/v1/sessions/{sid}/messages", json={"text": "edit notes"})
@@ -51,7 +58,9 @@ def test_approving_one_hunk_of_two_in_the_browser_writes_exactly_that_hunk(
                 card = page.locator(".approval")
                 expect(card.locator("input[type=checkbox]")).to_have_count(2)
                 # The changed words are marked within their lines.
-                expect(card.locator("mark", has_text="twenty-eight")).to_have_count(1)
+                expect(card.locator("mark", has_text="twenty-eight <img")).to_have_count(1)
+                expect(card.locator("img")).to_have_count(0)  # shown as text, never parsed
+                assert page.title() == "nanotui serve"
                 expect(card.locator(".hunk").first).to_contain_text("+++ line two")
                 card.locator("input[type=checkbox]").nth(1).uncheck()
                 if shot := os.environ.get("NANOTUI_CONSOLE_SCREENSHOT"):  # for the README
@@ -60,6 +69,7 @@ def test_approving_one_hunk_of_two_in_the_browser_writes_exactly_that_hunk(
                 card.get_by_role("button", name="Approve").click()
                 expect(page.locator("#events li", has_text="approval_resolved")).to_have_count(1)
                 expect(page.locator(".approval")).to_have_count(0)
+                assert page.title() == "nanotui serve"
 
                 # Bob, in a tab of his own, sees none of alice's sessions.
                 other = browser.new_page()

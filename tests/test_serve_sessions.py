@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -490,3 +491,53 @@ def test_parallel_starts_cannot_pass_the_sessions_a_user_may_hold(tmp_path: Path
             )
         codes = sorted(answer.status_code for answer in answers)
         assert codes == [201, 201, 429, 429, 429, 429], [a.text for a in answers]
+
+
+def test_two_files_in_one_reply_are_answered_apart_one_hunk_kept_one_rejected(
+    tmp_path: Path,
+) -> None:
+    before = "".join(f"row {n}\n" for n in range(1, 41))
+    long_line = "x = '" + "y" * 5000 + "'\n"  # a long line goes through whole
+    after = before.replace("row 3\n", "row three\n").replace("row 38\n", long_line)
+    with started_service(tmp_path, files={"table.txt": before}) as service:
+        sid = service.new_session("alice", mode="ask")["id"]
+        service.model.enqueue(
+            openai_reply(
+                tool_calls=[
+                    ("write_file", {"path": "table.txt", "content": after}),
+                    ("write_file", {"path": "extra.py", "content": "import os\n"}),
+                ]
+            ),
+            openai_reply(text="Done.", usage=dict(prompt=10, completion=2)),
+        )
+        service.post("alice", f"/v1/sessions/{sid}/messages", json={"text": "both"})
+        read_events(service.url, service.tokens["alice"], sid, until="approval_requested")
+        pending = []
+        for _ in range(100):  # the second request follows the first at once
+            pending = service.get("alice", f"/v1/sessions/{sid}/approvals").json()
+            if len(pending) == 2:
+                break
+            time.sleep(0.05)
+        by_path = {p["path"]: p for p in pending}
+        assert set(by_path) == {"table.txt", "extra.py"}
+        assert by_path["table.txt"]["diff"].count("\n@@ ") == 2  # two hunks
+        assert long_line.strip() in by_path["table.txt"]["diff"]
+        kept = service.post(
+            "alice",
+            f"/v1/sessions/{sid}/approvals/{by_path['table.txt']['call_id']}",
+            json={"decision": "approve", "hunks": [1]},
+        )
+        refused = service.post(
+            "alice",
+            f"/v1/sessions/{sid}/approvals/{by_path['extra.py']['call_id']}",
+            json={"decision": "reject", "reason": "no new modules"},
+        )
+        assert kept.status_code == refused.status_code == 200
+        result = read_events(service.url, service.tokens["alice"], sid)[-1]
+        assert result["files_changed"] == ["table.txt"]
+        (written,) = service.home.rglob(f"worktrees/{sid}/table.txt")
+        assert written.read_text() == before.replace("row 38\n", long_line)
+        assert not list(service.home.rglob(f"worktrees/{sid}/extra.py"))
+        # The model is told why, in the request after the batch.
+        told = json.dumps(service.model.requests[-1].body["messages"])
+        assert "no new modules" in told
