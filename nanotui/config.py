@@ -199,6 +199,13 @@ class ServerConfig(Section):
     """What all users together may spend in a day; None: no team budget."""
 
 
+class RemoteConfig(Section):
+    """The token for a team service (`nanotui --server URL`). Read from the user's own
+    config file only: a project's config can never send the user's token anywhere."""
+
+    token: str | None = None
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -220,6 +227,7 @@ class Settings(BaseModel):
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     checkpoints: CheckpointsConfig = Field(default_factory=CheckpointsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.

@@ -105,6 +105,14 @@ def load_settings(
     return loaded
 
 
+def load_user_layer() -> dict[str, Any]:
+    """The user's own config file alone, checked (empty when there is none)."""
+    user_file = paths.user_config_file()
+    layer = _read_toml(user_file) or {}
+    _check_layer(layer, str(user_file))
+    return layer
+
+
 def _read_toml(path: Path) -> dict[str, Any] | None:
     try:
         text = path.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from nanotui.tui.screens.first_run_detect import ProviderChoice, write_user_provider_config
+from nanotui.tui.first_run_detect import ProviderChoice, write_user_provider_config
 
 Route = tuple[int, Any, float]  # status, JSON body (or raw str), delay before answering
 

@@ -14,10 +14,11 @@ from fake_model_server import FakeModelServer, openai_reply, stalled_reply
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
-from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.session import rebuild_conversation
 from nanotui.governance.audit import read_events
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,

@@ -13,9 +13,10 @@ from textual.widgets import DataTable, Static
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_agent
-from nanotui.engine.checkpoint_browsing import CheckpointBrowsing, describe_plan
+from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
 from nanotui.engine.external_changes import ChangeAttribution
 from nanotui.engine.facade import EngineSession
+from nanotui.protocol.checkpoint_views import describe_plan
 from nanotui.protocol.events import CheckpointCreated, CheckpointRestored
 from nanotui.providers.demo import DemoProvider
 from nanotui.tui.app import NanotuiApp

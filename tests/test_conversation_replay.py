@@ -19,12 +19,13 @@ from fake_model_server import FakeModelServer, error_reply, openai_reply, stalle
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
-from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.conversation import Conversation
 from nanotui.engine.output_marker import marked
 from nanotui.engine.session import load_conversation, rebuild_conversation
 from nanotui.governance.audit import read_events
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
     AssistantMessage,

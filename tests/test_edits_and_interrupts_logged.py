@@ -17,8 +17,8 @@ from test_agent import drive, edit, make_agent, results
 from test_secrets import fake
 
 from nanotui.cli import audit_commands
-from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.governance.audit import read_records
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import ApprovalRequested, ApprovalResolved, ToolResult, TurnFinished
 from nanotui.tui.timeline_rows import row_for_record
 

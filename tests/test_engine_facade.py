@@ -10,10 +10,10 @@ import pytest
 from fake_model_server import FakeModelServer, openai_reply
 
 from nanotui.config_loading import load_settings
-from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.assembly import build_session
 from nanotui.engine.facade import EngineSession
 from nanotui.governance.audit import read_events
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import ApprovalRequested, EventBase, Notice, TurnFinished
 

@@ -22,10 +22,11 @@ from nanotui.cli import audit_commands
 from nanotui.config_loading import load_settings
 from nanotui.engine import external_changes
 from nanotui.engine.agent import Agent
-from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceFilter, WorkspaceWatcher
 from nanotui.governance.audit import read_events
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
     ChangedPath,

@@ -31,9 +31,9 @@ from textual.widgets import Input, OptionList, Static
 from nanotui import paths
 from nanotui.config_loading import load_settings
 from nanotui.security.trust import is_trusted, was_asked
+from nanotui.tui.first_run_detect import DetectedServer, detect_local_servers_async
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.first_run import SetupScreen
-from nanotui.tui.screens.first_run_detect import DetectedServer, detect_local_servers_async
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.screens.trust import TrustScreen
 from nanotui.tui.widgets.notice_line import NoticeLine

@@ -28,7 +28,7 @@ from nanotui import paths
 from nanotui.config_loading import load_settings
 from nanotui.providers.demo import copy_sample_project
 from nanotui.security.trust import decline
-from nanotui.tui.screens.first_run_detect import (
+from nanotui.tui.first_run_detect import (
     DEMO_CHOICE,
     DetectedServer,
     ProviderChoice,

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,13 +28,12 @@ def test_every_import_contract_is_kept() -> None:
     assert "0 broken" in done.stdout
 
 
-def test_a_screen_importing_the_sandbox_breaks_a_contract(tmp_path: Path) -> None:
-    # The check can fail: a copy of the package with one forbidden import is refused.
+def broken_by(tmp_path: Path, module: str, import_line: str) -> str:
+    """lint-imports' output on a copy of the package with `module` (a path under nanotui/)
+    holding one import; fails if every contract is still kept."""
     copy = tmp_path / "nanotui"
     subprocess.run(["cp", "-r", str(ROOT / "nanotui"), str(copy)], check=True)
-    (copy / "tui" / "sneaky.py").write_text(
-        "from nanotui.security.sandbox.choose import make_runner\n"
-    )
+    (copy / module).write_text(import_line + "\n")
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     program = Path(sys.executable).parent / "lint-imports"
     done = subprocess.run(
@@ -44,4 +45,27 @@ def test_a_screen_importing_the_sandbox_breaks_a_contract(tmp_path: Path) -> Non
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode != 0
-    assert "nanotui.tui.sneaky -> nanotui.security.sandbox.choose" in done.stdout
+    return done.stdout
+
+
+def test_a_screen_importing_the_sandbox_breaks_a_contract(tmp_path: Path) -> None:
+    # The check can fail: a copy of the package with one forbidden import is refused.
+    out = broken_by(
+        tmp_path, "tui/sneaky.py", "from nanotui.security.sandbox.choose import make_runner"
+    )
+    assert "nanotui.tui.sneaky -> nanotui.security.sandbox.choose" in out
+
+
+@pytest.mark.parametrize(
+    ("module", "import_line"),
+    [
+        ("tui/screens/sneaky.py", "from nanotui.engine.facade import EngineSession"),
+        ("tui/widgets/sneaky.py", "from nanotui.client.remote_session import RemoteSession"),
+    ],
+)
+def test_a_screen_reaching_past_the_session_port_breaks_a_contract(
+    tmp_path: Path, module: str, import_line: str
+) -> None:
+    # The screens cannot tell a local session from a remote one: they may name neither.
+    out = broken_by(tmp_path, module, import_line)
+    assert "talk to a session only through its SessionPort" in out.replace("\n", " ")

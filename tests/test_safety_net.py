@@ -11,8 +11,9 @@ from test_checkpoints_helpers import make_repo
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
-from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
     CheckpointCreated,

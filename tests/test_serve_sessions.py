@@ -384,7 +384,7 @@ def test_run_on_the_server_prints_and_exits_as_a_local_run(service: Service) -> 
         timeout=60,
     )
     assert missing.returncode == 1
-    assert missing.stderr.startswith("nanotui: Set NANOTUI_TOKEN to your token")
+    assert missing.stderr.startswith("nanotui: Set NANOTUI_TOKEN, or `token` under [remote]")
     bob = run_remote(service, "bob", "--project", "web", "hi")
     assert bob.returncode == 1
     assert bob.stderr == "nanotui: There is no project 'web' open to you.\n"

@@ -10,7 +10,7 @@ import pytest
 
 from nanotui import paths
 from nanotui.security.trust import decline, is_trusted, trust, trusted_folders, was_asked
-from nanotui.tui.screens.first_run_detect import ProviderChoice, write_user_provider_config
+from nanotui.tui.first_run_detect import ProviderChoice, write_user_provider_config
 
 AWKWARD = 'we"ird\\name\nwith a newline'
 

@@ -10,6 +10,7 @@ from typing import Any
 from textual.app import App
 from textual.screen import Screen
 
+from nanotui.engine.session_logs import verify_session_log
 from nanotui.governance.audit_chain import CLOSED_TYPE, ChainedFile
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -150,4 +151,6 @@ class TimelineHost(App[None]):
 
 
 def timeline_host(path: Path | None, **kwargs: Any) -> TimelineHost:
-    return TimelineHost(TimelineScreen(path, title="Timeline · session s1", **kwargs))
+    return TimelineHost(
+        TimelineScreen(path, title="Timeline · session s1", verify=verify_session_log, **kwargs)
+    )

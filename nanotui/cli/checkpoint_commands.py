@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nanotui.protocol.basics import plural
-from nanotui.protocol.checkpoints import Checkpoint, CheckpointError
+from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, RestorePlan
 from nanotui.vcs.checkpoints import Checkpoints
-from nanotui.vcs.restore import RestorePlan
 
 MAX_LISTED = 20
 """Paths printed per group before "and N more"."""

@@ -124,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_flags(parser)
     add_mode_flag(parser)
     add_continue_flag(parser)
+    remote = parser.add_argument_group("team server")
+    remote.add_argument(
+        "--server",
+        metavar="URL",
+        help="open a session on the team service at URL (`nanotui serve`); the token comes "
+        "from NANOTUI_TOKEN or [remote] token in your config.toml",
+    )
+    remote.add_argument("--project", help="with --server: the project to work on")
+    remote.add_argument(
+        "--session",
+        metavar="ID",
+        help="with --server: attach to this open session of yours (--continue: the latest)",
+    )
     parser.set_defaults(handler=cmd_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 

@@ -9,16 +9,21 @@ the same `result` line and exit code.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sys
-from collections.abc import AsyncIterator
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx
 
 from nanotui.cli.headless import print_result, show_event
 from nanotui.cli.workspace import UserError
+from nanotui.client.service_api import (
+    ServerRefused,
+    call,
+    event_stream,
+    open_client,
+    pick_project,
+    server_token,
+)
 from nanotui.engine.run_result import headless_refusal
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -27,73 +32,9 @@ from nanotui.protocol.events import (
     parse_event,
 )
 
-TOKEN_VARIABLE = "NANOTUI_TOKEN"
 RECONNECTS = 5
 """Dropped event streams resumed in a row before the run gives up."""
 BUDGET_EXIT = 3
-
-
-class ServerRefused(UserError):
-    def __init__(self, status: int, sentence: str) -> None:
-        super().__init__(sentence)
-        self.status = status
-
-
-def server_token() -> str:
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
-    if not token:
-        raise UserError(
-            f"Set {TOKEN_VARIABLE} to your token for the service (an admin makes it with "
-            "`nanotui serve user add`)."
-        )
-    return token
-
-
-async def _call(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
-    """One API call; its JSON, or ServerRefused with the server's sentence. A 429 is waited
-    out (as the server's Retry-After says) a few times before it counts."""
-    for _ in range(3):
-        try:
-            answer = await client.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise UserError(f"The service at {client.base_url} did not answer: {exc}.") from exc
-        if answer.status_code != 429:
-            break
-        await asyncio.sleep(min(60, int(answer.headers.get("retry-after", "1") or 1)))
-    if answer.status_code >= 400:
-        try:
-            sentence = answer.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            sentence = f"The service answered {answer.status_code}."
-        raise ServerRefused(answer.status_code, sentence)
-    return answer.json()
-
-
-async def _stream(
-    client: httpx.AsyncClient, session: str, after: int
-) -> AsyncIterator[tuple[int, dict[str, Any]]]:
-    """The session's events after id `after`, as (id, data)."""
-    headers = {"Last-Event-ID": str(after)}
-    async with client.stream("GET", f"/v1/sessions/{session}/events", headers=headers) as stream:
-        if stream.status_code != 200:
-            await stream.aread()
-            raise ServerRefused(stream.status_code, stream.json().get("error", "refused"))
-        event_id = after
-        async for line in stream.aiter_lines():
-            if line.startswith("id: "):
-                event_id = int(line[4:])
-            elif line.startswith("data: "):
-                yield event_id, json.loads(line[6:])
-
-
-async def _pick_project(client: httpx.AsyncClient, project: str | None) -> str:
-    if project:
-        return project
-    names = [p["name"] for p in await _call(client, "GET", "/v1/projects")]
-    if len(names) == 1:
-        return names[0]
-    choice = ", ".join(names) if names else "none is granted to you"
-    raise UserError(f"Name the project with --project (yours: {choice}).")
 
 
 async def run_on_server(
@@ -108,25 +49,21 @@ async def run_on_server(
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    headers = {"Authorization": f"Bearer {server_token()}"}
-    timeout = httpx.Timeout(30.0, read=None)  # an event stream is quiet while a model thinks
-    async with httpx.AsyncClient(
-        base_url=url.rstrip("/"), headers=headers, timeout=timeout
-    ) as client:
+    async with open_client(url, server_token()) as client:
         try:
-            name = await _pick_project(client, project)
+            name = await pick_project(client, project)
             body = {"project": name, **({"mode": mode} if mode else {})}
-            session = await _call(client, "POST", "/v1/sessions", json=body)
+            session = await call(client, "POST", "/v1/sessions", json=body)
             sid = session["id"]
             try:
-                sent = await _call(
+                sent = await call(
                     client, "POST", f"/v1/sessions/{sid}/messages", json={"text": prompt}
                 )
                 result, errors, at_line_start = await _follow(
                     client, sid, session["mode"], sent["after"], as_json, out, err
                 )
             finally:
-                await _call(client, "POST", f"/v1/sessions/{sid}/close")
+                await call(client, "POST", f"/v1/sessions/{sid}/close")
         except ServerRefused as refused:
             if refused.status == 402:  # a budget, as locally: one sentence and exit 3
                 err.write(f"nanotui: {refused}\n")
@@ -155,7 +92,7 @@ async def _follow(
     drops = 0
     while True:
         try:
-            async for event_id, data in _stream(client, sid, after):
+            async for event_id, data in event_stream(client, sid, after):
                 after, drops = event_id, 0
                 data.pop("user", None)
                 event: EventBase = parse_event(data)
@@ -163,7 +100,7 @@ async def _follow(
                     return event, errors, at_line_start
                 if isinstance(event, ApprovalRequested):
                     refusal = headless_refusal(event, mode)
-                    await _call(
+                    await call(
                         client,
                         "POST",
                         f"/v1/sessions/{sid}/approvals/{event.call_id}",

@@ -19,6 +19,8 @@ def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
     from nanotui.engine.past_sessions import latest_session_in
     from nanotui.tui.app import run_app
 
+    if getattr(args, "server", None):
+        return _tui_on_server(args)
     workspace = resolve_workspace(args.workspace)
     if getattr(args, "continue_last", False):
         resume = latest_session_in(workspace)
@@ -29,6 +31,29 @@ def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
         workspace_explicit=args.workspace is not None,
         resume=resume,
     )
+
+
+def _tui_on_server(args: argparse.Namespace) -> int:
+    """`nanotui --server URL`: the same app on a session that runs on a team server."""
+    from nanotui.client.remote_session import ServerTarget
+    from nanotui.client.service_api import server_token
+    from nanotui.tui.app import run_app
+
+    if args.workspace is not None or args.base_url or args.provider:
+        raise UserError(
+            "With --server the folder and the model are the server's; leave out --workspace, "
+            "--provider and --base-url (--project and --model choose among the server's)."
+        )
+    target = ServerTarget(
+        url=args.server,
+        token=server_token(),
+        project=args.project,
+        mode=args.mode,
+        model=args.model,
+        attach=args.session,
+        continue_latest=args.continue_last,
+    )
+    return run_app(Path.cwd(), server=target)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

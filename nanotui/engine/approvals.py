@@ -10,24 +10,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import hashlib
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import ApprovalRequested
-
-
-class ApprovalAnswer(BaseModel):
-    """What the person (or the headless runner) answered."""
-
-    decision: Literal["approve", "reject", "always"]
-    reason: str = ""
-    """For a rejection: told to the model so it can do better."""
-    hunks: list[int] | None = None
-    """For a write: the hunks to apply (0-based); None applies all of them."""
-    by: Literal["user", "headless", "rule"] = "user"
-    edited_text: str | None = Field(default=None)
-    """For a write edited in $EDITOR: the text to write instead of the proposal."""
 
 
 def sha256_text(text: str) -> str:

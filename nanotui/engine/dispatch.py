@@ -14,10 +14,11 @@ import contextlib
 import posixpath
 from collections.abc import Callable
 
-from nanotui.engine.approvals import ApprovalAnswer, attach_future, os_user, sha256_text
+from nanotui.engine.approvals import attach_future, os_user, sha256_text
 from nanotui.engine.external_changes import ChangeAttribution
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import CallArguments, PreparedCall, ToolCallRunner
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,

@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nanotui.engine import approvals
-from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
+from nanotui.engine.past_sessions import conversation_events, summarize
+from nanotui.engine.session_logs import session_ids, session_logs, verify_session_log
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import ApprovalRequested, CostUpdated, EventBase, Notice
+from nanotui.protocol.log_verdict import Verdict
 from nanotui.protocol.model_io import Usage
+from nanotui.protocol.session_port import SessionSummary
 from nanotui.protocol.spend import Spend, against_budget
 from nanotui.security import trust
 from nanotui.security.sandbox.choose import isolation_warning
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class EngineSession:
-    """One agent session as a front end sees it."""
+    """One agent session as a front end sees it, running in this process (a `SessionPort`)."""
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
@@ -47,6 +51,14 @@ class EngineSession:
     @property
     def workspace(self) -> Path:
         return self._agent.workspace
+
+    @property
+    def workspace_is_local(self) -> bool:
+        return True
+
+    @property
+    def runs_at(self) -> str:
+        return "local"
 
     @property
     def model_label(self) -> str:
@@ -200,6 +212,22 @@ class EngineSession:
             created_by_agent=sorted(safety.created) if safety else (),
             own_changes=agent.own_changes,
         )
+
+    # ---- past sessions and logs ---------------------------------------------------------
+
+    def past_sessions(self, limit: int) -> list[SessionSummary]:
+        logs = [p for p in session_logs() if p.stem != self.session_id][:limit]
+        return [summarize(path) for path in logs]
+
+    def session_ids(self) -> list[str]:
+        return session_ids()
+
+    def earlier_events(self, session_id: str) -> list[EventBase]:
+        return conversation_events(session_id)
+
+    def verify_log(self, path: Path) -> Verdict:
+        """The log's hash chain, held to the ledger's anchor as `nanotui audit verify` holds it."""
+        return verify_session_log(path)
 
     def workspace_trusted(self) -> bool:
         return trust.is_trusted(self._agent.workspace)

@@ -3,30 +3,17 @@ when one is resumed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from nanotui.engine.conversation import starts_over
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import EventBase, SessionStarted, UserMessage
+from nanotui.protocol.session_port import SessionSummary
 
 
 class SessionNotFound(UserFacingError):
     """No session, or more than one, matches; the message is one sentence for the user."""
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """A logged session as a list of them shows it."""
-
-    session: str
-    path: Path
-    workspace: str
-    label: str
-    first_prompt: str
-    last_active: datetime | None = None
-    """When its log was last written (local time); None if that cannot be read."""
 
 
 def summarize(path: Path) -> SessionSummary:

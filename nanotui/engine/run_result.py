@@ -3,8 +3,8 @@ event with its exit code, and the refusal a run without a person gives what need
 
 from __future__ import annotations
 
-from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.facade import EngineSession
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import ApprovalRequested, RunResult, TurnFinished
 
 EXIT_CODES = {

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nanotui.engine.approvals import ApprovalAnswer
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.basics import plural
 from nanotui.protocol.diffs import FileChange, apply_hunks, edit_diff
 from nanotui.protocol.events import ToolResult

@@ -183,6 +183,7 @@ def create_app(
     """The API over the service's database; sessions keep their worktrees and ledgers in
     `state`. `hosts`: the Host names it answers to (None: any, for tests in-process)."""
     from nanotui import paths
+    from nanotui.server.session_control_routes import add_session_control_routes
     from nanotui.server.session_routes import add_session_routes
 
     settings = settings or Settings()
@@ -278,5 +279,6 @@ def create_app(
         )
 
     add_session_routes(app)
+    add_session_control_routes(app)
     add_console_routes(app)
     return app

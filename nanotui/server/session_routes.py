@@ -15,7 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanotui.engine.approvals import ApprovalAnswer
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.server.accounts import list_users
 from nanotui.server.app import User, project_path
 from nanotui.server.hub import SessionHub
@@ -42,7 +42,8 @@ class NewMessage(Strict):
 
 
 class Answer(Strict):
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "always"]
+    """"always" approves, and approves its kind for the rest of the session, as in the app."""
     reason: str = Field(default="", max_length=4000)
     hunks: list[int] | None = None
     """For a write: the hunks to apply (0-based); None applies them all."""
@@ -60,6 +61,8 @@ class Restore(Strict):
     """A checkpoint's id or short id, from the session's list."""
     files: list[str] | None = None
     """Paths relative to the project; None restores them all."""
+    delete_also: list[str] | None = None
+    """Files that did not exist at the checkpoint to delete too (the agent's own always are)."""
 
 
 def _hub(request: Request) -> SessionHub:
@@ -193,7 +196,7 @@ def add_session_routes(app: FastAPI) -> None:
         """Put the worktree back as a checkpoint had it (all files, or those named)."""
         served = _hub(request).find(user, session_id)
         _log(request, user.name, f"restored {body.checkpoint} in session {session_id}")
-        return await served.restore(body.checkpoint, body.files)
+        return await served.restore(body.checkpoint, body.files, body.delete_also)
 
     @app.post("/v1/sessions/{session_id}/close")
     async def close_session(session_id: str, request: Request, user: User) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nanotui.engine.approvals import ApprovalAnswer
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.run_result import turn_result
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.basics import UserFacingError
-from nanotui.protocol.checkpoints import RestoreResult
+from nanotui.protocol.checkpoints import RestoreResult, to_json
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -204,13 +204,16 @@ class ServedSession:
                     "files": entry.files,
                     "added": entry.added,
                     "removed": entry.removed,
+                    "checkpoint": to_json(entry.checkpoint),
                 }
                 for entry in browsing.entries()
             ]
         finally:
             browsing.close()
 
-    async def restore(self, checkpoint: str, files: list[str] | None) -> dict[str, object]:
+    async def restore(
+        self, checkpoint: str, files: list[str] | None, delete_also: list[str] | None = None
+    ) -> dict[str, object]:
         """Restore a checkpoint (or some of its files) between turns, as the app's browser
         does: a safety checkpoint first, the restore logged and sent to every follower."""
         if self._turn and not self._turn.done():
@@ -226,7 +229,7 @@ class ServedSession:
                 ]
                 if not found:
                     raise SessionRefused(404, f"This session has no checkpoint {checkpoint!r}.")
-                return browsing.restore(found[0], files)
+                return browsing.restore(found[0], files, delete_also or ())
             finally:
                 browsing.close()
 
@@ -239,13 +242,7 @@ class ServedSession:
             raise SessionRefused(409, f"The restore was not done: {sentence}") from exc
         for event in events:
             self.publish(self.engine.record(event))
-        return {
-            "restored": result.restored,
-            "removed": result.removed,
-            "left_in_place": result.left_in_place,
-            "not_restored": [skipped.path for skipped in result.not_restored],
-            "safety_checkpoint": result.safety_checkpoint.id if result.safety_checkpoint else None,
-        }
+        return to_json(result)
 
     def interrupt(self) -> bool:
         """Stop the running turn; False when none runs."""

@@ -24,7 +24,8 @@ from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import toggle_help
 
 if TYPE_CHECKING:
-    from nanotui.engine.facade import EngineSession
+    from nanotui.client.remote_session import ServerTarget
+    from nanotui.protocol.session_port import SessionPort
 
 STYLESHEETS = (
     "app.tcss",
@@ -53,7 +54,7 @@ class NanotuiApp(App[int]):
 
     def __init__(
         self,
-        session: EngineSession,
+        session: SessionPort,
         *,
         notices: Sequence[str] = (),
         trusted: bool = False,
@@ -119,8 +120,10 @@ def run_app(
     *,
     workspace_explicit: bool = True,
     resume: str | None = None,
+    server: ServerTarget | None = None,
 ) -> int:
-    """Run the full-screen app in `workspace` until the user quits; return the exit code.
+    """Run the full-screen app in `workspace` (or, with `server`, on a session of a team
+    server) until the user quits; return the exit code.
 
     `flags` are the command line's settings (a first-run answer that reloads the settings
     applies them again); `resume` is a session to go on with. What stopped the app before
@@ -129,7 +132,13 @@ def run_app(
     """
     from nanotui.tui.launch import LaunchApp
 
-    app = LaunchApp(workspace, flags=flags, workspace_explicit=workspace_explicit, resume=resume)
+    app = LaunchApp(
+        workspace,
+        flags=flags,
+        workspace_explicit=workspace_explicit,
+        resume=resume,
+        server=server,
+    )
     result = app.run()
     if app.startup_error is not None:
         raise app.startup_error

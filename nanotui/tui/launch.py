@@ -26,6 +26,7 @@ from nanotui.tui.app import NanotuiApp
 from nanotui.tui.keymap import apply_keymap
 
 if TYPE_CHECKING:
+    from nanotui.client.remote_session import ServerTarget
     from nanotui.config import ProviderConfig
     from nanotui.config_loading import LoadedConfig
     from nanotui.engine.startup import ModelClient
@@ -63,6 +64,7 @@ class LaunchApp(NanotuiApp):
         resume: str | None = None,
         detect: Detector | None = None,
         environ: Mapping[str, str] | None = None,
+        server: ServerTarget | None = None,
     ) -> None:
         # No session yet: it is built once the settings are read (see `_launch`).
         super().__init__(None, trusted=bool(trusted))  # type: ignore[arg-type]
@@ -77,6 +79,8 @@ class LaunchApp(NanotuiApp):
         self._resume = resume
         self._detect = detect
         self._environ = environ
+        self._server = server
+        """A session on a team server instead of one here (`nanotui --server URL`)."""
 
     def get_default_screen(self) -> Screen[None]:
         return StartingScreen()
@@ -105,8 +109,11 @@ class LaunchApp(NanotuiApp):
             self.exit(1)
 
     async def _launch(self) -> None:
-        from nanotui.tui.screens.first_run_detect import needs_first_run, needs_setup
+        from nanotui.tui.first_run_detect import needs_first_run, needs_setup
 
+        if self._server is not None:
+            await self._launch_on_server(self._server)
+            return
         if self.loaded is None:
             self._say("reading the settings…")
             await asyncio.to_thread(self._read_settings)
@@ -131,6 +138,23 @@ class LaunchApp(NanotuiApp):
         self.session = await asyncio.to_thread(self._build_session, provider)
         # The main screen as NanotuiApp builds it, at the bottom of a stack of its own (the
         # default stack's bottom screen, the starting screen, cannot be switched out).
+        main_screen = super().get_default_screen()
+        self.add_mode("main", lambda: main_screen)
+        await self.switch_mode("main")
+
+    async def _launch_on_server(self, target: ServerTarget) -> None:
+        """Attach to a session on a team server: its settings, model and folder are the
+        server's; only the user's own key bindings apply here."""
+        from nanotui.client.remote_session import RemoteSession, server_label
+        from nanotui.config_loading import load_user_layer
+
+        self._say("reading the settings…")
+        keys = (await asyncio.to_thread(load_user_layer)).get("keys", {})
+        self.notices.extend(apply_keymap(self, dict(keys)))
+        self._say(f"connecting to {server_label(target.url)}…")
+        self.session = await RemoteSession.open(target)
+        self.trusted = True  # the project's settings are the server admin's, not a folder's
+        self.workspace = self.session.workspace
         main_screen = super().get_default_screen()
         self.add_mode("main", lambda: main_screen)
         await self.switch_mode("main")
@@ -199,8 +223,8 @@ class LaunchApp(NanotuiApp):
         """The setup and trust questions; False when the user left instead of answering."""
         from nanotui.config_loading import load_settings
         from nanotui.engine.startup import decline_trust, trust_workspace
+        from nanotui.tui.first_run_detect import needs_setup, needs_trust_question
         from nanotui.tui.screens.first_run import SetupScreen
-        from nanotui.tui.screens.first_run_detect import needs_setup, needs_trust_question
         from nanotui.tui.screens.trust import TrustScreen
 
         assert self.loaded is not None

@@ -11,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from nanotui.engine.session_logs import verify_session_log
 from nanotui.tui.app import STYLESHEETS
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import toggle_help
@@ -34,7 +35,9 @@ class ReplayApp(App[int]):
         self.session = session or path.stem
 
     def get_default_screen(self) -> Screen[None]:
-        return ReplayScreen(self.path, speed=self.speed, session=self.session)
+        return ReplayScreen(
+            self.path, speed=self.speed, session=self.session, verify=verify_session_log
+        )
 
     def action_help(self) -> None:
         toggle_help(self)

@@ -9,7 +9,7 @@ runs a tool or calls a model.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -92,16 +92,17 @@ def settled(events: Sequence[EventBase]) -> list[EventBase]:
     return [e for e in events if e.type in CHAT_TYPES and e.type not in PASSING_TYPES]
 
 
-async def show_earlier_conversation(chat: ChatView, session: str, messages: int) -> None:
+async def show_earlier_conversation(
+    chat: ChatView, session: str, messages: int, load: Callable[[str], list[EventBase]]
+) -> None:
     """Show the conversation a resumed `session` goes on with, marked as earlier.
 
-    `messages` is how many messages the model was given from it. The log is read on a
-    thread; its entries are shown as the main screen showed them, between a line that says
-    where they come from and one that says the conversation goes on from there.
+    `messages` is how many messages the model was given from it; `load` reads what the
+    session said (the session port's `earlier_events`) and runs on a thread. Its entries are
+    shown as the main screen showed them, between a line that says where they come from and
+    one that says the conversation goes on from there.
     """
-    from nanotui.engine.past_sessions import conversation_events
-
-    events = settled(await asyncio.to_thread(conversation_events, session))
+    events = settled(await asyncio.to_thread(load, session))
     first = len(chat.children)
     await chat.add_notice(f"Earlier in session {session}, from its log:")
     if len(events) > EARLIER_LIMIT:

@@ -13,11 +13,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, FileDiff, RestoreResult
+from nanotui.protocol.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    FileDiff,
+    RestorePlan,
+    RestoreResult,
+)
 from nanotui.vcs import refs
 from nanotui.vcs.diff import file_diffs, patch
 from nanotui.vcs.location import locate
-from nanotui.vcs.restore import RestorePlan, RestoreWriter, plan_restore
+from nanotui.vcs.restore import RestoreWriter, plan_restore
 from nanotui.vcs.snapshot import EMPTY_TREE, TreeBuilder, TreeSnapshot
 
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from nanotui.protocol.checkpoints import FileDiff
+from nanotui.protocol.checkpoints import FileDiff, RawChange
 from nanotui.vcs.gitrunner import GitRunner
-
-
-@dataclass(frozen=True)
-class RawChange:
-    """One path that differs between trees `old` and `new` (modes and blobs of each side)."""
-
-    path: str
-    status: str
-    old_mode: str
-    new_mode: str
-    old_blob: str
-    new_blob: str
 
 
 def literal_pathspecs(paths: Sequence[str] | None) -> list[str]:

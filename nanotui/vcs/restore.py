@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nanotui.protocol.atomic_write import temp_name, write_atomically
-from nanotui.protocol.checkpoints import Checkpoint, SkippedFile
-from nanotui.vcs.diff import RawChange, raw_changes
+from nanotui.protocol.checkpoints import Checkpoint, RawChange, RestorePlan, SkippedFile
+from nanotui.vcs.diff import raw_changes
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.snapshot import TreeSnapshot
 
@@ -26,20 +26,6 @@ GITLINK, SYMLINK, EXECUTABLE = "160000", "120000", "100755"
 
 class Conflict(Exception):
     """A path restore must not write (the message says why, completing "left as it is: ...")."""
-
-
-@dataclass
-class RestorePlan:
-    """What restoring a checkpoint over the current state would do."""
-
-    writes: list[RawChange] = field(default_factory=list)
-    removals: list[str] = field(default_factory=list)
-    left_in_place: list[str] = field(default_factory=list)
-    not_restored: list[SkippedFile] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.writes or self.removals)
 
 
 def plan_restore(

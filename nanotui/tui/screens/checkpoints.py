@@ -24,16 +24,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from nanotui.engine.checkpoint_browsing import (
+from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoint_views import (
     STATUS_WORDS,
-    CheckpointBrowsing,
     CheckpointEntry,
     Comparison,
     in_time_order,
 )
-from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import Checkpoint, CheckpointError
 from nanotui.protocol.events import EventBase
+from nanotui.protocol.session_port import CheckpointBrowser
 from nanotui.tui.screens.restore_confirm import RestoreChoice, RestoreConfirmScreen
 from nanotui.tui.widgets.diff_view import DiffView
 
@@ -64,7 +64,7 @@ class CheckpointBrowserScreen(Screen[None]):
 
     def __init__(
         self,
-        browsing: CheckpointBrowsing,
+        browsing: CheckpointBrowser,
         *,
         on_events: Callable[[Sequence[EventBase]], None] = lambda events: None,
         can_restore: Callable[[], bool] = lambda: True,

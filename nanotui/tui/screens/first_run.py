@@ -25,8 +25,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from nanotui import paths
-from nanotui.protocol.basics import UserFacingError, plural
-from nanotui.tui.screens.first_run_detect import (
+from nanotui.protocol.basics import plural
+from nanotui.tui.first_run_detect import (
     DEMO_CHOICE,
     KNOWN_KEYS,
     LM_STUDIO_URL,
@@ -35,6 +35,7 @@ from nanotui.tui.screens.first_run_detect import (
     DetectedServer,
     ProviderChoice,
     SetupError,
+    check_and_save,
     detect_api_keys,
     detect_local_servers_async,
     display_host,
@@ -349,26 +350,6 @@ class SetupScreen(Screen[ProviderChoice | None]):
         error = self.query_one("#setup-error", Static)
         error.update(sentence)
         error.display = bool(sentence)
-
-
-async def check_and_save(choice: ProviderChoice) -> str | None:
-    """Build the provider as the app will (same key rules), then save; None, or why not."""
-    from nanotui.config import ProviderConfig
-    from nanotui.engine.startup import check_model
-    from nanotui.tui.screens.first_run_detect import write_user_provider_config
-
-    try:
-        provider = check_model(ProviderConfig(**choice.table()))
-    except UserFacingError as exc:
-        return str(exc).rstrip(".") + "."
-    except ValueError:  # pydantic's ValidationError
-        return "That choice is not a valid provider setting; check the URL and model."
-    await provider.aclose()
-    try:
-        write_user_provider_config(choice)
-    except SetupError as exc:
-        return str(exc)
-    return None
 
 
 def _found_sentence(servers: list[DetectedServer]) -> str:

@@ -22,8 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from nanotui.engine.facade import EngineSession
-from nanotui.protocol.basics import MODE_ORDER
+from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -41,6 +40,7 @@ from nanotui.protocol.events import (
     UsageReported,
     UserMessage,
 )
+from nanotui.protocol.session_port import SessionPort
 from nanotui.tui import collector
 from nanotui.tui.editor import edit_in_editor
 from nanotui.tui.messages import EngineEvent
@@ -95,7 +95,7 @@ class MainScreen(Screen[None]):
     busy: reactive[bool] = reactive(False)
 
     def __init__(
-        self, session: EngineSession, notices: Sequence[str] = (), *, trusted: bool = False
+        self, session: SessionPort, notices: Sequence[str] = (), *, trusted: bool = False
     ) -> None:
         super().__init__()
         self.session = session
@@ -127,7 +127,9 @@ class MainScreen(Screen[None]):
             yield ChatView(id="chat")
             with Vertical(id="side"):
                 yield ApprovalPanel(
-                    self.session.workspace, answer=self.session.resolve_approval, id="approval"
+                    self.session.workspace if self.session.workspace_is_local else None,
+                    answer=self.session.resolve_approval,
+                    id="approval",
                 )
                 yield CostMeter(id="cost")
                 yield Timeline(id="timeline")
@@ -141,6 +143,7 @@ class MainScreen(Screen[None]):
         status.model_label = session.model_label
         status.sandbox = session.sandbox_backend
         status.session_id = session.session_id
+        status.runs_at = session.runs_at
         status.trusted = self.trusted
         meter = self.query_one(CostMeter)
         meter.show_model(session.model_label, is_demo=session.is_demo)
@@ -160,7 +163,9 @@ class MainScreen(Screen[None]):
         chat = self.query_one(ChatView)
         if self.session.resumed:  # --continue, `sessions resume`: what was said, then the greeting
             messages = self.session.message_count
-            await show_earlier_conversation(chat, self.session.session_id, messages)
+            await show_earlier_conversation(
+                chat, self.session.session_id, messages, self.session.earlier_events
+            )
         where = display_path(self.session.workspace)
         if self.session.is_demo:
             await chat.add_notice(
@@ -426,6 +431,13 @@ class MainScreen(Screen[None]):
     @on(ApprovalPanel.EditRequested)
     async def edit_change(self, event: ApprovalPanel.EditRequested) -> None:
         """Open the proposed file in $VISUAL/$EDITOR; saving approves what was saved."""
+        if not self.session.workspace_is_local:
+            self.notify(
+                f"The file is on {self.session.runs_at}, not here, so $EDITOR cannot open it; "
+                "approve some hunks (space) or reject with a reason (n).",
+                severity="warning",
+            )
+            return
         outcome = await edit_in_editor(self.app, event.request, self.session.workspace, event.hunks)
         if outcome.error:
             self.notify(outcome.error, severity="warning")
@@ -454,7 +466,11 @@ class MainScreen(Screen[None]):
     def action_timeline(self) -> None:
         """Every event of this session from its log, full screen (the side pane stays live)."""
         title = f"Timeline · session {self.session.session_id}"
-        self.app.push_screen(TimelineScreen(self.session.log_path, title=title, live=True))
+        self.app.push_screen(
+            TimelineScreen(
+                self.session.log_path, title=title, verify=self.session.verify_log, live=True
+            )
+        )
 
     def action_checkpoints(self) -> None:
         """The checkpoint browser (restoring waits for the turn to end)."""
@@ -497,7 +513,11 @@ class MainScreen(Screen[None]):
     def set_mode(self, new: str) -> None:
         """Change the mode between turns, always with a visible notice."""
         old = self.session.mode
-        change = self.session.set_mode(new)
+        try:
+            change = self.session.set_mode(new)
+        except UserFacingError as exc:  # a server allows at most its own mode
+            self.notify(str(exc), title="Mode not changed", severity="warning")
+            return
         if change is None:
             return
         self.mode = new

@@ -29,7 +29,7 @@ from nanotui.tui.screens.timeline import open_event
 from nanotui.tui.timeline_log import LogLine, LogReader, index_lines, read_record_at
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.event_list import EventList
-from nanotui.tui.widgets.integrity_badge import IntegrityBadge
+from nanotui.tui.widgets.integrity_badge import IntegrityBadge, Verifier
 from nanotui.tui.widgets.timeline_pane import TimelinePane
 
 KEYS = "space pause · +/- speed · enter open · 0-7 kind · / search · q quit"
@@ -73,9 +73,10 @@ class ReplayScreen(Screen[None]):
         Binding("q", "app.quit", "Quit the replay", id="replay.quit"),
     ]
 
-    def __init__(self, path: Path, *, speed: float, session: str) -> None:
+    def __init__(self, path: Path, *, speed: float, session: str, verify: Verifier) -> None:
         super().__init__()
         self.path = path
+        self.verify_log = verify
         self.speed = speed
         self.session = session
         self.total = 0
@@ -88,7 +89,7 @@ class ReplayScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="replay-header"):
             yield Static("", id="replay-banner", markup=False)
-            yield IntegrityBadge(id="timeline-badge")
+            yield IntegrityBadge(self.verify_log, id="timeline-badge")
         with Horizontal(id="replay-body"):
             yield ChatView(id="chat")
             yield TimelinePane(reader=LogReader(self.path), follow=True)

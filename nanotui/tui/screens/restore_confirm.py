@@ -16,15 +16,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nanotui.engine.checkpoint_browsing import (
+from nanotui.protocol.basics import plural
+from nanotui.protocol.checkpoint_views import (
     DELETE_CHOSEN,
     PlannedStep,
-    RestorePlan,
     plan_counts,
     plan_steps,
 )
-from nanotui.protocol.basics import plural
-from nanotui.protocol.checkpoints import Checkpoint
+from nanotui.protocol.checkpoints import Checkpoint, RestorePlan
 
 ACTION_STYLES = {
     "bring back": "green",

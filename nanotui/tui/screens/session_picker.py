@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from nanotui.engine.past_sessions import SessionSummary
+from nanotui.protocol.session_port import SessionSummary
 from nanotui.tui.screens.main import display_path
 
 FOLDER_WIDTH = 28

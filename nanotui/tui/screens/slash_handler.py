@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from nanotui.engine.past_sessions import summarize
-from nanotui.engine.session_logs import session_ids, session_logs
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 from nanotui.tui import collector
 from nanotui.tui.modes import MODE_MEANINGS
@@ -46,7 +44,10 @@ class SlashHandler:
             return
         chat = self.chat
         last = chat.children[-1] if chat.children else None
-        await handler(argument.strip())
+        try:
+            await handler(argument.strip())
+        except UserFacingError as exc:  # refused (by a server, say): one sentence, no traceback
+            await self.chat.add_notice(str(exc), "warning")
         # The user asked: what the command printed is shown even if the chat was scrolled up.
         if chat.children and chat.children[-1] is not last:
             chat.scroll_end(animate=False)
@@ -123,23 +124,23 @@ class SlashHandler:
         if not argument:
             await self._pick_session()
             return
-        ids = session_ids()
+        ids = await asyncio.to_thread(self.screen.session.session_ids)
         matches = [argument] if argument in ids else [i for i in ids if i.startswith(argument)]
         if len(matches) != 1:
             problem = "No session matches" if not matches else "More than one session matches"
             await self.chat.add_notice(f"{problem} {argument!r}; /resume lists them.", "warning")
             return
         count = self.screen.session.resume_conversation(matches[0])
-        await show_earlier_conversation(self.chat, matches[0], count)
+        await show_earlier_conversation(
+            self.chat, matches[0], count, self.screen.session.earlier_events
+        )
 
     async def _pick_session(self) -> None:
         """Recent sessions to pick from; the one picked is resumed as `/resume ID` would."""
         # Imported here: the picker uses the main screen's helpers, and that screen this module.
         from nanotui.tui.screens.session_picker import SessionPickerScreen
 
-        current = self.screen.session.session_id
-        logs = [p for p in session_logs() if p.stem != current][:PICKER_SESSIONS]
-        summaries = await asyncio.to_thread(lambda: [summarize(p) for p in logs])
+        summaries = await asyncio.to_thread(self.screen.session.past_sessions, PICKER_SESSIONS)
         if not summaries:
             await self.chat.add_notice("There is no earlier session to resume yet.")
             return

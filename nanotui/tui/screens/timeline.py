@@ -24,7 +24,7 @@ from nanotui.tui.screens.event_detail import EventDetailScreen
 from nanotui.tui.timeline_log import LogReader, record_of
 from nanotui.tui.timeline_rows import TimelineRow
 from nanotui.tui.widgets.event_list import EventList
-from nanotui.tui.widgets.integrity_badge import IntegrityBadge
+from nanotui.tui.widgets.integrity_badge import IntegrityBadge, Verifier
 from nanotui.tui.widgets.timeline_pane import TimelinePane
 
 KEYS = "↑↓ move · enter open · 0-7 kind · / search · v verify · esc back"
@@ -72,10 +72,17 @@ class TimelineScreen(Screen[None]):
     """A live log that grew is verified again at most this often."""
 
     def __init__(
-        self, path: Path | None, *, title: str, live: bool = False, follow: bool = True
+        self,
+        path: Path | None,
+        *,
+        title: str,
+        verify: Verifier,
+        live: bool = False,
+        follow: bool = True,
     ) -> None:
         super().__init__()
         self.path = path
+        self.verify_log = verify
         self.title_text = title
         self.live = live
         self.reader = LogReader(path) if path is not None else None
@@ -88,7 +95,7 @@ class TimelineScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="timeline-header"):
             yield Static(self.title_text, id="timeline-title", markup=False)
-            yield IntegrityBadge(id="timeline-badge")
+            yield IntegrityBadge(self.verify_log, id="timeline-badge")
         yield TimelinePane(reader=self.reader, path=self.path, follow=self._follow)
         yield Static(KEYS, id="timeline-keys", markup=False)
 

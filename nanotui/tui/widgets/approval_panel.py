@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from nanotui.engine.approvals import ApprovalAnswer, resolve
+from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.diff_parse import parse_diff
 from nanotui.protocol.events import ApprovalRequested
 from nanotui.tui.approval_checks import is_stale
@@ -98,9 +98,9 @@ class ApprovalPanel(Vertical, can_focus=True):
 
     def __init__(
         self,
-        workspace: Path,
+        workspace: Path | None,
         *,
-        answer: Resolver = resolve,
+        answer: Resolver,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -284,7 +284,10 @@ class ApprovalPanel(Vertical, can_focus=True):
 
     def _check_stale(self) -> bool:
         request = self.request
-        stale = request is not None and is_stale(request, self.workspace)
+        # A session on a server: its files are not here; the server refuses a stale diff itself.
+        stale = (
+            request is not None and self.workspace is not None and is_stale(request, self.workspace)
+        )
         self.set_class(stale, "-stale")  # the diff view shows the banner that says why
         diff = self._diff()
         if diff is not None:

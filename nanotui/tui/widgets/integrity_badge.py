@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import work
 from textual.message import Message
 from textual.widgets import Static
 
-from nanotui.engine.session_logs import verify_session_log
 from nanotui.protocol.basics import plural
 from nanotui.protocol.log_verdict import Verdict
 
 STATES = ("-pending", "-ok", "-broken")
+Verifier = Callable[[Path], Verdict]
 
 
 class IntegrityBadge(Static):
@@ -30,9 +31,11 @@ class IntegrityBadge(Static):
             self.verdict = verdict
             self.error = error
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, verify: Verifier, *, id: str | None = None) -> None:
         super().__init__("not verified yet", id=id, markup=False, classes="-pending")
         self.verdict: Verdict | None = None
+        self._verify_log = verify
+        """The session's `verify_log`: the chain, held to the ledger's anchor where there is one."""
 
     def _show(self, text: str, state: str, tooltip: str | None = None) -> None:
         self.remove_class(*STATES)
@@ -66,8 +69,7 @@ class IntegrityBadge(Static):
     @work(thread=True, exclusive=True, group="integrity", exit_on_error=False)
     def _verify(self, path: Path) -> None:
         try:
-            # Held to the ledger's anchor too, as `nanotui audit verify` holds it.
-            verdict = verify_session_log(path)
+            verdict = self._verify_log(path)
         except (OSError, ValueError) as exc:
             self.post_message(self.Checked(None, f"{path} could not be read: {exc}"))
         else:

@@ -1,4 +1,5 @@
-"""The bottom line: mode, model, sandbox, trust, session and whether a turn is running."""
+"""The bottom line: mode, model, sandbox, trust, session, whether a turn is running, and
+the server the session runs on (when it does not run here)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class StatusBar(Horizontal):
     sandbox: reactive[str] = reactive("")
     session_id: reactive[str] = reactive("")
     trusted: reactive[bool] = reactive(False)
+    runs_at: reactive[str] = reactive("local")
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-mode")
@@ -31,6 +33,7 @@ class StatusBar(Horizontal):
         yield Label(id="status-trust")
         yield Label(id="status-state")
         yield Label(id="status-session")
+        yield Label(id="status-where")
 
     def watch_mode(self, mode: str) -> None:
         label = self.query_one("#status-mode", Label)
@@ -59,3 +62,9 @@ class StatusBar(Horizontal):
         label = self.query_one("#status-state", Label)
         label.update("working…" if busy else "ready")
         label.set_class(busy, "-busy")
+
+    def watch_runs_at(self, where: str) -> None:
+        label = self.query_one("#status-where", Label)
+        # Shown only for a session elsewhere: the engine, the files and the keys are there.
+        label.update(Content(f"on {where}"))
+        label.display = where != "local"

@@ -24,6 +24,7 @@ from tomlkit.items import Table
 from nanotui import paths
 from nanotui.config_loading import LoadedConfig
 from nanotui.protocol.atomic_write import write_atomically
+from nanotui.protocol.basics import UserFacingError
 
 OLLAMA_URL = "http://localhost:11434"
 LM_STUDIO_URL = "http://localhost:1234"
@@ -380,3 +381,22 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc)
+
+
+async def check_and_save(choice: ProviderChoice) -> str | None:
+    """Build the provider as the app will (same key rules), then save; None, or why not."""
+    from nanotui.config import ProviderConfig
+    from nanotui.engine.startup import check_model
+
+    try:
+        provider = check_model(ProviderConfig(**choice.table()))
+    except UserFacingError as exc:
+        return str(exc).rstrip(".") + "."
+    except ValueError:  # pydantic's ValidationError
+        return "That choice is not a valid provider setting; check the URL and model."
+    await provider.aclose()
+    try:
+        write_user_provider_config(choice)
+    except SetupError as exc:
+        return str(exc)
+    return None
