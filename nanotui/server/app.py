@@ -29,7 +29,7 @@ from nanotui.server.hub import SessionHub
 from nanotui.server.request_limits import RequestWindows
 from nanotui.server.service_log import API_LOG, ServiceLog
 from nanotui.server.sessions import SessionRefused
-from nanotui.server.store import projects
+from nanotui.server.store import is_shared, projects
 from nanotui.server.tokens import split_token
 
 MAX_BODY_BYTES = 1_000_000
@@ -206,7 +206,8 @@ def create_app(
     app.state.engine = engine
     app.state.settings = settings
     app.state.windows = RequestWindows()
-    app.state.hub = SessionHub(settings, state or paths.state_dir() / "server")
+    shared = engine if is_shared(engine) else None
+    app.state.hub = SessionHub(settings, state or paths.state_dir() / "server", shared)
     app.state.service_log = ServiceLog(API_LOG)
 
     @app.exception_handler(HTTPException)
