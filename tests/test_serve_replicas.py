@@ -135,3 +135,14 @@ def test_a_users_day_budget_holds_across_two_replicas_raced_at_once(replicas: Re
     assert spent <= DAY_USD + 1e-9, f"spent ${spent:.4f} of a ${DAY_USD} day"
     assert settled == pytest.approx(spent)
     assert outcomes.count("done") >= 3 and "refused" in outcomes, outcomes
+
+
+def test_a_users_requests_per_minute_hold_across_two_replicas(replicas: Replicas) -> None:
+    # limited may make 5 requests a minute: 10 at once, half on each replica, let 5 through.
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda i: replicas.get(i % 2, "limited", "/v1/me"), range(10)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 5 + [429] * 5
+    refused = [a for a in answers if a.status_code == 429]
+    assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in refused)
+    assert replicas.get(1, "alice", "/v1/me").status_code == 200  # others are not held up

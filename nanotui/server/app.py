@@ -26,7 +26,7 @@ from nanotui.server.accounts import Account, authenticate
 from nanotui.server.console_routes import FILES as CONSOLE_FILES
 from nanotui.server.console_routes import add_console_routes
 from nanotui.server.hub import SessionHub
-from nanotui.server.request_limits import RequestWindows
+from nanotui.server.request_limits import RequestWindows, SharedWindows
 from nanotui.server.service_log import API_LOG, ServiceLog
 from nanotui.server.sessions import SessionRefused
 from nanotui.server.store import is_shared, projects
@@ -205,8 +205,8 @@ def create_app(
     app.add_middleware(Guard, hosts=hosts)
     app.state.engine = engine
     app.state.settings = settings
-    app.state.windows = RequestWindows()
     shared = engine if is_shared(engine) else None
+    app.state.windows = SharedWindows(shared) if shared is not None else RequestWindows()
     app.state.hub = SessionHub(settings, state or paths.state_dir() / "server", shared)
     app.state.service_log = ServiceLog(API_LOG)
 
