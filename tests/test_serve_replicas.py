@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -43,6 +44,7 @@ spend it all."""
 @dataclass
 class Replicas:
     urls: list[str]
+    homes: list[Path]
     database_url: str
     model: FakeModelServer
     tokens: dict[str, str]
@@ -89,7 +91,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             running_server(homes[0], "--database-url", url, env=env) as a,
             running_server(homes[1], "--database-url", url, env=env) as b,
         ):
-            yield Replicas([a, b], url, model, tokens)
+            yield Replicas([a, b], homes, url, model, tokens)
 
 
 def _turn(replicas: Replicas, replica: int, session: str) -> str:
@@ -146,3 +148,35 @@ def test_a_users_requests_per_minute_hold_across_two_replicas(replicas: Replicas
     refused = [a for a in answers if a.status_code == 429]
     assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in refused)
     assert replicas.get(1, "alice", "/v1/me").status_code == 200  # others are not held up
+
+
+def test_a_session_lives_on_the_replica_that_made_it_and_the_other_says_where(
+    replicas: Replicas,
+) -> None:
+    a = replicas.urls[0]
+    sid = replicas.new_session(0, "alice")
+    assert replicas.get(0, "alice", f"/v1/sessions/{sid}").status_code == 200
+    for asked in (
+        replicas.get(1, "alice", f"/v1/sessions/{sid}"),
+        replicas.get(1, "alice", f"/v1/sessions/{sid}/events?after=3"),
+        replicas.post(1, "alice", f"/v1/sessions/{sid}/messages", text="hello"),
+    ):
+        assert asked.status_code == 421, asked.text
+        assert asked.json()["replica"] == a
+        assert asked.json()["detail"] == (
+            f"Session {sid!r} lives on {a}; send its requests there "
+            "(use session affinity in the load balancer)."
+        )
+        assert asked.headers["Location"] == a + asked.request.url.raw_path.decode()
+    # Another user's session is one that does not exist, on either replica.
+    for replica in (0, 1):
+        other = replicas.get(replica, "bob", f"/v1/sessions/{sid}")
+        assert other.status_code == 404
+        assert other.json()["error"] == f"There is no session {sid!r}."
+    assert replicas.get(1, "alice", "/v1/sessions/20260101-000000-beef").status_code == 404
+    # Each replica writes an API log of its own, named after its URL.
+    replicas.new_session(1, "bob")
+    for url, home in zip(replicas.urls, replicas.homes, strict=True):
+        own = "service-api-" + url.removeprefix("http://").replace(":", "-") + ".jsonl"
+        logs = {path.name for path in home.rglob("service-api*.jsonl")}
+        assert logs == {own}

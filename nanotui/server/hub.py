@@ -17,6 +17,7 @@ from nanotui.engine.facade import EngineSession
 from nanotui.governance.ledger import Ledger
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError, new_session_id
 from nanotui.server.accounts import Account
+from nanotui.server.placement import Placements
 from nanotui.server.sessions import ServedSession, SessionRefused, without_folders
 from nanotui.server.shared_ledger import SharedLedger
 from nanotui.server.team_ledger import TeamLedger
@@ -81,11 +82,19 @@ def session_settings(
 class SessionHub:
     """Every session the service runs, and the rules for who reaches which."""
 
-    def __init__(self, settings: Settings, state: Path, shared: Engine | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: Path,
+        shared: Engine | None = None,
+        placements: Placements | None = None,
+    ) -> None:
         self.settings = settings
         self.state = state
         self.shared = shared
         """The database replicas share, which then keeps the ledgers; None: files in `state`."""
+        self.placements = placements
+        """Which replica holds each session, when there may be several."""
         self.sessions: dict[str, ServedSession] = {}
         self._starting: dict[str, int] = {}
         """Sessions being set up, per user."""
@@ -222,6 +231,8 @@ class SessionHub:
         # Counted while it is set up, so parallel requests cannot pass the limit together.
         self._starting[account.name] = starting + 1
         try:
+            if self.placements is not None:  # an id no other replica has, placed here
+                session_id = await asyncio.to_thread(self.placements.claim_new, account.name)
             engine, worktree = await asyncio.to_thread(build)
         except UserFacingError as exc:
             if isinstance(exc, SessionRefused):
@@ -240,6 +251,8 @@ class SessionHub:
         """The user's session; an admin may also look at anyone's. Another user's session is
         answered exactly as one that does not exist."""
         served = self.sessions.get(session_id)
+        if served is None and self.placements is not None:
+            self.placements.check_elsewhere(account, session_id, to_act=to_act)
         if served is None or (served.owner != account.name and (to_act or not account.admin)):
             raise SessionRefused(404, f"There is no session {session_id!r}.")
         return served
