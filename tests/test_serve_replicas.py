@@ -1,6 +1,7 @@
 """Two `nanotui serve` replicas on one PostgreSQL database, as behind a load balancer: a
 user's day budget and requests per minute hold across both, raced at once; a session lives
-on the replica that made it, and the other one says where (421), never whose it is not.
+on the replica that made it, and the other one says where (421), never whose it is not. And
+the database's ledger keeps the ledger file's rules.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from postgres_support import throwaway_cluster
 from serve_support import bearer, git_project, read_events, running_server
 from sqlalchemy import create_engine, text
 
+from nanotui.governance.ledger import RESERVATION_TTL_S, DailyBudgetExceeded
+from nanotui.protocol.model_io import Usage
 from nanotui.server.accounts import add_project, add_user
+from nanotui.server.shared_ledger import SharedLedger
 from nanotui.server.store import open_database
 
 PROVIDER_KEY = "sk-" + "replicakey" * 3
@@ -180,3 +184,42 @@ def test_a_session_lives_on_the_replica_that_made_it_and_the_other_says_where(
         own = "service-api-" + url.removeprefix("http://").replace(":", "-") + ".jsonl"
         logs = {path.name for path in home.rglob("service-api*.jsonl")}
         assert logs == {own}
+
+
+def test_the_shared_ledger_keeps_the_ledger_files_rules(replicas: Replicas) -> None:
+    database = create_engine(replicas.database_url)
+    ledger = SharedLedger(database, "user:rules")
+    try:
+        held = ledger.reserve("s1", 0.03, 0.05)
+        with pytest.raises(DailyBudgetExceeded, match=r"pass today's budget \(\$0\.0300 of"):
+            ledger.reserve("s2", 0.03, 0.05)
+        # A reservation its process left behind lapses after the TTL, as in the file.
+        with database.begin() as db:
+            db.execute(
+                text("UPDATE ledger_reservations SET created = created - :ttl WHERE id = :id"),
+                {"ttl": RESERVATION_TTL_S + 1, "id": held},
+            )
+        second = ledger.reserve("s2", 0.03, 0.05)
+        with pytest.raises(DailyBudgetExceeded, match="this month's budget"):
+            ledger.reserve("s3", 0.01, 1.0, month_limit_usd=0.035)
+        ledger.settle(
+            second,
+            session="s2",
+            model="m",
+            usage=Usage(input_tokens=10, output_tokens=5),
+            cost_usd=0.02,
+            price_source="config",
+        )
+        ledger.settle(
+            None, session="s3", model="m", usage=Usage(), cost_usd=None, price_source="unpriced"
+        )
+        assert ledger.spent_today() == pytest.approx(0.02) == ledger.spent_this_month()
+        assert ledger.spend_today().unpriced_requests == 1
+        assert [tokens for _, tokens in ledger.tokens_in_last(60)] == [15, 0]
+        rows = {row.key: row for row in ledger.report("session")}
+        assert rows["s2"].cost_usd == pytest.approx(0.02) and rows["s3"].cost_usd is None
+        released = ledger.reserve("s4", 0.03, 0.05)
+        ledger.release(released)
+        ledger.reserve("s4", 0.03, 0.05)  # the released hold no longer counts
+    finally:
+        database.dispose()

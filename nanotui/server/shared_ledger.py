@@ -137,7 +137,7 @@ class SharedLedger(Ledger):
             rows = db.execute(
                 select(requests.at, requests.input_tokens + requests.output_tokens)
                 .where(requests.ledger == self.name, requests.at >= now - seconds)
-                .order_by(requests.at)
+                .order_by(requests.at, requests.id)
             ).all()
         return [(now - at, int(tokens)) for at, tokens in rows]
 
