@@ -185,6 +185,9 @@ class ServerConfig(Section):
 
     database_url: str | None = None
     """SQLAlchemy URL of the service's database; None: SQLite under the state folder."""
+    replica_url: str | None = None
+    """This replica's URL as clients reach it (several on one database; requests for its
+    sessions that reach another are sent here); None: http://<host>:<port>."""
     requests_per_minute: int = Field(default=1200, ge=0)
     """API requests per minute for the whole service; 0: no limit."""
     user_requests_per_minute: int = Field(default=240, ge=0)

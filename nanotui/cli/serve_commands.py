@@ -61,8 +61,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = _engine(args)
     # Answer only to the names the service is reached by (against DNS rebinding).
     hosts = LOOPBACK_HOSTS | {args.host, *args.allow_host} if is_loopback(args.host) else None
-    app = create_app(engine, settings, hosts=hosts)
     scheme = "https" if tls else "http"
+    replica = (
+        args.replica_url or settings.server.replica_url or f"{scheme}://{args.host}:{args.port}"
+    )
+    app = create_app(engine, settings, hosts=hosts, replica_url=replica)
     print(f"nanotui serve: listening on {scheme}://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(
         app,
@@ -147,6 +150,11 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         "--database-url",
         help="SQLAlchemy URL of the service's database (default: [server] database_url, "
         "else SQLite in the state folder)",
+    )
+    serve.add_argument(
+        "--replica-url",
+        help="this replica's URL as clients reach it, for replicas sharing a database "
+        "(default: [server] replica_url, else http(s)://HOST:PORT)",
     )
     serve.add_argument(
         "--allow-host",

@@ -137,12 +137,7 @@ class Ledger:
                     "SELECT COALESCE(SUM(amount_usd), 0) FROM reservations WHERE day = ?",
                     (today,),
                 ).fetchone()[0]
-                if spent + held + amount_usd > day_limit_usd + ROUNDING_USD:
-                    raise DailyBudgetExceeded(
-                        f"The next request could cost up to ${amount_usd:.4f}, which would pass "
-                        f"today's budget (${spent + held:.4f} of ${day_limit_usd:.2f} spent or "
-                        "held by running requests); raise budget.day_usd or wait until tomorrow."
-                    )
+                refuse_past(amount_usd, spent + held, day_limit_usd, "day")
                 if month_limit_usd is not None:
                     month = today[:7]
                     spent_month = _spent_since(db, f"{month}-01")
@@ -150,13 +145,7 @@ class Ledger:
                         "SELECT COALESCE(SUM(amount_usd), 0) FROM reservations WHERE day >= ?",
                         (f"{month}-01",),
                     ).fetchone()[0]
-                    if spent_month + held_month + amount_usd > month_limit_usd + ROUNDING_USD:
-                        raise DailyBudgetExceeded(
-                            f"The next request could cost up to ${amount_usd:.4f}, which would "
-                            f"pass this month's budget (${spent_month + held_month:.4f} of "
-                            f"${month_limit_usd:.2f} spent or held by running requests); raise "
-                            "budget.month_usd or wait until next month."
-                        )
+                    refuse_past(amount_usd, spent_month + held_month, month_limit_usd, "month")
                 cursor = db.execute(
                     "INSERT INTO reservations (day, session, amount_usd, created) "
                     "VALUES (?, ?, ?, ?)",
@@ -267,6 +256,25 @@ class Ledger:
             SpendRow(*counts, Spend.of(usd, counts[1], unpriced).cost_usd, unpriced)
             for *counts, usd, unpriced in rows
         ]
+
+
+BUDGETS = {
+    "day": ("today's", "budget.day_usd", "wait until tomorrow"),
+    "month": ("this month's", "budget.month_usd", "wait until next month"),
+}
+
+
+def refuse_past(amount_usd: float, used_usd: float, limit_usd: float, which: str) -> None:
+    """Raise DailyBudgetExceeded when `amount_usd` more, on top of `used_usd` (spent, and held
+    by running requests), would pass the `which` ("day" or "month") budget of `limit_usd`."""
+    if used_usd + amount_usd <= limit_usd + ROUNDING_USD:
+        return
+    budget, setting, wait = BUDGETS[which]
+    raise DailyBudgetExceeded(
+        f"The next request could cost up to ${amount_usd:.4f}, which would pass {budget} "
+        f"budget (${used_usd:.4f} of ${limit_usd:.2f} spent or held by running requests); "
+        f"raise {setting} or {wait}."
+    )
 
 
 def _spent_on(db: sqlite3.Connection, day: str) -> float:

@@ -26,10 +26,11 @@ from nanotui.server.accounts import Account, authenticate
 from nanotui.server.console_routes import FILES as CONSOLE_FILES
 from nanotui.server.console_routes import add_console_routes
 from nanotui.server.hub import SessionHub
-from nanotui.server.request_limits import RequestWindows
-from nanotui.server.service_log import API_LOG, ServiceLog
+from nanotui.server.placement import Misdirected, Placements, misdirected
+from nanotui.server.request_limits import RequestWindows, SharedWindows
+from nanotui.server.service_log import ServiceLog, api_log_name
 from nanotui.server.sessions import SessionRefused
-from nanotui.server.store import projects
+from nanotui.server.store import is_shared, projects
 from nanotui.server.tokens import split_token
 
 MAX_BODY_BYTES = 1_000_000
@@ -179,9 +180,11 @@ def create_app(
     settings: Settings | None = None,
     state: Path | None = None,
     hosts: frozenset[str] | None = None,
+    replica_url: str = "http://127.0.0.1:8765",
 ) -> FastAPI:
     """The API over the service's database; sessions keep their worktrees and ledgers in
-    `state`. `hosts`: the Host names it answers to (None: any, for tests in-process)."""
+    `state`. `hosts`: the Host names it answers to (None: any, for tests in-process).
+    `replica_url`: where clients reach this replica (when the database is shared)."""
     from nanotui import paths
     from nanotui.server.session_control_routes import add_session_control_routes
     from nanotui.server.session_routes import add_session_routes
@@ -206,9 +209,12 @@ def create_app(
     app.add_middleware(Guard, hosts=hosts)
     app.state.engine = engine
     app.state.settings = settings
-    app.state.windows = RequestWindows()
-    app.state.hub = SessionHub(settings, state or paths.state_dir() / "server")
-    app.state.service_log = ServiceLog(API_LOG)
+    # Several replicas may share this database: what they must agree on is kept in it.
+    shared = engine if is_shared(engine) else None
+    app.state.windows = SharedWindows(shared) if shared is not None else RequestWindows()
+    placements = Placements(shared, replica_url) if shared is not None else None
+    app.state.hub = SessionHub(settings, state or paths.state_dir() / "server", shared, placements)
+    app.state.service_log = ServiceLog(api_log_name(replica_url if shared is not None else None))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -217,6 +223,8 @@ def create_app(
     @app.exception_handler(SessionRefused)
     async def refused(request: Request, exc: SessionRefused) -> JSONResponse:
         return error(exc.status, str(exc))
+
+    app.add_exception_handler(Misdirected, misdirected)  # type: ignore[arg-type]
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:

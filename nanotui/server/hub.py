@@ -9,13 +9,17 @@ import asyncio
 import math
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from nanotui.config import Settings
 from nanotui.engine.assembly import build_session
 from nanotui.engine.facade import EngineSession
 from nanotui.governance.ledger import Ledger
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError, new_session_id
 from nanotui.server.accounts import Account
+from nanotui.server.placement import Placements
 from nanotui.server.sessions import ServedSession, SessionRefused, without_folders
+from nanotui.server.shared_ledger import SharedLedger
 from nanotui.server.team_ledger import TeamLedger
 from nanotui.server.worktrees import Worktree, add_worktree, remove_worktree
 
@@ -78,14 +82,24 @@ def session_settings(
 class SessionHub:
     """Every session the service runs, and the rules for who reaches which."""
 
-    def __init__(self, settings: Settings, state: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: Path,
+        shared: Engine | None = None,
+        placements: Placements | None = None,
+    ) -> None:
         self.settings = settings
         self.state = state
+        self.shared = shared
+        """The database replicas share, which then keeps the ledgers; None: files in `state`."""
+        self.placements = placements
+        """Which replica holds each session, when there may be several."""
         self.sessions: dict[str, ServedSession] = {}
         self._starting: dict[str, int] = {}
+        """Sessions being set up, per user."""
         self._ledgers: dict[Path, Ledger] = {}
         """Opened once each (opening one checks its schema): by file."""
-        """Sessions being set up, per user."""
 
     def ledger_path(self, user: str) -> Path:
         """Each user's spending has a ledger of its own, so their day and month add up."""
@@ -97,10 +111,14 @@ class SessionHub:
         return self._ledgers[path]
 
     def user_ledger(self, user: str) -> Ledger:
+        if self.shared is not None:
+            return SharedLedger(self.shared, f"user:{user}")
         return self._ledger(self.ledger_path(user))
 
     def team_ledger(self) -> Ledger:
         """Every request of every user, for the team's day budget."""
+        if self.shared is not None:
+            return SharedLedger(self.shared, "team")
         return self._ledger(self.state / "ledgers" / "team.sqlite3")
 
     def ledger_for(self, user: str) -> Ledger:
@@ -108,7 +126,7 @@ class SessionHub:
         request in the team's."""
         team_day = self.settings.server.team_day_usd
         limit = math.inf if team_day is None else team_day
-        return TeamLedger(self.ledger_path(user), self.team_ledger(), limit)
+        return TeamLedger(self.user_ledger(user), self.team_ledger(), limit)
 
     def tokens_wait(self, account: Account) -> int:
         """0, or the seconds until the user (or the whole service) is back under their model
@@ -213,6 +231,8 @@ class SessionHub:
         # Counted while it is set up, so parallel requests cannot pass the limit together.
         self._starting[account.name] = starting + 1
         try:
+            if self.placements is not None:  # an id no other replica has, placed here
+                session_id = await asyncio.to_thread(self.placements.claim_new, account.name)
             engine, worktree = await asyncio.to_thread(build)
         except UserFacingError as exc:
             if isinstance(exc, SessionRefused):
@@ -231,6 +251,8 @@ class SessionHub:
         """The user's session; an admin may also look at anyone's. Another user's session is
         answered exactly as one that does not exist."""
         served = self.sessions.get(session_id)
+        if served is None and self.placements is not None:
+            self.placements.check_elsewhere(account, session_id, to_act=to_act)
         if served is None or (served.owner != account.name and (to_act or not account.admin)):
             raise SessionRefused(404, f"There is no session {session_id!r}.")
         return served

@@ -3,18 +3,30 @@ API (sessions started and closed, approvals answered, interrupts), every refused
 and, in a log of its own, the admin's commands (they run in another process).
 
 Both are session logs like any other, hash-chained and anchored: `nanotui audit verify
-service-api` (or `service-admin`) checks them, `nanotui audit show` reads them.
+service-api` (or `service-admin`) checks them, `nanotui audit show` reads them. Replicas on
+one database each keep their own API log, `service-api-<host>-<port>` after their URL, so no
+two processes ever write one chain.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from urllib.parse import urlsplit
 
 from nanotui.governance.audit import SessionLog
 from nanotui.protocol.events import Notice
 
 API_LOG = "service-api"
 ADMIN_LOG = "service-admin"
+
+
+def api_log_name(replica: str | None) -> str:
+    """The API log's name: `service-api`, or with several replicas one for `replica`'s URL."""
+    if replica is None:
+        return API_LOG
+    where = urlsplit(replica).netloc or replica
+    return f"{API_LOG}-{re.sub(r'[^A-Za-z0-9.]+', '-', where).strip('-')}"
 
 
 class ServiceLog:

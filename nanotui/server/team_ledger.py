@@ -4,22 +4,23 @@ Every request of a session reserves its worst case twice: in the user's own ledg
 day and month) and in the team's (the whole service's day, `[server] team_day_usd`), each a
 write transaction of its own ledger, so neither concurrent sessions of one user nor those of
 many users can together pass a budget. If the team's reservation fails, the user's is given
-back; settling and releasing go to both.
+back; settling and releasing go to both. Either ledger may be a file (one replica) or the
+service's database (`shared_ledger.py`, several).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from nanotui.governance.ledger import DailyBudgetExceeded, Ledger
+from nanotui.governance.ledger import DailyBudgetExceeded, Ledger, SpendRow
 from nanotui.protocol.model_io import Usage
+from nanotui.protocol.spend import Spend
 
 
 class TeamLedger(Ledger):
     """The user's ledger (what the session shows as today's spending) plus the team's."""
 
-    def __init__(self, path: Path, team: Ledger, team_day_usd: float) -> None:
-        super().__init__(path)
+    def __init__(self, own: Ledger, team: Ledger, team_day_usd: float) -> None:
+        # No store of its own: every call goes to the user's ledger, and the team's.
+        self.own = own
         self.team = team
         self.team_day_usd = team_day_usd
         self._team_holds: dict[int, int] = {}
@@ -32,11 +33,11 @@ class TeamLedger(Ledger):
         day_limit_usd: float,
         month_limit_usd: float | None = None,
     ) -> int:
-        mine = super().reserve(session, amount_usd, day_limit_usd, month_limit_usd)
+        mine = self.own.reserve(session, amount_usd, day_limit_usd, month_limit_usd)
         try:
             self._team_holds[mine] = self.team.reserve(session, amount_usd, self.team_day_usd)
         except DailyBudgetExceeded:
-            super().release(mine)
+            self.own.release(mine)
             spent = self.team.spent_today()
             raise DailyBudgetExceeded(
                 f"The next request could cost up to ${amount_usd:.4f}, which would pass the "
@@ -56,7 +57,7 @@ class TeamLedger(Ledger):
         price_source: str,
     ) -> None:
         held = self._team_holds.pop(reservation, None) if reservation is not None else None
-        for ledger, hold in ((self.team, held), (super(), reservation)):
+        for ledger, hold in ((self.team, held), (self.own, reservation)):
             ledger.settle(
                 hold,
                 session=session,
@@ -70,4 +71,19 @@ class TeamLedger(Ledger):
         held = self._team_holds.pop(reservation, None)
         if held is not None:
             self.team.release(held)
-        super().release(reservation)
+        self.own.release(reservation)
+
+    def spent_today(self) -> float:
+        return self.own.spent_today()
+
+    def spent_this_month(self) -> float:
+        return self.own.spent_this_month()
+
+    def tokens_in_last(self, seconds: float) -> list[tuple[float, int]]:
+        return self.own.tokens_in_last(seconds)
+
+    def spend_today(self) -> Spend:
+        return self.own.spend_today()
+
+    def report(self, by: str, day: str | None = None) -> list[SpendRow]:
+        return self.own.report(by, day)
