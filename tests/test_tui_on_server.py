@@ -22,6 +22,7 @@ from test_serve_sessions import Service, started_service
 from textual.widgets import DataTable
 
 from nanotui.client.remote_session import RemoteSession, ServerTarget
+from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import Notice, TextDelta
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
@@ -208,3 +209,26 @@ def _done(text: str = "Done.", **kwargs):
     from fake_model_server import openai_reply
 
     return openai_reply(text, **kwargs)
+
+
+async def test_the_cost_meter_shows_the_users_limits_on_the_server(tmp_path: Path) -> None:
+    with started_service(tmp_path) as service:
+        target = ServerTarget(url=service.url, token=service.tokens["carol"], project="web")
+        session = await RemoteSession.open(target)
+        try:
+            status = session.cost_status()
+            assert status.day_budget_usd == 0.05  # carol's own limit, not the server's
+            assert "of $0.05" in await asyncio.to_thread(session.cost_summary)
+            assert session.runs_at == service.url.removeprefix("http://")
+            assert not session.workspace_is_local
+        finally:
+            await session.close()
+        # Another user's session cannot be attached to: it is answered as none at all.
+        theirs = service.new_session("alice")["id"]
+        refused = ServerTarget(url=service.url, token=service.tokens["carol"], attach=theirs)
+        try:
+            await RemoteSession.open(refused)
+        except UserFacingError as exc:
+            assert str(exc) == f"No session of yours on the server matches {theirs!r}."
+        else:
+            raise AssertionError("carol attached to alice's session")

@@ -104,7 +104,8 @@ class SlashHandler:
         )
 
     async def do_cost(self, argument: str) -> None:
-        await self.chat.add_notice(self.screen.session.cost_summary())
+        # On a thread: it reads the ledger, or asks the server.
+        await self.chat.add_notice(await asyncio.to_thread(self.screen.session.cost_summary))
 
     async def do_checkpoints(self, argument: str) -> None:
         self.screen.action_checkpoints()
