@@ -132,6 +132,8 @@ def test_another_422_is_not_retried() -> None:
     [
         (401, "Bad credentials", "check the token"),
         (403, "Resource not accessible by integration", "pull-requests: write"),
+        (403, "You have exceeded a secondary rate limit", "the review was not posted"),
+        (404, "Not Found", "check the repository"),
     ],
 )
 def test_a_refusal_is_one_sentence_with_githubs_message_and_never_the_token(

@@ -134,14 +134,14 @@ def post_review(
     with httpx.Client(headers=_headers(token), timeout=TIMEOUT) as client:
         answer = _send(client, url, review, token)
         if answer.status_code == 422 and review.get("comments") and _off_diff(answer):
-            answer = _send(client, url, folded(review), token)
+            answer = _send(client, url, _folded(review), token)
     if answer.status_code >= 400:
         raise _refusal(answer, token)
     address = _json(answer).get("html_url")
     return address if isinstance(address, str) else ""
 
 
-def folded(review: dict[str, Any]) -> dict[str, Any]:
+def _folded(review: dict[str, Any]) -> dict[str, Any]:
     """`review` with its inline comments moved into its body, each under its place."""
     parts = [review.get("body") or ""]
     parts.append("**Comments GitHub would not place on the diff:**")
@@ -199,15 +199,17 @@ def _off_diff(answer: httpx.Response) -> bool:
 
 
 def _refusal(answer: httpx.Response, token: str) -> GitHubError:
-    hint = {
-        401: "check the token",
-        403: "the workflow needs `permissions: pull-requests: write`",
-        404: "check the repository, the pull request number and the token's access",
-    }.get(answer.status_code, "see the workflow log")
     said = _scrub(_said(answer), token)
-    return GitHubError(
-        f"GitHub refused the review ({answer.status_code}: {said}); {hint}.", answer.status_code
-    )
+    status = answer.status_code
+    if status == 401:
+        hint = "check the token"
+    elif status == 403 and "not accessible" in said:
+        hint = "give the workflow `permissions: pull-requests: write`"
+    elif status == 404:
+        hint = "check the repository, the pull request number and the token's access to them"
+    else:
+        hint = "the review was not posted"
+    return GitHubError(f"GitHub refused the review ({status}: {said}); {hint}.", status)
 
 
 def _scrub(text: str, token: str) -> str:
