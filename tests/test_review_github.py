@@ -164,6 +164,12 @@ def test_no_answer_is_one_sentence_without_the_token() -> None:
     _no_token_in(caught.value)
 
 
+def test_an_api_url_that_is_no_url_is_one_sentence() -> None:
+    with pytest.raises(GitHubError, match="check GITHUB_API_URL") as caught:
+        post_review(REVIEW, repository="o/r", number=7, token=TOKEN, api_url="ghe.example/api/v3")
+    _no_token_in(caught.value)
+
+
 def test_a_repository_that_is_not_owner_slash_name_is_refused_before_any_call() -> None:
     with pytest.raises(UserFacingError, match="owner/name"):
         post_review(REVIEW, repository="o/r/../x", number=7, token=TOKEN, api_url="http://x")

@@ -126,6 +126,9 @@ def post_review(
     When GitHub refuses the review because a comment is not on the diff it says so for the
     whole review without naming the comment, and posts nothing; the review is then sent once
     more with its comments written into its body, so none of them is lost.
+
+    `api_url` is GITHUB_API_URL as the caller finds it (empty: github.com); GitHub
+    Enterprise's, `https://HOST/api/v3`, keeps its path.
     """
     owner, _, name = repository.partition("/")
     if not owner or not name or "/" in name:
@@ -167,7 +170,7 @@ def _headers(token: str) -> dict[str, str]:
 def _send(client: httpx.Client, url: str, review: dict[str, Any], token: str) -> httpx.Response:
     try:
         return client.post(url, json=review)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         # `from None`: the chained exception carries the request, and the request the token.
         reason = _scrub(str(exc) or type(exc).__name__, token)
         raise GitHubError(
