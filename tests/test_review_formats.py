@@ -2,13 +2,19 @@
 files, a range, a suggestion that itself holds ```, a finding whose title and explanation try
 to break out (a `|`, `<script>`, newlines, a terminal escape), an incomplete review and an
 empty one.
+
+Markdown (the step summary and the GitHub review's bodies) is checked by rendering it with a
+CommonMark parser that lets raw HTML through, so what is asserted is what a reader would see.
 """
 
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
+from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.findings import Finding, PlacedFinding, ReviewReport
@@ -92,7 +98,7 @@ EMPTY = ReviewReport(base=BASE, head=HEAD, files=["README.md"], cost_usd=None, u
 
 
 def test_the_formats_by_name() -> None:
-    assert FORMATS == ("text", "json")
+    assert FORMATS == ("text", "json", "markdown", "github")
 
 
 def test_an_unknown_format_or_severity_is_one_clear_sentence() -> None:
@@ -133,7 +139,8 @@ def test_text_of_an_empty_review() -> None:
 
 
 def test_no_format_lets_the_models_terminal_escape_through() -> None:
-    assert "\x1b" not in render(FULL, "text")
+    for fmt in ("text", "markdown"):
+        assert "\x1b" not in render(FULL, fmt)
 
 
 # --- json ----------------------------------------------------------------------------------
@@ -195,3 +202,179 @@ def test_json_of_an_incomplete_and_an_empty_review() -> None:
     empty = json.loads(render(EMPTY, "json", fail_on="low"))
     assert (empty["findings"], empty["worst"], empty["fails"]) == ([], None, False)
     assert (empty["cost_usd"], empty["unpriced_requests"]) == (None, 2)
+
+
+# --- markdown ------------------------------------------------------------------------------
+
+
+class _Seen(HTMLParser):
+    """What a browser would build from rendered Markdown: the tags, and each table's cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.append(tag)
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+"""Raw HTML allowed, as GitHub allows some: an escape that failed would show as a tag."""
+
+
+def seen(markdown: str) -> _Seen:
+    parsed = _Seen()
+    parsed.feed(MARKDOWN.render(markdown))
+    return parsed
+
+
+def test_markdown_summary_has_the_verdict_a_table_the_summary_and_the_cost() -> None:
+    got = render(FULL, "markdown", fail_on="high")
+    blocks = got.split("\n\n")
+    assert blocks[:3] == [
+        "## nanotui review",
+        "**5 findings, the worst critical; fails --fail-on high.**",
+        "1 finding dropped: on a path that does not exist.",
+    ]
+    assert blocks[-2:] == [
+        "Two problems in the data layer.\nThe rest reads well.",
+        "Cost: $0.0123 + 1 unpriced, model claude-test, session 20261205-120000-ab12.\n",
+    ]
+    assert seen(got).rows == [
+        ["Severity", "Location", "Title"],
+        ["critical", "src/db.py:42", "SQL built from user input"],
+        ["medium", "src/api.py:10-14", "The docstring's example never runs"],
+        ["low", "docs/read me.md:1", "Typo in the heading"],
+        ["high", "src/api.py:30", "Retries forever without a limit"],
+        ["low", "docs/guide.md:3", "Stale | <script>alert(1)</script> @\u200boctocat[31m"],
+    ]
+
+
+def test_markdown_keeps_the_models_markup_as_text() -> None:
+    """Each title alone in its cell: a table drops the cells past its third, which would hide
+    an injection that came after a `|`."""
+    titles = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[a link](https://example.invalid)",
+        "a | b",
+        "line one\n# line two",
+        "**bold** `code` &lt;",
+    ]
+    report = ReviewReport(
+        base=BASE,
+        head=HEAD,
+        findings=[
+            PlacedFinding(finding=HOSTILE.model_copy(update={"title": title}), inline=True)
+            for title in titles
+        ],
+    )
+    rendered = seen(render(report, "markdown"))
+    assert {"script", "img", "a", "h1", "code"}.isdisjoint(rendered.tags)
+    assert [row[2] for row in rendered.rows[1:]] == [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[a link](https://example.invalid)",
+        "a | b",
+        "line one # line two",
+        "**bold** `code` &lt;",
+    ]
+
+
+def test_markdown_says_an_incomplete_review_is_incomplete() -> None:
+    got = render(INCOMPLETE, "markdown")
+    assert (
+        "> **Incomplete:** a budget ended the review; these are the findings made before it "
+        "stopped." in got.split("\n\n")
+    )
+    assert "Cost: $0.5000." in got
+
+
+def test_markdown_of_an_empty_review_has_no_table() -> None:
+    assert render(EMPTY, "markdown") == (
+        "## nanotui review\n\n**No findings.**\n\nCost: unpriced (2 requests).\n"
+    )
+
+
+# --- github --------------------------------------------------------------------------------
+
+
+def fences(markdown: str) -> list[tuple[str, str]]:
+    """Each fenced code block as (info, content), as a Markdown parser reads it."""
+    return [(t.info, t.content) for t in MARKDOWN.parse(markdown) if t.type == "fence"]
+
+
+def test_github_review_requests_changes_only_at_fail_on() -> None:
+    assert json.loads(render(FULL, "github", fail_on="high"))["event"] == "REQUEST_CHANGES"
+    assert json.loads(render(FULL, "github"))["event"] == "COMMENT"
+    assert json.loads(render(INCOMPLETE, "github", fail_on="critical"))["event"] == "COMMENT"
+
+
+def test_github_review_comments_sit_on_the_new_side() -> None:
+    review = json.loads(render(FULL, "github"))
+    assert review["commit_id"] == HEAD
+    assert [{k: v for k, v in c.items() if k != "body"} for c in review["comments"]] == [
+        {"path": "src/db.py", "line": 42, "side": "RIGHT"},
+        {"path": "src/api.py", "line": 14, "side": "RIGHT"}
+        | {"start_line": 10, "start_side": "RIGHT"},
+        {"path": "docs/read me.md", "line": 1, "side": "RIGHT"},
+    ]
+    sql = review["comments"][0]["body"]
+    assert sql.startswith("**critical**: SQL built from user input\n\nThe name is pasted")
+    assert fences(sql) == [("suggestion", SQL.suggestion + "\n")]
+
+
+def test_a_suggestion_holding_a_fence_stays_one_suggestion() -> None:
+    body = json.loads(render(FULL, "github"))["comments"][1]["body"]
+    assert "\n````suggestion\n" in body
+    assert fences(body) == [("suggestion", FENCED_SUGGESTION)]
+
+
+def test_github_body_carries_the_findings_not_on_a_changed_line() -> None:
+    body = json.loads(render(FULL, "github", fail_on="high"))["body"]
+    assert body.startswith(
+        "**nanotui review:** 5 findings, the worst critical; fails --fail-on high.\n\n"
+    )
+    assert (
+        "\n\n### Not on a changed line\n\n**high** src/api.py:30: Retries forever without a "
+        "limit\n\n_line 30 is not in the change_\n\nA server that is down" in body
+    )
+    assert "_line 3 is not in the change_" in body
+    rendered = seen(body)
+    assert {"script", "img", "table", "ul", "h1"}.isdisjoint(rendered.tags)
+    assert "h3" in rendered.tags  # our own heading, not the model's "# not a heading"
+    assert "@\u200boctocat" in body
+
+
+def test_github_body_of_an_incomplete_and_an_empty_review() -> None:
+    cut = json.loads(render(INCOMPLETE, "github"))
+    assert "> **Incomplete:** a budget ended the review" in cut["body"]
+    assert cut["comments"][0] == {
+        "path": "src/api.py",
+        "line": 30,
+        "side": "RIGHT",
+        "body": "**high**: Retries forever without a limit\n\n"
+        "A server that is down keeps the job looping.",
+    }
+    empty = json.loads(render(EMPTY, "github", fail_on="low"))
+    assert empty == {
+        "commit_id": HEAD,
+        "event": "COMMENT",
+        "body": "**nanotui review:** No findings.",
+        "comments": [],
+    }

@@ -1,7 +1,9 @@
-"""What `nanotui review` prints: one `ReviewReport` rendered as text or JSON.
+"""What `nanotui review` prints: one `ReviewReport` rendered as text, JSON, Markdown or a
+GitHub review.
 
 Each format is a module with a `render(report, fail_on, tool_version)`; this picks one by
-name. The formats share their sentences (`wording`) and treat the model's text as untrusted.
+name. The formats share their sentences (`wording`) and treat the model's text as untrusted
+(`markdown_safe` for everything that ends up as Markdown).
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from collections.abc import Callable
 
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.findings import SEVERITIES, ReviewReport
-from nanotui.review.formats import json_report, text
+from nanotui.review.formats import github, json_report, markdown, text
 
 Renderer = Callable[[ReviewReport, str | None, str], str]
 
 _RENDERERS: dict[str, Renderer] = {
     "text": text.render,
     "json": json_report.render,
+    "markdown": markdown.render,
+    "github": github.render,
 }
 FORMATS = tuple(_RENDERERS)
-"""The names `--format` accepts: text, json."""
+"""The names `--format` accepts: text, json, markdown, github."""
 
 
 def render(
