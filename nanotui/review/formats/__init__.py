@@ -1,5 +1,5 @@
-"""What `nanotui review` prints: one `ReviewReport` rendered as text, JSON, Markdown or a
-GitHub review.
+"""What `nanotui review` prints: one `ReviewReport` rendered as text, JSON, Markdown, a GitHub
+review or SARIF.
 
 Each format is a module with a `render(report, fail_on, tool_version)`; this picks one by
 name. The formats share their sentences (`wording`) and treat the model's text as untrusted
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.findings import SEVERITIES, ReviewReport
-from nanotui.review.formats import github, json_report, markdown, text
+from nanotui.review.formats import github, json_report, markdown, sarif, text
 
 Renderer = Callable[[ReviewReport, str | None, str], str]
 
@@ -21,9 +21,10 @@ _RENDERERS: dict[str, Renderer] = {
     "json": json_report.render,
     "markdown": markdown.render,
     "github": github.render,
+    "sarif": sarif.render,
 }
 FORMATS = tuple(_RENDERERS)
-"""The names `--format` accepts: text, json, markdown, github."""
+"""The names `--format` accepts: text, json, markdown, github, sarif."""
 
 
 def render(
