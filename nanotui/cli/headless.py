@@ -14,23 +14,17 @@ from typing import TextIO
 from nanotui.cli.checkpoint_commands import restore_command
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.run_result import headless_refusal, turn_result
-from nanotui.protocol.event_summary import summarize
+from nanotui.protocol.event_summary import progress_line
 from nanotui.protocol.events import (
     ApprovalRequested,
+    AssistantMessage,
     ErrorEvent,
     EventBase,
     RunResult,
     TextDelta,
-    ToolResult,
-    ToolStarted,
     TurnFinished,
 )
 from nanotui.protocol.spend import Spend
-
-PROGRESS_MARKS = {"tool_started": "->", "tool_result": "<-", "notice": "note:", "error": "error:"}
-"""The events a readable run prints on stderr, each behind its mark."""
-TOOL_LINE_CHARS = 200
-"""A tool's line is cut here: its first line of output can be a whole minified file."""
 
 
 async def run_headless(
@@ -51,7 +45,9 @@ async def run_headless(
             session.resolve_approval(event, headless_refusal(event, session.mode))
         if isinstance(event, TurnFinished):
             finished = event
-        ends_with_newline = show_event(event, errors, as_json, out, err, ends_with_newline)
+        # What is printed may end up in a public CI log: redacted as the session's log is.
+        shown = session.redacted_event(event)
+        ends_with_newline = show_event(shown, errors, as_json, out, err, ends_with_newline)
     result = await turn_result(session, finished, errors)
     undo = restore_command(result.checkpoint, session.workspace) if result.checkpoint else None
     print_result(
@@ -104,19 +100,30 @@ def show_event(
     if isinstance(event, ErrorEvent):
         errors.append(event.text)
     if not as_json:
-        return print_readable(event, out, err, at_line_start)
+        return print_readable(event, out, err, at_line_start, stream=_is_terminal(out))
     out.write(event.to_json_line() + "\n")
     out.flush()
     return at_line_start
 
 
-def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bool) -> bool:
-    """Print one event for a person; returns whether stdout now ends with a newline."""
-    if isinstance(event, TextDelta):
+def print_readable(
+    event: EventBase, out: TextIO, err: TextIO, at_line_start: bool, *, stream: bool = True
+) -> bool:
+    """Print one event for a person; returns whether stdout now ends with a newline.
+
+    With `stream` the reply is printed as it comes; without (not a terminal: a CI log, a
+    file) each reply is printed whole once it has ended, redacted as a whole, so a secret
+    split across two pieces of the stream cannot slip through."""
+    if isinstance(event, TextDelta) and stream:
         out.write(event.text)
         out.flush()
         return event.text.endswith("\n") if event.text else at_line_start
-    line = _progress_line(event)
+    if isinstance(event, AssistantMessage) and not stream and event.text:
+        text = event.text if event.text.endswith("\n") else event.text + "\n"
+        out.write(("" if at_line_start else "\n") + text)
+        out.flush()
+        return True
+    line = progress_line(event)
     if line is None:
         return at_line_start
     if not at_line_start:  # keep the reply and the progress lines apart on a shared terminal
@@ -127,12 +134,8 @@ def print_readable(event: EventBase, out: TextIO, err: TextIO, at_line_start: bo
     return True
 
 
-def _progress_line(event: EventBase) -> str | None:
-    """A step's line on stderr: `event_summary`'s summary behind a mark of what it is."""
-    mark = PROGRESS_MARKS.get(getattr(event, "type", ""))
-    if mark is None:
-        return None
-    summary = summarize(event)
-    if isinstance(event, (ToolStarted, ToolResult)):
-        summary = summary[:TOOL_LINE_CHARS]
-    return f"  {mark} {summary}"
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or odd stream: no terminal
+        return False

@@ -21,6 +21,7 @@ from nanotui.cli.record_commands import (
     cmd_checkpoints,
     cmd_cost,
 )
+from nanotui.cli.review_command import cmd_review
 from nanotui.cli.serve_commands import add_serve_parser
 from nanotui.cli.session_commands import cmd_run, cmd_sessions_list, cmd_sessions_resume, cmd_tui
 from nanotui.cli.tool_command import cmd_tool
@@ -87,6 +88,15 @@ def add_continue_flag(parser: argparse.ArgumentParser) -> None:
         dest="continue_last",
         action="store_true",
         help="go on with the latest session in this folder",
+    )
+
+
+def add_max_cost_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-cost-usd",
+        type=float,
+        metavar="X",
+        help="spend at most X dollars in this run, on top of the configured budgets",
     )
 
 
@@ -165,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_flags(run)
     add_mode_flag(run)
     add_continue_flag(run)
+    add_max_cost_flag(run)
     run.add_argument(
         "--server",
         metavar="URL",
@@ -172,6 +183,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--project", help="with --server: the project to work on")
     run.set_defaults(handler=cmd_run)
+
+    review = sub.add_parser(
+        "review",
+        help="review a change (a pull request) and report findings",
+        description="The agent reviews the change from the merge base of BASE and HEAD, in plan "
+        "mode (it reads; it changes nothing), and reports findings: inline on changed lines, "
+        "the rest in a summary. Exit codes: 0 done, 1 error, 3 a budget ended the review "
+        "(what was found so far is reported, marked incomplete), 5 a finding at or above "
+        "--fail-on.",
+    )
+    review.add_argument(
+        "--base",
+        metavar="REF",
+        help="default: the pull request's base branch (GITHUB_BASE_REF) or the default branch",
+    )
+    review.add_argument("--head", metavar="REF", help="default: HEAD")
+    review.add_argument(
+        "--format", choices=["text", "json", "markdown", "github", "sarif"], default="text"
+    )
+    review.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    review.add_argument(
+        "--fail-on",
+        choices=["low", "medium", "high", "critical"],
+        help="exit 5 on a finding this serious or worse (default: findings never fail the run)",
+    )
+    add_max_cost_flag(review)
+    review.add_argument(
+        "--post",
+        action="store_true",
+        help="post the review on the pull request (GITHUB_TOKEN; GITHUB_API_URL for Enterprise)",
+    )
+    review.add_argument("--max-turns", type=int, default=40, metavar="N")
+    add_workspace_flag(review)
+    add_provider_flags(review)
+    review.set_defaults(handler=cmd_review, mode=None)
 
     tool = sub.add_parser(
         "tool",

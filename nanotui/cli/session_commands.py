@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nanotui.cli.workspace import (
     UserError,
+    capped,
     load_for,
     prepare_demo_workspace,
     provider_flags,
@@ -75,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     workspace = resolve_workspace(args.workspace)
-    settings = load_for(args, workspace, trust_once=args.trust).settings
+    settings = capped(load_for(args, workspace, trust_once=args.trust).settings, args.max_cost_usd)
     # The model client first: a missing key or model stops the run before anything is
     # copied, pruned or logged.
     provider = build_provider(settings.provider)

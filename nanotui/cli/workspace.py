@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from nanotui.protocol.basics import UserFacingError
 
 if TYPE_CHECKING:
+    from nanotui.config import Settings
     from nanotui.config_loading import LoadedConfig
 
 
@@ -63,3 +64,17 @@ def prepare_demo_workspace(workspace: Path, explicit: bool) -> Path:
     if notice := demo_copy_notice(workspace, target, explicit=explicit):
         print(f"nanotui: {notice}", file=sys.stderr)
     return target
+
+
+def capped(settings: Settings, max_cost_usd: float | None) -> Settings:
+    """The settings with this run's `--max-cost-usd` on top of the configured budgets: the
+    session may spend no more than the lower of the two."""
+    if max_cost_usd is None:
+        return settings
+    if max_cost_usd <= 0:
+        raise UserError("--max-cost-usd must be more than 0.")
+    configured = settings.budget.session_usd
+    cap = max_cost_usd if configured is None else min(configured, max_cost_usd)
+    return settings.model_copy(
+        update={"budget": settings.budget.model_copy(update={"session_usd": cap})}
+    )

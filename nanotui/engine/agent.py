@@ -127,6 +127,8 @@ class Agent:
         """What nanotui itself changes in the workspace; wrap other writes in `acting()`."""
         self.redactor = redactor
         """The session's one redactor (its log's too): tool results and error text pass it."""
+        self.output_marker = output_marker
+        """The mark on the notes that close untrusted data (the system prompt names it)."""
         self._dispatcher = CallDispatcher(
             ToolCallRunner(tools, tool_context, policy, output_marker, self.redactor),
             self._emit,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
 from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
-from nanotui.tools.base import ToolContext
+from nanotui.tools.base import Tool, ToolContext
 from nanotui.tools.registry import default_tools
 
 
@@ -99,11 +100,13 @@ def build_agent(
     checkpoints: bool | None = None,
     ledger: Ledger | None = None,
     user: str | None = None,
+    extra_tools: Sequence[Tool] = (),
 ) -> Agent:
     """An agent for `workspace`; `resume` (a session id) goes on with that session's
     conversation, in its own log. `checkpoints` (default: as `log`) turns the safety net on
     when the settings allow it. The team service names the `ledger` its user's spending is
-    kept in (default: this machine's user's) and the `user`, whom the log's header names."""
+    kept in (default: this machine's user's) and the `user`, whom the log's header names.
+    `extra_tools` are offered besides the built-in ones (a review's `report_finding`)."""
     workspace = workspace.resolve()
     # What can fail (a missing key or model, a session not found) fails before anything
     # is changed: no session log is pruned for a start that cannot happen.
@@ -140,7 +143,7 @@ def build_agent(
         session_id=session_id,
         workspace=workspace,
         provider=provider,
-        tools=default_tools(),
+        tools=default_tools() | {tool.name: tool for tool in extra_tools},
         tool_context=env.context,
         policy=env.policy,
         cost=SessionCost(

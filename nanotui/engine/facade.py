@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nanotui.engine import approvals
 from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
@@ -18,12 +18,19 @@ from nanotui.engine.past_sessions import conversation_events, summarize
 from nanotui.engine.session_logs import session_ids, session_logs, verify_session_log
 from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.basics import UserFacingError
-from nanotui.protocol.events import ApprovalRequested, CostUpdated, EventBase, Notice
+from nanotui.protocol.events import (
+    ApprovalRequested,
+    CostUpdated,
+    EventBase,
+    Notice,
+    parse_event,
+)
 from nanotui.protocol.log_verdict import Verdict
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
 from nanotui.protocol.spend import Spend, against_budget
 from nanotui.security import trust
+from nanotui.security.injection import find_injection, frame_untrusted
 from nanotui.security.sandbox.choose import isolation_warning
 
 if TYPE_CHECKING:
@@ -141,6 +148,25 @@ class EngineSession:
     def record(self, event: EventBase) -> EventBase:
         """Log an event that happened outside a turn (the front end shows it itself)."""
         return self._agent.record(event)
+
+    def redacted(self, value: Any) -> Any:
+        """`value` (text, or JSON-like data) with every secret the session knows of replaced,
+        as its log and the model see it: for what a front end prints (stdout, a CI log)."""
+        if isinstance(value, str):
+            return self._agent.redactor.redact(value).text
+        return self._agent.redactor.redact_nested(value)[0]
+
+    def redacted_event(self, event: EventBase) -> EventBase:
+        """A copy of `event` with every string redacted, for printing where others read."""
+        return parse_event(self.redacted(event.model_dump(mode="json")))
+
+    def frame_untrusted(self, content: str) -> tuple[str, list[str]]:
+        """Text from someone other than the user (a pull request's description), as the model
+        gets a tool's output: closed by the session's untrusted-data note, with the lines
+        that address the agent flagged. Returns it and the flags, for the log."""
+        flags = find_injection(content)
+        framed = frame_untrusted(content, flags, self._agent.output_marker)
+        return framed, [flag.describe() + f" ({flag.label})" for flag in flags]
 
     def watch_workspace(self) -> AsyncIterator[EventBase]:
         """Events for changes made to the workspace by anyone but nanotui, until stopped."""

@@ -232,3 +232,21 @@ def first_line(text: str) -> str:
         if line.strip():
             return line.strip()
     return ""
+
+
+PROGRESS_MARKS = {"tool_started": "->", "tool_result": "<-", "notice": "note:", "error": "error:"}
+"""The events a headless run or a review prints on stderr, one line each, behind its mark."""
+TOOL_LINE_CHARS = 200
+"""A tool's line is cut here: its first line of output can be a whole minified file."""
+
+
+def progress_line(event: EventBase) -> str | None:
+    """A step's line for a log (stderr, CI): the summary behind a mark of what it is; None for
+    events that have no line of their own (streamed text, costs)."""
+    mark = PROGRESS_MARKS.get(getattr(event, "type", ""))
+    if mark is None:
+        return None
+    summary = summarize(event)
+    if event.type in ("tool_started", "tool_result"):
+        summary = summary[:TOOL_LINE_CHARS]
+    return f"  {mark} {summary}"

@@ -13,6 +13,7 @@ literal values known to be secret.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -274,6 +275,10 @@ class Redactor:
 
         def walk(item: Any) -> Any:
             if isinstance(item, str):
+                if (inner := _json_object(item)) is not None:
+                    # A tool call's arguments are JSON text: inside it a line break is the two
+                    # characters \n, so a line-anchored secret (a .env line) would slip by.
+                    return json.dumps(walk(inner), ensure_ascii=False)
                 result = self.redact(item)
                 found.extend(result.kinds)
                 return result.text
@@ -284,6 +289,17 @@ class Redactor:
             return item
 
         return walk(value), list(dict.fromkeys(found))
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The object `text` encodes, when it is a JSON object's text; else None."""
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _substitute_all(regex: re.Pattern[str], text: str, kind: str, found: list[str]) -> str:
