@@ -129,6 +129,7 @@ async def one_session(
     # Ids of the events followed, turn after turn: every id from the first on, none twice.
     if seen:
         stats["events_lost"] += (seen[-1] - seen[0] + 1) - len(set(seen))
+        stats["events_repeated"] += len(seen) - len(set(seen))
     await client.post(f"/v1/sessions/{sid}/close")
     stats["sessions_completed"] += 1
 
@@ -198,6 +199,7 @@ def run_load(urls: list[str], tokens: dict[str, str], args: argparse.Namespace) 
         "turns_budget": 0,
         "refused_402": 0,
         "events_lost": 0,
+        "events_repeated": 0,
         "round_trips": [],
     }
     pids = [server_pid(int(url.rsplit(":", 1)[1])) for url in urls]

@@ -121,6 +121,7 @@ def write_log(count: int) -> Path:
 async def measure(path: Path, count: int) -> dict[str, Any]:
     from textual.app import App
 
+    from nanotui.engine.session_logs import verify_session_log
     from nanotui.tui.app import NanotuiApp
     from nanotui.tui.screens.timeline import TimelineScreen
     from nanotui.tui.widgets.event_list import EventList
@@ -165,7 +166,9 @@ async def measure(path: Path, count: int) -> dict[str, Any]:
     app = TimelineBench()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        screen = TimelineScreen(path, title="Timeline · bench", follow=False)
+        screen = TimelineScreen(
+            path, title="Timeline · bench", verify=verify_session_log, follow=False
+        )
         watch["first"] = lambda _list, index: index == 0
         opened = time.perf_counter()
         app.push_screen(screen)

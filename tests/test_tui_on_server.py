@@ -232,3 +232,39 @@ async def test_the_cost_meter_shows_the_users_limits_on_the_server(tmp_path: Pat
             assert str(exc) == f"No session of yours on the server matches {theirs!r}."
         else:
             raise AssertionError("carol attached to alice's session")
+
+
+async def test_a_session_closed_elsewhere_ends_here_once_and_names_no_server_folder(
+    tmp_path: Path,
+) -> None:
+    with started_service(tmp_path) as service:
+        service.model.enqueue(_done("Hello there."))
+        target = ServerTarget(url=service.url, token=service.tokens["alice"], project="web")
+        session = await RemoteSession.open(target)
+        try:
+            events = [event async for event in session.turn("hi")]
+            assert any(isinstance(e, TextDelta) for e in events)
+            # What the app gets of the session names no folder of the server's.
+            conversation = service.get("alice", f"/v1/sessions/{session.session_id}/conversation")
+            assert conversation.status_code == 200
+            assert str(service.home) not in conversation.text
+            assert conversation.json()[0]["workspace"] == "web"
+            # Closed from the console: the watcher hears it once and stops (no reconnect loop).
+            seen: list = []
+
+            async def watch() -> None:
+                async for event in session.watch_workspace():
+                    seen.append(event)
+
+            watcher = asyncio.create_task(watch())
+            await asyncio.sleep(0.3)
+            closed = await asyncio.to_thread(
+                service.post, "alice", f"/v1/sessions/{session.session_id}/close"
+            )
+            assert closed.status_code == 200
+            await asyncio.wait_for(watcher, 10)
+            texts = [getattr(e, "text", "") for e in seen]
+            assert f"Session {session.session_id} was closed on the server." in texts
+            assert not any("reconnecting" in t for t in texts), texts
+        finally:
+            await session.close()

@@ -51,8 +51,9 @@ RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits before each reconnection in a row; the last repeats for as long as it takes."""
 CONNECTION_SLOT = "connection"
 """The notices about the connection replace each other in the chat."""
-LOST_FOR_GOOD = (401, 403, 404)
-"""Answers that no reconnection will change: the token or the session is gone."""
+LOST_FOR_GOOD = (401, 403, 404, 421)
+"""Answers that no reconnection will change: the token or the session is gone, or lives on
+another replica (the sentence names it)."""
 
 
 def server_label(url: str) -> str:
@@ -102,7 +103,7 @@ class RemoteSession:
         """The id of the last event delivered: a reconnection resumes after it."""
         self._cost = CostUpdated.model_validate(cost["status"]) if cost else _no_cost()
         self._message_count = int(cost.get("message_count", 0)) if cost else 0
-        self._turn_queue: asyncio.Queue[EventBase | _Stop] | None = None
+        self._turn_queue: asyncio.Queue[tuple[int, EventBase | _Stop]] | None = None
         self._idle: asyncio.Queue[EventBase | _Stop] = asyncio.Queue()
         self._follower: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -195,12 +196,14 @@ class RemoteSession:
 
     # ---- the event stream ---------------------------------------------------------------
 
-    def _deliver(self, event: EventBase | _Stop) -> None:
+    def _deliver(self, event: EventBase | _Stop, event_id: int = 0) -> None:
+        """Hand an event on: to the running turn, else to the watcher between turns.
+        `event_id` is its id on the server's stream (0 for what this side says itself)."""
         if isinstance(event, CostUpdated):
             self._cost = event
         queue = self._turn_queue
         if queue is not None:
-            queue.put_nowait(event)
+            queue.put_nowait((event_id, event))
         elif not isinstance(event, RunResult):  # a turn another client ran: its end
             self._idle.put_nowait(event)
 
@@ -209,32 +212,30 @@ class RemoteSession:
             self._follower = asyncio.create_task(self._follow_stream())
 
     async def _follow_stream(self) -> None:
-        """Read the stream for the session's life, resuming after every drop."""
+        """Read the stream for the session's life, resuming after every drop; a session
+        closed or gone on the server ends it for good."""
         drops = 0
         where = server_label(self.url)
-
-        def opened() -> None:
-            nonlocal drops
-            if drops:
-                drops = 0
-                self._deliver(Notice(text=f"Reconnected to {where}.", slot=CONNECTION_SLOT))
-
         while not self._closed:
             try:
-                stream = event_stream(self._client, self.session_id, self._after, opened)
-                async for event_id, data in stream:
-                    data.pop("user", None)
+                async for event_id, data in event_stream(
+                    self._client, self.session_id, self._after
+                ):
                     self._after = event_id
-                    self._deliver(parse_event(data))
+                    if drops:  # a stream that delivers again, not one that only opens
+                        drops = 0
+                        self._deliver(Notice(text=f"Reconnected to {where}.", slot=CONNECTION_SLOT))
+                    self._deliver(_readable(data, self.session_id), event_id)
+                # Ended without an error: the server closes the stream of a closed session.
+                if await self._closed_on_server():
+                    self._end(f"Session {self.session_id} was closed on the server.")
+                    return
             except ServerRefused as refused:
                 if refused.status in LOST_FOR_GOOD:
-                    self._deliver(ErrorEvent(text=str(refused)))
-                    self._deliver(_Stop())
+                    self._end(str(refused))
                     return
             except (httpx.TransportError, UserFacingError):
                 pass
-            except ValueError:  # an event this version cannot read: go on after it
-                continue
             if self._closed:
                 return
             delay = RECONNECT_DELAYS_S[min(drops, len(RECONNECT_DELAYS_S) - 1)]
@@ -248,16 +249,31 @@ class RemoteSession:
             )
             await asyncio.sleep(delay)
 
+    async def _closed_on_server(self) -> bool:
+        try:
+            described = await call(self._client, "GET", f"/v1/sessions/{self.session_id}")
+        except UserFacingError:
+            return False  # unreachable for now: the reconnection finds out
+        return described.get("state") == "closed"
+
+    def _end(self, sentence: str) -> None:
+        """The session cannot go on here: say why, end the turn and the watcher."""
+        self._deliver(ErrorEvent(text=sentence))
+        self._deliver(_Stop())
+        self._idle.put_nowait(_Stop())
+
     # ---- commands -----------------------------------------------------------------------
 
     async def turn(self, prompt: str) -> AsyncIterator[EventBase]:
-        """Send the message; yield the turn's events until the server says it ended."""
-        queue: asyncio.Queue[EventBase | _Stop] = asyncio.Queue()
+        """Send the message; yield the turn's events until the server says it ended (its
+        `result`, after the id the message was accepted at: an older one, replayed after a
+        reconnection, belongs to an earlier turn)."""
+        queue: asyncio.Queue[tuple[int, EventBase | _Stop]] = asyncio.Queue()
         self._turn_queue = queue
         try:
             self._follow()
             try:
-                await call(
+                sent = await call(
                     self._client,
                     "POST",
                     f"/v1/sessions/{self.session_id}/messages",
@@ -268,19 +284,22 @@ class RemoteSession:
                 yield ErrorEvent(text=str(exc))
                 yield TurnFinished(status="budget" if status == 402 else "refused", reason=str(exc))
                 return
+            after = int(sent.get("after", 0))
             while True:
-                event = await queue.get()
+                event_id, event = await queue.get()
                 if isinstance(event, _Stop):
                     yield TurnFinished(status="error", reason="The session ended on the server.")
                     return
                 if isinstance(event, RunResult):
-                    return
+                    if event_id > after:
+                        return
+                    continue
                 yield event
         finally:
             self._turn_queue = None
             # What came after the turn ended belongs to the time between turns.
             while not queue.empty():
-                leftover = queue.get_nowait()
+                _, leftover = queue.get_nowait()
                 if not isinstance(leftover, RunResult | _Stop):
                     self._idle.put_nowait(leftover)
 
@@ -462,6 +481,28 @@ async def _existing(client: httpx.AsyncClient, wanted: str | None, project: str 
             "--continue."
         )
     return open_ones[-1]
+
+
+def _readable(data: dict[str, Any], session_id: str) -> EventBase:
+    """An event from the stream; one this version cannot read is skipped with a notice, except
+    a turn's `result`, which still ends the turn (a newer server may add fields)."""
+    data.pop("user", None)
+    try:
+        return parse_event(data)
+    except ValueError:
+        if data.get("type") == "result":
+            return RunResult(
+                status=str(data.get("status", "done")),
+                exit_code=0,
+                usage=Usage(),
+                cost_usd=None,
+                session=session_id,
+            )
+        return Notice(
+            text=f"An event of type {data.get('type')!r} from the server could not be read here; "
+            "nanotui on this machine may be older than the server's.",
+            level="warning",
+        )
 
 
 def _no_cost() -> CostUpdated:

@@ -11,6 +11,7 @@ the server offers.
 from __future__ import annotations
 
 import asyncio
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -118,10 +119,12 @@ def add_session_control_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Go on with another of the caller's sessions' conversation."""
         served = hub(request).find(user, session_id)
-        _between_turns(served)
-        earlier = hub(request).find(user, body.session, to_act=False)
+        earlier = hub(request).find(user, body.session)  # the caller's own, even for an admin
         try:
-            count = await asyncio.to_thread(served.engine.resume_conversation, earlier.id)
+            async with served.between_turns():
+                count = await asyncio.to_thread(served.engine.resume_conversation, earlier.id)
+        except SessionRefused:
+            raise
         except UserFacingError as exc:
             sentence = without_folders(str(exc), [hub(request).state])
             raise SessionRefused(409, sentence) from exc
@@ -132,7 +135,7 @@ def add_session_control_routes(app: FastAPI) -> None:
         """What the session said so far, from its log (for an app that attaches to it)."""
         served = hub(request).find(user, session_id, to_act=False)
         events = await asyncio.to_thread(served.engine.earlier_events, served.id)
-        return [event.model_dump(mode="json") for event in events]
+        return [served.public_json(event) for event in events]
 
     @app.get("/v1/sessions/{session_id}/cost")
     async def cost(session_id: str, request: Request, user: User) -> dict[str, Any]:
@@ -176,6 +179,9 @@ def add_session_control_routes(app: FastAPI) -> None:
     ) -> str:
         """One file's patch from checkpoint `old` to `new` (absent: the work tree now)."""
         served = hub(request).find(user, session_id, to_act=False)
+        parts = PurePosixPath(path).parts
+        if not parts or parts[0] == "/" or ".." in parts:
+            raise SessionRefused(422, f"{path!r} is not a path inside the project.")
 
         def work() -> str:
             older = _checkpoint(served, old)
@@ -194,7 +200,6 @@ def add_session_control_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """A checkpoint of the work tree now, taken by hand (between turns)."""
         served = hub(request).find(user, session_id)
-        _between_turns(served)
 
         def work() -> tuple[Checkpoint, EventBase]:
             browsing = served.engine.checkpoint_browsing()
@@ -203,7 +208,8 @@ def add_session_control_routes(app: FastAPI) -> None:
             finally:
                 browsing.close()
 
-        checkpoint, event = await asyncio.to_thread(work)
+        async with served.between_turns():
+            checkpoint, event = await asyncio.to_thread(work)
         # Logged here; the app that asked shows the event itself (its copy of the stream
         # would show it twice).
         served.engine.record(event)

@@ -77,6 +77,9 @@ class ServedSession:
         self._turn: asyncio.Task[None] | None = None
         self._closing = asyncio.Lock()
         self._removed = False
+        self._holding = False
+        """True while a between-turns change (restore, resume, a checkpoint) runs on a thread:
+        no turn may start under it."""
 
     @property
     def state(self) -> str:
@@ -105,11 +108,19 @@ class ServedSession:
 
     # ---- events -------------------------------------------------------------------------
 
-    def publish(self, event: EventBase) -> NumberedEvent:
-        """Number and keep an event, and wake every client following the session."""
+    def public_json(self, event: EventBase) -> dict[str, object]:
+        """An event as clients get it: whose session it is, and no folder of the server's
+        (the worktree's path, in `session_started` and in messages, becomes the project's
+        name)."""
         data = event.model_dump(mode="json")
         data["user"] = self.owner  # every event says whose session it is
-        numbered = NumberedEvent(len(self.events) + 1, data["type"], json.dumps(data))
+        text = without_folders(json.dumps(data), [self.worktree.path], self.project)
+        return json.loads(text)
+
+    def publish(self, event: EventBase) -> NumberedEvent:
+        """Number and keep an event, and wake every client following the session."""
+        data = self.public_json(event)
+        numbered = NumberedEvent(len(self.events) + 1, str(data["type"]), json.dumps(data))
         self.events.append(numbered)
         self._grown.set()
         self._grown = asyncio.Event()
@@ -139,6 +150,8 @@ class ServedSession:
             raise SessionRefused(409, "This session is closed; start a new one.")
         if self._turn and not self._turn.done():
             raise SessionRefused(409, "A turn is running; wait for it to end or interrupt it.")
+        if self._holding:
+            raise SessionRefused(409, "The session is being restored or resumed; try again.")
         after = len(self.events)
         self._turn = asyncio.create_task(self._run(text))
         return after
@@ -211,13 +224,31 @@ class ServedSession:
         finally:
             browsing.close()
 
+    @contextlib.asynccontextmanager
+    async def between_turns(self) -> AsyncIterator[None]:
+        """Hold the session for a change made between turns; 409 if a turn runs, or another
+        such change does."""
+        if self.closed:
+            raise SessionRefused(409, "This session is closed; start a new one.")
+        if (self._turn and not self._turn.done()) or self._holding:
+            raise SessionRefused(409, "A turn is running; do this once it has ended.")
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
     async def restore(
         self, checkpoint: str, files: list[str] | None, delete_also: list[str] | None = None
     ) -> dict[str, object]:
         """Restore a checkpoint (or some of its files) between turns, as the app's browser
         does: a safety checkpoint first, the restore logged and sent to every follower."""
-        if self._turn and not self._turn.done():
-            raise SessionRefused(409, "A turn is running; restore once it has ended.")
+        async with self.between_turns():
+            return await self._restore(checkpoint, files, delete_also)
+
+    async def _restore(
+        self, checkpoint: str, files: list[str] | None, delete_also: list[str] | None
+    ) -> dict[str, object]:
 
         def work() -> tuple[RestoreResult, list[EventBase]]:
             browsing = self.engine.checkpoint_browsing()

@@ -487,7 +487,14 @@ class MainScreen(Screen[None]):
         for event in events:
             timeline.add_event(self.session.record(event))
 
-    def action_cycle_mode(self) -> None:
+    async def on_session(self, command: Callable[..., Any], *args: Any) -> Any:
+        """Run a session command between turns: at once for a session here, on a thread for
+        one on a server (it waits on the network, and the screen must not)."""
+        if self.session.runs_at == "local":
+            return command(*args)
+        return await asyncio.to_thread(command, *args)
+
+    async def action_cycle_mode(self) -> None:
         panel = self.query_one(ApprovalPanel)
         if panel.request is not None and panel.has_focus_within:
             raise SkipAction()  # shift+tab there moves to the previous pending item
@@ -497,7 +504,7 @@ class MainScreen(Screen[None]):
                 severity="warning",
             )
             return
-        self.set_mode(next_mode(self.session.mode))
+        await self.set_mode(next_mode(self.session.mode))
 
     def refresh_model_label(self) -> None:
         label = self.session.model_label
@@ -510,11 +517,11 @@ class MainScreen(Screen[None]):
         self.trusted = True
         self.query_one(StatusBar).trusted = True
 
-    def set_mode(self, new: str) -> None:
+    async def set_mode(self, new: str) -> None:
         """Change the mode between turns, always with a visible notice."""
         old = self.session.mode
         try:
-            change = self.session.set_mode(new)
+            change = await self.on_session(self.session.set_mode, new)
         except UserFacingError as exc:  # a server allows at most its own mode
             self.notify(str(exc), title="Mode not changed", severity="warning")
             return

@@ -78,7 +78,7 @@ class SlashHandler:
                 f"There is no mode {argument!r}; choose one of {', '.join(MODE_ORDER)}.", "warning"
             )
             return
-        self.screen.set_mode(argument)
+        await self.screen.set_mode(argument)
 
     async def do_model(self, argument: str) -> None:
         session = self.screen.session
@@ -91,12 +91,12 @@ class SlashHandler:
         if session.is_demo:
             await self.chat.add_notice("The offline demo has only one model.", "warning")
             return
-        session.switch_model(argument)
+        await self.screen.on_session(session.switch_model, argument)
         self.screen.refresh_model_label()
         await self.chat.add_notice(f"Model set to {argument} for the rest of this session.")
 
     async def do_clear(self, argument: str) -> None:
-        self.screen.session.clear_conversation()
+        await self.screen.on_session(self.screen.session.clear_conversation)
         await self.chat.remove_children()
         collector.release()
         await self.chat.add_notice(
@@ -131,7 +131,7 @@ class SlashHandler:
             problem = "No session matches" if not matches else "More than one session matches"
             await self.chat.add_notice(f"{problem} {argument!r}; /resume lists them.", "warning")
             return
-        count = self.screen.session.resume_conversation(matches[0])
+        count = await self.screen.on_session(self.screen.session.resume_conversation, matches[0])
         await show_earlier_conversation(
             self.chat, matches[0], count, self.screen.session.earlier_events
         )
