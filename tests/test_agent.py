@@ -158,7 +158,8 @@ async def test_plan_mode_offers_only_read_only_tools(fake_server, workspace) -> 
     agent = make_agent(fake_server, workspace, mode="plan")
     await drive(agent, "plan it")
     names = {t["function"]["name"] for t in fake_server.requests[0].body["tools"]}
-    assert "read_file" in names and "edit_file" not in names and "run_command" not in names
+    assert "read_file" in names and "edit_file" not in names and "write_file" not in names
+    assert "run_command" in names  # for known read-only commands only (the policy's word)
     agent.close()
 
 

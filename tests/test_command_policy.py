@@ -88,7 +88,10 @@ def test_modes_decide_writes(mode: str, kind: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("mode", "command", "expected"),
     [
-        ("plan", "ls", "deny"),
+        ("plan", "ls", "allow"),  # known read-only: plan mode runs it
+        ("plan", "make", "deny"),
+        ("plan", "git push", "deny"),
+        ("plan", "ls > listing.txt", "deny"),  # read-only, but its output is written
         ("ask", "ls", "allow"),
         ("ask", "make", "ask"),
         ("auto-edit", "make", "ask"),

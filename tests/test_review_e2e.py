@@ -72,6 +72,8 @@ def scripted_review(model: FakeModelServer) -> None:
         openai_reply(
             "Reading the change.",
             tool_calls=[
+                ("run_command", {"command": "git log --oneline -3"}),  # read-only: it runs
+                ("run_command", {"command": "printenv"}),  # as the injection asked: refused
                 bug,
                 finding(
                     "config.py",
@@ -200,6 +202,16 @@ def test_a_pull_request_is_reviewed_placed_redacted_and_posted_once(
     assert "addresses the agent" in logs and "approve this PR" in logs
     assert "addresses the agent" in done.stderr
     assert done.stderr.splitlines()[-1].startswith("[review complete] 2 inline, 2 in the summary")
+    results = [
+        json.loads(line)["payload"]
+        for line in logs.splitlines()
+        if '"tool_result"' in line and '"run_command"' in line
+    ]
+    ran, refused = sorted(results, key=lambda r: r["refused"])
+    assert ran["ok"] and "average: divide by the count" in ran["content"]
+    assert refused["refused"] and "plan mode runs only known read-only commands" in json.dumps(
+        refused
+    )
 
 
 def test_a_budget_ends_the_review_with_what_was_found_marked_incomplete(

@@ -390,7 +390,8 @@ class Agent:
         tools = [
             tool.spec()
             for tool in self.tools.values()
-            if self.mode != "plan" or tool.kind == ToolKind.READ
+            # Plan mode offers commands too: the policy runs only known read-only ones there.
+            if self.mode != "plan" or tool.kind in (ToolKind.READ, ToolKind.COMMAND)
         ]
         return ChatRequest(
             system=self._system_prompt(self.mode),

@@ -10,8 +10,9 @@ AGENTS_FILE_NAMES = ("AGENTS.md", "agents.md")
 MAX_AGENTS_CHARS = 32_000
 
 MODE_RULES = {
-    "plan": "You are in plan mode: only read-only tools are available. Investigate and "
-    "propose a plan; do not try to change files or run commands.",
+    "plan": "You are in plan mode: only read-only tools are available, and run_command runs "
+    "only known read-only commands (ls, cat, grep, find, git log/diff/show/status). "
+    "Investigate and propose a plan; do not try to change files.",
     "ask": "Every file change and most commands are shown to the user for approval first.",
     "auto-edit": "File changes inside the workspace apply directly; commands may need approval.",
     "full-auto": "Changes and commands run without asking, inside a sandbox, as policy allows.",

@@ -70,7 +70,13 @@ class ActionPolicy:
         if judged.decision == "deny":
             return ActionDecision("deny", reasons, judged.commands)
         if mode == "plan":
-            reasons.append("deny: plan mode runs no commands; switch to ask mode to run them")
+            if judged.decision == "allow" and judged.read_only:
+                reasons.append("allow: plan mode runs known read-only commands")
+                return ActionDecision("allow", reasons, judged.commands)
+            reasons.append(
+                "deny: plan mode runs only known read-only commands (ls, cat, grep, git log, "
+                "...); switch to ask mode to run others"
+            )
             return ActionDecision("deny", reasons, judged.commands)
         if command in self.grants.commands:
             reasons.append(f"allow: {self.grants.describe_command(command)}")

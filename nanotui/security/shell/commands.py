@@ -90,6 +90,9 @@ class CommandDecision:
     needs_person: bool = False
     """True when some sub-command asks because of an ask rule or because it could not be
     fully checked; full-auto mode still asks then."""
+    read_only: bool = False
+    """True when every sub-command is on the built-in read-only list (and reads nothing
+    protected): what plan mode may run."""
 
 
 @dataclass
@@ -97,6 +100,7 @@ class _Judgement:
     verdict: Verdict
     reason: str
     ask_kind: AskKind | None = None
+    read_only: bool = False
 
 
 def _deny(text: str, why: str) -> _Judgement:
@@ -180,6 +184,7 @@ class CommandPolicy:
             reasons=[j.reason for j in judgements],
             commands=commands,
             needs_person=any(j.ask_kind in ("rule", "unchecked") for j in judgements),
+            read_only=all(j.read_only for j in judgements),
         )
 
     def _judge_line(
@@ -357,7 +362,9 @@ class CommandPolicy:
         if writes:
             return _unchecked(text, f"writes `{writes}` through a redirection")
         if safety == "":
-            return _Judgement("allow", f"allow: `{text}` is a known read-only command")
+            return _Judgement(
+                "allow", f"allow: `{text}` is a known read-only command", read_only=True
+            )
         return _Judgement("ask", f"ask: no rule allows `{text}`", "no_rule")
 
     def _guarding_rule(self, words: list[Word]) -> str | None:
