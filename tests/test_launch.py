@@ -6,6 +6,7 @@ home folder of the test's own.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from nanotui.tui import collector
 from nanotui.tui.launch import LaunchApp, StartingScreen
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.notice_line import NoticeLine
+from nanotui.tui.widgets.prompt_input import PromptInput
 
 DEMO = {"provider": {"kind": "demo"}}
 
@@ -51,6 +53,28 @@ async def test_the_first_screen_needs_no_settings_and_the_main_screen_follows(
         assert "which is not the sample project" not in notices  # no folder was named
         await pilot.press("ctrl+q")
     assert app.startup_error is None and app.return_value == 0
+
+
+async def test_keys_typed_while_the_app_starts_reach_the_prompt(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = LaunchApp._build_session
+
+    def slow_build(self: LaunchApp, provider: object = None) -> object:
+        time.sleep(0.5)  # a slow start: the keys come while the starting screen is up
+        return build(self, provider)
+
+    monkeypatch.setattr(LaunchApp, "_build_session", slow_build)
+    app = LaunchApp(workspace, flags=DEMO, workspace_explicit=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"fix the bug")
+        assert isinstance(app.screen, StartingScreen), "typed too late to prove anything"
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        prompt = app.screen.query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.text == "fix the bug", "the typed keys")
+        await pilot.press("!")  # and typing goes on from there
+        assert prompt.text == "fix the bug!"
+        await pilot.press("ctrl+q")
 
 
 async def test_a_broken_config_stops_the_start_with_one_sentence(workspace: Path) -> None:

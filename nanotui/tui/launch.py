@@ -34,11 +34,23 @@ if TYPE_CHECKING:
 
 
 class StartingScreen(Screen[None]):
-    """The first frame, and what shows under the first-run questions: the name and a status."""
+    """The first frame, and what shows under the first-run questions: the name and a status.
+
+    What the user types meanwhile is kept (`typed`) and handed to the prompt once it is up:
+    someone who starts typing as soon as the app appears loses nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.typed: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static("nanotui", id="backdrop-title")
         yield Static("starting…", id="backdrop-status")
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            self.typed.append(event.character)
+            event.stop()
 
     def say(self, status: str) -> None:
         self.query_one("#backdrop-status", Static).update(status)
@@ -80,10 +92,11 @@ class LaunchApp(NanotuiApp):
         self._detect = detect
         self._environ = environ
         self._server = server
+        self._starting = StartingScreen()
         """A session on a team server instead of one here (`nanotui --server URL`)."""
 
     def get_default_screen(self) -> Screen[None]:
-        return StartingScreen()
+        return self._starting
 
     def on_mount(self) -> None:
         # After the first frame is on the terminal: the imports that follow hold the GIL.
@@ -136,11 +149,22 @@ class LaunchApp(NanotuiApp):
         provider = await self._checked_provider()
         # Off the event loop: with no model named, building asks the server which it serves.
         self.session = await asyncio.to_thread(self._build_session, provider)
-        # The main screen as NanotuiApp builds it, at the bottom of a stack of its own (the
-        # default stack's bottom screen, the starting screen, cannot be switched out).
+        await self._open_main_screen()
+
+    async def _open_main_screen(self) -> None:
+        """Switch to the main screen NanotuiApp builds, at the bottom of a stack of its own
+        (the default stack's bottom screen, the starting screen, cannot be switched out), and
+        give its prompt what was typed while the app started."""
         main_screen = super().get_default_screen()
         self.add_mode("main", lambda: main_screen)
         await self.switch_mode("main")
+        typed, self._starting.typed = "".join(self._starting.typed), []
+        if typed:
+            from nanotui.tui.widgets.prompt_input import PromptInput
+
+            # Once the screen has mounted (its prompt starts empty), not before.
+            prompt = main_screen.query_one(PromptInput)
+            main_screen.call_after_refresh(prompt.insert, typed)
 
     async def _launch_on_server(self, target: ServerTarget) -> None:
         """Attach to a session on a team server: its settings, model and folder are the
@@ -155,9 +179,7 @@ class LaunchApp(NanotuiApp):
         self.session = await RemoteSession.open(target)
         self.trusted = True  # the project's settings are the server admin's, not a folder's
         self.workspace = self.session.workspace
-        main_screen = super().get_default_screen()
-        self.add_mode("main", lambda: main_screen)
-        await self.switch_mode("main")
+        await self._open_main_screen()
 
     def _read_settings(self) -> None:
         from nanotui.config_loading import load_settings
