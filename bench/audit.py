@@ -17,6 +17,8 @@ import argparse
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +61,25 @@ def session_events(count: int) -> list[Any]:
     return events[:count]
 
 
+PEAK = """
+import sys
+from pathlib import Path
+from nanotui.governance.audit_chain import verify_log
+if sys.argv[2] == "verify":
+    assert verify_log(Path(sys.argv[1])).ok
+status = Path("/proc/self/status").read_text().splitlines()
+print(next(line.split()[1] for line in status if line.startswith("VmHWM")))
+"""
+
+
+def peak_mb(path: Path, *, verify: bool) -> float:
+    """The peak resident memory (VmHWM: getrusage's maxrss would keep the bench's own, which
+    an exec does not reset) of a fresh interpreter that verifies the log (or not)."""
+    argv = [sys.executable, "-c", PEAK, str(path), "verify" if verify else "import"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    return round(int(done.stdout.strip()) / 1024, 1)
+
+
 def main(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nanotui-audit-bench-") as home:
         os.environ["NANOTUI_HOME"] = home
@@ -83,6 +104,7 @@ def main(count: int) -> dict[str, Any]:
         show(path, io.StringIO())
         show_s = time.perf_counter() - started
         size_mb = path.stat().st_size / 1e6
+        verify_peak_mb, bare_peak_mb = peak_mb(path, verify=True), peak_mb(path, verify=False)
     return {
         "events": count,
         "log_mb": round(size_mb, 1),
@@ -90,6 +112,9 @@ def main(count: int) -> dict[str, Any]:
         "verify_s": round(verify_s, 3),
         "verify_ok": verdict.ok,
         "show_s": round(show_s, 3),
+        # In a fresh interpreter: what verifying adds to one that only imported the code.
+        "verify_peak_rss_mb": verify_peak_mb,
+        "interpreter_peak_rss_mb": bare_peak_mb,
         "target_verify_s": TARGET_VERIFY_S,
         "pass": verdict.ok and verify_s < TARGET_VERIFY_S,
     }

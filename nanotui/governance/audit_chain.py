@@ -129,35 +129,52 @@ def verify_log(path: Path, anchored: tuple[int, str] | None = None) -> Verdict:
 
     `anchored` (line count, last line's hash), kept outside the log as it was written, must
     be found in it: that line at that number, followed by at most one more line."""
-    data = path.read_bytes()
-    *complete, tail = data.split(b"\n")
     expected_prev = GENESIS
     closed_at: int | None = None
     anchored_hash: str | None = None
-    for number, line in enumerate(complete, start=1):
-        problem = _check_line(line, number, expected_prev)
-        if problem is None and closed_at is not None and _kind(line) != REOPENED_TYPE:
-            problem = number, f"follows the session's close on line {closed_at}: it was added later"
-        if problem is not None:
-            bad_line, text = problem
-            return Verdict(ok=False, lines=len(complete), problem=text, bad_line=bad_line)
-        expected_prev = line_hash(line)
-        if anchored is not None and number == anchored[0]:
-            anchored_hash = expected_prev
-        # Only the close marker's line is parsed in full; `"type":"session_closed"` cannot
-        # appear unescaped inside a payload string, so the cheap test finds every candidate.
-        closed_at = number if _CLOSED_MARK in line and _kind(line) == CLOSED_TYPE else None
-    problem = _against_anchor(len(complete), anchored, anchored_hash)
+    count = 0
+    tail = b""
+    # Line by line, never the whole file: a million-event log verifies in constant memory.
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                tail = raw  # a torn last line (a crash mid-write): not part of the chain
+                break
+            line = raw[:-1]
+            count += 1
+            number = count
+            problem = _check_line(line, number, expected_prev)
+            if problem is None and closed_at is not None and _kind(line) != REOPENED_TYPE:
+                problem = (
+                    number,
+                    f"follows the session's close on line {closed_at}: it was added later",
+                )
+            if problem is not None:
+                bad_line, text = problem
+                return Verdict(ok=False, lines=_lines_in(path), problem=text, bad_line=bad_line)
+            expected_prev = line_hash(line)
+            if anchored is not None and number == anchored[0]:
+                anchored_hash = expected_prev
+            # Only the close marker's line is parsed in full; `"type":"session_closed"` cannot
+            # appear unescaped inside a payload string, so the cheap test finds every candidate.
+            closed_at = number if _CLOSED_MARK in line and _kind(line) == CLOSED_TYPE else None
+    problem = _against_anchor(count, anchored, anchored_hash)
     if problem is not None:
-        return Verdict(ok=False, lines=len(complete), problem=problem[1], bad_line=problem[0])
+        return Verdict(ok=False, lines=count, problem=problem[1], bad_line=problem[0])
     closed = closed_at is not None
     return Verdict(
         ok=True,
-        lines=len(complete),
+        lines=count,
         torn_tail=bool(tail),
         closed=closed,
         anchored=anchored is not None,
     )
+
+
+def _lines_in(path: Path) -> int:
+    """The complete lines of the log (a broken one's verdict names them all)."""
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def _against_anchor(
