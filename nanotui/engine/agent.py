@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,10 @@ from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import Tool, ToolContext, ToolKind
 
 _END = object()
+
+
+YIELD_EVERY_S = 0.005
+"""How long reading a streamed reply may hold the event loop before it lets the screen run."""
 
 
 @dataclass
@@ -436,7 +441,13 @@ class Agent:
                 limiter=self.options.limiter,
                 tokens=estimate_input_tokens(request) + request.max_tokens,
             )
+            held_since = time.monotonic()
             async for item in stream:
+                # A burst the socket has already buffered is read without ever waiting, so
+                # without this the loop would not draw a frame until the burst was through.
+                if time.monotonic() - held_since > YIELD_EVERY_S:
+                    await asyncio.sleep(0)
+                    held_since = time.monotonic()
                 if isinstance(item, TextPiece):
                     text_parts.append(item.text)
                     self._emit(TextDelta(text=item.text))
