@@ -2,9 +2,13 @@
 
 It judges a realistic mix of lines (about fifty everyday agent commands plus compound and
 adversarial ones: substitutions, wrappers, `bash -c`, heredocs, fork bombs) round after
-round for a few seconds, with a typical allow list and the default protected paths, and
-prints one JSON object: decisions_per_s, target_decisions_per_s (5000), pass, lines, seconds.
-Every decision parses the line afresh; nothing is cached between calls.
+round for a few seconds, with a typical allow list and the default protected paths. The
+headline is on UNIQUE lines: a 10,000-line corpus made from that mix, each line given a word
+of its own (a file name), judged once each, as an agent's lines are; the rule matcher caches
+normalised words (`shell/rules.py`), so the old figure, the same 70 lines round after round,
+flatters it and is printed beside it as `repeated_*`. One JSON object: decisions_per_s
+(unique), target_decisions_per_s (5000), pass, unique_lines, repeated_decisions_per_s,
+lines, seconds.
 
 Run it from the repository root: `python bench/policy_throughput.py [--seconds N]`.
 """
@@ -98,6 +102,14 @@ COMPOUND_AND_ADVERSARIAL = [
 LINES = TYPICAL + COMPOUND_AND_ADVERSARIAL
 
 
+UNIQUE_LINES = 10_000
+
+
+def unique_corpus(count: int) -> list[str]:
+    """`count` different lines: the mix, each with a file name of its own appended."""
+    return [f"{LINES[i % len(LINES)]} file_{i}.txt" for i in range(count)]
+
+
 def measure(seconds: float) -> dict[str, object]:
     policy = CommandPolicy(
         ["git status", "git diff *", "pytest *", "npm run test:*", "echo *", "make test"],
@@ -107,6 +119,11 @@ def measure(seconds: float) -> dict[str, object]:
         workspace=Path.cwd(),
     )
     policy.decide("ls")  # Build the parser outside the timed loop.
+    corpus = unique_corpus(UNIQUE_LINES)
+    started = time.perf_counter()
+    for line in corpus:
+        policy.decide(line)
+    unique_rate = len(corpus) / (time.perf_counter() - started)
     decisions = 0
     started = time.perf_counter()
     elapsed = 0.0
@@ -117,9 +134,11 @@ def measure(seconds: float) -> dict[str, object]:
         elapsed = time.perf_counter() - started
     rate = decisions / elapsed
     return {
-        "decisions_per_s": round(rate),
+        "decisions_per_s": round(unique_rate),
         "target_decisions_per_s": TARGET_DECISIONS_PER_S,
-        "pass": rate >= TARGET_DECISIONS_PER_S,
+        "pass": unique_rate >= TARGET_DECISIONS_PER_S,
+        "unique_lines": len(corpus),
+        "repeated_decisions_per_s": round(rate),
         "lines": len(LINES),
         "seconds": round(elapsed, 2),
     }
