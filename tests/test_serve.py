@@ -14,11 +14,11 @@ from serve_support import bearer, free_port, nanotui, running_server
 from nanotui.server.app import OPEN_ROUTES, create_app
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
-    """A running service with a project `web`, an admin, alice (granted web) and bob."""
-    home = tmp_path / "server-home"
-    project = tmp_path / "web"
+def _service(folder: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """A running service with a project `web`, an admin, alice (granted web) and bob, all
+    made by the admin's commands."""
+    home = folder / "server-home"
+    project = folder / "web"
     project.mkdir()
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     assert nanotui(home, "serve", "project", "add", "web", str(project)).returncode == 0
@@ -29,6 +29,18 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         tokens[name] = made.stdout.strip()
     with running_server(home) as url:
         yield url, home, tokens
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """A service of the test's own, for a test that revokes a token or floods one."""
+    yield from _service(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """One service for the tests that change nothing in it (each start costs seconds)."""
+    yield from _service(tmp_path_factory.mktemp("shared-service"))
 
 
 def test_every_route_but_healthz_refuses_a_missing_wrong_or_revoked_token(served) -> None:
@@ -78,8 +90,8 @@ def _engine_for_listing():  # an in-memory database: only the route table is rea
     return open_database("sqlite://")
 
 
-def test_each_user_sees_only_their_projects_and_never_a_path(served) -> None:
-    url, _, tokens = served
+def test_each_user_sees_only_their_projects_and_never_a_path(shared) -> None:
+    url, _, tokens = shared
     me = httpx.get(f"{url}/v1/me", headers=bearer(tokens["alice"])).json()
     assert me["name"] == "alice" and me["projects"] == ["web"] and not me["admin"]
     assert httpx.get(f"{url}/v1/projects", headers=bearer(tokens["alice"])).json() == [
@@ -91,8 +103,8 @@ def test_each_user_sees_only_their_projects_and_never_a_path(served) -> None:
     ]
 
 
-def test_a_foreign_origin_and_an_oversized_body_are_refused(served) -> None:
-    url, _, tokens = served
+def test_a_foreign_origin_and_an_oversized_body_are_refused(shared) -> None:
+    url, _, tokens = shared
     headers = {**bearer(tokens["alice"]), "Origin": "http://evil.example"}
     refused = httpx.post(f"{url}/v1/me", headers=headers, content=b"{}")
     assert refused.status_code == 403
@@ -106,8 +118,8 @@ def test_a_foreign_origin_and_an_oversized_body_are_refused(served) -> None:
     assert httpx.get(f"{url}/healthz").status_code == 200  # still serving
 
 
-def test_tokens_are_shown_once_and_stored_nowhere_in_clear(served) -> None:
-    url, home, tokens = served
+def test_tokens_are_shown_once_and_stored_nowhere_in_clear(shared) -> None:
+    url, home, tokens = shared
     httpx.get(f"{url}/v1/me", headers=bearer(tokens["alice"]))
     written = [path for path in home.rglob("*") if path.is_file()]
     assert written, "the server wrote nothing"
@@ -137,8 +149,8 @@ def test_admin_commands_say_what_is_wrong_in_one_sentence(tmp_path: Path) -> Non
     assert "without TLS would send tokens in clear" in done.stderr
 
 
-def test_a_session_the_server_cannot_start_is_one_sentence(served) -> None:
-    url, _, tokens = served
+def test_a_session_the_server_cannot_start_is_one_sentence(shared) -> None:
+    url, _, tokens = shared
     # The project has no commit yet: a worktree needs one.
     made = httpx.post(
         f"{url}/v1/sessions", headers=bearer(tokens["alice"]), json={"project": "web"}
