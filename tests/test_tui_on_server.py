@@ -268,3 +268,48 @@ async def test_a_session_closed_elsewhere_ends_here_once_and_names_no_server_fol
             assert not any("reconnecting" in t for t in texts), texts
         finally:
             await session.close()
+
+
+async def test_an_answer_that_does_not_reach_the_server_brings_the_approval_back(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from nanotui.client import remote_session
+    from nanotui.client.service_api import ServerUnreachable
+    from nanotui.protocol.approval_answer import ApprovalAnswer
+    from nanotui.protocol.events import ApprovalRequested, Notice
+
+    with started_service(tmp_path, files=FILES) as service:
+        service.model.enqueue(two_file_reply(), _done())
+        real_call = remote_session.call
+        dropped: list[str] = []
+
+        async def flaky_call(client, method, path, **kwargs):
+            if "/approvals/" in path and not dropped:  # the first answer is lost on the way
+                dropped.append(path)
+                raise ServerUnreachable("The service did not answer: connection reset.")
+            return await real_call(client, method, path, **kwargs)
+
+        monkeypatch.setattr(remote_session, "call", flaky_call)
+        target = ServerTarget(
+            url=service.url, token=service.tokens["alice"], project="web", mode="ask"
+        )
+        session = await RemoteSession.open(target)
+        shown: list[str] = []
+        notices: list[str] = []
+        try:
+            # Bounded: without the defence the turn waits for ever for an answer it never got.
+            async with asyncio.timeout(30):
+                async for event in session.turn("fix both"):
+                    if isinstance(event, Notice):
+                        notices.append(event.text)
+                    if isinstance(event, ApprovalRequested):
+                        shown.append(event.call_id)
+                        session.resolve_approval(event, ApprovalAnswer(decision="approve"))
+        finally:
+            await session.close()
+        # The lost answer was said, and its request came back and was answered again.
+        assert len(dropped) == 1
+        assert any(n.startswith("The answer was not taken") for n in notices), notices
+        assert len(shown) == 3 and shown.count(dropped[0].rsplit("/", 1)[1]) == 2
+        assert "raise ValueError" in worktree_file(service, session.session_id, "inventory.py")
+        assert "Stock report" in worktree_file(service, session.session_id, "report.py")

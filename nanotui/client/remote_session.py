@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -303,14 +303,22 @@ class RemoteSession:
                 if not isinstance(leftover, RunResult | _Stop):
                     self._idle.put_nowait(leftover)
 
-    def _in_background(self, work: Any, failure: str) -> None:
-        """Run an API call without holding the screen; a refusal comes back as a notice."""
+    def _in_background(
+        self,
+        work: Any,
+        failure: str,
+        then: Callable[[UserFacingError], None] | None = None,
+    ) -> None:
+        """Run an API call without holding the screen; a refusal comes back as a notice (and
+        goes to `then`)."""
 
         async def run() -> None:
             try:
                 await work
             except UserFacingError as exc:
                 self._deliver(Notice(text=f"{failure}: {exc}", level="warning"))
+                if then is not None:
+                    then(exc)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
@@ -334,7 +342,16 @@ class RemoteSession:
             "shown_sha256": request.shown_sha256,
         }
         path = f"/v1/sessions/{self.session_id}/approvals/{request.call_id}"
-        self._in_background(call(self._client, "POST", path, json=body), "The answer was not taken")
+
+        def ask_again(refusal: UserFacingError) -> None:
+            # Answered elsewhere (404) or changed since it was shown (409): nothing waits for
+            # this answer any more. Anything else (the network, a rate limit): the server
+            # still waits, so the request goes back to the pane instead of waiting unseen.
+            if getattr(refusal, "status", 0) not in (404, 409):
+                self._deliver(request)
+
+        work = call(self._client, "POST", path, json=body)
+        self._in_background(work, "The answer was not taken", ask_again)
         return True
 
     def _command(self, method: str, path: str, **kwargs: Any) -> Any:
