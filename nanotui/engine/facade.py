@@ -157,8 +157,10 @@ class EngineSession:
         return self._agent.redactor.redact_nested(value)[0]
 
     def redacted_event(self, event: EventBase) -> EventBase:
-        """A copy of `event` with every string redacted, for printing where others read."""
-        return parse_event(self.redacted(event.model_dump(mode="json")))
+        """`event` with every string redacted, for printing where others read (the event
+        itself when nothing needed it: this runs for every streamed piece of a reply)."""
+        data, kinds = self._agent.redactor.redact_nested(event.model_dump(mode="json"))
+        return parse_event(data) if kinds else event
 
     def frame_untrusted(self, content: str) -> tuple[str, list[str]]:
         """Text from someone other than the user (a pull request's description), as the model

@@ -124,7 +124,7 @@ class Ledger:
         Raises DailyBudgetExceeded when today's spending, with every open reservation, would
         pass `day_limit_usd`, or this month's would pass `month_limit_usd`.
         """
-        today = _today()
+        today = ledger_day()
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -206,12 +206,12 @@ class Ledger:
     def spent_today(self) -> float:
         """Today's priced dollars (what the daily budget counts)."""
         with self._connect() as db:
-            return _spent_on(db, _today())
+            return _spent_on(db, ledger_day())
 
     def spent_this_month(self) -> float:
         """This calendar month's priced dollars (what the monthly budget counts)."""
         with self._connect() as db:
-            return _spent_since(db, f"{_today()[:7]}-01")
+            return _spent_since(db, f"{ledger_day()[:7]}-01")
 
     def tokens_in_last(self, seconds: float) -> list[tuple[float, int]]:
         """(age in seconds, tokens) of each request recorded in the last `seconds`, oldest
@@ -236,7 +236,7 @@ class Ledger:
             requests, usd, unpriced = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), "
                 "SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) FROM requests WHERE day = ?",
-                (_today(),),
+                (ledger_day(),),
             ).fetchone()
         return Spend.of(float(usd), requests, unpriced or 0)
 
@@ -291,5 +291,5 @@ def _spent_since(db: sqlite3.Connection, first_day: str) -> float:
     return float(row[0])
 
 
-def _today() -> str:
+def ledger_day() -> str:
     return date.today().isoformat()

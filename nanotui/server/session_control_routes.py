@@ -53,13 +53,6 @@ class RestorePreview(_Strict):
     files: list[str] | None = None
 
 
-def _between_turns(served: ServedSession) -> None:
-    if served.state == "closed":
-        raise SessionRefused(409, "This session is closed; start a new one.")
-    if served.state in ("running", "waiting"):
-        raise SessionRefused(409, "A turn is running; do this once it has ended.")
-
-
 def _checkpoint(served: ServedSession, wanted: str | None) -> Checkpoint | None:
     """The session's checkpoint with this id or short id (None: the work tree now)."""
     if wanted in (None, "", "now"):
@@ -87,7 +80,7 @@ def add_session_control_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Change the approval mode between turns (never looser than the server's)."""
         served = hub(request).find(user, session_id)
-        _between_turns(served)
+        served.refuse_unless_idle()
         mode = allowed_mode(hub(request).settings, body.mode)
         change = served.engine.set_mode(mode)
         log(request, user.name, f"set session {session_id} to {mode} mode")
@@ -99,7 +92,7 @@ def add_session_control_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Use another of the models the server offers for the rest of the session."""
         served = hub(request).find(user, session_id)
-        _between_turns(served)
+        served.refuse_unless_idle()
         model = allowed_model(hub(request).settings, body.model)
         served.engine.switch_model(model or body.model)
         log(request, user.name, f"switched session {session_id} to model {model}")
@@ -109,7 +102,7 @@ def add_session_control_routes(app: FastAPI) -> None:
     async def clear(session_id: str, request: Request, user: User) -> dict[str, Any]:
         """The model starts afresh (the session's log keeps everything)."""
         served = hub(request).find(user, session_id)
-        _between_turns(served)
+        served.refuse_unless_idle()
         served.engine.clear_conversation()
         return served.describe()
 

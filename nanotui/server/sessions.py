@@ -144,14 +144,19 @@ class ServedSession:
 
     # ---- commands -----------------------------------------------------------------------
 
-    def send(self, text: str) -> int:
-        """Start a turn with the user's message; the id after which its events come."""
+    def refuse_unless_idle(self) -> None:
+        """409 unless the session is open, between turns, and no change made between turns
+        (a restore, a resume) holds it: the one check before a turn or such a change."""
         if self.closed:
             raise SessionRefused(409, "This session is closed; start a new one.")
         if self._turn and not self._turn.done():
             raise SessionRefused(409, "A turn is running; wait for it to end or interrupt it.")
         if self._holding:
             raise SessionRefused(409, "The session is being restored or resumed; try again.")
+
+    def send(self, text: str) -> int:
+        """Start a turn with the user's message; the id after which its events come."""
+        self.refuse_unless_idle()
         after = len(self.events)
         self._turn = asyncio.create_task(self._run(text))
         return after
@@ -226,12 +231,8 @@ class ServedSession:
 
     @contextlib.asynccontextmanager
     async def between_turns(self) -> AsyncIterator[None]:
-        """Hold the session for a change made between turns; 409 if a turn runs, or another
-        such change does."""
-        if self.closed:
-            raise SessionRefused(409, "This session is closed; start a new one.")
-        if (self._turn and not self._turn.done()) or self._holding:
-            raise SessionRefused(409, "A turn is running; do this once it has ended.")
+        """Hold the session for a change made between turns (no turn may start under it)."""
+        self.refuse_unless_idle()
         self._holding = True
         try:
             yield

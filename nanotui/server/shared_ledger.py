@@ -18,7 +18,7 @@ from nanotui.governance.ledger import (
     RESERVATION_TTL_S,
     Ledger,
     SpendRow,
-    _today,  # the local date, as the file counts days (replicas share a time zone)
+    ledger_day,
     refuse_past,
 )
 from nanotui.protocol.model_io import Usage
@@ -44,7 +44,7 @@ class SharedLedger(Ledger):
         day_limit_usd: float,
         month_limit_usd: float | None = None,
     ) -> int:
-        today = _today()
+        today = ledger_day()
         with self.engine.begin() as db:
             lock(db, f"ledger:{self.name}")
             # The first statement writes, which is SQLite's lock (see `store.lock`).
@@ -99,7 +99,7 @@ class SharedLedger(Ledger):
                 insert(ledger_requests).values(
                     ledger=self.name,
                     at=time.time(),
-                    day=_today(),
+                    day=ledger_day(),
                     session=session,
                     model=model,
                     input_tokens=usage.input_tokens,
@@ -117,10 +117,10 @@ class SharedLedger(Ledger):
             db.execute(delete(ledger_reservations).where(held.id == reservation))
 
     def spent_today(self) -> float:
-        return self._spent_since(_today())
+        return self._spent_since(ledger_day())
 
     def spent_this_month(self) -> float:
-        return self._spent_since(f"{_today()[:7]}-01")
+        return self._spent_since(f"{ledger_day()[:7]}-01")
 
     def _spent_since(self, first_day: str) -> float:
         with self.engine.connect() as db:
@@ -148,7 +148,7 @@ class SharedLedger(Ledger):
                     func.count(),
                     func.coalesce(func.sum(requests.cost_usd), 0.0),
                     _unpriced(),
-                ).where(requests.ledger == self.name, requests.day == _today())
+                ).where(requests.ledger == self.name, requests.day == ledger_day())
             ).one()
         return Spend.of(float(usd), count, unpriced or 0)
 
