@@ -6,12 +6,13 @@ home folder of the test's own.
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import pytest
 from first_run_support import isolate_home, make_workspace
 from pilot_support import wait_for
+from textual.widgets import Static
 
 from nanotui import paths
 from nanotui.protocol.basics import ConfigError
@@ -59,16 +60,21 @@ async def test_keys_typed_while_the_app_starts_reach_the_prompt(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build = LaunchApp._build_session
+    typed = threading.Event()
 
     def slow_build(self: LaunchApp, provider: object = None) -> object:
-        time.sleep(0.5)  # a slow start: the keys come while the starting screen is up
+        typed.wait(10)  # a slow start: the keys come while the starting screen is up
         return build(self, provider)
 
     monkeypatch.setattr(LaunchApp, "_build_session", slow_build)
     app = LaunchApp(workspace, flags=DEMO, workspace_explicit=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press(*"fix the bug")
+        await pilot.press(*"fix the bugs", "backspace")
         assert isinstance(app.screen, StartingScreen), "typed too late to prove anything"
+        # The starting screen's prompt line shows the keys at once.
+        line = app.screen.query_one("#backdrop-prompt", Static)
+        assert str(line.render()) == "> fix the bug▏"
+        typed.set()
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         prompt = app.screen.query_one(PromptInput)
         await wait_for(pilot, lambda: prompt.text == "fix the bug", "the typed keys")

@@ -17,13 +17,16 @@ from nanotui.cli.workspace import (
 
 
 def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
-    from nanotui.engine.past_sessions import latest_session_in
     from nanotui.tui.app import run_app
 
     if getattr(args, "server", None):
         return _tui_on_server(args)
     workspace = resolve_workspace(args.workspace)
     if getattr(args, "continue_last", False):
+        # Only here: it brings in the event models (pydantic), which the first frame can do
+        # without (a fifth of a second on a slow machine).
+        from nanotui.engine.past_sessions import latest_session_in
+
         resume = latest_session_in(workspace)
     # The app reads the settings itself, after its first frame (it starts faster).
     return run_app(

@@ -34,23 +34,43 @@ if TYPE_CHECKING:
 
 
 class StartingScreen(Screen[None]):
-    """The first frame, and what shows under the first-run questions: the name and a status.
+    """The first frame, and what shows under the first-run questions: the name, a status and
+    a prompt line.
 
-    What the user types meanwhile is kept (`typed`) and handed to the prompt once it is up:
-    someone who starts typing as soon as the app appears loses nothing."""
+    The prompt line takes keys from the first frame on: what the user types shows at once and
+    is kept (`typed`), then handed to the main screen's prompt once it is up. The agent and the
+    main screen take a further half second or so to build on a slow machine; someone who starts
+    typing as soon as the app appears sees their words and loses none of them."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.typed: list[str] = []
+        self.typed = ""
 
     def compose(self) -> ComposeResult:
         yield Static("nanotui", id="backdrop-title")
         yield Static("starting…", id="backdrop-status")
+        yield Static(self._prompt_line(), id="backdrop-prompt", markup=False)
 
     def on_key(self, event: events.Key) -> None:
         if event.is_printable and event.character:
-            self.typed.append(event.character)
-            event.stop()
+            self.typed += event.character
+        elif event.key == "backspace" and self.typed:
+            self.typed = self.typed[:-1]
+        else:
+            return
+        event.stop()
+        self._show_typed()
+
+    def on_paste(self, event: events.Paste) -> None:
+        self.typed += event.text
+        event.stop()
+        self._show_typed()
+
+    def _show_typed(self) -> None:
+        self.query_one("#backdrop-prompt", Static).update(self._prompt_line())
+
+    def _prompt_line(self) -> str:
+        return f"> {self.typed}▏"
 
     def say(self, status: str) -> None:
         self.query_one("#backdrop-status", Static).update(status)
@@ -158,7 +178,7 @@ class LaunchApp(NanotuiApp):
         main_screen = super().get_default_screen()
         self.add_mode("main", lambda: main_screen)
         await self.switch_mode("main")
-        typed, self._starting.typed = "".join(self._starting.typed), []
+        typed, self._starting.typed = self._starting.typed, ""
         if typed:
             from nanotui.tui.widgets.prompt_input import PromptInput
 
