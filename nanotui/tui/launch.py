@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,6 +143,9 @@ class LaunchApp(NanotuiApp):
             self.exit(1)
 
     async def _launch(self) -> None:
+        # Imported off the event loop: with the settings' models and the HTTP client this is
+        # a sixth of a second, in which the starting screen would not take a key.
+        await asyncio.to_thread(importlib.import_module, "nanotui.tui.first_run_detect")
         from nanotui.tui.first_run_detect import needs_first_run, needs_setup
 
         if self._server is not None:
@@ -197,6 +201,7 @@ class LaunchApp(NanotuiApp):
         self.notices.extend(apply_keymap(self, dict(keys)))
         self._say(f"connecting to {server_label(target.url)}…")
         self.session = await RemoteSession.open(target)
+        await asyncio.to_thread(_warm_up_main_screen)
         self.trusted = True  # the project's settings are the server admin's, not a folder's
         self.workspace = self.session.workspace
         await self._open_main_screen()
@@ -256,9 +261,7 @@ class LaunchApp(NanotuiApp):
         agent = build_agent(
             self.loaded.settings, self.workspace, provider=provider, resume=self._resume
         )
-        # Imported here too, in this thread, so the switch to it does not stall the screen.
-        import nanotui.tui.screens.main  # noqa: F401
-
+        _warm_up_main_screen()
         return EngineSession(agent)
 
     async def _answer_questions(self) -> bool:
@@ -308,3 +311,13 @@ class LaunchApp(NanotuiApp):
         kept = self.notices[len(self.loaded.notices) :]
         self.loaded, self.trusted, self.notices = loaded, trusted, notices + kept
         return True
+
+
+def _warm_up_main_screen() -> None:
+    """Off the event loop (it holds the GIL for a tenth of a second): import the main screen,
+    so the switch to it does not stall the starting screen, and make the Markdown parser, so
+    the first words of the first reply do not stall the stream."""
+    import nanotui.tui.screens.main  # noqa: F401
+    from nanotui.tui.widgets.markdown_blocks import parser
+
+    parser()
