@@ -89,6 +89,9 @@ class ApprovalConfig(Section):
     mode: ApprovalMode = "ask"
     """plan: read-only; ask: writes and commands ask; auto-edit: workspace writes run;
     full-auto: all that policy allows runs, still sandboxed."""
+    max_mode: ApprovalMode = "full-auto"
+    """The loosest mode a session may switch to (`/mode`, shift+tab); an organisation's
+    managed settings lower it to their own `mode`."""
 
 
 class PolicyConfig(Section):
@@ -96,6 +99,10 @@ class PolicyConfig(Section):
     ask: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=lambda: ["git push *", "curl *", "wget *"])
     protected_paths: list[str] = Field(default_factory=lambda: list(DEFAULT_PROTECTED_PATHS))
+    default: Literal["ask", "deny"] = "ask"
+    """What a command no rule allows gets: "ask" the person, or "deny" (allowlist-only)."""
+    read_only_builtin: bool = True
+    """Whether the built-in list of read-only commands (ls, cat, git log, ...) allows them."""
 
 
 class SandboxConfig(Section):
@@ -209,6 +216,16 @@ class RemoteConfig(Section):
     token: str | None = None
 
 
+class ManagedConfig(Section):
+    """What only an organisation's managed file (`/etc/nanotui/managed.toml`) may say: the
+    providers and endpoints its engineers may use. Empty lists allow any."""
+
+    providers: list[Literal["openai-compatible", "anthropic"]] = Field(default_factory=list)
+    """Provider kinds allowed (the offline demo sends nothing anywhere and is always allowed)."""
+    base_urls: list[str] = Field(default_factory=list)
+    """Endpoints allowed, as URL prefixes, e.g. "https://llm.example.com/v1"."""
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -231,6 +248,7 @@ class Settings(BaseModel):
     checkpoints: CheckpointsConfig = Field(default_factory=CheckpointsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    managed: ManagedConfig = Field(default_factory=ManagedConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.

@@ -1,4 +1,4 @@
-"""Loading the settings: user file, then project file, then environment, then flags.
+"""Loading the settings: managed file, user file, project file, environment, then flags.
 
 Loading checks each layer on its own first, so that an invalid value is reported in one
 sentence naming the file (or variable), the key and what is expected; then the layers are
@@ -24,7 +24,10 @@ from pydantic import ValidationError
 
 from nanotui import paths
 from nanotui.config import PolicyConfig, Settings
+from nanotui.config_managed import enforce_managed
+from nanotui.config_strictness import at_least_as_strict
 from nanotui.protocol.basics import MODE_ORDER, ConfigError
+from nanotui.protocol.setting_origins import MANAGED_PREFIX, SettingOrigins
 
 
 @dataclass
@@ -38,6 +41,12 @@ class LoadedConfig:
     sources: dict[str, str] = field(default_factory=dict)
     """Where each setting that is not a default came from: "section.key" -> layer, e.g.
     "approval.mode" -> "the command line" (lists that add up name every layer)."""
+    conflicts: list[str] = field(default_factory=list)
+    """Settings a layer tried to loosen under the managed file, which kept its own (these
+    are among `notices` too)."""
+    rule_sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Where each policy rule came from: "policy.deny" -> {"curl *": "defaults", ...} (the
+    first layer that named it), for `nanotui policy explain`."""
 
 
 # Variables with short names, per the command-line contract.
@@ -60,11 +69,24 @@ def load_settings(
     """Read every layer, check each, restrict the project layer unless trusted, merge."""
     environ = dict(os.environ if environ is None else environ)
     loaded = LoadedConfig(settings=Settings())
+    loaded.rule_sources = {
+        f"policy.{key}": dict.fromkeys(rules, "defaults")
+        for key, rules in PolicyConfig().model_dump().items()
+        if isinstance(rules, list)
+    }
     # Seeded with the defaults so that a later layer's deny or protected list adds to them.
     defaults = PolicyConfig()
     merged: dict[str, Any] = {
         "policy": {key: list(getattr(defaults, key)) for (key,) in _ADDITIVE_POLICY_KEYS}
     }
+
+    managed_file = paths.managed_config_file()
+    managed_layer = _read_toml(managed_file)
+    if managed_layer is not None:
+        _check_layer(managed_layer, str(managed_file), managed=True)
+        loaded.files_read.append(managed_file)
+        _merge(merged, managed_layer)
+        _note_sources(loaded, managed_layer, managed_label(managed_file))
 
     user_file = paths.user_config_file()
     user_layer = _read_toml(user_file)
@@ -72,7 +94,7 @@ def load_settings(
         _check_layer(user_layer, str(user_file))
         loaded.files_read.append(user_file)
         _merge(merged, user_layer, additive=False)  # the user may replace the defaults
-        _note_sources(loaded.sources, user_layer, str(user_file), additive=False)
+        _note_sources(loaded, user_layer, str(user_file), additive=False)
 
     if workspace is not None:
         project_file = paths.project_config_file(workspace)
@@ -83,13 +105,13 @@ def load_settings(
             if not trusted:
                 project_layer = _restrict_untrusted(project_layer, merged, loaded.notices)
             _merge(merged, project_layer)
-            _note_sources(loaded.sources, project_layer, str(project_file))
+            _note_sources(loaded, project_layer, str(project_file))
 
     env_layer = _env_layer(environ)
     if env_layer:
         _check_layer(env_layer, "the environment (NANOTUI_* variables)")
         _merge(merged, env_layer)
-        _note_sources(loaded.sources, env_layer, "the environment")
+        _note_sources(loaded, env_layer, "the environment")
 
     if flags:
         flag_layer = {
@@ -98,11 +120,59 @@ def load_settings(
         flag_layer = {k: v for k, v in flag_layer.items() if v}
         _check_layer(flag_layer, "the command line")
         _merge(merged, flag_layer)
-        _note_sources(loaded.sources, flag_layer, "the command line")
+        _note_sources(loaded, flag_layer, "the command line")
 
     loaded.provider_configured = any(v is not None for v in merged.get("provider", {}).values())
     loaded.settings = Settings(**merged)
+    if managed_layer is not None:
+        loaded.settings = enforce_managed(
+            loaded.settings, managed_layer, str(managed_file), loaded.sources, loaded.conflicts
+        )
+        loaded.notices.extend(loaded.conflicts)
+    loaded.settings = _mode_within_ceiling(loaded.settings, loaded.sources, loaded.notices)
     return loaded
+
+
+def _mode_within_ceiling(
+    settings: Settings, sources: dict[str, str], notices: list[str]
+) -> Settings:
+    """The approval mode lowered to `approval.max_mode` when some layer asked for more."""
+    approval = settings.approval
+    if MODE_ORDER.index(approval.mode) <= MODE_ORDER.index(approval.max_mode):
+        return settings
+    notices.append(
+        f"approval.mode {approval.mode} ({sources.get('approval.mode', 'defaults')}) is looser "
+        f"than approval.max_mode {approval.max_mode} ({sources.get('approval.max_mode')}); "
+        f"starting in {approval.max_mode} mode."
+    )
+    sources["approval.mode"] = sources.get("approval.max_mode", "defaults")
+    return settings.model_copy(
+        update={"approval": approval.model_copy(update={"mode": approval.max_mode})}
+    )
+
+
+def managed_label(path: Path) -> str:
+    """How the managed file is named as a layer (what `SettingOrigins.managed` looks for)."""
+    return f"{MANAGED_PREFIX} ({path})"
+
+
+def setting_origins(loaded: LoadedConfig) -> SettingOrigins:
+    """Each setting some layer set, with its value and layer, and each policy rule's layer."""
+    values = {
+        name: (setting_value(loaded.settings, name), layer)
+        for name, layer in sorted(loaded.sources.items())
+    }
+    return SettingOrigins(values=values, rules=loaded.rule_sources)
+
+
+def setting_value(settings: Settings, name: str) -> str:
+    """A setting's merged value as JSON text, e.g. `setting_value(s, "budget.day_usd")`."""
+    value: Any = settings
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    return json.dumps(value, default=str)
 
 
 def load_user_layer() -> dict[str, Any]:
@@ -128,7 +198,14 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove that line.") from exc
 
 
-def _check_layer(layer: dict[str, Any], where: str) -> None:
+def _check_layer(layer: dict[str, Any], where: str, *, managed: bool = False) -> None:
+    """Stop with one sentence at the first invalid setting of `layer`; `[managed]` is
+    only for the organisation's managed file (`managed`)."""
+    if not managed and any(str(name).lower() == "managed" for name in layer):
+        raise ConfigError(
+            f"In {where}, `[managed]` is not allowed: it belongs in the organisation's "
+            f"managed file ({paths.managed_config_file()}); remove it."
+        )
     try:
         Settings(**layer)
     except ValidationError as exc:
@@ -147,12 +224,18 @@ def _describe_error(error: Any) -> str:
 
 
 def _note_sources(
-    sources: dict[str, str], layer: dict[str, Any], label: str, *, additive: bool = True
+    loaded: LoadedConfig, layer: dict[str, Any], label: str, *, additive: bool = True
 ) -> None:
-    """Record `label` as where each setting of `layer` came from (as `_merge` merges it)."""
+    """Record `label` as where each setting of `layer` came from (as `_merge` merges it),
+    and where each policy rule it names came from (if no layer before named it)."""
+    sources = loaded.sources
     for section, values in layer.items():
         for key in values if isinstance(values, dict) else [None]:
             name = section if key is None else f"{section}.{key}"
+            if section == "policy" and isinstance(values.get(key), list):
+                rules = loaded.rule_sources.setdefault(name, {})
+                for rule in values[key]:
+                    rules.setdefault(rule, label)
             adds_up = additive and (section, key) in LIST_KEYS_THAT_ADD_UP
             before = sources.get(name, "defaults" if adds_up else None)
             sources[name] = f"{before} + {label}" if adds_up and before else label
@@ -192,6 +275,22 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
     return layer
 
 
+UNTOUCHABLE_BY_UNTRUSTED = ("provider", "prices", "rate_limit", "keys", "sessions", "server")
+"""Sections an untrusted folder may not touch at all: where the code and key are sent, what
+things cost, how fast money may be spent, the approval keys (moved under the user), how
+long the audit trail is kept; [server] is read from the server's own config only."""
+
+
+def _untrusted_may_set(section: str, key: str, value: Any, below: Any) -> bool:
+    if (section, key) == ("sandbox", "pass_env"):
+        return not value  # a project may not ask for the user's keys, not even theirs
+    if (section, key) in LIST_KEYS_THAT_ADD_UP:
+        return True  # deny, ask and protected lists add to what is there
+    if (section, key) == ("checkpoints", "include"):
+        return True  # more in the checkpoints only makes the way back safer
+    return bool(at_least_as_strict(section, key, value, below))
+
+
 def _restrict_untrusted(
     layer: dict[str, Any], below: dict[str, Any], notices: list[str]
 ) -> dict[str, Any]:
@@ -204,63 +303,17 @@ def _restrict_untrusted(
     current = Settings(**below)
     kept: dict[str, Any] = {}
     ignored: list[str] = []
-    # Sections an untrusted folder may not touch at all: where the code and key are sent,
-    # what things cost, and how fast money may be spent.
-    # (and [keys]: a project must not be able to move the approval keys under the user).
-    # [sessions] too: a project must not be able to shorten how long the audit trail is kept.
-    # [server] is read from the server's own config only.
-    for section in ("provider", "prices", "rate_limit", "keys", "sessions", "server"):
-        if section in layer:
-            ignored.append(section)
-
-    def keep(section: str, key: str, tighter: bool) -> None:
-        if key not in layer.get(section, {}):
-            return
-        if tighter:
+    for written, values in layer.items():
+        section = written.lower()
+        if section in UNTOUCHABLE_BY_UNTRUSTED or not isinstance(values, dict):
+            ignored.append(written)
+            continue
+        for key in values:
             value = getattr(getattr(typed, section), key)
-            kept.setdefault(section, {})[key] = value
-        else:
-            ignored.append(f"{section}.{key}")
-
-    policy = layer.get("policy", {})
-    if "allow" in policy:
-        ignored.append("policy.allow")
-    for key in ("ask", "deny", "protected_paths"):
-        keep("policy", key, True)  # these lists only add up
-    keep(
-        "approval",
-        "mode",
-        MODE_ORDER.index(typed.approval.mode) <= MODE_ORDER.index(current.approval.mode),
-    )
-    keep("sandbox", "network", typed.sandbox.network is False or current.sandbox.network)
-    keep("sandbox", "backend", typed.sandbox.backend != "plain")
-    keep("sandbox", "require", typed.sandbox.require or not current.sandbox.require)
-    keep("sandbox", "pass_env", not typed.sandbox.pass_env)  # a project may not ask for keys
-    # Nor show commands more of the home folder or more credential files than the user does.
-    for key in ("home_allow", "readable_credentials"):
-        keep("sandbox", key, set(getattr(typed.sandbox, key)) <= set(getattr(current.sandbox, key)))
-    for key in (
-        *("timeout_s", "max_output_bytes", "memory_mb", "max_processes"),
-        *("max_file_mb", "cpu_time_s", "tmp_mb", "max_workspace_growth_mb"),
-    ):
-        keep("sandbox", key, getattr(typed.sandbox, key) <= getattr(current.sandbox, key))
-    for key in ("session_usd", "day_usd", "max_tokens_per_request", "warn_at_percent"):
-        keep("budget", key, getattr(typed.budget, key) <= getattr(current.budget, key))
-    month, month_below = typed.budget.month_usd, current.budget.month_usd
-    keep("budget", "month_usd", month is not None and (month_below is None or month <= month_below))
-    # Checkpoints are the user's way back: a project may add to them, never take them away.
-    checkpoints, below_checkpoints = typed.checkpoints, current.checkpoints
-    keep("checkpoints", "enabled", checkpoints.enabled or not below_checkpoints.enabled)
-    keep("checkpoints", "include", True)
-    keep("checkpoints", "max_file_mb", checkpoints.max_file_mb >= below_checkpoints.max_file_mb)
-    # Rolling back rewrites files on its own; only the user turns that on.
-    rollback = checkpoints.rollback_on_failure
-    keep(
-        "checkpoints", "rollback_on_failure", not rollback or below_checkpoints.rollback_on_failure
-    )
-    for key in ("keep_last", "max_age_days"):
-        value, before = getattr(checkpoints, key), getattr(below_checkpoints, key)
-        keep("checkpoints", key, value == 0 or (before != 0 and value >= before))
+            if _untrusted_may_set(section, key, value, getattr(getattr(current, section), key)):
+                kept.setdefault(section, {})[key] = value
+            else:
+                ignored.append(f"{written}.{key}")
     if ignored:
         notices.append(
             "This folder is not trusted, so its .nanotui/config.toml may only tighten settings; "

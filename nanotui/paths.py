@@ -52,6 +52,16 @@ def demo_projects_dir() -> Path:
     return state_dir() / "demo-projects"
 
 
+MANAGED_CONFIG_FILE = Path("/etc/nanotui/managed.toml")
+"""An organisation's managed settings, which no other layer can loosen. Fixed on purpose: no
+variable, flag or user file moves it. Tests point it elsewhere by patching this constant in
+their own process, which a user running nanotui cannot do."""
+
+
+def managed_config_file() -> Path:
+    return MANAGED_CONFIG_FILE
+
+
 def project_config_file(workspace: Path) -> Path:
     return workspace / PROJECT_DIR_NAME / "config.toml"
 

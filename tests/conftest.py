@@ -40,6 +40,25 @@ def fake_server() -> Iterator[FakeModelServer]:
         yield server
 
 
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Config, state and HOME under the test's own folder (first_run_support.isolate_home);
+    a module asks for it with `pytestmark = pytest.mark.usefixtures("isolated_home")`."""
+    from first_run_support import isolate_home
+
+    return isolate_home(tmp_path, monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def no_managed_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """An organisation's managed file on the machine running the tests must not change what
+    they see: it is looked for in an empty folder (test_managed_policy.py writes one)."""
+    from nanotui import paths
+
+    nowhere = tmp_path_factory.getbasetemp() / "no-managed-folder" / "managed.toml"
+    monkeypatch.setattr(paths, "MANAGED_CONFIG_FILE", nowhere)
+
+
 @pytest.fixture(autouse=True)
 def collection_given_back() -> Iterator[None]:
     """Every app that took over garbage collection (nanotui.tui.collector) gave it back."""

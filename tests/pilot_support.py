@@ -15,7 +15,9 @@ from textual.pilot import Pilot
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
 from nanotui.tui.app import NanotuiApp
+from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.prompt_input import PromptInput
+from nanotui.tui.widgets.status_bar import StatusBar
 
 
 async def wait_for(
@@ -58,3 +60,16 @@ def use_editor(folder: Path, monkeypatch: pytest.MonkeyPatch, shell_line: str) -
     editor.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
+
+
+async def main_screen(pilot: Pilot) -> MainScreen:
+    """The main screen once it is mounted and its status bar filled in."""
+
+    def ready() -> bool:
+        screen = pilot.app.screen
+        bars = screen.query(StatusBar) if isinstance(screen, MainScreen) else []
+        return bool(bars) and bars[0].session_id != ""
+
+    await wait_for(pilot, ready, "the main screen")
+    assert isinstance(pilot.app.screen, MainScreen)
+    return pilot.app.screen

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from multi_hunk_session import INVENTORY, REPORT, two_file_reply
-from pilot_support import send, wait_for
+from pilot_support import main_screen, send, wait_for
 from serve_support import DroppingProxy
 from test_serve_sessions import Service, started_service
 from textual.widgets import DataTable
@@ -26,7 +26,6 @@ from nanotui.protocol.basics import UserFacingError
 from nanotui.protocol.events import Notice, TextDelta
 from nanotui.tui.launch import LaunchApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
-from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
 from nanotui.tui.widgets.diff_view import DiffView
 from nanotui.tui.widgets.notice_line import NoticeLine
@@ -40,16 +39,6 @@ def app_for(service: Service, url: str | None = None, **target: object) -> Launc
         url=url or service.url, token=service.tokens["alice"], project="web", mode="ask", **target
     )
     return LaunchApp(Path.cwd(), server=server)
-
-
-async def main_screen(pilot) -> MainScreen:
-    """The main screen once it is mounted (its status bar filled in)."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), "the main screen")
-    screen = pilot.app.screen
-    assert isinstance(screen, MainScreen)
-    status = screen.query_one(StatusBar)
-    await wait_for(pilot, lambda: status.session_id != "", "the status bar")
-    return screen
 
 
 def worktree_file(service: Service, session: str, name: str) -> str:

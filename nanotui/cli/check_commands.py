@@ -7,32 +7,94 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from nanotui.cli.workspace import UserError, load_for, provider_flags, resolve_workspace
 
 
-def cmd_policy_check(args: argparse.Namespace) -> int:
+def cmd_policy_check(args: argparse.Namespace, *, explain: bool = False) -> int:
     from nanotui.engine.assembly import command_policy
 
     workspace = resolve_workspace(args.workspace)
-    settings = load_for(args, workspace).settings
-    policy = command_policy(settings, workspace)
-    decision = policy.decide(args.line)
+    loaded = load_for(args, workspace)
+    decision = command_policy(loaded.settings, workspace).decide(args.line)
+    # `explain`: each configured rule that decided, and the layer that first named it.
+    rules = [
+        {"setting": setting, "rule": rule, "layer": loaded.rule_sources[setting].get(rule, "?")}
+        for setting, rule in decision.rules
+    ]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "decision": decision.decision,
-                    "reasons": decision.reasons,
-                    "commands": decision.commands,
-                }
-            )
-        )
-    else:
-        print(decision.decision)
-        for reason in decision.reasons:
-            print(f"  {reason}")
+        answer = {
+            "decision": decision.decision,
+            "reasons": decision.reasons,
+            "commands": decision.commands,
+        }
+        print(json.dumps({**answer, "rules": rules} if explain else answer))
+        return 0
+    print(decision.decision)
+    for reason in decision.reasons:
+        print(f"  {reason}")
+    if explain:
+        for rule in rules:
+            print(f"  {rule['setting']} `{rule['rule']}` comes from {rule['layer']}")
+        if not rules:
+            print("  no configured rule decided: the built-in rules and the mode did")
     return 0
+
+
+def cmd_policy_explain(args: argparse.Namespace) -> int:
+    return cmd_policy_check(args, explain=True)
+
+
+VERDICTS = ("allow", "ask", "deny")
+
+
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    """Judge each example line of FILE ("VERDICT  shell line", # comments) and report the
+    ones the policy judges otherwise: exit 0 when all agree, 1 when some do not."""
+    from nanotui.engine.assembly import command_policy
+
+    examples = _read_examples(args.file)
+    workspace = resolve_workspace(args.workspace)
+    policy = command_policy(load_for(args, workspace).settings, workspace)
+    wrong = 0
+    for number, expected, line in examples:
+        decision = policy.decide(line)
+        if decision.decision == expected:
+            print(f"ok    {expected:<5} {line}")
+            continue
+        wrong += 1
+        print(f"FAIL  {expected:<5} {line}")
+        print(f"      line {number}: expected {expected}, judged {decision.decision}:")
+        for reason in decision.reasons:
+            print(f"        {reason}")
+    total = len(examples)
+    print(f"{total - wrong} of {total} examples judged as expected.")
+    return 1 if wrong else 0
+
+
+def _read_examples(path: str) -> list[tuple[int, str, str]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
+    examples = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        verdict, _, line = stripped.partition(" ")
+        if verdict not in VERDICTS or not line.strip():
+            raise UserError(
+                f"{path}, line {number}: expected a verdict (allow, ask or deny), then the "
+                f"shell line, e.g. `deny  git push --force`; got {stripped[:60]!r}."
+            )
+        examples.append((number, verdict, line.strip()))
+    if not examples:
+        raise UserError(f"{path} holds no examples; write one per line: `allow  pytest -q`.")
+    return examples
 
 
 def cmd_sandbox_run(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import httpx
 
 from nanotui import __version__, paths
 from nanotui.config import default_base_url, resolve_api_key
-from nanotui.config_loading import load_settings
+from nanotui.config_loading import load_settings, setting_value
 from nanotui.protocol.basics import ConfigError, plural
 from nanotui.security.sandbox.cgroup import describe_limit_scopes
 from nanotui.security.sandbox.choose import make_runner, probe_backends
@@ -39,10 +38,15 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
         return 1
     files = ", ".join(str(f) for f in loaded.files_read) or "none (defaults)"
     line(True, "config", f"read {files}")
+    managed = paths.managed_config_file()
+    line(None, "managed", f"{managed} ({'read' if managed in loaded.files_read else 'none'})")
+    for conflict in loaded.conflicts:
+        line(None, "managed", conflict)
     for notice in loaded.notices:
-        line(None, "project config", notice)
+        if notice not in loaded.conflicts:
+            line(None, "project config", notice)
     for name, source in sorted(loaded.sources.items()):
-        line(None, "setting", f"{name} = {_setting_value(loaded.settings, name)} (from {source})")
+        line(None, "setting", f"{name} = {setting_value(loaded.settings, name)} (from {source})")
     if not loaded.sources:
         line(None, "setting", "every setting is a default")
     line(
@@ -88,16 +92,6 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
         line(False, "sandbox", f"{chosen}: no sandbox starts here, so commands are not isolated")
     print("All good." if problems == 0 else f"{plural(problems, 'problem')} found.")
     return 0 if problems == 0 else 1
-
-
-def _setting_value(settings: Any, name: str) -> str:
-    """A setting's merged value, for the list of where each came from."""
-    value = settings
-    for part in name.split("."):
-        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
-    if hasattr(value, "model_dump"):
-        value = value.model_dump()
-    return json.dumps(value, default=str)
 
 
 def _probe(kind: str, base_url: str, key: str | None) -> tuple[bool, str]:

@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nanotui.cli.check_commands import cmd_doctor, cmd_policy_check, cmd_sandbox_run
+from nanotui.cli.check_commands import (
+    cmd_doctor,
+    cmd_policy_check,
+    cmd_policy_explain,
+    cmd_policy_test,
+    cmd_sandbox_run,
+)
 from nanotui.cli.record_commands import (
     cmd_audit_export,
     cmd_audit_list,
@@ -235,11 +241,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy = sub.add_parser("policy", help="see how the command policy judges a line")
     policy_sub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
-    check = policy_sub.add_parser("check", help="judge one shell line: allow, ask or deny")
-    check.add_argument("line", help="the shell line, quoted")
-    check.add_argument("--json", action="store_true")
-    add_workspace_flag(check)
-    check.set_defaults(handler=cmd_policy_check)
+    for action, handler, about in (
+        ("check", cmd_policy_check, "judge one shell line: allow, ask or deny"),
+        (
+            "explain",
+            cmd_policy_explain,
+            "judge one shell line and say which settings layer each deciding rule came from",
+        ),
+    ):
+        judge = policy_sub.add_parser(action, help=about)
+        judge.add_argument("line", help="the shell line, quoted")
+        judge.add_argument("--json", action="store_true")
+        add_workspace_flag(judge)
+        judge.set_defaults(handler=handler)
+    policy_test = policy_sub.add_parser(
+        "test",
+        help="judge a file of example lines against their expected verdicts (exit 1 if any differ)",
+        description="Each line of FILE is a verdict (allow, ask or deny) and a shell line, "
+        "e.g. `deny  git push --force`; blank lines and # comments are skipped. Keeps a "
+        "team's policy under test: run it in CI after changing the rules.",
+    )
+    policy_test.add_argument("file", metavar="FILE", help="the examples, one per line")
+    add_workspace_flag(policy_test)
+    policy_test.set_defaults(handler=cmd_policy_test)
 
     sandbox = sub.add_parser("sandbox", help="run a command in the sandbox")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)

@@ -46,6 +46,7 @@ from nanotui.protocol.events import (
 from nanotui.protocol.log_verdict import Verdict
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
+from nanotui.protocol.setting_origins import SettingOrigins
 
 RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits before each reconnection in a row; the last repeats for as long as it takes."""
@@ -193,6 +194,10 @@ class RemoteSession:
     @property
     def mode(self) -> str:
         return str(self._described.get("mode", "ask"))
+
+    @property
+    def max_mode(self) -> str:
+        return "full-auto"  # the server refuses a mode above its own, and says so
 
     # ---- the event stream ---------------------------------------------------------------
 
@@ -461,6 +466,9 @@ class RemoteSession:
 
     def checkpoint_browsing(self) -> RemoteCheckpoints:
         return RemoteCheckpoints(self._sync, self.session_id, self.workspace)
+
+    def setting_origins(self) -> SettingOrigins:
+        return SettingOrigins()  # the server's settings, which it does not show
 
     def workspace_trusted(self) -> bool:
         return True  # the project's settings are the server's, as its admin set them

@@ -83,6 +83,8 @@ YIELD_EVERY_S = 0.005
 @dataclass
 class AgentOptions:
     mode: str = "ask"
+    max_mode: str = "full-auto"
+    """The loosest mode `mode` may be switched to (`approval.max_mode`)."""
     max_steps: int = 40
     max_output_tokens: int = 8192
     temperature: float | None = None

@@ -84,6 +84,8 @@ def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
         settings.policy.protected_paths,
         workspace=workspace,
         tracked_credentials=tracked_credentials,
+        default=settings.policy.default,
+        read_only_builtin=settings.policy.read_only_builtin,
     )
 
 
@@ -123,6 +125,7 @@ def build_agent(
     spending = (ledger or Ledger(paths.ledger_file())) if log and not provider.is_demo else None
     options = AgentOptions(
         mode=settings.approval.mode,
+        max_mode=settings.approval.max_mode,
         max_steps=max_steps,
         max_output_tokens=settings.provider.max_output_tokens,
         temperature=settings.provider.temperature,

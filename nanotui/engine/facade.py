@@ -17,7 +17,7 @@ from nanotui.engine.checkpoint_browsing import CheckpointBrowsing
 from nanotui.engine.past_sessions import conversation_events, summarize
 from nanotui.engine.session_logs import session_ids, session_logs, verify_session_log
 from nanotui.protocol.approval_answer import ApprovalAnswer
-from nanotui.protocol.basics import UserFacingError
+from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 from nanotui.protocol.events import (
     ApprovalRequested,
     CostUpdated,
@@ -28,6 +28,7 @@ from nanotui.protocol.events import (
 from nanotui.protocol.log_verdict import Verdict
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
+from nanotui.protocol.setting_origins import SettingOrigins
 from nanotui.protocol.spend import Spend, against_budget
 from nanotui.security import trust
 from nanotui.security.injection import find_injection, frame_untrusted
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
 class EngineSession:
     """One agent session as a front end sees it, running in this process (a `SessionPort`)."""
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Agent, origins: SettingOrigins | None = None) -> None:
         self._agent = agent
+        self._origins = origins or SettingOrigins()
 
     @property
     def local_agent(self) -> Agent:
@@ -110,6 +112,10 @@ class EngineSession:
     def mode(self) -> str:
         return self._agent.mode
 
+    @property
+    def max_mode(self) -> str:
+        return self._agent.options.max_mode
+
     # ---- commands -----------------------------------------------------------------------
 
     def turn(self, prompt: str) -> AsyncIterator[EventBase]:
@@ -129,6 +135,12 @@ class EngineSession:
         old = self._agent.mode
         if new == old:
             return None
+        ceiling = self._agent.options.max_mode
+        if MODE_ORDER.index(new) > MODE_ORDER.index(ceiling):
+            raise UserFacingError(
+                f"This session allows at most {ceiling} mode (approval.max_mode, which an "
+                f"organisation's managed settings set); choose {ceiling} or a stricter one."
+            )
         self._agent.mode = new
         # Logged, so the audit trail shows when more (or less) was allowed.
         change = Notice(text=f"Mode changed from {old} to {new}.")
@@ -256,6 +268,9 @@ class EngineSession:
     def verify_log(self, path: Path) -> Verdict:
         """The log's hash chain, held to the ledger's anchor as `nanotui audit verify` holds it."""
         return verify_session_log(path)
+
+    def setting_origins(self) -> SettingOrigins:
+        return self._origins
 
     def workspace_trusted(self) -> bool:
         return trust.is_trusted(self._agent.workspace)

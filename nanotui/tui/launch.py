@@ -254,6 +254,7 @@ class LaunchApp(NanotuiApp):
             await checked[1].aclose()
 
     def _build_session(self, provider: ModelClient | None = None) -> Any:
+        from nanotui.config_loading import setting_origins
         from nanotui.engine.assembly import build_agent
         from nanotui.engine.facade import EngineSession
 
@@ -262,7 +263,7 @@ class LaunchApp(NanotuiApp):
             self.loaded.settings, self.workspace, provider=provider, resume=self._resume
         )
         _warm_up_main_screen()
-        return EngineSession(agent)
+        return EngineSession(agent, setting_origins(self.loaded))
 
     async def _answer_questions(self) -> bool:
         """The setup and trust questions; False when the user left instead of answering."""

@@ -12,10 +12,12 @@ MODE_MEANINGS = {
 }
 
 
-def next_mode(mode: str) -> str:
-    """The mode after `mode` in the cycle plan -> ask -> auto-edit -> full-auto -> plan."""
-    index = MODE_ORDER.index(mode) if mode in MODE_ORDER else -1
-    return MODE_ORDER[(index + 1) % len(MODE_ORDER)]
+def next_mode(mode: str, ceiling: str = "full-auto") -> str:
+    """The mode after `mode` in the cycle plan -> ask -> auto-edit -> full-auto -> plan,
+    which goes back to plan after `ceiling` (the loosest mode the session allows)."""
+    allowed = MODE_ORDER[: MODE_ORDER.index(ceiling) + 1]
+    index = allowed.index(mode) if mode in allowed else -1
+    return allowed[(index + 1) % len(allowed)]
 
 
 def is_raise(old: str, new: str) -> bool:

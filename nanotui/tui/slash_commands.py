@@ -44,6 +44,7 @@ SLASH_COMMANDS: tuple[SlashCommandSpec, ...] = (
     SlashCommandSpec("model", "Show or change the model", argument="[name]"),
     SlashCommandSpec("clear", "Clear the conversation and start a fresh context"),
     SlashCommandSpec("cost", "Show tokens and spending for this session and today"),
+    SlashCommandSpec("policy", "List the settings and command rules, and where each comes from"),
     SlashCommandSpec("checkpoints", "Browse this session's checkpoints and restore one"),
     SlashCommandSpec("audit", "Show the audit log of this session"),
     SlashCommandSpec("timeline", "Every event of this session, filterable (also ctrl+t)"),

@@ -93,6 +93,9 @@ class CommandDecision:
     read_only: bool = False
     """True when every sub-command is on the built-in read-only list (and reads nothing
     protected): what plan mode may run."""
+    rules: list[tuple[str, str]] = field(default_factory=list)
+    """The configured rules that decided, as ("policy.deny", "curl *"): for telling which
+    settings layer each came from (`nanotui policy explain`)."""
 
 
 @dataclass
@@ -101,10 +104,24 @@ class _Judgement:
     reason: str
     ask_kind: AskKind | None = None
     read_only: bool = False
+    rule: tuple[str, str] | None = None
 
 
-def _deny(text: str, why: str) -> _Judgement:
-    return _Judgement("deny", f"deny: `{text}` {why}")
+def _only_what_is_allowed(judgement: _Judgement) -> _Judgement:
+    """Allowlist-only (`policy.default = "deny"`): what would ask because no rule allows it,
+    or because it cannot be fully checked, is refused; an ask rule the user wrote still asks."""
+    if judgement.verdict != "ask" or judgement.ask_kind == "rule":
+        return judgement
+    why = judgement.reason.removeprefix("ask: ")
+    return _Judgement(
+        "deny",
+        f'deny: {why} (allowlist-only, policy.default = "deny": only what an allow rule '
+        "or the built-in read-only list allows runs)",
+    )
+
+
+def _deny(text: str, why: str, rule: tuple[str, str] | None = None) -> _Judgement:
+    return _Judgement("deny", f"deny: `{text}` {why}", rule=rule)
 
 
 def _unchecked(text: str, why: str) -> _Judgement:
@@ -154,7 +171,13 @@ class CommandPolicy:
         *,
         workspace: Path | None = None,
         tracked_credentials: Callable[[], Sequence[str]] | None = None,
+        default: Verdict = "ask",
+        read_only_builtin: bool = True,
     ) -> None:
+        self.default = default
+        """What a command no rule allows gets: "ask", or "deny" for allowlist-only."""
+        self.read_only_builtin = read_only_builtin
+        """Whether the built-in list of read-only commands (ls, cat, git log...) allows."""
         self.tracked_credentials = tracked_credentials
         """The credential files git tracks in the workspace now (asked when a git line
         could print one; see `git_reads`)."""
@@ -178,6 +201,8 @@ class CommandPolicy:
             judgements.append(_unchecked(line[:80], "nests too deeply to be judged"))
         if not judgements:
             judgements.append(_Judgement("ask", "ask: the line holds no command", "unchecked"))
+        if self.default == "deny":
+            judgements = [_only_what_is_allowed(j) for j in judgements]
         decision = max((j.verdict for j in judgements), key=_VERDICT_ORDER.__getitem__)
         return CommandDecision(
             decision=decision,
@@ -185,6 +210,7 @@ class CommandPolicy:
             commands=commands,
             needs_person=any(j.ask_kind in ("rule", "unchecked") for j in judgements),
             read_only=all(j.read_only for j in judgements),
+            rules=[j.rule for j in judgements if j.rule is not None],
         )
 
     def _judge_line(
@@ -255,7 +281,7 @@ class CommandPolicy:
         for layer in unwrapped.layers:
             rule = self._first_match(self._deny, layer, see_through=True)
             if rule:
-                return _deny(text, f"matches the deny rule `{rule}`")
+                return _deny(text, f"matches the deny rule `{rule}`", ("policy.deny", rule))
         return None
 
     def _download_into_shell(self, command: SimpleCommand, innermost: list[Word]) -> str | None:
@@ -337,7 +363,12 @@ class CommandPolicy:
         for layer in unwrapped.layers:
             rule = self._first_match(self._ask, layer, see_through=True)
             if rule:
-                return _Judgement("ask", f"ask: `{text}` matches the ask rule `{rule}`", "rule")
+                return _Judgement(
+                    "ask",
+                    f"ask: `{text}` matches the ask rule `{rule}`",
+                    "rule",
+                    rule=("policy.ask", rule),
+                )
         writes = self._redirect_writes(command)
         if unwrapped.scripts:
             if writes:  # `bash -c cat > Makefile`: the shell's own output lands in a file
@@ -358,10 +389,14 @@ class CommandPolicy:
             )
         rule = self._first_match(self._allow, innermost, see_through=False)
         if rule:
-            return _Judgement("allow", f"allow: `{text}` matches the allow rule `{rule}`")
+            return _Judgement(
+                "allow",
+                f"allow: `{text}` matches the allow rule `{rule}`",
+                rule=("policy.allow", rule),
+            )
         if writes:
             return _unchecked(text, f"writes `{writes}` through a redirection")
-        if safety == "":
+        if safety == "" and self.read_only_builtin:
             return _Judgement(
                 "allow", f"allow: `{text}` is a known read-only command", read_only=True
             )

@@ -145,6 +145,7 @@ class MainScreen(Screen[None]):
         status.session_id = session.session_id
         status.runs_at = session.runs_at
         status.trusted = self.trusted
+        status.managed = session.setting_origins().managed
         meter = self.query_one(CostMeter)
         meter.show_model(session.model_label, is_demo=session.is_demo)
         meter.show_cost(session.cost_status())
@@ -504,7 +505,7 @@ class MainScreen(Screen[None]):
                 severity="warning",
             )
             return
-        await self.set_mode(next_mode(self.session.mode))
+        await self.set_mode(next_mode(self.session.mode, self.session.max_mode))
 
     def refresh_model_label(self) -> None:
         label = self.session.model_label

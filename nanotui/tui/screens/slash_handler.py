@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 from nanotui.tui import collector
 from nanotui.tui.modes import MODE_MEANINGS
+from nanotui.tui.policy_listing import policy_listing
 from nanotui.tui.replay_chat import show_earlier_conversation
 from nanotui.tui.widgets.chat_view import ChatView
 from nanotui.tui.widgets.timeline import Timeline
@@ -106,6 +107,9 @@ class SlashHandler:
     async def do_cost(self, argument: str) -> None:
         # On a thread: it reads the ledger, or asks the server.
         await self.chat.add_notice(await asyncio.to_thread(self.screen.session.cost_summary))
+
+    async def do_policy(self, argument: str) -> None:
+        await self.chat.add_notice(policy_listing(self.screen.session.setting_origins()))
 
     async def do_checkpoints(self, argument: str) -> None:
         self.screen.action_checkpoints()

@@ -25,12 +25,15 @@ class StatusBar(Horizontal):
     session_id: reactive[str] = reactive("")
     trusted: reactive[bool] = reactive(False)
     runs_at: reactive[str] = reactive("local")
+    managed: reactive[bool] = reactive(False)
+    """An organisation's managed file decides some settings (`/policy` lists them)."""
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-mode")
         yield Label(id="status-model")
         yield Label(id="status-sandbox")
         yield Label(id="status-trust")
+        yield Label("managed", id="status-managed")
         yield Label(id="status-state")
         yield Label(id="status-session")
         yield Label(id="status-where")
@@ -54,6 +57,9 @@ class StatusBar(Horizontal):
         label = self.query_one("#status-trust", Label)
         label.update("trusted" if trusted else "untrusted")
         label.set_class(trusted, "-trusted")
+
+    def watch_managed(self, managed: bool) -> None:
+        self.query_one("#status-managed", Label).display = managed
 
     def watch_session_id(self, session_id: str) -> None:
         self.query_one("#status-session", Label).update(Content(f"session {session_id}"))
