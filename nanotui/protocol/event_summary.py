@@ -89,6 +89,25 @@ def summarize(event: EventBase) -> str:
     return describe(str(payload.pop("type", "?")), payload)[1]
 
 
+KIND_SWITCHES: dict[str, tuple[tuple[str, Any, str], ...]] = {
+    "policy_decision": (("decision", "deny", "refused"),),
+    "tool_result": (("interrupted", True, "tool"), ("refused", True, "refused")),
+    "notice": (("level", "warning", "warning"),),
+    "turn_finished": (("status", "error", "error"),),
+}
+"""The record types whose kind hangs on one field of the payload: the first (field, value,
+kind) whose field holds that value gives the kind, else it is the type's usual kind. `describe`
+decides by this table, and a reader of raw log lines can decide by it without parsing them."""
+
+
+def payload_kind(record_type: str, p: dict[str, Any]) -> str:
+    """The kind of a record of this type with payload `p` (`KIND_SWITCHES`)."""
+    for field, value, kind in KIND_SWITCHES.get(record_type, ()):
+        if p.get(field) == value:
+            return kind
+    return usual_kind(record_type)
+
+
 def usual_kind(record_type: str) -> str:
     """The kind a record of this type has unless its payload says otherwise."""
     return _USUAL_KINDS.get(record_type) or (
@@ -125,8 +144,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "policy_decision":
         reasons = p.get("reasons") or []
         why = f": {reasons[0]}" if reasons else ""
-        decision = p["decision"]
-        return ("refused" if decision == "deny" else "policy"), f"{decision} {p['tool']}{why}"
+        return payload_kind(kind, p), f"{p['decision']} {p['tool']}{why}"
     if kind == "approval_requested":
         return "approval", f"asked ({p.get('kind', '')}): {p['summary']}"
     if kind == "approval_resolved":
@@ -137,11 +155,12 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return "tool", f"{p['tool']} started: {p.get('summary', '')}"
     if kind == "tool_result":
         first = first_line(unframed(p.get("content", "")))  # the note is for the model
+        line_kind = payload_kind(kind, p)
         if p.get("interrupted"):
-            return "tool", f"{p['tool']} interrupted: {first}"
+            return line_kind, f"{p['tool']} interrupted: {first}"
         if p.get("refused"):
-            return "refused", f"{p['tool']} refused: {first}"
-        return "tool", f"{p['tool']} {'ok' if p['ok'] else 'failed'}: {first}"
+            return line_kind, f"{p['tool']} refused: {first}"
+        return line_kind, f"{p['tool']} {'ok' if p['ok'] else 'failed'}: {first}"
     if kind == "usage_reported":
         usage = p["usage"]
         cached = usage.get("cached_input_tokens", 0)
@@ -162,7 +181,7 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
             files = ", ".join(str(f) for f in files)
         return "file", f"changed outside nanotui: {files}"
     if kind == "notice":
-        return ("warning" if p.get("level") == "warning" else "notice"), p["text"]
+        return payload_kind(kind, p), p["text"]
     if kind == "error":
         return "error", p["text"]
     if kind == "conversation_cleared":
@@ -170,9 +189,8 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "conversation_resumed":
         return "session", f"resumed {p['session']} ({plural(p.get('messages', 0), 'message')})"
     if kind == "turn_finished":
-        status = p["status"]
         reason = f": {p['reason']}" if p.get("reason") else ""
-        return ("error" if status == "error" else "turn"), f"turn {status}{reason}"
+        return payload_kind(kind, p), f"turn {p['status']}{reason}"
     if kind == "result":
         return "turn", f"result {p.get('status', '')}"
     brief = json.dumps(p, ensure_ascii=False, separators=(",", ":"))

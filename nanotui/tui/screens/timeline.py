@@ -7,7 +7,6 @@ goes on. The integrity badge is `nanotui audit verify` on the same file, also on
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -31,20 +30,12 @@ KEYS = "↑↓ move · enter open · 0-7 kind · / search · v verify · esc bac
 
 
 class RowsRead(Message):
-    """Rows of lines read from the log on a thread; `first` ends the screen's first read,
-    which read `every` row."""
+    """Rows of lines read from the log on a thread; `first` ends the screen's first read."""
 
-    def __init__(
-        self,
-        rows: list[TimelineRow],
-        first: bool,
-        every: list[TimelineRow] | None = None,
-        error: str = "",
-    ) -> None:
+    def __init__(self, rows: list[TimelineRow], first: bool, error: str = "") -> None:
         super().__init__()
         self.rows = rows
         self.first = first
-        self.every = every or []
         self.error = error
 
 
@@ -114,24 +105,15 @@ class TimelineScreen(Screen[None]):
     def _read(self, first: bool = False) -> None:
         assert self.reader is not None
         # The first read indexes the lines only, in batches, so that a large log shows its
-        # first rows at once; summaries are read as rows are drawn, and all of them on a
-        # thread once every row is in.
-        rows: list[TimelineRow] = []
+        # first rows at once; a row's summary is read when it is drawn or searched.
         try:
             for batch in self.reader.read_batches(index_only=first):
-                rows.extend(batch)
                 self.post_message(RowsRead(batch, first=False))
         except OSError as exc:
-            self.post_message(RowsRead([], first=first, every=rows, error=str(exc)))
+            self.post_message(RowsRead([], first=first, error=str(exc)))
             return
         if first:
-            self.post_message(RowsRead([], first=True, every=rows))
-
-    @work(thread=True, group="timeline-describe", exit_on_error=False)
-    def _describe(self, rows: list[TimelineRow]) -> None:
-        assert self.reader is not None
-        with contextlib.suppress(OSError):  # rows left are read as they are drawn
-            self.reader.describe(rows)
+            self.post_message(RowsRead([], first=True))
 
     @on(RowsRead)
     def rows_read(self, message: RowsRead) -> None:
@@ -140,17 +122,13 @@ class TimelineScreen(Screen[None]):
         self.query_one(TimelinePane).add_rows(message.rows)
         if message.first:
             self.loaded = True
-            # Both read the whole log: they wait until the rows are on the screen.
-            self.call_after_refresh(self._after_first_read, message.every)
+            # Verifying reads the whole log: it waits until the rows are on the screen.
+            self.call_after_refresh(self.action_verify)
         elif message.rows and self.live and self.loaded and self._reverify is None:
             # The badge should cover the new lines too, but a busy session is not verified
             # more often than every REVERIFY_S.
             wait = max(0.05, self._verified_at + self.REVERIFY_S - time.monotonic())
             self._reverify = self.set_timer(wait, self.action_verify)
-
-    def _after_first_read(self, rows: list[TimelineRow]) -> None:
-        self.action_verify()
-        self._describe(rows)
 
     def _poll(self) -> None:
         busy = any(w.group == "timeline-read" and w.is_running for w in self.workers)

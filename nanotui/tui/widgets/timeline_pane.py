@@ -1,12 +1,13 @@
 """The timeline's body: kind filter, text search, the event list and a count of what shows.
 
-Filtering a large session reads every row and matches it on a thread (a worker that only
-posts its result), so typing in the search box never stalls the screen.
+Filtering runs on a thread (a worker that only posts what it found), so typing in the search
+box never stalls the screen. A kind is matched from the index alone; a search of a large log
+posts its matches as it goes through the log, so the first ones show at once.
 """
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,21 +18,19 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from nanotui.protocol.basics import plural
 from nanotui.tui.timeline_log import LogReader
-from nanotui.tui.timeline_rows import (
-    KIND_FILTERS,
-    KindFilter,
-    TimelineRow,
-    TimelineRows,
-    matching,
-)
+from nanotui.tui.timeline_rows import KIND_FILTERS, KindFilter, TimelineRow, TimelineRows
+from nanotui.tui.timeline_search import find_rows
 from nanotui.tui.widgets.event_list import EventList
 from nanotui.tui.widgets.kind_filter_bar import KindFilterBar
 
 SEARCH_PAUSE_S = 0.15
-"""Typing pauses this long before the search runs (each run reads every row)."""
+"""Typing pauses this long before the search runs (each run goes through the whole log)."""
+PARTIAL_S = 0.1
+"""A filter still going through a large log posts what it has found at most this often."""
 
 
 class SearchInput(Input):
@@ -44,14 +43,25 @@ class SearchInput(Input):
 
 
 class Filtered(Message):
-    """A filter's matches, found on a thread over the first `checked` rows."""
+    """The matches of filter run `run`, found on a thread over the first `checked` rows (the
+    first of them only, in order, until `done`)."""
 
-    def __init__(self, kind_filter: KindFilter, text: str, shown: list[int], checked: int) -> None:
+    def __init__(
+        self,
+        run: int,
+        kind_filter: KindFilter,
+        text: str,
+        shown: list[int],
+        checked: int,
+        done: bool,
+    ) -> None:
         super().__init__()
+        self.run = run
         self.kind_filter = kind_filter
         self.text = text
         self.shown = shown
         self.checked = checked
+        self.done = done
 
 
 class TimelinePane(Vertical):
@@ -81,6 +91,9 @@ class TimelinePane(Vertical):
         self.path = path or (reader.path if reader else None)
         self._follow = follow
         self._search_timer: Timer | None = None
+        self._near: int | None = None
+        self._run = 0
+        """The latest filter run: the messages of older ones are dropped."""
         self.filtering = False
 
     def compose(self) -> ComposeResult:
@@ -100,8 +113,8 @@ class TimelinePane(Vertical):
         """Append rows (in log order); a running filter is applied to them too."""
         if not rows:
             return
-        if self.model.filtering and any(row.summary is None for row in rows):
-            self.model.rows.extend(rows)  # matched when the filter runs again
+        if self.model.text and any(row.summary is None for row in rows):
+            self.model.rows.extend(rows)  # searched when the filter runs again
             self.refilter()
         else:
             self.model.extend(rows)
@@ -156,30 +169,46 @@ class TimelinePane(Vertical):
             f for f in KIND_FILTERS if f.name == self.query_one(KindFilterBar).chosen
         )
         text = self.query_one(SearchInput).value
+        if not self.filtering:
+            self._near = self.event_list.current_index
         self.filtering = True
+        self._run += 1
         self._show_count()
-        self._match(kind_filter, text, len(self.model.rows))
+        self._match(self._run, kind_filter, text, len(self.model.rows))
 
     @work(thread=True, exclusive=True, group="timeline-filter", exit_on_error=False)
-    def _match(self, kind_filter: KindFilter, text: str, count: int) -> None:
+    def _match(self, run: int, kind_filter: KindFilter, text: str, count: int) -> None:
+        worker = get_current_worker()
         rows = self.model.rows[:count]
-        if self.reader is not None and (kind_filter.name != "all" or text.strip()):
-            with contextlib.suppress(OSError):  # the log went away: match what was read
-                self.reader.describe(rows)
-        self.post_message(Filtered(kind_filter, text, matching(rows, kind_filter, text), count))
+        shown: list[int] = []
+        posted = 0.0
+        try:
+            for found in find_rows(rows, kind_filter, text, self.path):
+                if worker.is_cancelled:
+                    return  # a newer filter took over
+                shown.extend(found)
+                # A kind alone is matched at once: only a search has first matches to show.
+                if text.strip() and found and time.monotonic() - posted > PARTIAL_S:
+                    posted = time.monotonic()
+                    self.post_message(Filtered(run, kind_filter, text, list(shown), count, False))
+        except OSError:  # the log went away: keep what was found
+            pass
+        self.post_message(Filtered(run, kind_filter, text, shown, count, True))
 
     @on(Filtered)
     def filtered(self, message: Filtered) -> None:
         message.stop()
         current = self.query_one(KindFilterBar).chosen, self.query_one(SearchInput).value
-        if current != (message.kind_filter.name, message.text):
+        if message.run != self._run or current != (message.kind_filter.name, message.text):
             return  # a newer filter is on its way
-        rows = self.model.rows
-        if self.reader is not None and any(r.summary is None for r in rows[message.checked :]):
-            with contextlib.suppress(OSError):
-                self.reader.describe(rows[message.checked :])
-        near = self.event_list.current_index
-        self.model.show(message.kind_filter, message.text, message.shown, message.checked)
-        self.filtering = False
+        if message.done:
+            self.model.show(message.kind_filter, message.text, message.shown, message.checked)
+            self.filtering = False
+        else:
+            self.model.show_first(message.kind_filter, message.text, message.shown)
+        # The cursor goes to the row it was on (or the next one shown) once that is found.
+        near, shown = self._near, self.model.shown
+        if near is not None and ((shown and shown[-1] >= near) or message.done):
+            self._near = None
         self.event_list.rows_changed(near=near)
         self._show_count()
