@@ -111,7 +111,8 @@ def _end_like(status: int) -> int:
     the caller sees what it would have seen without us in between."""
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
-        signal.signal(signum, signal.SIG_DFL)
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):  # their action is fixed
+            signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return 128 + signum  # a signal that does not end a process: exit as a shell would
     return os.waitstatus_to_exitcode(status)
