@@ -117,13 +117,16 @@ def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> 
     shown: list[Path] = []
     stores: list[Path] = []
     for home in homes:
+        home_stores: list[Path] | None = None  # looked up once per home, when first needed
         for entry in allow:
             relative = _safe_entry(entry)
             candidate = home / relative if relative else None
             if candidate is not None and candidate.exists() and candidate not in shown:
                 shown.append(candidate)
                 real = candidate.resolve()
-                stores += [s for s in known_stores(home) if real in s.parents and s not in stores]
+                if home_stores is None:
+                    home_stores = known_stores(home)
+                stores += [s for s in home_stores if real in s.parents and s not in stores]
     return HomeView(hidden, shown, exposed, stores)
 
 
