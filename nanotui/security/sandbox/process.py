@@ -333,7 +333,7 @@ async def run_started(
     # An OOM kill after the last look still counts: the command lost a process to it.
     stopped = watch.stopped or child.stopped or (memory.check() if memory else "")
     if memory:
-        memory.release()
+        memory.release_later()
 
     (stdout, stderr), truncated = finish([out, err], max_output_bytes)
     return ProcessOutcome(
