@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,4 +73,46 @@ async def test_a_command_running_when_the_server_dies_is_stopped_and_says_so(
         assert await none_left(marker), "the command outlived its fork server"
     finally:
         task.cancel()
+        kill_all(marker)
+
+
+FORKING_DRIVER = """
+import asyncio, os, sys, time
+from pathlib import Path
+from nanotui.security.sandbox.runners import PlainRunner
+
+workspace, line = Path(sys.argv[1]), sys.argv[2]
+runner = PlainRunner()
+asyncio.run(runner.run("true", cwd=workspace, timeout_s=10, max_output_bytes=100))
+if os.fork() == 0:  # a copy of nanotui that lingers (a forked worker, say)
+    time.sleep(30)
+    os._exit(0)
+asyncio.run(runner.run(line, cwd=workspace, timeout_s=60, max_output_bytes=100))
+"""
+
+
+async def test_a_lingering_fork_of_nanotui_does_not_keep_commands_alive(
+    workspace: Path, marker: str
+) -> None:
+    # The fork holds none of the server's socket, so nanotui's death still ends the command.
+    line = f"sleep 53.{marker}"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", FORKING_DRIVER, str(workspace), line], start_new_session=True
+    )
+    try:
+        for _ in range(500):
+            if _sleeping(marker):
+                break
+            await asyncio.sleep(0.02)
+        assert _sleeping(marker), "the command never started"
+        driver.kill()
+        driver.wait()
+        for _ in range(150):  # the fork's command line names the marker too: sleeps only
+            if not _sleeping(marker):
+                break
+            await asyncio.sleep(0.02)
+        assert not _sleeping(marker), "the command outlived nanotui"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the lingering fork too
+        driver.wait()
         kill_all(marker)

@@ -37,8 +37,6 @@ class ForkServer:
         self._lock = threading.Lock()  # runners on other threads' event loops share it
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
-        self._owner = 0
-        """The pid that started it: a forked copy of nanotui must start its own."""
 
     def send(self, fds: list[int]) -> None:
         """Hand the server one command's descriptors, starting it first if it is not running."""
@@ -77,11 +75,7 @@ class ForkServer:
             await asyncio.sleep(0.01)
 
     def _running(self) -> bool:
-        return (
-            self._process is not None
-            and self._owner == os.getpid()
-            and self._process.poll() is None
-        )
+        return self._process is not None and self._process.poll() is None
 
     def _start(self) -> None:
         self._let_go()
@@ -105,19 +99,29 @@ class ForkServer:
         finally:
             theirs.close()
         self._control = ours
-        self._owner = os.getpid()
 
     def _let_go(self) -> None:
-        if self._control is not None and self._owner == os.getpid():
+        if self._control is not None:
             self._control.close()
         self._control = None
-        if self._process is not None and self._owner == os.getpid():
+        if self._process is not None:
             self._process.poll()  # collects it if it is already gone
+        self._process = None
+
+    def _forget_in_child(self) -> None:
+        """In a process forked from nanotui: the server is the parent's. Our copy of its
+        socket is closed, or the parent's death would not read as end-of-file there; a
+        command run here starts a server of this process's own."""
+        self._lock = threading.Lock()
+        if self._control is not None:
+            self._control.close()
+        self._control = None
         self._process = None
 
 
 SERVER = ForkServer()
 atexit.register(SERVER.stop)
+os.register_at_fork(after_in_child=SERVER._forget_in_child)
 
 
 class _Answers(asyncio.Protocol):
