@@ -1,7 +1,7 @@
 """nanotui's side of the fork server (`fork_server.py`): started once, handed each command.
 
 One server per nanotui process, shared by every runner and event loop, started on the first
-command (that one pays the ~25 ms of an interpreter starting; the rest pay a fork). If it has
+command (that one pays for an interpreter starting, 25 to 50 ms; the rest pay a fork). If it has
 died, the next command starts a new one; a command it was starting when it died fails with a
 sentence saying so, and one it was running ends as stopped. Everything a command needs
 travels with it (its argv for `landlock_exec.main`, cwd, environment, descriptors), so the
@@ -50,11 +50,13 @@ class ForkServer:
                     self._control.sendmsg([b"R"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
                     return
                 self._let_go()
-        raise CommandStartError(f"The command could not start: {SERVER_GONE} and will not start.")
+        raise CommandStartError(
+            f"The command could not start: {SERVER_GONE} and could not be started again."
+        )
 
     @property
     def pid(self) -> int | None:
-        """The server's pid while it runs (for tests and `nanotui doctor`)."""
+        """The server's pid while it runs (for tests)."""
         return self._process.pid if self._process and self._running() else None
 
     def stop(self) -> None:
