@@ -60,6 +60,15 @@ async def test_stdin_is_empty_so_readers_do_not_hang(tmp_path: Path) -> None:
     assert not result.timed_out
 
 
+async def test_a_command_killed_by_a_signal_reports_that_signal(tmp_path: Path) -> None:
+    # SIGKILL among them, whose action its reaper cannot set before dying of it too.
+    for signum in (signal.SIGKILL, signal.SIGTERM):
+        result = await PlainRunner().run(
+            f"kill -{int(signum)} $$", cwd=tmp_path, timeout_s=5, max_output_bytes=1000
+        )
+        assert (result.exit_code, result.stderr) == (-signum, "")
+
+
 async def test_output_is_decoded_as_utf8_with_replacement(tmp_path: Path) -> None:
     result = await PlainRunner().run(
         r"printf 'caf\xc3\xa9 \xff\n'", cwd=tmp_path, timeout_s=2, max_output_bytes=100

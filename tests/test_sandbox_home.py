@@ -14,6 +14,7 @@ from sandbox_support import bare_runner
 from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.config_loading import load_settings
 from nanotui.security.sandbox.bwrap import BwrapRunner, probe_bwrap
+from nanotui.security.sandbox.home import read_grants
 from nanotui.security.sandbox.landlock import LandlockRunner, probe_landlock
 
 PLANTED = {
@@ -160,3 +161,19 @@ async def test_a_credential_store_inside_an_allowed_entry_stays_unreadable(
     assert "managed python ran" in result.stdout, result.stderr
     assert "jobs = 2" in result.stdout, result.stderr  # the rest of .cargo is there
     assert "planted" not in result.stdout and "cGxhbnRlZ" not in result.stdout
+
+
+def test_read_grants_follow_the_folders_as_they_change(tmp_path: Path) -> None:
+    # The answer is reused while the listed folders stay as they were (each Landlock
+    # command asks); an entry added or removed since must show.
+    (tmp_path / "home" / "secret").mkdir(parents=True)
+    (tmp_path / "tools").mkdir()
+    hidden = [tmp_path / "home" / "secret"]
+    assert sorted(read_grants(hidden, tmp_path)) == [str(tmp_path / "tools")]
+    (tmp_path / "home" / "shared").mkdir()
+    (tmp_path / "tools").rmdir()
+    (tmp_path / "data").mkdir()
+    assert sorted(read_grants(hidden, tmp_path)) == [
+        str(tmp_path / "data"),
+        str(tmp_path / "home" / "shared"),
+    ]

@@ -11,7 +11,8 @@ Three backends share this protocol and one way of spawning (`process`):
 
 Whatever a command starts dies with it, and with nanotui, in every backend: bwrap by its PID
 namespace (--die-with-parent), the others by their process group, their pids cgroup where
-one can be made, and the launcher that stays as their reaping parent (`process_reaper`).
+one can be made, and the fork server's copy that stays as their reaping parent
+(`fork_server`, `process_reaper`).
 The backend is chosen in `choose`.
 """
 

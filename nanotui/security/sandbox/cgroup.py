@@ -26,6 +26,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -292,6 +293,11 @@ class MemoryCgroup:
         """SIGKILL every task in it: on cgroup v1 the OOM killer takes only one."""
         _kill_tasks(self.path / "cgroup.procs")
 
+    def release_later(self) -> None:
+        """`release`, on a thread of its own: emptying and removing a memory cgroup takes
+        0.3 to 0.9 ms that the command's result need not wait for."""
+        _cleaner.submit(self.release)
+
     def release(self) -> None:
         """Remove it once the command is gone (killing is the pids cgroup's and the group's)."""
         if self.v1:
@@ -302,6 +308,8 @@ class MemoryCgroup:
         _remove(self.path)
 
 
+_cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanotui-cgroup-cleaner")
+"""Releases memory cgroups off the command's way (joined when the process exits)."""
 POOL_SIZE = 4
 _pool: list[Path] = []
 

@@ -117,13 +117,16 @@ def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> 
     shown: list[Path] = []
     stores: list[Path] = []
     for home in homes:
+        home_stores: list[Path] | None = None  # looked up once per home, when first needed
         for entry in allow:
             relative = _safe_entry(entry)
             candidate = home / relative if relative else None
             if candidate is not None and candidate.exists() and candidate not in shown:
                 shown.append(candidate)
                 real = candidate.resolve()
-                stores += [s for s in known_stores(home) if real in s.parents and s not in stores]
+                if home_stores is None:
+                    home_stores = known_stores(home)
+                stores += [s for s in home_stores if real in s.parents and s not in stores]
     return HomeView(hidden, shown, exposed, stores)
 
 
@@ -147,18 +150,32 @@ def shown_grants(view: HomeView) -> list[str]:
     return grants
 
 
+Stamp = tuple[int, int, int] | None
+_grants_seen: dict[tuple[tuple[Path, ...], Path], tuple[list[str], list[tuple[str, Stamp]]]] = {}
+"""read_grants' last answer for each question, with the folders it listed and their change
+times: each Landlock command asks again, and listing `/` costs more than stat-ing it."""
+
+
 def read_grants(hidden: Sequence[Path], start: Path = Path("/")) -> list[str]:
     """Paths beneath which reading covers `start` (the whole machine) except the hidden ones.
 
     Landlock grants are recursive, so the folders on the way down to a hidden one are not
     granted themselves, only their other entries are (listing `/` or `/home` is refused
     then, opening what lies beneath them is not). Symbolic links are left out: what they
-    point to is granted, or not, where it lives.
+    point to is granted, or not, where it lives. The last answer is reused while none of
+    the folders it listed has changed (an entry added or removed changes a folder's time).
     """
     targets = [Path(os.path.abspath(h)) for h in hidden]
-    grants: list[str] = []
+    key = (tuple(targets), start)
+    if key in _grants_seen:
+        grants, listed = _grants_seen[key]
+        if all(_changed_at(folder) == stamp for folder, stamp in listed):
+            return list(grants)
+    grants = []
+    listed: list[tuple[str, Stamp]] = []
 
     def visit(folder: Path) -> None:
+        listed.append((str(folder), _changed_at(str(folder))))
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -178,4 +195,15 @@ def read_grants(hidden: Sequence[Path], start: Path = Path("/")) -> list[str]:
                 grants.append(entry.path)
 
     visit(start)
-    return grants
+    _grants_seen[key] = (grants, listed)
+    return list(grants)
+
+
+def _changed_at(folder: str) -> Stamp:
+    """What changes when the folder's entries or its permissions do (None if it is gone),
+    taken before it is listed so that a change made during the listing shows next time."""
+    try:
+        stats = os.stat(folder)
+    except OSError:
+        return None
+    return (stats.st_mtime_ns, stats.st_ctime_ns, stats.st_ino)

@@ -1,10 +1,11 @@
 """The Landlock backend: for machines where bwrap cannot start (no user namespaces).
 
-Each command runs through `landlock_exec`, which restricts itself and then becomes bash:
+Each command is forked by the fork server (`fork_server.py`), whose copy runs
+`landlock_exec.main`: it restricts the command it forks, which then becomes bash:
 writes go only to the workspace and a private temp folder made for the call (TMPDIR points
 there), reads go everywhere. Without network, IP and Unix sockets are refused by a seccomp
 filter (TCP by Landlock too, from ABI 4; abstract Unix sockets outside by Landlock's scoping
-too, from ABI 6). The launcher stays as the command's parent and kills
+too, from ABI 6). The copy stays as the command's parent and kills
 what the command leaves behind, `setsid` or not. Landlock cannot hide files, but it can
 leave reading out: the home folders (and nanotui's own folders) are unreadable except what
 `[sandbox] home_allow` lists (`home.py`); listing `/` or `/home` is refused with them.
@@ -23,8 +24,9 @@ from pathlib import Path
 from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.security.sandbox import landlock_exec, seccomp_net
 from nanotui.security.sandbox.base import CommandResult, command_environment
+from nanotui.security.sandbox.fork_client import run_forked
 from nanotui.security.sandbox.home import home_view, read_grants, shown_grants
-from nanotui.security.sandbox.process import Limits, run_process
+from nanotui.security.sandbox.process import Limits
 
 NETWORK_OPEN_NOTICE = (
     "This machine can block the network neither with Landlock (it needs ABI 4) nor with "
@@ -85,18 +87,16 @@ class LandlockRunner:
         try:
             environment = command_environment(self.pass_env, env)
             environment["TMPDIR"] = str(temp)
-            # --reap: the launcher stays as the command's parent and, at the end, kills
-            # whatever it left behind, even what escaped the process group with setsid.
+            # --reap: the fork server's copy stays as the command's parent and, at the end,
+            # kills whatever it left behind, even what escaped the process group with setsid.
             options = ["--reap", "--write", str(self.workspace.resolve()), "--write", str(temp)]
             if not allow_network:
                 options.append("--no-network")
             view = home_view(environment, self.home_allow, self.workspace)
             for path in [*read_grants(view.hidden), *shown_grants(view)]:
                 options += ["--read", path]
-            launcher = landlock_exec.launcher(*options)
-            command_argv = ["--", "bash", "-c", command]
-            outcome = await run_process(
-                lambda held: [*launcher, *(["--gate"] if held else []), *command_argv],
+            outcome = await run_forked(
+                [*options, "--gate", "--", "bash", "-c", command],
                 cwd=cwd,
                 env=environment,
                 timeout_s=timeout_s,

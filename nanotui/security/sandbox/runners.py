@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui.security.jail.command_guard import Guard
-from nanotui.security.sandbox import landlock_exec
 from nanotui.security.sandbox.base import (
     CommandResult,
     CommandRunner,
     SandboxUnavailable,
     command_environment,
 )
-from nanotui.security.sandbox.process import Limits, run_process
+from nanotui.security.sandbox.fork_client import run_forked
+from nanotui.security.sandbox.process import Limits
 
 
 class PlainRunner:
@@ -47,17 +47,11 @@ class PlainRunner:
     ) -> CommandResult:
         """Run `bash -c command`; `env` adds variables on top of the scrubbed environment."""
         # `network` is accepted for the protocol's sake: plain never blocks it.
-        argv = ["bash", "-c", command]
-        # The launcher stays as the command's parent: it kills what the command leaves
-        # behind, what escaped its process group with setsid included, and takes it all down
-        # if nanotui dies (a cgroup outlives us; bwrap has --die-with-parent). About 25 ms.
-        options = ["--no-landlock", "--reap"]
-
-        def build(held: bool) -> list[str]:
-            return [*landlock_exec.launcher(*options, *(["--gate"] if held else [])), "--", *argv]
-
-        outcome = await run_process(
-            build,
+        # The fork server's copy stays as the command's parent: it kills what the command
+        # leaves behind, what escaped its process group with setsid included, and takes it
+        # all down if nanotui dies (a cgroup outlives us; bwrap has --die-with-parent).
+        outcome = await run_forked(
+            ["--no-landlock", "--reap", "--gate", "--", "bash", "-c", command],
             cwd=cwd,
             env=command_environment(self.pass_env, env),
             timeout_s=timeout_s,

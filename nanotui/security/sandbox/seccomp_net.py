@@ -118,14 +118,26 @@ def pack(program: list[tuple[int, int, int, int]]) -> bytes:
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
-def deny_network() -> None:
-    """Install the filter on this process and everything it will start; raises OSError."""
+_compiled: list[tuple[ctypes.CDLL, SockFprog, ctypes.Array[SockFilter]]] = []
+
+
+def compiled_filter() -> tuple[ctypes.CDLL, SockFprog, ctypes.Array[SockFilter]]:
+    """The C library and this machine's filter as the kernel takes it, made once: the fork
+    server makes them before forking, so a command's copy only installs them."""
     if not supported():
         raise OSError(f"seccomp system call numbers are not known for {os.uname().machine}")
-    program = no_network_program()
-    filters = (SockFilter * len(program))(*(SockFilter(*i) for i in program))
-    fprog = SockFprog(len(program), filters)
-    libc = ctypes.CDLL(None, use_errno=True)
+    if not _compiled:
+        program = no_network_program()
+        filters = (SockFilter * len(program))(*(SockFilter(*i) for i in program))
+        _compiled.append(
+            (ctypes.CDLL(None, use_errno=True), SockFprog(len(program), filters), filters)
+        )
+    return _compiled[0]
+
+
+def deny_network() -> None:
+    """Install the filter on this process and everything it will start; raises OSError."""
+    libc, fprog, _ = compiled_filter()
     # A filter may be installed without privileges only under no_new_privs.
     for args, what in (
         ((PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)"),

@@ -1,0 +1,118 @@
+"""The fork server that starts the plain and Landlock backends' commands: it comes back when
+it dies, and nothing a command started outlives it or the copy that ran the command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sandbox_support import kill_all, none_left, pids_with
+
+from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.security.sandbox.fork_client import SERVER
+from nanotui.security.sandbox.runners import PlainRunner
+
+
+@pytest.fixture
+def no_cgroup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pids cgroup, which would kill the leftovers on its own: the server must."""
+    monkeypatch.setitem(sandbox_cgroup._usable, "parent", None)
+
+
+def _sleeping(marker: str) -> list[int]:
+    """The command's sleeps themselves, not the shell whose command line names them."""
+    return [pid for pid in pids_with(marker) if Path(f"/proc/{pid}/comm").read_text() == "sleep\n"]
+
+
+async def _run(line: str, cwd: Path, timeout_s: float = 10) -> object:
+    return await PlainRunner().run(line, cwd=cwd, timeout_s=timeout_s, max_output_bytes=1000)
+
+
+async def test_a_dead_server_is_started_again_by_the_next_command(workspace: Path) -> None:
+    await _run("true", workspace)
+    first = SERVER.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    result = await _run("echo again", workspace)
+    assert result.stdout == "again\n" and result.exit_code == 0  # type: ignore[attr-defined]
+    assert SERVER.pid not in (None, first)
+
+
+async def test_what_a_killed_copy_left_behind_is_killed(
+    workspace: Path, marker: str, no_cgroup: None
+) -> None:
+    # The command kills its reaper (plain has no Landlock to stop it) before the reaper can
+    # sweep; the setsid'd sleep is then the fork server's to kill.
+    line = f"setsid sleep 30.{marker} >/dev/null 2>&1 < /dev/null & sleep 0.1; kill -9 $PPID"
+    try:
+        await _run(line, workspace)
+        assert await none_left(marker), "an orphan of a killed copy outlived it"
+    finally:
+        kill_all(marker)
+
+
+async def test_a_command_running_when_the_server_dies_is_stopped_and_says_so(
+    workspace: Path, marker: str, no_cgroup: None
+) -> None:
+    task = asyncio.ensure_future(_run(f"setsid sleep 31.{marker} & sleep 32.{marker}", workspace))
+    try:
+        for _ in range(200):
+            if len(_sleeping(marker)) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert len(_sleeping(marker)) == 2, "the command never started"
+        assert SERVER.pid is not None
+        os.kill(SERVER.pid, signal.SIGKILL)
+        result = await asyncio.wait_for(task, 10)
+        assert "fork server stopped" in result.stopped  # type: ignore[attr-defined]
+        assert await none_left(marker), "the command outlived its fork server"
+    finally:
+        task.cancel()
+        kill_all(marker)
+
+
+FORKING_DRIVER = """
+import asyncio, os, sys, time
+from pathlib import Path
+from nanotui.security.sandbox.runners import PlainRunner
+
+workspace, line = Path(sys.argv[1]), sys.argv[2]
+runner = PlainRunner()
+asyncio.run(runner.run("true", cwd=workspace, timeout_s=10, max_output_bytes=100))
+if os.fork() == 0:  # a copy of nanotui that lingers (a forked worker, say)
+    time.sleep(30)
+    os._exit(0)
+asyncio.run(runner.run(line, cwd=workspace, timeout_s=60, max_output_bytes=100))
+"""
+
+
+async def test_a_lingering_fork_of_nanotui_does_not_keep_commands_alive(
+    workspace: Path, marker: str
+) -> None:
+    # The fork holds none of the server's socket, so nanotui's death still ends the command.
+    line = f"sleep 53.{marker}"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", FORKING_DRIVER, str(workspace), line], start_new_session=True
+    )
+    try:
+        for _ in range(500):
+            if _sleeping(marker):
+                break
+            await asyncio.sleep(0.02)
+        assert _sleeping(marker), "the command never started"
+        driver.kill()
+        driver.wait()
+        for _ in range(150):  # the fork's command line names the marker too: sleeps only
+            if not _sleeping(marker):
+                break
+            await asyncio.sleep(0.02)
+        assert not _sleeping(marker), "the command outlived nanotui"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the lingering fork too
+        driver.wait()
+        kill_all(marker)
