@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ApprovalMode = Literal["plan", "ask", "auto-edit", "full-auto"]
 
@@ -106,11 +106,25 @@ class PolicyConfig(Section):
 
 
 class SandboxConfig(Section):
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network_as_words(cls, value: Any) -> Any:
+        """`network = true` (and "true", from the environment) as it always meant: full."""
+        if isinstance(value, bool):
+            return "full" if value else "none"
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return "full" if value.lower() == "true" else "none"
+        return value
+
     backend: Literal["auto", "bwrap", "landlock", "plain"] = "auto"
     """auto: bwrap where it starts, else landlock, else plain (with a loud warning)."""
     require: bool = False
     """Refuse to run commands rather than fall back to the plain backend."""
-    network: bool = False
+    network: Literal["none", "allowlist", "full"] = "none"
+    """none: no network; allowlist: only `allowed_domains`, through nanotui's proxy (needs the
+    bwrap backend; elsewhere none); full: all of it. true and false mean full and none."""
+    allowed_domains: list[str] = Field(default_factory=list)
+    """Names reached with network = "allowlist", e.g. ["pypi.org", "*.pythonhosted.org"]."""
     timeout_s: float = Field(default=120.0, gt=0)
     max_output_bytes: int = Field(default=1_048_576, gt=0)
     memory_mb: int = Field(default=2048, gt=0)

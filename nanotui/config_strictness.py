@@ -15,6 +15,8 @@ from typing import Any
 
 from nanotui.protocol.basics import MODE_ORDER
 
+NETWORK_ORDER = ("none", "allowlist", "full")
+
 Order = Callable[[Any, Any], bool]
 """(new, old) -> True when `new` is at least as strict as `old`."""
 
@@ -73,7 +75,8 @@ ORDERS: dict[tuple[str, str], Order] = {
     **{("policy", key): _holds_all_of for key in ("ask", "deny", "protected_paths")},
     ("policy", "default"): lambda new, old: new == "deny" or old == "ask",
     ("policy", "read_only_builtin"): _off_or_already_on,
-    ("sandbox", "network"): _off_or_already_on,
+    ("sandbox", "network"): lambda new, old: NETWORK_ORDER.index(new) <= NETWORK_ORDER.index(old),
+    ("sandbox", "allowed_domains"): _only_some_of,
     ("sandbox", "backend"): lambda new, old: new != "plain" or old == "plain",
     ("sandbox", "require"): _on_or_already_off,
     **{("sandbox", key): _only_some_of for key in ("pass_env", "home_allow")},

@@ -67,7 +67,7 @@ def test_untrusted_project_config_can_only_tighten(home: Path, workspace: Path) 
     assert settings.approval.mode == "ask"
     assert settings.policy.allow == []
     assert "make deploy" in settings.policy.deny and "curl *" in settings.policy.deny
-    assert settings.sandbox.network is False
+    assert settings.sandbox.network == "none"
     assert settings.sandbox.timeout_s == 5  # tighter: kept
     assert settings.budget.session_usd == 5.0
     assert "not trusted" in loaded.notices[0] and "policy.allow" in loaded.notices[0]
@@ -148,7 +148,7 @@ def test_untrusted_values_are_judged_as_typed_not_as_spelt(home: Path, workspace
     )
     loaded = load_settings(workspace, environ={})
     settings = loaded.settings
-    assert settings.sandbox.network is False
+    assert settings.sandbox.network == "none"
     assert settings.sandbox.timeout_s == 120
     assert settings.budget.session_usd == 5.0
     assert settings.budget.day_usd == 2.0  # tighter: kept

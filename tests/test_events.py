@@ -76,6 +76,9 @@ SAMPLES: list[ev.EventBase] = [
         checkpoint="s1/1", short_id="s1/1", restored=["a.py"], safety_checkpoint="s1/2"
     ),
     ev.Notice(level="warning", text="careful"),
+    ev.NetworkConnection(
+        host="pypi.org", port=443, method="CONNECT", allowed=True, reason="listed"
+    ),
     ev.FileChangedExternally(changes=[ev.ChangedPath(path="a.py", change="modified")], more=2),
     ev.ErrorEvent(text="The model server answered 500.", kind="server"),
     ev.ConversationCleared(),

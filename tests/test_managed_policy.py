@@ -82,14 +82,14 @@ def test_every_layer_may_tighten_but_none_may_loosen(managed: Path, workspace: P
     assert loaded.sources["budget.session_usd"] == str(user_file)
     assert "make deploy *" in settings.policy.deny  # kept though the user emptied the list
     assert settings.policy.allow == ["pytest *"]
-    assert settings.sandbox.network is False and settings.sandbox.require is True
+    assert settings.sandbox.network == "none" and settings.sandbox.require is True
     assert settings.sessions.retention_days == 90  # no order: fixed
     assert settings.budget.day_usd == 500  # not managed: the environment may raise it
     for name in ("approval.mode", "sandbox.require", "policy.allow", "sandbox.network"):
         assert loaded.sources[name] == f"managed ({managed})"
     said = "\n".join(loaded.conflicts)
     assert f"approval.mode is managed by your organisation ({managed}); {user_file} asked " in said
-    assert "sandbox.network is managed" in said and "config.toml asked for True" in said
+    assert "sandbox.network is managed" in said and "config.toml asked for 'full'" in said
     assert "sessions.retention_days is managed" in said and "the command line asked" in said
     assert "budget.session_usd" not in said  # tightening is no conflict
     assert set(loaded.conflicts) <= set(loaded.notices)

@@ -150,7 +150,7 @@ def test_the_config_step_writes_values_as_strings_whatever_they_hold(
     settings = Settings.model_validate(tomllib.loads((home / "config.toml").read_text()))
     assert settings.provider.base_url == hostile
     assert settings.provider.model == "m'1"
-    assert settings.sandbox.network is False
+    assert settings.sandbox.network == "none"
     assert settings.policy.allow == ["python -m pytest *"]
     assert not (tmp_path / "pwned").exists()
 

@@ -49,6 +49,7 @@ from nanotui.protocol.events import (
     CostUpdated,
     ErrorEvent,
     EventBase,
+    NetworkConnection,
     Notice,
     SessionStarted,
     TextDelta,
@@ -68,6 +69,7 @@ from nanotui.protocol.model_io import (
     UsagePiece,
 )
 from nanotui.providers.base import Provider, provider_layers
+from nanotui.security.network.proxy import ConnectionDecision
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.security.secrets.redaction import Redactor
@@ -298,6 +300,21 @@ class Agent:
         self.record(event)
         assert self._queue is not None
         self._queue.put_nowait(event)
+
+    def record_connection(self, decision: ConnectionDecision) -> None:
+        """A command's connection through the allowlist proxy: logged, and shown while a
+        turn runs (the proxy serves commands, which only run within one)."""
+        event = NetworkConnection(
+            host=decision.host,
+            port=decision.port,
+            method=decision.method,
+            allowed=decision.allowed,
+            reason=decision.reason,
+        )
+        if self._queue is not None:
+            self._emit(event)
+        else:
+            self.record(event)
 
     def _emit_error(self, text: str, kind: str = "error") -> None:
         # Provider and tool errors can quote a request or a config line holding a key.

@@ -33,6 +33,8 @@ from nanotui.providers.factory import build_provider
 from nanotui.security.injection import new_output_marker
 from nanotui.security.jail.git_runner import head_commit, tracked_files
 from nanotui.security.jail.workspace import Workspace, protected_match
+from nanotui.security.network.allowlist import DomainAllowlist
+from nanotui.security.network.proxy import AllowlistProxy
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
 from nanotui.security.secrets.redaction import Redactor, session_redactor
@@ -49,11 +51,16 @@ class ToolEnvironment:
     context: ToolContext
     policy: ActionPolicy
     backend: str
+    proxy: AllowlistProxy | None = None
+    """With [sandbox] network = "allowlist": the proxy commands reach listed names through."""
 
 
 def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironment:
     jail = Workspace(workspace, settings.policy.protected_paths)
-    runner = make_runner(settings.sandbox, workspace, settings.policy.protected_paths)
+    proxy = None
+    if settings.sandbox.network == "allowlist":
+        proxy = AllowlistProxy(DomainAllowlist(settings.sandbox.allowed_domains))
+    runner = make_runner(settings.sandbox, workspace, settings.policy.protected_paths, proxy)
     context = ToolContext(
         workspace=jail,
         runner=runner,
@@ -61,7 +68,7 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
         max_output_bytes=settings.sandbox.max_output_bytes,
     )
     commands = command_policy(settings, workspace)
-    return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend)
+    return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend, proxy)
 
 
 def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
@@ -172,6 +179,8 @@ def build_agent(
         if settings.checkpoints.enabled and (log if checkpoints is None else checkpoints)
         else None,
     )
+    if env.proxy is not None:
+        env.proxy.on_connection = agent.record_connection
     agent.resumed = resume is not None
     return agent
 

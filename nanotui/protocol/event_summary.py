@@ -65,6 +65,7 @@ _USUAL_KINDS = {
     "usage_reported": "cost",
     "cost_updated": "cost",
     "notice": "notice",
+    "network_connection": "policy",
     "error": "error",
     "turn_finished": "turn",
     "result": "turn",
@@ -93,6 +94,7 @@ KIND_SWITCHES: dict[str, tuple[tuple[str, Any, str], ...]] = {
     "policy_decision": (("decision", "deny", "refused"),),
     "tool_result": (("interrupted", True, "tool"), ("refused", True, "refused")),
     "notice": (("level", "warning", "warning"),),
+    "network_connection": (("allowed", False, "refused"),),
     "turn_finished": (("status", "error", "error"),),
 }
 """The record types whose kind hangs on one field of the payload: the first (field, value,
@@ -153,6 +155,11 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         )
     if kind == "tool_started":
         return "tool", f"{p['tool']} started: {p.get('summary', '')}"
+    if kind == "network_connection":
+        where = f"{p['method']} {p['host']}:{p['port']}"
+        if p["allowed"]:
+            return "policy", f"network allowed: {where}"
+        return payload_kind(kind, p), f"network refused: {where} ({p['reason']})"
     if kind == "tool_result":
         first = first_line(unframed(p.get("content", "")))  # the note is for the model
         line_kind = payload_kind(kind, p)

@@ -228,6 +228,19 @@ class Notice(EventBase):
     front end may show the latest in place of the one before it."""
 
 
+class NetworkConnection(EventBase):
+    """A sandboxed command's connection through the allowlist proxy ([sandbox] network =
+    "allowlist"), allowed or refused."""
+
+    type: Literal["network_connection"] = "network_connection"
+    host: str
+    port: int
+    method: str
+    """CONNECT (HTTPS) or the plain HTTP request's method."""
+    allowed: bool
+    reason: str
+
+
 class ChangedPath(BaseModel):
     """One file changed outside nanotui, relative to the workspace (posix)."""
 
@@ -317,6 +330,7 @@ Event = Annotated[
     | CheckpointCreated
     | CheckpointRestored
     | Notice
+    | NetworkConnection
     | FileChangedExternally
     | ErrorEvent
     | ConversationCleared
@@ -352,6 +366,7 @@ ALL_EVENT_TYPES: tuple[type[EventBase], ...] = (
     CheckpointCreated,
     CheckpointRestored,
     Notice,
+    NetworkConnection,
     FileChangedExternally,
     ErrorEvent,
     ConversationCleared,

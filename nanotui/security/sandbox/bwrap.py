@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
+from nanotui.security.network import forwarder
+from nanotui.security.network.proxy import AllowlistProxy
 from nanotui.security.sandbox import landlock_exec, seccomp_net
 from nanotui.security.sandbox.base import CommandResult, command_environment
 from nanotui.security.sandbox.credentials import credential_files
@@ -58,7 +62,8 @@ SECCOMP_FD = 9
 """The descriptor bwrap reads the no-network filter from (`--seccomp`)."""
 _probe: dict[str, str | None] = {}
 _hardening: list[str] = []
-_seccomp_file: list[str] = []
+_seccomp_file: dict[bool, str] = {}
+"""The compiled filters' files, by `loopback`."""
 
 
 def find_bwrap() -> str | None:
@@ -140,10 +145,13 @@ def bwrap_argv(
     credentials: Sequence[Path] = (),
     tmp_mb: int | None = None,
     config_copies: Sequence[tuple[Path, Path]] = (),
+    proxy_control_fd: int | None = None,
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
     filter it installs on the command (see `with_seccomp_program`), `config_copies` the git
-    config files shown instead of the real ones (see `git_config_copies`)."""
+    config files shown instead of the real ones (see `git_config_copies`), and
+    `proxy_control_fd` the inherited descriptor of the allowlist proxy (network =
+    "allowlist": the command then runs behind the forwarder, nanotui.security.network)."""
     workspace = workspace.resolve()
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # /tmp first: the workspace may live under /tmp and must be bound on top of it.
@@ -187,6 +195,9 @@ def bwrap_argv(
         # under /tmp or a home folder is not seen inside): read-only, at a fixed place.
         launcher_dir = Path(landlock_exec.__file__).resolve().parent
         argv += ["--ro-bind", str(launcher_dir), LAUNCHER_DIR]
+    if proxy_control_fd is not None:
+        inner += _forwarder(view, workspace, proxy_control_fd)
+        argv += ["--ro-bind", str(Path(forwarder.__file__).resolve().parent), FORWARDER_DIR]
     argv += ["--chdir", str(cwd), "--", *inner, "bash", "-c", command]
     return argv
 
@@ -239,6 +250,24 @@ def _landlock_inside(view: HomeView, workspace: Path) -> list[str]:
     return [str(python), "-I", "-S", str(script), *options, "--"]
 
 
+FORWARDER_DIR = "/tmp/.nanotui-network"
+"""Where the allowlist's forwarder is bound inside the sandbox (on its private /tmp)."""
+FORWARDER_PORT = 3128
+"""Where the forwarder listens, on the sandbox's own loopback (HTTP_PROXY points there)."""
+
+
+def _forwarder(view: HomeView, workspace: Path, control_fd: int) -> list[str]:
+    """The forwarder in front of the command: its way out through nanotui's proxy."""
+    python = Path(os.path.realpath(sys.executable))
+    if not all(_visible(p, view, workspace) for p in (python, Path(sys.base_prefix).resolve())):
+        raise CommandStartError(
+            f'network = "allowlist" needs nanotui\'s Python ({python}) visible inside the '
+            'sandbox; add its folder to [sandbox] home_allow, or use network = "none".'
+        )
+    script = Path(FORWARDER_DIR) / Path(forwarder.__file__).name
+    return [str(python), "-I", "-S", str(script), str(control_fd), str(FORWARDER_PORT)]
+
+
 def _visible(path: Path, view: HomeView, workspace: Path) -> bool:
     """Whether `path` of the host is seen inside the sandbox (the nearest mount decides)."""
     around = [(len(f.parts), False) for f in [*view.hidden, Path("/tmp")] if _inside(path, f)]
@@ -276,20 +305,30 @@ def _hidden_stores(view: HomeView) -> list[Path]:
     return found
 
 
-def with_seccomp_program(argv: list[str]) -> list[str]:
-    """argv behind a tiny sh that opens the compiled no-network filter as SECCOMP_FD.
+def with_seccomp_program(argv: list[str], *, loopback: bool = False) -> list[str]:
+    """argv behind a tiny sh that opens the compiled no-network filter as SECCOMP_FD
+    (`loopback`: the allowlist's, which leaves the sandbox's own loopback open).
 
     bwrap reads the program from a descriptor and closes it before the command starts; the
     spawner closes every descriptor we hold, so the child opens the file itself.
     """
-    if not _seccomp_file or not os.path.exists(_seccomp_file[0]):
+    path = _seccomp_file.get(loopback)
+    if path is None or not os.path.exists(path):
         handle, path = tempfile.mkstemp(prefix="nanotui-seccomp-", suffix=".bpf")
         with os.fdopen(handle, "wb") as out:
-            out.write(seccomp_net.pack(seccomp_net.no_network_program()))
-        _seccomp_file[:] = [path]
+            out.write(seccomp_net.pack(seccomp_net.no_network_program(loopback=loopback)))
+        _seccomp_file[loopback] = path
         atexit.register(_remove_seccomp_file, path)
     opener = f'exec {SECCOMP_FD}<"$0" && exec "$@"'
-    return ["sh", "-c", opener, _seccomp_file[0], *argv]
+    return ["sh", "-c", opener, path, *argv]
+
+
+def _above_seccomp_fd(control: socket.socket) -> socket.socket:
+    """`control` moved above SECCOMP_FD, which the sh in front of bwrap opens over whatever
+    descriptor has that number."""
+    moved = fcntl.fcntl(control.fileno(), fcntl.F_DUPFD_CLOEXEC, SECCOMP_FD + 1)
+    control.close()
+    return socket.socket(fileno=moved)
 
 
 def _remove_seccomp_file(path: str) -> None:
@@ -313,7 +352,11 @@ class BwrapRunner:
         home_allow: Sequence[str] = DEFAULT_HOME_ALLOW,
         protected_paths: Sequence[str] | None = None,
         readable_credentials: Sequence[str] = (),
+        proxy: AllowlistProxy | None = None,
     ) -> None:
+        self.proxy = proxy
+        """With network = "allowlist": commands without network reach the listed names
+        through it (nanotui.security.network)."""
         self.workspace = workspace
         self.protected_paths = tuple(
             DEFAULT_PROTECTED_PATHS if protected_paths is None else protected_paths
@@ -349,6 +392,12 @@ class BwrapRunner:
 
         # Without network, no Unix socket either (see seccomp_net); with it, nothing changes.
         filtered = not allow_network and seccomp_net.supported()
+        # The allowlist: the sandbox's own loopback, a forwarder there, the proxy here.
+        control = (
+            _above_seccomp_fd(self.proxy.control_channel())
+            if (self.proxy and not allow_network)
+            else None
+        )
         copies, copies_folder = git_config_copies(self.workspace, environment, self.home_allow)
         argv = bwrap_argv(
             self.binary,
@@ -364,9 +413,10 @@ class BwrapRunner:
             ),
             tmp_mb=self.limits.tmp_mb if self.limits else None,
             config_copies=copies,
+            proxy_control_fd=control.fileno() if control else None,
         )
         if filtered:
-            argv = with_seccomp_program(argv)
+            argv = with_seccomp_program(argv, loopback=control is not None)
         # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
         # it starts, and no round trip into the sandbox is needed (bwrap --block-fd was one).
         try:
@@ -377,8 +427,11 @@ class BwrapRunner:
                 timeout_s=timeout_s,
                 max_output_bytes=max_output_bytes,
                 limits=self.limits,
+                pass_fds=(control.fileno(),) if control else (),
             )
         finally:
+            if control is not None:
+                control.close()
             if copies_folder:
                 shutil.rmtree(copies_folder, ignore_errors=True)
         return CommandResult(**vars(outcome), backend=self.backend)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nanotui.security.network.allowlist import DomainAllowlist
+from nanotui.security.network.proxy import AllowlistProxy
 from nanotui.security.sandbox.base import CommandRunner
 from nanotui.security.sandbox.process import Limits
 from nanotui.security.sandbox.runners import GuardedRunner, PlainRunner, UnavailableRunner
@@ -33,12 +35,17 @@ def probe_backends() -> dict[str, str | None]:
 
 
 def make_runner(
-    settings: SandboxConfig, workspace: Path, protected_paths: Sequence[str] | None = None
+    settings: SandboxConfig,
+    workspace: Path,
+    protected_paths: Sequence[str] | None = None,
+    proxy: AllowlistProxy | None = None,
 ) -> CommandRunner:
     """The runner the settings ask for: a backend that starts, or one that refuses.
 
     `protected_paths` (the policy's; the defaults when None) name the credential files bwrap
-    hides from commands."""
+    hides from commands. With network = "allowlist", `proxy` (one is made when None) opens
+    the listed names for bwrap's commands; Landlock has no network namespace to hold a
+    command to it, so its commands get no network at all (plain blocks nothing)."""
     from nanotui.security.sandbox.bwrap import BwrapRunner
     from nanotui.security.sandbox.landlock import LandlockRunner
 
@@ -53,6 +60,8 @@ def make_runner(
     pass_env = tuple(settings.pass_env)
     if settings.backend == "plain":
         return GuardedRunner(PlainRunner(limits, pass_env), workspace)
+    if proxy is None and settings.network == "allowlist":
+        proxy = AllowlistProxy(DomainAllowlist(settings.allowed_domains))
     problems = probe_backends()
     wanted = ["bwrap", "landlock"] if settings.backend == "auto" else [settings.backend]
     for name in wanted:
@@ -63,9 +72,10 @@ def make_runner(
                     workspace,
                     limits,
                     pass_env,
-                    network=settings.network,
+                    network=settings.network == "full",
                     home_allow=settings.home_allow,
                     protected_paths=protected_paths,
+                    proxy=proxy if settings.network == "allowlist" else None,
                     readable_credentials=settings.readable_credentials,
                 )
             else:
@@ -73,7 +83,7 @@ def make_runner(
                     workspace,
                     limits,
                     pass_env,
-                    network=settings.network,
+                    network=settings.network == "full",
                     home_allow=settings.home_allow,
                 )
             return GuardedRunner(runner, workspace)

@@ -198,15 +198,17 @@ async def run_process(
     max_output_bytes: int,
     limits: Limits | None = None,
     writable: Sequence[Path] = (),
+    pass_fds: Sequence[int] = (),
 ) -> ProcessOutcome:
-    """Spawn the argv and run it to the end or the timeout (`run_started`).
+    """Spawn the argv and run it to the end or the timeout (`run_started`); `pass_fds` are
+    inherited by it.
 
     With limits, `build_argv` gets True and must return an argv that waits at the gate
     (`hold_with_sh`) until the limits are on.
     """
 
     async def start(gate: int | None) -> Started:
-        return await spawn_argv(build_argv(gate is not None), cwd, env, gate)
+        return await spawn_argv(build_argv(gate is not None), cwd, env, gate, pass_fds)
 
     return await run_started(
         start,

@@ -69,8 +69,12 @@ def supported() -> bool:
     return os.uname().machine in ARCHES
 
 
-def no_network_program(machine: str | None = None) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jump-if-true, jump-if-false, k) instructions."""
+def no_network_program(
+    machine: str | None = None, *, loopback: bool = False
+) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jump-if-true, jump-if-false, k) instructions. `loopback` leaves
+    AF_INET and AF_INET6 open, for a network namespace that holds nothing but loopback
+    (the allowlist's: its forwarder listens there, see nanotui.security.network)."""
     arch, socket_nr, io_uring_nr, refuse_x32 = ARCHES[machine or os.uname().machine]
     deny = RET_ERRNO | errno.EPERM
     # Jumps count instructions to skip; the three returns sit at the end: allow, deny, kill.
@@ -86,8 +90,7 @@ def no_network_program(machine: str | None = None) -> list[tuple[int, int, int, 
         ("socket", socket_nr),
         (LD_W_ABS, 0, 0, ARG0_OFFSET),
         ("family", AF_UNIX),  # to the host's local services: D-Bus, docker.sock, agents
-        ("family", AF_INET),
-        ("family", AF_INET6),
+        *([] if loopback else [("family", AF_INET), ("family", AF_INET6)]),
         ("family", AF_PACKET),
         ("family", AF_VSOCK),  # to the host of a virtual machine
         ("family", AF_XDP),

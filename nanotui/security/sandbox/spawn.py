@@ -143,9 +143,14 @@ async def _kill_when_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, 
 
 
 async def spawn_argv(
-    argv: list[str], cwd: Path, env: dict[str, str], stdin: int | None
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    stdin: int | None,
+    pass_fds: Sequence[int] = (),
 ) -> _Spawned:
-    """Spawn the argv in a session of its own, stdin the gate (or /dev/null)."""
+    """Spawn the argv in a session of its own, stdin the gate (or /dev/null), inheriting
+    `pass_fds`."""
     loop = asyncio.get_running_loop()
     try:
         spawn = asyncio.ensure_future(
@@ -158,6 +163,7 @@ async def spawn_argv(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         )
         try:
