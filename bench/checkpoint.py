@@ -142,8 +142,10 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
     change(root, count, base + 1)
     status_s, _ = timed(lambda: git_status(root))
     net = SafetyNet(root, f"bench-{run}", CheckpointsConfig(), lambda event: None)
-    watcher = WorkspaceWatcher(root, ChangeAttribution(root))
-    watching = asyncio.create_task(_drain(watcher, net))
+    # As the agent's watch_workspace() makes it (the feed where this version has one).
+    feed = {"feed": net.feed} if hasattr(net, "feed") else {}
+    watcher = WorkspaceWatcher(root, ChangeAttribution(root), **feed)
+    watching = asyncio.create_task(_drain(watcher))
     try:
         await asyncio.wait_for(watcher.watching.wait(), 60)
         first_s, _ = await timed_async(net.before_batch(["first"]))
@@ -172,10 +174,7 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
     }
 
 
-async def _drain(watcher: Any, net: Any) -> None:
-    feed = getattr(net, "watch", None)  # the agent hands its watcher to the safety net
-    if feed is not None:
-        feed(watcher)
+async def _drain(watcher: Any) -> None:
     async for _ in watcher.events():
         pass
 
