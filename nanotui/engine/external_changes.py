@@ -33,8 +33,9 @@ from nanotui.protocol.atomic_write import TEMP_NAME
 from nanotui.protocol.events import ChangedPath, EventBase, FileChangedExternally, Notice
 from nanotui.vcs.change_feed import ChangeFeed
 
-WATCH_STEP_MS = 50
-"""A batch is reported once the workspace has been quiet this long (the usual latency)..."""
+WATCH_STEP_MS = 20
+"""A batch is reported once the workspace has been quiet this long (the usual latency)...
+A snapshot fed by the watcher waits about twice this for it to catch up (see change_feed)."""
 WATCH_DEBOUNCE_MS = 400
 """...or after this long while changes keep coming (a build reports as it goes)."""
 WATCH_THREAD_TIMEOUT_MS = 1000
