@@ -126,7 +126,10 @@ async def timed_async(action: Any) -> tuple[float, Any]:
 
 
 def git_status(root: Path) -> None:
-    git(root, "status", "--porcelain", "--untracked-files=all")
+    # Without the optional index write: the anchor must not rewrite the user's index,
+    # which would make the next snapshot start over from it (a re-seed, as after any
+    # command of the user's that rewrites it).
+    git(root, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all")
 
 
 async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, float]:

@@ -22,7 +22,6 @@ renamed or created with files in it is looked into as a whole.
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import shlex
@@ -31,8 +30,6 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-
-import git
 
 MAX_PATHS = 5000
 """A batch this big may have overflowed the kernel's event queue (16,384 events by default),
@@ -48,15 +45,6 @@ if [ "$1" = 2 ] && [ "$2" = "$since" ]; then exec cat "$0.answer"; fi
 if [ "$1" = 2 ] && [ "$2" = "$now" ]; then exec cat "$0.nothing"; fi
 printf '%s\\0/\\0' "$now"
 """
-
-
-@functools.cache
-def fsmonitor_hooks_work() -> bool:
-    """Whether this git speaks the fsmonitor hook's protocol 2 (git 2.26 and later)."""
-    try:
-        return git.Git().version_info >= (2, 26)
-    except (git.GitCommandError, git.GitCommandNotFound, OSError):
-        return False
 
 
 class ChangeFeed:

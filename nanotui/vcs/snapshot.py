@@ -2,8 +2,9 @@
 
 The private index starts as a copy of the user's index (whose stat cache makes unchanged
 files free) and is kept between snapshots with git's untracked cache, so a snapshot costs
-one `git status`, one `update-index` over the paths that changed, and a `write-tree`. The
-user's index, HEAD, refs and stash are only ever read.
+one `git status`, one `update-index` over the paths that changed, and a `write-tree`. When
+the session's file watcher runs, `git status` looks only at the paths it saw change
+(`change_feed`). The user's index, HEAD, refs and stash are only ever read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
-from nanotui.vcs.change_feed import ChangeFeed, fsmonitor_hooks_work
+from nanotui.vcs.change_feed import ChangeFeed
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.location import Storage
 
@@ -144,7 +145,7 @@ class TreeBuilder:
     def _watched_options(self) -> list[str]:
         """git options that hand it the watcher's changed paths, or none (it checks all)."""
         feed = self.feed
-        if feed is None or feed.root != self.storage.root or not fsmonitor_hooks_work():
+        if feed is None or feed.root != self.storage.root or not self.runner.speaks_fsmonitor():
             return []
         return feed.begin() or []
 
