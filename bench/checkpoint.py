@@ -145,9 +145,7 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
     change(root, count, base + 1)
     status_s, _ = timed(lambda: git_status(root))
     net = SafetyNet(root, f"bench-{run}", CheckpointsConfig(), lambda event: None)
-    # As the agent's watch_workspace() makes it (the feed where this version has one).
-    feed = {"feed": net.feed} if hasattr(net, "feed") else {}
-    watcher = WorkspaceWatcher(root, ChangeAttribution(root), **feed)
+    watcher = WorkspaceWatcher(root, ChangeAttribution(root))
     watching = asyncio.create_task(_drain(watcher))
     try:
         await asyncio.wait_for(watcher.watching.wait(), 60)

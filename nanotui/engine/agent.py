@@ -266,10 +266,7 @@ class Agent:
         self.stop_watching()
         # nanotui's own state may live inside the workspace (NANOTUI_HOME in the repo).
         watcher = WorkspaceWatcher(
-            self.workspace,
-            self.own_changes,
-            ignored_folders=(state_dir(), config_dir()),
-            feed=self.safety.feed if self.safety is not None else None,
+            self.workspace, self.own_changes, ignored_folders=(state_dir(), config_dir())
         )
         self.watcher = watcher
         async for event in watcher.events():

@@ -31,11 +31,9 @@ from watchfiles import Change, awatch
 
 from nanotui.protocol.atomic_write import TEMP_NAME
 from nanotui.protocol.events import ChangedPath, EventBase, FileChangedExternally, Notice
-from nanotui.vcs.change_feed import ChangeFeed
 
-WATCH_STEP_MS = 20
-"""A batch is reported once the workspace has been quiet this long (the usual latency)...
-A snapshot fed by the watcher waits about twice this for it to catch up (see change_feed)."""
+WATCH_STEP_MS = 50
+"""A batch is reported once the workspace has been quiet this long (the usual latency)..."""
 WATCH_DEBOUNCE_MS = 400
 """...or after this long while changes keep coming (a build reports as it goes)."""
 WATCH_THREAD_TIMEOUT_MS = 1000
@@ -102,9 +100,6 @@ class WorkspaceFilter:
                 continue
             return relative.as_posix() if relative.parts else None
         return None
-
-    def is_root(self, path: str) -> bool:
-        return PurePath(path) in self.roots
 
     def wanted(self, relative: str) -> bool:
         parts = PurePath(relative).parts
@@ -228,17 +223,11 @@ class WorkspaceWatcher:
     """Watches a workspace and yields an event for each batch of changes made outside nanotui."""
 
     def __init__(
-        self,
-        root: Path,
-        attribution: ChangeAttribution,
-        ignored_folders: Iterable[Path] = (),
-        feed: ChangeFeed | None = None,
+        self, root: Path, attribution: ChangeAttribution, ignored_folders: Iterable[Path] = ()
     ) -> None:
         self.root = root
         self.attribution = attribution
         self.filter = WorkspaceFilter(root, ignored_folders)
-        self.feed = feed
-        """Told every path that changes (ignored ones too), for the checkpoints' snapshots."""
         self.watching = asyncio.Event()
         """Set once the watcher is in place: every change from then on is seen."""
         self._stop = asyncio.Event()
@@ -254,14 +243,6 @@ class WorkspaceWatcher:
     async def events(self) -> AsyncIterator[EventBase]:
         """FileChangedExternally events until `stop()`; one Notice if watching fails."""
         try:
-            async for event in self._events():
-                yield event
-        finally:
-            if self.feed is not None:
-                self.feed.lost()
-
-    async def _events(self) -> AsyncIterator[EventBase]:
-        try:
             self.attribution.known_paths = await asyncio.to_thread(
                 list_paths, self.root, self.filter.wanted
             )
@@ -269,8 +250,6 @@ class WorkspaceWatcher:
                 async for event in self._watch(skip_unreadable=False):
                     yield event
             except PermissionError:
-                if self.feed is not None:
-                    self.feed.lost()  # what changes in the unreadable folders goes unseen
                 # Strict first, because the lenient watcher also hides a watch limit reached.
                 yield Notice(
                     text="Some folders in the workspace cannot be read; edits inside them "
@@ -289,7 +268,7 @@ class WorkspaceWatcher:
     async def _watch(self, *, skip_unreadable: bool) -> AsyncIterator[EventBase]:
         batches = awatch(
             self.root,
-            watch_filter=None,  # every change, for the feed; the filter applies below
+            watch_filter=self.filter,
             debounce=WATCH_DEBOUNCE_MS,
             step=WATCH_STEP_MS,
             stop_event=self._stop,
@@ -299,45 +278,18 @@ class WorkspaceWatcher:
         # Waiters wake at this task's next await, which comes after awatch has made its
         # watcher (synchronously, on the first step of the loop below).
         self.watching.set()
-        failed = asyncio.Event()
-        if self.feed is not None and not skip_unreadable:
-            # The feed goes live at that same await, unless making the watcher failed first.
-            feed = self.feed
-            asyncio.get_running_loop().call_soon(lambda: failed.is_set() or feed.watching())
-        try:
-            async for batch in batches:
-                if self.feed is not None and not self.stopped:
-                    self._feed(self.feed, batch)
-                pairs = [
-                    (CHANGE_KINDS[change], relative)
-                    for change, path in batch
-                    if (relative := self.filter.relative(path)) is not None
-                    and self.filter.wanted(relative)
-                ]
-                if not pairs:
-                    continue
-                changed = await asyncio.to_thread(self.attribution.external, pairs)
-                if changed and not self.stopped:
-                    yield FileChangedExternally(
-                        changes=changed[:MAX_CHANGES_PER_EVENT],
-                        more=max(0, len(changed) - MAX_CHANGES_PER_EVENT),
-                    )
-        except BaseException:
-            failed.set()
-            raise
-
-    def _feed(self, feed: ChangeFeed, batch: Iterable[tuple[Change, str]]) -> None:
-        """Tell the feed every path in the batch but git's own files; the root folder
-        itself is the mark a snapshot waits for."""
-        paths = []
-        marked = False
-        for _, path in batch:
-            relative = self.filter.relative(path)
-            if relative is None:
-                marked = marked or self.filter.is_root(path)
-            elif relative != ".git" and not relative.startswith(".git/"):
-                paths.append(relative)
-        feed.saw(paths, marked=marked)
+        async for batch in batches:
+            pairs = [
+                (CHANGE_KINDS[change], relative)
+                for change, path in batch
+                if (relative := self.filter.relative(path)) is not None
+            ]
+            changed = await asyncio.to_thread(self.attribution.external, pairs)
+            if changed and not self.stopped:
+                yield FileChangedExternally(
+                    changes=changed[:MAX_CHANGES_PER_EVENT],
+                    more=max(0, len(changed) - MAX_CHANGES_PER_EVENT),
+                )
 
 
 def _reason(exc: Exception) -> str:

@@ -20,7 +20,6 @@ from nanotui.config import CheckpointsConfig
 from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, RestoreResult
 from nanotui.protocol.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
-from nanotui.vcs.change_feed import ChangeFeed
 from nanotui.vcs.checkpoints import Checkpoints
 
 Emit = Callable[[EventBase], None]
@@ -46,8 +45,6 @@ class SafetyNet:
         """The checkpoint taken before the current turn: what undoes the whole turn."""
         self.created: set[str] = set()
         """Workspace-relative paths the agent's file tools created: a restore may delete them."""
-        self.feed = ChangeFeed(workspace)
-        """Fed by the workspace's watcher, when one runs: snapshots then skip a full scan."""
         self._checkpoints: Checkpoints | None = None
         self._broken = False
         self._lock = asyncio.Lock()
@@ -62,13 +59,11 @@ class SafetyNet:
             self._checkpoints = Checkpoints(
                 self.workspace, self.session_id, **self.settings.engine_options
             )
-            self._checkpoints.builder.feed = self.feed
         return self._checkpoints
 
     def close(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.close()
-        self.feed.close()
 
     # ---- taking ----------------------------------------------------------------------
 

@@ -37,7 +37,6 @@ class GitRunner:
         self.git = git.Git(str(work_tree))
         self.git.update_environment(GIT_TERMINAL_PROMPT="0", **self.env)
         self.git.set_persistent_git_options(c=list(SAFE_CONFIG[1::2]))
-        self._fsmonitor: bool | None = None
 
     def run(
         self,
@@ -75,15 +74,6 @@ class GitRunner:
     def blob(self, sha: str) -> bytes:
         """A blob's bytes, from GitPython's long-lived `cat-file --batch`."""
         return self.git.get_object_data(sha)[3]
-
-    def speaks_fsmonitor(self) -> bool:
-        """Whether this git speaks protocol 2 of the fsmonitor hook (git 2.26 and later)."""
-        if self._fsmonitor is None:
-            try:
-                self._fsmonitor = self.git.version_info >= (2, 26)
-            except (git.GitCommandError, OSError):
-                self._fsmonitor = False
-        return self._fsmonitor
 
     def close(self) -> None:
         self.git.clear_cache()

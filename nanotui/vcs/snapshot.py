@@ -2,9 +2,8 @@
 
 The private index starts as a copy of the user's index (whose stat cache makes unchanged
 files free) and is kept between snapshots with git's untracked cache, so a snapshot costs
-one `git status`, one `update-index` over the paths that changed, and a `write-tree`. When
-the session's file watcher runs, `git status` looks only at the paths it saw change
-(`change_feed`). The user's index, HEAD, refs and stash are only ever read.
+one `git status`, one `update-index` over the paths that changed, and a `write-tree`. The
+user's index, HEAD, refs and stash are only ever read.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from pathlib import Path
 
 from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
-from nanotui.vcs.change_feed import ChangeFeed
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.location import Storage
 
@@ -95,24 +93,23 @@ class TreeBuilder:
         self.include = tuple(include)
         self._last_built: tuple[str, list[int] | None] | None = None
         """The last tree built here and the private index's signature right after."""
-        self.feed: ChangeFeed | None = None
-        """What a file watcher saw change, when one watches this work tree (see change_feed)."""
 
     def build(self) -> TreeSnapshot:
         with locked(self.storage.lock_file):
             base = None if self.storage.shadow else self.runner.rev("HEAD^{commit}")
             index_commit = self._seed_private_index(base)
             previous = self._previous_tree()  # after seeding: a fresh seed is not that index
-            updated: dict[str, None] = {}
-            for _ in range(2):
-                watched = self._watched_options()
-                tree, paths, skipped = self._update_and_write(watched)
-                updated.update(dict.fromkeys(paths))
-                # A pass the watcher fed is complete once the watcher has caught up with
-                # the moment it began; else one more pass takes what arrived meanwhile
-                # (or looks at everything, if the watcher fell behind or stopped).
-                if not watched or self.feed is None or self.feed.settled():
-                    break
+            paths, skipped = self._paths_to_update()
+            # update-index refuses a path behind a symlink; such a file is gone all the same.
+            behind = [p for p in paths if _behind_symlink(self.storage.root, p)]
+            if behind:
+                self.runner.run(
+                    "update-index", "--force-remove", "-z", "--stdin", stdin=_nul(behind)
+                )
+            rest = [p for p in paths if p not in set(behind)]
+            if rest:
+                self.runner.run(*ADD_TO_INDEX, stdin=_nul(rest))
+            tree = self.runner.text(*WRITE_TREE)
             self._last_built = (tree, _file_signature(self.storage.private_index))
         # Each path status reported differs in content from the index (it compares the
         # content of files whose stat changed), so their number is the files that changed.
@@ -124,30 +121,8 @@ class TreeBuilder:
             index_commit,
             tuple(skipped),
             previous_tree=previous if known else None,
-            changed=len(updated) if known else 0,
+            changed=len(paths) if known else 0,
         )
-
-    def _update_and_write(self, watched: list[str]) -> tuple[str, list[str], list[SkippedFile]]:
-        """One pass: bring the private index up to date and write its tree."""
-        paths, skipped = self._paths_to_update(watched)
-        # update-index refuses a path behind a symlink; such a file is gone all the same.
-        behind = [p for p in paths if _behind_symlink(self.storage.root, p)]
-        if behind:
-            self.runner.run(
-                *watched, "update-index", "--force-remove", "-z", "--stdin", stdin=_nul(behind)
-            )
-        rest = [p for p in paths if p not in set(behind)]
-        if rest:
-            self.runner.run(*watched, *ADD_TO_INDEX, stdin=_nul(rest))
-        tree = self.runner.text(*watched, *WRITE_TREE)
-        return tree, paths, skipped
-
-    def _watched_options(self) -> list[str]:
-        """git options that hand it the watcher's changed paths, or none (it checks all)."""
-        feed = self.feed
-        if feed is None or feed.root != self.storage.root or not self.runner.speaks_fsmonitor():
-            return []
-        return feed.begin() or []
 
     def _previous_tree(self) -> str | None:
         """The last tree built here, if the private index is as that build left it."""
@@ -195,8 +170,8 @@ class TreeBuilder:
 
     # ---- what changed ---------------------------------------------------------------
 
-    def _paths_to_update(self, watched: list[str]) -> tuple[list[str], list[SkippedFile]]:
-        candidates = changed_paths(self.runner.run(*watched, *STATUS_ARGS))
+    def _paths_to_update(self) -> tuple[list[str], list[SkippedFile]]:
+        candidates = changed_paths(self.runner.run(*STATUS_ARGS))
         if self.include:
             candidates += self._included_ignored_files()
         paths: list[str] = []
