@@ -274,3 +274,35 @@ def test_detached_head_records_the_commit_as_base(repo: Path) -> None:
 
     assert checkpoint.base == head
     assert git(repo, "show", f"{checkpoint.commit}:README.md") == "detached edit\n"
+
+
+def test_the_builder_counts_the_files_a_snapshot_changed_as_the_diff_does(repo: Path) -> None:
+    checkpoints = Checkpoints(repo, "s1")
+    first = checkpoints.snapshot("first")
+    agent_mess_without_staging = {"src/app.py": "changed\n", "new/file.txt": "new\n"}
+    write_files(repo, agent_mess_without_staging)
+    (repo / "gone.txt").unlink()
+    (repo / "run.sh").chmod(0o755)
+    os.utime(repo / "README.md", (1, 1))  # another mtime, the same content: not a change
+    second = checkpoints.builder.build()
+    assert second.previous_tree == first.tree
+    recorded = checkpoints.record(second, "second", None, "turn")
+    assert second.changed == len(checkpoints.diff(first, recorded)) == 4
+
+    git(repo, "add", "src/app.py")  # the user stages: the private index starts over from theirs
+    assert checkpoints.builder.build().previous_tree is None
+
+
+def test_a_snapshot_stores_its_new_files_in_one_pack_not_one_object_each(repo: Path) -> None:
+    checkpoints = Checkpoints(repo, "s1")
+    checkpoints.snapshot("first")
+    write_files(repo, {f"many/file{n}.txt": f"content {n}\n" for n in range(20)})
+    loose_before = git(repo, "count-objects", "-v")
+    checkpoints.snapshot("second")
+    loose_after = git(repo, "count-objects", "-v")
+
+    def loose(counts: str) -> int:
+        return int(counts.split("count: ")[1].split()[0])
+
+    # The 20 blobs went into a pack; only the two trees and the commit are loose.
+    assert loose(loose_after) - loose(loose_before) <= 3

@@ -144,8 +144,11 @@ class SafetyNet:
         ):
             return last, 0
         checkpoint = engine.record(snap, label, self.turn, kind)
-        files = len(engine.diff(last, checkpoint)) if last is not None else 0
-        return checkpoint, files
+        if last is None:
+            return checkpoint, 0
+        if snap.previous_tree is not None and snap.previous_tree == last.tree:
+            return checkpoint, snap.changed  # the builder counted them: no diff to run
+        return checkpoint, engine.changed_files(last, checkpoint)
 
     # ---- rolling back ----------------------------------------------------------------
 
@@ -193,7 +196,7 @@ class SafetyNet:
         )
 
     def _changed_since(self, before: Checkpoint) -> bool:
-        return bool(self.checkpoints().diff(before))
+        return self.checkpoints().changed_files(before) > 0
 
     def _restore(self, before: Checkpoint) -> RestoreResult:
         created = [self.workspace / path for path in self.created]

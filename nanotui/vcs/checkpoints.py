@@ -21,7 +21,7 @@ from nanotui.protocol.checkpoints import (
     RestoreResult,
 )
 from nanotui.vcs import refs
-from nanotui.vcs.diff import file_diffs, patch
+from nanotui.vcs.diff import file_diffs, patch, raw_changes
 from nanotui.vcs.location import locate
 from nanotui.vcs.restore import RestoreWriter, plan_restore
 from nanotui.vcs.snapshot import EMPTY_TREE, TreeBuilder, TreeSnapshot
@@ -98,6 +98,10 @@ class Checkpoints:
     def diff(self, a: str | Checkpoint, b: str | Checkpoint | None = None) -> list[FileDiff]:
         """Per-file changes from checkpoint `a` to checkpoint `b` (default: the work tree now)."""
         return file_diffs(self.runner, self._tree(a), self._tree(b))
+
+    def changed_files(self, a: str | Checkpoint, b: str | Checkpoint | None = None) -> int:
+        """How many files differ from checkpoint `a` to `b` (default: the work tree now)."""
+        return len(raw_changes(self.runner, self._tree(a), self._tree(b)))
 
     def patch(
         self,
