@@ -66,6 +66,11 @@ class SessionLog:
     def seq(self) -> int:
         return self._chain.seq
 
+    @property
+    def last_hash(self) -> str:
+        """The SHA-256 of the last line written: what the next line's `prev` will be."""
+        return self._chain.last_hash
+
     def append(self, event: EventBase) -> None:
         kind = event.type  # type: ignore[attr-defined]
         if kind in UNLOGGED_TYPES:
@@ -105,15 +110,19 @@ def _open_anchor(session_id: str) -> LogAnchor | None:
 
 def log_header(given: dict[str, Any] | None) -> dict[str, Any]:
     """The header's fields: the caller's (workspace, model, ...) plus version and OS user."""
-    import getpass
-
     from nanotui import __version__
 
+    return {"nanotui_version": __version__, "os_user": os_user(), **(given or {})}
+
+
+def os_user() -> str:
+    """Who runs this process: the login name, or the uid where it has none (a container)."""
+    import getpass
+
     try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container)
-        user = str(os.getuid())
-    return {"nanotui_version": __version__, "os_user": user, **(given or {})}
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
