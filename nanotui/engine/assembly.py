@@ -21,7 +21,7 @@ from nanotui.engine.facade import EngineSession
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import load_conversation
-from nanotui.governance.audit import SessionLog
+from nanotui.governance.audit import SessionLog, os_user
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
@@ -37,6 +37,7 @@ from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
 from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
+from nanotui.telemetry.switch import session_observer
 from nanotui.tools.base import Tool, ToolContext
 from nanotui.tools.registry import default_tools
 
@@ -173,7 +174,26 @@ def build_agent(
         else None,
     )
     agent.resumed = resume is not None
+    _attach_telemetry(agent, settings, user)
     return agent
+
+
+def _attach_telemetry(agent: Agent, settings: Settings, user: str | None) -> None:
+    """Telemetry watches the session's events, when it is wanted (nothing is imported else)."""
+    log = agent.log
+
+    def chain_position() -> tuple[int, str] | None:
+        return (log.seq, log.last_hash) if log is not None else None
+
+    observer = session_observer(
+        settings.telemetry,
+        session_id=agent.session_id,
+        user=user or os_user(),
+        redactor=agent.redactor,
+        chain_position=chain_position,
+    )
+    if observer is not None:
+        agent.observers.append(observer)
 
 
 def redactor_for(settings: Settings) -> Redactor:
