@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from nanotui.config import TelemetryConfig
 from nanotui.protocol.events import EventBase, Notice
@@ -61,6 +62,21 @@ def session_observer(
         redactor=redactor if config.include_content else None,
         chain_position=chain_position,
     )
+
+
+def scraped_telemetry(config: TelemetryConfig) -> Any | None:
+    """For `nanotui serve`: the process's pipeline, with a reader `/metrics` collects from;
+    None when telemetry is not wanted or its packages are missing."""
+    if not telemetry_wanted(config):
+        return None
+    try:
+        from nanotui.telemetry.exporting import TelemetryUnavailable, process_telemetry
+    except ImportError:
+        return None
+    try:
+        return process_telemetry(config, scrape=True)
+    except TelemetryUnavailable:
+        return None
 
 
 class Unavailable:
