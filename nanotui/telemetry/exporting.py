@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +19,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanProcessor
 
 from nanotui import __version__
 from nanotui.config import TelemetryConfig
@@ -28,8 +30,9 @@ SCOPE = "nanotui"
 EXPORT_TIMEOUT_S = 3.0
 """Longest one export may take, retries included, unless OTEL_EXPORTER_OTLP_TIMEOUT says:
 a collector slower than this is treated as down."""
-EXIT_FLUSH_MS = 1000
-"""What the process waits at exit for the last spans and metrics to leave."""
+EXIT_FLUSH_S = 1.0
+"""The longest the process waits at exit for the last spans and metrics to leave; less when
+an export fails meanwhile (the collector is down: waiting would not help)."""
 MAX_QUEUED_SPANS = 2048
 """Spans waiting for export; past this, new ones are dropped rather than kept in memory."""
 METRICS_EVERY_MS = 30_000
@@ -45,7 +48,7 @@ class Telemetry:
         *,
         scrape: InMemoryMetricReader | None = None,
         failures: FirstFailure | None = None,
-        span_exporters: Sequence[SpanExporter] = (),
+        exporters: Sequence[Any] = (),
     ) -> None:
         resource = Resource.create({"service.name": "nanotui", "service.version": __version__})
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -60,7 +63,7 @@ class Telemetry:
         self.scrape = scrape
         """The reader `/metrics` collects from (`nanotui serve`); None elsewhere."""
         self._failures = failures
-        self._span_exporters = span_exporters
+        self._exporters = exporters
         self._closed = False
 
     def failure_notice(self) -> str | None:
@@ -74,15 +77,28 @@ class Telemetry:
         )
 
     def shutdown(self) -> None:
-        """Flush for a moment, then stop: retries still waiting are abandoned."""
+        """Send what is left, waiting at most `EXIT_FLUSH_S`, and less once an export fails:
+        the exporters' retries (seconds of backoff) are then abandoned."""
         if self._closed:
             return
         self._closed = True
-        self.tracer_provider.force_flush(EXIT_FLUSH_MS)
-        for exporter in self._span_exporters:
+
+        def flush() -> None:
+            self.tracer_provider.shutdown()
+            self.meter_provider.shutdown()
+
+        # On a thread of its own so that the wait can be cut short; a daemon, so that an
+        # export stuck on the network cannot hold the process open.
+        failed_before = self._failures.count if self._failures else 0
+        flushing = threading.Thread(target=flush, name="nanotui-telemetry-flush", daemon=True)
+        flushing.start()
+        deadline = time.monotonic() + EXIT_FLUSH_S
+        while flushing.is_alive() and time.monotonic() < deadline:
+            if self._failures is not None and self._failures.count > failed_before:
+                break  # the collector refuses the last batch too: retrying would not help
+            flushing.join(0.01)
+        for exporter in self._exporters:
             exporter.shutdown()  # wakes an export sleeping between retries
-        self.tracer_provider.shutdown()
-        self.meter_provider.shutdown(timeout_millis=EXIT_FLUSH_MS)
 
 
 def otlp_telemetry(config: TelemetryConfig, *, scrape: bool = False) -> Telemetry:
@@ -103,7 +119,11 @@ def otlp_telemetry(config: TelemetryConfig, *, scrape: bool = False) -> Telemetr
     if scraped is not None:
         readers.append(scraped)
     return Telemetry(
-        [processor], readers, scrape=scraped, failures=failures, span_exporters=[span_exporter]
+        [processor],
+        readers,
+        scrape=scraped,
+        failures=failures,
+        exporters=[span_exporter, metric_exporter],
     )
 
 

@@ -21,11 +21,18 @@ class FirstFailure(logging.Handler):
         self._lock_first = threading.Lock()
         self._first: str | None = None
         self._taken = False
+        self._count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         with self._lock_first:
+            self._count += 1
             if self._first is None:
                 self._first = record.getMessage()
+
+    @property
+    def count(self) -> int:
+        """How many failures were logged so far (a collector that went down at exit adds one)."""
+        return self._count
 
     def take(self) -> str | None:
         """The first failure's message, the first time it is asked for after one; else None."""
