@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from nanotui.telemetry import exporting
 from nanotui.telemetry.exporting import Telemetry
+from nanotui.telemetry.quiet_failures import catch_export_failures
 
 
 @dataclass
@@ -44,7 +45,7 @@ class InMemoryTelemetry:
 def telemetry_in_memory(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemoryTelemetry]:
     """The process's telemetry, kept in memory, with [telemetry] enabled."""
     spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
-    telemetry = Telemetry([SimpleSpanProcessor(spans)], [reader])
+    telemetry = Telemetry([SimpleSpanProcessor(spans)], [reader], failures=catch_export_failures())
     monkeypatch.setattr(exporting, "_process_telemetry", telemetry)
     monkeypatch.setenv("NANOTUI_TELEMETRY__ENABLED", "true")
     try:

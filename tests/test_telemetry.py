@@ -4,6 +4,7 @@ follow the GenAI conventions and agree with the session log."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -157,6 +158,25 @@ def test_a_run_is_one_invoke_agent_span_with_chat_and_tool_spans_tied_to_the_log
         if p.attributes["nanotui.budget.scope"] == "session"
     ]
     assert remaining.value == pytest.approx(5.0 - events[-1]["cost_usd"])
+
+
+def test_failed_exports_are_one_notice_in_the_session_and_nothing_on_stderr(
+    fake_server, repo, home, capsys, in_memory_telemetry
+) -> None:
+    # What the OTLP exporters log when the collector refuses a batch, then its retry.
+    exporter_log = logging.getLogger("opentelemetry.exporter.otlp.proto.http")
+    exporter_log.warning("Failed to export span batch code: 503, reason: unavailable")
+    exporter_log.warning("Transient error, retrying in 1.00s.")
+    fake_server.enqueue(openai_reply(text="Hi.", usage=dict(prompt=10, completion=2)))
+    code, events, stderr = run(fake_server, repo, capsys, "--mode", "full-auto")
+    assert code == 0
+    said = [e["text"] for e in of_type(events, "notice") if "Telemetry" in e["text"]]
+    assert len(said) == 1 and "code: 503" in said[0]
+    assert "503" not in stderr and "retrying" not in stderr
+    exporter_log.warning("Failed again")
+    fake_server.enqueue(openai_reply(text="Hi.", usage=dict(prompt=10, completion=2)))
+    _, events, _ = run(fake_server, repo, capsys, "--mode", "full-auto")
+    assert not [e for e in of_type(events, "notice") if "Telemetry" in e["text"]]
 
 
 def test_the_loopback_collector_receives_what_the_log_records_with_content_redacted(
