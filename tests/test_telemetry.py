@@ -200,6 +200,8 @@ def test_the_loopback_collector_receives_what_the_log_records_with_content_redac
 
     spans = {span.name: span for span in collector.spans()}
     assert {"invoke_agent", "chat test-model", "execute_tool read_file"} <= set(spans)
+    resource = collector.traces[0].resource_spans[0].resource
+    assert {a.key: a.value.string_value for a in resource.attributes}["service.name"] == "nanotui"
     chats = [s for s in collector.spans() if s.name == "chat test-model"]
     attributes = [{a.key: a.value for a in chat.attributes} for chat in chats]
     input_tokens = sum(a["gen_ai.usage.input_tokens"].int_value for a in attributes)

@@ -50,7 +50,10 @@ class Telemetry:
         failures: FirstFailure | None = None,
         exporters: Sequence[Any] = (),
     ) -> None:
-        resource = Resource.create({"service.name": "nanotui", "service.version": __version__})
+        resource = Resource.create({"service.version": __version__})
+        if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+            # Neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES named one: ours.
+            resource = resource.merge(Resource({"service.name": "nanotui"}))
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         for processor in span_processors:
             self.tracer_provider.add_span_processor(processor)
