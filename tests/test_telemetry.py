@@ -20,8 +20,13 @@ from telemetry_support import (
     telemetry_in_memory,
 )
 
+from nanotui.config_loading import load_settings
+from nanotui.engine.approvals import resolve
+from nanotui.engine.assembly import build_agent
 from nanotui.governance.audit import read_records, session_path
 from nanotui.governance.audit_chain import encode, line_hash
+from nanotui.protocol.approval_answer import ApprovalAnswer
+from nanotui.protocol.events import ApprovalRequested
 from nanotui.telemetry import exporting
 from nanotui.telemetry.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
 
@@ -263,3 +268,39 @@ def test_without_the_extra_nothing_is_imported_and_asking_for_it_is_one_notice(
     assert lines[:2] == ["observers: 0", "loaded: False"]
     assert lines[2].startswith("notice: ") and "nanotui[otel]" in lines[2]
     assert lines[3] == "then: None"
+
+
+async def test_approvals_count_hunks_accepted_and_rejected_and_who_decided(
+    fake_server, repo, home, in_memory_telemetry
+) -> None:
+    lines = [f"line{i} = {i}\n" for i in range(30)]
+    (repo / "a.py").write_text("".join(lines))
+    changed = list(lines)
+    changed[1], changed[25] = "line1 = 'first'\n", "line25 = 'second'\n"
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("write_file", {"path": "a.py", "content": "".join(changed)})]),
+        openai_reply(text="ok"),
+    )
+    flags = {
+        "provider": {"base_url": fake_server.openai_base_url, "model": "m"},
+        "telemetry": {"enabled": True},
+    }
+    agent = build_agent(load_settings(repo, flags, environ={}).settings, repo)
+    async for event in agent.turn("change a.py"):
+        if isinstance(event, ApprovalRequested):
+            resolve(event, ApprovalAnswer(decision="approve", hunks=[1]))
+    agent.close()
+
+    hunks = in_memory_telemetry.metric("nanotui.approval.hunks").data.data_points
+    assert {p.attributes["nanotui.hunk.verdict"]: p.value for p in hunks} == {
+        "accepted": 1,
+        "rejected": 1,
+    }
+    (answer,) = in_memory_telemetry.metric("nanotui.approvals").data.data_points
+    assert answer.attributes == {"nanotui.answer": "approve", "nanotui.decided_by": "user"}
+    (waited,) = in_memory_telemetry.metric("nanotui.approval.wait").data.data_points
+    assert waited.count == 1
+    decisions = in_memory_telemetry.metric("nanotui.tool.decisions").data.data_points
+    assert {
+        (p.attributes["nanotui.decision"], p.attributes["nanotui.decided_by"]) for p in decisions
+    } == {("ask", "policy"), ("allow", "user")}

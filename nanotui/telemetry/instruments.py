@@ -35,6 +35,7 @@ class Instruments:
     sandbox_sessions: Any
     approvals: Any
     approval_wait: Any
+    hunks: Any
     checkpoints: Any
     restores: Any
     retries: Any
@@ -93,6 +94,11 @@ class Instruments:
                 unit="s",
                 description="How long an approval request waited for its answer.",
                 explicit_bucket_boundaries_advisory=WAIT_BUCKETS,
+            ),
+            hunks=meter.create_counter(
+                "nanotui.approval.hunks",
+                unit="{hunk}",
+                description="Hunks of proposed changes, accepted or rejected at approval.",
             ),
             checkpoints=meter.create_counter(
                 "nanotui.checkpoints",

@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from nanotui.protocol.diff_parse import parse_diff
 from nanotui.protocol.events import (
     RETRY_NOTICE_SLOT,
     ApprovalRequested,
@@ -81,6 +82,8 @@ class SessionTelemetry:
         self._reply: str | None = None
         self._tools: dict[str, Span] = {}
         self._approval_asked: dict[str, float] = {}
+        self._hunks_shown: dict[str, int] = {}
+        """Hunks of each change waiting for its answer, or approved and not yet applied."""
         self._broken = False
         self._handlers: dict[type[EventBase], Callable[[Any], None]] = {
             SessionStarted: self._session_started,
@@ -289,6 +292,8 @@ class SessionTelemetry:
 
     def _approval_requested(self, event: ApprovalRequested) -> None:
         self._approval_asked[event.call_id] = time.monotonic()
+        if event.diff:
+            self._hunks_shown[event.call_id] = len(parse_diff(event.diff).hunks)
 
     def _approval_resolved(self, event: ApprovalResolved) -> None:
         answer = {"nanotui.answer": event.decision, "nanotui.decided_by": event.by}
@@ -296,13 +301,26 @@ class SessionTelemetry:
         asked = self._approval_asked.pop(event.call_id, None)
         if asked is not None:
             self._metrics.approval_wait.record(time.monotonic() - asked, answer)
+        if event.decision in ("reject", "interrupted"):
+            self._count_hunks(event.call_id, applied_diff=None)
         if decision := ANSWER_TO_DECISION.get(event.decision):
             span = self._tools.get(event.call_id)
             tool = span.name.removeprefix("execute_tool ") if span is not None else "unknown"
             labels = {"gen_ai.tool.name": tool, "nanotui.decision": decision}
             self._metrics.tool_decisions.add(1, {**labels, "nanotui.decided_by": event.by})
 
+    def _count_hunks(self, call_id: str, applied_diff: str | None) -> None:
+        """A change's hunks, accepted (those in the diff applied) and rejected (the rest)."""
+        shown = self._hunks_shown.pop(call_id, None)
+        if shown is None:
+            return
+        accepted = min(len(parse_diff(applied_diff).hunks), shown) if applied_diff else 0
+        for verdict, count in (("accepted", accepted), ("rejected", shown - accepted)):
+            if count:
+                self._metrics.hunks.add(count, {"nanotui.hunk.verdict": verdict})
+
     def _tool_result(self, event: ToolResult) -> None:
+        self._count_hunks(event.call_id, event.diff if event.ok else None)
         extra: dict[str, Any] = {"nanotui.tool.refused": event.refused}
         if self._redactor is not None:
             extra["gen_ai.tool.call.result"] = self._redact(event.output)
