@@ -16,12 +16,13 @@ from typing import Any
 from nanotui import paths
 from nanotui.config import Settings, resolve_api_key
 from nanotui.engine.agent import Agent, AgentOptions
+from nanotui.engine.approvals import os_user
 from nanotui.engine.conversation import Conversation
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import load_conversation
-from nanotui.governance.audit import SessionLog, os_user
+from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
@@ -188,7 +189,7 @@ def _attach_telemetry(agent: Agent, settings: Settings, user: str | None) -> Non
     observer = session_observer(
         settings.telemetry,
         session_id=agent.session_id,
-        user=user or os_user(),
+        user=user or os_user() or "unknown",
         redactor=agent.redactor,
         chain_position=chain_position,
     )

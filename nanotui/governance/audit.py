@@ -110,19 +110,15 @@ def _open_anchor(session_id: str) -> LogAnchor | None:
 
 def log_header(given: dict[str, Any] | None) -> dict[str, Any]:
     """The header's fields: the caller's (workspace, model, ...) plus version and OS user."""
-    from nanotui import __version__
-
-    return {"nanotui_version": __version__, "os_user": os_user(), **(given or {})}
-
-
-def os_user() -> str:
-    """Who runs this process: the login name, or the uid where it has none (a container)."""
     import getpass
 
+    from nanotui import __version__
+
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = str(os.getuid())
+    return {"nanotui_version": __version__, "os_user": user, **(given or {})}
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
