@@ -240,6 +240,22 @@ class ManagedConfig(Section):
     """Endpoints allowed, as URL prefixes, e.g. "https://llm.example.com/v1"."""
 
 
+class TelemetryConfig(Section):
+    """OpenTelemetry export (`pip install 'nanotui[otel]'`). Read from the user's and the
+    organisation's files only: a project's config can never turn it on, send it elsewhere,
+    or ask for content."""
+
+    enabled: bool = False
+    """Export traces and metrics over OTLP; the OTEL_EXPORTER_OTLP_* variables turn it on too."""
+    endpoint: str | None = None
+    """The collector, e.g. "http://localhost:4318"; None: OTEL_EXPORTER_OTLP_ENDPOINT, else
+    the OTLP default for the protocol."""
+    protocol: Literal["http/protobuf", "grpc"] | None = None
+    """None: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf (grpc needs its exporter)."""
+    include_content: bool = False
+    """Export prompts, replies, tool arguments and output too, redacted as the log is."""
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -263,6 +279,7 @@ class Settings(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
     managed: ManagedConfig = Field(default_factory=ManagedConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.

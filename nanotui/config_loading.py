@@ -275,10 +275,19 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
     return layer
 
 
-UNTOUCHABLE_BY_UNTRUSTED = ("provider", "prices", "rate_limit", "keys", "sessions", "server")
+UNTOUCHABLE_BY_UNTRUSTED = (
+    "provider",
+    "prices",
+    "rate_limit",
+    "keys",
+    "sessions",
+    "server",
+    "telemetry",
+)
 """Sections an untrusted folder may not touch at all: where the code and key are sent, what
 things cost, how fast money may be spent, the approval keys (moved under the user), how
-long the audit trail is kept; [server] is read from the server's own config only."""
+long the audit trail is kept, where telemetry goes and whether it carries content; [server]
+is read from the server's own config only."""
 
 
 def _untrusted_may_set(section: str, key: str, value: Any, below: Any) -> bool:

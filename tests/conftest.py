@@ -11,6 +11,7 @@ from fake_model_server import FakeModelServer
 from sandbox_support import kill_all
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.telemetry.switch import ENDPOINT_VARIABLES
 
 
 @pytest.fixture
@@ -20,6 +21,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("NANOTUI_HOME", str(home))
     for name in ("NANOTUI_PROVIDER", "NANOTUI_MODEL", "NANOTUI_BASE_URL", "NANOTUI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    # A collector named in the developer's environment would turn telemetry on in every test.
+    for name in ENDPOINT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     return home
 

@@ -25,6 +25,7 @@ from serve_support import (
     BIN,
     DroppingProxy,
     bearer,
+    free_port,
     git_project,
     nanotui,
     read_events,
@@ -399,7 +400,10 @@ def test_run_on_the_server_past_a_budget_exits_3(service: Service) -> None:
 
 
 def test_the_teams_day_budget_holds_across_users(tmp_path: Path) -> None:
-    with started_service(tmp_path, "\n[server]\nteam_day_usd = 0.07\n") as service:
+    # Telemetry on, aimed at a collector that is not there: the sessions must not mind.
+    dead_collector = f'[telemetry]\nenabled = true\nendpoint = "http://127.0.0.1:{free_port()}"\n'
+    config = "\n[server]\nteam_day_usd = 0.07\n" + dead_collector
+    with started_service(tmp_path, config) as service:
         alice = service.new_session("alice")["id"]
         service.model.enqueue(openai_reply(text="a", usage=dict(prompt=100, completion=6000)))
         service.post("alice", f"/v1/sessions/{alice}/messages", json={"text": "go"})
@@ -426,6 +430,21 @@ def test_the_teams_day_budget_holds_across_users(tmp_path: Path) -> None:
         assert {(s["user"], s["id"]) for s in every} == {("alice", alice), ("carol", carol)}
         own = service.get("alice", "/v1/sessions?every_user=true").json()
         assert [s["id"] for s in own] == [alice]
+
+        # The same spending as Prometheus reads it, for admins only.
+        scraped = service.get("root", "/metrics")
+        assert scraped.status_code == 200 and scraped.headers["content-type"].startswith(
+            "text/plain; version=0.0.4"
+        )
+        (cost,) = [
+            line
+            for line in scraped.text.splitlines()
+            if line.startswith("nanotui_cost_USD_total{") and 'nanotui_user="alice"' in line
+        ]
+        assert float(cost.rsplit(" ", 1)[1]) == pytest.approx(0.061)
+        assert "# TYPE gen_ai_client_token_usage histogram" in scraped.text
+        assert service.get("alice", "/metrics").status_code == 403
+        assert httpx.get(service.url + "/metrics", timeout=30).status_code == 401
 
 
 def test_a_session_may_use_another_model_the_server_offers(tmp_path: Path) -> None:

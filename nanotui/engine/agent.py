@@ -68,6 +68,7 @@ from nanotui.protocol.model_io import (
     Usage,
     UsagePiece,
 )
+from nanotui.protocol.observer import EventObserver
 from nanotui.providers.base import Provider, provider_layers
 from nanotui.security.network.proxy import ConnectionDecision
 from nanotui.security.policy import ActionPolicy
@@ -147,6 +148,8 @@ class Agent:
         )
         self.watcher: WorkspaceWatcher | None = None
         """The running `watch_workspace()`'s watcher, if any."""
+        self.observers: list[EventObserver] = []
+        """Told of every event after the log (telemetry); they cannot change the session."""
         self._queue: asyncio.Queue[Any] | None = None
         self._streamed_text: list[str] = []
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
@@ -295,8 +298,12 @@ class Agent:
     def _log(self, event: EventBase) -> None:
         if self.log is not None:
             self.log.append(event)
+        for observer in self.observers:
+            observer.observe(event)
 
     def _emit(self, event: EventBase) -> None:
+        if isinstance(event, TurnFinished):
+            self._emit_observer_notices()
         self.record(event)
         assert self._queue is not None
         self._queue.put_nowait(event)
@@ -316,6 +323,12 @@ class Agent:
         else:
             self.record(event)
 
+    def _emit_observer_notices(self) -> None:
+        """An observer's warning (telemetry that could not be sent), said once in the turn."""
+        for observer in self.observers:
+            if (notice := observer.notice()) is not None:
+                self._emit(notice)
+
     def _emit_error(self, text: str, kind: str = "error") -> None:
         # Provider and tool errors can quote a request or a config line holding a key.
         self._emit(ErrorEvent(text=self.redactor.redact(text).text, kind=kind))
@@ -331,6 +344,7 @@ class Agent:
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
             self._emit(UserMessage(text=prompt))
+            self._emit_observer_notices()
             if self.safety is not None and self.mode != "plan":
                 await self.safety.before_turn(prompt)
             for step in range(1, self.options.max_steps + 1):

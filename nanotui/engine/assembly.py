@@ -16,6 +16,7 @@ from typing import Any
 from nanotui import paths
 from nanotui.config import Settings, resolve_api_key
 from nanotui.engine.agent import Agent, AgentOptions
+from nanotui.engine.approvals import os_user
 from nanotui.engine.conversation import Conversation
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.output_marker import marker_for
@@ -39,6 +40,7 @@ from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning, make_runner
 from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
+from nanotui.telemetry.switch import session_observer
 from nanotui.tools.base import Tool, ToolContext
 from nanotui.tools.registry import default_tools
 
@@ -182,7 +184,26 @@ def build_agent(
     if env.proxy is not None:
         env.proxy.on_connection = agent.record_connection
     agent.resumed = resume is not None
+    _attach_telemetry(agent, settings, user)
     return agent
+
+
+def _attach_telemetry(agent: Agent, settings: Settings, user: str | None) -> None:
+    """Telemetry watches the session's events, when it is wanted (nothing is imported else)."""
+    log = agent.log
+
+    def chain_position() -> tuple[int, str] | None:
+        return (log.seq, log.last_hash) if log is not None else None
+
+    observer = session_observer(
+        settings.telemetry,
+        session_id=agent.session_id,
+        user=user or os_user() or "unknown",
+        redactor=agent.redactor,
+        chain_position=chain_position,
+    )
+    if observer is not None:
+        agent.observers.append(observer)
 
 
 def redactor_for(settings: Settings) -> Redactor:

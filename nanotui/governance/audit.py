@@ -66,6 +66,11 @@ class SessionLog:
     def seq(self) -> int:
         return self._chain.seq
 
+    @property
+    def last_hash(self) -> str:
+        """The SHA-256 of the last line written: what the next line's `prev` will be."""
+        return self._chain.last_hash
+
     def append(self, event: EventBase) -> None:
         kind = event.type  # type: ignore[attr-defined]
         if kind in UNLOGGED_TYPES:

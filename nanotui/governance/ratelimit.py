@@ -19,6 +19,7 @@ from typing import ClassVar
 from aiolimiter import AsyncLimiter
 
 from nanotui.config import RateLimitConfig
+from nanotui.protocol.events import RETRY_NOTICE_SLOT
 from nanotui.protocol.model_io import ProviderError, StreamItem
 
 OnRetry = Callable[[ProviderError, float, int], Awaitable[None] | None]
@@ -48,7 +49,7 @@ class RetryPolicy:
         return random.uniform(0.0, ceiling)
 
 
-RETRY_SLOT = "retry"
+RETRY_SLOT = RETRY_NOTICE_SLOT
 """The `Notice.slot` of retry notices: each replaces the one before it."""
 
 

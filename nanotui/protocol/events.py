@@ -219,6 +219,10 @@ class CheckpointRestored(EventBase):
     """The checkpoint taken just before, which undoes this restore."""
 
 
+RETRY_NOTICE_SLOT = "retry"
+"""The slot of the notices that say a model request is being retried."""
+
+
 class Notice(EventBase):
     type: Literal["notice"] = "notice"
     level: Literal["info", "warning"] = "info"

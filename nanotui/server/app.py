@@ -32,6 +32,7 @@ from nanotui.server.service_log import ServiceLog, api_log_name
 from nanotui.server.sessions import SessionRefused
 from nanotui.server.store import is_shared, projects
 from nanotui.server.tokens import split_token
+from nanotui.telemetry.switch import scraped_telemetry
 
 MAX_BODY_BYTES = 1_000_000
 OPEN_ROUTES = frozenset({"/healthz", *CONSOLE_FILES})
@@ -186,6 +187,7 @@ def create_app(
     `state`. `hosts`: the Host names it answers to (None: any, for tests in-process).
     `replica_url`: where clients reach this replica (when the database is shared)."""
     from nanotui import paths
+    from nanotui.server.metrics_route import add_metrics_route
     from nanotui.server.session_control_routes import add_session_control_routes
     from nanotui.server.session_routes import add_session_routes
 
@@ -215,6 +217,8 @@ def create_app(
     placements = Placements(shared, replica_url) if shared is not None else None
     app.state.hub = SessionHub(settings, state or paths.state_dir() / "server", shared, placements)
     app.state.service_log = ServiceLog(api_log_name(replica_url if shared is not None else None))
+    # Started before any session, so that `/metrics` reads the one pipeline they all feed.
+    app.state.telemetry = scraped_telemetry(settings.telemetry)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -289,4 +293,5 @@ def create_app(
     add_session_routes(app)
     add_session_control_routes(app)
     add_console_routes(app)
+    add_metrics_route(app)
     return app

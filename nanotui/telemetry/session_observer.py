@@ -1,0 +1,380 @@
+"""One session's events as spans and metrics, following the GenAI semantic conventions.
+
+A turn is an `invoke_agent` span; each model request inside it a `chat {model}` span and
+each tool call an `execute_tool {name}` span. The engine emits no "request sent" event, so
+a request is taken to start when the event before its reply was emitted (the prompt, the
+previous tool result): the spans are made with those times. Every span carries the session
+id and the session log's record (seq and line hash) that closed it, so each can be matched
+to the tamper-evident log. Content is left out unless a redactor is given
+(`include_content`), and then only redacted content goes out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from nanotui.protocol.diff_parse import parse_diff
+from nanotui.protocol.events import (
+    RETRY_NOTICE_SLOT,
+    ApprovalRequested,
+    ApprovalResolved,
+    AssistantMessage,
+    CheckpointCreated,
+    CheckpointRestored,
+    CostUpdated,
+    ErrorEvent,
+    EventBase,
+    Notice,
+    PolicyDecision,
+    SessionStarted,
+    TextDelta,
+    ToolCallProposed,
+    ToolResult,
+    TurnFinished,
+    UsageReported,
+    UserMessage,
+)
+from nanotui.security.secrets.redaction import Redactor
+from nanotui.telemetry.exporting import Telemetry
+
+PROVIDER_NAMES = {"anthropic": "anthropic", "openai-compatible": "openai", "demo": "nanotui.demo"}
+"""`gen_ai.provider.name` for each provider kind: an OpenAI-compatible server speaks OpenAI's
+API, whoever runs it."""
+ANSWER_TO_DECISION = {"approve": "allow", "edit": "allow", "always": "allow", "reject": "deny"}
+COMMAND_IN_REASON = re.compile(r"`[^`]*`")
+MAX_REASON_CHARS = 120
+
+
+class SessionTelemetry:
+    """Turns one session's events into telemetry (an `EventObserver`)."""
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        *,
+        session_id: str,
+        user: str,
+        redactor: Redactor | None,
+        chain_position: Callable[[], tuple[int, str] | None],
+    ) -> None:
+        self._telemetry = telemetry
+        self._tracer = telemetry.tracer
+        self._metrics = telemetry.instruments
+        self._session_id = session_id
+        self._user = user
+        self._redactor = redactor
+        self._chain_position = chain_position
+        self._provider = "unknown"
+        self._model = "unknown"
+        self._turn: Span | None = None
+        self._turn_context: Any = None
+        self._idle_since_ns = time.time_ns()
+        """When the last event not part of a model's reply was emitted: a request follows it."""
+        self._request_started_ns: int | None = None
+        self._finish_reason: str | None = None
+        self._reply: str | None = None
+        self._tools: dict[str, Span] = {}
+        self._approval_asked: dict[str, float] = {}
+        self._hunks_shown: dict[str, int] = {}
+        """Hunks of each change waiting for its answer, or approved and not yet applied."""
+        self._broken = False
+        self._handlers: dict[type[EventBase], Callable[[Any], None]] = {
+            SessionStarted: self._session_started,
+            UserMessage: self._user_message,
+            AssistantMessage: self._assistant_message,
+            UsageReported: self._usage_reported,
+            CostUpdated: self._cost_updated,
+            ErrorEvent: self._error,
+            ToolCallProposed: self._tool_proposed,
+            PolicyDecision: self._policy_decision,
+            ApprovalRequested: self._approval_requested,
+            ApprovalResolved: self._approval_resolved,
+            ToolResult: self._tool_result,
+            CheckpointCreated: self._checkpoint_created,
+            CheckpointRestored: self._checkpoint_restored,
+            Notice: self._notice,
+            TurnFinished: self._turn_finished,
+        }
+
+    # ---- EventObserver ------------------------------------------------------------------
+
+    def observe(self, event: EventBase) -> None:
+        if type(event) is TextDelta:  # the hot path: pieces of a streaming reply
+            self._request_started()
+            return
+        handler = self._handlers.get(type(event))
+        if handler is None or self._broken:
+            return
+        try:
+            handler(event)
+        except Exception:  # telemetry must never break a session: it stops instead
+            self._broken = True
+        if type(event) not in (AssistantMessage, UsageReported) and not _is_retry(event):
+            self._idle_since_ns = time.time_ns()
+
+    def notice(self) -> Notice | None:
+        text = self._telemetry.failure_notice()
+        return Notice(level="warning", text=text) if text else None
+
+    # ---- the turn -----------------------------------------------------------------------
+
+    def _session_started(self, event: SessionStarted) -> None:
+        self._provider = PROVIDER_NAMES.get(event.provider, event.provider)
+        self._model = event.model
+        isolates = event.sandbox != "plain"
+        self._metrics.sandbox_sessions.add(
+            1, {"nanotui.sandbox.backend": event.sandbox, "nanotui.sandbox.isolates": isolates}
+        )
+
+    def _user_message(self, event: UserMessage) -> None:
+        self._end_turn("error", "a new turn began before this one finished")
+        span = self._tracer.start_span(
+            "invoke_agent",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": "nanotui",
+                "gen_ai.provider.name": self._provider,
+                "gen_ai.request.model": self._model,
+                "gen_ai.conversation.id": self._session_id,
+                **self._identity(),
+            },
+        )
+        if self._redactor is not None:
+            span.set_attribute("gen_ai.input.messages", _messages("user", self._redact(event.text)))
+        self._turn = span
+        self._turn_context = trace.set_span_in_context(span)
+
+    def _turn_finished(self, event: TurnFinished) -> None:
+        self._metrics.turns.add(1, {"nanotui.turn.status": event.status})
+        if self._request_started_ns is not None:
+            self._end_chat(usage=None, response_model=self._model, error=event.status)
+        for call_id in list(self._tools):
+            self._end_tool(call_id, ok=False, why=f"turn ended: {event.status}")
+        if self._turn is not None:
+            self._turn.set_attribute("nanotui.turn.steps", event.steps)
+        self._end_turn(event.status, event.reason)
+
+    def _end_turn(self, status: str, reason: str) -> None:
+        if self._turn is None:
+            return
+        span, self._turn = self._turn, None
+        span.set_attribute("nanotui.turn.status", status)
+        span.set_attributes(self._chain())
+        if status == "error":
+            span.set_status(Status(StatusCode.ERROR, reason[:MAX_REASON_CHARS]))
+            span.set_attribute("error.type", "turn_error")
+        span.end()
+
+    # ---- model requests -----------------------------------------------------------------
+
+    def _request_started(self) -> None:
+        if self._request_started_ns is None:
+            self._request_started_ns = self._idle_since_ns
+
+    def _assistant_message(self, event: AssistantMessage) -> None:
+        self._request_started()
+        self._finish_reason = (
+            "interrupted" if event.interrupted else "tool_calls" if event.tool_calls else "stop"
+        )
+        if self._redactor is not None and event.text:
+            self._reply = self._redact(event.text)
+
+    def _usage_reported(self, event: UsageReported) -> None:
+        self._request_started()
+        self._end_chat(usage=event, response_model=event.model)
+
+    def _error(self, event: ErrorEvent) -> None:
+        if self._request_started_ns is not None:
+            self._end_chat(usage=None, response_model=self._model, error=event.kind)
+
+    def _end_chat(
+        self, *, usage: UsageReported | None, response_model: str, error: str | None = None
+    ) -> None:
+        started = self._request_started_ns or self._idle_since_ns
+        ended = time.time_ns()
+        self._request_started_ns = None
+        common = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": self._provider,
+            "gen_ai.request.model": self._model,
+            "gen_ai.response.model": response_model,
+        }
+        if error is not None:
+            common["error.type"] = error
+        attributes: dict[str, Any] = {**common, **self._identity(), **self._chain()}
+        if usage is not None:
+            attributes["gen_ai.usage.input_tokens"] = usage.usage.input_tokens
+            attributes["gen_ai.usage.output_tokens"] = usage.usage.output_tokens
+            attributes["gen_ai.usage.cache_read.input_tokens"] = usage.usage.cached_input_tokens
+        finish = error or self._finish_reason
+        if finish:
+            attributes["gen_ai.response.finish_reasons"] = [finish]
+        if self._reply is not None:
+            attributes["gen_ai.output.messages"] = _messages("assistant", self._reply)
+        self._finish_reason = self._reply = None
+        span = self._tracer.start_span(
+            f"chat {self._model}",
+            context=self._turn_context,
+            kind=SpanKind.CLIENT,
+            start_time=started,
+            attributes=attributes,
+        )
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end(end_time=ended)
+        self._metrics.operation_duration.record((ended - started) / 1e9, common)
+        if usage is not None:
+            for kind, tokens in (
+                ("input", usage.usage.input_tokens),
+                ("output", usage.usage.output_tokens),
+            ):
+                self._metrics.token_usage.record(tokens, {**common, "gen_ai.token.type": kind})
+
+    def _cost_updated(self, event: CostUpdated) -> None:
+        labels = {"gen_ai.request.model": self._model, "nanotui.user": self._user}
+        if event.request_usd is not None:
+            self._metrics.cost.add(
+                event.request_usd, {**labels, "nanotui.price.source": event.price_source}
+            )
+        elif not event.priced:
+            self._metrics.unpriced_requests.add(1, labels)
+        for scope, budget, spent in (
+            ("session", event.session_budget_usd, event.session_usd),
+            ("day", event.day_budget_usd, event.day_usd),
+        ):
+            if budget is not None and spent is not None:
+                remaining = max(budget - spent, 0.0)
+                self._metrics.budget_remaining.set(
+                    remaining, {"nanotui.budget.scope": scope, "nanotui.user": self._user}
+                )
+
+    def _notice(self, event: Notice) -> None:
+        if _is_retry(event):
+            self._request_started()
+            self._metrics.retries.add(1, {"gen_ai.provider.name": self._provider})
+
+    # ---- tools --------------------------------------------------------------------------
+
+    def _tool_proposed(self, event: ToolCallProposed) -> None:
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": event.tool,
+            "gen_ai.tool.call.id": event.call_id,
+            "gen_ai.tool.type": "function",
+            **self._identity(),
+        }
+        if self._redactor is not None:
+            attributes["gen_ai.tool.call.arguments"] = self._redact(event.arguments)
+        self._tools[event.call_id] = self._tracer.start_span(
+            f"execute_tool {event.tool}",
+            context=self._turn_context,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+
+    def _policy_decision(self, event: PolicyDecision) -> None:
+        labels = {"gen_ai.tool.name": event.tool, "nanotui.decision": event.decision}
+        self._metrics.tool_decisions.add(1, {**labels, "nanotui.decided_by": "policy"})
+        if event.decision == "deny":
+            self._metrics.policy_denials.add(
+                1, {"gen_ai.tool.name": event.tool, "nanotui.reason": _denial_reason(event)}
+            )
+        if span := self._tools.get(event.call_id):
+            span.set_attribute("nanotui.policy.decision", event.decision)
+
+    def _approval_requested(self, event: ApprovalRequested) -> None:
+        self._approval_asked[event.call_id] = time.monotonic()
+        if event.diff:
+            self._hunks_shown[event.call_id] = len(parse_diff(event.diff).hunks)
+
+    def _approval_resolved(self, event: ApprovalResolved) -> None:
+        answer = {"nanotui.answer": event.decision, "nanotui.decided_by": event.by}
+        self._metrics.approvals.add(1, answer)
+        asked = self._approval_asked.pop(event.call_id, None)
+        if asked is not None:
+            self._metrics.approval_wait.record(time.monotonic() - asked, answer)
+        if event.decision in ("reject", "interrupted"):
+            self._count_hunks(event.call_id, applied_diff=None)
+        if decision := ANSWER_TO_DECISION.get(event.decision):
+            span = self._tools.get(event.call_id)
+            tool = span.name.removeprefix("execute_tool ") if span is not None else "unknown"
+            labels = {"gen_ai.tool.name": tool, "nanotui.decision": decision}
+            self._metrics.tool_decisions.add(1, {**labels, "nanotui.decided_by": event.by})
+
+    def _count_hunks(self, call_id: str, applied_diff: str | None) -> None:
+        """A change's hunks, accepted (those in the diff applied) and rejected (the rest)."""
+        shown = self._hunks_shown.pop(call_id, None)
+        if shown is None:
+            return
+        accepted = min(len(parse_diff(applied_diff).hunks), shown) if applied_diff else 0
+        for verdict, count in (("accepted", accepted), ("rejected", shown - accepted)):
+            if count:
+                self._metrics.hunks.add(count, {"nanotui.hunk.verdict": verdict})
+
+    def _tool_result(self, event: ToolResult) -> None:
+        self._count_hunks(event.call_id, event.diff if event.ok else None)
+        extra: dict[str, Any] = {"nanotui.tool.refused": event.refused}
+        if self._redactor is not None:
+            extra["gen_ai.tool.call.result"] = self._redact(event.output)
+        why = "refused" if event.refused else "failed"
+        self._end_tool(event.call_id, ok=event.ok, why=why, extra=extra)
+
+    def _end_tool(
+        self, call_id: str, *, ok: bool, why: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        span = self._tools.pop(call_id, None)
+        if span is None:
+            return
+        span.set_attributes({**(extra or {}), **self._chain()})
+        if not ok:
+            span.set_status(Status(StatusCode.ERROR, why))
+            span.set_attribute("error.type", why.split(":")[0])
+        span.end()
+
+    # ---- checkpoints --------------------------------------------------------------------
+
+    def _checkpoint_created(self, event: CheckpointCreated) -> None:
+        self._metrics.checkpoints.add(1, {"nanotui.checkpoint.kind": event.kind})
+
+    def _checkpoint_restored(self, event: CheckpointRestored) -> None:
+        self._metrics.restores.add(1)
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _identity(self) -> dict[str, Any]:
+        return {"nanotui.session.id": self._session_id, "nanotui.user": self._user}
+
+    def _chain(self) -> dict[str, Any]:
+        """Where the session log stood when this span ended: the record just written."""
+        position = self._chain_position()
+        if position is None:
+            return {}
+        seq, line_hash = position
+        return {"nanotui.audit.seq": seq, "nanotui.audit.line_hash": line_hash}
+
+    def _redact(self, text: str) -> str:
+        assert self._redactor is not None
+        return self._redactor.redact(text).text
+
+
+def _messages(role: str, text: str) -> str:
+    """Content as the conventions' `gen_ai.*.messages` attributes hold it (JSON text)."""
+    return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]}])
+
+
+def _denial_reason(event: PolicyDecision) -> str:
+    """Why the policy refused, without the command itself (content, and a label per command)."""
+    reason = next((r for r in event.reasons if r.startswith("deny")), "deny")
+    return COMMAND_IN_REASON.sub("`…`", reason, count=1)[:MAX_REASON_CHARS]
+
+
+def _is_retry(event: EventBase) -> bool:
+    return type(event) is Notice and event.slot == RETRY_NOTICE_SLOT  # type: ignore[attr-defined]
