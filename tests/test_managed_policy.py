@@ -199,3 +199,16 @@ async def test_without_a_managed_file_nothing_is_marked(workspace: Path) -> None
         await wait_for(pilot, lambda: app.session.mode == "full-auto", "full-auto mode")
         assert not status.managed and not status.query_one("#status-managed").display
         await pilot.press("ctrl+q")
+
+
+def test_a_managed_network_allowlist_may_shrink_but_never_grow(managed: Path) -> None:
+    managed.write_text(
+        '[sandbox]\nnetwork = "allowlist"\nallowed_domains = ["pypi.org", "github.com"]\n'
+    )
+    write_user_config('[sandbox]\nnetwork = true\nallowed_domains = ["pypi.org", "evil.example"]\n')
+    loaded = load_settings(None, environ={})
+    assert loaded.settings.sandbox.network == "allowlist"
+    assert loaded.settings.sandbox.allowed_domains == ["pypi.org"]
+    assert len(loaded.conflicts) == 2
+    write_user_config('[sandbox]\nnetwork = "none"\n')
+    assert load_settings(None, environ={}).settings.sandbox.network == "none"
