@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fake_model_server import openai_reply
+from run_support import run
 
 from nanotui.config import Settings
 from nanotui.engine.assembly import build_agent, build_tool_environment
@@ -207,6 +209,52 @@ async def test_names_are_not_resolved_inside_nor_is_the_proxy_bypassed(sandbox: 
     _, out = await sandbox.run(relay)
     assert "403" in out and "hello" not in out
     assert not any(d.allowed for d in sandbox.decisions)
+
+
+async def test_a_person_may_let_a_command_reach_an_unlisted_name(sandbox: Sandbox) -> None:
+    asked: list[tuple[str, int]] = []
+
+    async def person(host: str, port: int) -> bool:
+        asked.append((host, port))
+        return host == "evil.example"
+
+    sandbox.proxy.ask = person
+    code, out = await sandbox.run(
+        "curl -sSf http://evil.example/ok; curl -sSf http://other.example/"
+    )
+    assert out.startswith("hello from evil.example/ok\n") and code != 0
+    # Only a well-formed name on its port is asked about; an address or a port is refused.
+    await sandbox.run("curl -sS http://127.0.0.1/; curl -sS http://evil.example:8080/")
+    assert asked == [("evil.example", 80), ("other.example", 80)]
+    reasons = [(d.host, d.allowed, d.reason) for d in sandbox.decisions][:2]
+    assert reasons[0] == ("evil.example", True, "allowed by the user")
+    assert reasons[1][:2] == ("other.example", False)
+
+
+def test_a_headless_run_refuses_an_unlisted_name_and_logs_the_question(
+    fake_server, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (home / "config.toml").write_text(
+        '[sandbox]\nnetwork = "allowlist"\nallowed_domains = ["pypi.org"]\n'
+        '[policy]\nallow = ["python3 *"]\n'
+    )
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    reach = "python3 -c \"import urllib.request as u; u.urlopen('http://evil.example/')\""
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("run_command", {"command": reach})]),
+        openai_reply(text="It could not reach it."),
+    )
+    code, events, _ = run(fake_server, workspace, capsys, "--mode", "full-auto")
+    assert code == 0
+    [asked] = [e for e in events if e["type"] == "approval_requested"]
+    assert asked["tool"] == "network" and asked["command"] == "connect to evil.example:80"
+    [answer] = [e for e in events if e["type"] == "approval_resolved"]
+    assert answer["decision"] == "reject" and answer["by"] == "headless"
+    [refused] = [e for e in events if e["type"] == "network_connection"]
+    assert refused["host"] == "evil.example" and refused["allowed"] is False
+    [result] = [e for e in events if e["type"] == "tool_result"]
+    assert "403" in result["content"]
 
 
 def test_the_settings_build_the_proxy_and_the_log_keeps_each_connection(

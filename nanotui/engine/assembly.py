@@ -183,6 +183,7 @@ def build_agent(
     )
     if env.proxy is not None:
         env.proxy.on_connection = agent.record_connection
+        env.proxy.ask = agent.allow_unlisted_host
     agent.resumed = resume is not None
     _attach_telemetry(agent, settings, user)
     return agent

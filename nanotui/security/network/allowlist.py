@@ -35,13 +35,19 @@ def is_address(host: str) -> bool:
     return 0 < len(parts) <= 4 and all(re.fullmatch(r"0x[0-9a-f]*|[0-9]+", p) for p in parts)
 
 
+def is_name(host: str) -> bool:
+    """A host name as DNS spells it, not an address."""
+    name = normal_host(host)
+    return not is_address(name) and bool(_NAME.match(name))
+
+
 class DomainAllowlist:
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = [normal_host(p) for p in patterns if p.strip()]
 
     def allows(self, host: str) -> bool:
         name = normal_host(host)
-        if is_address(name) or not _NAME.match(name):
+        if not is_name(name):
             return False
         for pattern in self.patterns:
             if pattern.startswith("*."):

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from nanotui.security.network.allowlist import DomainAllowlist, is_address, normal_host
+from nanotui.security.network.allowlist import DomainAllowlist, is_address, is_name, normal_host
 
 HEAD_LIMIT = 16 * 1024
 """The longest request head read (a proxy request's is a few hundred bytes)."""
@@ -61,7 +61,11 @@ class AllowlistProxy:
         allowlist: DomainAllowlist,
         on_connection: Callable[[ConnectionDecision], None] | None = None,
         open_upstream: Opener = open_by_name,
+        ask: Callable[[str, int], Awaitable[bool]] | None = None,
     ) -> None:
+        self.ask = ask
+        """Asked about a name the allowlist does not hold (the app asks the person; with
+        none, or headless, such a name is refused)."""
         self.allowlist = allowlist
         self.on_connection = on_connection or (lambda decision: None)
         """Told every decision (the agent logs each one)."""
@@ -129,8 +133,14 @@ class AllowlistProxy:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
         request_line, *headers = head.decode("latin-1").split("\r\n")
         method, host, port, forwarded = _parse(request_line, headers)
+        reason = "listed"
         try:
-            self._check(method, host, port)
+            if self._unlisted_name(method, host, port):
+                if not (self.ask and await self.ask(host, port)):
+                    self._check(method, host, port)  # refused, with the reason
+                reason = "allowed by the user"
+            else:
+                self._check(method, host, port)
             upstream_reader, upstream = await self._open(host, port)
         except Refused as refusal:
             self.on_connection(ConnectionDecision(host, port, method, False, str(refusal)))
@@ -142,7 +152,7 @@ class AllowlistProxy:
             )
             await writer.drain()
             return
-        self.on_connection(ConnectionDecision(host, port, method, True, "listed"))
+        self.on_connection(ConnectionDecision(host, port, method, True, reason))
         if method == "CONNECT":
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         else:
@@ -151,6 +161,12 @@ class AllowlistProxy:
             await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
         finally:
             upstream.close()
+
+    def _unlisted_name(self, method: str, host: str, port: int) -> bool:
+        """A well-formed request for a name the allowlist lacks, on the right port: the one
+        refusal a person may lift."""
+        wanted = PORTS["CONNECT" if method == "CONNECT" else "http"]
+        return is_name(host) and port == wanted and not self.allowlist.allows(host)
 
     def _check(self, method: str, host: str, port: int) -> None:
         if not host:
