@@ -26,7 +26,7 @@ from nanotui import paths
 from nanotui.config import PolicyConfig, Settings
 from nanotui.config_managed import enforce_managed
 from nanotui.config_strictness import at_least_as_strict
-from nanotui.protocol.basics import MODE_ORDER, ConfigError
+from nanotui.protocol.basics import MODE_ORDER, ConfigError, plural
 from nanotui.protocol.setting_origins import MANAGED_PREFIX, SettingOrigins
 
 
@@ -57,6 +57,10 @@ ENV_SHORTCUTS = {
 }
 _ADDITIVE_POLICY_KEYS = (("ask",), ("deny",), ("protected_paths",))
 LIST_KEYS_THAT_ADD_UP = {("policy", key) for (key,) in _ADDITIVE_POLICY_KEYS}
+LISTS_THAT_ADD_UP = ("hooks",)
+"""Top-level lists every layer adds to and none replaces: a hook of the managed file (or the
+user's) stays whatever a layer above says. A hook can only block or hand its call back to
+the policy, never approve, so a layer adding one never loosens anything."""
 
 
 def load_settings(
@@ -236,7 +240,9 @@ def _note_sources(
                 rules = loaded.rule_sources.setdefault(name, {})
                 for rule in values[key]:
                     rules.setdefault(rule, label)
-            adds_up = additive and (section, key) in LIST_KEYS_THAT_ADD_UP
+            adds_up = (additive and (section, key) in LIST_KEYS_THAT_ADD_UP) or (
+                key is None and section.lower() in LISTS_THAT_ADD_UP
+            )
             before = sources.get(name, "defaults" if adds_up else None)
             sources[name] = f"{before} + {label}" if adds_up and before else label
 
@@ -244,6 +250,10 @@ def _note_sources(
 def _merge(into: dict[str, Any], layer: dict[str, Any], *, additive: bool = True) -> None:
     """Later layers win, except that ask, deny and protected lists add up (unless replacing)."""
     for section, values in layer.items():
+        if section.lower() in LISTS_THAT_ADD_UP and isinstance(values, list):
+            name = section.lower()
+            into[name] = [*into.get(name, []), *values]
+            continue
         if not isinstance(values, dict):
             into[section] = values
             continue
@@ -275,10 +285,13 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
     return layer
 
 
-UNTOUCHABLE_BY_UNTRUSTED = ("provider", "prices", "rate_limit", "keys", "sessions", "server")
+UNTOUCHABLE_BY_UNTRUSTED = (
+    *("provider", "prices", "rate_limit", "keys", "sessions", "server", "hooks"),
+)
 """Sections an untrusted folder may not touch at all: where the code and key are sent, what
 things cost, how fast money may be spent, the approval keys (moved under the user), how
-long the audit trail is kept; [server] is read from the server's own config only."""
+long the audit trail is kept; [server] is read from the server's own config only; hooks are
+commands the repository's author wrote, run on every prompt and tool call."""
 
 
 def _untrusted_may_set(section: str, key: str, value: Any, below: Any) -> bool:
@@ -305,6 +318,12 @@ def _restrict_untrusted(
     ignored: list[str] = []
     for written, values in layer.items():
         section = written.lower()
+        if section == "hooks" and isinstance(values, list):
+            notices.append(
+                f"This folder is not trusted, so its {plural(len(values), 'hook')} "
+                "(.nanotui/config.toml [[hooks]]) will not run; trust the folder to run them."
+            )
+            continue
         if section in UNTOUCHABLE_BY_UNTRUSTED or not isinstance(values, dict):
             ignored.append(written)
             continue
