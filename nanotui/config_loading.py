@@ -240,10 +240,9 @@ def _note_sources(
                 rules = loaded.rule_sources.setdefault(name, {})
                 for rule in values[key]:
                     rules.setdefault(rule, label)
-            adds_up = (additive and (section, key) in LIST_KEYS_THAT_ADD_UP) or (
-                key is None and section.lower() in LISTS_THAT_ADD_UP
-            )
-            before = sources.get(name, "defaults" if adds_up else None)
+            from_defaults = additive and (section, key) in LIST_KEYS_THAT_ADD_UP
+            adds_up = from_defaults or (key is None and section.lower() in LISTS_THAT_ADD_UP)
+            before = sources.get(name, "defaults" if from_defaults else None)
             sources[name] = f"{before} + {label}" if adds_up and before else label
 
 
