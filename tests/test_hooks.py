@@ -149,9 +149,11 @@ def test_a_hook_that_times_out_or_fails_blocks_unless_it_may_fail(
 def test_an_untrusted_folders_hooks_do_not_run_and_a_trusted_ones_do(
     fake_server, repo, home, capsys
 ) -> None:
-    (repo / ".nanotui").mkdir()
+    # Where the README says a project keeps its hook scripts, out of the model's reach.
+    (repo / ".nanotui" / "hooks").mkdir(parents=True)
+    (repo / ".nanotui" / "hooks" / "block.sh").write_text(BLOCK_ALL + "\n")
     (repo / ".nanotui" / "config.toml").write_text(
-        hooks_toml({"event": "pre_tool", "command": BLOCK_ALL})
+        hooks_toml({"event": "pre_tool", "command": "bash .nanotui/hooks/block.sh"})
     )
     for _ in range(2):
         fake_server.enqueue(
@@ -163,7 +165,7 @@ def test_an_untrusted_folders_hooks_do_not_run_and_a_trusted_ones_do(
 
     assert "its 1 hook (.nanotui/config.toml [[hooks]]) will not run" in said
     assert of_type(untrusted, "tool_result")[0]["ok"] and not hook_runs(logged(home, untrusted))
-    assert of_type(trusted, "tool_result")[0]["refused"]
+    assert "no commands on Fridays" in of_type(trusted, "tool_result")[0]["content"]
     assert [r["decision"] for r in hook_runs(logged(home, trusted))] == ["block"]
 
 
