@@ -6,8 +6,8 @@ merged, later ones winning, and `Settings` takes the result.
 
 A project's own `.nanotui/config.toml` is written by whoever wrote the repository, so until
 the user trusts the folder it may only tighten what the user chose: it cannot add allow rules,
-raise the approval mode, open the network, pick the plain sandbox, raise budgets or point the
-provider (and the user's API key) at another endpoint.
+raise the approval mode, open the network, pick the plain sandbox, raise budgets, point the
+provider (and the user's API key) at another endpoint, or run hooks.
 """
 
 from __future__ import annotations
@@ -176,6 +176,8 @@ def setting_value(settings: Settings, name: str) -> str:
         value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
     if hasattr(value, "model_dump"):
         value = value.model_dump()
+    elif isinstance(value, list):  # [[hooks]]: a list of tables
+        value = [v.model_dump() if hasattr(v, "model_dump") else v for v in value]
     return json.dumps(value, default=str)
 
 

@@ -12,6 +12,7 @@ from fake_model_server import openai_reply
 from run_support import of_type, run, tool_messages
 
 from nanotui.config_loading import load_settings
+from nanotui.engine.turn_hooks import MAX_STOP_HOOK_CONTINUATIONS
 from nanotui.governance.audit_chain import verify_log
 
 # The hooks are shell lines (a shell starts in the sandbox in a few tens of milliseconds).
@@ -255,3 +256,16 @@ def test_hooks_of_every_layer_add_up_and_an_untrusted_project_adds_none(
     untrusted = load_settings(project, trusted=False)
     assert [h.command for h in untrusted.settings.hooks] == ["org-check", "my-check"]
     assert any("will not run" in notice for notice in untrusted.notices)
+
+
+def test_a_stop_hook_that_never_lets_go_ends_the_turn_as_refused(
+    fake_server, repo, home, capsys
+) -> None:
+    user_hooks(home, {"event": "stop", "command": "exit 1"})  # fails: blocks every time
+    fake_server.enqueue(*(openai_reply(text=f"Done ({n}).") for n in range(4)))
+    code, events, _ = run(fake_server, repo, capsys)
+
+    assert code == 4 and events[-1]["status"] == "refused"
+    assert len(fake_server.requests) == 1 + MAX_STOP_HOOK_CONTINUATIONS
+    assert "still blocked" in of_type(events, "turn_finished")[-1]["reason"]
+    assert len(hook_runs(logged(home, events))) == 1 + MAX_STOP_HOOK_CONTINUATIONS

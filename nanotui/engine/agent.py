@@ -28,6 +28,7 @@ from nanotui.engine.output_marker import marked
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
 from nanotui.engine.turn_guard import TurnState
+from nanotui.engine.turn_hooks import TurnHooks
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import (
     BudgetExceeded,
@@ -43,7 +44,6 @@ from nanotui.governance.ratelimit import (
     stream_with_retries,
 )
 from nanotui.paths import config_dir, state_dir
-from nanotui.protocol.basics import plural
 from nanotui.protocol.events import (
     AssistantMessage,
     ConversationCleared,
@@ -76,9 +76,6 @@ from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import Tool, ToolContext, ToolKind
 
 _END = object()
-
-MAX_STOP_HOOK_CONTINUATIONS = 3
-"""How many times stop hooks may send the model on in one turn before it ends as refused."""
 
 
 YIELD_EVERY_S = 0.005
@@ -142,9 +139,8 @@ class Agent:
         """The session's one redactor (its log's too): tool results and error text pass it."""
         self.output_marker = output_marker
         """The mark on the notes that close untrusted data (the system prompt names it)."""
-        self.hooks = hooks
-        """The `[[hooks]]` that see this session's events; None when there are none."""
-        self._hooks_let_session_start = False
+        self.turn_hooks = TurnHooks(hooks, self._emit)
+        """The `[[hooks]]` around each turn (those of tool calls run in the dispatcher)."""
         self._dispatcher = CallDispatcher(
             ToolCallRunner(tools, tool_context, policy, output_marker, self.redactor),
             self._emit,
@@ -323,7 +319,8 @@ class Agent:
                 if warning := isolation_warning(self.sandbox_backend):
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
-            if (refused := await self._hooks_refuse(prompt)) is not None:
+            refused = await self.turn_hooks.refusal(prompt, mode=self.mode, resumed=self.resumed)
+            if refused is not None:
                 self._emit(refused)
                 return
             self._emit(UserMessage(text=prompt))
@@ -332,7 +329,9 @@ class Agent:
             for step in range(1, self.options.max_steps + 1):
                 finished = await self._step(step, state)
                 if finished is not None and finished.status == "done":
-                    finished = await self._stop_hooks(finished, state)
+                    finished = await self.turn_hooks.at_stop(
+                        finished, state, self._last_reply(), mode=self.mode
+                    )
                 if finished is not None:
                     self._emit(finished)
                     return
@@ -350,55 +349,6 @@ class Agent:
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
             self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
-
-    async def _hooks_refuse(self, prompt: str) -> TurnFinished | None:
-        """Ask the session_start hooks (until they once let it start) and the user_prompt
-        hooks; a TurnFinished when one blocks: the model never sees the prompt."""
-        if self.hooks is None:
-            return None
-        if not self._hooks_let_session_start:
-            source = {"source": "resume" if self.resumed else "startup"}
-            verdict = await self.hooks.run("session_start", source, self._emit, mode=self.mode)
-            if verdict.blocked:
-                return self._refused_by_hook("The session was not started", verdict.reason)
-            self._hooks_let_session_start = True
-        said = {"prompt": prompt}
-        verdict = await self.hooks.run("user_prompt", said, self._emit, mode=self.mode)
-        if verdict.blocked:
-            return self._refused_by_hook("The prompt was refused", verdict.reason)
-        return None
-
-    def _refused_by_hook(self, what: str, reason: str) -> TurnFinished:
-        text = f"{what} by a hook: {reason}."
-        self._emit(ErrorEvent(text=text, kind="hook"))
-        return TurnFinished(status="refused", reason=text)
-
-    async def _stop_hooks(self, finished: TurnFinished, state: TurnState) -> TurnFinished | None:
-        """Ask the stop hooks whether the model may stop; None sends it on with their reason.
-
-        As in Claude Code, a stop hook that blocks tells the model why it may not stop yet;
-        after MAX_STOP_HOOK_CONTINUATIONS of those the turn ends as refused, not done.
-        """
-        if self.hooks is None or not self.hooks.matching("stop"):
-            return finished
-        last = self.conversation.messages[-1] if self.conversation.messages else None
-        fields = {
-            "stop_hook_active": state.stop_hook_continuations > 0,
-            "last_assistant_message": last.content if last and last.role == "assistant" else "",
-        }
-        verdict = await self.hooks.run("stop", fields, self._emit, mode=self.mode)
-        if not verdict.blocked:
-            return finished
-        if state.stop_hook_continuations >= MAX_STOP_HOOK_CONTINUATIONS:
-            reason = (
-                f"A stop hook still blocked after the model went on "
-                f"{plural(state.stop_hook_continuations, 'time')}: {verdict.reason}."
-            )
-            self._emit_error(reason, "hook")
-            return TurnFinished(status="refused", reason=reason, steps=finished.steps)
-        state.stop_hook_continuations += 1
-        self._emit(UserMessage(text=f"A stop hook asks you to go on: {verdict.reason}"))
-        return None
 
     async def _step(self, step: int, state: TurnState) -> TurnFinished | None:
         """One model request and the tool calls it asks for; a TurnFinished ends the turn."""
@@ -440,6 +390,10 @@ class Agent:
         status, reason = stop
         self._emit_error(reason, "loop_guard")
         return TurnFinished(status=status, reason=reason, steps=step)
+
+    def _last_reply(self) -> str:
+        last = self.conversation.messages[-1] if self.conversation.messages else None
+        return last.content if last is not None and last.role == "assistant" else ""
 
     def _settle_after_interrupt(self) -> None:
         """Leave a conversation the model can continue from after an interruption.
