@@ -256,6 +256,27 @@ class TelemetryConfig(Section):
     """Export prompts, replies, tool arguments and output too, redacted as the log is."""
 
 
+HookEvent = Literal["session_start", "user_prompt", "pre_tool", "post_tool", "stop"]
+
+
+class HookConfig(Section):
+    """One `[[hooks]]` entry: a command run in the sandbox when `event` happens (README, Hooks)."""
+
+    event: HookEvent
+    """When it runs: session_start, user_prompt, pre_tool, post_tool or stop."""
+    command: str = Field(min_length=1)
+    """The shell line to run (bash, in the workspace, inside the sandbox); it reads the event
+    as JSON on stdin."""
+    matcher: str = "*"
+    """Which tools a pre_tool or post_tool hook runs for: a glob on the tool name, such as
+    "run_command" or "*_file"; the other events ignore it."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds before the hook is killed; a hook that times out has failed."""
+    on_failure: Literal["block", "allow"] = "block"
+    """What a hook that fails (crashes, times out, answers nonsense) means: "block" (the
+    default: what it guards does not happen) or "allow" (it is logged and ignored)."""
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -281,6 +302,8 @@ class Settings(BaseModel):
     managed: ManagedConfig = Field(default_factory=ManagedConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    hooks: list[HookConfig] = Field(default_factory=list)
+    """`[[hooks]]`: commands that see each event and may block it; every layer's add up."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Key remapping for the full-screen app: binding id -> keys, e.g.
     "nanotui.interrupt" = "ctrl+c" (`nanotui` lists the ids on its help screen, F1)."""

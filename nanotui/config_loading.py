@@ -6,8 +6,8 @@ merged, later ones winning, and `Settings` takes the result.
 
 A project's own `.nanotui/config.toml` is written by whoever wrote the repository, so until
 the user trusts the folder it may only tighten what the user chose: it cannot add allow rules,
-raise the approval mode, open the network, pick the plain sandbox, raise budgets or point the
-provider (and the user's API key) at another endpoint.
+raise the approval mode, open the network, pick the plain sandbox, raise budgets, point the
+provider (and the user's API key) at another endpoint, or run hooks.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from nanotui import paths
 from nanotui.config import PolicyConfig, Settings
 from nanotui.config_managed import enforce_managed
 from nanotui.config_strictness import at_least_as_strict
-from nanotui.protocol.basics import MODE_ORDER, ConfigError
+from nanotui.protocol.basics import MODE_ORDER, ConfigError, plural
 from nanotui.protocol.setting_origins import MANAGED_PREFIX, SettingOrigins
 
 
@@ -57,6 +57,10 @@ ENV_SHORTCUTS = {
 }
 _ADDITIVE_POLICY_KEYS = (("ask",), ("deny",), ("protected_paths",))
 LIST_KEYS_THAT_ADD_UP = {("policy", key) for (key,) in _ADDITIVE_POLICY_KEYS}
+LISTS_THAT_ADD_UP = ("hooks",)
+"""Top-level lists every layer adds to and none replaces: a hook of the managed file (or the
+user's) stays whatever a layer above says. A hook can only block or hand its call back to
+the policy, never approve, so a layer adding one never loosens anything."""
 
 
 def load_settings(
@@ -172,6 +176,8 @@ def setting_value(settings: Settings, name: str) -> str:
         value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
     if hasattr(value, "model_dump"):
         value = value.model_dump()
+    elif isinstance(value, list):  # [[hooks]]: a list of tables
+        value = [v.model_dump() if hasattr(v, "model_dump") else v for v in value]
     return json.dumps(value, default=str)
 
 
@@ -236,14 +242,19 @@ def _note_sources(
                 rules = loaded.rule_sources.setdefault(name, {})
                 for rule in values[key]:
                     rules.setdefault(rule, label)
-            adds_up = additive and (section, key) in LIST_KEYS_THAT_ADD_UP
-            before = sources.get(name, "defaults" if adds_up else None)
+            from_defaults = additive and (section, key) in LIST_KEYS_THAT_ADD_UP
+            adds_up = from_defaults or (key is None and section.lower() in LISTS_THAT_ADD_UP)
+            before = sources.get(name, "defaults" if from_defaults else None)
             sources[name] = f"{before} + {label}" if adds_up and before else label
 
 
 def _merge(into: dict[str, Any], layer: dict[str, Any], *, additive: bool = True) -> None:
     """Later layers win, except that ask, deny and protected lists add up (unless replacing)."""
     for section, values in layer.items():
+        if section.lower() in LISTS_THAT_ADD_UP and isinstance(values, list):
+            name = section.lower()
+            into[name] = [*into.get(name, []), *values]
+            continue
         if not isinstance(values, dict):
             into[section] = values
             continue
@@ -276,18 +287,13 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
 
 
 UNTOUCHABLE_BY_UNTRUSTED = (
-    "provider",
-    "prices",
-    "rate_limit",
-    "keys",
-    "sessions",
-    "server",
-    "telemetry",
+    *("provider", "prices", "rate_limit", "keys", "sessions", "server", "telemetry", "hooks"),
 )
 """Sections an untrusted folder may not touch at all: where the code and key are sent, what
 things cost, how fast money may be spent, the approval keys (moved under the user), how
 long the audit trail is kept, where telemetry goes and whether it carries content; [server]
-is read from the server's own config only."""
+is read from the server's own config only; hooks are commands the repository's author
+wrote, run on every prompt and tool call."""
 
 
 def _untrusted_may_set(section: str, key: str, value: Any, below: Any) -> bool:
@@ -314,6 +320,12 @@ def _restrict_untrusted(
     ignored: list[str] = []
     for written, values in layer.items():
         section = written.lower()
+        if section == "hooks" and isinstance(values, list):
+            notices.append(
+                f"This folder is not trusted, so its {plural(len(values), 'hook')} "
+                "(.nanotui/config.toml [[hooks]]) will not run; trust the folder to run them."
+            )
+            continue
         if section in UNTOUCHABLE_BY_UNTRUSTED or not isinstance(values, dict):
             ignored.append(written)
             continue

@@ -11,6 +11,7 @@ import nanotui.protocol.replay_pace as replay_pace
 from nanotui.protocol.event_summary import STYLES, describe, describe_line, summarize
 from nanotui.protocol.events import (
     ApprovalResolved,
+    HookRan,
     Notice,
     ToolResult,
     ToolStarted,
@@ -32,6 +33,7 @@ def test_each_kind_a_summary_can_have_has_a_style() -> None:
         ApprovalResolved(call_id="c1", decision="interrupted"),
         Notice(text="careful", level="warning"),
         TurnFinished(status="error", reason="it fell over"),
+        HookRan(hook_event="post_tool", command="./watch.sh", decision="continue"),
     ]
     kinds = set()
     for event in events:
@@ -75,3 +77,25 @@ def test_a_tool_results_line_leaves_out_the_note_meant_for_the_model() -> None:
     assert summarize(empty) == "list_dir ok: "
     full = ToolResult(call_id="c1", tool="read_file", ok=True, content=f"1 x = 1\n\n{note}")
     assert summarize(full) == "read_file ok: 1 x = 1"
+
+
+def test_a_hook_runs_line_says_what_it_decided_and_a_block_is_a_refusal() -> None:
+    blocked = HookRan(
+        hook_event="pre_tool",
+        command="./guard.sh",
+        decision="block",
+        reason="no pushes",
+        tool="run_command",
+        exit_code=2,
+    )
+    failed = HookRan(
+        hook_event="stop", command="./slow.sh", decision="continue", failure="timed out after 1 s"
+    )
+    assert describe("hook_ran", blocked.model_dump(mode="json")) == (
+        "refused",
+        "pre_tool hook (run_command) blocked: no pushes",
+    )
+    assert describe("hook_ran", failed.model_dump(mode="json")) == (
+        "hook",
+        "stop hook let it go on after it failed (timed out after 1 s)",
+    )

@@ -83,6 +83,16 @@ SAMPLES: list[ev.EventBase] = [
     ev.ErrorEvent(text="The model server answered 500.", kind="server"),
     ev.ConversationCleared(),
     ev.ConversationResumed(session="20261128-010623-3f9a", messages=4),
+    ev.HookRan(
+        hook_event="pre_tool",
+        command="./check.sh",
+        decision="modify",
+        call_id="c5",
+        tool="run_command",
+        tool_input={"command": "pytest -q"},
+        exit_code=0,
+        duration_s=0.05,
+    ),
     ev.TurnFinished(status="done", steps=3),
     ev.RunResult(status="done", exit_code=0, usage=USAGE, cost_usd=None, session="s1"),
 ]

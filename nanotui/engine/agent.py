@@ -25,10 +25,12 @@ from nanotui.engine.approvals import attach_future, os_user, sha256_text
 from nanotui.engine.conversation import Conversation
 from nanotui.engine.dispatch import CallDispatcher
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
+from nanotui.engine.hooks import HookRunner
 from nanotui.engine.output_marker import marked
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
 from nanotui.engine.turn_guard import TurnState
+from nanotui.engine.turn_hooks import TurnHooks
 from nanotui.governance.audit import SessionLog
 from nanotui.governance.cost import (
     BudgetExceeded,
@@ -121,6 +123,7 @@ class Agent:
         sandbox_backend: str = "plain",
         checkpoints: CheckpointsConfig | None = None,
         output_marker: str = "",
+        hooks: HookRunner | None = None,
     ) -> None:
         self.session_id = session_id
         self.workspace = workspace
@@ -143,12 +146,15 @@ class Agent:
         """The session's one redactor (its log's too): tool results and error text pass it."""
         self.output_marker = output_marker
         """The mark on the notes that close untrusted data (the system prompt names it)."""
+        self.turn_hooks = TurnHooks(hooks, self._emit)
+        """The `[[hooks]]` around each turn (those of tool calls run in the dispatcher)."""
         self._dispatcher = CallDispatcher(
             ToolCallRunner(tools, tool_context, policy, output_marker, self.redactor),
             self._emit,
             sandbox_backend,
             self.safety,
             self.own_changes,
+            hooks,
         )
         self.watcher: WorkspaceWatcher | None = None
         """The running `watch_workspace()`'s watcher, if any."""
@@ -389,12 +395,20 @@ class Agent:
                 if warning := isolation_warning(self.sandbox_backend):
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
+            refused = await self.turn_hooks.refusal(prompt, mode=self.mode, resumed=self.resumed)
+            if refused is not None:
+                self._emit(refused)
+                return
             self._emit(UserMessage(text=prompt))
             self._emit_observer_notices()
             if self.safety is not None and self.mode != "plan":
                 await self.safety.before_turn(prompt)
             for step in range(1, self.options.max_steps + 1):
                 finished = await self._step(step, state)
+                if finished is not None and finished.status == "done":
+                    finished = await self.turn_hooks.at_stop(
+                        finished, state, self._last_reply(), mode=self.mode
+                    )
                 if finished is not None:
                     self._emit(finished)
                     return
@@ -453,6 +467,10 @@ class Agent:
         status, reason = stop
         self._emit_error(reason, "loop_guard")
         return TurnFinished(status=status, reason=reason, steps=step)
+
+    def _last_reply(self) -> str:
+        last = self.conversation.messages[-1] if self.conversation.messages else None
+        return last.content if last is not None and last.role == "assistant" else ""
 
     def _settle_after_interrupt(self) -> None:
         """Leave a conversation the model can continue from after an interruption.

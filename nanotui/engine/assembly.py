@@ -19,10 +19,11 @@ from nanotui.engine.agent import Agent, AgentOptions
 from nanotui.engine.approvals import os_user
 from nanotui.engine.conversation import Conversation
 from nanotui.engine.facade import EngineSession
+from nanotui.engine.hooks import HookRunner
 from nanotui.engine.output_marker import marker_for
 from nanotui.engine.prompt import build_system_prompt
 from nanotui.engine.session import load_conversation
-from nanotui.governance.audit import SessionLog
+from nanotui.governance.audit import SessionLog, session_path
 from nanotui.governance.cost import SessionCost, find_price
 from nanotui.governance.ledger import Ledger
 from nanotui.governance.ratelimit import RequestRateLimiter, RetryPolicy
@@ -179,6 +180,16 @@ def build_agent(
         sandbox_backend=env.backend,
         checkpoints=settings.checkpoints
         if settings.checkpoints.enabled and (log if checkpoints is None else checkpoints)
+        else None,
+        hooks=HookRunner(
+            settings.hooks,
+            env.context.runner,  # the sandbox the model's commands run in
+            workspace,
+            session_id,
+            redactor,
+            transcript_path=session_path(session_id) if log else None,
+        )
+        if settings.hooks
         else None,
     )
     if env.proxy is not None:

@@ -1,5 +1,9 @@
 """Running one reply's tool calls: decide each, ask what needs asking, run in order.
 
+Each call is judged when it is read: its pre_tool hooks run first (they may block it or
+hand back other arguments, which are then judged from the start like the model's own), and
+its post_tool hooks see its result before the model does.
+
 Calls run in the order the model gave them. Consecutive allowed reads run together.
 Consecutive changes and commands form a batch whose approvals are all put to the person at
 once (a front end can move between them), then the batch runs in order; a second change to
@@ -11,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import posixpath
 from collections.abc import Callable
 
 from nanotui.engine.approvals import attach_future, os_user, sha256_text
 from nanotui.engine.external_changes import ChangeAttribution
+from nanotui.engine.hooks import HookRunner, HookVerdict
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import CallArguments, PreparedCall, ToolCallRunner
 from nanotui.protocol.approval_answer import ApprovalAnswer
@@ -47,8 +53,12 @@ class CallDispatcher:
         sandbox: str,
         safety: SafetyNet | None = None,
         own_changes: ChangeAttribution | None = None,
+        hooks: HookRunner | None = None,
     ) -> None:
         self.runner = runner
+        self.hooks = hooks
+        self._mode = "ask"
+        """The mode of the reply being run (what hooks are told)."""
         self.emit = emit
         self.sandbox = sandbox
         self.safety = safety
@@ -72,6 +82,7 @@ class CallDispatcher:
         batch: list[PreparedCall] = []
         batch_paths: set[str] = set()
         self._stages = {}
+        self._mode = mode
 
         async def flush() -> None:
             nonlocal batch, batch_paths
@@ -96,9 +107,23 @@ class CallDispatcher:
                     summary=prepared.summary,
                 )
             )
+            if prepared.early_result is None and self._hooked(call, "pre_tool"):
+                verdict = await self._pre_tool(prepared)
+                if verdict.tool_input is not None:
+                    call = call.model_copy(update={"arguments": json.dumps(verdict.tool_input)})
+                    arguments = CallArguments.decode(call.arguments)
+                    path = self._write_path(call, arguments)
+                    if path is not None and path in batch_paths:
+                        await flush()
+                    # From the start, as if the model had asked for it: the jail, the
+                    # arguments' checks and the policy judge what would now run.
+                    prepared = self.runner.prepare(call, mode, arguments)
+                    prepared.rewritten_by_hook = True
+                elif verdict.blocked:
+                    prepared.early_result = self.runner.hook_refusal(call, verdict.reason)
             if prepared.early_result is not None:
                 await flush()
-                finish(prepared.early_result, prepared)
+                finish(self.runner.noted(prepared.early_result, prepared), prepared)
                 continue
             decision = prepared.decision
             assert decision is not None
@@ -141,7 +166,7 @@ class CallDispatcher:
         outcomes = await asyncio.gather(*(self.runner.execute(p) for p in reads))
         for prepared, outcome in zip(reads, outcomes, strict=True):
             self._stages.pop(outcome.call_id, None)
-            finish(outcome, prepared)
+            finish(await self._post_tool(prepared, outcome), prepared)
 
     async def _run_batch(
         self, batch: list[PreparedCall], finish: Finish, on_headless_refusal: Callable[[], None]
@@ -152,13 +177,14 @@ class CallDispatcher:
         for prepared in batch:
             assert prepared.decision is not None
             if prepared.decision.decision == "deny":
-                finish(self.runner.refusal(prepared), prepared)
+                finish(self.runner.noted(self.runner.refusal(prepared), prepared), prepared)
                 continue
             answer = answers.get(prepared.call.id)
             if answer is not None and answer.decision == "reject":
                 if answer.by == "headless":
                     on_headless_refusal()
-                finish(self.runner.rejection(prepared, answer), prepared)
+                rejection = self.runner.rejection(prepared, answer)
+                finish(self.runner.noted(rejection, prepared), prepared)
                 continue
             to_run.append(prepared)
         if to_run:
@@ -178,7 +204,7 @@ class CallDispatcher:
                         call_id=prepared.call.id, tool=prepared.call.name, summary=prepared.summary
                     )
                 )
-                result = await self._execute(prepared)
+                result = await self._post_tool(prepared, await self._execute(prepared))
                 self._stages.pop(prepared.call.id, None)
                 finish(result, prepared)
                 if result.ok:
@@ -197,6 +223,26 @@ class CallDispatcher:
                 with self._acting():
                     await safety.after_broken_batch(before, "The batch was interrupted")
             raise
+
+    def _hooked(self, call: ToolCall, event: str) -> bool:
+        return self.hooks is not None and bool(self.hooks.matching(event, call.name))
+
+    async def _pre_tool(self, prepared: PreparedCall) -> HookVerdict:
+        assert self.hooks is not None
+        return await self.hooks.pre_tool(
+            prepared.call, prepared.arguments.value, self.emit, mode=self._mode
+        )
+
+    async def _post_tool(self, prepared: PreparedCall, result: ToolResult) -> ToolResult:
+        """The result as the model will read it, once the post_tool hooks have seen it."""
+        result = self.runner.noted(result, prepared)
+        if not self._hooked(prepared.call, "post_tool"):
+            return result
+        assert self.hooks is not None
+        verdict = await self.hooks.post_tool(
+            prepared.call, prepared.arguments.value, result, self.emit, mode=self._mode
+        )
+        return self.runner.withheld(result, verdict.reason) if verdict.blocked else result
 
     async def _execute(self, prepared: PreparedCall) -> ToolResult:
         """Run one approved call, telling `own_changes` what it is about to change."""

@@ -94,6 +94,8 @@ class PreparedCall:
     """The arguments could not be used (not JSON, or not what the tool takes)."""
     edit_diff: str | None = None
     """Set when the person edited the change: how what is applied differs from the proposal."""
+    rewritten_by_hook: bool = False
+    """A pre_tool hook handed back these arguments in place of the model's."""
 
     def shown_text(self) -> str:
         """Exactly what an approval shows, hashed into the log."""
@@ -222,6 +224,39 @@ class ToolCallRunner:
             if answer.reason:
                 content += f" Their reason: {answer.reason}"
         return self._result(prepared.call, ok=False, content=content, refused=True)
+
+    def hook_refusal(self, call: ToolCall, reason: str) -> ToolResult:
+        """The result of a call a pre_tool hook blocked: it did not run."""
+        return self._result(
+            call,
+            ok=False,
+            content=f"Blocked by a hook before it ran: {reason}. Try another way or explain "
+            "to the user what you need.",
+            refused=True,
+        )
+
+    def withheld(self, result: ToolResult, reason: str) -> ToolResult:
+        """A result a post_tool hook blocked: the call ran, the model does not read its output."""
+        content = f"The call ran, but a hook withheld its result: {reason}."
+        return result.model_copy(
+            update={
+                "ok": False,
+                "refused": True,
+                "content": _capped(self.redactor.redact(content).text),
+                "injection": [],
+            }
+        )
+
+    def noted(self, result: ToolResult, prepared: PreparedCall) -> ToolResult:
+        """`result`, saying first what ran when a hook changed the call's arguments: the
+        model would otherwise read the result of something it did not ask for."""
+        if not prepared.rewritten_by_hook:
+            return result
+        note = self.redactor.redact(
+            "A hook changed the arguments of this call before it was judged; it was judged "
+            f"(and, if allowed, run) with {prepared.call.arguments}\n\n"
+        ).text
+        return result.model_copy(update={"content": note + result.content})
 
     def interruption(self, call: ToolCall, stage: str) -> ToolResult:
         """The result of a call the user stopped (Esc, quit): `stage` is where it was.

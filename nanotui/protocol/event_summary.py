@@ -40,6 +40,7 @@ STYLES: dict[str, str] = {
     "warning": "yellow",
     "error": "bold red",
     "turn": "bright_blue",
+    "hook": "bright_cyan",
     "other": "dim",
 }
 """Each kind of line's style, as a Rich style string ("" for the default)."""
@@ -69,6 +70,7 @@ _USUAL_KINDS = {
     "error": "error",
     "turn_finished": "turn",
     "result": "turn",
+    "hook_ran": "hook",
 }
 
 
@@ -96,6 +98,7 @@ KIND_SWITCHES: dict[str, tuple[tuple[str, Any, str], ...]] = {
     "notice": (("level", "warning", "warning"),),
     "network_connection": (("allowed", False, "refused"),),
     "turn_finished": (("status", "error", "error"),),
+    "hook_ran": (("decision", "block", "refused"),),
 }
 """The record types whose kind hangs on one field of the payload: the first (field, value,
 kind) whose field holds that value gives the kind, else it is the type's usual kind. `describe`
@@ -200,6 +203,8 @@ def describe(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return payload_kind(kind, p), f"turn {p['status']}{reason}"
     if kind == "result":
         return "turn", f"result {p.get('status', '')}"
+    if kind == "hook_ran":
+        return payload_kind(kind, p), hook_summary(p)
     brief = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
     return "other", f"{kind} {brief}"
 
@@ -228,6 +233,16 @@ def checkpoint_summary(kind: str, p: dict[str, Any]) -> str:
         return f"restored {named}: {plural(written, 'file')} written, {removed} removed{before}"
     files = f", {plural(p['files'], 'file')}" if "files" in p else ""
     return f"{what} {named} {p.get('reason', '')}{files}".strip()
+
+
+def hook_summary(p: dict[str, Any]) -> str:
+    """A `hook_ran` line, e.g. `pre_tool hook (run_command) blocked: no pushes on Fridays`."""
+    tool = f" ({p['tool']})" if p.get("tool") else ""
+    done = {"block": "blocked", "modify": "changed the arguments", "continue": "let it go on"}
+    failed = f" after it failed ({p['failure']})" if p.get("failure") else ""
+    said = p.get("reason") and p["decision"] == "block" and not p.get("failure")
+    reason = f": {p['reason']}" if said else ""
+    return f"{p['hook_event']} hook{tool} {done[p['decision']]}{failed}{reason}"
 
 
 def approval_summary(

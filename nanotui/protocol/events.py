@@ -292,6 +292,30 @@ class ConversationResumed(EventBase):
     messages: int = 0
 
 
+class HookRan(EventBase):
+    """A `[[hooks]]` command ran for one event, and what came of it.
+
+    `decision` is what nanotui did: went on, blocked what the hook guards, or (pre_tool)
+    took the arguments the hook handed back, which the policy then judged from the start.
+    """
+
+    type: Literal["hook_ran"] = "hook_ran"
+    hook_event: Literal["session_start", "user_prompt", "pre_tool", "post_tool", "stop"]
+    command: str
+    decision: Literal["continue", "block", "modify"]
+    reason: str = ""
+    """The hook's reason for blocking, or what its failure blocked."""
+    failure: str = ""
+    """Why the hook failed (timed out, exit code 1, an answer that is not JSON); "" when it
+    answered. A failed hook blocks unless its `on_failure` is "allow"."""
+    call_id: str | None = None
+    tool: str | None = None
+    tool_input: Any = None
+    """The arguments a pre_tool hook handed back (decision "modify")."""
+    exit_code: int | None = None
+    duration_s: float = 0.0
+
+
 class TurnFinished(EventBase):
     type: Literal["turn_finished"] = "turn_finished"
     status: Literal[
@@ -339,6 +363,7 @@ Event = Annotated[
     | ErrorEvent
     | ConversationCleared
     | ConversationResumed
+    | HookRan
     | TurnFinished
     | RunResult,
     Field(discriminator="type"),
@@ -375,6 +400,7 @@ ALL_EVENT_TYPES: tuple[type[EventBase], ...] = (
     ErrorEvent,
     ConversationCleared,
     ConversationResumed,
+    HookRan,
     TurnFinished,
     RunResult,
 )

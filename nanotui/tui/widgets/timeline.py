@@ -19,6 +19,8 @@ from nanotui.protocol.event_summary import (
     approval_summary,
     cost_summary,
     external_change_summary,
+    hook_summary,
+    payload_kind,
 )
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -29,6 +31,7 @@ from nanotui.protocol.events import (
     ErrorEvent,
     EventBase,
     FileChangedExternally,
+    HookRan,
     Notice,
     PolicyDecision,
     ToolResult,
@@ -97,6 +100,9 @@ def describe(event: EventBase, request_usage: Usage | None = None) -> tuple[str,
         return "notice", event.text
     if isinstance(event, TurnFinished):
         return "turn", f"turn {event.status}"
+    if isinstance(event, HookRan):
+        payload = event.model_dump(mode="json")
+        return payload_kind(event.type, payload), hook_summary(payload)
     return None
 
 
