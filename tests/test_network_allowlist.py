@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import openai_reply
+from pilot_support import app_on_server, send, wait_for
 from run_support import run
 
 from nanotui.config import Settings
@@ -32,6 +33,7 @@ from nanotui.protocol.events import NetworkConnection
 from nanotui.security.network.allowlist import DomainAllowlist
 from nanotui.security.network.proxy import AllowlistProxy, ConnectionDecision
 from nanotui.security.sandbox.bwrap import BwrapRunner, probe_bwrap
+from nanotui.tui.widgets.approval_panel import ApprovalPanel
 
 pytestmark = pytest.mark.skipif(
     probe_bwrap() is not None or shutil.which("curl") is None,
@@ -289,3 +291,33 @@ def test_allowlist_patterns() -> None:
     for host in ("0x7f000001", "[::1]", "2130706433", "a_b.pypi.org", ""):
         assert not allowlist.allows(host), host
     assert socket.inet_aton("127.1")  # the spelling the check above must see as an address
+
+
+async def test_the_app_asks_about_an_unlisted_name_in_the_approval_pane(
+    fake_server, home: Path, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    reach = "python3 -c \"import urllib.request as u; u.urlopen('http://evil.example/')\""
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("run_command", {"command": reach})]),
+        openai_reply(text="It could not reach it."),
+    )
+    app = app_on_server(
+        fake_server,
+        workspace,
+        "s-network",
+        approval={"mode": "full-auto"},
+        policy={"allow": ["python3 *"]},
+        sandbox={"network": "allowlist", "allowed_domains": ["pypi.org"]},
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "reach it")
+        panel = app.screen.query_one(ApprovalPanel)
+        await wait_for(pilot, lambda: panel.request is not None and panel.armed, "the question")
+        assert panel.request is not None and panel.request.tool == "network"
+        assert panel.request.command == "connect to evil.example:80"
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: not app.screen.busy, "the end of the turn")
+    [refused] = [e for e in read_events(app.session.log_path) if isinstance(e, NetworkConnection)]
+    assert refused.host == "evil.example" and not refused.allowed
