@@ -26,8 +26,8 @@ from nanotui import paths
 from nanotui.config import PolicyConfig, Settings
 from nanotui.config_managed import enforce_managed
 from nanotui.config_strictness import at_least_as_strict
-from nanotui.protocol.basics import MODE_ORDER, ConfigError, plural
-from nanotui.protocol.setting_origins import MANAGED_PREFIX, SettingOrigins
+from nanotui.protocol.basics import ConfigError, plural
+from nanotui.protocol.setting_origins import SettingOrigins, managed_layer
 
 
 @dataclass
@@ -85,12 +85,12 @@ def load_settings(
     }
 
     managed_file = paths.managed_config_file()
-    managed_layer = _read_toml(managed_file)
-    if managed_layer is not None:
-        _check_layer(managed_layer, str(managed_file), managed=True)
+    managed_settings = _read_toml(managed_file)
+    if managed_settings is not None:
+        _check_layer(managed_settings, str(managed_file), managed=True)
         loaded.files_read.append(managed_file)
-        _merge(merged, managed_layer)
-        _note_sources(loaded, managed_layer, managed_label(managed_file))
+        _merge(merged, managed_settings)
+        _note_sources(loaded, managed_settings, managed_layer(managed_file))
 
     user_file = paths.user_config_file()
     user_layer = _read_toml(user_file)
@@ -128,9 +128,9 @@ def load_settings(
 
     loaded.provider_configured = any(v is not None for v in merged.get("provider", {}).values())
     loaded.settings = Settings(**merged)
-    if managed_layer is not None:
+    if managed_settings is not None:
         loaded.settings = enforce_managed(
-            loaded.settings, managed_layer, str(managed_file), loaded.sources, loaded.conflicts
+            loaded.settings, managed_settings, str(managed_file), loaded.sources, loaded.conflicts
         )
         loaded.notices.extend(loaded.conflicts)
     loaded.settings = _mode_within_ceiling(loaded.settings, loaded.sources, loaded.notices)
@@ -142,7 +142,7 @@ def _mode_within_ceiling(
 ) -> Settings:
     """The approval mode lowered to `approval.max_mode` when some layer asked for more."""
     approval = settings.approval
-    if MODE_ORDER.index(approval.mode) <= MODE_ORDER.index(approval.max_mode):
+    if at_least_as_strict("approval", "mode", approval.mode, approval.max_mode):
         return settings
     notices.append(
         f"approval.mode {approval.mode} ({sources.get('approval.mode', 'defaults')}) is looser "
@@ -153,11 +153,6 @@ def _mode_within_ceiling(
     return settings.model_copy(
         update={"approval": approval.model_copy(update={"mode": approval.max_mode})}
     )
-
-
-def managed_label(path: Path) -> str:
-    """How the managed file is named as a layer (what `SettingOrigins.managed` looks for)."""
-    return f"{MANAGED_PREFIX} ({path})"
 
 
 def setting_origins(loaded: LoadedConfig) -> SettingOrigins:

@@ -20,8 +20,8 @@ from typing import Any
 
 from nanotui.config import Settings, default_base_url
 from nanotui.config_strictness import tightened
-from nanotui.protocol.basics import MODE_ORDER, ConfigError
-from nanotui.protocol.setting_origins import MANAGED_PREFIX
+from nanotui.protocol.basics import ConfigError
+from nanotui.protocol.setting_origins import managed_layer
 
 
 def enforce_managed(
@@ -35,10 +35,10 @@ def enforce_managed(
     was put back is told in `notices`, and `sources` names the managed file for it."""
     floor = Settings(**managed)
     changed: dict[str, dict[str, Any]] = {}
-    for section, values in managed.items():
+    for written, values in managed.items():
+        section = written.lower()
         if section == "managed" or not isinstance(values, dict):
-            continue
-        section = section.lower()
+            continue  # [managed] is checked below; [[hooks]] only add up (config_loading)
         for key in values:
             wanted = getattr(getattr(floor, section), key)
             final = getattr(getattr(settings, section), key)
@@ -52,12 +52,12 @@ def enforce_managed(
                 f"{sources.get(name, 'a lower layer')} asked for {_shown(final)}, "
                 f"so it stays {_shown(kept)}."
             )
-            sources[name] = f"{MANAGED_PREFIX} ({where})"
+            sources[name] = managed_layer(where)
     if "mode" in managed.get("approval", {}) and "max_mode" not in managed["approval"]:
         # The managed mode is a ceiling for the session's /mode too, not only the start.
-        ceiling = _stricter_mode(floor.approval.mode, settings.approval.max_mode)
+        ceiling = tightened("approval", "max_mode", settings.approval.max_mode, floor.approval.mode)
         changed.setdefault("approval", {})["max_mode"] = ceiling
-        sources["approval.max_mode"] = f"{MANAGED_PREFIX} ({where})"
+        sources["approval.max_mode"] = managed_layer(where)
     enforced = settings.model_copy(
         update={
             section: getattr(settings, section).model_copy(update=values)
@@ -66,10 +66,6 @@ def enforce_managed(
     )
     check_allowed_provider(enforced, where)
     return enforced
-
-
-def _stricter_mode(a: str, b: str) -> str:
-    return a if MODE_ORDER.index(a) <= MODE_ORDER.index(b) else b
 
 
 def check_allowed_provider(settings: Settings, where: str) -> None:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MANAGED_PREFIX = "managed"
-"""How the layer of an organisation's managed file is named: "managed (/etc/...)"."""
+
+
+def managed_layer(where: object) -> str:
+    """How the layer of an organisation's managed file is named: "managed (/etc/...)"."""
+    return f"{MANAGED_PREFIX} ({where})"
 
 
 @dataclass(frozen=True)
