@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from fake_model_server import openai_reply
 from run_support import of_type, run, tool_messages
+from telemetry_support import telemetry_in_memory
 
 from nanotui.config_loading import load_settings
+from nanotui.engine.hook_protocol import read_answer
 from nanotui.engine.turn_hooks import MAX_STOP_HOOK_CONTINUATIONS
 from nanotui.governance.audit_chain import verify_log
 
@@ -221,17 +223,27 @@ def test_a_post_tool_hook_sees_the_result_and_can_withhold_it(
 
 
 def test_a_stop_hook_sends_the_model_on_once_then_lets_it_stop(
-    fake_server, repo, home, capsys
+    fake_server, repo, home, capsys, monkeypatch
 ) -> None:
     once = 'grep -q \'"stop_hook_active": false\' && { echo "run the tests first" >&2; exit 2; }; :'
     user_hooks(home, {"event": "stop", "command": once})
     fake_server.enqueue(openai_reply(text="All done."), openai_reply(text="Tests pass, done."))
-    code, events, _ = run(fake_server, repo, capsys)
+    with telemetry_in_memory(monkeypatch) as telemetry:
+        code, events, _ = run(fake_server, repo, capsys)
+        # The model sent on is the same turn: one invoke_agent span, not an error and a new one.
+        turns = [s for s in telemetry.spans.get_finished_spans() if s.name == "invoke_agent"]
+        assert len(turns) == 1 and turns[0].status.is_ok, turns
 
     assert code == 0 and len(fake_server.requests) == 2
     last = fake_server.requests[1].body["messages"][-1]
     assert last["role"] == "user" and "run the tests first" in last["content"]
     assert [r["decision"] for r in hook_runs(logged(home, events))] == ["block", "continue"]
+
+
+def test_a_claude_code_stop_hook_saying_continue_false_lets_the_model_stop() -> None:
+    answer = read_answer("stop", 0, '{"continue": false, "stopReason": "enough"}', "")
+    assert not answer.block
+    assert read_answer("pre_tool", 0, '{"continue": false}', "").block
 
 
 def test_hooks_of_every_layer_add_up_and_an_untrusted_project_adds_none(

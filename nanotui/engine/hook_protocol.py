@@ -80,6 +80,8 @@ def _answer_from(event: str, data: dict[str, Any]) -> HookAnswer:
     decision = data.get("decision", specific.get("permissionDecision"))
     reason = data.get("reason") or specific.get("permissionDecisionReason") or ""
     if data.get("continue") is False:  # Claude Code's "stop everything"
+        if event == "stop":
+            return HookAnswer()  # the model stops: that is what a stop hook lets happen
         decision, reason = "block", reason or data.get("stopReason") or ""
     if decision in ("block", "deny"):
         return HookAnswer(block=True, reason=str(reason) or "blocked by a hook")

@@ -24,7 +24,7 @@ class TurnState:
     """Index (among this turn's tool results) of the last refusal, -1 for none."""
     last_success: int = -1
     stop_hook_continuations: int = 0
-    """Times a stop hook sent the model on this turn (`Agent._stop_hooks`)."""
+    """Times a stop hook sent the model on this turn (`TurnHooks.at_stop`)."""
 
     def note(self, result: ToolResult, prepared: PreparedCall) -> None:
         self.results_seen += 1

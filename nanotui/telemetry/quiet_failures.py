@@ -24,6 +24,10 @@ class FirstFailure(logging.Handler):
         self._count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Every OpenTelemetry line is kept off the screen; only failed exports are counted
+        # (an SDK warning about an attribute's type is no collector gone away).
+        if not _is_export_failure(record):
+            return
         with self._lock_first:
             self._count += 1
             if self._first is None:
@@ -41,6 +45,10 @@ class FirstFailure(logging.Handler):
                 return None
             self._taken = True
             return self._first
+
+
+def _is_export_failure(record: logging.LogRecord) -> bool:
+    return record.name.startswith("opentelemetry.exporter") or "export" in record.getMessage()
 
 
 def catch_export_failures() -> FirstFailure:

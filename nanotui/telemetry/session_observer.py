@@ -134,7 +134,8 @@ class SessionTelemetry:
         )
 
     def _user_message(self, event: UserMessage) -> None:
-        self._end_turn("error", "a new turn began before this one finished")
+        if self._turn is not None:
+            return  # a stop hook sent the model on: the same turn goes on (turn_hooks.py)
         span = self._tracer.start_span(
             "invoke_agent",
             kind=SpanKind.INTERNAL,
