@@ -154,11 +154,40 @@ async def test_a_listed_name_is_reached_over_https_and_http(sandbox: Sandbox) ->
         "curl -sS --cacert ca.crt https://pypi.org/simple/ && curl -sS http://PyPI.org/plain"
     )
     assert code == 0, out
-    assert out == "hello from pypi.org/simple/\nhello from PyPI.org/plain\n"
+    assert out == "hello from pypi.org/simple/\nhello from pypi.org/plain\n"
     assert [(d.method, d.host, d.port, d.allowed) for d in sandbox.decisions] == [
         ("CONNECT", "pypi.org", 443, True),
         ("GET", "pypi.org", 80, True),
     ]
+
+
+async def test_the_site_asked_is_the_one_checked_whatever_host_the_client_names(
+    sandbox: Sandbox,
+) -> None:
+    # Behind one address (a CDN) the Host header picks the site: it must be the listed one.
+    code, out = await sandbox.run("curl -sS -H 'Host: evil.example' http://pypi.org/h")
+    assert code == 0 and out == "hello from pypi.org/h\n"
+
+
+async def test_a_listed_name_that_points_at_this_machine_is_not_reached(tmp_path: Path) -> None:
+    # The real resolver: "localhost" is listed, but loopback (like a private network or a
+    # cloud's metadata address) is no public address.
+    decisions: list[ConnectionDecision] = []
+    proxy = AllowlistProxy(DomainAllowlist(["localhost"]), decisions.append)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    try:
+        result = await BwrapRunner(workspace, network=False, proxy=proxy).run(
+            "curl -sS http://localhost:80/ -o /dev/null -w '%{http_code}'",
+            cwd=workspace,
+            timeout_s=30,
+            max_output_bytes=10_000,
+        )
+    finally:
+        await proxy.close()
+    assert result.stdout == "403", result.stdout + result.stderr
+    [refused] = decisions
+    assert not refused.allowed and "which is not public" in refused.reason
 
 
 async def test_pip_downloads_from_a_listed_index(sandbox: Sandbox) -> None:

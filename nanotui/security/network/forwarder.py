@@ -12,11 +12,13 @@ Standard library only: it runs in the sandbox's own interpreter, once per comman
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 CHUNK = 64 * 1024
 
@@ -40,7 +42,11 @@ def main(argv: list[str]) -> int:
 
 def _accept(listener: socket.socket, control: socket.socket) -> None:
     while True:
-        connection, _ = listener.accept()
+        try:
+            connection, _ = listener.accept()
+        except OSError:  # out of descriptors, a connection reset before accept: go on
+            time.sleep(0.05)
+            continue
         ours, theirs = socket.socketpair()
         try:
             socket.send_fds(control, [b"c"], [theirs.fileno()])
@@ -55,12 +61,15 @@ def _accept(listener: socket.socket, control: socket.socket) -> None:
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
+    """One direction; the other direction's thread ends too when this one fails."""
     try:
         while chunk := source.recv(CHUNK):
             target.sendall(chunk)
         target.shutdown(socket.SHUT_WR)
     except OSError:
-        pass
+        for end in (source, target):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ A command in a sandbox with `network = "allowlist"` has a network namespace of i
 nothing but loopback; the forwarder there (`forwarder.py`) hands each connection it accepts
 to this process as a socket, over a control descriptor. Each connection gets one request
 head: `CONNECT name:443` (HTTPS, tunnelled untouched) or an absolute `http://name/...`
-request on port 80. The name must be on the allowlist and is resolved here, never inside,
-so a command cannot choose where a listed name points. Anything else (an address, an
-unlisted name, another port, another method or protocol) is answered 403 with the reason.
+request on port 80 (sent on with its own Host, as one request). The name must be on the
+allowlist and is resolved here, never inside, to a public address only, so a command cannot
+choose where a listed name points nor reach this machine or its network through one.
+Anything else (an address, an unlisted name, another port, another method or protocol, a
+second request on one connection) is refused with the reason.
 Every decision, allowed or refused, is reported to `on_connection` (the session log).
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +29,6 @@ HEAD_LIMIT = 16 * 1024
 """The longest request head read (a proxy request's is a few hundred bytes)."""
 HEAD_TIMEOUT_S = 10.0
 CHUNK = 64 * 1024
-PORTS = {"CONNECT": 443, "http": 80}
-"""The only port each form may name: HTTPS through CONNECT, plain HTTP on 80."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,40 @@ Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Opener = Callable[[str, int], Awaitable[Streams]]
 
 
-async def open_by_name(host: str, port: int) -> Streams:
-    """The upstream connection, the name resolved by this process."""
-    return await asyncio.open_connection(host, port)
-
-
 class Refused(Exception):
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class Unlisted(Refused):
+    """A well-formed request for a name the allowlist lacks: the one refusal a person may
+    lift (`AllowlistProxy.ask`)."""
+
+
+async def open_by_name(host: str, port: int) -> Streams:
+    """The upstream connection, the name resolved here, and only to a public address: a
+    listed name (or one a person allowed) that points at this machine, the local network or
+    a cloud's metadata service reaches none of them."""
+    loop = asyncio.get_running_loop()
+    found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    public = [info[4][0] for info in found if ipaddress.ip_address(info[4][0]).is_global]
+    if not public:
+        shown = ", ".join(sorted({info[4][0] for info in found}))
+        raise Refused("403 Forbidden", f"{host} resolves to {shown}, which is not public")
+    return await asyncio.open_connection(public[0], port)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a proxy request asks for; `host` is "" when it is neither form."""
+
+    method: str
+    host: str
+    port: int
+    head: bytes = b""
+    """For plain HTTP: the head sent upstream (origin form, its own Host, one request)."""
+    body_length: int = 0
 
 
 class AllowlistProxy:
@@ -70,17 +97,16 @@ class AllowlistProxy:
         self.on_connection = on_connection or (lambda decision: None)
         """Told every decision (the agent logs each one)."""
         self.open_upstream = open_upstream
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._controls: list[socket.socket] = []
+        self._served: dict[socket.socket, set[asyncio.Task[None]]] = {}
+        """Each command's control descriptor, and the connections served for it."""
 
     def control_channel(self) -> socket.socket:
         """A new control descriptor for one sandboxed command (inherit the returned end;
         this proxy serves the other until the command closes it)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setblocking(False)
-        self._controls.append(ours)
-        loop = asyncio.get_running_loop()
-        loop.add_reader(ours.fileno(), self._receive, ours)
+        self._served[ours] = set()
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._receive, ours)
         return theirs
 
     def _receive(self, control: socket.socket) -> None:
@@ -91,31 +117,33 @@ class AllowlistProxy:
         except OSError:
             data, fds = b"", []
         for fd in fds:
-            self._spawn(self.serve(socket.socket(fileno=fd)))
+            try:
+                connection = socket.socket(fileno=fd)
+            except OSError:  # not a socket: nothing to serve
+                os.close(fd)
+                continue
+            task = asyncio.ensure_future(self.serve(connection))
+            self._served[control].add(task)
+            task.add_done_callback(self._served[control].discard)
         if not data:  # the command has ended: its forwarder closed the descriptor
             self._drop(control)
 
     def _drop(self, control: socket.socket) -> None:
+        """The command is over: so are its connections, and any question asked for it."""
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(control.fileno())
-        with contextlib.suppress(ValueError):
-            self._controls.remove(control)
+        for task in self._served.pop(control, set()):
+            task.cancel()
         control.close()
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def close(self) -> None:
-        for control in list(self._controls):
+        tasks = [task for served in self._served.values() for task in served]
+        for control in list(self._served):
             self._drop(control)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def serve(self, connection: socket.socket) -> None:
-        """One connection from a sandboxed command: one request, then its bytes both ways."""
+        """One connection from a sandboxed command: one request, then its bytes."""
         connection.setblocking(False)
         reader, writer = await asyncio.open_connection(sock=connection, limit=HEAD_LIMIT)
         try:
@@ -131,55 +159,58 @@ class AllowlistProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
-        request_line, *headers = head.decode("latin-1").split("\r\n")
-        method, host, port, forwarded = _parse(request_line, headers)
+        request = parse_request(head.decode("latin-1"))
+        host, port, method = request.host, request.port, request.method
         reason = "listed"
         try:
-            if self._unlisted_name(method, host, port):
-                if not (self.ask and await self.ask(host, port)):
-                    self._check(method, host, port)  # refused, with the reason
-                reason = "allowed by the user"
-            else:
-                self._check(method, host, port)
+            refusal = self._refusal(request)
+            if isinstance(refusal, Unlisted) and self.ask and await self.ask(host, port):
+                refusal, reason = None, "allowed by the user"
+            if refusal is not None:
+                raise refusal
             upstream_reader, upstream = await self._open(host, port)
-        except Refused as refusal:
-            self.on_connection(ConnectionDecision(host, port, method, False, str(refusal)))
-            body = f"nanotui: {refusal}\n".encode()
+        except Refused as refused:
+            self.on_connection(ConnectionDecision(host, port, method, False, str(refused)))
+            body = f"nanotui: {refused}\n".encode()
             writer.write(
-                f"HTTP/1.1 {refusal.status}\r\nContent-Type: text/plain\r\n"
+                f"HTTP/1.1 {refused.status}\r\nContent-Type: text/plain\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + body
             )
             await writer.drain()
             return
         self.on_connection(ConnectionDecision(host, port, method, True, reason))
-        if method == "CONNECT":
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        else:
-            upstream.write(forwarded)
         try:
-            await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
+            if method == "CONNECT":
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
+            else:
+                # The request's own body, then nothing more of the client's: a second request
+                # on this connection could name another site behind the same address.
+                body = await reader.readexactly(request.body_length)
+                upstream.write(request.head + body)
+                await _pipe(upstream_reader, writer)
         finally:
             upstream.close()
 
-    def _unlisted_name(self, method: str, host: str, port: int) -> bool:
-        """A well-formed request for a name the allowlist lacks, on the right port: the one
-        refusal a person may lift."""
-        wanted = PORTS["CONNECT" if method == "CONNECT" else "http"]
-        return is_name(host) and port == wanted and not self.allowlist.allows(host)
-
-    def _check(self, method: str, host: str, port: int) -> None:
+    def _refusal(self, request: Request) -> Refused | None:
+        host, port = request.host, request.port
+        wanted = 443 if request.method == "CONNECT" else 80
         if not host:
-            raise Refused("400 Bad Request", "only CONNECT name:443 or http://name/ requests")
+            return Refused(
+                "400 Bad Request", "only CONNECT name:443 or http://name/ requests, one at a time"
+            )
         if is_address(host):
-            raise Refused("403 Forbidden", f"{host} is an address; only listed names are reached")
+            return Refused("403 Forbidden", f"{host} is an address; only listed names are reached")
+        if not is_name(host):
+            return Refused("400 Bad Request", f"{host!r} is not a host name")
+        if port != wanted:
+            return Refused("403 Forbidden", f"port {port} is closed; {host} is reached on {wanted}")
         if not self.allowlist.allows(host):
-            raise Refused(
+            return Unlisted(
                 "403 Forbidden", f"{host} is not in [sandbox] allowed_domains; add it to reach it"
             )
-        wanted = PORTS["CONNECT" if method == "CONNECT" else "http"]
-        if port != wanted:
-            raise Refused("403 Forbidden", f"port {port} is closed; {host} is reached on {wanted}")
+        return None
 
     async def _open(self, host: str, port: int) -> Streams:
         try:
@@ -188,28 +219,44 @@ class AllowlistProxy:
             raise Refused("502 Bad Gateway", f"{host}:{port} did not answer ({exc})") from None
 
 
-def _parse(request_line: str, headers: list[str]) -> tuple[str, str, int, bytes]:
-    """(method, host, port, the head to send upstream) of a proxy request; host "" when it
-    is neither form."""
+def parse_request(head: str) -> Request:
+    """The request a proxy head makes; host "" when it is neither form (or has a body of
+    unknown length)."""
+    request_line, *headers = head.split("\r\n")
     parts = request_line.split(" ")
     if len(parts) != 3:
-        return "?", "", 0, b""
+        return Request("?", "", 0)
     method, target, version = parts
     if method == "CONNECT":
         host, _, port = target.rpartition(":")
-        return method, normal_host(host.strip("[]")), _port(port), b""
-    url = urlsplit(target)
-    if url.scheme != "http" or not url.hostname:
-        return method, "", 0, b""
+        return Request(method, normal_host(host.strip("[]")), _port(port))
     try:
-        port = url.port or 80
-    except ValueError:
-        port = 0
+        url = urlsplit(target)
+        hostname, port = url.hostname, url.port or 80
+    except ValueError:  # `http://[pypi.org]/`, a port that is no number
+        return Request(method, "", 0)
+    if url.scheme != "http" or not hostname:
+        return Request(method, "", 0)
+    fields = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (h.partition(":") for h in headers if h)
+    }
+    if "transfer-encoding" in fields or not fields.get("content-length", "0").isdigit():
+        return Request(method, "", 0)
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    # One request per connection: the next one could name another host.
-    kept = [h for h in headers if h and not h.lower().startswith(("proxy-", "connection:"))]
-    head = "\r\n".join([f"{method} {path} {version}", *kept, "Connection: close", "", ""])
-    return method, normal_host(url.hostname), port, head.encode("latin-1")
+    # The site is the one checked, whatever Host the client wrote; one request, then close.
+    kept = [h for h in headers if h and not _dropped(h.partition(":")[0].strip().lower())]
+    lines = [f"{method} {path} {version}", f"Host: {hostname}", *kept, "Connection: close"]
+    head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return Request(
+        method, normal_host(hostname), port, head_bytes, int(fields.get("content-length", "0"))
+    )
+
+
+def _dropped(name: str) -> bool:
+    """Header fields not sent on: the proxy's own, and those that would keep the connection
+    for a next request or name another site."""
+    return name.startswith("proxy-") or name in ("connection", "host", "keep-alive")
 
 
 def _port(text: str) -> int:

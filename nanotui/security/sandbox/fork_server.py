@@ -140,7 +140,9 @@ def _take_request(
         _say(fds[3], f"E the fork server could not fork ({exc.strerror})")
         pid = -1
     if pid == 0:
-        _become_copy(list(fds), [control.fileno(), *private], run, server)
+        # Not the other copies' answer sockets either: held here, their end would not close
+        # when their own copy dies, and nanotui would wait on them.
+        _become_copy(list(fds), [control.fileno(), *private, *copies.values()], run, server)
     for fd in fds[:3] if pid > 0 else fds:
         os.close(fd)
     if pid > 0:
