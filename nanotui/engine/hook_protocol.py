@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nanotui.protocol.basics import clipped
+
 HOOK_PROTOCOL_VERSION = 1
 """Raised when a field changes meaning or goes away; new fields may come without it."""
 
@@ -66,7 +68,7 @@ def read_answer(event: str, exit_code: int, stdout: str, stderr: str) -> HookAns
         data = json.loads(text)
     except json.JSONDecodeError:
         raise UnreadableAnswer(
-            f"it printed something that is not JSON ({_brief(text)!r}); print nothing, "
+            f"it printed something that is not JSON ({clipped(text, 60)!r}); print nothing, "
             "or one JSON object"
         ) from None
     if not isinstance(data, dict):
@@ -95,7 +97,3 @@ def _answer_from(event: str, data: dict[str, Any]) -> HookAnswer:
     if not isinstance(tool_input, dict):
         raise UnreadableAnswer("the tool_input it handed back is not a JSON object")
     return HookAnswer(tool_input=tool_input)
-
-
-def _brief(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nanotui.protocol.approval_answer import ApprovalAnswer
-from nanotui.protocol.basics import plural
+from nanotui.protocol.basics import clipped, plural
 from nanotui.protocol.diffs import FileChange, apply_hunks, edit_diff
 from nanotui.protocol.events import ToolResult
 from nanotui.protocol.model_io import ToolCall
@@ -133,7 +133,9 @@ class ToolCallRunner:
         """Judge `call`; `arguments` are its arguments if the caller decoded them already."""
         if arguments is None:
             arguments = CallArguments.decode(call.arguments)
-        prepared = PreparedCall(call=call, arguments=arguments, summary=_brief(call.arguments))
+        prepared = PreparedCall(
+            call=call, arguments=arguments, summary=clipped(call.arguments, 100)
+        )
         tool = self.tools.get(call.name)
         if tool is None:
             names = ", ".join(sorted(self.tools))
@@ -352,7 +354,3 @@ def _capped(content: str) -> str:
         return content
     cut = len(content) - MAX_RESULT_CHARS
     return content[:MAX_RESULT_CHARS] + f"\n[{plural(cut, 'more character')} not shown]"
-
-
-def _brief(arguments: str) -> str:
-    return arguments if len(arguments) <= 100 else arguments[:97] + "..."

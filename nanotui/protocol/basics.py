@@ -37,3 +37,8 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def new_session_id() -> str:
     """Sortable by time, unique enough for one user: 20261128-010623-3f9a."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text`, cut to at most `limit` characters with "..." where it was cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
