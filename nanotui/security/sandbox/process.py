@@ -25,6 +25,7 @@ from pathlib import Path
 
 from nanotui.security.sandbox.cgroup import MemoryCgroup, PidsCgroup
 from nanotui.security.sandbox.output import Budget, HeadTail, finish
+from nanotui.security.sandbox.process_reaper import descendants_of
 from nanotui.security.sandbox.spawn import (
     READ_CHUNK,
     CommandStartError,
@@ -141,14 +142,23 @@ async def _exited(child: Started, timeout_s: float) -> bool:
 
 
 async def _kill_group(child: Started, pgid: int) -> None:
-    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left."""
+    """SIGTERM the whole group, give it a moment, then SIGKILL whatever is left, and the
+    leader's descendants in sessions of their own (see below)."""
+    # bwrap's sandbox leader runs in a session of its own, out of the group's reach; it dies
+    # with bwrap only once it has armed --die-with-parent, and a bwrap killed in the moment
+    # before (a window a loaded machine hits) leaves it running. So it is killed by pid.
+    below = set(descendants_of(child.pid))
     try:
         _signal_group(pgid, signal.SIGTERM)
         await _exited(child, KILL_GRACE_S)
     finally:
         # In a finally so a second cancellation cannot skip it: members that ignored
         # SIGTERM, or outlived the leader, are still in the group.
+        below.update(descendants_of(child.pid))
         _signal_group(pgid, signal.SIGKILL)
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _apply_limits(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nanotui.protocol.basics import UserFacingError
+from nanotui.security.sandbox.process_reaper import descendants_of
 
 READ_CHUNK = 64 * 1024
 
@@ -122,8 +123,12 @@ def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.BaseTransport, object]]) -
     if not spawn.cancelled() and spawn.exception() is None:
         transport = spawn.result()[0]
         pid = transport.get_pid()  # type: ignore[attr-defined]
+        below = descendants_of(pid)  # a sandbox leader in a session of its own (process.py)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+        for leftover in below:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(leftover, signal.SIGKILL)
         transport.close()
 
 
