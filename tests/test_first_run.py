@@ -24,7 +24,7 @@ from first_run_support import (
     isolate_home,
     make_workspace,
 )
-from pilot_support import wait_for
+from pilot_support import main_screen, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
@@ -135,7 +135,7 @@ async def test_choosing_the_demo_writes_nothing_and_opens_the_demo(workspace: Pa
 async def test_the_demo_greeting_names_its_folder_once(workspace: Path) -> None:
     app = LaunchApp(workspace, flags={"provider": {"kind": "demo"}}, workspace_explicit=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await main_screen(pilot)
         await wait_for(pilot, lambda: len(app.screen.query(NoticeLine)) >= 3, "the welcome")
         said = "\n".join(line.text for line in app.screen.query(NoticeLine))
         assert said.count(app.workspace.name) == 1, said

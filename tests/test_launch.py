@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from first_run_support import isolate_home, make_workspace
-from pilot_support import wait_for
+from pilot_support import main_screen, wait_for
 from textual.widgets import Static
 
 from nanotui import paths
@@ -75,7 +75,7 @@ async def test_keys_typed_while_the_app_starts_reach_the_prompt(
         line = app.screen.query_one("#backdrop-prompt", Static)
         assert str(line.render()) == "> fix the bug▏"
         typed.set()
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await main_screen(pilot)
         prompt = app.screen.query_one(PromptInput)
         await wait_for(pilot, lambda: prompt.text == "fix the bug", "the typed keys")
         await pilot.press("!")  # and typing goes on from there

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
 from first_run_support import configure_user_provider
-from pilot_support import send, wait_for
+from pilot_support import main_screen, send, wait_for
 from run_support import of_type, run
 from textual.widgets import OptionList
 
@@ -83,7 +83,7 @@ async def test_resume_opens_the_app_with_the_conversation(
     configure_user_provider()
     app = LaunchApp(workspace, flags=flags, trusted=True, resume=session)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await main_screen(pilot)
         assert app.session.session_id == session
         assert [m.content for m in app.session.local_agent.conversation.messages] == [
             "hello",
@@ -202,14 +202,14 @@ async def test_resume_without_an_id_lists_sessions_to_pick_from(
             assert row[:4].isdigit() and row[4] == "-"  # starts with when: 2026-12-05 14:03
         # Esc goes back with nothing resumed.
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await main_screen(pilot)
         assert app.session.local_agent.conversation.messages == []
         # Down and Enter resume the row chosen.
         await send(pilot, "/resume")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionPickerScreen), "the list")
         first = [s.first_prompt for s in app.screen.summaries].index("first task")
         await pilot.press(*["down"] * first, "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await main_screen(pilot)
         chat = app.screen.query_one(ChatView)
         await wait_for(pilot, lambda: "Resumed session" in chat_text(chat), "the resume")
         assert [m.content for m in app.session.local_agent.conversation.messages] == [
