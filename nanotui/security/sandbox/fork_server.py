@@ -51,7 +51,6 @@ DESCRIPTORS = 4
 """The gate, stdout, stderr, and the command's socket, in that order."""
 LENGTH = struct.Struct("!Q")
 """The request's length, before its JSON."""
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 Run = Callable[[list[str], int], int]
 """`landlock_exec.main`: the launcher's argv and the server's pid, to its exit code."""
 
@@ -81,7 +80,7 @@ def serve(control_fd: int, run: Run, reaper: ModuleType) -> int:
     # SIGCHLD writes to the pipe, so one poll waits for requests and for exits alike.
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    for signum in STOP_SIGNALS:
+    for signum in reaper.STOP_SIGNALS:
         signal.signal(signum, _stop)
     copies: dict[int, int] = {}
     """Each live copy's pid, to its command's socket."""
@@ -97,12 +96,12 @@ def serve(control_fd: int, run: Run, reaper: ModuleType) -> int:
                 if fd == wake_read:
                     _drain(wake_read)
                     _collect(copies, reaper)
-                elif not _take_request(control, copies, run, [wake_read, wake_write]):
+                elif not _take_request(control, copies, run, [wake_read, wake_write], reaper):
                     return 0
     except Stop:
         return 0
     finally:
-        for signum in STOP_SIGNALS:
+        for signum in reaper.STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         reaper.kill_descendants()
 
@@ -117,7 +116,11 @@ def _drain(fd: int) -> None:
 
 
 def _take_request(
-    control: socket.socket, copies: dict[int, int], run: Run, private: list[int]
+    control: socket.socket,
+    copies: dict[int, int],
+    run: Run,
+    private: list[int],
+    reaper: ModuleType,
 ) -> bool:
     """Fork a copy for the next request; False once nanotui has closed the socket."""
     space = socket.CMSG_SPACE(DESCRIPTORS * array.array("i").itemsize)
@@ -142,7 +145,7 @@ def _take_request(
     if pid == 0:
         # Not the other copies' answer sockets either: held here, their end would not close
         # when their own copy dies, and nanotui would wait on them.
-        _become_copy(list(fds), [control.fileno(), *private, *copies.values()], run, server)
+        _become_copy(list(fds), [control.fileno(), *private, *copies.values()], run, server, reaper)
     for fd in fds[:3] if pid > 0 else fds:
         os.close(fd)
     if pid > 0:
@@ -150,13 +153,15 @@ def _take_request(
     return True
 
 
-def _become_copy(fds: list[int], private: list[int], run: Run, server: int) -> None:
+def _become_copy(
+    fds: list[int], private: list[int], run: Run, server: int, reaper: ModuleType
+) -> None:
     """In the forked copy: take the command's descriptors, read its request, run it. Exits."""
     code = 126
     try:
         gc.disable()  # a copy lives as long as its command and makes no garbage worth it
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, *STOP_SIGNALS):
+        for signum in (signal.SIGCHLD, *reaper.STOP_SIGNALS):
             signal.signal(signum, signal.SIG_DFL)
         for fd in private:
             os.close(fd)
