@@ -110,6 +110,11 @@ def cases() -> list[tuple[str, str, str, str]]:
         ("env_secret", ".env:3:API_TOKEN=" + fake(20), fake(20), ".env:3:API_TOKEN="),
         ("env_secret", "+MY_SERVICE_TOKEN=" + fake(20), fake(20), "+MY_SERVICE_TOKEN="),
         ("password", "     1\tDB_PASSWORD=" + fake(12), fake(12), "1\tDB_PASSWORD="),
+        # Shell-style assignments in the middle of a command line.
+        ("password", "PGPASSWORD=" + fake(12) + " psql -h db", fake(12), " psql -h db"),
+        ("password", "DB_PASSWORD=" + fake(12) + "; ./migrate", fake(12), "; ./migrate"),
+        ("env_secret", "(AUTH_TOKEN=" + fake(16) + ")", fake(16), "(AUTH_TOKEN="),
+        ("env_secret", "export API_TOKEN=" + fake(16) + " && ls", fake(16), " && ls"),
     ]
 
 
@@ -205,6 +210,9 @@ def test_redacting_twice_changes_nothing_more() -> None:
         "the task-oriented sk-learn pipeline",
         "sha256 = " + fake_hex(64),
         "commit " + fake_hex(40),
+        "MAX_TOKENS=4096 python bench.py",
+        "GITHUB_TOKEN=$GITHUB_TOKEN make release",
+        "KEY_FILE=/etc/ssl/site.pem nginx -t",
     ],
 )
 def test_ordinary_lines_are_left_alone(line: str) -> None:

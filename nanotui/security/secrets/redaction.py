@@ -224,6 +224,14 @@ _ENV_VALUE = re.compile(
 _ENV_LINE_NAME = re.compile(
     TOOL_PREFIX + r"[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
 )
+# Shell-style assignments inside a line: a PGPASSWORD set before `psql`, an exported TOKEN
+# followed by `&&`.
+# Only upper-case names that say "secret" count: code mid-line (`password=user.password`) is
+# lower-case and judged by the patterns above instead.
+_INLINE_ASSIGNMENT = re.compile(
+    r"""(?<![A-Za-z0-9_$])(?P<name>[A-Z][A-Z0-9_]*)=(?:(?P<q>["'])(?P<quoted>[^"'\n]*)(?P=q)"""
+    r"""|(?P<bare>[^\s"'#;&|`$()\[\]]+))(?=[\s;&|)]|\Z)"""
+)
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PWD|CREDENTIAL|AUTH|PRIVATE|SIGNATURE|SALT",
     re.IGNORECASE,
@@ -267,6 +275,7 @@ class Redactor:
             text = _substitute(pattern, text, lowered, found)
         text = _redact_quoted_assignments(text, found)
         text = _redact_env_lines(text, found)
+        text = _redact_inline_assignments(text, found)
         return Redacted(text, list(dict.fromkeys(found)))
 
     def redact_nested(self, value: Any) -> tuple[Any, list[str]]:
@@ -417,6 +426,28 @@ def _redact_env_lines(text: str, found: list[str]) -> str:
         return _marked(match, group, kind)
 
     return _ENV_VALUE.sub(replace, text)
+
+
+def _redact_inline_assignments(text: str, found: list[str]) -> str:
+    """`NAME=value` anywhere in a line, when the name says it holds a secret (the `.env` scan
+    above takes only assignments that end their line)."""
+    if "=" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if not _SECRET_NAME.search(name):
+            return match.group(0)
+        group = "quoted" if match.group("quoted") is not None else "bare"
+        if group == "bare" and CODE_PUNCTUATION.search(match.group(group)):
+            return match.group(0)
+        kind = _env_value_kind(name, match.group(group))
+        if kind is None:
+            return match.group(0)
+        found.append(kind)
+        return _marked(match, group, kind)
+
+    return _INLINE_ASSIGNMENT.sub(replace, text)
 
 
 def _line_start(text: str, offset: int) -> int:
