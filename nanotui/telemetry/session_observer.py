@@ -22,7 +22,6 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from nanotui.protocol.diff_parse import parse_diff
 from nanotui.protocol.events import (
-    RETRY_NOTICE_SLOT,
     ApprovalRequested,
     ApprovalResolved,
     AssistantMessage,
@@ -258,9 +257,13 @@ class SessionTelemetry:
                 )
 
     def _notice(self, event: Notice) -> None:
-        if _is_retry(event):
-            self._request_started()
-            self._metrics.retries.add(1, {"gen_ai.provider.name": self._provider})
+        if event.retry is None:
+            return
+        self._request_started()
+        reason = event.retry.reason
+        labels = {"gen_ai.provider.name": self._provider, "nanotui.retry.reason": reason}
+        self._metrics.retries.add(1, labels)
+        self._metrics.retry_wait.record(event.retry.wait_s, labels)
 
     # ---- tools --------------------------------------------------------------------------
 
@@ -378,4 +381,4 @@ def _denial_reason(event: PolicyDecision) -> str:
 
 
 def _is_retry(event: EventBase) -> bool:
-    return type(event) is Notice and event.slot == RETRY_NOTICE_SLOT  # type: ignore[attr-defined]
+    return type(event) is Notice and event.retry is not None  # type: ignore[attr-defined]
