@@ -1,5 +1,6 @@
-"""Model requests that were retried, as telemetry sees a real `nanotui run`: each retry
-counted with its reason and its wait."""
+"""Model requests that were retried or failed, as telemetry sees a real `nanotui run`: each
+retry counted with its reason and its wait, and a request that never got a reply still a
+`chat {model}` span, in error, with the conventions' `error.type`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_model_server import error_reply, openai_reply
+from fake_model_server import cut_reply, error_reply, openai_reply
+from first_run_support import closed_port_url
 from run_support import of_type
 from telemetry_support import InMemoryTelemetry, telemetry_in_memory
 
@@ -69,3 +71,67 @@ def test_a_429_with_retry_after_is_one_retry_counted_by_reason_with_the_seconds_
     said = '{gen_ai_provider_name="openai",nanotui_retry_reason="rate_limit"}'
     assert f"nanotui_ratelimit_retries_total{said} 1\n" in scraped
     assert f"nanotui_ratelimit_wait_seconds_sum{said} 1\n" in scraped
+
+
+QUICK = {"NANOTUI_RATE_LIMIT__MAX_RETRIES": "1", "NANOTUI_RATE_LIMIT__MAX_RETRY_WAIT_S": "0.01"}
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_type"),
+    [("refused", "connection"), ("500 after a retry", "server"), ("bad key", "auth")],
+)
+def test_a_request_that_got_no_reply_is_a_chat_span_in_error_with_its_error_type(
+    failure: str, error_type: str, fake_server, workspace, capsys, monkeypatch, telemetry
+) -> None:
+    for name, value in QUICK.items():
+        monkeypatch.setenv(name, value)
+    url = fake_server.openai_base_url
+    if failure == "refused":
+        monkeypatch.setenv("NANOTUI_RATE_LIMIT__MAX_RETRIES", "0")
+        url = closed_port_url() + "/v1"
+    elif failure == "500 after a retry":
+        fake_server.enqueue(*[error_reply(500, {"error": {"message": "boom"}})] * 2)
+    else:
+        fake_server.enqueue(error_reply(401, {"error": {"message": "Incorrect API key"}}))
+    code, events = run_at(url, workspace, capsys)
+    assert code == 1
+    (error,) = of_type(events, "error")
+    assert error["kind"] == error_type
+    spans = telemetry.spans.get_finished_spans()
+    (chat,) = [s for s in spans if s.name.startswith("chat ")]
+    (turn,) = [s for s in spans if s.name == "invoke_agent"]
+    assert chat.name == "chat m" and chat.parent.span_id == turn.context.span_id
+    assert chat.status.status_code.name == "ERROR"
+    assert chat.attributes["error.type"] == error_type
+    assert chat.attributes["gen_ai.request.model"] == "m"
+    # No reply: no response model, no tokens, no finish reason.
+    for absent in (
+        "gen_ai.response.model",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.response.finish_reasons",
+    ):
+        assert absent not in chat.attributes
+    assert chat.attributes["nanotui.session.id"] == events[-1]["session"]
+    (duration,) = telemetry.metric("gen_ai.client.operation.duration").data.data_points
+    assert duration.count == 1
+    assert duration.attributes == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "m",
+        "error.type": error_type,
+    }
+    with pytest.raises(AssertionError, match="no metric"):
+        telemetry.metric("gen_ai.client.token.usage")
+
+
+def test_a_reply_that_broke_off_is_one_chat_span_with_its_usage_not_two(
+    fake_server, workspace, capsys, telemetry
+) -> None:
+    fake_server.enqueue(cut_reply(openai_reply(text="Hello there, " * 20), after_events=4))
+    code, events = run_at(fake_server.openai_base_url, workspace, capsys)
+    assert code == 1
+    assert [e["kind"] for e in of_type(events, "error")] == ["interrupted"]
+    assert of_type(events, "usage_reported")
+    chats = [s for s in telemetry.spans.get_finished_spans() if s.name == "chat m"]
+    assert len(chats) == 1
+    assert chats[0].attributes["gen_ai.response.finish_reasons"] == ("interrupted",)
