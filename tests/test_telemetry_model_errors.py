@@ -124,14 +124,16 @@ def test_a_request_that_got_no_reply_is_a_chat_span_in_error_with_its_error_type
         telemetry.metric("gen_ai.client.token.usage")
 
 
-def test_a_reply_that_broke_off_is_one_chat_span_with_its_usage_not_two(
+def test_a_reply_that_broke_off_is_one_chat_span_in_error_with_what_it_used(
     fake_server, workspace, capsys, telemetry
 ) -> None:
     fake_server.enqueue(cut_reply(openai_reply(text="Hello there, " * 20), after_events=4))
     code, events = run_at(fake_server.openai_base_url, workspace, capsys)
     assert code == 1
     assert [e["kind"] for e in of_type(events, "error")] == ["interrupted"]
-    assert of_type(events, "usage_reported")
-    chats = [s for s in telemetry.spans.get_finished_spans() if s.name == "chat m"]
-    assert len(chats) == 1
-    assert chats[0].attributes["gen_ai.response.finish_reasons"] == ("interrupted",)
+    (used,) = of_type(events, "usage_reported")
+    (chat,) = [s for s in telemetry.spans.get_finished_spans() if s.name.startswith("chat ")]
+    assert chat.status.status_code.name == "ERROR"
+    assert chat.attributes["error.type"] == "interrupted"
+    assert chat.attributes["gen_ai.response.finish_reasons"] == ("interrupted",)
+    assert chat.attributes["gen_ai.usage.output_tokens"] == used["usage"]["output_tokens"] > 0

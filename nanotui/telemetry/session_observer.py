@@ -85,6 +85,8 @@ class SessionTelemetry:
         self._chat_made = False
         """Whether the latest request has its chat span; a prompt or a tool's result (what a
         request follows) clears it."""
+        self._broken_reply_usage: UsageReported | None = None
+        """What a reply that broke off used: its span waits for the error that broke it."""
         self._finish_reason: str | None = None
         self._reply: str | None = None
         self._tools: dict[str, Span] = {}
@@ -164,7 +166,7 @@ class SessionTelemetry:
     def _turn_finished(self, event: TurnFinished) -> None:
         self._metrics.turns.add(1, {"nanotui.turn.status": event.status})
         if self._request_started_ns is not None:
-            self._end_chat(usage=None, response_model=self._model, error=event.status)
+            self._end_failed_chat(event.status)
         for call_id in list(self._tools):
             self._end_tool(call_id, ok=False, why=f"turn ended: {event.status}")
         if self._turn is not None:
@@ -198,6 +200,9 @@ class SessionTelemetry:
 
     def _usage_reported(self, event: UsageReported) -> None:
         self._request_started()
+        if self._finish_reason == "interrupted":
+            self._broken_reply_usage = event  # its error comes next: one span with both
+            return
         self._end_chat(usage=event, response_model=event.model)
 
     def _error(self, event: ErrorEvent) -> None:
@@ -205,10 +210,14 @@ class SessionTelemetry:
         # key) was sent all the same: it gets its chat span, with no response model.
         failed_unseen = event.kind in REQUEST_FAILURES and not self._chat_made
         if self._request_started_ns is not None or failed_unseen:
-            replied = self._finish_reason is not None
-            self._end_chat(
-                usage=None, response_model=self._model if replied else None, error=event.kind
-            )
+            self._end_failed_chat(event.kind)
+
+    def _end_failed_chat(self, error: str) -> None:
+        """The request's span, in error: with what it used when a broken reply said, and
+        without a response model when no reply came at all."""
+        usage, self._broken_reply_usage = self._broken_reply_usage, None
+        replied = usage.model if usage else self._model if self._finish_reason else None
+        self._end_chat(usage=usage, response_model=replied, error=error)
 
     def _end_chat(
         self, *, usage: UsageReported | None, response_model: str | None, error: str | None = None
