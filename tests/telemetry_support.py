@@ -1,20 +1,28 @@
-"""Telemetry for tests: an in-memory pipeline the process's sessions use, and a loopback
-OTLP/HTTP collector that decodes what it is sent."""
+"""Telemetry for tests: an in-memory pipeline the process's sessions use, and loopback
+OTLP collectors (HTTP and gRPC) that decode what they are sent."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
 )
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -22,6 +30,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from nanotui.telemetry import exporting
 from nanotui.telemetry.exporting import Telemetry
 from nanotui.telemetry.quiet_failures import catch_export_failures
+
+PRICED = '[prices."test-model"]\ninput_per_mtok = 2.0\noutput_per_mtok = 10.0\n'
+"""A config pricing the scripted model, so that runs have a cost to compare."""
 
 
 @dataclass
@@ -115,3 +126,32 @@ def loopback_collector() -> Iterator[LoopbackCollector]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def loopback_grpc_collector() -> Iterator[LoopbackCollector]:
+    """A collector serving OTLP over gRPC (the TraceService and MetricsService) on a free
+    port of 127.0.0.1 until the block ends."""
+    received = LoopbackCollector()
+
+    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
+            received.raw.append(request.SerializeToString())
+            received.traces.append(request)
+            return ExportTraceServiceResponse()
+
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request: ExportMetricsServiceRequest, context: Any) -> Any:
+            received.raw.append(request.SerializeToString())
+            received.metrics.append(request)
+            return ExportMetricsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+    received.url = f"http://127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    server.start()
+    try:
+        yield received
+    finally:
+        server.stop(grace=None)

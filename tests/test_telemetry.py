@@ -14,6 +14,7 @@ import pytest
 from fake_model_server import openai_reply
 from run_support import of_type, run
 from telemetry_support import (
+    PRICED,
     InMemoryTelemetry,
     LoopbackCollector,
     loopback_collector,
@@ -29,8 +30,6 @@ from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import ApprovalRequested
 from nanotui.telemetry import exporting
 from nanotui.telemetry.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
-
-PRICED = '[prices."test-model"]\ninput_per_mtok = 2.0\noutput_per_mtok = 10.0\n'
 
 
 @pytest.fixture

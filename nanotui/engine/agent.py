@@ -39,10 +39,9 @@ from nanotui.governance.cost import (
     find_price,
 )
 from nanotui.governance.ratelimit import (
-    RETRY_SLOT,
     RequestRateLimiter,
     RetryPolicy,
-    retry_notice_text,
+    retry_notice,
     stream_with_retries,
 )
 from nanotui.paths import config_dir, state_dir
@@ -527,8 +526,7 @@ class Agent:
                         kind="budget",
                     ) from None
                 request.output_allowance = self.cost.output_allowance(request)
-            text = retry_notice_text(error, wait_s, attempt, self.options.retry)
-            self._emit(Notice(level="warning", text=text, slot=RETRY_SLOT))
+            self._emit(retry_notice(error, wait_s, attempt, self.options.retry))
 
         try:
             stream = stream_with_retries(

@@ -19,7 +19,7 @@ from typing import ClassVar
 from aiolimiter import AsyncLimiter
 
 from nanotui.config import RateLimitConfig
-from nanotui.protocol.events import RETRY_NOTICE_SLOT
+from nanotui.protocol.events import RETRY_NOTICE_SLOT, Notice, RetryReason, RetryWait
 from nanotui.protocol.model_io import ProviderError, StreamItem
 
 OnRetry = Callable[[ProviderError, float, int], Awaitable[None] | None]
@@ -51,11 +51,27 @@ class RetryPolicy:
 
 RETRY_SLOT = RETRY_NOTICE_SLOT
 """The `Notice.slot` of retry notices: each replaces the one before it."""
+RETRY_REASONS: dict[str, RetryReason] = {
+    "rate_limit": "rate_limit",
+    "server": "server_error",
+    "connection": "connection",
+    "timeout": "connection",  # the request never got through either
+}
+"""Each retryable error kind as the retry metrics count it."""
 
 
-def retry_notice_text(error: ProviderError, wait_s: float, retry: int, policy: RetryPolicy) -> str:
-    """What failed, which attempt of how many, and when the next starts, in one sentence."""
-    return f"{error} Attempt {retry} of {policy.max_retries + 1} failed; next in {wait_s:.1f} s."
+def retry_notice(error: ProviderError, wait_s: float, retry: int, policy: RetryPolicy) -> Notice:
+    """The warning that a request is retried: what failed, which attempt of how many and when
+    the next starts, in one sentence, with the reason and the wait as figures."""
+    text = f"{error} Attempt {retry} of {policy.max_retries + 1} failed; next in {wait_s:.1f} s."
+    return Notice(
+        level="warning",
+        text=text,
+        slot=RETRY_SLOT,
+        retry=RetryWait(
+            reason=RETRY_REASONS.get(error.kind, "connection"), wait_s=wait_s, attempt=retry
+        ),
+    )
 
 
 async def stream_with_retries(

@@ -223,6 +223,22 @@ RETRY_NOTICE_SLOT = "retry"
 """The slot of the notices that say a model request is being retried."""
 
 
+RetryReason = Literal["rate_limit", "server_error", "connection"]
+
+
+class RetryWait(BaseModel):
+    """Why a model request is being retried, and how long nanotui waits before it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: RetryReason
+    """rate_limit (429, or the server said when to come back), server_error (5xx), or
+    connection (refused, reset, timed out)."""
+    wait_s: float
+    attempt: int
+    """The attempt that failed (1 for the first)."""
+
+
 class Notice(EventBase):
     type: Literal["notice"] = "notice"
     level: Literal["info", "warning"] = "info"
@@ -230,6 +246,9 @@ class Notice(EventBase):
     slot: str | None = None
     """Notices of one slot are successive states of one thing (a request being retried): a
     front end may show the latest in place of the one before it."""
+    retry: RetryWait | None = None
+    """Set on the notices that say a model request is retried (slot "retry"): the figures
+    behind the sentence, for the log and for telemetry's retry metrics."""
 
 
 class NetworkConnection(EventBase):

@@ -142,8 +142,8 @@ def _otlp_exporters(config: TelemetryConfig) -> tuple[Any, Any]:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         except ImportError as exc:
             raise TelemetryUnavailable(
-                "Telemetry over gRPC needs its exporter: pip install "
-                'opentelemetry-exporter-otlp-proto-grpc (or use protocol = "http/protobuf").'
+                "Telemetry over gRPC needs its exporter: pip install 'nanotui[otel-grpc]' "
+                '(or use protocol = "http/protobuf").'
             ) from exc
         return (
             OTLPSpanExporter(endpoint=base, timeout=timeout),

@@ -19,6 +19,9 @@ DURATION_BUCKETS = (
 """The conventions' advised boundaries for `gen_ai.client.operation.duration`, in seconds."""
 WAIT_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 """How long a person took to answer an approval, in seconds: from a glance to a coffee."""
+RETRY_WAIT_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)
+"""How long a retry waited, in seconds: from a jittered backoff to the longest Retry-After
+nanotui honours by default (60 s) and what a configuration may allow beyond it."""
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Instruments:
     checkpoints: Any
     restores: Any
     retries: Any
+    retry_wait: Any
     turns: Any
 
     @classmethod
@@ -113,7 +117,13 @@ class Instruments:
             retries=meter.create_counter(
                 "nanotui.ratelimit.retries",
                 unit="{retry}",
-                description="Model requests retried (rate limits, server errors, broken streams).",
+                description="Model requests retried, by provider and reason.",
+            ),
+            retry_wait=meter.create_histogram(
+                "nanotui.ratelimit.wait",
+                unit="s",
+                description="Time waited before retrying a model request, by provider and reason.",
+                explicit_bucket_boundaries_advisory=RETRY_WAIT_BUCKETS,
             ),
             turns=meter.create_counter(
                 "nanotui.turns", unit="{turn}", description="Turns finished, by status."

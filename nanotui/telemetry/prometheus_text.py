@@ -1,9 +1,12 @@
 """Metrics as Prometheus scrapes them (text format 0.0.4), named as the OpenTelemetry
 specification maps its names: dots to underscores, the unit as a suffix (`{token}`-style
-annotations dropped, `s` as `seconds`), and `_total` on counters."""
+annotations dropped, `s` as `seconds`), and `_total` on counters. Attributes become labels
+the same way: invalid characters to underscores, `key_` before a leading digit, the values
+of two attributes that clean to one label joined with `;`, lists as JSON."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -14,6 +17,7 @@ from opentelemetry.sdk.metrics.export import Gauge, Histogram, MetricsData, Sum
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "ratio"}
 NOT_A_NAME = re.compile(r"[^a-zA-Z0-9_:]")
+NOT_A_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")  # no colons in label names
 
 
 def render(data: MetricsData | None) -> str:
@@ -32,6 +36,8 @@ def render(data: MetricsData | None) -> str:
 
 def prometheus_name(name: str, unit: str, *, counter: bool) -> str:
     base = NOT_A_NAME.sub("_", name)
+    if base[:1].isdigit():
+        base = f"_{base}"
     suffix = "" if unit.startswith("{") or not unit else UNIT_WORDS.get(unit, unit)
     if suffix and not base.endswith(f"_{suffix}"):
         base = f"{base}_{NOT_A_NAME.sub('_', suffix)}"
@@ -72,23 +78,34 @@ def _histogram(name: str, labels: Mapping[str, Any], point: Any) -> Iterable[str
 
 
 def _labels(attributes: Mapping[str, Any], **extra: str) -> str:
-    pairs = [(NOT_A_NAME.sub("_", key), _label_value(value)) for key, value in attributes.items()]
+    values: dict[str, list[tuple[str, str]]] = {}
+    for key, value in attributes.items():
+        values.setdefault(_label_name(key), []).append((key, _label_value(value)))
+    # Attributes that clean to one label name: their values in the order of their keys.
+    pairs = [(name, ";".join(v for _, v in sorted(same))) for name, same in values.items()]
     pairs += list(extra.items())
     if not pairs:
         return ""
     return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in pairs) + "}"
 
 
+def _label_name(key: str) -> str:
+    name = NOT_A_LABEL_NAME.sub("_", key)
+    return f"key_{name}" if name[:1].isdigit() else name
+
+
 def _label_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
+        return json.dumps(list(value), separators=(",", ":"))
     return str(value)
 
 
 def _number(value: float) -> str:
     if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
         if math.isinf(value):
             return "+Inf" if value > 0 else "-Inf"
         if value.is_integer():

@@ -15,14 +15,13 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from nanotui.protocol.diff_parse import parse_diff
 from nanotui.protocol.events import (
-    RETRY_NOTICE_SLOT,
     ApprovalRequested,
     ApprovalResolved,
     AssistantMessage,
@@ -41,6 +40,7 @@ from nanotui.protocol.events import (
     UsageReported,
     UserMessage,
 )
+from nanotui.protocol.model_io import CUT_OFF_KINDS, ErrorKind
 from nanotui.security.secrets.redaction import Redactor
 from nanotui.telemetry.exporting import Telemetry
 
@@ -50,6 +50,10 @@ API, whoever runs it."""
 ANSWER_TO_DECISION = {"approve": "allow", "edit": "allow", "always": "allow", "reject": "deny"}
 COMMAND_IN_REASON = re.compile(r"`[^`]*`")
 MAX_REASON_CHARS = 120
+REQUEST_FAILURES = frozenset(get_args(ErrorKind)) - CUT_OFF_KINDS
+"""`ErrorEvent` kinds that are a model request's failure (a provider's error), as opposed to
+a refusal before it was sent (budget), a hook or the loop guard; a reply nanotui cut off
+itself was reported with its usage and has its span already."""
 
 
 class SessionTelemetry:
@@ -78,6 +82,11 @@ class SessionTelemetry:
         self._idle_since_ns = time.time_ns()
         """When the last event not part of a model's reply was emitted: a request follows it."""
         self._request_started_ns: int | None = None
+        self._chat_made = False
+        """Whether the latest request has its chat span; a prompt or a tool's result (what a
+        request follows) clears it."""
+        self._broken_reply_usage: UsageReported | None = None
+        """What a reply that broke off used: its span waits for the error that broke it."""
         self._finish_reason: str | None = None
         self._reply: str | None = None
         self._tools: dict[str, Span] = {}
@@ -134,6 +143,7 @@ class SessionTelemetry:
         )
 
     def _user_message(self, event: UserMessage) -> None:
+        self._chat_made = False
         if self._turn is not None:
             return  # a stop hook sent the model on: the same turn goes on (turn_hooks.py)
         span = self._tracer.start_span(
@@ -156,7 +166,7 @@ class SessionTelemetry:
     def _turn_finished(self, event: TurnFinished) -> None:
         self._metrics.turns.add(1, {"nanotui.turn.status": event.status})
         if self._request_started_ns is not None:
-            self._end_chat(usage=None, response_model=self._model, error=event.status)
+            self._end_failed_chat(event.status)
         for call_id in list(self._tools):
             self._end_tool(call_id, ok=False, why=f"turn ended: {event.status}")
         if self._turn is not None:
@@ -190,24 +200,39 @@ class SessionTelemetry:
 
     def _usage_reported(self, event: UsageReported) -> None:
         self._request_started()
+        if self._finish_reason == "interrupted":
+            self._broken_reply_usage = event  # its error comes next: one span with both
+            return
         self._end_chat(usage=event, response_model=event.model)
 
     def _error(self, event: ErrorEvent) -> None:
-        if self._request_started_ns is not None:
-            self._end_chat(usage=None, response_model=self._model, error=event.kind)
+        # A request that failed before any reply (refused, a 500 after its retries, a bad
+        # key) was sent all the same: it gets its chat span, with no response model.
+        failed_unseen = event.kind in REQUEST_FAILURES and not self._chat_made
+        if self._request_started_ns is not None or failed_unseen:
+            self._end_failed_chat(event.kind)
+
+    def _end_failed_chat(self, error: str) -> None:
+        """The request's span, in error: with what it used when a broken reply said, and
+        without a response model when no reply came at all."""
+        usage, self._broken_reply_usage = self._broken_reply_usage, None
+        replied = usage.model if usage else self._model if self._finish_reason else None
+        self._end_chat(usage=usage, response_model=replied, error=error)
 
     def _end_chat(
-        self, *, usage: UsageReported | None, response_model: str, error: str | None = None
+        self, *, usage: UsageReported | None, response_model: str | None, error: str | None = None
     ) -> None:
         started = self._request_started_ns or self._idle_since_ns
         ended = time.time_ns()
         self._request_started_ns = None
+        self._chat_made = True
         common = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": self._provider,
             "gen_ai.request.model": self._model,
-            "gen_ai.response.model": response_model,
         }
+        if response_model is not None:
+            common["gen_ai.response.model"] = response_model
         if error is not None:
             common["error.type"] = error
         attributes: dict[str, Any] = {**common, **self._identity(), **self._chain()}
@@ -215,9 +240,8 @@ class SessionTelemetry:
             attributes["gen_ai.usage.input_tokens"] = usage.usage.input_tokens
             attributes["gen_ai.usage.output_tokens"] = usage.usage.output_tokens
             attributes["gen_ai.usage.cache_read.input_tokens"] = usage.usage.cached_input_tokens
-        finish = error or self._finish_reason
-        if finish:
-            attributes["gen_ai.response.finish_reasons"] = [finish]
+        if self._finish_reason:  # none when no reply came
+            attributes["gen_ai.response.finish_reasons"] = [self._finish_reason]
         if self._reply is not None:
             attributes["gen_ai.output.messages"] = _messages("assistant", self._reply)
         self._finish_reason = self._reply = None
@@ -258,9 +282,13 @@ class SessionTelemetry:
                 )
 
     def _notice(self, event: Notice) -> None:
-        if _is_retry(event):
-            self._request_started()
-            self._metrics.retries.add(1, {"gen_ai.provider.name": self._provider})
+        if event.retry is None:
+            return
+        self._request_started()
+        reason = event.retry.reason
+        labels = {"gen_ai.provider.name": self._provider, "nanotui.retry.reason": reason}
+        self._metrics.retries.add(1, labels)
+        self._metrics.retry_wait.record(event.retry.wait_s, labels)
 
     # ---- tools --------------------------------------------------------------------------
 
@@ -321,6 +349,7 @@ class SessionTelemetry:
                 self._metrics.hunks.add(count, {"nanotui.hunk.verdict": verdict})
 
     def _tool_result(self, event: ToolResult) -> None:
+        self._chat_made = False
         self._count_hunks(event.call_id, event.diff if event.ok else None)
         extra: dict[str, Any] = {"nanotui.tool.refused": event.refused}
         if self._redactor is not None:
@@ -378,4 +407,4 @@ def _denial_reason(event: PolicyDecision) -> str:
 
 
 def _is_retry(event: EventBase) -> bool:
-    return type(event) is Notice and event.slot == RETRY_NOTICE_SLOT  # type: ignore[attr-defined]
+    return type(event) is Notice and event.retry is not None  # type: ignore[attr-defined]
