@@ -1,0 +1,144 @@
+"""`nanotui acp`: nanotui as an Agent Client Protocol agent that an editor drives over stdio.
+
+Another front end over the engine facade, like the terminal app and `nanotui run`: each
+`session/new` opens a session assembled exactly as theirs are (policy, sandbox, checkpoints,
+budgets, the session log), in the folder the editor names. What the user can fix comes back
+as a JSON-RPC error whose message is one sentence.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from acp import PROTOCOL_VERSION, RequestError
+from acp.interfaces import Client
+from acp.schema import (
+    AgentCapabilities,
+    Implementation,
+    InitializeResponse,
+    NewSessionResponse,
+    PromptCapabilities,
+    PromptResponse,
+    SessionMode,
+    SessionModeState,
+    SetSessionModeResponse,
+)
+
+import nanotui
+from nanotui.acp.prompt_blocks import prompt_text
+from nanotui.acp.relay import TurnRelay
+from nanotui.engine.facade import EngineSession
+from nanotui.protocol.basics import MODE_MEANINGS, MODE_ORDER, UserFacingError
+
+SessionOpener = Callable[[Path], EngineSession]
+"""Opens a session in a folder, with the settings `nanotui acp` was started with."""
+
+USER_ERROR = -32603
+"""The JSON-RPC code of an error the user can fix; its message says what and how."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def readable(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A request handler whose UserFacingError reaches the editor as its one sentence."""
+
+    @functools.wraps(handler)
+    async def answer(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await handler(*args, **kwargs)
+        except UserFacingError as exc:
+            raise RequestError(USER_ERROR, str(exc)) from None
+
+    return answer
+
+
+class NanotuiAgent:
+    """The ACP agent: the sessions an editor opened in this process, by id."""
+
+    def __init__(self, open_session: SessionOpener) -> None:
+        self._open_session = open_session
+        self._sessions: dict[str, EngineSession] = {}
+        self._client: Client | None = None
+
+    def on_connect(self, conn: Client) -> None:
+        self._client = conn
+
+    @readable
+    async def initialize(self, protocol_version: int, **_: Any) -> InitializeResponse:
+        return InitializeResponse(
+            protocol_version=min(protocol_version, PROTOCOL_VERSION),
+            agent_capabilities=AgentCapabilities(
+                load_session=False,
+                prompt_capabilities=PromptCapabilities(
+                    image=False, audio=False, embedded_context=False
+                ),
+            ),
+            agent_info=Implementation(name="nanotui", title="nanotui", version=nanotui.__version__),
+        )
+
+    @readable
+    async def new_session(self, cwd: str, **_: Any) -> NewSessionResponse:
+        session = self._open_session(Path(cwd))
+        self._sessions[session.session_id] = session
+        return NewSessionResponse(session_id=session.session_id, modes=_modes(session))
+
+    @readable
+    async def set_session_mode(
+        self, session_id: str, mode_id: str, **_: Any
+    ) -> SetSessionModeResponse:
+        session = self._session(session_id)
+        if mode_id not in MODE_ORDER:
+            raise UserFacingError(f"There is no mode {mode_id!r}; choose one of {_mode_list()}.")
+        session.set_mode(mode_id)
+        return SetSessionModeResponse()
+
+    @readable
+    async def prompt(self, session_id: str, prompt: Sequence[Any], **_: Any) -> PromptResponse:
+        session = self._session(session_id)
+        if session.busy:
+            raise UserFacingError(
+                "A turn is already running in this session; wait for it or cancel it."
+            )
+        assert self._client is not None, "a connection calls on_connect first"
+        text = prompt_text(prompt, session.workspace)
+        stop = await TurnRelay(session, self._client).run(text)
+        return PromptResponse(stop_reason=stop)
+
+    async def cancel(self, session_id: str, **_: Any) -> None:
+        """Interrupt the session's turn; its prompt then answers with stop reason `cancelled`."""
+        if (session := self._sessions.get(session_id)) is not None:
+            session.cancel()
+
+    async def close(self) -> None:
+        """End every session: its model client and its log."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.cancel()
+            await session.close()
+
+    def _session(self, session_id: str) -> EngineSession:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise UserFacingError(
+                f"There is no session {session_id} in this nanotui; start a new one."
+            ) from None
+
+
+def _modes(session: EngineSession) -> SessionModeState:
+    """The approval modes the editor may switch between: up to the session's ceiling."""
+    allowed = MODE_ORDER[: MODE_ORDER.index(session.max_mode) + 1]
+    return SessionModeState(
+        current_mode_id=session.mode,
+        available_modes=[
+            SessionMode(id=mode, name=mode, description=MODE_MEANINGS[mode]) for mode in allowed
+        ],
+    )
+
+
+def _mode_list() -> str:
+    return ", ".join(MODE_ORDER)
