@@ -174,17 +174,22 @@ async def test_an_editor_that_gives_no_usable_answer_is_refused(
 async def test_the_session_log_verifies_and_holds_the_editors_answers(agent, model, place) -> None:
     connection, editor = agent
     session = await new_session(connection, place)
-    write = ("write_file", {"path": "a.txt", "content": "a\n"}, "call_l1")
+    # A token in the change: the log keeps it redacted, the approval shows it as written.
+    content = f"token = ghp_{'a' * 36}\n"
+    write = ("write_file", {"path": "a.txt", "content": content}, "call_l1")
     model.enqueue(openai_reply(tool_calls=[write]), openai_reply(text="Written."))
     editor.answers.append("approve")
 
     assert await prompt(connection, session, "write a") == "end_turn"
 
-    assert (place / "repo" / "a.txt").read_text() == "a\n"
+    assert (place / "repo" / "a.txt").read_text() == content
+    tool_call, _ = editor.permission_requests[-1]
+    assert [c.new_text for c in tool_call.content if c.type == "diff"] == [content]
     log = session_log(place, session)
     (resolved,) = [r for r in log if r.get("type") == "approval_resolved"]
     assert (resolved["decision"], resolved["by"]) == ("approve", "user")
     assert [r["status"] for r in log if r.get("type") == "result"] == ["done"]
+    assert content.strip() not in json.dumps(log)
     verify = subprocess.run(
         [sys.executable, "-m", "nanotui.cli.main", "audit", "verify", session],
         env=agent_environment(place / "home"),

@@ -9,6 +9,7 @@ The turn's result is logged as `nanotui run` logs it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -54,8 +55,10 @@ class TurnRelay:
     async def run(self, prompt: str) -> str:
         """Run the turn; its ACP stop reason."""
         try:
-            async for event in self._session.turn(prompt):
-                await self._relay(self._session.redacted_event(event))
+            # Closed here, not when collected: an editor gone mid-turn stops the turn now.
+            async with contextlib.aclosing(self._session.turn(prompt)) as events:
+                async for event in events:
+                    await self._relay(event)
         finally:
             for task in self._asking:
                 task.cancel()
@@ -68,21 +71,16 @@ class TurnRelay:
         )
 
     async def _relay(self, event: EventBase) -> None:
+        if isinstance(event, ApprovalRequested):
+            await self._put_to_editor(event)
+            return
+        # What the editor shows may end up in its logs: redacted as the session's log is.
+        # An approval is not: it shows exactly the change or command that would run.
+        event = self._session.redacted_event(event)
         if isinstance(event, TextDelta):
             await self._update(updates.message_text(event.text))
         elif isinstance(event, ToolCallProposed):
             await self._announce(event)
-        elif isinstance(event, ApprovalRequested):
-            # Asked about without being proposed: a command's connection to an unlisted host.
-            unproposed = ToolCallProposed(
-                call_id=event.call_id, tool=event.tool, arguments="", summary=event.summary
-            )
-            await self._announce(unproposed)
-            shown = updates.approval_call(event, self._session.workspace)
-            await self._update(shown)
-            task = asyncio.create_task(self._ask(event, shown))
-            self._asking.add(task)
-            task.add_done_callback(self._asking.discard)
         elif isinstance(event, ToolStarted) and event.call_id in self._announced:
             await self._update(updates.started_call(event.call_id))
         elif isinstance(event, ToolResult) and event.call_id in self._announced:
@@ -96,6 +94,19 @@ class TurnRelay:
             self._prompt_reached_model = True
         elif isinstance(event, TurnFinished):
             self._finished = event
+
+    async def _put_to_editor(self, request: ApprovalRequested) -> None:
+        """Show the request in the tool call, and ask the editor while the turn waits."""
+        # Asked about without being proposed: a command's connection to an unlisted host.
+        unproposed = ToolCallProposed(
+            call_id=request.call_id, tool=request.tool, arguments="", summary=request.summary
+        )
+        await self._announce(unproposed)
+        shown = updates.approval_call(request, self._session.workspace)
+        await self._update(shown)
+        task = asyncio.create_task(self._ask(request, shown))
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
 
     async def _announce(self, proposed: ToolCallProposed) -> None:
         """Tell the editor of a tool call once, before anything else is said of it."""

@@ -8,6 +8,7 @@ as a JSON-RPC error whose message is one sentence.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -118,6 +119,12 @@ class NanotuiAgent:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.cancel()
+            # A cancelled turn logs its end within a few steps of the loop; the log is
+            # closed after that (bounded: closing must not hang on a turn that will not end).
+            for _ in range(100):
+                if not session.busy:
+                    break
+                await asyncio.sleep(0.05)
             await session.close()
 
     def _session(self, session_id: str) -> EngineSession:
