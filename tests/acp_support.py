@@ -70,7 +70,8 @@ def message_text(updates: list[Any]) -> str:
 
 
 def tool_updates(updates: list[Any], call_id: str) -> list[Any]:
-    return [u for u in updates if getattr(u, "tool_call_id", None) == call_id]
+    """The updates of the model's call `call_id` (the editor's id ends with it)."""
+    return [u for u in updates if getattr(u, "tool_call_id", "").endswith(f"/{call_id}")]
 
 
 def agent_environment(home: Path) -> dict[str, str]:

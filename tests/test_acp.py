@@ -236,6 +236,48 @@ async def test_the_editor_switches_the_approval_mode(agent, model, place) -> Non
         )
 
 
+async def test_a_logged_session_is_loaded_told_again_and_goes_on(model, place) -> None:
+    # Its own agents: one that runs a turn and ends, then one that loads the session.
+    editor = ScriptedEditor()
+    async with running_agent(
+        place / "home", place / "repo", model.openai_base_url, editor, place / "first.txt"
+    ) as (connection, _):
+        await asyncio.wait_for(connection.initialize(protocol_version=1), WAIT_S)
+        session = await new_session(connection, place)
+        read = ("read_file", {"path": "foo.py"}, "call_r1")
+        model.enqueue(openai_reply(tool_calls=[read]), openai_reply(text="foo returns 1."))
+        assert await prompt(connection, session, "what does foo return?") == "end_turn"
+    editor = ScriptedEditor()
+    async with running_agent(
+        place / "home", place / "repo", model.openai_base_url, editor, place / "second.txt"
+    ) as (connection, _):
+        hello = await asyncio.wait_for(connection.initialize(protocol_version=1), WAIT_S)
+        assert hello.agent_capabilities.load_session
+        await asyncio.wait_for(
+            connection.load_session(cwd=str(place / "repo"), session_id=session), WAIT_S
+        )
+        told = editor.take_updates()
+        kinds = [u.session_update for u in told]
+        assert kinds == [
+            "user_message_chunk",
+            "tool_call",
+            "tool_call_update",
+            "agent_message_chunk",
+        ]
+        assert told[0].content.text == "what does foo return?"
+        assert [u.status for u in tool_updates(told, "call_r1")] == ["pending", "completed"]
+        model.enqueue(openai_reply(text="Still 1."))
+
+        assert await prompt(connection, session, "and now?") == "end_turn"
+
+        said = [m.get("content") for m in model.requests[-1].body["messages"]]
+        assert "what does foo return?" in said and "foo returns 1." in said
+        with pytest.raises(RequestError, match="There is no logged session"):
+            await asyncio.wait_for(
+                connection.load_session(cwd=str(place / "repo"), session_id="../../x"), WAIT_S
+            )
+
+
 async def test_what_the_user_can_fix_comes_back_as_one_sentence(agent, place) -> None:
     connection, _ = agent
     with pytest.raises(RequestError) as missing:

@@ -41,9 +41,11 @@ logger = logging.getLogger(__name__)
 class TurnRelay:
     """Runs one turn of `session` for the editor at the other end of `client`."""
 
-    def __init__(self, session: EngineSession, client: Client) -> None:
+    def __init__(self, session: EngineSession, client: Client, turn: int) -> None:
         self._session = session
         self._client = client
+        self._turn = turn
+        """The turn's number in the session: the editor's tool call ids carry it."""
         self._announced: set[str] = set()
         """Tool calls the editor has been told of (a `tool_call` update)."""
         self._asking: set[asyncio.Task[None]] = set()
@@ -82,9 +84,10 @@ class TurnRelay:
         elif isinstance(event, ToolCallProposed):
             await self._announce(event)
         elif isinstance(event, ToolStarted) and event.call_id in self._announced:
-            await self._update(updates.started_call(event.call_id))
+            await self._update(updates.started_call(self._acp_id(event.call_id)))
         elif isinstance(event, ToolResult) and event.call_id in self._announced:
-            await self._update(updates.finished_call(event, self._session.workspace))
+            workspace = self._session.workspace
+            await self._update(updates.finished_call(event, workspace, self._acp_id(event.call_id)))
         elif isinstance(event, Notice | ErrorEvent):
             if isinstance(event, ErrorEvent):
                 self._errors.append(event.text)
@@ -102,7 +105,9 @@ class TurnRelay:
             call_id=request.call_id, tool=request.tool, arguments="", summary=request.summary
         )
         await self._announce(unproposed)
-        shown = updates.approval_call(request, self._session.workspace)
+        shown = updates.approval_call(
+            request, self._session.workspace, self._acp_id(request.call_id)
+        )
         await self._update(shown)
         task = asyncio.create_task(self._ask(request, shown))
         self._asking.add(task)
@@ -114,7 +119,12 @@ class TurnRelay:
             return
         self._announced.add(proposed.call_id)
         kind = updates.tool_kind(proposed.tool, self._session.tool_kind(proposed.tool))
-        await self._update(updates.proposed_call(proposed, kind))
+        acp_id = self._acp_id(proposed.call_id)
+        await self._update(updates.proposed_call(proposed, kind, acp_id))
+
+    def _acp_id(self, call_id: str) -> str:
+        """The call's id for the editor: unique in the session, though models reuse theirs."""
+        return f"{self._turn}/{call_id}"
 
     async def _ask(self, request: ApprovalRequested, shown: Any) -> None:
         """Put one approval to the editor and answer the engine with what came back."""

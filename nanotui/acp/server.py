@@ -20,6 +20,7 @@ from acp.schema import (
     AgentCapabilities,
     Implementation,
     InitializeResponse,
+    LoadSessionResponse,
     NewSessionResponse,
     PromptCapabilities,
     PromptResponse,
@@ -29,13 +30,16 @@ from acp.schema import (
 )
 
 import nanotui
+from nanotui.acp.history import history_updates
 from nanotui.acp.prompt_blocks import prompt_text
 from nanotui.acp.relay import TurnRelay
 from nanotui.engine.facade import EngineSession
+from nanotui.engine.session_logs import session_ids
 from nanotui.protocol.basics import MODE_MEANINGS, MODE_ORDER, UserFacingError
 
-SessionOpener = Callable[[Path], EngineSession]
-"""Opens a session in a folder, with the settings `nanotui acp` was started with."""
+SessionOpener = Callable[[Path, str | None], EngineSession]
+"""Opens a session in a folder, with the settings `nanotui acp` was started with, going on
+with a logged session when given its id."""
 
 USER_ERROR = -32603
 """The JSON-RPC code of an error the user can fix; its message says what and how."""
@@ -63,6 +67,8 @@ class NanotuiAgent:
     def __init__(self, open_session: SessionOpener) -> None:
         self._open_session = open_session
         self._sessions: dict[str, EngineSession] = {}
+        self._turns: dict[str, int] = {}
+        """Prompts run so far in each session."""
         self._client: Client | None = None
 
     def on_connect(self, conn: Client) -> None:
@@ -73,7 +79,7 @@ class NanotuiAgent:
         return InitializeResponse(
             protocol_version=min(protocol_version, PROTOCOL_VERSION),
             agent_capabilities=AgentCapabilities(
-                load_session=False,
+                load_session=True,
                 prompt_capabilities=PromptCapabilities(
                     image=False, audio=False, embedded_context=False
                 ),
@@ -83,9 +89,31 @@ class NanotuiAgent:
 
     @readable
     async def new_session(self, cwd: str, **_: Any) -> NewSessionResponse:
-        session = self._open_session(Path(cwd))
+        session = self._open_session(Path(cwd), None)
         self._sessions[session.session_id] = session
         return NewSessionResponse(session_id=session.session_id, modes=_modes(session))
+
+    @readable
+    async def load_session(self, cwd: str, session_id: str, **_: Any) -> LoadSessionResponse:
+        """Go on with a logged session, its conversation told to the editor first."""
+        if session_id in self._sessions:
+            raise UserFacingError(
+                f"Session {session_id} is open in this nanotui already; go on in it."
+            )
+        # Only a logged session's own id: the id names a file under the sessions folder.
+        if session_id not in session_ids():
+            raise UserFacingError(
+                f"There is no logged session {session_id}; `nanotui sessions list` shows them."
+            )
+        session = self._open_session(Path(cwd), session_id)
+        self._sessions[session_id] = session
+        told = history_updates(
+            session.earlier_events(session_id), session.workspace, session.tool_kind
+        )
+        assert self._client is not None, "a connection calls on_connect first"
+        for update in told:
+            await self._client.session_update(session_id=session_id, update=update)
+        return LoadSessionResponse(modes=_modes(session))
 
     @readable
     async def set_session_mode(
@@ -106,7 +134,8 @@ class NanotuiAgent:
             )
         assert self._client is not None, "a connection calls on_connect first"
         text = prompt_text(prompt, session.workspace)
-        stop = await TurnRelay(session, self._client).run(text)
+        self._turns[session_id] = turn = self._turns.get(session_id, 0) + 1
+        stop = await TurnRelay(session, self._client, turn).run(text)
         return PromptResponse(stop_reason=stop)
 
     async def cancel(self, session_id: str, **_: Any) -> None:

@@ -17,6 +17,7 @@ from acp import (
     tool_diff_content,
     update_agent_message_text,
     update_tool_call,
+    update_user_message_text,
 )
 from acp.schema import (
     AgentMessageChunk,
@@ -25,6 +26,7 @@ from acp.schema import (
     ToolCallProgress,
     ToolCallStart,
     ToolKind,
+    UserMessageChunk,
 )
 
 from nanotui.protocol.basics import clipped
@@ -62,15 +64,20 @@ def message_text(text: str) -> AgentMessageChunk:
     return update_agent_message_text(text)
 
 
+def user_text(text: str) -> UserMessageChunk:
+    return update_user_message_text(text)
+
+
 def said_by_nanotui(event: Notice | ErrorEvent) -> AgentMessageChunk:
     """A notice or an error, set apart from the model's words in the editor's thread."""
     return update_agent_message_text(f"\n\n> nanotui: {event.text}\n\n")
 
 
-def proposed_call(event: ToolCallProposed, kind: ToolKind) -> ToolCallStart:
-    """A tool call the model asked for, before anything decided about it."""
+def proposed_call(event: ToolCallProposed, kind: ToolKind, acp_id: str) -> ToolCallStart:
+    """A tool call the model asked for, before anything decided about it. `acp_id` is its id
+    for the editor, unique in the session (models reuse theirs from one reply to the next)."""
     return start_tool_call(
-        event.call_id,
+        acp_id,
         event.summary or event.tool,
         kind=kind,
         status="pending",
@@ -78,7 +85,7 @@ def proposed_call(event: ToolCallProposed, kind: ToolKind) -> ToolCallStart:
     )
 
 
-def approval_call(event: ApprovalRequested, workspace: Path) -> ToolCallProgress:
+def approval_call(event: ApprovalRequested, workspace: Path, acp_id: str) -> ToolCallProgress:
     """What an approval shows: the change as old and new text, or the command and its sandbox,
     with the reasons the policy asked."""
     content: list[Any] = []
@@ -93,25 +100,28 @@ def approval_call(event: ApprovalRequested, workspace: Path) -> ToolCallProgress
         content.append(tool_content(text_block(f"```sh\n{shown}\n```\n{where}".strip())))
     if event.reasons:
         content.append(tool_content(text_block("\n".join(event.reasons))))
-    return update_tool_call(
-        event.call_id, title=event.summary, content=content, locations=locations
-    )
+    return update_tool_call(acp_id, title=event.summary, content=content, locations=locations)
 
 
-def started_call(call_id: str) -> ToolCallProgress:
-    return update_tool_call(call_id, status="in_progress")
+def started_call(acp_id: str) -> ToolCallProgress:
+    return update_tool_call(acp_id, status="in_progress")
 
 
-def finished_call(event: ToolResult, workspace: Path) -> ToolCallProgress:
-    """A tool call's end: completed or failed, its output, and for a write the change made."""
+def finished_call(
+    event: ToolResult, workspace: Path, acp_id: str, *, just_now: bool = True
+) -> ToolCallProgress:
+    """A tool call's end: completed or failed, its output, and for a write the change made.
+    Not `just_now` (a logged call told again), the file on disk may have changed since: the
+    change is shown as its diff."""
     content: list[Any] = []
     if event.ok and event.diff and len(event.files_changed) == 1:
-        content.append(_change(workspace / event.files_changed[0], event.diff, before=None))
+        target = workspace / event.files_changed[0]
+        content.append(_change(target, event.diff, before=None) if just_now else _diff(event.diff))
     output = event.output.strip()
     if output:
         content.append(tool_content(text_block(clipped(output, OUTPUT_CHARS))))
     return update_tool_call(
-        event.call_id,
+        acp_id,
         status="completed" if event.ok else "failed",
         content=content or None,
         raw_output=event.data or None,
@@ -152,8 +162,12 @@ def _change(target: Path, diff: str, *, before: bool | None) -> FileEditToolCall
         else:
             old, new = texts_before_write(target, diff, exists=before)
     except (PatchError, OSError, UnicodeDecodeError):
-        return tool_content(text_block(f"```diff\n{diff}```"))
+        return _diff(diff)
     return tool_diff_content(str(target), new, old)
+
+
+def _diff(diff: str) -> Any:
+    return tool_content(text_block(f"```diff\n{diff}```"))
 
 
 def _decoded(arguments: str) -> Any:

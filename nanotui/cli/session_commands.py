@@ -64,11 +64,14 @@ def _tui_on_server(args: argparse.Namespace) -> int:
     return run_app(Path.cwd(), server=target)
 
 
-def open_session(args: argparse.Namespace, workspace: Path, *, explicit: bool) -> EngineSession:
+def open_session(
+    args: argparse.Namespace, workspace: Path, *, explicit: bool, resume: str | None = None
+) -> EngineSession:
     """A session in `workspace` as `nanotui run` and `nanotui acp` open one: the folder's
     settings (its own config if trusted, or with --trust), the flags, --max-cost-usd on top,
-    --max-turns, and with --continue the folder's latest session. `explicit`: the folder was
-    named (--workspace, an editor's cwd), so the demo does not copy its sample project there."""
+    --max-turns, and going on with `resume` (a session id) or with --continue the folder's
+    latest session. `explicit`: the folder was named (--workspace, an editor's cwd), so the
+    demo does not copy its sample project there."""
     from nanotui.engine.assembly import build_session
     from nanotui.engine.past_sessions import latest_session_in
     from nanotui.providers.factory import build_provider
@@ -79,7 +82,8 @@ def open_session(args: argparse.Namespace, workspace: Path, *, explicit: bool) -
     provider = build_provider(settings.provider)
     if settings.provider.kind == "demo":
         workspace = prepare_demo_workspace(workspace, explicit=explicit)
-    resume = latest_session_in(workspace) if getattr(args, "continue_last", False) else None
+    if resume is None and getattr(args, "continue_last", False):
+        resume = latest_session_in(workspace)
     return build_session(
         settings, workspace, provider=provider, max_steps=args.max_turns, resume=resume
     )
