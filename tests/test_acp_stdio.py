@@ -33,6 +33,20 @@ def test_stray_output_goes_to_stderr_once_stdout_is_the_protocols() -> None:
     assert "a stray print" in done.stderr and "a child process" in done.stderr
 
 
+def test_only_the_acp_command_imports_the_sdk() -> None:
+    script = (
+        "import sys\n"
+        "from nanotui.cli.parser import build_parser\n"
+        "build_parser().parse_args(['acp', '--help'])\n"
+    )
+    probe = "import atexit, sys; atexit.register(lambda: print('acp' in sys.modules))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", probe + script], capture_output=True, text=True, timeout=WAIT_S
+    )
+    assert "nanotui acp" in done.stdout
+    assert done.stdout.rstrip().endswith("False"), done.stdout[-200:]
+
+
 def test_a_malformed_request_gets_an_error_and_the_agent_goes_on(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     requests = [

@@ -42,7 +42,8 @@ SessionOpener = Callable[[Path, str | None], EngineSession]
 with a logged session when given its id."""
 
 USER_ERROR = -32603
-"""The JSON-RPC code of an error the user can fix; its message says what and how."""
+"""The code of an error the user can fix: JSON-RPC has none of its own, so the internal
+error's, with the one sentence (what failed, what to do) as its message, which editors show."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,7 +122,8 @@ class NanotuiAgent:
     ) -> SetSessionModeResponse:
         session = self._session(session_id)
         if mode_id not in MODE_ORDER:
-            raise UserFacingError(f"There is no mode {mode_id!r}; choose one of {_mode_list()}.")
+            choices = ", ".join(MODE_ORDER)
+            raise UserFacingError(f"There is no mode {mode_id!r}; choose one of {choices}.")
         session.set_mode(mode_id)
         return SetSessionModeResponse()
 
@@ -174,7 +176,3 @@ def _modes(session: EngineSession) -> SessionModeState:
             SessionMode(id=mode, name=mode, description=MODE_MEANINGS[mode]) for mode in allowed
         ],
     )
-
-
-def _mode_list() -> str:
-    return ", ".join(MODE_ORDER)
