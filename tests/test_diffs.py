@@ -35,6 +35,12 @@ def test_applying_the_diff_gives_the_proposed_text(old: str, new: str) -> None:
     assert apply_unified_diff(old, change.diff) == new
 
 
+@pytest.mark.parametrize(("old", "new"), CASES)
+def test_applying_the_diff_backwards_gives_the_text_it_was_made_from(old: str, new: str) -> None:
+    change = file_change("f.txt", old, new, None)
+    assert apply_unified_diff(new, change.diff, reverse=True) == old
+
+
 def test_a_diff_that_does_not_fit_is_refused() -> None:
     change = file_change("f.txt", "a\nb\n", "a\nc\n", None)
     with pytest.raises(PatchError):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from nanotui.cli.acp_command import cmd_acp
 from nanotui.cli.check_commands import (
     cmd_doctor,
     cmd_policy_check,
@@ -31,7 +32,7 @@ from nanotui.cli.review_command import cmd_review
 from nanotui.cli.serve_commands import add_serve_parser
 from nanotui.cli.session_commands import cmd_run, cmd_sessions_list, cmd_sessions_resume, cmd_tui
 from nanotui.cli.tool_command import cmd_tool
-from nanotui.protocol.basics import MODE_ORDER
+from nanotui.protocol.basics import MODE_MEANINGS, MODE_ORDER
 
 EPILOG = """\
 examples:
@@ -110,8 +111,7 @@ def add_mode_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=list(MODE_ORDER),
-        help="plan: read-only; ask: approve changes and commands; auto-edit: changes apply, "
-        "commands ask; full-auto: what policy allows runs (sandboxed)",
+        help="; ".join(f"{mode}: {meaning}" for mode, meaning in MODE_MEANINGS.items()),
     )
 
 
@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--project", help="with --server: the project to work on")
     run.set_defaults(handler=cmd_run)
+
+    add_acp_parser(sub)
 
     review = sub.add_parser(
         "review",
@@ -347,6 +349,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     return parser
+
+
+def add_acp_parser(sub: argparse._SubParsersAction) -> None:
+    acp = sub.add_parser(
+        "acp",
+        help="serve an editor (Zed, JetBrains, VS Code, Toad) over the Agent Client Protocol",
+        description="Speak the Agent Client Protocol (JSON-RPC over stdin and stdout) to the "
+        "editor that started this process; each session works in the folder the editor names, "
+        "under the same policy, sandbox, checkpoints, budgets and session log as `nanotui run`. "
+        "Approvals are asked in the editor; an answer it cannot give is a refusal. Needs the "
+        "[acp] extra: pip install 'nanotui[acp]'.",
+    )
+    acp.add_argument(
+        "--max-turns",
+        type=int,
+        default=40,
+        metavar="N",
+        help="most model steps in one prompt (default 40)",
+    )
+    acp.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust the folders' .nanotui/config.toml for this process only",
+    )
+    add_provider_flags(acp)
+    add_mode_flag(acp)
+    add_max_cost_flag(acp)
+    acp.set_defaults(handler=cmd_acp)
 
 
 def add_checkpoint_commands(sub: argparse._SubParsersAction) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nanotui.cli.workspace import (
     UserError,
@@ -14,6 +15,9 @@ from nanotui.cli.workspace import (
     provider_flags,
     resolve_workspace,
 )
+
+if TYPE_CHECKING:
+    from nanotui.engine.facade import EngineSession
 
 
 def cmd_tui(args: argparse.Namespace, resume: str | None = None) -> int:
@@ -60,16 +64,42 @@ def _tui_on_server(args: argparse.Namespace) -> int:
     return run_app(Path.cwd(), server=target)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from nanotui.cli.headless import run_headless
+def open_session(
+    args: argparse.Namespace, workspace: Path, *, explicit: bool, resume: str | None = None
+) -> EngineSession:
+    """A session in `workspace` as `nanotui run` and `nanotui acp` open one: the folder's
+    settings (its own config if trusted, or with --trust), the flags, --max-cost-usd on top,
+    --max-turns, and going on with `resume` (a session id) or with --continue the folder's
+    latest session. `explicit`: the folder was named (--workspace, an editor's cwd), so the
+    demo does not copy its sample project there."""
     from nanotui.engine.assembly import build_session
     from nanotui.engine.past_sessions import latest_session_in
     from nanotui.providers.factory import build_provider
 
+    settings = capped(load_for(args, workspace, trust_once=args.trust).settings, args.max_cost_usd)
+    # The model client first: a missing key or model stops the run before anything is
+    # copied, pruned or logged.
+    provider = build_provider(settings.provider)
+    if settings.provider.kind == "demo":
+        workspace = prepare_demo_workspace(workspace, explicit=explicit)
+    if resume is None and getattr(args, "continue_last", False):
+        resume = latest_session_in(workspace)
+    return build_session(
+        settings, workspace, provider=provider, max_steps=args.max_turns, resume=resume
+    )
+
+
+def check_max_turns(args: argparse.Namespace) -> None:
     if args.max_turns < 1:
         raise UserError("--max-turns must be at least 1.")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from nanotui.cli.headless import run_headless
+
+    check_max_turns(args)
     if args.server:
         from nanotui.cli.remote_run import run_on_server
 
@@ -79,16 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     workspace = resolve_workspace(args.workspace)
-    settings = capped(load_for(args, workspace, trust_once=args.trust).settings, args.max_cost_usd)
-    # The model client first: a missing key or model stops the run before anything is
-    # copied, pruned or logged.
-    provider = build_provider(settings.provider)
-    if settings.provider.kind == "demo":
-        workspace = prepare_demo_workspace(workspace, explicit=args.workspace is not None)
-    resume = latest_session_in(workspace) if args.continue_last else None
-    session = build_session(
-        settings, workspace, provider=provider, max_steps=args.max_turns, resume=resume
-    )
+    session = open_session(args, workspace, explicit=args.workspace is not None)
 
     async def go() -> int:
         try:

@@ -116,6 +116,12 @@ class EngineSession:
     def max_mode(self) -> str:
         return self._agent.options.max_mode
 
+    def tool_kind(self, name: str) -> str | None:
+        """What a tool of this session does: "read", "write" or "command"; None when the
+        session has no tool of that name (the model made one up)."""
+        tool = self._agent.tools.get(name)
+        return str(tool.kind) if tool is not None else None
+
     # ---- commands -----------------------------------------------------------------------
 
     def turn(self, prompt: str) -> AsyncIterator[EventBase]:

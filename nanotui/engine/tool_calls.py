@@ -217,7 +217,7 @@ class ToolCallRunner:
         )
 
     def rejection(self, prepared: PreparedCall, answer: ApprovalAnswer) -> ToolResult:
-        if answer.by == "headless":
+        if answer.by in ("headless", "editor"):  # nobody said no: say why it was refused
             content = f"Refused: {answer.reason}"
         else:
             content = "The user rejected this " + (

@@ -18,6 +18,8 @@ class ApprovalAnswer(BaseModel):
     """For a rejection: told to the model so it can do better."""
     hunks: list[int] | None = None
     """For a write: the hunks to apply (0-based); None applies all of them."""
-    by: Literal["user", "headless", "rule"] = "user"
+    by: Literal["user", "headless", "rule", "editor"] = "user"
+    """"editor": an editor driving the session over ACP gave no usable answer (an error, a
+    cancelled request, an option that was not offered), so the action is refused."""
     edited_text: str | None = Field(default=None)
     """For a write edited in $EDITOR: the text to write instead of the proposal."""

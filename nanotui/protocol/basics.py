@@ -12,6 +12,14 @@ from datetime import UTC, datetime
 # From least to most autonomous: "raising the mode" means moving right.
 MODE_ORDER: tuple[str, ...] = ("plan", "ask", "auto-edit", "full-auto")
 
+MODE_MEANINGS: dict[str, str] = {
+    "plan": "read-only",
+    "ask": "approve changes and commands",
+    "auto-edit": "changes apply, commands ask",
+    "full-auto": "what policy allows runs (sandboxed)",
+}
+"""What each mode lets happen without asking, in a few words (`--help`, an editor's menu)."""
+
 
 class UserFacingError(Exception):
     """Something the user can fix; the message is one sentence saying what and how.

@@ -148,30 +148,40 @@ def _header_path(value: str, prefix: str) -> str | None:
     return path[len(prefix) :] if path.startswith(prefix) else path
 
 
-def apply_unified_diff(old_text: str, diff: str) -> str:
-    """The new text: `old_text` with every hunk of `diff` applied.
+def apply_unified_diff(old_text: str, diff: str, *, reverse: bool = False) -> str:
+    """The new text: `old_text` with every hunk of `diff` applied; with `reverse`, the old
+    text rebuilt from the new one (`old_text` is then the text the diff made).
 
-    Front ends only receive the diff of a proposed change; to open the whole proposed file
-    in the user's editor they rebuild it from the file on disk and the diff.
+    Front ends only receive the diff of a change; to open the whole proposed file in the
+    user's editor, or to show an editor over ACP a change's whole before and after, they
+    rebuild it from the file on disk and the diff.
     """
+    # Backwards, the lines a hunk adds are the ones the text must hold, and it gets back
+    # the lines the hunk removed.
+    given, taken = (
+        (LineKind.REMOVED, LineKind.ADDED) if reverse else (LineKind.ADDED, LineKind.REMOVED)
+    )
     # Split as the diff's writer split the text, so its lines and these line up one to one.
     old_lines = old_text.splitlines(keepends=True)
     result: list[str] = []
     cursor = 0
     for hunk in parse_diff(diff).hunks:
+        first, count = (
+            (hunk.new_start, hunk.new_count) if reverse else (hunk.old_start, hunk.old_count)
+        )
         # An empty old range names the line before it.
-        start = hunk.old_start if hunk.old_count == 0 else max(hunk.old_start - 1, 0)
+        start = first if count == 0 else max(first - 1, 0)
         if start < cursor:
             raise PatchError("the diff's hunks overlap or are out of order")
         result += old_lines[cursor:start]
         cursor = start
         for line in hunk.lines:
-            if line.kind is LineKind.ADDED:
+            if line.kind is given:
                 result.append(line.text if line.no_newline else line.text + "\n")
                 continue
             if cursor >= len(old_lines) or _bare(old_lines[cursor]) != _bare(line.text):
                 raise PatchError(f"line {cursor + 1} does not match the diff")
-            if line.kind is LineKind.CONTEXT:
+            if line.kind is not taken:
                 result.append(old_lines[cursor])
             cursor += 1
     result += old_lines[cursor:]

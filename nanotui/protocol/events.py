@@ -114,7 +114,8 @@ class ApprovalResolved(EventBase):
     the turn was stopped (Esc, quit) while the request waited, so nothing ran."""
     reason: str = ""
     by: str = "user"
-    """"user" (a key press), "headless" (the mode refused it), or "rule" (an earlier `always`)."""
+    """"user" (a key press, or a choice in an editor over ACP), "headless" (the mode refused
+    it), "rule" (an earlier `always`), or "editor" (the ACP client gave no usable answer)."""
     shown_sha256: str = ""
     applied_sha256: str = ""
     """For an approved change: the hash of the diff applied, which differs from

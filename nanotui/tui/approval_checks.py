@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from nanotui.protocol.diff_parse import PatchError, apply_unified_diff
+from nanotui.protocol.change_texts import texts_before_write
+from nanotui.protocol.diff_parse import PatchError
 from nanotui.protocol.diffs import FileChange, apply_hunks
 from nanotui.protocol.events import ApprovalRequested
 
@@ -41,15 +42,13 @@ def proposed_text(
     """
     if request.path is None or request.diff is None:
         raise PatchError("this request has no file change")
-    old = ""
-    if request.old_sha256 is not None:
-        old = (workspace / request.path).read_bytes().decode("utf-8")
-    new = apply_unified_diff(old, request.diff)
+    target = workspace / request.path
+    old, new = texts_before_write(target, request.diff, exists=request.old_sha256 is not None)
     if hunks is None:
         return new
     change = FileChange(
         path=request.path,
-        old_text=old if request.old_sha256 is not None else None,
+        old_text=old,
         new_text=new,
         old_sha256=request.old_sha256,
         diff=request.diff,
