@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from nanotui.security.sandbox.process import CommandStartError
+from nanotui.security.sandbox.process import CommandStartError, Limits
 from nanotui.security.secrets.environment import scrubbed_environment
 
 
@@ -82,6 +82,8 @@ class LaunchPlan:
     cleanups: list[Callable[[], object]] = field(default_factory=list)
     notice: str = ""
     """What the user should know about how it runs (no isolation)."""
+    limits: Limits | None = None
+    """The backend's limits for commands, which the program gets too."""
 
 
 @runtime_checkable

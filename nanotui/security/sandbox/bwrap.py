@@ -459,7 +459,7 @@ class BwrapRunner:
         )
         if filtered:
             argv = with_seccomp_program(argv, loopback=control is not None)
-        plan = LaunchPlan(argv, environment, cwd, self.backend)
+        plan = LaunchPlan(argv, environment, cwd, self.backend, limits=self.limits)
         if control is not None:
             plan.pass_fds = (control.fileno(),)
             plan.cleanups.append(control.close)

@@ -122,6 +122,7 @@ class LandlockRunner:
             cwd,
             self.backend,
             notice=self._notice(allow_network),
+            limits=self.limits,
         )
         plan.cleanups.append(lambda: shutil.rmtree(temp, ignore_errors=True))
         return plan

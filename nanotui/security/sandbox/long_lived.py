@@ -21,7 +21,6 @@ from nanotui.security.sandbox.base import LaunchPlan
 from nanotui.security.sandbox.cgroup import MemoryCgroup, PidsCgroup
 from nanotui.security.sandbox.process import (
     RELEASE,
-    Limits,
     _apply_limits,
     _exited,
     _kill_group,
@@ -105,8 +104,10 @@ class LongLivedProcess:
             self._spawned.close()
 
 
-async def start_long_lived(plan: LaunchPlan, limits: Limits | None) -> LongLivedProcess:
-    """Start the plan's program held at a gate, set its limits, release it."""
+async def start_long_lived(plan: LaunchPlan) -> LongLivedProcess:
+    """Start the plan's program held at a gate, set its limits (the backend's for commands),
+    release it."""
+    limits = plan.limits
     rlimits = limits.rlimits() if limits else []
     pids = PidsCgroup.create(limits.max_processes) if limits and limits.max_processes else None
     memory = MemoryCgroup.create(limits.memory_mb) if limits and limits.memory_mb else None

@@ -79,9 +79,8 @@ class PlainRunner:
         # The launcher's --reap only: no Landlock (it is what plain means).
         argv = [*launcher_argv(), "--no-landlock", "--reap", "--", *argv]
         notice = self.notice or NO_ISOLATION_NOTICE
-        return LaunchPlan(
-            argv, command_environment(self.pass_env, env), cwd, self.backend, notice=notice
-        )
+        environment = command_environment(self.pass_env, env)
+        return LaunchPlan(argv, environment, cwd, self.backend, notice=notice, limits=self.limits)
 
 
 class GuardedRunner:
