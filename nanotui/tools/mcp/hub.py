@@ -8,10 +8,10 @@ against those pins, and a tool that is new or changed waits for the person's app
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nanotui.config import McpConfig
+from nanotui.protocol.mcp_status import ServerStatus, ToolStatus
 from nanotui.security.sandbox.base import ProgramLauncher
 from nanotui.tools.mcp.adapter import McpTool
 from nanotui.tools.mcp.connection import McpConnection
@@ -19,30 +19,6 @@ from nanotui.tools.mcp.names import model_tool_name
 from nanotui.tools.mcp.pins import PinStore
 
 UNTRUSTED = "not started: the folder is not trusted"
-
-
-@dataclass
-class ToolStatus:
-    """One tool of a server as `/mcp` and `nanotui mcp tools` show it."""
-
-    name: str
-    """As the server names it."""
-    model_name: str
-    description: str
-    unapproved: str = ""
-
-
-@dataclass
-class ServerStatus:
-    """One server as `/mcp` and `nanotui mcp list` show it."""
-
-    name: str
-    kind: str
-    """stdio or http."""
-    state: str
-    """running, not started (and why), failed: why, or stopped."""
-    notice: str = ""
-    tools: list[ToolStatus] = field(default_factory=list)
 
 
 class McpHub:
@@ -113,7 +89,8 @@ class McpHub:
         return len(waiting)
 
     def status(self) -> list[ServerStatus]:
-        """Every server, started or not, with its tools."""
+        """Every server, started or not, with its tools (not started yet: before the
+        session's first prompt)."""
         listed = [ServerStatus(name, "", UNTRUSTED) for name in self.untrusted]
         for connection in self.connections.values():
             state = connection.state
