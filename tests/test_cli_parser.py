@@ -42,4 +42,4 @@ def test_every_command_has_a_handler() -> None:
             continue
         for action in current._subparsers._group_actions:
             pending.extend(action.choices.values())
-    assert leaves == 24  # 19, and serve: user add|list|revoke|limits, project add
+    assert leaves == 26  # 21, and serve: user add|list|revoke|limits, project add

@@ -8,7 +8,6 @@ sandbox a session would, lists its tools with whether each definition is approve
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from typing import Any
 
@@ -39,6 +38,7 @@ def cmd_mcp_list(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp_tools(args: argparse.Namespace) -> int:
+    # Imported here: building the parser must stay cheap (`nanotui --help`).
     from nanotui.engine.assembly import build_tool_environment
     from nanotui.tools.mcp.hub import McpHub
 
@@ -54,6 +54,8 @@ def cmd_mcp_tools(args: argparse.Namespace) -> int:
                 else "not configured; see `nanotui mcp list`."
             )
         )
+    import asyncio
+
     launcher = build_tool_environment(settings, workspace).context.runner
     hub = McpHub(settings.mcp, workspace, launcher)
     return asyncio.run(_show_tools(hub, args.name, accept=args.accept, as_json=args.json))
