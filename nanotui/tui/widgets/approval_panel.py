@@ -41,9 +41,7 @@ STALE_KEYS = "[b]n[/b] reject (the file changed on disk, so this diff cannot be 
 COMMAND_KEYS = (
     "[b]y[/b] run  [b]n[/b] reject  [b]a[/b] always allow this command  [b]m[/b] maximise"
 )
-EXTERNAL_KEYS = (
-    "[b]y[/b] call  [b]n[/b] reject  [b]a[/b] always allow this tool  [b]m[/b] maximise"
-)
+EXTERNAL_KEYS = "[b]y[/b] call  [b]n[/b] reject  [b]a[/b] always allow this tool  [b]m[/b] maximise"
 ARMING_NOTE = "keys work in a moment: read the change first"
 TOO_SOON = "This just appeared: read it, then press the key again."
 

@@ -1,0 +1,104 @@
+"""An MCP server's processes end with the session that started them, and with nanotui
+itself when it is killed: nothing of a sandboxed server is left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from fake_model_server import openai_reply
+from mcp_support import make_repo, server_toml, user_config
+
+from nanotui.config_loading import load_settings
+from nanotui.engine.assembly import build_session
+from nanotui.security.sandbox.process_reaper import descendants_of
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
+    """The pids still alive after `within_s` (bounded: a leak fails, it does not hang)."""
+    deadline = time.monotonic() + within_s
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+async def test_the_servers_processes_end_with_the_session(fake_server, tmp_path, home) -> None:
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml())
+    flags = {"provider": {"base_url": fake_server.openai_base_url, "model": "m"}}
+    settings = load_settings(repo, flags).settings
+    session = build_session(settings, repo)
+    fake_server.enqueue(openai_reply(text="Hello."))
+    try:
+        async for _ in session.turn("hi"):
+            pass
+        hub = session.local_agent.mcp
+        assert hub is not None and hub.status()[0].state == "running"
+        process = hub.connections["t"].process
+        assert process is not None
+        pids = [process.pid, *descendants_of(process.pid)]
+        assert len(pids) > 1  # the sandbox and the server in it
+    finally:
+        await session.close()
+    assert wait_until_gone(pids, within_s=0) == []
+
+
+STARTER = """
+import asyncio, json, sys
+from pathlib import Path
+from nanotui.config_loading import load_settings
+from nanotui.engine.assembly import build_tool_environment
+from nanotui.security.sandbox.process_reaper import descendants_of
+from nanotui.tools.mcp.hub import McpHub
+
+async def main():
+    workspace = Path(sys.argv[1])
+    settings = load_settings(workspace).settings
+    runner = build_tool_environment(settings, workspace).context.runner
+    hub = McpHub(settings.mcp, workspace, runner)
+    await hub.start()
+    process = hub.connections["t"].process
+    print(json.dumps([process.pid, *descendants_of(process.pid)]), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_the_servers_processes_end_when_nanotui_is_killed(tmp_path, home) -> None:
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml())
+    nanotui = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(repo)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "NANOTUI_HOME": str(home)},
+        start_new_session=True,
+    )
+    pids: list[int] = []
+    try:
+        assert nanotui.stdout is not None
+        pids = json.loads(nanotui.stdout.readline())
+        assert len(pids) > 1 and all(alive(pid) for pid in pids)
+        nanotui.kill()  # SIGKILL: no clean-up of its own runs
+        nanotui.wait(timeout=10)
+        assert wait_until_gone(pids) == []
+    finally:
+        if nanotui.poll() is None:
+            os.killpg(nanotui.pid, signal.SIGKILL)
+            nanotui.wait(timeout=10)
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
