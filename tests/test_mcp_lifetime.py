@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
 from fake_model_server import openai_reply
 from mcp_support import make_repo, server_toml, user_config
 
@@ -59,18 +61,19 @@ async def test_the_servers_processes_end_with_the_session(fake_server, tmp_path,
 STARTER = """
 import asyncio, json, sys
 from pathlib import Path
-from nanotui.config_loading import load_settings
-from nanotui.engine.assembly import build_tool_environment
+from nanotui.config import SandboxConfig
+from nanotui.security.sandbox.choose import make_runner
+from nanotui.security.sandbox.long_lived import start_long_lived
 from nanotui.security.sandbox.process_reaper import descendants_of
-from nanotui.tools.mcp.hub import McpHub
 
 async def main():
-    workspace = Path(sys.argv[1])
-    settings = load_settings(workspace).settings
-    runner = build_tool_environment(settings, workspace).context.runner
-    hub = McpHub(settings.mcp, workspace, runner)
-    await hub.start()
-    process = hub.connections["t"].process
+    workspace, backend = Path(sys.argv[1]), sys.argv[2]
+    runner = make_runner(SandboxConfig(backend=backend), workspace)
+    # Stubborn: deaf to its stdin closing and to SIGHUP and SIGTERM, and with a child.
+    stubborn = ["sh", "-c", "trap '' HUP TERM; sleep 60 & sleep 60"]
+    process = await start_long_lived(runner.launch(stubborn, cwd=workspace))
+    while len(descendants_of(process.pid)) < 3:
+        await asyncio.sleep(0.02)
     print(json.dumps([process.pid, *descendants_of(process.pid)]), flush=True)
     await asyncio.sleep(60)
 
@@ -78,20 +81,23 @@ asyncio.run(main())
 """
 
 
-def test_the_servers_processes_end_when_nanotui_is_killed(tmp_path, home) -> None:
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
+    tmp_path: Path, backend: str
+) -> None:
+    # What an MCP server runs as: bwrap dies with its parent (--die-with-parent) and its
+    # PID namespace with it; the Landlock launcher's reaper hears its parent die.
     repo = make_repo(tmp_path)
-    user_config(home, server_toml())
     nanotui = subprocess.Popen(
-        [sys.executable, "-c", STARTER, str(repo)],
+        [sys.executable, "-c", STARTER, str(repo), backend],
         stdout=subprocess.PIPE,
-        env={**os.environ, "NANOTUI_HOME": str(home)},
         start_new_session=True,
     )
     pids: list[int] = []
     try:
         assert nanotui.stdout is not None
         pids = json.loads(nanotui.stdout.readline())
-        assert len(pids) > 1 and all(alive(pid) for pid in pids)
+        assert len(pids) >= 3 and all(alive(pid) for pid in pids)
         nanotui.kill()  # SIGKILL: no clean-up of its own runs
         nanotui.wait(timeout=10)
         assert wait_until_gone(pids) == []
