@@ -1,5 +1,5 @@
-"""An MCP server's processes end with the session that started them, and with nanotui
-itself when it is killed: nothing of a sandboxed server is left running."""
+"""An MCP server in a session: its processes end with the session that started them, and
+with nanotui itself when it is killed; a changed tool approved in the app is accepted."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from mcp_support import make_repo, server_toml, user_config
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
+from nanotui.protocol.approval_answer import ApprovalAnswer
+from nanotui.protocol.events import ApprovalRequested, ToolResult
 from nanotui.security.sandbox.process_reaper import descendants_of
+from nanotui.tools.mcp.pins import PinStore, ToolDefinition
 
 
 def alive(pid: int) -> bool:
@@ -108,3 +111,31 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+async def test_approving_a_changed_tool_in_the_app_accepts_its_definition(
+    fake_server, tmp_path, home
+) -> None:
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml(), policy={"allow": ["mcp:t/*"]})
+    # The definition approved earlier said something else: the listing now differs from it.
+    PinStore(repo).pin("t", [ToolDefinition("evolving", "Says hello.", {})])
+    flags = {"provider": {"base_url": fake_server.openai_base_url, "model": "m"}}
+    session = build_session(load_settings(repo, flags).settings, repo)
+    call = openai_reply(tool_calls=[("mcp__t__evolving", {"text": "hi"})])
+    fake_server.enqueue(call, openai_reply(text="Done."))
+    asked: list[ApprovalRequested] = []
+    try:
+        async for event in session.turn("go"):
+            if isinstance(event, ApprovalRequested):
+                asked.append(event)
+                session.resolve_approval(event, ApprovalAnswer(decision="approve"))
+            if isinstance(event, ToolResult):
+                assert event.ok and "echo: hi" in event.content
+        [request] = asked  # asked in full-auto's stead: the allow rule does not cover it
+        assert "Echoes text." in (request.details or "")
+        assert any("changed since it was approved" in reason for reason in request.reasons)
+        hub = session.local_agent.mcp
+        assert hub is not None and not hub.tools["mcp__t__evolving"].unapproved()
+    finally:
+        await session.close()
