@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from tools_support import git, init_repo
 
 SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
 
 
 def make_repo(tmp_path: Path) -> Path:
+    """A repository with one commit, the session's workspace."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "notes.txt").write_text("hello\n")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "."], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "start"], cwd=repo, check=True)
+    init_repo(repo)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "start")
     return repo
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fake_model_server import openai_reply
 from mcp_support import make_repo, server_toml, user_config
+from tools_support import process_alive
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
@@ -23,21 +24,12 @@ from nanotui.security.sandbox.process_reaper import descendants_of
 from nanotui.tools.mcp.pins import PinStore, ToolDefinition
 
 
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie waiting for its parent to reap it does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def wait_until_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
     """The pids still alive after `within_s` (bounded: a leak fails, it does not hang)."""
     deadline = time.monotonic() + within_s
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return [pid for pid in pids if alive(pid)]
+    return [pid for pid in pids if process_alive(pid)]
 
 
 async def test_the_servers_processes_end_with_the_session(fake_server, tmp_path, home) -> None:
@@ -100,7 +92,7 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
     try:
         assert nanotui.stdout is not None
         pids = json.loads(nanotui.stdout.readline())
-        assert len(pids) >= 3 and all(alive(pid) for pid in pids)
+        assert len(pids) >= 3 and all(process_alive(pid) for pid in pids)
         nanotui.kill()  # SIGKILL: no clean-up of its own runs
         nanotui.wait(timeout=10)
         assert wait_until_gone(pids) == []
@@ -109,7 +101,7 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
             os.killpg(nanotui.pid, signal.SIGKILL)
             nanotui.wait(timeout=10)
         for pid in pids:
-            if alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
