@@ -4,6 +4,8 @@ layer (a managed deny holds), plan mode, and a server's read-only hint not belie
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,16 @@ def test_an_untrusted_folder_cannot_allow_an_mcp_tool(tmp_path: Path, home: Path
         "external", "ask", tool="mcp:docs/search"
     )
     assert decided.decision == "ask"
+
+
+def test_a_session_without_mcp_servers_does_not_load_the_sdk(tmp_path: Path, home: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from nanotui.config import Settings; "
+        "from nanotui.engine.assembly import build_agent; "
+        "build_agent(Settings(provider={'kind': 'demo'}), Path(sys.argv[1]), log=False); "
+        "assert 'mcp' not in sys.modules and 'mcp_types' not in sys.modules"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
