@@ -8,6 +8,7 @@ on its kind (the endpoint, the key to send) are here too.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -277,6 +278,51 @@ class HookConfig(Section):
     default: what it guards does not happen) or "allow" (it is logged and ignored)."""
 
 
+class McpServerConfig(Section):
+    """One `[mcp.servers.NAME]`: a stdio command started in the sandbox, or a streamable-HTTP
+    URL (README, MCP servers)."""
+
+    command: str | None = None
+    """The program that serves MCP on its stdin and stdout, started in the command sandbox."""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    """Variables added to the sandbox's scrubbed environment for this server."""
+    network: bool = False
+    """Whether the server may reach the network, and then only as [sandbox] network allows."""
+    url: str | None = None
+    """A streamable-HTTP MCP endpoint, instead of a command."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    """Seconds one tool call may take (and the server to start)."""
+
+    @model_validator(mode="after")
+    def _command_or_url(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (a stdio server) or url (streamable HTTP)")
+        return self
+
+
+class McpConfig(Section):
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    """`[mcp.servers.NAME]` tables: the MCP servers whose tools the model may call."""
+
+    @field_validator("servers")
+    @classmethod
+    def _names_fit_tool_names(
+        cls, servers: dict[str, McpServerConfig]
+    ) -> dict[str, McpServerConfig]:
+        """A server's name is part of each of its tools' names, which providers restrict."""
+        for name in servers:
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", name):
+                raise ValueError(
+                    f"the server name {name!r} may hold only letters, digits, _ and - (32 at most)"
+                )
+        return servers
+
+    untrusted: list[str] = Field(default_factory=list)
+    """Servers an untrusted folder's config names: listed, never started (nanotui fills it
+    in; naming a server here only keeps it from starting)."""
+
+
 class PriceConfig(Section):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -302,6 +348,7 @@ class Settings(BaseModel):
     managed: ManagedConfig = Field(default_factory=ManagedConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    mcp: McpConfig = Field(default_factory=McpConfig)
     hooks: list[HookConfig] = Field(default_factory=list)
     """`[[hooks]]`: commands that see each event and may block it; every layer's add up."""
     keys: dict[str, str] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ merged, later ones winning, and `Settings` takes the result.
 A project's own `.nanotui/config.toml` is written by whoever wrote the repository, so until
 the user trusts the folder it may only tighten what the user chose: it cannot add allow rules,
 raise the approval mode, open the network, pick the plain sandbox, raise budgets, point the
-provider (and the user's API key) at another endpoint, or run hooks.
+provider (and the user's API key) at another endpoint, run hooks, or start MCP servers.
 """
 
 from __future__ import annotations
@@ -283,12 +283,13 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
 
 UNTOUCHABLE_BY_UNTRUSTED = (
     *("provider", "prices", "rate_limit", "keys", "sessions", "server", "telemetry", "hooks"),
+    "mcp",
 )
 """Sections an untrusted folder may not touch at all: where the code and key are sent, what
 things cost, how fast money may be spent, the approval keys (moved under the user), how
 long the audit trail is kept, where telemetry goes and whether it carries content; [server]
 is read from the server's own config only; hooks are commands the repository's author
-wrote, run on every prompt and tool call."""
+wrote, run on every prompt and tool call; so are MCP servers (`_untrusted_servers`)."""
 
 
 def _untrusted_may_set(section: str, key: str, value: Any, below: Any) -> bool:
@@ -321,6 +322,9 @@ def _restrict_untrusted(
                 "(.nanotui/config.toml [[hooks]]) will not run; trust the folder to run them."
             )
             continue
+        if section == "mcp" and isinstance(values, dict):
+            kept["mcp"] = _untrusted_servers(values, below, notices)
+            continue
         if section in UNTOUCHABLE_BY_UNTRUSTED or not isinstance(values, dict):
             ignored.append(written)
             continue
@@ -336,3 +340,20 @@ def _restrict_untrusted(
             f"ignored: {', '.join(ignored)} (trust the folder to apply them)."
         )
     return kept
+
+
+def _untrusted_servers(
+    values: dict[str, Any], below: dict[str, Any], notices: list[str]
+) -> dict[str, Any]:
+    """An untrusted folder's `[mcp.servers.*]`: named (for `/mcp` and `nanotui mcp list`),
+    never started; a name the user's own config defines stays the user's server."""
+    servers = values.get("servers")
+    theirs = [str(name) for name in servers] if isinstance(servers, dict) else []
+    ours = below.get("mcp", {}).get("servers", {})
+    names = [name for name in theirs if name not in ours]
+    if names:
+        notices.append(
+            f"This folder is not trusted, so its {plural(len(names), 'MCP server')} "
+            f"({', '.join(names)}) will not start; trust the folder to start them."
+        )
+    return {"untrusted": [*below.get("mcp", {}).get("untrusted", []), *names]}

@@ -179,7 +179,7 @@ async def test_up_in_a_wrapped_line_moves_the_cursor_before_it_walks_the_history
 def test_every_slash_command_has_a_description_and_parses() -> None:
     names = [spec.name for spec in SLASH_COMMANDS]
     assert names == [
-        *("help", "mode", "model", "clear", "cost", "policy"),
+        *("help", "mode", "model", "clear", "cost", "policy", "mcp"),
         *("checkpoints", "audit", "timeline", "resume", "trust", "quit"),
     ]
     assert all(spec.description for spec in SLASH_COMMANDS)
@@ -193,7 +193,7 @@ def test_every_slash_command_has_a_description_and_parses() -> None:
 def test_completion_offers_command_names_then_mode_choices() -> None:
     # Names that start with the letters first, then those that hold them.
     assert [c.label for c in completions_for("/c")] == [
-        *("/clear", "/cost", "/checkpoints", "/policy")
+        *("/clear", "/cost", "/checkpoints", "/policy", "/mcp")
     ]
     assert [c.label for c in completions_for("/mode ")] == ["plan", "ask", "auto-edit", "full-auto"]
     assert [c.replacement for c in completions_for("/mode a")] == ["/mode ask", "/mode auto-edit"]

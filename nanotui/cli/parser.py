@@ -19,6 +19,7 @@ from nanotui.cli.check_commands import (
     cmd_policy_test,
     cmd_sandbox_run,
 )
+from nanotui.cli.mcp_commands import cmd_mcp_list, cmd_mcp_tools
 from nanotui.cli.record_commands import (
     cmd_audit_export,
     cmd_audit_list,
@@ -42,6 +43,7 @@ examples:
   nanotui run --provider demo --mode full-auto "fix the failing test" --json
   nanotui policy check "git status && rm -rf /"
   nanotui tool read_file --args '{"path": "README.md"}'
+  nanotui mcp tools docs --accept           approve an MCP server's changed tools
 
 Configuration: ~/.config/nanotui/config.toml (or $NANOTUI_HOME/config.toml), then
 .nanotui/config.toml in the workspace (only tightening until you trust the folder), then
@@ -267,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_workspace_flag(policy_test)
     policy_test.set_defaults(handler=cmd_policy_test)
 
+    add_mcp_parser(sub)
+
     sandbox = sub.add_parser("sandbox", help="run a command in the sandbox")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     srun = sandbox_sub.add_parser("run", help="run CMD [ARG...] as the agent would")
@@ -377,6 +381,36 @@ def add_acp_parser(sub: argparse._SubParsersAction) -> None:
     add_mode_flag(acp)
     add_max_cost_flag(acp)
     acp.set_defaults(handler=cmd_acp)
+
+
+def add_mcp_parser(sub: argparse._SubParsersAction) -> None:
+    mcp = sub.add_parser(
+        "mcp",
+        help="the MCP servers of this folder and their tools",
+        description="MCP servers come from [mcp.servers.NAME] in config.toml (a project's "
+        "own only once you trust the folder). Their tools are called as mcp__NAME__TOOL and "
+        "judged by rules naming mcp:NAME/TOOL.",
+    )
+    actions = mcp.add_subparsers(dest="mcp_command", metavar="ACTION", required=True)
+    listing = actions.add_parser(
+        "list", help="every configured server, and why one would not start (nothing starts)"
+    )
+    listing.add_argument("--json", action="store_true")
+    add_workspace_flag(listing)
+    listing.set_defaults(handler=cmd_mcp_list)
+    tools = actions.add_parser(
+        "tools",
+        help="start one server in the sandbox and list its tools and their approval",
+        description="Start the server NAME as a session would (in the sandbox), list its "
+        "tools, and say which definitions are new or changed since they were approved. "
+        "--accept approves every definition as it is now, so that its calls stop asking "
+        "for it (and headless runs may call it, as the policy allows).",
+    )
+    tools.add_argument("name", metavar="NAME", help="the server, as in [mcp.servers.NAME]")
+    tools.add_argument("--accept", action="store_true", help="approve the definitions shown")
+    tools.add_argument("--json", action="store_true")
+    add_workspace_flag(tools)
+    tools.set_defaults(handler=cmd_mcp_tools)
 
 
 def add_checkpoint_commands(sub: argparse._SubParsersAction) -> None:

@@ -44,6 +44,7 @@ from nanotui.protocol.events import (
     parse_event,
 )
 from nanotui.protocol.log_verdict import Verdict
+from nanotui.protocol.mcp_status import ServerStatus
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
 from nanotui.protocol.setting_origins import SettingOrigins
@@ -469,6 +470,9 @@ class RemoteSession:
 
     def setting_origins(self) -> SettingOrigins:
         return SettingOrigins()  # the server's settings, which it does not show
+
+    def mcp_servers(self) -> list[ServerStatus]:
+        return []  # the server's own, which it does not show
 
     def workspace_trusted(self) -> bool:
         return True  # the project's settings are the server's, as its admin set them

@@ -80,6 +80,8 @@ from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import Tool, ToolContext, ToolKind
+from nanotui.tools.mcp.adapter import McpTool
+from nanotui.tools.mcp.hub import McpHub
 
 _END = object()
 
@@ -123,6 +125,7 @@ class Agent:
         checkpoints: CheckpointsConfig | None = None,
         output_marker: str = "",
         hooks: HookRunner | None = None,
+        mcp: McpHub | None = None,
     ) -> None:
         self.session_id = session_id
         self.workspace = workspace
@@ -145,6 +148,8 @@ class Agent:
         """The session's one redactor (its log's too): tool results and error text pass it."""
         self.output_marker = output_marker
         """The mark on the notes that close untrusted data (the system prompt names it)."""
+        self.mcp = mcp
+        """The session's MCP servers, started with its first turn; None without any."""
         self.turn_hooks = TurnHooks(hooks, self._emit)
         """The `[[hooks]]` around each turn (those of tool calls run in the dispatcher)."""
         self._dispatcher = CallDispatcher(
@@ -394,6 +399,7 @@ class Agent:
                 if warning := isolation_warning(self.sandbox_backend):
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
+                await self._start_mcp()
             refused = await self.turn_hooks.refusal(prompt, mode=self.mode, resumed=self.resumed)
             if refused is not None:
                 self._emit(refused)
@@ -487,12 +493,30 @@ class Agent:
         for call in self.conversation.unanswered_calls():
             self._emit(self._dispatcher.interruption(call))
 
+    async def _start_mcp(self) -> None:
+        """Start the MCP servers with the session; their tools join the built-in ones."""
+        if self.mcp is None:
+            return
+        for sentence in await self.mcp.start():
+            self._emit(Notice(level="warning", text=self.redactor.redact(sentence).text))
+
+    def _offer_mcp_tools(self) -> None:
+        """The MCP tools as their servers last listed them (a server may change its list)."""
+        if self.mcp is None:
+            return
+        for name in [n for n, t in self.tools.items() if isinstance(t, McpTool)]:
+            del self.tools[name]
+        self.tools.update(self.mcp.tools)
+
     def _build_request(self) -> ChatRequest:
+        self._offer_mcp_tools()
         tools = [
             tool.spec()
             for tool in self.tools.values()
-            # Plan mode offers commands too: the policy runs only known read-only ones there.
-            if self.mode != "plan" or tool.kind in (ToolKind.READ, ToolKind.COMMAND)
+            # Plan mode offers commands and MCP tools too: the policy runs only known
+            # read-only commands there, and the MCP tools an allow rule names.
+            if self.mode != "plan"
+            or tool.kind in (ToolKind.READ, ToolKind.COMMAND, ToolKind.EXTERNAL)
         ]
         return ChatRequest(
             system=self._system_prompt(self.mode),

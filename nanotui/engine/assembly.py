@@ -32,6 +32,7 @@ from nanotui.protocol.basics import new_session_id
 from nanotui.protocol.model_io import Usage
 from nanotui.providers.base import Provider, provider_layers
 from nanotui.providers.factory import build_provider
+from nanotui.security.external_rules import ExternalToolRules, command_rules
 from nanotui.security.injection import new_output_marker
 from nanotui.security.jail.git_runner import head_commit, tracked_files
 from nanotui.security.jail.workspace import Workspace, protected_match
@@ -43,6 +44,7 @@ from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.security.shell.commands import CommandPolicy
 from nanotui.telemetry.switch import session_observer
 from nanotui.tools.base import Tool, ToolContext
+from nanotui.tools.mcp.hub import McpHub
 from nanotui.tools.registry import default_tools
 
 
@@ -71,7 +73,11 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
         max_output_bytes=settings.sandbox.max_output_bytes,
     )
     commands = command_policy(settings, workspace)
-    return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend, proxy)
+    external = ExternalToolRules.from_lists(
+        settings.policy.allow, settings.policy.ask, settings.policy.deny
+    )
+    policy = ActionPolicy(commands, external=external)
+    return ToolEnvironment(jail, context, policy, runner.backend, proxy)
 
 
 def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
@@ -88,9 +94,9 @@ def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
         ]
 
     return CommandPolicy(
-        settings.policy.allow,
-        settings.policy.ask,
-        settings.policy.deny,
+        command_rules(settings.policy.allow),
+        command_rules(settings.policy.ask),
+        command_rules(settings.policy.deny),
         settings.policy.protected_paths,
         workspace=workspace,
         tracked_credentials=tracked_credentials,
@@ -190,6 +196,9 @@ def build_agent(
             transcript_path=session_path(session_id) if log else None,
         )
         if settings.hooks
+        else None,
+        mcp=McpHub(settings.mcp, workspace, env.context.runner)
+        if settings.mcp.servers or settings.mcp.untrusted
         else None,
     )
     if env.proxy is not None:

@@ -18,6 +18,7 @@ import contextlib
 import json
 import posixpath
 from collections.abc import Callable
+from typing import Literal
 
 from nanotui.engine.approvals import attach_future, os_user, sha256_text
 from nanotui.engine.external_changes import ChangeAttribution
@@ -36,7 +37,7 @@ from nanotui.protocol.events import (
     ToolStarted,
 )
 from nanotui.protocol.model_io import ToolCall
-from nanotui.tools.base import ToolKind
+from nanotui.tools.base import ExternalTool, ToolKind
 
 Emit = Callable[[EventBase], None]
 Finish = Callable[[ToolResult, PreparedCall], None]
@@ -308,6 +309,8 @@ class CallDispatcher:
         """
         decision = answer.decision
         applied = ""
+        if decision != "reject":
+            self.runner.approved(prepared)
         if decision != "reject" and prepared.change is not None:
             self.runner.apply_answer(prepared, answer)
             applied = sha256_text(prepared.change.diff)
@@ -326,10 +329,11 @@ class CallDispatcher:
 
     def _request(self, prepared: PreparedCall) -> ApprovalRequested:
         change = prepared.change
+        external = prepared.tool if isinstance(prepared.tool, ExternalTool) else None
         return ApprovalRequested(
             call_id=prepared.call.id,
             tool=prepared.call.name,
-            kind="write" if prepared.kind == ToolKind.WRITE else "command",
+            kind=_REQUEST_KINDS.get(prepared.kind, "command"),
             summary=prepared.summary,
             reasons=prepared.decision.reasons if prepared.decision else [],
             diff=change.diff if change else None,
@@ -338,5 +342,15 @@ class CallDispatcher:
             command=prepared.command,
             commands=prepared.decision.commands if prepared.decision else [],
             sandbox=self.sandbox if prepared.kind == ToolKind.COMMAND else None,
+            details=prepared.details,
+            accept_command=external.accept_command()
+            if external and external.unapproved()
+            else None,
             shown_sha256=sha256_text(prepared.shown_text()),
         )
+
+
+_REQUEST_KINDS: dict[ToolKind, Literal["write", "command", "external"]] = {
+    ToolKind.WRITE: "write",
+    ToolKind.EXTERNAL: "external",
+}

@@ -26,6 +26,7 @@ from nanotui.protocol.events import (
     parse_event,
 )
 from nanotui.protocol.log_verdict import Verdict
+from nanotui.protocol.mcp_status import ServerStatus
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
 from nanotui.protocol.setting_origins import SettingOrigins
@@ -196,7 +197,9 @@ class EngineSession:
         self._agent.stop_watching()
 
     async def close(self) -> None:
-        """End the session: the model client's connections and the log."""
+        """End the session: its MCP servers, the model client's connections and the log."""
+        if self._agent.mcp is not None:
+            await self._agent.mcp.aclose()
         await self._agent.provider.aclose()
         self._agent.close()
 
@@ -277,6 +280,9 @@ class EngineSession:
 
     def setting_origins(self) -> SettingOrigins:
         return self._origins
+
+    def mcp_servers(self) -> list[ServerStatus]:
+        return self._agent.mcp.status() if self._agent.mcp is not None else []
 
     def workspace_trusted(self) -> bool:
         return trust.is_trusted(self._agent.workspace)

@@ -20,15 +20,24 @@ EXIT_CODES = {
 
 
 def headless_refusal(event: ApprovalRequested, mode: str) -> ApprovalAnswer:
-    what = "file change" if event.kind == "write" else "command"
-    return ApprovalAnswer(
-        decision="reject",
-        by="headless",
-        reason=(
+    if event.accept_command:
+        reason = (
+            f"the definition of {event.summary.split()[0]} is not approved yet, and no "
+            f"headless run approves one; review and accept it with `{event.accept_command}`."
+        )
+    elif event.kind == "external":
+        reason = (
+            f"this MCP tool call needs approval, which {mode} mode cannot give in a headless "
+            f'run (add a [policy] allow rule such as "{event.summary.split()[0]}", or rerun '
+            "with --mode full-auto)."
+        )
+    else:
+        what = "file change" if event.kind == "write" else "command"
+        reason = (
             f"this {what} needs approval, which {mode} mode cannot give in a headless run "
             "(rerun with --mode auto-edit or full-auto, or add a [policy] allow rule)."
-        ),
-    )
+        )
+    return ApprovalAnswer(decision="reject", by="headless", reason=reason)
 
 
 async def turn_result(

@@ -32,6 +32,7 @@ from nanotui.security.jail.workspace import PathRefused
 from nanotui.security.policy import ActionDecision, ActionPolicy
 from nanotui.security.secrets.redaction import Redactor, session_redactor
 from nanotui.tools.base import (
+    ExternalTool,
     Tool,
     ToolArgumentError,
     ToolContext,
@@ -96,11 +97,16 @@ class PreparedCall:
     """Set when the person edited the change: how what is applied differs from the proposal."""
     rewritten_by_hook: bool = False
     """A pre_tool hook handed back these arguments in place of the model's."""
+    details: str | None = None
+    """For an MCP tool: its arguments as pretty-printed JSON, and its definition when the
+    person has not approved it yet (`ExternalTool.shown`)."""
 
     def shown_text(self) -> str:
         """Exactly what an approval shows, hashed into the log."""
         if self.change is not None:
             return self.change.diff
+        if self.details is not None:
+            return self.details
         return self.command or self.call.arguments
 
     @property
@@ -161,6 +167,11 @@ class ToolCallRunner:
             prepared.command = prepared.args.command
             prepared.summary = prepared.command
             prepared.decision = self.policy.decide("command", mode, command=prepared.command)
+        elif isinstance(tool, ExternalTool):
+            prepared.details = tool.shown(prepared.args)
+            prepared.decision = self.policy.decide(
+                "external", mode, tool=tool.rule_name, unapproved=tool.unapproved()
+            )
         else:
             self._prepare_write(prepared, mode)
         return prepared
@@ -203,7 +214,14 @@ class ToolCallRunner:
     def grant(self, prepared: PreparedCall) -> str:
         if prepared.change is not None:
             return self.policy.grant("write", prepared.change.path)
+        if isinstance(prepared.tool, ExternalTool):
+            return self.policy.grant("external", prepared.tool.rule_name)
         return self.policy.grant("command", prepared.command or "")
+
+    def approved(self, prepared: PreparedCall) -> None:
+        """The person approved the call: an MCP tool's definition they saw is now accepted."""
+        if isinstance(prepared.tool, ExternalTool) and prepared.tool.unapproved():
+            prepared.tool.accept()
 
     def refusal(self, prepared: PreparedCall) -> ToolResult:
         reasons = prepared.decision.reasons if prepared.decision else []
@@ -220,9 +238,8 @@ class ToolCallRunner:
         if answer.by in ("headless", "editor"):  # nobody said no: say why it was refused
             content = f"Refused: {answer.reason}"
         else:
-            content = "The user rejected this " + (
-                "change." if prepared.kind == ToolKind.WRITE else "command."
-            )
+            what = {ToolKind.WRITE: "change.", ToolKind.EXTERNAL: "tool call."}
+            content = "The user rejected this " + what.get(prepared.kind, "command.")
             if answer.reason:
                 content += f" Their reason: {answer.reason}"
         return self._result(prepared.call, ok=False, content=content, refused=True)

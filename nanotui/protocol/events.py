@@ -83,7 +83,8 @@ class ApprovalRequested(EventBase):
     type: Literal["approval_requested"] = "approval_requested"
     call_id: str
     tool: str
-    kind: Literal["write", "command"]
+    kind: Literal["write", "command", "external"]
+    """external: a tool of an MCP server."""
     summary: str
     reasons: list[str] = Field(default_factory=list)
     diff: str | None = None
@@ -96,8 +97,13 @@ class ApprovalRequested(EventBase):
     """For a command: each sub-command as the policy parsed it."""
     sandbox: str | None = None
     """For a command: the sandbox backend it will run in."""
+    details: str | None = None
+    """For an MCP tool: its arguments as pretty-printed JSON, and its definition when the
+    person has not approved it yet."""
+    accept_command: str | None = None
+    """For an MCP tool whose definition is not approved: the command line that accepts it."""
     shown_sha256: str
-    """Hash of exactly what was shown (the diff or the command)."""
+    """Hash of exactly what was shown (the diff, the command, or an MCP tool's details)."""
 
     _future: asyncio.Future[Any] | None = PrivateAttr(default=None)
 

@@ -25,6 +25,7 @@ from nanotui.protocol.events import (
     Notice,
 )
 from nanotui.protocol.log_verdict import Verdict
+from nanotui.protocol.mcp_status import ServerStatus
 from nanotui.protocol.setting_origins import SettingOrigins
 
 
@@ -139,6 +140,10 @@ class SessionPort(Protocol):
     def setting_origins(self) -> SettingOrigins:
         """Where each setting came from (empty for a session on a server: its settings are
         the server's)."""
+        ...
+
+    def mcp_servers(self) -> list[ServerStatus]:
+        """The session's MCP servers and their tools (empty for a session on a server)."""
         ...
 
     def workspace_trusted(self) -> bool: ...

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nanotui.security.external_rules import ExternalToolRules
 from nanotui.security.shell.commands import CommandPolicy
 
 Verdict = Literal["allow", "ask", "deny"]
-ActionKind = Literal["read", "write", "command"]
+ActionKind = Literal["read", "write", "command", "external"]
 
 
 @dataclass
@@ -29,6 +30,7 @@ class SessionGrants:
 
     write_paths: set[str] = field(default_factory=set)
     commands: set[str] = field(default_factory=set)
+    external_tools: set[str] = field(default_factory=set)
 
     def describe_write(self, path: str) -> str:
         return f"changes to {path} are allowed for the rest of this session"
@@ -36,21 +38,42 @@ class SessionGrants:
     def describe_command(self, command: str) -> str:
         return f"the command `{command}` is allowed for the rest of this session"
 
+    def describe_external(self, name: str) -> str:
+        return f"calls to {name} are allowed for the rest of this session"
+
 
 class ActionPolicy:
     """Combines the mode, the command rules and the session's grants into one decision."""
 
-    def __init__(self, commands: CommandPolicy, grants: SessionGrants | None = None) -> None:
+    def __init__(
+        self,
+        commands: CommandPolicy,
+        grants: SessionGrants | None = None,
+        external: ExternalToolRules | None = None,
+    ) -> None:
         self.commands = commands
         self.grants = grants or SessionGrants()
+        self.external = external or ExternalToolRules()
+        """The `mcp:` rules of the same lists (`external_rules`)."""
 
     def decide(
-        self, kind: ActionKind, mode: str, *, path: str | None = None, command: str | None = None
+        self,
+        kind: ActionKind,
+        mode: str,
+        *,
+        path: str | None = None,
+        command: str | None = None,
+        tool: str | None = None,
+        unapproved: str = "",
     ) -> ActionDecision:
+        """`tool` names an MCP tool (`mcp:server/tool`); `unapproved` says how its definition
+        differs from the one pinned, when it does."""
         if kind == "read":
             return ActionDecision("allow", ["allow: reading inside the workspace"])
         if kind == "write":
             return self._decide_write(mode, path or "")
+        if kind == "external":
+            return self._decide_external(mode, tool or "", unapproved)
         return self._decide_command(mode, command or "")
 
     def _decide_write(self, mode: str, path: str) -> ActionDecision:
@@ -86,11 +109,49 @@ class ActionPolicy:
             return ActionDecision("allow", reasons, judged.commands)
         return ActionDecision(judged.decision, reasons, judged.commands)
 
+    def _decide_external(self, mode: str, name: str, unapproved: str) -> ActionDecision:
+        """An MCP tool: its effects are not known (a server's own "read-only" hint is not
+        believed), so it runs unasked only where a rule or full-auto says so, and never
+        with a definition the person has not seen."""
+        verdict, rule = self.external.match(name)
+        if verdict == "deny":
+            return ActionDecision("deny", [f"deny: the rule {rule!r} denies {name}"])
+        if unapproved:
+            return ActionDecision("ask", [f"ask: {unapproved}; approving accepts it"])
+        if mode == "plan":
+            if verdict == "allow":
+                return ActionDecision("allow", [f"allow: the rule {rule!r} allows {name}"])
+            return ActionDecision(
+                "deny",
+                [
+                    "deny: plan mode calls only the MCP tools an allow rule names (what the "
+                    "others do is not known); switch to ask mode to call others"
+                ],
+            )
+        if verdict == "allow":
+            return ActionDecision("allow", [f"allow: the rule {rule!r} allows {name}"])
+        if verdict == "ask":
+            return ActionDecision("ask", [f"ask: the rule {rule!r} asks about {name}"])
+        if name in self.grants.external_tools:
+            return ActionDecision("allow", [f"allow: {self.grants.describe_external(name)}"])
+        if self.commands.default == "deny":
+            return ActionDecision(
+                "deny", [f'deny: [policy] default = "deny" and no rule allows {name}']
+            )
+        if mode == "full-auto":
+            return ActionDecision(
+                "allow", ["allow: full-auto mode runs what no rule denies or asks about"]
+            )
+        return ActionDecision("ask", [f"ask: {mode} mode shows every MCP tool call first"])
+
     def grant(self, kind: ActionKind, key: str) -> str:
         """Record an `always` answer; returns the rule in words for the log and the screen."""
         if kind == "write":
             self.grants.write_paths.add(key)
             return self.grants.describe_write(key)
+        if kind == "external":
+            self.grants.external_tools.add(key)
+            return self.grants.describe_external(key)
         self.grants.commands.add(key)
         return self.grants.describe_command(key)
 

@@ -24,6 +24,8 @@ class ToolKind(StrEnum):
     """Changes files in the workspace; produces a diff to approve."""
     COMMAND = "command"
     """Runs a shell command; judged by the command policy and run in the sandbox."""
+    EXTERNAL = "external"
+    """Calls a tool another program provides (an MCP server's); judged by the `mcp:` rules."""
 
 
 class ToolArgs(BaseModel):
@@ -96,3 +98,29 @@ class Tool(ABC):
         dumped = args.model_dump(exclude_defaults=True)
         text = ", ".join(f"{k}={v!r}" for k, v in dumped.items())
         return text if len(text) <= 120 else text[:117] + "..."
+
+
+class ExternalTool(Tool):
+    """A tool another program provides (`nanotui.tools.mcp`): its effects are not known, so
+    it is judged by its rule name, and the person sees its arguments (and a definition they
+    have not approved yet) before it runs."""
+
+    kind: ClassVar[ToolKind] = ToolKind.EXTERNAL
+    rule_name: str
+    """How rules and screens name it, e.g. `mcp:docs/search`."""
+
+    @abstractmethod
+    def unapproved(self) -> str:
+        """How its definition differs from the one the person approved, or ""."""
+
+    @abstractmethod
+    def accept(self) -> None:
+        """Remember its current definition as approved (the person approved a call to it)."""
+
+    @abstractmethod
+    def accept_command(self) -> str:
+        """The command line that accepts its definition outside the app."""
+
+    @abstractmethod
+    def shown(self, args: Any) -> str:
+        """What an approval shows: the arguments, and the definition when unapproved."""

@@ -18,13 +18,14 @@ The backend is chosen in `choose`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from nanotui.security.sandbox.process import CommandStartError
+from nanotui.security.sandbox.process import CommandStartError, Limits
 from nanotui.security.secrets.environment import scrubbed_environment
 
 
@@ -65,6 +66,43 @@ class CommandRunner(Protocol):
         env: dict[str, str] | None = None,
         network: bool | None = None,
     ) -> CommandResult: ...
+
+
+@dataclass
+class LaunchPlan:
+    """How a backend starts one long-lived program (an MCP server) in its sandbox: the argv
+    (the backend's own wrapping around the program's), its environment and inherited
+    descriptors, and what to undo once it has ended (`long_lived.start_long_lived`)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    backend: str
+    pass_fds: tuple[int, ...] = ()
+    cleanups: list[Callable[[], object]] = field(default_factory=list)
+    notice: str = ""
+    """What the user should know about how it runs (no isolation)."""
+    limits: Limits | None = None
+    """The backend's limits for commands, which the program gets too."""
+
+
+@runtime_checkable
+class ProgramLauncher(Protocol):
+    """Wraps a long-lived program in the sandbox the backend gives commands."""
+
+    backend: str
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        network: bool = False,
+    ) -> LaunchPlan:
+        """The plan to start `argv`; `network` True gives it what commands get (the
+        sandbox's network setting), False none at all."""
+        ...
 
 
 def command_environment(pass_env: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:

@@ -21,6 +21,7 @@ import atexit
 import contextlib
 import fcntl
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,7 @@ from nanotui.config import DEFAULT_HOME_ALLOW, DEFAULT_PROTECTED_PATHS
 from nanotui.security.network import forwarder
 from nanotui.security.network.proxy import AllowlistProxy
 from nanotui.security.sandbox import landlock_exec, seccomp_net
-from nanotui.security.sandbox.base import CommandResult, command_environment
+from nanotui.security.sandbox.base import CommandResult, LaunchPlan, command_environment
 from nanotui.security.sandbox.credentials import credential_files
 from nanotui.security.sandbox.gitconfig import config_files, without_credentials
 from nanotui.security.sandbox.home import HomeView, home_view, known_stores
@@ -383,10 +384,51 @@ class BwrapRunner:
         network: bool | None = None,
     ) -> CommandResult:
         """Run `bash -c command` in the sandbox; `network` overrides the default per call."""
+        allow_network = self.network if network is None else network
+        plan = self._plan(command, cwd, env, allow_network, through_proxy=True)
+        # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
+        # it starts, and no round trip into the sandbox is needed (bwrap --block-fd was one).
+        try:
+            outcome = await run_process(
+                lambda held: hold_with_sh(plan.argv) if held else plan.argv,
+                cwd=cwd,
+                env=plan.env,
+                timeout_s=timeout_s,
+                max_output_bytes=max_output_bytes,
+                limits=self.limits,
+                pass_fds=plan.pass_fds,
+            )
+        finally:
+            for cleanup in plan.cleanups:
+                cleanup()
+        return CommandResult(**vars(outcome), backend=self.backend)
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        network: bool = False,
+    ) -> LaunchPlan:
+        """A long-lived program in the same sandbox as a command (`ProgramLauncher`)."""
+        command = "exec " + shlex.join(argv)
+        return self._plan(command, cwd, env, network and self.network, through_proxy=network)
+
+    def _plan(
+        self,
+        command: str,
+        cwd: Path,
+        env: dict[str, str] | None,
+        allow_network: bool,
+        *,
+        through_proxy: bool,
+    ) -> LaunchPlan:
+        """bwrap's argv around `bash -c command`, its environment and what to undo after;
+        `through_proxy`: without network, the allowlist proxy (if any) is its way out."""
         environment = command_environment(self.pass_env, env)
         # The host's TMPDIR is read-only inside; the private /tmp is the place to write.
         environment["TMPDIR"] = "/tmp"
-        allow_network = self.network if network is None else network
         if not cwd.is_dir():
             raise CommandStartError(f"The command could not start: the folder {cwd} was not found.")
 
@@ -395,7 +437,7 @@ class BwrapRunner:
         # The allowlist: the sandbox's own loopback, a forwarder there, the proxy here.
         control = (
             _above_seccomp_fd(self.proxy.control_channel())
-            if (self.proxy and not allow_network)
+            if (self.proxy and through_proxy and not allow_network)
             else None
         )
         copies, copies_folder = git_config_copies(self.workspace, environment, self.home_allow)
@@ -417,21 +459,10 @@ class BwrapRunner:
         )
         if filtered:
             argv = with_seccomp_program(argv, loopback=control is not None)
-        # Held in front of bwrap itself: the limits and the cgroup then cover bwrap and all
-        # it starts, and no round trip into the sandbox is needed (bwrap --block-fd was one).
-        try:
-            outcome = await run_process(
-                lambda held: hold_with_sh(argv) if held else argv,
-                cwd=cwd,
-                env=environment,
-                timeout_s=timeout_s,
-                max_output_bytes=max_output_bytes,
-                limits=self.limits,
-                pass_fds=(control.fileno(),) if control else (),
-            )
-        finally:
-            if control is not None:
-                control.close()
-            if copies_folder:
-                shutil.rmtree(copies_folder, ignore_errors=True)
-        return CommandResult(**vars(outcome), backend=self.backend)
+        plan = LaunchPlan(argv, environment, cwd, self.backend, limits=self.limits)
+        if control is not None:
+            plan.pass_fds = (control.fileno(),)
+            plan.cleanups.append(control.close)
+        if copies_folder:
+            plan.cleanups.append(lambda: shutil.rmtree(copies_folder, ignore_errors=True))
+        return plan

@@ -15,6 +15,7 @@ cheaply), as does all of a home that is itself the workspace: bwrap is the stron
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.security.sandbox import landlock_exec, seccomp_net
-from nanotui.security.sandbox.base import CommandResult, command_environment
+from nanotui.security.sandbox.base import CommandResult, LaunchPlan, command_environment
 from nanotui.security.sandbox.fork_client import run_forked
 from nanotui.security.sandbox.home import home_view, read_grants, shown_grants
 from nanotui.security.sandbox.process import Limits
@@ -85,16 +86,7 @@ class LandlockRunner:
         allow_network = self.network if network is None else network
         temp = Path(tempfile.mkdtemp(prefix="nanotui-cmd-"))
         try:
-            environment = command_environment(self.pass_env, env)
-            environment["TMPDIR"] = str(temp)
-            # --reap: the fork server's copy stays as the command's parent and, at the end,
-            # kills whatever it left behind, even what escaped the process group with setsid.
-            options = ["--reap", "--write", str(self.workspace.resolve()), "--write", str(temp)]
-            if not allow_network:
-                options.append("--no-network")
-            view = home_view(environment, self.home_allow, self.workspace)
-            for path in [*read_grants(view.hidden), *shown_grants(view)]:
-                options += ["--read", path]
+            options, environment = self._options(temp, env, allow_network)
             outcome = await run_forked(
                 [*options, "--gate", "--", "bash", "-c", command],
                 cwd=cwd,
@@ -106,6 +98,56 @@ class LandlockRunner:
             )
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+        return CommandResult(
+            **vars(outcome), backend=self.backend, notice=self._notice(allow_network)
+        )
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        network: bool = False,
+    ) -> LaunchPlan:
+        """A long-lived program under the same Landlock domain as a command, started by the
+        launcher itself (`ProgramLauncher`): it stays as its reaping parent, and dies, taking
+        the program down, when nanotui dies."""
+        allow_network = network and self.network
+        temp = Path(tempfile.mkdtemp(prefix="nanotui-server-"))
+        options, environment = self._options(temp, env, allow_network)
+        plan = LaunchPlan(
+            [*launcher_argv(), *options, "--", *argv],
+            environment,
+            cwd,
+            self.backend,
+            notice=self._notice(allow_network),
+            limits=self.limits,
+        )
+        plan.cleanups.append(lambda: shutil.rmtree(temp, ignore_errors=True))
+        return plan
+
+    def _options(
+        self, temp: Path, env: dict[str, str] | None, allow_network: bool
+    ) -> tuple[list[str], dict[str, str]]:
+        """The launcher's options for one command or program, and its environment."""
+        environment = command_environment(self.pass_env, env)
+        environment["TMPDIR"] = str(temp)
+        # --reap: the launcher stays as the command's parent and, at the end, kills
+        # whatever it left behind, even what escaped the process group with setsid.
+        options = ["--reap", "--write", str(self.workspace.resolve()), "--write", str(temp)]
+        if not allow_network:
+            options.append("--no-network")
+        view = home_view(environment, self.home_allow, self.workspace)
+        for path in [*read_grants(view.hidden), *shown_grants(view)]:
+            options += ["--read", path]
+        return options, environment
+
+    def _notice(self, allow_network: bool) -> str:
         network_open = self.abi < 4 and not seccomp_net.supported()
-        notice = NETWORK_OPEN_NOTICE if not allow_network and network_open else ""
-        return CommandResult(**vars(outcome), backend=self.backend, notice=notice)
+        return NETWORK_OPEN_NOTICE if not allow_network and network_open else ""
+
+
+def launcher_argv() -> list[str]:
+    """The Landlock launcher run on its own, not forked by the fork server."""
+    return [os.path.realpath(sys.executable), "-I", "-S", landlock_exec.__file__]

@@ -12,11 +12,15 @@ from nanotui.security.jail.command_guard import Guard
 from nanotui.security.sandbox.base import (
     CommandResult,
     CommandRunner,
+    LaunchPlan,
     SandboxUnavailable,
     command_environment,
 )
 from nanotui.security.sandbox.fork_client import run_forked
+from nanotui.security.sandbox.landlock import launcher_argv
 from nanotui.security.sandbox.process import Limits
+
+NO_ISOLATION_NOTICE = "It runs without a sandbox (backend: plain)."
 
 
 class PlainRunner:
@@ -62,6 +66,22 @@ class PlainRunner:
         )
         return CommandResult(**vars(outcome), backend=self.backend, notice=self.notice)
 
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        network: bool = False,
+    ) -> LaunchPlan:
+        """A long-lived program with no isolation, its reaping launcher in front so that it
+        dies with nanotui (`ProgramLauncher`); `network` is not blocked here."""
+        # The launcher's --reap only: no Landlock (it is what plain means).
+        argv = [*launcher_argv(), "--no-landlock", "--reap", "--", *argv]
+        notice = self.notice or NO_ISOLATION_NOTICE
+        environment = command_environment(self.pass_env, env)
+        return LaunchPlan(argv, environment, cwd, self.backend, notice=notice, limits=self.limits)
+
 
 class GuardedRunner:
     """Any runner, with the workspace's control files put back after each command and the
@@ -101,6 +121,20 @@ class GuardedRunner:
             result.notice = " ".join([result.notice, *said]).strip()
         return result
 
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        network: bool = False,
+    ) -> LaunchPlan:
+        """The inner backend's plan, with the workspace's control files put back once the
+        program has ended, as after a command."""
+        plan = self.inner.launch(argv, cwd=cwd, env=env, network=network)  # type: ignore[attr-defined]
+        plan.cleanups.append(Guard(self.workspace).finish)
+        return plan
+
 
 class UnavailableRunner:
     """Stands in when the settings forbid every backend that starts: refuses each command."""
@@ -111,4 +145,7 @@ class UnavailableRunner:
         self.reason = reason
 
     async def run(self, command: str, **_: object) -> CommandResult:
+        raise SandboxUnavailable(self.reason)
+
+    def launch(self, argv: Sequence[str], **_: object) -> LaunchPlan:
         raise SandboxUnavailable(self.reason)

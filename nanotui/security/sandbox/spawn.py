@@ -72,7 +72,7 @@ class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
 
 
 @dataclass
-class _Spawned:
+class Spawned:
     """An argv spawned by asyncio, seen as a `Started`."""
 
     proc: asyncio.subprocess.Process
@@ -104,16 +104,23 @@ class _Spawned:
         return  # asyncio closes the transport once the process and its pipes are done
 
 
-def hold_with_sh(argv: Sequence[str]) -> list[str]:
-    """argv preceded by a tiny sh that waits at the gate, then gives the command /dev/null.
+def hold_with_sh(argv: Sequence[str], gate_fd: int | None = None) -> list[str]:
+    """argv preceded by a tiny shell that waits at the gate, then gives the command /dev/null.
 
     While it waits, the parent sets the resource limits on it (prlimit) and moves it into
     the command's cgroup, so everything the command forks inherits both. No Python runs in
     the child between fork and exec: preexec_fn would make every spawn fork the whole
     interpreter (~10 ms) and is unsafe with threads. For bwrap this sh stands in front of
     bwrap itself, so the limits and the cgroup hold bwrap and everything in its sandbox.
+
+    With `gate_fd` the gate is that descriptor instead and stdin is left alone: a long-lived
+    program (`long_lived`) is spoken to through its stdin. bash, not sh: the descriptor's
+    number may pass 9, which dash cannot redirect.
     """
     # `read` fails at end-of-file: a parent that died without releasing starts nothing.
+    if gate_fd is not None:
+        wait = f'read -r _ <&{gate_fd} || exit 125; exec {gate_fd}<&-; exec "$@"'
+        return ["bash", "-c", wait, "bash", *argv]
     wait = 'read -r _ || exit 125; exec </dev/null; exec "$@"'
     return ["sh", "-c", wait, "sh", *argv]
 
@@ -153,9 +160,9 @@ async def spawn_argv(
     env: dict[str, str],
     stdin: int | None,
     pass_fds: Sequence[int] = (),
-) -> _Spawned:
-    """Spawn the argv in a session of its own, stdin the gate (or /dev/null), inheriting
-    `pass_fds`."""
+) -> Spawned:
+    """Spawn the argv in a session of its own, stdin the gate (or /dev/null, or a pipe with
+    subprocess.PIPE), inheriting `pass_fds`."""
     loop = asyncio.get_running_loop()
     try:
         spawn = asyncio.ensure_future(
@@ -185,4 +192,4 @@ async def spawn_argv(
             ) from exc
         reason = getattr(exc, "strerror", None) or str(exc)
         raise CommandStartError(f"The command could not start: {reason.rstrip('.')}.") from exc
-    return _Spawned(asyncio.subprocess.Process(transport, protocol, loop))
+    return Spawned(asyncio.subprocess.Process(transport, protocol, loop))

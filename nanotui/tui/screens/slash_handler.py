@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 from nanotui.tui import collector
+from nanotui.tui.mcp_listing import mcp_listing
 from nanotui.tui.modes import MODE_MEANINGS
 from nanotui.tui.policy_listing import policy_listing
 from nanotui.tui.replay_chat import show_earlier_conversation
@@ -110,6 +111,9 @@ class SlashHandler:
 
     async def do_policy(self, argument: str) -> None:
         await self.chat.add_notice(policy_listing(self.screen.session.setting_origins()))
+
+    async def do_mcp(self, argument: str) -> None:
+        await self.chat.add_notice(mcp_listing(self.screen.session.mcp_servers()))
 
     async def do_checkpoints(self, argument: str) -> None:
         self.screen.action_checkpoints()

@@ -41,6 +41,7 @@ STALE_KEYS = "[b]n[/b] reject (the file changed on disk, so this diff cannot be 
 COMMAND_KEYS = (
     "[b]y[/b] run  [b]n[/b] reject  [b]a[/b] always allow this command  [b]m[/b] maximise"
 )
+EXTERNAL_KEYS = "[b]y[/b] call  [b]n[/b] reject  [b]a[/b] always allow this tool  [b]m[/b] maximise"
 ARMING_NOTE = "keys work in a moment: read the change first"
 TOO_SOON = "This just appeared: read it, then press the key again."
 
@@ -245,6 +246,9 @@ class ApprovalPanel(Vertical, can_focus=True):
             return
         if request.kind == "write":
             title = Content.assemble(("Change ", "bold"), (request.path or "", "bold $warning"))
+        elif request.kind == "external":
+            rule = request.summary.split(" ", 1)[0]
+            title = Content.assemble(("Call the MCP tool ", "bold"), (rule, "bold $warning"))
         else:
             title = Content.assemble(("Run a command", "bold"))
         if len(self.items) > 1:
@@ -258,7 +262,9 @@ class ApprovalPanel(Vertical, can_focus=True):
         request = self.request
         if request is None:
             return
-        if request.kind != "write":
+        if request.kind == "external":
+            keys = Content.from_markup(EXTERNAL_KEYS)
+        elif request.kind != "write":
             keys = Content.from_markup(COMMAND_KEYS)
         elif stale:
             keys = Content.from_markup(STALE_KEYS)
@@ -443,6 +449,9 @@ def last_paragraph(text: str, limit: int = 600) -> str:
 
 
 def _command_text(request: ApprovalRequested) -> Content:
+    if request.kind == "external":
+        # The arguments as pretty-printed JSON (and a definition not approved yet), as sent.
+        return Content(request.details or request.summary)
     lines = [Content.assemble(("$ ", "dim"), (request.command or request.summary, "bold"))]
     if len(request.commands) > 1:
         lines.append(Content.styled("runs, one after another:", "dim"))

@@ -1,0 +1,197 @@
+"""One MCP server's connection: started, listed, called, stopped.
+
+The SDK's client is built on anyio, whose cancel scopes must be left in the task that
+entered them; so one task per server (`_own`) enters the transport and the `ClientSession`
+and holds them until the session ends, and calls from the turn's tasks use the session it
+made. A stdio server is started in the command sandbox (`security.sandbox.long_lived`),
+with no network unless its config says `network = true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from nanotui.config import McpServerConfig
+from nanotui.protocol.basics import clipped
+from nanotui.security.sandbox.base import ProgramLauncher
+from nanotui.security.sandbox.long_lived import LongLivedProcess, start_long_lived
+from nanotui.tools.base import ToolFailure
+from nanotui.tools.mcp.pins import ToolDefinition
+
+STOP_WAIT_S = 10.0
+"""How long stopping a server may take before its task is cancelled (its process is killed
+either way, `LongLivedProcess.aclose`)."""
+
+
+class McpConnection:
+    """A server's connection and what it said: state, reason, tool definitions."""
+
+    def __init__(
+        self,
+        name: str,
+        config: McpServerConfig,
+        launcher: ProgramLauncher | None,
+        workspace: Path,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.launcher = launcher
+        self.workspace = workspace
+        self.state = "not started"
+        """not started, starting, running, failed or stopped."""
+        self.reason = ""
+        """Why it failed, in words."""
+        self.definitions: list[ToolDefinition] = []
+        self.process: LongLivedProcess | None = None
+        self.on_tools_changed: list[Any] = []
+        """Called (no arguments) after the server said its tools changed and was listed."""
+        self._session: Any = None
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def notice(self) -> str:
+        """What the user should know about how it runs (no isolation)."""
+        return self.process.plan.notice if self.process else ""
+
+    async def start(self) -> None:
+        """Start it and list its tools; a failure is its state and reason, never raised."""
+        self.state = "starting"
+        self._task = asyncio.create_task(self._own(), name=f"mcp server {self.name}")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready.wait()), self.config.timeout_s)
+        except TimeoutError:
+            self._fail(f"it did not answer within {self.config.timeout_s:g} s")
+            await self.aclose()
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        """The server's `CallToolResult` for one call, or ToolFailure in one sentence."""
+        session = self._session
+        if session is None:
+            raise ToolFailure(
+                f"The MCP server {self.name} is not running ({self.reason or self.state})."
+            )
+        try:
+            return await asyncio.wait_for(
+                session.call_tool(tool, arguments), timeout=self.config.timeout_s
+            )
+        except TimeoutError as exc:
+            raise ToolFailure(
+                f"The MCP server {self.name} did not answer within {self.config.timeout_s:g} s."
+            ) from exc
+        except Exception as exc:  # the server's error, or a connection that broke
+            raise ToolFailure(f"The MCP server {self.name} failed: {_words(exc)}.") from exc
+
+    async def aclose(self) -> None:
+        """Stop it: the session and transport end in their task, the process is killed."""
+        self._stop.set()
+        task = self._task
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        finally:
+            if self.process is not None:
+                await self.process.aclose()  # also when the task was cut short
+
+    async def _own(self) -> None:
+        from mcp import ClientSession  # only a session with MCP servers loads the SDK
+
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                streams = await self._open(stack)
+                session = await stack.enter_async_context(
+                    ClientSession(
+                        *streams,
+                        read_timeout_seconds=self.config.timeout_s,
+                        message_handler=self._on_message,
+                    )
+                )
+                await session.initialize()
+                self.definitions = await _list(session)
+                self._session = session
+                self.state = "running"
+                self._ready.set()
+                await self._stop.wait()
+        except Exception as exc:  # the server's failure is a state, not a crash of the session
+            self._fail(_words(exc))
+        finally:
+            self._session = None
+            if self.state == "running":
+                self.state = "stopped"
+            self._ready.set()
+
+    async def _open(self, stack: contextlib.AsyncExitStack) -> tuple[Any, Any]:
+        """The transport's two streams: the sandboxed process's pipes, or HTTP."""
+        if self.config.url is not None:
+            from mcp.client.streamable_http import streamable_http_client
+
+            read, write = await stack.enter_async_context(streamable_http_client(self.config.url))
+            return read, write
+        from nanotui.tools.mcp.stdio_transport import process_transport
+
+        if self.launcher is None:
+            raise ToolFailure("no sandbox was given to start it in")
+        plan = self.launcher.launch(
+            [self.config.command or "", *self.config.args],
+            cwd=self.workspace,
+            env=dict(self.config.env),
+            network=self.config.network,
+        )
+        self.process = await start_long_lived(plan)
+        stack.push_async_callback(self.process.aclose)
+        read, write = await stack.enter_async_context(process_transport(self.process))
+        return read, write
+
+    async def _on_message(self, message: Any) -> None:
+        """A server notification: a changed tool list is listed again (and then judged
+        against the pins like the first)."""
+        import mcp_types
+
+        if isinstance(message, mcp_types.ToolListChangedNotification) and self._session:
+            asyncio.get_running_loop().create_task(self._relist())
+
+    async def _relist(self) -> None:
+        with contextlib.suppress(Exception):  # a failed re-listing keeps the last one
+            self.definitions = await _list(self._session)
+            for callback in self.on_tools_changed:
+                callback()
+
+    def _fail(self, reason: str) -> None:
+        self.state = "failed"
+        said = self.process.stderr_tail().splitlines() if self.process else []
+        self.reason = clipped(f"{reason}; it said: {said[-1]}" if said else reason, 300)
+
+
+async def _list(session: Any) -> list[ToolDefinition]:
+    """Every tool the server offers, following its pages."""
+    definitions: list[ToolDefinition] = []
+    cursor = None
+    while True:
+        from mcp_types import PaginatedRequestParams
+
+        params = PaginatedRequestParams(cursor=cursor) if cursor else None
+        listed = await session.list_tools(params=params)
+        definitions += [
+            ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
+            for tool in listed.tools
+        ]
+        cursor = listed.next_cursor
+        if not cursor:
+            return definitions
+
+
+def _words(exc: BaseException) -> str:
+    """An exception, or the first of a group, as a short phrase."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    return clipped(text, 200)

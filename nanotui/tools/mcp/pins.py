@@ -1,0 +1,85 @@
+"""Pinned tool definitions: what each MCP tool said the first time, per project.
+
+A server that changes what a tool says (its description, which the model reads as
+instructions, or its input schema) after the user started using it is a known attack. So
+the first `tools/list` of a server in a project is hashed per tool (name, description,
+input schema) and kept under nanotui's state folder, out of the repository's reach; later a
+tool that is new, or whose hash differs, is not approved until the person accepts it (an
+approval in the app, or `nanotui mcp tools NAME --accept`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nanotui import paths
+from nanotui.protocol.atomic_write import write_atomically
+
+
+@dataclass(frozen=True)
+class ToolDefinition:
+    """What a server says of one tool, as the model is told it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(
+            {"name": self.name, "description": self.description, "schema": self.input_schema},
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def pins_file(workspace: Path) -> Path:
+    """Where the pins of the project in `workspace` are kept (one file per project)."""
+    key = hashlib.sha256(str(workspace.resolve()).encode()).hexdigest()[:24]
+    return paths.state_dir() / "mcp-pins" / f"{key}.json"
+
+
+class PinStore:
+    """The pinned definitions of one project's servers: server -> tool -> digest."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.file = pins_file(workspace)
+        self.workspace = workspace.resolve()
+
+    def _read(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # none yet (a damaged file pins nothing: every tool asks again)
+        servers = data.get("servers") if isinstance(data, dict) else None
+        return servers if isinstance(servers, dict) else {}
+
+    def knows(self, server: str) -> bool:
+        """Whether the server's tools were ever pinned in this project."""
+        return server in self._read()
+
+    def problem(self, server: str, definition: ToolDefinition) -> str:
+        """ "" when `definition` is the one pinned, else what is wrong with it, in words."""
+        pinned = self._read().get(server, {}).get(definition.name)
+        if pinned is None:
+            return f"mcp:{server}/{definition.name} is a new tool, not approved yet"
+        if pinned != definition.digest:
+            return (
+                f"the definition of mcp:{server}/{definition.name} (its description or input "
+                "schema) changed since it was approved"
+            )
+        return ""
+
+    def pin(self, server: str, definitions: list[ToolDefinition]) -> None:
+        """Remember these definitions as approved (others of the server stay as they are)."""
+        servers = self._read()
+        tools = dict(servers.get(server, {}))
+        tools.update({d.name: d.digest for d in definitions})
+        servers[server] = tools
+        paths.ensure_private_dir(self.file.parent)
+        body = {"workspace": str(self.workspace), "servers": servers}
+        write_atomically(self.file, json.dumps(body, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,46 @@
+"""Configuring the test MCP server (tests/mcp_test_server.py) for a test's NANOTUI_HOME."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tools_support import git, init_repo
+
+SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
+
+
+def make_repo(tmp_path: Path) -> Path:
+    """A repository with one commit, the session's workspace."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.txt").write_text("hello\n")
+    init_repo(repo)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "start")
+    return repo
+
+
+def server_toml(name: str = "t", *, env: dict[str, str] | None = None, extra: str = "") -> str:
+    """An `[mcp.servers.NAME]` table starting the test server with this Python."""
+    lines = [
+        f"[mcp.servers.{name}]",
+        f"command = {json.dumps(sys.executable)}",
+        f"args = [{json.dumps(str(SERVER_SCRIPT))}]",
+        "timeout_s = 30",
+    ]
+    if env:
+        pairs = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())
+        lines.append(f"env = {{ {pairs} }}")
+    return "\n".join([*lines, extra, ""])
+
+
+def user_config(home: Path, *parts: str, policy: dict[str, list[str]] | None = None) -> None:
+    """The user's config.toml: no checkpoints (short runs), the policy lists, the servers."""
+    lines = ["[checkpoints]", "enabled = false", ""]
+    if policy:
+        lines.append("[policy]")
+        lines += [f"{key} = {json.dumps(rules)}" for key, rules in policy.items()]
+        lines.append("")
+    (home / "config.toml").write_text("\n".join([*lines, *parts]))

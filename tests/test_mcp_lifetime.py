@@ -1,0 +1,133 @@
+"""An MCP server in a session: its processes end with the session that started them, and
+with nanotui itself when it is killed; a changed tool approved in the app is accepted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_model_server import openai_reply
+from mcp_support import make_repo, server_toml, user_config
+from tools_support import process_alive
+
+from nanotui.config_loading import load_settings
+from nanotui.engine.assembly import build_session
+from nanotui.protocol.approval_answer import ApprovalAnswer
+from nanotui.protocol.events import ApprovalRequested, ToolResult
+from nanotui.security.sandbox.process_reaper import descendants_of
+from nanotui.tools.mcp.pins import PinStore, ToolDefinition
+
+
+def wait_until_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
+    """The pids still alive after `within_s` (bounded: a leak fails, it does not hang)."""
+    deadline = time.monotonic() + within_s
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if process_alive(pid)]
+
+
+async def test_the_servers_processes_end_with_the_session(fake_server, tmp_path, home) -> None:
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml())
+    flags = {"provider": {"base_url": fake_server.openai_base_url, "model": "m"}}
+    settings = load_settings(repo, flags).settings
+    session = build_session(settings, repo)
+    fake_server.enqueue(openai_reply(text="Hello."))
+    try:
+        async for _ in session.turn("hi"):
+            pass
+        hub = session.local_agent.mcp
+        assert hub is not None and hub.status()[0].state == "running"
+        process = hub.connections["t"].process
+        assert process is not None
+        pids = [process.pid, *descendants_of(process.pid)]
+        assert len(pids) > 1  # the sandbox and the server in it
+    finally:
+        await session.close()
+    assert wait_until_gone(pids, within_s=0) == []
+
+
+STARTER = """
+import asyncio, json, sys
+from pathlib import Path
+from nanotui.config import SandboxConfig
+from nanotui.security.sandbox.choose import make_runner
+from nanotui.security.sandbox.long_lived import start_long_lived
+from nanotui.security.sandbox.process_reaper import descendants_of
+
+async def main():
+    workspace, backend = Path(sys.argv[1]), sys.argv[2]
+    runner = make_runner(SandboxConfig(backend=backend), workspace)
+    # Stubborn: deaf to its stdin closing and to SIGHUP and SIGTERM, and with a child.
+    stubborn = ["sh", "-c", "trap '' HUP TERM; sleep 60 & sleep 60"]
+    process = await start_long_lived(runner.launch(stubborn, cwd=workspace))
+    while len(descendants_of(process.pid)) < 3:
+        await asyncio.sleep(0.02)
+    print(json.dumps([process.pid, *descendants_of(process.pid)]), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
+    tmp_path: Path, backend: str
+) -> None:
+    # What an MCP server runs as: bwrap dies with its parent (--die-with-parent) and its
+    # PID namespace with it; the Landlock launcher's reaper hears its parent die.
+    repo = make_repo(tmp_path)
+    nanotui = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(repo), backend],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    pids: list[int] = []
+    try:
+        assert nanotui.stdout is not None
+        pids = json.loads(nanotui.stdout.readline())
+        assert len(pids) >= 3 and all(process_alive(pid) for pid in pids)
+        nanotui.kill()  # SIGKILL: no clean-up of its own runs
+        nanotui.wait(timeout=10)
+        assert wait_until_gone(pids) == []
+    finally:
+        if nanotui.poll() is None:
+            os.killpg(nanotui.pid, signal.SIGKILL)
+            nanotui.wait(timeout=10)
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+async def test_approving_a_changed_tool_in_the_app_accepts_its_definition(
+    fake_server, tmp_path, home
+) -> None:
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml(), policy={"allow": ["mcp:t/*"]})
+    # The definition approved earlier said something else: the listing now differs from it.
+    PinStore(repo).pin("t", [ToolDefinition("evolving", "Says hello.", {})])
+    flags = {"provider": {"base_url": fake_server.openai_base_url, "model": "m"}}
+    session = build_session(load_settings(repo, flags).settings, repo)
+    call = openai_reply(tool_calls=[("mcp__t__evolving", {"text": "hi"})])
+    fake_server.enqueue(call, openai_reply(text="Done."))
+    asked: list[ApprovalRequested] = []
+    try:
+        async for event in session.turn("go"):
+            if isinstance(event, ApprovalRequested):
+                asked.append(event)
+                session.resolve_approval(event, ApprovalAnswer(decision="approve"))
+            if isinstance(event, ToolResult):
+                assert event.ok and "echo: hi" in event.content
+        [request] = asked  # asked in full-auto's stead: the allow rule does not cover it
+        assert "Echoes text." in (request.details or "")
+        assert any("changed since it was approved" in reason for reason in request.reasons)
+        hub = session.local_agent.mcp
+        assert hub is not None and not hub.tools["mcp__t__evolving"].unapproved()
+    finally:
+        await session.close()
