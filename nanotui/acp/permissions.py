@@ -27,6 +27,9 @@ def options_for(request: ApprovalRequested) -> list[PermissionOption]:
     elif request.kind == "write":
         once = "Apply this change"
         always = f"Apply, and allow changes to {request.path} for the rest of the session"
+    elif request.kind == "external":
+        once = f"Call {request.tool}"
+        always = f"Call, and allow {request.tool} for the rest of the session"
     else:
         once = "Run this command"
         always = "Run, and allow this command for the rest of the session"
