@@ -74,6 +74,27 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
     return ToolEnvironment(jail, context, ActionPolicy(commands), runner.backend, proxy)
 
 
+def session_hooks(
+    settings: Settings,
+    env: ToolEnvironment,
+    session_id: str,
+    redactor: Redactor,
+    transcript_path: Path | None = None,
+) -> HookRunner | None:
+    """The `[[hooks]]` of the settings, run in the sandbox the model's commands run in; None
+    when there are none."""
+    if not settings.hooks:
+        return None
+    return HookRunner(
+        settings.hooks,
+        env.context.runner,
+        env.workspace.root,
+        session_id,
+        redactor,
+        transcript_path=transcript_path,
+    )
+
+
 def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
     """How shell lines are judged in this workspace (the agent's and `nanotui policy check`)."""
     jail = Workspace(workspace, settings.policy.protected_paths)
@@ -181,16 +202,9 @@ def build_agent(
         checkpoints=settings.checkpoints
         if settings.checkpoints.enabled and (log if checkpoints is None else checkpoints)
         else None,
-        hooks=HookRunner(
-            settings.hooks,
-            env.context.runner,  # the sandbox the model's commands run in
-            workspace,
-            session_id,
-            redactor,
-            transcript_path=session_path(session_id) if log else None,
-        )
-        if settings.hooks
-        else None,
+        hooks=session_hooks(
+            settings, env, session_id, redactor, session_path(session_id) if log else None
+        ),
     )
     if env.proxy is not None:
         env.proxy.on_connection = agent.record_connection
