@@ -63,6 +63,8 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
     proxy = None
     if settings.sandbox.network == "allowlist":
         proxy = AllowlistProxy(DomainAllowlist(settings.sandbox.allowed_domains))
+        if not settings.managed.ask_unlisted_domains:  # nobody is asked: say why not
+            proxy.unlisted_advice = "your organisation's managed settings fix that list"
     runner = make_runner(settings.sandbox, workspace, settings.policy.protected_paths, proxy)
     context = ToolContext(
         workspace=jail,
@@ -208,7 +210,8 @@ def build_agent(
     )
     if env.proxy is not None:
         env.proxy.on_connection = agent.record_connection
-        env.proxy.ask = agent.allow_unlisted_host
+        if settings.managed.ask_unlisted_domains:  # else no answer may reach past the list
+            env.proxy.ask = agent.allow_unlisted_host
     agent.resumed = resume is not None
     _attach_telemetry(agent, settings, user)
     return agent
