@@ -118,6 +118,7 @@ class Agent:
         log: SessionLog | None = None,
         conversation: Conversation | None = None,
         sandbox_backend: str = "plain",
+        sandbox_network: str = "none",
         checkpoints: CheckpointsConfig | None = None,
         output_marker: str = "",
         hooks: HookRunner | None = None,
@@ -132,6 +133,8 @@ class Agent:
         self.log = log
         self.conversation = conversation or Conversation()
         self.sandbox_backend = sandbox_backend
+        self.sandbox_network = sandbox_network
+        """[sandbox] network: "none", "allowlist" or "full"."""
         self._system_prompt = system_prompt
         self.safety = (
             SafetyNet(workspace, session_id, checkpoints, self._emit) if checkpoints else None
@@ -356,7 +359,7 @@ class Agent:
             if not self._started:
                 self._started = True
                 self._emit(self.session_started_event(resumed=self.resumed))
-                if warning := isolation_warning(self.sandbox_backend):
+                if warning := isolation_warning(self.sandbox_backend, self.sandbox_network):
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
             refused = await self.turn_hooks.refusal(prompt, mode=self.mode, resumed=self.resumed)

@@ -201,6 +201,7 @@ def build_agent(
         else None,
         conversation=conversation,
         sandbox_backend=env.backend,
+        sandbox_network=settings.sandbox.network,
         checkpoints=settings.checkpoints
         if settings.checkpoints.enabled and (log if checkpoints is None else checkpoints)
         else None,
