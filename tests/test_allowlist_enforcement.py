@@ -14,7 +14,6 @@ import pytest
 from fake_model_server import openai_reply
 from run_support import of_type, run
 
-from nanotui import paths
 from nanotui.cli.doctor import run_doctor
 from nanotui.config_loading import load_settings
 from nanotui.security.sandbox import bwrap as sandbox_bwrap
@@ -22,21 +21,6 @@ from nanotui.security.sandbox import landlock as sandbox_landlock
 from nanotui.security.sandbox.choose import probe_backends
 
 ALLOWLIST = '[sandbox]\nnetwork = "allowlist"\nallowed_domains = ["pypi.org"]\n'
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    workspace = tmp_path / "repo"
-    workspace.mkdir()
-    return workspace
-
-
-@pytest.fixture
-def managed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "etc" / "managed.toml"
-    path.parent.mkdir()
-    monkeypatch.setattr(paths, "MANAGED_CONFIG_FILE", path)
-    return path
 
 
 @pytest.mark.parametrize(
@@ -84,12 +68,12 @@ def test_a_managed_network_is_held_by_a_sandbox_or_commands_are_refused(
     fake_server,
     home: Path,
     workspace: Path,
-    managed: Path,
+    managed_file: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     network: str,
 ) -> None:
-    managed.write_text(f'[sandbox]\nnetwork = "{network}"\n')
+    managed_file.write_text(f'[sandbox]\nnetwork = "{network}"\n')
     # The user picks the plain backend, which would run commands with the network open.
     (home / "config.toml").write_text(
         '[sandbox]\nbackend = "plain"\n[policy]\nallow = ["touch *"]\n'
@@ -97,7 +81,7 @@ def test_a_managed_network_is_held_by_a_sandbox_or_commands_are_refused(
     loaded = load_settings(workspace, environ={})
     assert loaded.settings.sandbox.backend == "auto" and loaded.settings.sandbox.require
     [notice] = loaded.conflicts
-    assert f"sandbox.network is managed by your organisation ({managed})" in notice
+    assert f"sandbox.network is managed by your organisation ({managed_file})" in notice
     assert "the plain backend cannot hold commands to it" in notice
 
     # Where no sandbox starts, the command is refused, not run without one.

@@ -60,21 +60,6 @@ def names_to_site(site: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AllowlistProxy, "_open", to_site)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    workspace = tmp_path / "repo"
-    workspace.mkdir()
-    return workspace
-
-
-@pytest.fixture
-def managed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "etc" / "managed.toml"
-    path.parent.mkdir()
-    monkeypatch.setattr(paths, "MANAGED_CONFIG_FILE", path)
-    return path
-
-
 def user_config(home: Path, text: str) -> None:
     (home / "config.toml").write_text(text + '[policy]\nallow = ["python3 *"]\n')
 
@@ -141,10 +126,10 @@ def test_a_managed_list_refuses_a_remembered_name_without_asking(
     fake_server,
     home: Path,
     workspace: Path,
-    managed: Path,
+    managed_file: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    managed.write_text(ALLOWLIST)
+    managed_file.write_text(ALLOWLIST)
     user_config(home, "")
     remember_host(workspace, "evil.example")
     fake_server.enqueue(
@@ -154,7 +139,8 @@ def test_a_managed_list_refuses_a_remembered_name_without_asking(
     _, events, err = run(fake_server, workspace, capsys, "--mode", "full-auto")
     assert "evil.example, remembered for this project, is not reached: " in err
     assert (
-        f"sandbox.allowed_domains does not list it (managed by your organisation, {managed})" in err
+        f"sandbox.allowed_domains does not list it (managed by your organisation, {managed_file})"
+        in err
     )
     assert not of_type(events, "approval_requested")  # nobody is asked past the managed list
     [refused] = of_type(events, "network_connection")
@@ -164,9 +150,9 @@ def test_a_managed_list_refuses_a_remembered_name_without_asking(
 
 
 def test_a_managed_network_off_refuses_a_remembered_name_with_a_notice(
-    home: Path, workspace: Path, managed: Path
+    home: Path, workspace: Path, managed_file: Path
 ) -> None:
-    managed.write_text('[sandbox]\nnetwork = "none"\n')
+    managed_file.write_text('[sandbox]\nnetwork = "none"\n')
     user_config(home, ALLOWLIST)
     remember_host(workspace, "evil.example")
     loaded = load_settings(workspace, environ={})
