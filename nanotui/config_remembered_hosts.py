@@ -95,7 +95,7 @@ def add_remembered_hosts(
         if host not in kept and refusal is not None:
             notices.append(
                 f"{host}, remembered for this project, is not reached: {refusal[0]} "
-                f"(managed by your organisation, {where}); ask its administrators to list it."
+                f"(managed by your organisation, {where}); ask its administrators if you need it."
             )
     if not kept or settings.sandbox.network != "allowlist":
         return settings
@@ -114,8 +114,11 @@ def _managed_refusal(
     """(the managed setting in words, which names it still lets through), or None when the
     managed file leaves remembered names alone."""
     if settings.sandbox.network != "allowlist":
-        if sources.get("sandbox.network", "").startswith(MANAGED_PREFIX):
-            return f'sandbox.network is "{settings.sandbox.network}"', lambda host: False
+        # "full" reaches every name anyway; "none" by the user's own choice needs no notice.
+        if settings.sandbox.network == "none" and sources.get("sandbox.network", "").startswith(
+            MANAGED_PREFIX
+        ):
+            return 'sandbox.network is "none"', lambda host: False
         return None
     if managed_sets(managed, "sandbox", "allowed_domains"):
         ceiling = set(Settings(**managed).sandbox.allowed_domains)
