@@ -239,6 +239,10 @@ class ManagedConfig(Section):
     """Provider kinds allowed (the offline demo sends nothing anywhere and is always allowed)."""
     base_urls: list[str] = Field(default_factory=list)
     """Endpoints allowed, as URL prefixes, e.g. "https://llm.example.com/v1"."""
+    ask_unlisted_domains: bool = True
+    """Whether the app may let a command reach a name [sandbox] allowed_domains lacks when
+    asked (once, this session, always for this project); off by itself when this file sets
+    allowed_domains, so that no answer reaches past the organisation's list."""
 
 
 class TelemetryConfig(Section):

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from nanotui import paths
 from nanotui.config import PolicyConfig, Settings
 from nanotui.config_managed import enforce_managed
+from nanotui.config_remembered_hosts import add_remembered_hosts
 from nanotui.config_strictness import at_least_as_strict
 from nanotui.protocol.basics import ConfigError, plural
 from nanotui.protocol.setting_origins import SettingOrigins, managed_layer
@@ -46,7 +47,8 @@ class LoadedConfig:
     are among `notices` too)."""
     rule_sources: dict[str, dict[str, str]] = field(default_factory=dict)
     """Where each policy rule came from: "policy.deny" -> {"curl *": "defaults", ...} (the
-    first layer that named it), for `nanotui policy explain`."""
+    first layer that named it), for `nanotui policy explain`; and each network name of
+    "sandbox.allowed_domains" (a name remembered for the project says so)."""
 
 
 # Variables with short names, per the command-line contract.
@@ -134,6 +136,15 @@ def load_settings(
         )
         loaded.notices.extend(loaded.conflicts)
     loaded.settings = _mode_within_ceiling(loaded.settings, loaded.sources, loaded.notices)
+    if workspace is not None:
+        loaded.settings = add_remembered_hosts(
+            loaded.settings,
+            workspace,
+            managed_settings,
+            loaded.sources,
+            loaded.rule_sources.setdefault("sandbox.allowed_domains", {}),
+            loaded.notices,
+        )
     return loaded
 
 

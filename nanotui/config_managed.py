@@ -11,7 +11,11 @@ managed entries. A setting with no order (the model, how long sessions are kept)
 
 The managed `approval.mode` is also the loosest mode a session may switch to later
 (`approval.max_mode`), and `[managed] providers` and `base_urls` say which model services
-may be used at all: a choice outside them stops the start with one sentence.
+may be used at all: a choice outside them stops the start with one sentence. A managed
+network setting brings two more: a managed `allowed_domains` is the whole list (nobody is
+asked to reach past it: `[managed] ask_unlisted_domains` goes off), and a managed
+`network` of "none" or "allowlist" is held by a sandbox or not at all (no plain backend,
+`require` on), never by commands running with the network open.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ def enforce_managed(
         ceiling = tightened("approval", "max_mode", settings.approval.max_mode, floor.approval.mode)
         changed.setdefault("approval", {})["max_mode"] = ceiling
         sources["approval.max_mode"] = managed_layer(where)
+    _hold_the_network(settings, managed, floor, changed, where, sources, notices)
     enforced = settings.model_copy(
         update={
             section: getattr(settings, section).model_copy(update=values)
@@ -66,6 +71,49 @@ def enforce_managed(
     )
     check_allowed_provider(enforced, where)
     return enforced
+
+
+def managed_sets(managed: dict[str, Any], section: str, key: str) -> bool:
+    """Whether the managed file writes `section.key` (section names in any case)."""
+    return any(
+        written.lower() == section and isinstance(values, dict) and key in values
+        for written, values in managed.items()
+    )
+
+
+def _hold_the_network(
+    settings: Settings,
+    managed: dict[str, Any],
+    floor: Settings,
+    changed: dict[str, dict[str, Any]],
+    where: str,
+    sources: dict[str, str],
+    notices: list[str],
+) -> None:
+    """What a managed network setting brings with it. A managed `allowed_domains` is the
+    whole list: nobody may be asked to reach past it. A managed `network` of "none" or
+    "allowlist" needs a sandbox to hold commands to it: the plain backend, which holds
+    nothing, is not used, and with no sandbox commands are refused rather than run open."""
+    layer = managed_layer(where)
+    if managed_sets(managed, "sandbox", "allowed_domains"):
+        changed.setdefault("managed", {})["ask_unlisted_domains"] = False
+        sources["managed.ask_unlisted_domains"] = layer
+    if not managed_sets(managed, "sandbox", "network") or floor.sandbox.network == "full":
+        return
+    sandbox = changed.setdefault("sandbox", {})
+    if sandbox.get("backend", settings.sandbox.backend) == "plain":
+        sandbox["backend"] = "auto"
+        notices.append(
+            f"sandbox.network is managed by your organisation ({where}) and the plain backend "
+            f"cannot hold commands to it ({sources.get('sandbox.backend', 'a lower layer')} "
+            'chose it), so the backend is "auto": bwrap or Landlock, or no commands at all.'
+        )
+        sources["sandbox.backend"] = layer
+    if not sandbox.get("require", settings.sandbox.require):
+        sandbox["require"] = True
+        sources["sandbox.require"] = layer
+    if not changed["sandbox"]:
+        del changed["sandbox"]
 
 
 def check_allowed_provider(settings: Settings, where: str) -> None:

@@ -39,6 +39,11 @@ def trusted_file() -> Path:
     return config_dir() / "trusted.toml"
 
 
+def remembered_hosts_file() -> Path:
+    """Network names allowed for good in one project (the "always for this project" answer)."""
+    return config_dir() / "remembered_hosts.toml"
+
+
 def sessions_dir() -> Path:
     return state_dir() / "sessions"
 

@@ -63,6 +63,17 @@ def no_managed_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -
     monkeypatch.setattr(paths, "MANAGED_CONFIG_FILE", nowhere)
 
 
+@pytest.fixture
+def managed_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where this test's organisation's managed file is looked for (the test writes it)."""
+    from nanotui import paths
+
+    path = tmp_path / "etc" / "nanotui" / "managed.toml"
+    path.parent.mkdir(parents=True)
+    monkeypatch.setattr(paths, "MANAGED_CONFIG_FILE", path)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def collection_given_back() -> Iterator[None]:
     """Every app that took over garbage collection (nanotui.tui.collector) gave it back."""

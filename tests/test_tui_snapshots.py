@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from nanotui.engine.assembly import build_agent
 from nanotui.engine.facade import EngineSession
 from nanotui.protocol.model_io import ChatRequest, StreamItem, Usage, UsagePiece
 from nanotui.providers.demo import DemoProvider, copy_sample_project
+from nanotui.security.sandbox.base import CommandResult
+from nanotui.security.sandbox.runners import PlainRunner
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.widgets import timeline
 from nanotui.tui.widgets.approval_panel import ApprovalPanel
@@ -92,6 +95,22 @@ async def mid_session(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+def steady_unittest_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """unittest's summary says how long the tests took ("Ran 6 tests in 0.001s"), which
+    changes from run to run: the picture shows it as 0.000s, and the rest as it came."""
+    real_run = PlainRunner.run
+
+    async def run(self: PlainRunner, command: str, **options: object) -> CommandResult:
+        result = await real_run(self, command, **options)  # type: ignore[arg-type]
+        steady = {
+            stream: re.sub(r"^(Ran \d+ tests? in )\d+\.\d+s$", r"\g<1>0.000s", text, flags=re.M)
+            for stream, text in (("stdout", result.stdout), ("stderr", result.stderr))
+        }
+        return result.model_copy(update=steady)
+
+    monkeypatch.setattr(PlainRunner, "run", run)
+
+
 VIEWS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "diff_unified": diff_unified,
     "diff_split": diff_split,
@@ -102,5 +121,13 @@ VIEWS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("view", list(VIEWS))
-def test_snapshot(snap_compare, app: NanotuiApp, view: str, size: tuple[int, int]) -> None:
+def test_snapshot(
+    snap_compare,
+    app: NanotuiApp,
+    view: str,
+    size: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if view == "mid_session":  # the one view that shows a real command's output
+        steady_unittest_timing(monkeypatch)
     assert snap_compare(app, terminal_size=size, run_before=VIEWS[view])

@@ -14,7 +14,7 @@ from nanotui.config import default_base_url, resolve_api_key
 from nanotui.config_loading import load_settings, setting_value
 from nanotui.protocol.basics import ConfigError, plural
 from nanotui.security.sandbox.cgroup import describe_limit_scopes
-from nanotui.security.sandbox.choose import make_runner, probe_backends
+from nanotui.security.sandbox.choose import allowlist_warning, make_runner, probe_backends
 from nanotui.security.trust import is_trusted
 
 
@@ -90,6 +90,8 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
         line(None, "sandbox", "plain, as configured: commands run with limits but no isolation")
     else:  # auto found nothing that starts, or a required sandbox is missing
         line(False, "sandbox", f"{chosen}: no sandbox starts here, so commands are not isolated")
+    if warning := allowlist_warning(chosen, loaded.settings.sandbox.network):
+        line(False, "network", warning)
     print("All good." if problems == 0 else f"{plural(problems, 'problem')} found.")
     return 0 if problems == 0 else 1
 

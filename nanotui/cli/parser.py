@@ -232,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     tool = sub.add_parser(
         "tool",
         help="call one tool through the agent's decision path",
-        description="Call one tool exactly as the agent would: jail, policy, runner. What "
-        "would need approval in the given mode is refused (exit 2); a policy refusal exits 4.",
+        description="Call one tool exactly as the agent would: its [[hooks]] (pre_tool and "
+        "post_tool), jail, policy, runner. What would need approval in the given mode is "
+        "refused (exit 2); a policy refusal or a blocking hook exits 4.",
     )
     tool.add_argument("name", help="tool name, e.g. read_file, edit_file, run_command")
     tool.add_argument("--args", default="{}", metavar="JSON", help="the arguments as JSON")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 
 from nanotui import __version__
 from nanotui.config import CheckpointsConfig
-from nanotui.engine.approvals import attach_future, os_user, sha256_text
 from nanotui.engine.conversation import Conversation
 from nanotui.engine.dispatch import CallDispatcher
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceWatcher
 from nanotui.engine.hooks import HookRunner
+from nanotui.engine.network_questions import HostQuestions
 from nanotui.engine.output_marker import marked
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
@@ -46,8 +45,6 @@ from nanotui.governance.ratelimit import (
 )
 from nanotui.paths import config_dir, state_dir
 from nanotui.protocol.events import (
-    ApprovalRequested,
-    ApprovalResolved,
     AssistantMessage,
     ConversationCleared,
     ConversationResumed,
@@ -122,6 +119,7 @@ class Agent:
         log: SessionLog | None = None,
         conversation: Conversation | None = None,
         sandbox_backend: str = "plain",
+        sandbox_network: str = "none",
         checkpoints: CheckpointsConfig | None = None,
         output_marker: str = "",
         hooks: HookRunner | None = None,
@@ -137,6 +135,8 @@ class Agent:
         self.log = log
         self.conversation = conversation or Conversation()
         self.sandbox_backend = sandbox_backend
+        self.sandbox_network = sandbox_network
+        """[sandbox] network: "none", "allowlist" or "full"."""
         self._system_prompt = system_prompt
         self.safety = (
             SafetyNet(workspace, session_id, checkpoints, self._emit) if checkpoints else None
@@ -165,8 +165,10 @@ class Agent:
         self.observers: list[EventObserver] = []
         """Told of every event after the log (telemetry); they cannot change the session."""
         self._queue: asyncio.Queue[Any] | None = None
-        self._hosts_granted: set[str] = set()
-        """Names a command may reach for the rest of the session (an `always` answer)."""
+        self.host_questions = HostQuestions(
+            workspace, self._emit, lambda: self._queue is not None, sandbox_backend
+        )
+        """Questions about names the network allowlist lacks, and what their answers allowed."""
         self._streamed_text: list[str] = []
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
         self._task: asyncio.Task[None] | None = None
@@ -326,43 +328,8 @@ class Agent:
 
     async def allow_unlisted_host(self, host: str, port: int) -> bool:
         """Ask the person whether a running command may reach `host`, which [sandbox]
-        allowed_domains lacks: once, or (`always`) for the rest of the session. Headless, the
-        request is refused at once, as every request is there."""
-        if host in self._hosts_granted:
-            return True
-        if self._queue is None:
-            return False
-        shown = f"connect to {host}:{port}"
-        request = ApprovalRequested(
-            call_id=f"network-{uuid.uuid4().hex[:8]}",
-            tool="network",
-            kind="command",
-            summary=f"A command wants to reach {host}, which [sandbox] allowed_domains lacks",
-            reasons=[f"ask: {host} is not listed; y allows it once, a for this session"],
-            command=shown,
-            commands=[shown],
-            sandbox=self.sandbox_backend,
-            shown_sha256=sha256_text(shown),
-        )
-        future = attach_future(request)
-        self._emit(request)
-        answer = None
-        try:
-            answer = await future
-        finally:
-            self._emit(
-                ApprovalResolved(
-                    call_id=request.call_id,
-                    decision=answer.decision if answer else "interrupted",
-                    reason=answer.reason if answer else "",
-                    by=answer.by if answer else "user",
-                    shown_sha256=request.shown_sha256,
-                    os_user=os_user(),
-                )
-            )
-        if answer.decision == "always":
-            self._hosts_granted.add(host)
-        return answer.decision in ("approve", "always")
+        allowed_domains lacks (`network_questions`); headless, refused at once."""
+        return await self.host_questions.allow(host, port)
 
     def record_connection(self, decision: ConnectionDecision) -> None:
         """A command's connection through the allowlist proxy: logged, and shown while a
@@ -396,7 +363,7 @@ class Agent:
             if not self._started:
                 self._started = True
                 self._emit(self.session_started_event(resumed=self.resumed))
-                if warning := isolation_warning(self.sandbox_backend):
+                if warning := isolation_warning(self.sandbox_backend, self.sandbox_network):
                     # In the log and in headless output, not only on the screen.
                     self._emit(Notice(level="warning", text=warning))
                 await self._start_mcp()

@@ -65,6 +65,8 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
     proxy = None
     if settings.sandbox.network == "allowlist":
         proxy = AllowlistProxy(DomainAllowlist(settings.sandbox.allowed_domains))
+        if not settings.managed.ask_unlisted_domains:  # nobody is asked: say why not
+            proxy.unlisted_advice = "your organisation's managed settings fix that list"
     runner = make_runner(settings.sandbox, workspace, settings.policy.protected_paths, proxy)
     context = ToolContext(
         workspace=jail,
@@ -78,6 +80,27 @@ def build_tool_environment(settings: Settings, workspace: Path) -> ToolEnvironme
     )
     policy = ActionPolicy(commands, external=external)
     return ToolEnvironment(jail, context, policy, runner.backend, proxy)
+
+
+def session_hooks(
+    settings: Settings,
+    env: ToolEnvironment,
+    session_id: str,
+    redactor: Redactor,
+    transcript_path: Path | None = None,
+) -> HookRunner | None:
+    """The `[[hooks]]` of the settings, run in the sandbox the model's commands run in; None
+    when there are none."""
+    if not settings.hooks:
+        return None
+    return HookRunner(
+        settings.hooks,
+        env.context.runner,
+        env.workspace.root,
+        session_id,
+        redactor,
+        transcript_path=transcript_path,
+    )
 
 
 def command_policy(settings: Settings, workspace: Path) -> CommandPolicy:
@@ -184,26 +207,21 @@ def build_agent(
         else None,
         conversation=conversation,
         sandbox_backend=env.backend,
+        sandbox_network=settings.sandbox.network,
         checkpoints=settings.checkpoints
         if settings.checkpoints.enabled and (log if checkpoints is None else checkpoints)
         else None,
-        hooks=HookRunner(
-            settings.hooks,
-            env.context.runner,  # the sandbox the model's commands run in
-            workspace,
-            session_id,
-            redactor,
-            transcript_path=session_path(session_id) if log else None,
-        )
-        if settings.hooks
-        else None,
+        hooks=session_hooks(
+            settings, env, session_id, redactor, session_path(session_id) if log else None
+        ),
         mcp=McpHub(settings.mcp, workspace, env.context.runner)
         if settings.mcp.servers or settings.mcp.untrusted
         else None,
     )
     if env.proxy is not None:
         env.proxy.on_connection = agent.record_connection
-        env.proxy.ask = agent.allow_unlisted_host
+        if settings.managed.ask_unlisted_domains:  # else no answer may reach past the list
+            env.proxy.ask = agent.allow_unlisted_host
     agent.resumed = resume is not None
     _attach_telemetry(agent, settings, user)
     return agent

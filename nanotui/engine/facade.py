@@ -87,7 +87,7 @@ class EngineSession:
     @property
     def isolation_warning(self) -> str | None:
         """The sentence every front end shows when commands run without a sandbox."""
-        return isolation_warning(self._agent.sandbox_backend)
+        return isolation_warning(self._agent.sandbox_backend, self._agent.sandbox_network)
 
     @property
     def log_path(self) -> Path | None:

@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 class ApprovalAnswer(BaseModel):
     """What the person (or the headless runner) answered."""
 
-    decision: Literal["approve", "reject", "always"]
+    decision: Literal["approve", "reject", "always", "project"]
+    """`always`: approve, and the like for the rest of the session; `project`: approve a
+    network name for good in this project (only a network question offers it)."""
     reason: str = ""
     """For a rejection: told to the model so it can do better."""
     hunks: list[int] | None = None

@@ -256,6 +256,8 @@ def approval_summary(
         added, removed = count_changed_lines(edit_diff or "")
         why = f" (+{added} -{removed} against the proposal){why}"
         return f"edited by {by}{why}"
+    if decision == "project":
+        return f"allowed for this project by {by}{why}"
     return f"{decision} by {by}{why}"
 
 

@@ -115,8 +115,9 @@ class ApprovalRequested(EventBase):
 class ApprovalResolved(EventBase):
     type: Literal["approval_resolved"] = "approval_resolved"
     call_id: str
-    decision: Literal["approve", "edit", "reject", "always", "interrupted"]
-    """`edit`: approved as the person changed it in their editor. `interrupted`: no answer;
+    decision: Literal["approve", "edit", "reject", "always", "project", "interrupted"]
+    """`edit`: approved as the person changed it in their editor. `project`: a network name
+    allowed for good in this project. `interrupted`: no answer;
     the turn was stopped (Esc, quit) while the request waited, so nothing ran."""
     reason: str = ""
     by: str = "user"

@@ -22,7 +22,8 @@ class SettingOrigins:
     """"approval.mode" -> ("\\"ask\\"", "managed (/etc/nanotui/managed.toml)"), for every
     setting some layer set."""
     rules: dict[str, dict[str, str]] = field(default_factory=dict)
-    """"policy.deny" -> {"curl *": "defaults", ...}: the layer that first named each rule."""
+    """"policy.deny" -> {"curl *": "defaults", ...}: the layer that first named each rule;
+    "sandbox.allowed_domains" -> {"pypi.org": "~/.config/nanotui/config.toml", ...}."""
 
     @property
     def managed(self) -> bool:

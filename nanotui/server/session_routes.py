@@ -42,8 +42,9 @@ class NewMessage(Strict):
 
 
 class Answer(Strict):
-    decision: Literal["approve", "reject", "always"]
-    """"always" approves, and approves its kind for the rest of the session, as in the app."""
+    decision: Literal["approve", "reject", "always", "project"]
+    """"always" approves, and approves its kind for the rest of the session, as in the app;
+    "project" allows a network name for good in the session's project."""
     reason: str = Field(default="", max_length=4000)
     hunks: list[int] | None = None
     """For a write: the hunks to apply (0-based); None applies them all."""

@@ -47,7 +47,13 @@ from nanotui.telemetry.exporting import Telemetry
 PROVIDER_NAMES = {"anthropic": "anthropic", "openai-compatible": "openai", "demo": "nanotui.demo"}
 """`gen_ai.provider.name` for each provider kind: an OpenAI-compatible server speaks OpenAI's
 API, whoever runs it."""
-ANSWER_TO_DECISION = {"approve": "allow", "edit": "allow", "always": "allow", "reject": "deny"}
+ANSWER_TO_DECISION = {
+    "approve": "allow",
+    "edit": "allow",
+    "always": "allow",
+    "project": "allow",
+    "reject": "deny",
+}
 COMMAND_IN_REASON = re.compile(r"`[^`]*`")
 MAX_REASON_CHARS = 120
 REQUEST_FAILURES = frozenset(get_args(ErrorKind)) - CUT_OFF_KINDS

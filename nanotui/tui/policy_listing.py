@@ -20,8 +20,8 @@ def policy_listing(origins: SettingOrigins) -> str:
     if not origins.values:
         lines.append("  none: every setting is a default")
     for name, (value, layer) in origins.values.items():
-        if name.startswith("policy."):
-            continue  # the rules are listed one by one below
+        if name.startswith("policy.") or name == "sandbox.allowed_domains":
+            continue  # the rules and the names are listed one by one below
         lines.append(f"  {name} = {value}  ({layer})")
     lines.append("Command rules (deny wins over ask, ask over allow):")
     for setting, kind in RULE_KINDS:
@@ -32,4 +32,8 @@ def policy_listing(origins: SettingOrigins) -> str:
         protected.setdefault(layer, []).append(pattern)
     for layer, patterns in protected.items():
         lines.append(f"Protected paths ({layer}): {', '.join(patterns)}")
+    names = origins.rules.get("sandbox.allowed_domains", {})
+    if names:
+        lines.append("Network names commands may reach (sandbox.allowed_domains):")
+        lines += [f"  {name}  ({layer})" for name, layer in names.items()]
     return "\n".join(lines)

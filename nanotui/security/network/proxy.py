@@ -97,6 +97,8 @@ class AllowlistProxy:
         self.on_connection = on_connection or (lambda decision: None)
         """Told every decision (the agent logs each one)."""
         self.open_upstream = open_upstream
+        self.unlisted_advice = "add it to reach it"
+        """What a refusal of an unlisted name says to do."""
         self._served: dict[socket.socket, set[asyncio.Task[None]]] = {}
         """Each command's control descriptor, and the connections served for it."""
 
@@ -208,7 +210,8 @@ class AllowlistProxy:
             return Refused("403 Forbidden", f"port {port} is closed; {host} is reached on {wanted}")
         if not self.allowlist.allows(host):
             return Unlisted(
-                "403 Forbidden", f"{host} is not in [sandbox] allowed_domains; add it to reach it"
+                "403 Forbidden",
+                f"{host} is not in [sandbox] allowed_domains; {self.unlisted_advice}",
             )
         return None
 

@@ -21,9 +21,29 @@ NO_ISOLATION_WARNING = (
 )
 
 
-def isolation_warning(backend: str) -> str | None:
-    """What every front end and the session log say when commands run unisolated."""
-    return NO_ISOLATION_WARNING if backend == "plain" else None
+def isolation_warning(backend: str, network: str = "none") -> str | None:
+    """What every front end and the session log say when commands run unisolated, or when
+    the backend cannot hold them to the network allowlist (`network` is [sandbox] network)."""
+    said = [NO_ISOLATION_WARNING if backend == "plain" else None]
+    said.append(allowlist_warning(backend, network))
+    return " ".join(s for s in said if s) or None
+
+
+def allowlist_warning(backend: str, network: str) -> str | None:
+    """One sentence when [sandbox] network = "allowlist" but `backend` cannot enforce it:
+    only bwrap gives a command a network namespace that reaches nothing but the proxy."""
+    if network != "allowlist" or backend not in ("landlock", "plain"):
+        return None
+    what = (
+        "commands get no network at all, listed names included"
+        if backend == "landlock"
+        else "commands reach the whole network"
+    )
+    return (
+        f'The network allowlist ([sandbox] network = "allowlist") is not enforced by the '
+        f"{backend} backend, so {what}; install bubblewrap and set [sandbox] backend = "
+        '"bwrap" to hold commands to allowed_domains.'
+    )
 
 
 def probe_backends() -> dict[str, str | None]:

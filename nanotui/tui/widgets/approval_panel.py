@@ -42,6 +42,10 @@ COMMAND_KEYS = (
     "[b]y[/b] run  [b]n[/b] reject  [b]a[/b] always allow this command  [b]m[/b] maximise"
 )
 EXTERNAL_KEYS = "[b]y[/b] call  [b]n[/b] reject  [b]a[/b] always allow this tool  [b]m[/b] maximise"
+NETWORK_KEYS = (
+    "[b]y[/b] once  [b]n[/b] refuse  [b]a[/b] this session  [b]p[/b] always for this project  "
+    "[b]m[/b] maximise"
+)
 ARMING_NOTE = "keys work in a moment: read the change first"
 TOO_SOON = "This just appeared: read it, then press the key again."
 
@@ -68,6 +72,7 @@ class ApprovalPanel(Vertical, can_focus=True):
         Binding("y", "approve", "Approve", id="approval.approve"),
         Binding("n", "reject", "Reject (with an optional reason)", id="approval.reject"),
         Binding("a", "always", "Apply and always allow", id="approval.always"),
+        Binding("p", "project", "Allow the network name for this project", id="approval.project"),
         Binding("e", "edit", "Edit the change in $EDITOR", id="approval.edit"),
         Binding("s", "toggle_view", "Split / unified diff", id="approval.toggle_view"),
         Binding("j,down", "hunk(1)", "Next hunk", id="approval.next_hunk"),
@@ -262,7 +267,9 @@ class ApprovalPanel(Vertical, can_focus=True):
         request = self.request
         if request is None:
             return
-        if request.kind == "external":
+        if request.tool == "network":
+            keys = Content.from_markup(NETWORK_KEYS)
+        elif request.kind == "external":
             keys = Content.from_markup(EXTERNAL_KEYS)
         elif request.kind != "write":
             keys = Content.from_markup(COMMAND_KEYS)
@@ -326,6 +333,8 @@ class ApprovalPanel(Vertical, can_focus=True):
             return typing_reason
         if action in ("approve", "reject", "always", "edit", "switch", "maximize"):
             return self.request is not None and not typing_reason
+        if action == "project":  # only a network name can be allowed for a project
+            return self.request is not None and self.request.tool == "network" and not typing_reason
         if action in ("toggle_view", "hunk", "toggle_hunk", "scroll_diff"):
             return self.request is not None and self.request.kind == "write" and not typing_reason
         return True
@@ -343,6 +352,9 @@ class ApprovalPanel(Vertical, can_focus=True):
 
     def action_always(self) -> None:
         self._approve("always")
+
+    def action_project(self) -> None:
+        self._approve("project")
 
     def _approve(self, decision: str) -> None:
         item = self.item
