@@ -3,6 +3,7 @@ loopback model server speaking SSE, a real git workspace, a real session log."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -126,3 +127,27 @@ async def test_trusting_through_the_facade_is_logged_and_the_demo_is_never_trust
             demo_session.trust_workspace()
     finally:
         await demo_session.close()
+
+
+async def test_closing_mid_turn_logs_the_turn_as_cancelled_before_the_close(
+    fake_server: FakeModelServer, repo: Path
+) -> None:
+    """A front end that quits while a change waits for approval (and so leaves the turn's
+    events unread) still leaves a whole log: the turn's end, then the close."""
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("write_file", {"path": "new.txt", "content": "hello\n"})])
+    )
+    session = session_on(fake_server, repo)
+    turn = session.turn("write it")
+    async for event in turn:
+        if isinstance(event, ApprovalRequested):
+            break  # the front end goes away with the question unanswered
+    await session.close()
+    assert not session.busy
+    path = session.local_agent.log.path
+    kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()]
+    assert kinds[-3:] == ["tool_result", "turn_finished", "session_closed"], kinds[-4:]
+    assert list(read_events(path))[-1].status == "cancelled"
+    assert not (repo / "new.txt").exists()
+    await turn.aclose()  # what the front end's generator does later writes nothing more
+    assert path.read_text().count("\n") == len(kinds)

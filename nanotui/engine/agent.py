@@ -281,6 +281,16 @@ class Agent:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
+    async def end_turn(self) -> None:
+        """Interrupt the running turn, if any, and wait until its end is logged: a session
+        closed mid-turn records the turn as cancelled before it records its own close."""
+        task = self._task
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     async def watch_workspace(self) -> AsyncIterator[EventBase]:
         """Files changed outside nanotui, as they happen, until `stop_watching()`.
 

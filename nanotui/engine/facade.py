@@ -197,7 +197,9 @@ class EngineSession:
         self._agent.stop_watching()
 
     async def close(self) -> None:
-        """End the session: its MCP servers, the model client's connections and the log."""
+        """End the session: a turn still running, its MCP servers, the model client's
+        connections and the log."""
+        await self._agent.end_turn()
         if self._agent.mcp is not None:
             await self._agent.mcp.aclose()
         await self._agent.provider.aclose()
