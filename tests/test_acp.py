@@ -200,6 +200,40 @@ async def test_the_session_log_verifies_and_holds_the_editors_answers(agent, mod
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+async def test_a_change_shown_once_written_has_the_files_secrets_redacted(
+    agent, model, place
+) -> None:
+    connection, editor = agent
+    session = await new_session(connection, place)
+    await asyncio.wait_for(
+        connection.set_session_mode(session_id=session, mode_id="auto-edit"), WAIT_S
+    )
+    token = f"ghp_{'b' * 36}"
+    settings = place / "repo" / "settings.py"
+    # The token far enough from the change to be out of its diff, but in the file's text.
+    settings.write_text(f'TOKEN = "{token}"\n' + "#\n" * 5 + "DEBUG = False\n")
+    edit = ("edit_file", {"path": "settings.py", "old_string": "False", "new_string": "True"})
+    create = ("write_file", {"path": "new.txt", "content": f"token {token}\n"})
+    model.enqueue(
+        openai_reply(tool_calls=[(*edit, "call_s1"), (*create, "call_s2")]),
+        openai_reply(text="Done."),
+    )
+    editor.take_updates()
+    try:
+        assert await prompt(connection, session, "turn debugging on") == "end_turn"
+
+        assert settings.read_text().endswith("DEBUG = True\n")  # written as asked
+        updates = editor.take_updates()
+        for call in ("call_s1", "call_s2"):
+            (done,) = [u for u in tool_updates(updates, call) if u.status == "completed"]
+            (diff,) = [c for c in done.content if c.type == "diff"]
+            assert "[REDACTED:github_token]" in diff.new_text
+            assert token not in done.model_dump_json()
+    finally:
+        settings.unlink()
+        (place / "repo" / "new.txt").unlink(missing_ok=True)
+
+
 async def test_cancel_during_a_slow_stream_ends_the_turn_cancelled(agent, model, place) -> None:
     connection, editor = agent
     session = await new_session(connection, place)

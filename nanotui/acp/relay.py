@@ -86,8 +86,11 @@ class TurnRelay:
         elif isinstance(event, ToolStarted) and event.call_id in self._announced:
             await self._update(updates.started_call(self._acp_id(event.call_id)))
         elif isinstance(event, ToolResult) and event.call_id in self._announced:
-            workspace = self._session.workspace
-            await self._update(updates.finished_call(event, workspace, self._acp_id(event.call_id)))
+            finished = updates.finished_call(
+                event, self._session.workspace, self._acp_id(event.call_id)
+            )
+            # Its change's texts come from the file on disk, not from the redacted event.
+            await self._update(updates.with_texts_redacted(finished, self._session.redacted))
         elif isinstance(event, Notice | ErrorEvent):
             if isinstance(event, ErrorEvent):
                 self._errors.append(event.text)
