@@ -317,6 +317,10 @@ async def test_what_the_user_can_fix_comes_back_as_one_sentence(agent, place) ->
     with pytest.raises(RequestError) as missing:
         await asyncio.wait_for(connection.new_session(cwd=str(place / "nowhere")), WAIT_S)
     assert "is not one; open a folder in the editor first." in str(missing.value)
+    # The agent runs in the repository: a relative name must not open it, nor a folder in it.
+    for relative in (".", "repo", "~"):
+        with pytest.raises(RequestError, match="is not an absolute path"):
+            await asyncio.wait_for(connection.new_session(cwd=relative), WAIT_S)
     with pytest.raises(RequestError) as unknown:
         await prompt(connection, "no-such-session", "hello")
     assert "There is no session no-such-session" in str(unknown.value)
