@@ -234,6 +234,20 @@ async def test_a_change_shown_once_written_has_the_files_secrets_redacted(
         (place / "repo" / "new.txt").unlink(missing_ok=True)
 
 
+async def test_a_secret_streamed_in_pieces_reaches_the_editor_redacted(agent, model, place) -> None:
+    connection, editor = agent
+    session = await new_session(connection, place)
+    token = f"ghp_{'c' * 36}"
+    # Four characters a piece, as models stream: no one piece holds the token.
+    model.enqueue(openai_reply(text=f"Use {token} to push.\nThen pull.", chunk_size=4))
+    editor.take_updates()
+
+    assert await prompt(connection, session, "how do I push?") == "end_turn"
+
+    said = message_text(editor.take_updates())
+    assert said == "Use [REDACTED:github_token] to push.\nThen pull."
+
+
 async def test_cancel_during_a_slow_stream_ends_the_turn_cancelled(agent, model, place) -> None:
     connection, editor = agent
     session = await new_session(connection, place)
