@@ -200,6 +200,54 @@ async def test_the_session_log_verifies_and_holds_the_editors_answers(agent, mod
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+async def test_a_change_shown_once_written_has_the_files_secrets_redacted(
+    agent, model, place
+) -> None:
+    connection, editor = agent
+    session = await new_session(connection, place)
+    await asyncio.wait_for(
+        connection.set_session_mode(session_id=session, mode_id="auto-edit"), WAIT_S
+    )
+    token = f"ghp_{'b' * 36}"
+    settings = place / "repo" / "settings.py"
+    # The token far enough from the change to be out of its diff, but in the file's text.
+    settings.write_text(f'TOKEN = "{token}"\n' + "#\n" * 5 + "DEBUG = False\n")
+    edit = ("edit_file", {"path": "settings.py", "old_string": "False", "new_string": "True"})
+    create = ("write_file", {"path": "new.txt", "content": f"token {token}\n"})
+    model.enqueue(
+        openai_reply(tool_calls=[(*edit, "call_s1"), (*create, "call_s2")]),
+        openai_reply(text="Done."),
+    )
+    editor.take_updates()
+    try:
+        assert await prompt(connection, session, "turn debugging on") == "end_turn"
+
+        assert settings.read_text().endswith("DEBUG = True\n")  # written as asked
+        updates = editor.take_updates()
+        for call in ("call_s1", "call_s2"):
+            (done,) = [u for u in tool_updates(updates, call) if u.status == "completed"]
+            (diff,) = [c for c in done.content if c.type == "diff"]
+            assert "[REDACTED:github_token]" in diff.new_text
+            assert token not in done.model_dump_json()
+    finally:
+        settings.unlink()
+        (place / "repo" / "new.txt").unlink(missing_ok=True)
+
+
+async def test_a_secret_streamed_in_pieces_reaches_the_editor_redacted(agent, model, place) -> None:
+    connection, editor = agent
+    session = await new_session(connection, place)
+    token = f"ghp_{'c' * 36}"
+    # Four characters a piece, as models stream: no one piece holds the token.
+    model.enqueue(openai_reply(text=f"Use {token} to push.\nThen pull.", chunk_size=4))
+    editor.take_updates()
+
+    assert await prompt(connection, session, "how do I push?") == "end_turn"
+
+    said = message_text(editor.take_updates())
+    assert said == "Use [REDACTED:github_token] to push.\nThen pull."
+
+
 async def test_cancel_during_a_slow_stream_ends_the_turn_cancelled(agent, model, place) -> None:
     connection, editor = agent
     session = await new_session(connection, place)
@@ -283,6 +331,10 @@ async def test_what_the_user_can_fix_comes_back_as_one_sentence(agent, place) ->
     with pytest.raises(RequestError) as missing:
         await asyncio.wait_for(connection.new_session(cwd=str(place / "nowhere")), WAIT_S)
     assert "is not one; open a folder in the editor first." in str(missing.value)
+    # The agent runs in the repository: a relative name must not open it, nor a folder in it.
+    for relative in (".", "repo", "~"):
+        with pytest.raises(RequestError, match="is not an absolute path"):
+            await asyncio.wait_for(connection.new_session(cwd=relative), WAIT_S)
     with pytest.raises(RequestError) as unknown:
         await prompt(connection, "no-such-session", "hello")
     assert "There is no session no-such-session" in str(unknown.value)

@@ -137,3 +137,23 @@ def test_a_reply_that_broke_off_is_one_chat_span_in_error_with_what_it_used(
     assert chat.attributes["error.type"] == "interrupted"
     assert chat.attributes["gen_ai.response.finish_reasons"] == ("interrupted",)
     assert chat.attributes["gen_ai.usage.output_tokens"] == used["usage"]["output_tokens"] > 0
+
+
+def test_replies_from_a_server_that_sends_no_usage_are_a_chat_span_each_not_in_error(
+    fake_server, workspace, capsys, telemetry
+) -> None:
+    read = ("read_file", {"path": "x.txt"}, "call_1")
+    fake_server.enqueue(
+        openai_reply(tool_calls=[read], include_usage=False),
+        openai_reply(text="Done.", include_usage=False),
+    )
+    code, events = run_at(fake_server.openai_base_url, workspace, capsys)
+    assert code == 0
+    assert not of_type(events, "usage_reported")
+    chats = [s for s in telemetry.spans.get_finished_spans() if s.name.startswith("chat ")]
+    assert len(chats) == 2
+    for chat in chats:
+        assert chat.status.status_code.name == "UNSET"
+        assert "error.type" not in chat.attributes
+    finishes = [chat.attributes["gen_ai.response.finish_reasons"] for chat in chats]
+    assert finishes == [("tool_calls",), ("stop",)]

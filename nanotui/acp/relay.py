@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from nanotui.acp import updates
 from nanotui.acp.permissions import answer_for, options_for, refused
+from nanotui.acp.reply_stream import ReplyStream
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.run_result import turn_result
 from nanotui.protocol.basics import clipped
@@ -46,6 +47,8 @@ class TurnRelay:
         self._client = client
         self._turn = turn
         """The turn's number in the session: the editor's tool call ids carry it."""
+        self._reply = ReplyStream(session.redacted)
+        """The reply streaming now, redacted over whole words (pieces split secrets)."""
         self._announced: set[str] = set()
         """Tool calls the editor has been told of (a `tool_call` update)."""
         self._asking: set[asyncio.Task[None]] = set()
@@ -73,21 +76,26 @@ class TurnRelay:
         )
 
     async def _relay(self, event: EventBase) -> None:
+        if isinstance(event, TextDelta):
+            await self._say(self._reply.add(event.text))
+            return
+        await self._say(self._reply.end())  # a reply's pieces stop before any other event
         if isinstance(event, ApprovalRequested):
             await self._put_to_editor(event)
             return
         # What the editor shows may end up in its logs: redacted as the session's log is.
         # An approval is not: it shows exactly the change or command that would run.
         event = self._session.redacted_event(event)
-        if isinstance(event, TextDelta):
-            await self._update(updates.message_text(event.text))
-        elif isinstance(event, ToolCallProposed):
+        if isinstance(event, ToolCallProposed):
             await self._announce(event)
         elif isinstance(event, ToolStarted) and event.call_id in self._announced:
             await self._update(updates.started_call(self._acp_id(event.call_id)))
         elif isinstance(event, ToolResult) and event.call_id in self._announced:
-            workspace = self._session.workspace
-            await self._update(updates.finished_call(event, workspace, self._acp_id(event.call_id)))
+            finished = updates.finished_call(
+                event, self._session.workspace, self._acp_id(event.call_id)
+            )
+            # Its change's texts come from the file on disk, not from the redacted event.
+            await self._update(updates.with_texts_redacted(finished, self._session.redacted))
         elif isinstance(event, Notice | ErrorEvent):
             if isinstance(event, ErrorEvent):
                 self._errors.append(event.text)
@@ -146,6 +154,10 @@ class TurnRelay:
             logger.exception("asking the editor for permission failed")
             answer = refused("asking the editor for permission failed")
         self._session.resolve_approval(request, answer)
+
+    async def _say(self, text: str) -> None:
+        if text:
+            await self._update(updates.message_text(text))
 
     async def _update(self, update: Any) -> None:
         await self._client.session_update(session_id=self._session.session_id, update=update)

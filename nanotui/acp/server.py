@@ -90,7 +90,7 @@ class NanotuiAgent:
 
     @readable
     async def new_session(self, cwd: str, **_: Any) -> NewSessionResponse:
-        session = self._open_session(Path(cwd), None)
+        session = self._open_session(_folder(cwd), None)
         self._sessions[session.session_id] = session
         return NewSessionResponse(session_id=session.session_id, modes=_modes(session))
 
@@ -106,7 +106,7 @@ class NanotuiAgent:
             raise UserFacingError(
                 f"There is no logged session {session_id}; `nanotui sessions list` shows them."
             )
-        session = self._open_session(Path(cwd), session_id)
+        session = self._open_session(_folder(cwd), session_id)
         self._sessions[session_id] = session
         told = history_updates(
             session.earlier_events(session_id), session.workspace, session.tool_kind
@@ -165,6 +165,17 @@ class NanotuiAgent:
             raise UserFacingError(
                 f"There is no session {session_id} in this nanotui; start a new one."
             ) from None
+
+
+def _folder(cwd: str) -> Path:
+    """The folder an editor named. ACP asks for an absolute path: a relative one (or `~`)
+    would be taken from wherever this process was started, a folder nobody chose."""
+    folder = Path(cwd)
+    if not folder.is_absolute():
+        raise UserFacingError(
+            f"The folder {cwd!r} is not an absolute path; the editor must name the folder whole."
+        )
+    return folder
 
 
 def _modes(session: EngineSession) -> SessionModeState:

@@ -7,6 +7,7 @@ becomes at most a few updates, and the way a turn ended becomes an ACP stop reas
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,25 @@ def finished_call(
         content=content or None,
         raw_output=event.data or None,
     )
+
+
+def with_texts_redacted(update: ToolCallProgress, redact: Callable[[str], str]) -> ToolCallProgress:
+    """`update` with its changes' whole texts redacted. Read back from disk after the write,
+    they are not the event's (redacted) diff: they hold the rest of the file too."""
+    if not update.content:
+        return update
+    content = [
+        item.model_copy(
+            update={
+                "old_text": None if item.old_text is None else redact(item.old_text),
+                "new_text": redact(item.new_text),
+            }
+        )
+        if isinstance(item, FileEditToolCallContent)
+        else item
+        for item in update.content
+    ]
+    return update.model_copy(update={"content": content})
 
 
 def stop_reason(finished: TurnFinished | None, *, prompt_reached_model: bool, cut_off: bool) -> str:

@@ -124,11 +124,16 @@ class SessionTelemetry:
         if type(event) is TextDelta:  # the hot path: pieces of a streaming reply
             self._request_started()
             return
-        handler = self._handlers.get(type(event))
-        if handler is None or self._broken:
+        if self._broken:
             return
+        handler = self._handlers.get(type(event))
         try:
-            handler(event)
+            if self._reply_awaits_usage() and type(event) is not UsageReported:
+                # The server sent no usage (some OpenAI-compatible ones never do): the reply
+                # was whole all the same, and the next request must get a span of its own.
+                self._end_chat(usage=None, response_model=self._model)
+            if handler is not None:
+                handler(event)
         except Exception:  # telemetry must never break a session: it stops instead
             self._broken = True
         if type(event) not in (AssistantMessage, UsageReported) and not _is_retry(event):
@@ -195,6 +200,10 @@ class SessionTelemetry:
     def _request_started(self) -> None:
         if self._request_started_ns is None:
             self._request_started_ns = self._idle_since_ns
+
+    def _reply_awaits_usage(self) -> bool:
+        """A whole reply has come and its span waits for the usage that follows it."""
+        return self._finish_reason not in (None, "interrupted")
 
     def _assistant_message(self, event: AssistantMessage) -> None:
         self._request_started()

@@ -1,0 +1,45 @@
+"""What an editor is sent of a streamed reply is what redacting the whole reply gives, however
+the model cut it into pieces, while words still arrive as they come."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanotui.acp.reply_stream import ReplyStream
+from nanotui.security.secrets.redaction import session_redactor
+
+# Built here, not written out: the project's own files must have nothing to redact.
+KNOWN_SECRET = "-".join(["s3cr3t", "v4lue", "from", "env"])
+PASSWORD, API_KEY = "pass" + "word", "API_" + "KEY"
+PRIVATE_KEY = "PRIVATE" + " KEY-----"
+KEY_BODY = "MIIEowIBAAKCAQEA1234567890abcdefghijklmnopqrstuvwxyzABCDEFGH\n" * 4
+REPLIES = {
+    "a token": f"Your token is ghp_{'a' * 36} for now.\nNext line",
+    "assignments": f'{PASSWORD} = "{"hunter2" * 2}x"\n{API_KEY}=sk-{"abcdefghij" * 3}\n',
+    "a private key": f"Here:\n-----BEGIN RSA {PRIVATE_KEY}\n{KEY_BODY}"
+    f"-----END RSA {PRIVATE_KEY}\ndone",
+    "a known secret": f"The key is {KNOWN_SECRET}, as set.",
+}
+
+
+def redact(text: str) -> str:
+    return session_redactor([KNOWN_SECRET]).redact(text).text
+
+
+@pytest.mark.parametrize("reply", REPLIES.values(), ids=REPLIES.keys())
+@pytest.mark.parametrize("size", [1, 3, 4, 1000])
+def test_a_reply_sent_in_pieces_is_redacted_as_the_whole_reply(reply: str, size: int) -> None:
+    stream = ReplyStream(redact)
+    sent = [stream.add(reply[i : i + size]) for i in range(0, len(reply), size)]
+    assert "".join(sent) + stream.end() == redact(reply)
+
+
+def test_each_word_goes_out_once_the_space_after_it_came() -> None:
+    stream = ReplyStream(redact)
+    assert [stream.add(piece) for piece in ("Hel", "lo wo", "rld", "\n")] == [
+        "",
+        "Hello ",
+        "",
+        "world\n",
+    ]
+    assert stream.end() == ""
