@@ -9,6 +9,7 @@ stdout and stderr pipes (no terminal), CI=true, against the scripted model serve
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -83,8 +84,13 @@ def test_run_json_in_ci_prints_no_secret_the_model_repeats(
     done = nanotui_run(home, workspace, fake_server, "--json", "look at the config")
     assert done.returncode == 2, done.stderr  # the write needed an approval nobody gave
     assert "[REDACTED:" in done.stdout  # the reply and the proposed file were there
+    # The reply comes a few characters per line: put together, as a reader would, too.
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    streamed = "".join(line["text"] for line in lines if line["type"] == "text_delta")
+    assert "[REDACTED:" in streamed
     for secret in SECRETS:
         assert secret not in done.stdout, secret
+        assert secret not in streamed, secret
         assert secret not in done.stderr, secret
         assert secret not in session_logs(home), secret
     assert not (workspace / "leak.txt").exists()

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from nanotui.acp import updates
 from nanotui.acp.permissions import answer_for, options_for, refused
-from nanotui.acp.reply_stream import ReplyStream
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.run_result import turn_result
 from nanotui.protocol.basics import clipped
@@ -35,6 +34,7 @@ from nanotui.protocol.events import (
     TurnFinished,
     UserMessage,
 )
+from nanotui.protocol.reply_stream import ReplyStream
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from nanotui.protocol.events import (
     TextDelta,
     TurnFinished,
 )
+from nanotui.protocol.reply_stream import ReplyStream
 from nanotui.protocol.spend import Spend
 
 
@@ -40,14 +41,21 @@ async def run_headless(
     finished: TurnFinished | None = None
     errors: list[str] = []  # the errors' sentences, each printed as it came
     ends_with_newline = True
+    # The reply's pieces as JSON lines: a secret split across two pieces is in neither.
+    reply = ReplyStream(session.redacted)
     async for event in session.turn(prompt):
         if isinstance(event, ApprovalRequested):
             session.resolve_approval(event, headless_refusal(event, session.mode))
         if isinstance(event, TurnFinished):
             finished = event
         # What is printed may end up in a public CI log: redacted as the session's log is.
-        shown = session.redacted_event(event)
-        ends_with_newline = show_event(shown, errors, as_json, out, err, ends_with_newline)
+        shown: list[EventBase] = [session.redacted_event(event)]
+        if as_json:
+            released = reply.add(event.text) if isinstance(event, TextDelta) else reply.end()
+            pieces = [TextDelta(text=released)] if released else []
+            shown = pieces if isinstance(event, TextDelta) else [*pieces, *shown]
+        for each in shown:
+            ends_with_newline = show_event(each, errors, as_json, out, err, ends_with_newline)
     result = await turn_result(session, finished, errors)
     undo = restore_command(result.checkpoint, session.workspace) if result.checkpoint else None
     print_result(

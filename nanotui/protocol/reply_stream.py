@@ -1,10 +1,11 @@
-"""A streamed reply as the editor is sent it: redacted over whole words, not piece by piece.
+"""A streamed reply as a front end passes it on (an editor, `run --json`): redacted over whole
+words, not piece by piece.
 
 A model streams a few characters at a time, so a token split across two pieces is in
 neither and redacting each piece alone lets it through. Text is held back to the last
 whitespace and what is released is the redaction of the current line so far; a private
 key's block is held whole, as its lines mean nothing alone. A secret that contains spaces
-(a quoted password) can still be cut in two: the session log, not the editor, is the record.
+(a quoted password) can still be cut in two: the session log, not the stream, is the record.
 """
 
 from __future__ import annotations

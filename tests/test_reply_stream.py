@@ -1,11 +1,11 @@
-"""What an editor is sent of a streamed reply is what redacting the whole reply gives, however
-the model cut it into pieces, while words still arrive as they come."""
+"""What an editor or `run --json` is sent of a streamed reply is what redacting the whole reply
+gives, however the model cut it into pieces, while words still arrive as they come."""
 
 from __future__ import annotations
 
 import pytest
 
-from nanotui.acp.reply_stream import ReplyStream
+from nanotui.protocol.reply_stream import ReplyStream
 from nanotui.security.secrets.redaction import session_redactor
 
 # Built here, not written out: the project's own files must have nothing to redact.
