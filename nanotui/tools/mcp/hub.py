@@ -135,14 +135,14 @@ class McpHub:
 
     def acceptance(self, server: str, accepted: list[ToolDefinition]) -> str:
         """What accepting did, in one sentence (and what still waits: a definition that
-        changed after it was shown)."""
+        changed, or appeared, after the person was shown the others)."""
         names = ", ".join(f"mcp:{server}/{d.name}" for d in accepted)
         said = f"Accepted {plural(len(accepted), 'new or changed definition')} of {server}"
         said += f" ({names}): the model is offered them from its next step." if accepted else "."
         if waiting := self._withheld(self.connections[server]):
             said += (
-                f" {plural(len(waiting), 'definition')} changed after being shown and still "
-                "wait; review and accept again."
+                f" Still withheld: {plural(len(waiting), 'definition')} that changed or "
+                "appeared after the others were shown; review and accept again."
             )
         return said
 
