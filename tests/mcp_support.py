@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from fake_model_server import RecordedRequest
 from tools_support import git, init_repo
 
 SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
@@ -44,3 +45,8 @@ def user_config(home: Path, *parts: str, policy: dict[str, list[str]] | None = N
         lines += [f"{key} = {json.dumps(rules)}" for key, rules in policy.items()]
         lines.append("")
     (home / "config.toml").write_text("\n".join([*lines, *parts]))
+
+
+def offered(request: RecordedRequest) -> set[str]:
+    """The tool names a request the scripted model server received offered the model."""
+    return {tool["function"]["name"] for tool in request.body["tools"]}

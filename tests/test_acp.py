@@ -27,6 +27,7 @@ from acp_support import (
     tool_updates,
 )
 from fake_model_server import FakeModelServer, endless_reply, openai_reply
+from mcp_support import server_toml
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -344,3 +345,32 @@ def session_log(place: Path, session: str) -> list[dict[str, Any]]:
     (path,) = (place / "home").rglob(f"{session}.jsonl")
     records = [json.loads(line) for line in path.read_text().splitlines()]
     return [{**record["payload"], "type": record["type"]} for record in records]
+
+
+async def test_an_mcp_calls_permission_request_shows_its_json_arguments(
+    agent, model, place
+) -> None:
+    # Settings are read per session: this one's user config names the test MCP server.
+    config = place / "home" / "config.toml"
+    config.write_text(server_toml())
+    deleted = place / "repo" / "deleted.txt"
+    connection, editor = agent
+    try:
+        session = await new_session(connection, place)
+        arguments = {"why": "tidy", "depth": 2}
+        for answer, call_id in (("reject", "call_m1"), ("approve", "call_m2")):
+            call = ("mcp__t__delete_everything", arguments, call_id)
+            model.enqueue(openai_reply(tool_calls=[call]), openai_reply(text="Asked."))
+            editor.answers.append(answer)
+            assert await prompt(connection, session, "tidy up") == "end_turn"
+
+            tool_call, options = editor.permission_requests[-1]
+            shown = [c.content.text for c in tool_call.content if c.type == "content"]
+            assert json.dumps(arguments, indent=2, sort_keys=True) in shown
+            assert options[0].name == "Call mcp__t__delete_everything"
+            # Rejected: the server ran nothing. Approved: it ran, in the sandbox.
+            assert deleted.exists() == (answer == "approve")
+    finally:
+        config.unlink()
+        deleted.unlink(missing_ok=True)
+        (place / "repo" / "listings.count").unlink(missing_ok=True)

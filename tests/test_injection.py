@@ -22,6 +22,7 @@ FIXTURE_FILES = {
     "tests/test_redaction_flow.py",
     "tests/test_injection_attacks.py",
     "tests/test_event_summary.py",  # a result carrying the note, to show it is left out
+    "tests/mcp_test_server.py",  # a tool whose description carries orders to the model
     "nanotui/security/injection.py",  # it defines the note, and so holds its words
     "nanotui/protocol/tool_output.py",  # it recognises the note, and so holds its words
 }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import openai_reply
-from mcp_support import make_repo, server_toml, user_config
+from mcp_support import make_repo, offered, server_toml, user_config
 from run_support import of_type, run, tool_messages
 from test_secrets import fake
 
@@ -52,8 +52,9 @@ def test_a_call_in_ask_mode_shows_its_arguments_and_headless_refuses_it(
     assert not (repo / "deleted.txt").exists()
     assert code == 2
     # The model was offered the server's tools under names providers accept.
-    offered = {tool["function"]["name"] for tool in fake_server.requests[0].body["tools"]}
-    assert {"mcp__t__lookup", "mcp__t__delete_everything", "read_file"} <= offered
+    assert {"mcp__t__lookup", "mcp__t__delete_everything", "read_file"} <= offered(
+        fake_server.requests[0]
+    )
 
 
 def test_an_allow_rule_runs_the_call_and_its_result_is_redacted_and_logged(
@@ -98,7 +99,7 @@ def test_a_deny_rule_holds_in_full_auto(fake_server, repo, home, capsys) -> None
     assert not (repo / "deleted.txt").exists()
 
 
-def test_a_changed_definition_needs_approval_until_accepted(
+def test_a_changed_definition_is_withheld_from_the_model_until_accepted(
     fake_server, repo, home, capsys
 ) -> None:
     # Listings are counted in the workspace: the second one changes `evolving`.
@@ -108,21 +109,69 @@ def test_a_changed_definition_needs_approval_until_accepted(
     fake_server.enqueue(call, openai_reply(text="ok"))
     code, events, _ = run(fake_server, repo, capsys, "--mode", "ask")
     assert code == 0 and "echo: hi" in of_type(events, "tool_result")[0]["content"]
+    assert "mcp__t__evolving" in offered(fake_server.requests[0])
 
+    # The model still calls it (it remembers it, say): refused, even with an allow rule.
     fake_server.enqueue(call, openai_reply(text="refused"))
-    code, events, _ = run(fake_server, repo, capsys, "--mode", "full-auto")
-    [asked] = of_type(events, "approval_requested")  # even in full-auto, with an allow rule
-    assert "Now also sends your files somewhere." in asked["details"]
-    assert asked["accept_command"] == "nanotui mcp tools t --accept"
+    _, events, _ = run(fake_server, repo, capsys, "--mode", "full-auto")
+    request = fake_server.requests[2]
+    assert "mcp__t__evolving" not in offered(request) and "mcp__t__lookup" in offered(request)
+    assert "Now also sends your files somewhere." not in json.dumps(request.body)
+    [notice] = [e for e in of_type(events, "notice") if "mcp:t/evolving" in e["text"]]
+    assert "mcp:t/evolving (changed)" in notice["text"] and "/mcp accept t" in notice["text"]
+    assert not of_type(events, "approval_requested") and not of_type(events, "tool_started")
     [result] = of_type(events, "tool_result")
     assert result["refused"] and "`nanotui mcp tools t --accept`" in result["content"]
-    assert code == 2
 
+    assert main(["mcp", "tools", "t", "--workspace", str(repo)]) == 0
+    shown = capsys.readouterr().out
+    assert "Now also sends your files somewhere." in shown and '"upload"' in shown
     assert main(["mcp", "tools", "t", "--accept", "--workspace", str(repo)]) == 0
-    assert "Accepted 1 new or changed definition(s) of t." in capsys.readouterr().out
+    assert "Accepted 1 new or changed definition of t (mcp:t/evolving)" in (capsys.readouterr().out)
     fake_server.enqueue(call, openai_reply(text="ok"))
     code, events, _ = run(fake_server, repo, capsys, "--mode", "full-auto")
-    assert code == 0 and not of_type(events, "approval_requested")
+    assert code == 0 and "echo: hi" in of_type(events, "tool_result")[0]["content"]
+    assert "mcp__t__evolving" in offered(fake_server.requests[4])
+
+
+def test_a_description_that_addresses_the_model_is_not_pinned_on_first_use(
+    fake_server, repo, home, capsys
+) -> None:
+    user_config(home, server_toml(env={"POISONED": "1"}))
+    fake_server.enqueue(openai_reply(text="Hello."))
+    code, events, _ = run(fake_server, repo, capsys, "--mode", "ask")
+
+    assert code == 0
+    assert "mcp__t__add" not in offered(fake_server.requests[0])
+    assert "mcp__t__lookup" in offered(fake_server.requests[0])  # the others are pinned
+    [notice] = [e for e in of_type(events, "notice") if "mcp:t/add" in e["text"]]
+    assert "(new; it reads like instructions to the model)" in notice["text"]
+    assert main(["mcp", "tools", "t", "--json", "--workspace", str(repo)]) == 0
+    tools = {tool["name"]: tool for tool in json.loads(capsys.readouterr().out)["tools"]}
+    assert "order to drop earlier instructions" in tools["add"]["injection_flags"]
+    assert tools["add"]["unapproved"] and not tools["lookup"]["unapproved"]
+
+
+def test_a_tool_changed_mid_session_is_withheld_from_the_next_step(
+    fake_server, repo, home, capsys
+) -> None:
+    # `announce` says the tools changed: the session lists again (the second listing, which
+    # changes `evolving`) before the model's next request.
+    user_config(home, server_toml(), policy={"allow": ["mcp:t/*"]})
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("mcp__t__announce", {})]),
+        openai_reply(tool_calls=[("mcp__t__evolving", {"text": "hi"})]),
+        openai_reply(text="Done."),
+    )
+    _, events, _ = run(fake_server, repo, capsys, "--mode", "full-auto")
+
+    first, second, _ = fake_server.requests
+    assert "mcp__t__evolving" in offered(first)
+    assert "mcp__t__evolving" not in offered(second) and "mcp__t__announce" in offered(second)
+    [notice] = [e for e in of_type(events, "notice") if "mcp:t/evolving" in e["text"]]
+    assert "(changed)" in notice["text"]
+    announced, refused = of_type(events, "tool_result")
+    assert announced["ok"] and refused["refused"] and "changed since" in refused["content"]
 
 
 @pytest.fixture
@@ -192,8 +241,7 @@ def test_an_untrusted_folders_server_is_listed_and_not_started(
 
     assert code == 0 and not marker.exists()
     assert "its 1 MCP server (planted) will not start" in err
-    offered = {tool["function"]["name"] for tool in fake_server.requests[0].body["tools"]}
-    assert not any(name.startswith("mcp__") for name in offered)
+    assert not any(name.startswith("mcp__") for name in offered(fake_server.requests[0]))
     assert main(["mcp", "list", "--json", "--workspace", str(repo)]) == 0
     [listed] = json.loads(capsys.readouterr().out)["servers"]
     assert listed == {

@@ -1,5 +1,5 @@
 """An MCP server in a session: its processes end with the session that started them, and
-with nanotui itself when it is killed; a changed tool approved in the app is accepted."""
+with nanotui itself when it is killed; a changed tool accepted in the app is offered again."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fake_model_server import openai_reply
-from mcp_support import make_repo, server_toml, user_config
+from mcp_support import make_repo, offered, server_toml, user_config
 from tools_support import process_alive
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_session
-from nanotui.protocol.approval_answer import ApprovalAnswer
-from nanotui.protocol.events import ApprovalRequested, ToolResult
+from nanotui.protocol.events import ToolResult
 from nanotui.security.sandbox.process_reaper import descendants_of
 from nanotui.tools.mcp.pins import PinStore, ToolDefinition
 
@@ -105,29 +105,40 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
                 os.kill(pid, signal.SIGKILL)
 
 
-async def test_approving_a_changed_tool_in_the_app_accepts_its_definition(
+async def test_accepting_in_the_app_offers_what_was_shown_from_the_next_step(
     fake_server, tmp_path, home
 ) -> None:
     repo = make_repo(tmp_path)
     user_config(home, server_toml(), policy={"allow": ["mcp:t/*"]})
-    # The definition approved earlier said something else: the listing now differs from it.
+    # The definition approved earlier said something else (the server's other tools were
+    # never approved: they are new).
     PinStore(repo).pin("t", [ToolDefinition("evolving", "Says hello.", {})])
     flags = {"provider": {"base_url": fake_server.openai_base_url, "model": "m"}}
     session = build_session(load_settings(repo, flags).settings, repo)
-    call = openai_reply(tool_calls=[("mcp__t__evolving", {"text": "hi"})])
-    fake_server.enqueue(call, openai_reply(text="Done."))
-    asked: list[ApprovalRequested] = []
+    fake_server.enqueue(
+        openai_reply(text="Hello."),
+        openai_reply(tool_calls=[("mcp__t__evolving", {"text": "hi"})]),
+        openai_reply(text="Done."),
+    )
     try:
-        async for event in session.turn("go"):
-            if isinstance(event, ApprovalRequested):
-                asked.append(event)
-                session.resolve_approval(event, ApprovalAnswer(decision="approve"))
-            if isinstance(event, ToolResult):
-                assert event.ok and "echo: hi" in event.content
-        [request] = asked  # asked in full-auto's stead: the allow rule does not cover it
-        assert "Echoes text." in (request.details or "")
-        assert any("changed since it was approved" in reason for reason in request.reasons)
-        hub = session.local_agent.mcp
-        assert hub is not None and not hub.tools["mcp__t__evolving"].unapproved()
+        async for _ in session.turn("hi"):
+            pass
+        assert "mcp__t__evolving" not in offered(fake_server.requests[0])
+        [server] = session.mcp_servers()
+        waiting = {tool.name: tool for tool in server.tools if tool.unapproved}
+        assert len(waiting) == len(server.tools) and "changed" in waiting["evolving"].unapproved
+
+        # What was shown is what is accepted: a definition that changed since is not.
+        older = ToolDefinition("evolving", "Older.", {}).digest
+        stale = session.accept_mcp_tools("t", [replace(waiting["evolving"], digest=older)])
+        assert "Accepted 0 new or changed definitions of t." in stale.text
+        notice = session.accept_mcp_tools("t", list(waiting.values()))
+        assert "Accepted 6 new or changed definitions of t (mcp:t/lookup, " in notice.text
+
+        results = [e async for e in session.turn("again") if isinstance(e, ToolResult)]
+        assert "mcp__t__evolving" in offered(fake_server.requests[1])
+        [result] = results
+        assert result.ok and "echo: hi" in result.content
+        assert session.log_path is not None and notice.text in session.log_path.read_text()
     finally:
         await session.close()

@@ -55,20 +55,13 @@ def test_mcp_rules_modes_and_defaults(mode: str, rules: dict, expected: str) -> 
     assert decided.decision == expected, decided.reasons
 
 
-def test_an_unapproved_definition_always_asks_unless_denied() -> None:
+def test_a_call_to_an_unapproved_definition_is_refused_even_where_a_rule_allows_it() -> None:
     changed = "the definition of mcp:docs/search changed"
-    allowing = policy(allow=["mcp:*"])
-    assert allowing.decide("external", "full-auto", tool="mcp:docs/search", unapproved=changed)
-    assert (
-        allowing.decide(
-            "external", "full-auto", tool="mcp:docs/search", unapproved=changed
-        ).decision
-        == "ask"
-    )
-    denying = policy(deny=["mcp:docs/*"])
-    assert denying.decide(
-        "external", "ask", tool="mcp:docs/search", unapproved=changed
-    ).decision == ("deny")
+    for mode in ("ask", "full-auto"):
+        decided = policy(allow=["mcp:*"]).decide(
+            "external", mode, tool="mcp:docs/search", unapproved=changed
+        )
+        assert decided.decision == "deny" and changed in decided.reasons[0]
 
 
 def test_a_managed_deny_of_every_mcp_tool_holds_over_the_users_allow(

@@ -96,7 +96,7 @@ def approval_call(event: ApprovalRequested, workspace: Path, acp_id: str) -> Too
         locations = [ToolCallLocation(path=str(target))]
         content.append(_change(target, event.diff, before=event.old_sha256 is not None))
     elif event.kind == "external":
-        # An MCP tool: its arguments, and its definition when not yet approved.
+        # An MCP tool: its arguments as pretty-printed JSON.
         content.append(tool_content(text_block(event.details or event.summary)))
     else:
         shown = event.command or event.summary

@@ -1,8 +1,9 @@
 """`nanotui mcp list` and `nanotui mcp tools NAME [--accept]`: the MCP servers of a folder.
 
 `list` reads the settings only (nothing starts); `tools` starts the one server in the
-sandbox a session would, lists its tools with whether each definition is approved, and with
-`--accept` approves them all as they are now (README, MCP servers: pinning).
+sandbox a session would, lists its tools with whether each definition is approved (those
+that are not in full), and with `--accept` approves the ones it printed (README, MCP
+servers: pinning).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from nanotui.cli.workspace import UserError, load_for, resolve_workspace
+from nanotui.protocol.mcp_status import tool_lines
 
 
 def cmd_mcp_list(args: argparse.Namespace) -> int:
@@ -67,19 +69,21 @@ async def _show_tools(hub: Any, name: str, *, accept: bool, as_json: bool) -> in
         [status] = [s for s in hub.status() if s.name == name]
         if status.state != "running":
             raise UserError(f"The MCP server {name} did not start ({status.state}).")
-        accepted = hub.accept(name) if accept else 0
-        [status] = [s for s in hub.status() if s.name == name]
+        # What is printed below is what is accepted: a definition changed since is not.
+        waiting = [tool for tool in status.tools if tool.unapproved]
+        accepted = hub.accept(name, {tool.digest for tool in waiting}) if accept else []
+        acceptance = hub.acceptance(name, accepted) if accept else ""
     finally:
         await hub.aclose()
     if as_json:
         tools = [vars(tool) for tool in status.tools]
-        print(json.dumps({"server": name, "tools": tools, "accepted": accepted}, indent=2))
+        body = {"server": name, "tools": tools, "accepted": [d.name for d in accepted]}
+        print(json.dumps(body, indent=2))
         return 0
     for sentence in said if not accept else []:
         print(f"nanotui: {sentence}")
     for tool in status.tools:
-        mark = "waits for approval: " + tool.unapproved if tool.unapproved else "approved"
-        print(f"{tool.model_name:<40} {mark}\n    {tool.description}")
+        print("\n".join(tool_lines(tool)).removeprefix("  "))
     if accept:
-        print(f"Accepted {accepted} new or changed definition(s) of {name}.")
+        print(acceptance)
     return 0

@@ -44,7 +44,7 @@ from nanotui.protocol.events import (
     parse_event,
 )
 from nanotui.protocol.log_verdict import Verdict
-from nanotui.protocol.mcp_status import ServerStatus
+from nanotui.protocol.mcp_status import ServerStatus, ToolStatus
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
 from nanotui.protocol.setting_origins import SettingOrigins
@@ -473,6 +473,11 @@ class RemoteSession:
 
     def mcp_servers(self) -> list[ServerStatus]:
         return []  # the server's own, which it does not show
+
+    def accept_mcp_tools(self, server: str, shown: list[ToolStatus]) -> Notice:
+        raise UserFacingError(
+            "This session runs on a server, whose admin accepts its MCP servers' tools there."
+        )
 
     def workspace_trusted(self) -> bool:
         return True  # the project's settings are the server's, as its admin set them

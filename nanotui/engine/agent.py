@@ -76,7 +76,7 @@ from nanotui.security.network.proxy import ConnectionDecision
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning
 from nanotui.security.secrets.redaction import Redactor
-from nanotui.tools.base import Tool, ToolContext, ToolKind
+from nanotui.tools.base import ExternalTool, Tool, ToolContext, ToolKind
 from nanotui.tools.mcp.adapter import McpTool
 from nanotui.tools.mcp.hub import McpHub
 
@@ -411,6 +411,7 @@ class Agent:
 
     async def _step(self, step: int, state: TurnState) -> TurnFinished | None:
         """One model request and the tool calls it asks for; a TurnFinished ends the turn."""
+        await self._settle_mcp()
         request = self._build_request()
         try:
             request = self.cost.fit_request(request)
@@ -474,7 +475,15 @@ class Agent:
         """Start the MCP servers with the session; their tools join the built-in ones."""
         if self.mcp is None:
             return
-        for sentence in await self.mcp.start():
+        self._mcp_notices(await self.mcp.start())
+
+    async def _settle_mcp(self) -> None:
+        """A server that said its tools changed is listed again before the model is asked."""
+        if self.mcp is not None:
+            self._mcp_notices(await self.mcp.settle())
+
+    def _mcp_notices(self, sentences: list[str]) -> None:
+        for sentence in sentences:
             self._emit(Notice(level="warning", text=self.redactor.redact(sentence).text))
 
     def _offer_mcp_tools(self) -> None:
@@ -492,8 +501,13 @@ class Agent:
             for tool in self.tools.values()
             # Plan mode offers commands and MCP tools too: the policy runs only known
             # read-only commands there, and the MCP tools an allow rule names.
-            if self.mode != "plan"
-            or tool.kind in (ToolKind.READ, ToolKind.COMMAND, ToolKind.EXTERNAL)
+            if (
+                self.mode != "plan"
+                or tool.kind in (ToolKind.READ, ToolKind.COMMAND, ToolKind.EXTERNAL)
+            )
+            # A definition the person has not accepted never reaches the model: what a
+            # description says is read as instructions.
+            and not (isinstance(tool, ExternalTool) and tool.unapproved())
         ]
         return ChatRequest(
             system=self._system_prompt(self.mode),

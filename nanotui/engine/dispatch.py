@@ -37,7 +37,7 @@ from nanotui.protocol.events import (
     ToolStarted,
 )
 from nanotui.protocol.model_io import ToolCall
-from nanotui.tools.base import ExternalTool, ToolKind
+from nanotui.tools.base import ToolKind
 
 Emit = Callable[[EventBase], None]
 Finish = Callable[[ToolResult, PreparedCall], None]
@@ -309,8 +309,6 @@ class CallDispatcher:
         """
         decision = answer.decision
         applied = ""
-        if decision != "reject":
-            self.runner.approved(prepared)
         if decision != "reject" and prepared.change is not None:
             self.runner.apply_answer(prepared, answer)
             applied = sha256_text(prepared.change.diff)
@@ -329,7 +327,6 @@ class CallDispatcher:
 
     def _request(self, prepared: PreparedCall) -> ApprovalRequested:
         change = prepared.change
-        external = prepared.tool if isinstance(prepared.tool, ExternalTool) else None
         return ApprovalRequested(
             call_id=prepared.call.id,
             tool=prepared.call.name,
@@ -343,9 +340,6 @@ class CallDispatcher:
             commands=prepared.decision.commands if prepared.decision else [],
             sandbox=self.sandbox if prepared.kind == ToolKind.COMMAND else None,
             details=prepared.details,
-            accept_command=external.accept_command()
-            if external and external.unapproved()
-            else None,
             shown_sha256=sha256_text(prepared.shown_text()),
         )
 

@@ -26,7 +26,7 @@ from nanotui.protocol.events import (
     parse_event,
 )
 from nanotui.protocol.log_verdict import Verdict
-from nanotui.protocol.mcp_status import ServerStatus
+from nanotui.protocol.mcp_status import ServerStatus, ToolStatus
 from nanotui.protocol.model_io import Usage
 from nanotui.protocol.session_port import SessionSummary
 from nanotui.protocol.setting_origins import SettingOrigins
@@ -285,6 +285,16 @@ class EngineSession:
 
     def mcp_servers(self) -> list[ServerStatus]:
         return self._agent.mcp.status() if self._agent.mcp is not None else []
+
+    def accept_mcp_tools(self, server: str, shown: list[ToolStatus]) -> Notice:
+        hub = self._agent.mcp
+        if hub is None:
+            raise UserFacingError("This session has no MCP servers; `/mcp` says how to add one.")
+        accepted = hub.accept(server, {tool.digest for tool in shown})
+        # Logged: who let which definition reach the model is part of the session's record.
+        notice = Notice(text=hub.acceptance(server, accepted))
+        self.record(notice)
+        return notice
 
     def workspace_trusted(self) -> bool:
         return trust.is_trusted(self._agent.workspace)

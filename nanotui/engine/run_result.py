@@ -20,12 +20,7 @@ EXIT_CODES = {
 
 
 def headless_refusal(event: ApprovalRequested, mode: str) -> ApprovalAnswer:
-    if event.accept_command:
-        reason = (
-            f"the definition of {event.summary.split()[0]} is not approved yet, and no "
-            f"headless run approves one; review and accept it with `{event.accept_command}`."
-        )
-    elif event.kind == "external":
+    if event.kind == "external":
         reason = (
             f"this MCP tool call needs approval, which {mode} mode cannot give in a headless "
             f'run (add a [policy] allow rule such as "{event.summary.split()[0]}", or rerun '

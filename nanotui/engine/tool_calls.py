@@ -98,8 +98,7 @@ class PreparedCall:
     rewritten_by_hook: bool = False
     """A pre_tool hook handed back these arguments in place of the model's."""
     details: str | None = None
-    """For an MCP tool: its arguments as pretty-printed JSON, and its definition when the
-    person has not approved it yet (`ExternalTool.shown`)."""
+    """For an MCP tool: its arguments as pretty-printed JSON (`ExternalTool.shown`)."""
 
     def shown_text(self) -> str:
         """Exactly what an approval shows, hashed into the log."""
@@ -217,11 +216,6 @@ class ToolCallRunner:
         if isinstance(prepared.tool, ExternalTool):
             return self.policy.grant("external", prepared.tool.rule_name)
         return self.policy.grant("command", prepared.command or "")
-
-    def approved(self, prepared: PreparedCall) -> None:
-        """The person approved the call: an MCP tool's definition they saw is now accepted."""
-        if isinstance(prepared.tool, ExternalTool) and prepared.tool.unapproved():
-            prepared.tool.accept()
 
     def refusal(self, prepared: PreparedCall) -> ToolResult:
         reasons = prepared.decision.reasons if prepared.decision else []

@@ -98,10 +98,7 @@ class ApprovalRequested(EventBase):
     sandbox: str | None = None
     """For a command: the sandbox backend it will run in."""
     details: str | None = None
-    """For an MCP tool: its arguments as pretty-printed JSON, and its definition when the
-    person has not approved it yet."""
-    accept_command: str | None = None
-    """For an MCP tool whose definition is not approved: the command line that accepts it."""
+    """For an MCP tool: its arguments as pretty-printed JSON."""
     shown_sha256: str
     """Hash of exactly what was shown (the diff, the command, or an MCP tool's details)."""
 

@@ -25,7 +25,7 @@ from nanotui.protocol.events import (
     Notice,
 )
 from nanotui.protocol.log_verdict import Verdict
-from nanotui.protocol.mcp_status import ServerStatus
+from nanotui.protocol.mcp_status import ServerStatus, ToolStatus
 from nanotui.protocol.setting_origins import SettingOrigins
 
 
@@ -144,6 +144,12 @@ class SessionPort(Protocol):
 
     def mcp_servers(self) -> list[ServerStatus]:
         """The session's MCP servers and their tools (empty for a session on a server)."""
+        ...
+
+    def accept_mcp_tools(self, server: str, shown: list[ToolStatus]) -> Notice:
+        """Accept the definitions of `server` the person was shown (`shown`, from
+        `mcp_servers`; one changed since is not accepted): the model is offered their tools
+        from its next step. The notice saying so is in the log."""
         ...
 
     def workspace_trusted(self) -> bool: ...

@@ -112,12 +112,13 @@ class ActionPolicy:
     def _decide_external(self, mode: str, name: str, unapproved: str) -> ActionDecision:
         """An MCP tool: its effects are not known (a server's own "read-only" hint is not
         believed), so it runs unasked only where a rule or full-auto says so, and never
-        with a definition the person has not seen."""
+        with a definition the person has not accepted (such a tool is not even offered to
+        the model; this holds for a call that names it anyway)."""
         verdict, rule = self.external.match(name)
         if verdict == "deny":
             return ActionDecision("deny", [f"deny: the rule {rule!r} denies {name}"])
         if unapproved:
-            return ActionDecision("ask", [f"ask: {unapproved}; approving accepts it"])
+            return ActionDecision("deny", [f"deny: {unapproved}"])
         if mode == "plan":
             if verdict == "allow":
                 return ActionDecision("allow", [f"allow: the rule {rule!r} allows {name}"])

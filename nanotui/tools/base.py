@@ -102,8 +102,8 @@ class Tool(ABC):
 
 class ExternalTool(Tool):
     """A tool another program provides (`nanotui.tools.mcp`): its effects are not known, so
-    it is judged by its rule name, and the person sees its arguments (and a definition they
-    have not approved yet) before it runs."""
+    it is judged by its rule name, the person sees its arguments before it runs, and while
+    its definition is not one they approved it is neither offered to the model nor run."""
 
     kind: ClassVar[ToolKind] = ToolKind.EXTERNAL
     rule_name: str
@@ -114,13 +114,5 @@ class ExternalTool(Tool):
         """How its definition differs from the one the person approved, or ""."""
 
     @abstractmethod
-    def accept(self) -> None:
-        """Remember its current definition as approved (the person approved a call to it)."""
-
-    @abstractmethod
-    def accept_command(self) -> str:
-        """The command line that accepts its definition outside the app."""
-
-    @abstractmethod
     def shown(self, args: Any) -> str:
-        """What an approval shows: the arguments, and the definition when unapproved."""
+        """What an approval shows of a call: its arguments, readably."""

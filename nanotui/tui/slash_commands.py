@@ -45,7 +45,11 @@ SLASH_COMMANDS: tuple[SlashCommandSpec, ...] = (
     SlashCommandSpec("clear", "Clear the conversation and start a fresh context"),
     SlashCommandSpec("cost", "Show tokens and spending for this session and today"),
     SlashCommandSpec("policy", "List the settings and command rules, and where each comes from"),
-    SlashCommandSpec("mcp", "List the MCP servers, their state and their tools"),
+    SlashCommandSpec(
+        "mcp",
+        "List the MCP servers and their tools, or accept a server's new or changed tools",
+        argument="[accept SERVER]",
+    ),
     SlashCommandSpec("checkpoints", "Browse this session's checkpoints and restore one"),
     SlashCommandSpec("audit", "Show the audit log of this session"),
     SlashCommandSpec("timeline", "Every event of this session, filterable (also ctrl+t)"),

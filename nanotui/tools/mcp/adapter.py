@@ -3,7 +3,7 @@
 It holds no policy: the call is judged by its rule name (`mcp:docs/search`) before `run`,
 and what comes back is redacted and checked for injection by the tool-call runner, like any
 tool's output. Its definition is the server's latest listing; whether the person approved
-it is asked of the pins at each call.
+it is asked of the pins when the model is offered tools and again at each call.
 """
 
 from __future__ import annotations
@@ -61,24 +61,10 @@ class McpTool(ExternalTool):
 
     def unapproved(self) -> str:
         problem = self.pins.problem(self.connection.name, self.definition)
-        return f"{problem} (accept it with `{self.accept_command()}`)" if problem else ""
-
-    def accept(self) -> None:
-        self.pins.pin(self.connection.name, [self.definition])
-
-    def accept_command(self) -> str:
-        return f"nanotui mcp tools {self.connection.name} --accept"
+        return f"{problem} ({how_to_accept(self.connection.name)})" if problem else ""
 
     def shown(self, args: Any) -> str:
-        text = json.dumps(args, indent=2, sort_keys=True, ensure_ascii=False)
-        if not self.unapproved():
-            return text
-        definition = self.definition
-        schema = json.dumps(definition.input_schema, indent=2, sort_keys=True)
-        return (
-            f"{text}\n\nThe tool's definition, not approved yet:\n"
-            f"description: {definition.description}\ninput schema: {schema}"
-        )
+        return json.dumps(args, indent=2, sort_keys=True, ensure_ascii=False)
 
     async def run(self, args: Any, ctx: ToolContext) -> ToolOutput:
         try:
@@ -90,6 +76,11 @@ class McpTool(ExternalTool):
             content=result_text(result),
             data={"server": self.connection.name, "mcp_tool": self.tool},
         )
+
+
+def how_to_accept(server: str) -> str:
+    """How the person accepts the definitions of `server`, in the app and outside it."""
+    return f"accept with `/mcp accept {server}` in the app or `nanotui mcp tools {server} --accept`"
 
 
 def result_text(result: Any) -> str:

@@ -48,6 +48,7 @@ class McpConnection:
         self.process: LongLivedProcess | None = None
         self.on_tools_changed: list[Any] = []
         """Called (no arguments) after the server said its tools changed and was listed."""
+        self._relisting: asyncio.Task[None] | None = None
         self._session: Any = None
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
@@ -89,6 +90,8 @@ class McpConnection:
     async def aclose(self) -> None:
         """Stop it: the session and transport end in their task, the process is killed."""
         self._stop.set()
+        if self._relisting is not None:
+            self._relisting.cancel()
         task = self._task
         if task is None:
             return
@@ -157,9 +160,18 @@ class McpConnection:
         import mcp_types
 
         if isinstance(message, mcp_types.ToolListChangedNotification) and self._session:
-            asyncio.get_running_loop().create_task(self._relist())
+            earlier = self._relisting
+            self._relisting = asyncio.get_running_loop().create_task(self._relist(earlier))
 
-    async def _relist(self) -> None:
+    async def relisted(self) -> None:
+        """Wait for the listing a changed tool list asked for, if one is under way (bounded by
+        the session's read timeout)."""
+        while (task := self._relisting) is not None and not task.done():
+            await asyncio.wait([task])
+
+    async def _relist(self, earlier: asyncio.Task[None] | None) -> None:
+        if earlier is not None:
+            await asyncio.wait([earlier])  # listings land in the order they were asked for
         with contextlib.suppress(Exception):  # a failed re-listing keeps the last one
             self.definitions = await _list(self._session)
             for callback in self.on_tools_changed:

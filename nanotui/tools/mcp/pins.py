@@ -4,8 +4,9 @@ A server that changes what a tool says (its description, which the model reads a
 instructions, or its input schema) after the user started using it is a known attack. So
 the first `tools/list` of a server in a project is hashed per tool (name, description,
 input schema) and kept under nanotui's state folder, out of the repository's reach; later a
-tool that is new, or whose hash differs, is not approved until the person accepts it (an
-approval in the app, or `nanotui mcp tools NAME --accept`).
+tool that is new, or whose hash differs, is not approved until the person accepts it
+(`/mcp accept NAME` in the app, or `nanotui mcp tools NAME --accept`). A definition that reads
+like instructions to the model (`injection_flags`) is not pinned unseen even the first time.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from nanotui import paths
 from nanotui.protocol.atomic_write import write_atomically
+from nanotui.security.injection import find_injection
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,24 @@ class ToolDefinition:
             sort_keys=True,
         )
         return hashlib.sha256(text.encode()).hexdigest()
+
+    @cached_property
+    def injection_flags(self) -> str:
+        """What in its description or schema addresses the model, in words, or ""."""
+        flags = find_injection("\n".join([self.description, *_texts(self.input_schema)]))
+        return "; ".join(f"{flag.label}: {flag.snippet!r}" for flag in flags)
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string in a JSON schema (property names, descriptions, titles, enum values):
+    the model reads them all, so instructions can hide in any of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in [str(key), *_texts(item)]]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return []
 
 
 def pins_file(workspace: Path) -> Path:
@@ -62,12 +83,19 @@ class PinStore:
         """Whether the server's tools were ever pinned in this project."""
         return server in self._read()
 
-    def problem(self, server: str, definition: ToolDefinition) -> str:
-        """ "" when `definition` is the one pinned, else what is wrong with it, in words."""
+    def standing(self, server: str, definition: ToolDefinition) -> str:
+        """ "approved" when `definition` is the one pinned, else "new" or "changed"."""
         pinned = self._read().get(server, {}).get(definition.name)
         if pinned is None:
+            return "new"
+        return "approved" if pinned == definition.digest else "changed"
+
+    def problem(self, server: str, definition: ToolDefinition) -> str:
+        """ "" when `definition` is the one pinned, else what is wrong with it, in words."""
+        standing = self.standing(server, definition)
+        if standing == "new":
             return f"mcp:{server}/{definition.name} is a new tool, not approved yet"
-        if pinned != definition.digest:
+        if standing == "changed":
             return (
                 f"the definition of mcp:{server}/{definition.name} (its description or input "
                 "schema) changed since it was approved"

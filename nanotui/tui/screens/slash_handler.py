@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError
 from nanotui.tui import collector
-from nanotui.tui.mcp_listing import mcp_listing
+from nanotui.tui.mcp_listing import ACCEPT_USAGE, acceptance_view, mcp_listing
 from nanotui.tui.modes import MODE_MEANINGS
 from nanotui.tui.policy_listing import policy_listing
 from nanotui.tui.replay_chat import show_earlier_conversation
@@ -113,7 +113,19 @@ class SlashHandler:
         await self.chat.add_notice(policy_listing(self.screen.session.setting_origins()))
 
     async def do_mcp(self, argument: str) -> None:
-        await self.chat.add_notice(mcp_listing(self.screen.session.mcp_servers()))
+        session = self.screen.session
+        servers = session.mcp_servers()
+        match argument.split():
+            case []:
+                await self.chat.add_notice(mcp_listing(servers))
+            case ["accept", server]:
+                # Shown first, then exactly what was shown is accepted.
+                waiting = [t for s in servers if s.name == server for t in s.tools if t.unapproved]
+                if waiting:
+                    await self.chat.add_notice(acceptance_view(server, waiting))
+                await self.chat.add_notice(session.accept_mcp_tools(server, waiting).text)
+            case _:
+                raise UserFacingError(ACCEPT_USAGE)
 
     async def do_checkpoints(self, argument: str) -> None:
         self.screen.action_checkpoints()

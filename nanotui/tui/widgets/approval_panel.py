@@ -211,7 +211,8 @@ class ApprovalPanel(Vertical, can_focus=True):
         reasons = "\n".join(f"• {reason}" for reason in request.reasons)
         self.query_one("#approval-reasons", Static).update(Content(reasons))
         self.set_class(bool(reasons), "-has-reasons")
-        self.set_class(request.kind == "command", "-command")
+        # A command, or an MCP call's arguments: text in the command box, not a diff.
+        self.set_class(request.kind != "write", "-command")
         self.set_class(request.kind == "write", "-write")
         holder = self.query_one("#approval-diff-holder")
         await holder.remove_children()
@@ -462,7 +463,7 @@ def last_paragraph(text: str, limit: int = 600) -> str:
 
 def _command_text(request: ApprovalRequested) -> Content:
     if request.kind == "external":
-        # The arguments as pretty-printed JSON (and a definition not approved yet), as sent.
+        # The arguments as pretty-printed JSON, as sent.
         return Content(request.details or request.summary)
     lines = [Content.assemble(("$ ", "dim"), (request.command or request.summary, "bold"))]
     if len(request.commands) > 1:
