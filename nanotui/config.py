@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -297,6 +298,27 @@ class McpServerConfig(Section):
     """A streamable-HTTP MCP endpoint, instead of a command."""
     timeout_s: float = Field(default=60.0, gt=0)
     """Seconds one tool call may take (and the server to start)."""
+    read: list[str] = Field(default_factory=list)
+    """Folders outside the home folders that a stdio server must read, such as a virtual
+    environment under /tmp, which the bwrap sandbox's private /tmp hides; shown read-only.
+    What lies in a home folder is shown through [sandbox] home_allow, for every command."""
+
+    @field_validator("read")
+    @classmethod
+    def _read_outside_homes(cls, read: list[str]) -> list[str]:
+        """Absolute, and never a home folder's: those hold credential stores that only
+        home_allow knows how to keep hidden."""
+        for entry in read:
+            path = Path(entry)
+            if not path.is_absolute():
+                raise ValueError(f"read entries are absolute paths; {entry!r} is not")
+            homes = [Path("/home"), Path("/root"), Path.home()]
+            if any(path == home or home in path.parents for home in homes):
+                raise ValueError(
+                    f"{entry} is in a home folder; show it to every sandboxed program with "
+                    "[sandbox] home_allow instead"
+                )
+        return read
 
     @model_validator(mode="after")
     def _command_or_url(self) -> McpServerConfig:

@@ -10,6 +10,15 @@ from fake_model_server import RecordedRequest
 from tools_support import git, init_repo
 
 SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
+SERVER_NEEDS = [Path(sys.prefix).resolve(), SERVER_SCRIPT.parent.resolve()]
+"""What the server must read besides the system: this checkout's virtual environment and the
+script. Under /tmp (a fresh clone in CI) bwrap's private /tmp hides both: they are named in
+`read`. (A checkout in a home folder would need [sandbox] home_allow instead.)"""
+HOMES = (Path("/home"), Path("/root"), Path.home())
+
+
+def _outside_homes(path: Path) -> bool:
+    return not any(path == home or home in path.parents for home in HOMES)
 
 
 def make_repo(tmp_path: Path) -> Path:
@@ -30,6 +39,7 @@ def server_toml(name: str = "t", *, env: dict[str, str] | None = None, extra: st
         f"command = {json.dumps(sys.executable)}",
         f"args = [{json.dumps(str(SERVER_SCRIPT))}]",
         "timeout_s = 30",
+        f"read = {json.dumps([str(p) for p in SERVER_NEEDS if _outside_homes(p)])}",
     ]
     if env:
         pairs = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())

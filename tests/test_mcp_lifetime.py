@@ -3,6 +3,7 @@ with nanotui itself when it is killed; a changed tool accepted in the app is off
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -142,3 +143,40 @@ async def test_accepting_in_the_app_offers_what_was_shown_from_the_next_step(
         assert session.log_path is not None and notice.text in session.log_path.read_text()
     finally:
         await session.close()
+
+
+async def test_a_servers_read_folders_are_shown_to_it_read_only_under_bwrap(tmp_path) -> None:
+    """bwrap's private /tmp hides a server installed under /tmp (a fresh clone's virtual
+    environment) until its `read` names the folder; shown, it is still read-only."""
+    from nanotui.config import SandboxConfig
+    from nanotui.security.sandbox.choose import make_runner
+    from nanotui.security.sandbox.long_lived import start_long_lived
+
+    workspace, installed = tmp_path / "ws", tmp_path / "installed"
+    workspace.mkdir()
+    installed.mkdir()
+    (installed / "server.txt").write_text("here\n")
+    runner = make_runner(SandboxConfig(backend="bwrap", require=True), workspace)
+    probe = ["sh", "-c", f"cat {installed}/server.txt; touch {installed}/x 2>/dev/null || echo ro"]
+
+    async def output(read: list[Path]) -> str:
+        process = await start_long_lived(runner.launch(probe, cwd=workspace, read=read))
+        try:
+            return (await asyncio.wait_for(process.stdout.read(), 10)).decode()
+        finally:
+            await process.aclose()
+
+    assert await output([]) == "ro\n"  # no file to read, nothing to write to
+    assert await output([installed]) == "here\nro\n"
+    assert not (installed / "x").exists()
+
+
+def test_read_takes_absolute_paths_outside_the_home_folders() -> None:
+    from pydantic import ValidationError
+
+    from nanotui.config import McpServerConfig
+
+    assert McpServerConfig(command="s", read=["/opt/server"]).read == ["/opt/server"]
+    for entry, said in [("venv", "absolute"), (str(Path.home() / ".venv"), "home_allow")]:
+        with pytest.raises(ValidationError, match=said):
+            McpServerConfig(command="s", read=[entry])

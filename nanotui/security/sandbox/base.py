@@ -99,9 +99,11 @@ class ProgramLauncher(Protocol):
         cwd: Path,
         env: dict[str, str] | None = None,
         network: bool = False,
+        read: Sequence[Path] = (),
     ) -> LaunchPlan:
         """The plan to start `argv`; `network` True gives it what commands get (the
-        sandbox's network setting), False none at all."""
+        sandbox's network setting), False none at all; `read`: folders outside the home
+        folders the program must also read (its installation), shown read-only."""
         ...
 
 

@@ -147,6 +147,7 @@ def bwrap_argv(
     tmp_mb: int | None = None,
     config_copies: Sequence[tuple[Path, Path]] = (),
     proxy_control_fd: int | None = None,
+    read: Sequence[Path] = (),
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
     filter it installs on the command (see `with_seccomp_program`), `config_copies` the git
@@ -162,6 +163,9 @@ def bwrap_argv(
     argv += ["--tmpfs", "/tmp", "--bind", str(workspace), str(workspace)]
     view = home_view(env, home_allow, workspace)
     argv += _home_mounts(view, workspace)
+    for target in read:
+        # Before the hiding mounts below, which stay on top of anything shown here.
+        argv += ["--ro-bind-try", str(target), str(target)]
     for relative in READ_ONLY_IN_WORKSPACE:
         target = workspace / relative
         if target.exists() and not target.is_symlink():
@@ -410,10 +414,12 @@ class BwrapRunner:
         cwd: Path,
         env: dict[str, str] | None = None,
         network: bool = False,
+        read: Sequence[Path] = (),
     ) -> LaunchPlan:
         """A long-lived program in the same sandbox as a command (`ProgramLauncher`)."""
         command = "exec " + shlex.join(argv)
-        return self._plan(command, cwd, env, network and self.network, through_proxy=network)
+        allow_network = network and self.network
+        return self._plan(command, cwd, env, allow_network, through_proxy=network, read=read)
 
     def _plan(
         self,
@@ -423,6 +429,7 @@ class BwrapRunner:
         allow_network: bool,
         *,
         through_proxy: bool,
+        read: Sequence[Path] = (),
     ) -> LaunchPlan:
         """bwrap's argv around `bash -c command`, its environment and what to undo after;
         `through_proxy`: without network, the allowlist proxy (if any) is its way out."""
@@ -456,6 +463,7 @@ class BwrapRunner:
             tmp_mb=self.limits.tmp_mb if self.limits else None,
             config_copies=copies,
             proxy_control_fd=control.fileno() if control else None,
+            read=read,
         )
         if filtered:
             argv = with_seccomp_program(argv, loopback=control is not None)

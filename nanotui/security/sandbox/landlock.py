@@ -109,6 +109,7 @@ class LandlockRunner:
         cwd: Path,
         env: dict[str, str] | None = None,
         network: bool = False,
+        read: Sequence[Path] = (),
     ) -> LaunchPlan:
         """A long-lived program under the same Landlock domain as a command, started by the
         launcher itself (`ProgramLauncher`): it stays as its reaping parent, and dies, taking
@@ -116,6 +117,8 @@ class LandlockRunner:
         allow_network = network and self.network
         temp = Path(tempfile.mkdtemp(prefix="nanotui-server-"))
         options, environment = self._options(temp, env, allow_network)
+        if "--read" in options:  # else reading is not narrowed, and all of `read` is readable
+            options += [option for path in read for option in ("--read", str(path))]
         plan = LaunchPlan(
             [*launcher_argv(), *options, "--", *argv],
             environment,

@@ -73,9 +73,11 @@ class PlainRunner:
         cwd: Path,
         env: dict[str, str] | None = None,
         network: bool = False,
+        read: Sequence[Path] = (),
     ) -> LaunchPlan:
         """A long-lived program with no isolation, its reaping launcher in front so that it
-        dies with nanotui (`ProgramLauncher`); `network` is not blocked here."""
+        dies with nanotui (`ProgramLauncher`); `network` is not blocked here, and all of
+        `read` is readable anyway."""
         # The launcher's --reap only: no Landlock (it is what plain means).
         argv = [*launcher_argv(), "--no-landlock", "--reap", "--", *argv]
         notice = self.notice or NO_ISOLATION_NOTICE
@@ -128,10 +130,11 @@ class GuardedRunner:
         cwd: Path,
         env: dict[str, str] | None = None,
         network: bool = False,
+        read: Sequence[Path] = (),
     ) -> LaunchPlan:
         """The inner backend's plan, with the workspace's control files put back once the
         program has ended, as after a command."""
-        plan = self.inner.launch(argv, cwd=cwd, env=env, network=network)  # type: ignore[attr-defined]
+        plan = self.inner.launch(argv, cwd=cwd, env=env, network=network, read=read)  # type: ignore[attr-defined]
         plan.cleanups.append(Guard(self.workspace).finish)
         return plan
 

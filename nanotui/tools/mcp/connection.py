@@ -148,6 +148,7 @@ class McpConnection:
             cwd=self.workspace,
             env=dict(self.config.env),
             network=self.config.network,
+            read=[Path(entry) for entry in self.config.read],
         )
         self.process = await start_long_lived(plan)
         stack.push_async_callback(self.process.aclose)
