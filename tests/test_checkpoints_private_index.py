@@ -89,3 +89,15 @@ def test_the_private_index_is_format_4_and_the_users_index_keeps_its_own(repo: P
     assert index_version(user_index) == version == 2
     assert user_index.read_bytes() == content
 
+
+def test_checkpoint_numbers_stay_unique_when_two_engines_share_a_session(repo: Path) -> None:
+    # Each engine guesses its next number from its own last one; the other engine has taken
+    # that number meanwhile, so the guess must fall back to the session's refs, not fail.
+    first, second = Checkpoints(repo, "s1"), Checkpoints(repo, "s1")
+    numbers = []
+    for n in range(4):
+        write_files(repo, {"a.txt": f"turn {n}\n"})
+        numbers.append((first if n % 2 == 0 else second).snapshot(f"turn {n}").number)
+
+    assert numbers == [1, 2, 3, 4]
+    assert [c.number for c in first.list("s1")] == [1, 2, 3, 4]
