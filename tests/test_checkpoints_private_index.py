@@ -1,4 +1,4 @@
-"""The private index kept between snapshots: trees it reuses, engines that share it, its format."""
+"""The private index kept between snapshots: trees it reuses, engines that share it, numbering."""
 
 from __future__ import annotations
 
@@ -18,11 +18,6 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo", {"a.txt": "a\n", "lib/b.py": "b = 1\n"})
-
-
-def index_version(index: Path) -> int:
-    """The format number in an index file's header ("DIRC", then the version)."""
-    return int.from_bytes(index.read_bytes()[4:8], "big")
 
 
 def test_a_quiet_snapshot_has_the_changes_another_engine_put_in_the_shared_index(
@@ -75,19 +70,6 @@ def test_untracked_files_are_found_when_the_repository_turns_the_untracked_cache
     assert {f"lib/new{n}.py" for n in range(3)} <= set(listed)
     assert {f"fresh{n}/x.txt" for n in range(3)} <= set(listed)
     assert git(repo, "config", "core.untrackedCache").strip() == "false"
-
-
-def test_the_private_index_is_format_4_and_the_users_index_keeps_its_own(repo: Path) -> None:
-    user_index = repo / ".git" / "index"
-    version, content = index_version(user_index), user_index.read_bytes()
-    checkpoints = Checkpoints(repo, "s1")
-    checkpoints.snapshot("first")
-    write_files(repo, {"a.txt": "changed\n"})
-    checkpoints.snapshot("second")
-
-    assert index_version(checkpoints.storage.private_index) == 4
-    assert index_version(user_index) == version == 2
-    assert user_index.read_bytes() == content
 
 
 def test_checkpoint_numbers_stay_unique_when_two_engines_share_a_session(repo: Path) -> None:

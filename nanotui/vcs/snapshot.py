@@ -55,10 +55,6 @@ ADD_TO_INDEX = (
     "core.bigFileThreshold=1",
     *UNTRACKED_CACHE,
     "update-index",
-    # Format 4 compresses the paths' shared prefixes: a 50k-file index is a fifth smaller,
-    # and this index is read and written by every snapshot. Only git reads it.
-    "--index-version",
-    "4",
     "--add",
     "--remove",
     "-z",
