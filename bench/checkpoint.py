@@ -23,6 +23,13 @@ running here too. Rounds repeat (`--runs`) and the medians are reported.
 
 200k files (`--sizes 5000,50000,200000`) is opt-in: generating it takes a minute or two.
 Prints one JSON object. Runs in temporary folders (NANOTUI_HOME among them).
+
+`--baseline DIR` compares two versions of the code in one run: DIR holds another checkout of
+nanotui (`git worktree add DIR <commit>`, or `git archive <commit> | tar -x -C DIR`). Every
+round then runs twice, once with each version, in a fresh Python process whose import path
+starts with that version's folder; which goes first alternates, so both see the same machine
+and repository state, and the report gives each version's medians and the median of the
+per-run ratios (`new_over_baseline`).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +60,8 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "bench",
     "GIT_COMMITTER_EMAIL": "bench@example.invalid",
 }
+HERE = Path(__file__).resolve()
+CODE = HERE.parent.parent
 QUIET_GIT = ("-c", "core.hooksPath=/dev/null", "-c", "gc.auto=0", "-c", "maintenance.auto=false")
 
 
@@ -180,12 +190,34 @@ async def _drain(watcher: Any) -> None:
         pass
 
 
-def measure(size: int, folder: Path, runs: int) -> dict[str, Any]:
+def measure(size: int, folder: Path, runs: int, baseline: Path | None) -> dict[str, Any]:
     root = folder / f"repo{size}"
     generate(root, size)
-    rounds = [asyncio.run(one_round(root, size, run, folder / "home")) for run in range(runs)]
+    home = folder / "home"
+    if baseline is None:
+        rounds = [asyncio.run(one_round(root, size, run, home)) for run in range(runs)]
+        return {"files": size, **summary(rounds)}
+    versions = {"new": CODE, "baseline": baseline}
+    by_version: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
+    for run in range(runs):
+        order = list(versions) if run % 2 == 0 else list(versions)[::-1]
+        for k, name in enumerate(order):
+            number = 2 * run + k  # each round its own change and state folder
+            by_version[name].append(round_in_child(versions[name], root, size, number, home))
+    new, old = (summary(by_version[name]) for name in versions)
+    # The two rounds of a run ran one after the other: their ratio sees the same machine,
+    # so the median of those ratios is steadier than the ratio of the two medians.
+    pairs = list(zip(by_version["new"], by_version["baseline"], strict=True))
+    paired = {
+        key: round(statistics.median(n[key] / o[key] for n, o in pairs), 2)
+        for key in ("first_snapshot_s", "incremental_snapshot_s", "restore_s")
+    }
+    return {"files": size, **new, "baseline": old, "new_over_baseline": paired}
+
+
+def summary(rounds: list[dict[str, float]]) -> dict[str, Any]:
     medians = {key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]}
-    result: dict[str, Any] = {"files": size, **medians}
+    result: dict[str, Any] = dict(medians)
     result["first_snapshot_over_git_status"] = round(
         medians["first_snapshot_s"] / medians["git_status_s"], 2
     )
@@ -194,13 +226,22 @@ def measure(size: int, folder: Path, runs: int) -> dict[str, Any]:
     return result
 
 
+def round_in_child(code: Path, root: Path, size: int, run: int, home: Path) -> dict[str, float]:
+    """One round in a fresh interpreter that imports nanotui from `code`."""
+    path = [str(code), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    argv = [sys.executable, str(HERE), "--one-round", str(root), str(size), str(run), str(home)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
 def met(result: dict[str, Any]) -> dict[str, bool]:
     return {key: result[key] <= target for key, target in TARGETS.items()}
 
 
-def main(sizes: list[int], runs: int) -> dict[str, Any]:
+def main(sizes: list[int], runs: int, baseline: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nanotui-checkpoint-bench-") as temporary:
-        results = [measure(size, Path(temporary), runs) for size in sizes]
+        results = [measure(size, Path(temporary), runs, baseline) for size in sizes]
     at_target = next((r for r in results if r["files"] == TARGET_SIZE), results[-1])
     return {
         "change": f"{MODIFIED} modified across the folders, {ADDED} untracked added",
@@ -218,5 +259,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,50000")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="another checkout of nanotui to compare")
+    parser.add_argument("--one-round", nargs=4, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    print(json.dumps(main([int(s) for s in options.sizes.split(",")], options.runs)))
+    if options.one_round:
+        root, size, run, home = options.one_round
+        print(json.dumps(asyncio.run(one_round(Path(root), int(size), int(run), Path(home)))))
+    else:
+        sizes = [int(s) for s in options.sizes.split(",")]
+        print(json.dumps(main(sizes, options.runs, options.baseline)))

@@ -61,6 +61,8 @@ class Checkpoints:
             self.storage, self.runner, max_file_bytes=max_file_bytes, include=include
         )
         self._pruned = False
+        self._numbers: dict[str, int] = {}
+        """The number each session's last checkpoint got here: the next is one more."""
 
     @property
     def root(self) -> Path:
@@ -232,7 +234,8 @@ class Checkpoints:
             "-m",
             refs.commit_message(label, metadata),
         )
-        number = refs.create(self.runner, session, commit)
+        number = refs.create(self.runner, session, commit, self._numbers.get(session))
+        self._numbers[session] = number
         if not self._pruned:
             self._pruned = True
             self.prune()

@@ -18,6 +18,12 @@ IDENTITY = {
 }
 """Checkpoint commits carry their own identity, so no user.name or user.email is needed."""
 
+KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024)}
+"""glibc hands freed memory back to the system as soon as the heap's top is 128 KB free, and
+git's update-index sets up a zlib stream for every file it stores: each one then faulted its
+buffers in afresh and flushed the TLB on the way out. Keeping freed memory for the process's
+short life halved update-index's time for 600 files (other C libraries ignore the variable)."""
+
 
 class GitRunner:
     """Plumbing commands against one git directory, work tree and index, with the safe flags."""
@@ -32,6 +38,7 @@ class GitRunner:
             "GIT_WORK_TREE": str(work_tree),
             "GIT_INDEX_FILE": str(index),
             **IDENTITY,
+            **KEEP_FREED_MEMORY,
         }
         # Blobs come from GitPython's long-lived `cat-file --batch`, started with the same flags.
         self.git = git.Git(str(work_tree))

@@ -35,8 +35,18 @@ def commit_message(label: str, metadata: dict) -> str:
     return f"{title}\n\n{METADATA_KEY}{json.dumps(metadata, ensure_ascii=True)}\n"
 
 
-def create(runner: GitRunner, session: str, commit: str) -> int:
-    """Point the session's next checkpoint ref at `commit`; its number."""
+def create(runner: GitRunner, session: str, commit: str, after: int | None = None) -> int:
+    """Point the session's next checkpoint ref at `commit`; its number.
+
+    `after` is the number this process gave the session last: the next one is tried first,
+    without listing the session's refs, and they are listed only if another process took it.
+    """
+    if after is not None:
+        try:
+            runner.run("update-ref", checkpoint_ref(session, after + 1), commit, ZERO_OID)
+            return after + 1
+        except CheckpointError:
+            pass
     number = next_number(runner, session)
     for _ in range(5):
         try:

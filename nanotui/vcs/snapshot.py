@@ -2,8 +2,8 @@
 
 The private index starts as a copy of the user's index (whose stat cache makes unchanged
 files free) and is kept between snapshots with git's untracked cache, so a snapshot costs
-one `git status`, one `update-index` over the paths that changed, and a `write-tree`. The
-user's index, HEAD, refs and stash are only ever read.
+one `git status`, one `update-index` over the paths that changed, and a `write-tree` (none
+when nothing changed). The user's index, HEAD, refs and stash are only ever read.
 """
 
 from __future__ import annotations
@@ -27,10 +27,17 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SEED_MAX_AGE_S = 24 * 60 * 60
 """A seed's staged-content commit is unreferenced until a checkpoint uses it; renew it daily."""
 
-STATUS_ARGS = (
-    # The untracked cache only serves --untracked-files=all when the config asks for it.
+UNTRACKED_CACHE = (
+    # Every command on the private index keeps git's untracked cache (status then lists only
+    # the folders whose mtime changed), whatever the repository's own config says; status
+    # adds it to a freshly seeded index, so seeding needs no index write of its own.
     "-c",
     "core.untrackedCache=true",
+)
+
+STATUS_ARGS = (
+    *UNTRACKED_CACHE,
+    # The untracked cache only serves --untracked-files=all when the config asks for it.
     "-c",
     "status.showUntrackedFiles=all",
     "status",
@@ -46,6 +53,7 @@ ADD_TO_INDEX = (
     # instead of a loose object each: hundreds of new files cost one file write, not hundreds.
     "-c",
     "core.bigFileThreshold=1",
+    *UNTRACKED_CACHE,
     "update-index",
     "--add",
     "--remove",
@@ -58,8 +66,11 @@ WRITE_TREE = (
     # quarter of write-tree's time. They take a little more room until git packs them.
     "-c",
     "core.looseCompression=0",
+    *UNTRACKED_CACHE,
     "write-tree",
 )
+
+FORCE_REMOVE = (*UNTRACKED_CACHE, "update-index", "--force-remove", "-z", "--stdin")
 
 
 @dataclass(frozen=True)
@@ -103,13 +114,12 @@ class TreeBuilder:
             # update-index refuses a path behind a symlink; such a file is gone all the same.
             behind = [p for p in paths if _behind_symlink(self.storage.root, p)]
             if behind:
-                self.runner.run(
-                    "update-index", "--force-remove", "-z", "--stdin", stdin=_nul(behind)
-                )
+                self.runner.run(*FORCE_REMOVE, stdin=_nul(behind))
             rest = [p for p in paths if p not in set(behind)]
             if rest:
                 self.runner.run(*ADD_TO_INDEX, stdin=_nul(rest))
-            tree = self.runner.text(*WRITE_TREE)
+            # Nothing updated in the index that built `previous`: the tree is that one again.
+            tree = previous if previous and not paths else self.runner.text(*WRITE_TREE)
             self._last_built = (tree, _file_signature(self.storage.private_index))
         # Each path status reported differs in content from the index (it compares the
         # content of files whose stat changed), so their number is the files that changed.
@@ -151,7 +161,6 @@ class TreeBuilder:
         elif not self.storage.shadow:
             private.unlink(missing_ok=True)  # an empty repository: start from nothing
         index_commit = self._staged_commit(base) if signature is not None else None
-        self.runner.run("update-index", "--untracked-cache", "--force-untracked-cache")
         record = {"signature": signature, "index_commit": index_commit, "seeded_at": time.time()}
         self.storage.seed_file.write_text(json.dumps(record))
         return index_commit
