@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nanotui.config import McpServerConfig
-from nanotui.protocol.basics import clipped
+from nanotui.protocol.basics import clipped, visible_controls
 from nanotui.security.sandbox.base import ProgramLauncher
 from nanotui.security.sandbox.long_lived import LongLivedProcess, start_long_lived
 from nanotui.tools.base import ToolFailure
@@ -181,11 +181,14 @@ class McpConnection:
     def _fail(self, reason: str) -> None:
         self.state = "failed"
         said = self.process.stderr_tail().splitlines() if self.process else []
-        self.reason = clipped(f"{reason}; it said: {said[-1]}" if said else reason, 300)
+        reason = f"{reason}; it said: {said[-1]}" if said else reason
+        # The server's own words are shown on screen: never its escape sequences.
+        self.reason = clipped(visible_controls(reason, keep=""), 300)
 
 
 async def _list(session: Any) -> list[ToolDefinition]:
-    """Every tool the server offers, following its pages."""
+    """Every tool the server offers, following its pages; ToolFailure for a listing naming
+    a tool that cannot be shown."""
     definitions: list[ToolDefinition] = []
     cursor = None
     while True:
@@ -193,10 +196,14 @@ async def _list(session: Any) -> list[ToolDefinition]:
 
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
         listed = await session.list_tools(params=params)
-        definitions += [
-            ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
-            for tool in listed.tools
-        ]
+        for tool in listed.tools:
+            if not tool.name.isprintable():
+                # It is shown to the person and named in rules and sentences: an escape
+                # sequence in it would act on their terminal.
+                raise ToolFailure(f"it names a tool {tool.name!r} that holds control characters")
+            definitions.append(
+                ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
+            )
         cursor = listed.next_cursor
         if not cursor:
             return definitions
