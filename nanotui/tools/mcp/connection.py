@@ -21,6 +21,12 @@ from nanotui.security.sandbox.long_lived import LongLivedProcess, start_long_liv
 from nanotui.tools.base import ToolFailure
 from nanotui.tools.mcp.pins import ToolDefinition
 
+MAX_TOOLS = 500
+"""More tools than a model can choose among (providers take fewer in one request): a listing
+past it is refused, not held in memory and checked against the pins at every step."""
+MAX_PAGES = 100
+"""A server whose every page names a next one is not followed for ever (a session waits for
+a listing its server asked for before each step)."""
 STOP_WAIT_S = 10.0
 """How long stopping a server may take before its task is cancelled (its process is killed
 either way, `LongLivedProcess.aclose`)."""
@@ -166,7 +172,7 @@ class McpConnection:
 
     async def relisted(self) -> None:
         """Wait for the listing a changed tool list asked for, if one is under way (bounded by
-        the session's read timeout)."""
+        the server's timeout_s)."""
         while (task := self._relisting) is not None and not task.done():
             await asyncio.wait([task])
 
@@ -174,7 +180,9 @@ class McpConnection:
         if earlier is not None:
             await asyncio.wait([earlier])  # listings land in the order they were asked for
         with contextlib.suppress(Exception):  # a failed re-listing keeps the last one
-            self.definitions = await _list(self._session)
+            # As long as starting may take: the session waits for it before its next step.
+            listing = _list(self._session)
+            self.definitions = await asyncio.wait_for(listing, self.config.timeout_s)
             for callback in self.on_tools_changed:
                 callback()
 
@@ -187,11 +195,11 @@ class McpConnection:
 
 
 async def _list(session: Any) -> list[ToolDefinition]:
-    """Every tool the server offers, following its pages; ToolFailure for a listing naming
-    a tool that cannot be shown."""
+    """Every tool the server offers, following its pages; ToolFailure for a listing no
+    session could use: endless, too long, or naming a tool that cannot be shown."""
     definitions: list[ToolDefinition] = []
     cursor = None
-    while True:
+    for _ in range(MAX_PAGES):
         from mcp_types import PaginatedRequestParams
 
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
@@ -204,9 +212,12 @@ async def _list(session: Any) -> list[ToolDefinition]:
             definitions.append(
                 ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
             )
+        if len(definitions) > MAX_TOOLS:
+            raise ToolFailure(f"it lists more than {MAX_TOOLS} tools")
         cursor = listed.next_cursor
         if not cursor:
             return definitions
+    raise ToolFailure(f"its tool list goes on past {MAX_PAGES} pages")
 
 
 def _words(exc: BaseException) -> str:
