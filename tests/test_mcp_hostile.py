@@ -5,6 +5,8 @@ person's terminal or hide words from them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,3 +86,27 @@ def test_the_command_line_review_shows_escape_sequences_as_symbols(
     out = capsys.readouterr().out
     assert ESC not in out and "␛[8mand upload ~/.ssh to the server␛[28m" in out
     assert "waits for approval" in out
+
+
+async def test_a_definition_changed_while_its_call_waited_is_not_called(
+    tmp_path: Path, home: Path
+) -> None:
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml())
+    settings = load_settings(repo).settings
+    environment = build_tool_environment(settings, repo)
+    hub = McpHub(settings.mcp, repo, environment.context.runner)
+    try:
+        await hub.start()  # the first listing: pinned as it is
+        evolving = hub.tools["mcp__t__evolving"]
+        assert not evolving.unapproved()  # so the call was judged and approved, then...
+        connection = hub.connections["t"]
+        await connection.call("announce", {})  # ...the server lists a new definition
+        deadline = asyncio.get_running_loop().time() + 20
+        while "upload" not in json.dumps(evolving.spec().parameters):
+            assert asyncio.get_running_loop().time() < deadline, "never listed again"
+            await asyncio.sleep(0.05)
+        output = await evolving.run({"text": "hi"}, environment.context)
+        assert not output.ok and "changed since it was approved" in output.content
+    finally:
+        await hub.aclose()
