@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +26,7 @@ from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_tool_environment
 from nanotui.protocol.mcp_status import tool_lines
 from nanotui.tools.mcp.hub import McpHub
+from nanotui.tools.mcp.pins import PinStore, ToolDefinition
 from nanotui.tui.widgets.notice_line import notice_content
 from nanotui.tui.widgets.tool_call_block import preview_content
 
@@ -110,3 +118,56 @@ async def test_a_definition_changed_while_its_call_waited_is_not_called(
         assert not output.ok and "changed since it was approved" in output.content
     finally:
         await hub.aclose()
+
+
+def read_until(master: int, wanted: str, within_s: float = 60.0) -> str:
+    """What the terminal showed up to `wanted`, or all of it once the program ended or the
+    time ran out (bounded: a program that never asks fails the test, it does not hang it)."""
+    seen = b""
+    deadline = time.monotonic() + within_s
+    while wanted.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the program ended: its terminal closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
+def test_accepting_at_a_terminal_shows_the_definitions_and_asks_first(
+    tmp_path: Path, home: Path
+) -> None:
+    # A server may list one thing to the run the person reviews and another to the run that
+    # accepts: at a terminal, the accepting run shows what it would accept and asks.
+    repo = make_repo(tmp_path)
+    user_config(home, server_toml())
+    PinStore(repo).pin("t", [ToolDefinition("evolving", "Says hello.", {})])
+    before = PinStore(repo).file.read_text()
+    master, terminal = pty.openpty()
+    command = [sys.executable, "-c", "from nanotui.cli.main import main; raise SystemExit(main())"]
+    program = subprocess.Popen(
+        [*command, "mcp", "tools", "t", "--accept", "--workspace", str(repo)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "NANOTUI_HOME": str(home)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        shown = read_until(master, "[y/N] ")
+        assert "waiting above? [y/N] " in shown, shown
+        assert "Echoes text." in shown and "waits for approval" in shown
+        os.write(master, b"n\n")
+        assert "Nothing was accepted." in read_until(master, "Nothing was accepted.")
+        assert program.wait(timeout=30) == 0
+        assert PinStore(repo).file.read_text() == before
+    finally:
+        if program.poll() is None:
+            os.killpg(program.pid, signal.SIGKILL)
+            program.wait(timeout=10)
+        os.close(master)
