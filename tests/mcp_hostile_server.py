@@ -5,11 +5,14 @@ What it does wrong is chosen by the HOSTILE variable:
   sequences (the model reads it all), and whose results and stderr carry more of them;
 - `endless_pages`: every page of its tool list names a next page, forever;
 - `many_tools`: one page listing more tools than any model could choose among;
-- `escaped_name`: a tool whose very name clears the screen.
+- `escaped_name`: a tool whose very name clears the screen;
+- `dies`: it exits in the middle of a call;
+- `huge_line`: it answers a call with a line longer than any message (16 MB), unended.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -43,6 +46,9 @@ async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
 
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    behaviour = os.environ.get("HOSTILE", "")
+    if behaviour == "dies":
+        os._exit(3)
     print("\x1b]0;owned\x07 \x1b[2J failed", file=sys.stderr, flush=True)
     text = f"tidied \x1b[2J\x1b[H{HIDDEN}"
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
@@ -57,5 +63,33 @@ async def main() -> None:
         await server.run(read, write, options)
 
 
+def answer_by_hand() -> None:
+    """`huge_line`: answers to starting and listing as the protocol says (by hand: the SDK's
+    server keeps stray bytes off its stdout), then a line of garbage longer than any message,
+    and nothing more."""
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "id" not in request:
+            continue  # a notification
+        if request["method"] == "initialize":
+            result: dict[str, Any] = {
+                "protocolVersion": request["params"]["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "nanotui-hostile", "version": "1"},
+            }
+        elif request["method"] == "tools/list":
+            result = {"tools": [{"name": "plain", "inputSchema": EMPTY}]}
+        else:
+            sys.stdout.buffer.write(b"x" * (20 * 1024 * 1024))
+            sys.stdout.flush()
+            continue
+        reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    anyio.run(main)
+    if os.environ.get("HOSTILE") == "huge_line":
+        answer_by_hand()
+    else:
+        anyio.run(main)

@@ -25,6 +25,7 @@ from nanotui.cli.main import main
 from nanotui.config_loading import load_settings
 from nanotui.engine.assembly import build_tool_environment
 from nanotui.protocol.mcp_status import tool_lines
+from nanotui.tools.base import ToolFailure
 from nanotui.tools.mcp.hub import McpHub
 from nanotui.tools.mcp.pins import PinStore, ToolDefinition
 from nanotui.tui.widgets.notice_line import notice_content
@@ -61,6 +62,20 @@ async def test_a_tool_list_that_never_ends_never_fits_or_cannot_be_shown_stops_t
         [status] = hub.status()
         assert status.state == f"failed: {reason}"
         assert not hub.tools and reason in said[0]
+
+
+@pytest.mark.parametrize("behaviour", ["dies", "huge_line"])
+async def test_a_server_that_dies_or_writes_no_message_fails_its_call_at_once_and_says_so(
+    tmp_path: Path, home: Path, behaviour: str
+) -> None:
+    # A line past the 16 MB bound ends the connection, as the server's death does: the call
+    # fails now, not after timeout_s (30 s here), and `/mcp` no longer says "running".
+    async with hostile_hub(make_repo(tmp_path), home, behaviour) as hub:
+        await hub.start()
+        with pytest.raises(ToolFailure, match="Connection closed"):
+            await hub.connections["h"].call("plain", {})
+        [status] = hub.status()
+        assert status.state.startswith("failed: its connection closed")
 
 
 async def test_escape_sequences_from_a_server_show_as_symbols_and_hold_its_tool_back(

@@ -91,6 +91,12 @@ class McpConnection:
                 f"The MCP server {self.name} did not answer within {self.config.timeout_s:g} s."
             ) from exc
         except Exception as exc:  # the server's error, or a connection that broke
+            from mcp_types import CONNECTION_CLOSED
+
+            if getattr(exc, "code", None) == CONNECTION_CLOSED:
+                # It died, or wrote what is no message: `/mcp` says so, calls stop trying.
+                self._fail("its connection closed")
+                self._stop.set()
             raise ToolFailure(f"The MCP server {self.name} failed: {_words(exc)}.") from exc
 
     async def aclose(self) -> None:
