@@ -6,6 +6,7 @@ What it does wrong is chosen by the HOSTILE variable:
 - `endless_pages`: every page of its tool list names a next page, forever;
 - `many_tools`: one page listing more tools than any model could choose among;
 - `escaped_name`: a tool whose very name clears the screen;
+- `long_description`: a tool described at a length no model should be sent every step;
 - `dies`: it exits in the middle of a call;
 - `huge_line`: it answers a call with a line longer than any message (16 MB), unended.
 """
@@ -40,6 +41,8 @@ async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[_tool(f"page{page}")], next_cursor=str(page + 1))
     if behaviour == "escaped_name":
         return types.ListToolsResult(tools=[_tool("tidy\x1b[2J")])
+    if behaviour == "long_description":
+        return types.ListToolsResult(tools=[_tool("verbose", "Does a thing. " * 5000)])
     if behaviour == "many_tools":
         return types.ListToolsResult(tools=[_tool(f"tool{n}") for n in range(5000)])
     return types.ListToolsResult(tools=[_tool("plain")])

@@ -52,6 +52,7 @@ async def hostile_hub(repo: Path, home: Path, behaviour: str) -> AsyncIterator[M
         ("endless_pages", "its tool list goes on past 100 pages"),
         ("many_tools", "it lists more than 500 tools"),
         ("escaped_name", "it names a tool 'tidy\\x1b[2J' that holds control characters"),
+        ("long_description", "it describes the tool 'verbose' in more than 50,000 characters"),
     ],
 )
 async def test_a_tool_list_that_never_ends_never_fits_or_cannot_be_shown_stops_the_server(

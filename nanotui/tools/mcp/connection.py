@@ -24,6 +24,9 @@ from nanotui.tools.mcp.pins import ToolDefinition
 MAX_TOOLS = 500
 """More tools than a model can choose among (providers take fewer in one request): a listing
 past it is refused, not held in memory and checked against the pins at every step."""
+MAX_DEFINITION_CHARS = 50_000
+"""Far past any real tool's name, description and schema: one longer would be sent to the
+model at every step (pinned unread on first use) and printed in full for review."""
 MAX_PAGES = 100
 """A server whose every page names a next one is not followed for ever (a session waits for
 a listing its server asked for before each step)."""
@@ -210,20 +213,28 @@ async def _list(session: Any) -> list[ToolDefinition]:
 
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
         listed = await session.list_tools(params=params)
-        for tool in listed.tools:
-            if not tool.name.isprintable():
-                # It is shown to the person and named in rules and sentences: an escape
-                # sequence in it would act on their terminal.
-                raise ToolFailure(f"it names a tool {tool.name!r} that holds control characters")
-            definitions.append(
-                ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
-            )
+        definitions += [_definition(tool) for tool in listed.tools]
         if len(definitions) > MAX_TOOLS:
             raise ToolFailure(f"it lists more than {MAX_TOOLS} tools")
         cursor = listed.next_cursor
         if not cursor:
             return definitions
     raise ToolFailure(f"its tool list goes on past {MAX_PAGES} pages")
+
+
+def _definition(tool: Any) -> ToolDefinition:
+    """A listed tool as the model would be told it; ToolFailure for one that cannot be."""
+    if not tool.name.isprintable():
+        # It is shown to the person and named in rules and sentences: an escape sequence in
+        # it would act on their terminal.
+        raise ToolFailure(f"it names a tool {tool.name!r} that holds control characters")
+    definition = ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
+    if definition.size > MAX_DEFINITION_CHARS:
+        raise ToolFailure(
+            f"it describes the tool {clipped(tool.name, 60)!r} in more than "
+            f"{MAX_DEFINITION_CHARS:,} characters"
+        )
+    return definition
 
 
 def _words(exc: BaseException) -> str:

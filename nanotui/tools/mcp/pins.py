@@ -33,13 +33,21 @@ class ToolDefinition:
     description: str
     input_schema: dict[str, Any]
 
-    @property
-    def digest(self) -> str:
-        text = json.dumps(
+    @cached_property
+    def _text(self) -> str:
+        return json.dumps(
             {"name": self.name, "description": self.description, "schema": self.input_schema},
             sort_keys=True,
         )
-        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self._text.encode()).hexdigest()
+
+    @property
+    def size(self) -> int:
+        """How long it is, in characters, all told."""
+        return len(self._text)
 
     @cached_property
     def injection_flags(self) -> str:
