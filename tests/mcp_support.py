@@ -10,6 +10,7 @@ from fake_model_server import RecordedRequest
 from tools_support import git, init_repo
 
 SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
+HOSTILE_SCRIPT = Path(__file__).with_name("mcp_hostile_server.py")
 SERVER_NEEDS = [Path(sys.prefix).resolve(), SERVER_SCRIPT.parent.resolve()]
 """What the server must read besides the system: this checkout's virtual environment and the
 script. Under /tmp (a fresh clone in CI) bwrap's private /tmp hides both: they are named in
@@ -32,12 +33,18 @@ def make_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def server_toml(name: str = "t", *, env: dict[str, str] | None = None, extra: str = "") -> str:
-    """An `[mcp.servers.NAME]` table starting the test server with this Python."""
+def server_toml(
+    name: str = "t",
+    *,
+    env: dict[str, str] | None = None,
+    extra: str = "",
+    script: Path = SERVER_SCRIPT,
+) -> str:
+    """An `[mcp.servers.NAME]` table starting the test server (or `script`) with this Python."""
     lines = [
         f"[mcp.servers.{name}]",
         f"command = {json.dumps(sys.executable)}",
-        f"args = [{json.dumps(str(SERVER_SCRIPT))}]",
+        f"args = [{json.dumps(str(script))}]",
         "timeout_s = 30",
         f"read = {json.dumps([str(p) for p in SERVER_NEEDS if _outside_homes(p)])}",
     ]

@@ -122,7 +122,8 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
 server = Server("nanotui-test", on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-async def main() -> None:
+async def serve_stdio(server: Server) -> None:
+    """Serve `server` on stdin and stdout until the client closes stdin."""
     options = server.create_initialization_options(NotificationOptions(tools_changed=True))
     async with stdio_server() as (read, write):
         await server.run(read, write, options)
@@ -142,4 +143,4 @@ if __name__ == "__main__":
     if "--http" in sys.argv:
         serve_http()
     else:
-        anyio.run(main)
+        anyio.run(serve_stdio, server)

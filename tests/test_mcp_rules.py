@@ -48,6 +48,11 @@ def policy(allow=(), ask=(), deny=(), default="ask") -> ActionPolicy:
         ("full-auto", {"allow": ["mcp:*"], "deny": ["mcp:*/sea*"]}, "deny"),
         ("full-auto", {"default": "deny"}, "deny"),
         ("ask", {"allow": ["mcp:other/*"]}, "ask"),
+        # The server chooses its tools' case: deny and ask rules hold whatever it is, an
+        # allow rule allows exactly what it names.
+        ("full-auto", {"allow": ["mcp:*"], "deny": ["mcp:DOCS/Sea*"]}, "deny"),
+        ("full-auto", {"ask": ["mcp:docs/SEARCH"]}, "ask"),
+        ("ask", {"allow": ["mcp:docs/SEARCH"]}, "ask"),
     ],
 )
 def test_mcp_rules_modes_and_defaults(mode: str, rules: dict, expected: str) -> None:

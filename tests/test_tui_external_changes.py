@@ -6,12 +6,14 @@ user's editor would, presses nothing, and waits (under a deadline) for the stale
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
 from pilot_support import app_on_server, wait_for
 from textual.pilot import Pilot
+from textual.widgets._toast import Toast
 
 from nanotui.governance.audit import read_events
 from nanotui.protocol.events import FileChangedExternally
@@ -117,3 +119,22 @@ async def test_an_approved_change_does_not_read_as_an_outside_edit(fake_server, 
         )
         assert "b.py (modified)" not in timeline_text(app)
     assert (workspace / "b.py").read_text() == "b = 2\n"
+
+
+async def test_a_file_name_shows_as_it_is_never_as_markup_or_escape_sequences(
+    fake_server, workspace
+) -> None:
+    # Anything that can write in the workspace names its files: a sandboxed command, an MCP
+    # server, the repository's author.
+    name = "[@click=app.quit][b]\x1b[8mquiet"
+    app = make_app(fake_server, workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await watching(pilot, app)
+        (workspace / name).write_text("planted")
+        await wait_for(pilot, lambda: "quiet" in timeline_text(app), "the file's row", WAIT_S)
+        assert "[@click=app.quit][b]␛[8mquiet (added)" in timeline_text(app)
+        [notification] = app._notifications
+        # Its message as the corner of the screen shows it (the title needs a mounted toast).
+        shown = Toast(replace(notification, title="")).render()
+        assert "[@click=app.quit][b]␛[8mquiet" in shown.plain
+        assert not [span for span in shown.spans if "click" in str(span.style)]

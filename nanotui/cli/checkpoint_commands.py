@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from nanotui.cli.asking import ask_yes
 from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, RestorePlan
 from nanotui.vcs.checkpoints import Checkpoints
@@ -144,24 +145,17 @@ def _decide(args: argparse.Namespace, plan: RestorePlan) -> list[str] | None:
         raise CheckpointError(
             "Restoring changes files, so it needs a yes: run it in a terminal or pass --yes."
         )
-    if not _ask("Restore? A checkpoint of the current state is taken first. [y/N] "):
+    if not ask_yes("Restore? A checkpoint of the current state is taken first. [y/N] "):
         return None
     if plan.left_in_place and (
         delete_new
-        or _ask(
+        or ask_yes(
             f"Also delete the {plural(len(plan.left_in_place), 'file')} that did not exist "
             "then? [y/N] "
         )
     ):
         return plan.left_in_place
     return []
-
-
-def _ask(question: str) -> bool:
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
 
 
 # ---- helpers -------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 `list` reads the settings only (nothing starts); `tools` starts the one server in the
 sandbox a session would, lists its tools with whether each definition is approved (those
-that are not in full), and with `--accept` approves the ones it printed (README, MCP
-servers: pinning).
+that are not in full), and with `--accept` approves the ones it printed, at a terminal only
+once the person said yes to them (README, MCP servers: pinning).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import argparse
 import json
 from typing import Any
 
+from nanotui.cli.asking import ask_yes, at_a_terminal
 from nanotui.cli.workspace import UserError, load_for, resolve_workspace
+from nanotui.protocol.basics import plural
 from nanotui.protocol.mcp_status import tool_lines
 
 
@@ -64,15 +66,26 @@ def cmd_mcp_tools(args: argparse.Namespace) -> int:
 
 
 async def _show_tools(hub: Any, name: str, *, accept: bool, as_json: bool) -> int:
+    import asyncio  # loaded already (this runs in it); not at the top: see cmd_mcp_tools
+
+    # At a terminal, --accept shows the definitions and asks before it accepts: a server may
+    # list something else to each run, so the person reads the very listing they accept.
+    asks = accept and not as_json and at_a_terminal()
+    shown = False
     try:
         said = await hub.start([name])
         [status] = [s for s in hub.status() if s.name == name]
         if status.state != "running":
             raise UserError(f"The MCP server {name} did not start ({status.state}).")
-        # What is printed below is what is accepted: a definition changed since is not.
+        # What is printed is what is accepted: a definition changed since is not.
         waiting = [tool for tool in status.tools if tool.unapproved]
+        if asks and waiting:
+            _print_tools(said, status.tools)
+            shown = True
+            question = f"Accept the {plural(len(waiting), 'definition')} waiting above? [y/N] "
+            accept = await asyncio.to_thread(ask_yes, question)
         accepted = hub.accept(name, {tool.digest for tool in waiting}) if accept else []
-        acceptance = hub.acceptance(name, accepted) if accept else ""
+        acceptance = hub.acceptance(name, accepted) if accept else "Nothing was accepted."
     finally:
         await hub.aclose()
     if as_json:
@@ -80,10 +93,15 @@ async def _show_tools(hub: Any, name: str, *, accept: bool, as_json: bool) -> in
         body = {"server": name, "tools": tools, "accepted": [d.name for d in accepted]}
         print(json.dumps(body, indent=2))
         return 0
-    for sentence in said if not accept else []:
-        print(f"nanotui: {sentence}")
-    for tool in status.tools:
-        print("\n".join(tool_lines(tool)).removeprefix("  "))
-    if accept:
+    if not shown:
+        _print_tools(said if not accept else [], status.tools)
+    if accept or shown:
         print(acceptance)
     return 0
+
+
+def _print_tools(said: list[str], tools: list[Any]) -> None:
+    for sentence in said:
+        print(f"nanotui: {sentence}")
+    for tool in tools:
+        print("\n".join(tool_lines(tool)).removeprefix("  "))

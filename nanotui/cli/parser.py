@@ -405,7 +405,8 @@ def add_mcp_parser(sub: argparse._SubParsersAction) -> None:
         description="Start the server NAME as a session would (in the sandbox), list its "
         "tools, and say which definitions are new or changed since they were approved. "
         "--accept approves every definition as it is now, so that its calls stop asking "
-        "for it (and headless runs may call it, as the policy allows).",
+        "for it (and headless runs may call it, as the policy allows); at a terminal it "
+        "shows them and asks first.",
     )
     tools.add_argument("name", metavar="NAME", help="the server, as in [mcp.servers.NAME]")
     tools.add_argument("--accept", action="store_true", help="approve the definitions shown")

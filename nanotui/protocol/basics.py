@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from functools import cache
 
 # From least to most autonomous: "raising the mode" means moving right.
 MODE_ORDER: tuple[str, ...] = ("plan", "ask", "auto-edit", "full-auto")
@@ -45,6 +46,26 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def new_session_id() -> str:
     """Sortable by time, unique enough for one user: 20261128-010623-3f9a."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+# Characters that would move the cursor, hide text or break a line on screen: text from a
+# model, a command or an MCP server must show an escape sequence as what it is, never act on
+# the terminal. C0 controls and DEL become their Unicode pictures (␛ for ESC), C1 controls
+# and the line and paragraph separators the replacement character.
+_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
+_CONTROL_PICTURES[0x7F] = "\u2421"
+_CONTROL_PICTURES.update({code: "\ufffd" for code in range(0x80, 0xA0)})
+_CONTROL_PICTURES.update({0x2028: "\ufffd", 0x2029: "\ufffd"})
+
+
+def visible_controls(text: str, keep: str = "\t\n") -> str:
+    """`text` with its control characters shown as symbols, but for those in `keep`."""
+    return text.translate(_pictures_but(keep))
+
+
+@cache
+def _pictures_but(keep: str) -> dict[int, str]:
+    return {code: picture for code, picture in _CONTROL_PICTURES.items() if chr(code) not in keep}
 
 
 def clipped(text: str, limit: int) -> str:

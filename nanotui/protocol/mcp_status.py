@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from nanotui.protocol.basics import visible_controls
+
 
 @dataclass
 class ToolStatus:
@@ -42,11 +44,15 @@ class ServerStatus:
 def tool_lines(tool: ToolStatus) -> list[str]:
     """One tool, indented under its server: its description, a flag when it reads like
     instructions to the model, and in full (with its input schema) while it waits."""
-    lines = [f"  {tool.model_name}: {tool.description}"]
+    # The server wrote the description: its control characters show as symbols (an escape
+    # sequence could hide words from the person that the model still reads), and its
+    # lines stay indented under the tool (they cannot pass for another tool's).
+    description = visible_controls(tool.description).replace("\n", "\n    ")
+    lines = [f"  {tool.model_name}: {description}"]
     if tool.injection_flags:
         lines.append(f"    ⚠ reads like instructions to the model: {tool.injection_flags}")
     if tool.unapproved:
-        lines.append(f"    waits for approval: {tool.unapproved}")
+        lines.append(f"    waits for approval: {visible_controls(tool.unapproved, keep='')}")
         schema = json.dumps(tool.input_schema, indent=2, sort_keys=True, ensure_ascii=False)
         lines.append("    input schema: " + schema.replace("\n", "\n    "))
     return lines

@@ -44,14 +44,18 @@ class ExternalToolRules:
         return cls(ours(allow), ours(ask), ours(deny))
 
     def match(self, name: str) -> tuple[Verdict | None, str]:
-        """The strictest verdict a rule gives `name` (`mcp:server/tool`), and that rule."""
-        verdicts: tuple[tuple[Verdict, tuple[str, ...]], ...] = (
-            ("deny", self.deny),
-            ("ask", self.ask),
-            ("allow", self.allow),
-        )
-        for verdict, rules in verdicts:
-            for rule in rules:
-                if fnmatchcase(name, rule):
-                    return verdict, rule
+        """The strictest verdict a rule gives `name` (`mcp:server/tool`), and that rule.
+
+        The server names its tools: deny and ask rules hold whatever their case
+        (`mcp:*/delete_*` also stops `Delete_all`), allow rules name exactly what they allow.
+        """
+        for rule in self.deny:
+            if fnmatchcase(name.casefold(), rule.casefold()):
+                return "deny", rule
+        for rule in self.ask:
+            if fnmatchcase(name.casefold(), rule.casefold()):
+                return "ask", rule
+        for rule in self.allow:
+            if fnmatchcase(name, rule):
+                return "allow", rule
         return None, ""

@@ -12,6 +12,7 @@ from itertools import zip_longest
 
 from rich.cells import get_character_cell_size
 
+from nanotui.protocol.basics import visible_controls
 from nanotui.protocol.diff_parse import DiffLine, Hunk, LineKind, ParsedDiff
 
 
@@ -112,17 +113,10 @@ def side_texts(hunk: Hunk) -> tuple[list[DiffLine], list[DiffLine]]:
     return old, new
 
 
-# Characters that would move the cursor, hide text or break a line on screen. A model wrote
-# this diff: an escape sequence must show as what it is, not act on the terminal.
-_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20) if code != 0x09}
-_CONTROL_PICTURES[0x7F] = "\u2421"
-_CONTROL_PICTURES.update({code: "\ufffd" for code in range(0x80, 0xA0)})
-_CONTROL_PICTURES.update({0x2028: "\ufffd", 0x2029: "\ufffd"})
-
-
 def printable(text: str, tab_size: int = 4) -> str:
-    """The line as it should appear: tabs expanded, control characters made visible."""
-    return text.translate(_CONTROL_PICTURES).expandtabs(tab_size)
+    """The line as it should appear: tabs expanded, control characters made visible (a model
+    wrote this diff: an escape sequence must show as what it is, not act on the terminal)."""
+    return visible_controls(text, keep="\t").expandtabs(tab_size)
 
 
 def row_height(row: UnifiedRow | SplitRow, code_width: int, right_width: int = 0) -> int:

@@ -67,6 +67,11 @@ class McpTool(ExternalTool):
         return json.dumps(args, indent=2, sort_keys=True, ensure_ascii=False)
 
     async def run(self, args: Any, ctx: ToolContext) -> ToolOutput:
+        # Judged again now: the server may have listed a changed definition while the
+        # person was deciding, and the model's arguments were written for the one approved.
+        await self.connection.relisted()
+        if problem := self.unapproved():
+            return ToolOutput(ok=False, content=f"Not called: {problem}.")
         try:
             result = await self.connection.call(self.tool, args)
         except ToolFailure as exc:

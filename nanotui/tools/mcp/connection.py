@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from nanotui.config import McpServerConfig
-from nanotui.protocol.basics import clipped
+from nanotui.protocol.basics import clipped, visible_controls
 from nanotui.security.sandbox.base import ProgramLauncher
 from nanotui.security.sandbox.long_lived import LongLivedProcess, start_long_lived
 from nanotui.tools.base import ToolFailure
 from nanotui.tools.mcp.pins import ToolDefinition
 
+MAX_TOOLS = 500
+"""More tools than a model can choose among (providers take fewer in one request): a listing
+past it is refused, not held in memory and checked against the pins at every step."""
+MAX_DEFINITION_CHARS = 50_000
+"""Far past any real tool's name, description and schema: one longer would be sent to the
+model at every step (pinned unread on first use) and printed in full for review."""
+MAX_PAGES = 100
+"""A server whose every page names a next one is not followed for ever (a session waits for
+a listing its server asked for before each step)."""
 STOP_WAIT_S = 10.0
 """How long stopping a server may take before its task is cancelled (its process is killed
 either way, `LongLivedProcess.aclose`)."""
@@ -85,6 +94,12 @@ class McpConnection:
                 f"The MCP server {self.name} did not answer within {self.config.timeout_s:g} s."
             ) from exc
         except Exception as exc:  # the server's error, or a connection that broke
+            from mcp_types import CONNECTION_CLOSED
+
+            if getattr(exc, "code", None) == CONNECTION_CLOSED:
+                # It died, or wrote what is no message: `/mcp` says so, calls stop trying.
+                self._fail("its connection closed")
+                self._stop.set()
             raise ToolFailure(f"The MCP server {self.name} failed: {_words(exc)}.") from exc
 
     async def aclose(self) -> None:
@@ -166,7 +181,7 @@ class McpConnection:
 
     async def relisted(self) -> None:
         """Wait for the listing a changed tool list asked for, if one is under way (bounded by
-        the session's read timeout)."""
+        the server's timeout_s)."""
         while (task := self._relisting) is not None and not task.done():
             await asyncio.wait([task])
 
@@ -174,32 +189,52 @@ class McpConnection:
         if earlier is not None:
             await asyncio.wait([earlier])  # listings land in the order they were asked for
         with contextlib.suppress(Exception):  # a failed re-listing keeps the last one
-            self.definitions = await _list(self._session)
+            # As long as starting may take: the session waits for it before its next step.
+            listing = _list(self._session)
+            self.definitions = await asyncio.wait_for(listing, self.config.timeout_s)
             for callback in self.on_tools_changed:
                 callback()
 
     def _fail(self, reason: str) -> None:
         self.state = "failed"
         said = self.process.stderr_tail().splitlines() if self.process else []
-        self.reason = clipped(f"{reason}; it said: {said[-1]}" if said else reason, 300)
+        reason = f"{reason}; it said: {said[-1]}" if said else reason
+        # The server's own words are shown on screen: never its escape sequences.
+        self.reason = clipped(visible_controls(reason, keep=""), 300)
 
 
 async def _list(session: Any) -> list[ToolDefinition]:
-    """Every tool the server offers, following its pages."""
+    """Every tool the server offers, following its pages; ToolFailure for a listing no
+    session could use: endless, too long, or naming a tool that cannot be shown."""
     definitions: list[ToolDefinition] = []
     cursor = None
-    while True:
+    for _ in range(MAX_PAGES):
         from mcp_types import PaginatedRequestParams
 
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
         listed = await session.list_tools(params=params)
-        definitions += [
-            ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
-            for tool in listed.tools
-        ]
+        definitions += [_definition(tool) for tool in listed.tools]
+        if len(definitions) > MAX_TOOLS:
+            raise ToolFailure(f"it lists more than {MAX_TOOLS} tools")
         cursor = listed.next_cursor
         if not cursor:
             return definitions
+    raise ToolFailure(f"its tool list goes on past {MAX_PAGES} pages")
+
+
+def _definition(tool: Any) -> ToolDefinition:
+    """A listed tool as the model would be told it; ToolFailure for one that cannot be."""
+    if not tool.name.isprintable():
+        # It is shown to the person and named in rules and sentences: an escape sequence in
+        # it would act on their terminal.
+        raise ToolFailure(f"it names a tool {tool.name!r} that holds control characters")
+    definition = ToolDefinition(tool.name, tool.description or "", dict(tool.input_schema or {}))
+    if definition.size > MAX_DEFINITION_CHARS:
+        raise ToolFailure(
+            f"it describes the tool {clipped(tool.name, 60)!r} in more than "
+            f"{MAX_DEFINITION_CHARS:,} characters"
+        )
+    return definition
 
 
 def _words(exc: BaseException) -> str:

@@ -6,7 +6,8 @@ the first `tools/list` of a server in a project is hashed per tool (name, descri
 input schema) and kept under nanotui's state folder, out of the repository's reach; later a
 tool that is new, or whose hash differs, is not approved until the person accepts it
 (`/mcp accept NAME` in the app, or `nanotui mcp tools NAME --accept`). A definition that reads
-like instructions to the model (`injection_flags`) is not pinned unseen even the first time.
+like instructions to the model, or hides text from the person (`injection_flags`), is not
+pinned unseen even the first time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from nanotui import paths
 from nanotui.protocol.atomic_write import write_atomically
+from nanotui.protocol.basics import visible_controls
 from nanotui.security.injection import find_injection
 
 
@@ -31,19 +33,32 @@ class ToolDefinition:
     description: str
     input_schema: dict[str, Any]
 
-    @property
-    def digest(self) -> str:
-        text = json.dumps(
+    @cached_property
+    def _text(self) -> str:
+        return json.dumps(
             {"name": self.name, "description": self.description, "schema": self.input_schema},
             sort_keys=True,
         )
-        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self._text.encode()).hexdigest()
+
+    @property
+    def size(self) -> int:
+        """How long it is, in characters, all told."""
+        return len(self._text)
 
     @cached_property
     def injection_flags(self) -> str:
-        """What in its description or schema addresses the model, in words, or ""."""
-        flags = find_injection("\n".join([self.description, *_texts(self.input_schema)]))
-        return "; ".join(f"{flag.label}: {flag.snippet!r}" for flag in flags)
+        """What in its description or schema addresses the model, or hides from the person,
+        in words, or ""."""
+        text = "\n".join([self.description, *_texts(self.input_schema)])
+        said = [f"{flag.label}: {flag.snippet!r}" for flag in find_injection(text)]
+        if visible_controls(text) != text:
+            # Escape sequences could hide words on the person's screen the model still reads.
+            said.append("terminal control characters, which could hide text from you")
+        return "; ".join(said)
 
 
 def _texts(value: Any) -> list[str]:

@@ -33,16 +33,20 @@ async def process_transport(process: LongLivedProcess) -> AsyncIterator[tuple[An
 
     async def read_lines() -> None:
         async with read_writer:
-            buffer = b""
+            # The line being read grows in place: a long one is not copied at every chunk.
+            unfinished = bytearray()
             while chunk := await process.stdout.read(64 * 1024):
-                lines = (buffer + chunk).split(b"\n")
-                buffer = lines.pop()
-                if len(buffer) > MAX_LINE_BYTES:
+                first, *rest = chunk.split(b"\n")
+                unfinished += first
+                if rest:
+                    lines = [bytes(unfinished), *rest[:-1]]
+                    unfinished = bytearray(rest[-1])
+                    for line in lines:
+                        if line.strip():
+                            await read_writer.send(_parse(line))
+                if len(unfinished) > MAX_LINE_BYTES:
                     await read_writer.send(LineTooLong("the server wrote a line too long"))
                     return
-                for line in lines:
-                    if line.strip():
-                        await read_writer.send(_parse(line))
 
     async def write_lines() -> None:
         async with write_reader:

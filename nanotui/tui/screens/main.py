@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from nanotui.protocol.basics import MODE_ORDER, UserFacingError
+from nanotui.protocol.basics import MODE_ORDER, UserFacingError, visible_controls
 from nanotui.protocol.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -395,18 +395,24 @@ class MainScreen(Screen[None]):
     async def _file_changed_externally(self, event: FileChangedExternally) -> None:
         panel = self.query_one(ApprovalPanel)
         request = panel.request
+        # A file's name is anyone's text (a command's, an MCP server's, the repository's):
+        # shown as it is, never read as markup, its control characters as symbols.
         if panel.recheck_stale(event.paths, everything=event.more > 0) and request is not None:
             self.notify(
-                f"{request.path} changed on disk, so its pending diff is stale and cannot be "
-                "approved; press n to reject it and let the model read the file again.",
+                f"{visible_controls(request.path or '', keep='')} changed on disk, so its "
+                "pending diff is stale and cannot be approved; press n to reject it and let "
+                "the model read the file again.",
                 title="Changed outside nanotui",
                 severity="warning",
+                markup=False,
             )
             return
-        names = ", ".join(event.paths[:3])
+        names = visible_controls(", ".join(event.paths[:3]), keep="")
         more = len(event.paths) - 3 + event.more
         self.notify(
-            names + (f" and {more} more" if more > 0 else ""), title="Changed outside nanotui"
+            names + (f" and {more} more" if more > 0 else ""),
+            title="Changed outside nanotui",
+            markup=False,
         )
 
     async def _error(self, event: ErrorEvent) -> None:
@@ -441,7 +447,7 @@ class MainScreen(Screen[None]):
             return
         outcome = await edit_in_editor(self.app, event.request, self.session.workspace, event.hunks)
         if outcome.error:
-            self.notify(outcome.error, severity="warning")
+            self.notify(outcome.error, severity="warning", markup=False)
         elif outcome.text is None:
             self.notify("No edits were saved; press y to apply the change as shown.")
         else:

@@ -25,6 +25,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from nanotui.protocol.approval_answer import ApprovalAnswer
+from nanotui.protocol.basics import visible_controls
 from nanotui.protocol.diff_parse import parse_diff
 from nanotui.protocol.events import ApprovalRequested
 from nanotui.tui.approval_checks import is_stale
@@ -206,7 +207,7 @@ class ApprovalPanel(Vertical, can_focus=True):
         self._stop_arm_timer()
         self.set_class(guard, "-arming")
         self._update_title()
-        self.query_one("#approval-context", Static).update(Content(item.context))
+        self.query_one("#approval-context", Static).update(Content(visible_controls(item.context)))
         self.set_class(bool(item.context), "-has-context")
         reasons = "\n".join(f"• {reason}" for reason in request.reasons)
         self.query_one("#approval-reasons", Static).update(Content(reasons))
@@ -462,13 +463,18 @@ def last_paragraph(text: str, limit: int = 600) -> str:
 
 
 def _command_text(request: ApprovalRequested) -> Content:
+    # What the person approves is shown as it is: an escape sequence in it shows as symbols
+    # and cannot hide the rest from them.
     if request.kind == "external":
         # The arguments as pretty-printed JSON, as sent.
-        return Content(request.details or request.summary)
-    lines = [Content.assemble(("$ ", "dim"), (request.command or request.summary, "bold"))]
+        return Content(visible_controls(request.details or request.summary))
+    command = visible_controls(request.command or request.summary)
+    lines = [Content.assemble(("$ ", "dim"), (command, "bold"))]
     if len(request.commands) > 1:
         lines.append(Content.styled("runs, one after another:", "dim"))
-        lines += [Content.assemble(("  • ", "dim"), sub) for sub in request.commands]
+        lines += [
+            Content.assemble(("  • ", "dim"), visible_controls(sub)) for sub in request.commands
+        ]
     if request.sandbox:
         note = " (no kernel sandbox)" if request.sandbox == "plain" else ""
         lines.append(Content.assemble(("sandbox: ", "dim"), request.sandbox, (note, "$warning")))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
-from textual.content import Content
 
 from nanotui.tui.widgets.assistant_reply import AssistantReply
-from nanotui.tui.widgets.notice_line import NoticeLevel, NoticeLine
+from nanotui.tui.widgets.notice_line import NoticeLevel, NoticeLine, notice_content
 from nanotui.tui.widgets.tool_call_block import ToolCallBlock
 from nanotui.tui.widgets.user_entry import UserEntry
 
@@ -44,7 +43,7 @@ class ChatView(VerticalScroll, can_focus=True):
             if self.children and self.children[-1] is line:
                 line.text, line.level = text, level
                 line.set_classes(f"-{level}")
-                line.update(Content(text))
+                line.update(notice_content(text))
                 return
         line = NoticeLine(text, level)
         self._slotted = (slot, line)

@@ -12,7 +12,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import RichLog
 
-from nanotui.protocol.basics import plural
+from nanotui.protocol.basics import plural, visible_controls
 from nanotui.protocol.checkpoints import short_checkpoint_id
 from nanotui.protocol.event_summary import (
     STYLES,
@@ -129,8 +129,10 @@ class Timeline(RichLog):
             return
         kind, summary = row
         stamp = (when or now()).strftime("%H:%M:%S")
+        # A row quotes commands, file names and MCP tools: their escape sequences as symbols.
+        shown = visible_controls(summary, keep="")
         line = Text.assemble(
-            (stamp, "dim"), " ", (f"{kind:<8}", KIND_STYLES.get(kind, "")), " ", summary
+            (stamp, "dim"), " ", (f"{kind:<8}", KIND_STYLES.get(kind, "")), " ", shown
         )
         self.write(line)
         self.rows += 1

@@ -20,7 +20,7 @@ from textual.reactive import var
 from textual.widgets import Collapsible, Static
 from textual.widgets.collapsible import CollapsibleTitle
 
-from nanotui.protocol.basics import plural
+from nanotui.protocol.basics import plural, visible_controls
 from nanotui.protocol.events import ToolResult
 from nanotui.protocol.tool_output import unframed
 from nanotui.tui.widgets.diff_view import diff_content, diff_line_style
@@ -90,6 +90,8 @@ def preview_content(text: str, diff: str | None = None) -> Content:
     """
     rows: list[Content] = []
     style: Callable[[str], str] = _unstyled
+    # Output of a command or an MCP server, or a file the model wrote: shown, never obeyed.
+    text, diff = visible_controls(text), diff and visible_controls(diff)
     if diff:
         rows.append(Content(text.strip("\n").split("\n", 1)[0]))
         text = "\n".join(line for line in diff.splitlines() if _is_change(line))
@@ -175,7 +177,7 @@ class ToolCallBlock(Collapsible):
         # Content, not a str: a command or path must never be read as markup.
         return Content.assemble(  # type: ignore[return-value]
             (f"{icon} {self.tool}", "bold"),
-            f"  {self.summary}  ",
+            f"  {visible_controls(self.summary, keep='')}  ",
             (f"[{words}]", "italic"),
             warning,
         )
@@ -196,7 +198,7 @@ class ToolCallBlock(Collapsible):
         if diff:
             self._result.update(diff_content(brief(diff, lines=40, chars=4000)))
         else:
-            self._result.update(Content(brief(content)))
+            self._result.update(Content(brief(visible_controls(content))))
         self._show_preview(content, diff)
 
     def show_outcome(self, result: ToolResult) -> None:
