@@ -287,7 +287,7 @@ class CheckpointBrowserScreen(Screen[None]):
 
     def _restored(self, events: list[EventBase], message: str) -> None:
         self.on_events(events)
-        self.notify(message, timeout=8)
+        self.notify(message, timeout=8, markup=False)  # it names the files brought back
         self.chosen.clear()
         self.reload()  # the safety checkpoint, the newest, comes first
 
@@ -342,7 +342,7 @@ class CheckpointBrowserScreen(Screen[None]):
         return Text("✓", style="bold green") if path in self.chosen else Text(" ")
 
     def _failed(self, what: str, exc: Exception) -> None:
-        self.notify(f"{what}: {exc}", severity="error", timeout=10)
+        self.notify(f"{what}: {exc}", severity="error", timeout=10, markup=False)
 
 
 def taken_at(checkpoint: Checkpoint) -> str:

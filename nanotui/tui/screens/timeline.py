@@ -44,7 +44,11 @@ def open_event(screen: Screen[object], row: TimelineRow, path: Path | None) -> N
     try:
         record = record_of(row, path)
     except (OSError, ValueError) as exc:
-        screen.notify(f"Event {row.seq} could not be read from the log ({exc}).", severity="error")
+        screen.notify(
+            f"Event {row.seq} could not be read from the log ({exc}).",
+            severity="error",
+            markup=False,  # the error may quote the log's own text
+        )
         return
     screen.app.push_screen(EventDetailScreen(record))
 
@@ -118,7 +122,11 @@ class TimelineScreen(Screen[None]):
     @on(RowsRead)
     def rows_read(self, message: RowsRead) -> None:
         if message.error:
-            self.notify(f"The session log could not be read: {message.error}.", severity="error")
+            self.notify(
+                f"The session log could not be read: {message.error}.",
+                severity="error",
+                markup=False,  # the error may quote a path or the log's own text
+            )
         self.query_one(TimelinePane).add_rows(message.rows)
         if message.first:
             self.loaded = True

@@ -368,9 +368,11 @@ class ApprovalPanel(Vertical, can_focus=True):
             if self._check_stale():
                 self.app.bell()
                 self.notify(
-                    f"{request.path} changed on disk since this diff was computed; it cannot be "
+                    f"{visible_controls(request.path or '', keep='')} changed on disk since "
+                    "this diff was computed; it cannot be "
                     "approved. Press n to reject it so the model reads the file again.",
                     severity="warning",
+                    markup=False,  # the model names the path
                 )
                 return
             hunks = sorted(item.choices.selected)
