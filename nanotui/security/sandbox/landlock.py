@@ -1,7 +1,7 @@
 """The Landlock backend: for machines where bwrap cannot start (no user namespaces).
 
-Each command is forked by the fork server (`fork_server.py`), whose copy runs
-`landlock_exec.main`: it restricts the command it forks, which then becomes bash:
+Each command is started by the fork server (`fork_server.py`), whose copy runs
+`landlock_exec.main`: it restricts the command it starts, which then becomes bash:
 writes go only to the workspace and a private temp folder made for the call (TMPDIR points
 there), reads go everywhere. Without network, IP and Unix sockets are refused by a seccomp
 filter (TCP by Landlock too, from ABI 4; abstract Unix sockets outside by Landlock's scoping
