@@ -96,13 +96,65 @@ def _safe_entry(entry: str) -> str | None:
     return normal
 
 
+Stamp = tuple[int, int, int, int] | None
+Looked = list[tuple[str, Stamp]]
+_views_seen: dict[tuple[object, ...], tuple[HomeView, Looked]] = {}
+"""home_view's last answer for each question, with the paths it looked at and their stamps:
+each command asks again, and looking costs ten times more than stat-ing what was looked at."""
+
+
 def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> HomeView:
-    """What to hide and what to show again, for a command run with `env` in `workspace`."""
-    workspace = workspace.resolve()
+    """What to hide and what to show again, for a command run with `env` in `workspace`.
+
+    The last answer is reused while every path it looked at, and each folder on the way to
+    one, is as it was (`_changed_at`, following symbolic links): an entry created, removed,
+    renamed or pointed elsewhere changes the folder that holds it.
+    """
     homes = account_homes(env)
+    own = [paths.config_dir(), paths.state_dir()]
+    key = (tuple(homes), tuple(own), tuple(allow), workspace)
+    if key in _views_seen:
+        view, looked = _views_seen[key]
+        if all(_changed_at(path) == stamp for path, stamp in looked):
+            return _copy(view)
+    candidates = [workspace, *ALL_HOMES, *homes, *own]
+    for home in homes:
+        candidates += [home / entry for entry in allow if _safe_entry(entry)]
+        candidates += [home / store for store in KNOWN_CREDENTIAL_STORES]
+    # Stamped before looking, so that a change made while looking shows next time.
+    looked = _stamps(candidates)
+    view = _look(homes, own, allow, workspace)
+    _views_seen[key] = (view, looked)
+    return _copy(view)
+
+
+def _copy(view: HomeView) -> HomeView:
+    """A view whose lists the caller may change without changing the one kept."""
+    return HomeView(
+        list(view.hidden), list(view.shown), list(view.exposed_homes), list(view.stores_in_shown)
+    )
+
+
+def _stamps(candidates: Sequence[Path]) -> Looked:
+    """Each candidate that exists and every folder on the way to it, with its stamp (one that
+    does not exist is left out: creating it changes the folder that holds it)."""
+    found: dict[str, Stamp] = {}
+    for candidate in candidates:
+        path = os.path.abspath(candidate)
+        while path not in found:
+            found[path] = _changed_at(path)
+            if path == "/":
+                break
+            path = os.path.dirname(path)
+    return [(path, stamp) for path, stamp in found.items() if stamp is not None]
+
+
+def _look(homes: list[Path], own: list[Path], allow: Sequence[str], workspace: Path) -> HomeView:
+    """home_view's answer, found by looking at the folders themselves."""
+    workspace = workspace.resolve()
     hidden: list[Path] = []
     exposed: list[Path] = []
-    for folder in [*ALL_HOMES, *homes, paths.config_dir(), paths.state_dir()]:
+    for folder in [*ALL_HOMES, *homes, *own]:
         if not folder.exists():
             continue
         real = folder.resolve()
@@ -150,7 +202,6 @@ def shown_grants(view: HomeView) -> list[str]:
     return grants
 
 
-Stamp = tuple[int, int, int] | None
 _grants_seen: dict[tuple[tuple[Path, ...], Path], tuple[list[str], list[tuple[str, Stamp]]]] = {}
 """read_grants' last answer for each question, with the folders it listed and their change
 times: each Landlock command asks again, and listing `/` costs more than stat-ing it."""
@@ -200,10 +251,11 @@ def read_grants(hidden: Sequence[Path], start: Path = Path("/")) -> list[str]:
 
 
 def _changed_at(folder: str) -> Stamp:
-    """What changes when the folder's entries or its permissions do (None if it is gone),
-    taken before it is listed so that a change made during the listing shows next time."""
+    """What changes when the folder's entries or its permissions do, or when its path leads
+    elsewhere (None if it is gone), taken before it is listed so that a change made during
+    the listing shows next time."""
     try:
         stats = os.stat(folder)
     except OSError:
         return None
-    return (stats.st_mtime_ns, stats.st_ctime_ns, stats.st_ino)
+    return (stats.st_mtime_ns, stats.st_ctime_ns, stats.st_ino, stats.st_dev)
