@@ -20,7 +20,7 @@ import contextlib
 import os
 import posixpath
 import pwd
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,8 +96,8 @@ def _safe_entry(entry: str) -> str | None:
     return normal
 
 
-Stamp = tuple[int, int, int, int] | None
-Looked = list[tuple[str, Stamp]]
+Stamp = tuple[int, ...] | None
+Looked = list[tuple[str, Callable[[str], Stamp], Stamp]]
 _views_seen: dict[tuple[object, ...], tuple[HomeView, Looked]] = {}
 """home_view's last answer for each question, with the paths it looked at and their stamps:
 each command asks again, and looking costs ten times more than stat-ing what was looked at."""
@@ -106,18 +106,19 @@ each command asks again, and looking costs ten times more than stat-ing what was
 def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> HomeView:
     """What to hide and what to show again, for a command run with `env` in `workspace`.
 
-    The last answer is reused while every path it looked at, and each folder on the way to
-    one, is as it was (`_changed_at`, following symbolic links): an entry created, removed,
-    renamed or pointed elsewhere changes the folder that holds it.
+    The last answer is reused while every folder on the way to a path it looked at is as it
+    was and each such path leads where it led (`_stamps`): an entry created, removed,
+    renamed or pointed elsewhere, through a link anywhere, changes one of them.
     """
     homes = account_homes(env)
     own = [paths.config_dir(), paths.state_dir()]
+    workspace = workspace.resolve()
     key = (tuple(homes), tuple(own), tuple(allow), workspace)
     if key in _views_seen:
         view, looked = _views_seen[key]
-        if all(_changed_at(path) == stamp for path, stamp in looked):
+        if all(stamp(path) == seen for path, stamp, seen in looked):
             return _copy(view)
-    candidates = [workspace, *ALL_HOMES, *homes, *own]
+    candidates = [*ALL_HOMES, *homes, *own]
     for home in homes:
         candidates += [home / entry for entry in allow if _safe_entry(entry)]
         candidates += [home / store for store in KNOWN_CREDENTIAL_STORES]
@@ -136,22 +137,38 @@ def _copy(view: HomeView) -> HomeView:
 
 
 def _stamps(candidates: Sequence[Path]) -> Looked:
-    """Each candidate that exists and every folder on the way to it, with its stamp (one that
-    does not exist is left out: creating it changes the folder that holds it)."""
-    found: dict[str, Stamp] = {}
+    """What to look at again before reusing an answer about the candidates: each folder on
+    the way to one, whose entries decide whether it exists (`_changed_at`), and each one
+    itself, only for where it leads (`_leads_to`: its own entries do not matter, and
+    nanotui's state folder changes all the time). A path that does not exist is left out:
+    creating it changes the folder that holds it."""
+    folders: set[str] = set()
+    ends: set[str] = set()
     for candidate in candidates:
         path = os.path.abspath(candidate)
-        while path not in found:
-            found[path] = _changed_at(path)
-            if path == "/":
-                break
+        ends.add(path)
+        while path != "/":
             path = os.path.dirname(path)
-    return [(path, stamp) for path, stamp in found.items() if stamp is not None]
+            folders.add(path)
+    looked: Looked = []
+    for path in folders:
+        looked.append((path, _changed_at, _changed_at(path)))
+    for path in ends - folders:
+        looked.append((path, _leads_to, _leads_to(path)))
+    return [(path, stamp, seen) for path, stamp, seen in looked if seen is not None]
+
+
+def _leads_to(path: str) -> tuple[int, int] | None:
+    """The file or folder `path` leads to, following links (None if none)."""
+    try:
+        stats = os.stat(path)
+    except OSError:
+        return None
+    return (stats.st_dev, stats.st_ino)
 
 
 def _look(homes: list[Path], own: list[Path], allow: Sequence[str], workspace: Path) -> HomeView:
-    """home_view's answer, found by looking at the folders themselves."""
-    workspace = workspace.resolve()
+    """home_view's answer, found by looking at the folders themselves (`workspace` resolved)."""
     hidden: list[Path] = []
     exposed: list[Path] = []
     for folder in [*ALL_HOMES, *homes, *own]:
