@@ -223,3 +223,36 @@ def test_the_home_view_follows_where_an_allowed_entry_leads(tmp_path: Path) -> N
     link.symlink_to(second)
     view = home_view(env, [".cargo"], tmp_path / "ws")
     assert view.stores_in_shown == [second / "credentials.toml"]
+
+
+def test_the_home_view_follows_links_that_nothing_is_looked_up_below(tmp_path: Path) -> None:
+    # `tools` is shown and `.netrc` (a store) links into it; no other path is looked up
+    # below either, so only where they lead tells that the link behind them moved.
+    home, first, second = tmp_path / "home", tmp_path / "first", tmp_path / "second"
+    for folder in (home, first, second, tmp_path / "links"):
+        folder.mkdir()
+    for folder in (first, second):
+        (folder / "netrc").write_text("machine x password y\n")
+    link = tmp_path / "links" / "tools"
+    link.symlink_to(first)
+    (home / "tools").symlink_to(link)
+    (home / ".netrc").symlink_to(link / "netrc")
+    env = {"HOME": str(home)}
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == [first / "netrc"]
+    link.unlink()
+    link.symlink_to(second)
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == [second / "netrc"]
+
+
+def test_the_home_view_sees_a_linked_store_appear(tmp_path: Path) -> None:
+    # `.netrc` links into the shown `tools` before its target exists: writing the target
+    # changes no folder of the home, yet from then on the store is there to hide.
+    home, tools = tmp_path / "home", tmp_path / "tools"
+    home.mkdir()
+    tools.mkdir()
+    (home / "tools").symlink_to(tools)
+    (home / ".netrc").symlink_to(tools / "netrc")
+    env = {"HOME": str(home)}
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == []
+    (tools / "netrc").write_text("machine x password y\n")
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == [tools / "netrc"]

@@ -140,8 +140,9 @@ def _stamps(candidates: Sequence[Path]) -> Looked:
     """What to look at again before reusing an answer about the candidates: each folder on
     the way to one, whose entries decide whether it exists (`_changed_at`), and each one
     itself, only for where it leads (`_leads_to`: its own entries do not matter, and
-    nanotui's state folder changes all the time). A path that does not exist is left out:
-    creating it changes the folder that holds it."""
+    nanotui's state folder changes all the time). A path that is not there is covered by
+    the folder that would hold it; a link whose target is not there is looked at again
+    (its target may appear where no folder here changes)."""
     folders: set[str] = set()
     ends: set[str] = set()
     for candidate in candidates:
@@ -155,7 +156,7 @@ def _stamps(candidates: Sequence[Path]) -> Looked:
         looked.append((path, _changed_at, _changed_at(path)))
     for path in ends - folders:
         looked.append((path, _leads_to, _leads_to(path)))
-    return [(path, stamp, seen) for path, stamp, seen in looked if seen is not None]
+    return [(path, stamp, seen) for path, stamp, seen in looked if seen or os.path.islink(path)]
 
 
 def _leads_to(path: str) -> tuple[int, int] | None:
