@@ -205,22 +205,33 @@ async def test_a_credential_store_made_after_a_command_is_hidden_from_the_next(
     assert "planted" not in second.stdout
 
 
-def test_the_home_view_follows_where_an_allowed_entry_leads(tmp_path: Path) -> None:
-    # An allowed entry that is a link to a link: pointing the second one elsewhere changes
-    # no folder of the home, yet the credential store to hide now lies elsewhere.
+def _moved_link(tmp_path: Path, store: str, entry: str) -> tuple[Path, Path, Path, Path]:
+    """A home whose `entry` links to a link (links/entry) to `first`; `first` and `second`
+    both hold `store`. Returns the home, the link behind the entry, first and second."""
     home, first, second = tmp_path / "home", tmp_path / "first", tmp_path / "second"
     for folder in (home, first, second, tmp_path / "links"):
         folder.mkdir()
     for folder in (first, second):
-        (folder / "credentials.toml").write_text("token\n")
-    link = tmp_path / "links" / "cargo"
+        (folder / store).write_text("token\n")
+    link = tmp_path / "links" / entry
     link.symlink_to(first)
-    (home / ".cargo").symlink_to(link)
+    (home / entry).symlink_to(link)
+    return home, link, first, second
+
+
+def _point(link: Path, target: Path) -> None:
+    link.unlink()
+    link.symlink_to(target)
+
+
+def test_the_home_view_follows_where_an_allowed_entry_leads(tmp_path: Path) -> None:
+    # An allowed entry that is a link to a link: pointing the second one elsewhere changes
+    # no folder of the home, yet the credential store to hide now lies elsewhere.
+    home, link, first, second = _moved_link(tmp_path, "credentials.toml", ".cargo")
     env = {"HOME": str(home)}
     view = home_view(env, [".cargo"], tmp_path / "ws")
     assert view.stores_in_shown == [first / "credentials.toml"]
-    link.unlink()
-    link.symlink_to(second)
+    _point(link, second)
     view = home_view(env, [".cargo"], tmp_path / "ws")
     assert view.stores_in_shown == [second / "credentials.toml"]
 
@@ -228,19 +239,11 @@ def test_the_home_view_follows_where_an_allowed_entry_leads(tmp_path: Path) -> N
 def test_the_home_view_follows_links_that_nothing_is_looked_up_below(tmp_path: Path) -> None:
     # `tools` is shown and `.netrc` (a store) links into it; no other path is looked up
     # below either, so only where they lead tells that the link behind them moved.
-    home, first, second = tmp_path / "home", tmp_path / "first", tmp_path / "second"
-    for folder in (home, first, second, tmp_path / "links"):
-        folder.mkdir()
-    for folder in (first, second):
-        (folder / "netrc").write_text("machine x password y\n")
-    link = tmp_path / "links" / "tools"
-    link.symlink_to(first)
-    (home / "tools").symlink_to(link)
+    home, link, first, second = _moved_link(tmp_path, "netrc", "tools")
     (home / ".netrc").symlink_to(link / "netrc")
     env = {"HOME": str(home)}
     assert home_view(env, ["tools"], tmp_path).stores_in_shown == [first / "netrc"]
-    link.unlink()
-    link.symlink_to(second)
+    _point(link, second)
     assert home_view(env, ["tools"], tmp_path).stores_in_shown == [second / "netrc"]
 
 
