@@ -214,3 +214,31 @@ async def test_the_command_cannot_kill_its_reaper(
         assert await none_left(marker), "a process outlived its reaper"
     finally:
         kill_all(marker)
+
+
+REAPED_WITH_A_FAILING_SANDBOX = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import process_reaper
+
+def fail():
+    raise OSError(1, "landlock_restrict_self failed: Operation not permitted")
+
+sys.exit(process_reaper.run_reaped(["touch", sys.argv[2]], fail))
+"""
+
+
+def test_a_command_whose_sandbox_fails_is_never_started(tmp_path: Path) -> None:
+    # The sandbox goes on the thread that starts the command; when it cannot, nothing may
+    # start unrestricted. A process of its own: run_reaped makes its caller a subreaper.
+    started = tmp_path / "started"
+    folder = str(Path(process_reaper.__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", REAPED_WITH_A_FAILING_SANDBOX, folder, str(started)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 126, done.stderr
+    assert "the sandbox could not be applied" in done.stderr
+    assert not started.exists()

@@ -14,7 +14,7 @@ from sandbox_support import bare_runner
 from nanotui.config import DEFAULT_HOME_ALLOW
 from nanotui.config_loading import load_settings
 from nanotui.security.sandbox.bwrap import BwrapRunner, probe_bwrap
-from nanotui.security.sandbox.home import read_grants
+from nanotui.security.sandbox.home import home_view, read_grants
 from nanotui.security.sandbox.landlock import LandlockRunner, probe_landlock
 
 PLANTED = {
@@ -177,3 +177,85 @@ def test_read_grants_follow_the_folders_as_they_change(tmp_path: Path) -> None:
         str(tmp_path / "data"),
         str(tmp_path / "home" / "shared"),
     ]
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+async def test_a_credential_store_made_after_a_command_is_hidden_from_the_next(
+    backend: str, tmp_path: Path, fake_home: Path
+) -> None:
+    # The home view is reused between commands (home_view): a store written meanwhile, in
+    # an entry the first command was shown whole, must not be shown to the next.
+    (fake_home / ".cargo" / "credentials.toml").unlink()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    problem = probe_bwrap() if backend == "bwrap" else probe_landlock()
+    if problem:
+        pytest.skip(f"the {backend} backend does not start here: {problem}")
+    runner_class = BwrapRunner if backend == "bwrap" else LandlockRunner
+    runner = runner_class(workspace, home_allow=[".cargo"])
+    store = fake_home / ".cargo" / "credentials.toml"
+    (fake_home / ".cargo" / "config.toml").write_text("[build]\njobs = 2\n")
+    line = f"cat {fake_home}/.cargo/config.toml {store}"
+    env = {"HOME": str(fake_home)}
+    first = await runner.run(line, cwd=workspace, timeout_s=30, max_output_bytes=10_000, env=env)
+    assert "jobs = 2" in first.stdout, first.stderr
+    store.write_text('[registry]\ntoken = "planted-later"\n')
+    second = await runner.run(line, cwd=workspace, timeout_s=30, max_output_bytes=10_000, env=env)
+    assert "jobs = 2" in second.stdout, second.stderr
+    assert "planted" not in second.stdout
+
+
+def _moved_link(tmp_path: Path, store: str, entry: str) -> tuple[Path, Path, Path, Path]:
+    """A home whose `entry` links to a link (links/entry) to `first`; `first` and `second`
+    both hold `store`. Returns the home, the link behind the entry, first and second."""
+    home, first, second = tmp_path / "home", tmp_path / "first", tmp_path / "second"
+    for folder in (home, first, second, tmp_path / "links"):
+        folder.mkdir()
+    for folder in (first, second):
+        (folder / store).write_text("token\n")
+    link = tmp_path / "links" / entry
+    link.symlink_to(first)
+    (home / entry).symlink_to(link)
+    return home, link, first, second
+
+
+def _point(link: Path, target: Path) -> None:
+    link.unlink()
+    link.symlink_to(target)
+
+
+def test_the_home_view_follows_where_an_allowed_entry_leads(tmp_path: Path) -> None:
+    # An allowed entry that is a link to a link: pointing the second one elsewhere changes
+    # no folder of the home, yet the credential store to hide now lies elsewhere.
+    home, link, first, second = _moved_link(tmp_path, "credentials.toml", ".cargo")
+    env = {"HOME": str(home)}
+    view = home_view(env, [".cargo"], tmp_path / "ws")
+    assert view.stores_in_shown == [first / "credentials.toml"]
+    _point(link, second)
+    view = home_view(env, [".cargo"], tmp_path / "ws")
+    assert view.stores_in_shown == [second / "credentials.toml"]
+
+
+def test_the_home_view_follows_links_that_nothing_is_looked_up_below(tmp_path: Path) -> None:
+    # `tools` is shown and `.netrc` (a store) links into it; no other path is looked up
+    # below either, so only where they lead tells that the link behind them moved.
+    home, link, first, second = _moved_link(tmp_path, "netrc", "tools")
+    (home / ".netrc").symlink_to(link / "netrc")
+    env = {"HOME": str(home)}
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == [first / "netrc"]
+    _point(link, second)
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == [second / "netrc"]
+
+
+def test_the_home_view_sees_a_linked_store_appear(tmp_path: Path) -> None:
+    # `.netrc` links into the shown `tools` before its target exists: writing the target
+    # changes no folder of the home, yet from then on the store is there to hide.
+    home, tools = tmp_path / "home", tmp_path / "tools"
+    home.mkdir()
+    tools.mkdir()
+    (home / "tools").symlink_to(tools)
+    (home / ".netrc").symlink_to(tools / "netrc")
+    env = {"HOME": str(home)}
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == []
+    (tools / "netrc").write_text("machine x password y\n")
+    assert home_view(env, ["tools"], tmp_path).stores_in_shown == [tools / "netrc"]

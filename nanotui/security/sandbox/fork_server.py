@@ -7,7 +7,7 @@ interpreter starting and loading ctypes. Now nanotui starts that interpreter onc
 forks, which takes well under a millisecond for a small single-threaded Python, and the copy
 does what the one-shot launcher did: lead a session of its own, wait at the gate while
 nanotui sets the limits and the cgroup on it, stay as the command's reaping parent
-(`process_reaper`), put Landlock and seccomp on the command alone, and exec it.
+(`process_reaper`), put Landlock and seccomp on the command alone, and start it.
 
 Why this and not the other ways to skip the interpreter:
 - `preexec_fn` in nanotui itself forks the whole agent (~10 ms for a big process) and runs

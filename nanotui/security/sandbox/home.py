@@ -20,7 +20,7 @@ import contextlib
 import os
 import posixpath
 import pwd
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,13 +96,83 @@ def _safe_entry(entry: str) -> str | None:
     return normal
 
 
+Stamp = tuple[int, ...] | None
+Looked = list[tuple[str, Callable[[str], Stamp], Stamp]]
+_views_seen: dict[tuple[object, ...], tuple[HomeView, Looked]] = {}
+"""home_view's last answer for each question, with the paths it looked at and their stamps:
+each command asks again, and looking costs ten times more than stat-ing what was looked at."""
+
+
 def home_view(env: Mapping[str, str], allow: Sequence[str], workspace: Path) -> HomeView:
-    """What to hide and what to show again, for a command run with `env` in `workspace`."""
-    workspace = workspace.resolve()
+    """What to hide and what to show again, for a command run with `env` in `workspace`.
+
+    The last answer is reused while every folder on the way to a path it looked at is as it
+    was and each such path leads where it led (`_stamps`): an entry created, removed,
+    renamed or pointed elsewhere, through a link anywhere, changes one of them.
+    """
     homes = account_homes(env)
+    own = [paths.config_dir(), paths.state_dir()]
+    workspace = workspace.resolve()
+    key = (tuple(homes), tuple(own), tuple(allow), workspace)
+    if key in _views_seen:
+        view, looked = _views_seen[key]
+        if all(stamp(path) == seen for path, stamp, seen in looked):
+            return _copy(view)
+    candidates = [*ALL_HOMES, *homes, *own]
+    for home in homes:
+        candidates += [home / entry for entry in allow if _safe_entry(entry)]
+        candidates += [home / store for store in KNOWN_CREDENTIAL_STORES]
+    # Stamped before looking, so that a change made while looking shows next time.
+    looked = _stamps(candidates)
+    view = _look(homes, own, allow, workspace)
+    _views_seen[key] = (view, looked)
+    return _copy(view)
+
+
+def _copy(view: HomeView) -> HomeView:
+    """A view whose lists the caller may change without changing the one kept."""
+    return HomeView(
+        list(view.hidden), list(view.shown), list(view.exposed_homes), list(view.stores_in_shown)
+    )
+
+
+def _stamps(candidates: Sequence[Path]) -> Looked:
+    """What to look at again before reusing an answer about the candidates: each folder on
+    the way to one, whose entries decide whether it exists (`_changed_at`), and each one
+    itself, only for where it leads (`_leads_to`: its own entries do not matter, and
+    nanotui's state folder changes all the time). A path that is not there is covered by
+    the folder that would hold it; a link whose target is not there is looked at again
+    (its target may appear where no folder here changes)."""
+    folders: set[str] = set()
+    ends: set[str] = set()
+    for candidate in candidates:
+        path = os.path.abspath(candidate)
+        ends.add(path)
+        while path != "/":
+            path = os.path.dirname(path)
+            folders.add(path)
+    looked: Looked = []
+    for path in folders:
+        looked.append((path, _changed_at, _changed_at(path)))
+    for path in ends - folders:
+        looked.append((path, _leads_to, _leads_to(path)))
+    return [(path, stamp, seen) for path, stamp, seen in looked if seen or os.path.islink(path)]
+
+
+def _leads_to(path: str) -> tuple[int, int] | None:
+    """The file or folder `path` leads to, following links (None if none)."""
+    try:
+        stats = os.stat(path)
+    except OSError:
+        return None
+    return (stats.st_dev, stats.st_ino)
+
+
+def _look(homes: list[Path], own: list[Path], allow: Sequence[str], workspace: Path) -> HomeView:
+    """home_view's answer, found by looking at the folders themselves (`workspace` resolved)."""
     hidden: list[Path] = []
     exposed: list[Path] = []
-    for folder in [*ALL_HOMES, *homes, paths.config_dir(), paths.state_dir()]:
+    for folder in [*ALL_HOMES, *homes, *own]:
         if not folder.exists():
             continue
         real = folder.resolve()
@@ -150,7 +220,6 @@ def shown_grants(view: HomeView) -> list[str]:
     return grants
 
 
-Stamp = tuple[int, int, int] | None
 _grants_seen: dict[tuple[tuple[Path, ...], Path], tuple[list[str], list[tuple[str, Stamp]]]] = {}
 """read_grants' last answer for each question, with the folders it listed and their change
 times: each Landlock command asks again, and listing `/` costs more than stat-ing it."""
@@ -200,10 +269,11 @@ def read_grants(hidden: Sequence[Path], start: Path = Path("/")) -> list[str]:
 
 
 def _changed_at(folder: str) -> Stamp:
-    """What changes when the folder's entries or its permissions do (None if it is gone),
-    taken before it is listed so that a change made during the listing shows next time."""
+    """What changes when the folder's entries or its permissions do, or when its path leads
+    elsewhere (None if it is gone), taken before it is listed so that a change made during
+    the listing shows next time."""
     try:
         stats = os.stat(folder)
     except OSError:
         return None
-    return (stats.st_mtime_ns, stats.st_ctime_ns, stats.st_ino)
+    return (stats.st_mtime_ns, stats.st_ctime_ns, stats.st_ino, stats.st_dev)

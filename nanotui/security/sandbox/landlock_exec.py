@@ -231,8 +231,8 @@ def main(argv: list[str], parent: int | None = None) -> int:
     if not command:
         print("landlock_exec: give the command after --", file=sys.stderr)
         return 126
-    # The ruleset is made before the gate, while nanotui sets the limits; the command's
-    # child only enforces it. A failure is told there, where it always was.
+    # The ruleset is made before the gate, while nanotui sets the limits; what starts the
+    # command (with --reap, a thread of the reaper) only enforces it. A failure is told there.
     ruleset: int | OSError | None = None
     if not flags["--no-landlock"]:
         try:
