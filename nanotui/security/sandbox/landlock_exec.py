@@ -29,9 +29,9 @@ runs it inside its sandbox the one-shot way.
 
 from __future__ import annotations
 
+import _signal  # the C module: `signal` imports `enum`, a third of this launcher's start
 import ctypes
 import os
-import signal
 import stat
 import sys
 from types import ModuleType
@@ -256,8 +256,8 @@ def main(argv: list[str], parent: int | None = None) -> int:
 
     # Python starts with SIGPIPE and SIGXFSZ ignored, and exec keeps that: give the command
     # the defaults, or `yes | head` would spin on EPIPE and a file-size limit would not stop it.
-    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(signum, signal.SIG_DFL)
+    for signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(signum, _signal.SIG_DFL)
     if flags["--reap"]:
         # The reaper stays outside the sandbox it puts on the command (see process_reaper).
         bare = flags["--no-landlock"] and seccomp is None
