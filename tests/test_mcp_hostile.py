@@ -19,7 +19,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from mcp_support import HOSTILE_SCRIPT, make_repo, server_toml, user_config
+from fake_model_server import openai_reply
+from mcp_support import HOSTILE_SCRIPT, make_repo, offered, server_toml, user_config
+from run_support import of_type, run
 
 from nanotui.cli.main import main
 from nanotui.config_loading import load_settings
@@ -187,3 +189,23 @@ def test_accepting_at_a_terminal_shows_the_definitions_and_asks_first(
             os.killpg(program.pid, signal.SIGKILL)
             program.wait(timeout=10)
         os.close(master)
+
+
+def test_a_server_that_died_has_its_tools_withdrawn_from_the_model(
+    fake_server, tmp_path: Path, home: Path, capsys
+) -> None:
+    user_config(
+        home,
+        server_toml("h", env={"HOSTILE": "dies"}, script=HOSTILE_SCRIPT),
+        policy={"allow": ["mcp:h/*"]},
+    )
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("mcp__h__plain", {})]),
+        openai_reply(text="The server is gone."),
+    )
+    _, events, _ = run(fake_server, make_repo(tmp_path), capsys, "--mode", "ask")
+
+    [result] = of_type(events, "tool_result")
+    assert not result["ok"] and "Connection closed" in result["content"]
+    assert "mcp__h__plain" in offered(fake_server.requests[0])
+    assert "mcp__h__plain" not in offered(fake_server.requests[1])

@@ -508,6 +508,8 @@ class Agent:
             # A definition the person has not accepted never reaches the model: what a
             # description says is read as instructions.
             and not (isinstance(tool, ExternalTool) and tool.unapproved())
+            # Nor the tools of a server that has died: every call would fail.
+            and not (isinstance(tool, McpTool) and tool.connection.state != "running")
         ]
         return ChatRequest(
             system=self._system_prompt(self.mode),
