@@ -374,3 +374,26 @@ async def test_an_mcp_calls_permission_request_shows_its_json_arguments(
         config.unlink()
         deleted.unlink(missing_ok=True)
         (place / "repo" / "listings.count").unlink(missing_ok=True)
+
+
+async def test_an_untrusted_folders_ignored_settings_are_told_in_the_first_reply(
+    agent, model, place
+) -> None:
+    """The editor shows stderr to nobody: what the settings had to say opens the reply."""
+    connection, editor = agent
+    folder = place / "untrusted"
+    (folder / ".nanotui").mkdir(parents=True)
+    (folder / ".nanotui" / "config.toml").write_text('[approval]\nmode = "full-auto"\n')
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    opened = await asyncio.wait_for(connection.new_session(cwd=str(folder)), WAIT_S)
+    assert opened.modes.current_mode_id == "ask"  # the folder's full-auto was not taken
+    model.enqueue(openai_reply(text="Hello."))
+    editor.take_updates()
+
+    assert await prompt(connection, opened.session_id, "hi") == "end_turn"
+    said = message_text(editor.take_updates())
+    assert said.startswith("\n\n> nanotui: This folder is not trusted") and "approval" in said
+    assert said.endswith("Hello.")
+    model.enqueue(openai_reply(text="Again."))
+    assert await prompt(connection, opened.session_id, "hi") == "end_turn"
+    assert message_text(editor.take_updates()) == "Again."  # told once

@@ -33,13 +33,15 @@ import nanotui
 from nanotui.acp.history import history_updates
 from nanotui.acp.prompt_blocks import prompt_text
 from nanotui.acp.relay import TurnRelay
+from nanotui.acp.updates import said_by_nanotui
 from nanotui.engine.facade import EngineSession
 from nanotui.engine.session_logs import session_ids
 from nanotui.protocol.basics import MODE_MEANINGS, MODE_ORDER, UserFacingError
+from nanotui.protocol.events import Notice
 
-SessionOpener = Callable[[Path, str | None], EngineSession]
+SessionOpener = Callable[[Path, str | None, list[str]], EngineSession]
 """Opens a session in a folder, with the settings `nanotui acp` was started with, going on
-with a logged session when given its id."""
+with a logged session when given its id; what the settings had to say goes into the list."""
 
 USER_ERROR = -32603
 """The code of an error the user can fix: JSON-RPC has none of its own, so the internal
@@ -70,6 +72,9 @@ class NanotuiAgent:
         self._sessions: dict[str, EngineSession] = {}
         self._turns: dict[str, int] = {}
         """Prompts run so far in each session."""
+        self._untold: dict[str, list[str]] = {}
+        """Per session, the settings' notices (an untrusted folder's ignored config, ...): the
+        editor shows stderr to nobody, so they open the session's first reply."""
         self._client: Client | None = None
 
     def on_connect(self, conn: Client) -> None:
@@ -90,8 +95,10 @@ class NanotuiAgent:
 
     @readable
     async def new_session(self, cwd: str, **_: Any) -> NewSessionResponse:
-        session = self._open_session(_folder(cwd), None)
+        said: list[str] = []
+        session = self._open_session(_folder(cwd), None, said)
         self._sessions[session.session_id] = session
+        self._untold[session.session_id] = said
         return NewSessionResponse(session_id=session.session_id, modes=_modes(session))
 
     @readable
@@ -106,8 +113,10 @@ class NanotuiAgent:
             raise UserFacingError(
                 f"There is no logged session {session_id}; `nanotui sessions list` shows them."
             )
-        session = self._open_session(_folder(cwd), session_id)
+        said: list[str] = []
+        session = self._open_session(_folder(cwd), session_id, said)
         self._sessions[session_id] = session
+        self._untold[session_id] = said
         told = history_updates(
             session.earlier_events(session_id), session.workspace, session.tool_kind
         )
@@ -137,6 +146,9 @@ class NanotuiAgent:
         assert self._client is not None, "a connection calls on_connect first"
         text = prompt_text(prompt, session.workspace)
         self._turns[session_id] = turn = self._turns.get(session_id, 0) + 1
+        for notice in self._untold.pop(session_id, []):
+            update = said_by_nanotui(Notice(text=notice))
+            await self._client.session_update(session_id=session_id, update=update)
         stop = await TurnRelay(session, self._client, turn).run(text)
         return PromptResponse(stop_reason=stop)
 

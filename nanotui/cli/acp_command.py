@@ -30,10 +30,11 @@ def cmd_acp(args: argparse.Namespace) -> int:
         )
     from nanotui.acp.stdio import serve_stdio, take_stdout
 
-    def open_in(folder: Path, resume: str | None) -> EngineSession:
+    def open_in(folder: Path, resume: str | None, said: list[str]) -> EngineSession:
         if not folder.is_dir():
             raise UserError(f"The folder {folder} is not one; open a folder in the editor first.")
-        return open_session(args, resolve_workspace(folder), explicit=True, resume=resume)
+        workspace = resolve_workspace(folder)
+        return open_session(args, workspace, explicit=True, resume=resume, said=said)
 
     asyncio.run(serve_stdio(open_in, take_stdout()))
     return 0

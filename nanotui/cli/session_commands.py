@@ -65,18 +65,25 @@ def _tui_on_server(args: argparse.Namespace) -> int:
 
 
 def open_session(
-    args: argparse.Namespace, workspace: Path, *, explicit: bool, resume: str | None = None
+    args: argparse.Namespace,
+    workspace: Path,
+    *,
+    explicit: bool,
+    resume: str | None = None,
+    said: list[str] | None = None,
 ) -> EngineSession:
     """A session in `workspace` as `nanotui run` and `nanotui acp` open one: the folder's
     settings (its own config if trusted, or with --trust), the flags, --max-cost-usd on top,
     --max-turns, and going on with `resume` (a session id) or with --continue the folder's
     latest session. `explicit`: the folder was named (--workspace, an editor's cwd), so the
-    demo does not copy its sample project there."""
+    demo does not copy its sample project there. The settings' notices go to stderr, and
+    into `said` when given."""
     from nanotui.engine.assembly import build_session
     from nanotui.engine.past_sessions import latest_session_in
     from nanotui.providers.factory import build_provider
 
-    settings = capped(load_for(args, workspace, trust_once=args.trust).settings, args.max_cost_usd)
+    loaded = load_for(args, workspace, trust_once=args.trust, said=said)
+    settings = capped(loaded.settings, args.max_cost_usd)
     # The model client first: a missing key or model stops the run before anything is
     # copied, pruned or logged.
     provider = build_provider(settings.provider)

@@ -43,9 +43,14 @@ def provider_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_for(
-    args: argparse.Namespace, workspace: Path, *, trust_once: bool = False
+    args: argparse.Namespace,
+    workspace: Path,
+    *,
+    trust_once: bool = False,
+    said: list[str] | None = None,
 ) -> LoadedConfig:
-    """The settings for this folder (its own config only if trusted), notices to stderr."""
+    """The settings for this folder (its own config only if trusted), notices to stderr and
+    into `said` (for a front end whose user does not see stderr, an editor)."""
     from nanotui.config_loading import load_settings
     from nanotui.security.trust import is_trusted
 
@@ -53,6 +58,8 @@ def load_for(
     loaded = load_settings(workspace, provider_flags(args), trusted=trusted)
     for notice in loaded.notices:
         print(f"nanotui: {notice}", file=sys.stderr)
+    if said is not None:
+        said += loaded.notices
     return loaded
 
 
