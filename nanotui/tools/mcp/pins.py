@@ -85,14 +85,28 @@ class PinStore:
     def __init__(self, workspace: Path) -> None:
         self.file = pins_file(workspace)
         self.workspace = workspace.resolve()
+        self._parsed: tuple[tuple[int, int, int], dict[str, dict[str, str]]] | None = None
+        """The file as last parsed, with the stamp it had then."""
 
     def _read(self) -> dict[str, dict[str, str]]:
+        """The pins as the file holds them now. Every tool of every request asks, so the file
+        is parsed again only when its stamp changed (an acceptance by `nanotui mcp tools
+        --accept` in another process replaces it, and so changes it)."""
+        try:
+            info = self.file.stat()
+        except OSError:
+            return {}  # none yet
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._parsed is not None and self._parsed[0] == stamp:
+            return self._parsed[1]
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return {}  # none yet (a damaged file pins nothing: every tool asks again)
+            data = None  # a damaged file pins nothing: every tool asks again
         servers = data.get("servers") if isinstance(data, dict) else None
-        return servers if isinstance(servers, dict) else {}
+        servers = servers if isinstance(servers, dict) else {}
+        self._parsed = (stamp, servers)
+        return servers
 
     def knows(self, server: str) -> bool:
         """Whether the server's tools were ever pinned in this project."""
@@ -119,7 +133,7 @@ class PinStore:
 
     def pin(self, server: str, definitions: list[ToolDefinition]) -> None:
         """Remember these definitions as approved (others of the server stay as they are)."""
-        servers = self._read()
+        servers = dict(self._read())  # the parsed copy is shared with later reads
         tools = dict(servers.get(server, {}))
         tools.update({d.name: d.digest for d in definitions})
         servers[server] = tools
