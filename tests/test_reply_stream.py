@@ -43,3 +43,25 @@ def test_each_word_goes_out_once_the_space_after_it_came() -> None:
         "world\n",
     ]
     assert stream.end() == ""
+
+
+def test_a_very_long_line_is_redacted_whole_at_a_bounded_number_of_redactions() -> None:
+    """Minified JSON, a wide table: one line of 80,000 characters sent four at a time, with
+    secrets in its middle and at its end. Redacting the line so far at every piece would
+    redact 20,000 times (quadratic: seconds of a front end's loop); words wait instead."""
+    token = f"ghp_{'d' * 36}"
+    words = [f"item{n}" for n in range(12_000)]
+    words[6_000] = token
+    reply = " ".join(words) + f" {KNOWN_SECRET}"
+    calls = 0
+
+    def counted(text: str) -> str:
+        nonlocal calls
+        calls += 1
+        return redact(text)
+
+    stream = ReplyStream(counted)
+    sent = "".join(stream.add(reply[i : i + 4]) for i in range(0, len(reply), 4))
+    assert sent + stream.end() == redact(reply)
+    assert token not in sent and KNOWN_SECRET not in sent
+    assert calls < 600, calls

@@ -13,6 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 WHITESPACE = (" ", "\t", "\n")
+EAGER_CHARS = 2048
+"""Up to this much unsettled text, every new word is released as it comes. Beyond it (a long
+line: minified JSON, a wide table) each release redacts the whole line again, so words wait
+until the line has grown by a tenth: a few dozen redactions for any length, not one a piece."""
 
 
 class ReplyStream:
@@ -24,6 +28,8 @@ class ReplyStream:
         """The raw text of the lines not yet settled: the current one, or an open key block."""
         self._sent = ""
         """What the editor was sent of `_held`, redacted."""
+        self._released = 0
+        """How much of `_held` the last release of words covered."""
 
     def add(self, piece: str) -> str:
         """The text the editor may be sent now that `piece` came ('' when none)."""
@@ -31,12 +37,16 @@ class ReplyStream:
         lines = self._held.rfind("\n") + 1
         said = self._release(self._held[:lines]) if lines else ""
         words = max(self._held.rfind(space) for space in WHITESPACE) + 1
+        if words <= self._released or (words > EAGER_CHARS and words * 10 < self._released * 11):
+            return said
+        self._released = words
         return said + self._release(self._held[:words])
 
     def end(self) -> str:
         """What is left of the reply, now that it has ended ('' when nothing)."""
         rest = self._release(self._held)
         self._held = self._sent = ""
+        self._released = 0
         return rest
 
     def _release(self, ready: str) -> str:
@@ -47,4 +57,5 @@ class ReplyStream:
         if ready.endswith("\n") and ready.count("PRIVATE KEY") % 2 == 0:
             # Whole lines, no key block open: later text cannot change how they redact.
             self._held, self._sent = self._held[len(ready) :], ""
+            self._released = 0
         return new
