@@ -397,3 +397,41 @@ async def test_an_untrusted_folders_ignored_settings_are_told_in_the_first_reply
     model.enqueue(openai_reply(text="Again."))
     assert await prompt(connection, opened.session_id, "hi") == "end_turn"
     assert message_text(editor.take_updates()) == "Again."  # told once
+
+
+async def test_two_files_in_one_reply_are_asked_about_each_with_its_whole_texts(
+    agent, model, place
+) -> None:
+    """One reply, two files: a new one, and a many-hunk change with a very long line to one
+    that exists. Each is put to the editor with its own whole old and new text; one is
+    approved and lands exactly, the other is rejected and its file is left as it was."""
+    connection, editor = agent
+    session = await new_session(connection, place)
+    repo = place / "repo"
+    old = "".join(f"line {n}\n" for n in range(40))
+    long_line = "x = [" + ", ".join(str(n) for n in range(1500)) + "]\n"
+    new = "".join(long_line if n % 13 == 0 else f"line {n}\n" for n in range(40))
+    (repo / "many.txt").write_text(old)
+    writes = [
+        ("write_file", {"path": "fresh.txt", "content": "fresh\n"}, "call_m1"),
+        ("write_file", {"path": "many.txt", "content": new}, "call_m2"),
+    ]
+    model.enqueue(openai_reply(tool_calls=writes), openai_reply(text="One of two."))
+    editor.answers.extend(["approve", "reject"])
+    asked = len(editor.permission_requests)
+    try:
+        assert await prompt(connection, session, "write both") == "end_turn"
+
+        assert (repo / "fresh.txt").read_text() == "fresh\n"
+        assert (repo / "many.txt").read_text() == old
+        shown = {}
+        for tool_call, _ in editor.permission_requests[asked:]:
+            (diff,) = [c for c in tool_call.content if c.type == "diff"]
+            shown[Path(diff.path).name] = (diff.old_text, diff.new_text)
+        assert shown == {"fresh.txt": (None, "fresh\n"), "many.txt": (old, new)}
+        updates = editor.take_updates()
+        assert tool_updates(updates, "call_m1")[-1].status == "completed"
+        assert tool_updates(updates, "call_m2")[-1].status == "failed"
+    finally:
+        for name in ("fresh.txt", "many.txt"):
+            (repo / name).unlink(missing_ok=True)
