@@ -68,7 +68,9 @@ async def main_screen(pilot: Pilot) -> MainScreen:
     def ready() -> bool:
         screen = pilot.app.screen
         bars = screen.query(StatusBar) if isinstance(screen, MainScreen) else []
-        return bool(bars) and bars[0].session_id != ""
+        # Read the bar only once mounted: a reactive's first read runs its watcher,
+        # which looks for labels that are not there before the bar is composed.
+        return bool(bars) and bars[0].is_mounted and bars[0].session_id != ""
 
     await wait_for(pilot, ready, "the main screen")
     assert isinstance(pilot.app.screen, MainScreen)
