@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
 
 import pytest
 from rich.style import Style
@@ -11,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.pilot import Pilot
 
-from nanotui.tui.widgets import assistant_reply, markdown_lines
+from nanotui.tui.widgets import assistant_reply, markdown_code, markdown_lines
 from nanotui.tui.widgets.assistant_reply import AssistantReply
 from nanotui.tui.widgets.markdown_blocks import parse_blocks
 
@@ -213,3 +215,60 @@ async def test_a_long_fence_highlighted_a_little_at_a_time_ends_like_the_whole(
             await pilot.pause(0.02)
         assert highlighted(streamed) and highlighted(whole)
         assert screen_lines(streamed) == screen_lines(whole)
+
+
+@pytest.fixture
+def slow_lexers(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """No lexer made yet in this process, and making one waits until the event is set."""
+    made = threading.Event()
+    make = markdown_code._make_lexer
+    monkeypatch.setattr(markdown_code, "_lexers_ready", set())
+    monkeypatch.setattr(markdown_code, "_lexers_being_made", set())
+    monkeypatch.setattr(markdown_code, "_make_lexer", lambda lang: (made.wait(10), make(lang)))
+    return made
+
+
+def code_colours(reply: AssistantReply, marker: str) -> list[set[object]]:
+    """The colours on each shown line that holds `marker`."""
+    lines = [styles for line, styles in screen_lines(reply) if marker in line]
+    return [{style.color for style in styles if style} for styles in lines]
+
+
+async def test_a_language_seen_first_while_streaming_is_drawn_plain_until_its_lexer_is_made(
+    flush_every_fragment: None, slow_lexers: threading.Event
+) -> None:
+    # Making a lexer compiles its rules (Python's take about 20 ms): done on the loop, it froze
+    # the stream at its first fence. Now the code shows plain, then highlighted.
+    text = "Code:\n\n```python\ndef f(price):\n    return price  # the total\n```\n\nMore"
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, [text[at : at + 7] for at in range(0, len(text), 7)])
+        plain = code_colours(reply, "return price")
+        assert len(plain) == 1 and len(plain[0]) <= 2, "highlighted before the lexer was made"
+        assert reply.streaming
+        slow_lexers.set()
+        await wait_until(pilot, lambda: len(code_colours(reply, "return price")[0]) >= 3)
+        await reply.finish()
+        whole = await mount_reply(pilot, AssistantReply(text))
+        assert screen_lines(reply) == screen_lines(whole)
+
+
+async def test_a_finished_reply_is_highlighted_at_once_even_if_its_lexer_was_not_ready(
+    flush_every_fragment: None, slow_lexers: threading.Event
+) -> None:
+    text = "```python\nwhile True:\n    pass  # loop\n```\n"
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, [text[:20], text[20:]])
+        await reply.finish()  # the lexer's thread is still waiting: made here instead
+        await pilot.pause()
+        assert len(code_colours(reply, "pass  # loop")[0]) >= 3
+        slow_lexers.set()
+
+
+async def wait_until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
+    for _ in range(250):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("timed out")

@@ -54,6 +54,7 @@ class AssistantReply(MarkdownLines):
         """Add a fragment; it is drawn with the others that arrive within the same frame."""
         if not fragment:
             return
+        self.streaming = True
         self._add(fragment)
         if not self._flush_scheduled and self.is_mounted:
             self._schedule_flush()
@@ -61,6 +62,7 @@ class AssistantReply(MarkdownLines):
     async def finish(self, *, interrupted: bool = False) -> None:
         """Draw what is pending and freeze it all; mark a reply that was cut off."""
         self._cancel_flush()
+        self.streaming = False  # the finished reply is highlighted whole, now
         self._freeze_everything()
         self._blocks_changed()
         if interrupted:

@@ -7,11 +7,15 @@ whose text and context have not changed is taken from the cache instead of highl
 The whole text drawn at once goes through the same chunks, so both read the same.
 
 When code arrives faster than it can be highlighted, a `HighlightBudget` limits the work per
-drawing: chunks past it are drawn plain for now, and the caller draws again later.
+drawing: chunks past it are drawn plain for now, and the caller draws again later. The same
+holds for a language seen for the first time: Pygments compiles a lexer's rules when it is
+first made (Python's take about 20 ms, CSS's 27), which froze a streaming reply at its first
+fence; the lexer is made on a thread instead, and the code is drawn plain until it is ready.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -28,18 +32,56 @@ CodeCache = dict[tuple[str, int, str, str], list[Content]]
 
 @dataclass
 class HighlightBudget:
-    """Time for highlighting in one drawing; the first chunk is always granted."""
+    """Time for highlighting in one drawing; the first chunk is always granted.
+
+    With `lexers_later` (a reply still streaming), a chunk whose lexer is not made yet is
+    refused too, and the lexer is made on a thread meanwhile.
+    """
 
     deadline: float
+    lexers_later: bool = False
     granted: int = 0
     refused: int = 0
 
-    def grant(self) -> bool:
-        if self.granted and time.monotonic() > self.deadline:
+    def grant(self, language: str) -> bool:
+        """Whether a chunk in `language` may be highlighted now."""
+        waiting = self.lexers_later and not lexer_ready(language)
+        if waiting or (self.granted and time.monotonic() > self.deadline):
             self.refused += 1
             return False
         self.granted += 1
         return True
+
+
+_lexers_ready: set[str] = set()
+_lexers_being_made: set[str] = set()
+
+
+def lexer_ready(language: str) -> bool:
+    """Whether `language`'s lexer has been made; if not, start making it on a thread.
+
+    Pygments keeps a lexer's compiled rules on its class, so once made there, making it again
+    (as `textual.highlight` does for every chunk) is quick.
+    """
+    if language in _lexers_ready:
+        return True
+    if language not in _lexers_being_made:
+        _lexers_being_made.add(language)
+        threading.Thread(
+            target=_make_lexer, args=(language,), name="make-lexer", daemon=True
+        ).start()
+    return False
+
+
+def _make_lexer(language: str) -> None:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        get_lexer_by_name(language)
+    except ClassNotFound:
+        pass  # `highlight` draws an unknown language as plain text
+    _lexers_ready.add(language)
 
 
 def render_code(
@@ -65,7 +107,7 @@ def render_code(
         chunk = "\n".join(code_lines[start : start + CHUNK_LINES])
         key = (language, width, context, chunk)
         drawn = cache.get(key) if cache is not None else None
-        if drawn is None and budget is not None and not budget.grant():
+        if drawn is None and budget is not None and not budget.grant(language):
             # Plain for now; kept under its own key so the next drawing reuses it too.
             plain_key = ("", width, "", chunk)
             drawn = cache.get(plain_key) if cache is not None else None

@@ -137,6 +137,8 @@ class MarkdownLines(Widget):
         super().__init__(name=name, id=id)
         self._frozen: list[Block] = []
         self._tail: list[Block] = []
+        self.streaming = False
+        """Text is still arriving: a fence's lexer not made yet is made off the event loop."""
         # Link reference definitions from frozen blocks, for the blocks after them.
         self._env: dict[str, Any] = {"references": {}}
         # What the lines were drawn for (width, theme, style): any change draws them again.
@@ -207,7 +209,7 @@ class MarkdownLines(Widget):
         if self._tail_lines is not None:
             return  # nothing changed since the last drawing
         started = time.monotonic()
-        budget = HighlightBudget(started + HIGHLIGHT_BUDGET_S)
+        budget = HighlightBudget(started + HIGHLIGHT_BUDGET_S, lexers_later=self.streaming)
         code_cache = ChunkCache(self._code_cache)
         drawn: dict[int, tuple[Content, Line]] = {}
         undrawn = len(self._frozen) - self._frozen_drawn
