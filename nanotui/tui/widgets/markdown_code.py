@@ -15,6 +15,7 @@ fence; the lexer is made on a thread instead, and the code is drawn plain until 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -77,10 +78,8 @@ def _make_lexer(language: str) -> None:
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
-    try:
+    with contextlib.suppress(ClassNotFound):  # `highlight` draws it as plain text
         get_lexer_by_name(language)
-    except ClassNotFound:
-        pass  # `highlight` draws an unknown language as plain text
     _lexers_ready.add(language)
 
 
