@@ -83,8 +83,12 @@ from nanotui.tools.mcp.hub import McpHub
 _END = object()
 
 
-YIELD_EVERY_S = 0.005
-"""How long reading a streamed reply may hold the event loop before it lets the screen run."""
+YIELD_EVERY_S = 0.001
+"""How long reading a streamed reply may hold the event loop before it lets the screen run.
+
+Every task of the loop runs once per turn of it, and a frame is drawn only a turn or two after
+it is due, so the turn must stay short: at 5 ms a fast stream left the terminal silent for up
+to 60-70 ms at a time, at 1 ms under 50. Yielding costs about 10 µs."""
 
 
 @dataclass
