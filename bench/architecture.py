@@ -6,9 +6,10 @@ Prints one JSON object:
 - `lines`, `files`: Python lines and files under the package;
 - `files_over_400_lines`: each such file with its length (a file that long usually holds
   more than one idea);
-- `tui_crossings`: every `import` in `nanotui/tui/` of a package other than the engine,
-  the protocol and the ground-floor modules (`config`, `config_loading`, `paths`):
-  the screens should learn about the rest only through the engine's facade.
+- `tui_crossings`: every `import` in `nanotui/tui/` of a package other than the engine (and
+  `client`, the same session served by `nanotui serve`), the protocol and the ground-floor
+  modules (`config`, `config_loading`, `paths`): the screens should learn about the rest
+  only through the engine's facade.
 
 It reads the source with `ast`, so it imports nothing of the package and runs on any checkout.
 """
@@ -20,8 +21,9 @@ import ast
 import json
 from pathlib import Path
 
-# What a screen may import: the engine's facade, the shared vocabulary, and the ground floor.
-TUI_MAY_IMPORT = ("nanotui.tui", "nanotui.engine", "nanotui.protocol")
+# What the app may import: the engine's facade, local or remote (the app opens a
+# RemoteSession for --server), the shared vocabulary, and the ground floor.
+TUI_MAY_IMPORT = ("nanotui.tui", "nanotui.engine", "nanotui.client", "nanotui.protocol")
 GROUND_FLOOR = ("nanotui.config", "nanotui.config_loading", "nanotui.paths")
 BIG_FILE_LINES = 400
 
