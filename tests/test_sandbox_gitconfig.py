@@ -90,3 +90,19 @@ def test_config_without_credentials_is_shown_as_it_is(tmp_path: Path) -> None:
     git(repo, "init", "-q")
     copies, folder = git_config_copies(repo, {"HOME": str(tmp_path / "nohome")}, [".gitconfig"])
     assert copies == [] and folder is None
+
+
+async def test_a_credential_added_between_two_commands_is_kept_out_of_the_second(
+    tmp_path: Path,
+) -> None:
+    # Each file's reading is kept while its stamp holds; a change must still be seen.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "remote.origin.url", "https://github.com/o/r")
+    runner = BwrapRunner(repo)
+    first = await runner.run("cat .git/config", cwd=repo, timeout_s=30, max_output_bytes=10_000)
+    assert "https://github.com/o/r" in first.stdout
+    git(repo, "config", "remote.origin.url", f"https://x:{REMOTE_TOKEN}@github.com/o/r")
+    second = await runner.run("cat .git/config", cwd=repo, timeout_s=30, max_output_bytes=10_000)
+    assert "https://github.com/o/r" in second.stdout and REMOTE_TOKEN not in second.stdout
