@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -59,8 +57,6 @@ ISOLATION = (
 NO_NESTED_USERNS = "--disable-userns"
 """bwrap 0.8+: the command cannot make user namespaces of its own (a way to regain
 capabilities inside). Used where the bwrap found here knows it."""
-SECCOMP_FD = 9
-"""The descriptor bwrap reads the no-network filter from (`--seccomp`)."""
 _probe: dict[str, str | None] = {}
 _hardening: list[str] = []
 _seccomp_file: dict[bool, str] = {}
@@ -150,7 +146,7 @@ def bwrap_argv(
     read: Sequence[Path] = (),
 ) -> list[str]:
     """The full bwrap command line for one command; `seccomp_fd` is where bwrap reads the
-    filter it installs on the command (see `with_seccomp_program`), `config_copies` the git
+    filter it installs on the command (see `open_seccomp_program`), `config_copies` the git
     config files shown instead of the real ones (see `git_config_copies`), and
     `proxy_control_fd` the inherited descriptor of the allowlist proxy (network =
     "allowlist": the command then runs behind the forwarder, nanotui.security.network)."""
@@ -310,12 +306,13 @@ def _hidden_stores(view: HomeView) -> list[Path]:
     return found
 
 
-def with_seccomp_program(argv: list[str], *, loopback: bool = False) -> list[str]:
-    """argv behind a tiny sh that opens the compiled no-network filter as SECCOMP_FD
+def open_seccomp_program(*, loopback: bool = False) -> int:
+    """A fresh descriptor on the compiled no-network filter, for bwrap's `--seccomp`
     (`loopback`: the allowlist's, which leaves the sandbox's own loopback open).
 
-    bwrap reads the program from a descriptor and closes it before the command starts; the
-    spawner closes every descriptor we hold, so the child opens the file itself.
+    bwrap reads the program to its end, so each command gets its own descriptor, passed to
+    it alone (the spawner closes all others); the plan's cleanup closes it here. (A sh
+    in front of bwrap used to open the file: one more program started per command.)
     """
     path = _seccomp_file.get(loopback)
     if path is None or not os.path.exists(path):
@@ -324,16 +321,7 @@ def with_seccomp_program(argv: list[str], *, loopback: bool = False) -> list[str
             out.write(seccomp_net.pack(seccomp_net.no_network_program(loopback=loopback)))
         _seccomp_file[loopback] = path
         atexit.register(_remove_seccomp_file, path)
-    opener = f'exec {SECCOMP_FD}<"$0" && exec "$@"'
-    return ["sh", "-c", opener, path, *argv]
-
-
-def _above_seccomp_fd(control: socket.socket) -> socket.socket:
-    """`control` moved above SECCOMP_FD, which the sh in front of bwrap opens over whatever
-    descriptor has that number."""
-    moved = fcntl.fcntl(control.fileno(), fcntl.F_DUPFD_CLOEXEC, SECCOMP_FD + 1)
-    control.close()
-    return socket.socket(fileno=moved)
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def _remove_seccomp_file(path: str) -> None:
@@ -443,10 +431,11 @@ class BwrapRunner:
         filtered = not allow_network and seccomp_net.supported()
         # The allowlist: the sandbox's own loopback, a forwarder there, the proxy here.
         control = (
-            _above_seccomp_fd(self.proxy.control_channel())
+            self.proxy.control_channel()
             if (self.proxy and through_proxy and not allow_network)
             else None
         )
+        seccomp = open_seccomp_program(loopback=control is not None) if filtered else None
         copies, copies_folder = git_config_copies(self.workspace, environment, self.home_allow)
         argv = bwrap_argv(
             self.binary,
@@ -455,7 +444,7 @@ class BwrapRunner:
             environment,
             network=allow_network,
             command=command,
-            seccomp_fd=SECCOMP_FD if filtered else None,
+            seccomp_fd=seccomp,
             home_allow=self.home_allow,
             credentials=credential_files(
                 self.workspace, self.protected_paths, self.readable_credentials
@@ -465,11 +454,12 @@ class BwrapRunner:
             proxy_control_fd=control.fileno() if control else None,
             read=read,
         )
-        if filtered:
-            argv = with_seccomp_program(argv, loopback=control is not None)
         plan = LaunchPlan(argv, environment, cwd, self.backend, limits=self.limits)
+        if seccomp is not None:
+            plan.pass_fds += (seccomp,)
+            plan.cleanups.append(lambda: os.close(seccomp))
         if control is not None:
-            plan.pass_fds = (control.fileno(),)
+            plan.pass_fds += (control.fileno(),)
             plan.cleanups.append(control.close)
         if copies_folder:
             plan.cleanups.append(lambda: shutil.rmtree(copies_folder, ignore_errors=True))
