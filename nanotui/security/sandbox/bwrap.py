@@ -33,6 +33,7 @@ from nanotui.security.network import forwarder
 from nanotui.security.network.proxy import AllowlistProxy
 from nanotui.security.sandbox import landlock_exec, seccomp_net
 from nanotui.security.sandbox.base import CommandResult, LaunchPlan, command_environment
+from nanotui.security.sandbox.compiled_launcher import compiled_launcher
 from nanotui.security.sandbox.credentials import credential_files
 from nanotui.security.sandbox.gitconfig import config_files, without_credentials
 from nanotui.security.sandbox.home import HomeView, home_view, known_stores
@@ -190,12 +191,8 @@ def bwrap_argv(
         argv += ["--seccomp", str(seccomp_fd)]
     # No --clearenv/--setenv: bwrap is started with exactly the scrubbed environment and
     # hands it on, which keeps values passed on purpose out of its world-readable argv.
-    inner = _landlock_inside(view, workspace)
-    if inner:
-        # The launcher's own folder, wherever nanotui is installed (a virtual environment
-        # under /tmp or a home folder is not seen inside): read-only, at a fixed place.
-        launcher_dir = Path(landlock_exec.__file__).resolve().parent
-        argv += ["--ro-bind", str(launcher_dir), LAUNCHER_DIR]
+    inner, launcher_binds = _landlock_inside(view, workspace)
+    argv += launcher_binds
     if proxy_control_fd is not None:
         inner += _forwarder(view, workspace, proxy_control_fd)
         argv += ["--ro-bind", str(Path(forwarder.__file__).resolve().parent), FORWARDER_DIR]
@@ -228,27 +225,38 @@ LAUNCHER_DIR = "/tmp/.nanotui-launcher"
 """Where the Landlock launcher's folder is bound inside the sandbox (on its private /tmp)."""
 
 
-def _landlock_inside(view: HomeView, workspace: Path) -> list[str]:
-    """The launcher that also puts Landlock on the command, or [] where it cannot.
+def _landlock_inside(view: HomeView, workspace: Path) -> tuple[list[str], list[str]]:
+    """The launcher that also puts Landlock on the command, and the binds that show it
+    inside; ([], []) where it cannot.
 
     A read-only bind does not stop writes to a FIFO or a device: a FIFO on the host (such as
     `/run/initctl`, through which root asks init to power off) stays writable through it.
-    Landlock refuses every write outside the folders below, whatever the file's type. Where
-    the kernel lacks Landlock, or the interpreter is hidden from the command (installed in a
-    home folder), the mounts alone hold.
+    Landlock refuses every write outside the folders below, whatever the file's type. The
+    launcher is the compiled one where this machine has a C compiler (`compiled_launcher`),
+    else the Python one. Where the kernel lacks Landlock, or the Python launcher would be
+    needed and its interpreter is hidden from the command (installed in a home folder), the
+    mounts alone hold.
     """
     if landlock_exec.abi_version() < 1:
-        return []
-    python = Path(os.path.realpath(sys.executable))
-    script = Path(LAUNCHER_DIR) / Path(landlock_exec.__file__).name
-    needed = (python, Path(sys.base_prefix).resolve())
-    if not all(_visible(path, view, workspace) for path in needed):
-        return []
+        return [], []
     # The private /tmp, /dev's own shm and ptys, and the empty tmpfs over each home (programs
     # keep writing their caches there) are the sandbox's own: nothing on the host.
     own = ["/tmp", "/dev/shm", "/dev/pts", "/dev/ptmx", *map(str, view.hidden)]
     options = [o for folder in [str(workspace), *own] for o in ("--write", folder)]
-    return [str(python), "-I", "-S", str(script), *options, "--"]
+    compiled = compiled_launcher()
+    if compiled is not None:
+        inside = f"{LAUNCHER_DIR}/{compiled.name}"
+        return [inside, *options, "--"], ["--ro-bind", str(compiled), inside]
+    python = Path(os.path.realpath(sys.executable))
+    needed = (python, Path(sys.base_prefix).resolve())
+    if not all(_visible(path, view, workspace) for path in needed):
+        return [], []
+    script = Path(LAUNCHER_DIR) / Path(landlock_exec.__file__).name
+    # The launcher's own folder, wherever nanotui is installed (a virtual environment under
+    # /tmp or a home folder is not seen inside): read-only, at a fixed place.
+    launcher_dir = Path(landlock_exec.__file__).resolve().parent
+    launcher = [str(python), "-I", "-S", str(script), *options, "--"]
+    return launcher, ["--ro-bind", str(launcher_dir), LAUNCHER_DIR]
 
 
 FORWARDER_DIR = "/tmp/.nanotui-network"
