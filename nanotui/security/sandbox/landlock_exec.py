@@ -23,8 +23,9 @@ Landlock and seccomp stick across exec and to every child; they can never be lif
 tightened. Exit code 126 means the sandbox could not be applied.
 
 The plain and Landlock backends do not start it per command: nanotui starts it once as
-`--fork-server FD` and each command runs `main` in a forked copy (`fork_server.py`). bwrap
-runs it inside its sandbox the one-shot way.
+`--fork-server FD` and each command runs `main` in a forked copy (`fork_server.py`). Inside
+a bwrap sandbox the compiled `landlock_launcher.c` applies the same `--write` rights; this
+file runs there the one-shot way only where no C compiler was found (`compiled_launcher`).
 """
 
 from __future__ import annotations
