@@ -63,6 +63,16 @@ def no_managed_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -
     monkeypatch.setattr(paths, "MANAGED_CONFIG_FILE", nowhere)
 
 
+@pytest.fixture(autouse=True)
+def shared_launcher_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """bwrap's compiled launcher is made once per test process, in the run's temporary
+    folder: not once per test, and not in the state folder of whoever runs the tests."""
+    from nanotui.security.sandbox import compiled_launcher
+
+    shared = tmp_path_factory.getbasetemp() / "launcher-bin"
+    monkeypatch.setattr(compiled_launcher, "launcher_folder", lambda: shared)
+
+
 @pytest.fixture
 def managed_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where this test's organisation's managed file is looked for (the test writes it)."""

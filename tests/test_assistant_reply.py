@@ -223,7 +223,7 @@ def slow_lexers(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     made = threading.Event()
     make = markdown_code._make_lexer
     monkeypatch.setattr(markdown_code, "_lexers_ready", set())
-    monkeypatch.setattr(markdown_code, "_lexers_being_made", set())
+    monkeypatch.setattr(markdown_code, "_lexers_asked", set())
     monkeypatch.setattr(markdown_code, "_make_lexer", lambda lang: (made.wait(10), make(lang)))
     return made
 
@@ -272,3 +272,28 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError("timed out")
+
+
+async def test_a_lexer_that_fails_to_be_made_leaves_its_code_plain_and_the_others_coming(
+    flush_every_fragment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A broken Pygments plugin: making its lexer raises. The code stays plain, and the one
+    # thread that makes lexers goes on to the next language.
+    from pygments import lexers
+
+    real = lexers.get_lexer_by_name
+
+    def broken(name: str, **options: object) -> object:
+        if name == "brokenlang":
+            raise RuntimeError("a broken plugin")
+        return real(name, **options)
+
+    monkeypatch.setattr(lexers, "get_lexer_by_name", broken)
+    monkeypatch.setattr(markdown_code, "_lexers_ready", set())
+    monkeypatch.setattr(markdown_code, "_lexers_asked", set())
+    text = "```brokenlang\nx = 1\n```\n\n```python\ndef f():\n    return 2  # two\n```\n\nMore"
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, [text[at : at + 9] for at in range(0, len(text), 9)])
+        await wait_until(pilot, lambda: len(code_colours(reply, "return 2")[0]) >= 3)
+        assert "brokenlang" in markdown_code._lexers_ready

@@ -180,6 +180,24 @@ def test_doctor_probes_the_endpoint(ws: Path, capsys) -> None:
     assert code == 1 and "cannot reach" in out
 
 
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+def test_doctor_finds_no_problem_with_a_sandbox_that_starts(ws: Path, capsys, backend: str) -> None:
+    from nanotui.security.sandbox import landlock_exec
+    from nanotui.security.sandbox.choose import probe_backends
+
+    if probe_backends()[backend]:
+        pytest.skip(f"{backend} does not start here")
+    (ws.parent / "home").mkdir(exist_ok=True)
+    (ws.parent / "home" / "config.toml").write_text(f'[sandbox]\nbackend = "{backend}"\n')
+    with FakeModelServer() as server:
+        code, out, _ = call(
+            capsys, "doctor", "-w", str(ws), "--base-url", server.openai_base_url, "--model", "m"
+        )
+    assert code == 0 and f"{backend} will run commands" in out, out
+    landlock_inside = backend == "bwrap" and landlock_exec.abi_version() >= 1
+    assert ("bwrap launcher" in out) == landlock_inside
+
+
 def test_without_a_model_a_server_with_one_model_is_used(ws: Path, capsys) -> None:
     from fake_model_server import openai_reply
 

@@ -106,3 +106,28 @@ def test_the_command_line_isolates_everything_and_opens_network_on_request(
     assert closed.index("--tmpfs") < closed.index("--bind")
     assert str(ws / ".git" / "hooks") in closed
     assert closed[-3:] == ["bash", "-c", "true"]
+
+
+async def test_a_command_that_fails_to_be_planned_leaves_no_descriptor_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The no-network filter is opened for each command: a failure after that, before the
+    # spawn, must close it (a session would otherwise leak one per failed command).
+    import os
+
+    from nanotui.security.sandbox import bwrap
+
+    def filters_open() -> int:
+        fds = os.listdir("/proc/self/fd")
+        return sum("nanotui-seccomp" in os.path.realpath(f"/proc/self/fd/{fd}") for fd in fds)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OSError("the git config could not be read")
+
+    monkeypatch.setattr(bwrap, "git_config_copies", broken)
+    runner = BwrapRunner(tmp_path)
+    before = filters_open()
+    for _ in range(3):
+        with pytest.raises(OSError, match="git config"):
+            await runner.run("true", cwd=tmp_path, timeout_s=10, max_output_bytes=1000)
+    assert filters_open() == before

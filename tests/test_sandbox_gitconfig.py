@@ -106,3 +106,27 @@ async def test_a_credential_added_between_two_commands_is_kept_out_of_the_second
     git(repo, "config", "remote.origin.url", f"https://x:{REMOTE_TOKEN}@github.com/o/r")
     second = await runner.run("cat .git/config", cwd=repo, timeout_s=30, max_output_bytes=10_000)
     assert "https://github.com/o/r" in second.stdout and REMOTE_TOKEN not in second.stdout
+
+
+def test_git_failing_once_is_not_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timeout under load shows the file empty for that command only: the next reads it.
+    from nanotui.security.jail.git_runner import GitUnavailable
+    from nanotui.security.sandbox import gitconfig
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "remote.origin.url", f"https://x:{REMOTE_TOKEN}@github.com/o/r")
+    config = repo / ".git" / "config"
+    real = gitconfig.run_git_sync
+
+    def fails(*args: object, **kwargs: object) -> object:
+        raise GitUnavailable("git took too long")
+
+    monkeypatch.setattr(gitconfig, "run_git_sync", fails)
+    assert gitconfig.without_credentials(config) == ""
+    monkeypatch.setattr(gitconfig, "run_git_sync", real)
+    shown = gitconfig.without_credentials(config)
+    assert shown is not None and "https://github.com/o/r" in shown and REMOTE_TOKEN not in shown

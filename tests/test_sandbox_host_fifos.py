@@ -48,7 +48,7 @@ def _runner(
         return LandlockRunner(workspace, network=network)
     if backend == "bwrap-python":
         monkeypatch.setattr(bwrap, "compiled_launcher", lambda: None)
-    elif bwrap.compiled_launcher() is None:
+    elif bwrap.compiled_launcher(wait=True) is None:
         pytest.skip("no C compiler here: bwrap runs the Python launcher (bwrap-python)")
     return BwrapRunner(workspace, network=network)
 

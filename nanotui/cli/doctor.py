@@ -88,19 +88,20 @@ def run_doctor(workspace: Path, flags: dict[str, Any]) -> int:
     line(None, "limits", describe_limit_scopes())
     if chosen in ("bwrap", "landlock"):
         line(True, "sandbox", f"{chosen} will run commands")
-    if chosen == "bwrap" and landlock_exec.abi_version() >= 1:
-        launcher = compiled_launcher()
-        line(
-            None,
-            "bwrap launcher",
-            f"compiled launcher, {launcher}"
-            if launcher
-            else "Python launcher (no C compiler found): each command starts about 15 ms later",
-        )
     elif chosen == "plain" and loaded.settings.sandbox.backend == "plain":
         line(None, "sandbox", "plain, as configured: commands run with limits but no isolation")
     else:  # auto found nothing that starts, or a required sandbox is missing
         line(False, "sandbox", f"{chosen}: no sandbox starts here, so commands are not isolated")
+    if chosen == "bwrap" and landlock_exec.abi_version() >= 1:
+        launcher = compiled_launcher(wait=True)
+        line(
+            None,
+            "bwrap launcher",
+            f"compiled, {launcher}"
+            if launcher
+            else "Python (no C compiler in /usr/bin or /bin, or it could not build one): "
+            "each command starts about 15 ms later",
+        )
     if warning := allowlist_warning(chosen, loaded.settings.sandbox.network):
         line(False, "network", warning)
     print("All good." if problems == 0 else f"{plural(problems, 'problem')} found.")

@@ -443,32 +443,39 @@ class BwrapRunner:
             if (self.proxy and through_proxy and not allow_network)
             else None
         )
-        seccomp = open_seccomp_program(loopback=control is not None) if filtered else None
-        copies, copies_folder = git_config_copies(self.workspace, environment, self.home_allow)
-        argv = bwrap_argv(
-            self.binary,
-            self.workspace,
-            cwd,
-            environment,
-            network=allow_network,
-            command=command,
-            seccomp_fd=seccomp,
-            home_allow=self.home_allow,
-            credentials=credential_files(
-                self.workspace, self.protected_paths, self.readable_credentials
-            ),
-            tmp_mb=self.limits.tmp_mb if self.limits else None,
-            config_copies=copies,
-            proxy_control_fd=control.fileno() if control else None,
-            read=read,
-        )
-        plan = LaunchPlan(argv, environment, cwd, self.backend, limits=self.limits)
-        if seccomp is not None:
-            plan.pass_fds += (seccomp,)
-            plan.cleanups.append(lambda: os.close(seccomp))
+        plan = LaunchPlan([], environment, cwd, self.backend, limits=self.limits)
         if control is not None:
             plan.pass_fds += (control.fileno(),)
             plan.cleanups.append(control.close)
-        if copies_folder:
-            plan.cleanups.append(lambda: shutil.rmtree(copies_folder, ignore_errors=True))
+        try:
+            seccomp = open_seccomp_program(loopback=control is not None) if filtered else None
+            if seccomp is not None:
+                plan.pass_fds += (seccomp,)
+                plan.cleanups.append(lambda: os.close(seccomp))
+            copies, copies_folder = git_config_copies(self.workspace, environment, self.home_allow)
+            if copies_folder:
+                plan.cleanups.append(lambda: shutil.rmtree(copies_folder, ignore_errors=True))
+            plan.argv = bwrap_argv(
+                self.binary,
+                self.workspace,
+                cwd,
+                environment,
+                network=allow_network,
+                command=command,
+                seccomp_fd=seccomp,
+                home_allow=self.home_allow,
+                credentials=credential_files(
+                    self.workspace, self.protected_paths, self.readable_credentials
+                ),
+                tmp_mb=self.limits.tmp_mb if self.limits else None,
+                config_copies=copies,
+                proxy_control_fd=control.fileno() if control else None,
+                read=read,
+            )
+        except BaseException:
+            # Nothing will run: what was opened or written for it goes now.
+            for cleanup in plan.cleanups:
+                with contextlib.suppress(Exception):
+                    cleanup()
+            raise
         return plan

@@ -51,20 +51,18 @@ def without_credentials(path: Path) -> str | None:
     known = _seen.get(path)
     if stamp and known is not None and known[0] == stamp:
         return known[1]
-    answer = _read_without_credentials(path)
+    try:
+        answer = _read_without_credentials(path)
+    except (OSError, GitUnavailable):
+        return ""  # git could not be run (a timeout under load): nothing shown, asked again
     if stamp:
         _seen[path] = (stamp, answer)
     return answer
 
 
 def _read_without_credentials(path: Path) -> str | None:
-    try:
-        done = run_git_sync(
-            ["config", "--file", path.name, "--list", "-z"], path.parent, timeout_s=10
-        )
-    except (OSError, GitUnavailable):
-        done = None
-    if done is None or done.returncode != 0:
+    done = run_git_sync(["config", "--file", path.name, "--list", "-z"], path.parent, timeout_s=10)
+    if done.returncode != 0:
         return ""  # unreadable to git: nothing of it is shown
     listed = done.stdout.decode(errors="replace")
     entries = [item.partition("\n") for item in listed.split("\0") if item]

@@ -12,7 +12,7 @@
  *
  * Why C: the Python launcher is an interpreter started for every command, 16 ms of a bwrap
  * command's 22. nanotui compiles this file with the machine's C compiler the first time it
- * needs it (`compiled_launcher.py`) and falls back to the Python launcher where there is none.
+ * needs it (`compiled_launcher.py`) and falls back to the Python launcher where it cannot.
  * The rights and their ABI versions must stay those of landlock_exec.py: a test runs both.
  *
  * Exit code 126: the sandbox could not be applied (nothing ran); 127: the command was not
@@ -45,8 +45,6 @@
 #define IOCTL_DEV (1ull << 15)                      /* ABI 5 */
 #define SCOPE_ABSTRACT_UNIX_SOCKET (1ull << 0)      /* ABI 6 */
 #define SCOPE_SIGNAL (1ull << 1)
-
-#define MAX_WRITE_DIRS 64
 
 struct ruleset_attr {
     uint64_t handled_access_fs;
@@ -85,10 +83,10 @@ static int allow(int ruleset, const char *path, uint64_t rights, uint64_t file_r
 }
 
 int main(int argc, char **argv) {
-    const char *write_dirs[MAX_WRITE_DIRS];
+    const char *write_dirs[argc]; /* at most one per two arguments */
     int count = 0, at = 1;
     for (; at < argc && strcmp(argv[at], "--") != 0; at++) {
-        if (strcmp(argv[at], "--write") == 0 && at + 1 < argc && count < MAX_WRITE_DIRS) {
+        if (strcmp(argv[at], "--write") == 0 && at + 1 < argc) {
             write_dirs[count++] = argv[++at];
         } else {
             fprintf(stderr, "landlock_exec: unknown option %s\n", argv[at]);

@@ -16,6 +16,7 @@ fence; the lexer is made on a thread instead, and the code is drawn plain until 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -55,32 +56,57 @@ class HighlightBudget:
 
 
 _lexers_ready: set[str] = set()
-_lexers_being_made: set[str] = set()
+_lexers_asked: set[str] = set()
+_lexers_wanted: queue.SimpleQueue[str] = queue.SimpleQueue()
+_lexer_maker: list[threading.Thread] = []
+_making = threading.Lock()
+"""One lexer is made at a time: Pygments builds a lexer class's rules in place, and two
+threads building the same class (`py` and `python` are one) could see each other's half."""
 
 
 def lexer_ready(language: str) -> bool:
-    """Whether `language`'s lexer has been made; if not, start making it on a thread.
+    """Whether `language`'s lexer has been made; if not, have it made on a thread.
 
     Pygments keeps a lexer's compiled rules on its class, so once made there, making it again
-    (as `textual.highlight` does for every chunk) is quick.
+    (as `textual.highlight` does for every chunk) is quick. One thread makes them all, in the
+    order asked, however many languages a reply names.
     """
     if language in _lexers_ready:
         return True
-    if language not in _lexers_being_made:
-        _lexers_being_made.add(language)
-        threading.Thread(
-            target=_make_lexer, args=(language,), name="make-lexer", daemon=True
-        ).start()
+    if language not in _lexers_asked:
+        _lexers_asked.add(language)
+        _lexers_wanted.put(language)
+        if not _lexer_maker:
+            maker = threading.Thread(target=_make_lexers, name="make-lexers", daemon=True)
+            _lexer_maker.append(maker)
+            maker.start()
     return False
 
 
+def _make_lexers() -> None:
+    while True:
+        language = _lexers_wanted.get()
+        with contextlib.suppress(Exception):  # a broken lexer is ready (plain); go on
+            _make_lexer(language)
+
+
 def _make_lexer(language: str) -> None:
+    """On the lexer thread."""
+    make_lexer_now(language)
+
+
+def make_lexer_now(language: str) -> None:
+    """Make `language`'s lexer here (waiting for the thread if it is making one)."""
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
-    with contextlib.suppress(ClassNotFound):  # `highlight` draws it as plain text
-        get_lexer_by_name(language)
-    _lexers_ready.add(language)
+    with _making:
+        try:
+            if language not in _lexers_ready:
+                with contextlib.suppress(ClassNotFound):  # `highlight` draws it as text
+                    get_lexer_by_name(language)
+        finally:
+            _lexers_ready.add(language)  # even if a broken lexer raised: drawn as it can be
 
 
 def render_code(
@@ -126,6 +152,9 @@ def render_code(
 def _draw_chunk(context: str, chunk: str, language: str, width: int) -> list[Content]:
     # Imported here: Pygments is not needed for the first frame of the app.
     from textual.highlight import highlight
+
+    if language not in _lexers_ready:
+        make_lexer_now(language)  # never beside the lexer thread, on the same class
 
     # Counted as `highlight` splits lines, so the context is cut off exactly.
     skip = len(context.splitlines())
