@@ -297,3 +297,55 @@ async def test_a_lexer_that_fails_to_be_made_leaves_its_code_plain_and_the_other
         await stream(pilot, reply, [text[at : at + 9] for at in range(0, len(text), 9)])
         await wait_until(pilot, lambda: len(code_colours(reply, "return 2")[0]) >= 3)
         assert "brokenlang" in markdown_code._lexers_ready
+
+
+async def test_words_added_to_the_last_line_repaint_the_reply_without_a_layout(
+    flush_every_fragment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A layout redraws every widget of the screen: at a model's pace (100 tokens/s) the
+    # app spent 41% of a core streaming; words that keep the reply's height need a repaint.
+    async with ReplyApp().run_test(size=SIZE) as pilot:
+        reply = await mount_reply(pilot, AssistantReply())
+        await stream(pilot, reply, ["Hello"])
+        layouts: list[bool] = []
+        refresh = reply.refresh
+
+        def spy(*regions: object, layout: bool = False, **kwargs: object) -> object:
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **kwargs)
+
+        monkeypatch.setattr(reply, "refresh", spy)
+        await stream(pilot, reply, [" world", ", and more"])
+        assert layouts and not any(layouts)
+        assert screen_lines(reply)[0][0].rstrip() == "Hello world, and more"
+        await stream(pilot, reply, ["\n\nA second paragraph."])
+        assert layouts[-1] is True  # taller: laid out again
+        assert [line.rstrip() for line, _ in screen_lines(reply)][:3] == [
+            "Hello world, and more",
+            "",
+            "A second paragraph.",
+        ]
+
+
+def test_code_drawn_plain_for_now_never_waits_for_the_lexer_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # While the thread makes Python's lexer, a fence waiting for it is drawn plain at once:
+    # drawing it through Pygments' plain-text lexer had to wait its turn (a 58 ms stall).
+    import time
+
+    from nanotui.tui.widgets.markdown_code import HighlightBudget, render_code
+
+    class LexerThreadBusy:
+        def __enter__(self) -> None:
+            raise AssertionError("waited for the lexer thread")
+
+        def __exit__(self, *exc_info: object) -> None:
+            return None
+
+    monkeypatch.setattr(markdown_code, "_lexers_ready", set())
+    monkeypatch.setattr(markdown_code, "_lexers_asked", {"python"})  # asked already
+    monkeypatch.setattr(markdown_code, "_making", LexerThreadBusy())
+    budget = HighlightBudget(time.monotonic() + 1, lexers_later=True)
+    lines = render_code("def f():\n    return 1\n", "python", 40, {}, budget)
+    assert budget.refused == 1 and any("return 1" in line.plain for line in lines)

@@ -137,7 +137,7 @@ def render_code(
             plain_key = ("", width, "", chunk)
             drawn = cache.get(plain_key) if cache is not None else None
             if drawn is None:
-                drawn = _draw_chunk("", chunk, "text", width)
+                drawn = _draw_chunk("", chunk, "", width)
             if cache is not None:
                 cache[plain_key] = drawn
         elif drawn is None:
@@ -150,16 +150,21 @@ def render_code(
 
 
 def _draw_chunk(context: str, chunk: str, language: str, width: int) -> list[Content]:
-    # Imported here: Pygments is not needed for the first frame of the app.
-    from textual.highlight import highlight
-
-    if language not in _lexers_ready:
-        make_lexer_now(language)  # never beside the lexer thread, on the same class
-
+    """The chunk's lines on the panel; `language` "" draws it plain for now, without Pygments
+    (whose lexer for plain text may itself not be made yet)."""
     # Counted as `highlight` splits lines, so the context is cut off exactly.
     skip = len(context.splitlines())
     text = f"{context}\n{chunk}" if context else chunk
-    highlighted = highlight(text, language=language).split("\n", allow_blank=True)[skip:]
+    if language:
+        # Imported here: Pygments is not needed for the first frame of the app.
+        from textual.highlight import highlight
+
+        if language not in _lexers_ready:
+            make_lexer_now(language)  # never beside the lexer thread, on the same class
+        content = highlight(text, language=language)
+    else:
+        content = Content(text).stylize("$text")  # as Pygments draws plain text
+    highlighted = content.split("\n", allow_blank=True)[skip:]
     inner = max(width - 2 * FENCE_PADDING, 1)
     pad = " " * FENCE_PADDING
     style = f".{FENCE}"
