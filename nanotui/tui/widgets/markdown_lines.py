@@ -155,14 +155,23 @@ class MarkdownLines(Widget):
         self._code_cache: CodeCache = {}
         self._drawn: dict[int, tuple[Content, Line]] = {}
         self._redraw_timer: Timer | None = None
+        self._measured_height = -1
+        """The height the last layout was given (`get_content_height`)."""
 
     def _blocks_changed(self) -> None:
-        """The frozen or tail blocks changed: draw them again, and lay out again."""
+        """The frozen or tail blocks changed: draw them again, and lay out again if their
+        height changed."""
         self._tail_lines = None
         if self._width and self.is_attached:
             # Drawn now, in this callback, rather than inside the next frame's layout: the
             # two together could hold the event loop up for longer than either does.
             self._draw(self._width)
+            height = len(self._frozen_lines) + len(self._tail_lines or ())
+            if height == self._measured_height and not self._layout_required:
+                # Words added to the last line: a layout of the whole screen (and a drawing
+                # of every widget on it) would change nothing but this widget's lines.
+                self.refresh()
+                return
         if self._layout_required:
             # Textual keys its box-model cache on `_layout_updates`, which `refresh` leaves
             # alone while a layout is pending; a screen layout that ran in between measured
@@ -177,7 +186,8 @@ class MarkdownLines(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._draw(width)
-        return len(self._frozen_lines) + len(self._tail_lines or ())
+        self._measured_height = len(self._frozen_lines) + len(self._tail_lines or ())
+        return self._measured_height
 
     def notify_style_update(self) -> None:
         # A new theme or class may change colours drawn into the lines: `_draw` checks.
