@@ -134,16 +134,15 @@ with FakeModelServer() as model:
 
 
 @contextlib.contextmanager
-def model_server(reply: str, tmp: Path) -> Iterator[str]:
-    """The scripted model server in a process of its own, sending `reply` in four-character
-    pieces; yields its base URL. In this process, its thread would hold the interpreter
-    lock against the loop that reads and times the terminal."""
-    text = tmp / "reply.txt"
-    text.write_text(reply)
+def server_process(script: str, *args: str) -> Iterator[str]:
+    """A model server `script` run in a process of its own, which prints its base URL first;
+    yields that URL, and kills the process after. In the bench's process, a server thread
+    would hold the interpreter lock against the loop that reads and times the terminal."""
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(text), str(ROOT / "tests"), str(ROOT / "bench")],
+        [sys.executable, "-c", script, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # the app hanging up at the end is no news
         text=True,
     )
     try:
@@ -152,6 +151,15 @@ def model_server(reply: str, tmp: Path) -> Iterator[str]:
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def model_server(reply: str, tmp: Path) -> Iterator[str]:
+    """The scripted model server, sending `reply` in four-character pieces."""
+    text = tmp / "reply.txt"
+    text.write_text(reply)
+    with server_process(SERVE, str(text), str(ROOT / "tests"), str(ROOT / "bench")) as url:
+        yield url
 
 
 def run_app(fragments: list[str], tmp: Path) -> dict[str, float]:

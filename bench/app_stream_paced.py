@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_stream import ANCHOR, END, READY, Terminal, answered_trust
+from app_stream import ANCHOR, END, READY, Terminal, answered_trust, server_process
 from tui_stream import reply_fragments
 
 PACED_SERVER = """
@@ -98,18 +97,8 @@ def cpu_seconds(pid: int) -> float:
 def paced_server(fragments: list[str], rate: float, tmp: Path) -> Iterator[str]:
     data = tmp / "fragments.json"
     data.write_text(json.dumps(fragments))
-    server = subprocess.Popen(
-        [sys.executable, "-c", PACED_SERVER, str(data), str(rate)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # the app hanging up at the end is no news
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.kill()
-        server.wait(timeout=10)
+    with server_process(PACED_SERVER, str(data), str(rate)) as url:
+        yield url
 
 
 def timed(terminal: Terminal, keys: str) -> dict[str, float]:
@@ -119,8 +108,8 @@ def timed(terminal: Terminal, keys: str) -> dict[str, float]:
     sent = terminal.type(keys)
     done = terminal.wait_for(END)
     used, wall = cpu_seconds(terminal.process.pid) - before, time.monotonic() - started
-    stall, _ = terminal.worst_gap(sent, done)
-    return {"cpu_share": used / wall, "stall_ms": stall, "seconds": wall}
+    stall, at = terminal.worst_gap(sent, done)
+    return {"cpu_share": used / wall, "stall_ms": stall, "stall_at": at, "seconds": wall}
 
 
 def run_app(fragments: list[str], rate: float, tmp: Path) -> dict[str, float]:
@@ -172,6 +161,7 @@ def main() -> None:
             "cpu_share": round(statistics.median(r["cpu_share"] for r in runs), 3),
             "cpu_share_runs": [round(r["cpu_share"], 3) for r in runs],
             "stall_ms_runs": [round(r["stall_ms"], 1) for r in runs],
+            "stall_at": [round(r["stall_at"], 2) for r in runs],
             "seconds": round(statistics.median(r["seconds"] for r in runs), 2),
         }
 
