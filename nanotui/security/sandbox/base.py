@@ -18,6 +18,7 @@ The backend is chosen in `choose`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,13 @@ class LaunchPlan:
     """What the user should know about how it runs (no isolation)."""
     limits: Limits | None = None
     """The backend's limits for commands, which the program gets too."""
+
+    def undo(self) -> None:
+        """Run every cleanup, each whatever the others do (a descriptor closed, a folder
+        removed): after the program or command ended, or when it never started."""
+        for cleanup in self.cleanups:
+            with contextlib.suppress(Exception):
+                cleanup()
 
 
 @runtime_checkable

@@ -399,8 +399,7 @@ class BwrapRunner:
                 pass_fds=plan.pass_fds,
             )
         finally:
-            for cleanup in plan.cleanups:
-                cleanup()
+            plan.undo()
         return CommandResult(**vars(outcome), backend=self.backend)
 
     def launch(
@@ -473,9 +472,6 @@ class BwrapRunner:
                 read=read,
             )
         except BaseException:
-            # Nothing will run: what was opened or written for it goes now.
-            for cleanup in plan.cleanups:
-                with contextlib.suppress(Exception):
-                    cleanup()
+            plan.undo()  # nothing will run: what was opened or written for it goes now
             raise
         return plan

@@ -100,7 +100,7 @@ class LongLivedProcess:
             # Not skipped by a cancellation: nothing of it may outlive the session.
             _release(self._pids, self._memory)
             self._draining.cancel()
-            _undo(self.plan)
+            self.plan.undo()
             self._spawned.close()
 
 
@@ -134,7 +134,7 @@ async def start_long_lived(plan: LaunchPlan) -> LongLivedProcess:
         os.write(gate_write, RELEASE)
     except BaseException:
         _release(pids, memory)
-        _undo(plan)
+        plan.undo()
         raise
     finally:
         os.close(gate_write)
@@ -148,9 +148,3 @@ def _release(pids: PidsCgroup | None, memory: MemoryCgroup | None) -> None:
     if memory:
         memory.kill_all()
         memory.release_later()
-
-
-def _undo(plan: LaunchPlan) -> None:
-    for cleanup in plan.cleanups:
-        with contextlib.suppress(Exception):  # each undo is independent of the others
-            cleanup()
