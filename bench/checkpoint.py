@@ -159,6 +159,9 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
     watching = asyncio.create_task(_drain(watcher))
     try:
         await asyncio.wait_for(watcher.watching.wait(), 60)
+        # As the app does when it starts watching (older code has no such step).
+        if hasattr(net, "watch_changes"):
+            await net.watch_changes()
         first_s, _ = await timed_async(net.before_batch(["first"]))
         change(root, count, base + 2)
         await asyncio.sleep(0.5)  # the agent acts well after the watcher has seen an edit

@@ -320,3 +320,17 @@ async def test_an_approval_is_answered_while_the_watcher_runs(fake_server, works
 
 async def _all(events: AsyncIterator[EventBase]) -> list[EventBase]:
     return [event async for event in events]
+
+
+async def test_watching_the_workspace_also_feeds_the_checkpoints_its_changes(
+    fake_server, workspace
+) -> None:
+    agent = make_agent(fake_server, workspace)
+    assert agent.safety is not None
+    async with Watching(agent):
+        assert agent._feed_started is not None
+        await asyncio.wait_for(agent._feed_started, WAIT_S)
+        builder = agent.safety.checkpoints().builder
+        assert builder._feed is not None, "the checkpoints should be told what changes"
+    agent.close()
+    assert builder._feed is None, "closing the session stops the feed"

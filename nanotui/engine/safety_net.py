@@ -47,6 +47,7 @@ class SafetyNet:
         """Workspace-relative paths the agent's file tools created: a restore may delete them."""
         self._checkpoints: Checkpoints | None = None
         self._broken = False
+        self._closed = False
         self._lock = asyncio.Lock()
 
     @property
@@ -62,8 +63,28 @@ class SafetyNet:
         return self._checkpoints
 
     def close(self) -> None:
+        self._closed = True
         if self._checkpoints is not None:
             self._checkpoints.close()
+
+    async def watch_changes(self) -> None:
+        """Open the engine now and have the kernel tell it which files change, so later
+        checkpoints look at those alone (a front end that stays open calls this at start)."""
+        if not self.enabled:
+            return
+        async with self._lock:
+            if self._closed:
+                return
+            try:
+                await asyncio.to_thread(self._watch_changes)
+            except (CheckpointError, OSError):
+                return  # the first checkpoint says what is wrong, as it would have
+
+    def _watch_changes(self) -> None:
+        engine = self.checkpoints()
+        engine.builder.watch_changes()
+        if self._closed:  # the session ended while the folders were being watched
+            engine.close()
 
     # ---- taking ----------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ class Checkpoints:
         return self.storage.root
 
     def close(self) -> None:
+        self.builder.close()
         self.runner.close()
 
     def __enter__(self) -> Checkpoints:

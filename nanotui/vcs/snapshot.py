@@ -3,7 +3,9 @@
 The private index starts as a copy of the user's index (whose stat cache makes unchanged
 files free) and is kept between snapshots with git's untracked cache, so a snapshot costs
 one `git status`, one `update-index` over the paths that changed, and a `write-tree` (none
-when nothing changed). The user's index, HEAD, refs and stash are only ever read.
+when nothing changed). Where the kernel can tell which files changed (`ChangeFeed`), the
+status is left out too: git is asked only which of those paths it tracks or ignores. The
+user's index, HEAD, refs and stash are only ever read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
+from nanotui.vcs.change_feed import ChangeFeed, FeedUnavailable
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.location import Storage
 
@@ -104,13 +107,38 @@ class TreeBuilder:
         self.include = tuple(include)
         self._last_built: tuple[str, list[int] | None] | None = None
         """The last tree built here and the private index's signature right after."""
+        self._last_skipped: list[SkippedFile] = []
+        self._feed: ChangeFeed | None = None
+        self._feed_seed: list[int] | None = None
+        """The user's index the feed chose its folders by (its ignored folders)."""
+
+    def watch_changes(self) -> bool:
+        """Have the kernel tell later snapshots which files changed (Linux), so they need
+        not look at every file; False where it cannot (they then run the whole status)."""
+        if self._feed is not None:
+            return True
+        if self.include:
+            return False  # included ignored files are looked for by a listing every time
+        try:
+            self._feed_seed = _file_signature(self.storage.user_index)
+            self._feed = ChangeFeed(self.storage.root, self._ignored_folders, self._rule_files())
+        except (FeedUnavailable, CheckpointError, OSError):
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
 
     def build(self) -> TreeSnapshot:
         with locked(self.storage.lock_file):
             base = None if self.storage.shadow else self.runner.rev("HEAD^{commit}")
             index_commit = self._seed_private_index(base)
             previous = self._previous_tree()  # after seeding: a fresh seed is not that index
-            paths, skipped = self._paths_to_update()
+            told = self._take_feed()
+            found = self._paths_told(told) if previous is not None and told is not None else None
+            paths, skipped = found if found is not None else self._paths_to_update()
             # update-index refuses a path behind a symlink; such a file is gone all the same.
             behind = [p for p in paths if _behind_symlink(self.storage.root, p)]
             if behind:
@@ -121,10 +149,12 @@ class TreeBuilder:
             # Nothing updated in the index that built `previous`: the tree is that one again.
             tree = previous if previous and not paths else self.runner.text(*WRITE_TREE)
             self._last_built = (tree, _file_signature(self.storage.private_index))
+            self._last_skipped = skipped
         # Each path status reported differs in content from the index (it compares the
         # content of files whose stat changed), so their number is the files that changed.
-        # Ignored files that are included are passed every time, changed or not.
-        known = previous is not None and not self.include
+        # Ignored files that are included are passed every time, changed or not; a path the
+        # feed told of may have been written with the same bytes.
+        known = previous is not None and not self.include and found is None
         return TreeSnapshot(
             tree,
             base,
@@ -178,6 +208,95 @@ class TreeBuilder:
         return self.runner.text("commit-tree", staged, *parents, "-m", "nanotui: staged changes")
 
     # ---- what changed ---------------------------------------------------------------
+
+    def _take_feed(self) -> set[str] | None:
+        """The paths the feed saw change, or None when the whole status must run."""
+        if self._feed is None:
+            return None
+        seed = _file_signature(self.storage.user_index)
+        try:
+            if seed != self._feed_seed:
+                # The user's index changed: a folder git ignored may hold tracked files now.
+                self._feed_seed = seed
+                self._feed.rewatch()
+            told = self._feed.take()
+        except (FeedUnavailable, CheckpointError, OSError):
+            self.close()  # a watch could not be set: every snapshot runs the status again
+            return None
+        if told is not None and any("\n" in path for path in told):
+            return None  # cat-file reads one path per line
+        return told
+
+    def _paths_told(self, told: set[str]) -> tuple[list[str], list[SkippedFile]] | None:
+        """Of the paths the feed told of, those to update (what git ignores is left out);
+        None when only the whole status can say (a new file in a nested repository)."""
+        present = sorted(p for p in told if os.path.lexists(self.storage.root / p))
+        ignored = self._ignored_untracked(present)
+        if ignored is None:
+            return None
+        skipped = [s for s in self._last_skipped if s.path not in told]  # still as they were
+        paths: list[str] = []
+        for path in sorted(told):
+            if path in ignored:
+                continue
+            reason, size = self._reason_to_skip(path)
+            if reason:
+                skipped.append(SkippedFile(path, reason, size))
+            else:
+                paths.append(path)
+        return paths, skipped
+
+    def _ignored_untracked(self, paths: list[str]) -> set[str] | None:
+        """Which of `paths` (all present) are untracked and ignored, as status would leave
+        them out: the private index says which it tracks (a lookup each, not a listing).
+        None when one is untracked below a folder holding a `.git` (status may or may not
+        look inside, as that folder is tracked or not)."""
+        if not paths:
+            return set()
+        lookups = "".join(f":0:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
+        answers = self.runner.run("cat-file", "--batch-check=%(objectname)", stdin=lookups)
+        lines = answers.decode("utf-8", "surrogateescape").splitlines()
+        untracked = [p for p, line in zip(paths, lines, strict=True) if line.endswith(" missing")]
+        if not untracked:
+            return set()
+        if any(_below_a_repository(self.storage.root, path) for path in untracked):
+            return None
+        # --no-index: the index is not read (only untracked paths are asked about), which
+        # also spares a walk over the whole index for every path.
+        out = self.runner.run(
+            "check-ignore", "--no-index", "-z", "--stdin", stdin=_nul(untracked), ok_codes=(0, 1)
+        )
+        return {os.fsdecode(p) for p in out.split(b"\0") if p}
+
+    def _ignored_folders(self, folder: str | None) -> set[str]:
+        """Folders git ignores as a whole (under `folder`, or anywhere): the feed skips them.
+
+        Asked of the user's index, which the private one is seeded from: a folder holding a
+        tracked file is not ignored as a whole."""
+        pathspec = ("--", f":(literal){folder}") if folder else ()
+        out = self.runner.run(
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+            "--directory",
+            *pathspec,
+            index=self.storage.user_index,
+        )
+        return {os.fsdecode(p[:-1]) for p in out.split(b"\0") if p.endswith(b"/")}
+
+    def _rule_files(self) -> list[Path]:
+        """The ignore rules outside the work tree: info/exclude and the global excludes."""
+        exclude = self.runner.text("rev-parse", "--git-path", "info/exclude")
+        files = [self.storage.root / exclude]
+        configured = self.runner.run("config", "--path", "core.excludesFile", ok_codes=(0, 1))
+        if configured.strip():
+            files.append(Path(os.fsdecode(configured.strip())))
+        else:
+            xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+            files.append(Path(xdg) / "git" / "ignore")
+        return files
 
     def _paths_to_update(self) -> tuple[list[str], list[SkippedFile]]:
         candidates = changed_paths(self.runner.run(*STATUS_ARGS))
@@ -233,6 +352,14 @@ def changed_paths(status_output: bytes) -> list[str]:
 
 def _nul(paths: list[str]) -> bytes:
     return b"".join(os.fsencode(path) + b"\0" for path in paths)
+
+
+def _below_a_repository(root: Path, path: str) -> bool:
+    """Whether a folder on `path`'s way (below the root) holds a `.git`."""
+    parts = path.split("/")[:-1]
+    return any(
+        os.path.lexists(root.joinpath(*parts[: depth + 1], ".git")) for depth in range(len(parts))
+    )
 
 
 def _behind_symlink(root: Path, path: str) -> bool:
