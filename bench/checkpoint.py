@@ -159,9 +159,10 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
     watching = asyncio.create_task(_drain(watcher))
     try:
         await asyncio.wait_for(watcher.watching.wait(), 60)
-        # As the app does when it starts watching (older code has no such step).
-        if hasattr(net, "watch_changes"):
-            await net.watch_changes()
+        # As the app does as a session starts, in the background (older code had no such step).
+        warm_up_s = 0.0
+        if hasattr(net, "prepare"):
+            warm_up_s, _ = await timed_async(net.prepare())
         first_s, _ = await timed_async(net.before_batch(["first"]))
         change(root, count, base + 2)
         await asyncio.sleep(0.5)  # the agent acts well after the watcher has seen an edit
@@ -180,6 +181,7 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
         net.close()
     return {
         "git_status_s": status_s,
+        "warm_up_s": warm_up_s,
         "first_snapshot_s": first_s,
         "incremental_snapshot_s": incremental_s,
         "git_status_after_change_s": status_after_s,

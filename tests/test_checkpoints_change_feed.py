@@ -19,6 +19,7 @@ from test_checkpoints_helpers import git, isolate, make_repo, write_files
 
 from nanotui.config import CheckpointsConfig
 from nanotui.engine.safety_net import SafetyNet
+from nanotui.protocol import folder_watch
 from nanotui.protocol.events import CheckpointCreated
 from nanotui.vcs import change_feed, snapshot
 from nanotui.vcs.checkpoints import Checkpoints
@@ -60,6 +61,8 @@ class Pair:
         self.runner = GitRunner(storage.git_dir, storage.root, storage.private_index)
         self.reference = TreeBuilder(storage, self.runner, max_file_bytes=1 << 20)
         self.statuses = 0
+        self.counted = 0
+        self.root = root
         original = self.builder._paths_to_update
 
         def counting() -> tuple[list[str], list[snapshot.SkippedFile]]:
@@ -75,6 +78,10 @@ class Pair:
         wanted = self.reference.build()
         assert built.tree == wanted.tree
         assert sorted(s.path for s in built.skipped) == sorted(s.path for s in wanted.skipped)
+        if built.previous_tree is not None:  # the builder counted: as a diff of the trees does
+            diff = git(self.root, "diff-tree", "-r", "--name-only", built.previous_tree, built.tree)
+            assert built.changed == len(diff.splitlines())
+            self.counted += 1
         return self.statuses == before
 
     def close(self) -> None:
@@ -93,6 +100,9 @@ def test_edits_new_files_deletions_modes_and_links_make_the_status_tree(
     repo: Path, pair: Pair
 ) -> None:
     assert not pair.compare()  # the first snapshot is the feed's starting point
+    assert pair.builder._feed is not None
+    watched = pair.builder._feed._watch.watched()
+    assert "src/pkg0" in watched and not [f for f in watched if f.split("/")[0] == ".git"]
     write_files(repo, {"src/pkg0/mod1.py": "changed\n", "src/pkg1/new.py": "new\n"})
     (repo / "src/pkg2/mod3.py").unlink()
     (repo / "run.sh").chmod(0o755)
@@ -145,6 +155,7 @@ def test_random_changes_keep_the_trees_equal(repo: Path, pair: Pair) -> None:
                 (folder / "inside.py").write_text("x")
         spared += pair.compare()
     assert spared >= 4, "the feed should have spared most of the statuses"
+    assert pair.counted >= 4
 
 
 def test_writes_from_inside_the_bwrap_sandbox_are_seen(repo: Path, pair: Pair) -> None:
@@ -218,10 +229,10 @@ def test_a_gitignore_change_and_a_force_added_file_are_followed(repo: Path, pair
 def test_without_the_feed_every_snapshot_runs_the_status(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(change_feed, "MAX_FOLDERS", 2)
+    monkeypatch.setattr(folder_watch, "MAX_FOLDERS", 2)
     with Checkpoints(repo, "s") as checkpoints:
         assert not checkpoints.builder.watch_changes()
-    monkeypatch.setattr(change_feed, "MAX_FOLDERS", 20_000)
+    monkeypatch.setattr(folder_watch, "MAX_FOLDERS", 20_000)
     monkeypatch.setattr(change_feed, "FULL_STATUS_EVERY_S", 0.0)
     both = Pair(repo, tmp_path)
     try:
@@ -238,7 +249,7 @@ def test_the_safety_net_counts_only_files_that_really_changed(repo: Path) -> Non
     statuses: list[int] = []
 
     async def scenario() -> None:
-        await net.watch_changes()
+        await net.prepare()
         builder = net.checkpoints().builder
         original = builder._paths_to_update
 
@@ -251,11 +262,16 @@ def test_the_safety_net_counts_only_files_that_really_changed(repo: Path) -> Non
         write_files(repo, {"README.md": "changed\n", "src/pkg0/new.py": "x\n"})
         (repo / "src/pkg1/mod0.py").write_text("v = 0\n")  # the same bytes again
         await net.before_batch(["second"])
+        (repo / "run.sh").chmod(0o755)  # its mode alone
+        await net.before_batch(["third"])
+        write_files(repo, {"src/pkg2/mod0.py": "new bytes\n"})
+        (repo / "src/pkg3/mod0.py").unlink()
+        await net.before_batch(["fourth"])
 
     try:
         asyncio.run(scenario())
     finally:
         net.close()
     created = [e for e in events if isinstance(e, CheckpointCreated)]
-    assert [e.files for e in created] == [0, 2]
-    assert statuses == [1], "only the first checkpoint should have run the whole status"
+    assert [e.files for e in created] == [0, 2, 1, 2]
+    assert statuses == [], "only the session's warm-up should have run the whole status"

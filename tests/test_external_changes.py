@@ -26,6 +26,7 @@ from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.external_changes import ChangeAttribution, WorkspaceFilter, WorkspaceWatcher
 from nanotui.governance.audit import read_events
+from nanotui.protocol import folder_watch
 from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -282,10 +283,48 @@ async def test_unreadable_folders_are_skipped_rather_than_ending_the_watch(
         yield {(Change.modified, str(root / "a.py"))}
 
     monkeypatch.setattr(external_changes, "awatch", fake_awatch)
+    monkeypatch.setattr(WorkspaceWatcher, "_watch_folders", lambda self: None)  # not Linux
     watcher = WorkspaceWatcher(tmp_path, ChangeAttribution(tmp_path))
     notice, changed = await asyncio.wait_for(_all(watcher.events()), WAIT_S)
     assert isinstance(notice, Notice) and "cannot be read" in notice.text
     assert isinstance(changed, FileChangedExternally) and changed.paths == ["a.py"]
+
+
+async def test_an_unreadable_folder_is_skipped_by_the_inotify_watches_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "locked").mkdir()
+    listing = folder_watch.os.scandir
+
+    def scandir(path: Path) -> object:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied")  # root reads any folder
+        return listing(path)
+
+    monkeypatch.setattr(folder_watch.os, "scandir", scandir)
+    watcher = WorkspaceWatcher(tmp_path, ChangeAttribution(tmp_path))
+    events = watcher.events()
+    notice = await asyncio.wait_for(anext(events), WAIT_S)
+    assert isinstance(notice, Notice) and "cannot be read" in notice.text
+    (tmp_path / "b.py").write_text("b = 1\n")
+    changed = await asyncio.wait_for(anext(events), WAIT_S)
+    assert isinstance(changed, FileChangedExternally) and changed.paths == ["b.py"]
+    watcher.stop()
+    await events.aclose()
+
+
+async def test_nothing_inside_git_or_the_ignored_folders_is_watched(fake_server, workspace) -> None:
+    for folder in (".git/objects/ab", "node_modules/pkg", "src/__pycache__"):
+        (workspace / folder).mkdir(parents=True)
+    agent = make_agent(fake_server, workspace)
+    async with Watching(agent) as watching:
+        assert agent.watcher is not None
+        watched = set(agent.watcher.folders_watched())
+        (workspace / "src" / "mod.py").write_text("x = 1\n")
+        event = await watching.next()
+    assert isinstance(event, FileChangedExternally) and event.paths == ["src/mod.py"]
+    assert watched == {"", "src"}, "a git commit or npm install must not wake the watcher"
+    agent.close()
 
 
 async def test_stopping_ends_the_watch_promptly(fake_server, workspace) -> None:

@@ -312,7 +312,7 @@ class Agent:
         self.watcher = watcher
         if self.safety is not None and self._feed_started is None:
             # Beside the watcher, not before it: the first edits must be seen at once.
-            self._feed_started = asyncio.create_task(self.safety.watch_changes())
+            self._feed_started = asyncio.create_task(self.safety.prepare())
         async for event in watcher.events():
             if watcher.stopped:
                 break  # the log may be closing

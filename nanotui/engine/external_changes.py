@@ -2,8 +2,9 @@
 
 The user keeps their editor open beside nanotui. When they save a file the model has a
 pending diff for, that diff must not be approved, or it would clobber their edit. The
-watcher (watchfiles: inotify on Linux) reports every change in the workspace, and
-`ChangeAttribution` drops the ones nanotui made itself:
+watcher reports every change in the workspace (on Linux through nanotui's own inotify
+watches, which leave out `.git` and the folders below that are never worth reporting;
+elsewhere through watchfiles), and `ChangeAttribution` drops the ones nanotui made itself:
 
 - a file its tools wrote, while the file still holds exactly what was written (the hash is
   recorded before the write, so it is known however late the watcher reports the change);
@@ -31,6 +32,7 @@ from watchfiles import Change, awatch
 
 from nanotui.protocol.atomic_write import TEMP_NAME
 from nanotui.protocol.events import ChangedPath, EventBase, FileChangedExternally, Notice
+from nanotui.protocol.folder_watch import FolderWatch, WatchUnavailable
 
 WATCH_STEP_MS = 50
 """A batch is reported once the workspace has been quiet this long (the usual latency)..."""
@@ -231,6 +233,11 @@ class WorkspaceWatcher:
         self.watching = asyncio.Event()
         """Set once the watcher is in place: every change from then on is seen."""
         self._stop = asyncio.Event()
+        self._folders: FolderWatch | None = None
+
+    def folders_watched(self) -> list[str]:
+        """The folders nanotui's own watches cover (none when watchfiles watches)."""
+        return self._folders.watched() if self._folders is not None else []
 
     @property
     def stopped(self) -> bool:
@@ -243,6 +250,11 @@ class WorkspaceWatcher:
     async def events(self) -> AsyncIterator[EventBase]:
         """FileChangedExternally events until `stop()`; one Notice if watching fails."""
         try:
+            folders = await asyncio.to_thread(self._watch_folders)
+            if folders is not None:
+                async for event in self._folder_events(folders):
+                    yield event
+                return
             self.attribution.known_paths = await asyncio.to_thread(
                 list_paths, self.root, self.filter.wanted
             )
@@ -264,6 +276,94 @@ class WorkspaceWatcher:
                     text=f"Edits made outside nanotui are not watched in this session "
                     f"({_reason(exc)}); a diff whose file changed is still refused on approval.",
                 )
+
+    # ---- Linux: nanotui's own inotify watches -----------------------------------------
+
+    def _watch_folders(self) -> FolderWatch | None:
+        """Watches on the wanted folders, and what exists in them; None where it cannot."""
+        try:
+            folders = FolderWatch(self.root)
+        except WatchUnavailable:
+            return None
+        try:
+            found = folders.watch_below("", self._skip)
+        except WatchUnavailable:
+            folders.close()
+            return None  # watchfiles then tries, and says what is wrong if it fails too
+        known = {path for path in found if self.filter.wanted(path)}
+        self.attribution.known_paths = known if len(known) <= MAX_KNOWN_PATHS else None
+        self._folders = folders
+        return folders
+
+    def _skip(self, folder: str) -> bool:
+        return not self.filter.wanted(folder)
+
+    async def _folder_events(self, folders: FolderWatch) -> AsyncIterator[EventBase]:
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        loop.add_reader(folders.fileno(), readable.set)
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            self.watching.set()
+            if folders.unreadable:
+                yield Notice(
+                    text="Some folders in the workspace cannot be read; edits inside them "
+                    "are not watched."
+                )
+            while not self.stopped:
+                pairs = await self._next_batch(folders, readable, stopping)
+                if not pairs:
+                    continue
+                changed = await asyncio.to_thread(self.attribution.external, pairs)
+                if changed and not self.stopped:
+                    yield FileChangedExternally(
+                        changes=changed[:MAX_CHANGES_PER_EVENT],
+                        more=max(0, len(changed) - MAX_CHANGES_PER_EVENT),
+                    )
+        finally:
+            loop.remove_reader(folders.fileno())
+            folders.close()
+            stopping.cancel()
+
+    async def _next_batch(
+        self, folders: FolderWatch, readable: asyncio.Event, stopping: asyncio.Future[object]
+    ) -> list[tuple[str, str]]:
+        """The next batch: from a first change until the workspace has been quiet for
+        WATCH_STEP_MS, or for at most WATCH_DEBOUNCE_MS while changes keep coming."""
+        first = asyncio.ensure_future(readable.wait())
+        await asyncio.wait({first, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        first.cancel()
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + WATCH_DEBOUNCE_MS / 1000
+        pairs: list[tuple[str, str]] = []
+        while not self.stopped:
+            readable.clear()
+            pairs += self._read(folders)
+            left = ends - loop.time()
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(readable.wait(), min(WATCH_STEP_MS / 1000, left))
+            except TimeoutError:
+                break
+        return pairs
+
+    def _read(self, folders: FolderWatch) -> list[tuple[str, str]]:
+        """(kind, path) pairs of what is queued; a new folder's contents count as added."""
+        changes, lost = folders.read()
+        if lost:
+            folders.rewatch(self._skip)  # the queue overflowed: some folders may be new
+        pairs = []
+        for change in changes:
+            if not self.filter.wanted(change.path):
+                continue
+            pairs.append((change.kind, change.path))
+            if change.folder and change.kind == "added":
+                inside = folders.watch_below(change.path, self._skip)
+                pairs += [("added", path) for path in inside if self.filter.wanted(path)]
+        return pairs
+
+    # ---- elsewhere: watchfiles --------------------------------------------------------
 
     async def _watch(self, *, skip_unreadable: bool) -> AsyncIterator[EventBase]:
         batches = awatch(

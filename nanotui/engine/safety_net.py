@@ -67,23 +67,26 @@ class SafetyNet:
         if self._checkpoints is not None:
             self._checkpoints.close()
 
-    async def watch_changes(self) -> None:
-        """Open the engine now and have the kernel tell it which files change, so later
-        checkpoints look at those alone (a front end that stays open calls this at start)."""
+    async def prepare(self) -> None:
+        """Open the engine, have the kernel tell it which files change, and build the work
+        tree once (seeding nanotui's index), so the session's first checkpoint costs what a
+        later one does. A front end that stays open calls this as the session starts."""
         if not self.enabled:
             return
         async with self._lock:
             if self._closed:
                 return
             try:
-                await asyncio.to_thread(self._watch_changes)
+                await asyncio.to_thread(self._prepare)
             except (CheckpointError, OSError):
                 return  # the first checkpoint says what is wrong, as it would have
 
-    def _watch_changes(self) -> None:
+    def _prepare(self) -> None:
         engine = self.checkpoints()
         engine.builder.watch_changes()
-        if self._closed:  # the session ended while the folders were being watched
+        if not self._closed:
+            engine.builder.build()  # a tree no checkpoint names yet: git prunes it if unused
+        if self._closed:  # the session ended meanwhile
             engine.close()
 
     # ---- taking ----------------------------------------------------------------------

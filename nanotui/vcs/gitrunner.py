@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -84,3 +85,8 @@ class GitRunner:
 
     def close(self) -> None:
         self.git.clear_cache()
+
+
+def nul_separated(paths: Iterable[str]) -> bytes:
+    """Paths for a `-z --stdin` command: each ended by a NUL byte."""
+    return b"".join(os.fsencode(path) + b"\0" for path in paths)

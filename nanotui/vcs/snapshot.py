@@ -22,9 +22,10 @@ from pathlib import Path
 
 from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
-from nanotui.vcs.change_feed import ChangeFeed, FeedUnavailable
-from nanotui.vcs.gitrunner import GitRunner
+from nanotui.vcs.change_feed import ChangeFeed, FeedUnavailable, open_feed
+from nanotui.vcs.gitrunner import GitRunner, nul_separated
 from nanotui.vcs.location import Storage
+from nanotui.vcs.told_changes import sort_told
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SEED_MAX_AGE_S = 24 * 60 * 60
@@ -121,7 +122,7 @@ class TreeBuilder:
             return False  # included ignored files are looked for by a listing every time
         try:
             self._feed_seed = _file_signature(self.storage.user_index)
-            self._feed = ChangeFeed(self.storage.root, self._ignored_folders, self._rule_files())
+            self._feed = open_feed(self.storage, self.runner)
         except (FeedUnavailable, CheckpointError, OSError):
             return False
         return True
@@ -137,31 +138,39 @@ class TreeBuilder:
             index_commit = self._seed_private_index(base)
             previous = self._previous_tree()  # after seeding: a fresh seed is not that index
             told = self._take_feed()
-            found = self._paths_told(told) if previous is not None and told is not None else None
-            paths, skipped = found if found is not None else self._paths_to_update()
+            fed = None
+            if previous is not None and told is not None:
+                still = [s for s in self._last_skipped if s.path not in told]
+                fed = sort_told(self.runner, self.storage.root, told, still, self._reason_to_skip)
+            paths, skipped = (fed.paths, fed.skipped) if fed else self._paths_to_update()
             # update-index refuses a path behind a symlink; such a file is gone all the same.
-            behind = [p for p in paths if _behind_symlink(self.storage.root, p)]
+            folders = FolderKinds(self.storage.root)
+            behind = [p for p in paths if folders.behind_symlink(p)]
             if behind:
-                self.runner.run(*FORCE_REMOVE, stdin=_nul(behind))
-            rest = [p for p in paths if p not in set(behind)]
+                self.runner.run(*FORCE_REMOVE, stdin=nul_separated(behind))
+            left_out = set(behind)
+            rest = [p for p in paths if p not in left_out]
             if rest:
-                self.runner.run(*ADD_TO_INDEX, stdin=_nul(rest))
+                self.runner.run(*ADD_TO_INDEX, stdin=nul_separated(rest))
             # Nothing updated in the index that built `previous`: the tree is that one again.
             tree = previous if previous and not paths else self.runner.text(*WRITE_TREE)
             self._last_built = (tree, _file_signature(self.storage.private_index))
             self._last_skipped = skipped
         # Each path status reported differs in content from the index (it compares the
         # content of files whose stat changed), so their number is the files that changed.
-        # Ignored files that are included are passed every time, changed or not; a path the
-        # feed told of may have been written with the same bytes.
-        known = previous is not None and not self.include and found is None
+        # Ignored files that are included are passed every time, changed or not. The feed's
+        # paths were counted by their blob ids.
+        if fed is not None:
+            changed = fed.changed
+        else:
+            changed = len(paths) if previous is not None and not self.include else None
         return TreeSnapshot(
             tree,
             base,
             index_commit,
             tuple(skipped),
-            previous_tree=previous if known else None,
-            changed=len(paths) if known else 0,
+            previous_tree=previous if changed is not None else None,
+            changed=changed or 0,
         )
 
     def _previous_tree(self) -> str | None:
@@ -227,77 +236,6 @@ class TreeBuilder:
             return None  # cat-file reads one path per line
         return told
 
-    def _paths_told(self, told: set[str]) -> tuple[list[str], list[SkippedFile]] | None:
-        """Of the paths the feed told of, those to update (what git ignores is left out);
-        None when only the whole status can say (a new file in a nested repository)."""
-        present = sorted(p for p in told if os.path.lexists(self.storage.root / p))
-        ignored = self._ignored_untracked(present)
-        if ignored is None:
-            return None
-        skipped = [s for s in self._last_skipped if s.path not in told]  # still as they were
-        paths: list[str] = []
-        for path in sorted(told):
-            if path in ignored:
-                continue
-            reason, size = self._reason_to_skip(path)
-            if reason:
-                skipped.append(SkippedFile(path, reason, size))
-            else:
-                paths.append(path)
-        return paths, skipped
-
-    def _ignored_untracked(self, paths: list[str]) -> set[str] | None:
-        """Which of `paths` (all present) are untracked and ignored, as status would leave
-        them out: the private index says which it tracks (a lookup each, not a listing).
-        None when one is untracked below a folder holding a `.git` (status may or may not
-        look inside, as that folder is tracked or not)."""
-        if not paths:
-            return set()
-        lookups = "".join(f":0:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
-        answers = self.runner.run("cat-file", "--batch-check=%(objectname)", stdin=lookups)
-        lines = answers.decode("utf-8", "surrogateescape").splitlines()
-        untracked = [p for p, line in zip(paths, lines, strict=True) if line.endswith(" missing")]
-        if not untracked:
-            return set()
-        if any(_below_a_repository(self.storage.root, path) for path in untracked):
-            return None
-        # --no-index: the index is not read (only untracked paths are asked about), which
-        # also spares a walk over the whole index for every path.
-        out = self.runner.run(
-            "check-ignore", "--no-index", "-z", "--stdin", stdin=_nul(untracked), ok_codes=(0, 1)
-        )
-        return {os.fsdecode(p) for p in out.split(b"\0") if p}
-
-    def _ignored_folders(self, folder: str | None) -> set[str]:
-        """Folders git ignores as a whole (under `folder`, or anywhere): the feed skips them.
-
-        Asked of the user's index, which the private one is seeded from: a folder holding a
-        tracked file is not ignored as a whole."""
-        pathspec = ("--", f":(literal){folder}") if folder else ()
-        out = self.runner.run(
-            "ls-files",
-            "-z",
-            "--others",
-            "--ignored",
-            "--exclude-standard",
-            "--directory",
-            *pathspec,
-            index=self.storage.user_index,
-        )
-        return {os.fsdecode(p[:-1]) for p in out.split(b"\0") if p.endswith(b"/")}
-
-    def _rule_files(self) -> list[Path]:
-        """The ignore rules outside the work tree: info/exclude and the global excludes."""
-        exclude = self.runner.text("rev-parse", "--git-path", "info/exclude")
-        files = [self.storage.root / exclude]
-        configured = self.runner.run("config", "--path", "core.excludesFile", ok_codes=(0, 1))
-        if configured.strip():
-            files.append(Path(os.fsdecode(configured.strip())))
-        else:
-            xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-            files.append(Path(xdg) / "git" / "ignore")
-        return files
-
     def _paths_to_update(self) -> tuple[list[str], list[SkippedFile]]:
         candidates = changed_paths(self.runner.run(*STATUS_ARGS))
         if self.include:
@@ -323,7 +261,7 @@ class TreeBuilder:
         if path.endswith("/"):
             return "a nested repository (not descended into)", 0
         try:
-            info = (self.storage.root / path).lstat()
+            info = os.lstat(os.path.join(self.storage.root, path))
         except FileNotFoundError:
             return "", 0  # deleted: update-index --remove records that
         if stat.S_ISDIR(info.st_mode):
@@ -350,30 +288,28 @@ def changed_paths(status_output: bytes) -> list[str]:
     return paths
 
 
-def _nul(paths: list[str]) -> bytes:
-    return b"".join(os.fsencode(path) + b"\0" for path in paths)
+class FolderKinds:
+    """Whether the folders on paths' ways are still folders, each looked at once."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = os.fspath(root)
+        self._seen: dict[str, bool] = {}
 
-def _below_a_repository(root: Path, path: str) -> bool:
-    """Whether a folder on `path`'s way (below the root) holds a `.git`."""
-    parts = path.split("/")[:-1]
-    return any(
-        os.path.lexists(root.joinpath(*parts[: depth + 1], ".git")) for depth in range(len(parts))
-    )
-
-
-def _behind_symlink(root: Path, path: str) -> bool:
-    """Whether a folder on `path`'s way is a symlink or a file now (git stops there)."""
-    parts = path.split("/")[:-1]
-    current = root
-    for part in parts:
-        current = current / part
-        try:
-            if not stat.S_ISDIR(current.lstat().st_mode):
+    def behind_symlink(self, path: str) -> bool:
+        """Whether a folder on `path`'s way is a symlink or a file now (git stops there)."""
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            still = self._seen.get(folder)
+            if still is None:
+                try:
+                    still = stat.S_ISDIR(os.lstat(os.path.join(self.root, folder)).st_mode)
+                except FileNotFoundError:
+                    return False
+                self._seen[folder] = still
+            if not still:
                 return True
-        except FileNotFoundError:
-            return False
-    return False
+        return False
 
 
 def human_size(size: int) -> str:

@@ -1,0 +1,189 @@
+"""Kernel watches on a tree of folders (Linux inotify), and the changes they report.
+
+Two parts of nanotui watch the workspace: the watcher that tells the user's edits from
+nanotui's own, and the checkpoints, which learn from it which files to look at. Each
+chooses which folders deserve a watch; neither ever watches a `.git` folder, where git
+writes hundreds of objects for one commit or checkpoint that nobody needs to hear about.
+
+A watch is set before its folder is listed, so a file made meanwhile raises an event or is
+in the listing. The events of a write that has returned are already queued: `read()` never
+waits. When the kernel's queue overflowed, or the root itself went, `read()` says events
+were lost; the owner then starts over (`rewatch`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+MAX_FOLDERS = 20_000
+"""Beyond this many folders a tree is not watched (each watch holds kernel memory)."""
+
+IN_MODIFY, IN_ATTRIB, IN_MOVED_FROM, IN_MOVED_TO = 0x2, 0x4, 0x40, 0x80
+IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+IN_UNMOUNT, IN_Q_OVERFLOW, IN_IGNORED = 0x2000, 0x4000, 0x8000
+IN_ONLYDIR, IN_DONT_FOLLOW, IN_EXCL_UNLINK, IN_ISDIR = (
+    0x01000000,
+    0x02000000,
+    0x04000000,
+    0x40000000,
+)
+WATCH_MASK = (
+    IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+    | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
+)  # fmt: skip
+ADDED, DELETED = IN_CREATE | IN_MOVED_TO, IN_DELETE | IN_MOVED_FROM
+EVENT_HEADER = struct.Struct("iIII")  # wd, mask, cookie, length of the name
+
+Kind = Literal["added", "modified", "deleted"]
+
+
+class WatchUnavailable(Exception):
+    """The tree cannot be watched here (not Linux, too many folders, no watches left)."""
+
+
+@dataclass(frozen=True)
+class FolderChange:
+    path: str
+    """Relative to the root, posix."""
+    kind: Kind
+    folder: bool
+
+
+class FolderWatch:
+    """inotify watches on `root` and the folders below it that `skip` does not leave out."""
+
+    def __init__(self, root: Path) -> None:
+        if not sys.platform.startswith("linux"):
+            raise WatchUnavailable("inotify is Linux's")
+        self.root = root
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self._fd < 0:
+            raise WatchUnavailable(os.strerror(ctypes.get_errno()))
+        self._folders: dict[int, str] = {}
+        """Watch descriptor -> the folder it watches (relative; "" for the root)."""
+        self.unreadable: list[str] = []
+        """Folders that could not be watched or listed (permissions): changes there go unseen."""
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def watched(self) -> list[str]:
+        """The folders watched now (relative; "" for the root)."""
+        return list(self._folders.values())
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # drops every watch
+            self._fd = -1
+
+    # ---- choosing the folders -------------------------------------------------------
+
+    def watch_below(self, top: str, skip: Callable[[str], bool]) -> list[str]:
+        """Watch `top` and every folder under it but `.git` and those `skip` names; the files
+        and folders found there (relative), so a new folder's contents can be reported."""
+        found: list[str] = []
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            if folder and skip(folder):
+                continue
+            if not self._watch(folder):
+                continue
+            try:
+                entries = list(os.scandir(self.root / folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # gone already: its parent's event says so
+            except PermissionError:
+                self.unreadable.append(folder)
+                continue
+            for entry in entries:
+                if entry.name == ".git":
+                    continue
+                path = f"{folder}/{entry.name}" if folder else entry.name
+                found.append(path)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+        return found
+
+    def unwatch(self, top: str) -> None:
+        """Stop watching `top` and every folder under it."""
+        prefix = f"{top}/"
+        for wd, folder in list(self._folders.items()):
+            if folder == top or folder.startswith(prefix):
+                del self._folders[wd]
+                self._libc.inotify_rm_watch(self._fd, wd)
+
+    def rewatch(self, skip: Callable[[str], bool]) -> None:
+        """Choose every folder afresh (rules changed, or events were lost)."""
+        before, self._folders = self._folders, {}
+        self.watch_below("", skip)
+        for wd in before.keys() - self._folders.keys():
+            self._libc.inotify_rm_watch(self._fd, wd)  # left out now, or gone
+
+    def _watch(self, folder: str) -> bool:
+        if len(self._folders) >= MAX_FOLDERS:
+            raise WatchUnavailable(f"more than {MAX_FOLDERS} folders to watch")
+        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(self.root / folder), WATCH_MASK)
+        if wd < 0:
+            code = ctypes.get_errno()
+            if folder and code in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return False  # gone or replaced already: its parent's event says so
+            if code == errno.EACCES and folder:
+                self.unreadable.append(folder)
+                return False
+            raise WatchUnavailable(f"cannot watch {folder or '.'}: {os.strerror(code)}")
+        self._folders[wd] = folder  # a folder watched again keeps its descriptor
+        return True
+
+    # ---- reading --------------------------------------------------------------------
+
+    def read(self) -> tuple[list[FolderChange], bool]:
+        """The changes queued so far (never waits), and whether some were lost.
+
+        A folder that went or moved away is unwatched here; one that appeared is reported
+        and left for the owner to `watch_below` (it knows what to skip)."""
+        changes: list[FolderChange] = []
+        lost = False
+        while True:
+            try:
+                data = os.read(self._fd, 256 * 1024)
+            except BlockingIOError:
+                return changes, lost
+            offset = 0
+            while offset < len(data):
+                wd, mask, _cookie, length = EVENT_HEADER.unpack_from(data, offset)
+                start = offset + EVENT_HEADER.size
+                name = os.fsdecode(data[start : start + length].split(b"\0", 1)[0])
+                offset = start + length
+                change = self._change(wd, mask, name)
+                if change is None:
+                    lost = lost or bool(mask & IN_Q_OVERFLOW) or self._root_went(wd, mask)
+                else:
+                    changes.append(change)
+
+    def _change(self, wd: int, mask: int, name: str) -> FolderChange | None:
+        folder = self._folders.get(wd)
+        if folder is None or not name:
+            if mask & IN_IGNORED:
+                self._folders.pop(wd, None)  # its folder went: the parent said so
+            return None
+        path = f"{folder}/{name}" if folder else name
+        kind: Kind = "added" if mask & ADDED else "deleted" if mask & DELETED else "modified"
+        is_folder = bool(mask & IN_ISDIR)
+        if is_folder and kind == "deleted":
+            self.unwatch(path)
+        return FolderChange(path, kind, is_folder)
+
+    def _root_went(self, wd: int, mask: int) -> bool:
+        return self._folders.get(wd) == "" and bool(
+            mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)
+        )
