@@ -20,6 +20,7 @@ from test_checkpoints_helpers import git, isolate, make_repo, write_files
 from nanotui.config import CheckpointsConfig
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.protocol import folder_watch
+from nanotui.protocol.checkpoints import CheckpointError
 from nanotui.protocol.events import CheckpointCreated
 from nanotui.vcs import change_feed, snapshot
 from nanotui.vcs.checkpoints import Checkpoints
@@ -275,3 +276,105 @@ def test_the_safety_net_counts_only_files_that_really_changed(repo: Path) -> Non
     created = [e for e in events if isinstance(e, CheckpointCreated)]
     assert [e.files for e in created] == [0, 2, 1, 2]
     assert statuses == [], "only the session's warm-up should have run the whole status"
+
+
+def test_a_folder_whose_files_are_all_ignored_today_is_still_watched(
+    repo: Path, pair: Pair
+) -> None:
+    write_files(repo, {"logs/run.log": "ignored by *.log\n"})
+    pair.compare()
+    write_files(repo, {"logs/summary.md": "not ignored\n"})
+    assert pair.compare()
+
+
+def test_files_taken_in_before_their_folder_was_ignored_are_still_followed(
+    repo: Path, pair: Pair
+) -> None:
+    write_files(repo, {".venv/lib/site.py": "v1\n"})
+    pair.compare()  # taken into the checkpoints' index while nothing ignored .venv
+    (repo / ".gitignore").write_text("build/\ncache/\n*.log\n!keep.log\n.venv/\n")
+    assert not pair.compare()
+    write_files(repo, {".venv/lib/site.py": "v2\n"})
+    assert pair.compare()
+    (repo / ".venv/lib/site.py").unlink()
+    assert pair.compare()
+
+
+def test_skip_worktree_and_assume_unchanged_entries_stay_as_status_leaves_them(
+    repo: Path, pair: Pair
+) -> None:
+    git(repo, "update-index", "--skip-worktree", "src/pkg0/mod0.py")
+    git(repo, "update-index", "--assume-unchanged", "src/pkg0/mod1.py")
+    pair.compare()
+    write_files(repo, {"src/pkg0/mod0.py": "local\n", "src/pkg0/mod1.py": "local\n"})
+    write_files(repo, {"README.md": "a real change\n"})
+    assert pair.compare()  # and the count is the tree diff's (see compare)
+
+
+def test_paths_told_of_by_a_failed_snapshot_are_looked_at_again(
+    repo: Path, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.compare()
+    write_files(repo, {"src/pkg0/mod0.py": "lost if forgotten\n"})
+    runner = pair.builder.runner
+    original = runner.run
+
+    def failing_once(*args: str, **options: object) -> bytes:
+        if "update-index" in args:
+            monkeypatch.setattr(runner, "run", original)
+            raise CheckpointError("git update-index failed (disk full).")
+        return original(*args, **options)
+
+    monkeypatch.setattr(runner, "run", failing_once)
+    with pytest.raises(CheckpointError):
+        pair.builder.build()
+    assert not pair.compare()  # the whole status again, and the edit is in the tree
+
+
+def test_hard_links_inside_the_tree_and_odd_names_fall_back_to_the_status(
+    repo: Path, pair: Pair
+) -> None:
+    os.link(repo / "src/pkg0/mod0.py", repo / "src/pkg1/linked.py")
+    write_files(repo, {'"quoted"': "x\n", "line\rend": "y\n"})
+    pair.compare()
+    with (repo / "src/pkg1/linked.py").open("a") as other_name:
+        other_name.write("written through the other name\n")
+    assert not pair.compare()
+    write_files(repo, {"line\rend": "edited\n", '"quoted"': "edited\n"})
+    assert not pair.compare()
+    write_files(repo, {'"quoted"': "edited again\n"})
+    assert pair.compare()
+
+
+def test_unreadable_folders_keep_the_feed_unsure(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = folder_watch.os.scandir
+    locked_out = {"src/pkg2"}
+
+    def scandir(path: Path) -> object:
+        if Path(path).relative_to(repo).as_posix() in locked_out:
+            raise PermissionError(13, "Permission denied")  # root reads any folder
+        return listing(path)
+
+    monkeypatch.setattr(folder_watch.os, "scandir", scandir)
+    both = Pair(repo, tmp_path)
+    try:
+        both.compare()
+        write_files(repo, {"src/pkg2/mod0.py": "edited where no watch reaches\n"})
+        assert not both.compare()
+        locked_out.clear()  # readable again: watched from the next snapshot on
+        assert not both.compare()
+        write_files(repo, {"src/pkg2/mod1.py": "seen now\n"})
+        assert both.compare()
+    finally:
+        both.close()
+
+
+def test_a_tracked_folder_replaced_by_a_file_is_snapshotted(repo: Path, pair: Pair) -> None:
+    pair.compare()
+    for child in (repo / "src/pkg3").iterdir():
+        child.unlink()
+    (repo / "src/pkg3").rmdir()
+    (repo / "src/pkg3").write_text("a file now\n")
+    assert not pair.compare()

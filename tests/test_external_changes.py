@@ -373,3 +373,24 @@ async def test_watching_the_workspace_also_feeds_the_checkpoints_its_changes(
         assert builder._feed is not None, "the checkpoints should be told what changes"
     agent.close()
     assert builder._feed is None, "closing the session stops the feed"
+
+
+async def test_running_out_of_watches_is_said_once_and_the_rest_stays_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(folder_watch, "MAX_FOLDERS", 3)
+    watcher = WorkspaceWatcher(tmp_path, ChangeAttribution(tmp_path))
+    events = watcher.events()
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.wait_for(watcher.watching.wait(), WAIT_S)
+    for name in ("b", "c", "d", "e"):
+        (tmp_path / name).mkdir()  # a build making folders past the limit
+    notice = await asyncio.wait_for(first, WAIT_S)
+    assert isinstance(notice, Notice) and notice.level == "warning"
+    assert "not watched" in notice.text
+    await asyncio.wait_for(anext(events), WAIT_S)  # the folders' own batch
+    (tmp_path / "a.py").write_text("still watched\n")
+    changed = await asyncio.wait_for(anext(events), WAIT_S)
+    assert isinstance(changed, FileChangedExternally) and changed.paths == ["a.py"]
+    watcher.stop()
+    await events.aclose()

@@ -325,6 +325,8 @@ class Agent:
 
     def close(self) -> None:
         self.stop_watching()
+        if self._feed_started is not None:
+            self._feed_started.cancel()  # its thread ends on its own; closing waits for it
         if self.safety is not None:
             self.safety.close()
         if self.log is not None:

@@ -104,7 +104,7 @@ class WorkspaceFilter:
         return None
 
     def wanted(self, relative: str) -> bool:
-        parts = PurePath(relative).parts
+        parts = tuple(relative.split("/"))  # relative and posix, as `relative()` gives
         if any(part in IGNORED_DIRS for part in parts) or IGNORED_NAMES.search(parts[-1]):
             return False
         return not any(parts[: len(prefix)] == prefix for prefix in self._ignored_prefixes)
@@ -234,6 +234,8 @@ class WorkspaceWatcher:
         """Set once the watcher is in place: every change from then on is seen."""
         self._stop = asyncio.Event()
         self._folders: FolderWatch | None = None
+        self.trouble: str | None = None
+        """Why some folders went unwatched after the start, if they did."""
 
     def folders_watched(self) -> list[str]:
         """The folders nanotui's own watches cover (none when watchfiles watches)."""
@@ -299,9 +301,6 @@ class WorkspaceWatcher:
         return not self.filter.wanted(folder)
 
     async def _folder_events(self, folders: FolderWatch) -> AsyncIterator[EventBase]:
-        loop = asyncio.get_running_loop()
-        readable = asyncio.Event()
-        loop.add_reader(folders.fileno(), readable.set)
         stopping = asyncio.ensure_future(self._stop.wait())
         try:
             self.watching.set()
@@ -310,8 +309,16 @@ class WorkspaceWatcher:
                     text="Some folders in the workspace cannot be read; edits inside them "
                     "are not watched."
                 )
+            told_of_trouble = False
             while not self.stopped:
-                pairs = await self._next_batch(folders, readable, stopping)
+                pairs = await self._next_batch(folders, stopping)
+                if self.trouble and not told_of_trouble:
+                    told_of_trouble = True
+                    yield Notice(
+                        level="warning",
+                        text=f"Edits in some new folders are not watched ({self.trouble}); "
+                        "a diff whose file changed is still refused on approval.",
+                    )
                 if not pairs:
                     continue
                 changed = await asyncio.to_thread(self.attribution.external, pairs)
@@ -321,47 +328,56 @@ class WorkspaceWatcher:
                         more=max(0, len(changed) - MAX_CHANGES_PER_EVENT),
                     )
         finally:
-            loop.remove_reader(folders.fileno())
             folders.close()
             stopping.cancel()
 
     async def _next_batch(
-        self, folders: FolderWatch, readable: asyncio.Event, stopping: asyncio.Future[object]
+        self, folders: FolderWatch, stopping: asyncio.Future[object]
     ) -> list[tuple[str, str]]:
         """The next batch: from a first change until the workspace has been quiet for
-        WATCH_STEP_MS, or for at most WATCH_DEBOUNCE_MS while changes keep coming."""
-        first = asyncio.ensure_future(readable.wait())
-        await asyncio.wait({first, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        first.cancel()
+        WATCH_STEP_MS, or for at most WATCH_DEBOUNCE_MS while changes keep coming.
+
+        The loop listens to the watch only until a batch starts; then the queue is read
+        once a step, so a stream of changes (a restore, a build) does not wake it for each."""
         loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        loop.add_reader(folders.fileno(), lambda: readable.done() or readable.set_result(None))
+        try:
+            await asyncio.wait({readable, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            loop.remove_reader(folders.fileno())
+            readable.cancel()
         ends = loop.time() + WATCH_DEBOUNCE_MS / 1000
-        pairs: list[tuple[str, str]] = []
-        while not self.stopped:
-            readable.clear()
-            pairs += self._read(folders)
-            left = ends - loop.time()
-            if left <= 0:
-                break
-            try:
-                await asyncio.wait_for(readable.wait(), min(WATCH_STEP_MS / 1000, left))
-            except TimeoutError:
-                break
+        # Read on a thread: a new folder is listed and watched as it is read.
+        pairs, _ = await asyncio.to_thread(self._read, folders)
+        while not self.stopped and (left := ends - loop.time()) > 0:
+            await asyncio.sleep(min(WATCH_STEP_MS / 1000, left))
+            more, seen = await asyncio.to_thread(self._read, folders)
+            pairs += more
+            if not seen:
+                break  # a quiet step: the batch is complete
         return pairs
 
-    def _read(self, folders: FolderWatch) -> list[tuple[str, str]]:
-        """(kind, path) pairs of what is queued; a new folder's contents count as added."""
+    def _read(self, folders: FolderWatch) -> tuple[list[tuple[str, str]], int]:
+        """(kind, path) pairs of what is queued (a new folder's contents count as added),
+        and how many changes were read, wanted or not."""
         changes, lost = folders.read()
-        if lost:
-            folders.rewatch(self._skip)  # the queue overflowed: some folders may be new
         pairs = []
-        for change in changes:
-            if not self.filter.wanted(change.path):
-                continue
-            pairs.append((change.kind, change.path))
-            if change.folder and change.kind == "added":
-                inside = folders.watch_below(change.path, self._skip)
-                pairs += [("added", path) for path in inside if self.filter.wanted(path)]
-        return pairs
+        try:
+            if lost:
+                folders.rewatch(self._skip)  # the queue overflowed: some folders may be new
+            for change in changes:
+                if not self.filter.wanted(change.path):
+                    continue
+                pairs.append((change.kind, change.path))
+                if change.folder and change.kind == "added":
+                    inside = folders.watch_below(change.path, self._skip)
+                    pairs += [("added", path) for path in inside if self.filter.wanted(path)]
+        except WatchUnavailable as exc:
+            # The kernel's watches ran out (a build made thousands of folders): the folders
+            # watched so far stay watched; the user is told once.
+            self.trouble = self.trouble or str(exc)
+        return pairs, len(changes) + lost
 
     # ---- elsewhere: watchfiles --------------------------------------------------------
 

@@ -125,6 +125,7 @@ class FolderWatch:
     def rewatch(self, skip: Callable[[str], bool]) -> None:
         """Choose every folder afresh (rules changed, or events were lost)."""
         before, self._folders = self._folders, {}
+        self.unreadable = []
         self.watch_below("", skip)
         for wd in before.keys() - self._folders.keys():
             self._libc.inotify_rm_watch(self._fd, wd)  # left out now, or gone

@@ -15,11 +15,13 @@ snapshot runs the whole `git status` as before. It is unsure when:
   `info/exclude` or the global excludes file);
 - more than MAX_PATHS files changed (a status is then as cheap);
 - the last whole status is older than FULL_STATUS_EVERY_S: a file written through a
-  memory map or a hard link outside the work tree raises no event, so one is run anyway.
+  memory map, or through a hard link from outside the work tree, raises no event, so one
+  is run anyway (a told file with other links makes the snapshot run it at once).
 
-Folders git ignores as a whole are not watched (changes there are not part of a snapshot
-either), nor `.git` folders (`FolderWatch`). Not on a network or FUSE file system, where
-other machines' writes raise no event.
+Folders a rule ignores and that hold nothing nanotui's index tracks are not watched
+(changes there are not part of a snapshot either), nor `.git` folders (`FolderWatch`). Not
+on a network or FUSE file system, where other machines' writes raise no event; a folder
+that cannot be read (watches need read permission) keeps the feed unsure until it can.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ LOCAL_FILE_SYSTEMS = {
     0x2FC12FC1: "zfs",
     0xCA451A4E: "bcachefs",
 }
-RULE_FILES = (".gitignore", ".git")
-"""Names whose change may change what git sees (ignore rules, a nested repository)."""
+GIT_NAMES = (".gitignore", ".git")
+"""Names whose change may change what git sees: ignore rules, or a nested repository."""
 
 
 class FeedUnavailable(Exception):
@@ -65,8 +67,8 @@ class ChangeFeed:
         ignored_folders: Callable[[str | None], set[str]],
         rule_files: Iterable[Path] = (),
     ) -> None:
-        """`ignored_folders(folder)` lists the folders git ignores as a whole (relative,
-        without a trailing slash) under `folder`, or in the whole tree for None."""
+        """`ignored_folders(folder)` names the folders a rule ignores and nanotui's index
+        holds nothing of (relative, no trailing slash), under `folder` or anywhere for None."""
         kind = _file_system(root)
         if kind not in LOCAL_FILE_SYSTEMS:
             raise FeedUnavailable(f"file system {kind:#x} may change without telling")
@@ -75,6 +77,7 @@ class ChangeFeed:
         self._paths: set[str] = set()
         self._sure = False
         """Whether every change since the last take is in `_paths` (None is answered if not)."""
+        self._rewatch_wanted = False
         self._rules = self._rule_stamps()
         self._last_whole = -float("inf")
         try:
@@ -90,13 +93,14 @@ class ChangeFeed:
     def take(self) -> set[str] | None:
         """What changed since the last take, or None when the caller must run the whole
         status (call it right before looking at the work tree: the status run after a None
-        is the next take's starting point)."""
+        is the next take's starting point). A caller that then fails calls `forget()`."""
         changes, lost = self._watch.read()
         for change in changes:
             self._on_change(change)
-        if lost or self._rules != self._rule_stamps():
-            self._rules = self._rule_stamps()
+        if lost or self._rewatch_wanted or self._rules != self._rule_stamps():
             self.rewatch()
+        if self._watch.unreadable:
+            self.rewatch()  # perhaps readable now; until then, git sees what the feed cannot
         paths, sure = self._paths, self._sure
         self._paths, self._sure = set(), True
         now = time.monotonic()
@@ -105,9 +109,16 @@ class ChangeFeed:
             return None
         return paths
 
-    def rewatch(self) -> None:
-        """Choose the folders afresh: ignore rules changed, or events were lost."""
+    def forget(self) -> None:
+        """The last take's paths were not used (the snapshot failed): the next take answers
+        None, so they are looked at again with everything else."""
         self._unsure()
+
+    def rewatch(self) -> None:
+        """Choose the folders afresh: ignore rules or the index changed, or events were lost."""
+        self._unsure()
+        self._rewatch_wanted = False
+        self._rules = self._rule_stamps()
         ignored = self._ignored_folders(None)
         try:
             self._watch.rewatch(ignored.__contains__)
@@ -119,10 +130,10 @@ class ChangeFeed:
 
     def _on_change(self, change: FolderChange) -> None:
         name = change.path.rsplit("/", 1)[-1]
-        if name in RULE_FILES:
+        if name in GIT_NAMES:
             self._unsure()
-            if name == ".gitignore":
-                self.rewatch()  # a folder may be ignored no longer
+            # A folder may be ignored no longer, or be a repository's of its own now.
+            self._rewatch_wanted = True
             return
         if change.folder:
             self._unsure()  # its files may predate its watch
@@ -155,23 +166,28 @@ class ChangeFeed:
 
 
 def open_feed(storage: Storage, runner: GitRunner) -> ChangeFeed:
-    """A feed on `storage`'s work tree, skipping what git ignores (FeedUnavailable if not)."""
+    """A feed on `storage`'s work tree (FeedUnavailable where there can be none). Seed
+    nanotui's index first: which folders need no watch is asked of it."""
 
     def ignored_folders(folder: str | None) -> set[str]:
-        # Asked of the user's index, which the private one is seeded from: a folder that
-        # holds a tracked file is not ignored as a whole.
+        # The folders whose every file is untracked and ignored. Listed with nanotui's
+        # index, so a folder holding a file it took in before a rule ignored the folder is
+        # watched: status goes on comparing that file. Of those, only the folders a rule
+        # ignores themselves: one whose files all happen to be ignored today (logs/ with
+        # *.log) may hold a file that is not tomorrow.
         pathspec = ("--", f":(literal){folder}") if folder else ()
         out = runner.run(
-            "ls-files",
-            "-z",
-            "--others",
-            "--ignored",
-            "--exclude-standard",
-            "--directory",
+            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
             *pathspec,
-            index=storage.user_index,
-        )
-        return {os.fsdecode(path[:-1]) for path in out.split(b"\0") if path.endswith(b"/")}
+        )  # fmt: skip
+        listed = [path for path in out.split(b"\0") if path.endswith(b"/")]
+        if not listed:
+            return set()
+        by_rule = runner.run(
+            "check-ignore", "--no-index", "-z", "--stdin", stdin=b"\0".join(listed) + b"\0",
+            ok_codes=(0, 1),
+        )  # fmt: skip
+        return {os.fsdecode(path.rstrip(b"/")) for path in by_rule.split(b"\0") if path}
 
     return ChangeFeed(storage.root, ignored_folders, _rule_files(storage, runner))
 

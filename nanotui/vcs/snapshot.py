@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,9 @@ ADD_TO_INDEX = (
     "update-index",
     "--add",
     "--remove",
+    # A skip-worktree entry (sparse checkout, a hidden local config) stays as it is, as
+    # status leaves it; --remove would drop it when its file is absent or was told of.
+    "--ignore-skip-worktree-entries",
     "-z",
     "--stdin",
 )
@@ -112,58 +116,45 @@ class TreeBuilder:
         self._feed: ChangeFeed | None = None
         self._feed_seed: list[int] | None = None
         """The user's index the feed chose its folders by (its ignored folders)."""
+        self._one_at_a_time = threading.Lock()
+        """Builds, the feed's start and closing (the app's threads; `locked` is per process)."""
 
     def watch_changes(self) -> bool:
         """Have the kernel tell later snapshots which files changed (Linux), so they need
         not look at every file; False where it cannot (they then run the whole status)."""
-        if self._feed is not None:
+        with self._one_at_a_time:
+            if self._feed is not None:
+                return True
+            if self.include:
+                return False  # included ignored files are looked for by a listing every time
+            try:
+                with locked(self.storage.lock_file):
+                    # The feed asks nanotui's index which folders need no watch: seed it first.
+                    self._seed_private_index(self._base())
+                    self._feed_seed = _file_signature(self.storage.user_index)
+                    self._feed = open_feed(self.storage, self.runner)
+            except (FeedUnavailable, CheckpointError, OSError):
+                return False
             return True
-        if self.include:
-            return False  # included ignored files are looked for by a listing every time
-        try:
-            self._feed_seed = _file_signature(self.storage.user_index)
-            self._feed = open_feed(self.storage, self.runner)
-        except (FeedUnavailable, CheckpointError, OSError):
-            return False
-        return True
 
     def close(self) -> None:
-        if self._feed is not None:
-            self._feed.close()
-            self._feed = None
+        with self._one_at_a_time:  # a build on another thread finishes first
+            if self._feed is not None:
+                self._feed.close()
+                self._feed = None
 
     def build(self) -> TreeSnapshot:
-        with locked(self.storage.lock_file):
-            base = None if self.storage.shadow else self.runner.rev("HEAD^{commit}")
+        with self._one_at_a_time, locked(self.storage.lock_file):
+            base = self._base()
             index_commit = self._seed_private_index(base)
             previous = self._previous_tree()  # after seeding: a fresh seed is not that index
             told = self._take_feed()
-            fed = None
-            if previous is not None and told is not None:
-                still = [s for s in self._last_skipped if s.path not in told]
-                fed = sort_told(self.runner, self.storage.root, told, still, self._reason_to_skip)
-            paths, skipped = (fed.paths, fed.skipped) if fed else self._paths_to_update()
-            # update-index refuses a path behind a symlink; such a file is gone all the same.
-            folders = FolderKinds(self.storage.root)
-            behind = [p for p in paths if folders.behind_symlink(p)]
-            if behind:
-                self.runner.run(*FORCE_REMOVE, stdin=nul_separated(behind))
-            left_out = set(behind)
-            rest = [p for p in paths if p not in left_out]
-            if rest:
-                self.runner.run(*ADD_TO_INDEX, stdin=nul_separated(rest))
-            # Nothing updated in the index that built `previous`: the tree is that one again.
-            tree = previous if previous and not paths else self.runner.text(*WRITE_TREE)
-            self._last_built = (tree, _file_signature(self.storage.private_index))
-            self._last_skipped = skipped
-        # Each path status reported differs in content from the index (it compares the
-        # content of files whose stat changed), so their number is the files that changed.
-        # Ignored files that are included are passed every time, changed or not. The feed's
-        # paths were counted by their blob ids.
-        if fed is not None:
-            changed = fed.changed
-        else:
-            changed = len(paths) if previous is not None and not self.include else None
+            try:
+                tree, skipped, changed = self._build(previous, told)
+            except BaseException:
+                if self._feed is not None:
+                    self._feed.forget()  # what it told of was not recorded: look again
+                raise
         return TreeSnapshot(
             tree,
             base,
@@ -172,6 +163,42 @@ class TreeBuilder:
             previous_tree=previous if changed is not None else None,
             changed=changed or 0,
         )
+
+    def _build(
+        self, previous: str | None, told: set[str] | None
+    ) -> tuple[str, list[SkippedFile], int | None]:
+        """The tree, the files left out and how many files changed since
+        `previous` (None when only a tree diff can say)."""
+        fed = None
+        if previous is not None and told is not None:
+            still = [s for s in self._last_skipped if s.path not in told]
+            fed = sort_told(self.runner, self.storage.root, told, still, self._reason_to_skip)
+        paths, skipped = (fed.paths, fed.skipped) if fed else self._paths_to_update()
+        # update-index refuses a path behind a symlink; such a file is gone all the same.
+        folders = FolderKinds(self.storage.root)
+        behind = [p for p in paths if folders.behind_symlink(p)]
+        if behind:
+            self.runner.run(*FORCE_REMOVE, stdin=nul_separated(behind))
+        left_out = set(behind)
+        rest = [p for p in paths if p not in left_out]
+        if rest:
+            self.runner.run(*ADD_TO_INDEX, stdin=nul_separated(rest))
+        if fed is not None:
+            changed = fed.changed(self.runner)
+        elif previous is not None and not self.include:
+            # Each path status reported differs in content from the index (it compares
+            # the content of files whose stat changed): their number is the files changed.
+            changed = len(paths)
+        else:
+            changed = None  # ignored files that are included are passed every time
+        # Nothing updated in the index that built `previous`: the tree is that one again.
+        tree = previous if previous and not paths else self.runner.text(*WRITE_TREE)
+        self._last_built = (tree, _file_signature(self.storage.private_index))
+        self._last_skipped = skipped
+        return tree, skipped, changed
+
+    def _base(self) -> str | None:
+        return None if self.storage.shadow else self.runner.rev("HEAD^{commit}")
 
     def _previous_tree(self) -> str | None:
         """The last tree built here, if the private index is as that build left it."""
@@ -232,8 +259,8 @@ class TreeBuilder:
         except (FeedUnavailable, CheckpointError, OSError):
             self.close()  # a watch could not be set: every snapshot runs the status again
             return None
-        if told is not None and any("\n" in path for path in told):
-            return None  # cat-file reads one path per line
+        if told is not None and any("\n" in path or "\r" in path for path in told):
+            return None  # cat-file reads one path per line, and drops a closing \r
         return told
 
     def _paths_to_update(self) -> tuple[list[str], list[SkippedFile]]:
@@ -262,8 +289,8 @@ class TreeBuilder:
             return "a nested repository (not descended into)", 0
         try:
             info = os.lstat(os.path.join(self.storage.root, path))
-        except FileNotFoundError:
-            return "", 0  # deleted: update-index --remove records that
+        except (FileNotFoundError, NotADirectoryError):
+            return "", 0  # deleted (its folder may be a file now): update-index --remove
         if stat.S_ISDIR(info.st_mode):
             return "", 0  # a file became a folder: update-index drops the file
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):

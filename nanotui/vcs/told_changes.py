@@ -2,14 +2,14 @@
 
 The whole `git status` compares every file with the index; here the feed already knows which
 files were written, so what remains is what status would also decide for them: which are
-tracked (a lookup each in the private index), which of the others git ignores, and how many
-now differ from the last tree (their blob ids against the index's).
+tracked (a lookup each in the private index), which of the others git ignores, and, after
+the update, how many now differ from the last tree (the index's blob ids before and after).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +25,20 @@ class ToldChanges:
     paths: list[str]
     """The paths to update in the private index (deleted ones included)."""
     skipped: list[SkippedFile]
-    changed: int | None
-    """How many files differ from the last tree; None when a tree diff must say."""
+    before: dict[str, str | None]
+    """Each path's blob id in the private index before the update (None: not there)."""
+    present: frozenset[str]
+
+    def changed(self, runner: GitRunner) -> int | None:
+        """After the update: how many files differ from the last tree, or None when a
+        tree diff must say (a tracked file whose blob id stayed: its mode alone may have
+        changed, or git was told to leave its entry alone, as for skip-worktree)."""
+        tracked = [path for path in self.paths if self.before[path] is not None]
+        after = index_blobs(runner, tracked)
+        if any(after[path] == self.before[path] for path in tracked):
+            return None
+        new = sum(1 for path in self.paths if self.before[path] is None and path in self.present)
+        return new + len(tracked)
 
 
 def sort_told(
@@ -36,13 +48,22 @@ def sort_told(
     still_skipped: list[SkippedFile],
     reason_to_skip: ReasonToSkip,
 ) -> ToldChanges | None:
-    """What the snapshot must update, or None when only the whole status can say (a new
-    file below a folder holding a `.git`: status looks inside only if that folder is
-    tracked). `still_skipped`: the files the last snapshot left out that were not told of."""
+    """What the snapshot must update, or None when only the whole status can say: a new
+    file below a folder holding a `.git` (status looks inside only if that folder is
+    tracked), or a file with other hard links (a write through one name raises no event
+    for the others). `still_skipped`: what the last snapshot left out and was not told of."""
     every = sorted(told)
-    before = index_blobs(runner, every)
     top = os.fspath(root)
-    present = {path for path in every if os.path.lexists(os.path.join(top, path))}
+    present = set()
+    for path in every:
+        try:
+            info = os.lstat(os.path.join(top, path))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            return None
+        present.add(path)
+    before = index_blobs(runner, every)
     untracked = [path for path in every if path in present and before[path] is None]
     if any(_below_a_repository(root, path) for path in untracked):
         return None
@@ -57,17 +78,20 @@ def sort_told(
             skipped.append(SkippedFile(path, reason, size))
         else:
             paths.append(path)
-    return ToldChanges(paths, skipped, _count_changed(runner, root, paths, before, present))
+    return ToldChanges(paths, skipped, before, frozenset(present))
 
 
 def index_blobs(runner: GitRunner, paths: list[str]) -> dict[str, str | None]:
-    """Each path's blob id in the private index (stage 0), or None when it is not there."""
+    """Each path's blob id in the private index (stage 0), or None when it is not there.
+    One path per line: the caller keeps paths holding a newline or carriage return out."""
     if not paths:
         return {}
     # ":0:" names stage 0 explicitly, so a path that starts with "1:" stays a path.
     lookups = "".join(f":0:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
     answers = runner.run("cat-file", "--batch-check=%(objectname)", stdin=lookups)
     lines = answers.decode("utf-8", "surrogateescape").splitlines()
+    if len(lines) != len(paths):
+        raise CheckpointError(f"git cat-file answered {len(lines)} of {len(paths)} lookups.")
     return {
         path: None if line.endswith(" missing") else line
         for path, line in zip(paths, lines, strict=True)
@@ -89,48 +113,6 @@ def ignored_by_rules(runner: GitRunner, untracked: list[str]) -> set[str]:
         ok_codes=(0, 1),
     )
     return {os.fsdecode(path) for path in out.split(b"\0") if path}
-
-
-def _count_changed(
-    runner: GitRunner,
-    root: Path,
-    paths: list[str],
-    before: dict[str, str | None],
-    present: set[str],
-) -> int | None:
-    """How many of `paths` differ from the last tree; None when a file kept its bytes (its
-    mode may have changed, which only a tree diff tells)."""
-    gone = sum(1 for path in paths if path not in present and before[path] is not None)
-    new = sum(1 for path in paths if path in present and before[path] is None)
-    kept = [path for path in paths if path in present and before[path] is not None]
-    if not kept:
-        return gone + new
-    after = blob_ids(runner, root, kept, len(before[kept[0]] or ""))
-    if after is None or any(after[path] == before[path] for path in kept):
-        return None
-    return gone + new + len(kept)
-
-
-def blob_ids(runner: GitRunner, root: Path, paths: list[str], id_length: int) -> dict | None:
-    """The blob id each file would get (git's filters applied); None if one went meanwhile."""
-    top = os.fspath(root)
-    links = [path for path in paths if os.path.islink(os.path.join(top, path))]
-    ids: dict[str, str] = {}
-    algorithm = "sha1" if id_length == 40 else "sha256"
-    for path in links:
-        # git stores a link as a blob of its target; hash-object would follow it.
-        target = os.readlink(os.fsencode(root / path))
-        ids[path] = hashlib.new(algorithm, b"blob %d\0" % len(target) + target).hexdigest()
-    linked = set(links)
-    files = [path for path in paths if path not in linked]
-    if files:
-        names = "".join(f"{path}\n" for path in files).encode("utf-8", "surrogateescape")
-        try:
-            out = runner.run("hash-object", "--stdin-paths", stdin=names)
-        except CheckpointError:
-            return None
-        ids.update(zip(files, out.decode().split(), strict=True))
-    return ids
 
 
 def _below_a_repository(root: Path, path: str) -> bool:
