@@ -18,10 +18,13 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from nanotui.tui import frame_rate_read
 from nanotui.tui.keymap import apply_keymap
 from nanotui.tui.palette import CommandEntry, NanotuiCommands
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import toggle_help
+
+frame_rate_read()  # Textual read it as it loaded, above
 
 if TYPE_CHECKING:
     from nanotui.client.remote_session import ServerTarget
