@@ -11,6 +11,8 @@ import asyncio
 import os
 import random
 import subprocess
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -346,14 +348,13 @@ def test_hard_links_inside_the_tree_and_odd_names_fall_back_to_the_status(
     assert pair.compare()
 
 
-def test_unreadable_folders_keep_the_feed_unsure(
+def test_an_unreadable_folder_gives_the_session_the_whole_status(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     listing = folder_watch.os.scandir
-    locked_out = {"src/pkg2"}
 
     def scandir(path: Path) -> object:
-        if Path(path).relative_to(repo).as_posix() in locked_out:
+        if Path(path).relative_to(repo).as_posix() == "src/pkg2":
             raise PermissionError(13, "Permission denied")  # root reads any folder
         return listing(path)
 
@@ -361,14 +362,72 @@ def test_unreadable_folders_keep_the_feed_unsure(
     both = Pair(repo, tmp_path)
     try:
         both.compare()
+        assert both.builder._feed is None, "watches need read permission; git does not"
         write_files(repo, {"src/pkg2/mod0.py": "edited where no watch reaches\n"})
         assert not both.compare()
-        locked_out.clear()  # readable again: watched from the next snapshot on
-        assert not both.compare()
-        write_files(repo, {"src/pkg2/mod1.py": "seen now\n"})
-        assert both.compare()
     finally:
         both.close()
+
+
+def test_a_feed_that_fails_is_dropped_without_stopping_the_snapshot(
+    repo: Path, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.compare()
+    assert pair.builder._feed is not None
+    monkeypatch.setattr(folder_watch, "MAX_FOLDERS", len(pair.builder._feed._watch.watched()))
+    write_files(repo, {"newpkg/a.py": "a new folder past the watch limit\n"})
+    building = threading.Thread(target=pair.compare, daemon=True)
+    building.start()
+    building.join(timeout=30)
+    assert not building.is_alive(), "the build must not wait on itself"
+    assert pair.builder._feed is None
+    write_files(repo, {"newpkg/b.py": "after\n"})
+    assert not pair.compare()
+
+
+def test_closing_does_not_wait_for_a_build_on_another_thread(
+    repo: Path, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.compare()
+    runner = pair.builder.runner
+    original = runner.run
+
+    def slow(*args: str, **options: object) -> bytes:
+        if "write-tree" in args:
+            time.sleep(1.0)
+        return original(*args, **options)
+
+    monkeypatch.setattr(runner, "run", slow)
+    write_files(repo, {"README.md": "a slow snapshot\n"})
+    building = threading.Thread(target=pair.builder.build, daemon=True)
+    building.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    pair.builder.close()
+    assert time.monotonic() - started < 0.5, "closing runs on the event loop"
+    building.join(timeout=30)
+    assert pair.builder._feed is None, "the build stops the feed as it ends"
+
+
+def test_a_folder_rule_that_ignores_only_its_contents_keeps_the_folder_watched(
+    repo: Path, pair: Pair
+) -> None:
+    (repo / ".gitignore").write_text("logs/*\n!logs/README.md\n")
+    write_files(repo, {"logs/run.txt": "ignored\n"})
+    pair.compare()
+    pair.compare()
+    write_files(repo, {"logs/README.md": "brought back by the negation\n"})
+    assert pair.compare()
+
+
+def test_names_with_line_separators_other_than_newline_are_looked_up_whole(
+    repo: Path, pair: Pair
+) -> None:
+    pair.compare()
+    write_files(repo, {"a\vb": "x\n", "c\x1ed": "y\n", "e\u2028f": "z\n"})
+    assert pair.compare()
+    write_files(repo, {"a\vb": "edited\n"})
+    assert pair.compare()
 
 
 def test_a_tracked_folder_replaced_by_a_file_is_snapshotted(repo: Path, pair: Pair) -> None:

@@ -385,12 +385,35 @@ async def test_running_out_of_watches_is_said_once_and_the_rest_stays_watched(
     await asyncio.wait_for(watcher.watching.wait(), WAIT_S)
     for name in ("b", "c", "d", "e"):
         (tmp_path / name).mkdir()  # a build making folders past the limit
+    (tmp_path / "saved.py").write_text("by the user, at the same moment\n")
     notice = await asyncio.wait_for(first, WAIT_S)
     assert isinstance(notice, Notice) and notice.level == "warning"
-    assert "not watched" in notice.text
-    await asyncio.wait_for(anext(events), WAIT_S)  # the folders' own batch
+    assert "no longer watched" in notice.text
+    batch = await asyncio.wait_for(anext(events), WAIT_S)  # the folders' own batch
+    assert isinstance(batch, FileChangedExternally) and "saved.py" in batch.paths
     (tmp_path / "a.py").write_text("still watched\n")
     changed = await asyncio.wait_for(anext(events), WAIT_S)
     assert isinstance(changed, FileChangedExternally) and changed.paths == ["a.py"]
     watcher.stop()
     await events.aclose()
+
+
+def test_watches_running_out_while_rewatching_keep_the_folders_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    watch = folder_watch.FolderWatch(tmp_path)
+    try:
+        watch.watch_below("", lambda folder: False)
+        assert sorted(watch.watched()) == ["", "a", "b", "c"]
+        (tmp_path / "d").mkdir()
+        monkeypatch.setattr(folder_watch, "MAX_FOLDERS", 2)
+        with pytest.raises(folder_watch.WatchUnavailable):
+            watch.rewatch(lambda folder: False)
+        assert {"", "a", "b", "c"} <= set(watch.watched())
+        (tmp_path / "c" / "x.py").write_text("seen\n")
+        changes, lost = watch.read()
+        assert "c/x.py" in [change.path for change in changes] and not lost
+    finally:
+        watch.close()

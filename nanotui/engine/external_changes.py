@@ -316,7 +316,7 @@ class WorkspaceWatcher:
                     told_of_trouble = True
                     yield Notice(
                         level="warning",
-                        text=f"Edits in some new folders are not watched ({self.trouble}); "
+                        text=f"Edits in some folders are no longer watched ({self.trouble}); "
                         "a diff whose file changed is still refused on approval.",
                     )
                 if not pairs:
@@ -347,6 +347,8 @@ class WorkspaceWatcher:
         finally:
             loop.remove_reader(folders.fileno())
             readable.cancel()
+        if self.stopped:
+            return []
         ends = loop.time() + WATCH_DEBOUNCE_MS / 1000
         # Read on a thread: a new folder is listed and watched as it is read.
         pairs, _ = await asyncio.to_thread(self._read, folders)
@@ -363,21 +365,27 @@ class WorkspaceWatcher:
         and how many changes were read, wanted or not."""
         changes, lost = folders.read()
         pairs = []
-        try:
-            if lost:
-                folders.rewatch(self._skip)  # the queue overflowed: some folders may be new
-            for change in changes:
-                if not self.filter.wanted(change.path):
-                    continue
-                pairs.append((change.kind, change.path))
-                if change.folder and change.kind == "added":
-                    inside = folders.watch_below(change.path, self._skip)
-                    pairs += [("added", path) for path in inside if self.filter.wanted(path)]
-        except WatchUnavailable as exc:
-            # The kernel's watches ran out (a build made thousands of folders): the folders
-            # watched so far stay watched; the user is told once.
-            self.trouble = self.trouble or str(exc)
+        if lost:
+            self._watch_more(folders.rewatch)  # the queue overflowed: folders may be new
+        for change in changes:
+            if not self.filter.wanted(change.path):
+                continue
+            pairs.append((change.kind, change.path))
+            if change.folder and change.kind == "added":
+                inside = self._watch_more(
+                    lambda skip, top=change.path: folders.watch_below(top, skip)
+                )
+                pairs += [("added", path) for path in inside or () if self.filter.wanted(path)]
         return pairs, len(changes) + lost
+
+    def _watch_more(self, watch: Callable[[Callable[[str], bool]], object]) -> object:
+        """Set more watches; when the kernel's run out (a build made thousands of folders),
+        the folders watched so far stay watched and the user is told once."""
+        try:
+            return watch(self._skip)
+        except WatchUnavailable as exc:
+            self.trouble = self.trouble or str(exc)
+            return None
 
     # ---- elsewhere: watchfiles --------------------------------------------------------
 

@@ -18,6 +18,7 @@ import errno
 import os
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,7 @@ class FolderWatch:
         """Watch descriptor -> the folder it watches (relative; "" for the root)."""
         self.unreadable: list[str] = []
         """Folders that could not be watched or listed (permissions): changes there go unseen."""
+        self._lock = threading.RLock()
 
     def fileno(self) -> int:
         return self._fd
@@ -81,15 +83,20 @@ class FolderWatch:
         return list(self._folders.values())
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)  # drops every watch
-            self._fd = -1
+        with self._lock:  # not while another thread reads or watches through the descriptor
+            if self._fd >= 0:
+                os.close(self._fd)  # drops every watch
+                self._fd = -1
 
     # ---- choosing the folders -------------------------------------------------------
 
     def watch_below(self, top: str, skip: Callable[[str], bool]) -> list[str]:
         """Watch `top` and every folder under it but `.git` and those `skip` names; the files
         and folders found there (relative), so a new folder's contents can be reported."""
+        with self._lock:
+            return self._watch_below(top, skip)
+
+    def _watch_below(self, top: str, skip: Callable[[str], bool]) -> list[str]:
         found: list[str] = []
         pending = [top]
         while pending:
@@ -124,11 +131,17 @@ class FolderWatch:
 
     def rewatch(self, skip: Callable[[str], bool]) -> None:
         """Choose every folder afresh (rules changed, or events were lost)."""
-        before, self._folders = self._folders, {}
-        self.unreadable = []
-        self.watch_below("", skip)
-        for wd in before.keys() - self._folders.keys():
-            self._libc.inotify_rm_watch(self._fd, wd)  # left out now, or gone
+        with self._lock:
+            before, self._folders = self._folders, {}
+            self.unreadable = []
+            try:
+                self.watch_below("", skip)
+            except WatchUnavailable:
+                # Out of watches half-way: what was watched stays watched (and known).
+                self._folders = {**before, **self._folders}
+                raise
+            for wd in before.keys() - self._folders.keys():
+                self._libc.inotify_rm_watch(self._fd, wd)  # left out now, or gone
 
     def _watch(self, folder: str) -> bool:
         if len(self._folders) >= MAX_FOLDERS:
@@ -152,13 +165,17 @@ class FolderWatch:
 
         A folder that went or moved away is unwatched here; one that appeared is reported
         and left for the owner to `watch_below` (it knows what to skip)."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> tuple[list[FolderChange], bool]:
         changes: list[FolderChange] = []
         lost = False
-        while True:
+        while self._fd >= 0:
             try:
                 data = os.read(self._fd, 256 * 1024)
             except BlockingIOError:
-                return changes, lost
+                break
             offset = 0
             while offset < len(data):
                 wd, mask, _cookie, length = EVENT_HEADER.unpack_from(data, offset)
@@ -170,6 +187,7 @@ class FolderWatch:
                     lost = lost or bool(mask & IN_Q_OVERFLOW) or self._root_went(wd, mask)
                 else:
                     changes.append(change)
+        return changes, lost
 
     def _change(self, wd: int, mask: int, name: str) -> FolderChange | None:
         folder = self._folders.get(wd)

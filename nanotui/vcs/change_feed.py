@@ -100,7 +100,9 @@ class ChangeFeed:
         if lost or self._rewatch_wanted or self._rules != self._rule_stamps():
             self.rewatch()
         if self._watch.unreadable:
-            self.rewatch()  # perhaps readable now; until then, git sees what the feed cannot
+            # Watches need read permission; git needs less. Rewatching at every take would
+            # cost more than the status it spares: this session runs the status instead.
+            raise FeedUnavailable(f"cannot watch {self._watch.unreadable[0]}")
         paths, sure = self._paths, self._sure
         self._paths, self._sure = set(), True
         now = time.monotonic()
@@ -180,14 +182,16 @@ def open_feed(storage: Storage, runner: GitRunner) -> ChangeFeed:
             "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
             *pathspec,
         )  # fmt: skip
-        listed = [path for path in out.split(b"\0") if path.endswith(b"/")]
+        # Asked without the closing slash: "logs/" would match a rule "logs/*" that ignores
+        # only what is inside (a negation may bring a file back); dir-only rules still apply.
+        listed = [path[:-1] for path in out.split(b"\0") if path.endswith(b"/")]
         if not listed:
             return set()
         by_rule = runner.run(
             "check-ignore", "--no-index", "-z", "--stdin", stdin=b"\0".join(listed) + b"\0",
             ok_codes=(0, 1),
         )  # fmt: skip
-        return {os.fsdecode(path.rstrip(b"/")) for path in by_rule.split(b"\0") if path}
+        return {os.fsdecode(path) for path in by_rule.split(b"\0") if path}
 
     return ChangeFeed(storage.root, ignored_folders, _rule_files(storage, runner))
 

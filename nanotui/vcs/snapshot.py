@@ -114,8 +114,11 @@ class TreeBuilder:
         """The last tree built here and the private index's signature right after."""
         self._last_skipped: list[SkippedFile] = []
         self._feed: ChangeFeed | None = None
+        self._seeded_from: list[int] | None = None
+        """The signature of the user's index the private index was last seeded from."""
         self._feed_seed: list[int] | None = None
-        """The user's index the feed chose its folders by (its ignored folders)."""
+        """The seed the feed chose its folders by (which folders need no watch)."""
+        self._close_after_build = False
         self._one_at_a_time = threading.Lock()
         """Builds, the feed's start and closing (the app's threads; `locked` is per process)."""
 
@@ -131,17 +134,27 @@ class TreeBuilder:
                 with locked(self.storage.lock_file):
                     # The feed asks nanotui's index which folders need no watch: seed it first.
                     self._seed_private_index(self._base())
-                    self._feed_seed = _file_signature(self.storage.user_index)
+                    self._feed_seed = self._seeded_from
                     self._feed = open_feed(self.storage, self.runner)
             except (FeedUnavailable, CheckpointError, OSError):
                 return False
             return True
 
     def close(self) -> None:
-        with self._one_at_a_time:  # a build on another thread finishes first
-            if self._feed is not None:
-                self._feed.close()
-                self._feed = None
+        """Stop the feed; a build running on another thread stops it as it ends (closing
+        runs on the event loop, which must not wait for a build)."""
+        if not self._one_at_a_time.acquire(blocking=False):
+            self._close_after_build = True
+            return
+        try:
+            self._drop_feed()
+        finally:
+            self._one_at_a_time.release()
+
+    def _drop_feed(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
 
     def build(self) -> TreeSnapshot:
         with self._one_at_a_time, locked(self.storage.lock_file):
@@ -155,6 +168,9 @@ class TreeBuilder:
                 if self._feed is not None:
                     self._feed.forget()  # what it told of was not recorded: look again
                 raise
+            finally:
+                if self._close_after_build:
+                    self._drop_feed()
         return TreeSnapshot(
             tree,
             base,
@@ -218,6 +234,7 @@ class TreeBuilder:
         signature = _file_signature(user_index)
         seed = _read_json(self.storage.seed_file)
         fresh = time.time() - seed.get("seeded_at", 0) < SEED_MAX_AGE_S
+        self._seeded_from = signature  # what the private index holds after this, either way
         if self.storage.private_index.exists() and seed.get("signature") == signature and fresh:
             return seed.get("index_commit")
         private = self.storage.private_index
@@ -249,15 +266,14 @@ class TreeBuilder:
         """The paths the feed saw change, or None when the whole status must run."""
         if self._feed is None:
             return None
-        seed = _file_signature(self.storage.user_index)
         try:
-            if seed != self._feed_seed:
-                # The user's index changed: a folder git ignored may hold tracked files now.
-                self._feed_seed = seed
+            if self._seeded_from != self._feed_seed:
+                # A new seed: a folder git ignored may hold tracked files now.
+                self._feed_seed = self._seeded_from
                 self._feed.rewatch()
             told = self._feed.take()
         except (FeedUnavailable, CheckpointError, OSError):
-            self.close()  # a watch could not be set: every snapshot runs the status again
+            self._drop_feed()  # a watch could not be set: every snapshot runs the status
             return None
         if told is not None and any("\n" in path or "\r" in path for path in told):
             return None  # cat-file reads one path per line, and drops a closing \r

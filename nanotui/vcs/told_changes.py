@@ -27,18 +27,16 @@ class ToldChanges:
     skipped: list[SkippedFile]
     before: dict[str, str | None]
     """Each path's blob id in the private index before the update (None: not there)."""
-    present: frozenset[str]
 
     def changed(self, runner: GitRunner) -> int | None:
         """After the update: how many files differ from the last tree, or None when a
         tree diff must say (a tracked file whose blob id stayed: its mode alone may have
         changed, or git was told to leave its entry alone, as for skip-worktree)."""
-        tracked = [path for path in self.paths if self.before[path] is not None]
-        after = index_blobs(runner, tracked)
-        if any(after[path] == self.before[path] for path in tracked):
+        after = index_blobs(runner, self.paths)
+        if any(self.before[p] is not None and after[p] == self.before[p] for p in self.paths):
             return None
-        new = sum(1 for path in self.paths if self.before[path] is None and path in self.present)
-        return new + len(tracked)
+        # What the update did, not what was on disk a moment before: a file may come or go.
+        return sum(1 for path in self.paths if after[path] != self.before[path])
 
 
 def sort_told(
@@ -78,7 +76,7 @@ def sort_told(
             skipped.append(SkippedFile(path, reason, size))
         else:
             paths.append(path)
-    return ToldChanges(paths, skipped, before, frozenset(present))
+    return ToldChanges(paths, skipped, before)
 
 
 def index_blobs(runner: GitRunner, paths: list[str]) -> dict[str, str | None]:
@@ -89,7 +87,9 @@ def index_blobs(runner: GitRunner, paths: list[str]) -> dict[str, str | None]:
     # ":0:" names stage 0 explicitly, so a path that starts with "1:" stays a path.
     lookups = "".join(f":0:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
     answers = runner.run("cat-file", "--batch-check=%(objectname)", stdin=lookups)
-    lines = answers.decode("utf-8", "surrogateescape").splitlines()
+    # Split at newlines only: str.splitlines() also splits at \v, \f, U+2028 and others,
+    # which a name cat-file echoes back ("<name> missing") may hold.
+    lines = answers.decode("utf-8", "surrogateescape").split("\n")[:-1]
     if len(lines) != len(paths):
         raise CheckpointError(f"git cat-file answered {len(lines)} of {len(paths)} lookups.")
     return {
