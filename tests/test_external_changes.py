@@ -367,8 +367,8 @@ async def test_watching_the_workspace_also_feeds_the_checkpoints_its_changes(
     agent = make_agent(fake_server, workspace)
     assert agent.safety is not None
     async with Watching(agent):
-        assert agent._feed_started is not None
-        await asyncio.wait_for(agent._feed_started, WAIT_S)
+        assert agent.safety._preparing is not None
+        await asyncio.wait_for(agent.safety._preparing, WAIT_S)
         builder = agent.safety.checkpoints().builder
         assert builder._feed is not None, "the checkpoints should be told what changes"
     agent.close()

@@ -166,8 +166,6 @@ class Agent:
         )
         self.watcher: WorkspaceWatcher | None = None
         """The running `watch_workspace()`'s watcher, if any."""
-        self._feed_started: asyncio.Task[None] | None = None
-        """The safety net learning to be told which files change (see `watch_workspace`)."""
         self.observers: list[EventObserver] = []
         """Told of every event after the log (telemetry); they cannot change the session."""
         self._queue: asyncio.Queue[Any] | None = None
@@ -310,9 +308,8 @@ class Agent:
             self.workspace, self.own_changes, ignored_folders=(state_dir(), config_dir())
         )
         self.watcher = watcher
-        if self.safety is not None and self._feed_started is None:
-            # Beside the watcher, not before it: the first edits must be seen at once.
-            self._feed_started = asyncio.create_task(self.safety.prepare())
+        if self.safety is not None:
+            self.safety.prepare_soon()  # beside the watcher: its first edits are seen at once
         async for event in watcher.events():
             if watcher.stopped:
                 break  # the log may be closing
@@ -325,8 +322,6 @@ class Agent:
 
     def close(self) -> None:
         self.stop_watching()
-        if self._feed_started is not None:
-            self._feed_started.cancel()  # its thread ends on its own; closing waits for it
         if self.safety is not None:
             self.safety.close()
         if self.log is not None:

@@ -30,6 +30,7 @@ from typing import Literal
 
 from watchfiles import Change, awatch
 
+from nanotui.engine.folder_batches import FolderBatches
 from nanotui.protocol.atomic_write import TEMP_NAME
 from nanotui.protocol.events import ChangedPath, EventBase, FileChangedExternally, Notice
 from nanotui.protocol.folder_watch import FolderWatch, WatchUnavailable
@@ -234,8 +235,6 @@ class WorkspaceWatcher:
         """Set once the watcher is in place: every change from then on is seen."""
         self._stop = asyncio.Event()
         self._folders: FolderWatch | None = None
-        self.trouble: str | None = None
-        """Why some folders went unwatched after the start, if they did."""
 
     def folders_watched(self) -> list[str]:
         """The folders nanotui's own watches cover (none when watchfiles watches)."""
@@ -301,6 +300,13 @@ class WorkspaceWatcher:
         return not self.filter.wanted(folder)
 
     async def _folder_events(self, folders: FolderWatch) -> AsyncIterator[EventBase]:
+        batches = FolderBatches(
+            folders,
+            self.filter.wanted,
+            self._stop,
+            step_s=WATCH_STEP_MS / 1000,
+            debounce_s=WATCH_DEBOUNCE_MS / 1000,
+        )
         stopping = asyncio.ensure_future(self._stop.wait())
         try:
             self.watching.set()
@@ -311,13 +317,13 @@ class WorkspaceWatcher:
                 )
             told_of_trouble = False
             while not self.stopped:
-                pairs = await self._next_batch(folders, stopping)
-                if self.trouble and not told_of_trouble:
+                pairs = await batches.next(stopping)
+                if batches.trouble and not told_of_trouble:
                     told_of_trouble = True
                     yield Notice(
                         level="warning",
-                        text=f"Edits in some folders are no longer watched ({self.trouble}); "
-                        "a diff whose file changed is still refused on approval.",
+                        text=f"Edits in some folders are no longer watched ({batches.trouble});"
+                        " a diff whose file changed is still refused on approval.",
                     )
                 if not pairs:
                     continue
@@ -330,62 +336,6 @@ class WorkspaceWatcher:
         finally:
             folders.close()
             stopping.cancel()
-
-    async def _next_batch(
-        self, folders: FolderWatch, stopping: asyncio.Future[object]
-    ) -> list[tuple[str, str]]:
-        """The next batch: from a first change until the workspace has been quiet for
-        WATCH_STEP_MS, or for at most WATCH_DEBOUNCE_MS while changes keep coming.
-
-        The loop listens to the watch only until a batch starts; then the queue is read
-        once a step, so a stream of changes (a restore, a build) does not wake it for each."""
-        loop = asyncio.get_running_loop()
-        readable = loop.create_future()
-        loop.add_reader(folders.fileno(), lambda: readable.done() or readable.set_result(None))
-        try:
-            await asyncio.wait({readable, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            loop.remove_reader(folders.fileno())
-            readable.cancel()
-        if self.stopped:
-            return []
-        ends = loop.time() + WATCH_DEBOUNCE_MS / 1000
-        # Read on a thread: a new folder is listed and watched as it is read.
-        pairs, _ = await asyncio.to_thread(self._read, folders)
-        while not self.stopped and (left := ends - loop.time()) > 0:
-            await asyncio.sleep(min(WATCH_STEP_MS / 1000, left))
-            more, seen = await asyncio.to_thread(self._read, folders)
-            pairs += more
-            if not seen:
-                break  # a quiet step: the batch is complete
-        return pairs
-
-    def _read(self, folders: FolderWatch) -> tuple[list[tuple[str, str]], int]:
-        """(kind, path) pairs of what is queued (a new folder's contents count as added),
-        and how many changes were read, wanted or not."""
-        changes, lost = folders.read()
-        pairs = []
-        if lost:
-            self._watch_more(folders.rewatch)  # the queue overflowed: folders may be new
-        for change in changes:
-            if not self.filter.wanted(change.path):
-                continue
-            pairs.append((change.kind, change.path))
-            if change.folder and change.kind == "added":
-                inside = self._watch_more(
-                    lambda skip, top=change.path: folders.watch_below(top, skip)
-                )
-                pairs += [("added", path) for path in inside or () if self.filter.wanted(path)]
-        return pairs, len(changes) + lost
-
-    def _watch_more(self, watch: Callable[[Callable[[str], bool]], object]) -> object:
-        """Set more watches; when the kernel's run out (a build made thousands of folders),
-        the folders watched so far stay watched and the user is told once."""
-        try:
-            return watch(self._skip)
-        except WatchUnavailable as exc:
-            self.trouble = self.trouble or str(exc)
-            return None
 
     # ---- elsewhere: watchfiles --------------------------------------------------------
 

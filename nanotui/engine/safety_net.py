@@ -48,6 +48,7 @@ class SafetyNet:
         self._checkpoints: Checkpoints | None = None
         self._broken = False
         self._closed = False
+        self._preparing: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -64,8 +65,15 @@ class SafetyNet:
 
     def close(self) -> None:
         self._closed = True
+        if self._preparing is not None:
+            self._preparing.cancel()  # its thread ends on its own and closes what it opened
         if self._checkpoints is not None:
             self._checkpoints.close()
+
+    def prepare_soon(self) -> None:
+        """Start `prepare()` as a task of the running loop (once)."""
+        if self._preparing is None:
+            self._preparing = asyncio.create_task(self.prepare())
 
     async def prepare(self) -> None:
         """Open the engine, have the kernel tell it which files change, and build the work

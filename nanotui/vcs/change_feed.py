@@ -9,7 +9,7 @@ so nothing has to be waited for. The snapshot then looks at those paths alone.
 The feed only claims to know when it can be sure; otherwise `take()` answers None and the
 snapshot runs the whole `git status` as before. It is unsure when:
 
-- the kernel's queue overflowed, or a watch could not be set;
+- the kernel's queue overflowed (the folders are chosen again);
 - a folder appeared, went or moved (its files may predate its watch), a `.git` entry
   appeared or went (a nested repository), or ignore rules may have changed (a `.gitignore`,
   `info/exclude` or the global excludes file);
@@ -20,8 +20,9 @@ snapshot runs the whole `git status` as before. It is unsure when:
 
 Folders a rule ignores and that hold nothing nanotui's index tracks are not watched
 (changes there are not part of a snapshot either), nor `.git` folders (`FolderWatch`). Not
-on a network or FUSE file system, where other machines' writes raise no event; a folder
-that cannot be read (watches need read permission) keeps the feed unsure until it can.
+on a network or FUSE file system, where other machines' writes raise no event, nor where a
+folder cannot be read (a watch needs read permission, git does not): the feed is then
+dropped (FeedUnavailable) and every snapshot of the session runs the whole status.
 """
 
 from __future__ import annotations
