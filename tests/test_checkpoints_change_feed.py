@@ -437,24 +437,3 @@ def test_a_tracked_folder_replaced_by_a_file_is_snapshotted(repo: Path, pair: Pa
     (repo / "src/pkg3").rmdir()
     (repo / "src/pkg3").write_text("a file now\n")
     assert not pair.compare()
-
-
-def test_the_warm_up_runs_below_the_screens_priority(repo: Path) -> None:
-    net = SafetyNet(repo, "net", CheckpointsConfig(), lambda event: None)
-    seen: list[tuple[int, int]] = []
-    original = net._prepare
-
-    def noting() -> None:
-        me = threading.get_native_id()
-        seen.append((os.getpriority(os.PRIO_PROCESS, me), os.getpriority(os.PRIO_PROCESS, 0)))
-        original()
-
-    net._prepare = noting  # type: ignore[method-assign]
-    try:
-        asyncio.run(net.prepare())
-    finally:
-        net.close()
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    assert seen and seen[0][0] == own + 10, "the warm-up's thread (and its git) runs niced"
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
-    assert net._checkpoints is not None and net._checkpoints.builder._last_built is not None

@@ -13,9 +13,6 @@ Git work runs in a thread, one operation at a time, so the screen keeps drawing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -88,7 +85,7 @@ class SafetyNet:
             if self._closed:
                 return
             try:
-                await in_background(self._prepare)
+                await asyncio.to_thread(self._prepare)
             except (CheckpointError, OSError):
                 return  # the first checkpoint says what is wrong, as it would have
 
@@ -236,35 +233,6 @@ class SafetyNet:
     def _restore(self, before: Checkpoint) -> RestoreResult:
         created = [self.workspace / path for path in self.created]
         return self.checkpoints().restore(before, created_by_agent=created)
-
-
-BACKGROUND_NICENESS = 10
-"""The warm-up's thread and the git it starts yield the CPU to the screen and the model's
-stream (the session may already be streaming a reply on a two-core machine)."""
-
-
-async def in_background(work: Callable[[], object]) -> object:
-    """`work()` on a thread of its own at a lower priority (Linux sets niceness per thread,
-    and the programs it starts inherit it); the pool's threads keep theirs."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[object] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not done.done():  # the session may have stopped waiting
-            outcome()
-
-    def body() -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-        try:
-            result = work()
-        except BaseException as exc:  # handed to the awaiting task, which decides
-            loop.call_soon_threadsafe(settle, lambda error=exc: done.set_exception(error))
-        else:
-            loop.call_soon_threadsafe(settle, lambda: done.set_result(result))
-
-    threading.Thread(target=body, name="nanotui-warm-up", daemon=True).start()
-    return await done
 
 
 def restore_events(
