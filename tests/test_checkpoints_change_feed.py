@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from folder_watch_support import refuse_listing
 from test_checkpoints_helpers import git, isolate, make_repo, write_files
 
 from nanotui.config import CheckpointsConfig
@@ -351,14 +352,7 @@ def test_hard_links_inside_the_tree_and_odd_names_fall_back_to_the_status(
 def test_an_unreadable_folder_gives_the_session_the_whole_status(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    listing = folder_watch.os.scandir
-
-    def scandir(path: Path) -> object:
-        if Path(path).relative_to(repo).as_posix() == "src/pkg2":
-            raise PermissionError(13, "Permission denied")  # root reads any folder
-        return listing(path)
-
-    monkeypatch.setattr(folder_watch.os, "scandir", scandir)
+    refuse_listing(monkeypatch, repo / "src" / "pkg2")
     both = Pair(repo, tmp_path)
     try:
         both.compare()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
+from folder_watch_support import refuse_listing
 from watchfiles import Change
 
 from nanotui.cli import audit_commands
@@ -294,14 +295,7 @@ async def test_an_unreadable_folder_is_skipped_by_the_inotify_watches_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "locked").mkdir()
-    listing = folder_watch.os.scandir
-
-    def scandir(path: Path) -> object:
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied")  # root reads any folder
-        return listing(path)
-
-    monkeypatch.setattr(folder_watch.os, "scandir", scandir)
+    refuse_listing(monkeypatch, tmp_path / "locked")
     watcher = WorkspaceWatcher(tmp_path, ChangeAttribution(tmp_path))
     events = watcher.events()
     notice = await asyncio.wait_for(anext(events), WAIT_S)
