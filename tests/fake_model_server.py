@@ -88,6 +88,8 @@ class Reply:
     repeat_interval_s: float = 0.0
     repeat_max_bytes: int = 20_000_000
     repeat_max_s: float = 60.0
+    in_one_write: bool = False
+    """Every event in one write, as a fast model's burst reaches the client in one read."""
 
     @property
     def is_stream(self) -> bool:
@@ -292,6 +294,11 @@ def cut_reply(base: Reply, after_events: int) -> Reply:
     return replace(base, cut_after=after_events)
 
 
+def burst_reply(base: Reply) -> Reply:
+    """`base`, all its events written at once."""
+    return replace(base, in_one_write=True)
+
+
 def stalled_reply(base: Reply, after_events: int, stall_s: float = 5.0) -> Reply:
     """`base`, but the server goes silent for `stall_s` after `after_events` events."""
     return replace(base, stall_after=after_events, stall_s=stall_s)
@@ -427,6 +434,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.flush()
+        if reply.in_one_write:
+            burst = b"".join(reply.events)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(burst), burst))
+            record.bytes_sent += len(burst)
+            reply = replace(reply, events=())
         for number, event in enumerate(reply.events):
             if number == reply.cut_after:
                 self._drop()

@@ -11,9 +11,9 @@ while the main screen is up:
 - automatic collection is off, and a timer runs the collection that CPython would have run
   (same thresholds, same generations), each on its own turn of the event loop rather than
   on top of a handler's work;
-- at the end of each turn, what the turn left is collected and its survivors (the reply on
-  the screen, the records) frozen too, so a full collection costs one turn's objects, not
-  the whole session's;
+- at the end of each turn (once its last frame is drawn), what the turn left is collected
+  and its survivors (the reply on the screen, the records) frozen too, so a full
+  collection costs one turn's objects, not the whole session's;
 - after `/clear` or a resume, whose old widgets may still sit in frozen reference cycles,
   everything is unfrozen and collected once (a pause the user asked for), then frozen again.
 

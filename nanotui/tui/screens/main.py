@@ -276,9 +276,31 @@ class MainScreen(Screen[None]):
 
     @work(group=TURN_GROUP, exclusive=True, exit_on_error=False)
     async def run_turn(self, prompt: str) -> None:
-        """Drive one turn; only posts messages, never touches a widget."""
-        async for event in self.session.turn(prompt):
-            self.post_message(EngineEvent(event))
+        """Drive one turn; only posts messages, never touches a widget.
+
+        Fragments of text that arrive together (one read from the network holds dozens) go
+        out as one message: each message costs the screen a dispatch, and a flood of them
+        holds the next frame back.
+        """
+        pending: list[str] = []
+
+        def post_text() -> None:
+            if pending:
+                self.post_message(EngineEvent(TextDelta(text="".join(pending))))
+                pending.clear()
+
+        try:
+            async for event in self.session.turn(prompt):
+                if isinstance(event, TextDelta):
+                    if not pending:
+                        # Runs once the fragments already received have been gathered.
+                        asyncio.get_running_loop().call_soon(post_text)
+                    pending.append(event.text)
+                    continue
+                post_text()
+                self.post_message(EngineEvent(event))
+        finally:
+            post_text()  # before the worker's end (a cancel too) closes the reply
 
     @work(group=WATCH_GROUP, exit_on_error=False)
     async def watch_workspace(self) -> None:
@@ -326,7 +348,9 @@ class MainScreen(Screen[None]):
         self.query_one(CostMeter).end_stream()
         self.busy = False
         self.query_one(PromptInput).focus()
-        collector.settle()
+        # Once the frame that ends the turn is out: the collection takes tens of ms, and the
+        # reply's last words should not wait for it.
+        self.call_after_refresh(collector.settle)
 
     # ---- events -------------------------------------------------------------------------
 
