@@ -177,6 +177,8 @@ class Agent:
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._turn_checkpoint: asyncio.Task[Any] | None = None
+        """The turn's first checkpoint while it is being taken (see `_run_turn`)."""
         self.resumed = False
         """True when this agent goes on with a logged session (`sessions resume`)."""
 
@@ -390,9 +392,13 @@ class Agent:
             self._emit(UserMessage(text=prompt))
             self._emit_observer_notices()
             if self.safety is not None and self.mode != "plan":
-                await self.safety.before_turn(prompt)
+                # Only tool calls need the turn's checkpoint: it is taken while the first
+                # request goes out, so a fast model's first words do not wait for git. The
+                # reply's end, every tool call and the turn's end wait for it.
+                self._turn_checkpoint = asyncio.create_task(self.safety.before_turn(prompt))
             for step in range(1, self.options.max_steps + 1):
                 finished = await self._step(step, state)
+                await self._turn_checkpoint_taken()
                 if finished is not None and finished.status == "done":
                     finished = await self.turn_hooks.at_stop(
                         finished, state, self._last_reply(), mode=self.mode
@@ -409,11 +415,20 @@ class Agent:
                 )
             )
         except asyncio.CancelledError:
+            await self._turn_checkpoint_taken()
             self._settle_after_interrupt()
             self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
+            with contextlib.suppress(Exception):
+                await self._turn_checkpoint_taken()
             self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
+
+    async def _turn_checkpoint_taken(self) -> None:
+        """Wait for the turn's first checkpoint if it is still being taken."""
+        task, self._turn_checkpoint = self._turn_checkpoint, None
+        if task is not None:
+            await task
 
     async def _step(self, step: int, state: TurnState) -> TurnFinished | None:
         """One model request and the tool calls it asks for; a TurnFinished ends the turn."""
@@ -422,6 +437,7 @@ class Agent:
         try:
             request = self.cost.fit_request(request)
         except BudgetExceeded as exc:
+            await self._turn_checkpoint_taken()
             self._emit_error(str(exc), "budget")
             return TurnFinished(status="budget", reason=str(exc), steps=step)
         # A server may ignore max_tokens: the client cuts the stream where the budget ends.
@@ -435,6 +451,8 @@ class Agent:
         if usage is None:
             self.cost.release()  # nothing reported to record it with
         self._streamed_text = []
+        # In the log the checkpoint still follows the prompt and precedes the reply.
+        await self._turn_checkpoint_taken()
         # A reply cut off keeps its text like one that broke off; one with none leaves nothing.
         interrupted = error is not None and (
             error.kind == "interrupted" or (error.kind in CUT_OFF_KINDS and bool(text))
