@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -204,55 +202,3 @@ def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, c
     assert main(["checkpoints", "restore", checkpoint, "--yes", "-w", str(repo)]) == 0
     assert (repo / "b.py").read_text() == "b = 1\n"
 
-
-def slow_turn_checkpoint(monkeypatch: pytest.MonkeyPatch, until: Callable[[], bool]) -> list[str]:
-    """Hold every snapshot (in its thread) until `until()` holds or 5 s pass; what it saw."""
-    from nanotui.engine.safety_net import SafetyNet
-
-    seen: list[str] = []
-    take = SafetyNet._snapshot
-
-    def held(self: SafetyNet, label: str, kind: str):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + 5
-        while not until() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        seen.append("in time" if until() else "waited 5 s")
-        return take(self, label, kind)
-
-    monkeypatch.setattr(SafetyNet, "_snapshot", held)
-    return seen
-
-
-async def test_the_first_request_goes_out_while_the_turns_checkpoint_is_taken(
-    fake_server, repo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen = slow_turn_checkpoint(monkeypatch, lambda: bool(fake_server.requests))
-    fake_server.enqueue(openai_reply("hello"))
-    agent = make_agent(fake_server, repo)
-    events = await drive(agent, "hi")
-    # The snapshot was still running when the model was asked; the log keeps its order.
-    assert seen == ["in time"]
-    kinds = [e.type for e in events if e.type != "text_delta"]
-    assert kinds[1:4] == ["user_message", "checkpoint_created", "assistant_message"]
-    agent.close()
-
-
-async def test_a_tool_call_waits_for_the_turns_checkpoint(
-    fake_server, repo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Held until the model has been asked twice: a tool that did not wait would run meanwhile.
-    slow = slow_turn_checkpoint(monkeypatch, lambda: len(fake_server.requests) >= 2)
-    fake_server.enqueue(
-        openai_reply(tool_calls=[edit("b.py", "b = 1", "b = 2")]), openai_reply("done")
-    )
-    agent = make_agent(fake_server, repo)
-    events = await drive(agent, "change b")
-    assert slow[0] == "waited 5 s"  # nothing went on before the checkpoint was taken
-    turn = created(events)[0]
-    first_tool = next(i for i, e in enumerate(events) if isinstance(e, ToolStarted))
-    assert events.index(turn) < first_tool
-    assert agent.safety is not None
-    with Checkpoints(repo) as checkpoints:
-        checkpoints.restore(turn.checkpoint)
-    assert (repo / "b.py").read_text() == "b = 1\n"  # taken before the edit
-    agent.close()

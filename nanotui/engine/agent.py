@@ -395,7 +395,7 @@ class Agent:
                 # Only tool calls need the turn's checkpoint: it is taken while the first
                 # request goes out, so a fast model's first words do not wait for git. The
                 # reply's end, every tool call and the turn's end wait for it.
-                self._turn_checkpoint = asyncio.create_task(self.safety.before_turn(prompt))
+                self._turn_checkpoint = asyncio.create_task(self._take_turn_checkpoint(prompt))
             for step in range(1, self.options.max_steps + 1):
                 finished = await self._step(step, state)
                 await self._turn_checkpoint_taken()
@@ -415,7 +415,11 @@ class Agent:
                 )
             )
         except asyncio.CancelledError:
-            await self._turn_checkpoint_taken()
+            while self._turn_checkpoint is not None:
+                try:
+                    await self._turn_checkpoint_taken()
+                except asyncio.CancelledError:
+                    continue  # interrupted again: the turn still ends once the snapshot is in
             self._settle_after_interrupt()
             self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
@@ -424,11 +428,28 @@ class Agent:
             self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
 
+    async def _take_turn_checkpoint(self, prompt: str) -> list[EventBase]:
+        """The turn's first checkpoint, its events held: one sent inside a streaming reply
+        would split it (and the redaction of a secret cut at that point)."""
+        assert self.safety is not None
+        held: list[EventBase] = []
+        await self.safety.before_turn(prompt, emit=held.append)
+        return held
+
     async def _turn_checkpoint_taken(self) -> None:
-        """Wait for the turn's first checkpoint if it is still being taken."""
-        task, self._turn_checkpoint = self._turn_checkpoint, None
-        if task is not None:
-            await task
+        """Wait for the turn's first checkpoint if it is still being taken, then send its
+        events. A cancel does not cut the snapshot short: the task is shielded and stays
+        set until it is done, for the cancel's handler to wait for."""
+        task = self._turn_checkpoint
+        if task is None:
+            return
+        try:
+            held = await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._turn_checkpoint = None
+        for event in held:
+            self._emit(event)
 
     async def _step(self, step: int, state: TurnState) -> TurnFinished | None:
         """One model request and the tool calls it asks for; a TurnFinished ends the turn."""
@@ -450,9 +471,16 @@ class Agent:
             raise
         if usage is None:
             self.cost.release()  # nothing reported to record it with
-        self._streamed_text = []
         # In the log the checkpoint still follows the prompt and precedes the reply.
-        await self._turn_checkpoint_taken()
+        try:
+            await self._turn_checkpoint_taken()
+        except BaseException:
+            # Interrupted or failed while the checkpoint was still being taken: the reply
+            # was paid for all the same, and an interrupt keeps the text that streamed.
+            if usage is not None:
+                self._record_usage(usage)
+            raise
+        self._streamed_text = []
         # A reply cut off keeps its text like one that broke off; one with none leaves nothing.
         interrupted = error is not None and (
             error.kind == "interrupted" or (error.kind in CUT_OFF_KINDS and bool(text))

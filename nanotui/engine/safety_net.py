@@ -99,9 +99,11 @@ class SafetyNet:
 
     # ---- taking ----------------------------------------------------------------------
 
-    async def before_turn(self, prompt: str) -> Checkpoint | None:
+    async def before_turn(self, prompt: str, emit: Emit | None = None) -> Checkpoint | None:
+        """The turn's first checkpoint; its events go to `emit` when given (the agent holds
+        them while the reply streams), else to the session's."""
         self.turn += 1
-        self.first_of_turn = await self._take(f"before: {_one_line(prompt)}", "turn")
+        self.first_of_turn = await self._take(f"before: {_one_line(prompt)}", "turn", emit)
         return self.first_of_turn
 
     async def before_batch(self, summaries: Iterable[str]) -> Checkpoint | None:
@@ -133,16 +135,17 @@ class SafetyNet:
         if data.get("created") and isinstance(data.get("path"), str):
             self.created.add(str(data["path"]))
 
-    async def _take(self, label: str, kind: str) -> Checkpoint | None:
+    async def _take(self, label: str, kind: str, emit: Emit | None = None) -> Checkpoint | None:
         if not self.enabled:
             return None
+        emit = emit or self.emit
         async with self._lock:
             try:
                 checkpoint, files = await asyncio.to_thread(self._snapshot, label, kind)
             except (CheckpointError, OSError) as exc:
                 # Say it once and go on: the user keeps working, without the net.
                 self._broken = True
-                self.emit(
+                emit(
                     Notice(
                         level="warning",
                         text=f"Checkpoints are off for this session: {exc}",
@@ -150,7 +153,7 @@ class SafetyNet:
                 )
                 return None
         if checkpoint is not self.last:
-            self.emit(
+            emit(
                 CheckpointCreated(
                     checkpoint=checkpoint.id,
                     short_id=checkpoint.short_id,
