@@ -201,4 +201,3 @@ def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, c
     checkpoint = line.split(" restore ", 1)[1].split()[0]
     assert main(["checkpoints", "restore", checkpoint, "--yes", "-w", str(repo)]) == 0
     assert (repo / "b.py").read_text() == "b = 1\n"
-

@@ -179,7 +179,7 @@ async def test_a_request_refused_at_once_still_ends_with_the_checkpoint_first(
     agent = make_agent(fake_server, repo)
     kinds = [e.type for e in await drive(agent, "hi")]
     assert kinds[-3:] == ["checkpoint_created", "error", "turn_finished"]
-    assert agent._turn_checkpoint is None
+    assert not agent._turn_checkpoint.pending
     agent.close()
 
 

@@ -28,6 +28,7 @@ from nanotui.engine.network_questions import HostQuestions
 from nanotui.engine.output_marker import marked
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.engine.tool_calls import PreparedCall, ToolCallRunner
+from nanotui.engine.turn_checkpoint import TurnCheckpoint
 from nanotui.engine.turn_guard import TurnState
 from nanotui.engine.turn_hooks import TurnHooks
 from nanotui.governance.audit import SessionLog
@@ -177,8 +178,7 @@ class Agent:
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
         self._task: asyncio.Task[None] | None = None
         self._started = False
-        self._turn_checkpoint: asyncio.Task[Any] | None = None
-        """The turn's first checkpoint while it is being taken (see `_run_turn`)."""
+        self._turn_checkpoint = TurnCheckpoint()
         self.resumed = False
         """True when this agent goes on with a logged session (`sessions resume`)."""
 
@@ -395,7 +395,7 @@ class Agent:
                 # Only tool calls need the turn's checkpoint: it is taken while the first
                 # request goes out, so a fast model's first words do not wait for git. The
                 # reply's end, every tool call and the turn's end wait for it.
-                self._turn_checkpoint = asyncio.create_task(self._take_turn_checkpoint(prompt))
+                self._turn_checkpoint.start(self.safety, prompt)
             for step in range(1, self.options.max_steps + 1):
                 finished = await self._step(step, state)
                 await self._turn_checkpoint_taken()
@@ -415,11 +415,8 @@ class Agent:
                 )
             )
         except asyncio.CancelledError:
-            while self._turn_checkpoint is not None:
-                try:
-                    await self._turn_checkpoint_taken()
-                except asyncio.CancelledError:
-                    continue  # interrupted again: the turn still ends once the snapshot is in
+            for event in await self._turn_checkpoint.taken_despite_cancels():
+                self._emit(event)
             self._settle_after_interrupt()
             self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
@@ -428,27 +425,8 @@ class Agent:
             self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
 
-    async def _take_turn_checkpoint(self, prompt: str) -> list[EventBase]:
-        """The turn's first checkpoint, its events held: one sent inside a streaming reply
-        would split it (and the redaction of a secret cut at that point)."""
-        assert self.safety is not None
-        held: list[EventBase] = []
-        await self.safety.before_turn(prompt, emit=held.append)
-        return held
-
     async def _turn_checkpoint_taken(self) -> None:
-        """Wait for the turn's first checkpoint if it is still being taken, then send its
-        events. A cancel does not cut the snapshot short: the task is shielded and stays
-        set until it is done, for the cancel's handler to wait for."""
-        task = self._turn_checkpoint
-        if task is None:
-            return
-        try:
-            held = await asyncio.shield(task)
-        finally:
-            if task.done():
-                self._turn_checkpoint = None
-        for event in held:
+        for event in await self._turn_checkpoint.taken():
             self._emit(event)
 
     async def _step(self, step: int, state: TurnState) -> TurnFinished | None:
