@@ -62,6 +62,8 @@ async def measure(root: Path, files: int, runs: int) -> dict[str, list[float]]:
             "checkpointed": make_agent(server, root, checkpoints=True),
             "without_checkpoints": make_agent(server, root, checkpoints=False),
         }
+        checkpointed = agents["checkpointed"].safety
+        assert checkpointed is not None
         try:
             for agent in agents.values():
                 if agent.safety is not None:
@@ -74,6 +76,9 @@ async def measure(root: Path, files: int, runs: int) -> dict[str, list[float]]:
                     change(root, files, round_number)
                     round_number += 1
                     times[name].append(await first_words_ms(agents[name], server, "look"))
+                    if name == "without_checkpoints":
+                        # Untimed: the checkpointed session's next turn sees its own change.
+                        await checkpointed.before_batch(["the anchor's change"])
         finally:
             for agent in agents.values():
                 agent.close()

@@ -178,7 +178,7 @@ class Agent:
         """The reply streaming now; kept if the turn is interrupted mid-stream."""
         self._task: asyncio.Task[None] | None = None
         self._started = False
-        self._turn_checkpoint = TurnCheckpoint()
+        self._turn_checkpoint = TurnCheckpoint(self.record)
         self.resumed = False
         """True when this agent goes on with a logged session (`sessions resume`)."""
 
@@ -415,13 +415,13 @@ class Agent:
                 )
             )
         except asyncio.CancelledError:
-            for event in await self._turn_checkpoint.taken_despite_cancels():
+            for event in await self._turn_checkpoint.taken_as_the_turn_ends():
                 self._emit(event)
             self._settle_after_interrupt()
             self._emit(TurnFinished(status="cancelled", reason="Interrupted.", steps=step))
         except Exception as exc:  # a bug must end the turn readably, never hang the front end
-            with contextlib.suppress(Exception):
-                await self._turn_checkpoint_taken()
+            for event in await self._turn_checkpoint.taken_as_the_turn_ends():
+                self._emit(event)
             self._emit_error(f"Internal error: {exc!r}; the turn was stopped.")
             self._emit(TurnFinished(status="error", reason=str(exc), steps=step))
 
