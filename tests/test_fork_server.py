@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox_support import kill_all, none_left, pids_with
+from sandbox_support import kill_all, none_left, sleeps_with
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
 from nanotui.security.sandbox.fork_client import SERVER
@@ -22,11 +22,6 @@ from nanotui.security.sandbox.runners import PlainRunner
 def no_cgroup(monkeypatch: pytest.MonkeyPatch) -> None:
     """No pids cgroup, which would kill the leftovers on its own: the server must."""
     monkeypatch.setitem(sandbox_cgroup._usable, "parent", None)
-
-
-def _sleeping(marker: str) -> list[int]:
-    """The command's sleeps themselves, not the shell whose command line names them."""
-    return [pid for pid in pids_with(marker) if Path(f"/proc/{pid}/comm").read_text() == "sleep\n"]
 
 
 async def _run(line: str, cwd: Path, timeout_s: float = 10) -> object:
@@ -62,10 +57,10 @@ async def test_a_command_running_when_the_server_dies_is_stopped_and_says_so(
     task = asyncio.ensure_future(_run(f"setsid sleep 31.{marker} & sleep 32.{marker}", workspace))
     try:
         for _ in range(200):
-            if len(_sleeping(marker)) == 2:
+            if len(sleeps_with(marker)) == 2:
                 break
             await asyncio.sleep(0.02)
-        assert len(_sleeping(marker)) == 2, "the command never started"
+        assert len(sleeps_with(marker)) == 2, "the command never started"
         assert SERVER.pid is not None
         os.kill(SERVER.pid, signal.SIGKILL)
         result = await asyncio.wait_for(task, 10)
@@ -101,17 +96,17 @@ async def test_a_lingering_fork_of_nanotui_does_not_keep_commands_alive(
     )
     try:
         for _ in range(500):
-            if _sleeping(marker):
+            if sleeps_with(marker):
                 break
             await asyncio.sleep(0.02)
-        assert _sleeping(marker), "the command never started"
+        assert sleeps_with(marker), "the command never started"
         driver.kill()
         driver.wait()
         for _ in range(150):  # the fork's command line names the marker too: sleeps only
-            if not _sleeping(marker):
+            if not sleeps_with(marker):
                 break
             await asyncio.sleep(0.02)
-        assert not _sleeping(marker), "the command outlived nanotui"
+        assert not sleeps_with(marker), "the command outlived nanotui"
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the lingering fork too
         driver.wait()

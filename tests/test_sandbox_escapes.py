@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, pids_with, runner_for
+from sandbox_support import (
+    BACKENDS,
+    ISOLATING,
+    kill_all,
+    none_left,
+    runner_for,
+    sleeps_with,
+)
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
 from nanotui.security.sandbox import landlock_exec, process_reaper, seccomp_net
@@ -180,16 +187,10 @@ async def test_the_command_dies_when_nanotui_is_killed(
     line = f"sleep 50.{marker} & setsid sleep 51.{marker} & sleep 52.{marker}"
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, backend, str(workspace), line])
     try:
-
-        def sleeping() -> list[int]:  # the sleeps themselves, not what mentions them
-            return [
-                p for p in pids_with(marker) if Path(f"/proc/{p}/comm").read_text() == "sleep\n"
-            ]
-
         deadline = time.monotonic() + 10
-        while len(sleeping()) < 3 and time.monotonic() < deadline:
+        while len(sleeps_with(marker)) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert len(sleeping()) == 3, "the command never started"
+        assert len(sleeps_with(marker)) == 3, "the command never started"
         driver.kill()  # SIGKILL: nanotui gets no chance to clean up
         driver.wait()
         assert await none_left(marker, within_s=3), "the command outlived nanotui"
