@@ -43,12 +43,12 @@ def hold_snapshots(monkeypatch: pytest.MonkeyPatch, until: Callable[[], bool]) -
     seen: list[str] = []
     take = SafetyNet._snapshot
 
-    def held(self: SafetyNet, label: str, kind: str):  # type: ignore[no-untyped-def]
+    def held(self: SafetyNet, label: str, kind: str, turn: int):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + 5
         while not until() and time.monotonic() < deadline:
             time.sleep(0.01)
         seen.append("in time" if until() else "waited 5 s")
-        return take(self, label, kind)
+        return take(self, label, kind, turn)
 
     monkeypatch.setattr(SafetyNet, "_snapshot", held)
     return seen
@@ -312,3 +312,45 @@ async def test_an_interrupt_ends_the_turn_while_another_process_holds_the_snapsh
     # Once the lock is free the snapshot finishes, and the session log records it.
     assert await logged_in_time(agent, "checkpoint_created")
     agent.close()
+
+
+async def test_a_snapshot_left_to_finish_keeps_its_turns_number_and_undoes_no_other_turn(
+    fake_server, repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_checkpoint, "ENDING_WAIT_S", 0.3)
+    free = {"go": True}
+    hold_snapshots(monkeypatch, lambda: free["go"])
+    fake_server.enqueue(
+        openai_reply("one"),
+        stalled_reply(openai_reply("hello there"), 3, stall_s=30),
+        openai_reply("three"),
+    )
+    agent = make_agent(fake_server, repo)
+    assert agent.safety is not None
+    try:
+        await run_turn(agent, "first", [])
+        (repo / "a.py").write_text("a = 99\n")
+        free["go"] = False  # the second turn's snapshot is held up
+        events: list = []
+        task = asyncio.ensure_future(run_turn(agent, "second", events))
+        while not any(isinstance(e, TextDelta) for e in events):
+            await asyncio.sleep(0.01)
+        agent.cancel()
+        await asyncio.wait_for(task, 5)
+        # Left to finish on its own: nothing claims to undo the second turn, least of all
+        # the first turn's checkpoint (which would undo the first turn's work as well).
+        assert agent.safety.first_of_turn is None
+        third = asyncio.ensure_future(run_turn(agent, "third", []))
+        await asyncio.sleep(0.3)
+        free["go"] = True
+        await asyncio.wait_for(third, 10)
+        assert await logged_in_time(agent, "checkpoint_created")
+        lines = [json.loads(line) for line in agent.log.path.read_text().splitlines()]
+        turns = {
+            line["payload"]["reason"]: line["payload"]["turn"]
+            for line in lines
+            if line["type"] == "checkpoint_created"
+        }
+        assert turns["before: second"] == 2  # not the turn that was running when it finished
+    finally:
+        agent.close()

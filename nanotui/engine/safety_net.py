@@ -103,8 +103,12 @@ class SafetyNet:
         """The turn's first checkpoint; its events go to `emit` when given (the agent holds
         them while the reply streams), else to the session's."""
         self.turn += 1
-        self.first_of_turn = await self._take(f"before: {_one_line(prompt)}", "turn", emit)
-        return self.first_of_turn
+        turn = self.turn
+        self.first_of_turn = None  # until it is in: never the turn before's
+        checkpoint = await self._take(f"before: {_one_line(prompt)}", "turn", emit, turn)
+        if self.turn == turn:  # a snapshot left by an ending turn may finish in the next
+            self.first_of_turn = checkpoint
+        return checkpoint
 
     async def before_batch(self, summaries: Iterable[str]) -> Checkpoint | None:
         return await self._take(f"before {_one_line('; '.join(summaries))}", "batch")
@@ -135,13 +139,16 @@ class SafetyNet:
         if data.get("created") and isinstance(data.get("path"), str):
             self.created.add(str(data["path"]))
 
-    async def _take(self, label: str, kind: str, emit: Emit | None = None) -> Checkpoint | None:
+    async def _take(
+        self, label: str, kind: str, emit: Emit | None = None, turn: int | None = None
+    ) -> Checkpoint | None:
+        turn = self.turn if turn is None else turn
         if not self.enabled:
             return None
         emit = emit or self.emit
         async with self._lock:
             try:
-                checkpoint, files = await asyncio.to_thread(self._snapshot, label, kind)
+                checkpoint, files = await asyncio.to_thread(self._snapshot, label, kind, turn)
             except (CheckpointError, OSError) as exc:
                 # Say it once and go on: the user keeps working, without the net.
                 self._broken = True
@@ -159,7 +166,7 @@ class SafetyNet:
                     short_id=checkpoint.short_id,
                     reason=label,
                     kind=kind,
-                    turn=self.turn,
+                    turn=turn,
                     files=files,
                     skipped=[s.path for s in checkpoint.skipped],
                 )
@@ -167,7 +174,7 @@ class SafetyNet:
         self.last = checkpoint
         return checkpoint
 
-    def _snapshot(self, label: str, kind: str) -> tuple[Checkpoint, int]:
+    def _snapshot(self, label: str, kind: str, turn: int) -> tuple[Checkpoint, int]:
         """A new checkpoint and how many files differ from the last, or the last if none do."""
         engine = self.checkpoints()
         last = self.last
@@ -178,7 +185,7 @@ class SafetyNet:
             last.index_commit,
         ):
             return last, 0
-        checkpoint = engine.record(snap, label, self.turn, kind)
+        checkpoint = engine.record(snap, label, turn, kind)
         if last is None:
             return checkpoint, 0
         if snap.previous_tree is not None and snap.previous_tree == last.tree:

@@ -61,8 +61,8 @@ class TurnCheckpoint:
         return events
 
     async def taken_as_the_turn_ends(self) -> list[EventBase]:
-        """Its events for a turn that is ending, with what became of it; never raises but
-        for an interrupt of the interrupt's handling, which leaves it (see the module)."""
+        """Its events for a turn that is ending, with what became of it. Never raises: an
+        interrupt of this wait, or its time running out, leaves it (see the module)."""
         task = self._task
         if task is None:
             return []
