@@ -313,7 +313,9 @@ async def test_a_folder_with_no_checkpoints_says_so(tmp_path: Path, home: Path) 
         )
         browser = pilot.app.screen
         assert isinstance(browser, CheckpointBrowserScreen)
-        await wait_for(pilot, lambda: browser.loaded, "the list")
+        # The list waits for the session's warm-up (a shadow repository made, the folder
+        # seen once): on a loaded 2-core run of the whole suite that took over 10 s.
+        await wait_for(pilot, lambda: browser.loaded, "the list", timeout=30)
         files = browser.query_one("#checkpoint-files", DataTable)
         assert "No checkpoints yet" in str(files.border_title)
 

@@ -47,7 +47,7 @@ async def browser(pilot: Pilot) -> None:
         table.refresh()
         return False
 
-    await wait_for(pilot, drawn_whole, "the ids drawn at full width")
+    await wait_for(pilot, drawn_whole, "the ids drawn at full width", timeout=30)
     await pilot.pause()
 
 
