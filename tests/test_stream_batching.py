@@ -42,6 +42,14 @@ def count_text_messages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+async def whole_turn(pilot: Any, prompt: str) -> None:
+    """Send `prompt` and let its turn run to the end."""
+    await send(pilot, prompt)
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen)
+    await wait_for(pilot, lambda: not screen.busy, "the turn to end")
+
+
 def replies(app: Any) -> list[AssistantReply]:
     return list(app.screen.query_one(ChatView).query(AssistantReply))
 
@@ -53,10 +61,7 @@ async def test_a_burst_of_fragments_is_shown_whole_in_a_few_messages(
     fake_server.enqueue(burst_reply(openai_reply(REPLY)))
     app = app_on_server(fake_server, tmp_path, "burst", sandbox={"backend": "plain"})
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "write")
-        screen = app.screen
-        assert isinstance(screen, MainScreen)
-        await wait_for(pilot, lambda: not screen.busy, "the turn to end")
+        await whole_turn(pilot, "write")
         assert "".join(seen) == REPLY
         # One message per network read or so, not one per fragment.
         assert 0 < len(seen) <= FRAGMENTS // 10, len(seen)
@@ -75,10 +80,7 @@ async def test_text_before_a_tool_call_in_the_same_burst_is_shown_before_it(
     )
     app = app_on_server(fake_server, tmp_path, "burst-tool", sandbox={"backend": "plain"})
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "read the notes")
-        screen = app.screen
-        assert isinstance(screen, MainScreen)
-        await wait_for(pilot, lambda: not screen.busy, "the turn to end")
+        await whole_turn(pilot, "read the notes")
         assert "".join(seen) == REPLY + "Read it."
         chat = list(app.screen.query_one(ChatView).children)
         first, second = replies(app)

@@ -218,6 +218,14 @@ async def run_turn(agent, prompt: str, events: list) -> None:  # type: ignore[no
         events.append(event)
 
 
+async def streaming(agent: Agent, prompt: str, events: list) -> asyncio.Task[None]:
+    """The turn, running, once its reply has begun to stream."""
+    task = asyncio.ensure_future(run_turn(agent, prompt, events))
+    while not any(isinstance(e, TextDelta) for e in events):
+        await asyncio.sleep(0.01)
+    return task
+
+
 async def test_an_interrupt_while_a_failed_turn_waits_for_the_checkpoint_still_ends_it(
     fake_server, repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -251,9 +259,7 @@ async def test_a_snapshot_failing_during_an_interrupt_still_ends_the_turn(
     fake_server.enqueue(stalled_reply(openai_reply("hello there"), 3, stall_s=5))
     agent = make_agent(fake_server, repo)
     events: list = []
-    task = asyncio.ensure_future(run_turn(agent, "hi", events))
-    while not any(isinstance(e, TextDelta) for e in events):
-        await asyncio.sleep(0.01)
+    task = await streaming(agent, "hi", events)
     agent.cancel()
     await asyncio.wait_for(task, 10)
     agent.close()
@@ -332,9 +338,7 @@ async def test_a_snapshot_left_to_finish_keeps_its_turns_number_and_undoes_no_ot
         (repo / "a.py").write_text("a = 99\n")
         free["go"] = False  # the second turn's snapshot is held up
         events: list = []
-        task = asyncio.ensure_future(run_turn(agent, "second", events))
-        while not any(isinstance(e, TextDelta) for e in events):
-            await asyncio.sleep(0.01)
+        task = await streaming(agent, "second", events)
         agent.cancel()
         await asyncio.wait_for(task, 5)
         # Left to finish on its own: nothing claims to undo the second turn, least of all
