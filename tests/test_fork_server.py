@@ -111,3 +111,56 @@ async def test_a_lingering_fork_of_nanotui_does_not_keep_commands_alive(
         os.killpg(driver.pid, signal.SIGKILL)  # the lingering fork too
         driver.wait()
         kill_all(marker)
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_the_next_command_is_run_by_the_copy_forked_ahead_for_it(workspace: Path) -> None:
+    await _run("true", workspace)
+    assert SERVER.pid is not None
+    for _ in range(100):  # the spare for the next command, forked once the last one went
+        spares = _children_of(SERVER.pid)
+        if len(spares) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert len(spares) == 1, f"the server's children: {spares}"
+    # The copy stays as the command's parent: $PPID is the copy that ran it.
+    result = await _run("echo $PPID", workspace)
+    assert result.stdout == f"{spares[0]}\n"  # type: ignore[attr-defined]
+
+
+async def test_a_spare_killed_while_it_waits_is_replaced(workspace: Path) -> None:
+    await _run("true", workspace)
+    assert SERVER.pid is not None
+    for spare in _children_of(SERVER.pid):
+        os.kill(spare, signal.SIGKILL)
+    result = await _run("echo still", workspace)
+    assert result.stdout == "still\n" and result.exit_code == 0  # type: ignore[attr-defined]
+
+
+async def test_the_spare_goes_with_its_server(workspace: Path) -> None:
+    await _run("true", workspace)
+    server = SERVER.pid
+    assert server is not None
+    await asyncio.sleep(0.1)
+    spares = _children_of(server)
+    assert spares, "no copy waits for the next command"
+    os.kill(server, signal.SIGKILL)
+    for _ in range(100):
+        if not any(_running(spare) for spare in spares):
+            break
+        await asyncio.sleep(0.02)
+    assert not any(_running(spare) for spare in spares), "a spare outlived its fork server"
