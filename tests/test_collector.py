@@ -21,6 +21,14 @@ def test_the_oldest_generation_whose_count_ran_out_is_collected() -> None:
     assert collector.due_generation((701, 10, 9), THRESHOLDS) == 1
 
 
+def test_a_running_turn_defers_the_older_generations_until_the_limit() -> None:
+    assert collector.generation_to_collect((701, 10, 10), THRESHOLDS, turn_running=True) == 0
+    assert collector.generation_to_collect((701, 10, 10), THRESHOLDS, turn_running=False) == 2
+    limit = (701, collector.YOUNG_ONLY_LIMIT, 0)
+    assert collector.generation_to_collect(limit, THRESHOLDS, turn_running=True) == 1
+    assert collector.generation_to_collect((700, 50, 10), THRESHOLDS, turn_running=True) is None
+
+
 class Cycle:
     def __init__(self) -> None:
         self.me = self

@@ -7,6 +7,7 @@ fast model's stream reaches the client: dozens of SSE events in one read.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from fake_model_server import FakeModelServer, burst_reply, openai_reply
 from pilot_support import app_on_server, send, wait_for
 
 from nanotui.tui import collector
+from nanotui.tui.screens import main as main_screen
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets.assistant_reply import AssistantReply
 from nanotui.tui.widgets.chat_view import ChatView
@@ -108,3 +110,26 @@ async def test_the_turns_collection_waits_for_its_last_frame(
         await send(pilot, "go")
         await wait_for(pilot, lambda: bool(settled), "the turn's collection")
     assert at_turn_over[0] == 0
+
+
+async def test_a_turn_started_before_the_collection_leaves_it_to_its_own_end(
+    fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled: list[bool] = []
+    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    monkeypatch.setattr(main_screen, "SETTLE_AFTER_S", 1.0)  # the second prompt comes sooner
+    fake_server.enqueue(openai_reply("First."))
+    # Still streaming when the first turn's collection falls due: the collection would
+    # stall the second reply's start.
+    fake_server.enqueue(dataclasses.replace(openai_reply("Second."), stall_after=2, stall_s=3.0))
+    app = app_on_server(fake_server, tmp_path, "settle", sandbox={"backend": "plain"})
+    async with app.run_test(size=SIZE) as pilot:
+        await whole_turn(pilot, "one")
+        await send(pilot, "two")
+        screen = pilot.app.screen
+        assert isinstance(screen, MainScreen)
+        await pilot.pause(1.5)
+        assert screen.busy and not settled
+        await wait_for(pilot, lambda: not screen.busy, "the second turn to end")
+        await wait_for(pilot, lambda: bool(settled), "the second turn's collection")
+    assert settled == [True]

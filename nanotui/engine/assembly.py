@@ -31,7 +31,7 @@ from nanotui.governance.retention import prune_sessions
 from nanotui.protocol.basics import new_session_id
 from nanotui.protocol.model_io import Usage
 from nanotui.providers.base import Provider, provider_layers
-from nanotui.providers.factory import build_provider
+from nanotui.providers.factory import build_provider, warm_up_requests
 from nanotui.security.external_rules import ExternalToolRules, command_rules
 from nanotui.security.injection import new_output_marker
 from nanotui.security.jail.git_runner import head_commit, tracked_files
@@ -224,6 +224,11 @@ def build_agent(
             env.proxy.ask = agent.allow_unlisted_host
     agent.resumed = resume is not None
     _attach_telemetry(agent, settings, user)
+    # What the first request would do on the event loop, done here (the app builds the agent
+    # on a thread): the imports of httpx's first request and the tools' schemas.
+    warm_up_requests()
+    for tool in agent.tools.values():
+        tool.spec()
     return agent
 
 

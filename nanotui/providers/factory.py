@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+
 import httpx
 
 from nanotui.config import ProviderConfig, default_base_url, resolve_api_key
@@ -17,6 +20,24 @@ NO_MODEL = (
     "No model is configured; pass --model NAME, set NANOTUI_MODEL, or set [provider] model "
     "in config.toml (nanotui --demo runs without a model)"
 )
+
+
+FIRST_REQUEST_IMPORTS = (
+    "anyio._backends._asyncio",
+    "httpcore._backends.anyio",
+    "httpcore._backends.auto",
+    "httpcore._async.http11",
+)
+"""What httpx imports on its first request (anyio's asyncio backend, HTTP/1.1)."""
+
+
+def warm_up_requests() -> None:
+    """Import now what the first request would, off the event loop: 15 to 20 ms that would
+    otherwise hold the screen up as the first reply starts. A module a later httpx no longer
+    uses is skipped."""
+    for module in FIRST_REQUEST_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def _only_served_model(config: ProviderConfig, api_key: str | None) -> str:

@@ -11,8 +11,12 @@ while the main screen is up:
 - automatic collection is off, and a timer runs the collection that CPython would have run
   (same thresholds, same generations), each on its own turn of the event loop rather than
   on top of a handler's work;
-- at the end of each turn (once its last frame is drawn), what the turn left is collected
-  and its survivors (the reply on the screen, the records) frozen too, so a full
+- while a turn runs, only the youngest generation is collected (a few ms): the older ones
+  hold the reply's drawn lines by then, and collecting them took 20 ms and more in the
+  middle of a stream. They wait for the turn's end, or for `YOUNG_ONLY_LIMIT` young
+  collections in a long turn;
+- a moment after each turn's end (once its last frames are out), what the turn left is
+  collected and its survivors (the reply on the screen, the records) frozen too, so a full
   collection costs one turn's objects, not the whole session's;
 - after `/clear` or a resume, whose old widgets may still sit in frozen reference cycles,
   everything is unfrozen and collected once (a pause the user asked for), then frozen again.
@@ -31,7 +35,12 @@ from textual.dom import DOMNode
 # 20 a second keeps memory close to what automatic collection would hold.
 CHECK_EVERY_S = 0.05
 
+# While a turn runs, the older generations are collected only after this many young
+# collections (5 s of a turn at the timer's pace): a long turn's memory stays bounded.
+YOUNG_ONLY_LIMIT = 100
+
 _active = False
+_turn_running = False
 
 
 def start(owner: DOMNode) -> None:
@@ -50,10 +59,26 @@ def collect_if_due() -> int | None:
     """Run the collection CPython would have run by now; the generation collected, or None."""
     if not _active:
         return None
-    generation = due_generation(gc.get_count(), gc.get_threshold())
+    generation = generation_to_collect(gc.get_count(), gc.get_threshold(), _turn_running)
     if generation is not None:
         gc.collect(generation)
     return generation
+
+
+def generation_to_collect(
+    counts: tuple[int, int, int], thresholds: tuple[int, ...], turn_running: bool
+) -> int | None:
+    """`due_generation`, but only the youngest while a turn runs (up to `YOUNG_ONLY_LIMIT`)."""
+    generation = due_generation(counts, thresholds)
+    if generation and turn_running and counts[1] < YOUNG_ONLY_LIMIT:
+        return 0
+    return generation
+
+
+def turn_running(running: bool) -> None:
+    """A turn started (True) or ended: while one runs, only young collections are run."""
+    global _turn_running
+    _turn_running = running
 
 
 def due_generation(counts: tuple[int, int, int], thresholds: tuple[int, ...]) -> int | None:
@@ -88,10 +113,10 @@ def release() -> None:
 
 def stop() -> None:
     """Back to the interpreter's own collection (the screen is gone)."""
-    global _active
+    global _active, _turn_running
     if not _active:
         return
-    _active = False
+    _active = _turn_running = False
     gc.unfreeze()
     gc.enable()
 

@@ -59,6 +59,8 @@ from nanotui.tui.widgets.timeline import Timeline
 
 TURN_GROUP = "turn"
 WATCH_GROUP = "watch"
+SETTLE_AFTER_S = 0.25
+"""How long after a turn's end its garbage is collected: its last frames are out by then."""
 """The worker that reports edits made outside nanotui (see `watch_workspace`)."""
 COST_REFRESH_S = 10.0
 """How often, between turns, the cost meter is brought up to date (other processes spend)."""
@@ -201,6 +203,7 @@ class MainScreen(Screen[None]):
         prompt.clear()
         self._turn_had_error = False
         self.busy = True
+        collector.turn_running(True)
         self.run_turn(text)
 
     @on(PromptInput.SlashCommand, "#prompt")
@@ -347,10 +350,16 @@ class MainScreen(Screen[None]):
         await self.query_one(ChatView).end_reply("", interrupted=interrupted)
         self.query_one(CostMeter).end_stream()
         self.busy = False
+        collector.turn_running(False)
         self.query_one(PromptInput).focus()
-        # Once the frame that ends the turn is out: the collection takes tens of ms, and the
-        # reply's last words should not wait for it.
-        self.call_after_refresh(collector.settle)
+        # Once the frames that end the turn are out: the collection takes tens of ms, and
+        # holds the interpreter lock, so the reply's last words, drawn but not yet written
+        # by Textual's output thread, waited for it (`call_after_refresh` was too soon).
+        self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn's garbage")
+
+    def _settle(self) -> None:
+        if not self.busy:  # else the turn started since then settles at its own end
+            collector.settle()
 
     # ---- events -------------------------------------------------------------------------
 
