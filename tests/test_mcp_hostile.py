@@ -6,6 +6,7 @@ person's terminal or hide words from them."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import pty
@@ -79,6 +80,29 @@ async def test_a_server_that_dies_or_writes_no_message_fails_its_call_at_once_an
             await hub.connections["h"].call("plain", {})
         [status] = hub.status()
         assert status.state.startswith("failed: its connection closed")
+
+
+@pytest.mark.parametrize("behaviour", ["dies", "huge_line"])
+def test_a_server_cut_off_leaves_nothing_open_for_the_collector(
+    tmp_path: Path, home: Path, behaviour: str
+) -> None:
+    # Its stream cut at the bound, the process's pipes were never read to their end: its
+    # transport stayed open until the garbage collector found it, after the loop had closed.
+    async def session() -> None:
+        async with hostile_hub(make_repo(tmp_path), home, behaviour) as hub:
+            await hub.start()
+            with pytest.raises(ToolFailure):
+                await hub.connections["h"].call("plain", {})
+
+    left: list[object] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = left.append
+    try:
+        asyncio.run(session())
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not left, [getattr(what, "object", what) for what in left]
 
 
 async def test_escape_sequences_from_a_server_show_as_symbols_and_hold_its_tool_back(

@@ -101,7 +101,12 @@ class Spawned:
         return self.proc.stderr
 
     def close(self) -> None:
-        return  # asyncio closes the transport once the process and its pipes are done
+        # asyncio closes the transport itself once the process and its pipes are done; a
+        # pipe not read to its end (an MCP server's stream cut at its bound) would leave it
+        # to the garbage collector, which may find it after its event loop has closed. Not
+        # before the exit is known: closing a running process's transport kills it.
+        if self.proc.returncode is not None:
+            self.proc._transport.close()  # type: ignore[attr-defined]
 
 
 def hold_with_sh(argv: Sequence[str], gate_fd: int | None = None) -> list[str]:
