@@ -4,6 +4,7 @@ it dies, and nothing a command started outlives it or the copy that ran the comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -164,3 +165,40 @@ async def test_the_spare_goes_with_its_server(workspace: Path) -> None:
             break
         await asyncio.sleep(0.02)
     assert not any(_running(spare) for spare in spares), "a spare outlived its fork server"
+
+
+async def test_a_spare_forked_for_a_request_in_hand_holds_none_of_its_descriptors(
+    workspace: Path,
+) -> None:
+    await _run("true", workspace)
+    assert SERVER.pid is not None
+    await asyncio.sleep(0.1)  # the last copy gone, its successor waiting
+    for spare in _children_of(SERVER.pid):
+        os.kill(spare, signal.SIGKILL)
+    await asyncio.sleep(0.1)  # and seen gone by the server
+    # The next request finds no spare: the one forked for it must not keep a second copy of
+    # that request's pipes and socket (the copy is $PPID of the command).
+    result = await _run("ls /proc/$PPID/fd", workspace)
+    assert result.stdout.split() == ["0", "1", "2"]  # type: ignore[attr-defined]
+
+
+async def test_a_stopped_spare_goes_with_its_server(workspace: Path) -> None:
+    await _run("true", workspace)
+    server = SERVER.pid
+    assert server is not None
+    await asyncio.sleep(0.1)
+    spares = _children_of(server)
+    assert spares, "no copy waits for the next command"
+    try:
+        for spare in spares:
+            os.kill(spare, signal.SIGSTOP)  # it can no longer read end-of-file
+        os.kill(server, signal.SIGKILL)
+        for _ in range(100):
+            if not any(_running(spare) for spare in spares):
+                break
+            await asyncio.sleep(0.02)
+        assert not any(_running(spare) for spare in spares), "a stopped spare outlived its server"
+    finally:
+        for spare in spares:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(spare, signal.SIGKILL)

@@ -143,10 +143,14 @@ class Server:
         """Each live copy's pid, to its command's socket."""
         self.spare: Spare | None = None
 
-    def fork_spare(self) -> Spare | None:
+    def fork_spare(self, held: list[int] | None = None) -> Spare | None:
         """Fork the next copy, which prepares and then waits for its command; None when the
-        fork failed (the next request tries again)."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fork failed (the next request tries again). `held`: descriptors the server holds
+        for a request in hand, which the copy must not inherit."""
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError:
+            return None
         server = os.getpid()
         try:
             pid = os.fork()
@@ -158,7 +162,8 @@ class Server:
             # Not the other copies' answer sockets either: held here, their end would not
             # close when their own copy dies, and nanotui would wait on them.
             private = [self.control.fileno(), self.wake_read, self.wake_write, ours.fileno()]
-            _become_copy(theirs, [*private, *self.copies.values()], self.run, server, self.reaper)
+            private += [*self.copies.values(), *(held or [])]
+            _become_copy(theirs, private, self.run, server, self.reaper)
         theirs.close()
         return Spare(pid, ours)
 
@@ -192,7 +197,7 @@ class Server:
         the copy's pid, or None when no copy could be forked."""
         rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
         for _ in range(2):
-            spare, self.spare = self.spare or self.fork_spare(), None
+            spare, self.spare = self.spare or self.fork_spare(fds), None
             if spare is None:
                 return None
             try:
@@ -258,6 +263,10 @@ def _become_copy(
             signal.signal(signum, signal.SIG_DFL)
         for fd in private:
             os.close(fd)
+        # Killed with the server even when stopped (end-of-file needs it running).
+        reaper._prctl(reaper.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server:
+            return
         # Its own session and group: nanotui signals the group by this pid.
         os.setsid()
         _warm_up()
