@@ -133,3 +133,15 @@ async def test_a_turn_started_before_the_collection_leaves_it_to_its_own_end(
         await wait_for(pilot, lambda: not screen.busy, "the second turn to end")
         await wait_for(pilot, lambda: bool(settled), "the second turn's collection")
     assert settled == [True]
+
+
+async def test_only_young_garbage_is_collected_while_a_turn_runs(
+    fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    told: list[bool] = []
+    monkeypatch.setattr(collector, "turn_running", told.append)
+    fake_server.enqueue(openai_reply("Done."))
+    app = app_on_server(fake_server, tmp_path, "young", sandbox={"backend": "plain"})
+    async with app.run_test(size=SIZE) as pilot:
+        await whole_turn(pilot, "go")
+    assert told[-2:] == [True, False]

@@ -59,9 +59,9 @@ from nanotui.tui.widgets.timeline import Timeline
 
 TURN_GROUP = "turn"
 WATCH_GROUP = "watch"
+"""The worker that reports edits made outside nanotui (see `watch_workspace`)."""
 SETTLE_AFTER_S = 0.25
 """How long after a turn's end its garbage is collected: its last frames are out by then."""
-"""The worker that reports edits made outside nanotui (see `watch_workspace`)."""
 COST_REFRESH_S = 10.0
 """How often, between turns, the cost meter is brought up to date (other processes spend)."""
 FINISH_MESSAGES = {
@@ -203,7 +203,6 @@ class MainScreen(Screen[None]):
         prompt.clear()
         self._turn_had_error = False
         self.busy = True
-        collector.turn_running(True)
         self.run_turn(text)
 
     @on(PromptInput.SlashCommand, "#prompt")
@@ -350,12 +349,14 @@ class MainScreen(Screen[None]):
         await self.query_one(ChatView).end_reply("", interrupted=interrupted)
         self.query_one(CostMeter).end_stream()
         self.busy = False
-        collector.turn_running(False)
         self.query_one(PromptInput).focus()
         # Once the frames that end the turn are out: the collection takes tens of ms, and
         # holds the interpreter lock, so the reply's last words, drawn but not yet written
         # by Textual's output thread, waited for it (`call_after_refresh` was too soon).
         self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn's garbage")
+
+    def watch_busy(self, busy: bool) -> None:
+        collector.turn_running(busy)  # young collections only while a turn runs
 
     def _settle(self) -> None:
         if not self.busy:  # else the turn started since then settles at its own end
