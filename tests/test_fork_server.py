@@ -143,62 +143,52 @@ async def test_the_next_command_is_run_by_the_copy_forked_ahead_for_it(workspace
     assert result.stdout == f"{spares[0]}\n"  # type: ignore[attr-defined]
 
 
-async def test_a_spare_killed_while_it_waits_is_replaced(workspace: Path) -> None:
+async def _waiting_spares(workspace: Path) -> tuple[int, list[int]]:
+    """The server and the copies waiting for its next command (after one has run)."""
     await _run("true", workspace)
-    assert SERVER.pid is not None
-    for spare in _children_of(SERVER.pid):
-        os.kill(spare, signal.SIGKILL)
+    server = SERVER.pid
+    assert server is not None
+    await asyncio.sleep(0.1)  # the last copy gone, its successor waiting
+    spares = _children_of(server)
+    assert spares, "no copy waits for the next command"
+    return server, spares
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_spare_killed_while_it_waits_is_replaced(workspace: Path) -> None:
+    _kill((await _waiting_spares(workspace))[1])
     result = await _run("echo still", workspace)
     assert result.stdout == "still\n" and result.exit_code == 0  # type: ignore[attr-defined]
 
 
-async def test_the_spare_goes_with_its_server(workspace: Path) -> None:
-    await _run("true", workspace)
-    server = SERVER.pid
-    assert server is not None
-    await asyncio.sleep(0.1)
-    spares = _children_of(server)
-    assert spares, "no copy waits for the next command"
-    os.kill(server, signal.SIGKILL)
-    for _ in range(100):
-        if not any(_running(spare) for spare in spares):
-            break
-        await asyncio.sleep(0.02)
-    assert not any(_running(spare) for spare in spares), "a spare outlived its fork server"
-
-
-async def test_a_spare_forked_for_a_request_in_hand_holds_none_of_its_descriptors(
-    workspace: Path,
-) -> None:
-    await _run("true", workspace)
-    assert SERVER.pid is not None
-    await asyncio.sleep(0.1)  # the last copy gone, its successor waiting
-    for spare in _children_of(SERVER.pid):
-        os.kill(spare, signal.SIGKILL)
-    await asyncio.sleep(0.1)  # and seen gone by the server
-    # The next request finds no spare: the one forked for it must not keep a second copy of
-    # that request's pipes and socket (the copy is $PPID of the command).
-    result = await _run("ls /proc/$PPID/fd", workspace)
-    assert result.stdout.split() == ["0", "1", "2"]  # type: ignore[attr-defined]
-
-
-async def test_a_stopped_spare_goes_with_its_server(workspace: Path) -> None:
-    await _run("true", workspace)
-    server = SERVER.pid
-    assert server is not None
-    await asyncio.sleep(0.1)
-    spares = _children_of(server)
-    assert spares, "no copy waits for the next command"
+@pytest.mark.parametrize("stopped", [False, True], ids=["waiting", "stopped"])
+async def test_the_spare_goes_with_its_server(workspace: Path, stopped: bool) -> None:
+    server, spares = await _waiting_spares(workspace)
     try:
-        for spare in spares:
-            os.kill(spare, signal.SIGSTOP)  # it can no longer read end-of-file
+        if stopped:
+            for spare in spares:
+                os.kill(spare, signal.SIGSTOP)  # it can no longer read end-of-file
         os.kill(server, signal.SIGKILL)
         for _ in range(100):
             if not any(_running(spare) for spare in spares):
                 break
             await asyncio.sleep(0.02)
-        assert not any(_running(spare) for spare in spares), "a stopped spare outlived its server"
+        assert not any(_running(spare) for spare in spares), "a spare outlived its fork server"
     finally:
-        for spare in spares:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(spare, signal.SIGKILL)
+        _kill(spares)
+
+
+async def test_a_spare_forked_for_a_request_in_hand_holds_none_of_its_descriptors(
+    workspace: Path,
+) -> None:
+    _kill((await _waiting_spares(workspace))[1])
+    await asyncio.sleep(0.1)  # seen gone by the server
+    # The next request finds no spare: the one forked for it must not keep a second copy of
+    # that request's pipes and socket (the copy is $PPID of the command).
+    result = await _run("ls /proc/$PPID/fd", workspace)
+    assert result.stdout.split() == ["0", "1", "2"]  # type: ignore[attr-defined]
