@@ -6,6 +6,7 @@ git-aware prompt or editor would, and looks for the file the attacker's program 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from sandbox_support import ISOLATING, runner_for
 
 from nanotui.security.jail import repositories
+from nanotui.security.sandbox import runners
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
@@ -92,6 +94,41 @@ async def test_a_repository_a_command_made_runs_no_fsmonitor_on_the_host(
     assert f"reset {where}/.git/config" in notice
     assert f"removed the hook {where}/.git/hooks/pre-commit" in notice
     assert "host commit" in git("-C", where, "log", "--oneline", cwd=repo)  # still a repository
+
+
+@pytest.mark.parametrize(("last_look_s", "on_a_thread"), [(None, True), (10.0, True), (0.0, False)])
+async def test_the_look_before_a_command_guards_it_on_a_thread_or_in_place(
+    repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    last_look_s: float | None,
+    on_a_thread: bool,
+) -> None:
+    """The first look, and one after a slow look, go to a thread; after a quick one the look
+    is taken in place (a thread costs more than it). Either way the guard holds."""
+    handed: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function, *args):  # type: ignore[no-untyped-def]
+        handed.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(runners.asyncio, "to_thread", counted)
+    runner = runner_for("landlock", repo)
+    assert isinstance(runner, runners.GuardedRunner)
+    runner.last_look_s = last_look_s
+    marker = tmp_path / "owned"
+    result = await runner.run(
+        f"git init -q sub && {fsmonitor_line(marker)} >> sub/.git/config",
+        cwd=repo,
+        timeout_s=30,
+        max_output_bytes=10_000,
+    )
+    git("-C", "sub", "status", cwd=repo)
+    assert not marker.exists()
+    assert "reset sub/.git/config" in result.notice
+    assert bool(handed) == on_a_thread
+    assert runner.last_look_s is not None and 0 < runner.last_look_s < 10  # the look after
 
 
 @pytest.mark.parametrize("backend", ISOLATING)

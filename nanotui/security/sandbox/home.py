@@ -212,6 +212,8 @@ def known_stores(home: Path) -> list[Path]:
 
 def shown_grants(view: HomeView) -> list[str]:
     """Paths beneath which reading covers the shown entries except the stores inside them."""
+    if not view.stores_in_shown:  # the usual case: no store inside, no path to resolve
+        return [str(entry) for entry in view.shown]
     grants: list[str] = []
     for entry in view.shown:
         real = entry.resolve()
