@@ -7,14 +7,26 @@ timeout, and whatever they started is looked up by a unique marker and killed in
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
+import stat
 import time
 from pathlib import Path
 
 import pytest
-from sandbox_support import BACKENDS, ISOLATING, kill_all, none_left, pids_with, runner_for
+from sandbox_support import (
+    BACKENDS,
+    ISOLATING,
+    bare_runner,
+    kill_all,
+    none_left,
+    pids_with,
+    runner_for,
+)
+
+from nanotui.security.sandbox.base import CommandRunner
 
 
 @pytest.mark.parametrize("backend", ISOLATING)
@@ -47,6 +59,33 @@ async def test_temp_files_go_to_a_private_writable_folder(backend: str, workspac
     lines = result.stdout.split()
     assert lines[0] == "ok"
     assert lines[1] != os.environ.get("TMPDIR", "")
+
+
+async def _temp_folder_after(runner: CommandRunner, workspace: Path, command: str) -> Path:
+    """The TMPDIR the command ran with (it must succeed)."""
+    result = await runner.run(
+        f'{command} && echo "$TMPDIR"', cwd=workspace, timeout_s=10, max_output_bytes=10_000
+    )
+    assert result.exit_code == 0, result.stderr
+    return Path(result.stdout.split()[-1])
+
+
+@pytest.mark.parametrize(
+    ("leave", "kept"),
+    [("true", True), ("echo left > $TMPDIR/file", False), ("chmod 755 $TMPDIR", False)],
+)
+async def test_a_landlock_temp_folder_is_kept_for_the_next_command_only_as_it_was_made(
+    workspace: Path, leave: str, kept: bool
+) -> None:
+    runner = bare_runner("landlock", workspace)
+    first = await _temp_folder_after(runner, workspace, leave)
+    second = await _temp_folder_after(runner, workspace, 'test -z "$(ls -A $TMPDIR)"')
+    assert (second == first) == kept
+    assert first.exists() == kept  # one not kept is removed
+    assert stat.S_IMODE(second.stat().st_mode) == 0o700
+    del runner
+    gc.collect()
+    assert not second.exists()  # the kept ones go with the runner
 
 
 @pytest.mark.parametrize("backend", ISOLATING)
