@@ -42,9 +42,10 @@ async def browser(pilot: Pilot) -> None:
         first = str(table.get_row_at(0)[0]) if table.row_count else "?"
         if any(first in table.render_line(y).text for y in range(min(3, table.size.height))):
             return True
-        # Under a loaded full suite the table was once left drawn at the header's widths
-        # for the whole wait, with nothing to draw it again: ask for the next drawing.
-        table.refresh()
+        # Under a loaded full suite the table was left drawn at the header's widths for the
+        # whole wait: it widens its columns when idle, and a refresh asked for here each
+        # time kept it from ever being idle. Nudge it to its idle work instead.
+        table.check_idle()
         return False
 
     await wait_for(pilot, drawn_whole, "the ids drawn at full width", timeout=30)
