@@ -15,7 +15,9 @@ import pytest
 from sandbox_support import kill_all, none_left, sleeps_with
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.security.sandbox import fork_client
 from nanotui.security.sandbox.fork_client import SERVER
+from nanotui.security.sandbox.process import Limits
 from nanotui.security.sandbox.runners import PlainRunner
 
 
@@ -189,6 +191,101 @@ async def test_a_spare_forked_for_a_request_in_hand_holds_none_of_its_descriptor
     _kill((await _waiting_spares(workspace))[1])
     await asyncio.sleep(0.1)  # seen gone by the server
     # The next request finds no spare: the one forked for it must not keep a second copy of
-    # that request's pipes and socket (the copy is $PPID of the command).
-    result = await _run("ls /proc/$PPID/fd", workspace)
-    assert result.stdout.split() == ["0", "1", "2"]  # type: ignore[attr-defined]
+    # that request's pipes and socket (the copy is $PPID of the command). It holds its
+    # standard three and the socket it answers on.
+    listing = 'for fd in /proc/$PPID/fd/*; do echo "${fd##*/}" "$(readlink "$fd")"; done'
+    result = await _run(listing, workspace)
+    held = dict(line.split(" ", 1) for line in result.stdout.splitlines())  # type: ignore[attr-defined]
+    assert {"0", "1", "2"} <= held.keys(), held
+    others = [target for fd, target in held.items() if fd not in ("0", "1", "2")]
+    assert len(others) == 1 and others[0].startswith("socket:"), held
+
+
+@pytest.mark.parametrize(("line", "status"), [("exit 3", 3 << 8), ("kill -TERM $$", 15)])
+async def test_the_copy_tells_how_it_will_end_before_the_server_has_reaped_it(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, line: str, status: int
+) -> None:
+    """ "D" comes from the copy once nothing of its command is left, before its own exit,
+    and says what the server's "X" says after it: nanotui need not wait for the exit."""
+    lines: list[str] = []
+    heard = fork_client._Answers.data_received
+
+    def recording(self: fork_client._Answers, data: bytes) -> None:
+        lines.extend(data.decode().splitlines())
+        heard(self, data)
+
+    monkeypatch.setattr(fork_client._Answers, "data_received", recording)
+    gate, release = os.pipe()
+    argv = ["--no-landlock", "--reap", "--gate", "--", "bash", "-c", line]
+    command = await fork_client.start_forked(argv, cwd=workspace, env={}, gate=gate)
+    os.close(gate)
+    try:
+        os.write(release, b"\n")
+        for _ in range(250):
+            if any(said.startswith("X") for said in lines):
+                break
+            await asyncio.sleep(0.02)
+        assert [said.split()[0] for said in lines] == ["S", "D", "X"], lines
+        assert lines[1:] == [f"D {status}", f"X {status}"]
+        assert command.swept and command.returncode == os.waitstatus_to_exitcode(status)
+    finally:
+        os.close(release)
+        command.close()
+
+
+REAPER_DRIVER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("process_reaper", sys.argv[1])
+process_reaper = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(process_reaper)
+process_reaper.SWEEP_S = float(sys.argv[3])
+said = []
+code = process_reaper.run_reaped(["bash", "-c", sys.argv[2]], swept=said.append)
+print(said, flush=True)
+"""
+
+
+LEFT_BEHIND = "setsid sleep 30.{marker} >/dev/null 2>&1 </dev/null"
+
+
+@pytest.mark.parametrize(
+    ("line", "sweep_s", "said"),
+    [
+        ("exit 3", 2.0, [3 << 8]),
+        (f"{LEFT_BEHIND} & exit 0", 2.0, [0]),
+        (f"{LEFT_BEHIND} & exit 0", 0.0, []),  # not swept in time: nothing said
+    ],
+)
+def test_the_reaper_says_swept_only_once_nothing_is_left(
+    marker: str, line: str, sweep_s: float, said: list[int]
+) -> None:
+    reaper = Path(fork_client.__file__).with_name("process_reaper.py")
+    argv = [sys.executable, "-c", REAPER_DRIVER, str(reaper), line.format(marker=marker)]
+    try:
+        done = subprocess.run(
+            [*argv, str(sweep_s)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.stdout.strip() == str(said), done.stderr
+    finally:
+        kill_all(marker)
+
+
+async def test_a_swept_commands_pids_cgroup_goes_back_to_the_pool(workspace: Path) -> None:
+    """Its copy may still be exiting inside it when the result is in: the cgroup is taken
+    back once the copy has gone, on the cleaner's thread, and none is left over."""
+    parent = sandbox_cgroup.pids_cgroup_parent()
+    if parent is None:
+        pytest.skip("no pids cgroup can be made here")
+    runner = PlainRunner(Limits(max_processes=64))
+    for _ in range(12):
+        result = await runner.run("true", cwd=workspace, timeout_s=10, max_output_bytes=100)
+        assert result.exit_code == 0
+    sandbox_cgroup._cleaner.submit(lambda: None).result(timeout=5)  # what it had is done
+    ours = [path for path in parent.glob(f"nanotui-{os.getpid()}-*") if "-mem-" not in path.name]
+    assert 0 < len(ours) <= sandbox_cgroup.POOL_SIZE, ours
+    assert sorted(ours) == sorted(sandbox_cgroup._pool)
+    assert not any((path / "cgroup.procs").read_text().split() for path in ours)

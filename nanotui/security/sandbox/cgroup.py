@@ -185,9 +185,10 @@ class PidsCgroup:
         parent = pids_cgroup_parent()
         if parent is None:
             return None
-        if _pool:
+        path = None
+        with contextlib.suppress(IndexError):  # the cleaner's thread fills it too
             path = _pool.pop()
-        else:
+        if path is None:
             path = parent / f"nanotui-{os.getpid()}-{next(_counter)}"
             try:
                 path.mkdir()
@@ -221,7 +222,24 @@ class PidsCgroup:
         self.release()
 
     def release(self) -> None:
-        if self.pids() or len(_pool) >= POOL_SIZE:
+        """Hand it back to the pool once empty (or remove it). A task still on its way out
+        (the fork server's copy, which tells its command's end just before it exits) is
+        waited for on the cleaner's thread, not here."""
+        if self.pids():
+            _cleaner.submit(self._release_once_empty)
+        else:
+            self._pool_or_remove()
+
+    def _release_once_empty(self) -> None:
+        for _ in range(50):
+            if not self.pids():
+                self._pool_or_remove()
+                return
+            time.sleep(0.002)
+        _remove(self.path)
+
+    def _pool_or_remove(self) -> None:
+        if len(_pool) >= POOL_SIZE:
             _remove(self.path)
         else:
             _pool.append(self.path)

@@ -127,14 +127,16 @@ os.register_at_fork(after_in_child=SERVER._forget_in_child)
 
 
 class _Answers(asyncio.Protocol):
-    """Reads the command's socket: "S pid" or "E why" from the copy, "X status" from the
-    server, or the socket closing when the server died."""
+    """Reads the command's socket: "S pid" or "E why" and then "D status" from the copy,
+    "X status" from the server, or the socket closing when the server died."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.started: asyncio.Future[int | str] = loop.create_future()
         """The copy's pid, or why it did not start ("" when it just went)."""
         self.exited = asyncio.Event()
         self.status: int | None = None
+        self.swept = False
+        """Whether the copy said its command and all it started were gone ("D")."""
         self._buffer = b""
 
     def data_received(self, data: bytes) -> None:
@@ -146,9 +148,11 @@ class _Answers(asyncio.Protocol):
                 self._start_with(int(rest))
             elif kind == "E":
                 self._start_with(rest)
-            elif kind == "X":
+            elif kind in ("D", "X"):
                 self._start_with("")
-                self.status = int(rest)
+                if self.status is None:  # the first says it; X after D is the copy's exit
+                    self.status = int(rest)
+                    self.swept = kind == "D"
                 self.exited.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -183,6 +187,10 @@ class ForkedCommand:
     def stopped(self) -> str:
         lost = self.answers.exited.is_set() and self.answers.status is None
         return f"{SERVER_GONE} while it ran" if lost else ""
+
+    @property
+    def swept(self) -> bool:
+        return self.answers.swept
 
     def close(self) -> None:
         for transport in self.transports:

@@ -24,9 +24,12 @@ one message per command: one byte, and four descriptors: the gate (the command's
 nanotui releases it), stdout, stderr, and a stream socket of the command's own. On that
 socket nanotui sends the request (an 8-byte length, then JSON: the launcher's argv, cwd,
 env); the copy reads it and answers "S pid" once it leads its own session, or "E why" when
-it could not start; the server answers "X status" once it has reaped the copy. The copy's
-lines always come first: it writes them before it can exit. The server passes the four
-descriptors on to the spare over a socket of the spare's own.
+it could not start, then "D status" once its command and all it started are gone (how the
+copy is about to end, as a wait status); the server answers "X status" once it has reaped
+the copy. The copy's lines always come first: it writes them before it can exit. nanotui
+takes the first of D and X: D spares it the copy's exit, which tears down a copy of the
+server's memory (0.3 to 0.6 ms); X is there when the copy was killed before it could say
+D. The server passes the four descriptors on to the spare over a socket of the spare's own.
 
 Nothing outlives what started it. Each copy is a child subreaper over its command, and the
 server is one over the copies: a copy killed before it could sweep leaves its orphans to the
@@ -59,8 +62,9 @@ PRACTICE_REQUEST = json.dumps(
     {"argv": ["--gate", "--", "bash", "-c", "true"], "cwd": "/", "env": {"PATH": "/bin"}}
 )
 """A request like nanotui's, for the waiting copy's warm-up (`_warm_up`)."""
-Run = Callable[[list[str], int], int]
-"""`landlock_exec.main`: the launcher's argv and the server's pid, to its exit code."""
+Run = Callable[[list[str], int, Callable[[int], None]], int]
+"""`landlock_exec.main`: the launcher's argv, the server's pid and what to call once the
+command and all it started are gone, to its exit code."""
 
 
 class Stop(Exception):
@@ -290,12 +294,25 @@ def _become_copy(
         os.environ.clear()
         os.environ.update(request["env"])  # the command's environment, exec passes it on
         _say(answers, f"S {os.getpid()}")
-        os.close(answers)
-        code = run(request["argv"], server)
+        # `answers` is kept for "D" (close-on-exec: the command never holds it).
+        code = run(request["argv"], server, lambda status: _swept(answers, status))
     except BaseException:
         code = 126  # nanotui went away mid-request, or the request was not one
     finally:
         os._exit(code)
+
+
+def _swept(answers: int, status: int) -> None:
+    """The command and all it started are gone: end its output (the copy's own copies of its
+    pipes would hold them open until its exit) and say how the copy will end."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        return  # nanotui waits for the server's "X" instead
+    _say(answers, f"D {status}")
 
 
 def _warm_up() -> None:

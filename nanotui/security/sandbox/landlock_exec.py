@@ -37,6 +37,10 @@ import stat
 import sys
 from types import ModuleType
 
+TYPE_CHECKING = False  # not `typing`'s: importing it would slow the one-shot launcher down
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 PR_SET_NO_NEW_PRIVS = 38
 CREATE_RULESET_VERSION = 1
@@ -211,8 +215,11 @@ def _wait_at_gate() -> bool:
     return True
 
 
-def main(argv: list[str], parent: int | None = None) -> int:
-    """Run as the options in `argv` say; `parent` is the fork server's pid when it forked us."""
+def main(
+    argv: list[str], parent: int | None = None, swept: Callable[[int], None] | None = None
+) -> int:
+    """Run as the options in `argv` say; `parent` is the fork server's pid when it forked us,
+    `swept` what it tells once the command and all it started are gone (`run_reaped`)."""
     write_dirs: list[str] = []
     read_paths: list[str] | None = None
     flags = {"--no-network": False, "--gate": False, "--reap": False, "--no-landlock": False}
@@ -263,7 +270,7 @@ def main(argv: list[str], parent: int | None = None) -> int:
         # The reaper stays outside the sandbox it puts on the command (see process_reaper).
         bare = flags["--no-landlock"] and seccomp is None
         prepare = None if bare else apply_sandbox
-        return _sibling("process_reaper").run_reaped(command, prepare, parent)
+        return _sibling("process_reaper").run_reaped(command, prepare, parent, swept)
     try:
         apply_sandbox()
     except OSError as exc:

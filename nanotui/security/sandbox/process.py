@@ -327,15 +327,18 @@ async def run_started(
         # Cancelled or failed mid-run, or leftovers that closed their pipes
         # (`cmd >/dev/null &`): nothing of the command may outlive the call.
         try:
-            if not finished or _group_alive(pgid):
+            # A swept command left nothing in its group but its leader, on its way out.
+            if not finished or (not child.swept and _group_alive(pgid)):
                 await _kill_group(child, pgid)
         finally:
             # Not skipped by a second cancellation. bwrap's init runs in a session of its
             # own, out of killpg's reach; it dies with bwrap (--die-with-parent), and its
             # PID namespace with it.
             if cgroup:
-                # Catches what left the group (setsid) and could not be reached by killpg.
-                cgroup.kill_all_and_release()
+                if not (finished and child.swept):
+                    # Catches what left the group (setsid) and could not be reached by killpg.
+                    cgroup.kill_all()
+                cgroup.release()
             watching.cancel()
             for reader in readers:
                 reader.cancel()

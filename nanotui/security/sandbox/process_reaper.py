@@ -93,21 +93,22 @@ def _reap_all() -> None:
             return
 
 
-def kill_descendants() -> None:
-    """Stop then kill everything below this process, until nothing is left or time is up."""
+def kill_descendants() -> bool:
+    """Stop then kill everything below this process, until nothing is left or time is up;
+    whether nothing is left."""
     deadline = time.monotonic() + SWEEP_S
     me = os.getpid()
-    while time.monotonic() < deadline:
-        found = descendants_of(me)
-        if not found:
-            break
+    found = descendants_of(me)
+    while found and time.monotonic() < deadline:
         for pid in found:
             _signal(pid, signal.SIGSTOP)
         for pid in found:
             _signal(pid, signal.SIGKILL)
         time.sleep(0.001)
         _reap_all()
+        found = descendants_of(me)
     _reap_all()
+    return not found
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -183,13 +184,20 @@ def _restricted_start(command: list[str], prepare: Callable[[], None]) -> int:
 
 
 def run_reaped(
-    command: list[str], prepare: Callable[[], None] | None = None, parent: int | None = None
+    command: list[str],
+    prepare: Callable[[], None] | None = None,
+    parent: int | None = None,
+    swept: Callable[[int], None] | None = None,
 ) -> int:
     """Run the command to its end; on return (or a stop signal) none of its processes live.
 
     `prepare` puts the sandbox on the thread that starts the command: on the command only, so
     that (with Landlock's signal scoping, ABI 6+) the command cannot kill or stop its reaper.
     `parent` is the process we must not outlive, when known (the fork server's pid).
+    `swept` is told how we are about to end (a wait status, as our parent will see it) once
+    nothing of the command is left, before we end; only when the command ended on its own
+    (a stop signal may mean our parent died, which the parent's side must hear of from it)
+    and the sweep did not run out of time.
     """
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     # If our parent (nanotui, or its fork server) dies, we hear of it and take the command
@@ -220,5 +228,7 @@ def run_reaped(
     finally:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
-        kill_descendants()
+        cleared = kill_descendants()
+    if cleared and swept is not None and status is not None:
+        swept(status)  # `_end_like` ends us the same way
     return 128 + signal.SIGTERM if status is None else _end_like(status)

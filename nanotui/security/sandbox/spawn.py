@@ -51,6 +51,11 @@ class Started(Protocol):
     def stopped(self) -> str:
         """Why it ended without our learning its exit code, or ""."""
 
+    @property
+    def swept(self) -> bool:
+        """Whether it said, as it ended, that nothing it started is left: then neither its
+        group nor its cgroup holds anything to kill but itself, on its way out."""
+
     def close(self) -> None:
         """Let go of what following it took (sockets, transports)."""
 
@@ -77,6 +82,7 @@ class Spawned:
 
     proc: asyncio.subprocess.Process
     stopped: str = ""
+    swept: bool = False
 
     @property
     def pid(self) -> int:
