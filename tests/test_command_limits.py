@@ -199,3 +199,33 @@ def test_a_killed_nanotui_leaves_no_memory_cgroup_behind_for_long(
     monkeypatch.delitem(sandbox_cgroup._usable, "memory")  # the next nanotui process
     assert sandbox_cgroup.memory_cgroup_parent() == parent
     assert not any(folder.exists() for folder in left)
+
+
+def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None:
+    parent = sandbox_cgroup.memory_cgroup_parent()
+    if parent is None:
+        pytest.skip("no memory cgroup can be made here")
+
+    def settled() -> None:  # what the cleaner's thread was given is done
+        sandbox_cgroup._cleaner.submit(lambda: None).result(timeout=10)
+
+    def limit_mb(made: sandbox_cgroup.MemoryCgroup) -> int:
+        name = "memory.limit_in_bytes" if made.v1 else "memory.max"
+        return int((made.path / name).read_text()) >> 20
+
+    made: list[sandbox_cgroup.MemoryCgroup] = []
+    try:
+        made.append(sandbox_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
+        settled()
+        ahead = list(sandbox_cgroup._made_ahead)
+        assert len(ahead) == 1 and ahead[0].path.is_dir() and ahead[0].path != made[0].path
+        made.append(sandbox_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
+        assert made[1] is ahead[0]
+        assert limit_mb(made[1]) == 256 and made[1].oom_kills() == 0
+        settled()
+        made.append(sandbox_cgroup.MemoryCgroup.create(128))  # type: ignore[arg-type]
+        assert made[2] not in ahead and limit_mb(made[2]) == 128  # other settings: made now
+    finally:
+        for cgroup in made:
+            cgroup.release()
+        settled()

@@ -250,6 +250,8 @@ class MemoryCgroup:
 
     Made afresh for each command (never pooled): its OOM count must start at zero, and a
     cgroup v1 memory folder keeps charging pages of files the command left in the page cache.
+    Making one costs about 0.2 ms, so the next command's is made ahead on the cleaner's thread
+    while this one's runs.
     """
 
     def __init__(self, path: Path, v1: bool, memory_mb: int) -> None:
@@ -259,9 +261,24 @@ class MemoryCgroup:
 
     @classmethod
     def create(cls, memory_mb: int) -> MemoryCgroup | None:
+        """A fresh cgroup: the one made ahead when it fits, else one made now."""
         parent = memory_cgroup_parent()
         if parent is None:
             return None
+        made = None
+        with contextlib.suppress(IndexError):  # filled on the cleaner's thread
+            made = _made_ahead.pop()
+        if made is not None and (made.path.parent, made.memory_mb) != (parent, memory_mb):
+            _cleaner.submit(made.release)  # made for other settings
+            made = None
+        made = made or cls.make(parent, memory_mb)
+        if made is not None:
+            _cleaner.submit(_make_ahead, parent, memory_mb)
+        return made
+
+    @classmethod
+    def make(cls, parent: Path, memory_mb: int) -> MemoryCgroup | None:
+        """A new cgroup below `parent` limited to `memory_mb`, or None if it cannot be made."""
         v1 = (parent / "memory.limit_in_bytes").exists()
         path = parent / f"nanotui-{os.getpid()}-mem-{next(_counter)}"
         limit = str(memory_mb << 20)
@@ -327,9 +344,19 @@ class MemoryCgroup:
 
 
 _cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanotui-cgroup-cleaner")
-"""Releases memory cgroups off the command's way (joined when the process exits)."""
+"""Releases cgroups, and makes the next memory cgroup, off the command's way (joined when
+the process exits)."""
 POOL_SIZE = 4
 _pool: list[Path] = []
+_made_ahead: list[MemoryCgroup] = []
+"""The next command's memory cgroup, made on the cleaner's thread (at most one)."""
+
+
+def _make_ahead(parent: Path, memory_mb: int) -> None:
+    if not _made_ahead:
+        made = MemoryCgroup.make(parent, memory_mb)
+        if made is not None:
+            _made_ahead.append(made)
 
 
 def _kill_tasks(procs_file: Path) -> None:
@@ -361,5 +388,8 @@ def _remove(path: Path) -> None:
 
 @atexit.register
 def _empty_pool() -> None:
+    # After the cleaner's thread has ended (the executor joins it before atexit runs).
     while _pool:
         _remove(_pool.pop())
+    while _made_ahead:
+        _remove(_made_ahead.pop().path)
