@@ -64,9 +64,21 @@ def bounded_memory_cgroup(name: str, limit_mb: int) -> Iterator[Path]:
             (bound / "memory.swap.max").write_text("0")
         yield bound
     finally:
+        # Not while the cleaner's thread removes or makes cgroups in it.
+        settle_cgroup_cleaner()
+        for made in list(sandbox_cgroup._made_ahead):
+            if bound in made.path.parents:
+                sandbox_cgroup._made_ahead.remove(made)
         for child in sorted(bound.glob("**/"), key=lambda p: len(p.parts), reverse=True):
             sandbox_cgroup._kill_tasks(child / "cgroup.procs")
             sandbox_cgroup._remove(child)
+
+
+def settle_cgroup_cleaner() -> None:
+    """Wait until what the cgroup cleaner's thread was given is done."""
+    from nanotui.security.sandbox import cgroup as sandbox_cgroup
+
+    sandbox_cgroup._cleaner.submit(lambda: None).result(timeout=30)
 
 
 def pids_with(marker: str) -> list[int]:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import bounded_memory_cgroup, kill_all, runner_for
+from sandbox_support import bounded_memory_cgroup, kill_all, runner_for, settle_cgroup_cleaner
 
 from nanotui.cli.main import main
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
@@ -206,9 +206,6 @@ def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None
     if parent is None:
         pytest.skip("no memory cgroup can be made here")
 
-    def settled() -> None:  # what the cleaner's thread was given is done
-        sandbox_cgroup._cleaner.submit(lambda: None).result(timeout=10)
-
     def limit_mb(made: sandbox_cgroup.MemoryCgroup) -> int:
         name = "memory.limit_in_bytes" if made.v1 else "memory.max"
         return int((made.path / name).read_text()) >> 20
@@ -216,16 +213,16 @@ def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None
     made: list[sandbox_cgroup.MemoryCgroup] = []
     try:
         made.append(sandbox_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
-        settled()
+        settle_cgroup_cleaner()
         ahead = list(sandbox_cgroup._made_ahead)
         assert len(ahead) == 1 and ahead[0].path.is_dir() and ahead[0].path != made[0].path
         made.append(sandbox_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
         assert made[1] is ahead[0]
         assert limit_mb(made[1]) == 256 and made[1].oom_kills() == 0
-        settled()
+        settle_cgroup_cleaner()
         made.append(sandbox_cgroup.MemoryCgroup.create(128))  # type: ignore[arg-type]
         assert made[2] not in ahead and limit_mb(made[2]) == 128  # other settings: made now
     finally:
         for cgroup in made:
             cgroup.release()
-        settled()
+        settle_cgroup_cleaner()
