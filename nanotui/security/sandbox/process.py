@@ -177,19 +177,29 @@ def _apply_limits(
 
 
 class _Watch:
-    """Polls the checks until one says why the command must stop, then stops it once."""
+    """Polls the checks until one says why the command must stop, then stops it once.
+
+    A timer on the loop, not a task: most commands end before the first look, and a task
+    costs a start and a cancellation on every command's way."""
 
     def __init__(self, checks: Sequence[Callable[[], str]], stop: Callable[[], None]) -> None:
         self.checks = list(checks)
         self.stop = stop
         self.stopped = ""
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def run(self) -> None:
-        if not self.checks:
-            return
-        while not self.stopped:
-            await asyncio.sleep(WATCH_POLL_S)
-            self.look()
+    def start(self) -> None:
+        if self.checks:
+            self._timer = asyncio.get_running_loop().call_later(WATCH_POLL_S, self._tick)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _tick(self) -> None:
+        self.look()
+        if not self.stopped:
+            self.start()
 
     def look(self) -> None:
         for check in self.checks:
@@ -311,7 +321,7 @@ async def run_started(
     if growth.baselines:
         checks.append(growth.check)
     watch = _Watch(checks, stop)
-    watching = asyncio.ensure_future(watch.run())
+    watch.start()
     try:
         if not await _exited(child, timeout_s):
             timed_out = True
@@ -339,11 +349,11 @@ async def run_started(
                     # Catches what left the group (setsid) and could not be reached by killpg.
                     cgroup.kill_all()
                 cgroup.release()
-            watching.cancel()
+            watch.cancel()
             for reader in readers:
                 reader.cancel()
             child.close()
-        await asyncio.gather(*readers, watching, return_exceptions=True)
+        await asyncio.gather(*readers, return_exceptions=True)
 
     # An OOM kill after the last look still counts: the command lost a process to it.
     stopped = watch.stopped or child.stopped or (memory.check() if memory else "")
