@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox_support import kill_all, none_left, sleeps_with
+from sandbox_support import kill_all, none_left, settle_cgroup_cleaner, sleeps_with
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
 from nanotui.security.sandbox import fork_client
@@ -284,8 +284,38 @@ async def test_a_swept_commands_pids_cgroup_goes_back_to_the_pool(workspace: Pat
     for _ in range(12):
         result = await runner.run("true", cwd=workspace, timeout_s=10, max_output_bytes=100)
         assert result.exit_code == 0
-    sandbox_cgroup._cleaner.submit(lambda: None).result(timeout=5)  # what it had is done
+    settle_cgroup_cleaner()
     ours = [path for path in parent.glob(f"nanotui-{os.getpid()}-*") if "-mem-" not in path.name]
     assert 0 < len(ours) <= sandbox_cgroup.POOL_SIZE, ours
     assert sorted(ours) == sorted(sandbox_cgroup._pool)
     assert not any((path / "cgroup.procs").read_text().split() for path in ours)
+
+
+PRACTICE_DRIVER = """
+import importlib.util, os, sys, time
+spec = importlib.util.spec_from_file_location("landlock_exec", sys.argv[1])
+launcher = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(launcher)
+launcher._sibling("process_reaper")  # loaded, as the server has it, before counting
+before = sorted(os.listdir("/proc/self/fd"))
+launcher.practise()
+for _ in range(100):  # the thread may take a moment to end after it has said it is done
+    if len(os.listdir("/proc/self/task")) == 1:
+        break
+    time.sleep(0.01)
+print(sorted(os.listdir("/proc/self/fd")) == before, len(os.listdir("/proc/self/task")))
+"""
+
+
+def test_the_waiting_copys_practice_leaves_nothing_open_or_running() -> None:
+    """What a spare does on nothing before its command: no descriptor, thread or process
+    is left from it (it makes a Landlock ruleset and starts a thread)."""
+    launcher = Path(fork_client.__file__).with_name("landlock_exec.py")
+    done = subprocess.run(
+        [sys.executable, "-c", PRACTICE_DRIVER, str(launcher)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.stdout.split() == ["True", "1"], done.stderr

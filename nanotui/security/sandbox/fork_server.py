@@ -59,9 +59,14 @@ DESCRIPTORS = 4
 LENGTH = struct.Struct("!Q")
 """The request's length, before its JSON."""
 PRACTICE_REQUEST = json.dumps(
-    {"argv": ["--gate", "--", "bash", "-c", "true"], "cwd": "/", "env": {"PATH": "/bin"}}
+    {
+        "argv": [*["--read", "/practice/folder"] * 32, "--gate", "--", "bash", "-c", "true"],
+        "cwd": "/",
+        "env": {f"PRACTICE_{n}": "/usr/local/bin:/usr/bin:/bin" for n in range(32)},
+    }
 )
-"""A request like nanotui's, for the waiting copy's warm-up (`_warm_up`)."""
+"""A request like nanotui's, as long as a Landlock command's, for the waiting copy's
+warm-up (`_warm_up`)."""
 Run = Callable[[list[str], int, Callable[[int], None]], int]
 """`landlock_exec.main`: the launcher's argv, the server's pid and what to call once the
 command and all it started are gone, to its exit code."""
@@ -83,11 +88,13 @@ def _say(fd: int, line: str) -> None:
         return
 
 
-def serve(control_fd: int, run: Run, reaper: ModuleType) -> int:
+def serve(control_fd: int, run: Run, reaper: ModuleType, practise: Callable[[], None]) -> int:
     """Hand each request on the control socket to a copy until it closes, then kill all
-    below; `reaper` is `process_reaper`, loaded by path."""
+    below; `reaper` is `process_reaper`, loaded by path, and `practise` what each waiting
+    copy does once on nothing to be quicker with its command (`_warm_up`)."""
     reaper._prctl(reaper.PR_SET_CHILD_SUBREAPER, 1)
     server = Server(socket.socket(fileno=control_fd), run, reaper)
+    server.practise = practise
     # SIGCHLD writes to the pipe, so one poll waits for requests and for exits alike.
     signal.set_wakeup_fd(server.wake_write)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
@@ -146,6 +153,7 @@ class Server:
         self.copies: dict[int, int] = {}
         """Each live copy's pid, to its command's socket."""
         self.spare: Spare | None = None
+        self.practise: Callable[[], None] = lambda: None
 
     def fork_spare(self, held: list[int] | None = None) -> Spare | None:
         """Fork the next copy, which prepares and then waits for its command; None when the
@@ -167,7 +175,7 @@ class Server:
             # close when their own copy dies, and nanotui would wait on them.
             private = [self.control.fileno(), self.wake_read, self.wake_write, ours.fileno()]
             private += [*self.copies.values(), *(held or [])]
-            _become_copy(theirs, private, self.run, server, self.reaper)
+            _become_copy(theirs, private, self, server)
         theirs.close()
         return Spare(pid, ours)
 
@@ -254,12 +262,11 @@ def _descriptors(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
     return list(fds)
 
 
-def _become_copy(
-    waiting: socket.socket, private: list[int], run: Run, server: int, reaper: ModuleType
-) -> None:
-    """In the forked copy: prepare, wait for the command's descriptors on `waiting`, read its
-    request, run it. Exits."""
+def _become_copy(waiting: socket.socket, private: list[int], parent: Server, server: int) -> None:
+    """In the forked copy of `parent` (pid `server`): prepare, wait for the command's
+    descriptors on `waiting`, read its request, run it. Exits."""
     code = 126
+    reaper = parent.reaper
     try:
         gc.disable()  # a copy lives as long as its command and makes no garbage worth it
         signal.set_wakeup_fd(-1)
@@ -273,7 +280,7 @@ def _become_copy(
             return
         # Its own session and group: nanotui signals the group by this pid.
         os.setsid()
-        _warm_up()
+        _warm_up(parent.practise)
         space = socket.CMSG_SPACE(DESCRIPTORS * array.array("i").itemsize)
         # The server gone (its end closed) reads as no data: nothing to run.
         data, ancillary, _, _ = waiting.recvmsg(1, space, socket.MSG_CMSG_CLOEXEC)
@@ -295,7 +302,7 @@ def _become_copy(
         os.environ.update(request["env"])  # the command's environment, exec passes it on
         _say(answers, f"S {os.getpid()}")
         # `answers` is kept for "D" (close-on-exec: the command never holds it).
-        code = run(request["argv"], server, lambda status: _swept(answers, status))
+        code = parent.run(request["argv"], server, lambda status: _swept(answers, status))
     except BaseException:
         code = 126  # nanotui went away mid-request, or the request was not one
     finally:
@@ -315,14 +322,17 @@ def _swept(answers: int, status: int) -> None:
     _say(answers, f"D {status}")
 
 
-def _warm_up() -> None:
-    """Do once, on nothing, what the copy will do with its request (parse its JSON, set its
-    environment): the first time touches pages the copy shares with the server, and each
-    page touched is copied then (0.3 to 0.5 ms in all). Done while the copy waits, that is
-    not in the command's way."""
+def _warm_up(practise: Callable[[], None]) -> None:
+    """Do once, on nothing, what the copy will do with its request (take its descriptors,
+    parse its JSON, set its environment, and `practise`: make a ruleset, start the thread
+    that restricts): the first time touches pages the copy shares with the server, and each
+    page touched is copied then, about 3 us a page. Done while the copy waits, that is 0.3
+    to 0.5 ms out of the command's way."""
+    _descriptors([(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0]).tobytes())])
     practice = json.loads(PRACTICE_REQUEST)
     os.environ.update(practice["env"])
     os.environ.clear()
+    practise()
 
 
 def _read_request(fd: int) -> bytes:

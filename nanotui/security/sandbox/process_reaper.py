@@ -183,6 +183,21 @@ def _restricted_start(command: list[str], prepare: Callable[[], None]) -> int:
     return outcome[0]
 
 
+def practise() -> None:
+    """Start and end the restricting thread without starting anything, and look for what is
+    below us, as a command's start and end do (see `landlock_exec.practise`)."""
+
+    def refuse() -> None:
+        raise OSError("practice")
+
+    try:  # noqa: SIM105 (not contextlib, see `_signal`)
+        _restricted_start(["true"], refuse)
+    except SandboxNotApplied:
+        pass
+    descendants_of(os.getpid())
+    _reap_all()
+
+
 def run_reaped(
     command: list[str],
     prepare: Callable[[], None] | None = None,
