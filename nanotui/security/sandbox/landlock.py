@@ -16,11 +16,8 @@ cheaply), as does all of a home that is itself the workspace: bwrap is the stron
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 import sys
 import tempfile
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from nanotui.security.sandbox.base import CommandResult, LaunchPlan, command_env
 from nanotui.security.sandbox.fork_client import run_forked
 from nanotui.security.sandbox.home import home_view, read_grants, shown_grants
 from nanotui.security.sandbox.process import Limits
+from nanotui.security.sandbox.temp_folders import TempFolders, remove_temp
 
 NETWORK_OPEN_NOTICE = (
     "This machine can block the network neither with Landlock (it needs ABI 4) nor with "
@@ -130,7 +128,7 @@ class LandlockRunner:
             notice=self._notice(allow_network),
             limits=self.limits,
         )
-        plan.cleanups.append(lambda: _remove_temp(temp))
+        plan.cleanups.append(lambda: remove_temp(temp))
         return plan
 
     def _options(
@@ -152,62 +150,6 @@ class LandlockRunner:
     def _notice(self, allow_network: bool) -> str:
         network_open = self.abi < 4 and not seccomp_net.supported()
         return NETWORK_OPEN_NOTICE if not allow_network and network_open else ""
-
-
-class TempFolders:
-    """Each command's private temp folder, kept for the next command when it is left as it
-    was made: empty, ours, and closed to everyone else. Making and removing one cost 0.1 ms of
-    every command; a folder in that state tells the next command nothing a new one would not
-    (the commands share the workspace anyway). The kept ones go with the runner."""
-
-    KEEP = 4
-    """At most this many kept (commands may run side by side)."""
-
-    def __init__(self) -> None:
-        self.kept: list[Path] = []
-        weakref.finalize(self, _remove_all, self.kept)
-
-    def take(self) -> Path:
-        if self.kept:
-            return self.kept.pop()
-        return Path(tempfile.mkdtemp(prefix="nanotui-cmd-"))
-
-    def give_back(self, temp: Path) -> None:
-        if len(self.kept) < self.KEEP and _as_made(temp):
-            self.kept.append(temp)
-        else:
-            _remove_temp(temp)
-
-
-def _as_made(folder: Path) -> bool:
-    """Whether `folder` is as mkdtemp made it: a folder of ours that only we may enter,
-    with nothing in it. A command could change the mode (its owner may) to let others in."""
-    try:
-        info = os.lstat(folder)
-        with os.scandir(folder) as entries:
-            empty = next(entries, None) is None
-    except OSError:
-        return False
-    return (
-        empty
-        and stat.S_ISDIR(info.st_mode)
-        and stat.S_IMODE(info.st_mode) == 0o700
-        and info.st_uid == os.geteuid()
-    )
-
-
-def _remove_all(folders: list[Path]) -> None:
-    while folders:
-        _remove_temp(folders.pop())
-
-
-def _remove_temp(temp: Path) -> None:
-    """Remove a command's temp folder: most are left empty, and one rmdir is cheaper than
-    rmtree's walk."""
-    try:
-        os.rmdir(temp)
-    except OSError:
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def launcher_argv() -> list[str]:
