@@ -9,16 +9,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
-from sandbox_support import kill_all, none_left, settle_cgroup_cleaner, sleeps_with
+from sandbox_support import kill_all, none_left, runner_for, settle_cgroup_cleaner, sleeps_with
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
 from nanotui.security.sandbox import fork_client
 from nanotui.security.sandbox.fork_client import SERVER
-from nanotui.security.sandbox.process import Limits
+from nanotui.security.sandbox.process import Limits, hold_with_sh, run_started
 from nanotui.security.sandbox.runners import PlainRunner
+from nanotui.security.sandbox.spawn import Started, spawn_argv
 
 
 @pytest.fixture
@@ -78,6 +80,7 @@ FORKING_DRIVER = """
 import asyncio, os, sys, time
 from pathlib import Path
 from nanotui.security.sandbox.runners import PlainRunner
+from nanotui.security.sandbox.spawn import Started, spawn_argv
 
 workspace, line = Path(sys.argv[1]), sys.argv[2]
 runner = PlainRunner()
@@ -239,13 +242,27 @@ spec = importlib.util.spec_from_file_location("process_reaper", sys.argv[1])
 process_reaper = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(process_reaper)
 process_reaper.SWEEP_S = float(sys.argv[3])
+if sys.argv[4] == "unlisted":  # a kernel that lists no process's children
+    import builtins
+    opened = builtins.open
+    def refusing(path, *args, **kwargs):
+        if str(path).endswith("/children"):
+            raise FileNotFoundError(path)
+        return opened(path, *args, **kwargs)
+    builtins.open = refusing
 said = []
-code = process_reaper.run_reaped(["bash", "-c", sys.argv[2]], swept=said.append)
-print(said, flush=True)
+def swept(status):  # before the reaper ends as its command did, by a signal maybe
+    said.append(status)
+    print(said, flush=True)
+process_reaper.run_reaped(["bash", "-c", sys.argv[2]], swept=swept)
+if not said:
+    print(said, flush=True)
 """
 
 
 LEFT_BEHIND = "setsid sleep 30.{marker} >/dev/null 2>&1 </dev/null"
+TRACE_ME = "import ctypes, os; ctypes.CDLL(None).ptrace(0, 0, 0, 0); os.kill(os.getpid(), 10)"
+"""PTRACE_TRACEME, then a signal: its parent, the reaper, is told it stopped."""
 
 
 @pytest.mark.parametrize(
@@ -254,16 +271,19 @@ LEFT_BEHIND = "setsid sleep 30.{marker} >/dev/null 2>&1 </dev/null"
         ("exit 3", 2.0, [3 << 8]),
         (f"{LEFT_BEHIND} & exit 0", 2.0, [0]),
         (f"{LEFT_BEHIND} & exit 0", 0.0, []),  # not swept in time: nothing said
+        (f"{LEFT_BEHIND} & exit 0", "unlisted", []),  # found none, but could not look
+        (f"exec python3 -c '{TRACE_ME}'", 2.0, [9]),  # it made the reaper its tracer
     ],
 )
 def test_the_reaper_says_swept_only_once_nothing_is_left(
-    marker: str, line: str, sweep_s: float, said: list[int]
+    marker: str, line: str, sweep_s: float | str, said: list[int]
 ) -> None:
     reaper = Path(fork_client.__file__).with_name("process_reaper.py")
     argv = [sys.executable, "-c", REAPER_DRIVER, str(reaper), line.format(marker=marker)]
     try:
+        listing = "unlisted" if sweep_s == "unlisted" else "listed"
         done = subprocess.run(
-            [*argv, str(sweep_s)],
+            [*argv, str(2.0 if sweep_s == "unlisted" else sweep_s), listing],
             capture_output=True,
             text=True,
             timeout=30,
@@ -319,3 +339,79 @@ def test_the_waiting_copys_practice_leaves_nothing_open_or_running() -> None:
         check=False,
     )
     assert done.stdout.split() == ["True", "1"], done.stderr
+
+
+@pytest.mark.parametrize("backend", ["plain", "landlock"])
+async def test_a_command_that_makes_its_reaper_its_tracer_ends_killed(
+    workspace: Path, backend: str
+) -> None:
+    runner = runner_for(backend, workspace)
+    line = f"exec python3 -c '{TRACE_ME}'"
+    result = await runner.run(line, cwd=workspace, timeout_s=10, max_output_bytes=1000)
+    assert result.exit_code == -signal.SIGKILL, result
+
+
+async def test_what_a_swept_command_left_in_its_cgroup_is_killed(
+    workspace: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that says it left nothing (`swept`) while something of it runs in its pids
+    cgroup (a look below its copy that missed it): the cgroup is killed all the same, by the
+    call itself (not only by the cleaner's thread, a while later)."""
+    if sandbox_cgroup.pids_cgroup_parent() is None:
+        pytest.skip("no pids cgroup can be made here")
+    killed_by_the_call: list[str] = []
+    kill_all_tasks = sandbox_cgroup.PidsCgroup.kill_all
+
+    def recorded(cgroup: sandbox_cgroup.PidsCgroup) -> None:
+        killed_by_the_call.append(threading.current_thread().name)
+        kill_all_tasks(cgroup)
+
+    monkeypatch.setattr(sandbox_cgroup.PidsCgroup, "kill_all", recorded)
+    loop_thread = threading.current_thread().name
+
+    async def start(gate: int | None) -> Started:
+        line = f"{LEFT_BEHIND.format(marker=marker)} & exit 0"
+        spawned = await spawn_argv(hold_with_sh(["bash", "-c", line]), workspace, {}, gate)
+        spawned.swept = True
+        return spawned
+
+    try:
+        outcome = await run_started(
+            start,
+            cwd=workspace,
+            timeout_s=10,
+            max_output_bytes=1000,
+            limits=Limits(max_processes=16),
+        )
+        assert outcome.exit_code == 0
+        assert loop_thread in killed_by_the_call
+        assert await none_left(marker), "what the swept command left outlived the call"
+    finally:
+        kill_all(marker)
+
+
+async def test_a_status_that_is_not_an_end_is_not_taken_as_the_commands_end() -> None:
+    """A stopped status (what a tracer hears) said as "D" is passed over for the X after it."""
+    answers = fork_client._Answers(asyncio.get_running_loop())
+    stopped = (signal.SIGUSR1 << 8) | 0x7F
+    answers.data_received(f"S 4242\nD {stopped}\n".encode())
+    assert answers.status is None and not answers.exited.is_set()
+    answers.data_received(b"X 9\n")
+    assert answers.status == 9 and answers.exited.is_set() and not answers.swept
+
+
+def test_a_pids_cgroup_whose_task_lingers_is_killed_and_removed(marker: str) -> None:
+    if sandbox_cgroup.pids_cgroup_parent() is None:
+        pytest.skip("no pids cgroup can be made here")
+    cgroup = sandbox_cgroup.PidsCgroup.create(8)
+    assert cgroup is not None
+    lingering = subprocess.Popen(["sleep", f"30.{marker}"])
+    try:
+        cgroup.add(lingering.pid)
+        cgroup.release()  # a task still in it: left to the cleaner's thread
+        settle_cgroup_cleaner()
+        assert lingering.wait(timeout=5) == -signal.SIGKILL
+        assert not cgroup.path.exists() and cgroup.path not in sandbox_cgroup._pool
+    finally:
+        lingering.kill()
+        lingering.wait()

@@ -236,6 +236,7 @@ class PidsCgroup:
                 self._pool_or_remove()
                 return
             time.sleep(0.002)
+        self.kill_all()  # still there after 0.1 s: whatever it is, it goes
         _remove(self.path)
 
     def _pool_or_remove(self) -> None:

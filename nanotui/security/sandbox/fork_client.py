@@ -149,6 +149,8 @@ class _Answers(asyncio.Protocol):
             elif kind == "E":
                 self._start_with(rest)
             elif kind in ("D", "X"):
+                if not _an_end(int(rest)):
+                    continue  # not how a process ends: the copy's exit (X, or the socket) is
                 self._start_with("")
                 if self.status is None:  # the first says it; X after D is the copy's exit
                     self.status = int(rest)
@@ -162,6 +164,10 @@ class _Answers(asyncio.Protocol):
     def _start_with(self, answer: int | str) -> None:
         if not self.started.done():
             self.started.set_result(answer)
+
+
+def _an_end(status: int) -> bool:
+    return os.WIFEXITED(status) or os.WIFSIGNALED(status)
 
 
 class ForkedCommand:

@@ -345,8 +345,10 @@ async def run_started(
             # own, out of killpg's reach; it dies with bwrap (--die-with-parent), and its
             # PID namespace with it.
             if cgroup:
-                if not (finished and child.swept):
-                    # Catches what left the group (setsid) and could not be reached by killpg.
+                # Catches what left the group (setsid) and could not be reached by killpg. A
+                # swept command's cgroup holds its copy on its way out at most: anything else
+                # there was missed by the copy's look below it.
+                if not (finished and child.swept) or set(cgroup.pids()) - {child.pid}:
                     cgroup.kill_all()
                 cgroup.release()
             watch.cancel()

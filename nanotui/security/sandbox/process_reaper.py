@@ -108,7 +108,18 @@ def kill_descendants() -> bool:
         _reap_all()
         found = descendants_of(me)
     _reap_all()
-    return not found
+    return not found and children_listed(me)
+
+
+def children_listed(pid: int) -> bool:
+    """Whether the kernel lists `pid`'s children at all (it may be built without): if not,
+    finding none below it proves nothing."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            listing.read()
+    except OSError:
+        return False
+    return True
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -235,7 +246,10 @@ def run_reaped(
             return 127
         while True:
             pid, raw = os.waitpid(-1, 0)  # adopted orphans are reaped here too
-            if pid == child:
+            if os.WIFSTOPPED(raw):
+                # It made us its tracer (PTRACE_TRACEME), which we will not be: it dies.
+                _signal(pid, signal.SIGKILL)
+            elif pid == child:
                 status = raw
                 break
     except Stop:
