@@ -226,3 +226,18 @@ def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None
         for cgroup in made:
             cgroup.release()
         settle_cgroup_cleaner()
+
+
+def test_a_pooled_pids_cgroup_is_written_only_for_another_limit() -> None:
+    if sandbox_cgroup.pids_cgroup_parent() is None:
+        pytest.skip("no pids cgroup can be made here")
+    settle_cgroup_cleaner()
+    first = sandbox_cgroup.PidsCgroup.create(64)
+    assert first is not None
+    first.release()
+    again = sandbox_cgroup.PidsCgroup.create(64)
+    assert again is first and (first.path / "pids.max").read_text().strip() == "64"
+    again.release()
+    other = sandbox_cgroup.PidsCgroup.create(32)
+    assert other is not None and (other.path / "pids.max").read_text().strip() == "32"
+    other.release()

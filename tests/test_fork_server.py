@@ -307,7 +307,7 @@ async def test_a_swept_commands_pids_cgroup_goes_back_to_the_pool(workspace: Pat
     settle_cgroup_cleaner()
     ours = [path for path in parent.glob(f"nanotui-{os.getpid()}-*") if "-mem-" not in path.name]
     assert 0 < len(ours) <= sandbox_cgroup.POOL_SIZE, ours
-    assert sorted(ours) == sorted(sandbox_cgroup._pool)
+    assert sorted(ours) == sorted(pooled.path for pooled in sandbox_cgroup._pool)
     assert not any((path / "cgroup.procs").read_text().split() for path in ours)
 
 
@@ -411,7 +411,7 @@ def test_a_pids_cgroup_whose_task_lingers_is_killed_and_removed(marker: str) -> 
         cgroup.release()  # a task still in it: left to the cleaner's thread
         settle_cgroup_cleaner()
         assert lingering.wait(timeout=5) == -signal.SIGKILL
-        assert not cgroup.path.exists() and cgroup.path not in sandbox_cgroup._pool
+        assert not cgroup.path.exists() and cgroup not in sandbox_cgroup._pool
     finally:
         lingering.kill()
         lingering.wait()

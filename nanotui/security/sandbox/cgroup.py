@@ -176,30 +176,34 @@ class PidsCgroup:
     add milliseconds to every command. The pool is removed when the process exits.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_processes: int | None = None) -> None:
         self.path = path
         self.procs_file = path / "cgroup.procs"
+        self.max_processes = max_processes
+        """The limit written in it (a pooled one keeps it, and is not written again)."""
 
     @classmethod
     def create(cls, max_processes: int) -> PidsCgroup | None:
         parent = pids_cgroup_parent()
         if parent is None:
             return None
-        path = None
+        made = None
         with contextlib.suppress(IndexError):  # the cleaner's thread fills it too
-            path = _pool.pop()
-        if path is None:
-            path = parent / f"nanotui-{os.getpid()}-{next(_counter)}"
+            made = _pool.pop()
+        if made is None:
+            made = cls(parent / f"nanotui-{os.getpid()}-{next(_counter)}")
             try:
-                path.mkdir()
+                made.path.mkdir()
             except OSError:
                 return None
-        try:
-            (path / "pids.max").write_text(f"{max_processes}\n")
-        except OSError:
-            _remove(path)
-            return None
-        return cls(path)
+        if made.max_processes != max_processes:
+            try:
+                (made.path / "pids.max").write_text(f"{max_processes}\n")
+            except OSError:
+                _remove(made.path)
+                return None
+            made.max_processes = max_processes
+        return made
 
     def add(self, pid: int) -> None:
         """Move a (held, not yet running) process in; what it forks later stays in."""
@@ -221,11 +225,11 @@ class PidsCgroup:
         self.kill_all()
         self.release()
 
-    def release(self) -> None:
-        """Hand it back to the pool once empty (or remove it). A task still on its way out
-        (the fork server's copy, which tells its command's end just before it exits) is
-        waited for on the cleaner's thread, not here."""
-        if self.pids():
+    def release(self, pids: list[int] | None = None) -> None:
+        """Hand it back to the pool once empty (or remove it); `pids`, when given, are its
+        tasks as just read. A task still on its way out (the fork server's copy, which tells
+        its command's end just before it exits) is waited for on the cleaner's thread."""
+        if self.pids() if pids is None else pids:
             _cleaner.submit(self._release_once_empty)
         else:
             self._pool_or_remove()
@@ -243,7 +247,7 @@ class PidsCgroup:
         if len(_pool) >= POOL_SIZE:
             _remove(self.path)
         else:
-            _pool.append(self.path)
+            _pool.append(self)
 
 
 class MemoryCgroup:
@@ -348,7 +352,7 @@ _cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanotui-cgroup-
 """Releases cgroups, and makes the next memory cgroup, off the command's way (joined when
 the process exits)."""
 POOL_SIZE = 4
-_pool: list[Path] = []
+_pool: list[PidsCgroup] = []
 _made_ahead: list[MemoryCgroup] = []
 """The next command's memory cgroup, made on the cleaner's thread (at most one)."""
 
@@ -391,6 +395,6 @@ def _remove(path: Path) -> None:
 def _empty_pool() -> None:
     # After the cleaner's thread has ended (the executor joins it before atexit runs).
     while _pool:
-        _remove(_pool.pop())
+        _remove(_pool.pop().path)
     while _made_ahead:
         _remove(_made_ahead.pop().path)

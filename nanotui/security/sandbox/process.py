@@ -348,9 +348,11 @@ async def run_started(
                 # Catches what left the group (setsid) and could not be reached by killpg. A
                 # swept command's cgroup holds its copy on its way out at most: anything else
                 # there was missed by the copy's look below it.
-                if not (finished and child.swept) or set(cgroup.pids()) - {child.pid}:
+                left: list[int] | None = cgroup.pids()
+                if not (finished and child.swept) or set(left or ()) - {child.pid}:
                     cgroup.kill_all()
-                cgroup.release()
+                    left = None  # to be read again
+                cgroup.release(left)
             watch.cancel()
             for reader in readers:
                 reader.cancel()
