@@ -5,6 +5,8 @@ the clock covers the whole call: building the environment and argv, the pids cgr
 spawn, the wait and reading the output. Variants:
 
 - bare: `asyncio.create_subprocess_exec("true")` with its output piped and read; the zero.
+- bare_bash: `bash -c true` spawned the same way: every backend runs its command through
+  `bash -c`, so this much of each backend's extra time is bash starting, not the sandbox.
 - raw_bwrap_min: `bwrap --ro-bind / / --unshare-net --unshare-pid true` spawned bare: the
   reference the target was set against (4.2 ms extra where it was set, 8 ms allowed).
 - raw_bwrap: bwrap with the same mounts and flags as our backend, spawned bare: what
@@ -65,7 +67,10 @@ async def _spawn(*argv: str) -> None:
 
 def _variants(workspace: Path) -> tuple[dict[str, Variant], dict[str, str]]:
     problems = {name: why for name, why in probe_backends().items() if why}
-    variants: dict[str, Variant] = {"bare": lambda: _spawn("true")}
+    variants: dict[str, Variant] = {
+        "bare": lambda: _spawn("true"),
+        "bare_bash": lambda: _spawn("bash", "-c", "true"),
+    }
     binary = find_bwrap()
     if binary and "bwrap" not in problems:
         raw = bwrap_argv(

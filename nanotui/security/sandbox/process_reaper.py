@@ -154,49 +154,76 @@ def _start(command: list[str], prepare: Callable[[], None] | None) -> int:
     return _restricted_start(command, prepare)
 
 
+class _Starter:
+    """A thread that waits to run one start: `prepare`, then spawning the command."""
+
+    def __init__(self) -> None:
+        self.job: tuple[list[str], Callable[[], None], set[signal.Signals]] | None = None
+        """The command, `prepare` and the signal mask to give the command, once handed."""
+        self.outcome: list[int | BaseException] = []
+        self.go = _thread.allocate_lock()
+        self.go.acquire()
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        # Started with the stop signals blocked, which it keeps: they go to the main thread.
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            _thread.start_new_thread(self._wait_and_start, ())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+    def _wait_and_start(self) -> None:
+        self.go.acquire()
+        try:
+            if self.job is None:
+                raise SandboxNotApplied("no command was handed to the starter")
+            command, prepare, mask = self.job
+            try:
+                prepare()
+            except OSError as exc:
+                raise SandboxNotApplied(exc) from exc
+            self.outcome.append(
+                os.posix_spawnp(
+                    command[0], command, os.environ, setsigdef=STOP_SIGNALS, setsigmask=mask
+                )
+            )
+        except BaseException as exc:
+            self.outcome.append(exc)
+        finally:
+            self.done.release()
+
+
+_waiting: list[_Starter] = []
+"""A starter thread started ahead (`practise`), in the fork server's waiting copy."""
+
+
 def _restricted_start(command: list[str], prepare: Callable[[], None]) -> int:
     """Run `prepare` on a thread of its own and spawn the command from that thread.
 
     Landlock (`landlock_restrict_self`) and seccomp (without TSYNC) restrict the calling
     thread alone, and a child takes both from the thread that starts it: so the command is
     restricted and this process, its reaper, is not (the command cannot signal it across
-    Landlock's scope). The thread ends once the command is started. The stop signals wait
-    meanwhile: a stop that came mid-start would sweep before the command exists.
+    Landlock's scope). The thread ends once the command is started; one started ahead, while
+    the copy waited, saves starting one now (0.1 to 0.2 ms). The stop signals wait meanwhile:
+    a stop that came mid-start would sweep before the command exists.
     """
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the thread inherits it
-    done = _thread.allocate_lock()
-    done.acquire()
-    outcome: list[int | BaseException] = []
-
-    def restrict_and_spawn() -> None:
-        try:
-            try:
-                prepare()
-            except OSError as exc:
-                raise SandboxNotApplied(exc) from exc
-            outcome.append(
-                os.posix_spawnp(
-                    command[0], command, os.environ, setsigdef=STOP_SIGNALS, setsigmask=before
-                )
-            )
-        except BaseException as exc:
-            outcome.append(exc)
-        finally:
-            done.release()
-
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        _thread.start_new_thread(restrict_and_spawn, ())
-        done.acquire()
+        starter = _waiting.pop() if _waiting else _Starter()
+        starter.job = (command, prepare, before)
+        starter.go.release()
+        starter.done.acquire()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
+    if isinstance(starter.outcome[0], BaseException):
+        raise starter.outcome[0]
+    return starter.outcome[0]
 
 
 def practise() -> None:
-    """Start and end the restricting thread without starting anything, and look for what is
-    below us, as a command's start and end do (see `landlock_exec.practise`)."""
+    """Start and end a starter thread without starting anything, look for what is below us,
+    as a command's start and end do (see `landlock_exec.practise`), then start the thread
+    for the command ahead."""
 
     def refuse() -> None:
         raise OSError("practice")
@@ -207,6 +234,7 @@ def practise() -> None:
         pass
     descendants_of(os.getpid())
     _reap_all()
+    _waiting.append(_Starter())
 
 
 def run_reaped(
