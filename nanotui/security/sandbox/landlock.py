@@ -2,13 +2,14 @@
 
 Each command is started by the fork server (`fork_server.py`), whose copy runs
 `landlock_exec.main`: it restricts the command it starts, which then becomes bash:
-writes go only to the workspace and a private temp folder made for the call (TMPDIR points
-there), reads go everywhere. Without network, IP and Unix sockets are refused by a seccomp
-filter (TCP by Landlock too, from ABI 4; abstract Unix sockets outside by Landlock's scoping
-too, from ABI 6). The copy stays as the command's parent and kills
-what the command leaves behind, `setsid` or not. Landlock cannot hide files, but it can
-leave reading out: the home folders (and nanotui's own folders) are unreadable except what
-`[sandbox] home_allow` lists (`home.py`); listing `/` or `/home` is refused with them.
+writes go only to the workspace and a private temp folder (TMPDIR points there; one the
+command left as it was made is kept for the next, `temp_folders.py`), reads go everywhere.
+Without network, IP and Unix sockets are refused by a seccomp filter (TCP by Landlock too,
+from ABI 4; abstract Unix sockets outside by Landlock's scoping too, from ABI 6). The copy
+stays as the command's parent and kills what the command leaves behind, `setsid` or not.
+Landlock cannot hide files, but it can leave reading out: the home folders (and nanotui's
+own folders) are unreadable except what `[sandbox] home_allow` lists (`home.py`); listing
+`/` or `/home` is refused with them.
 Credential files inside the workspace stay readable (a writable folder cannot be carved up
 cheaply), as does all of a home that is itself the workspace: bwrap is the stronger backend.
 """
