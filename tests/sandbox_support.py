@@ -47,6 +47,7 @@ def bounded_memory_cgroup(name: str, limit_mb: int) -> Iterator[Path]:
     runs in it, or in cgroups made below it, cannot take more whatever the code under test
     does. Everything in it is killed and it is removed afterwards."""
     from nanotui.security.sandbox import cgroup as sandbox_cgroup
+    from nanotui.security.sandbox import memory_cgroup
 
     parent = sandbox_cgroup.memory_cgroup_parent()
     if parent is None:
@@ -66,19 +67,19 @@ def bounded_memory_cgroup(name: str, limit_mb: int) -> Iterator[Path]:
     finally:
         # Not while the cleaner's thread removes or makes cgroups in it.
         settle_cgroup_cleaner()
-        for made in list(sandbox_cgroup._made_ahead):
+        for made in list(memory_cgroup._made_ahead):
             if bound in made.path.parents:
-                sandbox_cgroup._made_ahead.remove(made)
+                memory_cgroup._made_ahead.remove(made)
         for child in sorted(bound.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-            sandbox_cgroup._kill_tasks(child / "cgroup.procs")
-            sandbox_cgroup._remove(child)
+            sandbox_cgroup.kill_tasks(child / "cgroup.procs")
+            sandbox_cgroup.remove_folder(child)
 
 
 def settle_cgroup_cleaner() -> None:
     """Wait until what the cgroup cleaner's thread was given is done."""
     from nanotui.security.sandbox import cgroup as sandbox_cgroup
 
-    sandbox_cgroup._cleaner.submit(lambda: None).result(timeout=30)
+    sandbox_cgroup.cleaner.submit(lambda: None).result(timeout=30)
 
 
 def pids_with(marker: str) -> list[int]:

@@ -10,6 +10,7 @@ killed at the end.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from sandbox_support import bounded_memory_cgroup, kill_all, runner_for, settle_
 
 from nanotui.cli.main import main
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
+from nanotui.security.sandbox import memory_cgroup
 from nanotui.security.sandbox.base import CommandResult
 from nanotui.security.sandbox.cgroup import describe_limit_scopes
 from nanotui.tools.run_command import describe_result
@@ -206,21 +208,21 @@ def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None
     if parent is None:
         pytest.skip("no memory cgroup can be made here")
 
-    def limit_mb(made: sandbox_cgroup.MemoryCgroup) -> int:
+    def limit_mb(made: memory_cgroup.MemoryCgroup) -> int:
         name = "memory.limit_in_bytes" if made.v1 else "memory.max"
         return int((made.path / name).read_text()) >> 20
 
-    made: list[sandbox_cgroup.MemoryCgroup] = []
+    made: list[memory_cgroup.MemoryCgroup] = []
     try:
-        made.append(sandbox_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
+        made.append(memory_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
         settle_cgroup_cleaner()
-        ahead = list(sandbox_cgroup._made_ahead)
+        ahead = list(memory_cgroup._made_ahead)
         assert len(ahead) == 1 and ahead[0].path.is_dir() and ahead[0].path != made[0].path
-        made.append(sandbox_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
+        made.append(memory_cgroup.MemoryCgroup.create(256))  # type: ignore[arg-type]
         assert made[1] is ahead[0]
         assert limit_mb(made[1]) == 256 and made[1].oom_kills() == 0
         settle_cgroup_cleaner()
-        made.append(sandbox_cgroup.MemoryCgroup.create(128))  # type: ignore[arg-type]
+        made.append(memory_cgroup.MemoryCgroup.create(128))  # type: ignore[arg-type]
         assert made[2] not in ahead and limit_mb(made[2]) == 128  # other settings: made now
     finally:
         for cgroup in made:
@@ -241,3 +243,49 @@ def test_a_pooled_pids_cgroup_is_written_only_for_another_limit() -> None:
     other = sandbox_cgroup.PidsCgroup.create(32)
     assert other is not None and (other.path / "pids.max").read_text().strip() == "32"
     other.release()
+
+
+def test_a_memory_cgroup_made_ahead_and_removed_meanwhile_is_not_used() -> None:
+    """Empty between commands, it looks like a dead nanotui's to one in another PID
+    namespace, which removes such folders: the next command gets a new one."""
+    parent = sandbox_cgroup.memory_cgroup_parent()
+    if parent is None:
+        pytest.skip("no memory cgroup can be made here")
+    settle_cgroup_cleaner()
+    first = memory_cgroup.MemoryCgroup.create(256)
+    assert first is not None
+    settle_cgroup_cleaner()
+    (ahead,) = memory_cgroup._made_ahead
+    ahead.path.rmdir()
+    second = memory_cgroup.MemoryCgroup.create(256)
+    try:
+        assert second is not None and second is not ahead and second.path.is_dir()
+    finally:
+        first.release()
+        if second is not None:
+            second.release()
+        settle_cgroup_cleaner()
+
+
+def test_a_cgroup_name_left_taken_is_passed_over_not_given_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A nanotui killed with our pid (here, or in another PID namespace) left its folder:
+    the command still gets a pids cgroup, under the next name."""
+    parent = sandbox_cgroup.pids_cgroup_parent()
+    if parent is None:
+        pytest.skip("no pids cgroup can be made here")
+    settle_cgroup_cleaner()
+    monkeypatch.setattr(sandbox_cgroup, "_pool", [])
+    monkeypatch.setattr(sandbox_cgroup, "_counter", itertools.count(10_000))
+    taken = parent / f"nanotui-{os.getpid()}-10000"
+    taken.mkdir()
+    made = None
+    try:
+        made = sandbox_cgroup.PidsCgroup.create(8)
+        assert made is not None and made.path == parent / f"nanotui-{os.getpid()}-10001"
+        assert (made.path / "pids.max").read_text().strip() == "8"
+    finally:
+        taken.rmdir()
+        if made is not None:
+            sandbox_cgroup.remove_folder(made.path)

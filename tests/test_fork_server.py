@@ -416,3 +416,16 @@ def test_a_pids_cgroup_whose_task_lingers_is_killed_and_removed(marker: str) -> 
     finally:
         lingering.kill()
         lingering.wait()
+
+
+async def test_a_plain_commands_copy_keeps_no_thread_waiting_to_restrict(
+    workspace: Path,
+) -> None:
+    """The thread a waiting copy starts ahead, to restrict and spawn a Landlock command, ends
+    when the command is plain: left waiting it would be one of the command's tasks in its
+    pids cgroup."""
+    await _run("true", workspace)  # the next command's copy has waited and practised
+    look = 'grep -E "^Threads:" /proc/$PPID/status'
+    line = f"for _ in $(seq 50); do {look} | grep -qw 1 && break; sleep 0.02; done; {look}"
+    result = await _run(line, workspace)
+    assert result.stdout.split() == ["Threads:", "1"], result  # type: ignore[attr-defined]

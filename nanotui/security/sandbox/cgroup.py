@@ -8,13 +8,14 @@ RLIMIT_AS limits each process on its own: three processes took three times `memo
 memory cgroup limits the command as a whole (every process, and the pages of its private
 /tmp, a tmpfs), swap included where the kernel counts it. Past it the kernel's OOM killer
 stops one process; cgroup v2 then kills the whole cgroup (memory.oom.group), and on v1 the
-command's watch (`MemoryCgroup.check`, polled by `process.py`) kills the rest, so a
+command's watch (`memory_cgroup.MemoryCgroup.check`, polled by `process.py`) kills the rest, so a
 command never carries on with a part of itself gone. The result says why, in one sentence.
 
 We use them when our own cgroup can have children: cgroup v1's pids and memory hierarchies,
 or a v2 cgroup delegated to us with the controller (`_v2_parent`). Otherwise commands get
 none, memory and processes are limited per process by rlimits only, and `nanotui doctor`
-and `nanotui sandbox run --json` say which.
+and `nanotui sandbox run --json` say which. This module finds where they can be made and
+holds the pids cgroup; the memory cgroup is `memory_cgroup.py`'s.
 """
 
 from __future__ import annotations
@@ -120,6 +121,22 @@ def _probed_parent(
     return _usable[key]
 
 
+def new_folder(parent: Path, stem: str) -> Path | None:
+    """A new folder below `parent`, named `stem` and the next number not taken: a nanotui
+    gone may have left the first name tried (or one in another PID namespace with our pid
+    may use it), and taking it, or giving up, would leave the command without its limit."""
+    for _ in range(100):
+        path = parent / f"{stem}{next(_counter)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return path
+    return None
+
+
 def _sweep_dead(parent: Path) -> None:
     """Remove the empty cgroups that nanotui processes now gone left behind (killed before
     they could remove them): a nanotui-<pid>-... folder whose pid is not running."""
@@ -191,16 +208,15 @@ class PidsCgroup:
         with contextlib.suppress(IndexError):  # the cleaner's thread fills it too
             made = _pool.pop()
         if made is None:
-            made = cls(parent / f"nanotui-{os.getpid()}-{next(_counter)}")
-            try:
-                made.path.mkdir()
-            except OSError:
+            path = new_folder(parent, f"nanotui-{os.getpid()}-")
+            if path is None:
                 return None
+            made = cls(path)
         if made.max_processes != max_processes:
             try:
                 (made.path / "pids.max").write_text(f"{max_processes}\n")
             except OSError:
-                _remove(made.path)
+                remove_folder(made.path)
                 return None
             made.max_processes = max_processes
         return made
@@ -218,7 +234,7 @@ class PidsCgroup:
     def kill_all(self) -> None:
         """SIGKILL every task in it (what left the process group with setsid included)."""
         # pids.max bounds how many can appear while we kill, so a few rounds always end it.
-        _kill_tasks(self.procs_file)
+        kill_tasks(self.procs_file)
 
     def kill_all_and_release(self) -> None:
         """SIGKILL every task in it, then hand it back to the pool (or remove it)."""
@@ -230,141 +246,34 @@ class PidsCgroup:
         tasks as just read. A task still on its way out (the fork server's copy, which tells
         its command's end just before it exits) is waited for on the cleaner's thread."""
         if self.pids() if pids is None else pids:
-            _cleaner.submit(self._release_once_empty)
+            cleaner.submit(self._release_once_empty)
         else:
-            self._pool_or_remove()
+            self._pool_orremove_folder()
 
     def _release_once_empty(self) -> None:
         for _ in range(50):
             if not self.pids():
-                self._pool_or_remove()
+                self._pool_orremove_folder()
                 return
             time.sleep(0.002)
         self.kill_all()  # still there after 0.1 s: whatever it is, it goes
-        _remove(self.path)
+        remove_folder(self.path)
 
-    def _pool_or_remove(self) -> None:
+    def _pool_orremove_folder(self) -> None:
         if len(_pool) >= POOL_SIZE:
-            _remove(self.path)
+            remove_folder(self.path)
         else:
             _pool.append(self)
 
 
-class MemoryCgroup:
-    """One command's memory cgroup: `memory_mb` for all of its processes together.
-
-    Made afresh for each command (never pooled): its OOM count must start at zero, and a
-    cgroup v1 memory folder keeps charging pages of files the command left in the page cache.
-    Making one costs about 0.2 ms, so the next command's is made ahead on the cleaner's thread
-    while this one's runs.
-    """
-
-    def __init__(self, path: Path, v1: bool, memory_mb: int) -> None:
-        self.path = path
-        self.v1 = v1
-        self.memory_mb = memory_mb
-
-    @classmethod
-    def create(cls, memory_mb: int) -> MemoryCgroup | None:
-        """A fresh cgroup: the one made ahead when it fits, else one made now."""
-        parent = memory_cgroup_parent()
-        if parent is None:
-            return None
-        made = None
-        with contextlib.suppress(IndexError):  # filled on the cleaner's thread
-            made = _made_ahead.pop()
-        if made is not None and (made.path.parent, made.memory_mb) != (parent, memory_mb):
-            _cleaner.submit(made.release)  # made for other settings
-            made = None
-        made = made or cls.make(parent, memory_mb)
-        if made is not None:
-            _cleaner.submit(_make_ahead, parent, memory_mb)
-        return made
-
-    @classmethod
-    def make(cls, parent: Path, memory_mb: int) -> MemoryCgroup | None:
-        """A new cgroup below `parent` limited to `memory_mb`, or None if it cannot be made."""
-        v1 = (parent / "memory.limit_in_bytes").exists()
-        path = parent / f"nanotui-{os.getpid()}-mem-{next(_counter)}"
-        limit = str(memory_mb << 20)
-        try:
-            path.mkdir()
-            if v1:
-                (path / "memory.limit_in_bytes").write_text(limit)
-                # Swap counted too where the kernel accounts it; absent otherwise.
-                with contextlib.suppress(OSError):
-                    (path / "memory.memsw.limit_in_bytes").write_text(limit)
-            else:
-                (path / "memory.max").write_text(limit)
-                with contextlib.suppress(OSError):
-                    (path / "memory.swap.max").write_text("0")
-                # One OOM kill takes the whole command: not half a build carrying on.
-                with contextlib.suppress(OSError):
-                    (path / "memory.oom.group").write_text("1")
-        except OSError:
-            _remove(path)
-            return None
-        return cls(path, v1, memory_mb)
-
-    def add(self, pid: int) -> None:
-        """Move a (held, not yet running) process in; what it forks later stays in."""
-        (self.path / "cgroup.procs").write_text(str(pid))
-
-    def oom_kills(self) -> int:
-        """How many of the command's processes the kernel killed for passing the limit."""
-        name = "memory.oom_control" if self.v1 else "memory.events"
-        with contextlib.suppress(OSError, ValueError):
-            for line in (self.path / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        return 0
-
-    def check(self) -> str:
-        """Why the command must stop (the kernel killed a process of it for memory), or ""."""
-        if not self.oom_kills():
-            return ""
-        return (
-            f"the command's processes together passed the {self.memory_mb} MB memory limit "
-            "([sandbox] memory_mb), so it was stopped"
-        )
-
-    def kill_all(self) -> None:
-        """SIGKILL every task in it: on cgroup v1 the OOM killer takes only one."""
-        _kill_tasks(self.path / "cgroup.procs")
-
-    def release_later(self) -> None:
-        """`release`, on a thread of its own: emptying and removing a memory cgroup takes
-        0.3 to 0.9 ms that the command's result need not wait for."""
-        _cleaner.submit(self.release)
-
-    def release(self) -> None:
-        """Remove it once the command is gone (killing is the pids cgroup's and the group's)."""
-        if self.v1:
-            # Pages the command left in the page cache move to the parent instead of
-            # keeping the folder busy.
-            with contextlib.suppress(OSError):
-                (self.path / "memory.force_empty").write_text("0")
-        _remove(self.path)
-
-
-_cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanotui-cgroup-cleaner")
+cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanotui-cgroup-cleaner")
 """Releases cgroups, and makes the next memory cgroup, off the command's way (joined when
 the process exits)."""
 POOL_SIZE = 4
 _pool: list[PidsCgroup] = []
-_made_ahead: list[MemoryCgroup] = []
-"""The next command's memory cgroup, made on the cleaner's thread (at most one)."""
 
 
-def _make_ahead(parent: Path, memory_mb: int) -> None:
-    if not _made_ahead:
-        made = MemoryCgroup.make(parent, memory_mb)
-        if made is not None:
-            _made_ahead.append(made)
-
-
-def _kill_tasks(procs_file: Path) -> None:
+def kill_tasks(procs_file: Path) -> None:
     """SIGKILL the tasks listed in a cgroup, a few rounds for those forked meanwhile."""
     for _ in range(50):
         try:
@@ -378,7 +287,7 @@ def _kill_tasks(procs_file: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _remove(path: Path) -> None:
+def remove_folder(path: Path) -> None:
     # A cgroup can be removed once its last task has gone; a killed one may need a moment.
     # If it still will not go, an empty folder is left behind, nothing worse.
     for _ in range(50):
@@ -395,6 +304,4 @@ def _remove(path: Path) -> None:
 def _empty_pool() -> None:
     # After the cleaner's thread has ended (the executor joins it before atexit runs).
     while _pool:
-        _remove(_pool.pop().path)
-    while _made_ahead:
-        _remove(_made_ahead.pop().path)
+        remove_folder(_pool.pop().path)

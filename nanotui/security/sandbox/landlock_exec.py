@@ -263,6 +263,9 @@ def main(
             )[0]
         except OSError as exc:
             ruleset = exc
+    if flags["--reap"] and flags["--no-landlock"] and not flags["--no-network"]:
+        # Nothing to restrict: the reaper's thread started ahead ends while we wait.
+        _sibling("process_reaper").let_starter_go()
     if flags["--gate"] and not _wait_at_gate():
         return 126  # the parent went away without releasing us
     seccomp = _sibling("seccomp_net") if flags["--no-network"] else None

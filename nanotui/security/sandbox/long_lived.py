@@ -18,7 +18,8 @@ import subprocess
 from collections import deque
 
 from nanotui.security.sandbox.base import LaunchPlan
-from nanotui.security.sandbox.cgroup import MemoryCgroup, PidsCgroup
+from nanotui.security.sandbox.cgroup import PidsCgroup
+from nanotui.security.sandbox.memory_cgroup import MemoryCgroup
 from nanotui.security.sandbox.process import (
     RELEASE,
     _apply_limits,

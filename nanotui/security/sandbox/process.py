@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nanotui.security.sandbox.cgroup import MemoryCgroup, PidsCgroup
+from nanotui.security.sandbox.cgroup import PidsCgroup
+from nanotui.security.sandbox.memory_cgroup import MemoryCgroup
 from nanotui.security.sandbox.output import Budget, HeadTail, finish
 from nanotui.security.sandbox.process_reaper import descendants_of
 from nanotui.security.sandbox.spawn import (

@@ -174,9 +174,9 @@ class _Starter:
 
     def _wait_and_start(self) -> None:
         self.go.acquire()
+        if self.job is None:
+            return  # let go unused (`let_starter_go`)
         try:
-            if self.job is None:
-                raise SandboxNotApplied("no command was handed to the starter")
             command, prepare, mask = self.job
             try:
                 prepare()
@@ -195,6 +195,13 @@ class _Starter:
 
 _waiting: list[_Starter] = []
 """A starter thread started ahead (`practise`), in the fork server's waiting copy."""
+
+
+def let_starter_go() -> None:
+    """No command here will be restricted (plain): the thread started ahead ends now. Left
+    waiting, it would count as one of the command's tasks in its pids cgroup."""
+    while _waiting:
+        _waiting.pop().go.release()
 
 
 def _restricted_start(command: list[str], prepare: Callable[[], None]) -> int:
