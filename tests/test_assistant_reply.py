@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -349,3 +350,21 @@ def test_code_drawn_plain_for_now_never_waits_for_the_lexer_thread(
     budget = HighlightBudget(time.monotonic() + 1, lexers_later=True)
     lines = render_code("def f():\n    return 1\n", "python", 40, {}, budget)
     assert budget.refused == 1 and any("return 1" in line.plain for line in lines)
+
+
+def test_the_commonest_lexers_are_made_once_the_app_has_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Made at a reply's first fence, Python's lexer competed with the stream's drawing: the
+    longest silences of a streamed reply began there. The app has it made while the user
+    types the first prompt."""
+    from nanotui.tui import launch
+
+    monkeypatch.setattr(markdown_code, "_lexers_ready", set())
+    monkeypatch.setattr(markdown_code, "_lexers_asked", set())
+    launch.warm_up_lexers()  # as the main screen opens
+    assert "python" in launch.WARM_LANGUAGES
+    deadline = time.monotonic() + 10
+    while not all(lang in markdown_code._lexers_ready for lang in launch.WARM_LANGUAGES):
+        assert time.monotonic() < deadline, "the lexers were not made"
+        time.sleep(0.01)

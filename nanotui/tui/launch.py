@@ -182,6 +182,7 @@ class LaunchApp(NanotuiApp):
         main_screen = super().get_default_screen()
         self.add_mode("main", lambda: main_screen)
         await self.switch_mode("main")
+        warm_up_lexers()
         typed, self._starting.typed = self._starting.typed, ""
         if typed:
             from nanotui.tui.widgets.prompt_input import PromptInput
@@ -314,6 +315,12 @@ class LaunchApp(NanotuiApp):
         return True
 
 
+WARM_LANGUAGES = ("python", "bash")
+"""Languages whose highlighting is made ready once the main screen is up, while the user
+types: the code replies hold most. Made at a reply's first fence instead (on the lexer
+thread), it competed with the stream's drawing, where the longest silences began."""
+
+
 def _warm_up_main_screen() -> None:
     """Off the event loop (it holds the GIL for a tenth of a second): import the main screen,
     so the switch to it does not stall the starting screen, and make the Markdown parser, so
@@ -322,3 +329,11 @@ def _warm_up_main_screen() -> None:
     from nanotui.tui.widgets.markdown_blocks import parser
 
     parser()
+
+
+def warm_up_lexers() -> None:
+    """Have the lexer thread make the commonest lexers now (`WARM_LANGUAGES`)."""
+    from nanotui.tui.widgets.markdown_code import lexer_ready
+
+    for language in WARM_LANGUAGES:
+        lexer_ready(language)
