@@ -429,3 +429,28 @@ async def test_a_plain_commands_copy_keeps_no_thread_waiting_to_restrict(
     line = f"for _ in $(seq 50); do {look} | grep -qw 1 && break; sleep 0.02; done; {look}"
     result = await _run(line, workspace)
     assert result.stdout.split() == ["Threads:", "1"], result  # type: ignore[attr-defined]
+
+
+WARM_UP_DRIVER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("fork_server", sys.argv[1])
+server = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(server)
+def practise():
+    raise RuntimeError("can't start new thread")
+server._warm_up(practise)  # clears the environment: only in a process of its own
+print("waiting for the command")
+"""
+
+
+def test_a_waiting_copy_whose_practice_fails_still_waits_for_its_command() -> None:
+    """Practice only makes the command quicker: a copy that could not practise (no thread to
+    be had, say) still takes its command, whose own start then says what fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_UP_DRIVER, fork_client.fork_server.__file__],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.stdout.strip() == "waiting for the command", done.stderr
