@@ -6,6 +6,7 @@ platform's user config and state folders are used.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -23,12 +24,27 @@ def home_override() -> Path | None:
 
 def config_dir() -> Path:
     """Folder of the user's `config.toml` and `trusted.toml`."""
-    return home_override() or user_config_path(APP_NAME)
+    return home_override() or _platform_dirs(*_platform_variables())[0]
 
 
 def state_dir() -> Path:
     """Folder of sessions, the cost ledger and shadow checkpoints."""
-    return home_override() or user_state_path(APP_NAME)
+    return home_override() or _platform_dirs(*_platform_variables())[1]
+
+
+PLATFORM_VARIABLES = ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "APPDATA", "LOCALAPPDATA")
+"""What the platform's folders are made of: the home and the variables that move them."""
+
+
+def _platform_variables() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in PLATFORM_VARIABLES)
+
+
+@functools.lru_cache(maxsize=8)
+def _platform_dirs(*variables: str | None) -> tuple[Path, Path]:
+    """The platform's config and state folders for these variables' values: asked once for
+    each, not at every look (every sandboxed command looks, and asking costs 0.04 ms)."""
+    return user_config_path(APP_NAME), user_state_path(APP_NAME)
 
 
 def user_config_file() -> Path:

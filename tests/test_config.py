@@ -186,3 +186,18 @@ def test_untrusted_project_may_add_to_checkpoints_but_not_take_them_away(
     write(workspace / ".nanotui/config.toml", "[checkpoints]\nkeep_last = 0\nmax_file_mb = 50\n")
     checkpoints = load_settings(workspace, environ={}).settings.checkpoints
     assert checkpoints.keep_last == 0 and checkpoints.max_file_bytes == 50 * 1024 * 1024
+
+
+def test_the_platform_folders_follow_the_variables_that_move_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """They are looked up once for each set of values (every command asks), never kept past
+    a change of the variables."""
+    from nanotui import paths
+
+    monkeypatch.delenv("NANOTUI_HOME", raising=False)
+    for name in ("a", "b", "a"):
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / name / "config"))
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / name / "state"))
+        assert paths.config_dir() == tmp_path / name / "config" / "nanotui"
+        assert paths.state_dir() == tmp_path / name / "state" / "nanotui"

@@ -17,6 +17,7 @@ allowed whole, uv's `credentials` under `.local/share/uv`) stays hidden, or unre
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import posixpath
 import pwd
@@ -79,13 +80,19 @@ def account_homes(env: Mapping[str, str]) -> list[Path]:
     found: list[Path] = []
     candidates = [env.get("HOME") or ""]
     with contextlib.suppress(KeyError):
-        candidates.append(pwd.getpwuid(os.getuid()).pw_dir)
+        candidates.append(_account_home(os.getuid()))
     for text in candidates:
         if text and os.path.isabs(text):
             home = Path(os.path.abspath(text))
             if home not in found and home != Path("/"):
                 found.append(home)
     return found
+
+
+@functools.lru_cache(maxsize=4)
+def _account_home(uid: int) -> str:
+    """The account's home in the password database (read once: every command asks)."""
+    return pwd.getpwuid(uid).pw_dir
 
 
 def _safe_entry(entry: str) -> str | None:
