@@ -289,3 +289,22 @@ def test_a_cgroup_name_left_taken_is_passed_over_not_given_up(
         taken.rmdir()
         if made is not None:
             sandbox_cgroup.remove_folder(made.path)
+
+
+def test_a_pooled_pids_cgroup_removed_meanwhile_is_not_used() -> None:
+    """Empty in the pool, it looks like a dead nanotui's to one in another PID namespace,
+    which removes such folders: the next command gets a new one, and none after it fails."""
+    if sandbox_cgroup.pids_cgroup_parent() is None:
+        pytest.skip("no pids cgroup can be made here")
+    settle_cgroup_cleaner()
+    pooled = sandbox_cgroup.PidsCgroup.create(64)
+    assert pooled is not None
+    pooled.release()
+    pooled.path.rmdir()
+    made = sandbox_cgroup.PidsCgroup.create(64)
+    try:
+        assert made is not None and made is not pooled and made.procs_file.exists()
+    finally:
+        if made is not None:
+            made.release()
+    assert pooled not in sandbox_cgroup._pool

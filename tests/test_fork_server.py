@@ -454,3 +454,28 @@ def test_a_waiting_copy_whose_practice_fails_still_waits_for_its_command() -> No
         check=False,
     )
     assert done.stdout.strip() == "waiting for the command", done.stderr
+
+
+NO_THREAD_DRIVER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("process_reaper", sys.argv[1])
+reaper = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(reaper)
+def refuse(*args):
+    raise RuntimeError("can't start new thread")
+reaper._thread.start_new_thread = refuse
+print(reaper.run_reaped(["true"], prepare=lambda: None), flush=True)
+"""
+
+
+def test_a_command_with_no_thread_to_restrict_it_is_refused_with_a_reason() -> None:
+    reaper = Path(fork_client.__file__).with_name("process_reaper.py")
+    done = subprocess.run(
+        [sys.executable, "-c", NO_THREAD_DRIVER, str(reaper)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.stdout.strip() == "126", done.stderr
+    assert "the sandbox could not be applied: no thread could be started" in done.stderr

@@ -207,6 +207,10 @@ class PidsCgroup:
         made = None
         with contextlib.suppress(IndexError):  # the cleaner's thread fills it too
             made = _pool.pop()
+        if made is not None and not made.procs_file.exists():
+            # Removed meanwhile: empty, it looks like a dead nanotui's to one in another PID
+            # namespace, which sweeps such folders (`_sweep_dead`).
+            made = None
         if made is None:
             path = new_folder(parent, f"nanotui-{os.getpid()}-")
             if path is None:
@@ -248,18 +252,20 @@ class PidsCgroup:
         if self.pids() if pids is None else pids:
             cleaner.submit(self._release_once_empty)
         else:
-            self._pool_orremove_folder()
+            self._pool_or_remove()
 
     def _release_once_empty(self) -> None:
         for _ in range(50):
             if not self.pids():
-                self._pool_orremove_folder()
+                self._pool_or_remove()
                 return
             time.sleep(0.002)
         self.kill_all()  # still there after 0.1 s: whatever it is, it goes
         remove_folder(self.path)
 
-    def _pool_orremove_folder(self) -> None:
+    def _pool_or_remove(self) -> None:
+        if not self.procs_file.exists():
+            return  # gone already
         if len(_pool) >= POOL_SIZE:
             remove_folder(self.path)
         else:

@@ -216,7 +216,10 @@ def _restricted_start(command: list[str], prepare: Callable[[], None]) -> int:
     """
     before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        starter = _waiting.pop() if _waiting else _Starter()
+        try:
+            starter = _waiting.pop() if _waiting else _Starter()
+        except RuntimeError as exc:  # no thread to be had (RLIMIT_NPROC, say)
+            raise SandboxNotApplied(f"no thread could be started to restrict it ({exc})") from exc
         starter.job = (command, prepare, before)
         starter.go.release()
         starter.done.acquire()
