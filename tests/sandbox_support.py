@@ -75,6 +75,22 @@ def bounded_memory_cgroup(name: str, limit_mb: int) -> Iterator[Path]:
             sandbox_cgroup.remove_folder(child)
 
 
+def cgroup_parent_or_skip(controller: str) -> Path:
+    """Where commands' `controller` ("pids" or "memory") cgroups go, with nothing left on the
+    cleaner's thread; the test is skipped where none can be made."""
+    from nanotui.security.sandbox import cgroup as sandbox_cgroup
+
+    probe = {
+        "pids": sandbox_cgroup.pids_cgroup_parent,
+        "memory": sandbox_cgroup.memory_cgroup_parent,
+    }
+    parent = probe[controller]()
+    if parent is None:
+        pytest.skip(f"no {controller} cgroup can be made here")
+    settle_cgroup_cleaner()
+    return parent
+
+
 def settle_cgroup_cleaner() -> None:
     """Wait until what the cgroup cleaner's thread was given is done."""
     from nanotui.security.sandbox import cgroup as sandbox_cgroup

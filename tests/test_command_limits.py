@@ -23,7 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import bounded_memory_cgroup, kill_all, runner_for, settle_cgroup_cleaner
+from sandbox_support import (
+    bounded_memory_cgroup,
+    cgroup_parent_or_skip,
+    kill_all,
+    runner_for,
+    settle_cgroup_cleaner,
+)
 
 from nanotui.cli.main import main
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
@@ -204,9 +210,7 @@ def test_a_killed_nanotui_leaves_no_memory_cgroup_behind_for_long(
 
 
 def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None:
-    parent = sandbox_cgroup.memory_cgroup_parent()
-    if parent is None:
-        pytest.skip("no memory cgroup can be made here")
+    cgroup_parent_or_skip("memory")
 
     def limit_mb(made: memory_cgroup.MemoryCgroup) -> int:
         name = "memory.limit_in_bytes" if made.v1 else "memory.max"
@@ -231,9 +235,7 @@ def test_the_next_memory_cgroup_is_made_ahead_fresh_for_the_same_limit() -> None
 
 
 def test_a_pooled_pids_cgroup_is_written_only_for_another_limit() -> None:
-    if sandbox_cgroup.pids_cgroup_parent() is None:
-        pytest.skip("no pids cgroup can be made here")
-    settle_cgroup_cleaner()
+    cgroup_parent_or_skip("pids")
     first = sandbox_cgroup.PidsCgroup.create(64)
     assert first is not None
     first.release()
@@ -248,10 +250,7 @@ def test_a_pooled_pids_cgroup_is_written_only_for_another_limit() -> None:
 def test_a_memory_cgroup_made_ahead_and_removed_meanwhile_is_not_used() -> None:
     """Empty between commands, it looks like a dead nanotui's to one in another PID
     namespace, which removes such folders: the next command gets a new one."""
-    parent = sandbox_cgroup.memory_cgroup_parent()
-    if parent is None:
-        pytest.skip("no memory cgroup can be made here")
-    settle_cgroup_cleaner()
+    cgroup_parent_or_skip("memory")
     first = memory_cgroup.MemoryCgroup.create(256)
     assert first is not None
     settle_cgroup_cleaner()
@@ -272,10 +271,7 @@ def test_a_cgroup_name_left_taken_is_passed_over_not_given_up(
 ) -> None:
     """A nanotui killed with our pid (here, or in another PID namespace) left its folder:
     the command still gets a pids cgroup, under the next name."""
-    parent = sandbox_cgroup.pids_cgroup_parent()
-    if parent is None:
-        pytest.skip("no pids cgroup can be made here")
-    settle_cgroup_cleaner()
+    parent = cgroup_parent_or_skip("pids")
     monkeypatch.setattr(sandbox_cgroup, "_pool", [])
     monkeypatch.setattr(sandbox_cgroup, "_counter", itertools.count(10_000))
     taken = parent / f"nanotui-{os.getpid()}-10000"
@@ -294,9 +290,7 @@ def test_a_cgroup_name_left_taken_is_passed_over_not_given_up(
 def test_a_pooled_pids_cgroup_removed_meanwhile_is_not_used() -> None:
     """Empty in the pool, it looks like a dead nanotui's to one in another PID namespace,
     which removes such folders: the next command gets a new one, and none after it fails."""
-    if sandbox_cgroup.pids_cgroup_parent() is None:
-        pytest.skip("no pids cgroup can be made here")
-    settle_cgroup_cleaner()
+    cgroup_parent_or_skip("pids")
     pooled = sandbox_cgroup.PidsCgroup.create(64)
     assert pooled is not None
     pooled.release()

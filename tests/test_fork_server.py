@@ -13,7 +13,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from sandbox_support import kill_all, none_left, runner_for, settle_cgroup_cleaner, sleeps_with
+from sandbox_support import (
+    cgroup_parent_or_skip,
+    kill_all,
+    none_left,
+    runner_for,
+    settle_cgroup_cleaner,
+    sleeps_with,
+)
 
 from nanotui.security.sandbox import cgroup as sandbox_cgroup
 from nanotui.security.sandbox import fork_client
@@ -236,11 +243,31 @@ async def test_the_copy_tells_how_it_will_end_before_the_server_has_reaped_it(
         command.close()
 
 
-REAPER_DRIVER = """
+LOAD = """
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location("process_reaper", sys.argv[1])
-process_reaper = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(process_reaper)
+spec = importlib.util.spec_from_file_location("loaded", sys.argv[1])
+loaded = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(loaded)
+"""
+"""A driver's start: the sandbox module named by `_drive` loaded by path, as the fork server
+loads its siblings, in a process of its own (the drivers change signals, limits, the
+environment)."""
+
+
+def _drive(module: str, driver: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `driver` with `loaded` the sandbox module `module`; `args` follow in sys.argv."""
+    path = Path(fork_client.__file__).with_name(f"{module}.py")
+    return subprocess.run(
+        [sys.executable, "-c", LOAD + driver, str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+REAPER_DRIVER = """
+process_reaper = loaded
 process_reaper.SWEEP_S = float(sys.argv[3])
 if sys.argv[4] == "unlisted":  # a kernel that lists no process's children
     import builtins
@@ -278,17 +305,10 @@ TRACE_ME = "import ctypes, os; ctypes.CDLL(None).ptrace(0, 0, 0, 0); os.kill(os.
 def test_the_reaper_says_swept_only_once_nothing_is_left(
     marker: str, line: str, sweep_s: float | str, said: list[int]
 ) -> None:
-    reaper = Path(fork_client.__file__).with_name("process_reaper.py")
-    argv = [sys.executable, "-c", REAPER_DRIVER, str(reaper), line.format(marker=marker)]
+    listing = "unlisted" if sweep_s == "unlisted" else "listed"
+    seconds = str(2.0 if sweep_s == "unlisted" else sweep_s)
     try:
-        listing = "unlisted" if sweep_s == "unlisted" else "listed"
-        done = subprocess.run(
-            [*argv, str(2.0 if sweep_s == "unlisted" else sweep_s), listing],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        done = _drive("process_reaper", REAPER_DRIVER, line.format(marker=marker), seconds, listing)
         assert done.stdout.strip() == str(said), done.stderr
     finally:
         kill_all(marker)
@@ -297,9 +317,7 @@ def test_the_reaper_says_swept_only_once_nothing_is_left(
 async def test_a_swept_commands_pids_cgroup_goes_back_to_the_pool(workspace: Path) -> None:
     """Its copy may still be exiting inside it when the result is in: the cgroup is taken
     back once the copy has gone, on the cleaner's thread, and none is left over."""
-    parent = sandbox_cgroup.pids_cgroup_parent()
-    if parent is None:
-        pytest.skip("no pids cgroup can be made here")
+    parent = cgroup_parent_or_skip("pids")
     runner = PlainRunner(Limits(max_processes=64))
     for _ in range(12):
         result = await runner.run("true", cwd=workspace, timeout_s=10, max_output_bytes=100)
@@ -312,10 +330,8 @@ async def test_a_swept_commands_pids_cgroup_goes_back_to_the_pool(workspace: Pat
 
 
 PRACTICE_DRIVER = """
-import importlib.util, os, sys, time
-spec = importlib.util.spec_from_file_location("landlock_exec", sys.argv[1])
-launcher = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(launcher)
+import os, time
+launcher = loaded
 launcher._sibling("process_reaper")  # loaded, as the server has it, before counting
 before = sorted(os.listdir("/proc/self/fd"))
 launcher.practise()
@@ -331,14 +347,7 @@ def test_the_waiting_copys_practice_leaves_nothing_open_or_running() -> None:
     """What a spare does on nothing before its command: no descriptor or process is left
     from it (it makes a Landlock ruleset and starts a thread), and one thread waits to start
     the command."""
-    launcher = Path(fork_client.__file__).with_name("landlock_exec.py")
-    done = subprocess.run(
-        [sys.executable, "-c", PRACTICE_DRIVER, str(launcher)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = _drive("landlock_exec", PRACTICE_DRIVER)
     assert done.stdout.split() == ["True", "2"], done.stderr
 
 
@@ -358,8 +367,7 @@ async def test_what_a_swept_command_left_in_its_cgroup_is_killed(
     """A command that says it left nothing (`swept`) while something of it runs in its pids
     cgroup (a look below its copy that missed it): the cgroup is killed all the same, by the
     call itself (not only by the cleaner's thread, a while later)."""
-    if sandbox_cgroup.pids_cgroup_parent() is None:
-        pytest.skip("no pids cgroup can be made here")
+    cgroup_parent_or_skip("pids")
     killed_by_the_call: list[str] = []
     kill_all_tasks = sandbox_cgroup.PidsCgroup.kill_all
 
@@ -402,8 +410,7 @@ async def test_a_status_that_is_not_an_end_is_not_taken_as_the_commands_end() ->
 
 
 def test_a_pids_cgroup_whose_task_lingers_is_killed_and_removed(marker: str) -> None:
-    if sandbox_cgroup.pids_cgroup_parent() is None:
-        pytest.skip("no pids cgroup can be made here")
+    cgroup_parent_or_skip("pids")
     cgroup = sandbox_cgroup.PidsCgroup.create(8)
     assert cgroup is not None
     lingering = subprocess.Popen(["sleep", f"30.{marker}"])
@@ -432,10 +439,7 @@ async def test_a_plain_commands_copy_keeps_no_thread_waiting_to_restrict(
 
 
 WARM_UP_DRIVER = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("fork_server", sys.argv[1])
-server = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(server)
+server = loaded
 def practise():
     raise RuntimeError("can't start new thread")
 server._warm_up(practise)  # clears the environment: only in a process of its own
@@ -446,21 +450,12 @@ print("waiting for the command")
 def test_a_waiting_copy_whose_practice_fails_still_waits_for_its_command() -> None:
     """Practice only makes the command quicker: a copy that could not practise (no thread to
     be had, say) still takes its command, whose own start then says what fails."""
-    done = subprocess.run(
-        [sys.executable, "-c", WARM_UP_DRIVER, fork_client.fork_server.__file__],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = _drive("fork_server", WARM_UP_DRIVER)
     assert done.stdout.strip() == "waiting for the command", done.stderr
 
 
 NO_THREAD_DRIVER = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("process_reaper", sys.argv[1])
-reaper = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(reaper)
+reaper = loaded
 def refuse(*args):
     raise RuntimeError("can't start new thread")
 reaper._thread.start_new_thread = refuse
@@ -469,13 +464,6 @@ print(reaper.run_reaped(["true"], prepare=lambda: None), flush=True)
 
 
 def test_a_command_with_no_thread_to_restrict_it_is_refused_with_a_reason() -> None:
-    reaper = Path(fork_client.__file__).with_name("process_reaper.py")
-    done = subprocess.run(
-        [sys.executable, "-c", NO_THREAD_DRIVER, str(reaper)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = _drive("process_reaper", NO_THREAD_DRIVER)
     assert done.stdout.strip() == "126", done.stderr
     assert "the sandbox could not be applied: no thread could be started" in done.stderr
