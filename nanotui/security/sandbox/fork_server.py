@@ -93,8 +93,7 @@ def serve(control_fd: int, run: Run, reaper: ModuleType, practise: Callable[[], 
     below; `reaper` is `process_reaper`, loaded by path, and `practise` what each waiting
     copy does once on nothing to be quicker with its command (`_warm_up`)."""
     reaper._prctl(reaper.PR_SET_CHILD_SUBREAPER, 1)
-    server = Server(socket.socket(fileno=control_fd), run, reaper)
-    server.practise = practise
+    server = Server(socket.socket(fileno=control_fd), run, reaper, practise)
     # SIGCHLD writes to the pipe, so one poll waits for requests and for exits alike.
     signal.set_wakeup_fd(server.wake_write)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
@@ -145,15 +144,21 @@ class Spare:
 class Server:
     """The server's state: the control socket, the wake-up pipe, the copies and the spare."""
 
-    def __init__(self, control: socket.socket, run: Run, reaper: ModuleType) -> None:
+    def __init__(
+        self,
+        control: socket.socket,
+        run: Run,
+        reaper: ModuleType,
+        practise: Callable[[], None],
+    ) -> None:
         self.control = control
         self.run = run
         self.reaper = reaper
+        self.practise = practise
         self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.copies: dict[int, int] = {}
         """Each live copy's pid, to its command's socket."""
         self.spare: Spare | None = None
-        self.practise: Callable[[], None] = lambda: None
 
     def fork_spare(self, held: list[int] | None = None) -> Spare | None:
         """Fork the next copy, which prepares and then waits for its command; None when the

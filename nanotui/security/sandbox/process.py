@@ -349,10 +349,10 @@ async def run_started(
                 # Catches what left the group (setsid) and could not be reached by killpg. A
                 # swept command's cgroup holds its copy on its way out at most: anything else
                 # there was missed by the copy's look below it.
-                left: list[int] | None = cgroup.pids()
-                if not (finished and child.swept) or set(left or ()) - {child.pid}:
+                left = cgroup.pids()
+                if not (finished and child.swept) or set(left) - {child.pid}:
                     cgroup.kill_all()
-                    left = None  # to be read again
+                    left = cgroup.pids()
                 cgroup.release(left)
             watch.cancel()
             for reader in readers:
