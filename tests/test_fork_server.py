@@ -467,3 +467,15 @@ def test_a_command_with_no_thread_to_restrict_it_is_refused_with_a_reason() -> N
     done = _drive("process_reaper", NO_THREAD_DRIVER)
     assert done.stdout.strip() == "126", done.stderr
     assert "the sandbox could not be applied: no thread could be started" in done.stderr
+
+
+@pytest.mark.parametrize("backend", ["plain", "landlock"])
+async def test_a_command_holds_no_socket_to_say_it_ended(workspace: Path, backend: str) -> None:
+    """The copy keeps the command's answer socket to say "D" (close-on-exec): a command
+    holding it could say it ended, and have nanotui skip the kill of what it left."""
+    runner = runner_for(backend, workspace)
+    listing = 'for fd in /proc/$$/fd/*; do echo "${fd##*/} $(readlink "$fd")"; done'
+    result = await runner.run(listing, cwd=workspace, timeout_s=10, max_output_bytes=10_000)
+    held = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert {"0", "1", "2"} <= held.keys(), result
+    assert not [target for target in held.values() if target.startswith("socket:")], held
