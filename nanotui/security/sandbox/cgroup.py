@@ -249,7 +249,8 @@ class PidsCgroup:
         """Hand it back to the pool once empty (or remove it); `pids`, when given, are its
         tasks as just read. A task still on its way out (the fork server's copy, which tells
         its command's end just before it exits) is waited for on the cleaner's thread."""
-        if self.pids() if pids is None else pids:
+        left = self.pids() if pids is None else pids
+        if left:
             cleaner.submit(self._release_once_empty)
         else:
             self._pool_or_remove()
