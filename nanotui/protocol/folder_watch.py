@@ -19,6 +19,7 @@ import os
 import struct
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,18 @@ WATCH_MASK = (
     IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
     | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
 )  # fmt: skip
+LOCAL_FILE_SYSTEMS = {
+    0xEF53: "ext2/3/4",
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0x01021994: "tmpfs",
+    0x794C7630: "overlayfs",
+    0xF2F52010: "f2fs",
+    0x2FC12FC1: "zfs",
+    0xCA451A4E: "bcachefs",
+}
+"""File systems where every change made on this machine raises an event here (by f_type):
+not network or FUSE ones, where a write that reaches them another way raises none."""
 ADDED, DELETED = IN_CREATE | IN_MOVED_TO, IN_DELETE | IN_MOVED_FROM
 EVENT_HEADER = struct.Struct("iIII")  # wd, mask, cookie, length of the name
 
@@ -61,14 +74,19 @@ class FolderChange:
 class FolderWatch:
     """inotify watches on `root` and the folders below it that `skip` does not leave out."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_folders: int | None = None) -> None:
+        """`max_folders`: how many folders may be watched (MAX_FOLDERS when not given)."""
         if not sys.platform.startswith("linux"):
             raise WatchUnavailable("inotify is Linux's")
         self.root = root
+        self.max_folders = max_folders
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self._fd < 0:
             raise WatchUnavailable(os.strerror(ctypes.get_errno()))
+        # Closed once, by close() or when the watch is dropped without it (a runner that
+        # simply goes away): a second os.close could close another file given the number.
+        self._close_fd = weakref.finalize(self, os.close, self._fd)
         self._folders: dict[int, str] = {}
         """Watch descriptor -> the folder it watches (relative; "" for the root)."""
         self.unreadable: list[str] = []
@@ -85,7 +103,7 @@ class FolderWatch:
     def close(self) -> None:
         with self._lock:  # not while another thread reads or watches through the descriptor
             if self._fd >= 0:
-                os.close(self._fd)  # drops every watch
+                self._close_fd()  # drops every watch
                 self._fd = -1
 
     # ---- choosing the folders -------------------------------------------------------
@@ -144,8 +162,9 @@ class FolderWatch:
                 self._libc.inotify_rm_watch(self._fd, wd)  # left out now, or gone
 
     def _watch(self, folder: str) -> bool:
-        if len(self._folders) >= MAX_FOLDERS:
-            raise WatchUnavailable(f"more than {MAX_FOLDERS} folders to watch")
+        limit = MAX_FOLDERS if self.max_folders is None else self.max_folders
+        if len(self._folders) >= limit:
+            raise WatchUnavailable(f"more than {limit} folders to watch")
         wd = self._libc.inotify_add_watch(self._fd, os.fsencode(self.root / folder), WATCH_MASK)
         if wd < 0:
             code = ctypes.get_errno()
@@ -206,3 +225,14 @@ class FolderWatch:
         return self._folders.get(wd) == "" and bool(
             mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)
         )
+
+
+def require_local_file_system(root: Path) -> None:
+    """WatchUnavailable unless `root` is on one of LOCAL_FILE_SYSTEMS."""
+    buffer = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(os.fsencode(root), buffer) != 0:
+        raise WatchUnavailable(os.strerror(ctypes.get_errno()))
+    kind = ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF  # f_type, the first field
+    if kind not in LOCAL_FILE_SYSTEMS:
+        raise WatchUnavailable(f"file system {kind:#x} may change without telling")

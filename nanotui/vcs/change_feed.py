@@ -27,13 +27,17 @@ dropped (FeedUnavailable) and every snapshot of the session runs the whole statu
 
 from __future__ import annotations
 
-import ctypes
 import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from nanotui.protocol.folder_watch import FolderChange, FolderWatch, WatchUnavailable
+from nanotui.protocol.folder_watch import (
+    FolderChange,
+    FolderWatch,
+    WatchUnavailable,
+    require_local_file_system,
+)
 from nanotui.vcs.gitrunner import GitRunner
 from nanotui.vcs.location import Storage
 
@@ -41,16 +45,6 @@ MAX_PATHS = 2_000
 """More changed files than this in one snapshot: the whole status costs no more."""
 FULL_STATUS_EVERY_S = 300.0
 
-LOCAL_FILE_SYSTEMS = {
-    0xEF53: "ext2/3/4",
-    0x58465342: "xfs",
-    0x9123683E: "btrfs",
-    0x01021994: "tmpfs",
-    0x794C7630: "overlayfs",
-    0xF2F52010: "f2fs",
-    0x2FC12FC1: "zfs",
-    0xCA451A4E: "bcachefs",
-}
 GIT_NAMES = (".gitignore", ".git")
 """Names whose change may change what git sees: ignore rules, or a nested repository."""
 
@@ -70,9 +64,10 @@ class ChangeFeed:
     ) -> None:
         """`ignored_folders(folder)` names the folders a rule ignores and nanotui's index
         holds nothing of (relative, no trailing slash), under `folder` or anywhere for None."""
-        kind = _file_system(root)
-        if kind not in LOCAL_FILE_SYSTEMS:
-            raise FeedUnavailable(f"file system {kind:#x} may change without telling")
+        try:
+            require_local_file_system(root)
+        except WatchUnavailable as exc:
+            raise FeedUnavailable(str(exc)) from None
         self._ignored_folders = ignored_folders
         self._rule_files = tuple(rule_files)
         self._paths: set[str] = set()
@@ -208,13 +203,3 @@ def _rule_files(storage: Storage, runner: GitRunner) -> list[Path]:
         xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
         files.append(Path(xdg) / "git" / "ignore")
     return files
-
-
-def _file_system(root: Path) -> int:
-    """The statfs(2) type of the file system holding `root`."""
-    buffer = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.statfs(os.fsencode(root), buffer) != 0:
-        raise FeedUnavailable(os.strerror(ctypes.get_errno()))
-    kind = ctypes.c_long.from_buffer(buffer).value  # f_type, the first field
-    return kind & 0xFFFFFFFF
