@@ -7,13 +7,14 @@ git-aware prompt or editor would, and looks for the file the attacker's program 
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 from pathlib import Path
 
 import pytest
 from sandbox_support import ISOLATING, runner_for
 
-from nanotui.security.jail import repositories
+from nanotui.security.jail import repositories, watched_scan
 from nanotui.security.sandbox import runners
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
@@ -34,6 +35,16 @@ def repository_with_history(folder: Path) -> Path:
         git("add", "a.py", cwd=folder)
         git("commit", "-qm", f"commit {number}", cwd=folder)
     return folder
+
+
+@pytest.fixture(autouse=True, params=["whole looks", "watched"])
+def looks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every attack runs twice: with each look listing the whole tree, and with the kernel's
+    watch set up by the look before the command, so that it is the watch's events that must
+    tell the look after it what the command made (`watched_scan`)."""
+    watched = request.param == "watched"
+    monkeypatch.setattr(watched_scan, "WATCH_AFTER_S", 0.0 if watched else math.inf)
+    return request.param
 
 
 @pytest.fixture

@@ -15,18 +15,23 @@ Each step that did something adds one sentence to the command's result.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from nanotui.security.jail import control_files, repositories
 from nanotui.security.jail.control_files import ROOT, Snapshot
+from nanotui.security.jail.watched_scan import WatchedScan
 
 
 class Guard:
     """Taken just before a command runs; `finish()` just after, also when it failed."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, looks: WatchedScan | None = None) -> None:
+        """`looks`: the work tree's looks for repositories, kept by the kernel's watch
+        between commands (the runner's); without it every look lists the whole tree."""
         self.workspace = workspace
-        found = repositories.scan(workspace)
+        self.looks = looks or WatchedScan(workspace, watch_after_s=math.inf)
+        found = self.looks.look(may_start_watch=True)
         self.hooks = control_files.hooks_folders(workspace, found)
         self.before = control_files.take(workspace, self.hooks, found)
 
@@ -43,11 +48,11 @@ class Guard:
 
     def _finish(self) -> list[str]:
         said: list[str] = []
-        after = control_files.take(self.workspace, self.hooks)
+        after = control_files.take(self.workspace, self.hooks, self.looks.look())
         moved = self._bring_back_root(after)
         if moved:
             said.append(f"The command moved the repository's .git folder; nanotui {moved}.")
-            after = control_files.take(self.workspace, self.hooks)
+            after = control_files.take(self.workspace, self.hooks, self.looks.look())
         made = control_files.made_or_replaced(self.before, after)
         old_root = self.before.get(ROOT)
         if ROOT in made and old_root is not None:

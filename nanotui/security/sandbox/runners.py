@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nanotui.security.jail.command_guard import Guard
+from nanotui.security.jail.watched_scan import WatchedScan
 from nanotui.security.sandbox.base import (
     CommandResult,
     CommandRunner,
@@ -98,6 +99,9 @@ class GuardedRunner:
         self.inner = inner
         self.workspace = workspace
         self.backend = inner.backend
+        self.looks = WatchedScan(workspace)
+        """The looks for repositories, shared by this runner's commands: in a big tree the
+        kernel's watch answers most of them (`watched_scan`)."""
         self.last_look_s: float | None = None
         """How long the last look at the work tree took (None before the first)."""
 
@@ -138,7 +142,7 @@ class GuardedRunner:
 
         def look() -> Guard:
             started = time.perf_counter()
-            guard = Guard(self.workspace)
+            guard = Guard(self.workspace, self.looks)
             self.last_look_s = time.perf_counter() - started
             return guard
 
@@ -158,7 +162,7 @@ class GuardedRunner:
         """The inner backend's plan, with the workspace's control files put back once the
         program has ended, as after a command."""
         plan = self.inner.launch(argv, cwd=cwd, env=env, network=network, read=read)  # type: ignore[attr-defined]
-        plan.cleanups.append(Guard(self.workspace).finish)
+        plan.cleanups.append(Guard(self.workspace, self.looks).finish)
         return plan
 
 

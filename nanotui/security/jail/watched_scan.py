@@ -1,0 +1,192 @@
+"""The look for repositories (`repositories.scan`), kept by the kernel's watch between looks.
+
+Every command runs between two looks at the whole work tree, and a look lists every folder:
+about 0.13 s for 11,000 folders here, twice a command. In such a tree the look is taken once
+and the kernel's watch on every folder (`FolderWatch`) then says whether another is needed:
+the last look's answer stands while no entry that could change it was made, removed or
+renamed anywhere in the tree. Anything else means a whole look again, as before:
+
+- a folder was made, removed, renamed or had its permissions changed, or an entry named
+  `.git` or one of `repositories.RUNS_ON_ENTRY` came or went (a file renamed to `.git`
+  included: a rename is reported at both names);
+- the kernel's queue overflowed (a command can make more events than it holds), or the
+  root itself went;
+- a folder could not be watched (no permission), or the mounts changed (a file system
+  mounted over a folder raises no event in it);
+- the watch failed in any way (it is then dropped, and every look is whole).
+
+The events of a change are queued by the system call that made it, so once a command's
+processes have ended its changes are all in the queue when the look after it reads it. A
+new folder is watched before the whole look lists it, so what is made in it later raises an
+event. The contents of the files the looks find are read afresh by every look
+(`control_files.take`); only where they are is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import threading
+import time
+from pathlib import Path
+
+from nanotui.protocol.folder_watch import (
+    FolderChange,
+    FolderWatch,
+    WatchUnavailable,
+    require_local_file_system,
+)
+from nanotui.security.jail import repositories
+
+WATCH_AFTER_S = 0.005
+"""A tree whose whole look takes this long is watched: below it, the watch's own first look
+and its kernel memory cost more than the looks it saves."""
+MAX_WATCHED_FOLDERS = 50_000
+"""A bigger tree is looked at whole every time: each watch holds about 1 KB of the kernel's
+memory, and a user's watches are limited (`fs.inotify.max_user_watches`)."""
+MOUNTS = Path("/proc/self/mountinfo")
+MARKER_NAMES = frozenset({repositories.MARKER, *repositories.RUNS_ON_ENTRY})
+
+
+class WatchedScan:
+    """One work tree's looks for repositories, shared by the commands run in it."""
+
+    def __init__(self, workspace: Path, watch_after_s: float | None = None) -> None:
+        self.workspace = workspace
+        self.watch_after_s = WATCH_AFTER_S if watch_after_s is None else watch_after_s
+        self.whole_looks = 0
+        """How many looks listed the whole tree (the others were answered by the watch)."""
+        self._watch: FolderWatch | None = None
+        self._no_watch = False
+        """Set once the watch failed or could not start here: every look is whole."""
+        self._last: repositories.Scan | None = None
+        self._mounts: MountTable | None = None
+        self._lock = threading.Lock()
+        """Looks come from the event loop and from threads (the look before a command)."""
+
+    def look(self, may_start_watch: bool = False) -> repositories.Scan:
+        """What a whole look would find now. `may_start_watch`: this look may set up the
+        watch (a whole look more, and a watch on every folder) if the tree is big enough:
+        the look before a command, which runs on a thread when the last look was slow (the
+        look after a command runs on the event loop)."""
+        with self._lock:
+            if self._watch is not None:
+                try:
+                    if self._unchanged():
+                        return self._last  # type: ignore[return-value]
+                except (WatchUnavailable, OSError):
+                    self._drop_watch()
+            started = time.perf_counter()
+            found = self._whole_look()
+            slow = time.perf_counter() - started >= self.watch_after_s
+            if self._watch is None and may_start_watch and slow and not self._no_watch:
+                found = self._start_watch() or found
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_watch()
+
+    @property
+    def watching(self) -> bool:
+        return self._watch is not None
+
+    def _whole_look(self) -> repositories.Scan:
+        self.whole_looks += 1
+        found = repositories.scan(self.workspace)
+        self._last = found if self._watch is not None else None
+        return found
+
+    def _start_watch(self) -> repositories.Scan | None:
+        """Watch every folder, then look again (what changed before a folder's watch was
+        set is in this look); None when the tree cannot be watched."""
+        try:
+            require_local_file_system(self.workspace)
+            watch = FolderWatch(self.workspace, max_folders=MAX_WATCHED_FOLDERS)
+            self._watch = watch
+            self._mounts = MountTable()
+            if self._mounts.any_below(self.workspace):
+                raise WatchUnavailable("a file system is mounted inside the work tree")
+            watch.watch_below("", _nothing)
+        except (WatchUnavailable, OSError):
+            self._drop_watch()
+            return None
+        if watch.unreadable:
+            self._drop_watch()  # changes below an unwatched folder would go unseen
+            return None
+        return self._whole_look()
+
+    def _unchanged(self) -> bool:
+        """Whether the last look still stands; if not, the watch is brought up to date (new
+        folders watched) so that the whole look that follows can be kept."""
+        watch = self._watch
+        assert watch is not None
+        changes, lost = watch.read()
+        if lost:
+            watch.rewatch(_nothing)
+        else:
+            for change in changes:
+                if change.folder and change.kind != "deleted" and not _is_marker(change):
+                    watch.watch_below(change.path, _nothing)  # before the look lists it
+        if watch.unreadable:
+            raise WatchUnavailable("a folder cannot be watched")
+        moved = any(_changes_the_look(change) for change in changes)
+        remounted = self._mounts is None or self._mounts.changed()
+        return not lost and not moved and not remounted and self._last is not None
+
+    def _drop_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+        if self._mounts is not None:
+            self._mounts.close()
+        self._watch = self._mounts = None
+        self._last = None
+        self._no_watch = True
+
+
+def _changes_the_look(change: FolderChange) -> bool:
+    return change.folder or _is_marker(change)
+
+
+def _is_marker(change: FolderChange) -> bool:
+    return change.path.rsplit("/", 1)[-1] in MARKER_NAMES
+
+
+def _nothing(_folder: str) -> bool:
+    """Skip no folder: the look enters every folder but `.git` ones, and so does the watch."""
+    return False
+
+
+class MountTable:
+    """Whether this process's mounts changed: an open mount table is marked by the kernel
+    when they do (poll(2) says POLLPRI, once per change; see proc(5)), which costs far less
+    than reading the table at every look."""
+
+    def __init__(self) -> None:
+        # A file object, not a bare descriptor: closed with the object if never closed.
+        self._table = open(MOUNTS, "rb", buffering=0)  # noqa: SIM115 (OSError: no watch)
+        self._poll = select.poll()
+        self._poll.register(self._table, select.POLLPRI | select.POLLERR)
+
+    def changed(self) -> bool:
+        """Whether they changed since the table was opened or this last said so."""
+        return bool(self._poll.poll(0))
+
+    def any_below(self, root: Path) -> bool:
+        """Whether a file system is mounted anywhere below `root` (not at it): it may be one
+        whose changes raise no event here, and a watch cannot tell."""
+        top = os.path.realpath(root).rstrip("/") + "/"
+        for line in MOUNTS.read_text(errors="surrogateescape").splitlines():
+            fields = line.split(" ")
+            if len(fields) > 4 and _unescaped(fields[4]).startswith(top):
+                return True
+        return False
+
+    def close(self) -> None:
+        self._table.close()
+
+
+def _unescaped(field: str) -> str:
+    """A mount table field as a path: spaces and others are written as octal (`\\040`)."""
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), field)

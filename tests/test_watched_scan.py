@@ -1,0 +1,288 @@
+"""The look for repositories kept by the kernel's watch: it lists the tree again whenever a
+change could make it answer differently, and never answers from before such a change.
+
+Each change is made for real in a watched tree; the watched look must then equal a whole
+`repositories.scan` of the tree.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sandbox_support import runner_for
+
+from nanotui.protocol import folder_watch
+from nanotui.security.jail import repositories, watched_scan
+from nanotui.security.jail.watched_scan import WatchedScan
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
+
+
+def tree(root: Path, folders: int = 300) -> Path:
+    """`folders` folders of a few files, in 10 groups."""
+    for number in range(folders):
+        folder = root / f"group{number % 10}" / f"pkg{number}"
+        folder.mkdir(parents=True)
+        for name in ("a.py", "b.py"):
+            (folder / name).write_text("x = 1\n")
+    return root
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> WatchedScan:
+    looks = WatchedScan(tree(tmp_path / "ws"), watch_after_s=0.0)
+    looks.look(may_start_watch=True)
+    assert looks.watching
+    yield looks
+    looks.close()
+
+
+def git_init(folder: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(folder)], check=True, timeout=30)
+
+
+def test_looks_with_no_change_between_them_list_nothing(watched: WatchedScan) -> None:
+    first = watched.look()
+    listed = watched.whole_looks
+    (watched.workspace / "group1/pkg1/a.py").write_text("x = 2\n")  # an edit: no new entry
+    (watched.workspace / "group1/pkg1/c.py").write_text("c = 1\n")  # a new ordinary file
+    (watched.workspace / "group1/pkg1/b.py").unlink()
+    assert watched.look() is first
+    assert watched.whole_looks == listed
+
+
+def _new_repository(ws: Path, outside: Path) -> None:
+    git_init(ws / "group3/pkg3")
+
+
+def _deep_new_repository(ws: Path, outside: Path) -> None:
+    git_init(ws / "group4/new/deeper/still")
+
+
+def _gitdir_file(ws: Path, outside: Path) -> None:
+    (ws / "group5/pkg5/.git").write_text(f"gitdir: {outside}\n")
+
+
+def _git_link(ws: Path, outside: Path) -> None:
+    (ws / "group6/pkg6/.git").symlink_to(outside)
+
+
+def _renamed_to_git(ws: Path, outside: Path) -> None:
+    os.rename(ws / "group7/pkg7/a.py", ws / "group7/pkg7/.git")
+
+
+def _envrc_hard_link(ws: Path, outside: Path) -> None:
+    os.link(ws / "group8/pkg8/a.py", ws / "group8/pkg18/.envrc")
+
+
+def _moved_in_from_outside(ws: Path, outside: Path) -> None:
+    git_init(outside / "vendored/lib")
+    shutil.move(outside / "vendored", ws / "group9/vendored")
+
+
+def _renamed_folder_then_repository(ws: Path, outside: Path) -> None:
+    os.rename(ws / "group2", ws / "renamed")
+    git_init(ws / "renamed/pkg2/inner")  # in a folder the watch knew by its old name
+
+
+def _made_and_removed(ws: Path, outside: Path) -> None:
+    git_init(ws / "group1/pkg11")
+    shutil.rmtree(ws / "group1/pkg11/.git")
+    (ws / "group1/pkg21/.envrc").write_text("export X=1\n")
+
+
+CHANGES = [
+    _new_repository,
+    _deep_new_repository,
+    _gitdir_file,
+    _git_link,
+    _renamed_to_git,
+    _envrc_hard_link,
+    _moved_in_from_outside,
+    _renamed_folder_then_repository,
+    _made_and_removed,
+]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.__name__.strip("_"))
+def test_a_change_that_moves_a_marker_is_seen_by_the_next_look(
+    watched: WatchedScan, tmp_path: Path, change: Callable[[Path, Path], None]
+) -> None:
+    before = watched.look()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    change(watched.workspace, outside)
+    after = watched.look()
+    assert after == repositories.scan(watched.workspace)
+    assert after != before or change is _made_and_removed
+    # And the look after that, with nothing changed, keeps it.
+    listed = watched.whole_looks
+    assert watched.look() is after and watched.whole_looks == listed
+
+
+@pytest.mark.parametrize(
+    "make_folder",
+    [
+        lambda ws: (ws / "group1/new/deeper").mkdir(parents=True),
+        lambda ws: os.rename(ws / "group1", ws / "new"),
+        lambda ws: shutil.copytree(ws / "group2", ws / "new/deeper"),
+    ],
+    ids=["made", "renamed", "copied"],
+)
+def test_a_folder_new_to_the_watch_is_watched_from_the_look_that_saw_it(
+    watched: WatchedScan, make_folder: Callable[[Path], None]
+) -> None:
+    """A folder made (or renamed: its watch went with its old name) is watched before the
+    look that found it lists it, so a repository made in it later is seen too."""
+    make_folder(watched.workspace)
+    assert watched.look().repositories == []
+    new = next(watched.workspace.glob("**/new"))
+    git_init(new / "later")
+    assert watched.look() == repositories.scan(watched.workspace)
+    assert watched.look().repositories == [f"{new.relative_to(watched.workspace)}/later/.git"]
+
+
+def test_a_flood_of_events_that_overflows_the_queue_cannot_hide_a_repository(
+    watched: WatchedScan,
+) -> None:
+    """The kernel queues a bounded number of events and drops the rest: a command that makes
+    more files than that and then a repository leaves no event of the repository at all.
+    The overflow itself is reported, and the look lists the tree again."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 200_000:
+        pytest.skip(f"the kernel queues {limit} events: too many files to make in a test")
+    watched.look()
+    flood = watched.workspace / "group0/pkg0"
+    for number in range(limit + 100):
+        (flood / f"f{number}").touch()
+    git_init(watched.workspace / "group1/pkg1")  # its events are dropped
+    found = watched.look()
+    assert found.repositories == ["group1/pkg1/.git"]
+
+
+def test_a_file_system_mounted_over_a_folder_is_looked_at(tmp_path: Path) -> None:
+    """A mount raises no event in the folder it covers: a changed mount table is a change,
+    and a tree with a mount inside it is not watched at all. Run in a private mount
+    namespace, as root, so the host's mounts stay as they were."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    ws, hidden = tree(tmp_path / "ws", folders=20), tmp_path / "hidden"
+    git_init(hidden / "repository")
+    script = textwrap.dedent(
+        f"""
+        import subprocess
+        from pathlib import Path
+        from nanotui.security.jail.watched_scan import WatchedScan
+        looks = WatchedScan(Path({str(ws)!r}), watch_after_s=0.0)
+        looks.look(may_start_watch=True)
+        assert looks.watching and looks.look().repositories == []
+        subprocess.run(["mount", "--bind", {str(hidden)!r}, {str(ws / "group1/pkg1")!r}],
+                       check=True)
+        print(looks.look().repositories)
+        print(WatchedScan(Path({str(ws)!r}), watch_after_s=0.0).look(True).repositories)
+        print(looks.watching, WatchedScan(Path({str(ws)!r}), watch_after_s=0.0).watching)
+        later = WatchedScan(Path({str(ws)!r}), watch_after_s=0.0)
+        later.look(may_start_watch=True)
+        print(later.watching)
+        """
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0 and "unshare failed" in done.stderr:
+        pytest.skip(f"no private mount namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["['group1/pkg1/repository/.git']"] * 2
+    # A tree with a mount inside it is not watched: the mount's changes may raise no event.
+    assert lines[3] == "False"
+
+
+def test_a_tree_too_big_to_watch_is_looked_at_whole_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watched_scan, "MAX_WATCHED_FOLDERS", 50)
+    looks = WatchedScan(tree(tmp_path / "ws"), watch_after_s=0.0)
+    looks.look(may_start_watch=True)
+    assert not looks.watching
+    git_init(looks.workspace / "group1/pkg1")
+    listed = looks.whole_looks
+    assert looks.look().repositories == ["group1/pkg1/.git"]
+    assert looks.whole_looks == listed + 1
+
+
+def test_a_small_tree_is_not_watched(tmp_path: Path) -> None:
+    looks = WatchedScan(tree(tmp_path / "ws", folders=3), watch_after_s=10.0)
+    looks.look(may_start_watch=True)
+    assert not looks.watching
+
+
+def test_only_the_look_before_a_command_starts_the_watch(tmp_path: Path) -> None:
+    """The look after a command runs on the event loop: setting up a watch on every folder
+    there would hold the screen; the next look before a command does it."""
+    looks = WatchedScan(tree(tmp_path / "ws", folders=20), watch_after_s=0.0)
+    looks.look()
+    assert not looks.watching
+    looks.look(may_start_watch=True)
+    assert looks.watching
+    looks.close()
+    assert not looks.watching
+
+
+async def test_one_runner_guards_command_after_command_with_the_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real sandbox: harmless commands leave the watch's answer standing, and a
+    later command's new repository and its change to an existing one are still undone."""
+    monkeypatch.setattr(watched_scan, "WATCH_AFTER_S", 0.0)
+    ws = tree(tmp_path / "ws", folders=40)
+    git_init(ws / "group1/pkg1")
+    config = (ws / "group1/pkg1/.git/config").read_bytes()
+    runner = runner_for("landlock", ws)
+
+    async def run(command: str) -> str:
+        result = await runner.run(command, cwd=ws, timeout_s=30, max_output_bytes=10_000)
+        assert result.exit_code == 0, result.stderr
+        return result.notice
+
+    await run("true")
+    looks = runner.looks  # type: ignore[attr-defined]
+    assert looks.watching
+    listed = looks.whole_looks
+    await run("echo y >> group2/pkg2/a.py && cat group3/pkg3/b.py")
+    assert looks.whole_looks == listed  # answered by the watch, before and after
+    said = await run(
+        "git init -q group4/pkg4/new && printf '[core]\\n\\tpager = evil\\n' "
+        ">> group4/pkg4/new/.git/config && echo '[alias]' >> group1/pkg1/.git/config"
+    )
+    assert "group4/pkg4/new/.git/config" in said
+    assert "evil" not in (ws / "group4/pkg4/new/.git/config").read_text()
+    assert (ws / "group1/pkg1/.git/config").read_bytes() == config
+
+
+def test_a_watch_dropped_without_closing_gives_its_descriptor_back(tmp_path: Path) -> None:
+    """A runner is simply let go when its session ends: its watch's descriptor (and the
+    kernel memory of every watch) must go with it, and be closed only once."""
+    looks = WatchedScan(tree(tmp_path / "ws", folders=20), watch_after_s=0.0)
+    looks.look(may_start_watch=True)
+    descriptor = looks._watch.fileno()  # type: ignore[union-attr]
+    os.fstat(descriptor)
+    del looks
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(descriptor)
+    closed = folder_watch.FolderWatch(tmp_path)
+    closed.close()
+    closed.close()  # a second close does nothing
