@@ -150,6 +150,18 @@ def test_a_folder_new_to_the_watch_is_watched_from_the_look_that_saw_it(
     assert watched.look().repositories == [f"{new.relative_to(watched.workspace)}/later/.git"]
 
 
+def test_a_new_tree_at_the_work_trees_path_is_looked_at(tmp_path: Path) -> None:
+    """Renaming a folder above the root raises no event on the watched folders: the old
+    path may then name another tree (a plain command can do this), holding a repository."""
+    ws = tree(tmp_path / "above/ws", folders=20)
+    looks = WatchedScan(ws, watch_after_s=0.0)
+    looks.look(may_start_watch=True)
+    assert looks.watching
+    os.rename(tmp_path / "above", tmp_path / "moved")
+    git_init(ws / "planted")
+    assert looks.look().repositories == ["planted/.git"]
+
+
 def test_a_flood_of_events_that_overflows_the_queue_cannot_hide_a_repository(
     watched: WatchedScan,
 ) -> None:

@@ -62,6 +62,8 @@ class WatchedScan:
         """Set once the watch failed or could not start here: every look is whole."""
         self._last: repositories.Scan | None = None
         self._mounts: MountTable | None = None
+        self._root: tuple[int, int] | None = None
+        """The watched root folder's device and inode: the path may come to name another."""
         self._lock = threading.Lock()
         """Looks come from the event loop and from threads (the look before a command)."""
 
@@ -103,6 +105,7 @@ class WatchedScan:
         set is in this look); None when the tree cannot be watched."""
         try:
             require_local_file_system(self.workspace)
+            self._root = _identity(self.workspace)
             watch = FolderWatch(self.workspace, max_folders=MAX_WATCHED_FOLDERS)
             self._watch = watch
             self._mounts = MountTable()
@@ -133,6 +136,10 @@ class WatchedScan:
             raise WatchUnavailable("a folder cannot be watched")
         moved = any(_changes_the_look(change) for change in changes)
         remounted = self._mounts is None or self._mounts.changed()
+        # A folder above the root renamed raises no event here, and its old path may hold
+        # another tree by now: the watch would still be on the one that moved away.
+        if _identity(self.workspace) != self._root:
+            raise WatchUnavailable("the work tree's folder is another one now")
         return not lost and not moved and not remounted and self._last is not None
 
     def _drop_watch(self) -> None:
@@ -151,6 +158,11 @@ def _changes_the_look(change: FolderChange) -> bool:
 
 def _is_marker(change: FolderChange) -> bool:
     return change.path.rsplit("/", 1)[-1] in MARKER_NAMES
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    info = os.stat(folder)
+    return info.st_dev, info.st_ino
 
 
 def _nothing(_folder: str) -> bool:
