@@ -27,7 +27,7 @@ from nanotui.security.sandbox import fork_client
 from nanotui.security.sandbox.fork_client import SERVER
 from nanotui.security.sandbox.process import Limits, hold_with_sh, run_started
 from nanotui.security.sandbox.runners import PlainRunner
-from nanotui.security.sandbox.spawn import Started, spawn_argv
+from nanotui.security.sandbox.spawn import CommandStartError, Started, spawn_argv
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ FORKING_DRIVER = """
 import asyncio, os, sys, time
 from pathlib import Path
 from nanotui.security.sandbox.runners import PlainRunner
-from nanotui.security.sandbox.spawn import Started, spawn_argv
+from nanotui.security.sandbox.spawn import CommandStartError, Started, spawn_argv
 
 workspace, line = Path(sys.argv[1]), sys.argv[2]
 runner = PlainRunner()
@@ -479,3 +479,35 @@ async def test_a_command_holds_no_socket_to_say_it_ended(workspace: Path, backen
     held = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     assert {"0", "1", "2"} <= held.keys(), result
     assert not [target for target in held.values() if target.startswith("socket:")], held
+
+
+async def test_a_start_the_server_never_answers_ends_at_the_timeout(
+    workspace: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped server (and its waiting copies) would hold a command's start forever: the
+    start ends at the command's timeout, the stuck server is replaced, and the command that
+    never started does not run later."""
+    monkeypatch.setattr(fork_client, "UNANSWERED_S", 0.5)
+    server, spares = await _waiting_spares(workspace)
+    stopped = [server, *spares]
+    try:
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(CommandStartError, match="did not start within its 1 s timeout"):
+            await _run(f"touch {marker}", workspace, timeout_s=1)
+        assert asyncio.get_running_loop().time() - started < 5
+        result = await _run("echo anew", workspace)
+        assert result.stdout == "anew\n"  # type: ignore[attr-defined]
+        assert SERVER.pid not in (None, server)
+        for _ in range(100):
+            if not any(_running(pid) for pid in stopped):
+                break
+            await asyncio.sleep(0.02)
+        assert not any(_running(pid) for pid in stopped), "the stuck server or a copy lingers"
+        assert not (workspace / marker).exists()
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        _kill(stopped)

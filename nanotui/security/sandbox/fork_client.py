@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -28,6 +29,8 @@ from nanotui.security.sandbox.process import Limits, ProcessOutcome, run_started
 from nanotui.security.sandbox.spawn import READ_CHUNK, CommandStartError, Started
 
 SERVER_GONE = "nanotui's fork server stopped"
+UNANSWERED_S = 5.0
+"""A server that has not started a command in this long is stuck: the next one starts anew."""
 
 
 class ForkServer:
@@ -67,6 +70,17 @@ class ForkServer:
         if process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=3)
+
+    def abandon(self) -> None:
+        """Kill the server and what runs below it (it stopped answering); the next command
+        starts a new one."""
+        with self._lock:
+            process = self._process
+            self._let_go()
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()  # SIGKILL: a stopped process takes it too
+            # Not waited for here, on the event loop: subprocess collects it later.
 
     async def settle(self) -> None:
         """After a request was dropped: give a dying server a moment to be seen gone, so
@@ -218,7 +232,16 @@ async def run_forked(
 
     async def start(gate: int | None) -> Started:
         assert gate is not None, "a forked command is always held at its gate"
-        return await start_forked(argv, cwd=cwd, env=env, gate=gate)
+        asked = time.monotonic()
+        try:
+            return await start_forked(argv, cwd=cwd, env=env, gate=gate)
+        except asyncio.CancelledError:
+            # Given up (at the command's timeout, or by the user). A start takes
+            # milliseconds: a server that has not answered for this long is stopped or
+            # stuck, and the next command needs one that answers.
+            if time.monotonic() - asked >= UNANSWERED_S:
+                SERVER.abandon()
+            raise
 
     return await run_started(
         start,
