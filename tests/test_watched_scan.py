@@ -7,6 +7,7 @@ Each change is made for real in a watched tree; the watched look must then equal
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import shutil
@@ -129,25 +130,27 @@ def test_a_change_that_moves_a_marker_is_seen_by_the_next_look(
 
 
 @pytest.mark.parametrize(
-    "make_folder",
+    ("make_folder", "new"),
     [
-        lambda ws: (ws / "group1/new/deeper").mkdir(parents=True),
-        lambda ws: os.rename(ws / "group1", ws / "new"),
-        lambda ws: shutil.copytree(ws / "group2", ws / "new/deeper"),
+        (lambda ws: (ws / "group1/new/deeper").mkdir(parents=True), "group1/new"),
+        (lambda ws: os.rename(ws / "group1", ws / "new"), "new"),
+        (lambda ws: shutil.copytree(ws / "group2", ws / "new/deeper"), "new"),
+        # The look enters a folder named like a file it looks for: so must the watch.
+        (lambda ws: (ws / "group1/.envrc").mkdir(), "group1/.envrc"),
+        (lambda ws: os.rename(ws / "group2", ws / ".envrc"), ".envrc"),
     ],
-    ids=["made", "renamed", "copied"],
+    ids=["made", "renamed", "copied", "named-envrc", "renamed-envrc"],
 )
 def test_a_folder_new_to_the_watch_is_watched_from_the_look_that_saw_it(
-    watched: WatchedScan, make_folder: Callable[[Path], None]
+    watched: WatchedScan, make_folder: Callable[[Path], None], new: str
 ) -> None:
     """A folder made (or renamed: its watch went with its old name) is watched before the
     look that found it lists it, so a repository made in it later is seen too."""
     make_folder(watched.workspace)
     assert watched.look().repositories == []
-    new = next(watched.workspace.glob("**/new"))
-    git_init(new / "later")
+    git_init(watched.workspace / new / "later")
     assert watched.look() == repositories.scan(watched.workspace)
-    assert watched.look().repositories == [f"{new.relative_to(watched.workspace)}/later/.git"]
+    assert watched.look().repositories == [f"{new}/later/.git"]
 
 
 def test_a_new_tree_at_the_work_trees_path_is_looked_at(tmp_path: Path) -> None:
@@ -160,6 +163,41 @@ def test_a_new_tree_at_the_work_trees_path_is_looked_at(tmp_path: Path) -> None:
     os.rename(tmp_path / "above", tmp_path / "moved")
     git_init(ws / "planted")
     assert looks.look().repositories == ["planted/.git"]
+
+
+def test_a_root_that_could_not_be_listed_for_a_while_is_looked_at_again(
+    tmp_path: Path,
+) -> None:
+    """A command takes the root's read permission, plants a repository, and a later command
+    gives it back: the root's own change of permissions is a change (no parent's watch
+    reports it). Run without the right to read what its mode forbids (root has it)."""
+    ws = tree(tmp_path / "ws", folders=20)
+    script = textwrap.dedent(
+        f"""
+        import os, subprocess
+        from pathlib import Path
+        from nanotui.security.jail.watched_scan import WatchedScan
+        ws = Path({str(ws)!r})
+        looks = WatchedScan(ws, watch_after_s=0.0)
+        looks.look(may_start_watch=True)
+        assert looks.watching
+        os.chmod(ws, 0o311)
+        subprocess.run(["git", "init", "-q", str(ws / "group1/pkg1/evil")], check=True)
+        print(looks.look().repositories)
+        os.chmod(ws, 0o755)
+        print(looks.look().repositories)
+        """
+    )
+    argv = [sys.executable, "-c", script]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("needs setpriv(1) to drop root's right to read any folder")
+        drop = "-dac_override,-dac_read_search"
+        argv = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    os.chmod(ws, 0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "['group1/pkg1/evil/.git']"]
 
 
 def test_a_flood_of_events_that_overflows_the_queue_cannot_hide_a_repository(
@@ -199,8 +237,10 @@ def test_a_file_system_mounted_over_a_folder_is_looked_at(tmp_path: Path) -> Non
         subprocess.run(["mount", "--bind", {str(hidden)!r}, {str(ws / "group1/pkg1")!r}],
                        check=True)
         print(looks.look().repositories)
-        print(WatchedScan(Path({str(ws)!r}), watch_after_s=0.0).look(True).repositories)
-        print(looks.watching, WatchedScan(Path({str(ws)!r}), watch_after_s=0.0).watching)
+        print(looks.watching)
+        # Made inside the mounted file system, which no watch covers.
+        subprocess.run(["git", "init", "-q", {str(ws / "group1/pkg1/later")!r}], check=True)
+        print(looks.look().repositories)
         later = WatchedScan(Path({str(ws)!r}), watch_after_s=0.0)
         later.look(may_start_watch=True)
         print(later.watching)
@@ -216,10 +256,13 @@ def test_a_file_system_mounted_over_a_folder_is_looked_at(tmp_path: Path) -> Non
     if done.returncode != 0 and "unshare failed" in done.stderr:
         pytest.skip(f"no private mount namespace here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[:2] == ["['group1/pkg1/repository/.git']"] * 2
-    # A tree with a mount inside it is not watched: the mount's changes may raise no event.
-    assert lines[3] == "False"
+    assert done.stdout.splitlines() == [
+        "['group1/pkg1/repository/.git']",
+        # A mount inside the tree ends the watch, and a tree with one is not watched.
+        "False",
+        "['group1/pkg1/later/.git', 'group1/pkg1/repository/.git']",
+        "False",
+    ]
 
 
 def test_a_tree_too_big_to_watch_is_looked_at_whole_every_time(
@@ -298,3 +341,31 @@ def test_a_watch_dropped_without_closing_gives_its_descriptor_back(tmp_path: Pat
     closed = folder_watch.FolderWatch(tmp_path)
     closed.close()
     closed.close()  # a second close does nothing
+
+
+async def test_in_a_watched_tree_the_look_before_a_command_stays_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch makes looks quick, but the next one may list the whole tree again (a
+    long-lived program made folders meanwhile): in a watched tree it is always on a thread,
+    and only there may the watch be set up (a program's launch, on the loop, never does)."""
+    from nanotui.security.sandbox import runners
+
+    monkeypatch.setattr(watched_scan, "WATCH_AFTER_S", 0.0)
+    handed: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function, *args):  # type: ignore[no-untyped-def]
+        handed.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(runners.asyncio, "to_thread", counted)
+    ws = tree(tmp_path / "ws", folders=20)
+    runner = runner_for("landlock", ws)
+    runner.launch(["true"], cwd=ws)  # type: ignore[attr-defined]
+    assert not runner.looks.watching  # type: ignore[attr-defined]
+    for _ in range(3):
+        await runner.run("true", cwd=ws, timeout_s=30, max_output_bytes=1000)
+    assert runner.looks.watching  # type: ignore[attr-defined]
+    assert runner.last_look_s is not None and runner.last_look_s < runners.LOOK_IN_PLACE_S  # type: ignore[attr-defined]
+    assert len(handed) == 3

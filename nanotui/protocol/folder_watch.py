@@ -7,8 +7,8 @@ writes hundreds of objects for one commit or checkpoint that nobody needs to hea
 
 A watch is set before its folder is listed, so a file made meanwhile raises an event or is
 in the listing. The events of a write that has returned are already queued: `read()` never
-waits. When the kernel's queue overflowed, or the root itself went, `read()` says events
-were lost; the owner then starts over (`rewatch`).
+waits. When the kernel's queue overflowed, or the root itself went or had its permissions
+changed, `read()` says events were lost; the owner then starts over (`rewatch`).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class FolderWatch:
                 offset = start + length
                 change = self._change(wd, mask, name)
                 if change is None:
-                    lost = lost or bool(mask & IN_Q_OVERFLOW) or self._root_went(wd, mask)
+                    lost = lost or bool(mask & IN_Q_OVERFLOW) or self._root_changed(wd, mask)
                 else:
                     changes.append(change)
         return changes, lost
@@ -221,9 +221,12 @@ class FolderWatch:
             self.unwatch(path)
         return FolderChange(path, kind, is_folder)
 
-    def _root_went(self, wd: int, mask: int) -> bool:
+    def _root_changed(self, wd: int, mask: int) -> bool:
+        """The root went, or its permissions changed: every other folder's are reported by
+        its parent's watch, but nothing watches the root's parent, and a root that could
+        not be listed for a while may hold what no event told of."""
         return self._folders.get(wd) == "" and bool(
-            mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)
+            mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_ATTRIB)
         )
 
 

@@ -26,12 +26,15 @@ from nanotui.security.jail.watched_scan import WatchedScan
 class Guard:
     """Taken just before a command runs; `finish()` just after, also when it failed."""
 
-    def __init__(self, workspace: Path, looks: WatchedScan | None = None) -> None:
+    def __init__(
+        self, workspace: Path, looks: WatchedScan | None = None, start_watch: bool = False
+    ) -> None:
         """`looks`: the work tree's looks for repositories, kept by the kernel's watch
-        between commands (the runner's); without it every look lists the whole tree."""
+        between commands (the runner's); without it every look lists the whole tree.
+        `start_watch`: this look may set the watch up (off the event loop only)."""
         self.workspace = workspace
         self.looks = looks or WatchedScan(workspace, watch_after_s=math.inf)
-        found = self.looks.look(may_start_watch=True)
+        found = self.looks.look(may_start_watch=start_watch)
         self.hooks = control_files.hooks_folders(workspace, found)
         self.before = control_files.take(workspace, self.hooks, found)
 

@@ -11,8 +11,10 @@ renamed anywhere in the tree. Anything else means a whole look again, as before:
   included: a rename is reported at both names);
 - the kernel's queue overflowed (a command can make more events than it holds), or the
   root itself went;
-- a folder could not be watched (no permission), or the mounts changed (a file system
-  mounted over a folder raises no event in it);
+- a folder could not be watched (no permission), the root's permissions changed, or the
+  mounts changed (a file system mounted over a folder raises no event in it; one mounted
+  inside the tree ends the watch);
+- the work tree's path names another folder (one above it was renamed: no event says so);
 - the watch failed in any way (it is then dropped, and every look is whole).
 
 The events of a change are queued by the system call that made it, so once a command's
@@ -130,12 +132,18 @@ class WatchedScan:
             watch.rewatch(_nothing)
         else:
             for change in changes:
-                if change.folder and change.kind != "deleted" and not _is_marker(change):
+                # Every new folder but a `.git` one, which the look never enters either (a
+                # folder named `.envrc` it does enter).
+                if change.folder and change.kind != "deleted" and not _named_git(change):
                     watch.watch_below(change.path, _nothing)  # before the look lists it
         if watch.unreadable:
             raise WatchUnavailable("a folder cannot be watched")
         moved = any(_changes_the_look(change) for change in changes)
         remounted = self._mounts is None or self._mounts.changed()
+        if remounted and self._mounts is not None and self._mounts.any_below(self.workspace):
+            # The watches below stay on the folders the new file system covers, and its own
+            # folders have none: nothing made there would raise an event.
+            raise WatchUnavailable("a file system is mounted inside the work tree")
         # A folder above the root renamed raises no event here, and its old path may hold
         # another tree by now: the watch would still be on the one that moved away.
         if _identity(self.workspace) != self._root:
@@ -158,6 +166,10 @@ def _changes_the_look(change: FolderChange) -> bool:
 
 def _is_marker(change: FolderChange) -> bool:
     return change.path.rsplit("/", 1)[-1] in MARKER_NAMES
+
+
+def _named_git(change: FolderChange) -> bool:
+    return change.path.rsplit("/", 1)[-1] == repositories.MARKER
 
 
 def _identity(folder: Path) -> tuple[int, int]:

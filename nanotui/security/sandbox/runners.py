@@ -140,15 +140,18 @@ class GuardedRunner:
     async def _look(self) -> Guard:
         """The look before a command, on a thread unless the last look was quick."""
 
-        def look() -> Guard:
+        def look(on_a_thread: bool) -> Guard:
             started = time.perf_counter()
-            guard = Guard(self.workspace, self.looks)
+            guard = Guard(self.workspace, self.looks, start_watch=on_a_thread)
             self.last_look_s = time.perf_counter() - started
             return guard
 
-        if self.last_look_s is not None and self.last_look_s < LOOK_IN_PLACE_S:
-            return look()
-        return await asyncio.to_thread(look)
+        # A watched tree's last look was quick because the watch answered it; the next may
+        # have to list a big tree again (something made folders meanwhile): on a thread.
+        quick = self.last_look_s is not None and self.last_look_s < LOOK_IN_PLACE_S
+        if quick and not self.looks.watching:
+            return look(on_a_thread=False)
+        return await asyncio.to_thread(look, True)
 
     def launch(
         self,
