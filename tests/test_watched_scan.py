@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -369,3 +370,68 @@ async def test_in_a_watched_tree_the_look_before_a_command_stays_off_the_event_l
     assert runner.looks.watching  # type: ignore[attr-defined]
     assert runner.last_look_s is not None and runner.last_look_s < runners.LOOK_IN_PLACE_S  # type: ignore[attr-defined]
     assert len(handed) == 3
+
+
+def _random_changes(ws: Path, outside: Path, rng: random.Random, count: int) -> None:
+    """`count` random changes of the kinds a command makes: folders made, renamed (to a
+    marker's name too), moved out and back in, removed; markers of every kind made and
+    removed; files renamed to `.git`."""
+    for _ in range(count):
+        folders = [p for p in ws.rglob("*") if p.is_dir() and not p.is_symlink()]
+        folders = [p for p in folders if ".git" not in p.relative_to(ws).parts] or [ws]
+        here = rng.choice(folders)
+        name = rng.choice(["x", "y", "z", ".git", ".envrc", "sub"])
+        target = here / name
+        kind = rng.randrange(9)
+        try:
+            if kind == 0:
+                (target / rng.choice(["a", "b"])).mkdir(parents=True)
+            elif kind == 1 and here != ws:
+                os.rename(here, here.parent / rng.choice(["moved", ".envrc", ".git", "w"]))
+            elif kind == 2 and here != ws:
+                shutil.rmtree(here)
+            elif kind == 3:
+                (here / ".git").mkdir()
+            elif kind == 4:
+                (here / rng.choice([".git", ".envrc"])).write_text("gitdir: /nowhere\n")
+            elif kind == 5:
+                (here / rng.choice([".git", ".envrc"])).symlink_to(outside)
+            elif kind == 6 and here != ws:
+                away = outside / f"away{rng.randrange(10**6)}"
+                shutil.move(here, away)
+                if rng.random() < 0.7:
+                    shutil.move(away, rng.choice(folders) / f"back{rng.randrange(100)}")
+            elif kind == 7:
+                for marker in (".git", ".envrc"):
+                    path = here / marker
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    elif os.path.lexists(path):
+                        path.unlink()
+            elif kind == 8:
+                (here / "f.txt").write_text("x")
+                os.rename(here / "f.txt", here / rng.choice([".git", ".envrc"]))
+        except OSError:
+            pass  # the name was taken, or a folder cannot go into itself: no change
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_kept_look_always_equals_a_whole_one_whatever_changed(
+    tmp_path: Path, seed: int
+) -> None:
+    """Random changes, a few at a time, each batch followed by a look: the look the watch
+    brought up to date must be what listing the whole tree finds, every time."""
+    ws = tree(tmp_path / "ws", folders=60)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    looks = WatchedScan(ws, watch_after_s=0.0)
+    looks.look(may_start_watch=True)
+    rng = random.Random(seed)
+    try:
+        for round_number in range(60):
+            _random_changes(ws, outside, rng, rng.randint(1, 4))
+            assert looks.look() == repositories.scan(ws), f"round {round_number}"
+        assert looks.watching
+        assert looks.whole_looks < 10, "the watch should have kept most looks"
+    finally:
+        looks.close()

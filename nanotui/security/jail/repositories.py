@@ -37,11 +37,12 @@ class Scan:
     complete: bool = True
 
 
-def scan(workspace: Path) -> Scan:
-    """Every nested repository marker and every file in `RUNS_ON_ENTRY`, at any depth."""
+def scan(workspace: Path, below: str = "") -> Scan:
+    """Every nested repository marker and every file in `RUNS_ON_ENTRY`, at any depth; in
+    the folder `below` alone when given (relative: its own `.git`, not the root's, counts)."""
     found = Scan()
     base = os.fspath(workspace)
-    pending = [""]
+    pending = [below]
     folders = 0
     while pending:
         relative = pending.pop()

@@ -2,26 +2,27 @@
 
 Every command runs between two looks at the whole work tree, and a look lists every folder:
 about 0.13 s for 11,000 folders here, twice a command. In such a tree the look is taken once
-and the kernel's watch on every folder (`FolderWatch`) then says whether another is needed:
-the last look's answer stands while no entry that could change it was made, removed or
-renamed anywhere in the tree. Anything else means a whole look again, as before:
+and the kernel's watch on every folder (`FolderWatch`) then says what changed: the last
+look's answer stands while no folder, `.git` or `.envrc` entry came, went or moved. What did
+is applied to it in the order it happened, as the tree is now: a new folder is listed (its
+subtree alone), a folder gone takes what was below it, a marker is looked at where it is.
+The tree is listed whole again when:
 
-- a folder was made, removed, renamed or had its permissions changed, or an entry named
-  `.git` or one of `repositories.RUNS_ON_ENTRY` came or went (a file renamed to `.git`
-  included: a rename is reported at both names);
 - the kernel's queue overflowed (a command can make more events than it holds), or the
   root itself went;
-- a folder could not be watched (no permission), the root's permissions changed, or the
-  mounts changed (a file system mounted over a folder raises no event in it; one mounted
-  inside the tree ends the watch);
+- a folder's permissions changed (the root's included): what can be listed below it may
+  have too;
+- the mounts changed (a file system mounted over a folder raises no event in it; one
+  mounted inside the tree ends the watch);
 - the work tree's path names another folder (one above it was renamed: no event says so);
-- the watch failed in any way (it is then dropped, and every look is whole).
+- the watch failed in any way, or a folder could not be watched (it is then dropped, and
+  every look is whole).
 
 The events of a change are queued by the system call that made it, so once a command's
 processes have ended its changes are all in the queue when the look after it reads it. A
-new folder is watched before the whole look lists it, so what is made in it later raises an
-event. The contents of the files the looks find are read afresh by every look
-(`control_files.take`); only where they are is kept.
+new folder is watched before it is listed, so what is made in it later raises an event. The
+contents of the files the looks find are read afresh by every look (`control_files.take`);
+only where they are is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import stat
 import threading
 import time
 from pathlib import Path
@@ -58,7 +60,7 @@ class WatchedScan:
         self.workspace = workspace
         self.watch_after_s = WATCH_AFTER_S if watch_after_s is None else watch_after_s
         self.whole_looks = 0
-        """How many looks listed the whole tree (the others were answered by the watch)."""
+        """How many looks listed the whole tree (the others were kept by the watch)."""
         self._watch: FolderWatch | None = None
         self._no_watch = False
         """Set once the watch failed or could not start here: every look is whole."""
@@ -77,8 +79,10 @@ class WatchedScan:
         with self._lock:
             if self._watch is not None:
                 try:
-                    if self._unchanged():
-                        return self._last  # type: ignore[return-value]
+                    kept = self._kept_look()
+                    if kept is not None:
+                        self._last = kept
+                        return kept
                 except (WatchUnavailable, OSError):
                     self._drop_watch()
             started = time.perf_counter()
@@ -122,9 +126,9 @@ class WatchedScan:
             return None
         return self._whole_look()
 
-    def _unchanged(self) -> bool:
-        """Whether the last look still stands; if not, the watch is brought up to date (new
-        folders watched) so that the whole look that follows can be kept."""
+    def _kept_look(self) -> repositories.Scan | None:
+        """The last look brought up to date by what the watch saw, or None when only a
+        whole look can say (the watch is then ready for it: new folders watched)."""
         watch = self._watch
         assert watch is not None
         changes, lost = watch.read()
@@ -135,10 +139,9 @@ class WatchedScan:
                 # Every new folder but a `.git` one, which the look never enters either (a
                 # folder named `.envrc` it does enter).
                 if change.folder and change.kind != "deleted" and not _named_git(change):
-                    watch.watch_below(change.path, _nothing)  # before the look lists it
+                    watch.watch_below(change.path, _nothing)  # before it is listed
         if watch.unreadable:
             raise WatchUnavailable("a folder cannot be watched")
-        moved = any(_changes_the_look(change) for change in changes)
         remounted = self._mounts is None or self._mounts.changed()
         if remounted and self._mounts is not None and self._mounts.any_below(self.workspace):
             # The watches below stay on the folders the new file system covers, and its own
@@ -148,7 +151,52 @@ class WatchedScan:
         # another tree by now: the watch would still be on the one that moved away.
         if _identity(self.workspace) != self._root:
             raise WatchUnavailable("the work tree's folder is another one now")
-        return not lost and not moved and not remounted and self._last is not None
+        # A folder's permissions changed: what can be listed below it may have too.
+        chmodded = any(c.folder and c.kind == "modified" for c in changes)
+        if lost or remounted or chmodded or self._last is None:
+            return None
+        return self._updated(self._last, [c for c in changes if _changes_the_look(c)])
+
+    def _updated(self, last: repositories.Scan, changes: list[FolderChange]) -> repositories.Scan:
+        """`last` with each change applied, in the order they came, as the tree is now: a
+        folder gone takes what was below it, a new one is listed (its subtree only), and a
+        marker is looked at where it is. Whatever came and went in between, the last event
+        about a name leaves it as it is now."""
+        if not changes:
+            return last
+        markers = set(last.repositories)
+        entered = set(last.runs_on_entry)
+        for change in changes:
+            path = change.path
+            if change.kind == "deleted" or (change.folder and not _named_git(change)):
+                below = path + "/"
+                markers = {m for m in markers if not m.startswith(below)}
+                entered = {e for e in entered if e != path and not e.startswith(below)}
+                markers.discard(path)
+            if change.kind == "deleted":
+                continue
+            if change.folder and not _named_git(change):
+                found = repositories.scan(self.workspace, below=path)
+                markers.update(found.repositories)
+                entered.update(found.runs_on_entry)
+            else:
+                self._look_at_marker(path, markers, entered)
+        return repositories.Scan(sorted(markers), sorted(entered), last.complete)
+
+    def _look_at_marker(self, path: str, markers: set[str], entered: set[str]) -> None:
+        """A `.git` entry (any kind, but the root's own) or a file in RUNS_ON_ENTRY (not a
+        folder, which the look enters instead): recorded if it is there now."""
+        try:
+            info = os.lstat(self.workspace / path)
+        except (FileNotFoundError, NotADirectoryError):
+            markers.discard(path)
+            entered.discard(path)
+            return
+        if path.rsplit("/", 1)[-1] == repositories.MARKER:
+            if "/" in path:
+                markers.add(path)
+        elif not stat.S_ISDIR(info.st_mode):
+            entered.add(path)
 
     def _drop_watch(self) -> None:
         if self._watch is not None:
