@@ -8,6 +8,7 @@ Each change is made for real in a watched tree; the watched look must then equal
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import os
 import random
@@ -382,7 +383,7 @@ def _random_changes(ws: Path, outside: Path, rng: random.Random, count: int) -> 
         here = rng.choice(folders)
         name = rng.choice(["x", "y", "z", ".git", ".envrc", "sub"])
         target = here / name
-        kind = rng.randrange(9)
+        kind = rng.randrange(12)
         try:
             if kind == 0:
                 (target / rng.choice(["a", "b"])).mkdir(parents=True)
@@ -411,8 +412,39 @@ def _random_changes(ws: Path, outside: Path, rng: random.Random, count: int) -> 
             elif kind == 8:
                 (here / "f.txt").write_text("x")
                 os.rename(here / "f.txt", here / rng.choice([".git", ".envrc"]))
+            elif kind == 9 and here != ws:
+                # Two entries swapped in one step: "moved away" comes last for a name there.
+                other = rng.choice([p for p in ws.rglob("*") if ".git" not in p.parts] or [ws])
+                _exchange(here, other)
+            elif kind == 10 and here != ws:
+                shutil.rmtree(here)
+                here.symlink_to(rng.choice(folders))  # a link the look must not follow
+            elif kind == 11 and here != ws:
+                (here.parent / "empty").mkdir()
+                os.rename(here, here.parent / "empty")  # over an empty folder
         except OSError:
             pass  # the name was taken, or a folder cannot go into itself: no change
+
+
+def _exchange(one: Path, other: Path) -> None:
+    """renameat2(RENAME_EXCHANGE): both names stay, each now naming the other's entry."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    here = -100  # AT_FDCWD
+    if libc.renameat2(here, os.fsencode(one), here, os.fsencode(other), 2) != 0:
+        raise OSError(ctypes.get_errno(), "renameat2")
+
+
+def test_two_folders_swapped_in_one_step_are_both_looked_at(watched: WatchedScan) -> None:
+    ws = watched.workspace
+    git_init(ws / "group1/pkg1/evil")
+    assert watched.look().repositories == ["group1/pkg1/evil/.git"]
+    _exchange(ws / "group1/pkg1", ws / "group2/pkg2")
+    assert watched.look().repositories == ["group2/pkg2/evil/.git"]
+    (ws / "group3/new").mkdir()
+    git_init(ws / "group3/new/planted")
+    _exchange(ws / "group3/new", ws / "group4/pkg4")
+    assert watched.look() == repositories.scan(ws)
+    assert "group4/pkg4/planted/.git" in watched.look().repositories
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -158,45 +158,56 @@ class WatchedScan:
         return self._updated(self._last, [c for c in changes if _changes_the_look(c)])
 
     def _updated(self, last: repositories.Scan, changes: list[FolderChange]) -> repositories.Scan:
-        """`last` with each change applied, in the order they came, as the tree is now: a
-        folder gone takes what was below it, a new one is listed (its subtree only), and a
-        marker is looked at where it is. Whatever came and went in between, the last event
-        about a name leaves it as it is now."""
-        if not changes:
+        """`last` with every path the changes name looked at again as it is now: what was
+        found there or below it goes, and what is there now comes in (a folder is listed
+        with its subtree, a marker looked at). Not by the kind of each event: two folders
+        swapped (RENAME_EXCHANGE) say "moved away" last about a name that is there."""
+        touched = {change.path for change in changes}
+        if not touched:
             return last
         markers = set(last.repositories)
         entered = set(last.runs_on_entry)
-        for change in changes:
-            path = change.path
-            if change.kind == "deleted" or (change.folder and not _named_git(change)):
-                below = path + "/"
-                markers = {m for m in markers if not m.startswith(below)}
-                entered = {e for e in entered if e != path and not e.startswith(below)}
-                markers.discard(path)
-            if change.kind == "deleted":
-                continue
-            if change.folder and not _named_git(change):
-                found = repositories.scan(self.workspace, below=path)
-                markers.update(found.repositories)
-                entered.update(found.runs_on_entry)
-            else:
-                self._look_at_marker(path, markers, entered)
+        for path in touched:
+            below = path + "/"
+            markers = {m for m in markers if m != path and not m.startswith(below)}
+            entered = {e for e in entered if e != path and not e.startswith(below)}
+        for path in touched:
+            self._look_again(path, markers, entered)
         return repositories.Scan(sorted(markers), sorted(entered), last.complete)
 
-    def _look_at_marker(self, path: str, markers: set[str], entered: set[str]) -> None:
-        """A `.git` entry (any kind, but the root's own) or a file in RUNS_ON_ENTRY (not a
-        folder, which the look enters instead): recorded if it is there now."""
+    def _look_again(self, path: str, markers: set[str], entered: set[str]) -> None:
+        """Add what a whole look would find at `path` and below it now."""
+        if not self._reachable(path):
+            return  # gone, or behind a link or a file, or inside a `.git` folder
         try:
             info = os.lstat(self.workspace / path)
         except (FileNotFoundError, NotADirectoryError):
-            markers.discard(path)
-            entered.discard(path)
             return
-        if path.rsplit("/", 1)[-1] == repositories.MARKER:
-            if "/" in path:
+        name = path.rsplit("/", 1)[-1]
+        if name == repositories.MARKER:
+            if "/" in path:  # any kind, and never entered; the root's own is not nested
                 markers.add(path)
-        elif not stat.S_ISDIR(info.st_mode):
+        elif stat.S_ISDIR(info.st_mode):
+            found = repositories.scan(self.workspace, below=path)
+            markers.update(found.repositories)
+            entered.update(found.runs_on_entry)
+        elif name in repositories.RUNS_ON_ENTRY:
             entered.add(path)
+
+    def _reachable(self, path: str) -> bool:
+        """Whether a whole look would get to `path`: every folder on its way is a folder
+        (not a link, which the look does not follow) and none is a `.git` one."""
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if parts[depth - 1] == repositories.MARKER:
+                return False
+            try:
+                info = os.lstat(self.workspace.joinpath(*parts[:depth]))
+            except OSError:
+                return False
+            if not stat.S_ISDIR(info.st_mode):
+                return False
+        return True
 
     def _drop_watch(self) -> None:
         if self._watch is not None:
