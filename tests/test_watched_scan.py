@@ -172,7 +172,7 @@ def test_a_root_that_could_not_be_listed_for_a_while_is_looked_at_again(
 ) -> None:
     """A command takes the root's read permission, plants a repository, and a later command
     gives it back: the root's own change of permissions is a change (no parent's watch
-    reports it). Run without the right to read what its mode forbids (root has it)."""
+    reports it)."""
     ws = tree(tmp_path / "ws", folders=20)
     script = textwrap.dedent(
         f"""
@@ -190,16 +190,48 @@ def test_a_root_that_could_not_be_listed_for_a_while_is_looked_at_again(
         print(looks.look().repositories)
         """
     )
+    done = _run_bound_by_modes(script)
+    os.chmod(ws, 0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "['group1/pkg1/evil/.git']"]
+
+
+def _run_bound_by_modes(script: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` without the right to read what a folder's mode forbids (root has it)."""
     argv = [sys.executable, "-c", script]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("needs setpriv(1) to drop root's right to read any folder")
         drop = "-dac_override,-dac_read_search"
         argv = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *argv]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    os.chmod(ws, 0o755)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_folder_a_command_made_unreadable_is_named_in_its_result(tmp_path: Path) -> None:
+    """A repository planted in a folder the command then made unreadable cannot be seen by
+    the look after it; once the folder is readable again it would pass for the user's own.
+    The guard cannot look in, so it says which folder to look in before running git."""
+    ws = tree(tmp_path / "ws", folders=20)
+    script = textwrap.dedent(
+        f"""
+        import os, subprocess
+        from pathlib import Path
+        from nanotui.security.jail.command_guard import Guard
+        ws = Path({str(ws)!r})
+        guard = Guard(ws)
+        subprocess.run(["git", "init", "-q", str(ws / "group1/pkg1/evil")], check=True)
+        os.chmod(ws / "group1/pkg1", 0o311)
+        print(guard.finish())
+        guard = Guard(ws)
+        print(guard.finish())
+        """
+    )
+    done = _run_bound_by_modes(script)
+    os.chmod(ws / "group1/pkg1", 0o755)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[]", "['group1/pkg1/evil/.git']"]
+    first, second = done.stdout.splitlines()
+    assert "The command made group1/pkg1 unreadable" in first
+    assert second == "[]"  # already unreadable before the next command: nothing new to say
 
 
 def test_a_flood_of_events_that_overflows_the_queue_cannot_hide_a_repository(

@@ -78,6 +78,14 @@ class Guard:
         done = self._neutralise(made, gitdirs, after)
         if done:
             said.append(f"The command made or changed a git repository; nanotui {'; '.join(done)}.")
+        hidden = sorted(control_files.unlisted(after) - control_files.unlisted(self.before))
+        if hidden:
+            # Whatever it made in there was not seen, and would pass for the user's own at
+            # the next command's look once the folder can be read again.
+            said.append(
+                f"The command made {_some(hidden)} unreadable, so nanotui could not look in it "
+                "for repositories the command made: look inside before running git there."
+            )
         if control_files.INCOMPLETE in after:
             said.append(
                 f"The work tree holds more than {repositories.MAX_SCAN_FOLDERS:,} folders; "
@@ -123,6 +131,11 @@ class Guard:
 
     def _gitdir(self, marker: str) -> str | None:
         return repositories.gitdir_of(self.workspace, marker)
+
+
+def _some(paths: list[str]) -> str:
+    shown = ", ".join(paths[:3])
+    return shown if len(paths) <= 3 else f"{shown} and {len(paths) - 3} more folders"
 
 
 def _outside_root(marker: str, gitdir: str) -> bool:

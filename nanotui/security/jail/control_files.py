@@ -121,7 +121,11 @@ INCOMPLETE = "\0incomplete"
 """The key that says the look for nested repositories stopped before the end."""
 MARKERS = "\0markers"
 """The key that lists the `.git` entries recorded, one a line."""
+UNLISTED = "\0unlisted"
+"""The key that lists the folders the look could not list (no permission), one a line."""
 ROOT = ".git"
+SUMMARIES = (INCOMPLETE, MARKERS, UNLISTED)
+"""Keys that say what the look found, not files to put back."""
 
 
 def hooks_folders(workspace: Path, found: repositories.Scan | None = None) -> tuple[str, ...]:
@@ -159,6 +163,8 @@ def take(
                 _repository(workspace, marker, snapshot)
         if not found.complete:
             snapshot[INCOMPLETE] = Entry("too_many")
+        if found.unlisted:
+            snapshot[UNLISTED] = Entry("unlisted", os.fsencode("\n".join(found.unlisted)))
         listed = [m for m in (ROOT, *found.repositories) if m in snapshot]
         snapshot[MARKERS] = Entry("markers", os.fsencode("\n".join(listed)))
     except (OSError, ValueError, RecursionError):
@@ -235,11 +241,17 @@ def _hooks_paths(workspace: Path, repository: str) -> list[str]:
     return found
 
 
+def unlisted(snapshot: Snapshot) -> set[str]:
+    """The folders the look that took `snapshot` could not list."""
+    entry = snapshot.get(UNLISTED)
+    return set(os.fsdecode(entry.data).split("\n")) if entry and entry.data else set()
+
+
 def changed(before: Snapshot, after: Snapshot, apart: Collection[str] = ()) -> list[str]:
     """Guarded paths that were created, changed or removed, in order, leaving out those at
     or under the paths `apart` (repositories made or removed: not put back, see `Guard`)."""
     paths = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
-    paths = [p for p in paths if p not in (INCOMPLETE, MARKERS) and not _under_any(p, apart)]
+    paths = [p for p in paths if p not in SUMMARIES and not _under_any(p, apart)]
     return sorted(paths)
 
 

@@ -35,6 +35,8 @@ class Scan:
     """`.git` entries (folders, `gitdir:` files, links) below the root, not the root's own."""
     runs_on_entry: list[str] = field(default_factory=list)
     complete: bool = True
+    unlisted: list[str] = field(default_factory=list)
+    """Folders that could not be listed (no permission): nothing below them was looked at."""
 
 
 def scan(workspace: Path, below: str = "") -> Scan:
@@ -52,8 +54,11 @@ def scan(workspace: Path, below: str = "") -> Scan:
             break
         try:
             entries = os.scandir(f"{base}/{relative}" if relative else base)
-        except OSError:
+        except PermissionError:
+            found.unlisted.append(relative or ".")
             continue
+        except OSError:
+            continue  # gone meanwhile, or no longer a folder
         prefix = f"{relative}/" if relative else ""
         with entries:
             for entry in entries:
@@ -72,6 +77,7 @@ def scan(workspace: Path, below: str = "") -> Scan:
                     found.runs_on_entry.append(prefix + name)
     found.repositories.sort()
     found.runs_on_entry.sort()
+    found.unlisted.sort()
     return found
 
 

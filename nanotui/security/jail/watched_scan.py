@@ -189,6 +189,8 @@ class WatchedScan:
                 markers.add(path)
         elif stat.S_ISDIR(info.st_mode):
             found = repositories.scan(self.workspace, below=path)
+            if found.unlisted:
+                raise WatchUnavailable("a folder cannot be listed")  # nor watched: look whole
             markers.update(found.repositories)
             entered.update(found.runs_on_entry)
         elif name in repositories.RUNS_ON_ENTRY:
