@@ -234,6 +234,66 @@ def test_a_folder_a_command_made_unreadable_is_named_in_its_result(tmp_path: Pat
     assert second == "[]"  # already unreadable before the next command: nothing new to say
 
 
+def test_a_folder_reached_through_a_link_is_not_watched_under_that_name(
+    watched: WatchedScan, tmp_path: Path
+) -> None:
+    """An event names a folder by the path it had; if a folder on that path has become a
+    link since, the kernel would follow it and watch another folder under the wrong name
+    (inside the tree: its events then name a path that is gone; outside it: a folder of
+    the user's). The look does not follow links, and neither may the watch."""
+    ws = watched.workspace
+    (ws / "a").mkdir()
+    (ws / "c/b").mkdir(parents=True)
+    watched.look()
+    (ws / "a/b").mkdir()
+    shutil.rmtree(ws / "a")
+    (ws / "a").symlink_to(ws / "c")
+    (tmp_path / "home/proj").mkdir(parents=True)
+    (ws / "d/proj").mkdir(parents=True)
+    shutil.rmtree(ws / "d")
+    (ws / "d").symlink_to(tmp_path / "home")
+    assert watched.look() == repositories.scan(ws)
+    assert not {"a/b", "d/proj"} & set(watched._watch.watched())  # type: ignore[union-attr]
+    git_init(ws / "c/b/evil")
+    (ws / "a").unlink()
+    git_init(tmp_path / "home/proj/mine")  # the user's own, outside the tree
+    assert watched.look() == repositories.scan(ws)
+    assert watched.look().repositories == ["c/b/evil/.git"]
+
+
+def test_a_folder_moved_back_and_forth_is_listed_once(
+    watched: WatchedScan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command can rename a big folder thousands of times before the look after it:
+    each name is watched and listed once, not once an event."""
+    ws = watched.workspace
+    listed: list[str] = []
+    scan = repositories.scan
+
+    def counted(workspace: Path, below: str = "") -> repositories.Scan:
+        listed.append(below)
+        return scan(workspace, below)
+
+    monkeypatch.setattr(repositories, "scan", counted)
+    watch = watched._watch
+    assert watch is not None
+    watched_below: list[str] = []
+    watch_below = watch.watch_below
+
+    def watch_counted(top: str, skip: Callable[[str], bool]) -> list[str]:
+        watched_below.append(top)
+        return watch_below(top, skip)
+
+    monkeypatch.setattr(watch, "watch_below", watch_counted)
+    watched.look()
+    for _ in range(200):
+        os.rename(ws / "group1", ws / "elsewhere")
+        os.rename(ws / "elsewhere", ws / "group1")
+    assert watched.look() == scan(ws)
+    assert listed == ["group1"]
+    assert sorted(watched_below) == ["elsewhere", "group1"]
+
+
 def test_a_flood_of_events_that_overflows_the_queue_cannot_hide_a_repository(
     watched: WatchedScan,
 ) -> None:
@@ -499,3 +559,22 @@ def test_the_kept_look_always_equals_a_whole_one_whatever_changed(
         assert looks.whole_looks < 10, "the watch should have kept most looks"
     finally:
         looks.close()
+
+
+def test_two_names_for_one_watched_folder_end_the_watch(tmp_path: Path) -> None:
+    """Should a link slip onto a path between the check of its way and the watch (a race
+    with a running program), the kernel hands back the watch of the folder it reached: the
+    watch cannot say which name its events are for any more, and says so."""
+    (tmp_path / "c/b").mkdir(parents=True)
+    watch = folder_watch.FolderWatch(tmp_path)
+    try:
+        watch.watch_below("", _nothing_skipped)
+        (tmp_path / "a").symlink_to(tmp_path / "c")
+        with pytest.raises(folder_watch.WatchUnavailable, match="are one folder"):
+            watch._watch("a/b")  # as if the check of the way had seen a folder there
+    finally:
+        watch.close()
+
+
+def _nothing_skipped(_folder: str) -> bool:
+    return False

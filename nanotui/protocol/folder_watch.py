@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 import struct
 import sys
 import threading
@@ -116,6 +117,8 @@ class FolderWatch:
 
     def _watch_below(self, top: str, skip: Callable[[str], bool]) -> list[str]:
         found: list[str] = []
+        if top and not self._through_folders(top):
+            return found  # reached through a link (an old event's path): not below the root
         pending = [top]
         while pending:
             folder = pending.pop()
@@ -174,8 +177,34 @@ class FolderWatch:
                 self.unreadable.append(folder)
                 return False
             raise WatchUnavailable(f"cannot watch {folder or '.'}: {os.strerror(code)}")
-        self._folders[wd] = folder  # a folder watched again keeps its descriptor
+        previous = self._folders.get(wd)
+        if previous is not None and previous != folder and self._one_folder(previous, folder):
+            # Two names for one folder: a link on the way to one of them (the check above
+            # and this add raced with a change), or a bind mount. Which name the kernel's
+            # events belong to cannot be told any more.
+            raise WatchUnavailable(f"{folder} and {previous} are one folder")
+        self._folders[wd] = folder  # a folder watched again (renamed) keeps its descriptor
         return True
+
+    def _through_folders(self, path: str) -> bool:
+        """Whether every folder on the way to `path` (below the root) is a folder, not a
+        link: the kernel follows links on the way, whatever the watch's flags say."""
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            try:
+                info = os.lstat(self.root.joinpath(*parts[:depth]))
+            except OSError:
+                return False
+            if not stat.S_ISDIR(info.st_mode):
+                return False
+        return True
+
+    def _one_folder(self, one: str, other: str) -> bool:
+        try:
+            first, second = os.lstat(self.root / one), os.lstat(self.root / other)
+        except OSError:
+            return False  # the old name is gone: the folder was renamed, and is watched anew
+        return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
     # ---- reading --------------------------------------------------------------------
 

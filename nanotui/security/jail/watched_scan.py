@@ -33,6 +33,7 @@ import select
 import stat
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from nanotui.protocol.folder_watch import (
@@ -135,11 +136,12 @@ class WatchedScan:
         if lost:
             watch.rewatch(_nothing)
         else:
-            for change in changes:
-                # Every new folder but a `.git` one, which the look never enters either (a
-                # folder named `.envrc` it does enter).
-                if change.folder and change.kind != "deleted" and not _named_git(change):
-                    watch.watch_below(change.path, _nothing)  # before it is listed
+            # Every new folder but a `.git` one, which the look never enters either (a folder
+            # named `.envrc` it does enter); each once, and not below another (a folder moved
+            # back and forth a thousand times is one folder to watch).
+            new = {c.path for c in changes if c.folder and c.kind != "deleted"}
+            for path in _outermost(p for p in new if _name(p) != repositories.MARKER):
+                watch.watch_below(path, _nothing)  # before it is listed
         if watch.unreadable:
             raise WatchUnavailable("a folder cannot be watched")
         remounted = self._mounts is None or self._mounts.changed()
@@ -171,7 +173,7 @@ class WatchedScan:
             below = path + "/"
             markers = {m for m in markers if m != path and not m.startswith(below)}
             entered = {e for e in entered if e != path and not e.startswith(below)}
-        for path in touched:
+        for path in _outermost(touched):  # a folder looked at again covers what is below
             self._look_again(path, markers, entered)
         return repositories.Scan(sorted(markers), sorted(entered), last.complete)
 
@@ -183,7 +185,7 @@ class WatchedScan:
             info = os.lstat(self.workspace / path)
         except (FileNotFoundError, NotADirectoryError):
             return
-        name = path.rsplit("/", 1)[-1]
+        name = _name(path)
         if name == repositories.MARKER:
             if "/" in path:  # any kind, and never entered; the root's own is not nested
                 markers.add(path)
@@ -221,16 +223,27 @@ class WatchedScan:
         self._no_watch = True
 
 
+def _outermost(paths: Iterable[str]) -> list[str]:
+    """The paths that are not below another of them."""
+    every = set(paths)
+    return sorted(path for path in every if not any(a in every for a in _ancestors(path)))
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    parts = path.split("/")
+    return ("/".join(parts[:depth]) for depth in range(1, len(parts)))
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def _changes_the_look(change: FolderChange) -> bool:
     return change.folder or _is_marker(change)
 
 
 def _is_marker(change: FolderChange) -> bool:
-    return change.path.rsplit("/", 1)[-1] in MARKER_NAMES
-
-
-def _named_git(change: FolderChange) -> bool:
-    return change.path.rsplit("/", 1)[-1] == repositories.MARKER
+    return _name(change.path) in MARKER_NAMES
 
 
 def _identity(folder: Path) -> tuple[int, int]:
