@@ -101,6 +101,17 @@ class WatchedScan:
     def watching(self) -> bool:
         return self._watch is not None
 
+    def quiet(self) -> bool:
+        """Whether the watch has nothing queued, so that the next look lists nothing unless
+        the mounts changed (not asked here: the kernel says that once, to the look)."""
+        watch = self._watch
+        if watch is None:
+            return False
+        try:
+            return not select.select([watch.fileno()], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False  # closed meanwhile
+
     def _whole_look(self) -> repositories.Scan:
         self.whole_looks += 1
         found = repositories.scan(self.workspace)

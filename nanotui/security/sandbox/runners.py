@@ -146,10 +146,11 @@ class GuardedRunner:
             self.last_look_s = time.perf_counter() - started
             return guard
 
-        # A watched tree's last look was quick because the watch answered it; the next may
-        # have to list a big tree again (something made folders meanwhile): on a thread.
+        # A watched tree's last look was quick because the watch kept it; the next may have
+        # to list folders made since (by a running program, or the user): on a thread,
+        # unless the watch has nothing queued.
         quick = self.last_look_s is not None and self.last_look_s < LOOK_IN_PLACE_S
-        if quick and not self.looks.watching:
+        if quick and (not self.looks.watching or self.looks.quiet()):
             return look(on_a_thread=False)
         return await asyncio.to_thread(look, True)
 
