@@ -24,6 +24,7 @@ from sandbox_support import runner_for
 
 from nanotui.protocol import folder_watch
 from nanotui.security.jail import repositories, watched_scan
+from nanotui.security.jail.command_guard import Guard
 from nanotui.security.jail.watched_scan import WatchedScan
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
@@ -224,14 +225,27 @@ def test_a_folder_a_command_made_unreadable_is_named_in_its_result(tmp_path: Pat
         print(guard.finish())
         guard = Guard(ws)
         print(guard.finish())
+        # Unreadable before and after, but opened a moment to plant something.
+        guard = Guard(ws)
+        os.chmod(ws / "group1/pkg1", 0o700)
+        subprocess.run(["git", "init", "-q", str(ws / "group1/pkg1/more")], check=True)
+        os.chmod(ws / "group1/pkg1", 0o311)
+        print(guard.finish())
+        # Never readable, but written to (a folder one may enter and write, not list).
+        guard = Guard(ws)
+        os.mkdir(ws / "group1/pkg1/planted")
+        print(guard.finish())
         """
     )
     done = _run_bound_by_modes(script)
     os.chmod(ws / "group1/pkg1", 0o755)
     assert done.returncode == 0, done.stderr
-    first, second = done.stdout.splitlines()
-    assert "The command made group1/pkg1 unreadable" in first
-    assert second == "[]"  # already unreadable before the next command: nothing new to say
+    made, same, reopened, written = done.stdout.splitlines()
+    sentence = "The command changed group1/pkg1, which nanotui cannot read"
+    assert sentence in made
+    assert same == "[]"  # unreadable before the next command, and left as it was
+    assert sentence in reopened
+    assert sentence in written
 
 
 def test_a_folder_reached_through_a_link_is_not_watched_under_that_name(
@@ -278,13 +292,13 @@ def test_a_folder_moved_back_and_forth_is_listed_once(
     watch = watched._watch
     assert watch is not None
     watched_below: list[str] = []
-    watch_below = watch.watch_below
+    watch_each_below = watch.watch_each_below
 
-    def watch_counted(top: str, skip: Callable[[str], bool]) -> list[str]:
-        watched_below.append(top)
-        return watch_below(top, skip)
+    def watch_counted(tops: list[str], skip: Callable[[str], bool]) -> None:
+        watched_below.extend(tops)
+        watch_each_below(tops, skip)
 
-    monkeypatch.setattr(watch, "watch_below", watch_counted)
+    monkeypatch.setattr(watch, "watch_each_below", watch_counted)
     watched.look()
     for _ in range(200):
         os.rename(ws / "group1", ws / "elsewhere")
@@ -584,3 +598,47 @@ def test_two_names_for_one_watched_folder_end_the_watch(tmp_path: Path) -> None:
 
 def _nothing_skipped(_folder: str) -> bool:
     return False
+
+
+def test_a_tree_too_big_to_look_through_still_has_its_hooks_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look's summary of a tree it stopped in is not a path: putting back must not try
+    to remove it (it did, and the whole put-back failed)."""
+    monkeypatch.setattr(repositories, "MAX_SCAN_FOLDERS", 50)
+    ws = tree(tmp_path / "ws", folders=100)
+    git_init(ws)
+    guard = Guard(ws)
+    hook = ws / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\ntouch owned\n")
+    said = guard.finish()
+    assert not hook.exists()
+    assert any(".git/hooks/pre-commit" in sentence for sentence in said), said
+    assert any("more than 50 folders" in sentence for sentence in said), said
+
+
+def test_a_new_folder_behind_one_that_cannot_be_searched_counts_as_unreadable(
+    tmp_path: Path,
+) -> None:
+    """The way to a folder that cannot be searched makes it unreadable, as a failed watch
+    does: its owner (the change feed) must know that changes there go unseen."""
+    ws = tmp_path / "ws"
+    (ws / "d/s").mkdir(parents=True)
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from nanotui.protocol.folder_watch import FolderWatch
+        ws = Path({str(ws)!r})
+        watch = FolderWatch(ws)
+        watch.watch_below("", lambda folder: False)
+        os.mkdir(ws / "d/s/new")
+        os.chmod(ws / "d", 0o600)
+        watch.watch_below("d/s/new", lambda folder: False)
+        print(watch.unreadable)
+        """
+    )
+    done = _run_bound_by_modes(script)
+    os.chmod(ws / "d", 0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['d/s/new']"

@@ -115,9 +115,18 @@ class FolderWatch:
         with self._lock:
             return self._watch_below(top, skip)
 
-    def _watch_below(self, top: str, skip: Callable[[str], bool]) -> list[str]:
+    def watch_each_below(self, tops: list[str], skip: Callable[[str], bool]) -> None:
+        """`watch_below` for each of `tops`, the folders on their ways looked at once."""
+        with self._lock:
+            known: dict[str, bool] = {}
+            for top in tops:
+                self._watch_below(top, skip, known)
+
+    def _watch_below(
+        self, top: str, skip: Callable[[str], bool], known: dict[str, bool] | None = None
+    ) -> list[str]:
         found: list[str] = []
-        if top and not self._through_folders(top):
+        if top and not self._through_folders(top, {} if known is None else known):
             return found  # reached through a link (an old event's path): not below the root
         pending = [top]
         while pending:
@@ -186,16 +195,24 @@ class FolderWatch:
         self._folders[wd] = folder  # a folder watched again (renamed) keeps its descriptor
         return True
 
-    def _through_folders(self, path: str) -> bool:
+    def _through_folders(self, path: str, known: dict[str, bool]) -> bool:
         """Whether every folder on the way to `path` (below the root) is a folder, not a
-        link: the kernel follows links on the way, whatever the watch's flags say."""
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            try:
-                info = os.lstat(self.root.joinpath(*parts[:depth]))
-            except OSError:
-                return False
-            if not stat.S_ISDIR(info.st_mode):
+        link: the kernel follows links on the way, whatever the watch's flags say. A way
+        that cannot be searched makes `path` unreadable, as a failed watch would. `known`:
+        the ways already looked at, for paths that share them."""
+        top = os.fspath(self.root)
+        for way in ways_to(path):
+            real = known.get(way)
+            if real is None:
+                try:
+                    real = stat.S_ISDIR(os.lstat(f"{top}/{way}").st_mode)
+                except PermissionError:
+                    self.unreadable.append(path)
+                    return False
+                except OSError:
+                    real = False
+                known[way] = real
+            if not real:
                 return False
         return True
 
@@ -268,3 +285,8 @@ def require_local_file_system(root: Path) -> None:
     kind = ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF  # f_type, the first field
     if kind not in LOCAL_FILE_SYSTEMS:
         raise WatchUnavailable(f"file system {kind:#x} may change without telling")
+
+
+def ways_to(path: str) -> list[str]:
+    """The folders on the way to `path`, shallowest first ("a", "a/b" for "a/b/c")."""
+    return [path[:at] for at, char in enumerate(path) if char == "/"]

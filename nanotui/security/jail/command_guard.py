@@ -78,13 +78,20 @@ class Guard:
         done = self._neutralise(made, gitdirs, after)
         if done:
             said.append(f"The command made or changed a git repository; nanotui {'; '.join(done)}.")
-        hidden = sorted(control_files.unlisted(after) - control_files.unlisted(self.before))
+        before_unlisted = control_files.unlisted(self.before)
+        hidden = sorted(
+            folder
+            for folder, stamp in control_files.unlisted(after).items()
+            if before_unlisted.get(folder) != stamp
+        )
         if hidden:
-            # Whatever it made in there was not seen, and would pass for the user's own at
-            # the next command's look once the folder can be read again.
+            # Made unreadable, or changed while unreadable: whatever the command made in
+            # there was not seen, and would pass for the user's own at the next command's
+            # look once the folder can be read.
             said.append(
-                f"The command made {_some(hidden)} unreadable, so nanotui could not look in it "
-                "for repositories the command made: look inside before running git there."
+                f"The command changed {_some(hidden)}, which nanotui cannot read, so it could "
+                "not look there for repositories the command made: look inside before "
+                "running git there."
             )
         if control_files.INCOMPLETE in after:
             said.append(

@@ -124,7 +124,7 @@ MARKERS = "\0markers"
 UNLISTED = "\0unlisted"
 """The key that lists the folders the look could not list (no permission), one a line."""
 ROOT = ".git"
-SUMMARIES = (INCOMPLETE, MARKERS, UNLISTED)
+SUMMARIES = (INCOMPLETE, MARKERS, UNLISTED, UNREADABLE)
 """Keys that say what the look found, not files to put back."""
 
 
@@ -164,7 +164,7 @@ def take(
         if not found.complete:
             snapshot[INCOMPLETE] = Entry("too_many")
         if found.unlisted:
-            snapshot[UNLISTED] = Entry("unlisted", os.fsencode("\n".join(found.unlisted)))
+            snapshot[UNLISTED] = Entry("unlisted", _stamped(workspace, found.unlisted))
         listed = [m for m in (ROOT, *found.repositories) if m in snapshot]
         snapshot[MARKERS] = Entry("markers", os.fsencode("\n".join(listed)))
     except (OSError, ValueError, RecursionError):
@@ -241,10 +241,26 @@ def _hooks_paths(workspace: Path, repository: str) -> list[str]:
     return found
 
 
-def unlisted(snapshot: Snapshot) -> set[str]:
-    """The folders the look that took `snapshot` could not list."""
+def unlisted(snapshot: Snapshot) -> dict[str, str]:
+    """The folders the look that took `snapshot` could not list, each with when its entries
+    last changed (a command can plant something in one it cannot list, or list only a
+    moment: its modification and change times move either way)."""
     entry = snapshot.get(UNLISTED)
-    return set(os.fsdecode(entry.data).split("\n")) if entry and entry.data else set()
+    fields = os.fsdecode(entry.data).split("\0") if entry and entry.data else []
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
+def _stamped(workspace: Path, folders: list[str]) -> bytes:
+    """NUL-separated (no path holds one): folder, stamp, folder, stamp..."""
+    fields = []
+    for folder in folders:
+        try:
+            info = os.lstat(workspace / folder)
+            stamp = f"{info.st_ino}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+        except OSError:
+            stamp = "gone"
+        fields += [folder, stamp]
+    return os.fsencode("\0".join(fields))
 
 
 def changed(before: Snapshot, after: Snapshot, apart: Collection[str] = ()) -> list[str]:
@@ -300,6 +316,8 @@ def put_back(
         failed.append(".git (the repository was moved or replaced; put it back by hand)")
         paths = [p for p in paths if not _under_any(p, [ROOT])]
     for relative, entry in (after or {}).items():
+        if relative in SUMMARIES:
+            continue  # what the look found, not a path
         if entry.kind in ("too_many", "unreadable") and relative in before:
             try:
                 if _parents_are_real(workspace, relative):

@@ -41,6 +41,7 @@ from nanotui.protocol.folder_watch import (
     FolderWatch,
     WatchUnavailable,
     require_local_file_system,
+    ways_to,
 )
 from nanotui.security.jail import repositories
 
@@ -151,8 +152,8 @@ class WatchedScan:
             # named `.envrc` it does enter); each once, and not below another (a folder moved
             # back and forth a thousand times is one folder to watch).
             new = {c.path for c in changes if c.folder and c.kind != "deleted"}
-            for path in _outermost(p for p in new if _name(p) != repositories.MARKER):
-                watch.watch_below(path, _nothing)  # before it is listed
+            tops = _outermost(p for p in new if _name(p) != repositories.MARKER)
+            watch.watch_each_below(tops, _nothing)  # before they are listed
         if watch.unreadable:
             raise WatchUnavailable("a folder cannot be watched")
         remounted = self._mounts is None or self._mounts.changed()
@@ -178,19 +179,19 @@ class WatchedScan:
         touched = {change.path for change in changes}
         if not touched:
             return last
-        markers = set(last.repositories)
-        entered = set(last.runs_on_entry)
-        for path in touched:
-            below = path + "/"
-            markers = {m for m in markers if m != path and not m.startswith(below)}
-            entered = {e for e in entered if e != path and not e.startswith(below)}
+        markers = {m for m in last.repositories if not _at_or_below(m, touched)}
+        entered = {e for e in last.runs_on_entry if not _at_or_below(e, touched)}
+        real: dict[str, bool] = {}
         for path in _outermost(touched):  # a folder looked at again covers what is below
-            self._look_again(path, markers, entered)
+            self._look_again(path, markers, entered, real)
         return repositories.Scan(sorted(markers), sorted(entered), last.complete)
 
-    def _look_again(self, path: str, markers: set[str], entered: set[str]) -> None:
-        """Add what a whole look would find at `path` and below it now."""
-        if not self._reachable(path):
+    def _look_again(
+        self, path: str, markers: set[str], entered: set[str], real: dict[str, bool]
+    ) -> None:
+        """Add what a whole look would find at `path` and below it now (`real`: the
+        folders on the ways already looked at)."""
+        if not self._reachable(path, real):
             return  # gone, or behind a link or a file, or inside a `.git` folder
         try:
             info = os.lstat(self.workspace / path)
@@ -209,18 +210,20 @@ class WatchedScan:
         elif name in repositories.RUNS_ON_ENTRY:
             entered.add(path)
 
-    def _reachable(self, path: str) -> bool:
+    def _reachable(self, path: str, real: dict[str, bool]) -> bool:
         """Whether a whole look would get to `path`: every folder on its way is a folder
         (not a link, which the look does not follow) and none is a `.git` one."""
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            if parts[depth - 1] == repositories.MARKER:
-                return False
-            try:
-                info = os.lstat(self.workspace.joinpath(*parts[:depth]))
-            except OSError:
-                return False
-            if not stat.S_ISDIR(info.st_mode):
+        top = os.fspath(self.workspace)
+        for way in ways_to(path):
+            found = real.get(way)
+            if found is None:
+                try:
+                    info = os.lstat(f"{top}/{way}")
+                    found = stat.S_ISDIR(info.st_mode) and _name(way) != repositories.MARKER
+                except OSError:
+                    found = False
+                real[way] = found
+            if not found:
                 return False
         return True
 
@@ -235,14 +238,17 @@ class WatchedScan:
 
 
 def _outermost(paths: Iterable[str]) -> list[str]:
-    """The paths that are not below another of them."""
-    every = set(paths)
-    return sorted(path for path in every if not any(a in every for a in _ancestors(path)))
+    """The paths that are not below another of them. Ordered by their parts, a path's
+    descendants come right after it."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=lambda p: p.split("/")):
+        if not kept or not path.startswith(kept[-1] + "/"):
+            kept.append(path)
+    return kept
 
 
-def _ancestors(path: str) -> Iterable[str]:
-    parts = path.split("/")
-    return ("/".join(parts[:depth]) for depth in range(1, len(parts)))
+def _at_or_below(path: str, folders: set[str]) -> bool:
+    return path in folders or any(way in folders for way in ways_to(path))
 
 
 def _name(path: str) -> str:
