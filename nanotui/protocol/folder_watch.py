@@ -72,6 +72,65 @@ class FolderChange:
     folder: bool
 
 
+class _Watched:
+    """The watch descriptors and their folders, with each folder's watched children, so that
+    a folder's subtree is found without looking at every watch (a tree of 20,000 folders
+    removed is 20,000 events, each of which unwatches its folder)."""
+
+    def __init__(self) -> None:
+        self.folders: dict[int, str] = {}
+        self._wds: dict[str, int] = {}
+        """Folder -> its watch; the latest, when a folder made again has two for a moment."""
+        self._children: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.folders)
+
+    def get(self, wd: int) -> str | None:
+        return self.folders.get(wd)
+
+    def set(self, wd: int, folder: str) -> None:
+        self.pop(wd)  # renamed: its old name goes
+        self.folders[wd] = folder
+        self._wds[folder] = wd
+        if folder:
+            self._children.setdefault(_parent(folder), set()).add(folder)
+
+    def pop(self, wd: int) -> str | None:
+        folder = self.folders.pop(wd, None)
+        if folder is not None and self._wds.get(folder) == wd:
+            del self._wds[folder]
+            siblings = self._children.get(_parent(folder)) if folder else None
+            if siblings is not None:
+                siblings.discard(folder)
+                if not siblings:
+                    del self._children[_parent(folder)]
+        return folder
+
+    def below(self, top: str) -> list[int]:
+        """The watches of `top` and of every watched folder under it."""
+        found: list[int] = []
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            wd = self._wds.get(folder)
+            if wd is not None:
+                found.append(wd)
+            pending.extend(self._children.get(folder, ()))
+        return found
+
+    def merged(self, newer: _Watched) -> _Watched:
+        both = _Watched()
+        for watched in (self, newer):
+            for wd, folder in watched.folders.items():
+                both.set(wd, folder)
+        return both
+
+
+def _parent(folder: str) -> str:
+    return folder.rsplit("/", 1)[0] if "/" in folder else ""
+
+
 class FolderWatch:
     """inotify watches on `root` and the folders below it that `skip` does not leave out."""
 
@@ -88,7 +147,7 @@ class FolderWatch:
         # Closed once, by close() or when the watch is dropped without it (a runner that
         # simply goes away): a second os.close could close another file given the number.
         self._close_fd = weakref.finalize(self, os.close, self._fd)
-        self._folders: dict[int, str] = {}
+        self._folders = _Watched()
         """Watch descriptor -> the folder it watches (relative; "" for the root)."""
         self.unreadable: list[str] = []
         """Folders that could not be watched or listed (permissions): changes there go unseen."""
@@ -99,7 +158,7 @@ class FolderWatch:
 
     def watched(self) -> list[str]:
         """The folders watched now (relative; "" for the root)."""
-        return list(self._folders.values())
+        return list(self._folders.folders.values())
 
     def close(self) -> None:
         with self._lock:  # not while another thread reads or watches through the descriptor
@@ -153,24 +212,22 @@ class FolderWatch:
 
     def unwatch(self, top: str) -> None:
         """Stop watching `top` and every folder under it."""
-        prefix = f"{top}/"
-        for wd, folder in list(self._folders.items()):
-            if folder == top or folder.startswith(prefix):
-                del self._folders[wd]
-                self._libc.inotify_rm_watch(self._fd, wd)
+        for wd in self._folders.below(top):
+            self._folders.pop(wd)
+            self._libc.inotify_rm_watch(self._fd, wd)
 
     def rewatch(self, skip: Callable[[str], bool]) -> None:
         """Choose every folder afresh (rules changed, or events were lost)."""
         with self._lock:
-            before, self._folders = self._folders, {}
+            before, self._folders = self._folders, _Watched()
             self.unreadable = []
             try:
                 self.watch_below("", skip)
             except WatchUnavailable:
                 # Out of watches half-way: what was watched stays watched (and known).
-                self._folders = {**before, **self._folders}
+                self._folders = before.merged(self._folders)
                 raise
-            for wd in before.keys() - self._folders.keys():
+            for wd in before.folders.keys() - self._folders.folders.keys():
                 self._libc.inotify_rm_watch(self._fd, wd)  # left out now, or gone
 
     def _watch(self, folder: str) -> bool:
@@ -192,7 +249,7 @@ class FolderWatch:
             # and this add raced with a change), or a bind mount. Which name the kernel's
             # events belong to cannot be told any more.
             raise WatchUnavailable(f"{folder} and {previous} are one folder")
-        self._folders[wd] = folder  # a folder watched again (renamed) keeps its descriptor
+        self._folders.set(wd, folder)  # a folder watched again (renamed) keeps its descriptor
         return True
 
     def _through_folders(self, path: str, known: dict[str, bool]) -> bool:
@@ -258,7 +315,7 @@ class FolderWatch:
         folder = self._folders.get(wd)
         if folder is None or not name:
             if mask & IN_IGNORED:
-                self._folders.pop(wd, None)  # its folder went: the parent said so
+                self._folders.pop(wd)  # its folder went: the parent said so
             return None
         path = f"{folder}/{name}" if folder else name
         kind: Kind = "added" if mask & ADDED else "deleted" if mask & DELETED else "modified"
