@@ -642,3 +642,21 @@ def test_a_new_folder_behind_one_that_cannot_be_searched_counts_as_unreadable(
     os.chmod(ws / "d", 0o755)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['d/s/new']"
+
+
+def test_a_removed_or_renamed_subtree_loses_exactly_its_watches(tmp_path: Path) -> None:
+    ws = tree(tmp_path / "ws", folders=40)
+    (ws / "group1/pkg1/deep/er").mkdir(parents=True)
+    watch = folder_watch.FolderWatch(ws)
+    try:
+        watch.watch_below("", _nothing_skipped)
+        shutil.rmtree(ws / "group2")
+        os.rename(ws / "group1", ws / "moved")
+        watch.read()
+        left = sorted(watch.watched())
+        assert left == sorted(
+            ["", *(f"group{n}" for n in range(10) if n not in (1, 2))]
+            + [f"group{n % 10}/pkg{n}" for n in range(40) if n % 10 not in (1, 2)]
+        )
+    finally:
+        watch.close()
