@@ -15,10 +15,11 @@ Two ways are timed, taking turns in blocks of ten commands, in one run:
 Each way runs the landlock backend's `run("true")` through the guarded runner (the command as
 the agent runs it: the look before, the command, the look after), and `guard_ms` times the
 guard alone (`Guard(...)` and its `finish()`, no command) for a command that edited a file.
-A third figure, `after_new_folder_ms`, is the guard around a command that made a folder (the
-watched look lists that folder alone; whole looks list the tree twice, as always). The anchor, `empty_folder`, is the
-same runner in an empty folder, where the looks cost next to nothing, timed in the same
-turns; `bare_ms` is `true` spawned bare, and `command_extra_ms` each way's command over it.
+A third figure, `after_new_folder_ms`, is the guard around a command that made a folder
+(the watched look lists that folder alone; whole looks list the tree twice, as always). The
+anchor, `empty_folder`, is the same runner in an empty folder, where the looks cost next to
+nothing, timed in the same turns; `bare_ms` is `true` spawned bare, and `command_extra_ms`
+each way's command over it.
 
     python bench/guard_look.py [--folders 10000] [--runs 100]
 
