@@ -257,21 +257,11 @@ class FolderWatch:
         link: the kernel follows links on the way, whatever the watch's flags say. A way
         that cannot be searched makes `path` unreadable, as a failed watch would. `known`:
         the ways already looked at, for paths that share them."""
-        top = os.fspath(self.root)
-        for way in ways_to(path):
-            real = known.get(way)
-            if real is None:
-                try:
-                    real = stat.S_ISDIR(os.lstat(f"{top}/{way}").st_mode)
-                except PermissionError:
-                    self.unreadable.append(path)
-                    return False
-                except OSError:
-                    real = False
-                known[way] = real
-            if not real:
-                return False
-        return True
+        try:
+            return through_folders(self.root, path, known)
+        except PermissionError:
+            self.unreadable.append(path)
+            return False
 
     def _one_folder(self, one: str, other: str) -> bool:
         try:
@@ -347,3 +337,23 @@ def require_local_file_system(root: Path) -> None:
 def ways_to(path: str) -> list[str]:
     """The folders on the way to `path`, shallowest first ("a", "a/b" for "a/b/c")."""
     return [path[:at] for at, char in enumerate(path) if char == "/"]
+
+
+def through_folders(root: Path, path: str, known: dict[str, bool]) -> bool:
+    """Whether every folder on the way to `path` below `root` is a folder, not a link (nor
+    gone, nor a file); PermissionError when one cannot be searched. `known`: the ways
+    already looked at, for paths that share them."""
+    top = os.fspath(root)
+    for way in ways_to(path):
+        real = known.get(way)
+        if real is None:
+            try:
+                real = stat.S_ISDIR(os.lstat(f"{top}/{way}").st_mode)
+            except PermissionError:
+                raise  # not "no folder": the caller decides what an unsearchable way means
+            except OSError:
+                real = False
+            known[way] = real
+        if not real:
+            return False
+    return True

@@ -41,6 +41,7 @@ from nanotui.protocol.folder_watch import (
     FolderWatch,
     WatchUnavailable,
     require_local_file_system,
+    through_folders,
     ways_to,
 )
 from nanotui.security.jail import repositories
@@ -75,9 +76,8 @@ class WatchedScan:
 
     def look(self, may_start_watch: bool = False) -> repositories.Scan:
         """What a whole look would find now. `may_start_watch`: this look may set up the
-        watch (a whole look more, and a watch on every folder) if the tree is big enough:
-        the look before a command, which runs on a thread when the last look was slow (the
-        look after a command runs on the event loop)."""
+        watch (a whole look more, and a watch on every folder) if the tree is big enough;
+        only a look on a thread may (the look after a command runs on the event loop)."""
         with self._lock:
             if self._watch is not None:
                 try:
@@ -213,19 +213,12 @@ class WatchedScan:
     def _reachable(self, path: str, real: dict[str, bool]) -> bool:
         """Whether a whole look would get to `path`: every folder on its way is a folder
         (not a link, which the look does not follow) and none is a `.git` one."""
-        top = os.fspath(self.workspace)
-        for way in ways_to(path):
-            found = real.get(way)
-            if found is None:
-                try:
-                    info = os.lstat(f"{top}/{way}")
-                    found = stat.S_ISDIR(info.st_mode) and _name(way) != repositories.MARKER
-                except OSError:
-                    found = False
-                real[way] = found
-            if not found:
-                return False
-        return True
+        if repositories.MARKER in path.split("/")[:-1]:
+            return False
+        try:
+            return through_folders(self.workspace, path, real)
+        except PermissionError:
+            raise WatchUnavailable("a folder cannot be searched") from None  # look whole
 
     def _drop_watch(self) -> None:
         if self._watch is not None:
