@@ -89,9 +89,9 @@ class Guard:
             # there was not seen, and would pass for the user's own at the next command's
             # look once the folder can be read.
             said.append(
-                f"The command changed {_some(hidden)}, which nanotui cannot read, so it could "
-                "not look there for repositories the command made: look inside before "
-                "running git there."
+                f"The command changed {control_files.some_of(hidden, 3)}, which nanotui "
+                "cannot read, so it could not look there for repositories the command made: "
+                "look inside before running git there."
             )
         if control_files.INCOMPLETE in after:
             said.append(
@@ -138,11 +138,6 @@ class Guard:
 
     def _gitdir(self, marker: str) -> str | None:
         return repositories.gitdir_of(self.workspace, marker)
-
-
-def _some(paths: list[str]) -> str:
-    shown = ", ".join(paths[:3])
-    return shown if len(paths) <= 3 else f"{shown} and {len(paths) - 3} more folders"
 
 
 def _outside_root(marker: str, gitdir: str) -> bool:

@@ -122,7 +122,8 @@ INCOMPLETE = "\0incomplete"
 MARKERS = "\0markers"
 """The key that lists the `.git` entries recorded, one a line."""
 UNLISTED = "\0unlisted"
-"""The key that lists the folders the look could not list (no permission), one a line."""
+"""The key that lists the folders the look could not list (no permission), each with its
+inode and modification and change times (`unlisted`)."""
 ROOT = ".git"
 SUMMARIES = (INCOMPLETE, MARKERS, UNLISTED, UNREADABLE)
 """Keys that say what the look found, not files to put back."""
@@ -364,9 +365,15 @@ def put_back(
     return failed
 
 
+def some_of(paths: list[str], most: int = 5) -> str:
+    """`paths` for a sentence: the first `most`, and how many more."""
+    shown = ", ".join(paths[:most])
+    return shown if len(paths) <= most else f"{shown} and {len(paths) - most} more"
+
+
 def notice(paths: list[str], failed: list[str]) -> str:
     """One sentence for the command's result."""
-    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    shown = some_of(paths)
     if failed:
         return (
             f"The command changed {shown}, which can make programs run outside the sandbox; "
