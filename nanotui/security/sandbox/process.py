@@ -268,21 +268,20 @@ async def run_started(
     if hold or rlimits or cgroup or memory:
         gate_read, gate_write = os.pipe()
     try:
-        try:
-            # Bounded like the command: a start that hangs (a helper process stopped or
-            # stuck) must not hold the agent past the time it gave the command.
-            child = await asyncio.wait_for(start(gate_read), timeout_s)
-        except TimeoutError:
-            raise CommandStartError(
-                f"The command did not start within its {timeout_s:g} s timeout; try it again."
-            ) from None
-    except BaseException:
+        # Bounded like the command: a start that hangs (a helper process stopped or stuck)
+        # must not hold the agent past the time it gave the command.
+        child = await asyncio.wait_for(start(gate_read), timeout_s)
+    except BaseException as exc:
         if gate_write is not None:
             os.close(gate_write)  # a child held at the gate then starts nothing
         if cgroup:
             cgroup.kill_all_and_release()
         if memory:
             memory.release()
+        if isinstance(exc, TimeoutError):
+            raise CommandStartError(
+                f"The command did not start within its {timeout_s:g} s timeout; try it again."
+            ) from None
         raise
     finally:
         # The child has its copy; ours would keep the gate from closing.
