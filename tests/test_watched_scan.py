@@ -660,3 +660,16 @@ def test_a_removed_or_renamed_subtree_loses_exactly_its_watches(tmp_path: Path) 
         )
     finally:
         watch.close()
+
+
+def test_a_tree_on_a_file_system_that_may_change_unseen_is_not_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a network or FUSE file system a write that arrives another way raises no event:
+    such a tree is looked at whole every time (here: no file system counts as local)."""
+    monkeypatch.setattr(folder_watch, "LOCAL_FILE_SYSTEMS", {})
+    looks = WatchedScan(tree(tmp_path / "ws", folders=20), watch_after_s=0.0)
+    looks.look(may_start_watch=True)
+    assert not looks.watching
+    git_init(looks.workspace / "group1/pkg1")
+    assert looks.look().repositories == ["group1/pkg1/.git"]
