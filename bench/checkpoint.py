@@ -9,7 +9,12 @@ repack runs into the timings. Each round, in that repository:
 - the first snapshot of a session is timed (a fresh state folder, so the private index is
   seeded from the repository's); its anchor is `git status` on the same tree, timed right
   beside it, since a snapshot must at least find what changed;
-- another such change lands, and an incremental snapshot is timed;
+- another such change lands, standing for one made meanwhile by someone else (the user,
+  their editor): the next snapshot finds it cold (`incremental_cold_s`);
+- another lands, standing for what the last batch of tool calls did: as a batch ends the
+  agent builds the next tree ahead (`SafetyNet.build_ahead`) while the model answers (0.5 s
+  here), and the incremental snapshot before the next batch is timed; `build_ahead_s` is
+  how long that build took;
 - a third change lands, and a restore to the incremental checkpoint is timed (its safety
   checkpoint included); its anchor is `git checkout <tree> -- .` bringing back the same
   number of files after a fourth change.
@@ -166,6 +171,13 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
         first_s, _ = await timed_async(net.before_batch(["first"]))
         change(root, count, base + 2)
         await asyncio.sleep(0.5)  # the agent acts well after the watcher has seen an edit
+        # Changed by someone else while the model answered: nothing was built ahead.
+        cold_s, _ = await timed_async(net.before_batch(["changed meanwhile"]))
+        change(root, count, base + 5)
+        # Changed by the batch before: as a batch ends the agent builds the next tree while
+        # the model answers (0.5 s here), and the checkpoint before the next batch waits
+        # only for what is left of that.
+        ahead_s = await build_ahead(net)
         incremental_s, incremental = await timed_async(net.before_batch(["incremental"]))
         status_after_s, _ = timed(lambda: git_status(root))
         change(root, count, base + 3)
@@ -184,10 +196,26 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
         "warm_up_s": warm_up_s,
         "first_snapshot_s": first_s,
         "incremental_snapshot_s": incremental_s,
+        "incremental_cold_s": cold_s,
+        "build_ahead_s": ahead_s,
         "git_status_after_change_s": status_after_s,
         "restore_s": restore_s,
         "git_checkout_s": checkout_s,
     }
+
+
+async def build_ahead(net: Any) -> float:
+    """Start the build ahead (code that has none builds nothing), wait the model's 0.5 s,
+    and say how long the build took (0.0 when there was none)."""
+    started = time.perf_counter()
+    task = net.build_ahead() if hasattr(net, "build_ahead") else None
+    took: list[float] = []
+    if task is not None:
+        task.add_done_callback(lambda _: took.append(time.perf_counter() - started))
+    await asyncio.sleep(0.5)
+    if task is not None:
+        await task
+    return took[0] if took else 0.0
 
 
 async def _drain(watcher: Any) -> None:
@@ -215,7 +243,7 @@ def measure(size: int, folder: Path, runs: int, baseline: Path | None) -> dict[s
     pairs = list(zip(by_version["new"], by_version["baseline"], strict=True))
     paired = {
         key: round(statistics.median(n[key] / o[key] for n, o in pairs), 2)
-        for key in ("first_snapshot_s", "incremental_snapshot_s", "restore_s")
+        for key in ("first_snapshot_s", "incremental_snapshot_s", "incremental_cold_s", "restore_s")
     }
     return {"files": size, **new, "baseline": old, "new_over_baseline": paired}
 

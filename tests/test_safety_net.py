@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
-from test_checkpoints_helpers import make_repo
+from test_checkpoints_helpers import git, make_repo
 
+from nanotui.config import CheckpointsConfig
 from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
+from nanotui.engine.safety_net import SafetyNet
 from nanotui.protocol.approval_answer import ApprovalAnswer
 from nanotui.protocol.events import (
     ApprovalRequested,
@@ -201,3 +203,72 @@ def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, c
     checkpoint = line.split(" restore ", 1)[1].split()[0]
     assert main(["checkpoints", "restore", checkpoint, "--yes", "-w", str(repo)]) == 0
     assert (repo / "b.py").read_text() == "b = 1\n"
+
+
+def git_commands(net: SafetyNet) -> list[str]:
+    """The git sub-commands the checkpoint engine runs from now on."""
+    runner = net.checkpoints().runner
+    commands: list[str] = []
+    run = runner.run
+
+    def spying(*args: str, **options: object) -> bytes:
+        commands.append(next(a for a in args if not a.startswith("-") and "=" not in a))
+        return run(*args, **options)
+
+    runner.run = spying  # type: ignore[method-assign]
+    return commands
+
+
+async def test_a_batch_s_changes_go_into_the_tree_while_the_model_answers(repo) -> None:
+    events: list[EventBase] = []
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), events.append)
+    await net.prepare()
+    first = await net.before_batch(["the first batch"])
+    # What a batch does: edits, a new file, a file removed.
+    (repo / "a.py").write_text("a = 2\n")
+    (repo / "c.py").write_text("c = 1\n")
+    (repo / "b.py").unlink()
+    ahead = net.build_ahead()
+    assert ahead is not None
+    await ahead
+
+    commands = git_commands(net)
+    second = await net.before_batch(["the second batch"])
+
+    # The tree was built ahead: the checkpoint only records it, and its count is the
+    # build ahead's, with no tree diff run for it.
+    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    assert second is not None and first is not None and second.tree != first.tree
+    checkpoints = Checkpoints(repo, "s1")
+    assert created(events)[-1].files == len(checkpoints.diff(first, second)) == 3
+    assert git(repo, "show", f"{second.tree}:c.py") == "c = 1\n"
+
+    # What changes after the build ahead is still in the next checkpoint.
+    ahead = net.build_ahead()
+    assert ahead is not None
+    await ahead
+    (repo / "d.py").write_text("d = 1\n")
+    third = await net.before_batch(["the third batch"])
+    assert third is not None and git(repo, "show", f"{third.tree}:d.py") == "d = 1\n"
+    assert created(events)[-1].files == len(checkpoints.diff(second, third)) == 1
+    checkpoints.close()
+    net.close()
+
+
+async def test_a_batch_builds_the_next_checkpoint_s_tree_as_it_ends(fake_server, repo) -> None:
+    fake_server.enqueue(
+        openai_reply(tool_calls=[("write_file", {"path": "new.py", "content": "n = 1\n"})]),
+        openai_reply("done"),
+    )
+    agent = make_agent(fake_server, repo)
+    assert agent.safety is not None
+    built: list[str] = []
+    build_ahead = agent.safety.build_ahead
+
+    def spying() -> asyncio.Task[None] | None:
+        built.append(next(iter(agent.safety.created), ""))  # the batch has run by now
+        return build_ahead()
+
+    agent.safety.build_ahead = spying  # type: ignore[method-assign]
+    await drive(agent, "add new.py")
+    assert built == ["new.py"]

@@ -217,13 +217,17 @@ class CallDispatcher:
                         await safety.after_broken_batch(
                             before, f"Writing {prepared.summary} failed"
                         )
-                    return
+                    break
         except asyncio.CancelledError:
             # The call cut short may itself have changed files (a command half-way through).
             if started and safety:
                 with self._acting():
                     await safety.after_broken_batch(before, "The batch was interrupted")
             raise
+        if safety:
+            # What the batch changed goes into the next checkpoint's tree while the model
+            # reads the results, instead of while the next batch waits for it.
+            safety.build_ahead()
 
     def _hooked(self, call: ToolCall, event: str) -> bool:
         return self.hooks is not None and bool(self.hooks.matching(event, call.name))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from nanotui.config import CheckpointsConfig
@@ -21,6 +22,7 @@ from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, RestoreResult
 from nanotui.protocol.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
 from nanotui.vcs.checkpoints import Checkpoints
+from nanotui.vcs.snapshot import TreeSnapshot
 
 Emit = Callable[[EventBase], None]
 
@@ -49,6 +51,9 @@ class SafetyNet:
         self._broken = False
         self._closed = False
         self._preparing: asyncio.Task[None] | None = None
+        self._building_ahead: asyncio.Task[None] | None = None
+        self._built_ahead: TreeSnapshot | None = None
+        """The tree built after the last batch, while the model answered (see build_ahead)."""
         self._lock = asyncio.Lock()
 
     @property
@@ -65,8 +70,9 @@ class SafetyNet:
 
     def close(self) -> None:
         self._closed = True
-        if self._preparing is not None:
-            self._preparing.cancel()  # its thread ends on its own and closes what it opened
+        for task in (self._preparing, self._building_ahead):
+            if task is not None:
+                task.cancel()  # its thread ends on its own and closes what it opened
         if self._checkpoints is not None:
             self._checkpoints.close()
 
@@ -79,21 +85,40 @@ class SafetyNet:
         """Open the engine, have the kernel tell it which files change, and build the work
         tree once (seeding nanotui's index), so the session's first checkpoint costs what a
         later one does. A front end that stays open calls this as the session starts."""
-        if not self.enabled:
-            return
+        if self.enabled:
+            await self._quietly(self._prepare)
+
+    def _prepare(self) -> None:
+        self.checkpoints().builder.watch_changes()
+        self._build_tree()
+
+    def build_ahead(self) -> asyncio.Task[None] | None:
+        """A batch just ran: build the work tree now, on a thread, while the model answers.
+        The next checkpoint then updates only what changed since (at 50k files a batch's
+        hundreds of files cost 0.15-0.25 s to take in, a few files since then 0.02 s).
+        The task doing it, which the next checkpoint waits for through the lock."""
+        if not self.enabled or self._closed:
+            return None
+        if self._building_ahead is None or self._building_ahead.done():
+            self._building_ahead = asyncio.create_task(self._quietly(self._build_tree))
+        return self._building_ahead
+
+    async def _quietly(self, work: Callable[[], None]) -> None:
+        """Git work nobody waits for, on a thread under the lock: what goes wrong is left
+        for the next checkpoint, which does the work again and says what is wrong."""
         async with self._lock:
             if self._closed:
                 return
             try:
-                await asyncio.to_thread(self._prepare)
+                await asyncio.to_thread(work)
             except (CheckpointError, OSError):
-                return  # the first checkpoint says what is wrong, as it would have
+                return
 
-    def _prepare(self) -> None:
+    def _build_tree(self) -> None:
         engine = self.checkpoints()
-        engine.builder.watch_changes()
         if not self._closed:
-            engine.builder.build()  # a tree no checkpoint names yet: git prunes it if unused
+            # A tree no checkpoint names yet: git prunes it if it stays unused.
+            self._built_ahead = engine.builder.build()
         if self._closed:  # the session ended meanwhile
             engine.close()
 
@@ -179,6 +204,9 @@ class SafetyNet:
         engine = self.checkpoints()
         last = self.last
         snap = engine.builder.build()
+        ahead, self._built_ahead = self._built_ahead, None
+        if ahead is not None and snap.previous_tree == snap.tree == ahead.tree:
+            snap = replace(snap, previous_tree=ahead.previous_tree, changed=ahead.changed)
         if last is not None and (snap.tree, snap.base, snap.index_commit) == (
             last.tree,
             last.base,
