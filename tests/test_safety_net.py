@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,22 @@ async def approving(agent: Agent, prompt: str):
 
 def created(events: list[EventBase]) -> list[CheckpointCreated]:
     return [e for e in events if isinstance(e, CheckpointCreated)]
+
+
+def builds_ahead(agent: Agent) -> list[set[str]]:
+    """Each time the agent asks for the next tree to be built ahead: the files its tools
+    had created by then."""
+    safety = agent.safety
+    assert safety is not None
+    calls: list[set[str]] = []
+    build_ahead = safety.build_ahead
+
+    def spying() -> asyncio.Task[None] | None:
+        calls.append(set(safety.created))
+        return build_ahead()
+
+    safety.build_ahead = spying  # type: ignore[method-assign]
+    return calls
 
 
 def edit(path: str, old: str, new: str) -> tuple[str, dict]:
@@ -129,7 +146,9 @@ def _half_way_batch(server: FakeModelServer) -> None:
 async def test_a_batch_failing_half_way_is_rolled_back_when_configured(fake_server, repo) -> None:
     _half_way_batch(fake_server)
     agent = make_agent(fake_server, repo, rollback_on_failure=True)
+    built = builds_ahead(agent)
     events = await drive(agent, "three things")
+    assert len(built) == 1  # after the rollback too: the next checkpoint starts from it
     notices = [e.text for e in events if isinstance(e, Notice) and "rolled back" in e.text]
     assert len(notices) == 1 and "c.py" in notices[0]  # the command's file is left, and said
     assert (repo / "b.py").read_text() == "b = 1\n"
@@ -166,6 +185,7 @@ async def test_an_interrupted_command_is_rolled_back_when_configured(fake_server
         )
     )
     agent = make_agent(fake_server, repo, rollback_on_failure=True)
+    built = builds_ahead(agent)
     events: list[EventBase] = []
 
     async def run() -> None:
@@ -187,6 +207,7 @@ async def test_an_interrupted_command_is_rolled_back_when_configured(fake_server
     assert (repo / "b.py").read_text() == "b = 1\n"
     notices = [e.text for e in events if isinstance(e, Notice) and "rolled back" in e.text]
     assert notices and "d.txt" in notices[0]  # made by the command: listed, not deleted
+    assert built == []  # the turn is over: the next one's checkpoint builds what it needs
     agent.close()
 
 
@@ -261,14 +282,28 @@ async def test_a_batch_builds_the_next_checkpoint_s_tree_as_it_ends(fake_server,
         openai_reply("done"),
     )
     agent = make_agent(fake_server, repo)
-    assert agent.safety is not None
-    built: list[str] = []
-    build_ahead = agent.safety.build_ahead
-
-    def spying() -> asyncio.Task[None] | None:
-        built.append(next(iter(agent.safety.created), ""))  # the batch has run by now
-        return build_ahead()
-
-    agent.safety.build_ahead = spying  # type: ignore[method-assign]
+    built = builds_ahead(agent)
     await drive(agent, "add new.py")
-    assert built == ["new.py"]
+    assert built == [{"new.py"}]  # once, after the batch ran
+    agent.close()
+
+
+async def test_a_build_ahead_never_waits_for_another_build_nor_outlives_the_session(
+    repo,
+) -> None:
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    first = await net.before_batch(["the first batch"])
+    (repo / "c.py").write_text("c = 1\n")
+    lock_file = net.checkpoints().storage.lock_file
+    with open(lock_file, "a") as another_nanotui:
+        fcntl.flock(another_nanotui, fcntl.LOCK_EX)  # its snapshot of the same work tree
+        ahead = net.build_ahead()
+        assert ahead is not None
+        # It gives up at once: queued behind that snapshot, the session's exit would wait.
+        await asyncio.wait_for(ahead, 20)
+        fcntl.flock(another_nanotui, fcntl.LOCK_UN)
+    second = await net.before_batch(["the second batch"])
+    assert first is not None and second is not None
+    assert git(repo, "show", f"{second.tree}:c.py") == "c = 1\n"
+    net.close()
+    assert net.build_ahead() is None

@@ -2,8 +2,11 @@
 
 Every method here runs git, so a screen calls them on a thread. The browser opens its own
 `Checkpoints` engine: the agent's safety net takes checkpoints only during turns and the
-browser restores only between them, so the two never write at once. A restore is marked as
-nanotui's own doing, so the workspace watcher does not report it as an outside edit.
+browser restores only between them. (The tree the safety net builds ahead after a turn's
+last batch may still be in the making as a restore starts: the two builds take turns through
+the work tree's lock, and that tree is only a head start for the next checkpoint.) A restore
+is marked as nanotui's own doing, so the workspace watcher does not report it as an outside
+edit.
 """
 
 from __future__ import annotations

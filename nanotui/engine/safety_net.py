@@ -117,8 +117,10 @@ class SafetyNet:
     def _build_tree(self) -> None:
         engine = self.checkpoints()
         if not self._closed:
-            # A tree no checkpoint names yet: git prunes it if it stays unused.
-            self._built_ahead = engine.builder.build()
+            # A tree no checkpoint names yet: git prunes it if it stays unused. Never waits
+            # for another build (another nanotui's): the session may end meanwhile, and
+            # its exit waits for this thread.
+            self._built_ahead = engine.builder.build_if_free() or self._built_ahead
         if self._closed:  # the session ended meanwhile
             engine.close()
 

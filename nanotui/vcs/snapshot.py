@@ -158,19 +158,33 @@ class TreeBuilder:
 
     def build(self) -> TreeSnapshot:
         with self._one_at_a_time, locked(self.storage.lock_file):
-            base = self._base()
-            index_commit = self._seed_private_index(base)
-            previous = self._previous_tree()  # after seeding: a fresh seed is not that index
-            told = self._take_feed()
-            try:
-                tree, skipped, changed = self._build(previous, told)
-            except BaseException:
-                if self._feed is not None:
-                    self._feed.forget()  # what it told of was not recorded: look again
-                raise
-            finally:
-                if self._close_after_build:
-                    self._drop_feed()
+            return self._build_held()
+
+    def build_if_free(self) -> TreeSnapshot | None:
+        """`build()`, or None at once when another build holds the work tree (on another
+        thread, or another nanotui): for work nobody waits for, which must never queue."""
+        if not self._one_at_a_time.acquire(blocking=False):
+            return None
+        try:
+            with locked(self.storage.lock_file, wait=False) as held:
+                return self._build_held() if held else None
+        finally:
+            self._one_at_a_time.release()
+
+    def _build_held(self) -> TreeSnapshot:
+        base = self._base()
+        index_commit = self._seed_private_index(base)
+        previous = self._previous_tree()  # after seeding: a fresh seed is not that index
+        told = self._take_feed()
+        try:
+            tree, skipped, changed = self._build(previous, told)
+        except BaseException:
+            if self._feed is not None:
+                self._feed.forget()  # what it told of was not recorded: look again
+            raise
+        finally:
+            if self._close_after_build:
+                self._drop_feed()
         return TreeSnapshot(
             tree,
             base,
@@ -364,12 +378,17 @@ def human_size(size: int) -> str:
 
 
 @contextmanager
-def locked(lock_file: Path) -> Iterator[None]:
-    """One snapshot at a time per work tree (across processes): they share the private index."""
+def locked(lock_file: Path, *, wait: bool = True) -> Iterator[bool]:
+    """One snapshot at a time per work tree (across processes): they share the private index.
+    Yields whether the lock is held: without `wait`, False when another holds it."""
     with open(lock_file, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
