@@ -6,6 +6,13 @@ runs from the turn's start to its first text. The anchor is the same turn with c
 off (`[checkpoints] enabled = false`), after the same kind of change, in the same run; the
 two alternate. Both sessions are warmed up first, as the app does when a session opens.
 
+Then the words after a batch: a turn whose first reply asks for one tool call, during which
+the same change lands (standing for what the batch did), and whose second reply is text. The
+clock runs from the tool's result to the second reply's first text. As a batch ends the
+agent builds the next checkpoint's tree on a thread (`SafetyNet.build_ahead`) while that
+reply comes: this times what the build costs the reply. The anchor is the same turn with
+the build ahead left out; the two alternate.
+
     python bench/first_words.py [--files 50000] [--runs 7]
 
 Prints one JSON object. Runs in temporary folders (NANOTUI_HOME among them).
@@ -55,6 +62,48 @@ async def first_words_ms(agent: Agent, server: FakeModelServer, prompt: str) -> 
     return 1000 * first
 
 
+async def words_after_batch_ms(
+    agent: Agent, server: FakeModelServer, root: Path, files: int, round_number: int
+) -> float:
+    tool_call = ("write_file", {"path": f"notes/{round_number}.txt", "content": "noted\n"})
+    server.enqueue(openai_reply(tool_calls=[tool_call]), openai_reply("Here is what I did."))
+    result_at = first = None
+    async for event in agent.turn("change things"):
+        if event.type == "tool_started":
+            change(root, files, round_number)  # what the batch does
+        elif event.type == "tool_result":
+            result_at = time.perf_counter()
+        elif event.type == "text_delta" and result_at is not None and first is None:
+            first = time.perf_counter() - result_at
+    assert first is not None, "the model's second reply never arrived"
+    return 1000 * first
+
+
+async def measure_after_batch(root: Path, files: int, runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"built_ahead": [], "not_built_ahead": []}
+    with FakeModelServer() as server:
+        agent = make_agent(server, root, checkpoints=True)
+        safety = agent.safety
+        assert safety is not None
+        build_ahead = safety.build_ahead
+        try:
+            await safety.prepare()
+            await first_words_ms(agent, server, "warm up")
+            round_number = 1000
+            for run in range(runs):
+                order = list(times) if run % 2 == 0 else list(reversed(times))
+                for name in order:
+                    safety.build_ahead = build_ahead if name == "built_ahead" else lambda: None
+                    round_number += 1
+                    ms = await words_after_batch_ms(agent, server, root, files, round_number)
+                    times[name].append(ms)
+                    # Untimed: the next round starts from a checkpoint of this one's change.
+                    await safety.before_batch(["between rounds"])
+        finally:
+            agent.close()
+    return times
+
+
 async def measure(root: Path, files: int, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"checkpointed": [], "without_checkpoints": []}
     with FakeModelServer() as server:
@@ -91,7 +140,9 @@ def main(files: int, runs: int) -> dict[str, Any]:
         root = Path(folder) / "repo"
         generate(root, files)
         times = asyncio.run(measure(root, files, runs))
+        after_batch = asyncio.run(measure_after_batch(root, files, runs))
     mine, anchor = times["checkpointed"], times["without_checkpoints"]
+    ahead, not_ahead = after_batch["built_ahead"], after_batch["not_built_ahead"]
     return {
         "files": files,
         "change": "300 modified across the folders, 300 untracked added, before each turn",
@@ -100,6 +151,11 @@ def main(files: int, runs: int) -> dict[str, Any]:
         "anchor_without_checkpoints_ms": round(statistics.median(anchor), 1),
         "anchor_runs": [round(t, 1) for t in anchor],
         "extra_ms": round(statistics.median(mine) - statistics.median(anchor), 1),
+        "after_batch_words_ms": round(statistics.median(ahead), 1),
+        "after_batch_words_ms_runs": [round(t, 1) for t in ahead],
+        "after_batch_anchor_not_built_ahead_ms": round(statistics.median(not_ahead), 1),
+        "after_batch_anchor_runs": [round(t, 1) for t in not_ahead],
+        "after_batch_extra_ms": round(statistics.median(ahead) - statistics.median(not_ahead), 1),
         "note": "the issue sets no target here; the turn's checkpoint is taken beside the "
         "first request, and `bench/checkpoint.py` gives its own cost",
     }
