@@ -1,9 +1,10 @@
 """The turn's first checkpoint, taken while the turn's first request goes out to the model.
 
 Only tool calls need it, so a fast model's first words need not wait for git (at 50k files
-a checkpoint takes about 0.15 s). Its events are held until the turn waits for it: one sent
-inside a streaming reply would split the reply, and with it the redaction of a secret cut at
-that point. The snapshot runs shielded: a cancel of the turn does not cut it short.
+a checkpoint of 600 changed files takes 0.15-0.25 s). Its events are held until the turn
+waits for it: one sent inside a streaming reply would split the reply, and with it the
+redaction of a secret cut at that point. The snapshot runs shielded: a cancel of the turn
+does not cut it short.
 
 A turn that is ending (interrupted, or stopped by an error) waits for it at most
 `ENDING_WAIT_S`, and not through a second interrupt: a snapshot held up that long (another
