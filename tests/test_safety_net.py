@@ -307,3 +307,22 @@ async def test_a_build_ahead_never_waits_for_another_build_nor_outlives_the_sess
     assert git(repo, "show", f"{second.tree}:c.py") == "c = 1\n"
     net.close()
     assert net.build_ahead() is None
+
+
+async def test_the_warm_up_never_waits_for_another_build_and_the_feed_starts_later(repo) -> None:
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    with open(net.checkpoints().storage.lock_file, "a") as another_nanotui:
+        fcntl.flock(another_nanotui, fcntl.LOCK_EX)
+        await asyncio.wait_for(net.prepare(), 20)  # gives up at once, as a build ahead does
+        fcntl.flock(another_nanotui, fcntl.LOCK_UN)
+    await net.before_batch(["the first batch"])
+    (repo / "c.py").write_text("c = 1\n")
+    ahead = net.build_ahead()  # asks again for the kernel's account of changes: it starts
+    assert ahead is not None
+    await ahead
+    (repo / "d.py").write_text("d = 1\n")
+    commands = git_commands(net)
+    second = await net.before_batch(["the second batch"])
+    assert "status" not in commands, commands  # the kernel said which file changed
+    assert second is not None and git(repo, "show", f"{second.tree}:d.py") == "d = 1\n"
+    net.close()

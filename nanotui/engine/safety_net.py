@@ -51,6 +51,9 @@ class SafetyNet:
         self._broken = False
         self._closed = False
         self._preparing: asyncio.Task[None] | None = None
+        self._feed_pending = False
+        """`prepare()` asked the engine to have the kernel tell it which files change, and
+        another build held the work tree then: the next build ahead asks again."""
         self._building_ahead: asyncio.Task[None] | None = None
         self._built_ahead: TreeSnapshot | None = None
         """The tree built after the last batch, while the model answered (see build_ahead)."""
@@ -89,7 +92,7 @@ class SafetyNet:
             await self._quietly(self._prepare)
 
     def _prepare(self) -> None:
-        self.checkpoints().builder.watch_changes()
+        self._feed_pending = True
         self._build_tree()
 
     def build_ahead(self) -> asyncio.Task[None] | None:
@@ -115,11 +118,13 @@ class SafetyNet:
                 return
 
     def _build_tree(self) -> None:
+        # Neither step waits for another build (another nanotui's): the session may end
+        # meanwhile, and its exit waits for this thread.
         engine = self.checkpoints()
+        if self._feed_pending and not self._closed:
+            self._feed_pending = engine.builder.watch_changes(wait=False) is None
         if not self._closed:
-            # A tree no checkpoint names yet: git prunes it if it stays unused. Never waits
-            # for another build (another nanotui's): the session may end meanwhile, and
-            # its exit waits for this thread.
+            # A tree no checkpoint names yet: git prunes it if it stays unused.
             self._built_ahead = engine.builder.build_if_free() or self._built_ahead
         if self._closed:  # the session ended meanwhile
             engine.close()

@@ -122,16 +122,21 @@ class TreeBuilder:
         self._one_at_a_time = threading.Lock()
         """Builds, the feed's start and closing (the app's threads; `locked` is per process)."""
 
-    def watch_changes(self) -> bool:
+    def watch_changes(self, *, wait: bool = True) -> bool | None:
         """Have the kernel tell later snapshots which files changed (Linux), so they need
-        not look at every file; False where it cannot (they then run the whole status)."""
-        with self._one_at_a_time:
+        not look at every file; False where it cannot (they then run the whole status).
+        Without `wait`, None at once when another build holds the work tree: ask again."""
+        if not self._one_at_a_time.acquire(blocking=wait):
+            return None
+        try:
             if self._feed is not None:
                 return True
             if self.include:
                 return False  # included ignored files are looked for by a listing every time
             try:
-                with locked(self.storage.lock_file):
+                with locked(self.storage.lock_file, wait=wait) as held:
+                    if not held:
+                        return None
                     # The feed asks nanotui's index which folders need no watch: seed it first.
                     self._seed_private_index(self._base())
                     self._feed_seed = self._seeded_from
@@ -139,6 +144,8 @@ class TreeBuilder:
             except (FeedUnavailable, CheckpointError, OSError):
                 return False
             return True
+        finally:
+            self._one_at_a_time.release()
 
     def close(self) -> None:
         """Stop the feed; a build running on another thread stops it as it ends (closing
