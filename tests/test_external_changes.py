@@ -37,6 +37,7 @@ from nanotui.protocol.events import (
     Notice,
     ToolResult,
 )
+from nanotui.security.sandbox.runners import GuardedRunner
 from nanotui.tui.timeline_rows import FILTERS_BY_NAME, row_for_record
 
 WAIT_S = 3.0
@@ -182,6 +183,18 @@ class Watching:
 
     async def next(self) -> EventBase:
         return await asyncio.wait_for(self.events.get(), WAIT_S)
+
+
+async def test_a_session_that_stays_open_warms_up_the_looks_around_commands(
+    fake_server, workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warmed: list[GuardedRunner] = []
+    monkeypatch.setattr(GuardedRunner, "warm_up_soon", lambda runner: warmed.append(runner))
+    agent = make_agent(fake_server, workspace)
+    async with Watching(agent):
+        pass
+    assert len(warmed) == 1 and warmed[0].workspace.samefile(workspace)
+    agent.close()
 
 
 async def test_an_outside_edit_becomes_a_logged_event(fake_server, workspace) -> None:

@@ -673,3 +673,23 @@ def test_a_tree_on_a_file_system_that_may_change_unseen_is_not_watched(
     assert not looks.watching
     git_init(looks.workspace / "group1/pkg1")
     assert looks.look().repositories == ["group1/pkg1/.git"]
+
+
+async def test_a_runner_warmed_up_as_the_session_opens_watches_before_its_first_command(
+    tmp_path: Path,
+) -> None:
+    ws = tree(tmp_path / "ws")
+    runner = runner_for("landlock", ws)
+    looks = runner.looks  # type: ignore[attr-defined]
+    looks.watch_after_s = 0.0
+    runner.warm_up_soon()  # type: ignore[attr-defined]
+    for _ in range(400):
+        if looks.watching:
+            break
+        await asyncio.sleep(0.05)
+    assert looks.watching  # set up on its own thread, before any command
+    with looks._lock:  # the warm-up's look is done once its lock is free
+        listed = looks.whole_looks
+    result = await runner.run("true", cwd=ws, timeout_s=30, max_output_bytes=1000)
+    assert result.exit_code == 0
+    assert looks.whole_looks == listed  # the first command's looks were kept by the watch

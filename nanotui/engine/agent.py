@@ -76,6 +76,7 @@ from nanotui.providers.base import Provider, provider_layers
 from nanotui.security.network.proxy import ConnectionDecision
 from nanotui.security.policy import ActionPolicy
 from nanotui.security.sandbox.choose import isolation_warning
+from nanotui.security.sandbox.runners import GuardedRunner
 from nanotui.security.secrets.redaction import Redactor
 from nanotui.tools.base import ExternalTool, Tool, ToolContext, ToolKind
 from nanotui.tools.mcp.adapter import McpTool
@@ -134,6 +135,7 @@ class Agent:
         self.workspace = workspace
         self.provider = provider
         self.tools = tools
+        self._commands = tool_context.runner
         self.policy = policy
         self.cost = cost
         self.options = options
@@ -312,6 +314,8 @@ class Agent:
         self.watcher = watcher
         if self.safety is not None:
             self.safety.prepare_soon()  # beside the watcher: its first edits are seen at once
+        if isinstance(self._commands, GuardedRunner):
+            self._commands.warm_up_soon()  # the looks for repositories around each command
         async for event in watcher.events():
             if watcher.stopped:
                 break  # the log may be closing

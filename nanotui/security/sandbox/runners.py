@@ -4,7 +4,9 @@ one that refuses everything."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +106,17 @@ class GuardedRunner:
         kernel's watch answers most of them (`watched_scan`)."""
         self.last_look_s: float | None = None
         """How long the last look at the work tree took (None before the first)."""
+
+    def warm_up_soon(self) -> None:
+        """Take the first look at the work tree now, as a session opens: in a big tree that
+        look also sets up the kernel's watch (three passes over the tree, 0.5 s at 10,000
+        folders), which the session's first command would otherwise wait for. On a daemon
+        thread: it only reads, and a session closed meanwhile must not wait for it."""
+        threading.Thread(target=self._warm_up, name="guard-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        with contextlib.suppress(OSError):  # the first command looks again, and says
+            self.looks.look(may_start_watch=True)
 
     async def run(
         self,
