@@ -188,12 +188,20 @@ class Watching:
 async def test_a_session_that_stays_open_warms_up_the_looks_around_commands(
     fake_server, workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    warmed: list[GuardedRunner] = []
-    monkeypatch.setattr(GuardedRunner, "warm_up_soon", lambda runner: warmed.append(runner))
     agent = make_agent(fake_server, workspace)
+    warmed: list[bool] = []  # whether the watcher's own watches were in place by then
+
+    def warm_up_soon(runner: GuardedRunner) -> None:
+        assert runner.workspace.samefile(workspace) and agent.watcher is not None
+        warmed.append(agent.watcher.watching.is_set())
+
+    monkeypatch.setattr(GuardedRunner, "warm_up_soon", warm_up_soon)
     async with Watching(agent):
-        pass
-    assert len(warmed) == 1 and warmed[0].workspace.samefile(workspace)
+        for _ in range(200):
+            if warmed:
+                break
+            await asyncio.sleep(0.01)
+    assert warmed == [True]
     agent.close()
 
 

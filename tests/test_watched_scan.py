@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -693,3 +694,17 @@ async def test_a_runner_warmed_up_as_the_session_opens_watches_before_its_first_
     result = await runner.run("true", cwd=ws, timeout_s=30, max_output_bytes=1000)
     assert result.exit_code == 0
     assert looks.whole_looks == listed  # the first command's looks were kept by the watch
+
+
+def test_a_look_on_the_event_loop_does_not_wait_for_the_warm_up(tmp_path: Path) -> None:
+    """The session's warm-up holds the looks' state for seconds in a big tree; a look from
+    the event loop (a program's launch, the look after a command) lists the tree itself."""
+    looks = WatchedScan(tree(tmp_path / "ws", folders=20), watch_after_s=0.0)
+    answers: list[repositories.Scan] = []
+    with looks._lock:  # the warm-up, setting the watch up
+        git_init(looks.workspace / "group1/pkg1")
+        on_the_loop = threading.Thread(target=lambda: answers.append(looks.look()))
+        on_the_loop.start()
+        on_the_loop.join(20)
+        assert answers, "the look waited for the warm-up"
+    assert answers[0].repositories == ["group1/pkg1/.git"]  # a whole look's answer

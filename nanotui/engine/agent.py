@@ -168,6 +168,7 @@ class Agent:
             hooks,
         )
         self.watcher: WorkspaceWatcher | None = None
+        self._warming_up: asyncio.Task[None] | None = None
         """The running `watch_workspace()`'s watcher, if any."""
         self.observers: list[EventObserver] = []
         """Told of every event after the log (telemetry); they cannot change the session."""
@@ -315,7 +316,12 @@ class Agent:
         if self.safety is not None:
             self.safety.prepare_soon()  # beside the watcher: its first edits are seen at once
         if isinstance(self._commands, GuardedRunner):
-            self._commands.warm_up_soon()  # the looks for repositories around each command
+            # The looks for repositories around each command, once the watcher's own watches
+            # are in place: both take inotify watches, and the account's limit may not
+            # hold both (the watcher's are the ones the user sees).
+            self._warming_up = asyncio.create_task(
+                _when_set(watcher.watching, self._commands.warm_up_soon)
+            )
         async for event in watcher.events():
             if watcher.stopped:
                 break  # the log may be closing
@@ -325,6 +331,8 @@ class Agent:
         """End `watch_workspace()` within a few milliseconds."""
         if self.watcher is not None:
             self.watcher.stop()
+        if self._warming_up is not None:
+            self._warming_up.cancel()  # the watcher never came up: no warm-up either
 
     def close(self) -> None:
         self.stop_watching()
@@ -638,6 +646,11 @@ class Agent:
             self.safety.note_result(result.data)
         state.note(result, prepared)
         return result
+
+
+async def _when_set(event: asyncio.Event, then: Callable[[], object]) -> None:
+    await event.wait()
+    then()
 
 
 def _with_input(usage: Usage, request: ChatRequest) -> Usage:

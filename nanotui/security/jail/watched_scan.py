@@ -52,6 +52,9 @@ and its kernel memory cost more than the looks it saves."""
 MAX_WATCHED_FOLDERS = 50_000
 """A bigger tree is looked at whole every time: each watch holds about 1 KB of the kernel's
 memory, and a user's watches are limited (`fs.inotify.max_user_watches`)."""
+LOOP_WAIT_S = 0.05
+"""How long a look on the event loop waits for another look before it lists the tree itself:
+a kept look takes milliseconds, the watch's setup seconds in a big tree."""
 MOUNTS = Path("/proc/self/mountinfo")
 MARKER_NAMES = frozenset({repositories.MARKER, *repositories.RUNS_ON_ENTRY})
 
@@ -77,8 +80,13 @@ class WatchedScan:
     def look(self, may_start_watch: bool = False) -> repositories.Scan:
         """What a whole look would find now. `may_start_watch`: this look may set up the
         watch (a whole look more, and a watch on every folder) if the tree is big enough;
-        only a look on a thread may (the look after a command runs on the event loop)."""
-        with self._lock:
+        only a look on a thread may (the look after a command runs on the event loop, and
+        waits at most LOOP_WAIT_S for another look before it lists the tree itself)."""
+        if not self._lock.acquire(timeout=-1 if may_start_watch else LOOP_WAIT_S):
+            # Another look holds the state (the session's warm-up setting the watch up can
+            # take seconds): a whole look of its own, as every look was before the watch.
+            return repositories.scan(self.workspace)
+        try:
             if self._watch is not None:
                 try:
                     kept = self._kept_look()
@@ -93,6 +101,8 @@ class WatchedScan:
             if self._watch is None and may_start_watch and slow and not self._no_watch:
                 found = self._start_watch() or found
             return found
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:
