@@ -168,8 +168,9 @@ class Agent:
             hooks,
         )
         self.watcher: WorkspaceWatcher | None = None
-        self._warming_up: asyncio.Task[None] | None = None
         """The running `watch_workspace()`'s watcher, if any."""
+        self._warming_up: asyncio.Task[None] | None = None
+        """The command guard's warm-up, waiting for that watcher's watches to be set."""
         self.observers: list[EventObserver] = []
         """Told of every event after the log (telemetry); they cannot change the session."""
         self._queue: asyncio.Queue[Any] | None = None
