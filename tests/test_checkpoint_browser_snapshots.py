@@ -48,7 +48,19 @@ async def browser(pilot: Pilot) -> None:
         table.check_idle()
         return False
 
-    await wait_for(pilot, drawn_whole, "the ids drawn at full width", timeout=30)
+    try:
+        await wait_for(pilot, drawn_whole, "the ids drawn at full width", timeout=30)
+    except AssertionError as exc:
+        # A rare time-out under a loaded full suite, also before the latest changes: say what
+        # the table held, so that the next one tells why.
+        lines = [table.render_line(y).text for y in range(min(3, table.size.height))]
+        widths = [column.get_render_width(table) for column in table.columns.values()]
+        first = table.get_row_at(0)[0] if table.row_count else None
+        raise AssertionError(
+            f"{exc}: rows {table.row_count}, first {first!r}, "
+            f"lines {lines!r}, widths {widths}, scroll {table.scroll_offset}, "
+            f"size {table.size}, cursor {table.cursor_coordinate}"
+        ) from None
     await pilot.pause()
 
 
