@@ -177,12 +177,12 @@ class FolderWatch:
     def watch_each_below(self, tops: list[str], skip: Callable[[str], bool]) -> None:
         """`watch_below` for each of `tops`, the folders on their ways looked at once."""
         with self._lock:
-            known: dict[str, bool] = {}
+            known: dict[str, bool | None] = {}
             for top in tops:
                 self._watch_below(top, skip, known)
 
     def _watch_below(
-        self, top: str, skip: Callable[[str], bool], known: dict[str, bool] | None = None
+        self, top: str, skip: Callable[[str], bool], known: dict[str, bool | None] | None = None
     ) -> list[str]:
         found: list[str] = []
         if top and not self._through_folders(top, {} if known is None else known):
@@ -252,7 +252,7 @@ class FolderWatch:
         self._folders.set(wd, folder)  # a folder watched again (renamed) keeps its descriptor
         return True
 
-    def _through_folders(self, path: str, known: dict[str, bool]) -> bool:
+    def _through_folders(self, path: str, known: dict[str, bool | None]) -> bool:
         """Whether every folder on the way to `path` (below the root) is a folder, not a
         link: the kernel follows links on the way, whatever the watch's flags say. A way
         that cannot be searched makes `path` unreadable, as a failed watch would. `known`:
@@ -339,21 +339,25 @@ def ways_to(path: str) -> list[str]:
     return [path[:at] for at, char in enumerate(path) if char == "/"]
 
 
-def through_folders(root: Path, path: str, known: dict[str, bool]) -> bool:
+def through_folders(root: Path, path: str, known: dict[str, bool | None]) -> bool:
     """Whether every folder on the way to `path` below `root` is a folder, not a link (nor
     gone, nor a file); PermissionError when one cannot be searched. `known`: the ways
-    already looked at, for paths that share them."""
-    top = os.fspath(root)
-    for way in ways_to(path):
-        real = known.get(way)
-        if real is None:
-            try:
-                real = stat.S_ISDIR(os.lstat(f"{top}/{way}").st_mode)
-            except PermissionError:
-                raise  # not "no folder": the caller decides what an unsearchable way means
-            except OSError:
-                real = False
-            known[way] = real
-        if not real:
-            return False
-    return True
+    already looked at, for paths that share them (`way_kind`)."""
+    try:
+        return all(way_kind(root, way, known) for way in ways_to(path))
+    except PermissionError:
+        raise  # not "no folder": the caller decides what an unsearchable way means
+    except OSError:
+        return False
+
+
+def way_kind(root: Path, way: str, known: dict[str, bool | None]) -> bool | None:
+    """Whether `way` below `root` is a folder (True), something else, a link or a file
+    (False), or not there (None); looked at once for all the paths that share `known`.
+    Errors other than its absence are raised (PermissionError: it cannot be searched)."""
+    if way not in known:
+        try:
+            known[way] = stat.S_ISDIR(os.lstat(f"{os.fspath(root)}/{way}").st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            known[way] = None
+    return known[way]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
+from nanotui.protocol.folder_watch import way_kind, ways_to
 from nanotui.vcs.change_feed import ChangeFeed, FeedUnavailable, open_feed
 from nanotui.vcs.gitrunner import GitRunner, nul_separated
 from nanotui.vcs.location import Storage
@@ -126,26 +127,21 @@ class TreeBuilder:
         """Have the kernel tell later snapshots which files changed (Linux), so they need
         not look at every file; False where it cannot (they then run the whole status).
         Without `wait`, None at once when another build holds the work tree: ask again."""
-        if not self._one_at_a_time.acquire(blocking=wait):
-            return None
-        try:
+        with self._holding(wait=wait) as held:
+            if not held:
+                return None
             if self._feed is not None:
                 return True
             if self.include:
                 return False  # included ignored files are looked for by a listing every time
             try:
-                with locked(self.storage.lock_file, wait=wait) as held:
-                    if not held:
-                        return None
-                    # The feed asks nanotui's index which folders need no watch: seed it first.
-                    self._seed_private_index(self._base())
-                    self._feed_seed = self._seeded_from
-                    self._feed = open_feed(self.storage, self.runner)
+                # The feed asks nanotui's index which folders need no watch: seed it first.
+                self._seed_private_index(self._base())
+                self._feed_seed = self._seeded_from
+                self._feed = open_feed(self.storage, self.runner)
             except (FeedUnavailable, CheckpointError, OSError):
                 return False
             return True
-        finally:
-            self._one_at_a_time.release()
 
     def close(self) -> None:
         """Stop the feed; a build running on another thread stops it as it ends (closing
@@ -164,17 +160,25 @@ class TreeBuilder:
             self._feed = None
 
     def build(self) -> TreeSnapshot:
-        with self._one_at_a_time, locked(self.storage.lock_file):
+        with self._holding(wait=True):
             return self._build_held()
 
     def build_if_free(self) -> TreeSnapshot | None:
         """`build()`, or None at once when another build holds the work tree (on another
         thread, or another nanotui): for work nobody waits for, which must never queue."""
-        if not self._one_at_a_time.acquire(blocking=False):
-            return None
+        with self._holding(wait=False) as held:
+            return self._build_held() if held else None
+
+    @contextmanager
+    def _holding(self, *, wait: bool) -> Iterator[bool]:
+        """This builder's lock and the work tree's; without `wait`, False at once when
+        either is held."""
+        if not self._one_at_a_time.acquire(blocking=wait):
+            yield False
+            return
         try:
-            with locked(self.storage.lock_file, wait=False) as held:
-                return self._build_held() if held else None
+            with locked(self.storage.lock_file, wait=wait) as held:
+                yield held
         finally:
             self._one_at_a_time.release()
 
@@ -356,22 +360,16 @@ class FolderKinds:
     """Whether the folders on paths' ways are still folders, each looked at once."""
 
     def __init__(self, root: Path) -> None:
-        self.root = os.fspath(root)
-        self._seen: dict[str, bool] = {}
+        self.root = root
+        self._seen: dict[str, bool | None] = {}
 
     def behind_symlink(self, path: str) -> bool:
         """Whether a folder on `path`'s way is a symlink or a file now (git stops there)."""
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            folder = "/".join(parts[:depth])
-            still = self._seen.get(folder)
-            if still is None:
-                try:
-                    still = stat.S_ISDIR(os.lstat(os.path.join(self.root, folder)).st_mode)
-                except FileNotFoundError:
-                    return False
-                self._seen[folder] = still
-            if not still:
+        for way in ways_to(path):
+            kind = way_kind(self.root, way, self._seen)
+            if kind is None:
+                return False  # gone: update-index removes the file
+            if not kind:
                 return True
         return False
 

@@ -191,13 +191,13 @@ class WatchedScan:
             return last
         markers = {m for m in last.repositories if not _at_or_below(m, touched)}
         entered = {e for e in last.runs_on_entry if not _at_or_below(e, touched)}
-        real: dict[str, bool] = {}
+        real: dict[str, bool | None] = {}
         for path in _outermost(touched):  # a folder looked at again covers what is below
             self._look_again(path, markers, entered, real)
         return repositories.Scan(sorted(markers), sorted(entered), last.complete)
 
     def _look_again(
-        self, path: str, markers: set[str], entered: set[str], real: dict[str, bool]
+        self, path: str, markers: set[str], entered: set[str], real: dict[str, bool | None]
     ) -> None:
         """Add what a whole look would find at `path` and below it now (`real`: the
         folders on the ways already looked at)."""
@@ -220,7 +220,7 @@ class WatchedScan:
         elif name in repositories.RUNS_ON_ENTRY:
             entered.add(path)
 
-    def _reachable(self, path: str, real: dict[str, bool]) -> bool:
+    def _reachable(self, path: str, real: dict[str, bool | None]) -> bool:
         """Whether a whole look would get to `path`: every folder on its way is a folder
         (not a link, which the look does not follow) and none is a `.git` one."""
         if repositories.MARKER in path.split("/")[:-1]:
