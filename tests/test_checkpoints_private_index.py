@@ -83,3 +83,25 @@ def test_checkpoint_numbers_stay_unique_when_two_engines_share_a_session(repo: P
 
     assert numbers == [1, 2, 3, 4]
     assert [c.number for c in first.list("s1")] == [1, 2, 3, 4]
+
+
+def packs(repo: Path) -> set[str]:
+    return {pack.name for pack in (repo / ".git" / "objects" / "pack").glob("*.pack")}
+
+
+def test_a_few_changed_files_leave_no_pack_and_many_leave_one(repo: Path) -> None:
+    # A pack for each batch's few files piled up: every object lookup walks the packs, and
+    # past 50 of them the user's next commit repacked the whole repository.
+    checkpoints = Checkpoints(repo, "s1")
+    checkpoints.snapshot("first")
+    before = packs(repo)
+
+    write_files(repo, {"a.txt": "a few\n", "lib/new.py": "new = 1\n"})
+    few = checkpoints.snapshot("a few")
+    assert packs(repo) == before
+    assert git(repo, "show", f"{few.commit}:lib/new.py") == "new = 1\n"
+
+    write_files(repo, {f"many/m{n}.txt": f"{n}\n" for n in range(150)})
+    many = checkpoints.snapshot("many")
+    assert len(packs(repo) - before) == 1
+    assert git(repo, "show", f"{many.commit}:many/m149.txt") == "149\n"

@@ -54,11 +54,17 @@ STATUS_ARGS = (
     "--no-renames",
 )
 
+BULK_CHECK_IN = ("-c", "core.bigFileThreshold=1")
+"""Every blob over this threshold goes into one pack per command (git's bulk check-in)
+instead of a loose object each: hundreds of new files cost one file write, not hundreds."""
+
+BULK_CHECK_IN_FROM = 100
+"""Fewer files than this are stored as loose objects. A pack for every batch's few files
+piled up: every object lookup walks the packs, so a cold snapshot at 50k files took 0.21 s
+with 280 packs against 0.16 s with 2, and past 50 packs the user's next `git commit`
+repacked the whole repository (`gc.autoPackLimit`). Loose objects are looked up by name."""
+
 ADD_TO_INDEX = (
-    # Every blob over this threshold goes into one pack per command (git's bulk check-in)
-    # instead of a loose object each: hundreds of new files cost one file write, not hundreds.
-    "-c",
-    "core.bigFileThreshold=1",
     *UNTRACKED_CACHE,
     "update-index",
     "--add",
@@ -223,7 +229,8 @@ class TreeBuilder:
         left_out = set(behind)
         rest = [p for p in paths if p not in left_out]
         if rest:
-            self.runner.run(*ADD_TO_INDEX, stdin=nul_separated(rest))
+            bulk = BULK_CHECK_IN if len(rest) >= BULK_CHECK_IN_FROM else ()
+            self.runner.run(*bulk, *ADD_TO_INDEX, stdin=nul_separated(rest))
         if fed is not None:
             changed = fed.changed(self.runner)
         elif previous is not None and not self.include:
