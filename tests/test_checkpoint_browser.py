@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pilot_support import wait_for
@@ -155,6 +156,28 @@ async def test_restoring_through_the_browser_changes_the_files_as_listed(repo: P
         checkpoints.restore(safety, created_by_agent=[repo / "b.py"])
     assert (repo / "a.py").read_text() == "a = 2\n" and (repo / "new.py").exists()
     assert not (repo / "b.py").exists()
+
+
+async def test_a_frame_drawn_before_the_list_is_measured_is_not_kept(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The table widens its columns to new rows only when next idle. A frame drawn before
+    # that (the screen and the table run their messages separately) was kept, ids cut to the
+    # header's width, until a key press: once in a while the snapshot tests caught it.
+    show = CheckpointBrowserScreen._show_entries
+
+    def show_then_draw(screen: CheckpointBrowserScreen, *args: Any) -> None:
+        show(screen, *args)
+        table = screen.query_one("#checkpoint-list", DataTable)
+        assert screen.entries[0].checkpoint.short_id not in table.render_line(1).text
+
+    monkeypatch.setattr(CheckpointBrowserScreen, "_show_entries", show_then_draw)
+    app = make_app(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_browser(pilot)
+        table = browser.query_one("#checkpoint-list", DataTable)
+        short_id = browser.entries[0].checkpoint.short_id
+        await wait_for(pilot, lambda: short_id in table.render_line(1).text, "the id drawn whole")
 
 
 async def test_chosen_files_only_are_restored(repo: Path) -> None:

@@ -32,27 +32,19 @@ async def browser(pilot: Pilot) -> None:
     screen = await open_browser(pilot)
     diff = screen.query_one(DiffView)
     await wait_for(pilot, lambda: diff.parsed.new_path == "a.py", "a.py's diff")
-    # The table widens its columns to the rows on a later refresh: wait for that, or the
-    # picture may catch the ids cut to the header's width.
+    # The table widens its columns to the rows when next idle: wait for that, or the picture
+    # may catch the ids cut to the header's width.
     table = screen.query_one("#checkpoint-list", DataTable)
 
     def drawn_whole() -> bool:
-        # The id in the table's own first row, not the screen's first entry: the two did not
-        # always agree (a time-out in about one run in four here, never with this).
         first = str(table.get_row_at(0)[0]) if table.row_count else "?"
-        if any(first in table.render_line(y).text for y in range(min(3, table.size.height))):
-            return True
-        # Under a loaded full suite the table was left drawn at the header's widths for the
-        # whole wait: it widens its columns when idle, and a refresh asked for here each
-        # time kept it from ever being idle. Nudge it to its idle work instead.
-        table.check_idle()
-        return False
+        return any(first in table.render_line(y).text for y in range(min(3, table.size.height)))
 
     try:
         await wait_for(pilot, drawn_whole, "the ids drawn at full width", timeout=30)
     except AssertionError as exc:
-        # A rare time-out under a loaded full suite, also before the latest changes: say what
-        # the table held, so that the next one tells why.
+        # Say what the table held: this once timed out because a frame drawn before the
+        # table measured its rows was kept (MeasuredTable now draws afresh after).
         lines = [table.render_line(y).text for y in range(min(3, table.size.height))]
         widths = [column.get_render_width(table) for column in table.columns.values()]
         first = table.get_row_at(0)[0] if table.row_count else None

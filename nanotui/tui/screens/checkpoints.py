@@ -36,6 +36,7 @@ from nanotui.protocol.events import EventBase
 from nanotui.protocol.session_port import CheckpointBrowser
 from nanotui.tui.screens.restore_confirm import RestoreChoice, RestoreConfirmScreen
 from nanotui.tui.widgets.diff_view import DiffView
+from nanotui.tui.widgets.measured_table import MeasuredTable
 
 KEYS = (
     "↑↓ move · tab list/files · space choose file · r restore · c compare with this one · "
@@ -86,11 +87,11 @@ class CheckpointBrowserScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("Checkpoints", id="checkpoints-title", markup=False)
         with Vertical(id="checkpoints-body"):
-            table = DataTable(id="checkpoint-list", cursor_type="row", zebra_stripes=True)
+            table = MeasuredTable(id="checkpoint-list", cursor_type="row", zebra_stripes=True)
             table.border_title = "Checkpoints"
             yield table
             with Horizontal(id="checkpoint-detail"):
-                files = DataTable(id="checkpoint-files", cursor_type="row")
+                files = MeasuredTable(id="checkpoint-files", cursor_type="row")
                 files.border_title = "Changes"
                 yield files
                 yield DiffView(id="checkpoint-diff", choosing=False)
