@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from test_checkpoints_helpers import git, git_state, isolate, make_repo, read_state, write_files
 
+from nanotui.protocol.checkpoints import CheckpointError
 from nanotui.vcs.checkpoints import Checkpoints
 
 HOOKS = (
@@ -120,6 +122,38 @@ def test_a_folder_that_is_not_a_repository_uses_a_shadow_repository(
     assert checkpoints.storage.git_dir.is_relative_to(nanotui_home)
     shadow_files = checkpoints.runner.text("ls-tree", "-r", "--name-only", checkpoint.tree)
     assert "node_modules/pkg/index.js" not in shadow_files.split()
+
+
+def first_uses_at_once(folder: Path, count: int = 2) -> list[str]:
+    """`count` threads open `folder`'s checkpoints at the same moment; what failed."""
+    start = threading.Barrier(count)
+    failures: list[str] = []
+
+    def first_use() -> None:
+        start.wait()
+        try:
+            Checkpoints(folder, "s1").close()
+        except CheckpointError as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=first_use) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return failures
+
+
+def test_two_first_uses_of_a_plain_folder_at_once_both_get_its_store(tmp_path: Path) -> None:
+    # The session's warm-up and the checkpoint browser (or two nanotuis) may both be first:
+    # two `git init`s in one folder at once failed about one time in seven, and the browser
+    # then listed nothing. Each round is a new folder.
+    for round_number in range(30):
+        folder = tmp_path / f"plain{round_number}"
+        write_files(folder, {"notes.md": "first\n"})
+        failures = first_uses_at_once(folder)
+        assert failures == [], f"round {round_number}: {failures[0]}"
+        assert Checkpoints(folder, "s1").snapshot("after").id
 
 
 def test_an_empty_repository_with_no_commits(tmp_path: Path) -> None:

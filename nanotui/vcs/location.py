@@ -9,8 +9,10 @@ from pathlib import Path
 import git
 
 from nanotui import paths
+from nanotui.protocol.atomic_write import write_atomically
 from nanotui.protocol.checkpoints import CheckpointError
 from nanotui.security.jail.git_runner import GitUnavailable, run_git_sync
+from nanotui.vcs.file_lock import locked
 from nanotui.vcs.gitrunner import GitRunner
 
 SHADOW_EXCLUDES = """\
@@ -24,6 +26,9 @@ __pycache__/
 .ruff_cache/
 .tox/
 """
+
+MADE_WHOLE = "nanotui-workspace"
+"""The file a shadow store's creation writes last, naming the folder it is for."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,13 @@ def locate(workspace: Path) -> tuple[Storage, GitRunner]:
 
 def _shadow_storage(folder: Path) -> tuple[Storage, GitRunner]:
     shadow = paths.ensure_private_dir(paths.state_dir() / "checkpoints" / _key(str(folder)))
-    if not (shadow / "HEAD").is_file():
-        _init_shadow(shadow, folder)
+    if not (shadow / MADE_WHOLE).is_file():
+        # The session's warm-up and the checkpoint browser (or two nanotuis) may both come
+        # first, and two `git init`s in one folder at once can fail: one makes the store,
+        # the other waits and finds it made.
+        with locked(shadow / "nanotui-init.lock"):
+            if not (shadow / MADE_WHOLE).is_file():
+                _init_shadow(shadow, folder)
     storage = Storage(
         root=folder,
         git_dir=shadow,
@@ -117,7 +127,7 @@ def _init_shadow(shadow: Path, folder: Path) -> None:
         )
     (shadow / "info").mkdir(exist_ok=True)
     (shadow / "info" / "exclude").write_text(SHADOW_EXCLUDES)
-    (shadow / "nanotui-workspace").write_text(f"{folder}\n")
+    write_atomically(shadow / MADE_WHOLE, f"{folder}\n")  # last: the store is whole
 
 
 def _indexes_dir() -> Path:

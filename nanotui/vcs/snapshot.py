@@ -10,7 +10,6 @@ user's index, HEAD, refs and stash are only ever read.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import stat
@@ -25,6 +24,7 @@ from nanotui.protocol.atomic_write import copy_atomically
 from nanotui.protocol.checkpoints import CheckpointError, SkippedFile
 from nanotui.protocol.folder_watch import way_kind, ways_to
 from nanotui.vcs.change_feed import ChangeFeed, FeedUnavailable, open_feed
+from nanotui.vcs.file_lock import locked
 from nanotui.vcs.gitrunner import GitRunner, nul_separated
 from nanotui.vcs.location import Storage
 from nanotui.vcs.told_changes import sort_told
@@ -387,22 +387,6 @@ def human_size(size: int) -> str:
             return f"{size:g} {unit}" if unit == "bytes" else f"{size:.3g} {unit}"
         size /= 1024  # type: ignore[assignment]
     return str(size)
-
-
-@contextmanager
-def locked(lock_file: Path, *, wait: bool = True) -> Iterator[bool]:
-    """One snapshot at a time per work tree (across processes): they share the private index.
-    Yields whether the lock is held: without `wait`, False when another holds it."""
-    with open(lock_file, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _file_signature(path: Path | None) -> list[int] | None:
