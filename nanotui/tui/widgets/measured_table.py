@@ -18,7 +18,9 @@ class MeasuredTable(DataTable):
 
     def watch_virtual_size(self, old: Size, new: Size) -> None:
         # The measuring sets the scrollable size, whose width is the columns' widths added
-        # up: a change of width is a change of columns the cached lines do not know of.
+        # up: a change of it is a change of columns the cached lines do not know of. (One
+        # column widening as another narrows by as much would go unseen; this app's tables
+        # only widen one: the ids when the base mark comes.)
         if new.width != old.width:
             # Public, and what a change of styles does: drop every cached line, draw again.
             self.notify_style_update()
