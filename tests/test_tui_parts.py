@@ -1,12 +1,22 @@
-"""The TUI's small pure parts: mode cycling, cost wording, diff colours, briefs, styles."""
+"""The TUI's small parts: mode cycling, cost wording, diff colours, briefs, styles, and the
+classes a tool block wears."""
 
 from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.dom import DOMNode
 
 from nanotui.tui.modes import is_raise, next_mode
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.widgets.cost_meter import format_cost
 from nanotui.tui.widgets.diff_view import diff_line_style
-from nanotui.tui.widgets.tool_call_block import brief, preview, preview_content
+from nanotui.tui.widgets.tool_call_block import (
+    STATUS_LABELS,
+    ToolCallBlock,
+    brief,
+    preview,
+    preview_content,
+)
 
 
 def test_modes_cycle_plan_ask_auto_edit_full_auto_and_back() -> None:
@@ -80,3 +90,33 @@ def test_a_write_previews_its_summary_and_changed_lines_in_colour() -> None:
 
 def test_styles_are_found_in_the_source_tree_or_the_wheel() -> None:
     assert (styles_dir() / "app.tcss").is_file()
+
+
+async def test_a_tool_block_wears_the_class_of_its_status_only() -> None:
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ToolCallBlock("call_1", "write_file", "write_file a.py", "{}")
+
+    async with Host().run_test() as pilot:
+        block = pilot.app.query_one(ToolCallBlock)
+
+        def status_classes() -> list[str]:
+            return sorted(c for c in block.classes if c[1:] in STATUS_LABELS)
+
+        seen = [status_classes()]
+        # Each change restyles the block once: a restyle is a pass over the app's rules (5-15
+        # ms in the app), and a batch's changes queue in front of the next reply's words.
+        restyled: list[object] = []
+        restyle = pilot.app.update_styles
+
+        def counted(node: DOMNode, animate: bool = True) -> None:
+            restyled.append(node)
+            restyle(node, animate)
+
+        pilot.app.update_styles = counted  # type: ignore[method-assign]
+        for status in ("running", "ok", "failed"):
+            block.status = status
+            await pilot.pause()
+            seen.append(status_classes())
+        assert seen == [["-proposed"], ["-running"], ["-ok"], ["-failed"]]
+        assert restyled.count(block) == 3
