@@ -68,6 +68,8 @@ class Terminal:
         os.close(slave)
         self.seen = ""
         self.writes: list[float] = []
+        self.ends: list[int] = []
+        """Where in `seen` each write ended, beside its time in `writes`."""
 
     def wait_for(self, text: str, deadline_s: float = DEADLINE_S) -> float:
         """Read until `text` has appeared; the time it was first seen."""
@@ -85,6 +87,7 @@ class Terminal:
                 now = time.perf_counter()
                 self.writes.append(now)
                 self.seen += data.decode("utf-8", errors="replace")
+                self.ends.append(len(self.seen))
                 if text in self.seen[-200_000:]:
                     return now
         return time.perf_counter()
@@ -99,6 +102,15 @@ class Terminal:
         times = [start, *[t for t in self.writes if start <= t <= end], end]
         gap, at = max((b - a, a) for a, b in itertools.pairwise(times))
         return 1000 * gap, (at - start) / max(end - start, 1e-9)
+
+    def first_showing(self, text: str, after: float) -> float | None:
+        """When `text` was first written to the terminal after the moment `after`."""
+        start = 0
+        for when, end in zip(self.writes, self.ends, strict=True):
+            if when >= after and text in self.seen[max(start - len(text), 0) : end]:
+                return when
+            start = end
+        return None
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):
