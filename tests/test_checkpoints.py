@@ -10,6 +10,7 @@ from test_checkpoints_helpers import git, isolate, make_repo, read_state, write_
 
 from nanotui.protocol.checkpoints import CheckpointError
 from nanotui.vcs.checkpoints import Checkpoints
+from nanotui.vcs.snapshot import BULK_CHECK_IN_FROM
 
 BINARY = bytes(range(256)) * 8
 
@@ -293,10 +294,11 @@ def test_the_builder_counts_the_files_a_snapshot_changed_as_the_diff_does(repo: 
     assert checkpoints.builder.build().previous_tree is None
 
 
-def test_a_snapshot_stores_its_new_files_in_one_pack_not_one_object_each(repo: Path) -> None:
+def test_a_snapshot_stores_many_new_files_in_one_pack_not_one_object_each(repo: Path) -> None:
     checkpoints = Checkpoints(repo, "s1")
     checkpoints.snapshot("first")
-    write_files(repo, {f"many/file{n}.txt": f"content {n}\n" for n in range(20)})
+    many = {f"many/file{n}.txt": f"content {n}\n" for n in range(BULK_CHECK_IN_FROM)}
+    write_files(repo, many)
     loose_before = git(repo, "count-objects", "-v")
     checkpoints.snapshot("second")
     loose_after = git(repo, "count-objects", "-v")
@@ -304,5 +306,5 @@ def test_a_snapshot_stores_its_new_files_in_one_pack_not_one_object_each(repo: P
     def loose(counts: str) -> int:
         return int(counts.split("count: ")[1].split()[0])
 
-    # The 20 blobs went into a pack; only the two trees and the commit are loose.
+    # The blobs went into a pack; only the two trees and the commit are loose.
     assert loose(loose_after) - loose(loose_before) <= 3
