@@ -107,7 +107,8 @@ class Terminal:
         """When `text` was first written to the terminal after the moment `after`."""
         start = 0
         for when, end in zip(self.writes, self.ends, strict=True):
-            if when >= after and text in self.seen[max(start - len(text), 0) : end]:
+            # A text split between this write and the last one is found in this one.
+            if when >= after and text in self.seen[max(start - len(text) + 1, 0) : end]:
                 return when
             start = end
         return None

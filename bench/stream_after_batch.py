@@ -8,11 +8,12 @@ beside a reply that may be streaming fast. This times that reply as users see it
 of FILES files (`checkpoint.py`'s), against the scripted model server in a process of its
 own. The model's first reply asks for five `write_file` calls in one batch; its second is
 TOKENS four-character fragments of Markdown (`tui_stream.py`'s), sent as fast as the app
-reads them; every paragraph of it starts with a mark. `first_words_ms` runs from the moment
-the server starts sending that reply (it writes the time to a file) to the first frame that
-shows a mark: the build ahead (0.1-0.25 s at 50k files) and the screen catching up with the
-batch's five tool calls both fall in it. The longest silence of the terminal from then to
-the reply's last words is the worst stall a user could see while it streams. The anchor is
+reads them; each of its prose paragraphs starts with a mark (code, lists and tables are
+left as they are). `first_words_ms` runs from the moment the server starts sending that
+reply (it writes the time to a file) to the first frame that shows a mark: the build ahead
+(0.1-0.25 s at 50k files) and the screen catching up with the batch's five tool calls both
+fall in it. From then to the reply's last words, `tokens_per_s` is the rate it streamed at
+and the longest silence of the terminal the worst stall a user could see. The anchor is
 the same session with checkpoints off (`[checkpoints] enabled = false`): no checkpoint, no
 build ahead. Runs alternate; medians are reported, and each run's figures.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import statistics
 import sys
@@ -49,7 +51,7 @@ from checkpoint import generate  # noqa: E402
 from tui_stream import reply_fragments  # noqa: E402
 
 EDITED = 5
-WORDS = "ZQZQ "
+MARK = "ZQZQ"
 DEFAULT_FILES = 50_000
 
 SERVE = """
@@ -85,7 +87,22 @@ def model_server(reply: str, tmp: Path) -> Iterator[tuple[str, Path]]:
         yield url, started
 
 
-def run_session(repo: Path, fragments: list[str], tmp: Path, checkpoints: bool) -> dict:
+def marked(text: str) -> str:
+    """`text` with MARK before each of its prose paragraphs: whichever part of the reply a
+    frame shows first then says that its words are on the screen. Code, lists, tables and
+    headings stay as they are, so the reply is drawn as the unmarked one would be."""
+    lines, in_code, after_blank = [], False, True
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and after_blank and line[:1].isalpha():
+            line = f"{MARK} {line}"
+        lines.append(line)
+        after_blank = not line.strip()
+    return "\n".join(lines)
+
+
+def run_session(repo: Path, text: str, tmp: Path, checkpoints: bool) -> dict:
     home = tmp / "home"
     home.mkdir(parents=True)
     answered_trust(home, repo)
@@ -93,9 +110,7 @@ def run_session(repo: Path, fragments: list[str], tmp: Path, checkpoints: bool) 
     if not checkpoints:
         config += "[checkpoints]\nenabled = false\n"
     (home / "config.toml").write_text(config)
-    # Every paragraph starts with a mark, so whichever part of the reply a frame shows first
-    # says that the reply's words are on the screen.
-    reply = WORDS + "".join(fragments).replace("\n\n", f"\n\n{WORDS}") + f"\n\n{END}\n"
+    reply = text + f"\n\n{END}\n"
     with model_server(reply, tmp) as (base_url, started):
         argv = [
             str(Path(sys.executable).parent / "nanotui"),
@@ -110,14 +125,14 @@ def run_session(repo: Path, fragments: list[str], tmp: Path, checkpoints: bool) 
             terminal.type("edit five files, then explain\r")
             done = terminal.wait_for(END)
             start = float(started.read_text())
-            words = terminal.first_showing(WORDS, start)
+            words = terminal.first_showing(MARK, start)
             edited = repo / "pkg00000" / f"edited{EDITED - 1}.py"
             if words is None or not edited.exists() or edited.stat().st_mtime < opened:
                 raise RuntimeError("the batch or the reply did not show: nothing was measured")
             stall, at = terminal.worst_gap(words, done)
             return {
                 "first_words_ms": 1000 * (words - start),
-                "seconds": done - start,
+                "seconds": done - words,
                 "stall_ms": stall,
                 "stall_at": at,
             }
@@ -143,7 +158,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=4)
     args = parser.parse_args()
-    fragments = reply_fragments(args.tokens)
+    text = marked("".join(reply_fragments(args.tokens)))
+    sent = math.ceil(len(text) / 4)  # the marks add a few fragments
     with tempfile.TemporaryDirectory() as folder:
         repo = Path(folder) / "repo"
         generate(repo, args.files)
@@ -154,13 +170,13 @@ def main() -> None:
             order = [(True, built), (False, off)] if run % 2 == 0 else [(False, off), (True, built)]
             for checkpoints, results in order:
                 tmp = Path(folder) / f"run{run}-{'on' if checkpoints else 'off'}"
-                results.append(run_session(repo, fragments, tmp, checkpoints))
-    mine, theirs = figures(built, args.tokens), figures(off, args.tokens)
+                results.append(run_session(repo, text, tmp, checkpoints))
+    mine, theirs = figures(built, sent), figures(off, sent)
     print(
         json.dumps(
             {
                 "files": args.files,
-                "tokens": args.tokens,
+                "tokens": sent,
                 "runs": args.runs,
                 "with_build_ahead": mine,
                 "anchor_checkpoints_off": theirs,

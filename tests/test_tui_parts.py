@@ -104,8 +104,8 @@ async def test_a_tool_block_wears_the_class_of_its_status_only() -> None:
             return sorted(c for c in block.classes if c[1:] in STATUS_LABELS)
 
         seen = [status_classes()]
-        # Each change restyles the block once: a restyle is a pass over the app's rules (5-15
-        # ms in the app), and a batch's changes queue in front of the next reply's words.
+        # Each change restyles the block once: a restyle is a pass of the app's style rules,
+        # and a batch's changes queue in front of the next reply's words.
         restyled: list[object] = []
         restyle = pilot.app.update_styles
 

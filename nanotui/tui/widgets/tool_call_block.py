@@ -183,8 +183,8 @@ class ToolCallBlock(Collapsible):
         )
 
     def watch_status(self, old: str, new: str) -> None:
-        # One restyle, not two: each is a pass over the app's style rules (5-15 ms a block in
-        # the app), and a batch's status changes queue in front of the next reply's words.
+        # One restyle, not two: each is a pass of the app's style rules over the block and
+        # its children, and a batch's status changes queue in front of the next reply's words.
         self.remove_class(f"-{old}", update=False)
         self.add_class(f"-{new}")
         self.title = self._title_for(new)
