@@ -175,24 +175,29 @@ def model_server(reply: str, tmp: Path) -> Iterator[str]:
         yield url
 
 
+LONG_REPLIES_CONFIG = "[provider]\nmax_output_tokens = 32000\n"
+"""The app cuts a reply at twice max_output_tokens (a model that never stops): room for it."""
+
+
+def app_in_terminal(base_url: str, workspace: Path, home: Path, *options: str) -> Terminal:
+    """`nanotui` in a terminal, on the scripted model at `base_url`, working in `workspace`
+    with NANOTUI_HOME `home`; `options` go on its command line."""
+    argv = [
+        str(Path(sys.executable).parent / "nanotui"),
+        *("--base-url", base_url, "--model", "bench-model", "--workspace", str(workspace)),
+        *options,
+    ]
+    return Terminal(argv, {**os.environ, "NANOTUI_HOME": str(home)}, workspace)
+
+
 def run_app(fragments: list[str], tmp: Path) -> dict[str, float]:
     home, workspace = tmp / "home", tmp / "ws"
     home.mkdir(parents=True, exist_ok=True)
     workspace.mkdir(parents=True, exist_ok=True)
     answered_trust(home, workspace)
-    # The app cuts a reply at twice max_output_tokens (a model that never stops): room for it.
-    (home / "config.toml").write_text("[provider]\nmax_output_tokens = 32000\n")
+    (home / "config.toml").write_text(LONG_REPLIES_CONFIG)
     with model_server("".join(fragments) + f"\n\n{END}\n", tmp) as base_url:
-        argv = [
-            str(Path(sys.executable).parent / "nanotui"),
-            "--base-url",
-            base_url,
-            "--model",
-            "bench-model",
-            "--workspace",
-            str(workspace),
-        ]
-        terminal = Terminal(argv, {**os.environ, "NANOTUI_HOME": str(home)}, workspace)
+        terminal = app_in_terminal(base_url, workspace, home)
         try:
             terminal.wait_for(READY)
             time.sleep(0.3)  # the welcome settles

@@ -31,7 +31,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_stream import ANCHOR, END, READY, Terminal, answered_trust, server_process
+from app_stream import (
+    ANCHOR,
+    END,
+    READY,
+    Terminal,
+    answered_trust,
+    app_in_terminal,
+    server_process,
+)
 from tui_stream import reply_fragments
 
 PACED_SERVER = """
@@ -118,11 +126,7 @@ def run_app(fragments: list[str], rate: float, tmp: Path) -> dict[str, float]:
     workspace.mkdir(parents=True, exist_ok=True)
     answered_trust(home, workspace)
     with paced_server([*fragments, f"\n\n{END}\n"], rate, tmp) as base_url:
-        argv = [
-            str(Path(sys.executable).parent / "nanotui"),
-            *("--base-url", base_url, "--model", "bench-model", "--workspace", str(workspace)),
-        ]
-        terminal = Terminal(argv, {**os.environ, "NANOTUI_HOME": str(home)}, workspace)
+        terminal = app_in_terminal(base_url, workspace, home)
         try:
             return timed(terminal, "stream\r")
         finally:

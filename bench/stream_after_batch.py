@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -41,10 +40,11 @@ sys.path.insert(0, str(HERE))
 
 from app_stream import (  # noqa: E402
     END,
+    LONG_REPLIES_CONFIG,
     READY,
     TARGET_MAX_STALL_MS,
-    Terminal,
     answered_trust,
+    app_in_terminal,
     server_process,
 )
 from checkpoint import generate  # noqa: E402
@@ -106,19 +106,14 @@ def run_session(repo: Path, text: str, tmp: Path, checkpoints: bool) -> dict:
     home = tmp / "home"
     home.mkdir(parents=True)
     answered_trust(home, repo)
-    config = "[provider]\nmax_output_tokens = 32000\n"
+    config = LONG_REPLIES_CONFIG
     if not checkpoints:
         config += "[checkpoints]\nenabled = false\n"
     (home / "config.toml").write_text(config)
     reply = text + f"\n\n{END}\n"
     with model_server(reply, tmp) as (base_url, started):
-        argv = [
-            str(Path(sys.executable).parent / "nanotui"),
-            *("--base-url", base_url, "--model", "bench-model"),
-            *("--workspace", str(repo), "--mode", "auto-edit"),
-        ]
         opened = time.time()
-        terminal = Terminal(argv, {**os.environ, "NANOTUI_HOME": str(home)}, repo)
+        terminal = app_in_terminal(base_url, repo, home, "--mode", "auto-edit")
         try:
             terminal.wait_for(READY)
             time.sleep(1.0)  # the welcome settles (the session's warm-up runs meanwhile)

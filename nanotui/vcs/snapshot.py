@@ -177,8 +177,8 @@ class TreeBuilder:
 
     @contextmanager
     def _holding(self, *, wait: bool) -> Iterator[bool]:
-        """This builder's lock and the work tree's; without `wait`, False at once when
-        either is held."""
+        """This builder's lock and the work tree's (one build at a time across processes:
+        they share the private index); without `wait`, False at once when either is held."""
         if not self._one_at_a_time.acquire(blocking=wait):
             yield False
             return
