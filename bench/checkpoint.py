@@ -10,14 +10,19 @@ repack runs into the timings. Each round, in that repository:
   seeded from the repository's); its anchor is `git status` on the same tree, timed right
   beside it, since a snapshot must at least find what changed;
 - another such change lands, standing for one made meanwhile by someone else (the user,
-  their editor): the next snapshot finds it cold (`incremental_cold_s`);
+  their editor, another terminal): the app's watcher tells of it and the next tree is built
+  ahead (`SafetyNet.outside_change`) while the model answers (0.5 s here), and the snapshot
+  is timed (`outside_change_s`);
+- another lands the moment before a snapshot, so that nothing could be built ahead: the
+  snapshot takes the change in cold (`incremental_cold_s`, what a snapshot itself costs);
 - another lands, standing for what the last batch of tool calls did: as a batch ends the
   agent builds the next tree ahead (`SafetyNet.build_ahead`) while the model answers (0.5 s
   here), and the incremental snapshot before the next batch is timed; `build_ahead_s` is
   how long that build took;
-- a third change lands, and a restore to the incremental checkpoint is timed (its safety
-  checkpoint included); its anchor is `git checkout <tree> -- .` bringing back the same
-  number of files after a fourth change.
+- a third change lands, made by the agent too (what a restore most often undoes), and a
+  restore to the incremental checkpoint is timed (its safety checkpoint included); its
+  anchor is `git checkout <tree> -- .` bringing back the same number of files after a
+  fourth change.
 
 A snapshot is timed as the agent pays it (`SafetyNet.before_batch`): the tree, the commit
 and its ref, and the diff against the previous checkpoint that the CheckpointCreated event
@@ -53,6 +58,7 @@ from typing import Any
 
 TARGETS = {
     "incremental_snapshot_s": 0.15,
+    "outside_change_s": 0.15,
     "first_snapshot_over_git_status": 1.2,
     "restore_over_git_checkout": 1.3,
 }
@@ -160,8 +166,9 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
     change(root, count, base + 1)
     status_s, _ = timed(lambda: git_status(root))
     net = SafetyNet(root, f"bench-{run}", CheckpointsConfig(), lambda event: None)
-    watcher = WorkspaceWatcher(root, ChangeAttribution(root))
-    watching = asyncio.create_task(_drain(watcher))
+    attribution = ChangeAttribution(root)
+    watcher = WorkspaceWatcher(root, attribution)
+    watching = asyncio.create_task(_drain(watcher, net))
     try:
         await asyncio.wait_for(watcher.watching.wait(), 60)
         # As the app does as a session starts, in the background (older code had no such step).
@@ -170,23 +177,28 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
             warm_up_s, _ = await timed_async(net.prepare())
         first_s, _ = await timed_async(net.before_batch(["first"]))
         change(root, count, base + 2)
-        await asyncio.sleep(0.5)  # the agent acts well after the watcher has seen an edit
-        # Changed by someone else while the model answered: nothing was built ahead.
-        cold_s, _ = await timed_async(net.before_batch(["changed meanwhile"]))
-        change(root, count, base + 5)
+        await asyncio.sleep(0.5)  # the model answers; the watcher tells of the change
+        outside_s, _ = await timed_async(net.before_batch(["changed meanwhile"]))
+        change(root, count, base + 6)
+        cold_s, _ = await timed_async(net.before_batch(["changed just now"]))
+        with attribution.acting():  # the agent's own change, which the watcher leaves out
+            change(root, count, base + 5)
         # Changed by the batch before: as a batch ends the agent builds the next tree while
         # the model answers (0.5 s here), and the checkpoint before the next batch waits
         # only for what is left of that.
         ahead_s = await build_ahead(net)
         incremental_s, incremental = await timed_async(net.before_batch(["incremental"]))
         status_after_s, _ = timed(lambda: git_status(root))
-        change(root, count, base + 3)
-        await asyncio.sleep(0.5)
-        checkpoints = net.checkpoints()
-        restore_s, result = await timed_async(asyncio.to_thread(checkpoints.restore, incremental))
-        assert len(result.restored) == MODIFIED, len(result.restored)
-        change(root, count, base + 4)
-        checkout_s, _ = timed(lambda: git(root, "checkout", incremental.tree, "--", "."))
+        with attribution.acting():
+            change(root, count, base + 3)
+            await asyncio.sleep(0.5)
+            checkpoints = net.checkpoints()
+            restore_s, result = await timed_async(
+                asyncio.to_thread(checkpoints.restore, incremental)
+            )
+            assert len(result.restored) == MODIFIED, len(result.restored)
+            change(root, count, base + 4)
+            checkout_s, _ = timed(lambda: git(root, "checkout", incremental.tree, "--", "."))
     finally:
         watcher.stop()
         await watching
@@ -196,6 +208,7 @@ async def one_round(root: Path, count: int, run: int, home: Path) -> dict[str, f
         "warm_up_s": warm_up_s,
         "first_snapshot_s": first_s,
         "incremental_snapshot_s": incremental_s,
+        "outside_change_s": outside_s,
         "incremental_cold_s": cold_s,
         "build_ahead_s": ahead_s,
         "git_status_after_change_s": status_after_s,
@@ -218,9 +231,13 @@ async def build_ahead(net: Any) -> float:
     return took[0] if took else 0.0
 
 
-async def _drain(watcher: Any) -> None:
-    async for _ in watcher.events():
-        pass
+async def _drain(watcher: Any, net: Any) -> None:
+    """The watcher's events, answered as the agent does (`Agent.watch_workspace`)."""
+    from nanotui.protocol.events import FileChangedExternally
+
+    async for event in watcher.events():
+        if isinstance(event, FileChangedExternally) and hasattr(net, "outside_change"):
+            net.outside_change()
 
 
 def measure(size: int, folder: Path, runs: int, baseline: Path | None) -> dict[str, Any]:
@@ -243,7 +260,13 @@ def measure(size: int, folder: Path, runs: int, baseline: Path | None) -> dict[s
     pairs = list(zip(by_version["new"], by_version["baseline"], strict=True))
     paired = {
         key: round(statistics.median(n[key] / o[key] for n, o in pairs), 2)
-        for key in ("first_snapshot_s", "incremental_snapshot_s", "incremental_cold_s", "restore_s")
+        for key in (
+            "first_snapshot_s",
+            "incremental_snapshot_s",
+            "outside_change_s",
+            "incremental_cold_s",
+            "restore_s",
+        )
     }
     return {"files": size, **new, "baseline": old, "new_over_baseline": paired}
 

@@ -224,6 +224,23 @@ async def test_an_outside_edit_becomes_a_logged_event(fake_server, workspace) ->
     assert "file_changed_externally" in shown.getvalue() and "a.py (modified)" in shown.getvalue()
 
 
+@pytest.mark.parametrize("mode", ["ask", "plan"])
+async def test_an_outside_edit_is_built_into_the_next_checkpoint_s_tree_at_once(
+    fake_server, workspace, mode: str
+) -> None:
+    agent = make_agent(fake_server, workspace, mode=mode)
+    assert agent.safety is not None
+    asked: list[bool] = []
+    agent.safety.outside_change = lambda: asked.append(True)  # type: ignore[method-assign]
+    async with Watching(agent) as watching:
+        (workspace / "a.py").write_text("one = 1\n# the user's editor\n")
+        event = await watching.next()
+    assert isinstance(event, FileChangedExternally)
+    # Plan mode takes no checkpoints: nothing to build ahead for.
+    assert asked == ([] if mode == "plan" else [True])
+    agent.close()
+
+
 async def test_the_agents_own_write_is_not_reported(fake_server, workspace) -> None:
     fake_server.enqueue(
         openai_reply(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from test_checkpoints_helpers import git, make_repo
 
 from nanotui.config import CheckpointsConfig
 from nanotui.config_loading import load_settings
+from nanotui.engine import safety_net
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
@@ -25,6 +28,7 @@ from nanotui.protocol.events import (
     ToolStarted,
 )
 from nanotui.vcs.checkpoints import Checkpoints
+from nanotui.vcs.snapshot import TreeSnapshot
 
 
 @pytest.fixture
@@ -307,6 +311,86 @@ async def test_a_build_ahead_never_waits_for_another_build_nor_outlives_the_sess
     assert git(repo, "show", f"{second.tree}:c.py") == "c = 1\n"
     net.close()
     assert net.build_ahead() is None
+
+
+async def test_files_changed_outside_go_into_the_tree_before_the_agent_needs_it(repo) -> None:
+    events: list[EventBase] = []
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), events.append)
+    await net.prepare()
+    first = await net.before_batch(["the first batch"])
+    (repo / "a.py").write_text("a = 3  # saved in the user's editor\n")
+    (repo / "notes.md").write_text("a new file of the user's\n")
+    following = net.outside_change()
+    assert following is not None
+    await following
+
+    commands = git_commands(net)
+    second = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert first is not None and second is not None
+    assert git(repo, "show", f"{second.tree}:notes.md") == "a new file of the user's\n"
+    assert created(events)[-1].files == 2
+    net.close()
+    assert net.outside_change() is None
+
+
+async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    builder = net.checkpoints().builder
+    started: list[float] = []
+    inside, go_on = threading.Event(), threading.Event()
+    build_if_free = builder.build_if_free
+
+    def held_build() -> TreeSnapshot | None:
+        started.append(time.monotonic())
+        inside.set()
+        assert go_on.wait(20)
+        return build_if_free()
+
+    builder.build_if_free = held_build  # type: ignore[method-assign]
+    (repo / "c.py").write_text("c = 1\n")
+    first = net.outside_change()
+    assert await asyncio.to_thread(inside.wait, 20)
+    (repo / "d.py").write_text("d = 1  # saved while the build ran\n")
+    second = net.outside_change()
+    assert second is not None and second is not first
+    assert net.outside_change() is second  # the changes after it share that one build
+    go_on.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 20)  # type: ignore[arg-type]
+
+    # The second build started after the first had ended, and not within the gap (less
+    # the moment between the first one's start on the loop and on its thread).
+    assert len(started) == 2 and started[1] - started[0] >= 0.2
+    commands = git_commands(net)
+    after = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
+    net.close()
+
+
+async def test_a_batch_s_build_does_not_wait_for_the_gap_between_outside_builds(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 600.0)
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    (repo / "c.py").write_text("c = 1\n")
+    await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    (repo / "d.py").write_text("d = 1  # saved just after\n")
+    spaced = net.outside_change()  # waits ten minutes from the last build's start
+    (repo / "e.py").write_text("e = 1  # written by the batch\n")
+    batch = net.build_ahead()
+    assert batch is spaced  # one build takes in both, as soon as the batch asks
+    await asyncio.wait_for(batch, 20)  # type: ignore[arg-type]
+    commands = git_commands(net)
+    after = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
+    net.close()
 
 
 async def test_the_warm_up_never_waits_for_another_build_and_the_feed_starts_later(repo) -> None:

@@ -52,6 +52,7 @@ from nanotui.protocol.events import (
     CostUpdated,
     ErrorEvent,
     EventBase,
+    FileChangedExternally,
     NetworkConnection,
     Notice,
     SessionStarted,
@@ -326,6 +327,9 @@ class Agent:
         async for event in watcher.events():
             if watcher.stopped:
                 break  # the log may be closing
+            if isinstance(event, FileChangedExternally) and self.safety and self.mode != "plan":
+                # Taken into the next checkpoint's tree now, not while the agent waits.
+                self.safety.outside_change()
             yield self.record(event)
 
     def stop_watching(self) -> None:

@@ -13,6 +13,7 @@ Git work runs in a thread, one operation at a time, so the screen keeps drawing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,11 @@ from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.snapshot import TreeSnapshot
 
 Emit = Callable[[EventBase], None]
+
+OUTSIDE_BUILD_GAP_S = 1.0
+"""A build for files changed outside nanotui starts at least this long after the last build
+started (or four times that build's length, if longer): a long build in another terminal,
+writing as it goes, then keeps git busy a fifth of the time at most, not all of it."""
 
 
 class SafetyNet:
@@ -55,6 +61,13 @@ class SafetyNet:
         """`prepare()` asked the engine to have the kernel tell it which files change, and
         another build held the work tree then: the next build ahead asks again."""
         self._building_ahead: asyncio.Task[None] | None = None
+        """The build ahead that started last."""
+        self._next_build: asyncio.Task[None] | None = None
+        """A build ahead asked for that has not started yet."""
+        self._hurry = asyncio.Event()
+        """Set when the next build must not wait for the gap (a batch asked for it)."""
+        self._spaced_from = 0.0
+        """The loop time before which a build for outside changes waits (see the gap)."""
         self._built_ahead: TreeSnapshot | None = None
         """The tree built after the last batch, while the model answered (see build_ahead)."""
         self._lock = asyncio.Lock()
@@ -73,7 +86,7 @@ class SafetyNet:
 
     def close(self) -> None:
         self._closed = True
-        for task in (self._preparing, self._building_ahead):
+        for task in (self._preparing, self._building_ahead, self._next_build):
             if task is not None:
                 task.cancel()  # its thread ends on its own and closes what it opened
         if self._checkpoints is not None:
@@ -100,11 +113,41 @@ class SafetyNet:
         The next checkpoint then updates only what changed since (at 50k files a batch's
         hundreds of files cost 0.15-0.25 s to take in, a few files since then 0.02 s).
         The task doing it, which the next checkpoint waits for through the lock."""
+        return self._build_soon(spaced=False)
+
+    def outside_change(self) -> asyncio.Task[None] | None:
+        """Files changed outside nanotui (the workspace watcher said so): build the tree
+        ahead as after a batch, so the next checkpoint does not take them in while the agent
+        waits; no sooner than OUTSIDE_BUILD_GAP_S after the last build. The task."""
+        return self._build_soon(spaced=True)
+
+    def _build_soon(self, *, spaced: bool) -> asyncio.Task[None] | None:
+        """The build that starts after this call. One running may have looked at the work
+        tree before what asks now, so the next waits for it; those asking meanwhile share
+        that next one, which waits for the gap only if all of them were `spaced`."""
         if not self.enabled or self._closed:
             return None
-        if self._building_ahead is None or self._building_ahead.done():
-            self._building_ahead = asyncio.create_task(self._quietly(self._build_tree))
-        return self._building_ahead
+        if self._next_build is None:
+            self._hurry = asyncio.Event()
+            self._next_build = asyncio.create_task(self._build_when_free())
+        if not spaced:
+            self._hurry.set()
+        return self._next_build
+
+    async def _build_when_free(self) -> None:
+        loop = asyncio.get_running_loop()
+        running = self._building_ahead
+        if running is not None and not running.done():
+            await asyncio.wait([running])
+        gap = self._spaced_from - loop.time()
+        if gap > 0 and not self._hurry.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), gap)
+        self._next_build = None  # who asks from now on needs a build after this one
+        self._building_ahead = asyncio.current_task()
+        started = loop.time()
+        await self._quietly(self._build_tree)
+        self._spaced_from = started + max(OUTSIDE_BUILD_GAP_S, 4 * (loop.time() - started))
 
     async def _quietly(self, work: Callable[[], None]) -> None:
         """Git work nobody waits for, on a thread under the lock: what goes wrong is left
