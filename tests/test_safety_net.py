@@ -326,7 +326,7 @@ async def test_files_changed_outside_go_into_the_tree_before_the_agent_needs_it(
 
     commands = git_commands(net)
     second = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
     assert first is not None and second is not None
     assert git(repo, "show", f"{second.tree}:notes.md") == "a new file of the user's\n"
     assert created(events)[-1].files == 2
@@ -338,7 +338,8 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    events: list[EventBase] = []
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), events.append)
     await net.before_batch(["the first batch"])
     builder = net.checkpoints().builder
     started: list[float] = []
@@ -367,8 +368,65 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     assert len(started) == 2 and started[1] - started[0] >= 0.2
     commands = git_commands(net)
     after = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
     assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
+    # Counted across both builds, on their thread, not by a tree diff while the agent waits.
+    assert created(events)[-1].files == 2
+    net.close()
+
+
+async def test_a_build_asked_for_before_a_checkpoint_is_not_run_after_it(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.5)
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    (repo / "c.py").write_text("c = 1\n")
+    waiting = net.outside_change()  # for the gap
+    taken = await net.before_batch(["the next batch"])  # looks at the work tree first
+    assert taken is not None and git(repo, "show", f"{taken.tree}:c.py") == "c = 1\n"
+    commands = git_commands(net)
+    await asyncio.wait_for(waiting, 20)  # type: ignore[arg-type]
+    assert commands == []
+    net.close()
+
+
+async def test_waiting_for_the_lock_does_not_widen_the_gap(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    builder = net.checkpoints().builder
+    builder.build_if_free = lambda: None  # type: ignore[method-assign]  # no git: no time
+    async with net._lock:  # a long checkpoint, say, while the build waits for its turn
+        first = net.outside_change()
+        await asyncio.sleep(2)
+    await asyncio.wait_for(first, 20)  # type: ignore[arg-type]
+    # The gap counts from when the build began, and four times what it took: not the wait.
+    await asyncio.wait_for(net.outside_change(), 3)  # type: ignore[arg-type]
+    net.close()
+
+
+async def test_a_build_ahead_cut_short_while_it_waited_does_not_stop_the_next(repo) -> None:
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    async with net._lock:
+        first = net.build_ahead()
+        await asyncio.sleep(0.05)  # it has started, and waits for the lock
+        waiting = net.build_ahead()  # waits for that one to end
+        assert waiting is not None and waiting is not first
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(waiting, 0.05)  # its caller gave up on it
+    (repo / "c.py").write_text("c = 1\n")
+    again = net.build_ahead()
+    assert again is not None and again is not waiting
+    await asyncio.wait_for(again, 20)
+    commands = git_commands(net)
+    after = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    assert after is not None and git(repo, "show", f"{after.tree}:c.py") == "c = 1\n"
     net.close()
 
 
@@ -388,7 +446,7 @@ async def test_a_batch_s_build_does_not_wait_for_the_gap_between_outside_builds(
     await asyncio.wait_for(batch, 20)  # type: ignore[arg-type]
     commands = git_commands(net)
     after = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
     assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
     net.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -67,7 +68,10 @@ class SafetyNet:
         self._hurry = asyncio.Event()
         """Set when the next build must not wait for the gap (a batch asked for it)."""
         self._spaced_from = 0.0
-        """The loop time before which a build for outside changes waits (see the gap)."""
+        """The `time.monotonic()` before which a build for outside changes waits (the gap)."""
+        self._snapshots_started = 0
+        self._asked_after = 0
+        """How many checkpoints' snapshots had started when a build ahead was last asked for."""
         self._built_ahead: TreeSnapshot | None = None
         """The tree built after the last batch, while the model answered (see build_ahead)."""
         self._lock = asyncio.Lock()
@@ -127,7 +131,8 @@ class SafetyNet:
         that next one, which waits for the gap only if all of them were `spaced`."""
         if not self.enabled or self._closed:
             return None
-        if self._next_build is None:
+        self._asked_after = self._snapshots_started
+        if self._next_build is None or self._next_build.done():
             self._hurry = asyncio.Event()
             self._next_build = asyncio.create_task(self._build_when_free())
         if not spaced:
@@ -135,19 +140,26 @@ class SafetyNet:
         return self._next_build
 
     async def _build_when_free(self) -> None:
-        loop = asyncio.get_running_loop()
         running = self._building_ahead
         if running is not None and not running.done():
             await asyncio.wait([running])
-        gap = self._spaced_from - loop.time()
+        gap = self._spaced_from - time.monotonic()
         if gap > 0 and not self._hurry.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._hurry.wait(), gap)
         self._next_build = None  # who asks from now on needs a build after this one
         self._building_ahead = asyncio.current_task()
-        started = loop.time()
-        await self._quietly(self._build_tree)
-        self._spaced_from = started + max(OUTSIDE_BUILD_GAP_S, 4 * (loop.time() - started))
+        await self._quietly(self._build_unless_taken)
+
+    def _build_unless_taken(self) -> None:
+        """The build asked for, unless a checkpoint has looked at the work tree since the
+        last ask (it took in all they asked for); timed for the gap, without the lock's wait."""
+        if self._snapshots_started > self._asked_after:
+            return
+        started = time.monotonic()
+        self._build_tree()
+        took = time.monotonic() - started
+        self._spaced_from = started + max(OUTSIDE_BUILD_GAP_S, 4 * took)
 
     async def _quietly(self, work: Callable[[], None]) -> None:
         """Git work nobody waits for, on a thread under the lock: what goes wrong is left
@@ -168,7 +180,9 @@ class SafetyNet:
             self._feed_pending = engine.builder.watch_changes(wait=False) is None
         if not self._closed:
             # A tree no checkpoint names yet: git prunes it if it stays unused.
-            self._built_ahead = engine.builder.build_if_free() or self._built_ahead
+            built = engine.builder.build_if_free()
+            if built is not None:
+                self._built_ahead = _counted_from_the_first(engine, self._built_ahead, built)
         if self._closed:  # the session ended meanwhile
             engine.close()
 
@@ -253,6 +267,7 @@ class SafetyNet:
         """A new checkpoint and how many files differ from the last, or the last if none do."""
         engine = self.checkpoints()
         last = self.last
+        self._snapshots_started += 1
         snap = engine.builder.build()
         ahead, self._built_ahead = self._built_ahead, None
         if ahead is not None and snap.previous_tree == snap.tree == ahead.tree:
@@ -321,6 +336,21 @@ class SafetyNet:
     def _restore(self, before: Checkpoint) -> RestoreResult:
         created = [self.workspace / path for path in self.created]
         return self.checkpoints().restore(before, created_by_agent=created)
+
+
+def _counted_from_the_first(
+    engine: Checkpoints, earlier: TreeSnapshot | None, later: TreeSnapshot
+) -> TreeSnapshot:
+    """`later`, built right after `earlier` with no checkpoint between, counted from the tree
+    `earlier` started from: the checkpoint that takes it then needs no tree diff while the
+    agent waits (the diff runs here, on the build's thread)."""
+    if earlier is None or earlier.previous_tree is None or later.previous_tree != earlier.tree:
+        return later
+    if later.tree == earlier.tree:
+        changed = earlier.changed
+    else:
+        changed = engine.changed_between_trees(earlier.previous_tree, later.tree)
+    return replace(later, previous_tree=earlier.previous_tree, changed=changed)
 
 
 def restore_events(

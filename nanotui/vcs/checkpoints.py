@@ -104,7 +104,11 @@ class Checkpoints:
 
     def changed_files(self, a: str | Checkpoint, b: str | Checkpoint | None = None) -> int:
         """How many files differ from checkpoint `a` to `b` (default: the work tree now)."""
-        return len(raw_changes(self.runner, self._tree(a), self._tree(b)))
+        return self.changed_between_trees(self._tree(a), self._tree(b))
+
+    def changed_between_trees(self, old: str, new: str) -> int:
+        """How many files differ from tree `old` to tree `new` (snapshots' trees)."""
+        return len(raw_changes(self.runner, old, new))
 
     def patch(
         self,
