@@ -375,6 +375,26 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     net.close()
 
 
+async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A log written on and on would otherwise be stored again at every build.
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    for line in range(2):
+        (repo / "app.log").write_text(f"line {line}\n")
+        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    (repo / "app.log").write_text("line 2\n")
+    assert net.outside_change() is None
+    taken = await net.before_batch(["the next batch"])  # takes the rest in
+    assert taken is not None and git(repo, "show", f"{taken.tree}:app.log") == "line 2\n"
+    (repo / "app.log").write_text("line 3\n")
+    assert net.outside_change() is not None  # a new allowance
+    assert net.build_ahead() is not None  # a batch's own build is never held back
+    net.close()
+
+
 async def test_a_build_asked_for_before_a_checkpoint_is_not_run_after_it(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,10 +28,16 @@ from nanotui.vcs.snapshot import TreeSnapshot
 
 Emit = Callable[[EventBase], None]
 
+OUTSIDE_BUILDS_PER_CHECKPOINT = 2
+"""Builds for files changed outside nanotui between two checkpoints. Each stores what it
+finds in the repository's objects, and what a later one replaces is left for git to prune:
+a log file written on and on would otherwise be stored again at every build, for as long
+as the session stayed open. Two: the second takes in what a long write had not finished
+when the first looked."""
 OUTSIDE_BUILD_GAP_S = 1.0
 """A build for files changed outside nanotui starts at least this long after the last build
-started (or four times that build's length, if longer): a long build in another terminal,
-writing as it goes, then keeps git busy a fifth of the time at most, not all of it."""
+started (or four times that build's length, if longer): the second of a long write's builds
+then comes after more of it has landed, and git is never kept busy back to back."""
 
 
 class SafetyNet:
@@ -69,6 +75,7 @@ class SafetyNet:
         """Set when the next build must not wait for the gap (a batch asked for it)."""
         self._spaced_from = 0.0
         """The `time.monotonic()` before which a build for outside changes waits (the gap)."""
+        self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT
         self._snapshots_started = 0
         self._asked_after = 0
         """How many checkpoints' snapshots had started when a build ahead was last asked for."""
@@ -122,7 +129,12 @@ class SafetyNet:
     def outside_change(self) -> asyncio.Task[None] | None:
         """Files changed outside nanotui (the workspace watcher said so): build the tree
         ahead as after a batch, so the next checkpoint does not take them in while the agent
-        waits; no sooner than OUTSIDE_BUILD_GAP_S after the last build. The task."""
+        waits; no sooner than OUTSIDE_BUILD_GAP_S after the last build, and only
+        OUTSIDE_BUILDS_PER_CHECKPOINT times between checkpoints. The task, or None."""
+        if self._next_build is None or self._next_build.done():
+            if self._outside_builds_left <= 0:
+                return None  # the next checkpoint takes these in
+            self._outside_builds_left -= 1
         return self._build_soon(spaced=True)
 
     def _build_soon(self, *, spaced: bool) -> asyncio.Task[None] | None:
@@ -248,6 +260,7 @@ class SafetyNet:
                     )
                 )
                 return None
+        self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT  # it took all in
         if checkpoint is not self.last:
             emit(
                 CheckpointCreated(
