@@ -54,6 +54,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def own_rate_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test counts its own model requests: the limiters are shared in the process by
+    endpoint, and another test's fake server on the same port within the minute showed in
+    a snapshot as "2 req/min"."""
+    from nanotui.governance.ratelimit import RequestRateLimiter
+
+    monkeypatch.setattr(RequestRateLimiter, "_shared", {})
+
+
+@pytest.fixture(autouse=True)
 def no_managed_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
     """An organisation's managed file on the machine running the tests must not change what
     they see: it is looked for in an empty folder (test_managed_policy.py writes one)."""

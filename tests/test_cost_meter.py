@@ -45,12 +45,6 @@ SIZE = (120, 40)
 PRICES = {"m": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}}
 
 
-@pytest.fixture(autouse=True)
-def own_rate_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests of other tests (a port used again within the minute) must not be counted."""
-    monkeypatch.setattr(RequestRateLimiter, "_shared", {})
-
-
 def seed_ledger(cost_usd: float) -> None:
     """Spending by another nanotui process earlier today."""
     Ledger(paths.ledger_file()).settle(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fake_model_server import FakeModelServer, openai_reply
 from pilot_support import app_on_server, wait_for
 from textual.pilot import Pilot
 
-from nanotui.governance.ratelimit import RequestRateLimiter
 from nanotui.tui.app import NanotuiApp
 from nanotui.tui.screens.checkpoints import CheckpointBrowserScreen
 from nanotui.tui.screens.main import MainScreen
@@ -22,12 +20,6 @@ from nanotui.tui.widgets.timeline_pane import TimelinePane
 SIZE = (120, 40)
 SESSION = "20261205-060512-44be"
 PRICES = {"m": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}}
-
-
-@pytest.fixture(autouse=True)
-def own_rate_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests of other tests (a port used again within the minute) must not be counted."""
-    monkeypatch.setattr(RequestRateLimiter, "_shared", {})
 
 
 def make_app(server: FakeModelServer, workspace: Path) -> NanotuiApp:
