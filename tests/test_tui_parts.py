@@ -4,6 +4,7 @@ classes a tool block wears."""
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
+from textual.color import Color
 from textual.dom import DOMNode
 
 from nanotui.tui.modes import is_raise, next_mode
@@ -92,20 +93,25 @@ def test_styles_are_found_in_the_source_tree_or_the_wheel() -> None:
     assert (styles_dir() / "app.tcss").is_file()
 
 
-async def test_a_tool_block_wears_the_class_of_its_status_only() -> None:
+async def test_a_tool_block_s_title_wears_the_class_of_its_status_only() -> None:
     class Host(App[None]):
+        CSS_PATH = str(styles_dir() / "app.tcss")
+        AUTO_FOCUS = None  # a focused title wears the cursor's colour, whatever its status
+
         def compose(self) -> ComposeResult:
             yield ToolCallBlock("call_1", "write_file", "write_file a.py", "{}")
 
     async with Host().run_test() as pilot:
         block = pilot.app.query_one(ToolCallBlock)
+        title = block.title_widget
 
         def status_classes() -> list[str]:
-            return sorted(c for c in block.classes if c[1:] in STATUS_LABELS)
+            return sorted(c for c in title.classes if c[1:] in STATUS_LABELS)
 
         seen = [status_classes()]
-        # Each change restyles the block once: a restyle is a pass of the app's style rules,
-        # and a batch's changes queue in front of the next reply's words.
+        # Each change restyles the title alone, once: a restyle is a pass of the app's style
+        # rules over a node and all below it, and a batch's changes queue in front of the
+        # next reply's words.
         restyled: list[object] = []
         restyle = pilot.app.update_styles
 
@@ -119,4 +125,6 @@ async def test_a_tool_block_wears_the_class_of_its_status_only() -> None:
             await pilot.pause()
             seen.append(status_classes())
         assert seen == [["-proposed"], ["-running"], ["-ok"], ["-failed"]]
-        assert restyled.count(block) == 3
+        assert restyled.count(title) == 3 and block not in restyled
+        # The colour the status gives the title, from the app's stylesheet.
+        assert title.styles.color == Color.parse(pilot.app.get_css_variables()["text-error"])

@@ -141,7 +141,7 @@ class ToolCallBlock(Collapsible):
         super().__init__(
             self._details, self._warning, self._result, title=self._title_for("proposed")
         )
-        self.add_class("-proposed")
+        self._title.add_class("-proposed")
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -183,10 +183,12 @@ class ToolCallBlock(Collapsible):
         )
 
     def watch_status(self, old: str, new: str) -> None:
-        # One restyle, not two: each is a pass of the app's style rules over the block and
-        # its children, and a batch's status changes queue in front of the next reply's words.
-        self.remove_class(f"-{old}", update=False)
-        self.add_class(f"-{new}")
+        # The status colours the title alone, so a change restyles that one row, once: a
+        # restyle is a pass of the app's style rules over a node and all below it (the
+        # block's were seven), and a batch's status changes queue in front of the next
+        # reply's words.
+        self._title.remove_class(f"-{old}", update=False)
+        self._title.add_class(f"-{new}")
         self.title = self._title_for(new)
 
     def set_result(
