@@ -81,6 +81,27 @@ def builds_ahead(agent: Agent) -> list[set[str]]:
     return calls
 
 
+class HeldBuilds:
+    """Holds each build ahead on its thread, once it has started, until `go_on` is set."""
+
+    def __init__(self, net: SafetyNet) -> None:
+        builder = net.checkpoints().builder
+        self.started: list[float] = []
+        self.inside, self.go_on = threading.Event(), threading.Event()
+        build_if_free = builder.build_if_free
+
+        def held() -> TreeSnapshot | None:
+            self.started.append(time.monotonic())
+            self.inside.set()
+            assert self.go_on.wait(20)
+            return build_if_free()
+
+        builder.build_if_free = held  # type: ignore[method-assign]
+
+    async def one_started(self) -> None:
+        assert await asyncio.to_thread(self.inside.wait, 20)
+
+
 def edit(path: str, old: str, new: str) -> tuple[str, dict]:
     return ("edit_file", {"path": path, "old_string": old, "new_string": new})
 
@@ -341,31 +362,20 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     events: list[EventBase] = []
     net = SafetyNet(repo, "s1", CheckpointsConfig(), events.append)
     await net.before_batch(["the first batch"])
-    builder = net.checkpoints().builder
-    started: list[float] = []
-    inside, go_on = threading.Event(), threading.Event()
-    build_if_free = builder.build_if_free
-
-    def held_build() -> TreeSnapshot | None:
-        started.append(time.monotonic())
-        inside.set()
-        assert go_on.wait(20)
-        return build_if_free()
-
-    builder.build_if_free = held_build  # type: ignore[method-assign]
+    held = HeldBuilds(net)
     (repo / "c.py").write_text("c = 1\n")
     first = net.outside_change()
-    assert await asyncio.to_thread(inside.wait, 20)
+    await held.one_started()
     (repo / "d.py").write_text("d = 1  # saved while the build ran\n")
     second = net.outside_change()
     assert second is not None and second is not first
     assert net.outside_change() is second  # the changes after it share that one build
-    go_on.set()
+    held.go_on.set()
     await asyncio.wait_for(asyncio.gather(first, second), 20)  # type: ignore[arg-type]
 
     # The second build started after the first had ended, and not within the gap (less
     # the moment between the first one's start on the loop and on its thread).
-    assert len(started) == 2 and started[1] - started[0] >= 0.2
+    assert len(held.started) == 2 and held.started[1] - held.started[0] >= 0.2
     commands = git_commands(net)
     after = await net.before_batch(["the next batch"])
     assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
@@ -387,11 +397,73 @@ async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
         await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
     (repo / "app.log").write_text("line 2\n")
     assert net.outside_change() is None
-    taken = await net.before_batch(["the next batch"])  # takes the rest in
+    (repo / "c.py").write_text("c = 1  # written by a batch\n")
+    batch = net.build_ahead()  # a batch's own build is never held back
+    assert batch is not None
+    await asyncio.wait_for(batch, 20)
+    commands = git_commands(net)
+    taken = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree"} & set(commands), commands
     assert taken is not None and git(repo, "show", f"{taken.tree}:app.log") == "line 2\n"
     (repo / "app.log").write_text("line 3\n")
     assert net.outside_change() is not None  # a new allowance
-    assert net.build_ahead() is not None  # a batch's own build is never held back
+    net.close()
+
+
+async def test_builds_that_store_nothing_do_not_use_up_the_allowance(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    (repo / ".gitignore").write_text("*.log\n")
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    for line in range(3):  # a log git ignores, written on and on
+        (repo / "app.log").write_text(f"line {line}\n")
+        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    (repo / "c.py").write_text("c = 1  # the user's edit\n")
+    edit = net.outside_change()
+    assert edit is not None
+    await asyncio.wait_for(edit, 20)
+    commands = git_commands(net)
+    taken = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert taken is not None and git(repo, "show", f"{taken.tree}:c.py").startswith("c = 1")
+    net.close()
+
+
+async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
+    await net.before_batch(["the first batch"])
+    for line in range(2):  # the allowance before the checkpoint, all used
+        (repo / "app.log").write_text(f"line {line}\n")
+        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    builder = net.checkpoints().builder
+    build = builder.build
+    looked, go_on = threading.Event(), threading.Event()
+
+    def held_after_looking() -> TreeSnapshot:
+        snapshot = build()
+        looked.set()
+        assert go_on.wait(20)
+        return snapshot
+
+    builder.build = held_after_looking  # type: ignore[method-assign]
+    taking = asyncio.create_task(net.before_turn("the next turn"))
+    assert await asyncio.to_thread(looked.wait, 20)
+    (repo / "c.py").write_text("c = 1  # saved after the checkpoint looked\n")
+    asked = net.outside_change()  # the next checkpoint's allowance, and a build it needs
+    go_on.set()
+    await asyncio.wait_for(taking, 20)
+    builder.build = build  # type: ignore[method-assign]
+    assert asked is not None
+    await asyncio.wait_for(asked, 20)
+    commands = git_commands(net)
+    after = await net.before_batch(["the next batch"])
+    assert not {"update-index", "write-tree"} & set(commands), commands
+    assert after is not None and git(repo, "show", f"{after.tree}:c.py").startswith("c = 1")
     net.close()
 
 
@@ -422,23 +494,27 @@ async def test_waiting_for_the_lock_does_not_widen_the_gap(
     builder.build_if_free = lambda: None  # type: ignore[method-assign]  # no git: no time
     async with net._lock:  # a long checkpoint, say, while the build waits for its turn
         first = net.outside_change()
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.05)
+        assert net.outside_change() is first  # it has not looked yet: one build serves both
+        await asyncio.sleep(1)
     await asyncio.wait_for(first, 20)  # type: ignore[arg-type]
-    # The gap counts from when the build began, and four times what it took: not the wait.
-    await asyncio.wait_for(net.outside_change(), 3)  # type: ignore[arg-type]
+    # The gap counts from when the build began, and four times what it took: not the wait
+    # (which would hold the next build back three seconds more).
+    await asyncio.wait_for(net.outside_change(), 2)  # type: ignore[arg-type]
     net.close()
 
 
 async def test_a_build_ahead_cut_short_while_it_waited_does_not_stop_the_next(repo) -> None:
     net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
     await net.before_batch(["the first batch"])
-    async with net._lock:
-        first = net.build_ahead()
-        await asyncio.sleep(0.05)  # it has started, and waits for the lock
-        waiting = net.build_ahead()  # waits for that one to end
-        assert waiting is not None and waiting is not first
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(waiting, 0.05)  # its caller gave up on it
+    held = HeldBuilds(net)
+    first = net.build_ahead()
+    await held.one_started()
+    waiting = net.build_ahead()  # waits for that one to end
+    assert waiting is not None and waiting is not first
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(waiting, 0.05)  # its caller gave up on it
+    held.go_on.set()
     (repo / "c.py").write_text("c = 1\n")
     again = net.build_ahead()
     assert again is not None and again is not waiting

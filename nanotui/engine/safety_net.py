@@ -29,11 +29,11 @@ from nanotui.vcs.snapshot import TreeSnapshot
 Emit = Callable[[EventBase], None]
 
 OUTSIDE_BUILDS_PER_CHECKPOINT = 2
-"""Builds for files changed outside nanotui between two checkpoints. Each stores what it
-finds in the repository's objects, and what a later one replaces is left for git to prune:
-a log file written on and on would otherwise be stored again at every build, for as long
-as the session stayed open. Two: the second takes in what a long write had not finished
-when the first looked."""
+"""Builds for files changed outside nanotui that store a tree, between two checkpoints.
+Each stores what it finds in the repository's objects, and what a later one replaces is
+left for git to prune: a log file written on and on would otherwise be stored again at
+every build, for as long as the session stayed open. Two: the second takes in what a long
+write had not finished when the first looked."""
 OUTSIDE_BUILD_GAP_S = 1.0
 """A build for files changed outside nanotui starts at least this long after the last build
 started (or four times that build's length, if longer): the second of a long write's builds
@@ -76,6 +76,9 @@ class SafetyNet:
         self._spaced_from = 0.0
         """The `time.monotonic()` before which a build for outside changes waits (the gap)."""
         self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT
+        """Outside builds that may still store trees before the next checkpoint."""
+        self._stored_a_tree = False
+        """Whether the last build ahead stored a tree its builder had not made just before."""
         self._snapshots_started = 0
         self._asked_after = 0
         """How many checkpoints' snapshots had started when a build ahead was last asked for."""
@@ -131,10 +134,8 @@ class SafetyNet:
         ahead as after a batch, so the next checkpoint does not take them in while the agent
         waits; no sooner than OUTSIDE_BUILD_GAP_S after the last build, and only
         OUTSIDE_BUILDS_PER_CHECKPOINT times between checkpoints. The task, or None."""
-        if self._next_build is None or self._next_build.done():
-            if self._outside_builds_left <= 0:
-                return None  # the next checkpoint takes these in
-            self._outside_builds_left -= 1
+        if self._outside_builds_left <= 0 and (self._next_build is None or self._next_build.done()):
+            return None  # the next checkpoint takes these in
         return self._build_soon(spaced=True)
 
     def _build_soon(self, *, spaced: bool) -> asyncio.Task[None] | None:
@@ -152,16 +153,26 @@ class SafetyNet:
         return self._next_build
 
     async def _build_when_free(self) -> None:
+        hurry = self._hurry  # this build's: the next ask after it starts makes a new one
         running = self._building_ahead
         if running is not None and not running.done():
             await asyncio.wait([running])
         gap = self._spaced_from - time.monotonic()
-        if gap > 0 and not self._hurry.is_set():
+        if gap > 0 and not hurry.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._hurry.wait(), gap)
-        self._next_build = None  # who asks from now on needs a build after this one
+                await asyncio.wait_for(hurry.wait(), gap)
+        self._stored_a_tree = False
+        await self._quietly(self._build_unless_taken, self._starts_looking)
+        if self._stored_a_tree and not hurry.is_set():
+            # Only a build that stored something counts: one for ignored files (a build
+            # folder, a log git ignores) or one that found a checkpoint had looked stores
+            # nothing, and must not use up the next real edit's.
+            self._outside_builds_left -= 1
+
+    def _starts_looking(self) -> None:
+        """This build holds the lock: whoever asks from now on needs a build after it."""
+        self._next_build = None
         self._building_ahead = asyncio.current_task()
-        await self._quietly(self._build_unless_taken)
 
     def _build_unless_taken(self) -> None:
         """The build asked for, unless a checkpoint has looked at the work tree since the
@@ -173,10 +184,15 @@ class SafetyNet:
         took = time.monotonic() - started
         self._spaced_from = started + max(OUTSIDE_BUILD_GAP_S, 4 * took)
 
-    async def _quietly(self, work: Callable[[], None]) -> None:
-        """Git work nobody waits for, on a thread under the lock: what goes wrong is left
-        for the next checkpoint, which does the work again and says what is wrong."""
+    async def _quietly(
+        self, work: Callable[[], None], locked: Callable[[], None] | None = None
+    ) -> None:
+        """Git work nobody waits for, on a thread under the lock (`locked` is called once it
+        is held): what goes wrong is left for the next checkpoint, which does the work again
+        and says what is wrong."""
         async with self._lock:
+            if locked is not None:
+                locked()
             if self._closed:
                 return
             try:
@@ -188,15 +204,17 @@ class SafetyNet:
         # Neither step waits for another build (another nanotui's): the session may end
         # meanwhile, and its exit waits for this thread.
         engine = self.checkpoints()
-        if self._feed_pending and not self._closed:
-            self._feed_pending = engine.builder.watch_changes(wait=False) is None
-        if not self._closed:
+        try:
+            if self._feed_pending and not self._closed:
+                self._feed_pending = engine.builder.watch_changes(wait=False) is None
             # A tree no checkpoint names yet: git prunes it if it stays unused.
-            built = engine.builder.build_if_free()
-            if built is not None:
+            built = None if self._closed else engine.builder.build_if_free()
+            if built is not None and not self._closed:
+                self._stored_a_tree = built.tree != built.previous_tree
                 self._built_ahead = _counted_from_the_first(engine, self._built_ahead, built)
-        if self._closed:  # the session ended meanwhile
-            engine.close()
+        finally:
+            if self._closed:  # the session ended meanwhile
+                engine.close()
 
     # ---- taking ----------------------------------------------------------------------
 
@@ -248,6 +266,9 @@ class SafetyNet:
             return None
         emit = emit or self.emit
         async with self._lock:
+            # Before it looks at the work tree: what changes from now on is the next's.
+            self._snapshots_started += 1
+            self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT
             try:
                 checkpoint, files = await asyncio.to_thread(self._snapshot, label, kind, turn)
             except (CheckpointError, OSError) as exc:
@@ -260,7 +281,6 @@ class SafetyNet:
                     )
                 )
                 return None
-        self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT  # it took all in
         if checkpoint is not self.last:
             emit(
                 CheckpointCreated(
@@ -280,7 +300,6 @@ class SafetyNet:
         """A new checkpoint and how many files differ from the last, or the last if none do."""
         engine = self.checkpoints()
         last = self.last
-        self._snapshots_started += 1
         snap = engine.builder.build()
         ahead, self._built_ahead = self._built_ahead, None
         if ahead is not None and snap.previous_tree == snap.tree == ahead.tree:
