@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.protocol.approval_answer import ApprovalAnswer
+from nanotui.protocol.checkpoints import Checkpoint
 from nanotui.protocol.events import (
     ApprovalRequested,
     CheckpointCreated,
@@ -251,6 +253,32 @@ def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, c
     assert (repo / "b.py").read_text() == "b = 1\n"
 
 
+async def net_after_a_checkpoint(
+    repo: Path, emit: Callable[[EventBase], None] | None = None
+) -> SafetyNet:
+    """A session's safety net that has taken its first checkpoint."""
+    net = SafetyNet(repo, "s1", CheckpointsConfig(), emit or (lambda event: None))
+    await net.before_batch(["the first batch"])
+    return net
+
+
+async def log_lines_outside(net: SafetyNet, repo: Path, count: int) -> None:
+    """A log file written `count` times outside nanotui, each built ahead as the watcher
+    would ask (whatever the log holds, `app.log` ends at line `count - 1`)."""
+    for line in range(count):
+        (repo / "app.log").write_text(f"line {line}\n")
+        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+
+
+async def built_ahead(net: SafetyNet, label: str) -> Checkpoint | None:
+    """The next checkpoint, which must find its tree built ahead: it updates no index,
+    writes no tree and runs no tree diff while the agent waits."""
+    commands = git_commands(net)
+    checkpoint = await net.before_batch([label])
+    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    return checkpoint
+
+
 def git_commands(net: SafetyNet) -> list[str]:
     """The git sub-commands the checkpoint engine runs from now on."""
     runner = net.checkpoints().runner
@@ -345,9 +373,7 @@ async def test_files_changed_outside_go_into_the_tree_before_the_agent_needs_it(
     assert following is not None
     await following
 
-    commands = git_commands(net)
-    second = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    second = await built_ahead(net, "the next batch")
     assert first is not None and second is not None
     assert git(repo, "show", f"{second.tree}:notes.md") == "a new file of the user's\n"
     assert created(events)[-1].files == 2
@@ -360,8 +386,7 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
     events: list[EventBase] = []
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), events.append)
-    await net.before_batch(["the first batch"])
+    net = await net_after_a_checkpoint(repo, events.append)
     held = HeldBuilds(net)
     (repo / "c.py").write_text("c = 1\n")
     first = net.outside_change()
@@ -376,9 +401,7 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     # The second build started after the first had ended, and not within the gap (less
     # the moment between the first one's start on the loop and on its thread).
     assert len(held.started) == 2 and held.started[1] - held.started[0] >= 0.2
-    commands = git_commands(net)
-    after = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    after = await built_ahead(net, "the next batch")
     assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
     # Counted across both builds, on their thread, not by a tree diff while the agent waits.
     assert created(events)[-1].files == 2
@@ -390,20 +413,15 @@ async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
 ) -> None:
     # A log written on and on would otherwise be stored again at every build.
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
-    for line in range(2):
-        (repo / "app.log").write_text(f"line {line}\n")
-        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    net = await net_after_a_checkpoint(repo)
+    await log_lines_outside(net, repo, 2)
     (repo / "app.log").write_text("line 2\n")
     assert net.outside_change() is None
     (repo / "c.py").write_text("c = 1  # written by a batch\n")
     batch = net.build_ahead()  # a batch's own build is never held back
     assert batch is not None
     await asyncio.wait_for(batch, 20)
-    commands = git_commands(net)
-    taken = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree"} & set(commands), commands
+    taken = await built_ahead(net, "the next batch")
     assert taken is not None and git(repo, "show", f"{taken.tree}:app.log") == "line 2\n"
     (repo / "app.log").write_text("line 3\n")
     assert net.outside_change() is not None  # a new allowance
@@ -415,18 +433,13 @@ async def test_builds_that_store_nothing_do_not_use_up_the_allowance(
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
     (repo / ".gitignore").write_text("*.log\n")
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
-    for line in range(3):  # a log git ignores, written on and on
-        (repo / "app.log").write_text(f"line {line}\n")
-        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    net = await net_after_a_checkpoint(repo)
+    await log_lines_outside(net, repo, 3)  # a log git ignores, written on and on
     (repo / "c.py").write_text("c = 1  # the user's edit\n")
     edit = net.outside_change()
     assert edit is not None
     await asyncio.wait_for(edit, 20)
-    commands = git_commands(net)
-    taken = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree"} & set(commands), commands
+    taken = await built_ahead(net, "the next batch")
     assert taken is not None and git(repo, "show", f"{taken.tree}:c.py").startswith("c = 1")
     net.close()
 
@@ -435,11 +448,8 @@ async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
-    for line in range(2):  # the allowance before the checkpoint, all used
-        (repo / "app.log").write_text(f"line {line}\n")
-        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    net = await net_after_a_checkpoint(repo)
+    await log_lines_outside(net, repo, 2)  # the allowance before the checkpoint, all used
     builder = net.checkpoints().builder
     build = builder.build
     looked, go_on = threading.Event(), threading.Event()
@@ -460,9 +470,7 @@ async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
     builder.build = build  # type: ignore[method-assign]
     assert asked is not None
     await asyncio.wait_for(asked, 20)
-    commands = git_commands(net)
-    after = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree"} & set(commands), commands
+    after = await built_ahead(net, "the next batch")
     assert after is not None and git(repo, "show", f"{after.tree}:c.py").startswith("c = 1")
     net.close()
 
@@ -471,8 +479,7 @@ async def test_a_build_asked_for_before_a_checkpoint_is_not_run_after_it(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.5)
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
+    net = await net_after_a_checkpoint(repo)
     await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
     (repo / "c.py").write_text("c = 1\n")
     waiting = net.outside_change()  # for the gap
@@ -488,8 +495,7 @@ async def test_waiting_for_the_lock_does_not_widen_the_gap(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
+    net = await net_after_a_checkpoint(repo)
     builder = net.checkpoints().builder
     builder.build_if_free = lambda: None  # type: ignore[method-assign]  # no git: no time
     async with net._lock:  # a long checkpoint, say, while the build waits for its turn
@@ -505,8 +511,7 @@ async def test_waiting_for_the_lock_does_not_widen_the_gap(
 
 
 async def test_a_build_ahead_cut_short_while_it_waited_does_not_stop_the_next(repo) -> None:
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
+    net = await net_after_a_checkpoint(repo)
     held = HeldBuilds(net)
     first = net.build_ahead()
     await held.one_started()
@@ -519,9 +524,7 @@ async def test_a_build_ahead_cut_short_while_it_waited_does_not_stop_the_next(re
     again = net.build_ahead()
     assert again is not None and again is not waiting
     await asyncio.wait_for(again, 20)
-    commands = git_commands(net)
-    after = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    after = await built_ahead(net, "the next batch")
     assert after is not None and git(repo, "show", f"{after.tree}:c.py") == "c = 1\n"
     net.close()
 
@@ -530,8 +533,7 @@ async def test_a_batch_s_build_does_not_wait_for_the_gap_between_outside_builds(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 600.0)
-    net = SafetyNet(repo, "s1", CheckpointsConfig(), lambda event: None)
-    await net.before_batch(["the first batch"])
+    net = await net_after_a_checkpoint(repo)
     (repo / "c.py").write_text("c = 1\n")
     await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
     (repo / "d.py").write_text("d = 1  # saved just after\n")
@@ -540,9 +542,7 @@ async def test_a_batch_s_build_does_not_wait_for_the_gap_between_outside_builds(
     batch = net.build_ahead()
     assert batch is spaced  # one build takes in both, as soon as the batch asks
     await asyncio.wait_for(batch, 20)  # type: ignore[arg-type]
-    commands = git_commands(net)
-    after = await net.before_batch(["the next batch"])
-    assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
+    after = await built_ahead(net, "the next batch")
     assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
     net.close()
 
