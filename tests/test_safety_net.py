@@ -428,6 +428,33 @@ async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
     net.close()
 
 
+async def test_a_log_written_while_builds_run_is_stored_twice_at_most(
+    repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    net = await net_after_a_checkpoint(repo)
+    builder = net.checkpoints().builder
+    build_if_free = builder.build_if_free
+    stored: list[str] = []
+
+    def slow_build() -> TreeSnapshot | None:
+        time.sleep(0.1)  # the asks go on meanwhile, and queue the next build
+        built = build_if_free()
+        if built is not None and built.tree != built.previous_tree:
+            stored.append(built.tree)
+        return built
+
+    builder.build_if_free = slow_build  # type: ignore[method-assign]
+    asked = []
+    for line in range(40):  # written every 25 ms for a second, each write told
+        (repo / "app.log").write_text(f"line {line}\n")
+        asked.append(net.outside_change())
+        await asyncio.sleep(0.025)
+    await asyncio.wait_for(asyncio.gather(*filter(None, asked)), 20)
+    assert len(stored) == 2, stored
+    net.close()
+
+
 async def test_builds_that_store_nothing_do_not_use_up_the_allowance(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from nanotui.config import CheckpointsConfig
 from nanotui.protocol.basics import plural
@@ -27,6 +28,7 @@ from nanotui.vcs.checkpoints import Checkpoints
 from nanotui.vcs.snapshot import TreeSnapshot
 
 Emit = Callable[[EventBase], None]
+T = TypeVar("T")
 
 OUTSIDE_BUILDS_PER_CHECKPOINT = 2
 """Builds for files changed outside nanotui that store a tree, between two checkpoints.
@@ -77,8 +79,6 @@ class SafetyNet:
         """The `time.monotonic()` before which a build for outside changes waits (the gap)."""
         self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT
         """Outside builds that may still store trees before the next checkpoint."""
-        self._stored_a_tree = False
-        """Whether the last build ahead stored a tree its builder had not made just before."""
         self._snapshots_started = 0
         self._asked_after = 0
         """How many checkpoints' snapshots had started when a build ahead was last asked for."""
@@ -161,46 +161,56 @@ class SafetyNet:
         if gap > 0 and not hurry.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hurry.wait(), gap)
-        self._stored_a_tree = False
-        await self._quietly(self._build_unless_taken, self._starts_looking)
-        if self._stored_a_tree and not hurry.is_set():
+        allowed = True
+
+        def starts_looking() -> None:
+            """This build holds the lock: whoever asks from now on needs a build after it.
+            Whether the allowance lets it build is decided here, with no other build running
+            and the last one's count in (asks queued meanwhile each saw an older count)."""
+            nonlocal allowed
+            self._next_build = None
+            self._building_ahead = asyncio.current_task()
+            allowed = hurry.is_set() or self._outside_builds_left > 0
+
+        stored = await self._quietly(
+            lambda: allowed and self._build_unless_taken(), locked=starts_looking
+        )
+        if stored and not hurry.is_set():
             # Only a build that stored something counts: one for ignored files (a build
             # folder, a log git ignores) or one that found a checkpoint had looked stores
             # nothing, and must not use up the next real edit's.
             self._outside_builds_left -= 1
 
-    def _starts_looking(self) -> None:
-        """This build holds the lock: whoever asks from now on needs a build after it."""
-        self._next_build = None
-        self._building_ahead = asyncio.current_task()
-
-    def _build_unless_taken(self) -> None:
+    def _build_unless_taken(self) -> bool:
         """The build asked for, unless a checkpoint has looked at the work tree since the
-        last ask (it took in all they asked for); timed for the gap, without the lock's wait."""
+        last ask (it took in all they asked for); timed for the gap, without the lock's wait.
+        Whether it stored a tree."""
         if self._snapshots_started > self._asked_after:
-            return
+            return False
         started = time.monotonic()
-        self._build_tree()
+        stored = self._build_tree()
         took = time.monotonic() - started
         self._spaced_from = started + max(OUTSIDE_BUILD_GAP_S, 4 * took)
+        return stored
 
     async def _quietly(
-        self, work: Callable[[], None], locked: Callable[[], None] | None = None
-    ) -> None:
+        self, work: Callable[[], T], locked: Callable[[], None] | None = None
+    ) -> T | None:
         """Git work nobody waits for, on a thread under the lock (`locked` is called once it
-        is held): what goes wrong is left for the next checkpoint, which does the work again
-        and says what is wrong."""
+        is held); its result, or None. What goes wrong is left for the next checkpoint, which
+        does the work again and says what is wrong."""
         async with self._lock:
             if locked is not None:
                 locked()
             if self._closed:
-                return
+                return None
             try:
-                await asyncio.to_thread(work)
+                return await asyncio.to_thread(work)
             except (CheckpointError, OSError):
-                return
+                return None
 
-    def _build_tree(self) -> None:
+    def _build_tree(self) -> bool:
+        """Build the work tree ahead; whether that stored a tree (not the one before)."""
         # Neither step waits for another build (another nanotui's): the session may end
         # meanwhile, and its exit waits for this thread.
         engine = self.checkpoints()
@@ -209,9 +219,10 @@ class SafetyNet:
                 self._feed_pending = engine.builder.watch_changes(wait=False) is None
             # A tree no checkpoint names yet: git prunes it if it stays unused.
             built = None if self._closed else engine.builder.build_if_free()
-            if built is not None and not self._closed:
-                self._stored_a_tree = built.tree != built.previous_tree
-                self._built_ahead = _counted_from_the_first(engine, self._built_ahead, built)
+            if built is None or self._closed:
+                return False
+            self._built_ahead = _counted_from_the_first(engine, self._built_ahead, built)
+            return built.tree != built.previous_tree
         finally:
             if self._closed:  # the session ended meanwhile
                 engine.close()
