@@ -126,5 +126,11 @@ async def test_a_tool_block_s_title_wears_the_class_of_its_status_only() -> None
             seen.append(status_classes())
         assert seen == [["-proposed"], ["-running"], ["-ok"], ["-failed"]]
         assert restyled.count(title) == 3 and block not in restyled
+        preview = block.query_one(".tool-preview")
+        assert preview.styles.display == "none"  # nothing to show yet
+        block.set_result("one\ntwo\n")
+        await pilot.pause()
+        assert block not in restyled  # a result restyles its preview row, not the block
+        assert preview.styles.display == "block"  # shown while the block is folded
         # The colour the status gives the title, from the app's stylesheet.
         assert title.styles.color == Color.parse(pilot.app.get_css_variables()["text-error"])

@@ -222,7 +222,8 @@ class ToolCallBlock(Collapsible):
     def _show_preview(self, content: str, diff: str | None) -> None:
         shown = self._preview_content = preview_content(content, diff)
         self._preview.update(shown)
-        self.set_class(bool(shown.plain), "-has-preview")
+        # On the preview row, not the block: a class on the block restyles all below it.
+        self._preview.set_class(bool(shown.plain), "-has-preview")
 
     def _show_injection(self, flags: Sequence[str]) -> None:
         self.injection = list(flags)
