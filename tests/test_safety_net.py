@@ -15,7 +15,7 @@ from test_checkpoints_helpers import git, make_repo
 
 from nanotui.config import CheckpointsConfig
 from nanotui.config_loading import load_settings
-from nanotui.engine import safety_net
+from nanotui.engine import builds_ahead as schedule
 from nanotui.engine.agent import Agent
 from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
@@ -384,7 +384,7 @@ async def test_files_changed_outside_go_into_the_tree_before_the_agent_needs_it(
 async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.3)
     events: list[EventBase] = []
     net = await net_after_a_checkpoint(repo, events.append)
     held = HeldBuilds(net)
@@ -412,7 +412,7 @@ async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A log written on and on would otherwise be stored again at every build.
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
     net = await net_after_a_checkpoint(repo)
     await log_lines_outside(net, repo, 2)
     (repo / "app.log").write_text("line 2\n")
@@ -431,7 +431,7 @@ async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
 async def test_a_log_written_while_builds_run_is_stored_twice_at_most(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
     net = await net_after_a_checkpoint(repo)
     builder = net.checkpoints().builder
     build_if_free = builder.build_if_free
@@ -458,7 +458,7 @@ async def test_a_log_written_while_builds_run_is_stored_twice_at_most(
 async def test_builds_that_store_nothing_do_not_use_up_the_allowance(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
     (repo / ".gitignore").write_text("*.log\n")
     net = await net_after_a_checkpoint(repo)
     await log_lines_outside(net, repo, 3)  # a log git ignores, written on and on
@@ -474,7 +474,7 @@ async def test_builds_that_store_nothing_do_not_use_up_the_allowance(
 async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.0)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
     net = await net_after_a_checkpoint(repo)
     await log_lines_outside(net, repo, 2)  # the allowance before the checkpoint, all used
     builder = net.checkpoints().builder
@@ -505,7 +505,7 @@ async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
 async def test_a_build_asked_for_before_a_checkpoint_is_not_run_after_it(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.5)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.5)
     net = await net_after_a_checkpoint(repo)
     await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
     (repo / "c.py").write_text("c = 1\n")
@@ -521,7 +521,7 @@ async def test_a_build_asked_for_before_a_checkpoint_is_not_run_after_it(
 async def test_waiting_for_the_lock_does_not_widen_the_gap(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 0.3)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.3)
     net = await net_after_a_checkpoint(repo)
     builder = net.checkpoints().builder
     builder.build_if_free = lambda: None  # type: ignore[method-assign]  # no git: no time
@@ -559,7 +559,7 @@ async def test_a_build_ahead_cut_short_while_it_waited_does_not_stop_the_next(re
 async def test_a_batch_s_build_does_not_wait_for_the_gap_between_outside_builds(
     repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(safety_net, "OUTSIDE_BUILD_GAP_S", 600.0)
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 600.0)
     net = await net_after_a_checkpoint(repo)
     (repo / "c.py").write_text("c = 1\n")
     await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]

@@ -13,14 +13,13 @@ Git work runs in a thread, one operation at a time, so the screen keeps drawing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from nanotui.config import CheckpointsConfig
+from nanotui.engine.builds_ahead import BuildsAhead
 from nanotui.protocol.basics import plural
 from nanotui.protocol.checkpoints import Checkpoint, CheckpointError, RestoreResult
 from nanotui.protocol.events import CheckpointCreated, CheckpointRestored, EventBase, Notice
@@ -29,17 +28,6 @@ from nanotui.vcs.snapshot import TreeSnapshot
 
 Emit = Callable[[EventBase], None]
 T = TypeVar("T")
-
-OUTSIDE_BUILDS_PER_CHECKPOINT = 2
-"""Builds for files changed outside nanotui that store a tree, between two checkpoints.
-Each stores what it finds in the repository's objects, and what a later one replaces is
-left for git to prune: a log file written on and on would otherwise be stored again at
-every build, for as long as the session stayed open. Two: the second takes in what a long
-write had not finished when the first looked."""
-OUTSIDE_BUILD_GAP_S = 1.0
-"""A build for files changed outside nanotui starts at least this long after the last build
-started (or four times that build's length, if longer): the second of a long write's builds
-then comes after more of it has landed, and git is never kept busy back to back."""
 
 
 class SafetyNet:
@@ -69,19 +57,7 @@ class SafetyNet:
         self._feed_pending = False
         """`prepare()` asked the engine to have the kernel tell it which files change, and
         another build held the work tree then: the next build ahead asks again."""
-        self._building_ahead: asyncio.Task[None] | None = None
-        """The build ahead that started last."""
-        self._next_build: asyncio.Task[None] | None = None
-        """A build ahead asked for that has not started yet."""
-        self._hurry = asyncio.Event()
-        """Set when the next build must not wait for the gap (a batch asked for it)."""
-        self._spaced_from = 0.0
-        """The `time.monotonic()` before which a build for outside changes waits (the gap)."""
-        self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT
-        """Outside builds that may still store trees before the next checkpoint."""
-        self._snapshots_started = 0
-        self._asked_after = 0
-        """How many checkpoints' snapshots had started when a build ahead was last asked for."""
+        self._ahead = BuildsAhead(self._quietly, self._build_tree)
         self._built_ahead: TreeSnapshot | None = None
         """The tree built after the last batch, while the model answered (see build_ahead)."""
         self._lock = asyncio.Lock()
@@ -100,9 +76,9 @@ class SafetyNet:
 
     def close(self) -> None:
         self._closed = True
-        for task in (self._preparing, self._building_ahead, self._next_build):
-            if task is not None:
-                task.cancel()  # its thread ends on its own and closes what it opened
+        if self._preparing is not None:
+            self._preparing.cancel()  # its thread ends on its own and closes what it opened
+        self._ahead.cancel()
         if self._checkpoints is not None:
             self._checkpoints.close()
 
@@ -127,71 +103,17 @@ class SafetyNet:
         The next checkpoint then updates only what changed since (at 50k files a batch's
         hundreds of files cost 0.15-0.25 s to take in, a few files since then 0.02 s).
         The task doing it, which the next checkpoint waits for through the lock."""
-        return self._build_soon(spaced=False)
+        if not self.enabled or self._closed:
+            return None
+        return self._ahead.after_batch()
 
     def outside_change(self) -> asyncio.Task[None] | None:
         """Files changed outside nanotui (the workspace watcher said so): build the tree
         ahead as after a batch, so the next checkpoint does not take them in while the agent
-        waits; no sooner than OUTSIDE_BUILD_GAP_S after the last build, and only
-        OUTSIDE_BUILDS_PER_CHECKPOINT times between checkpoints. The task, or None."""
-        if self._outside_builds_left <= 0 and (self._next_build is None or self._next_build.done()):
-            return None  # the next checkpoint takes these in
-        return self._build_soon(spaced=True)
-
-    def _build_soon(self, *, spaced: bool) -> asyncio.Task[None] | None:
-        """The build that starts after this call. One running may have looked at the work
-        tree before what asks now, so the next waits for it; those asking meanwhile share
-        that next one, which waits for the gap only if all of them were `spaced`."""
+        waits (spaced and limited: see `builds_ahead`). The task, or None."""
         if not self.enabled or self._closed:
             return None
-        self._asked_after = self._snapshots_started
-        if self._next_build is None or self._next_build.done():
-            self._hurry = asyncio.Event()
-            self._next_build = asyncio.create_task(self._build_when_free())
-        if not spaced:
-            self._hurry.set()
-        return self._next_build
-
-    async def _build_when_free(self) -> None:
-        hurry = self._hurry  # this build's: the next ask after it starts makes a new one
-        running = self._building_ahead
-        if running is not None and not running.done():
-            await asyncio.wait([running])
-        gap = self._spaced_from - time.monotonic()
-        if gap > 0 and not hurry.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(hurry.wait(), gap)
-        allowed = True
-
-        def starts_looking() -> None:
-            """This build holds the lock: whoever asks from now on needs a build after it.
-            Whether the allowance lets it build is decided here, with no other build running
-            and the last one's count in (asks queued meanwhile each saw an older count)."""
-            nonlocal allowed
-            self._next_build = None
-            self._building_ahead = asyncio.current_task()
-            allowed = hurry.is_set() or self._outside_builds_left > 0
-
-        stored = await self._quietly(
-            lambda: allowed and self._build_unless_taken(), locked=starts_looking
-        )
-        if stored and not hurry.is_set():
-            # Only a build that stored something counts: one for ignored files (a build
-            # folder, a log git ignores) or one that found a checkpoint had looked stores
-            # nothing, and must not use up the next real edit's.
-            self._outside_builds_left -= 1
-
-    def _build_unless_taken(self) -> bool:
-        """The build asked for, unless a checkpoint has looked at the work tree since the
-        last ask (it took in all they asked for); timed for the gap, without the lock's wait.
-        Whether it stored a tree."""
-        if self._snapshots_started > self._asked_after:
-            return False
-        started = time.monotonic()
-        stored = self._build_tree()
-        took = time.monotonic() - started
-        self._spaced_from = started + max(OUTSIDE_BUILD_GAP_S, 4 * took)
-        return stored
+        return self._ahead.after_outside_change()
 
     async def _quietly(
         self, work: Callable[[], T], locked: Callable[[], None] | None = None
@@ -277,9 +199,7 @@ class SafetyNet:
             return None
         emit = emit or self.emit
         async with self._lock:
-            # Before it looks at the work tree: what changes from now on is the next's.
-            self._snapshots_started += 1
-            self._outside_builds_left = OUTSIDE_BUILDS_PER_CHECKPOINT
+            self._ahead.checkpoint_looks()  # what changes from now on is the next's
             try:
                 checkpoint, files = await asyncio.to_thread(self._snapshot, label, kind, turn)
             except (CheckpointError, OSError) as exc:
