@@ -21,7 +21,6 @@ from nanotui.engine.approvals import resolve
 from nanotui.engine.assembly import build_agent
 from nanotui.engine.safety_net import SafetyNet
 from nanotui.protocol.approval_answer import ApprovalAnswer
-from nanotui.protocol.checkpoints import Checkpoint
 from nanotui.protocol.events import (
     ApprovalRequested,
     CheckpointCreated,
@@ -253,6 +252,12 @@ def test_headless_run_reports_the_checkpoint_that_undoes_it(fake_server, repo, c
     assert (repo / "b.py").read_text() == "b = 1\n"
 
 
+@pytest.fixture
+def no_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds for outside changes may follow each other at once."""
+    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
+
+
 async def net_after_a_checkpoint(
     repo: Path, emit: Callable[[EventBase], None] | None = None
 ) -> SafetyNet:
@@ -267,16 +272,23 @@ async def log_lines_outside(net: SafetyNet, repo: Path, count: int) -> None:
     would ask (whatever the log holds, `app.log` ends at line `count - 1`)."""
     for line in range(count):
         (repo / "app.log").write_text(f"line {line}\n")
-        await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+        await finished(net.outside_change())
 
 
-async def built_ahead(net: SafetyNet, label: str) -> Checkpoint | None:
-    """The next checkpoint, which must find its tree built ahead: it updates no index,
-    writes no tree and runs no tree diff while the agent waits."""
+async def built_ahead(net: SafetyNet, path: str) -> str:
+    """`path` in the next checkpoint, which must find its tree built ahead: it updates no
+    index, writes no tree and runs no tree diff while the agent waits."""
     commands = git_commands(net)
-    checkpoint = await net.before_batch([label])
+    checkpoint = await net.before_batch(["the next batch"])
     assert not {"update-index", "write-tree", "diff-tree"} & set(commands), commands
-    return checkpoint
+    assert checkpoint is not None
+    return git(net.workspace, "show", f"{checkpoint.tree}:{path}")
+
+
+async def finished(build: asyncio.Task[None] | None) -> None:
+    """Wait for a build ahead that was asked for (and so must exist)."""
+    assert build is not None
+    await asyncio.wait_for(build, 20)
 
 
 def git_commands(net: SafetyNet) -> list[str]:
@@ -366,16 +378,11 @@ async def test_files_changed_outside_go_into_the_tree_before_the_agent_needs_it(
     events: list[EventBase] = []
     net = SafetyNet(repo, "s1", CheckpointsConfig(), events.append)
     await net.prepare()
-    first = await net.before_batch(["the first batch"])
+    await net.before_batch(["the first batch"])
     (repo / "a.py").write_text("a = 3  # saved in the user's editor\n")
     (repo / "notes.md").write_text("a new file of the user's\n")
-    following = net.outside_change()
-    assert following is not None
-    await following
-
-    second = await built_ahead(net, "the next batch")
-    assert first is not None and second is not None
-    assert git(repo, "show", f"{second.tree}:notes.md") == "a new file of the user's\n"
+    await finished(net.outside_change())
+    assert await built_ahead(net, "notes.md") == "a new file of the user's\n"
     assert created(events)[-1].files == 2
     net.close()
     assert net.outside_change() is None
@@ -401,8 +408,7 @@ async def test_a_change_made_while_a_build_runs_gets_one_more_build_later(
     # The second build started after the first had ended, and not within the gap (less
     # the moment between the first one's start on the loop and on its thread).
     assert len(held.started) == 2 and held.started[1] - held.started[0] >= 0.2
-    after = await built_ahead(net, "the next batch")
-    assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
+    assert (await built_ahead(net, "d.py")).startswith("d = 1")
     # Counted across both builds, on their thread, not by a tree diff while the agent waits.
     assert created(events)[-1].files == 2
     net.close()
@@ -419,19 +425,14 @@ async def test_outside_changes_get_two_builds_between_checkpoints_at_most(
     assert net.outside_change() is None
     (repo / "c.py").write_text("c = 1  # written by a batch\n")
     batch = net.build_ahead()  # a batch's own build is never held back
-    assert batch is not None
-    await asyncio.wait_for(batch, 20)
-    taken = await built_ahead(net, "the next batch")
-    assert taken is not None and git(repo, "show", f"{taken.tree}:app.log") == "line 2\n"
+    await finished(batch)
+    assert (await built_ahead(net, "app.log")) == "line 2\n"
     (repo / "app.log").write_text("line 3\n")
     assert net.outside_change() is not None  # a new allowance
     net.close()
 
 
-async def test_a_log_written_while_builds_run_is_stored_twice_at_most(
-    repo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
+async def test_a_log_written_while_builds_run_is_stored_twice_at_most(repo, no_gap: None) -> None:
     net = await net_after_a_checkpoint(repo)
     builder = net.checkpoints().builder
     build_if_free = builder.build_if_free
@@ -455,26 +456,19 @@ async def test_a_log_written_while_builds_run_is_stored_twice_at_most(
     net.close()
 
 
-async def test_builds_that_store_nothing_do_not_use_up_the_allowance(
-    repo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
+async def test_builds_that_store_nothing_do_not_use_up_the_allowance(repo, no_gap: None) -> None:
     (repo / ".gitignore").write_text("*.log\n")
     net = await net_after_a_checkpoint(repo)
     await log_lines_outside(net, repo, 3)  # a log git ignores, written on and on
     (repo / "c.py").write_text("c = 1  # the user's edit\n")
-    edit = net.outside_change()
-    assert edit is not None
-    await asyncio.wait_for(edit, 20)
-    taken = await built_ahead(net, "the next batch")
-    assert taken is not None and git(repo, "show", f"{taken.tree}:c.py").startswith("c = 1")
+    await finished(net.outside_change())
+    assert (await built_ahead(net, "c.py")).startswith("c = 1")
     net.close()
 
 
 async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
-    repo, monkeypatch: pytest.MonkeyPatch
+    repo, no_gap: None
 ) -> None:
-    monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.0)
     net = await net_after_a_checkpoint(repo)
     await log_lines_outside(net, repo, 2)  # the allowance before the checkpoint, all used
     builder = net.checkpoints().builder
@@ -495,10 +489,8 @@ async def test_a_change_saved_while_a_checkpoint_looks_is_built_for_the_next(
     go_on.set()
     await asyncio.wait_for(taking, 20)
     builder.build = build  # type: ignore[method-assign]
-    assert asked is not None
-    await asyncio.wait_for(asked, 20)
-    after = await built_ahead(net, "the next batch")
-    assert after is not None and git(repo, "show", f"{after.tree}:c.py").startswith("c = 1")
+    await finished(asked)
+    assert (await built_ahead(net, "c.py")).startswith("c = 1")
     net.close()
 
 
@@ -507,7 +499,7 @@ async def test_a_build_asked_for_before_a_checkpoint_is_not_run_after_it(
 ) -> None:
     monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 0.5)
     net = await net_after_a_checkpoint(repo)
-    await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    await finished(net.outside_change())
     (repo / "c.py").write_text("c = 1\n")
     waiting = net.outside_change()  # for the gap
     taken = await net.before_batch(["the next batch"])  # looks at the work tree first
@@ -551,8 +543,7 @@ async def test_a_build_ahead_cut_short_while_it_waited_does_not_stop_the_next(re
     again = net.build_ahead()
     assert again is not None and again is not waiting
     await asyncio.wait_for(again, 20)
-    after = await built_ahead(net, "the next batch")
-    assert after is not None and git(repo, "show", f"{after.tree}:c.py") == "c = 1\n"
+    assert (await built_ahead(net, "c.py")) == "c = 1\n"
     net.close()
 
 
@@ -562,15 +553,14 @@ async def test_a_batch_s_build_does_not_wait_for_the_gap_between_outside_builds(
     monkeypatch.setattr(schedule, "OUTSIDE_BUILD_GAP_S", 600.0)
     net = await net_after_a_checkpoint(repo)
     (repo / "c.py").write_text("c = 1\n")
-    await asyncio.wait_for(net.outside_change(), 20)  # type: ignore[arg-type]
+    await finished(net.outside_change())
     (repo / "d.py").write_text("d = 1  # saved just after\n")
     spaced = net.outside_change()  # waits ten minutes from the last build's start
     (repo / "e.py").write_text("e = 1  # written by the batch\n")
     batch = net.build_ahead()
     assert batch is spaced  # one build takes in both, as soon as the batch asks
     await asyncio.wait_for(batch, 20)  # type: ignore[arg-type]
-    after = await built_ahead(net, "the next batch")
-    assert after is not None and git(repo, "show", f"{after.tree}:d.py").startswith("d = 1")
+    assert (await built_ahead(net, "d.py")).startswith("d = 1")
     net.close()
 
 
