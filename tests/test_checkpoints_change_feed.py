@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -385,20 +384,24 @@ def test_closing_does_not_wait_for_a_build_on_another_thread(
     pair.compare()
     runner = pair.builder.runner
     original = runner.run
+    in_write_tree, closed = threading.Event(), threading.Event()
 
-    def slow(*args: str, **options: object) -> bytes:
+    def held(*args: str, **options: object) -> bytes:
         if "write-tree" in args:
-            time.sleep(1.0)
+            in_write_tree.set()
+            closed.wait(60)  # the build goes on only once closing has returned
         return original(*args, **options)
 
-    monkeypatch.setattr(runner, "run", slow)
-    write_files(repo, {"README.md": "a slow snapshot\n"})
+    monkeypatch.setattr(runner, "run", held)
+    write_files(repo, {"README.md": "a held snapshot\n"})
     building = threading.Thread(target=pair.builder.build, daemon=True)
     building.start()
-    time.sleep(0.3)
-    started = time.monotonic()
-    pair.builder.close()
-    assert time.monotonic() - started < 0.5, "closing runs on the event loop"
+    assert in_write_tree.wait(30)
+    # Closing runs on the event loop: were it to wait for the build, it would wait for ever.
+    closing = threading.Thread(target=lambda: (pair.builder.close(), closed.set()))
+    closing.start()
+    closing.join(timeout=30)
+    assert closed.is_set(), "closing waited for the build"
     building.join(timeout=30)
     assert pair.builder._feed is None, "the build stops the feed as it ends"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -208,13 +207,10 @@ async def test_a_session_that_stays_open_warms_up_the_looks_around_commands(
 async def test_an_outside_edit_becomes_a_logged_event(fake_server, workspace) -> None:
     agent = make_agent(fake_server, workspace)
     async with Watching(agent) as watching:
-        started = time.monotonic()
         (workspace / "a.py").write_text("one = 1\n# the user's editor\n")
         event = await watching.next()
-        latency = time.monotonic() - started
     assert isinstance(event, FileChangedExternally)
     assert event.changes == [ChangedPath(path="a.py", change="modified")]
-    assert latency < 1.0, f"reported after {latency:.2f} s"
     assert agent.log is not None
     agent.close()
     logged = [e for e in read_events(agent.log.path) if isinstance(e, FileChangedExternally)]

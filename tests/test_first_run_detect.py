@@ -74,23 +74,23 @@ def test_ollama_without_api_tags_is_found_through_v1_models() -> None:
     assert found == [DetectedServer("Ollama", f"{ollama.url}/v1", ("qwen2.5-7b-instruct",))]
 
 
-def test_nothing_running_finds_nothing_at_once() -> None:
+def test_nothing_running_finds_nothing_without_waiting_for_the_timeout() -> None:
     started = time.monotonic()
-    found = detect_local_servers(ollama_url=closed_port_url(), lm_studio_url=closed_port_url())
+    found = detect_local_servers(300, ollama_url=closed_port_url(), lm_studio_url=closed_port_url())
     assert found == []
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 60  # a refused connection is an answer
 
 
 def test_a_slow_server_is_given_up_within_the_timeout_while_the_other_is_found() -> None:
     with (
-        LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 5.0)}) as slow,
+        LoopbackServer({"/api/tags": (200, OLLAMA_TAGS, 60.0)}) as slow,
         LoopbackServer({"/v1/models": (200, MODELS, 0)}) as lm_studio,
     ):
         started = time.monotonic()
-        found = detect_local_servers(0.3, ollama_url=slow.url, lm_studio_url=lm_studio.url)
+        found = detect_local_servers(1.0, ollama_url=slow.url, lm_studio_url=lm_studio.url)
         elapsed = time.monotonic() - started
     assert [server.name for server in found] == ["LM Studio"]
-    assert elapsed < 1.0  # one bound for both probes, not one per request
+    assert elapsed < 30  # given up at its timeout, not left to answer after a minute
 
 
 def test_something_else_on_the_port_is_not_a_model_server() -> None:

@@ -143,7 +143,6 @@ async def test_background_children_do_not_outlive_the_command(tmp_path: Path) ->
 async def test_output_is_capped_to_head_and_tail_while_the_child_is_drained(
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
     result = await PlainRunner().run(
         "yes | head -c 50000000; echo end; echo tail >&2",
         cwd=tmp_path,
@@ -157,7 +156,6 @@ async def test_output_is_capped_to_head_and_tail_while_the_child_is_drained(
     assert result.stdout.endswith("y\ny\nend\n")
     assert "bytes cut ...]" in result.stdout
     assert result.stderr == "tail\n"
-    assert time.monotonic() - started < 10
 
 
 async def test_cancellation_kills_the_group_and_propagates(tmp_path: Path) -> None:

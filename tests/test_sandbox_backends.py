@@ -179,19 +179,17 @@ async def test_timeout_kills_the_command_and_its_children(
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_endless_output_keeps_head_and_tail(backend: str, workspace: Path) -> None:
     runner = runner_for(backend, workspace)
-    started = time.monotonic()
     result = await runner.run(
         "echo FIRST; head -c 100000000 /dev/zero | tr '\\0' x; echo; echo LAST",
         cwd=workspace,
         timeout_s=20,
         max_output_bytes=100_000,
     )
-    assert result.exit_code == 0 and result.truncated
+    assert result.exit_code == 0 and result.truncated and not result.timed_out
     assert result.stdout.startswith("FIRST\nxxx")
     assert result.stdout.endswith("xxx\nLAST\n")
     assert "bytes cut ...]" in result.stdout
     assert len(result.stdout.encode()) <= 100_000
-    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
