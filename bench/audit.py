@@ -4,7 +4,11 @@ Appends go through the real `SessionLog` (redaction, the hash chain, a flush per
 with the event mix of a working session: streamed text, tool calls and results, usage,
 and an fsync at every turn end (one turn per 50 events here) and every approval. Then
 `audit verify` (`verify_log`) and `audit show` (the readable timeline, written to a
-throw-away stream) are timed on the log just written. Targets: verify under 1 s.
+throw-away stream) are timed on the log just written. Verifying's peak memory is taken in a
+fresh interpreter, on that log and on one a tenth as long written the same way: what it adds
+to an interpreter that only imported the code must not grow with the log. Targets: verify
+under 1 s, and in constant memory (the long log's extra within `CONSTANT_SLACK_MB` of the
+short one's).
 
     python bench/audit.py [--events 100000]
 
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET_VERIFY_S = 1.0
+CONSTANT_SLACK_MB = 5.0
+"""How much more the long log's verify may take than the short one's (allocator noise)."""
 TURN_EVENTS = 50
 
 
@@ -84,17 +90,13 @@ def main(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nanotui-audit-bench-") as home:
         os.environ["NANOTUI_HOME"] = home
         from nanotui.cli.audit_commands import show
-        from nanotui.governance.audit import SessionLog
         from nanotui.governance.audit_chain import verify_log
 
         events = session_events(count)
-        log = SessionLog("bench")
         started = time.perf_counter()
-        for event in events:
-            log.append(event)
-        log.close()
+        path = written_log("bench", events)
         append_s = time.perf_counter() - started
-        path = Path(log.path)
+        short_path = written_log("bench-short", session_events(max(count // 10, 1)))
 
         started = time.perf_counter()
         verdict = verify_log(path)
@@ -105,6 +107,10 @@ def main(count: int) -> dict[str, Any]:
         show_s = time.perf_counter() - started
         size_mb = path.stat().st_size / 1e6
         verify_peak_mb, bare_peak_mb = peak_mb(path, verify=True), peak_mb(path, verify=False)
+        short_peak_mb = peak_mb(short_path, verify=True)
+    extra_mb = round(verify_peak_mb - bare_peak_mb, 1)
+    short_extra_mb = round(short_peak_mb - bare_peak_mb, 1)
+    constant = extra_mb <= short_extra_mb + CONSTANT_SLACK_MB
     return {
         "events": count,
         "log_mb": round(size_mb, 1),
@@ -115,9 +121,25 @@ def main(count: int) -> dict[str, Any]:
         # In a fresh interpreter: what verifying adds to one that only imported the code.
         "verify_peak_rss_mb": verify_peak_mb,
         "interpreter_peak_rss_mb": bare_peak_mb,
+        "verify_extra_mb": extra_mb,
+        # The anchor: the same on a log a tenth as long, in the same run.
+        "tenth_as_long_verify_extra_mb": short_extra_mb,
         "target_verify_s": TARGET_VERIFY_S,
-        "pass": verdict.ok and verify_s < TARGET_VERIFY_S,
+        "target_constant_memory_slack_mb": CONSTANT_SLACK_MB,
+        "constant_memory": constant,
+        "pass": verdict.ok and verify_s < TARGET_VERIFY_S and constant,
     }
+
+
+def written_log(session: str, events: list[Any]) -> Path:
+    """`events` appended one by one through the real `SessionLog`; the log's path."""
+    from nanotui.governance.audit import SessionLog
+
+    log = SessionLog(session)
+    for event in events:
+        log.append(event)
+    log.close()
+    return Path(log.path)
 
 
 if __name__ == "__main__":
