@@ -398,7 +398,7 @@ def test_closing_does_not_wait_for_a_build_on_another_thread(
     building.start()
     assert in_write_tree.wait(30)
     # Closing runs on the event loop: were it to wait for the build, it would wait for ever.
-    closing = threading.Thread(target=lambda: (pair.builder.close(), closed.set()))
+    closing = threading.Thread(target=lambda: (pair.builder.close(), closed.set()), daemon=True)
     closing.start()
     closing.join(timeout=30)
     assert closed.is_set(), "closing waited for the build"

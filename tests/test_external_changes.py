@@ -209,6 +209,9 @@ async def test_an_outside_edit_becomes_a_logged_event(fake_server, workspace) ->
     async with Watching(agent) as watching:
         (workspace / "a.py").write_text("one = 1\n# the user's editor\n")
         event = await watching.next()
+        # Told by the kernel's watches as the file is written (50 ms later), not found by a
+        # poll of the tree every second or two (the fallback where they cannot be set).
+        assert agent.watcher is not None and "" in agent.watcher.folders_watched()
     assert isinstance(event, FileChangedExternally)
     assert event.changes == [ChangedPath(path="a.py", change="modified")]
     assert agent.log is not None
