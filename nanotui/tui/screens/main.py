@@ -346,7 +346,9 @@ class MainScreen(Screen[None]):
         approval = self.query_one(ApprovalPanel)
         if approval.request is not None:
             await approval.clear()
-        await self.query_one(ChatView).end_reply("", interrupted=interrupted)
+        chat = self.query_one(ChatView)
+        await chat.end_reply("", interrupted=interrupted)
+        await chat.fold_earlier_turns()
         self.query_one(CostMeter).end_stream()
         self.busy = False
         self.query_one(PromptInput).focus()

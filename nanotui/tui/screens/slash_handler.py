@@ -99,7 +99,7 @@ class SlashHandler:
 
     async def do_clear(self, argument: str) -> None:
         await self.screen.on_session(self.screen.session.clear_conversation)
-        await self.chat.remove_children()
+        await self.chat.clear()
         collector.release()
         await self.chat.add_notice(
             "Cleared: the model starts afresh (the session log keeps everything)."

@@ -1,13 +1,43 @@
-"""The conversation: prompts, streamed replies, tool calls and notices, anchored to the end."""
+"""The conversation: prompts, streamed replies, tool calls and notices, anchored to the end.
+
+Only the last `SHOWN_TURNS` turns stay on the screen once a turn ends; the earlier ones are
+folded away behind one row at the top, which brings them back (Enter or a click). Textual
+places every widget of the screen at each layout, in view or not, and a streamed reply lays
+the screen out each time it grows by a line: with every turn kept, a long session's layouts
+grew from 8 ms to 56 ms (60 turns of three tool calls), past what streaming can hide.
+"""
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Static
 
+from nanotui.protocol.basics import plural
 from nanotui.tui.widgets.assistant_reply import AssistantReply
 from nanotui.tui.widgets.notice_line import NoticeLevel, NoticeLine, notice_content
 from nanotui.tui.widgets.tool_call_block import ToolCallBlock
 from nanotui.tui.widgets.user_entry import UserEntry
+
+SHOWN_TURNS = 12
+"""Finished turns kept on the screen; earlier ones are folded away (see the module's text)."""
+
+
+class EarlierTurns(Static, can_focus=True):
+    """The row that stands for the folded turns; Enter, space or a click shows them."""
+
+    BINDINGS = [Binding("enter,space", "unfold", "Show the earlier turns", show=False)]
+
+    class Unfold(Message):
+        """Show the folded turns again."""
+
+    def action_unfold(self) -> None:
+        self.post_message(self.Unfold())
+
+    def on_click(self) -> None:
+        self.action_unfold()
 
 
 class ChatView(VerticalScroll, can_focus=True):
@@ -17,12 +47,82 @@ class ChatView(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self._reply: AssistantReply | None = None
         self._tools: dict[str, ToolCallBlock] = {}
+        self._turns: list[UserEntry] = []
+        """Each turn's first entry, its prompt."""
+        self._folded: list[Widget] = []
+        """The entries folded away, in order."""
+        self._earlier: EarlierTurns | None = None
 
     def on_mount(self) -> None:
         self.anchor()
 
     async def add_user(self, text: str) -> None:
-        await self.mount(UserEntry(text))
+        entry = UserEntry(text)
+        self._turns.append(entry)
+        await self.mount(entry)
+
+    async def clear(self) -> None:
+        """Remove every entry (`/clear`)."""
+        await self.remove_children()
+        self._reply, self._slotted, self._earlier = None, None, None
+        self._tools.clear()
+        self._turns.clear()
+        self._folded.clear()
+
+    # ---- folding the earlier turns --------------------------------------------------------
+
+    @property
+    def folded_turns(self) -> int:
+        """How many turns are folded away now."""
+        return sum(1 for entry in self._turns if entry in self._folded)
+
+    async def fold_earlier_turns(self, keep: int | None = None) -> None:
+        """At a turn's end: fold away what came before the last `keep` turns, unless the user
+        is reading further up (the view is not at its end). Turns they unfolded fold again
+        at the end of a turn that finds the view back at its end."""
+        keep = SHOWN_TURNS if keep is None else keep
+        if len(self._turns) <= keep or not self._at_the_end:
+            return
+        first_kept = self._turns[-keep]
+        entries = [child for child in self.children if child is not self._earlier]
+        newly = []
+        for child in entries[: entries.index(first_kept)]:
+            if child.display and child not in self._folded:
+                newly.append(child)
+        if not newly:
+            return
+        for child in newly:
+            child.display = False
+        self._folded.extend(newly)
+        await self._show_earlier_row()
+
+    @property
+    def _at_the_end(self) -> bool:
+        """Whether the view shows the conversation's end (as it does while it follows it; an
+        anchored view shorter than the screen has a negative offset)."""
+        return self.max_scroll_y == 0 or self.scroll_y >= self.max_scroll_y
+
+    async def _show_earlier_row(self) -> None:
+        count = self.folded_turns
+        text = (
+            f"▲ {plural(count, 'earlier turn')} folded away, so that the screen stays "
+            "quick: Enter or a click shows them."
+        )
+        if self._earlier is None:
+            self._earlier = EarlierTurns(text, classes="earlier-turns")
+            await self.mount(self._earlier, before=0)
+        else:
+            self._earlier.update(text)
+
+    async def on_earlier_turns_unfold(self, message: EarlierTurns.Unfold) -> None:
+        message.stop()
+        for child in self._folded:
+            child.display = True
+        self._folded.clear()
+        if self._earlier is not None:
+            row, self._earlier = self._earlier, None
+            await row.remove()
+        self.focus()
 
     async def add_notice(self, text: str, level: NoticeLevel = "info") -> None:
         await self.mount(NoticeLine(text, level))

@@ -165,7 +165,8 @@ class ToolCallBlock(Collapsible):
         """Focus the title of the tool call `step` rows away; at either end the chat scrolls."""
         if self.parent is None:
             return
-        blocks = list(self.parent.query_children(ToolCallBlock))
+        # Blocks of folded turns are not on the screen (`ChatView.fold_earlier_turns`).
+        blocks = [block for block in self.parent.query_children(ToolCallBlock) if block.display]
         position = blocks.index(self) + step
         if not 0 <= position < len(blocks):
             raise SkipAction()

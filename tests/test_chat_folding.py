@@ -1,0 +1,198 @@
+"""Earlier turns folded away: the chat keeps the last turns on the screen, one row stands for
+the rest and brings them back, and nothing is folded while the user reads further up.
+
+Textual places every widget of the screen at each layout; a long session's layouts (one per
+line a reply streams) grew with every turn it held. `bench/app_stream.py --turns` measures it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_model_server import FakeModelServer, openai_reply
+from pilot_support import app_on_server, wait_for
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+
+from nanotui.tui import collector
+from nanotui.tui.app import NanotuiApp
+from nanotui.tui.resources import styles_dir
+from nanotui.tui.screens.main import MainScreen
+from nanotui.tui.widgets import chat_view
+from nanotui.tui.widgets.assistant_reply import AssistantReply
+from nanotui.tui.widgets.chat_view import ChatView, EarlierTurns
+from nanotui.tui.widgets.prompt_input import PromptInput
+from nanotui.tui.widgets.tool_call_block import ToolCallBlock
+from nanotui.tui.widgets.user_entry import UserEntry
+
+SIZE = (100, 30)
+
+
+class Host(App[None]):
+    CSS_PATH = str(styles_dir() / "app.tcss")
+    AUTO_FOCUS = None
+
+    def compose(self) -> ComposeResult:
+        yield ChatView()
+
+
+async def add_turns(chat: ChatView, first: int, count: int) -> None:
+    """`count` finished turns: a prompt, a tool call with its result, a reply."""
+    for turn in range(first, first + count):
+        await chat.add_user(f"prompt {turn}")
+        block = await chat.add_tool_call(f"call-{turn}", "read_file", f"t{turn}.py", "{}")
+        block.status = "ok"
+        await chat.end_reply(f"reply {turn}")
+
+
+def shown(chat: ChatView, kind: type) -> list:
+    return [widget for widget in chat.query_children(kind) if widget.display]
+
+
+async def test_turns_before_the_last_ones_fold_behind_one_row_that_brings_them_back() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        await chat.add_notice("Welcome.")
+        await add_turns(chat, 0, 5)
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=3)
+        await pilot.pause()
+
+        assert chat.folded_turns == 2
+        assert [entry.text for entry in shown(chat, UserEntry)] == [
+            "prompt 2",
+            "prompt 3",
+            "prompt 4",
+        ]
+        assert [block.call_id for block in shown(chat, ToolCallBlock)] == [
+            "call-2",
+            "call-3",
+            "call-4",
+        ]
+        row = chat.children[0]
+        assert isinstance(row, EarlierTurns) and row.display
+        assert "2 earlier turns folded away" in str(row.render())
+        # Placed at a layout: the row, and three turns of three entries each.
+        assert len(app.screen._compositor.full_map) < 20
+
+        # Another turn's end folds one more turn; the same row counts it.
+        await add_turns(chat, 5, 1)
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=3)
+        await pilot.pause()
+        assert chat.folded_turns == 3 and chat.children[0] is row
+        assert "3 earlier turns" in str(row.render())
+
+        row.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert chat.folded_turns == 0
+        assert len(shown(chat, UserEntry)) == 6 and len(shown(chat, ToolCallBlock)) == 6
+        assert not chat.query(EarlierTurns)
+        assert all(child.display for child in chat.children), "the welcome is back too"
+
+
+async def test_nothing_is_folded_while_the_user_reads_further_up() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        await add_turns(chat, 0, 8)
+        await pilot.pause()
+        chat.scroll_home(animate=False)
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=3)
+        await pilot.pause()
+        assert chat.folded_turns == 0 and not chat.query(EarlierTurns)
+
+        chat.scroll_end(animate=False)  # back at the end: the next turn's end folds them
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=3)
+        assert chat.folded_turns == 5
+
+
+async def test_moving_between_tool_rows_skips_the_folded_ones() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        await add_turns(chat, 0, 4)
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=2)
+        await pilot.pause()
+        first, second = shown(chat, ToolCallBlock)
+        second.title_widget.focus()
+        await pilot.press("up")
+        assert app.focused is first.title_widget
+        await pilot.press("up")  # the first shown row: the keys scroll the chat instead
+        assert app.focused is first.title_widget
+
+
+async def test_clearing_the_chat_forgets_its_turns_and_tool_rows() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        await add_turns(chat, 0, 4)
+        await chat.fold_earlier_turns(keep=2)
+        await pilot.pause()
+        await chat.clear()
+        await pilot.pause()
+        assert not chat.children and chat.folded_turns == 0
+        assert chat.tool_call("call-3") is None
+        await add_turns(chat, 10, 3)
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=2)
+        assert chat.folded_turns == 1
+
+
+# ---- in the app -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NANOTUI_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("one\ntwo\n")
+    return folder
+
+
+async def send(pilot: Pilot, text: str, reply: str) -> None:
+    """Send `text` and wait for the turn that ends with `reply` to be over."""
+    app: NanotuiApp = pilot.app  # type: ignore[assignment]
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    await wait_for(pilot, lambda: screen.query_one(PromptInput).has_focus, "the prompt")
+    await pilot.press(*text, "enter")
+
+    def over() -> bool:
+        replies = [widget.text for widget in screen.query(AssistantReply)]
+        return reply in replies and not screen.busy
+
+    await wait_for(pilot, over, f"the turn of {text!r} to end")
+
+
+async def test_the_app_folds_earlier_turns_as_each_turn_ends(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chat_view, "SHOWN_TURNS", 2)
+    with FakeModelServer() as server:
+        for turn in range(3):
+            server.enqueue(
+                openai_reply("", tool_calls=[("read_file", {"path": "notes.txt"})]),
+                openai_reply(f"Read it, turn {turn}."),
+            )
+        app = NanotuiApp(app_on_server(server, workspace, "folding").session)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the screen")
+                chat = app.screen.query_one(ChatView)
+                for turn in range(2):
+                    await send(pilot, f"turn {turn}", f"Read it, turn {turn}.")
+                assert chat.folded_turns == 0
+                await send(pilot, "turn 2", "Read it, turn 2.")
+                await wait_for(pilot, lambda: chat.folded_turns == 1, "the first turn to fold")
+                assert [entry.text for entry in shown(chat, UserEntry)] == ["turn 1", "turn 2"]
+                assert len(shown(chat, ToolCallBlock)) == 2
+        finally:
+            collector.stop()
