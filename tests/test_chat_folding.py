@@ -94,6 +94,48 @@ async def test_turns_before_the_last_ones_fold_behind_one_row_that_brings_them_b
         assert all(child.display for child in chat.children), "the welcome is back too"
 
 
+async def test_unfolding_keeps_the_reader_where_they_were() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        await add_turns(chat, 0, 30)
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=3)
+        await pilot.pause()
+        chat.scroll_home(animate=False)  # up to the row, as a reader goes
+        await pilot.pause()
+        first_kept = shown(chat, UserEntry)[0]
+        chat.query_one(EarlierTurns).focus()
+        await pilot.press("space")
+        await pilot.pause()
+        await pilot.pause()
+        assert chat.folded_turns == 0
+        top = chat.scroll_y  # at the entry, or as far down as the chat goes
+        assert top > 0, "back at the session's start"
+        assert top <= first_kept.virtual_region.y < top + chat.size.height
+
+
+async def test_a_prompt_sent_within_a_turn_does_not_start_one() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        for turn in range(3):
+            await chat.add_user(f"prompt {turn}")
+            await chat.end_reply(f"reply {turn}")
+            await chat.add_user(f"a hook's follow-up {turn}", starts_turn=False)
+            await chat.end_reply(f"more {turn}")
+        await pilot.pause()
+        await chat.fold_earlier_turns(keep=2)
+        await pilot.pause()
+        assert chat.folded_turns == 1
+        assert [entry.text for entry in shown(chat, UserEntry)] == [
+            "prompt 1",
+            "a hook's follow-up 1",
+            "prompt 2",
+            "a hook's follow-up 2",
+        ]
+
+
 async def test_nothing_is_folded_while_the_user_reads_further_up() -> None:
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
@@ -167,7 +209,7 @@ async def send(pilot: Pilot, text: str, reply: str) -> None:
 
     def over() -> bool:
         replies = [widget.text for widget in screen.query(AssistantReply)]
-        return reply in replies and not screen.busy
+        return any(reply in text for text in replies) and not screen.busy
 
     await wait_for(pilot, over, f"the turn of {text!r} to end")
 
@@ -178,9 +220,10 @@ async def test_the_app_folds_earlier_turns_as_each_turn_ends(
     monkeypatch.setattr(chat_view, "SHOWN_TURNS", 2)
     with FakeModelServer() as server:
         for turn in range(3):
+            # Replies longer than the screen: the chat scrolls, as a real session's does.
             server.enqueue(
                 openai_reply("", tool_calls=[("read_file", {"path": "notes.txt"})]),
-                openai_reply(f"Read it, turn {turn}."),
+                openai_reply("".join(f"line {n}\n\n" for n in range(20)) + f"Done, {turn}."),
             )
         app = NanotuiApp(app_on_server(server, workspace, "folding").session)
         try:
@@ -188,11 +231,13 @@ async def test_the_app_folds_earlier_turns_as_each_turn_ends(
                 await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the screen")
                 chat = app.screen.query_one(ChatView)
                 for turn in range(2):
-                    await send(pilot, f"turn {turn}", f"Read it, turn {turn}.")
-                assert chat.folded_turns == 0
-                await send(pilot, "turn 2", "Read it, turn 2.")
+                    await send(pilot, f"turn {turn}", f"Done, {turn}.")
+                assert chat.folded_turns == 0 and chat.max_scroll_y > 0
+                await send(pilot, "turn 2", "Done, 2.")
                 await wait_for(pilot, lambda: chat.folded_turns == 1, "the first turn to fold")
                 assert [entry.text for entry in shown(chat, UserEntry)] == ["turn 1", "turn 2"]
                 assert len(shown(chat, ToolCallBlock)) == 2
+                await pilot.pause()
+                assert chat.scroll_y == chat.max_scroll_y > 0, "the view still follows the end"
         finally:
             collector.stop()

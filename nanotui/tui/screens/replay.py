@@ -179,6 +179,7 @@ class ReplayScreen(Screen[None]):
             except (OSError, KeyError, TypeError, ValueError):
                 continue
             await show_in_chat(chat, event)
+        await chat.fold_earlier_turns()
         self._show_banner()
 
     def action_pause(self) -> None:

@@ -1,7 +1,9 @@
 """The conversation: prompts, streamed replies, tool calls and notices, anchored to the end.
 
 Only the last `SHOWN_TURNS` turns stay on the screen once a turn ends; the earlier ones are
-folded away behind one row at the top, which brings them back (Enter or a click). Textual
+folded away behind one row at the top, which brings them back (Enter, space or a click). A
+turn starts with the prompt the user sent (a hook's follow-up within a turn does not start
+one); a resumed or replayed conversation's turns fold as they are shown. Textual
 places every widget of the screen at each layout, in view or not, and a streamed reply lays
 the screen out each time it grows by a line: with every turn kept, a long session's layouts
 grew from 8 ms to 56 ms (60 turns of three tool calls), past what streaming can hide.
@@ -28,7 +30,9 @@ SHOWN_TURNS = 12
 class EarlierTurns(Static, can_focus=True):
     """The row that stands for the folded turns; Enter, space or a click shows them."""
 
-    BINDINGS = [Binding("enter,space", "unfold", "Show the earlier turns", show=False)]
+    BINDINGS = [
+        Binding("enter,space", "unfold", "Show the earlier turns", id="chat.unfold_turns"),
+    ]
 
     class Unfold(Message):
         """Show the folded turns again."""
@@ -56,9 +60,11 @@ class ChatView(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         self.anchor()
 
-    async def add_user(self, text: str) -> None:
+    async def add_user(self, text: str, *, starts_turn: bool = True) -> None:
+        """Show a prompt; `starts_turn` False for one sent within a turn (a hook's follow-up)."""
         entry = UserEntry(text)
-        self._turns.append(entry)
+        if starts_turn:
+            self._turns.append(entry)
         await self.mount(entry)
 
     async def clear(self) -> None:
@@ -116,6 +122,12 @@ class ChatView(VerticalScroll, can_focus=True):
 
     async def on_earlier_turns_unfold(self, message: EarlierTurns.Unfold) -> None:
         message.stop()
+        # The reader keeps their place: the entry that came first stays at the top.
+        first_shown = next((c for c in self.children if c.display and c not in self._folded), None)
+        if first_shown is self._earlier:
+            first_shown = next(
+                (c for c in self.children if c.display and c is not self._earlier), None
+            )
         for child in self._folded:
             child.display = True
         self._folded.clear()
@@ -123,6 +135,8 @@ class ChatView(VerticalScroll, can_focus=True):
             row, self._earlier = self._earlier, None
             await row.remove()
         self.focus()
+        if first_shown is not None:
+            self.call_after_refresh(self.scroll_to_widget, first_shown, top=True, animate=False)
 
     async def add_notice(self, text: str, level: NoticeLevel = "info") -> None:
         await self.mount(NoticeLine(text, level))
