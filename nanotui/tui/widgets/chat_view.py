@@ -3,10 +3,12 @@
 Only the last `SHOWN_TURNS` turns stay on the screen once a turn ends; the earlier ones are
 folded away behind one row at the top, which brings them back (Enter, space or a click). A
 turn starts with the prompt the user sent (a hook's follow-up within a turn does not start
-one); a resumed or replayed conversation's turns fold as they are shown. Textual
-places every widget of the screen at each layout, in view or not, and a streamed reply lays
-the screen out each time it grows by a line: with every turn kept, a long session's layouts
-grew from 8 ms to 56 ms (60 turns of three tool calls), past what streaming can hide.
+one); a resumed or replayed conversation's turns fold as they are shown.
+
+Why: Textual places every widget of the screen at each layout, in view or not, and a
+streamed reply lays the screen out each time it grows by a line. With every turn kept, a
+long session's layouts grew from 8 ms to 56 ms (60 turns of three tool calls), past what
+streaming can hide.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ class ChatView(VerticalScroll, can_focus=True):
         self._tools: dict[str, ToolCallBlock] = {}
         self._turns: list[UserEntry] = []
         """Each turn's first entry, its prompt."""
-        self._folded: list[Widget] = []
-        """The entries folded away, in order."""
+        self._folded: set[Widget] = set()
+        """The entries folded away."""
         self._earlier: EarlierTurns | None = None
 
     def on_mount(self) -> None:
@@ -91,15 +93,16 @@ class ChatView(VerticalScroll, can_focus=True):
             return
         first_kept = self._turns[-keep]
         entries = [child for child in self.children if child is not self._earlier]
-        newly = []
-        for child in entries[: entries.index(first_kept)]:
-            if child.display and child not in self._folded:
-                newly.append(child)
+        newly = [
+            child
+            for child in entries[: entries.index(first_kept)]
+            if child.display and child not in self._folded
+        ]
         if not newly:
             return
         for child in newly:
             child.display = False
-        self._folded.extend(newly)
+        self._folded.update(newly)
         await self._show_earlier_row()
 
     @property
@@ -112,7 +115,7 @@ class ChatView(VerticalScroll, can_focus=True):
         count = self.folded_turns
         text = (
             f"▲ {plural(count, 'earlier turn')} folded away, so that the screen stays "
-            "quick: Enter or a click shows them."
+            "quick: Enter, space or a click shows them."
         )
         if self._earlier is None:
             self._earlier = EarlierTurns(text, classes="earlier-turns")
@@ -122,12 +125,11 @@ class ChatView(VerticalScroll, can_focus=True):
 
     async def on_earlier_turns_unfold(self, message: EarlierTurns.Unfold) -> None:
         message.stop()
-        # The reader keeps their place: the entry that came first stays at the top.
-        first_shown = next((c for c in self.children if c.display and c not in self._folded), None)
-        if first_shown is self._earlier:
-            first_shown = next(
-                (c for c in self.children if c.display and c is not self._earlier), None
-            )
+        # The reader keeps their place: the entry shown first stays at the top.
+        first_shown = next(
+            (child for child in self.children if child.display and child is not self._earlier),
+            None,
+        )
         for child in self._folded:
             child.display = True
         self._folded.clear()
