@@ -7,6 +7,7 @@ line a reply streams) grew with every turn it held. `bench/app_stream.py --turns
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,13 @@ async def add_turns(chat: ChatView, first: int, count: int) -> None:
         await chat.end_reply(f"reply {turn}")
 
 
+async def fold(pilot: Pilot, chat: ChatView, keep: int) -> None:
+    """A turn's end as the chat sees it: laid out, then folded, then laid out again."""
+    await pilot.pause()
+    await chat.fold_earlier_turns(keep=keep)
+    await pilot.pause()
+
+
 def shown(chat: ChatView, kind: type) -> list:
     return [widget for widget in chat.query_children(kind) if widget.display]
 
@@ -56,9 +64,7 @@ async def test_turns_before_the_last_ones_fold_behind_one_row_that_brings_them_b
         chat = app.query_one(ChatView)
         await chat.add_notice("Welcome.")
         await add_turns(chat, 0, 5)
-        await pilot.pause()
-        await chat.fold_earlier_turns(keep=3)
-        await pilot.pause()
+        await fold(pilot, chat, keep=3)
 
         assert chat.folded_turns == 2
         assert [entry.text for entry in shown(chat, UserEntry)] == [
@@ -79,9 +85,7 @@ async def test_turns_before_the_last_ones_fold_behind_one_row_that_brings_them_b
 
         # Another turn's end folds one more turn; the same row counts it.
         await add_turns(chat, 5, 1)
-        await pilot.pause()
-        await chat.fold_earlier_turns(keep=3)
-        await pilot.pause()
+        await fold(pilot, chat, keep=3)
         assert chat.folded_turns == 3 and chat.children[0] is row
         assert "3 earlier turns" in str(row.render())
 
@@ -99,9 +103,7 @@ async def test_unfolding_keeps_the_reader_where_they_were() -> None:
     async with app.run_test(size=SIZE) as pilot:
         chat = app.query_one(ChatView)
         await add_turns(chat, 0, 30)
-        await pilot.pause()
-        await chat.fold_earlier_turns(keep=3)
-        await pilot.pause()
+        await fold(pilot, chat, keep=3)
         chat.scroll_home(animate=False)  # up to the row, as a reader goes
         await pilot.pause()
         first_kept = shown(chat, UserEntry)[0]
@@ -124,9 +126,7 @@ async def test_a_prompt_sent_within_a_turn_does_not_start_one() -> None:
             await chat.end_reply(f"reply {turn}")
             await chat.add_user(f"a hook's follow-up {turn}", starts_turn=False)
             await chat.end_reply(f"more {turn}")
-        await pilot.pause()
-        await chat.fold_earlier_turns(keep=2)
-        await pilot.pause()
+        await fold(pilot, chat, keep=2)
         assert chat.folded_turns == 1
         assert [entry.text for entry in shown(chat, UserEntry)] == [
             "prompt 1",
@@ -143,9 +143,7 @@ async def test_nothing_is_folded_while_the_user_reads_further_up() -> None:
         await add_turns(chat, 0, 8)
         await pilot.pause()
         chat.scroll_home(animate=False)
-        await pilot.pause()
-        await chat.fold_earlier_turns(keep=3)
-        await pilot.pause()
+        await fold(pilot, chat, keep=3)
         assert chat.folded_turns == 0 and not chat.query(EarlierTurns)
 
         chat.scroll_end(animate=False)  # back at the end: the next turn's end folds them
@@ -159,9 +157,7 @@ async def test_moving_between_tool_rows_skips_the_folded_ones() -> None:
     async with app.run_test(size=SIZE) as pilot:
         chat = app.query_one(ChatView)
         await add_turns(chat, 0, 4)
-        await pilot.pause()
-        await chat.fold_earlier_turns(keep=2)
-        await pilot.pause()
+        await fold(pilot, chat, keep=2)
         first, second = shown(chat, ToolCallBlock)
         second.title_widget.focus()
         await pilot.press("up")
@@ -212,6 +208,36 @@ async def send(pilot: Pilot, text: str, reply: str) -> None:
         return any(reply in text for text in replies) and not screen.busy
 
     await wait_for(pilot, over, f"the turn of {text!r} to end")
+
+
+async def test_a_stop_hook_s_follow_up_stays_in_its_turn_when_turns_fold(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hook blocks each turn's first stop, so the model is sent on within the turn by a
+    # prompt of the hook's: the chat shows it as a prompt, but it starts no turn.
+    once = 'grep -q \'"stop_hook_active": false\' && { echo "run the tests" >&2; exit 2; }; :'
+    monkeypatch.setattr(chat_view, "SHOWN_TURNS", 2)
+    with FakeModelServer() as server:
+        for turn in range(3):
+            server.enqueue(openai_reply(f"Stopping, {turn}."), openai_reply(f"Done, {turn}."))
+        home = workspace.parent / "home"
+        home.mkdir(exist_ok=True)
+        (home / "config.toml").write_text(
+            f'[[hooks]]\nevent = "stop"\ncommand = {json.dumps(once)}\n'
+        )
+        app = NanotuiApp(app_on_server(server, workspace, "hooked").session)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the screen")
+                chat = app.screen.query_one(ChatView)
+                for turn in range(3):
+                    await send(pilot, f"turn {turn}", f"Done, {turn}.")
+                await wait_for(pilot, lambda: chat.folded_turns == 1, "the first turn to fold")
+                prompts = [entry.text for entry in shown(chat, UserEntry)]
+                assert prompts[0] == "turn 1" and prompts[2] == "turn 2", prompts
+                assert "run the tests" in prompts[1] and "run the tests" in prompts[3]
+        finally:
+            collector.stop()
 
 
 async def test_the_app_folds_earlier_turns_as_each_turn_ends(
