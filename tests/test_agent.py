@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,17 +164,19 @@ async def test_plan_mode_offers_only_read_only_tools(fake_server, workspace) -> 
 
 async def test_cancel_closes_the_model_stream_at_once(fake_server, workspace) -> None:
     fake_server.enqueue(
-        stalled_reply(openai_reply("a long answer " * 20), after_events=3, stall_s=20)
+        stalled_reply(openai_reply("a long answer " * 20), after_events=3, stall_s=600)
     )
     agent = make_agent(fake_server, workspace)
     events: list[EventBase] = []
-    started = time.monotonic()
-    async for event in agent.turn("go"):
-        events.append(event)
-        if len(events) == 4:  # session, user message, two text deltas: mid-stream
-            agent.cancel()
+
+    async def turn() -> None:
+        async for event in agent.turn("go"):
+            events.append(event)
+            if len(events) == 4:  # session, user message, two text deltas: mid-stream
+                agent.cancel()
+
+    await asyncio.wait_for(turn(), 60)  # a hang guard: the server is silent ten minutes
     assert isinstance(events[-1], TurnFinished) and events[-1].status == "cancelled"
-    assert time.monotonic() - started < 5
     assert await asyncio.to_thread(fake_server.requests[0].client_gone.wait, 5)
     agent.close()
 

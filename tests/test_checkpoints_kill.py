@@ -23,7 +23,6 @@ from test_checkpoints_helpers import IDENTITY, git, isolate, make_repo, read_sta
 from nanotui.vcs.checkpoints import Checkpoints
 
 ROUNDS = 22
-TIME_LIMIT_S = 45.0
 RESTORE_SCRIPT = """
 import json, sys
 from nanotui.vcs.checkpoints import Checkpoints
@@ -91,10 +90,8 @@ def test_a_restore_killed_at_random_moments_never_loses_the_state_before_it(
     at_checkpoint, full_run_s = _state_after_full_restore(work, checkpoint_id, created)
 
     rng = random.Random(20260101)
-    started = time.monotonic()
     rounds_run = killed_mid_way = 0
     for _ in range(ROUNDS):
-        assert time.monotonic() - started < TIME_LIMIT_S, "the kill rounds took too long"
         _reset(work, before, original_refs)
         process = run_restore(work, checkpoint_id, created)
         try:

@@ -104,14 +104,14 @@ async def test_a_command_that_loses_a_process_to_the_memory_limit_does_not_carry
     # The kernel kills one process past the limit; the rest of the command (here the shell
     # that goes on to write a file) is stopped with it rather than carrying on half done.
     hold = f"python3 -c 'import time; b = b\"x\" * (300 << 20); time.sleep(1.{marker})'"
-    line = f"{hold} & {hold} & wait; sleep 3.{marker}; echo carried on > after.txt"
+    line = f"{hold} & {hold} & wait; sleep 600.{marker}; echo carried on > after.txt"
     try:
         result = await run(backend, workspace, line, memory_mb=400)
     finally:
         kill_all(marker)
     assert "400 MB memory limit" in result.stopped, result
     assert not (workspace / "after.txt").exists()
-    assert result.duration_s < 3, result
+    assert not result.timed_out, result  # stopped at once, not at its 30 s timeout
 
 
 async def test_one_process_under_the_limit_runs_as_before(workspace: Path) -> None:
@@ -199,7 +199,7 @@ def test_a_killed_nanotui_leaves_no_memory_cgroup_behind_for_long(
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
         kill_all(marker)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while any((folder / "cgroup.procs").read_text().strip() for folder in left):
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -388,16 +387,15 @@ async def test_stream_cut_before_any_text_is_a_retryable_connection_error(
 
 async def test_idle_read_timeout_is_a_timeout(fake_server: FakeModelServer) -> None:
     provider = make_provider(fake_server.openai_base_url, read_timeout_s=0.3)
-    fake_server.enqueue(stalled_reply(openai_reply(text="late"), after_events=1, stall_s=5))
-    started = time.monotonic()
+    fake_server.enqueue(stalled_reply(openai_reply(text="late"), after_events=1, stall_s=600))
 
     with pytest.raises(ProviderError) as caught:
-        await collect(provider)
+        # The wait_for is a hang guard: the server stays silent for ten minutes.
+        await asyncio.wait_for(collect(provider), 60)
     await provider.aclose()
 
     assert caught.value.kind == "timeout"
     assert "0.3 s" in str(caught.value)
-    assert time.monotonic() - started < 2.5
 
 
 async def test_cancelling_the_consumer_closes_the_connection(
@@ -412,7 +410,7 @@ async def test_cancelling_the_consumer_closes_the_connection(
                 first_text.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.wait_for(first_text.wait(), timeout=2)
+    await asyncio.wait_for(first_text.wait(), timeout=30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
