@@ -13,7 +13,8 @@ are reported.
     python bench/app_stream_paced.py [--rate 100] [--tokens 1000] [--runs 3]
 
 Prints one JSON object: `cpu_share` (CPU seconds over wall seconds: 0.35 is 35% of one
-core) and the worst silence of the terminal, for the app and the anchor.
+core) and the worst silence of the terminal, for the app and the anchor; `target.met` says
+whether the app kept every silence within the streaming target's 50 ms.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app_stream import (
     ANCHOR,
     END,
     READY,
+    TARGET_MAX_STALL_MS,
     Terminal,
     answered_trust,
     app_in_terminal,
@@ -177,6 +179,11 @@ def main() -> None:
                 "runs": args.runs,
                 "app": figures(app),
                 "anchor_markdown_stream": figures(anchor),
+                # Issue 21 sets no CPU target; its streaming one holds at any pace.
+                "target": {
+                    "max_stall_ms": TARGET_MAX_STALL_MS,
+                    "met": max(r["stall_ms"] for r in app) <= TARGET_MAX_STALL_MS,
+                },
             },
             indent=2,
         )
