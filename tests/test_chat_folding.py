@@ -16,8 +16,10 @@ from pilot_support import app_on_server, wait_for
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
+from nanotui.protocol.events import AssistantMessage, EventBase, TurnFinished, UserMessage
 from nanotui.tui import collector
 from nanotui.tui.app import NanotuiApp
+from nanotui.tui.replay_chat import show_earlier_conversation, show_in_chat
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets import chat_view
@@ -45,6 +47,7 @@ async def add_turns(chat: ChatView, first: int, count: int) -> None:
         block = await chat.add_tool_call(f"call-{turn}", "read_file", f"t{turn}.py", "{}")
         block.status = "ok"
         await chat.end_reply(f"reply {turn}")
+        chat.end_turn()
 
 
 async def fold(pilot: Pilot, chat: ChatView, keep: int) -> None:
@@ -124,8 +127,9 @@ async def test_a_prompt_sent_within_a_turn_does_not_start_one() -> None:
         for turn in range(3):
             await chat.add_user(f"prompt {turn}")
             await chat.end_reply(f"reply {turn}")
-            await chat.add_user(f"a hook's follow-up {turn}", starts_turn=False)
+            await chat.add_user(f"a hook's follow-up {turn}")
             await chat.end_reply(f"more {turn}")
+            chat.end_turn()
         await fold(pilot, chat, keep=2)
         assert chat.folded_turns == 1
         assert [entry.text for entry in shown(chat, UserEntry)] == [
@@ -133,6 +137,48 @@ async def test_a_prompt_sent_within_a_turn_does_not_start_one() -> None:
             "a hook's follow-up 1",
             "prompt 2",
             "a hook's follow-up 2",
+        ]
+
+
+def logged_turns(count: int) -> list[EventBase]:
+    """What a session's log holds of `count` turns, each stopped once by a stop hook."""
+    events: list[EventBase] = []
+    for turn in range(count):
+        events += [
+            UserMessage(text=f"prompt {turn}"),
+            AssistantMessage(text=f"reply {turn}"),
+            UserMessage(text=f"A stop hook asks you to go on: {turn}"),
+            AssistantMessage(text=f"more {turn}"),
+            TurnFinished(status="done"),
+        ]
+    return events
+
+
+async def test_a_logged_conversation_folds_by_its_turns_not_its_prompts() -> None:
+    # Replays and resumed sessions show the log again: a hook's follow-up is in the log as a
+    # prompt like any other, and only a turn's end says that the next one starts a turn.
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        for event in logged_turns(3):
+            await show_in_chat(chat, event)
+        await fold(pilot, chat, keep=2)
+        assert chat.folded_turns == 1
+        assert [entry.text for entry in shown(chat, UserEntry)][::2] == ["prompt 1", "prompt 2"]
+
+
+async def test_a_log_that_stops_mid_turn_leaves_the_next_prompt_a_turn_of_its_own() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        # The earlier session ended mid-turn (no TurnFinished in its log: it was killed).
+        earlier = [*logged_turns(2), UserMessage(text="prompt 2")]
+        await show_earlier_conversation(chat, "s1", 5, lambda _: earlier)
+        await chat.add_user("the first prompt after resuming")
+        await fold(pilot, chat, keep=1)
+        assert chat.folded_turns == 3
+        assert [entry.text for entry in shown(chat, UserEntry)] == [
+            "the first prompt after resuming"
         ]
 
 

@@ -80,6 +80,7 @@ async def show_in_chat(chat: ChatView, event: EventBase) -> None:
         await chat.add_notice(event.text, "error")
     elif isinstance(event, TurnFinished):
         await chat.end_reply("", interrupted=event.status == "cancelled")
+        chat.end_turn()  # a prompt after it starts a turn; one before it was a hook's
         if event.status == "cancelled":
             for block in chat.unfinished_tool_calls():
                 block.status = "interrupted"
@@ -116,6 +117,7 @@ async def show_earlier_conversation(
         await show_in_chat(chat, event)
     for entry in chat.children[first:]:
         entry.add_class(EARLIER_CLASS)
+    chat.end_turn()  # also when the log stops mid-turn: the next prompt starts a turn
     noun = "message" if messages == 1 else "messages"
     await chat.add_notice(
         f"Resumed session {session}: the model has its {messages} {noun}; it goes on from here."

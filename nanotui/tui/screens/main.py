@@ -105,8 +105,6 @@ class MainScreen(Screen[None]):
         self.trusted = trusted
         self.slash = SlashHandler(self)
         self._turn_had_error = False
-        self._turn_prompted = False
-        """The running turn's prompt is in the chat (a hook's follow-up then starts no turn)."""
         self._last_reply = ""
         """The model's last finished reply: the approval pane keeps its last paragraph in view."""
         self._handlers: dict[type[EventBase], Callable[[Any], Awaitable[None]]] = {
@@ -351,8 +349,8 @@ class MainScreen(Screen[None]):
             await approval.clear()
         chat = self.query_one(ChatView)
         await chat.end_reply("", interrupted=interrupted)
+        chat.end_turn()
         await chat.fold_earlier_turns()
-        self._turn_prompted = False
         self.query_one(CostMeter).end_stream()
         self.busy = False
         self.query_one(PromptInput).focus()
@@ -372,8 +370,7 @@ class MainScreen(Screen[None]):
 
     async def _user_message(self, event: UserMessage) -> None:
         self._last_reply = ""
-        starts_turn, self._turn_prompted = not self._turn_prompted, True
-        await self.query_one(ChatView).add_user(event.text, starts_turn=starts_turn)
+        await self.query_one(ChatView).add_user(event.text)
 
     async def _text_delta(self, event: TextDelta) -> None:
         await self.query_one(ChatView).stream_text(event.text)

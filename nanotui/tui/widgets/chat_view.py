@@ -55,6 +55,8 @@ class ChatView(VerticalScroll, can_focus=True):
         self._tools: dict[str, ToolCallBlock] = {}
         self._turns: list[UserEntry] = []
         """Each turn's first entry, its prompt."""
+        self._turn_open = False
+        """A turn's prompt is shown and the turn has not ended (`end_turn`)."""
         self._folded: set[Widget] = set()
         """The entries folded away."""
         self._earlier: EarlierTurns | None = None
@@ -62,12 +64,18 @@ class ChatView(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         self.anchor()
 
-    async def add_user(self, text: str, *, starts_turn: bool = True) -> None:
-        """Show a prompt; `starts_turn` False for one sent within a turn (a hook's follow-up)."""
+    async def add_user(self, text: str) -> None:
+        """Show a prompt. The first since a turn ended starts a turn; one sent within a turn
+        (a stop hook's follow-up) belongs to that turn."""
         entry = UserEntry(text)
-        if starts_turn:
+        if not self._turn_open:
             self._turns.append(entry)
+            self._turn_open = True
         await self.mount(entry)
+
+    def end_turn(self) -> None:
+        """The turn ended (live, or in a log shown again): the next prompt starts one."""
+        self._turn_open = False
 
     async def clear(self) -> None:
         """Remove every entry (`/clear`)."""
@@ -75,6 +83,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self._reply, self._slotted, self._earlier = None, None, None
         self._tools.clear()
         self._turns.clear()
+        self._turn_open = False
         self._folded.clear()
 
     # ---- folding the earlier turns --------------------------------------------------------
