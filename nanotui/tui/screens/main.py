@@ -370,7 +370,10 @@ class MainScreen(Screen[None]):
 
     async def _user_message(self, event: UserMessage) -> None:
         self._last_reply = ""
-        await self.query_one(ChatView).add_user(event.text)
+        # Asked here rather than by the entry: a query over the screen from each new entry
+        # walked every widget of the conversation, hidden ones too (18 ms at 30 turns).
+        typed = self.query_one(PromptInput).as_typed(event.text)
+        await self.query_one(ChatView).add_user(event.text, typed)
 
     async def _text_delta(self, event: TextDelta) -> None:
         await self.query_one(ChatView).stream_text(event.text)

@@ -64,10 +64,12 @@ class ChatView(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         self.anchor()
 
-    async def add_user(self, text: str) -> None:
-        """Show a prompt. The first since a turn ended starts a turn; one sent within a turn
-        (a stop hook's follow-up) belongs to that turn."""
-        entry = UserEntry(text)
+    async def add_user(self, text: str, typed: str | None = None) -> None:
+        """Show a prompt, folding its pastes when it is known as `typed` (with their marks).
+
+        The first prompt since a turn ended starts a turn; one sent within a turn (a stop
+        hook's follow-up) belongs to that turn."""
+        entry = UserEntry(text, typed)
         if not self._turn_open:
             self._turns.append(entry)
             self._turn_open = True

@@ -11,7 +11,6 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from nanotui.tui.pastes import MARK_PATTERN, is_large, size_words
-from nanotui.tui.widgets.prompt_input import PromptInput
 
 PREVIEW_LINES = 2
 """A long prompt folded whole shows this many of its first lines under its mark."""
@@ -34,18 +33,13 @@ class UserEntry(Static):
 
     folded: var[bool] = var(True)
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, typed: str | None = None) -> None:
         self.text = text
-        self.typed: str | None = None
-        """The prompt as typed, with the marks of its pastes, when the prompt still knows it."""
+        self.typed = typed
+        """The prompt as typed, with the marks of its pastes, when the prompt still knows it
+        (`PromptInput.as_typed`)."""
         super().__init__(Content(text))
         self._settle()
-
-    def on_mount(self) -> None:
-        for prompt in self.screen.query(PromptInput):
-            if (typed := prompt.as_typed(self.text)) is not None:
-                self.typed = typed
-                self._settle()
 
     @property
     def foldable(self) -> bool:
