@@ -179,10 +179,10 @@ def main() -> None:
                 "runs": args.runs,
                 "app": figures(app),
                 "anchor_markdown_stream": figures(anchor),
-                # Issue 21 sets no CPU target; its streaming one holds at any pace.
+                # No CPU target is set; the streaming one (`app_stream.py`) holds at any pace.
                 "target": {
                     "max_stall_ms": TARGET_MAX_STALL_MS,
-                    "met": max(r["stall_ms"] for r in app) <= TARGET_MAX_STALL_MS,
+                    "met": max(figures(app)["stall_ms_runs"]) <= TARGET_MAX_STALL_MS,
                 },
             },
             indent=2,

@@ -126,7 +126,7 @@ def kill_all(marker: str) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-async def none_left(marker: str, within_s: float = 2.0) -> bool:
+async def none_left(marker: str, within_s: float = 10.0) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if not pids_with(marker):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply, stalled_reply
+from hang_guard import guarded
 
 from nanotui.config_loading import load_settings
 from nanotui.engine.agent import Agent
@@ -175,10 +176,12 @@ async def test_cancel_closes_the_model_stream_at_once(fake_server, workspace) ->
             if len(events) == 4:  # session, user message, two text deltas: mid-stream
                 agent.cancel()
 
-    await asyncio.wait_for(turn(), 60)  # a hang guard: the server is silent ten minutes
-    assert isinstance(events[-1], TurnFinished) and events[-1].status == "cancelled"
-    assert await asyncio.to_thread(fake_server.requests[0].client_gone.wait, 5)
-    agent.close()
+    try:
+        await guarded(turn())  # the server is silent for ten minutes
+        assert isinstance(events[-1], TurnFinished) and events[-1].status == "cancelled"
+        assert await asyncio.to_thread(fake_server.requests[0].client_gone.wait, 10)
+    finally:
+        agent.close()
 
 
 async def test_cancel_kills_a_running_command(fake_server, workspace) -> None:

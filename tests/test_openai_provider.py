@@ -18,6 +18,7 @@ from fake_model_server import (
     sse_reply,
     stalled_reply,
 )
+from hang_guard import guarded
 
 from nanotui.config import ProviderConfig
 from nanotui.protocol.model_io import (
@@ -390,8 +391,7 @@ async def test_idle_read_timeout_is_a_timeout(fake_server: FakeModelServer) -> N
     fake_server.enqueue(stalled_reply(openai_reply(text="late"), after_events=1, stall_s=600))
 
     with pytest.raises(ProviderError) as caught:
-        # The wait_for is a hang guard: the server stays silent for ten minutes.
-        await asyncio.wait_for(collect(provider), 60)
+        await guarded(collect(provider))  # the server is silent for ten minutes
     await provider.aclose()
 
     assert caught.value.kind == "timeout"
@@ -416,7 +416,7 @@ async def test_cancelling_the_consumer_closes_the_connection(
         await task
 
     [seen] = fake_server.requests
-    gone = await asyncio.to_thread(seen.client_gone.wait, 2)
+    gone = await asyncio.to_thread(seen.client_gone.wait, 10)
     assert gone, "the server never saw the client hang up"
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hang_guard import guarded
 from tools_support import process_alive
 
 from nanotui.security.sandbox.base import (
@@ -100,13 +101,15 @@ async def test_environment_is_scrubbed_of_secrets(
 
 
 async def _run_guarded(line: str, cwd: Path, timeout_s: float) -> CommandResult:
-    """Run `line`; the wait_for is a hang guard for commands that would run ten minutes."""
-    run = PlainRunner().run(line, cwd=cwd, timeout_s=timeout_s, max_output_bytes=1000)
-    return await asyncio.wait_for(run, 60)
+    """Run `line` (whose sleeps run ten minutes) within the hang guard."""
+    return await guarded(
+        PlainRunner().run(line, cwd=cwd, timeout_s=timeout_s, max_output_bytes=1000)
+    )
 
 
-async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    result = await _run_guarded("sleep 600 & echo $!; sleep 600; wait", tmp_path, timeout_s=1)
+async def test_timeout_kills_the_whole_process_group(tmp_path: Path, marker: str) -> None:
+    line = f"sleep 600.{marker} & echo $!; sleep 600.{marker}; wait"
+    result = await _run_guarded(line, tmp_path, timeout_s=1)
     background = int(result.stdout.split()[0])
     try:
         assert result.timed_out
@@ -116,8 +119,9 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
         _kill(background)
 
 
-async def test_a_command_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
-    result = await _run_guarded("trap '' TERM; sleep 600 & echo $!; wait", tmp_path, timeout_s=0.5)
+async def test_a_command_ignoring_sigterm_is_killed(tmp_path: Path, marker: str) -> None:
+    line = f"trap '' TERM; sleep 600.{marker} & echo $!; wait"
+    result = await _run_guarded(line, tmp_path, timeout_s=0.5)
     background = int(result.stdout.split()[0])
     try:
         assert result.timed_out
@@ -126,9 +130,9 @@ async def test_a_command_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
         _kill(background)
 
 
-async def test_background_children_do_not_outlive_the_command(tmp_path: Path) -> None:
+async def test_background_children_do_not_outlive_the_command(tmp_path: Path, marker: str) -> None:
     # Waiting on the child holding the pipe would run into the 30 s timeout.
-    result = await _run_guarded("sleep 600 & echo $!", tmp_path, timeout_s=30)
+    result = await _run_guarded(f"sleep 600.{marker} & echo $!", tmp_path, timeout_s=30)
     background = int(result.stdout.split()[0])
     try:
         assert result.exit_code == 0 and not result.timed_out, "waited on a child holding the pipe"

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hang_guard import guarded
 from sandbox_support import (
     BACKENDS,
     ISOLATING,
@@ -162,10 +163,7 @@ async def test_timeout_kills_the_command_and_its_children(
     runner = runner_for(backend, workspace)
     line = f"sleep 600.{marker} & (sleep 601.{marker} &) ; sleep 602.{marker}; wait"
     try:
-        # The wait_for is a hang guard: without the timeout the command would run ten minutes.
-        result = await asyncio.wait_for(
-            runner.run(line, cwd=workspace, timeout_s=1, max_output_bytes=1000), 60
-        )
+        result = await guarded(runner.run(line, cwd=workspace, timeout_s=1, max_output_bytes=1000))
         assert result.timed_out and result.exit_code is None
         assert await none_left(marker), "a child outlived the timeout"
     finally:
