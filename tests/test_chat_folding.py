@@ -16,10 +16,16 @@ from pilot_support import app_on_server, wait_for
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from nanotui.protocol.events import AssistantMessage, EventBase, TurnFinished, UserMessage
+from nanotui.protocol.events import (
+    AssistantMessage,
+    EventBase,
+    SessionStarted,
+    TurnFinished,
+    UserMessage,
+)
 from nanotui.tui import collector
 from nanotui.tui.app import NanotuiApp
-from nanotui.tui.replay_chat import show_earlier_conversation, show_in_chat
+from nanotui.tui.replay_chat import settled, show_earlier_conversation, show_in_chat
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.main import MainScreen
 from nanotui.tui.widgets import chat_view
@@ -164,7 +170,42 @@ async def test_a_logged_conversation_folds_by_its_turns_not_its_prompts() -> Non
             await show_in_chat(chat, event)
         await fold(pilot, chat, keep=2)
         assert chat.folded_turns == 1
-        assert [entry.text for entry in shown(chat, UserEntry)][::2] == ["prompt 1", "prompt 2"]
+        assert [entry.text for entry in shown(chat, UserEntry)] == [
+            "prompt 1",
+            "A stop hook asks you to go on: 1",
+            "prompt 2",
+            "A stop hook asks you to go on: 2",
+        ]
+
+
+async def test_a_turn_killed_mid_way_does_not_swallow_the_resumed_session_s_first_one() -> None:
+    # The log goes on after a resume: a killed turn's prompt, no end, the session starting.
+    killed = [UserMessage(text="the killed turn"), AssistantMessage(text="half a reply")]
+    resumed = SessionStarted(
+        session="s1",
+        workspace="/w",
+        provider="p",
+        model="m",
+        label="",
+        mode="ask",
+        sandbox="",
+        nanotui_version="0",
+        resumed=True,
+    )
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.query_one(ChatView)
+        # As replays and resumed sessions read the log: the events that change the chat.
+        for event in settled([*killed, resumed, *logged_turns(2)]):
+            await show_in_chat(chat, event)
+        await fold(pilot, chat, keep=2)
+        assert chat.folded_turns == 1
+        assert [entry.text for entry in shown(chat, UserEntry)] == [
+            "prompt 0",
+            "A stop hook asks you to go on: 0",
+            "prompt 1",
+            "A stop hook asks you to go on: 1",
+        ]
 
 
 async def test_a_log_that_stops_mid_turn_leaves_the_next_prompt_a_turn_of_its_own() -> None:

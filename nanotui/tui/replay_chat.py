@@ -18,6 +18,7 @@ from nanotui.protocol.events import (
     ErrorEvent,
     EventBase,
     Notice,
+    SessionStarted,
     TextDelta,
     ToolCallProposed,
     ToolResult,
@@ -40,6 +41,7 @@ CHAT_TYPES = frozenset(
         "notice",
         "error",
         "turn_finished",
+        "session_started",
     }
 )
 """The record types that change the conversation view."""
@@ -86,6 +88,9 @@ async def show_in_chat(chat: ChatView, event: EventBase) -> None:
                 block.status = "interrupted"
         if event.status not in ("done", "error"):
             await chat.add_notice(event.reason or f"The turn ended: {event.status}.", "warning")
+    elif isinstance(event, SessionStarted):
+        # The session resumed: a turn the process was killed in never finished in the log.
+        chat.end_turn()
 
 
 def settled(events: Sequence[EventBase]) -> list[EventBase]:
