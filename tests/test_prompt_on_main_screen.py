@@ -95,6 +95,30 @@ async def test_a_commands_output_scrolls_into_view(fake_server, workspace, home)
         assert cost_line.region.intersection(chat.region) == cost_line.region
 
 
+async def test_a_paste_stays_folded_as_typed_when_a_command_is_sent_before_the_turn_starts(
+    fake_server, workspace, home
+) -> None:
+    # The prompt reaches the chat only once the turn's user_prompt hooks have run; a slash
+    # command sent meanwhile must not make the chat forget how the prompt was typed.
+    (home / "config.toml").write_text(
+        '[[hooks]]\nevent = "user_prompt"\ncommand = "sleep 1"\n', encoding="utf-8"
+    )
+    fake_server.enqueue(openai_reply("It is a list of numbered lines."))
+    app = make_app(fake_server, workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.screen.query_one(PromptInput)
+        await typed(pilot, *"what is this? ")
+        app.post_message(events.Paste(PASTE))
+        await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste in the prompt")
+        await pilot.press("enter")
+        await typed(pilot, *"/cost", "enter")
+        await wait_for(pilot, lambda: last_notice(app).startswith("This session"), "the cost")
+        assert not app.screen.query_one(ChatView).query_children(UserEntry), "hook not waited"
+        await wait_for(pilot, lambda: not screen(app).busy and fake_server.requests, "the turn")
+        entry = app.screen.query_one(ChatView).query_children(UserEntry).first()
+        assert str(entry.render()).startswith("what is this? [pasted 4,012 lines, 215 KB]\n")
+
+
 async def test_a_large_paste_is_folded_in_the_chat_and_sent_whole(
     fake_server, workspace, home
 ) -> None:

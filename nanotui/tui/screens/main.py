@@ -105,6 +105,8 @@ class MainScreen(Screen[None]):
         self.trusted = trusted
         self.slash = SlashHandler(self)
         self._turn_had_error = False
+        self._prompt_sent: tuple[str, str | None] = ("", None)
+        """The last prompt this screen sent, and how it was typed (`Submitted.typed`)."""
         self._last_reply = ""
         """The model's last finished reply: the approval pane keeps its last paragraph in view."""
         self._handlers: dict[type[EventBase], Callable[[Any], Awaitable[None]]] = {
@@ -202,6 +204,7 @@ class MainScreen(Screen[None]):
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
         prompt.clear()
+        self._prompt_sent = (text, event.typed)
         self._turn_had_error = False
         self.busy = True
         self.run_turn(text)
@@ -370,10 +373,9 @@ class MainScreen(Screen[None]):
 
     async def _user_message(self, event: UserMessage) -> None:
         self._last_reply = ""
-        # Asked here rather than by the entry: a query over the screen from each new entry
-        # walked every widget of the conversation, hidden ones too (18 ms at 30 turns).
-        typed = self.query_one(PromptInput).as_typed(event.text)
-        await self.query_one(ChatView).add_user(event.text, typed)
+        # Another client's prompt on a shared session, or a hook's, was typed elsewhere.
+        sent, typed = self._prompt_sent
+        await self.query_one(ChatView).add_user(event.text, typed if event.text == sent else None)
 
     async def _text_delta(self, event: TextDelta) -> None:
         await self.query_one(ChatView).stream_text(event.text)

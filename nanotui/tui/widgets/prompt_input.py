@@ -43,12 +43,16 @@ class PromptInput(TextArea):
     """The approval mode in force (the screen binds it), marked in the `/mode ` choices."""
 
     class Submitted(Message):
-        """The user sent a prompt (never empty, never a slash command), pastes unfolded."""
+        """The user sent a prompt (never empty, never a slash command), pastes unfolded.
 
-        def __init__(self, prompt_input: PromptInput, text: str) -> None:
+        `typed` is the prompt as typed, each paste a mark, when it held a paste (else None):
+        the chat shows it so."""
+
+        def __init__(self, prompt_input: PromptInput, text: str, typed: str | None) -> None:
             super().__init__()
             self.prompt_input = prompt_input
             self.text = text
+            self.typed = typed
 
         @property
         def control(self) -> PromptInput:
@@ -115,12 +119,6 @@ class PromptInput(TextArea):
         self._position = len(self.prompt_history)
         self._draft = ""
 
-    def as_typed(self, text: str) -> str | None:
-        """The last prompt sent as it was typed, with its paste marks, if `text` is that
-        prompt unfolded and it held a paste; else None (the chat folds what it shows so)."""
-        whole, typed = self._sent
-        return typed if text == whole and typed != whole else None
-
     def _walk_history(self, step: int) -> None:
         if not self.prompt_history:
             return
@@ -186,7 +184,7 @@ class PromptInput(TextArea):
         self._sent = (whole, text)
         command = parse_slash_command(whole)
         if command is None:
-            self.post_message(self.Submitted(self, whole))
+            self.post_message(self.Submitted(self, whole, text if text != whole else None))
         else:
             self.post_message(self.SlashCommand(self, whole, *command))
 

@@ -36,8 +36,8 @@ class UserEntry(Static):
     def __init__(self, text: str, typed: str | None = None) -> None:
         self.text = text
         self.typed = typed
-        """The prompt as typed, with the marks of its pastes, when the prompt still knows it
-        (`PromptInput.as_typed`)."""
+        """The prompt as typed, with the marks of its pastes, when the screen knows it
+        (`PromptInput.Submitted.typed`)."""
         super().__init__(Content(text))
         self._settle()
 
