@@ -25,8 +25,10 @@ from nanotui.tui.widgets.notice_line import NoticeLevel, NoticeLine, notice_cont
 from nanotui.tui.widgets.tool_call_block import ToolCallBlock
 from nanotui.tui.widgets.user_entry import UserEntry
 
-SHOWN_TURNS = 12
-"""Finished turns kept on the screen; earlier ones are folded away (see the module's text)."""
+SHOWN_TURNS = 6
+"""Finished turns kept on the screen; earlier ones are folded away (see the module's text).
+Each costs every layout: after 30 turns of three tool calls, placing the main screen took
+6.2-6.5 ms with 12 shown, 3.6-3.8 ms with 6, against 1.3-1.5 ms fresh."""
 
 
 class EarlierTurns(Static, can_focus=True):
