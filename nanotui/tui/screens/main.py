@@ -61,7 +61,8 @@ TURN_GROUP = "turn"
 WATCH_GROUP = "watch"
 """The worker that reports edits made outside nanotui (see `watch_workspace`)."""
 SETTLE_AFTER_S = 0.25
-"""How long after a turn's end its garbage is collected: its last frames are out by then."""
+"""How long after a turn's end earlier turns fold and its garbage is collected: its last
+frames are out by then."""
 COST_REFRESH_S = 10.0
 """How often, between turns, the cost meter is brought up to date (other processes spend)."""
 FINISH_MESSAGES = {
@@ -353,20 +354,22 @@ class MainScreen(Screen[None]):
         chat = self.query_one(ChatView)
         await chat.end_reply("", interrupted=interrupted)
         chat.end_turn()
-        await chat.fold_earlier_turns()
         self.query_one(CostMeter).end_stream()
         self.busy = False
         self.query_one(PromptInput).focus()
-        # Once the frames that end the turn are out: the collection takes tens of ms, and
-        # holds the interpreter lock, so the reply's last words, drawn but not yet written
-        # by Textual's output thread, waited for it (`call_after_refresh` was too soon).
-        self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn's garbage")
+        # Once the frames that end the turn are out: folding earlier turns lays out and
+        # draws the screen again (up to 30 ms), the collection takes tens of ms and holds
+        # the interpreter lock, and the reply's last words, drawn but not yet written by
+        # Textual's output thread, waited for them (`call_after_refresh` was too soon).
+        self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn")
 
     def watch_busy(self, busy: bool) -> None:
         collector.turn_running(busy)  # young collections only while a turn runs
 
-    def _settle(self) -> None:
+    async def _settle(self) -> None:
         if not self.busy:  # else the turn started since then settles at its own end
+            # Folded here, not as the turn ends: the reply's last words are out first.
+            await self.query_one(ChatView).fold_earlier_turns()
             collector.settle()
 
     # ---- events -------------------------------------------------------------------------
