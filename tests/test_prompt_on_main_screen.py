@@ -5,6 +5,7 @@ request the loopback model server received).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fake_model_server import FakeModelServer, openai_reply
@@ -117,6 +118,29 @@ async def test_a_paste_stays_folded_as_typed_when_a_command_is_sent_before_the_t
         await wait_for(pilot, lambda: not screen(app).busy and fake_server.requests, "the turn")
         entry = app.screen.query_one(ChatView).query_children(UserEntry).first()
         assert str(entry.render()).startswith("what is this? [pasted 4,012 lines, 215 KB]\n")
+
+
+async def test_a_stop_hook_s_prompt_after_a_pasted_one_shows_as_the_hook_wrote_it(
+    fake_server, workspace, home
+) -> None:
+    # The hook sends the model on within the turn; its prompt is not the one typed.
+    once = 'grep -q \'"stop_hook_active": false\' && { echo "run the tests" >&2; exit 2; }; :'
+    (home / "config.toml").write_text(
+        f'[[hooks]]\nevent = "stop"\ncommand = {json.dumps(once)}\n', encoding="utf-8"
+    )
+    fake_server.enqueue(openai_reply("Stopping."), openai_reply("Done."))
+    app = make_app(fake_server, workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.screen.query_one(PromptInput)
+        await typed(pilot, *"what is this? ")
+        app.post_message(events.Paste(PASTE))
+        await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste in the prompt")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(fake_server.requests) == 2, "the hook's prompt")
+        await wait_for(pilot, lambda: not screen(app).busy, "the turn")
+        first, second = app.screen.query_one(ChatView).query_children(UserEntry)
+        assert first.typed == "what is this? [pasted 4,012 lines, 215 KB]"
+        assert second.typed is None and "run the tests" in second.text
 
 
 async def test_a_large_paste_is_folded_in_the_chat_and_sent_whole(

@@ -367,10 +367,14 @@ class MainScreen(Screen[None]):
         collector.turn_running(busy)  # young collections only while a turn runs
 
     async def _settle(self) -> None:
-        if not self.busy:  # else the turn started since then settles at its own end
-            # Folded here, not as the turn ends: the reply's last words are out first.
+        if self.busy:  # the turn started since then folds and settles at its own end
+            return
+        # Folded here, not as the turn ends: the reply's last words are out first.
+        try:
             await self.query_one(ChatView).fold_earlier_turns()
-            collector.settle()
+        except Exception as exc:  # a chat left unfolded is slower, not wrong: never fatal
+            self.log.error(f"Could not fold the earlier turns: {exc!r}")
+        collector.settle()
 
     # ---- events -------------------------------------------------------------------------
 
@@ -378,6 +382,8 @@ class MainScreen(Screen[None]):
         self._last_reply = ""
         # Another client's prompt on a shared session, or a hook's, was typed elsewhere.
         sent, typed = self._prompt_sent
+        if event.text == sent:
+            self._prompt_sent = ("", None)  # shown: a later prompt of the same words was not typed
         await self.query_one(ChatView).add_user(event.text, typed if event.text == sent else None)
 
     async def _text_delta(self, event: TextDelta) -> None:
