@@ -61,8 +61,7 @@ TURN_GROUP = "turn"
 WATCH_GROUP = "watch"
 """The worker that reports edits made outside nanotui (see `watch_workspace`)."""
 SETTLE_AFTER_S = 0.25
-"""How long after a turn's end earlier turns fold and its garbage is collected: its last
-frames are out by then."""
+"""How long after a turn's end its garbage is collected: its last frames are out by then."""
 COST_REFRESH_S = 10.0
 """How often, between turns, the cost meter is brought up to date (other processes spend)."""
 FINISH_MESSAGES = {
@@ -354,27 +353,21 @@ class MainScreen(Screen[None]):
         chat = self.query_one(ChatView)
         await chat.end_reply("", interrupted=interrupted)
         chat.end_turn()
+        await chat.fold_earlier_turns()
         self.query_one(CostMeter).end_stream()
         self.busy = False
         self.query_one(PromptInput).focus()
-        # Once the frames that end the turn are out: folding earlier turns lays out and
-        # draws the screen again (up to 30 ms), the collection takes tens of ms and holds
-        # the interpreter lock, and the reply's last words, drawn but not yet written by
-        # Textual's output thread, waited for them (`call_after_refresh` was too soon).
-        self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn")
+        # Once the frames that end the turn are out: the collection takes tens of ms, and
+        # holds the interpreter lock, so the reply's last words, drawn but not yet written
+        # by Textual's output thread, waited for it (`call_after_refresh` was too soon).
+        self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn's garbage")
 
     def watch_busy(self, busy: bool) -> None:
         collector.turn_running(busy)  # young collections only while a turn runs
 
-    async def _settle(self) -> None:
-        if self.busy:  # the turn started since then folds and settles at its own end
-            return
-        # Folded here, not as the turn ends: the reply's last words are out first.
-        try:
-            await self.query_one(ChatView).fold_earlier_turns()
-        except Exception as exc:  # a chat left unfolded is slower, not wrong: never fatal
-            self.log.error(f"Could not fold the earlier turns: {exc!r}")
-        collector.settle()
+    def _settle(self) -> None:
+        if not self.busy:  # else the turn started since then settles at its own end
+            collector.settle()
 
     # ---- events -------------------------------------------------------------------------
 

@@ -1,8 +1,7 @@
 """The conversation: prompts, streamed replies, tool calls and notices, anchored to the end.
 
-Only the last `SHOWN_TURNS` turns stay on the screen once a turn has ended (the main screen
-folds a moment later, once the turn's last frames are out); the earlier ones are folded away
-behind one row at the top, which brings them back (Enter, space or a click). A
+Only the last `SHOWN_TURNS` turns stay on the screen once a turn ends; the earlier ones are
+folded away behind one row at the top, which brings them back (Enter, space or a click). A
 turn starts with the prompt the user sent (a hook's follow-up within a turn does not start
 one); a resumed or replayed conversation's turns fold as they are shown.
 
@@ -99,9 +98,9 @@ class ChatView(VerticalScroll, can_focus=True):
         return sum(1 for entry in self._turns if entry in self._folded)
 
     async def fold_earlier_turns(self, keep: int | None = None) -> None:
-        """After a turn's end: fold away what came before the last `keep` turns, unless the
-        user is reading further up (the view is not at its end). Turns they unfolded fold
-        again after a turn's end that finds the view back at its end."""
+        """At a turn's end: fold away what came before the last `keep` turns, unless the user
+        is reading further up (the view is not at its end). Turns they unfolded fold again
+        at the end of a turn that finds the view back at its end."""
         keep = SHOWN_TURNS if keep is None else keep
         if len(self._turns) <= keep or not self._at_the_end:
             return
