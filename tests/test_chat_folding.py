@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import FakeModelServer, openai_reply
+from hook_lines import blocks_first_stop
 from pilot_support import app_on_server, wait_for
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
@@ -146,6 +147,10 @@ async def test_a_prompt_sent_within_a_turn_does_not_start_one() -> None:
         ]
 
 
+HOOK_SAYS = "A stop hook asks you to go on: "
+"""How the engine words a stop hook's prompt (`turn_hooks`), before the hook's reason."""
+
+
 def logged_turns(count: int) -> list[EventBase]:
     """What a session's log holds of `count` turns, each stopped once by a stop hook."""
     events: list[EventBase] = []
@@ -153,29 +158,34 @@ def logged_turns(count: int) -> list[EventBase]:
         events += [
             UserMessage(text=f"prompt {turn}"),
             AssistantMessage(text=f"reply {turn}"),
-            UserMessage(text=f"A stop hook asks you to go on: {turn}"),
+            UserMessage(text=f"{HOOK_SAYS}{turn}"),
             AssistantMessage(text=f"more {turn}"),
             TurnFinished(status="done"),
         ]
     return events
 
 
-async def test_a_logged_conversation_folds_by_its_turns_not_its_prompts() -> None:
-    # Replays and resumed sessions show the log again: a hook's follow-up is in the log as a
-    # prompt like any other, and only a turn's end says that the next one starts a turn.
+def prompts_of(*turns: int) -> list[str]:
+    """The prompts `logged_turns` logs for these turns: each turn's, then its hook's."""
+    return [text for turn in turns for text in (f"prompt {turn}", f"{HOOK_SAYS}{turn}")]
+
+
+async def shown_after_folding(events: list[EventBase], keep: int) -> tuple[int, list[str]]:
+    """Show `events` as replays and resumed sessions read a log (the ones that change the
+    chat), fold all but the last `keep` turns; the turns folded and the prompts shown."""
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
         chat = app.query_one(ChatView)
-        for event in logged_turns(3):
+        for event in settled(events):
             await show_in_chat(chat, event)
-        await fold(pilot, chat, keep=2)
-        assert chat.folded_turns == 1
-        assert [entry.text for entry in shown(chat, UserEntry)] == [
-            "prompt 1",
-            "A stop hook asks you to go on: 1",
-            "prompt 2",
-            "A stop hook asks you to go on: 2",
-        ]
+        await fold(pilot, chat, keep=keep)
+        return chat.folded_turns, [entry.text for entry in shown(chat, UserEntry)]
+
+
+async def test_a_logged_conversation_folds_by_its_turns_not_its_prompts() -> None:
+    # Replays and resumed sessions show the log again: a hook's follow-up is in the log as a
+    # prompt like any other, and only a turn's end says that the next one starts a turn.
+    assert await shown_after_folding(logged_turns(3), keep=2) == (1, prompts_of(1, 2))
 
 
 async def test_a_turn_killed_mid_way_does_not_swallow_the_resumed_session_s_first_one() -> None:
@@ -192,20 +202,8 @@ async def test_a_turn_killed_mid_way_does_not_swallow_the_resumed_session_s_firs
         nanotui_version="0",
         resumed=True,
     )
-    app = Host()
-    async with app.run_test(size=SIZE) as pilot:
-        chat = app.query_one(ChatView)
-        # As replays and resumed sessions read the log: the events that change the chat.
-        for event in settled([*killed, resumed, *logged_turns(2)]):
-            await show_in_chat(chat, event)
-        await fold(pilot, chat, keep=2)
-        assert chat.folded_turns == 1
-        assert [entry.text for entry in shown(chat, UserEntry)] == [
-            "prompt 0",
-            "A stop hook asks you to go on: 0",
-            "prompt 1",
-            "A stop hook asks you to go on: 1",
-        ]
+    events = [*killed, resumed, *logged_turns(2)]
+    assert await shown_after_folding(events, keep=2) == (1, prompts_of(0, 1))
 
 
 async def test_a_log_that_stops_mid_turn_leaves_the_next_prompt_a_turn_of_its_own() -> None:
@@ -302,7 +300,7 @@ async def test_a_stop_hook_s_follow_up_stays_in_its_turn_when_turns_fold(
 ) -> None:
     # The hook blocks each turn's first stop, so the model is sent on within the turn by a
     # prompt of the hook's: the chat shows it as a prompt, but it starts no turn.
-    once = 'grep -q \'"stop_hook_active": false\' && { echo "run the tests" >&2; exit 2; }; :'
+    once = blocks_first_stop("run the tests")
     monkeypatch.setattr(chat_view, "SHOWN_TURNS", 2)
     with FakeModelServer() as server:
         for turn in range(3):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_model_server import openai_reply
+from hook_lines import blocks_first_stop
 from run_support import of_type, run, tool_messages
 from telemetry_support import telemetry_in_memory
 
@@ -225,8 +226,7 @@ def test_a_post_tool_hook_sees_the_result_and_can_withhold_it(
 def test_a_stop_hook_sends_the_model_on_once_then_lets_it_stop(
     fake_server, repo, home, capsys, monkeypatch
 ) -> None:
-    once = 'grep -q \'"stop_hook_active": false\' && { echo "run the tests first" >&2; exit 2; }; :'
-    user_hooks(home, {"event": "stop", "command": once})
+    user_hooks(home, {"event": "stop", "command": blocks_first_stop("run the tests first")})
     fake_server.enqueue(openai_reply(text="All done."), openai_reply(text="Tests pass, done."))
     with telemetry_in_memory(monkeypatch) as telemetry:
         code, events, _ = run(fake_server, repo, capsys)

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from fake_model_server import FakeModelServer, openai_reply
+from hook_lines import blocks_first_stop
 from pilot_support import wait_for
 from textual import events
 from textual.pilot import Pilot
@@ -42,6 +43,16 @@ async def typed(pilot: Pilot, *keys: str) -> None:
     prompt = pilot.app.screen.query_one(PromptInput)
     await wait_for(pilot, lambda: prompt.has_focus, "the prompt to take focus")
     await pilot.press(*keys)
+
+
+async def send_with_a_paste(pilot: Pilot) -> None:
+    """Type a question, paste PASTE after it (the prompt folds it to a mark), press Enter."""
+    prompt = pilot.app.screen.query_one(PromptInput)
+    await typed(pilot, *"what is this? ")
+    pilot.app.post_message(events.Paste(PASTE))
+    await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste in the prompt")
+    assert prompt.text == "what is this? [pasted 4,012 lines, 215 KB]"
+    await pilot.press("enter")
 
 
 def last_notice(app: NanotuiApp) -> str:
@@ -107,11 +118,7 @@ async def test_a_paste_stays_folded_as_typed_when_a_command_is_sent_before_the_t
     fake_server.enqueue(openai_reply("It is a list of numbered lines."))
     app = make_app(fake_server, workspace)
     async with app.run_test(size=SIZE) as pilot:
-        prompt = app.screen.query_one(PromptInput)
-        await typed(pilot, *"what is this? ")
-        app.post_message(events.Paste(PASTE))
-        await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste in the prompt")
-        await pilot.press("enter")
+        await send_with_a_paste(pilot)
         await typed(pilot, *"/cost", "enter")
         await wait_for(pilot, lambda: last_notice(app).startswith("This session"), "the cost")
         assert not app.screen.query_one(ChatView).query_children(UserEntry), "hook not waited"
@@ -124,18 +131,14 @@ async def test_a_stop_hook_s_prompt_after_a_pasted_one_shows_as_the_hook_wrote_i
     fake_server, workspace, home
 ) -> None:
     # The hook sends the model on within the turn; its prompt is not the one typed.
-    once = 'grep -q \'"stop_hook_active": false\' && { echo "run the tests" >&2; exit 2; }; :'
+    once = blocks_first_stop("run the tests")
     (home / "config.toml").write_text(
         f'[[hooks]]\nevent = "stop"\ncommand = {json.dumps(once)}\n', encoding="utf-8"
     )
     fake_server.enqueue(openai_reply("Stopping."), openai_reply("Done."))
     app = make_app(fake_server, workspace)
     async with app.run_test(size=SIZE) as pilot:
-        prompt = app.screen.query_one(PromptInput)
-        await typed(pilot, *"what is this? ")
-        app.post_message(events.Paste(PASTE))
-        await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste in the prompt")
-        await pilot.press("enter")
+        await send_with_a_paste(pilot)
         await wait_for(pilot, lambda: len(fake_server.requests) == 2, "the hook's prompt")
         await wait_for(pilot, lambda: not screen(app).busy, "the turn")
         first, second = app.screen.query_one(ChatView).query_children(UserEntry)
@@ -149,12 +152,7 @@ async def test_a_large_paste_is_folded_in_the_chat_and_sent_whole(
     fake_server.enqueue(openai_reply("It is a list of numbered lines."))
     app = make_app(fake_server, workspace)
     async with app.run_test(size=SIZE) as pilot:
-        prompt = app.screen.query_one(PromptInput)
-        await typed(pilot, *"what is this? ")
-        app.post_message(events.Paste(PASTE))
-        await wait_for(pilot, lambda: "pasted" in prompt.text, "the paste in the prompt")
-        assert prompt.text == "what is this? [pasted 4,012 lines, 215 KB]"
-        await pilot.press("enter")
+        await send_with_a_paste(pilot)
         await wait_for(pilot, lambda: not screen(app).busy and fake_server.requests, "the turn")
         # The model got all of it.
         sent = fake_server.requests[0].body["messages"][-1]
