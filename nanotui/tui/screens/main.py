@@ -373,11 +373,12 @@ class MainScreen(Screen[None]):
 
     async def _user_message(self, event: UserMessage) -> None:
         self._last_reply = ""
-        # Another client's prompt on a shared session, or a hook's, was typed elsewhere.
         sent, typed = self._prompt_sent
         if event.text == sent:
-            self._prompt_sent = ("", None)  # shown: a later prompt of the same words was not typed
-        await self.query_one(ChatView).add_user(event.text, typed if event.text == sent else None)
+            self._prompt_sent = ("", None)  # a later prompt of the same words was not typed here
+        else:
+            typed = None  # another client's prompt on a shared session, or a stop hook's
+        await self.query_one(ChatView).add_user(event.text, typed)
 
     async def _text_delta(self, event: TextDelta) -> None:
         await self.query_one(ChatView).stream_text(event.text)
