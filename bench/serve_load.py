@@ -18,6 +18,8 @@ set-up:
 - approval round trip p50/p99: from sending the answer to its `approval_resolved` event;
 - turns per second, and (for two replicas) against one;
 - the server's peak RSS;
+- `target`: whether no event was lost and no budget overspent on either set-up (the app's
+  own targets are in `app.target`);
 
 then the overhead of one session over the server against the same session run locally
 (`nanotui run` and `nanotui run --server`, interleaved, medians), and the full-screen app
@@ -336,6 +338,8 @@ def main() -> None:
             double["turns_per_second"] / single["turns_per_second"], 2
         )
 
+    # The targets: nothing lost, nothing spent past a budget, on either set-up.
+    kept = all(s["events_lost"] == 0 and s["budget_overspend_usd"] == 0 for s in (single, double))
     print(
         json.dumps(
             {
@@ -346,6 +350,7 @@ def main() -> None:
                 "two_replicas_postgresql": double,
                 **overhead,
                 "app": apps,
+                "target": {"events_lost": 0, "budget_overspend_usd": 0, "met": kept},
             },
             indent=2,
         )

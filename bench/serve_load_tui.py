@@ -58,6 +58,12 @@ async def _measure(app: LaunchApp, model: FakeModelServer) -> dict[str, float]:
     return {"first_frame_s": first_frame, "ready_s": ready, "stream_s": streamed}
 
 
+TARGET_FIRST_FRAME_LATER_S = 0.2
+"""The app on a server session draws its first frame at most this much later than locally."""
+TARGET_STREAMING_VS_LOCAL = 0.8
+"""...and streams a long reply at least this share of the local rate."""
+
+
 def _reply() -> object:
     text = "".join(f"token{i:05d} " for i in range(STREAM_CHARS // 10))
     return openai_reply(text=text, chunk_size=CHUNK, usage=dict(prompt=100, completion=5000))
@@ -110,4 +116,10 @@ def compare_apps(
         median("remote", "first_frame_s") - median("local", "first_frame_s"), 3
     )
     result["streaming_rate_vs_local"] = round(local_stream / median("remote", "stream_s"), 2)
+    result["target"] = {
+        "first_frame_later_than_local_s": TARGET_FIRST_FRAME_LATER_S,
+        "streaming_rate_vs_local": TARGET_STREAMING_VS_LOCAL,
+        "met": result["first_frame_later_than_local_s"] <= TARGET_FIRST_FRAME_LATER_S
+        and result["streaming_rate_vs_local"] >= TARGET_STREAMING_VS_LOCAL,
+    }
     return result
