@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 from fake_model_server import FakeModelServer, openai_reply
-from pilot_support import send, wait_for
+from pilot_support import main_screen, send, wait_for
 
 from nanotui.client.remote_session import ServerTarget
 from nanotui.tui.launch import LaunchApp
-from nanotui.tui.screens.main import MainScreen
-from nanotui.tui.widgets.status_bar import StatusBar
 
 STREAM_CHARS = 20_000
 CHUNK = 8
@@ -37,15 +35,10 @@ async def _measure(app: LaunchApp, model: FakeModelServer) -> dict[str, float]:
     started = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
         first_frame = time.perf_counter() - started
-
-        def main_ready() -> bool:
-            screen = pilot.app.screen
-            return isinstance(screen, MainScreen) and screen.query_one(StatusBar).session_id != ""
-
-        await wait_for(pilot, main_ready, "the main screen", timeout=60)
+        # Not a query of its own: the screen is switched to before its widgets are composed,
+        # and a query then failed the run (and shut the app down mid-compose).
+        screen = await main_screen(pilot, timeout=60)
         ready = time.perf_counter() - started
-        screen = pilot.app.screen
-        assert isinstance(screen, MainScreen)
         asked = len(model.requests)
         sent = time.perf_counter()
         await send(pilot, "stream")

@@ -62,7 +62,7 @@ def use_editor(folder: Path, monkeypatch: pytest.MonkeyPatch, shell_line: str) -
     monkeypatch.delenv("VISUAL", raising=False)
 
 
-async def main_screen(pilot: Pilot) -> MainScreen:
+async def main_screen(pilot: Pilot, timeout: float = 10) -> MainScreen:
     """The main screen once it is mounted and its status bar filled in."""
 
     def ready() -> bool:
@@ -72,6 +72,6 @@ async def main_screen(pilot: Pilot) -> MainScreen:
         # which looks for labels that are not there before the bar is composed.
         return bool(bars) and bars[0].is_mounted and bars[0].session_id != ""
 
-    await wait_for(pilot, ready, "the main screen")
+    await wait_for(pilot, ready, "the main screen", timeout)
     assert isinstance(pilot.app.screen, MainScreen)
     return pilot.app.screen
