@@ -221,6 +221,18 @@ async def test_a_log_that_stops_mid_turn_leaves_the_next_prompt_a_turn_of_its_ow
         ]
 
 
+async def test_a_resumed_session_s_earlier_turns_fold_as_they_are_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(chat_view, "SHOWN_TURNS", 1)
+    app = Host()
+    async with app.run_test(size=SIZE):
+        chat = app.query_one(ChatView)
+        await show_earlier_conversation(chat, "s1", 15, lambda _: logged_turns(3))
+        assert chat.folded_turns == 2
+        assert [entry.text for entry in shown(chat, UserEntry)] == prompts_of(2)
+
+
 async def test_nothing_is_folded_while_the_user_reads_further_up() -> None:
     app = Host()
     async with app.run_test(size=SIZE) as pilot:

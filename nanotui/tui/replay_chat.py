@@ -106,7 +106,8 @@ async def show_earlier_conversation(
     `messages` is how many messages the model was given from it; `load` reads what the
     session said (the session port's `earlier_events`) and runs on a thread. Its entries are
     shown as the main screen showed them, between a line that says where they come from and
-    one that says the conversation goes on from there.
+    one that says the conversation goes on from there; turns before the last few fold away
+    (`ChatView.fold_earlier_turns`).
     """
     events = settled(await asyncio.to_thread(load, session))
     first = len(chat.children)
@@ -123,6 +124,7 @@ async def show_earlier_conversation(
     for entry in chat.children[first:]:
         entry.add_class(EARLIER_CLASS)
     chat.end_turn()  # also when the log stops mid-turn: the next prompt starts a turn
+    await chat.fold_earlier_turns()
     noun = "message" if messages == 1 else "messages"
     await chat.add_notice(
         f"Resumed session {session}: the model has its {messages} {noun}; it goes on from here."

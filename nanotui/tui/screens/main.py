@@ -171,7 +171,6 @@ class MainScreen(Screen[None]):
             await show_earlier_conversation(
                 chat, self.session.session_id, messages, self.session.earlier_events
             )
-            await chat.fold_earlier_turns()
         where = display_path(self.session.workspace)
         if self.session.is_demo:
             await chat.add_notice(

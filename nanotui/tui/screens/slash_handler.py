@@ -155,7 +155,6 @@ class SlashHandler:
         await show_earlier_conversation(
             self.chat, matches[0], count, self.screen.session.earlier_events
         )
-        await self.chat.fold_earlier_turns()
 
     async def _pick_session(self) -> None:
         """Recent sessions to pick from; the one picked is resumed as `/resume ID` would."""
