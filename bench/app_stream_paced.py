@@ -171,18 +171,19 @@ def main() -> None:
             "seconds": round(statistics.median(r["seconds"] for r in runs), 2),
         }
 
+    mine = figures(app)
     print(
         json.dumps(
             {
                 "rate_tokens_per_s": args.rate,
                 "tokens": args.tokens,
                 "runs": args.runs,
-                "app": figures(app),
+                "app": mine,
                 "anchor_markdown_stream": figures(anchor),
                 # No CPU target is set; the streaming one (`app_stream.py`) holds at any pace.
                 "target": {
                     "max_stall_ms": TARGET_MAX_STALL_MS,
-                    "met": max(figures(app)["stall_ms_runs"]) <= TARGET_MAX_STALL_MS,
+                    "met": max(mine["stall_ms_runs"]) <= TARGET_MAX_STALL_MS,
                 },
             },
             indent=2,
