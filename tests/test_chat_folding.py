@@ -343,12 +343,19 @@ async def test_the_app_folds_earlier_turns_as_each_turn_ends(
     monkeypatch.setattr(chat_view, "SHOWN_TURNS", 2)
     with FakeModelServer() as server:
         for turn in range(3):
-            # Replies longer than the screen: the chat scrolls, as a real session's does.
+            # A batch of several calls (a read, two writes: one a long line, one over a file
+            # read before), and a reply longer than the screen, as a real session's are.
+            calls = [
+                ("read_file", {"path": "notes.txt"}),
+                ("write_file", {"path": f"t{turn}.py", "content": "x = 1  # " + "y" * 3000}),
+                ("write_file", {"path": "notes.txt", "content": f"one\nturn {turn}\n"}),
+            ]
             server.enqueue(
-                openai_reply("", tool_calls=[("read_file", {"path": "notes.txt"})]),
+                openai_reply("", tool_calls=calls),
                 openai_reply("".join(f"line {n}\n\n" for n in range(20)) + f"Done, {turn}."),
             )
-        app = NanotuiApp(app_on_server(server, workspace, "folding").session)
+        auto_edit = {"mode": "auto-edit"}
+        app = NanotuiApp(app_on_server(server, workspace, "folding", approval=auto_edit).session)
         try:
             async with app.run_test(size=(120, 40)) as pilot:
                 await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the screen")
@@ -359,7 +366,9 @@ async def test_the_app_folds_earlier_turns_as_each_turn_ends(
                 await send(pilot, "turn 2", "Done, 2.")
                 await wait_for(pilot, lambda: chat.folded_turns == 1, "the first turn to fold")
                 assert [entry.text for entry in shown(chat, UserEntry)] == ["turn 1", "turn 2"]
-                assert len(shown(chat, ToolCallBlock)) == 2
+                assert len(shown(chat, ToolCallBlock)) == 6
+                assert [block.status for block in shown(chat, ToolCallBlock)] == ["ok"] * 6
+                assert (workspace / "notes.txt").read_text() == "one\nturn 2\n"
                 await pilot.pause()
                 assert chat.scroll_y == chat.max_scroll_y > 0, "the view still follows the end"
         finally:
