@@ -33,6 +33,21 @@ def wait_until_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
     return [pid for pid in pids if process_alive(pid)]
 
 
+def described(pids: list[int]) -> list[str]:
+    """What each pid is, for a failure: its name, state, parent and signal masks."""
+    wanted = ("Name", "State", "PPid", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+    lines = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError as exc:
+            lines.append(f"{pid}: {exc.strerror}")
+            continue
+        fields = [line.replace("\t", " ") for line in status if line.startswith(wanted)]
+        lines.append(f"{pid}: {'; '.join(fields)}")
+    return lines
+
+
 async def test_the_servers_processes_end_with_the_session(fake_server, tmp_path, home) -> None:
     repo = make_repo(tmp_path)
     user_config(home, server_toml())
@@ -55,12 +70,17 @@ async def test_the_servers_processes_end_with_the_session(fake_server, tmp_path,
 
 
 STARTER = """
-import asyncio, json, sys
+import asyncio, json, sys, threading, time
 from pathlib import Path
 from nanotui.config import SandboxConfig
 from nanotui.security.sandbox.choose import make_runner
 from nanotui.security.sandbox.long_lived import start_long_lived
 from nanotui.security.sandbox.process_reaper import descendants_of
+
+# Threads, as nanotui has: killed, a parent hands its children from thread to thread as
+# each exits, and each hand-over sends them its death signal again.
+for _ in range(THREADS):
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
 
 async def main():
     workspace, backend = Path(sys.argv[1]), sys.argv[2]
@@ -74,7 +94,10 @@ async def main():
     await asyncio.sleep(60)
 
 asyncio.run(main())
-"""
+""".replace("THREADS", "8")
+ROUNDS = 4
+"""Each round's second death signal lands in the reaper's first steps about half the time
+(where it once cut the sweep short): four rounds catch that nearly always."""
 
 
 @pytest.mark.parametrize("backend", ["bwrap", "landlock"])
@@ -82,28 +105,31 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
     tmp_path: Path, backend: str
 ) -> None:
     # What an MCP server runs as: bwrap dies with its parent (--die-with-parent) and its
-    # PID namespace with it; the Landlock launcher's reaper hears its parent die.
+    # PID namespace with it; the Landlock launcher's reaper hears its parent die, once for
+    # each of the parent's threads, and the first time must be enough.
     repo = make_repo(tmp_path)
-    nanotui = subprocess.Popen(
-        [sys.executable, "-c", STARTER, str(repo), backend],
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    pids: list[int] = []
-    try:
-        assert nanotui.stdout is not None
-        pids = json.loads(nanotui.stdout.readline())
-        assert len(pids) >= 3 and all(process_alive(pid) for pid in pids)
-        nanotui.kill()  # SIGKILL: no clean-up of its own runs
-        nanotui.wait(timeout=10)
-        assert wait_until_gone(pids) == []
-    finally:
-        if nanotui.poll() is None:
-            os.killpg(nanotui.pid, signal.SIGKILL)
+    for _ in range(ROUNDS):
+        nanotui = subprocess.Popen(
+            [sys.executable, "-c", STARTER, str(repo), backend],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        pids: list[int] = []
+        try:
+            assert nanotui.stdout is not None
+            pids = json.loads(nanotui.stdout.readline())
+            assert len(pids) >= 3 and all(process_alive(pid) for pid in pids)
+            nanotui.kill()  # SIGKILL: no clean-up of its own runs
             nanotui.wait(timeout=10)
-        for pid in pids:
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+            left = wait_until_gone(pids)
+            assert left == [], described(pids)
+        finally:
+            if nanotui.poll() is None:
+                os.killpg(nanotui.pid, signal.SIGKILL)
+                nanotui.wait(timeout=10)
+            for pid in pids:
+                if process_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
 
 
 async def test_accepting_in_the_app_offers_what_was_shown_from_the_next_step(

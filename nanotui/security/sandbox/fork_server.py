@@ -72,14 +72,6 @@ Run = Callable[[list[str], int, Callable[[int], None]], int]
 command and all it started are gone, to its exit code."""
 
 
-class Stop(Exception):
-    """A signal told the server to stop: everything below it is to be killed."""
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise Stop
-
-
 def _say(fd: int, line: str) -> None:
     """One line to nanotui on a command's socket; a closed socket means it stopped asking."""
     try:
@@ -98,7 +90,7 @@ def serve(control_fd: int, run: Run, reaper: ModuleType, practise: Callable[[], 
     signal.set_wakeup_fd(server.wake_write)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     for signum in reaper.STOP_SIGNALS:
-        signal.signal(signum, _stop)
+        signal.signal(signum, reaper.stop_once)  # `reaper.Stop` says everything below goes
     # What is loaded now stays untouched by the collector, so the copies share its pages
     # with the server instead of copying them on the collector's first pass.
     gc.freeze()
@@ -114,9 +106,10 @@ def serve(control_fd: int, run: Run, reaper: ModuleType, practise: Callable[[], 
                     server.collect()
                 elif not server.take_request():
                     return 0
-    except Stop:
+    except reaper.Stop:
         return 0
     finally:
+        reaper._stopping.append(True)  # see `run_reaped`: no later stop cuts the sweep short
         for signum in reaper.STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         reaper.kill_descendants()

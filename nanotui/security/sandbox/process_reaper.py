@@ -122,7 +122,21 @@ def children_listed(pid: int) -> bool:
     return True
 
 
-def _stop(signum: int, frame: object) -> None:
+_stopping: list[bool] = []
+"""Not empty once a stop was asked for or the sweep began: later stops change nothing."""
+
+
+def stop_once(signum: int, frame: object) -> None:
+    """The stop signals' handler: raise `Stop` the first time only.
+
+    A parent's death signal comes once for each of its threads that exits while holding us
+    (the kernel hands us to its next live thread, then the next, then to init), so a
+    multi-threaded nanotui killed outright sends two or three. Raised again while the
+    sweep starts, `Stop` would abort it and leave the command running without its reaper.
+    """
+    if _stopping:
+        return
+    _stopping.append(True)
     raise Stop
 
 
@@ -263,12 +277,13 @@ def run_reaped(
     (a stop signal may mean our parent died, which the parent's side must hear of from it)
     and the sweep did not run out of time.
     """
+    _stopping.clear()  # this process's own first stop counts (a forked copy inherits the list)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     # If our parent (nanotui, or its fork server) dies, we hear of it and take the command
     # down with us.
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     for signum in STOP_SIGNALS:
-        signal.signal(signum, _stop)
+        signal.signal(signum, stop_once)
     # The parent died before the death signal was set: we were adopted meanwhile.
     if os.getppid() == 1 or (parent is not None and os.getppid() != parent):
         return 125
@@ -293,6 +308,10 @@ def run_reaped(
     except Stop:
         pass
     finally:
+        # First, and in a C call: Python runs a signal's handler only once such a call has
+        # returned or as a Python function starts, so no stop from here on raises and none
+        # can cut the sweep short.
+        _stopping.append(True)
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         cleared = kill_descendants()
