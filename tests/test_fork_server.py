@@ -17,6 +17,7 @@ from sandbox_support import (
     cgroup_parent_or_skip,
     kill_all,
     none_left,
+    pids_with,
     runner_for,
     settle_cgroup_cleaner,
     sleeps_with,
@@ -519,3 +520,43 @@ async def test_a_start_the_server_never_answers_ends_at_the_timeout(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
         _kill(stopped)
+
+
+SECOND_STOP_DRIVER = """
+import os, signal
+process_reaper = loaded
+
+class SecondStop:
+    # The signal module, but ignoring SIGTERM first brings one more: a death signal that
+    # comes again (the parent handed on once more) just as the sweep begins.
+    def __getattr__(self, name):
+        return getattr(signal, name)
+
+    def signal(self, signum, handler):
+        if signum == signal.SIGTERM and handler is signal.SIG_IGN:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return signal.signal(signum, handler)
+
+process_reaper.signal = SecondStop()
+print(process_reaper.run_reaped(["bash", "-c", sys.argv[2]]), flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("ending", "code"),
+    [
+        ("exit 0", "0"),  # the command ended on its own: no stop came before the sweep
+        ("kill -TERM $PPID; wait", "143"),  # a stop, then another as the sweep begins
+    ],
+)
+def test_a_stop_that_comes_as_the_sweep_begins_does_not_cut_it_short(
+    marker: str, ending: str, code: str
+) -> None:
+    try:
+        done = _drive(
+            "process_reaper", SECOND_STOP_DRIVER, f"{LEFT_BEHIND.format(marker=marker)} & {ending}"
+        )
+        assert done.stdout.strip() == code, done.stderr
+        assert pids_with(marker) == []
+    finally:
+        kill_all(marker)

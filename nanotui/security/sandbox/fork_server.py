@@ -109,7 +109,8 @@ def serve(control_fd: int, run: Run, reaper: ModuleType, practise: Callable[[], 
     except reaper.Stop:
         return 0
     finally:
-        reaper._stopping.append(True)  # see `run_reaped`: no later stop cuts the sweep short
+        # First and inline, as in `run_reaped`: no later stop cuts the sweep short.
+        reaper._stopping.append(True)
         for signum in reaper.STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         reaper.kill_descendants()

@@ -129,10 +129,11 @@ _stopping: list[bool] = []
 def stop_once(signum: int, frame: object) -> None:
     """The stop signals' handler: raise `Stop` the first time only.
 
-    A parent's death signal comes once for each of its threads that exits while holding us
-    (the kernel hands us to its next live thread, then the next, then to init), so a
-    multi-threaded nanotui killed outright sends two or three. Raised again while the
-    sweep starts, `Stop` would abort it and leave the command running without its reaper.
+    A parent's death signal comes each time we are handed on: from a killed nanotui's
+    exiting thread to its next live one, and at last to init or a subreaper. So a
+    many-threaded nanotui sends several (those that come while one waits merge into it).
+    Raised again as the sweep starts, `Stop` would abort the sweep and leave the command
+    running without its reaper.
     """
     if _stopping:
         return
@@ -277,16 +278,21 @@ def run_reaped(
     (a stop signal may mean our parent died, which the parent's side must hear of from it)
     and the sweep did not run out of time.
     """
-    _stopping.clear()  # this process's own first stop counts (a forked copy inherits the list)
+    # Defensive: a fork server's copy inherits the list, and the server never forks once
+    # it has been told to stop.
+    _stopping.clear()
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     # If our parent (nanotui, or its fork server) dies, we hear of it and take the command
     # down with us.
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, stop_once)
-    # The parent died before the death signal was set: we were adopted meanwhile.
-    if os.getppid() == 1 or (parent is not None and os.getppid() != parent):
-        return 125
+    try:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, stop_once)
+        # The parent died before the death signal was set: we were adopted meanwhile.
+        if os.getppid() == 1 or (parent is not None and os.getppid() != parent):
+            return 125
+    except Stop:
+        return 128 + signal.SIGTERM  # stopped before the command started: nothing to sweep
     status: int | None = None
     try:
         try:
@@ -308,9 +314,9 @@ def run_reaped(
     except Stop:
         pass
     finally:
-        # First, and in a C call: Python runs a signal's handler only once such a call has
-        # returned or as a Python function starts, so no stop from here on raises and none
-        # can cut the sweep short.
+        # Marked first, and inline (a helper's start could run a handler before it marks):
+        # when the command ended on its own no stop has marked it yet, and list.append runs
+        # no handler, so from here on a stop changes nothing.
         _stopping.append(True)
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
