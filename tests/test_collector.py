@@ -22,11 +22,20 @@ def test_the_oldest_generation_whose_count_ran_out_is_collected() -> None:
 
 
 def test_a_running_turn_defers_the_older_generations_until_the_limit() -> None:
-    assert collector.generation_to_collect((701, 10, 10), THRESHOLDS, turn_running=True) == 0
-    assert collector.generation_to_collect((701, 10, 10), THRESHOLDS, turn_running=False) == 2
+    assert collector.generation_to_collect((701, 10, 10), THRESHOLDS, young_only=True) == 0
+    assert collector.generation_to_collect((701, 10, 10), THRESHOLDS, young_only=False) == 2
     limit = (701, collector.YOUNG_ONLY_LIMIT, 0)
-    assert collector.generation_to_collect(limit, THRESHOLDS, turn_running=True) == 1
-    assert collector.generation_to_collect((700, 50, 10), THRESHOLDS, turn_running=True) is None
+    assert collector.generation_to_collect(limit, THRESHOLDS, young_only=True) == 1
+    assert collector.generation_to_collect((700, 50, 10), THRESHOLDS, young_only=True) is None
+
+
+def test_young_only_lasts_from_a_turns_start_until_its_garbage_is_settled() -> None:
+    collector.turn_started()
+    try:
+        assert collector.is_young_only()
+    finally:
+        collector.settle()
+    assert not collector.is_young_only()
 
 
 class Cycle:

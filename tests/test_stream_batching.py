@@ -135,13 +135,18 @@ async def test_a_turn_started_before_the_collection_leaves_it_to_its_own_end(
     assert settled == [True]
 
 
-async def test_only_young_garbage_is_collected_while_a_turn_runs(
+async def test_only_young_garbage_is_collected_from_a_turns_start_until_it_settles(
     fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    told: list[bool] = []
-    monkeypatch.setattr(collector, "turn_running", told.append)
+    # Settling is held back: the moment after the turn's end, its last frames going out.
+    settled: list[bool] = []
+    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
     fake_server.enqueue(openai_reply("Done."))
     app = app_on_server(fake_server, tmp_path, "young", sandbox={"backend": "plain"})
     async with app.run_test(size=SIZE) as pilot:
+        assert not collector.is_young_only()
         await whole_turn(pilot, "go")
-    assert told[-2:] == [True, False]
+        # An older generation falling due now would stall the last frames: it waits.
+        assert collector.is_young_only() and not settled
+        await wait_for(pilot, lambda: bool(settled), "the turn's collection")
+    assert not collector.is_young_only()  # the app's end gave collection back

@@ -11,13 +11,14 @@ while the main screen is up:
 - automatic collection is off, and a timer runs the collection that CPython would have run
   (same thresholds, same generations), each on its own turn of the event loop rather than
   on top of a handler's work;
-- while a turn runs, only the youngest generation is collected (a few ms): the older ones
-  hold the reply's drawn lines by then, and collecting them took 20 ms and more in the
-  middle of a stream. They wait for the turn's end, or for `YOUNG_ONLY_LIMIT` young
-  collections in a long turn;
+- from a turn's start until its garbage is settled, only the youngest generation is
+  collected (a few ms): the older ones hold the reply's drawn lines by then, and collecting
+  them took 20 ms and more in the middle of a stream, and 25 to 45 ms at a long session's
+  turn end, where the reply's last frames waited for it. They wait for the settling, or for
+  `YOUNG_ONLY_LIMIT` young collections in a long turn;
 - a moment after each turn's end (once its last frames are out), what the turn left is
   collected and its survivors (the reply on the screen, the records) frozen too, so a full
-  collection costs one turn's objects, not the whole session's;
+  collection costs one turn's objects, not the whole session's (`settle`);
 - after `/clear` or a resume, whose old widgets may still sit in frozen reference cycles,
   everything is unfrozen and collected once (a pause the user asked for), then frozen again.
 
@@ -40,7 +41,7 @@ CHECK_EVERY_S = 0.05
 YOUNG_ONLY_LIMIT = 100
 
 _active = False
-_turn_running = False
+_young_only = False
 
 
 def start(owner: DOMNode) -> None:
@@ -59,26 +60,31 @@ def collect_if_due() -> int | None:
     """Run the collection CPython would have run by now; the generation collected, or None."""
     if not _active:
         return None
-    generation = generation_to_collect(gc.get_count(), gc.get_threshold(), _turn_running)
+    generation = generation_to_collect(gc.get_count(), gc.get_threshold(), _young_only)
     if generation is not None:
         gc.collect(generation)
     return generation
 
 
 def generation_to_collect(
-    counts: tuple[int, int, int], thresholds: tuple[int, ...], turn_running: bool
+    counts: tuple[int, int, int], thresholds: tuple[int, ...], young_only: bool
 ) -> int | None:
-    """`due_generation`, but only the youngest while a turn runs (up to `YOUNG_ONLY_LIMIT`)."""
+    """`due_generation`, but only the youngest when `young_only` (up to `YOUNG_ONLY_LIMIT`)."""
     generation = due_generation(counts, thresholds)
-    if generation and turn_running and counts[1] < YOUNG_ONLY_LIMIT:
+    if generation and young_only and counts[1] < YOUNG_ONLY_LIMIT:
         return 0
     return generation
 
 
-def turn_running(running: bool) -> None:
-    """A turn started (True) or ended: while one runs, only young collections are run."""
-    global _turn_running
-    _turn_running = running
+def turn_started() -> None:
+    """Only young collections from now until the turn's garbage is settled (`settle`): not
+    merely until it ends, when its last frames are still going out."""
+    global _young_only
+    _young_only = True
+
+
+def is_young_only() -> bool:
+    return _young_only
 
 
 def due_generation(counts: tuple[int, int, int], thresholds: tuple[int, ...]) -> int | None:
@@ -97,7 +103,10 @@ def due_generation(counts: tuple[int, int, int], thresholds: tuple[int, ...]) ->
 
 
 def settle() -> None:
-    """At a turn's end: collect what it left, and keep its survivors out of later collections."""
+    """After a turn's end: collect what it left, keep its survivors out of later
+    collections, and let the older generations be collected when due again."""
+    global _young_only
+    _young_only = False
     if _active:
         gc.collect()
         gc.freeze()
@@ -113,10 +122,11 @@ def release() -> None:
 
 def stop() -> None:
     """Back to the interpreter's own collection (the screen is gone)."""
-    global _active, _turn_running
+    global _active, _young_only
+    _young_only = False
     if not _active:
         return
-    _active = _turn_running = False
+    _active = False
     gc.unfreeze()
     gc.enable()
 

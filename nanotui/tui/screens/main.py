@@ -362,7 +362,8 @@ class MainScreen(Screen[None]):
         self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn's garbage")
 
     def watch_busy(self, busy: bool) -> None:
-        collector.turn_running(busy)  # young collections only while a turn runs
+        if busy:  # young collections only, until the turn's garbage is settled (`_settle`)
+            collector.turn_started()
 
     def _settle(self) -> None:
         if not self.busy:  # else the turn started since then settles at its own end
