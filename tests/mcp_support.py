@@ -39,12 +39,17 @@ def server_toml(
     env: dict[str, str] | None = None,
     extra: str = "",
     script: Path = SERVER_SCRIPT,
+    shell_first: str = "",
 ) -> str:
-    """An `[mcp.servers.NAME]` table starting the test server (or `script`) with this Python."""
+    """An `[mcp.servers.NAME]` table starting the test server (or `script`) with this Python;
+    with `shell_first`, a shell runs that line and then becomes the server."""
+    argv = [sys.executable, str(script)]
+    if shell_first:
+        argv = ["sh", "-c", f'{shell_first}\nexec "$0" "$1"', *argv]
     lines = [
         f"[mcp.servers.{name}]",
-        f"command = {json.dumps(sys.executable)}",
-        f"args = [{json.dumps(str(script))}]",
+        f"command = {json.dumps(argv[0])}",
+        f"args = {json.dumps(argv[1:])}",
         "timeout_s = 30",
         f"read = {json.dumps([str(p) for p in SERVER_NEEDS if _outside_homes(p)])}",
     ]

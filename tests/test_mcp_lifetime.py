@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fake_model_server import openai_reply
+from fake_model_server import openai_reply, stalled_reply
 from mcp_support import make_repo, offered, server_toml, user_config
 from tools_support import process_alive
 
@@ -137,6 +137,52 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
             for pid in pids:
                 if process_alive(pid):
                     os.kill(pid, signal.SIGKILL)
+
+
+NANOTUI = [sys.executable, "-c", "from nanotui.cli.main import main; raise SystemExit(main())"]
+
+
+def test_nanotui_killed_mid_turn_leaves_nothing_of_its_landlock_server(
+    fake_server, tmp_path: Path, home: Path, marker: str
+) -> None:
+    """The attack for real: `nanotui run` itself, an MCP server started under Landlock,
+    killed outright while the model answers. The server leaves a helper deaf to its stdin
+    closing and to SIGHUP and SIGTERM: only the reaper ends it. (The race of the death
+    signals coming again, above, needs more threads than `run` has to show often.)"""
+    repo = make_repo(tmp_path)
+    helper = f"trap '' HUP TERM; sleep 60.{marker} &"
+    user_config(home, server_toml(shell_first=helper), '[sandbox]\nbackend = "landlock"\n')
+    fake_server.enqueue(stalled_reply(openai_reply(text="Hello."), after_events=1, stall_s=60))
+    argv = ["run", "hi", "--json", "--workspace", str(repo), "--model", "m"]
+    with (tmp_path / "out").open("w") as out:
+        nanotui = subprocess.Popen(
+            [*NANOTUI, *argv, "--base-url", fake_server.openai_base_url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not fake_server.requests and nanotui.poll() is None:
+            assert time.monotonic() < deadline, "nanotui never asked the model"
+            time.sleep(0.05)
+        assert nanotui.poll() is None, (tmp_path / "out").read_text()
+        pids = descendants_of(nanotui.pid)
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids]
+        assert any(b"mcp_test_server.py" in command for command in commands), commands
+        assert any(f"sleep\x0060.{marker}".encode() in command for command in commands)
+        assert len(os.listdir(f"/proc/{nanotui.pid}/task")) > 1  # threads, as the premise
+        nanotui.kill()
+        nanotui.wait(timeout=10)
+        assert wait_until_gone(pids) == [], described(pids)
+    finally:
+        if nanotui.poll() is None:
+            os.killpg(nanotui.pid, signal.SIGKILL)
+            nanotui.wait(timeout=10)
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 async def test_accepting_in_the_app_offers_what_was_shown_from_the_next_step(
