@@ -31,10 +31,8 @@ def test_a_running_turn_defers_the_older_generations_until_the_limit() -> None:
 
 def test_young_only_lasts_from_a_turns_start_until_its_garbage_is_settled() -> None:
     collector.turn_started()
-    try:
-        assert collector.is_young_only()
-    finally:
-        collector.settle()
+    assert collector.is_young_only()
+    collector.settle()
     assert not collector.is_young_only()
 
 

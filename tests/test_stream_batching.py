@@ -135,12 +135,29 @@ async def test_a_turn_started_before_the_collection_leaves_it_to_its_own_end(
     assert settled == [True]
 
 
+async def test_a_turn_over_within_the_last_ones_delay_is_settled_once_at_its_own_end(
+    fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled: list[bool] = []
+    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    monkeypatch.setattr(main_screen, "SETTLE_AFTER_S", 1.0)
+    fake_server.enqueue(openai_reply("First."), openai_reply("Second."))
+    app = app_on_server(fake_server, tmp_path, "settle", sandbox={"backend": "plain"})
+    async with app.run_test(size=SIZE) as pilot:
+        await whole_turn(pilot, "one")
+        await whole_turn(pilot, "two")  # over well within the first turn's delay
+        await wait_for(pilot, lambda: bool(settled), "the second turn's collection")
+        await pilot.pause(1.5)  # the first turn's timer, had it been left, fires by now
+    assert settled == [True]
+
+
 async def test_only_young_garbage_is_collected_from_a_turns_start_until_it_settles(
     fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Settling is held back: the moment after the turn's end, its last frames going out.
+    # settle is faked (it would end young-only): young-only must outlast the turn's end.
     settled: list[bool] = []
     monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    monkeypatch.setattr(main_screen, "SETTLE_AFTER_S", 1.0)  # far from the check below
     fake_server.enqueue(openai_reply("Done."))
     app = app_on_server(fake_server, tmp_path, "young", sandbox={"backend": "plain"})
     async with app.run_test(size=SIZE) as pilot:
@@ -149,4 +166,4 @@ async def test_only_young_garbage_is_collected_from_a_turns_start_until_it_settl
         # An older generation falling due now would stall the last frames: it waits.
         assert collector.is_young_only() and not settled
         await wait_for(pilot, lambda: bool(settled), "the turn's collection")
-    assert not collector.is_young_only()  # the app's end gave collection back
+    assert not collector.is_young_only()  # stop(), at the screen's unmount, ends young-only

@@ -13,14 +13,13 @@ while the main screen is up:
   on top of a handler's work;
 - from a turn's start until its garbage is settled, only the youngest generation is
   collected (a few ms): the older ones hold the reply's drawn lines by then, and collecting
-  them took 20 ms and more in the middle of a stream, and 25 to 45 ms at a long session's
-  turn end, where the reply's last frames waited for it. They wait for the settling, or for
-  `YOUNG_ONLY_LIMIT` young collections in a long turn;
+  them took 20 to 45 ms mid-stream or as a turn's last frames went out. They wait for the
+  settling, or for `YOUNG_ONLY_LIMIT` young collections;
 - a moment after each turn's end (once its last frames are out), what the turn left is
   collected and its survivors (the reply on the screen, the records) frozen too, so a full
   collection costs one turn's objects, not the whole session's (`settle`);
-- after `/clear` or a resume, whose old widgets may still sit in frozen reference cycles,
-  everything is unfrozen and collected once (a pause the user asked for), then frozen again.
+- after `/clear`, whose old widgets may still sit in frozen reference cycles, everything is
+  unfrozen and collected once (a pause the user asked for), then frozen again.
 
 `stop` gives the process back the interpreter's usual behaviour (tests run many apps in one
 process).
@@ -36,8 +35,8 @@ from textual.dom import DOMNode
 # 20 a second keeps memory close to what automatic collection would hold.
 CHECK_EVERY_S = 0.05
 
-# While a turn runs, the older generations are collected only after this many young
-# collections (5 s of a turn at the timer's pace): a long turn's memory stays bounded.
+# Until a turn's garbage is settled, the older generations are collected only after this
+# many young collections (5 s at least, at the timer's pace): memory stays bounded.
 YOUNG_ONLY_LIMIT = 100
 
 _active = False
@@ -77,8 +76,7 @@ def generation_to_collect(
 
 
 def turn_started() -> None:
-    """Only young collections from now until the turn's garbage is settled (`settle`): not
-    merely until it ends, when its last frames are still going out."""
+    """Only young collections from now until `settle`."""
     global _young_only
     _young_only = True
 
@@ -113,7 +111,7 @@ def settle() -> None:
 
 
 def release() -> None:
-    """After widgets were dropped wholesale (`/clear`, a resume): collect them too."""
+    """After widgets were dropped wholesale (`/clear`): collect them too."""
     if _active:
         gc.unfreeze()
         gc.collect()

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from nanotui.protocol.basics import MODE_ORDER, UserFacingError, visible_controls
@@ -109,6 +110,8 @@ class MainScreen(Screen[None]):
         """The last prompt this screen sent, and how it was typed (`Submitted.typed`)."""
         self._last_reply = ""
         """The model's last finished reply: the approval pane keeps its last paragraph in view."""
+        self._settling: Timer | None = None
+        """The timer that collects the last turn's garbage a moment after its end."""
         self._handlers: dict[type[EventBase], Callable[[Any], Awaitable[None]]] = {
             UserMessage: self._user_message,
             TextDelta: self._text_delta,
@@ -359,14 +362,22 @@ class MainScreen(Screen[None]):
         # Once the frames that end the turn are out: the collection takes tens of ms, and
         # holds the interpreter lock, so the reply's last words, drawn but not yet written
         # by Textual's output thread, waited for it (`call_after_refresh` was too soon).
-        self.set_timer(SETTLE_AFTER_S, self._settle, name="settle the turn's garbage")
+        self._settling = self.set_timer(
+            SETTLE_AFTER_S, self._settle, name="settle the turn's garbage"
+        )
 
     def watch_busy(self, busy: bool) -> None:
         if busy:  # young collections only, until the turn's garbage is settled (`_settle`)
             collector.turn_started()
+            if self._settling is not None:
+                # A turn started since: it settles at its own end, not in the middle of it
+                # or just as it ends (were it over within the delay).
+                self._settling.stop()
+                self._settling = None
 
     def _settle(self) -> None:
-        if not self.busy:  # else the turn started since then settles at its own end
+        self._settling = None
+        if not self.busy:
             collector.settle()
 
     # ---- events -------------------------------------------------------------------------
