@@ -19,7 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from nanotui.tui import frame_rate_read
+from nanotui.tui import frame_rate_read, strip_cycles
 from nanotui.tui.keymap import apply_keymap
 from nanotui.tui.palette import CommandEntry, NanotuiCommands
 from nanotui.tui.resources import styles_dir
@@ -146,6 +146,7 @@ def run_app(
     # it waited up to the 5 ms switch interval each time, and a frame took 9 ms to go out
     # (40 at worst) under a fast stream. At 1 ms: 2.5 ms, 5 to 10 at worst.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    strip_cycles.free_undivided_lines()  # a drawn line is freed when replaced, not collected
     app = LaunchApp(
         workspace,
         flags=flags,

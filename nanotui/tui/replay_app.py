@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from nanotui.engine.session_logs import verify_session_log
+from nanotui.tui import strip_cycles
 from nanotui.tui.app import STYLESHEETS
 from nanotui.tui.resources import styles_dir
 from nanotui.tui.screens.help import toggle_help
@@ -45,5 +46,6 @@ class ReplayApp(App[int]):
 
 def run_replay(path: Path, *, speed: float) -> int:
     """Replay the session logged at `path` full screen until the user quits."""
+    strip_cycles.free_undivided_lines()  # a drawn line is freed when replaced, not collected
     ReplayApp(path, speed=speed).run()
     return 0
