@@ -4,9 +4,9 @@ Textual's compositor divides each line a widget draws at the edges of the widget
 (`Strip.divide`). A line nothing covers needs no cut: `divide` then answers `[self]` and
 keeps that answer in the strip's own cache, so the strip refers to itself and, with its
 segments and its seven caches, outlives its last use until the cyclic garbage collector
-finds it. After a 4,000-token reply the collector found 18,000 to 58,000 objects, most of
+finds it. After a 4,000-token reply the collector found 24,000 to 58,000 objects, most of
 them such lines, and its collections are the app's longest pauses (`collector.py`); with
-this, 2,100 to 5,500, none of them a line's own cycle. (A `RichLog` row exactly as wide as
+this, 3,200 to 5,500, none of them a line's own cycle. (A `RichLog` row exactly as wide as
 its view still caches itself in `crop_extend`; the timeline's rows are few and kept.)
 """
 
