@@ -33,6 +33,16 @@ def wait_until_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
     return [pid for pid in pids if process_alive(pid)]
 
 
+def kill_leftovers(nanotui: subprocess.Popen[bytes], pids: list[int]) -> None:
+    """Whatever a test failed on: the stand-in for nanotui's group, and each pid still alive."""
+    if nanotui.poll() is None:
+        os.killpg(nanotui.pid, signal.SIGKILL)
+        nanotui.wait(timeout=10)
+    for pid in pids:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def described(pids: list[int]) -> list[str]:
     """What each pid is, for a failure: its name, state, parent and signal masks."""
     wanted = ("Name", "State", "PPid", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
@@ -131,12 +141,7 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
             left = wait_until_gone(pids)
             assert left == [], described(pids)
         finally:
-            if nanotui.poll() is None:
-                os.killpg(nanotui.pid, signal.SIGKILL)
-                nanotui.wait(timeout=10)
-            for pid in pids:
-                if process_alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+            kill_leftovers(nanotui, pids)
 
 
 NANOTUI = [sys.executable, "-c", "from nanotui.cli.main import main; raise SystemExit(main())"]
@@ -177,12 +182,7 @@ def test_nanotui_killed_mid_turn_leaves_nothing_of_its_landlock_server(
         nanotui.wait(timeout=10)
         assert wait_until_gone(pids) == [], described(pids)
     finally:
-        if nanotui.poll() is None:
-            os.killpg(nanotui.pid, signal.SIGKILL)
-            nanotui.wait(timeout=10)
-        for pid in pids:
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_leftovers(nanotui, pids)
 
 
 async def test_accepting_in_the_app_offers_what_was_shown_from_the_next_step(

@@ -44,6 +44,13 @@ def count_text_messages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+def fake_settling(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each settling of a turn's garbage, recorded instead of run (it would end young-only)."""
+    settled: list[bool] = []
+    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    return settled
+
+
 async def whole_turn(pilot: Any, prompt: str) -> None:
     """Send `prompt` and let its turn run to the end."""
     await send(pilot, prompt)
@@ -94,8 +101,7 @@ async def test_text_before_a_tool_call_in_the_same_burst_is_shown_before_it(
 async def test_the_turns_collection_waits_for_its_last_frame(
     fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settled: list[bool] = []
-    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    settled = fake_settling(monkeypatch)
     at_turn_over: list[int] = []
     turn_over = MainScreen._turn_over
 
@@ -115,8 +121,7 @@ async def test_the_turns_collection_waits_for_its_last_frame(
 async def test_a_turn_started_before_the_collection_leaves_it_to_its_own_end(
     fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settled: list[bool] = []
-    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    settled = fake_settling(monkeypatch)
     monkeypatch.setattr(main_screen, "SETTLE_AFTER_S", 1.0)  # the second prompt comes sooner
     fake_server.enqueue(openai_reply("First."))
     # Still streaming when the first turn's collection falls due: the collection would
@@ -138,8 +143,7 @@ async def test_a_turn_started_before_the_collection_leaves_it_to_its_own_end(
 async def test_a_turn_over_within_the_last_ones_delay_is_settled_once_at_its_own_end(
     fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settled: list[bool] = []
-    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    settled = fake_settling(monkeypatch)
     monkeypatch.setattr(main_screen, "SETTLE_AFTER_S", 1.0)
     fake_server.enqueue(openai_reply("First."), openai_reply("Second."))
     app = app_on_server(fake_server, tmp_path, "settle", sandbox={"backend": "plain"})
@@ -154,9 +158,7 @@ async def test_a_turn_over_within_the_last_ones_delay_is_settled_once_at_its_own
 async def test_only_young_garbage_is_collected_from_a_turns_start_until_it_settles(
     fake_server: FakeModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # settle is faked (it would end young-only): young-only must outlast the turn's end.
-    settled: list[bool] = []
-    monkeypatch.setattr(collector, "settle", lambda: settled.append(True))
+    settled = fake_settling(monkeypatch)  # young-only must outlast the turn's end
     monkeypatch.setattr(main_screen, "SETTLE_AFTER_S", 1.0)  # far from the check below
     fake_server.enqueue(openai_reply("Done."))
     app = app_on_server(fake_server, tmp_path, "young", sandbox={"backend": "plain"})
