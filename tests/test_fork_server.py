@@ -522,40 +522,46 @@ async def test_a_start_the_server_never_answers_ends_at_the_timeout(
         _kill(stopped)
 
 
-SECOND_STOP_DRIVER = """
+STOP_AT_DRIVER = """
 import os, signal
 process_reaper = loaded
+moment = sys.argv[3]
 
-class SecondStop:
-    # The signal module, but ignoring SIGTERM first brings one more: a death signal that
-    # comes again (the parent handed on once more) just as the sweep begins.
+class StopAt:
+    # The signal module, but one more SIGTERM comes at `moment`: "sweep", just before the
+    # sweep ignores SIGTERM (a death signal that comes again: the parent handed on once
+    # more), or "start", once the stop handlers are in place, before the command starts.
     def __getattr__(self, name):
         return getattr(signal, name)
 
     def signal(self, signum, handler):
-        if signum == signal.SIGTERM and handler is signal.SIG_IGN:
+        if moment == "sweep" and signum == signal.SIGTERM and handler is signal.SIG_IGN:
             os.kill(os.getpid(), signal.SIGTERM)
-        return signal.signal(signum, handler)
+        done = signal.signal(signum, handler)
+        last = process_reaper.STOP_SIGNALS[-1]
+        if moment == "start" and signum == last and handler is process_reaper.stop_once:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return done
 
-process_reaper.signal = SecondStop()
+process_reaper.signal = StopAt()
 print(process_reaper.run_reaped(["bash", "-c", sys.argv[2]]), flush=True)
 """
 
 
 @pytest.mark.parametrize(
-    ("ending", "code"),
+    ("ending", "moment", "code"),
     [
-        ("exit 0", "0"),  # the command ended on its own: no stop came before the sweep
-        ("kill -TERM $PPID; wait", "143"),  # a stop, then another as the sweep begins
+        ("exit 0", "sweep", "0"),  # the command ended on its own: no stop before the sweep
+        ("kill -TERM $PPID; wait", "sweep", "143"),  # a stop, then another as the sweep begins
+        ("exit 0", "start", "143"),  # stopped before the command started: as SIGTERM ends one
     ],
 )
-def test_a_stop_that_comes_as_the_sweep_begins_does_not_cut_it_short(
-    marker: str, ending: str, code: str
+def test_a_stop_that_comes_as_the_reaper_starts_or_sweeps_leaves_nothing(
+    marker: str, ending: str, moment: str, code: str
 ) -> None:
     try:
-        done = _drive(
-            "process_reaper", SECOND_STOP_DRIVER, f"{LEFT_BEHIND.format(marker=marker)} & {ending}"
-        )
+        line = f"{LEFT_BEHIND.format(marker=marker)} & {ending}"
+        done = _drive("process_reaper", STOP_AT_DRIVER, line, moment)
         assert done.stdout.strip() == code, done.stderr
         assert pids_with(marker) == []
     finally:

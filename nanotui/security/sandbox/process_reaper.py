@@ -278,9 +278,6 @@ def run_reaped(
     (a stop signal may mean our parent died, which the parent's side must hear of from it)
     and the sweep did not run out of time.
     """
-    # Defensive: a fork server's copy inherits the list, and the server never forks once
-    # it has been told to stop.
-    _stopping.clear()
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     # If our parent (nanotui, or its fork server) dies, we hear of it and take the command
     # down with us.
