@@ -144,9 +144,6 @@ def test_a_long_lived_sandboxed_program_ends_when_nanotui_is_killed(
             kill_leftovers(nanotui, pids)
 
 
-NANOTUI = [sys.executable, "-c", "from nanotui.cli.main import main; raise SystemExit(main())"]
-
-
 def test_nanotui_killed_mid_turn_leaves_nothing_of_its_landlock_server(
     fake_server, tmp_path: Path, home: Path, marker: str
 ) -> None:
@@ -161,7 +158,14 @@ def test_nanotui_killed_mid_turn_leaves_nothing_of_its_landlock_server(
     argv = ["run", "hi", "--json", "--workspace", str(repo), "--model", "m"]
     with (tmp_path / "out").open("w") as out:
         nanotui = subprocess.Popen(
-            [*NANOTUI, *argv, "--base-url", fake_server.openai_base_url],
+            [
+                sys.executable,
+                "-m",
+                "nanotui.cli.main",
+                *argv,
+                "--base-url",
+                fake_server.openai_base_url,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
